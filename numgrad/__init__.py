@@ -1,0 +1,44 @@
+"""numgrad: a define-by-run autograd engine whose kernels are Numba functions.
+
+>>> import numgrad as ng
+>>> x = ng.tensor(2.0, requires_grad=True)
+>>> z = 2 * x ** 2 + 1
+>>> z.backward(); x.grad
+tensor(8.)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .kernels.config import configure_numba as _configure_numba
+
+_configure_numba()
+
+from . import _dtypes  # noqa: E402
+from ._dtypes import (  # noqa: E402,F401
+    DType, bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+    set_default_dtype, uint8,
+)
+from .device import Device as device  # noqa: E402,F401
+from .tensor import Tensor  # noqa: E402,F401
+from . import autograd  # noqa: E402,F401
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
+from .ops.creation import (  # noqa: E402,F401
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
+    ones_like, rand, rand_like, randint, randint_like, randn, randn_like, tensor, zeros, zeros_like,
+)
+from .ops.pointwise import *  # noqa: E402,F401,F403
+from .ops.pointwise import round, where  # noqa: E402,F401
+from .ops.views import (  # noqa: E402,F401
+    broadcast_to, contiguous, expand, flatten, permute, reshape, squeeze, t, transpose, unsqueeze, view,
+)
+from .ops.reduce import mean, sum  # noqa: E402,F401
+from .ops.elementwise import broadcast_shapes  # noqa: E402,F401
+from . import kernels  # noqa: E402,F401
+from .kernels.config import get_num_threads, set_num_threads  # noqa: E402,F401
+from . import _tensor_methods  # noqa: E402
+
+_tensor_methods.install()
+_tensor_methods.export_public(globals())
+
+from . import nn  # noqa: E402,F401

@@ -1,0 +1,215 @@
+"""Binds ops to ``Tensor`` as methods and Python operators.
+
+Ops modules list their methods in ``TENSOR_METHODS``; this file only adds the
+operator protocol (``+``, ``@``, ``[]``...) and the in-place variants.
+"""
+from __future__ import annotations
+
+import importlib
+
+from . import _dtypes
+from .autograd import grad_mode as _grad_mode
+from .ops import elementwise as ew
+from .ops import pointwise as pw
+from .tensor import Tensor
+
+OPS_MODULES = ("creation", "pointwise", "views", "reduce", "reductions", "linalg", "shape", "indexing")
+
+
+def _method_table() -> dict:
+    table = {}
+    for name in OPS_MODULES:
+        try:
+            mod = importlib.import_module(f"numgrad.ops.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"numgrad.ops.{name}":
+                continue
+            raise
+        table.update(getattr(mod, "TENSOR_METHODS", {}))
+    return table
+
+
+def _binary(name, reverse=False):
+    if reverse:
+        def method(self, other):
+            return ew.apply(name, other, self)
+    else:
+        def method(self, other):
+            return ew.apply(name, self, other)
+    return method
+
+
+def _inplace(name):
+    def method(self, other, *, alpha=1):
+        if alpha != 1:
+            other = ew.apply("mul", other, alpha)
+        ew.inplace_update(self, name, other)
+        return self
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``: writes into this tensor and returns it."
+    return method
+
+
+def _iop(name):
+    def method(self, other):
+        ew.inplace_update(self, name, other)
+        return self
+    return method
+
+
+def _to(self, *args, dtype=None, device=None, copy: bool = False):
+    """Convert dtype (and/or device): ``t.to(ng.float64)``, ``t.to('cpu')``."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+            device = a
+        else:
+            from .device import Device
+
+            if isinstance(a, Device):
+                device = a
+            else:
+                dtype = a
+    if device is not None:
+        from .device import as_device
+
+        as_device(device)
+    if dtype is None or _dtypes.as_dtype(dtype) == self.dtype:
+        return pw.clone(self) if copy else self
+    return _Cast.apply(self, _dtypes.as_dtype(dtype))
+
+
+from .autograd.function import Function  # noqa: E402
+
+
+class _Cast(Function):
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return Tensor(ew._cast_array(x._data, dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.dtype), None
+
+
+def _fill_(self, value):
+    """Fill with ``value`` in place."""
+    self._check_inplace("fill")
+    ew.copy_into(self, value._data if isinstance(value, Tensor) else value)
+    return self
+
+
+def _zero_(self):
+    """Fill with zeros in place."""
+    return _fill_(self, 0)
+
+
+def _copy_(self, src):
+    """Copy ``src`` (broadcast, cast) into this tensor in place; gradients flow to ``src``."""
+    if not isinstance(src, Tensor):
+        from .ops.creation import tensor
+
+        src = tensor(src)
+    self._check_inplace("copy")
+    if src.requires_grad and _grad_mode.is_grad_enabled():
+        result = src.to(self.dtype).expand(*self.shape)
+        ew.copy_into(self, result)
+        self._attach(result._grad_fn, result._output_nr)
+        return self
+    ew.copy_into(self, src)
+    return self
+
+
+def _clamp_(self, min=None, max=None):
+    """Clamp in place."""
+    if min is None and max is None:
+        raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
+    if max is None:
+        ew.inplace_update(self, "clamp_min", min)
+    elif min is None:
+        ew.inplace_update(self, "clamp_max", max)
+    else:
+        ew.inplace_update(self, "clamp", min, max)
+    return self
+
+
+def _unary_inplace(name):
+    def method(self):
+        ew.inplace_update(self, name)
+        return self
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``: writes into this tensor and returns it."
+    return method
+
+
+def _type_as(self, other):
+    return _to(self, other.dtype)
+
+
+def install() -> None:
+    T = Tensor
+    # arithmetic operators
+    T.__add__ = _binary("add"); T.__radd__ = _binary("add", True)
+    T.__sub__ = _binary("sub"); T.__rsub__ = _binary("sub", True)
+    T.__mul__ = _binary("mul"); T.__rmul__ = _binary("mul", True)
+    T.__truediv__ = _binary("div"); T.__rtruediv__ = _binary("div", True)
+    T.__floordiv__ = _binary("floor_divide"); T.__rfloordiv__ = _binary("floor_divide", True)
+    T.__mod__ = _binary("remainder"); T.__rmod__ = _binary("remainder", True)
+    T.__pow__ = _binary("pow"); T.__rpow__ = _binary("pow", True)
+    T.__and__ = _binary("bitwise_and"); T.__rand__ = _binary("bitwise_and", True)
+    T.__or__ = _binary("bitwise_or"); T.__ror__ = _binary("bitwise_or", True)
+    T.__xor__ = _binary("bitwise_xor"); T.__rxor__ = _binary("bitwise_xor", True)
+    T.__neg__ = lambda self: ew.apply("neg", self)
+    T.__pos__ = lambda self: self
+    T.__abs__ = lambda self: ew.apply("abs", self)
+    T.__invert__ = lambda self: ew.apply("logical_not", self) if self.dtype.name == "bool" else ew.apply(
+        "bitwise_xor", self, -1)
+    for op, name in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
+        setattr(T, f"__{op}__", _binary(name))
+    T.__hash__ = lambda self: id(self)
+    # in-place operators and methods
+    T.__iadd__ = _iop("add"); T.__isub__ = _iop("sub"); T.__imul__ = _iop("mul"); T.__itruediv__ = _iop("div")
+    T.add_ = _inplace("add"); T.sub_ = _inplace("sub")
+    T.mul_ = lambda self, other: _iop("mul")(self, other)
+    T.div_ = lambda self, other: _iop("div")(self, other)
+    T.pow_ = lambda self, other: _iop("pow")(self, other)
+    T.fill_ = _fill_
+    T.zero_ = _zero_
+    T.copy_ = _copy_
+    T.clamp_ = _clamp_
+    T.to = _to
+    T.type_as = _type_as
+    T.float = lambda self: _to(self, _dtypes.float32)
+    T.double = lambda self: _to(self, _dtypes.float64)
+    T.long = lambda self: _to(self, _dtypes.int64)
+    T.int = lambda self: _to(self, _dtypes.int32)
+    T.bool = lambda self: _to(self, _dtypes.bool_)
+    T.cpu = lambda self: self
+    T.clone = lambda self: pw.clone(self)
+    # every elementwise row as a method (x.exp(), x.sigmoid(), ...)
+    for name in dir(pw):
+        fn = getattr(pw, name)
+        if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", "") == pw.__name__:
+            setattr(T, name, fn)
+    for unary in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "reciprocal",
+                  "square", "floor", "ceil", "trunc", "sign", "rsqrt", "exp2", "log2", "log1p", "expm1"):
+        setattr(T, unary + "_", _unary_inplace(unary))
+    for name, fn in _method_table().items():
+        setattr(T, name, fn)
+
+
+def export_public(namespace: dict) -> None:
+    """Add every ops module's ``PUBLIC`` names to the ``numgrad`` namespace."""
+    for name in OPS_MODULES:
+        try:
+            mod = importlib.import_module(f"numgrad.ops.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"numgrad.ops.{name}":
+                continue
+            raise
+        for public in getattr(mod, "PUBLIC", ()):
+            namespace[public] = getattr(mod, public)

@@ -1,0 +1,245 @@
+"""Graph nodes and ``Function``: the one mechanism every differentiable op uses.
+
+Built-in ops and users' custom functions are both ``Function`` subclasses: a
+static ``forward(ctx, *args)`` that computes outputs (grad mode off) and a
+static ``backward(ctx, *grads)`` that returns one gradient per input, written
+with tensor operations so that it is itself differentiable when the backward
+pass runs with ``create_graph=True``.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .grad_mode import _set, is_grad_enabled
+
+_sequence = itertools.count()
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class Node:
+    """A node of the backward graph (what ``tensor.grad_fn`` returns)."""
+
+    __slots__ = ("next_functions", "_seq", "_pre_hooks", "_retain", "__weakref__")
+
+    def __init__(self, next_functions):
+        self.next_functions = next_functions
+        self._seq = next(_sequence)
+        self._pre_hooks = None  # output_nr -> list of hooks on the gradient of that output
+        self._retain = None  # output_nr -> weak reference to a tensor that retains its grad
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def apply(self, grads: list, create_graph: bool):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def release(self) -> None:
+        pass
+
+
+class AccumulateGrad(Node):
+    """Terminal node of a leaf tensor: its incoming gradient lands in ``leaf.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        super().__init__(())
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+
+class SavedTensor:
+    """A tensor saved for backward, with the version it had when saved."""
+
+    __slots__ = ("tensor", "version")
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+        self.version = tensor._version[0]
+
+    def unpack(self, node: "FunctionNode", index: int):
+        t = self.tensor
+        if t._version[0] != self.version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{t._type_name()} {list(t.shape)}], which is output {index} of "
+                f"{node.name()}, is at version {t._version[0]}; expected version {self.version} instead. "
+                "Hint: the operation that modified it came after it was used; clone() the tensor "
+                "before modifying it, or do the in-place change out of place."
+            )
+        return t
+
+
+class Context:
+    """The ``ctx`` passed to ``Function.forward`` and ``Function.backward``."""
+
+    def __init__(self):
+        self._saved = ()
+        self._freed = False
+        self.needs_input_grad = ()
+        self._non_differentiable = ()
+        self._node = None
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors for backward; modifying them in place afterwards is detected."""
+        self._saved = tuple(None if t is None else SavedTensor(t) for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(FREED_MSG)
+        node = self._node
+        return tuple(None if s is None else s.unpack(node, i) for i, s in enumerate(self._saved))
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._non_differentiable = tuple(id(t) for t in tensors)
+
+
+class FunctionNode(Node):
+    """A node created by ``Function.apply``; ``name()`` is e.g. ``MulBackward0``."""
+
+    __slots__ = ("ctx", "fn", "n_outputs", "_name", "input_meta")
+
+    def __init__(self, fn, ctx, next_functions, n_outputs, name, input_meta):
+        super().__init__(next_functions)
+        self.fn = fn
+        self.ctx = ctx
+        self.n_outputs = n_outputs
+        self._name = name
+        self.input_meta = input_meta  # (shape, dtype) per input, for zero-filling missing grads
+
+    def name(self) -> str:
+        return self._name
+
+    def apply(self, grads: list, create_graph: bool):
+        from ..tensor import Tensor
+        from .. import ops
+
+        if self.ctx._freed:
+            raise RuntimeError(FREED_MSG)
+        filled = []
+        for g, meta in zip(grads, self.ctx._out_meta):
+            filled.append(ops.zeros(meta[0], dtype=meta[1]) if g is None else g)
+        prev = is_grad_enabled()
+        _set(create_graph)
+        try:
+            result = self.fn.backward(self.ctx, *filled)
+        finally:
+            _set(prev)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n_in = len(self.next_functions)
+        if len(result) < n_in:
+            result = result + (None,) * (n_in - len(result))
+        elif len(result) > n_in:
+            if any(r is not None for r in result[n_in:]):
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients "
+                    f"(expected {n_in}, got {len(result)})"
+                )
+            result = result[:n_in]
+        out = []
+        for r, meta in zip(result, self.input_meta):
+            if r is not None and not isinstance(r, Tensor):
+                r = ops.tensor(r, dtype=meta[1]) if meta is not None else ops.tensor(r)
+            out.append(r)
+        return out
+
+    def release(self) -> None:
+        self.ctx._freed = True
+        self.ctx._saved = ()
+
+
+class _FunctionMeta(type):
+    def __init__(cls, name, bases, attrs):
+        super().__init__(name, bases, attrs)
+        if "node_name" not in attrs:
+            cls.node_name = f"{name}Backward"
+
+
+class Function(metaclass=_FunctionMeta):
+    """Base class of differentiable operations with a hand-written backward.
+
+    Subclass it with static ``forward`` and ``backward`` and call ``.apply``.
+    ``forward`` runs with grad mode off and may call your own ``@njit`` kernels
+    on ``tensor.numpy()`` arrays.
+
+    >>> import numgrad as ng
+    >>> class Cube(ng.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x * x * g
+    >>> x = ng.tensor(2.0, requires_grad=True)
+    >>> Cube.apply(x).backward(); x.grad
+    tensor(12.)
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must implement a static forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function subclasses must implement a static backward(ctx, ...)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ..tensor import Tensor
+        from .. import ops
+
+        ctx = Context()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = is_grad_enabled() and any(needs)
+        ctx.needs_input_grad = needs
+        prev = is_grad_enabled()
+        _set(False)
+        try:
+            outputs = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _set(prev)
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        outs = tuple(o if isinstance(o, Tensor) or o is None else ops.tensor(o) for o in outs)
+        if record:
+            edges = tuple(_edge(a) if n else None for a, n in zip(args, needs))
+            meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
+            name = getattr(ctx, "node_name", None) or cls.node_name
+            node = FunctionNode(cls, ctx, edges, len(outs), name, meta)
+            ctx._node = node
+            ctx._out_meta = tuple((o.shape, o.dtype) if o is not None else ((), None) for o in outs)
+            nondiff = ctx._non_differentiable
+            fresh = []
+            for i, o in enumerate(outs):
+                if o is None or id(o) in nondiff or not o.dtype.is_floating_point:
+                    fresh.append(o)
+                    continue
+                if o.requires_grad or o._grad_fn is not None or any(o is a for a in args):
+                    o = o.detach()
+                o._attach(node, i)
+                fresh.append(o)
+            outs = tuple(fresh)
+        return outs[0] if single else outs
+
+
+def _edge(t):
+    """The (node, output_nr) a gradient for tensor ``t`` flows into."""
+    if t._grad_fn is not None:
+        return (t._grad_fn, t._output_nr)
+    return (t._accumulator(), 0)

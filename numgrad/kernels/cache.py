@@ -1,0 +1,179 @@
+"""Generated kernel modules: written once to disk, imported, cached by Numba.
+
+``cache=True`` does not work for functions created by ``exec`` (Numba needs a
+source file), so generated source is written to a content-hashed ``.py`` file
+under the cache directory and imported as a real module.  The hash covers the
+source plus numgrad's, Numba's and NumPy's versions (written into the file
+header), so an upgrade never loads stale code.  Writes are atomic (temp file,
+then ``os.replace``), so concurrent processes see either nothing or a whole
+file; a file whose content does not match its hash is rewritten.
+
+Environment:
+  NUMGRAD_CACHE_DIR  where modules live (default: the user cache dir)
+  NUMGRAD_CACHE=0    keep everything in a per-process temporary directory
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import warnings
+
+_lock = threading.Lock()
+_modules: dict = {}
+_stats = {"compiled": 0, "disk_hits": 0, "memory_hits": 0, "modules_written": 0}
+_cache_dir = None
+
+
+def _versions_header() -> str:
+    import numba
+    import numpy
+
+    from .. import __version__
+
+    return f"# numgrad {__version__} numba {numba.__version__} numpy {numpy.__version__}\n"
+
+
+def _default_dir() -> str:
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA", os.path.expanduser("~"))
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    return os.path.join(base, "numgrad")
+
+
+def cache_dir() -> str:
+    """The directory generated kernels live in (created on first use)."""
+    global _cache_dir
+    if _cache_dir is None:
+        if os.environ.get("NUMGRAD_CACHE", "1") == "0":
+            _cache_dir = tempfile.mkdtemp(prefix="numgrad-")
+        else:
+            wanted = os.environ.get("NUMGRAD_CACHE_DIR") or _default_dir()
+            _cache_dir = _usable_dir(wanted)
+    return _cache_dir
+
+
+def _usable_dir(path: str) -> str:
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe-", delete=True)
+        probe.close()
+        return path
+    except OSError as exc:
+        fallback = tempfile.mkdtemp(prefix="numgrad-")
+        warnings.warn(
+            f"numgrad: kernel cache directory {path!r} is not writable ({exc.strerror}); "
+            f"kernels are cached in {fallback!r} for this process only. "
+            "Set NUMGRAD_CACHE_DIR to a writable directory to keep them.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return fallback
+
+
+def load_module(source: str, prefix: str = "k"):
+    """Import generated ``source`` as a module, writing it to the cache if new.
+
+    The returned module's Numba functions use ``cache=True``, so a second
+    process loads their machine code from disk instead of compiling.
+    """
+    text = _versions_header() + source
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    name = f"numgrad_kernels.{prefix}_{digest}"
+    mod = _modules.get(name)
+    if mod is not None:
+        _stats["memory_hits"] += 1
+        return mod
+    with _lock:
+        mod = _modules.get(name)
+        if mod is not None:
+            return mod
+        path = os.path.join(cache_dir(), f"{prefix}_{digest}.py")
+        if not _file_matches(path, text):
+            _atomic_write(path, text)
+            _stats["modules_written"] += 1
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        # registered before executing: Numba's cache locator looks the module up
+        sys.modules[name] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        _modules[name] = mod
+        return mod
+
+
+def _file_matches(path: str, text: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read() == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _atomic_write(path: str, text: str) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def cache_info() -> dict:
+    """Counts of kernels compiled, loaded from disk and found in memory.
+
+    >>> import numgrad as ng
+    >>> sorted(ng.kernels.cache_info())[:3]
+    ['cache_dir', 'compiled', 'disk_hits']
+    """
+    compiled = disk = 0
+    for mod in list(_modules.values()):
+        for obj in vars(mod).values():
+            stats = getattr(obj, "stats", None)
+            if stats is not None and hasattr(stats, "cache_hits"):
+                disk += sum(stats.cache_hits.values())
+                compiled += sum(stats.cache_misses.values())
+    return {
+        "compiled": compiled,
+        "disk_hits": disk,
+        "memory_hits": _stats["memory_hits"],
+        "modules": len(_modules),
+        "cache_dir": cache_dir(),
+    }
+
+
+def clear_cache() -> None:
+    """Forget loaded kernels and delete the generated files of this numgrad version."""
+    with _lock:
+        for name in list(_modules):
+            sys.modules.pop(name, None)
+        _modules.clear()
+        _stats["memory_hits"] = 0
+        directory = cache_dir()
+        for entry in os.listdir(directory):
+            if entry.endswith(".py") or entry == "__pycache__":
+                full = os.path.join(directory, entry)
+                if os.path.isdir(full):
+                    import shutil
+
+                    shutil.rmtree(full, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(full)
+                    except OSError:
+                        pass

@@ -1,0 +1,165 @@
+"""Generated elementwise kernels ("map" kernels) for the CPU.
+
+A map kernel evaluates scalar expressions (see ``numgrad.ops.expr``) at every
+index of an output shape, reading array inputs through their strides (stride 0
+for broadcast dimensions) and scalar inputs as arguments.  Kernels are keyed by
+expression structure, dtypes and the number of dimensions left after merging
+dimensions that are contiguous for every operand - never by shape, so a new
+batch size does not recompile.
+
+Each generated module holds a serial and a ``parallel=True`` variant of the same
+loop nest; the parallel one is only compiled when an array is large enough to
+use it (``PARALLEL_THRESHOLD``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ops import expr as ex
+from .. import cache
+from ..config import FASTMATH, PARALLEL_THRESHOLD
+
+_kernels: dict = {}
+
+
+def _const_fmt(v) -> str:
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if v != v:
+        return "T(np.nan)"
+    if v in (float("inf"), float("-inf")):
+        return "T(np.inf)" if v > 0 else "T(-np.inf)"
+    return f"T({v!r})"
+
+
+def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
+    """Python source of a module with ``serial`` and ``parallel`` map kernels.
+
+    in_kinds[k]: "a" (array) or "s" (scalar); in_casts[k]: NumPy type name to
+    convert the loaded value to, or "" to keep it as loaded.
+    """
+    lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt)
+    args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
+    idx = ", ".join(f"i{d}" for d in range(ndim))
+    src = [
+        "import math",
+        "import numpy as np",
+        "from numba import njit, prange",
+        f"T = np.{compute}",
+        f"FASTMATH = {set(sorted(FASTMATH))!r}",
+        "",
+    ]
+    for variant, rng, extra in (("serial", "range", ""), ("parallel", "prange", ", parallel=True")):
+        src.append(f"@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH{extra})")
+        src.append(f"def {variant}({', '.join(args)}):")
+        ind = "    "
+        for d in range(ndim):
+            loop = rng if d == 0 else "range"
+            src.append(f"{ind}for i{d} in {loop}(o0.shape[{d}]):")
+            ind += "    "
+        for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
+            load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
+            src.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+        src.extend(ind + line for line in lines)
+        for j, name in enumerate(outs):
+            src.append(f"{ind}o{j}[{idx}] = {name}")
+        src.append("")
+    return "\n".join(src)
+
+
+def get_kernel(roots, in_kinds, in_casts, n_out, ndim, compute):
+    key = (tuple(roots), in_kinds, in_casts, n_out, ndim, compute)
+    mod = _kernels.get(key)
+    if mod is None:
+        source = _source(roots, in_kinds, in_casts, n_out, ndim, compute)
+        mod = cache.load_module(source, prefix="map")
+        _kernels[key] = mod
+    return mod
+
+
+def _broadcast_strides(arr: np.ndarray, shape: tuple) -> list:
+    """Element strides of ``arr`` broadcast to ``shape`` (0 on broadcast dims)."""
+    nd = len(shape)
+    off = nd - arr.ndim
+    item = arr.itemsize
+    strides = [0] * nd
+    for d in range(arr.ndim):
+        if arr.shape[d] != 1:
+            strides[off + d] = arr.strides[d] // item
+    return strides
+
+
+def _collapse(shape: tuple, all_strides: list):
+    """Drop size-1 dims and merge neighbours that are contiguous for every operand."""
+    dims = [d for d in range(len(shape)) if shape[d] != 1]
+    new_shape: list = []
+    new_strides = [[] for _ in all_strides]
+    for d in dims:
+        if new_shape and all(s[-1] == st[d] * shape[d] for s, st in zip(new_strides, all_strides)):
+            new_shape[-1] *= shape[d]
+            for s, st in zip(new_strides, all_strides):
+                s[-1] = st[d]
+        else:
+            new_shape.append(shape[d])
+            for s, st in zip(new_strides, all_strides):
+                s.append(st[d])
+    if not new_shape:
+        new_shape = [1]
+        new_strides = [[0] for _ in all_strides]
+    return tuple(new_shape), new_strides
+
+
+def _view(arr: np.ndarray, shape: tuple, strides: list) -> np.ndarray:
+    item = arr.itemsize
+    return np.lib.stride_tricks.as_strided(
+        arr, shape=shape, strides=tuple(s * item for s in strides), writeable=False
+    )
+
+
+def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
+    """Evaluate expression ``roots`` over ``shape`` and return the output arrays.
+
+    inputs: arrays broadcastable to ``shape``, or scalars (Python numbers,
+    NumPy scalars, 0-d arrays).  ``outs`` may supply preallocated C-contiguous
+    outputs (gradient accumulation, in-place ops).
+    """
+    shape = tuple(shape)
+    if outs is None:
+        outs = [np.empty(shape, dtype=dt) for dt in out_dtypes]
+    size = 1
+    for n in shape:
+        size *= n
+    if size == 0:
+        return outs
+    kinds = []
+    args = []
+    for a in inputs:
+        if isinstance(a, np.ndarray) and a.ndim > 0:
+            kinds.append("a")
+            args.append(a)
+        else:
+            kinds.append("s")
+            args.append(a[()] if isinstance(a, np.ndarray) else a)
+    arrays = [a for a, k in zip(args, kinds) if k == "a"]
+    fast = all(a.shape == shape and a.flags.c_contiguous for a in arrays) and all(
+        o.flags.c_contiguous for o in outs
+    )
+    if fast:
+        ndim = 1
+        arr_views = [a.reshape(-1) for a in arrays]
+        out_views = [o.reshape(-1) for o in outs]
+    else:
+        strides = [_broadcast_strides(o, shape) for o in outs] + [_broadcast_strides(a, shape) for a in arrays]
+        cshape, cstrides = _collapse(shape, strides)
+        ndim = len(cshape)
+        out_views = [
+            np.lib.stride_tricks.as_strided(o, shape=cshape, strides=tuple(s * o.itemsize for s in st))
+            for o, st in zip(outs, cstrides[: len(outs)])
+        ]
+        arr_views = [_view(a, cshape, st) for a, st in zip(arrays, cstrides[len(outs):])]
+    it = iter(arr_views)
+    call_args = [next(it) if k == "a" else a for a, k in zip(args, kinds)]
+    mod = get_kernel(tuple(roots), tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+    fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
+    fn(*out_views, *call_args)
+    return outs

@@ -1,0 +1,112 @@
+"""Reduction kernels generated from a small table of reducers.
+
+Any reduction of a C-contiguous array over a run of adjacent axes is a
+reduction of an ``(A, R, C)`` view over its middle axis, so two loop shapes
+cover everything: ``(A, R) -> (A,)`` when the reduced axes are innermost
+(vectorized along R), and ``(A, R, C) -> (A, C)`` otherwise (vectorized along
+C).  Reductions over non-adjacent axes run as several such passes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import cache
+from ..config import FASTMATH, PARALLEL_THRESHOLD
+
+# name -> (initial value, combine step "acc = ...(acc, v)")
+REDUCERS = {
+    "sum": ("T(0)", "acc + v"),
+    "prod": ("T(1)", "acc * v"),
+    # NaN propagates: once acc is NaN neither branch replaces it
+    "amax": ("LOW", "v if (v > acc or v != v) else acc"),
+    "amin": ("HIGH", "v if (v < acc or v != v) else acc"),
+    "any": ("False", "acc or bool(v)"),
+    "all": ("True", "acc and bool(v)"),
+}
+
+_mods: dict = {}
+
+
+def _module(reducer: str, acc_dtype: str):
+    key = (reducer, acc_dtype)
+    mod = _mods.get(key)
+    if mod is not None:
+        return mod
+    init, step = REDUCERS[reducer]
+    is_float = acc_dtype.startswith("float")
+    low = "T(-np.inf)" if is_float else f"np.iinfo(np.{acc_dtype}).min" if acc_dtype != "bool" else "False"
+    high = "T(np.inf)" if is_float else f"np.iinfo(np.{acc_dtype}).max" if acc_dtype != "bool" else "True"
+    init = init.replace("LOW", low).replace("HIGH", high)
+    src = f'''import numpy as np
+from numba import njit, prange
+T = np.{acc_dtype}
+FASTMATH = {set(sorted(FASTMATH))!r}
+'''
+    for variant, rng, extra in (("", "range", ""), ("_par", "prange", ", parallel=True")):
+        src += f'''
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH{extra})
+def inner{variant}(x, out):
+    for a in {rng}(x.shape[0]):
+        acc = {init}
+        for r in range(x.shape[1]):
+            v = T(x[a, r])
+            acc = {step}
+        out[a] = acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH{extra})
+def middle{variant}(x, out):
+    for a in {rng}(x.shape[0]):
+        for c in range(x.shape[2]):
+            out[a, c] = {init}
+        for r in range(x.shape[1]):
+            for c in range(x.shape[2]):
+                acc = out[a, c]
+                v = T(x[a, r, c])
+                out[a, c] = {step}
+'''
+    mod = _mods[key] = cache.load_module(src, prefix="reduce")
+    return mod
+
+
+def _runs(axes):
+    runs = []
+    for ax in sorted(axes):
+        if runs and runs[-1][1] == ax:
+            runs[-1][1] = ax + 1
+        else:
+            runs.append([ax, ax + 1])
+    return runs
+
+
+def reduce_array(x: np.ndarray, axes, reducer: str, acc_dtype) -> np.ndarray:
+    """Reduce ``x`` over ``axes`` (keepdim=False) with accumulator/result dtype ``acc_dtype``."""
+    from .elementwise import run_map
+    from ...ops.elementwise import _forward_roots
+    from ...ops.table import ELEMENTWISE
+
+    acc_dtype = np.dtype(acc_dtype)
+    axes = sorted(set(axes))
+    if not axes:
+        (res,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [x], [acc_dtype], x.shape, acc_dtype.name,
+                         [acc_dtype.name])
+        return res
+    if not x.flags.c_contiguous:
+        (x,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [x], [x.dtype], x.shape, x.dtype.name, [""])
+    mod = _module(reducer, acc_dtype.name)
+    shape = list(x.shape)
+    # innermost run first keeps every pass on a contiguous array
+    for start, stop in reversed(_runs(axes)):
+        a = int(np.prod(shape[:start], dtype=np.int64))
+        r = int(np.prod(shape[start:stop], dtype=np.int64))
+        c = int(np.prod(shape[stop:], dtype=np.int64))
+        par = x.size >= PARALLEL_THRESHOLD and a > 1
+        if c == 1:
+            out = np.empty(a, dtype=acc_dtype)
+            (mod.inner_par if par else mod.inner)(x.reshape(a, r), out)
+        else:
+            out = np.empty((a, c), dtype=acc_dtype)
+            (mod.middle_par if par else mod.middle)(x.reshape(a, r, c), out)
+        shape = shape[:start] + shape[stop:]
+        x = out.reshape(shape)
+    return x

@@ -1,0 +1,299 @@
+"""Creation functions: ``tensor``, ``zeros``, ``arange``, random tensors, ``*_like``.
+
+Creation only allocates or fills fresh memory; it is not a hot path and uses
+NumPy directly.  Random numbers come from one seedable PCG64 generator.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .. import _dtypes
+from ..device import as_device
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int):
+    """Seed numgrad's random number generator (rand, randn, randint, dropout, init).
+
+    >>> import numgrad as ng
+    >>> _ = ng.manual_seed(0); a = ng.rand(2)
+    >>> _ = ng.manual_seed(0); bool((a == ng.rand(2)).all())
+    True
+    """
+    global _rng
+    _rng = np.random.default_rng(int(seed))
+    return _rng
+
+
+def default_generator() -> np.random.Generator:
+    return _rng
+
+
+def _tensor_cls():
+    from ..tensor import Tensor
+
+    return Tensor
+
+
+def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:
+    if arr.dtype.kind == "f" and not isinstance(data, np.ndarray) and not isinstance(data, np.floating):
+        return _dtypes.get_default_dtype()
+    if arr.dtype.kind in "iu" and not isinstance(data, np.ndarray):
+        return _dtypes.int64
+    return _dtypes.from_numpy_dtype(arr.dtype)
+
+
+def _finish(arr: np.ndarray, requires_grad: bool, device=None):
+    Tensor = _tensor_cls()
+    return Tensor(arr, requires_grad=requires_grad, device=as_device(device))
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False):
+    """Build a tensor from Python numbers, nested lists or a NumPy array (copies the data).
+
+    Python floats become float32 (the default dtype), ints int64, bools bool.
+
+    >>> import numgrad as ng
+    >>> ng.tensor([[1, 2], [3, 4]]).dtype
+    numgrad.int64
+    >>> ng.tensor(2.0, requires_grad=True)
+    tensor(2., requires_grad=True)
+    """
+    Tensor = _tensor_cls()
+    if isinstance(data, Tensor):
+        arr = np.array(data._data, copy=True)
+    else:
+        try:
+            arr = np.array(data, copy=True)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"tensor(): could not build a tensor from {type(data).__name__}: {exc}") from None
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"tensor(): could not infer a numeric dtype from {type(data).__name__} "
+                f"(NumPy made dtype {arr.dtype}); pass numbers or nested lists of numbers"
+            )
+    dt = _dtypes.as_dtype(dtype) if dtype is not None else (
+        data.dtype if isinstance(data, Tensor) else _infer_dtype(arr, data)
+    )
+    if arr.dtype != dt.np:
+        arr = arr.astype(dt.np)
+    return _finish(arr, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like :func:`tensor` but without copying when ``data`` already is a matching tensor or array."""
+    Tensor = _tensor_cls()
+    if isinstance(data, Tensor) and (dtype is None or _dtypes.as_dtype(dtype) == data.dtype):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or _dtypes.as_dtype(dtype).np == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray):
+    """A tensor that shares memory with ``array``.
+
+    >>> import numpy as np, numgrad as ng
+    >>> a = np.zeros(2, dtype=np.float32); t = ng.from_numpy(a); a[0] = 5
+    >>> t
+    tensor([5., 0.])
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    _dtypes.from_numpy_dtype(array.dtype)
+    return _finish(array, False)
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if len(size) == 1 and hasattr(size[0], "__len__") and not isinstance(size[0], (int, np.integer)):
+        size = tuple(size[0])
+    out = []
+    for n in size:
+        if not isinstance(n, (numbers.Integral, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"size must contain ints, got {type(n).__name__} ({n!r})")
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(size)}")
+        out.append(int(n))
+    return tuple(out)
+
+
+def _dt(dtype, default=None):
+    if dtype is None:
+        return default or _dtypes.get_default_dtype()
+    return _dtypes.as_dtype(dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False):
+    """A tensor of zeros.
+
+    >>> import numgrad as ng
+    >>> ng.zeros(2, 3).shape
+    (2, 3)
+    """
+    return _finish(np.zeros(_shape(size), dtype=_dt(dtype).np), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False):
+    """A tensor of ones.
+
+    >>> import numgrad as ng
+    >>> ng.ones(2)
+    tensor([1., 1.])
+    """
+    return _finish(np.ones(_shape(size), dtype=_dt(dtype).np), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False):
+    """An uninitialized tensor.
+
+    >>> import numgrad as ng
+    >>> ng.empty(3).shape
+    (3,)
+    """
+    return _finish(np.empty(_shape(size), dtype=_dt(dtype).np), requires_grad, device)
+
+
+def _fill_dtype(value, dtype):
+    if dtype is not None:
+        return _dtypes.as_dtype(dtype)
+    if isinstance(value, (bool, np.bool_)):
+        return _dtypes.bool_
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return _dtypes.int64
+    return _dtypes.get_default_dtype()
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False):
+    """A tensor filled with ``fill_value`` (its dtype follows the value, as in PyTorch).
+
+    >>> import numgrad as ng
+    >>> ng.full((2,), 7)
+    tensor([7, 7])
+    """
+    dt = _fill_dtype(fill_value, dtype)
+    return _finish(np.full(_shape((size,)), fill_value, dtype=dt.np), requires_grad, device)
+
+
+def _like(t, dtype):
+    return t.dtype if dtype is None else _dtypes.as_dtype(dtype)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad: bool = False):
+    """Zeros with the shape (and dtype) of ``input``."""
+    return zeros(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad: bool = False):
+    """Ones with the shape (and dtype) of ``input``."""
+    return ones(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad: bool = False):
+    """Uninitialized memory with the shape (and dtype) of ``input``."""
+    return empty(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad: bool = False):
+    """``fill_value`` everywhere, with the shape (and dtype) of ``input``."""
+    return full(input.shape, fill_value, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``.
+
+    >>> import numgrad as ng
+    >>> ng.arange(3)
+    tensor([0, 1, 2])
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    if dtype is None:
+        is_float = any(isinstance(v, (float, np.floating)) for v in (start, end, step))
+        dt = _dtypes.get_default_dtype() if is_float else _dtypes.int64
+    else:
+        dt = _dtypes.as_dtype(dtype)
+    return _finish(np.arange(start, end, step).astype(dt.np), requires_grad, device)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    >>> import numgrad as ng
+    >>> ng.linspace(0, 1, 3)
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    return _finish(np.linspace(start, end, int(steps)).astype(_dt(dtype).np), requires_grad, device)
+
+
+def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad: bool = False):
+    """Identity matrix of shape (n, m).
+
+    >>> import numgrad as ng
+    >>> ng.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    return _finish(np.eye(n, m, dtype=_dt(dtype).np), requires_grad, device)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
+    """Uniform samples in [0, 1).
+
+    >>> import numgrad as ng
+    >>> ng.rand(2, 2).shape
+    (2, 2)
+    """
+    g = generator or _rng
+    dt = _dt(dtype)
+    return _finish(g.random(_shape(size), dtype=np.float64).astype(dt.np), requires_grad, device)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
+    """Standard normal samples.
+
+    >>> import numgrad as ng
+    >>> ng.randn(3).shape
+    (3,)
+    """
+    g = generator or _rng
+    dt = _dt(dtype)
+    return _finish(g.standard_normal(_shape(size)).astype(dt.np), requires_grad, device)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
+    """Random integers in [low, high).
+
+    >>> import numgrad as ng
+    >>> ng.randint(0, 10, (3,)).dtype
+    numgrad.int64
+    """
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    g = generator or _rng
+    dt = _dt(dtype, _dtypes.int64)
+    return _finish(g.integers(low, high, size=_shape((size,))).astype(dt.np), requires_grad, device)
+
+
+def rand_like(input, dtype=None, requires_grad: bool = False):
+    """Uniform samples with the shape of ``input``."""
+    return rand(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad: bool = False):
+    """Normal samples with the shape of ``input``."""
+    return randn(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randint_like(input, low, high=None, dtype=None):
+    """Random integers with the shape of ``input``."""
+    return randint(low, high, input.shape, dtype=_like(input, dtype))

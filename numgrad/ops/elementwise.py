@@ -1,0 +1,322 @@
+"""Applying op-table rows to tensors: forward kernel, graph node, backward kernel.
+
+``apply(name, *operands)`` is the single entry point for every elementwise op.
+Forward and backward kernels are generated from the row (see ``table.py``);
+with ``create_graph=True`` the same derivative rule is evaluated on tensors,
+so the backward pass is itself differentiable.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _dtypes
+from ..autograd.function import FREED_MSG, Node, SavedTensor, _edge
+from ..autograd.grad_mode import is_grad_enabled
+from ..kernels.cpu.elementwise import run_map
+from . import expr as ex
+from .table import ELEMENTWISE
+
+
+def _tensor_cls():
+    from ..tensor import Tensor
+
+    return Tensor
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The broadcast of several shapes, with PyTorch's error when they clash.
+
+    >>> broadcast_shapes((3, 1), (4,))
+    (3, 4)
+    """
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        off = nd - len(s)
+        for i, n in enumerate(s):
+            cur = out[off + i]
+            if cur == 1:
+                out[off + i] = n
+            elif n != 1 and n != cur:
+                listed = " and ".join(str(list(t)) for t in shapes)
+                raise RuntimeError(
+                    f"The size of tensor a ({cur}) must match the size of tensor b ({n}) at non-singleton "
+                    f"dimension {off + i} (shapes {listed} cannot be broadcast together)"
+                )
+    return tuple(out)
+
+
+def _to_operand(x, op: str):
+    Tensor = _tensor_cls()
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, numbers.Number, np.bool_)) and not isinstance(x, complex):
+        return x
+    if isinstance(x, np.ndarray):
+        from .creation import tensor
+
+        return tensor(x)
+    raise TypeError(
+        f"{op}(): expected Tensor or number operands, got {type(x).__name__}"
+    )
+
+
+def _dtypes_for(row, operands):
+    """(compute dtype, output dtype, promoted operands dtype) for a row."""
+    if row.name == "where":
+        promoted = _dtypes.result_type(*operands[1:])
+    else:
+        promoted = _dtypes.result_type(*operands)
+    kind = row.kind
+    if kind == "float":
+        compute = promoted if promoted.is_floating_point else _dtypes.get_default_dtype()
+        return compute, compute
+    if kind == "compare":
+        return promoted, _dtypes.bool_
+    if kind == "logical":
+        return _dtypes.bool_, _dtypes.bool_
+    if row.name in ("bitwise_and", "bitwise_or", "bitwise_xor") and promoted.is_floating_point:
+        raise RuntimeError(f'"{row.name}" not implemented for \'{promoted.name}\' (integer or bool tensors only)')
+    return promoted, promoted
+
+
+def _casts(row, operands, compute):
+    casts = []
+    for i, op in enumerate(operands):
+        if row.kind == "logical" or (row.name == "where" and i == 0):
+            casts.append("")
+        else:
+            casts.append(compute.np.name)
+    return casts
+
+
+def _raw(x):
+    Tensor = _tensor_cls()
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _forward_roots(row):
+    n = row.arity + len(row.params)
+    return (ex.Expr(row.name, tuple(ex.var(i) for i in range(n))),)
+
+
+def apply(name: str, *operands, params: tuple = ()):
+    """Run elementwise op ``name`` on tensors / numbers, recording the graph when needed."""
+    Tensor = _tensor_cls()
+    row = ELEMENTWISE[name]
+    operands = tuple(_to_operand(x, name) for x in operands)
+    compute, out_dtype = _dtypes_for(row, operands)
+    shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
+    for x in operands:
+        if isinstance(x, Tensor) and x._device.type != "cpu":
+            raise RuntimeError(f"{name}: expected all tensors to be on the same device")
+    all_args = operands + tuple(params)
+    casts = _casts(row, operands, compute) + [compute.np.name] * len(params)
+    (out_arr,) = run_map(_forward_roots(row), [_raw(x) for x in all_args], [out_dtype.np], shape,
+                         compute.np.name, casts)
+    out = Tensor(out_arr)
+    if (
+        row.grad is not None
+        and out_dtype.is_floating_point
+        and is_grad_enabled()
+        and any(isinstance(x, Tensor) and x._requires_grad for x in operands)
+    ):
+        node = ElementwiseNode(row, operands, params, out, compute)
+        out._attach(node, 0)
+    return out
+
+
+_rule_cache: dict = {}
+
+
+def _symbolic_grads(row, needs: tuple):
+    """Expression roots of the needed input gradients and the vars they read."""
+    key = (row.name, needs)
+    hit = _rule_cache.get(key)
+    if hit is None:
+        n = row.arity + len(row.params)
+        xs = tuple(ex.var(i) for i in range(n))
+        grads = row.grad(ex.E, xs, ex.var(n), ex.var(n + 1))
+        roots = tuple(ex._lift(grads[i]) for i in range(row.arity) if needs[i])
+        used = {node.arg for node in ex.postorder(roots) if node.op == "var"}
+        hit = _rule_cache[key] = (roots, used)
+    return hit
+
+
+class ElementwiseNode(Node):
+    """Backward node of one elementwise op; ``name()`` follows PyTorch (``MulBackward0``)."""
+
+    __slots__ = ("row", "saved", "saved_out", "meta", "compute", "_freed", "_name", "params")
+    n_outputs = 1
+
+    def __init__(self, row, operands, params, out, compute):
+        Tensor = _tensor_cls()
+        needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in operands)
+        super().__init__(tuple(_edge(x) if need else None for x, need in zip(operands, needs)))
+        self.row = row
+        self.params = params
+        self.compute = compute
+        _, used = _symbolic_grads(row, needs)
+        self.saved = tuple(
+            (SavedTensor(x) if isinstance(x, Tensor) else x) if i in used or row.name == "where" and i == 0 else None
+            for i, x in enumerate(operands)
+        )
+        n = row.arity + len(row.params)
+        self.saved_out = SavedTensor(out.detach()) if n in used else None
+        self.meta = tuple((x.shape, x.dtype) if isinstance(x, Tensor) else None for x in operands)
+        self._freed = False
+        self._name = _node_name(row, operands)
+
+    def name(self) -> str:
+        return self._name
+
+    def release(self) -> None:
+        self._freed = True
+        self.saved = ()
+        self.saved_out = None
+
+    def _operand(self, i):
+        s = self.saved[i]
+        return s.unpack(self, i) if isinstance(s, SavedTensor) else s
+
+    def apply(self, grads, create_graph):
+        if self._freed:
+            raise RuntimeError(FREED_MSG)
+        g = grads[0]
+        needs = tuple(e is not None for e in self.next_functions)
+        if create_graph:
+            return self._apply_graph(g, needs)
+        roots, used = _symbolic_grads(self.row, needs)
+        row = self.row
+        n = row.arity + len(row.params)
+        values = [self._operand(i) if i in used else 0 for i in range(row.arity)]
+        values += [p if row.arity + j in used else 0 for j, p in enumerate(self.params)]
+        values.append(self._out().detach() if n in used else 0)
+        values.append(g)
+        compute = self.compute
+        casts = []
+        for i in range(row.arity):
+            casts.append("" if row.name == "where" and i == 0 else compute.np.name)
+        casts += [compute.np.name] * len(self.params) + ["", compute.np.name]
+        arrays = [_raw(v) for v in values]
+        arrays[n] = arrays[n] if n in used else 0
+        shape = g.shape
+        results = run_map(roots, arrays, [compute.np] * len(roots), shape, compute.np.name, casts)
+        Tensor = _tensor_cls()
+        it = iter(results)
+        out = []
+        from .reduce import sum_to_array
+
+        for i, need in enumerate(needs):
+            if not need:
+                out.append(None)
+                continue
+            arr = next(it)
+            shape_i, dtype_i = self.meta[i]
+            arr = sum_to_array(arr, shape_i)
+            if arr.dtype != dtype_i.np:
+                arr = _cast_array(arr, dtype_i)
+            out.append(Tensor(arr))
+        return out
+
+    def _out(self):
+        out = self.saved_out.unpack(self, 0)
+        return out
+
+    def _apply_graph(self, g, needs):
+        """Evaluate the derivative DAG on tensors so that the backward is differentiable."""
+        from .creation import full_like
+        from .reduce import sum_to
+
+        Tensor = _tensor_cls()
+        row = self.row
+        roots, used = _symbolic_grads(row, needs)
+        n = row.arity + len(row.params)
+        values = [self._operand(i) if i in used else None for i in range(row.arity)] + list(self.params)
+        out = None
+        if n in used:
+            base = self._out()
+            out = Tensor(base._data, _version=base._version)
+            out._attach(self, 0)
+        values += [out, g]
+        grads = iter(ex.evaluate(roots, values, apply))
+        result = []
+        for i, need in enumerate(needs):
+            if not need:
+                result.append(None)
+                continue
+            gi = next(grads)
+            shape_i, dtype_i = self.meta[i]
+            if not isinstance(gi, Tensor):
+                gi = full_like(g, gi)
+            gi = sum_to(gi, shape_i)
+            if gi.dtype != dtype_i:
+                gi = gi.to(dtype_i)
+            result.append(gi)
+        return result
+
+
+def _cast_array(arr, dtype):
+    (res,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [arr], [dtype.np], arr.shape, dtype.np.name,
+                     [dtype.np.name])
+    return res
+
+
+def _node_name(row, operands) -> str:
+    Tensor = _tensor_cls()
+    if row.name == "pow" and isinstance(operands[1], Tensor):
+        return "PowBackward1"
+    if row.name == "sub" and not isinstance(operands[0], Tensor):
+        return "RsubBackward1"
+    if row.name in ("clamp_min", "clamp_max") and not isinstance(operands[1], Tensor):
+        return row.node_name[:-1] + "0"
+    return row.node_name
+
+
+def inplace_update(t, name: str, *others, params: tuple = ()):
+    """``t = name(t, *others)`` writing into ``t``'s memory; autograd-aware.
+
+    Under grad mode with a graph involved, the op is recorded out of place on a
+    clone of the old value and ``t`` takes over the new history (so saved
+    values stay valid); otherwise the kernel writes straight into ``t``.
+    """
+    Tensor = _tensor_cls()
+    row = ELEMENTWISE[name]
+    others = tuple(_to_operand(x, name + "_") for x in others)
+    t._check_inplace(name)
+    compute, out_dtype = _dtypes_for(row, (t,) + others)
+    if not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind"):
+        raise RuntimeError(
+            f"result type {out_dtype.name} can't be cast to the desired output type {t.dtype.name} "
+            f"in {name}_ (tensor of shape {list(t.shape)})"
+        )
+    shape = broadcast_shapes(t.shape, *(x.shape for x in others if isinstance(x, Tensor)))
+    if shape != t.shape:
+        raise RuntimeError(
+            f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(shape)} in {name}_"
+        )
+    if not t._data.flags.writeable:
+        raise RuntimeError(
+            f"{name}_: unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+    record = is_grad_enabled() and (t._requires_grad or any(isinstance(x, Tensor) and x._requires_grad for x in others))
+    if record:
+        result = apply(name, t.clone(), *others, params=params)
+        copy_into(t, result)
+        t._attach(result._grad_fn, 0)
+        return t
+    casts = _casts(row, (t,) + others, compute) + [compute.np.name] * len(params)
+    run_map(_forward_roots(row), [_raw(x) for x in (t,) + others + tuple(params)], [t.dtype.np], shape,
+            compute.np.name, casts, outs=[t._data])
+    t._bump_version()
+    return t
+
+
+def copy_into(dst, src) -> None:
+    """Write ``src``'s values into ``dst``'s memory (broadcasting, casting); no graph."""
+    run_map(_forward_roots(ELEMENTWISE["identity"]), [_raw(src)], [dst.dtype.np], dst.shape,
+            dst.dtype.np.name, [dst.dtype.np.name], outs=[dst._data])
+    dst._bump_version()

@@ -1,0 +1,255 @@
+"""Symbolic scalar expressions: the common language of kernels and derivatives.
+
+Derivative rules in the op table are written against a namespace ``F`` and
+ordinary operators.  Given ``F = ExprNamespace`` and ``Expr`` leaves they build
+an expression DAG that is rendered into Numba scalar code (one backward kernel
+per op, or one per fused region); given the Tensor namespace and Tensors they
+build a differentiable graph, which is how ``create_graph=True`` works.
+
+Expressions are hash-consed (structurally equal nodes are the same object), so
+common subexpressions are shared automatically and a structural key of a DAG
+is cheap to compute.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+
+class Expr:
+    """A node of a scalar expression DAG.
+
+    ``op`` is ``"var"`` (an input, ``arg`` is its index), ``"const"`` (``arg`` is
+    a Python number) or the name of an op-table row applied to ``args``.
+    """
+
+    __slots__ = ("op", "args", "arg", "_hash", "__weakref__")
+    _interned: dict = {}
+
+    def __new__(cls, op: str, args: tuple = (), arg=None):
+        key = (op, args, arg if op != "const" else (type(arg), arg))
+        node = cls._interned.get(key)
+        if node is None:
+            node = object.__new__(cls)
+            node.op, node.args, node.arg = op, args, arg
+            node._hash = hash(key)
+            cls._interned[key] = node
+        return node
+
+    def __hash__(self):
+        return self._hash
+
+    # Identity equality: interning makes structural equality identity.
+    def __eq__(self, other):
+        return self is other
+
+    def __repr__(self):
+        if self.op == "var":
+            return f"v{self.arg}"
+        if self.op == "const":
+            return repr(self.arg)
+        return f"{self.op}({', '.join(map(repr, self.args))})"
+
+    # arithmetic builds nodes through the simplifying constructors below
+    def __add__(self, o):
+        return E.add(self, o)
+
+    def __radd__(self, o):
+        return E.add(o, self)
+
+    def __sub__(self, o):
+        return E.sub(self, o)
+
+    def __rsub__(self, o):
+        return E.sub(o, self)
+
+    def __mul__(self, o):
+        return E.mul(self, o)
+
+    def __rmul__(self, o):
+        return E.mul(o, self)
+
+    def __truediv__(self, o):
+        return E.div(self, o)
+
+    def __rtruediv__(self, o):
+        return E.div(o, self)
+
+    def __pow__(self, o):
+        return E.pow(self, o)
+
+    def __neg__(self):
+        return E.neg(self)
+
+
+def var(i: int) -> Expr:
+    return Expr("var", (), i)
+
+
+def const(v) -> Expr:
+    if isinstance(v, bool):
+        return Expr("const", (), v)
+    return Expr("const", (), float(v))
+
+
+def _lift(x) -> Expr:
+    return x if isinstance(x, Expr) else const(x)
+
+
+def _is_const(x: Expr, value=None) -> bool:
+    return x.op == "const" and (value is None or x.arg == value)
+
+
+class _ExprNamespace:
+    """``F`` for symbolic evaluation: every op-table row is a method here.
+
+    A few algebraic identities are applied on construction (x*1, x+0, x*0 for
+    gradients, double negation, constant folding of pure numbers) so that
+    generated derivative code stays small.  ``x*0 -> 0`` is only used where it is
+    safe for gradients: it would turn NaN into 0, so it is applied only when
+    one side is the literal 0 produced by a zero-gradient rule.
+    """
+
+    def __getattr__(self, name):
+        from .table import ELEMENTWISE
+
+        if name not in ELEMENTWISE:
+            raise AttributeError(name)
+
+        def build(*args):
+            return Expr(name, tuple(_lift(a) for a in args))
+
+        return build
+
+    def add(self, a, b):
+        a, b = _lift(a), _lift(b)
+        if _is_const(a, 0.0):
+            return b
+        if _is_const(b, 0.0):
+            return a
+        if _is_const(a) and _is_const(b):
+            return const(a.arg + b.arg)
+        return Expr("add", (a, b))
+
+    def sub(self, a, b):
+        a, b = _lift(a), _lift(b)
+        if _is_const(b, 0.0):
+            return a
+        if _is_const(a, 0.0):
+            return self.neg(b)
+        if _is_const(a) and _is_const(b):
+            return const(a.arg - b.arg)
+        return Expr("sub", (a, b))
+
+    def mul(self, a, b):
+        a, b = _lift(a), _lift(b)
+        if _is_const(a, 1.0):
+            return b
+        if _is_const(b, 1.0):
+            return a
+        if _is_const(a) and _is_const(b):
+            return const(a.arg * b.arg)
+        return Expr("mul", (a, b))
+
+    def div(self, a, b):
+        a, b = _lift(a), _lift(b)
+        if _is_const(b, 1.0):
+            return a
+        return Expr("div", (a, b))
+
+    def neg(self, a):
+        a = _lift(a)
+        if a.op == "neg":
+            return a.args[0]
+        if _is_const(a):
+            return const(-a.arg)
+        return Expr("neg", (a,))
+
+    def pow(self, a, b):
+        a, b = _lift(a), _lift(b)
+        if _is_const(b, 1.0):
+            return a
+        return Expr("pow", (a, b))
+
+    def zeros_like(self, a):
+        return const(0.0)
+
+
+E = _ExprNamespace()
+
+
+def postorder(roots) -> list:
+    """Nodes reachable from ``roots`` with every node after its arguments.
+
+    Iterative, so very deep expressions do not hit the recursion limit.
+    """
+    seen, order = set(), []
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in seen:
+            continue
+        if expanded:
+            seen.add(node)
+            order.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if a not in seen)
+    return order
+
+
+def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], str], temp_prefix: str = "t"):
+    """Render ``roots`` as straight-line scalar code.
+
+    Returns ``(lines, names)``: assignment statements for every interior node
+    (each computed once) and the expression string for each root.
+    """
+    from .table import ELEMENTWISE
+
+    names: dict = {}
+    lines = []
+    for node in postorder(roots):
+        if node.op == "var":
+            names[node] = var_names(node.arg)
+        elif node.op == "const":
+            names[node] = const_fmt(node.arg)
+        else:
+            row = ELEMENTWISE[node.op]
+            code = row.scalar.format(*(names[a] for a in node.args))
+            tmp = f"{temp_prefix}{len(lines)}"
+            lines.append(f"{tmp} = {code}")
+            names[node] = tmp
+    return lines, [names[r] for r in roots]
+
+
+def structural_key(roots) -> str:
+    """A string that identifies the DAG's structure (used as a kernel cache key)."""
+    ids: dict = {}
+    parts = []
+    for node in postorder(roots):
+        if node.op == "var":
+            s = f"v{node.arg}"
+        elif node.op == "const":
+            s = repr(node.arg) if not (isinstance(node.arg, float) and math.isnan(node.arg)) else "nan"
+        else:
+            s = f"{node.op}(" + ",".join(f"%{ids[a]}" for a in node.args) + ")"
+        ids[node] = len(parts)
+        parts.append(s)
+    return ";".join(parts) + "|" + ",".join(f"%{ids[r]}" for r in roots)
+
+
+def evaluate(roots, values, call):
+    """Evaluate the DAG with ``values[i]`` for ``var(i)`` and ``call(op, *args)`` for op nodes.
+
+    Used to run a derivative DAG on tensors (double backward): only the
+    needed gradients are built, each shared subexpression once.
+    """
+    env: dict = {}
+    for node in postorder(roots):
+        if node.op == "var":
+            env[node] = values[node.arg]
+        elif node.op == "const":
+            env[node] = node.arg
+        else:
+            env[node] = call(node.op, *(env[a] for a in node.args))
+    return [env[r] for r in roots]

@@ -1,0 +1,205 @@
+"""Public elementwise functions, one per op-table row (``ng.exp``, ``ng.maximum``...).
+
+Functions without extra arguments are generated from the table; the few with
+PyTorch keyword arguments (``add(alpha=)``, ``clamp(min, max)``, ``gelu(approximate=)``)
+are written out.  This module is also the ``F`` namespace that derivative
+rules use when they run on tensors (double backward).
+"""
+from __future__ import annotations
+
+from .creation import full_like, zeros_like  # noqa: F401  (used by rules as F.zeros_like)
+from .elementwise import apply
+from .table import ELEMENTWISE
+
+_EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5, -0.25]", "nonzero": "[0.5, 2.0]"}
+
+
+def _generated(name: str, arity: int):
+    row = ELEMENTWISE[name]
+    if arity == 1:
+        def fn(input):
+            return apply(name, input)
+        sig = "input"
+    elif arity == 2:
+        def fn(input, other):
+            return apply(name, input, other)
+        sig = "input, other"
+    else:
+        def fn(*operands):
+            return apply(name, *operands)
+        sig = "*operands"
+    fn.__name__ = fn.__qualname__ = name
+    example = _EXAMPLE_INPUT[row.domain]
+    call = f"ng.{name}(x)" if arity == 1 else f"ng.{name}(x, x)"
+    fn.__doc__ = (
+        f"Elementwise ``{name}({sig})`` (Numba kernel generated from the op table; broadcasts).\n\n"
+        f"    >>> import numgrad as ng\n"
+        f"    >>> x = ng.tensor({example})\n"
+        f"    >>> {call}.shape\n"
+        f"    (2,)\n"
+    )
+    return fn
+
+
+_SPECIAL = {"add", "sub", "clamp", "clamp_min", "clamp_max", "leaky_relu", "gelu", "gelu_tanh", "softplus",
+            "elu", "round", "identity", "where"}
+for _name, _row in ELEMENTWISE.items():
+    if _name not in _SPECIAL:
+        globals()[_name] = _generated(_name, _row.arity)
+
+
+def add(input, other, *, alpha=1):
+    """``input + alpha * other``.
+
+    >>> import numgrad as ng
+    >>> ng.add(ng.tensor([1.0]), ng.tensor([2.0]), alpha=3)
+    tensor([7.])
+    """
+    if alpha != 1:
+        other = apply("mul", other, alpha)
+    return apply("add", input, other)
+
+
+def sub(input, other, *, alpha=1):
+    """``input - alpha * other``.
+
+    >>> import numgrad as ng
+    >>> ng.sub(ng.tensor([1.0]), 2)
+    tensor([-1.])
+    """
+    if alpha != 1:
+        other = apply("mul", other, alpha)
+    return apply("sub", input, other)
+
+
+def rsub(input, other, *, alpha=1):
+    """``other - alpha * input``."""
+    return sub(other, input, alpha=alpha)
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` is true, else ``other``.
+
+    >>> import numgrad as ng
+    >>> ng.where(ng.tensor([True, False]), 1.0, 0.0)
+    tensor([1., 0.])
+    """
+    from ..tensor import Tensor
+
+    if not isinstance(condition, Tensor):
+        from .creation import tensor
+
+        condition = tensor(condition)
+    if condition.dtype.name != "bool":
+        condition = apply("ne", condition, 0)
+    return apply("where", condition, input, other)
+
+
+def clamp(input, min=None, max=None):
+    """Limit values to ``[min, max]`` (either bound may be None or a tensor).
+
+    >>> import numgrad as ng
+    >>> ng.clamp(ng.tensor([-2.0, 0.5, 3.0]), -1, 1)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if max is None:
+        return apply("clamp_min", input, min)
+    if min is None:
+        return apply("clamp_max", input, max)
+    return apply("clamp", input, min, max)
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    """``max(input, min)`` elementwise (gradient to ``input`` where it is not clamped)."""
+    return apply("clamp_min", input, min)
+
+
+def clamp_max(input, max):
+    """``min(input, max)`` elementwise."""
+    return apply("clamp_max", input, max)
+
+
+def leaky_relu(input, negative_slope: float = 0.01):
+    """``x if x > 0 else negative_slope * x``.
+
+    >>> import numgrad as ng
+    >>> ng.leaky_relu(ng.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
+    return apply("leaky_relu", input, params=(float(negative_slope),))
+
+
+def gelu(input, approximate: str = "none"):
+    """Gaussian error linear unit; ``approximate='tanh'`` for the tanh formula.
+
+    >>> import numgrad as ng
+    >>> ng.gelu(ng.tensor([0.0]))
+    tensor([0.])
+    """
+    if approximate == "none":
+        return apply("gelu", input)
+    if approximate == "tanh":
+        return apply("gelu_tanh", input)
+    raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    """``log(1 + exp(beta * x)) / beta``, linear above ``threshold``.
+
+    >>> import numgrad as ng
+    >>> ng.softplus(ng.tensor([0.0]))
+    tensor([0.6931])
+    """
+    return apply("softplus", input, params=(float(beta), float(threshold)))
+
+
+def elu(input, alpha: float = 1.0):
+    """``x if x > 0 else alpha * (exp(x) - 1)``.
+
+    >>> import numgrad as ng
+    >>> ng.elu(ng.tensor([0.0, 1.0]))
+    tensor([0., 1.])
+    """
+    return apply("elu", input, params=(float(alpha),))
+
+
+def round(input, decimals: int = 0):
+    """Round half to even, optionally to ``decimals`` places.
+
+    >>> import numgrad as ng
+    >>> ng.round(ng.tensor([0.5, 1.5, 2.6]))
+    tensor([0., 2., 3.])
+    """
+    if decimals == 0:
+        return apply("round", input)
+    scale = 10.0 ** decimals
+    return apply("div", apply("round", apply("mul", input, scale)), scale)
+
+
+def clone(input):
+    """A copy of ``input`` with its own memory (differentiable).
+
+    >>> import numgrad as ng
+    >>> ng.clone(ng.tensor([1.0]))
+    tensor([1.])
+    """
+    return apply("identity", input)
+
+
+def true_divide(input, other):
+    return apply("div", input, other)
+
+
+def relu6(input):
+    """``min(max(x, 0), 6)``."""
+    return apply("clamp", input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0):
+    """``clamp(x, min_val, max_val)``."""
+    return apply("clamp", input, min_val, max_val)

@@ -1,0 +1,163 @@
+"""Reductions: sum, mean and the broadcast-gradient helper ``sum_to``.
+
+Each reduction is a ``Function`` whose forward runs a reduction kernel and
+whose backward is written with tensor ops (so it is differentiable again).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from .. import _dtypes
+from ..autograd.function import Function
+from ..kernels.cpu.reduce import reduce_array
+
+Dims = Union[int, Sequence[int], None]
+
+
+def _tensor_cls():
+    from ..tensor import Tensor
+
+    return Tensor
+
+
+def normalize_dims(dim: Dims, ndim: int, op: str) -> tuple:
+    """Sorted, non-negative, de-duplicated dims; all dims when ``dim`` is None."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    n = max(ndim, 1)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -n <= d < n:
+            raise IndexError(
+                f"{op}(): Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})"
+            )
+        d = d + n if d < 0 else d
+        if d in out:
+            raise RuntimeError(f"{op}(): dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    if ndim == 0:
+        return ()
+    return tuple(sorted(out))
+
+
+def kept_shape(shape: tuple, dims: tuple) -> tuple:
+    """``shape`` with the reduced ``dims`` set to 1 (the keepdim=True shape)."""
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+def sum_to_array(arr: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``arr`` (a broadcast of ``shape``) back down to ``shape``; no graph."""
+    shape = tuple(shape)
+    if arr.shape == shape:
+        return arr
+    lead = arr.ndim - len(shape)
+    axes = list(range(lead))
+    axes += [lead + i for i, n in enumerate(shape) if n == 1 and arr.shape[lead + i] != 1]
+    out = reduce_array(arr, axes, "sum", arr.dtype)
+    return out.reshape(shape)
+
+
+class SumTo(Function):
+    node_name = "SumBackward1"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        Tensor = _tensor_cls()
+        return Tensor(sum_to_array(x._data, shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.expand(ctx.in_shape), None
+
+
+def sum_to(x, shape: tuple):
+    """Reduce ``x`` by summation to ``shape`` (the inverse of broadcasting)."""
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return SumTo.apply(x, tuple(shape))
+
+
+def _sum_dtype(dtype):
+    return _dtypes.int64 if not dtype.is_floating_point else dtype
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, dtype):
+        Tensor = _tensor_cls()
+        ctx.in_shape = x.shape
+        ctx.dims = dims
+        ctx.node_name = "SumBackward0" if len(dims) == x.ndim else "SumBackward1"
+        acc = dtype if dtype is not None else _sum_dtype(x.dtype)
+        out = reduce_array(x._data, dims, "sum", acc.np)
+        if keepdim:
+            out = out.reshape(kept_shape(x.shape, dims))
+        ctx.keepdim = keepdim
+        return Tensor(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = g.reshape(kept_shape(ctx.in_shape, ctx.dims))
+        return g.expand(ctx.in_shape), None, None, None
+
+
+def sum(input, dim: Dims = None, keepdim: bool = False, *, dtype=None):
+    """Sum of elements over ``dim`` (all dims by default).
+
+    >>> import numgrad as ng
+    >>> ng.sum(ng.tensor([[1., 2.], [3., 4.]]), dim=0)
+    tensor([4., 6.])
+    """
+    dims = normalize_dims(dim, input.ndim, "sum")
+    return Sum.apply(input, dims, keepdim, None if dtype is None else _dtypes.as_dtype(dtype))
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        Tensor = _tensor_cls()
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                f"complex dtype. Got: {x.dtype.name.capitalize()}"
+            )
+        ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        ctx.node_name = "MeanBackward0" if len(dims) == x.ndim else "MeanBackward1"
+        count = 1
+        for d in dims:
+            count *= x.shape[d]
+        ctx.count = count
+        total = reduce_array(x._data, dims, "sum", x.dtype.np)
+        from .elementwise import apply
+
+        out = apply("div", Tensor(total), count) if count else apply("mul", Tensor(total), float("nan"))
+        if keepdim:
+            out = out.reshape(kept_shape(x.shape, dims))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = g.reshape(kept_shape(ctx.in_shape, ctx.dims))
+        return g.expand(ctx.in_shape) / ctx.count, None, None
+
+
+def mean(input, dim: Dims = None, keepdim: bool = False):
+    """Mean of elements over ``dim`` (all dims by default).
+
+    >>> import numgrad as ng
+    >>> ng.mean(ng.tensor([1., 2., 3.]))
+    tensor(2.)
+    """
+    return Mean.apply(input, normalize_dims(dim, input.ndim, "mean"), keepdim)
+
+
+TENSOR_METHODS = {"sum": sum, "mean": mean, "sum_to_size": lambda self, *shape: sum_to(
+    self, tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape))}
+PUBLIC = ("sum", "mean")

@@ -1,0 +1,173 @@
+"""The elementwise op table: every elementwise op is one row.
+
+A row gives the op's scalar forward code (a Numba-compilable template over
+``{0}``, ``{1}``...) and ONE derivative rule.  The rule is a function
+``grad(F, x, out, g) -> tuple`` where ``x`` is the tuple of inputs (tensor
+operands first, then scalar parameters), ``out`` the op's output and ``g`` the
+incoming gradient; it returns one gradient per tensor operand (``None`` for
+operands that have no derivative).  Rules only use operators and ``F.<row>``
+calls, so the same rule builds kernel code (``F`` = expression namespace) and
+differentiable tensor graphs (``F`` = numgrad's functions, for double backward).
+
+Everything elementwise in numgrad - forward kernels, backward kernels, fused
+kernels - is generated from this table.
+
+``kind`` decides the result dtype from the promoted operand dtype:
+  arith    same dtype (int stays int)
+  float    integers and bools become the default float dtype
+  compare  bool result
+  logical  bool result, operands read as bool
+
+Templates may repeat ``{k}``: arguments are always names or constants.  ``T``
+is the compute dtype in the generated module (``T(1)`` is a typed constant).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+SQRT1_2 = 0.7071067811865476
+SQRT_2_OVER_PI = 0.7978845608028654
+INV_SQRT_2PI = 0.3989422804014327
+LN2 = 0.6931471805599453
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    arity: int  # tensor operands
+    kind: str
+    scalar: str
+    grad: Optional[Callable]
+    params: tuple = ()  # names of non-differentiable scalar parameters
+    node_name: str = ""  # PyTorch's backward node name, e.g. "MulBackward0"
+    domain: str = "any"  # sample-domain hint for tests: any, positive, unit, nonzero
+
+
+ELEMENTWISE: dict = {}
+
+
+def row(name, arity, kind, scalar, grad=None, *, params=(), node=None, domain="any"):
+    node_name = node or "".join(p.capitalize() for p in name.split("_")) + "Backward0"
+    ELEMENTWISE[name] = Row(name, arity, kind, scalar, grad, tuple(params), node_name, domain)
+
+
+def _zero(F, x, out, g):
+    return tuple(F.zeros_like(g) for _ in range(len(x)))
+
+
+# ---------------------------------------------------------------- arithmetic
+row("add", 2, "arith", "({0} + {1})", lambda F, x, out, g: (g, g))
+row("sub", 2, "arith", "({0} - {1})", lambda F, x, out, g: (g, -g))
+row("mul", 2, "arith", "({0} * {1})", lambda F, x, out, g: (g * x[1], g * x[0]))
+row("div", 2, "float", "({0} / {1})", lambda F, x, out, g: (g / x[1], -g * x[0] / (x[1] * x[1])))
+row("neg", 1, "arith", "(-{0})", lambda F, x, out, g: (-g,))
+row(
+    "pow", 2, "arith", "({0} ** {1})",
+    # PyTorch masks the 0**0 and log(0) cases exactly like this
+    lambda F, x, out, g: (
+        F.where(F.eq(x[1], 0.0), 0.0, g * x[1] * F.pow(x[0], x[1] - 1.0)),
+        F.where(F.logical_and(F.eq(x[0], 0.0), F.ge(x[1], 0.0)), 0.0, g * out * F.log(x[0])),
+    ),
+)
+row("abs", 1, "arith", "abs({0})", lambda F, x, out, g: (g * F.sign(x[0]),))
+row("sign", 1, "arith", "(T(1) if {0} > 0 else (T(-1) if {0} < 0 else {0}))", _zero)
+row("square", 1, "arith", "({0} * {0})", lambda F, x, out, g: (g * 2.0 * x[0],))
+row("reciprocal", 1, "float", "(T(1) / {0})", lambda F, x, out, g: (-g * out * out,), domain="nonzero")
+row(
+    "remainder", 2, "arith", "({0} % {1})",
+    lambda F, x, out, g: (g, -g * F.floor_divide(x[0], x[1])), domain="nonzero",
+)
+row("floor_divide", 2, "arith", "({0} // {1})", None, domain="nonzero")
+row(
+    "maximum", 2, "arith", "({0} if ({0} > {1} or {0} != {0}) else {1})",
+    lambda F, x, out, g: (
+        F.where(F.eq(x[0], x[1]), g / 2.0, F.where(F.lt(x[0], x[1]), 0.0, g)),
+        F.where(F.eq(x[0], x[1]), g / 2.0, F.where(F.gt(x[0], x[1]), 0.0, g)),
+    ),
+)
+row(
+    "minimum", 2, "arith", "({0} if ({0} < {1} or {0} != {0}) else {1})",
+    lambda F, x, out, g: (
+        F.where(F.eq(x[0], x[1]), g / 2.0, F.where(F.gt(x[0], x[1]), 0.0, g)),
+        F.where(F.eq(x[0], x[1]), g / 2.0, F.where(F.lt(x[0], x[1]), 0.0, g)),
+    ),
+)
+row(
+    "clamp", 3, "arith",
+    "({2} if ({1} if {0} < {1} else {0}) > {2} else ({1} if {0} < {1} else {0}))",
+    lambda F, x, out, g: (
+        F.where(F.logical_and(F.ge(x[0], x[1]), F.le(x[0], x[2])), g, 0.0),
+        F.where(F.logical_and(F.lt(x[0], x[1]), F.le(x[1], x[2])), g, 0.0),
+        F.where(F.gt(F.maximum(x[0], x[1]), x[2]), g, 0.0),
+    ),
+    node="ClampBackward1",
+)
+row("clamp_min", 2, "arith", "({1} if {0} < {1} else {0})",
+    lambda F, x, out, g: (F.where(F.ge(x[0], x[1]), g, 0.0), F.where(F.lt(x[0], x[1]), g, 0.0)),
+    node="ClampMinBackward1")
+row("clamp_max", 2, "arith", "({1} if {0} > {1} else {0})",
+    lambda F, x, out, g: (F.where(F.le(x[0], x[1]), g, 0.0), F.where(F.gt(x[0], x[1]), g, 0.0)),
+    node="ClampMaxBackward1")
+row("where", 3, "arith", "({1} if {0} else {2})",
+    lambda F, x, out, g: (None, F.where(x[0], g, 0.0), F.where(x[0], 0.0, g)),
+    node="WhereBackward0")
+row("floor", 1, "arith", "np.floor({0})", _zero)
+row("ceil", 1, "arith", "np.ceil({0})", _zero)
+row("round", 1, "arith", "np.rint({0})", _zero)
+row("trunc", 1, "arith", "np.trunc({0})", _zero)
+row("identity", 1, "arith", "{0}", lambda F, x, out, g: (g,), node="CloneBackward0")
+
+# ------------------------------------------------------ transcendental (float)
+row("exp", 1, "float", "np.exp({0})", lambda F, x, out, g: (g * out,))
+row("exp2", 1, "float", "np.exp2({0})", lambda F, x, out, g: (g * out * LN2,))
+row("log", 1, "float", "np.log({0})", lambda F, x, out, g: (g / x[0],), domain="positive")
+row("log2", 1, "float", "np.log2({0})", lambda F, x, out, g: (g / (x[0] * LN2),), domain="positive")
+row("log1p", 1, "float", "np.log1p({0})", lambda F, x, out, g: (g / (x[0] + 1.0),), domain="positive")
+row("expm1", 1, "float", "np.expm1({0})", lambda F, x, out, g: (g * (out + 1.0),))
+row("sqrt", 1, "float", "np.sqrt({0})", lambda F, x, out, g: (g / (out * 2.0),), domain="positive")
+row("rsqrt", 1, "float", "(T(1) / np.sqrt({0}))", lambda F, x, out, g: (g * -0.5 * out * out * out,), domain="positive")
+row("sin", 1, "float", "np.sin({0})", lambda F, x, out, g: (g * F.cos(x[0]),))
+row("cos", 1, "float", "np.cos({0})", lambda F, x, out, g: (-g * F.sin(x[0]),))
+row("tan", 1, "float", "np.tan({0})", lambda F, x, out, g: (g * (out * out + 1.0),), domain="unit")
+row("tanh", 1, "float", "np.tanh({0})", lambda F, x, out, g: (g * (1.0 - out * out),))
+row("erf", 1, "float", "math.erf({0})", lambda F, x, out, g: (g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
+row("sigmoid", 1, "float", "(T(1) / (T(1) + np.exp(-{0})))", lambda F, x, out, g: (g * out * (1.0 - out),))
+
+# ------------------------------------------------------------- activations
+row("relu", 1, "arith", "(T(0) if {0} <= 0 else {0})", lambda F, x, out, g: (F.where(F.gt(out, 0.0), g, 0.0),),
+    node="ReluBackward0")
+row("leaky_relu", 1, "float", "({0} if {0} > 0 else {0} * {1})",
+    lambda F, x, out, g: (F.where(F.gt(x[0], 0.0), g, g * x[1]),), params=("negative_slope",))
+row("gelu", 1, "float", "(T(0.5) * {0} * (T(1) + math.erf({0} * T(%r))))" % SQRT1_2,
+    lambda F, x, out, g: (g * (0.5 * (1.0 + F.erf(x[0] * SQRT1_2)) + x[0] * INV_SQRT_2PI * F.exp(-0.5 * x[0] * x[0])),))
+row("gelu_tanh", 1, "float",
+    "(T(0.5) * {0} * (T(1) + np.tanh(T(%r) * ({0} + T(0.044715) * {0} * {0} * {0}))))" % SQRT_2_OVER_PI,
+    lambda F, x, out, g: _gelu_tanh_grad(F, x[0], g), node="GeluBackward0")
+row("silu", 1, "float", "({0} / (T(1) + np.exp(-{0})))",
+    lambda F, x, out, g: (g * F.sigmoid(x[0]) * (1.0 + x[0] * (1.0 - F.sigmoid(x[0]))),))
+row("softplus", 1, "float", "({0} if {0} * {1} > {2} else np.log1p(np.exp({0} * {1})) / {1})",
+    lambda F, x, out, g: (F.where(F.gt(x[0] * x[1], x[2]), g, g * F.sigmoid(x[0] * x[1])),),
+    params=("beta", "threshold"))
+row("elu", 1, "float", "({0} if {0} > 0 else {1} * np.expm1({0}))",
+    lambda F, x, out, g: (F.where(F.gt(x[0], 0.0), g, g * (out + x[1])),), params=("alpha",))
+
+
+def _gelu_tanh_grad(F, x, g):
+    inner = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+    t = F.tanh(inner)
+    d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
+    return (g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner),)
+
+
+# ------------------------------------------------- comparisons and logic (bool)
+for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
+    row(_name, 2, "compare", "({0} %s {1})" % _sym)
+row("isnan", 1, "compare", "({0} != {0})")
+row("logical_and", 2, "logical", "(bool({0}) and bool({1}))")
+row("logical_or", 2, "logical", "(bool({0}) or bool({1}))")
+row("logical_xor", 2, "logical", "(bool({0}) != bool({1}))")
+row("logical_not", 1, "logical", "(not bool({0}))")
+row("bitwise_and", 2, "arith", "({0} & {1})")
+row("bitwise_or", 2, "arith", "({0} | {1})")
+row("bitwise_xor", 2, "arith", "({0} ^ {1})")

@@ -1,0 +1,316 @@
+"""``Tensor``: an n-dimensional array that records the operations applied to it.
+
+Data lives in a NumPy array (any strides; views share it).  Every computation
+on the data runs in a Numba kernel from ``numgrad.kernels``; this module only
+holds metadata, the autograd hooks and the Python operator protocol, and
+forwards every operation to ``numgrad.ops``.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from . import _dtypes
+from .autograd.function import AccumulateGrad
+from .autograd.grad_mode import is_grad_enabled
+from .device import Device, cpu
+
+
+class _RemovableHandle:
+    def __init__(self, hooks: list, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        try:
+            self._hooks.remove(self._hook)
+        except ValueError:
+            pass
+
+
+class Tensor:
+    """A multi-dimensional array with automatic differentiation.
+
+    Build one with :func:`numgrad.tensor` or a creation function.
+
+    >>> import numgrad as ng
+    >>> x = ng.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4.])
+    """
+
+    __slots__ = (
+        "_data", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
+        "_acc", "_hooks", "_retains_grad", "_device", "__weakref__",
+    )
+    __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
+
+    def __init__(self, data: np.ndarray, requires_grad: bool = False, _version=None, device: Device = cpu):
+        self._data = data
+        self._requires_grad = False
+        self.grad: Optional[Tensor] = None
+        self._grad_fn = None
+        self._output_nr = 0
+        self._version = _version if _version is not None else [0]
+        self._acc = None
+        self._hooks = None
+        self._retains_grad = False
+        self._device = device
+        if requires_grad:
+            self.requires_grad = True
+
+    # ------------------------------------------------------------ metadata
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> _dtypes.DType:
+        return _dtypes.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    def size(self, dim: Optional[int] = None):
+        """The shape, or the length of dimension ``dim``."""
+        if dim is None:
+            return self.shape
+        return self.shape[_wrap_dim(dim, self.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim: Optional[int] = None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_wrap_dim(dim, self.ndim, "stride")]
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # ------------------------------------------------------------ autograd
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients (got {self.dtype}); "
+                "convert with .to(numgrad.float32) first"
+            )
+        if not value and self._grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return ``self``."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def _attach(self, node, output_nr: int) -> None:
+        self._grad_fn = node
+        self._output_nr = output_nr
+        self._requires_grad = True
+
+    def _accumulator(self) -> AccumulateGrad:
+        acc = self._acc() if self._acc is not None else None
+        if acc is None:
+            acc = AccumulateGrad(self)
+            if self._hooks is None:
+                self._hooks = []
+            acc._pre_hooks = {0: self._hooks}
+            self._acc = weakref.ref(acc)
+        return acc
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is None or self._retains_grad:
+            return
+        node = self._grad_fn
+        if node._retain is None:
+            node._retain = {}
+        node._retain[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    def register_hook(self, hook: Callable) -> _RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+        >>> import numgrad as ng
+        >>> x = ng.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2)
+        >>> x.sum().backward(); x.grad
+        tensor([2., 2.])
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            self._accumulator()
+            hooks = self._hooks
+        else:
+            node = self._grad_fn
+            if node._pre_hooks is None:
+                node._pre_hooks = {}
+            hooks = node._pre_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Compute the gradient of this tensor w.r.t. graph leaves, accumulating into ``.grad``.
+
+        >>> import numgrad as ng
+        >>> x = ng.tensor(2.0, requires_grad=True)
+        >>> (x ** 2).backward(); x.grad
+        tensor(4.)
+        """
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def detach(self) -> "Tensor":
+        """A new tensor sharing this one's data, cut from the graph."""
+        return Tensor(self._data, _version=self._version, device=self._device)
+
+    def detach_(self) -> "Tensor":
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self) -> "Tensor":
+        return self.detach()
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        self._data = value._data
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory)."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self._data
+        if dtype is not None:
+            arr = arr.astype(dtype)
+        return arr
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.reshape(-1)[0].item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous"
+                if self._data.size > 1 else "Boolean value of Tensor with no values is ambiguous"
+            )
+        return bool(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self) -> str:
+        from ._format import format_tensor
+
+        return format_tensor(self)
+
+    def _type_name(self) -> str:
+        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+                 "int32": "IntTensor", "bool": "BoolTensor", "float16": "HalfTensor"}
+        return "numgrad." + names.get(self.dtype.name, self.dtype.name)
+
+    # ------------------------------------------------------------ in-place helpers
+    def _check_inplace(self, op: str) -> None:
+        if self._requires_grad and self._grad_fn is None and is_grad_enabled():
+            raise RuntimeError(
+                f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
+                "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
+            )
+
+    def _bump_version(self) -> None:
+        self._version[0] += 1
+
+    def _accumulate_(self, g: "Tensor") -> None:
+        """self += g without recording (gradient accumulation)."""
+        from .ops.elementwise import inplace_update
+
+        inplace_update(self, "add", g)
+
+    # numpy interop: np.add(array, tensor) and friends defer to the tensor
+    __array_ufunc__ = None
+
+
+def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim + n if dim < 0 else dim
