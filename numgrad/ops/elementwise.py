@@ -19,9 +19,10 @@ from . import expr as ex
 from .table import ELEMENTWISE
 
 
-def _tensor_cls():
-    from ..tensor import Tensor
+from ..tensor import Tensor
 
+
+def _tensor_cls():
     return Tensor
 
 
@@ -88,7 +89,7 @@ def _casts(row, operands, compute):
         if row.kind == "logical" or (row.name == "where" and i == 0):
             casts.append("")
         else:
-            casts.append(compute.np.name)
+            casts.append(compute.name)
     return casts
 
 
@@ -97,32 +98,65 @@ def _raw(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+_roots_cache: dict = {}
+
+
 def _forward_roots(row):
-    n = row.arity + len(row.params)
-    return (ex.Expr(row.name, tuple(ex.var(i) for i in range(n))),)
+    roots = _roots_cache.get(row.name)
+    if roots is None:
+        n = row.arity + len(row.params)
+        roots = _roots_cache[row.name] = (ex.Expr(row.name, tuple(ex.var(i) for i in range(n))),)
+    return roots
+
+
+_plans: dict = {}
+
+
+def _plan(row, operands, n_params):
+    """(compute dtype, output dtype, casts) for this row and operand dtypes, cached."""
+    key = (row.name, n_params) + tuple(x.dtype if isinstance(x, Tensor) and x.ndim else
+                                       (x.dtype, 0) if isinstance(x, Tensor) else type(x) for x in operands)
+    plan = _plans.get(key)
+    if plan is None:
+        compute, out_dtype = _dtypes_for(row, operands)
+        casts = tuple(_casts(row, operands, compute)) + (compute.name,) * n_params
+        plan = _plans[key] = (compute, out_dtype, casts)
+    return plan
 
 
 def apply(name: str, *operands, params: tuple = ()):
     """Run elementwise op ``name`` on tensors / numbers, recording the graph when needed."""
-    Tensor = _tensor_cls()
     row = ELEMENTWISE[name]
-    operands = tuple(_to_operand(x, name) for x in operands)
-    compute, out_dtype = _dtypes_for(row, operands)
-    shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
+    raw = []
+    shape = None
+    same_shape = True
+    needs_grad = False
     for x in operands:
-        if isinstance(x, Tensor) and x._device.type != "cpu":
-            raise RuntimeError(f"{name}: expected all tensors to be on the same device")
-    all_args = operands + tuple(params)
-    casts = _casts(row, operands, compute) + [compute.np.name] * len(params)
-    (out_arr,) = run_map(_forward_roots(row), [_raw(x) for x in all_args], [out_dtype.np], shape,
-                         compute.np.name, casts)
+        if isinstance(x, Tensor):
+            if x._device.type != "cpu":
+                raise RuntimeError(f"{name}: expected all tensors to be on the same device")
+            raw.append(x._data)
+            if shape is None:
+                shape = x._data.shape
+            elif x._data.shape != shape:
+                same_shape = False
+            needs_grad = needs_grad or x._requires_grad
+        else:
+            break
+    if len(raw) != len(operands):
+        operands = tuple(_to_operand(x, name) for x in operands)
+        raw = [x._data if isinstance(x, Tensor) else x for x in operands]
+        shapes = [x.shape for x in operands if isinstance(x, Tensor)]
+        shape = broadcast_shapes(*shapes)
+        needs_grad = any(isinstance(x, Tensor) and x._requires_grad for x in operands)
+    elif not same_shape:
+        shape = broadcast_shapes(*(x.shape for x in operands))
+    compute, out_dtype, casts = _plan(row, operands, len(params))
+    if params:
+        raw.extend(params)
+    (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
     out = Tensor(out_arr)
-    if (
-        row.grad is not None
-        and out_dtype.is_floating_point
-        and is_grad_enabled()
-        and any(isinstance(x, Tensor) and x._requires_grad for x in operands)
-    ):
+    if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
         node = ElementwiseNode(row, operands, params, out, compute)
         out._attach(node, 0)
     return out
@@ -198,12 +232,12 @@ class ElementwiseNode(Node):
         compute = self.compute
         casts = []
         for i in range(row.arity):
-            casts.append("" if row.name == "where" and i == 0 else compute.np.name)
-        casts += [compute.np.name] * len(self.params) + ["", compute.np.name]
+            casts.append("" if row.name == "where" and i == 0 else compute.name)
+        casts += [compute.name] * len(self.params) + ["", compute.name]
         arrays = [_raw(v) for v in values]
         arrays[n] = arrays[n] if n in used else 0
         shape = g.shape
-        results = run_map(roots, arrays, [compute.np] * len(roots), shape, compute.np.name, casts)
+        results = run_map(roots, arrays, [compute.np] * len(roots), shape, compute.name, casts)
         Tensor = _tensor_cls()
         it = iter(results)
         out = []
@@ -259,8 +293,8 @@ class ElementwiseNode(Node):
 
 
 def _cast_array(arr, dtype):
-    (res,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [arr], [dtype.np], arr.shape, dtype.np.name,
-                     [dtype.np.name])
+    (res,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [arr], [dtype.np], arr.shape, dtype.name,
+                     [dtype.name])
     return res
 
 
@@ -308,9 +342,9 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         copy_into(t, result)
         t._attach(result._grad_fn, 0)
         return t
-    casts = _casts(row, (t,) + others, compute) + [compute.np.name] * len(params)
+    casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
     run_map(_forward_roots(row), [_raw(x) for x in (t,) + others + tuple(params)], [t.dtype.np], shape,
-            compute.np.name, casts, outs=[t._data])
+            compute.name, casts, outs=[t._data])
     t._bump_version()
     return t
 
@@ -318,5 +352,5 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
 def copy_into(dst, src) -> None:
     """Write ``src``'s values into ``dst``'s memory (broadcasting, casting); no graph."""
     run_map(_forward_roots(ELEMENTWISE["identity"]), [_raw(src)], [dst.dtype.np], dst.shape,
-            dst.dtype.np.name, [dst.dtype.np.name], outs=[dst._data])
+            dst.dtype.name, [dst.dtype.name], outs=[dst._data])
     dst._bump_version()

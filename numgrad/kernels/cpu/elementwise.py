@@ -59,6 +59,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
             ind += "    "
         for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
             load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
+            cast = "bool_" if cast == "bool" else cast
             src.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
         src.extend(ind + line for line in lines)
         for j, name in enumerate(outs):
@@ -120,35 +121,38 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     """Evaluate expression ``roots`` over ``shape`` and return the output arrays.
 
     inputs: arrays broadcastable to ``shape``, or scalars (Python numbers,
-    NumPy scalars, 0-d arrays).  ``outs`` may supply preallocated C-contiguous
-    outputs (gradient accumulation, in-place ops).
+    NumPy scalars, 0-d arrays).  ``outs`` may supply preallocated outputs
+    (gradient accumulation, in-place ops).  ``compute`` and ``in_casts`` are
+    NumPy type names.
     """
     shape = tuple(shape)
     if outs is None:
         outs = [np.empty(shape, dtype=dt) for dt in out_dtypes]
-    size = 1
-    for n in shape:
-        size *= n
+    size = outs[0].size
     if size == 0:
         return outs
     kinds = []
     args = []
+    fast = True
     for a in inputs:
-        if isinstance(a, np.ndarray) and a.ndim > 0:
+        if type(a) is np.ndarray and a.ndim > 0:
             kinds.append("a")
             args.append(a)
+            if fast and (a.shape != shape or not a.flags.c_contiguous):
+                fast = False
         else:
             kinds.append("s")
             args.append(a[()] if isinstance(a, np.ndarray) else a)
-    arrays = [a for a, k in zip(args, kinds) if k == "a"]
-    fast = all(a.shape == shape and a.flags.c_contiguous for a in arrays) and all(
-        o.flags.c_contiguous for o in outs
-    )
+    if fast:
+        for o in outs:
+            if not o.flags.c_contiguous:
+                fast = False
     if fast:
         ndim = 1
-        arr_views = [a.reshape(-1) for a in arrays]
+        call_args = [a.reshape(-1) if k == "a" else a for a, k in zip(args, kinds)]
         out_views = [o.reshape(-1) for o in outs]
     else:
+        arrays = [a for a, k in zip(args, kinds) if k == "a"]
         strides = [_broadcast_strides(o, shape) for o in outs] + [_broadcast_strides(a, shape) for a in arrays]
         cshape, cstrides = _collapse(shape, strides)
         ndim = len(cshape)
@@ -156,10 +160,13 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
             np.lib.stride_tricks.as_strided(o, shape=cshape, strides=tuple(s * o.itemsize for s in st))
             for o, st in zip(outs, cstrides[: len(outs)])
         ]
-        arr_views = [_view(a, cshape, st) for a, st in zip(arrays, cstrides[len(outs):])]
-    it = iter(arr_views)
-    call_args = [next(it) if k == "a" else a for a, k in zip(args, kinds)]
-    mod = get_kernel(tuple(roots), tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+        it = iter(_view(a, cshape, st) for a, st in zip(arrays, cstrides[len(outs):]))
+        call_args = [next(it) if k == "a" else a for a, k in zip(args, kinds)]
+    key = (roots, tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+    mod = _kernels.get(key)
+    if mod is None:
+        mod = get_kernel(tuple(roots), tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+        _kernels[key] = mod
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     fn(*out_views, *call_args)
     return outs
