@@ -54,7 +54,7 @@ def _elementwise_specs():
     }
     torch_names = {"gelu_tanh": "gelu", "identity": "clone", "clamp_min": "clamp_min", "clamp_max": "clamp_max"}
     skip = {"bitwise_and", "bitwise_or", "bitwise_xor", "logical_and", "logical_or", "logical_xor",
-            "logical_not", "isnan", "eq", "ne", "lt", "le", "gt", "ge", "floor_divide"}
+            "logical_not", "isnan", "isinf", "isfinite", "isclose", "eq", "ne", "lt", "le", "gt", "ge", "floor_divide"}
     for name, row in ELEMENTWISE.items():
         if name in skip:
             continue

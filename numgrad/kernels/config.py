@@ -11,6 +11,9 @@ import os
 
 # fastmath without "nnan"/"ninf": NaN and inf propagate exactly as in NumPy.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+# generated source must be byte-identical across processes (it is content-hashed),
+# and a set's repr depends on string-hash randomization
+FASTMATH_LITERAL = "{" + ", ".join(repr(f) for f in sorted(FASTMATH)) + "}"
 
 # Below this many elements the serial variant wins (prange launch costs tens of us).
 PARALLEL_THRESHOLD = int(os.environ.get("NUMGRAD_PARALLEL_THRESHOLD", 131072))

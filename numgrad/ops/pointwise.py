@@ -41,7 +41,7 @@ def _generated(name: str, arity: int):
     return fn
 
 
-_SPECIAL = {"add", "sub", "clamp", "clamp_min", "clamp_max", "leaky_relu", "gelu", "gelu_tanh", "softplus",
+_SPECIAL = {"isclose", "add", "sub", "clamp", "clamp_min", "clamp_max", "leaky_relu", "gelu", "gelu_tanh", "softplus",
             "elu", "round", "identity", "where"}
 for _name, _row in ELEMENTWISE.items():
     if _name not in _SPECIAL:
@@ -203,3 +203,26 @@ def relu6(input):
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0):
     """``clamp(x, min_val, max_val)``."""
     return apply("clamp", input, min_val, max_val)
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (bool tensor).
+
+    >>> import numgrad as ng
+    >>> ng.isclose(ng.tensor([1.0, 2.0]), ng.tensor([1.0, 2.1]))
+    tensor([ True, False])
+    """
+    return apply("isclose", input, other, params=(float(rtol), float(atol), float(bool(equal_nan))))
+
+
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when every element is close (see :func:`isclose`).
+
+    >>> import numgrad as ng
+    >>> ng.allclose(ng.tensor([1.0]), ng.tensor([1.0 + 1e-9]))
+    True
+    """
+    from ..kernels.cpu.reduce import reduce_array
+
+    close = isclose(input, other, rtol, atol, equal_nan)
+    return bool(reduce_array(close._data, range(close.ndim), "all", close._data.dtype))

@@ -164,6 +164,11 @@ def _gelu_tanh_grad(F, x, g):
 for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
     row(_name, 2, "compare", "({0} %s {1})" % _sym)
 row("isnan", 1, "compare", "({0} != {0})")
+row("isinf", 1, "compare", "({0} == np.inf or {0} == -np.inf)")
+row("isfinite", 1, "compare", "({0} - {0} == 0)")
+row("isclose", 2, "compare",
+    "(({0} == {1}) or (abs({0} - {1}) <= {3} + {2} * abs({1})) or ({4} != 0 and {0} != {0} and {1} != {1}))",
+    params=("rtol", "atol", "equal_nan"))
 row("logical_and", 2, "logical", "(bool({0}) and bool({1}))")
 row("logical_or", 2, "logical", "(bool({0}) or bool({1}))")
 row("logical_xor", 2, "logical", "(bool({0}) != bool({1}))")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...ops import expr as ex
 from .. import cache
-from ..config import FASTMATH, PARALLEL_THRESHOLD
+from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
 _kernels: dict = {}
 
@@ -46,7 +46,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
         "import numpy as np",
         "from numba import njit, prange",
         f"T = np.{compute}",
-        f"FASTMATH = {set(sorted(FASTMATH))!r}",
+        f"FASTMATH = {FASTMATH_LITERAL}",
         "",
     ]
     for variant, rng, extra in (("serial", "range", ""), ("parallel", "prange", ", parallel=True")):

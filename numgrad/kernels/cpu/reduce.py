@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
-from ..config import FASTMATH, PARALLEL_THRESHOLD
+from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
 # name -> (initial value, combine step "acc = ...(acc, v)")
 REDUCERS = {
@@ -40,7 +40,7 @@ def _module(reducer: str, acc_dtype: str):
     src = f'''import numpy as np
 from numba import njit, prange
 T = np.{acc_dtype}
-FASTMATH = {set(sorted(FASTMATH))!r}
+FASTMATH = {FASTMATH_LITERAL}
 '''
     for variant, rng, extra in (("", "range", ""), ("_par", "prange", ", parallel=True")):
         src += f'''
