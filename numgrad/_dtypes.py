@@ -102,6 +102,10 @@ def from_numpy_dtype(npd) -> DType:
 
 
 def _promote_pair(a: DType, b: DType) -> DType:
+    # across categories the higher category wins as is (float32 + int64 -> float32);
+    # within one, the wider type (NumPy agrees with PyTorch there)
+    if a._category != b._category:
+        return a if a._category > b._category else b
     return from_numpy_dtype(np.promote_types(a.np, b.np))
 
 
@@ -135,7 +139,7 @@ def result_type(*operands) -> DType:
         if result is None:
             result = zero_dims
         elif zero_dims._category > result._category:
-            result = zero_dims if zero_dims._category == 2 or result._category < 1 else _promote_pair(result, zero_dims)
+            result = zero_dims
     if scalar_cat >= 0:
         if result is None:
             result = (bool_, int64, _default_float)[scalar_cat]

@@ -1,53 +1,106 @@
-"""PyTorch-style ``repr`` of tensors."""
+"""PyTorch-style ``repr`` of tensors (the algorithm of torch/_tensor_str.py)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
-_DEFAULT_DTYPES = ("float32", "int64", "bool")
+LINEWIDTH = 80
+EDGEITEMS = 3
+THRESHOLD = 1000
 
 
-def _float_formatter(arr: np.ndarray):
-    finite = arr[np.isfinite(arr)] if arr.size else arr
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.4f}"
-    absmax = float(np.max(np.abs(finite))) if finite.size else 0.0
-    nonzero = np.abs(finite[finite != 0])
-    absmin = float(np.min(nonzero)) if nonzero.size else 0.0
-    ints = bool(np.all(finite == np.round(finite)))
-    if ints and absmax < 1e8:
-        return lambda v: _special(v) or f"{v:.0f}."
-    if absmax >= 1e8 or (absmin and absmin < 1e-4) or (absmin and absmax / absmin > 1e3 and absmax > 1e3):
-        return lambda v: _special(v) or f"{v:.4e}"
-    return lambda v: _special(v) or f"{v:.4f}"
+class _Formatter:
+    """Chooses one number format for all shown values and pads them to one width."""
+
+    def __init__(self, values: np.ndarray):
+        self.kind = values.dtype.kind
+        self.fmt = "{}"
+        self.int_mode = False
+        if self.kind == "f":
+            finite = values[np.isfinite(values)]
+            nonzero = np.abs(finite[finite != 0]).astype(np.float64)
+            self.int_mode = bool(np.all(finite == np.ceil(finite))) if finite.size else True
+            if nonzero.size:
+                lo, hi = float(nonzero.min()), float(nonzero.max())
+                sci = hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+            else:
+                sci = False
+            if sci:
+                self.fmt = "{:.4e}"
+            elif self.int_mode:
+                self.fmt = "{:.0f}."
+            else:
+                self.fmt = "{:.4f}"
+        if self.kind == "f":
+            # like PyTorch, only non-zero finite values set the width
+            flat = values.reshape(-1)
+            sized = flat[np.isfinite(flat) & (flat != 0)]
+        else:
+            sized = values.reshape(-1)
+        self.width = max((len(self._raw(v)) for v in sized.tolist()), default=1)
+
+    def _raw(self, value) -> str:
+        if self.kind == "f":
+            if math.isnan(value) or math.isinf(value):
+                return str(value)
+            return self.fmt.format(value)
+        return str(value)
+
+    def format(self, value) -> str:
+        text = self._raw(value)
+        return " " * (self.width - len(text)) + text
 
 
-def _special(v):
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return None
+def _shown(arr: np.ndarray, summarize: bool) -> np.ndarray:
+    """The values that will be printed (edges only when summarizing)."""
+    if not summarize or arr.ndim == 0:
+        return arr.reshape(-1)
+    if arr.shape[0] > 2 * EDGEITEMS:
+        parts = [_shown(arr[i], summarize) for i in list(range(EDGEITEMS)) + list(range(-EDGEITEMS, 0))]
+    else:
+        parts = [_shown(arr[i], summarize) for i in range(arr.shape[0])]
+    return np.concatenate(parts) if parts else arr.reshape(-1)
+
+
+def _vector(arr, indent, summarize, fmt) -> str:
+    element_length = fmt.width + 2
+    per_line = max(1, int(math.floor((LINEWIDTH - indent) / element_length)))
+    if summarize and arr.shape[0] > 2 * EDGEITEMS:
+        data = ([fmt.format(v) for v in arr[:EDGEITEMS].tolist()] + [" ..."]
+                + [fmt.format(v) for v in arr[-EDGEITEMS:].tolist()])
+    else:
+        data = [fmt.format(v) for v in arr.tolist()]
+    lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _body(arr, indent, summarize, fmt) -> str:
+    if arr.ndim == 0:
+        return fmt.format(arr.item())
+    if arr.ndim == 1:
+        return _vector(arr, indent, summarize, fmt)
+    if summarize and arr.shape[0] > 2 * EDGEITEMS:
+        slices = ([_body(arr[i], indent + 1, summarize, fmt) for i in range(EDGEITEMS)] + ["..."]
+                  + [_body(arr[i], indent + 1, summarize, fmt) for i in range(arr.shape[0] - EDGEITEMS, arr.shape[0])])
+    else:
+        slices = [_body(arr[i], indent + 1, summarize, fmt) for i in range(arr.shape[0])]
+    return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
 def format_tensor(t) -> str:
+    from ._dtypes import get_default_dtype
+
     arr = t._data
-    if arr.dtype.kind == "f":
-        fmt = _float_formatter(arr)
-        formatter = {"float_kind": fmt}
-    else:
-        formatter = None
     prefix = "tensor("
     if arr.size == 0:
         body = "[]" if arr.ndim == 1 else f"[], size={tuple(arr.shape)}"
     else:
-        body = np.array2string(
-            arr, separator=", ", prefix=prefix, formatter=formatter, threshold=1000, edgeitems=3,
-            max_line_width=80,
-        )
-        if arr.dtype == np.bool_:
-            body = body.replace("True", "True").replace("False", "False")
+        summarize = arr.size > THRESHOLD
+        fmt = _Formatter(_shown(arr, summarize))
+        body = _body(arr, len(prefix), summarize, fmt)
     extras = []
-    if t.dtype.name not in _DEFAULT_DTYPES and not (t.dtype.name == "float64" and False):
+    if t.dtype not in (get_default_dtype(), _int64(), _bool()):
         extras.append(f"dtype={t.dtype!r}")
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
@@ -56,3 +109,15 @@ def format_tensor(t) -> str:
     elif t.requires_grad:
         extras.append("requires_grad=True")
     return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+def _int64():
+    from ._dtypes import int64
+
+    return int64
+
+
+def _bool():
+    from ._dtypes import bool_
+
+    return bool_
