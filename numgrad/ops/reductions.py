@@ -372,7 +372,7 @@ class _VarStd(Function):
         if dof <= 0:
             warnings.warn(
                 f"{op}(): degrees of freedom is <= 0. Correction should be strictly less than the "
-                "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=4)
+                "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=5)
         ctx.dof = dof
         dt = x.dtype.np
         mean = K.map_reduce(x3, acc_dtype=dt, p=count, **_MEAN)
