@@ -1,4 +1,609 @@
-"""``numgrad.nn.functional``: activations, softmax and losses."""
+"""``numgrad.nn.functional``: activations, softmax, losses and ``linear``.
+
+Softmax and log-softmax run one fused Numba kernel each way (see
+``numgrad.kernels.cpu.nnfunc``); their backward switches to the same formula
+written with tensor ops when the backward pass itself is being recorded
+(``create_graph=True``), so gradients of gradients work.  ``nll_loss`` gathers
+``-weight[t] * input[n, t]`` with a kernel whose adjoint (a scatter) is its
+backward, and vice versa.  The remaining losses are compositions of
+differentiable tensor ops with PyTorch's formulas, reductions and errors.
+"""
 from __future__ import annotations
 
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from .. import _dtypes
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..kernels.config import PARALLEL_THRESHOLD
+from ..ops import pointwise as _pw
+from ..ops.linalg import matmul
 from ..ops.pointwise import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
+from ..ops.reduce import sum as _sum
+from ..ops.views import contiguous_array
+from ..tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+# PyTorch's ScalarType names, as its loss dtype errors print them
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _as_tensor(x) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    from ..ops.creation import tensor
+
+    return tensor(x)
+
+
+def _reduction(reduction: str, size_average=None, reduce=None) -> str:
+    """PyTorch's reduction argument, including the legacy ``size_average``/``reduce`` flags."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        return "none" if not reduce else ("mean" if size_average else "sum")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+def _float_only(x: Tensor, op: str) -> None:
+    if not x.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"{op}\" not implemented for '{_SCALAR_NAMES[x.dtype.name]}' (input of shape {list(x.shape)}); "
+            "convert the input with .float()"
+        )
+
+
+# ---------------------------------------------------------------- softmax
+
+def _slabs(arr: np.ndarray, dim: int) -> np.ndarray:
+    """``arr`` as a C-contiguous (A, R, C) array whose middle axis is ``dim``."""
+    arr = contiguous_array(arr)
+    shape = arr.shape
+    if not shape:
+        return arr.reshape(1, 1, 1)
+    before = int(np.prod(shape[:dim], dtype=np.int64))
+    after = int(np.prod(shape[dim + 1:], dtype=np.int64))
+    return arr.reshape(before, shape[dim], after)
+
+
+def _softmax_kernels(size: int, slabs: int):
+    from ..kernels.cpu import nnfunc
+
+    if size >= PARALLEL_THRESHOLD and slabs > 1:
+        return nnfunc.softmax_forward_par, nnfunc.softmax_backward_par
+    return nnfunc.softmax_forward, nnfunc.softmax_backward
+
+
+class _Softmax(Function):
+    node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, log):
+        ctx.node_name = "LogSoftmaxBackward0" if log else "SoftmaxBackward0"
+        ctx.dim, ctx.log = dim, log
+        slabs = _slabs(x._data, dim)
+        out = np.empty_like(slabs)
+        if out.size:
+            forward_kernel, _ = _softmax_kernels(out.size, out.shape[0])
+            forward_kernel(slabs, out, log)
+        y = Tensor(out.reshape(x.shape))
+        # the saved output is this node's own output: under create_graph the backward formula's
+        # dependence on y flows back through this node (how PyTorch differentiates softmax twice)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        dim, log = ctx.dim, ctx.log
+        if is_grad_enabled():
+            # create_graph=True: the same formula, recorded
+            if log:
+                return g - y.exp() * _sum(g, dim, keepdim=True), None, None
+            return y * (g - _sum(g * y, dim, keepdim=True)), None, None
+        ys = _slabs(y._data, dim)
+        gs = _slabs(g._data, dim)
+        out = np.empty_like(ys)
+        if out.size:
+            _, backward_kernel = _softmax_kernels(out.size, out.shape[0])
+            backward_kernel(ys, gs, out, log)
+        return Tensor(out.reshape(y.shape)), None, None
+
+
+def _softmax_dim(ndim: int) -> int:
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_impl(input, dim, dtype, log: bool, name: str) -> Tensor:
+    x = _as_tensor(input)
+    if dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an "
+            "argument.", UserWarning, stacklevel=3,
+        )
+        dim = _softmax_dim(x.ndim)
+    if dtype is not None:
+        x = x.to(dtype)
+    _float_only(x, name)
+    return _Softmax.apply(x, _wrap_dim(int(dim), x.ndim), log)
+
+
+def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (one fused, max-shifted Numba pass).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.softmax(ng.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    return _softmax_impl(input, dim, dtype, False, "softmax")
+
+
+def log_softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``, computed stably in one fused Numba pass.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.log_softmax(ng.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
+    return _softmax_impl(input, dim, dtype, True, "log_softmax")
+
+
+def softmin(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-x)`` along ``dim``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.softmin(ng.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    x = _as_tensor(input)
+    if dtype is not None:
+        x = x.to(dtype)
+    return _softmax_impl(-x, dim, None, False, "softmin")
+
+
+def logsigmoid(input) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)`` (stable for large ``|x|``).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.logsigmoid(ng.tensor([0.0]))
+    tensor([-0.6931])
+    """
+    return -softplus(-_as_tensor(input))
+
+
+# ---------------------------------------------------------------- nll_loss
+
+def _nll_layout(logp: Tensor, target_arr: np.ndarray):
+    """(logp as (N, C, D), target as (N, D)) for the gather/scatter kernels."""
+    shape = logp.shape
+    if logp.ndim == 1:
+        return logp._data.reshape(1, shape[0], 1), target_arr.reshape(1, 1)
+    n, c = shape[:2]
+    d = int(np.prod(shape[2:], dtype=np.int64))
+    try:
+        arr = np.reshape(logp._data, (n, c, d), copy=False)
+    except ValueError:
+        arr = contiguous_array(logp._data).reshape(n, c, d)
+    return arr, target_arr.reshape(n, d)
+
+
+class _NllGather(Function):
+    """Per-element ``-weight[t] * logp[n, t, ...]`` and the total weight of the counted targets."""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, logp, target_arr, weight_arr, ignore_index, out_shape):
+        from ..kernels.cpu.nnfunc import nll_gather
+
+        arr, targets = _nll_layout(logp, target_arr)
+        out = np.empty(targets.shape, dtype=arr.dtype)
+        total, bad = nll_gather(arr, targets, weight_arr, ignore_index, out)
+        if bad >= 0:
+            raise IndexError(f"Target {int(targets.reshape(-1)[bad])} is out of bounds.")
+        ctx.target_arr, ctx.weight_arr, ctx.ignore_index = target_arr, weight_arr, ignore_index
+        ctx.logp_shape, ctx.out_shape = logp.shape, out_shape
+        total_weight = Tensor(np.array(total, dtype=arr.dtype))
+        ctx.mark_non_differentiable(total_weight)
+        return Tensor(out.reshape(out_shape)), total_weight
+
+    @staticmethod
+    def backward(ctx, g, _g_total):
+        grad = _NllScatter.apply(g, ctx.target_arr, ctx.weight_arr, ctx.ignore_index, ctx.logp_shape)
+        return grad, None, None, None, None
+
+
+class _NllScatter(Function):
+    """The adjoint of ``_NllGather``: ``grad[n, t, ...] = -weight[t] * g[n, ...]``, zero elsewhere."""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, g, target_arr, weight_arr, ignore_index, logp_shape):
+        from ..kernels.cpu.nnfunc import nll_scatter
+
+        ctx.target_arr, ctx.weight_arr, ctx.ignore_index = target_arr, weight_arr, ignore_index
+        ctx.g_shape = g.shape
+        out = np.zeros(logp_shape, dtype=g.dtype.np)
+        holder = Tensor(out)
+        out3, targets = _nll_layout(holder, target_arr)
+        g_arr = contiguous_array(np.broadcast_to(g._data, g.shape)).reshape(targets.shape)
+        nll_scatter(g_arr, targets, weight_arr, ignore_index, out3)
+        return holder
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad_g, _ = _NllGather.apply(gg, ctx.target_arr, ctx.weight_arr, ctx.ignore_index, ctx.g_shape)
+        return grad_g, None, None, None, None
+
+
+def _check_target_dtype(target: Tensor) -> None:
+    if target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(
+            f"expected target dtype to be Long or Byte, but got {_SCALAR_NAMES[target.dtype.name]} "
+            f"(class-index target of shape {list(target.shape)}; use .long())"
+        )
+
+
+def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
+    """(per-element losses, total weight) after PyTorch's shape, dtype and weight checks."""
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    _float_only(input, op)
+    _check_target_dtype(target)
+    if input.ndim == 1:
+        if target.ndim > 1 or target.numel() != 1:
+            raise RuntimeError(
+                f"0D or 1D target tensor expected, multi-target not supported (input of shape "
+                f"{list(input.shape)}, target of shape {list(target.shape)})"
+            )
+        out_shape = ()
+    else:
+        if target.ndim == 0 or input.shape[0] != target.shape[0]:
+            got = target.shape[0] if target.ndim else 0
+            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({got}).")
+        out_shape = (input.shape[0],) + input.shape[2:]
+        if input.ndim == 2 and target.ndim != 1:
+            raise RuntimeError(
+                f"0D or 1D target tensor expected, multi-target not supported (input of shape "
+                f"{list(input.shape)}, target of shape {list(target.shape)})"
+            )
+        if target.shape != out_shape:
+            raise RuntimeError(f"Expected target size {list(out_shape)}, got {list(target.shape)}")
+    classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if weight is None:
+        weight_arr = np.ones(classes, dtype=input.dtype.np)
+    else:
+        weight = _as_tensor(weight)
+        if weight.shape != (classes,):
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {classes} classes or no classes but got weight "
+                f"tensor of shape: {list(weight.shape)}"
+            )
+        if weight.dtype != input.dtype:
+            raise RuntimeError(
+                f"expected scalar type {_SCALAR_NAMES[input.dtype.name]} but found "
+                f"{_SCALAR_NAMES[weight.dtype.name]} ({op} weight of shape {list(weight.shape)}; convert it with "
+                f".to({input.dtype}))"
+            )
+        weight_arr = contiguous_array(weight._data)
+    target_arr = contiguous_array(target._data)
+    return _NllGather.apply(input, target_arr, weight_arr, int(ignore_index), out_shape)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class-index targets given log-probabilities.
+
+    ``input`` is (C,), (N, C) or (N, C, d1, ...); ``target`` holds class indices
+    of shape (), (N,) or (N, d1, ...).  ``mean`` divides by the total weight of
+    the targets that are not ``ignore_index``.
+
+    >>> import numgrad as ng
+    >>> logp = ng.tensor([[-0.1, -2.0], [-3.0, -0.05]])
+    >>> ng.nn.functional.nll_loss(logp, ng.tensor([0, 1]), reduction="sum")
+    tensor(0.1500)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t = _as_tensor(input), _as_tensor(target)
+    losses, total_weight = _nll(x, t, weight, ignore_index, "nll_loss")
+    if reduction == "mean":
+        return losses.sum() / total_weight
+    return _reduce(losses, reduction)
+
+
+# ---------------------------------------------------------------- cross_entropy
+
+def _class_weight_view(weight: Tensor, ndim: int, class_dim: int) -> Tensor:
+    shape = [1] * ndim
+    shape[class_dim] = weight.shape[0]
+    return weight.reshape(shape)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between logits ``input`` and class-index or class-probability targets.
+
+    Class indices: ``target`` as in :func:`nll_loss`.  Probabilities: ``target``
+    of the input's shape.  ``label_smoothing`` mixes the target with the uniform
+    distribution, as in PyTorch.
+
+    >>> import numgrad as ng
+    >>> logits = ng.tensor([[2.0, 0.0], [0.0, 2.0]])
+    >>> ng.nn.functional.cross_entropy(logits, ng.tensor([0, 1]))
+    tensor(0.1269)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t = _as_tensor(input), _as_tensor(target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if x.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
+    _float_only(x, "cross_entropy")
+    class_dim = 1 if x.ndim >= 2 else 0
+    classes = x.shape[class_dim]
+    if weight is not None:
+        weight = _as_tensor(weight)
+        if weight.shape != (classes,):
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {classes} classes or no classes but got weight "
+                f"tensor of shape: {list(weight.shape)}"
+            )
+    logp = log_softmax(x, class_dim)
+    if t.dtype.is_floating_point:
+        if t.shape != x.shape:
+            raise RuntimeError(
+                f"cross_entropy: a floating-point target holds class probabilities and must have the input's "
+                f"shape {list(x.shape)}, but got {list(t.shape)}; class-index targets must be int64"
+            )
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if label_smoothing > 0:
+            t = t * (1 - label_smoothing) + label_smoothing / classes
+        if weight is not None:
+            logp = logp * _class_weight_view(weight, x.ndim, class_dim)
+        loss = -_sum(logp * t, class_dim)
+        if reduction == "mean":
+            # PyTorch averages over the positions (numel / classes), whatever the weights
+            return loss.sum() / (x.numel() / classes if classes else 0.0)
+        return _reduce(loss, reduction)
+    losses, total_weight = _nll(logp, t, weight, ignore_index, "cross_entropy")
+    nll = losses.sum() / total_weight if reduction == "mean" else _reduce(losses, reduction)
+    if label_smoothing <= 0:
+        return nll
+    weighted = logp * _class_weight_view(weight, x.ndim, class_dim) if weight is not None else logp
+    smooth = -_sum(weighted, class_dim)
+    smooth = _pw.where(t == ignore_index, 0.0, smooth)
+    if reduction == "mean":
+        smooth = smooth.sum() / total_weight
+    else:
+        smooth = _reduce(smooth, reduction)
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / classes)
+
+
+# ---------------------------------------------------------------- regression losses
+
+def _pair(input, target, op: str, warn: bool = True):
+    x, t = _as_tensor(input), _as_tensor(target)
+    if warn and x.shape != t.shape:
+        warnings.warn(
+            f"Using a target size ({list(t.shape)}) that is different to the input size ({list(x.shape)}). "
+            "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same "
+            "size.", UserWarning, stacklevel=3,
+        )
+    dtype = _dtypes.result_type(x, t)
+    if not dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"{op}\" not implemented for '{_SCALAR_NAMES[dtype.name]}' (input {list(x.shape)}, target "
+            f"{list(t.shape)}); convert with .float()"
+        )
+    return x, t
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean squared error ``(input - target)**2`` with ``reduction``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.mse_loss(ng.tensor([1.0, 2.0]), ng.tensor([1.0, 4.0]))
+    tensor(2.)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t = _pair(input, target, "mse_loss")
+    diff = x - t
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``|input - target|`` with ``reduction``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.l1_loss(ng.tensor([1.0, 2.0]), ng.tensor([1.0, 4.0]))
+    tensor(1.)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t = _pair(input, target, "l1_loss")
+    return _reduce((x - t).abs(), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (``d = input - target``).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.smooth_l1_loss(ng.tensor([0.0, 3.0]), ng.tensor([0.5, 0.0]), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta}).")
+    x, t = _pair(input, target, "smooth_l1_loss")
+    diff = (x - t).abs()
+    if beta == 0:
+        return _reduce(diff, reduction)
+    loss = _pw.where(diff < beta, diff * diff * (0.5 / beta), diff - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
+    """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.huber_loss(ng.tensor([0.0, 3.0]), ng.tensor([0.5, 0.0]), reduction="none", delta=2.0)
+    tensor([0.1250, 4.0000])
+    """
+    reduction = _reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
+    x, t = _pair(input, target, "huber_loss")
+    diff = (x - t).abs()
+    loss = _pw.where(diff < delta, diff * diff * 0.5, (diff - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------- binary cross entropy
+
+class _BinaryCrossEntropy(Function):
+    """Elementwise BCE with PyTorch's clamped logs and its explicit gradient formulas."""
+
+    node_name = "BinaryCrossEntropyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, t, weight):
+        ctx.save_for_backward(x, t, weight)
+        # log is clamped at -100 (as in PyTorch) so that x == 0 or 1 gives a finite loss
+        log_x = _pw.clamp_min(_pw.log(x), -100.0)
+        log_1mx = _pw.clamp_min(_pw.log(1.0 - x), -100.0)
+        loss = -(t * log_x + (1.0 - t) * log_1mx)
+        return loss * weight if weight is not None else loss
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t, weight = ctx.saved_tensors
+        grad_x = grad_t = None
+        if weight is not None:
+            g = g * weight
+        if ctx.needs_input_grad[0]:
+            # PyTorch's formula: the product is clamped at 1e-12 so x == 0 or 1 stays finite
+            grad_x = g * (x - t) / _pw.clamp_min((1.0 - x) * x, 1e-12)
+        if ctx.needs_input_grad[1]:
+            grad_t = g * (_pw.log(1.0 - x) - _pw.log(x))
+        return grad_x, grad_t, None
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """``-(t * log(x) + (1 - t) * log(1 - x))`` for probabilities ``x`` (logs clamped at -100).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.binary_cross_entropy(ng.tensor([0.5, 0.5]), ng.tensor([1.0, 0.0]))
+    tensor(0.6931)
+    """
+    from ..kernels.cpu.nnfunc import all_in_unit_interval
+
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t = _as_tensor(input), _as_tensor(target)
+    if x.shape != t.shape:
+        raise ValueError(
+            f"Using a target size ({list(t.shape)}) that is different to the input size ({list(x.shape)}) is "
+            "deprecated. Please ensure they have the same size."
+        )
+    _float_only(x, "binary_cross_entropy")
+    if t.dtype != x.dtype:
+        raise RuntimeError(
+            f"Found dtype {_SCALAR_NAMES[t.dtype.name]} but expected {_SCALAR_NAMES[x.dtype.name]} "
+            f"(binary_cross_entropy target of shape {list(t.shape)})"
+        )
+    if weight is not None:
+        weight = _as_tensor(weight)
+        from ..ops.elementwise import broadcast_shapes
+
+        if broadcast_shapes(weight.shape, x.shape) != x.shape:
+            raise RuntimeError(
+                f"binary_cross_entropy: weight of shape {list(weight.shape)} does not broadcast to the input "
+                f"shape {list(x.shape)}"
+            )
+    if x.numel() and not all_in_unit_interval(contiguous_array(x._data).reshape(-1)):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    return _reduce(_BinaryCrossEntropy.apply(x, t, weight), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    """BCE on logits, stable for any ``|x|``: ``(1 - t) x + (1 + (pos_weight - 1) t) softplus(-x)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.binary_cross_entropy_with_logits(ng.tensor([0.0]), ng.tensor([1.0]))
+    tensor(0.6931)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t = _as_tensor(input), _as_tensor(target)
+    if x.shape != t.shape:
+        raise ValueError(f"Target size ({list(t.shape)}) must be the same as input size ({list(x.shape)})")
+    _float_only(x, "binary_cross_entropy_with_logits")
+    # softplus(-x) = log(1 + exp(-x)) without overflow; linear beyond its threshold
+    log_sigmoid_neg = softplus(-x)
+    if pos_weight is not None:
+        log_weight = (_as_tensor(pos_weight) - 1.0) * t + 1.0
+        loss = (1.0 - t) * x + log_weight * log_sigmoid_neg
+    else:
+        loss = (1.0 - t) * x + log_sigmoid_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------- layers and helpers
+
+def linear(input, weight, bias=None) -> Tensor:
+    """``input @ weight.T + bias`` (``weight`` is (out_features, in_features)).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.linear(ng.ones(2, 3), ng.ones(4, 3), ng.zeros(4)).shape
+    (2, 4)
+    """
+    x, w = _as_tensor(input), _as_tensor(weight)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"linear: weight must be 1-D or 2-D, got shape {list(w.shape)}")
+    # w.mT is a transposed view: the BLAS kernel reads it in place, no copy
+    out = matmul(x, w.mT if w.ndim == 2 else w)
+    return out + bias if bias is not None else out
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """One-hot encoding of an int64 tensor (re-exported from ``numgrad.ops.indexing``).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.one_hot(ng.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    # imported here so that this module never depends on the import order of the indexing ops
+    from ..ops.indexing import one_hot as _one_hot
+
+    return _one_hot(tensor, num_classes)
+
+
+# --- layers (conv, pooling, normalization) below ---

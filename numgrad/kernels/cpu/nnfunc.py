@@ -1,0 +1,178 @@
+"""Kernels behind ``numgrad.nn.functional``: softmax / log_softmax and the
+class-index gather/scatter of ``nll_loss``.
+
+Softmax-like kernels see their input as a C-contiguous ``(A, R, C)`` array
+and normalize over the middle axis ``R`` (``C == 1`` when the dimension is the
+last one).  Each ``a`` is independent, so the ``parallel=True`` drivers split
+over ``a`` without any shared writes.  The per-slab work lives in helper
+functions that a serial and a parallel driver both call: two distinct
+functions (rather than one function compiled twice) keep Numba's on-disk cache
+entries apart.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..config import FASTMATH
+
+# numba accepts a set (not a frozenset) of fast-math flags
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
+
+
+@njit(**_OPTS)
+def _softmax_slab(x, out, a, log):
+    """Softmax (``log=False``) or log-softmax of ``x[a]`` over its first axis into ``out[a]``."""
+    rows = x.shape[1]
+    cols = x.shape[2]
+    if cols == 1:
+        peak = -np.inf
+        for r in range(rows):
+            v = x[a, r, 0]
+            # a NaN becomes the peak, so it propagates to the whole slab as in PyTorch
+            if v > peak or v != v:
+                peak = v
+        total = 0.0  # float64 accumulator: float32 rows lose no precision in the sum
+        for r in range(rows):
+            e = np.exp(x[a, r, 0] - peak)
+            total += e
+            if not log:
+                out[a, r, 0] = e
+        if log:
+            shift = peak + np.log(total)
+            for r in range(rows):
+                out[a, r, 0] = x[a, r, 0] - shift
+        else:
+            inv = 1 / total
+            for r in range(rows):
+                out[a, r, 0] *= inv
+        return
+    peak = np.full(cols, -np.inf)
+    total = np.zeros(cols)
+    for r in range(rows):
+        for c in range(cols):
+            v = x[a, r, c]
+            if v > peak[c] or v != v:
+                peak[c] = v
+    for r in range(rows):
+        for c in range(cols):
+            e = np.exp(x[a, r, c] - peak[c])
+            total[c] += e
+            if not log:
+                out[a, r, c] = e
+    if log:
+        for c in range(cols):
+            peak[c] += np.log(total[c])
+        for r in range(rows):
+            for c in range(cols):
+                out[a, r, c] = x[a, r, c] - peak[c]
+    else:
+        for c in range(cols):
+            total[c] = 1 / total[c]
+        for r in range(rows):
+            for c in range(cols):
+                out[a, r, c] *= total[c]
+
+
+@njit(**_OPTS)
+def softmax_forward(x, out, log):
+    for a in range(x.shape[0]):
+        _softmax_slab(x, out, a, log)
+
+
+@njit(**_OPTS, parallel=True)
+def softmax_forward_par(x, out, log):
+    for a in prange(x.shape[0]):
+        _softmax_slab(x, out, a, log)
+
+
+@njit(**_OPTS)
+def _softmax_backward_slab(y, g, out, a, log):
+    """Input gradient of (log-)softmax for slab ``a`` given output ``y`` and output gradient ``g``.
+
+    softmax:      dx = y * (g - sum(g * y))
+    log_softmax:  dx = g - exp(y) * sum(g)
+    """
+    rows = y.shape[1]
+    cols = y.shape[2]
+    if cols == 1:
+        total = 0.0
+        for r in range(rows):
+            total += g[a, r, 0] if log else g[a, r, 0] * y[a, r, 0]
+        for r in range(rows):
+            if log:
+                out[a, r, 0] = g[a, r, 0] - np.exp(y[a, r, 0]) * total
+            else:
+                out[a, r, 0] = y[a, r, 0] * (g[a, r, 0] - total)
+        return
+    total = np.zeros(cols)
+    for r in range(rows):
+        for c in range(cols):
+            total[c] += g[a, r, c] if log else g[a, r, c] * y[a, r, c]
+    for r in range(rows):
+        for c in range(cols):
+            if log:
+                out[a, r, c] = g[a, r, c] - np.exp(y[a, r, c]) * total[c]
+            else:
+                out[a, r, c] = y[a, r, c] * (g[a, r, c] - total[c])
+
+
+@njit(**_OPTS)
+def softmax_backward(y, g, out, log):
+    for a in range(y.shape[0]):
+        _softmax_backward_slab(y, g, out, a, log)
+
+
+@njit(**_OPTS, parallel=True)
+def softmax_backward_par(y, g, out, log):
+    for a in prange(y.shape[0]):
+        _softmax_backward_slab(y, g, out, a, log)
+
+
+@njit(**_OPTS)
+def nll_gather(logp, target, weight, ignore_index, out):
+    """``out[n, d] = -weight[t] * logp[n, t, d]`` with ``t = target[n, d]`` (0 where ignored).
+
+    logp: (N, C, D); target: (N, D) integers; weight: (C,); out: (N, D).
+    Returns (sum of the weights of the counted targets, flat position of the
+    first out-of-range target or -1).  Serial: the weight total is one
+    accumulator, and the pass is a single read of N*D elements.
+    """
+    classes = logp.shape[1]
+    total = 0.0
+    for n in range(target.shape[0]):
+        for d in range(target.shape[1]):
+            t = target[n, d]
+            if t == ignore_index:
+                out[n, d] = 0
+                continue
+            if t < 0 or t >= classes:
+                return total, n * target.shape[1] + d
+            w = weight[t]
+            out[n, d] = -w * logp[n, t, d]
+            total += w
+    return total, -1
+
+
+@njit(**_OPTS)
+def nll_scatter(g, target, weight, ignore_index, out):
+    """Adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``.
+
+    Each (n, d) writes a distinct element, so there are no colliding writes.
+    Targets were range-checked by the forward pass.
+    """
+    for n in range(target.shape[0]):
+        for d in range(target.shape[1]):
+            t = target[n, d]
+            if t != ignore_index:
+                out[n, t, d] = -weight[t] * g[n, d]
+
+
+@njit(**_OPTS)
+def all_in_unit_interval(x):
+    """True when every element of the 1-D array ``x`` lies in [0, 1] (NaN fails)."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        if not (v >= 0 and v <= 1):
+            return False
+    return True
