@@ -110,6 +110,21 @@ def _forward_roots(row):
 
 
 _plans: dict = {}
+_INT_DIVISIONS = ("floor_divide", "remainder")
+
+
+def _check_int_divisor(name, divisor) -> None:
+    """Integer division by zero: PyTorch raises instead of returning garbage."""
+    from ..kernels.cpu.reduce import reduce_array
+
+    if isinstance(divisor, np.ndarray):
+        (is_zero,) = run_map(_forward_roots(ELEMENTWISE["eq"]), [divisor, 0], (np.dtype(np.bool_),), divisor.shape,
+                             divisor.dtype.name, (divisor.dtype.name, divisor.dtype.name))
+        zero = bool(reduce_array(is_zero, range(is_zero.ndim), "any", np.bool_))
+    else:
+        zero = divisor == 0
+    if zero:
+        raise RuntimeError(f"ZeroDivisionError (integer {name} by zero)")
 
 
 def _plan(row, operands, n_params):
@@ -152,6 +167,8 @@ def apply(name: str, *operands, params: tuple = ()):
     elif not same_shape:
         shape = broadcast_shapes(*(x.shape for x in operands))
     compute, out_dtype, casts = _plan(row, operands, len(params))
+    if row.name in _INT_DIVISIONS and not compute.is_floating_point:
+        _check_int_divisor(row.name, raw[1])
     if params:
         raw.extend(params)
     (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
