@@ -1,2 +1,14 @@
-"""Neural-network building blocks (``numgrad.nn.functional`` for now)."""
+"""``numgrad.nn``: modules, parameters, layers, losses, initialisers and ``functional``.
+
+>>> import numgrad as ng
+>>> net = ng.nn.Sequential(ng.nn.Linear(4, 8), ng.nn.ReLU(), ng.nn.Linear(8, 2))
+>>> net(ng.ones(3, 4)).shape
+(3, 2)
+"""
 from . import functional  # noqa: F401
+from . import init  # noqa: F401
+from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
+from .layers import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .module import Module  # noqa: F401
+from .parameter import Parameter  # noqa: F401

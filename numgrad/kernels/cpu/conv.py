@@ -1,0 +1,527 @@
+"""Numba kernels of the layer ops: linear, conv2d, pooling, normalization, embedding, dropout.
+
+Layout contract: every array argument is C-contiguous (the ops layer makes it
+so) and float arrays of one call share a dtype; kernels compile once per
+(dtype, ndim) and never per shape.  Matrix products go through ``np.dot``
+inside the kernel, which numba lowers to BLAS gemm.
+
+Convolution is im2col + gemm: ``cols`` has one row per (input channel, kernel
+row, kernel column) and one column per (image, output pixel), so a whole
+batch is a single gemm per group.  Measured on the 2-vCPU build machine for
+32x3x32x32 -> 16 channels, k=3, pad 1 (benchmarks/bench_nn.py): im2col+gemm
+forward+backward beat a direct loop nest that vectorizes along output rows.
+
+Parallel variants (``*_par``) split work over images or channel planes only,
+so no two threads ever write the same element (no scatter races); they are
+picked by the ops layer above ``PARALLEL_THRESHOLD`` elements.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..config import FASTMATH
+
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
+
+
+# ----------------------------------------------------------------- linear
+@njit(**_OPTS)
+def linear_forward(x, w, b, has_bias, out):
+    """out = x @ w.T (+ b); x (M, K), w (N, K), out (M, N)."""
+    np.dot(x, w.T, out)
+    if has_bias:
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] += b[j]
+
+
+@njit(**_OPTS)
+def linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb):
+    """gx = g @ w, gw = g.T @ x, gb = column sums of g (each only when needed)."""
+    if need_x:
+        np.dot(g, w, gx)
+    if need_w:
+        np.dot(g.T, x, gw)
+    if need_b:
+        for j in range(gb.shape[0]):
+            gb[j] = 0
+        for i in range(g.shape[0]):
+            for j in range(g.shape[1]):
+                gb[j] += g[i, j]
+
+
+# ----------------------------------------------------------------- conv2d (im2col + gemm)
+@njit(**_OPTS)
+def _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    base = n * out_h * out_w
+    for c in range(C):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                for oh in range(out_h):
+                    ih = oh * sh - ph + i * dh
+                    dst = base + oh * out_w
+                    if ih < 0 or ih >= H:
+                        for ow in range(out_w):
+                            cols[row, dst + ow] = 0
+                    else:
+                        for ow in range(out_w):
+                            iw = ow * sw - pw + j * dw
+                            if iw >= 0 and iw < W:
+                                cols[row, dst + ow] = x[n, c, ih, iw]
+                            else:
+                                cols[row, dst + ow] = 0
+
+
+@njit(**_OPTS)
+def _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
+    C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
+    base = n * out_h * out_w
+    for c in range(C):
+        for ih in range(H):
+            for iw in range(W):
+                gx[n, c, ih, iw] = 0
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                for oh in range(out_h):
+                    ih = oh * sh - ph + i * dh
+                    if ih < 0 or ih >= H:
+                        continue
+                    src = base + oh * out_w
+                    for ow in range(out_w):
+                        iw = ow * sw - pw + j * dw
+                        if iw >= 0 and iw < W:
+                            gx[n, c, ih, iw] += cols[row, src + ow]
+
+
+@njit(**_OPTS)
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
+    for n in range(x.shape[0]):
+        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+
+
+@njit(parallel=True, **_OPTS)
+def im2col_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
+    for n in prange(x.shape[0]):
+        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+
+
+@njit(**_OPTS)
+def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
+    for n in range(gx.shape[0]):
+        _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+
+
+@njit(parallel=True, **_OPTS)
+def col2im_par(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
+    for n in prange(gx.shape[0]):
+        _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+
+
+@njit(**_OPTS)
+def conv_gemm_forward(cols, w2, b, has_bias, groups, out):
+    """out (N, OC, P) from cols (G*CK, N*P) and w2 (OC, CK): one gemm per group."""
+    n_img, oc_total, p_total = out.shape
+    ocg = oc_total // groups
+    ck = w2.shape[1]
+    for grp in range(groups):
+        res = np.dot(w2[grp * ocg:(grp + 1) * ocg], cols[grp * ck:(grp + 1) * ck])
+        for o in range(ocg):
+            oc = grp * ocg + o
+            bias = b[oc] if has_bias else 0
+            for n in range(n_img):
+                for p in range(p_total):
+                    out[n, oc, p] = res[o, n * p_total + p] + bias
+
+
+@njit(**_OPTS)
+def _batch_major_to_channel_major(g, g2):
+    """g (N, OC, P) -> g2 (OC, N*P)."""
+    n_img, oc_total, p_total = g.shape
+    for oc in range(oc_total):
+        for n in range(n_img):
+            for p in range(p_total):
+                g2[oc, n * p_total + p] = g[n, oc, p]
+
+
+@njit(**_OPTS)
+def conv_gemm_input_grad(g, w2, groups, gcols):
+    """gcols (G*CK, N*P) = per group w2_g.T @ g_g, with g (N, OC, P)."""
+    n_img, oc_total, p_total = g.shape
+    g2 = np.empty((oc_total, n_img * p_total), dtype=g.dtype)
+    _batch_major_to_channel_major(g, g2)
+    ocg = oc_total // groups
+    ck = w2.shape[1]
+    for grp in range(groups):
+        np.dot(w2[grp * ocg:(grp + 1) * ocg].T, g2[grp * ocg:(grp + 1) * ocg], gcols[grp * ck:(grp + 1) * ck])
+
+
+@njit(**_OPTS)
+def conv_gemm_weight_grad(cols, g, groups, gw2):
+    """gw2 (OC, CK) = per group g_g @ cols_g.T, with g (N, OC, P)."""
+    n_img, oc_total, p_total = g.shape
+    g2 = np.empty((oc_total, n_img * p_total), dtype=g.dtype)
+    _batch_major_to_channel_major(g, g2)
+    ocg = oc_total // groups
+    ck = gw2.shape[1]
+    for grp in range(groups):
+        np.dot(g2[grp * ocg:(grp + 1) * ocg], cols[grp * ck:(grp + 1) * ck].T, gw2[grp * ocg:(grp + 1) * ocg])
+
+
+@njit(**_OPTS)
+def channel_sums(g, out):
+    """out[c] = sum of g[:, c, :] for g (N, C, P); accumulated in float64."""
+    for c in range(g.shape[1]):
+        acc = 0.0
+        for n in range(g.shape[0]):
+            for p in range(g.shape[2]):
+                acc += g[n, c, p]
+        out[c] = acc
+
+
+# ----------------------------------------------------------------- max pooling
+@njit(**_OPTS)
+def _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw):
+    n = nc // C
+    c = nc % C
+    H, W = x.shape[2], x.shape[3]
+    for oh in range(out.shape[2]):
+        h0 = oh * sh - ph
+        for ow in range(out.shape[3]):
+            w0 = ow * sw - pw
+            best = -np.inf
+            best_i = -1
+            for i in range(kh):
+                ih = h0 + i * dh
+                if ih < 0 or ih >= H:
+                    continue
+                for j in range(kw):
+                    iw = w0 + j * dw
+                    if iw < 0 or iw >= W:
+                        continue
+                    v = x[n, c, ih, iw]
+                    # NaN wins, as in PyTorch
+                    if best_i < 0 or v > best or v != v:
+                        best = v
+                        best_i = ih * W + iw
+            out[n, c, oh, ow] = best
+            idx[n, c, oh, ow] = best_i
+
+
+@njit(**_OPTS)
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
+    C = x.shape[1]
+    for nc in range(x.shape[0] * C):
+        _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+@njit(parallel=True, **_OPTS)
+def max_pool2d_forward_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
+    C = x.shape[1]
+    for nc in prange(x.shape[0] * C):
+        _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+@njit(**_OPTS)
+def max_pool2d_backward(g, idx, gx):
+    """gx[n, c].flat[idx] += g; gx (N, C, H*W) is written plane by plane, so planes never race."""
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            for q in range(gx.shape[2]):
+                gx[n, c, q] = 0
+            for p in range(g.shape[2]):
+                gx[n, c, idx[n, c, p]] += g[n, c, p]
+
+
+@njit(**_OPTS)
+def gather_planes(src, idx, out):
+    """out[n, c, p] = src[n, c, idx[n, c, p]] (the adjoint of max_pool2d_backward)."""
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            for p in range(out.shape[2]):
+                out[n, c, p] = src[n, c, idx[n, c, p]]
+
+
+# ----------------------------------------------------------------- average pooling
+@njit(**_OPTS)
+def _avg_window(o, stride, pad, k, size):
+    start = o * stride - pad
+    end = min(start + k, size + pad)
+    pool = end - start
+    return max(start, 0), min(end, size), pool
+
+
+@njit(**_OPTS)
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out):
+    """divisor > 0 overrides the window size (PyTorch's divisor_override)."""
+    H, W = x.shape[2], x.shape[3]
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for oh in range(out.shape[2]):
+                h0, h1, ph_pool = _avg_window(oh, sh, ph, kh, H)
+                for ow in range(out.shape[3]):
+                    w0, w1, pw_pool = _avg_window(ow, sw, pw, kw, W)
+                    acc = 0.0
+                    for ih in range(h0, h1):
+                        for iw in range(w0, w1):
+                            acc += x[n, c, ih, iw]
+                    if divisor > 0:
+                        div = divisor
+                    elif count_include_pad:
+                        div = ph_pool * pw_pool
+                    else:
+                        div = (h1 - h0) * (w1 - w0)
+                    out[n, c, oh, ow] = acc / div
+
+
+@njit(**_OPTS)
+def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, gx):
+    H, W = gx.shape[2], gx.shape[3]
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            for ih in range(H):
+                for iw in range(W):
+                    gx[n, c, ih, iw] = 0
+            for oh in range(g.shape[2]):
+                h0, h1, ph_pool = _avg_window(oh, sh, ph, kh, H)
+                for ow in range(g.shape[3]):
+                    w0, w1, pw_pool = _avg_window(ow, sw, pw, kw, W)
+                    if divisor > 0:
+                        div = divisor
+                    elif count_include_pad:
+                        div = ph_pool * pw_pool
+                    else:
+                        div = (h1 - h0) * (w1 - w0)
+                    share = g[n, c, oh, ow] / div
+                    for ih in range(h0, h1):
+                        for iw in range(w0, w1):
+                            gx[n, c, ih, iw] += share
+
+
+@njit(**_OPTS)
+def adaptive_avg_pool2d_forward(x, out):
+    H, W = x.shape[2], x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for oh in range(OH):
+                h0 = (oh * H) // OH
+                h1 = ((oh + 1) * H + OH - 1) // OH
+                for ow in range(OW):
+                    w0 = (ow * W) // OW
+                    w1 = ((ow + 1) * W + OW - 1) // OW
+                    acc = 0.0
+                    for ih in range(h0, h1):
+                        for iw in range(w0, w1):
+                            acc += x[n, c, ih, iw]
+                    out[n, c, oh, ow] = acc / ((h1 - h0) * (w1 - w0))
+
+
+@njit(**_OPTS)
+def adaptive_avg_pool2d_backward(g, gx):
+    H, W = gx.shape[2], gx.shape[3]
+    OH, OW = g.shape[2], g.shape[3]
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            for ih in range(H):
+                for iw in range(W):
+                    gx[n, c, ih, iw] = 0
+            for oh in range(OH):
+                h0 = (oh * H) // OH
+                h1 = ((oh + 1) * H + OH - 1) // OH
+                for ow in range(OW):
+                    w0 = (ow * W) // OW
+                    w1 = ((ow + 1) * W + OW - 1) // OW
+                    share = g[n, c, oh, ow] / ((h1 - h0) * (w1 - w0))
+                    for ih in range(h0, h1):
+                        for iw in range(w0, w1):
+                            gx[n, c, ih, iw] += share
+
+
+# ----------------------------------------------------------------- batch norm
+@njit(**_OPTS)
+def batch_norm_stats(x, mean, var):
+    """Per-channel mean and biased variance of x (N, C, L); two passes in float64."""
+    n_img, C, L = x.shape
+    count = n_img * L
+    for c in range(C):
+        acc = 0.0
+        for n in range(n_img):
+            for p in range(L):
+                acc += x[n, c, p]
+        m = acc / count
+        acc2 = 0.0
+        for n in range(n_img):
+            for p in range(L):
+                d = x[n, c, p] - m
+                acc2 += d * d
+        mean[c] = m
+        var[c] = acc2 / count
+
+
+@njit(**_OPTS)
+def batch_norm_apply(x, mean, invstd, w, b, out):
+    """out = (x - mean[c]) * invstd[c] * w[c] + b[c] for x (N, C, L)."""
+    n_img, C, L = x.shape
+    for n in range(n_img):
+        for c in range(C):
+            scale = invstd[c] * w[c]
+            shift = b[c] - mean[c] * scale
+            for p in range(L):
+                out[n, c, p] = x[n, c, p] * scale + shift
+
+
+@njit(**_OPTS)
+def batch_norm_update_running(running_mean, running_var, mean, var, count, momentum):
+    """Exponential moving averages; the running variance takes the unbiased batch variance."""
+    unbias = count / (count - 1) if count > 1 else 1.0
+    for c in range(mean.shape[0]):
+        running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean[c]
+        running_var[c] = (1 - momentum) * running_var[c] + momentum * var[c] * unbias
+
+
+@njit(**_OPTS)
+def batch_norm_backward(g, x, mean, invstd, w, training, gx, gw, gb):
+    """Gradients of batch norm; in training the batch statistics depend on x."""
+    n_img, C, L = x.shape
+    count = n_img * L
+    for c in range(C):
+        sum_g = 0.0
+        sum_gxhat = 0.0
+        for n in range(n_img):
+            for p in range(L):
+                gv = g[n, c, p]
+                sum_g += gv
+                sum_gxhat += gv * (x[n, c, p] - mean[c]) * invstd[c]
+        gw[c] = sum_gxhat
+        gb[c] = sum_g
+        scale = w[c] * invstd[c]
+        if training:
+            mean_g = sum_g / count
+            mean_gxhat = sum_gxhat / count
+            for n in range(n_img):
+                for p in range(L):
+                    xhat = (x[n, c, p] - mean[c]) * invstd[c]
+                    gx[n, c, p] = scale * (g[n, c, p] - mean_g - xhat * mean_gxhat)
+        else:
+            for n in range(n_img):
+                for p in range(L):
+                    gx[n, c, p] = scale * g[n, c, p]
+
+
+# ----------------------------------------------------------------- layer norm
+@njit(**_OPTS)
+def _layer_norm_row(x, w, b, eps, out, mean, rstd, r):
+    D = x.shape[1]
+    acc = 0.0
+    for k in range(D):
+        acc += x[r, k]
+    m = acc / D
+    acc2 = 0.0
+    for k in range(D):
+        d = x[r, k] - m
+        acc2 += d * d
+    s = 1.0 / math.sqrt(acc2 / D + eps)
+    mean[r] = m
+    rstd[r] = s
+    for k in range(D):
+        out[r, k] = (x[r, k] - m) * s * w[k] + b[k]
+
+
+@njit(**_OPTS)
+def layer_norm_forward(x, w, b, eps, out, mean, rstd):
+    for r in range(x.shape[0]):
+        _layer_norm_row(x, w, b, eps, out, mean, rstd, r)
+
+
+@njit(parallel=True, **_OPTS)
+def layer_norm_forward_par(x, w, b, eps, out, mean, rstd):
+    for r in prange(x.shape[0]):
+        _layer_norm_row(x, w, b, eps, out, mean, rstd, r)
+
+
+@njit(**_OPTS)
+def layer_norm_backward(g, x, mean, rstd, w, gx, gw, gb):
+    R, D = x.shape
+    for k in range(D):
+        gw[k] = 0
+        gb[k] = 0
+    for r in range(R):
+        m = mean[r]
+        s = rstd[r]
+        sum_gw = 0.0
+        sum_gw_xhat = 0.0
+        for k in range(D):
+            xhat = (x[r, k] - m) * s
+            gv = g[r, k]
+            gw[k] += gv * xhat
+            gb[k] += gv
+            sum_gw += gv * w[k]
+            sum_gw_xhat += gv * w[k] * xhat
+        mean_gw = sum_gw / D
+        mean_gw_xhat = sum_gw_xhat / D
+        for k in range(D):
+            xhat = (x[r, k] - m) * s
+            gx[r, k] = s * (g[r, k] * w[k] - mean_gw - xhat * mean_gw_xhat)
+
+
+# ----------------------------------------------------------------- embedding
+@njit(**_OPTS)
+def first_bad_index(idx, n):
+    """Position of the first index outside [0, n), or -1."""
+    for i in range(idx.shape[0]):
+        if idx[i] < 0 or idx[i] >= n:
+            return i
+    return -1
+
+
+@njit(**_OPTS)
+def embedding_forward(weight, idx, out):
+    for i in range(idx.shape[0]):
+        row = idx[i]
+        for k in range(weight.shape[1]):
+            out[i, k] = weight[row, k]
+
+
+@njit(**_OPTS)
+def embedding_backward(g, idx, padding_idx, gw):
+    """Scatter-add rows of g into gw; serial, so repeated indices never race."""
+    for r in range(gw.shape[0]):
+        for k in range(gw.shape[1]):
+            gw[r, k] = 0
+    for i in range(idx.shape[0]):
+        row = idx[i]
+        if row == padding_idx:
+            continue
+        for k in range(gw.shape[1]):
+            gw[row, k] += g[i, k]
+
+
+# ----------------------------------------------------------------- dropout
+@njit(**_OPTS)
+def dropout_forward(x, u, p, scale, out, mask):
+    """Keep an element where u >= p; kept elements are scaled by 1 / (1 - p)."""
+    for i in range(x.shape[0]):
+        m = scale if u[i] >= p else 0.0
+        mask[i] = m
+        out[i] = x[i] * m
+
+
+@njit(parallel=True, **_OPTS)
+def dropout_forward_par(x, u, p, scale, out, mask):
+    for i in prange(x.shape[0]):
+        m = scale if u[i] >= p else 0.0
+        mask[i] = m
+        out[i] = x[i] * m
+
+
+@njit(**_OPTS)
+def rsqrt_eps(var, eps, out):
+    """out = 1 / sqrt(var + eps)."""
+    for c in range(var.shape[0]):
+        out[c] = 1.0 / math.sqrt(var[c] + eps)

@@ -1,0 +1,12 @@
+"""``numgrad.optim``: optimizers whose updates are fused Numba kernels, and learning-rate schedulers.
+
+>>> import numgrad as ng
+>>> model = ng.nn.Linear(2, 1)
+>>> opt = ng.optim.Adam(model.parameters(), lr=1e-3)
+>>> model(ng.ones(4, 2)).sum().backward(); opt.step(); opt.zero_grad()
+"""
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .sgd import SGD  # noqa: F401

@@ -1,0 +1,275 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and state dicts.
+
+Subclasses implement ``_update(group, param, grad, state)`` by calling one
+fused Numba kernel on the flat arrays of the parameter, its gradient and its
+state buffers (see ``numgrad.kernels.cpu.optim``).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..kernels.config import PARALLEL_THRESHOLD
+from ..ops.elementwise import copy_into
+from ..ops.views import contiguous_array
+from ..tensor import Tensor
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def _kernels():
+    from ..kernels.cpu import optim
+
+    return optim
+
+
+class Optimizer:
+    """Base class of optimizers.
+
+    ``params`` is an iterable of tensors, or of dicts (parameter groups) with a
+    ``"params"`` entry and per-group hyper-parameters overriding ``defaults``.
+
+    >>> import numgrad as ng
+    >>> w = ng.nn.Parameter(ng.ones(2))
+    >>> opt = ng.optim.SGD([w], lr=0.5)
+    >>> (w * w).sum().backward(); opt.step(); w
+    Parameter containing:
+    tensor([0., 0.], requires_grad=True)
+    """
+
+    def __init__(self, params: Iterable, defaults: Dict[str, Any]):
+        self.defaults = defaults
+        self.state: Dict[Tensor, Dict[str, Any]] = {}
+        self.param_groups: List[Dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
+                + params._type_name()
+            )
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def add_param_group(self, param_group: Dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyper-parameters (e.g. a new layer to fine-tune).
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> opt.add_param_group({"params": [ng.nn.Parameter(ng.ones(1))], "lr": 0.01})
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
+                            "of tensors in sets will change between runs. Please use a list instead.")
+        else:
+            params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + type(p).__name__)
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+            if not p.dtype.is_floating_point or p.dtype.name not in ("float32", "float64"):
+                raise TypeError(f"{type(self).__name__} can only optimize float32/float64 tensors, got {p.dtype}")
+        group = dict(param_group)
+        group["params"] = params
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(
+                    f"parameter group didn't specify a value of required optimization parameter {name}"
+                )
+            group.setdefault(name, default)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in existing for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("optimizer contains a parameter group with duplicate parameters")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized parameters (to ``None`` by default).
+
+        >>> import numgrad as ng
+        >>> w = ng.nn.Parameter(ng.ones(2)); opt = ng.optim.SGD([w], lr=0.1)
+        >>> w.sum().backward(); opt.zero_grad(); w.grad is None
+        True
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:
+                        p.grad = p.grad.detach()
+                    p.grad.zero_()
+
+    # ------------------------------------------------------------ stepping
+    def step(self, closure: Optional[Callable[[], Any]] = None):
+        """Update every parameter that has a gradient; returns ``closure()`` when given."""
+        loss = None
+        if closure is not None:
+            from ..autograd.grad_mode import enable_grad
+
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._prepare_group(group)
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    self._step_param(group, p)
+        return loss
+
+    def _prepare_group(self, group: Dict[str, Any]) -> None:
+        """Hook for per-group work before the parameters are updated."""
+
+    def _step_param(self, group, p: Tensor) -> None:
+        grad = p.grad
+        if grad.shape != p.shape:
+            raise RuntimeError(
+                f"{type(self).__name__}.step(): gradient of shape {list(grad.shape)} does not match its "
+                f"parameter of shape {list(p.shape)}"
+            )
+        g = grad._data
+        if g.dtype != p._data.dtype:
+            g = g.astype(p._data.dtype)
+        g = contiguous_array(g).reshape(-1)
+        data = p._data
+        direct = data.flags.c_contiguous and data.flags.writeable
+        flat = data.reshape(-1) if direct else contiguous_array(data).copy().reshape(-1)
+        state = self.state.setdefault(p, {})
+        self._param_shape = p.shape
+        self._update(group, flat, g, state, flat.shape[0] >= PARALLEL_THRESHOLD)
+        if not direct:
+            copy_into(p, flat.reshape(data.shape))
+        else:
+            p._bump_version()
+
+    def _update(self, group, p: np.ndarray, g: np.ndarray, state: Dict[str, Any], parallel: bool) -> None:
+        raise NotImplementedError
+
+    def _buffer(self, state: Dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
+        """The flat array of state tensor ``name`` (created as zeros of the parameter's shape on first use)."""
+        t = state.get(name)
+        if t is None:
+            t = Tensor(np.zeros(self._param_shape, dtype=like.dtype))
+            state[name] = t
+        arr = t._data
+        if arr.dtype != like.dtype or not arr.flags.c_contiguous or arr.size != like.size:
+            raise RuntimeError(
+                f"optimizer state '{name}' has shape {list(arr.shape)} and dtype {arr.dtype}, expected "
+                f"{like.size} elements of dtype {like.dtype} (was the state dict loaded for other parameters?)"
+            )
+        return arr.reshape(-1)
+
+    # ------------------------------------------------------------ state dict
+    def state_dict(self) -> Dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` as in PyTorch.
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1, momentum=0.9)
+        >>> opt.state_dict()["param_groups"][0]["params"]
+        [0]
+        """
+        index: Dict[int, int] = {}
+        groups = []
+        start = 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                if id(p) not in index:
+                    index[id(p)] = start
+                    start += 1
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state and self.state[p]:
+                    state[index[id(p)]] = {k: (v.clone() if isinstance(v, Tensor) else v)
+                                           for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Restore hyper-parameters and per-parameter state saved by :meth:`state_dict`.
+
+        >>> import numgrad as ng
+        >>> w = ng.nn.Parameter(ng.ones(1))
+        >>> a = ng.optim.Adam([w], lr=0.1); b = ng.optim.Adam([w], lr=0.5)
+        >>> b.load_state_dict(a.state_dict()); b.param_groups[0]["lr"]
+        0.1
+        """
+        if "param_groups" not in state_dict or "state" not in state_dict:
+            raise ValueError("optimizer state dict must have 'state' and 'param_groups' entries")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for mine, saved in zip(self.param_groups, saved_groups):
+            if len(mine["params"]) != len(saved["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+                )
+        id_map = {}
+        for mine, saved in zip(self.param_groups, saved_groups):
+            for p, idx in zip(mine["params"], saved["params"]):
+                id_map[int(idx)] = p
+        new_state: Dict[Tensor, Dict[str, Any]] = {}
+        for key, values in state_dict["state"].items():
+            p = id_map.get(int(key))
+            if p is None:
+                continue
+            entry = {}
+            for name, value in values.items():
+                if isinstance(value, Tensor) or isinstance(value, np.ndarray):
+                    arr = value._data if isinstance(value, Tensor) else value
+                    if name != "step" and arr.size != p.numel():
+                        raise ValueError(
+                            f"optimizer state '{name}' for parameter {key} has {arr.size} elements, but the "
+                            f"parameter has shape {list(p.shape)}"
+                        )
+                    arr = np.array(arr, dtype=p._data.dtype if name != "step" else arr.dtype, copy=True)
+                    if name != "step":
+                        arr = arr.reshape(p.shape)
+                    entry[name] = Tensor(arr)
+                else:
+                    entry[name] = copy.deepcopy(value)
+            new_state[p] = entry
+        self.state = new_state
+        for mine, saved in zip(self.param_groups, saved_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = v
