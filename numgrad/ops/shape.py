@@ -419,7 +419,10 @@ def repeat(input, *sizes):
             f"(repeat dims {list(reps)}, tensor shape {list(input.shape)})"
         )
     if any(r < 0 for r in reps):
-        raise RuntimeError(f"Trying to create tensor with negative dimension: repeats {list(reps)}")
+        padded = (1,) * (len(reps) - input.ndim) + input.shape
+        out = [r * n for r, n in zip(reps, padded)]
+        negative = next(n for n in out if n < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {negative}: {out}")
     return Repeat.apply(input, reps)
 
 
@@ -536,7 +539,7 @@ def pad(input, pad: Sequence[int], mode: str = "constant", value=None):
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value not in (None, 0):
-        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
     n_pad = len(_ints(tuple(pad), "pad"))
     allowed = _NON_CONSTANT_SUPPORT.get(n_pad // 2)
     if allowed is None or input.ndim not in allowed:
