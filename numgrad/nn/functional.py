@@ -74,6 +74,15 @@ def _float_only(x: Tensor, op: str) -> None:
         )
 
 
+def _not_differentiable(t, function: str, argument: str) -> None:
+    """PyTorch's error for an argument its derivative formulas do not cover (loss weights)."""
+    if isinstance(t, Tensor) and t.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"The function '{function}' is not differentiable with respect to argument '{argument}'. "
+            "This input cannot have requires_grad True."
+        )
+
+
 # ---------------------------------------------------------------- softmax
 
 def _slabs(arr: np.ndarray, dim: int) -> np.ndarray:
@@ -301,6 +310,7 @@ def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
                 f"weight tensor should be defined either for all {classes} classes or no classes but got weight "
                 f"tensor of shape: {list(weight.shape)}"
             )
+        _not_differentiable(weight, "nll_loss_forward", "weight")
         if weight.dtype != input.dtype:
             raise RuntimeError(
                 f"expected scalar type {_SCALAR_NAMES[input.dtype.name]} but found "
@@ -479,6 +489,12 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     diff = (x - t).abs()
     loss = _pw.where(diff < delta, diff * diff * 0.5, (diff - 0.5 * delta) * delta)
     if weight is not None:
+        weight = _as_tensor(weight)
+        if weight.shape != x.shape:
+            raise ValueError(
+                f"Weights and input must have the same size. (huber_loss weight {list(weight.shape)}, input "
+                f"{list(x.shape)})"
+            )
         loss = loss * weight
     return _reduce(loss, reduction)
 
@@ -538,6 +554,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         )
     if weight is not None:
         weight = _as_tensor(weight)
+        _not_differentiable(weight, "binary_cross_entropy", "weight")
         from ..ops.elementwise import broadcast_shapes
 
         if broadcast_shapes(weight.shape, x.shape) != x.shape:
@@ -563,6 +580,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if x.shape != t.shape:
         raise ValueError(f"Target size ({list(t.shape)}) must be the same as input size ({list(x.shape)})")
     _float_only(x, "binary_cross_entropy_with_logits")
+    _not_differentiable(weight, "binary_cross_entropy_with_logits", "weight")
+    _not_differentiable(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
     # softplus(-x) = log(1 + exp(-x)) without overflow; linear beyond its threshold
     log_sigmoid_neg = softplus(-x)
     if pos_weight is not None:
@@ -607,3 +626,4 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
 
 
 # --- layers (conv, pooling, normalization) below ---
+from ._layers_functional import *  # noqa
