@@ -33,25 +33,38 @@ def _tensor_cls():
     return Tensor
 
 
-def _kernels():
-    # imported lazily: ``import numgrad`` must not import numba
-    from ..kernels.cpu import indexing
+_lazy: dict = {}
 
-    return indexing
+
+def _kernels():
+    # imported on first use: ``import numgrad`` must not import numba
+    mod = _lazy.get("kernels")
+    if mod is None:
+        from ..kernels.cpu import indexing
+
+        mod = _lazy["kernels"] = indexing
+    return mod
+
+
+def _copy_roots():
+    roots = _lazy.get("copy")
+    if roots is None:
+        from ..kernels.cpu.elementwise import run_map
+        from .elementwise import _forward_roots
+        from .table import ELEMENTWISE
+
+        roots = _lazy["copy"] = (run_map, _forward_roots(ELEMENTWISE["identity"]), _forward_roots(ELEMENTWISE["add"]))
+    return roots
 
 
 def _copy_array(dst: np.ndarray, src, accumulate: bool = False) -> None:
     """``dst[...] = src`` (or ``+=``) through a generated map kernel (broadcast, cast)."""
-    from ..kernels.cpu.elementwise import run_map
-    from .elementwise import _forward_roots
-    from .table import ELEMENTWISE
-
+    run_map, identity, add = _copy_roots()
     name = dst.dtype.name
     if accumulate:
-        run_map(_forward_roots(ELEMENTWISE["add"]), [dst, src], [dst.dtype], dst.shape, name, [name, name],
-                outs=[dst])
+        run_map(add, [dst, src], [dst.dtype], dst.shape, name, [name, name], outs=[dst])
     else:
-        run_map(_forward_roots(ELEMENTWISE["identity"]), [src], [dst.dtype], dst.shape, name, [name], outs=[dst])
+        run_map(identity, [src], [dst.dtype], dst.shape, name, [name], outs=[dst])
 
 
 def _contiguous(arr: np.ndarray) -> np.ndarray:
@@ -95,8 +108,7 @@ class IndexPlan:
         self.basic = basic
         self.adv = adv
         self.node_name = node_name
-        # a zero-stride stand-in gives the view's shape without allocating the input's size
-        self.view_shape = np.broadcast_to(np.empty((), dtype=np.uint8), in_shape)[basic + (Ellipsis,)].shape
+        self.view_shape = _basic_shape(tuple(in_shape), basic)
         if not adv:
             self.bshape = ()
             self.pre = self.post = ()
@@ -142,6 +154,21 @@ class IndexPlan:
     def pqn(self) -> tuple:
         vs = self.view_shape
         return _prod(vs[d] for d in self.pre), _prod(self.bshape), _prod(vs[d] for d in self.post)
+
+
+def _basic_shape(shape: tuple, basic: tuple) -> tuple:
+    """Shape of ``array[basic]`` for a validated basic index without Ellipsis (no array needed)."""
+    out = []
+    dim = 0
+    for item in basic:
+        if item is None:
+            out.append(1)
+        elif isinstance(item, slice):
+            out.append(len(range(*item.indices(shape[dim]))))
+            dim += 1
+        else:
+            dim += 1
+    return tuple(out) + shape[dim:]
 
 
 def _as_index_array(k, Tensor):
@@ -604,7 +631,7 @@ class Gather(Function):
         if out.size:
             flat, pre, post, st = _dim_layout(arr, ishape, dim)
             P, N, Q = _pnq(ishape, dim)
-            fn = K.gather_dim_parallel if K.use_parallel(out.size, P * N) else K.gather_dim
+            fn = K.gather_dim_parallel if K.use_parallel(out.size, P) else K.gather_dim
             fn(flat, pre, post, st, _index3(index._data.reshape(ishape), dim), out.reshape(P, N, Q))
         return Tensor(out.reshape(index.shape))
 

@@ -15,18 +15,13 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
+from .indexing import _copy_array, getitem
 
 
 def _tensor_cls():
     from ..tensor import Tensor
 
     return Tensor
-
-
-def _copy_array(dst: np.ndarray, src) -> None:
-    from .indexing import _copy_array as copy
-
-    copy(dst, src)
 
 
 def _wrap(dim: int, ndim: int, op: str) -> int:
@@ -179,8 +174,6 @@ def narrow(input, dim: int, start: int, length: int):
     >>> ng.arange(5).narrow(0, 1, 3)
     tensor([1, 2, 3])
     """
-    from .indexing import getitem
-
     if input.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap(dim, input.ndim, "narrow")

@@ -44,6 +44,8 @@ def flat_span(arr: np.ndarray):
 
 def offsets(shape, strides) -> np.ndarray:
     """Element offsets of a strided walk over ``shape`` in C order (int64, length prod(shape))."""
+    if not len(shape):
+        return np.zeros(1, dtype=np.int64)  # a walk over no dims visits offset 0 once; skip the kernel call
     n = 1
     for s in shape:
         n *= s
@@ -180,11 +182,10 @@ def gather_dim(src, pre_off, post_off, dim_stride, index, out):
 @njit(parallel=True, **_OPTS)
 def gather_dim_parallel(src, pre_off, post_off, dim_stride, index, out):
     P, N, Q = out.shape
-    for pn in prange(P * N):
-        p = pn // N
-        n = pn - p * N
-        for q in range(Q):
-            out[p, n, q] = src[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]]
+    for p in prange(P):
+        for n in range(N):
+            for q in range(Q):
+                out[p, n, q] = src[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]]
 
 
 @njit(**_OPTS)
