@@ -108,7 +108,7 @@ class _Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if is_grad_enabled():
             # recorded backward (create_graph): the products are linear ops again
             gx = _Linear.apply(g, w.t(), None) if need_x else None
@@ -244,7 +244,7 @@ class _Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         geo = ctx.geo
         gx = _ConvInputGrad.apply(g, w, x.shape, geo) if need_x else None
         gw = _ConvWeightGrad.apply(x, g, w.shape, geo) if need_w else None

@@ -63,8 +63,9 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = _empty(out_features, in_features, dtype=dtype)
-        self.bias = _empty(out_features, dtype=dtype) if bias else None
-        if not bias:
+        if bias:
+            self.bias = _empty(out_features, dtype=dtype)
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
