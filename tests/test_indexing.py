@@ -376,3 +376,14 @@ def test_take_along_dim_broadcasts():
     assert_close(ng.take_along_dim(x, ng.tensor(idx), 1), torch.take_along_dim(tx, torch.tensor(idx), 1))
     argmax = ng.tensor(np.argmax(a, axis=1)[:, None])
     assert_close(ng.take_along_dim(x, argmax, dim=1).squeeze(1), a.max(axis=1))
+
+
+def test_recorded_write_into_a_graph_view_is_refused():
+    # writing into y[0] would not rebase y's history, so y's gradient would be wrong: refuse loudly
+    x = ng.ones(2, 3, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"setitem: in-place write into a view \(SelectBackward0\)"):
+        y[0][1] = 5.0
+    y[0, 1] = 5.0  # one index on the base works
+    y.sum().backward()
+    assert x.grad.tolist() == [[2.0, 0.0, 2.0], [2.0, 2.0, 2.0]]

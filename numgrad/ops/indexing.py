@@ -442,6 +442,30 @@ def _fit_values(values, out_shape: tuple, op: str):
     return values
 
 
+def _check_not_graph_view(t, op: str) -> None:
+    """Refuse a recorded in-place write into a view of a tensor with history.
+
+    The write would rebase only the view's history, not its base's, so the
+    base's gradient would silently be wrong; PyTorch rebases the base
+    (CopySlices), which needs base tracking that tensors do not have yet.
+    """
+    node = t._grad_fn
+    fn = getattr(node, "fn", None)
+    if fn is None:
+        return
+    from . import views
+
+    is_view = fn in (views.Reshape, views.Permute, views.Expand) or (
+        fn is Index and not node.ctx.plan.adv
+    ) or getattr(fn, "returns_views", False)
+    if is_view:
+        raise RuntimeError(
+            f"{op}: in-place write into a view ({node.name()}) of a tensor that is part of the autograd graph is "
+            "not supported; write into the base tensor with one index (x[0, 1] = v rather than x[0][1] = v), "
+            "or clone() the view first"
+        )
+
+
 def _check_writable(t, op: str) -> None:
     if not t._data.flags.writeable:
         raise RuntimeError(
@@ -483,6 +507,7 @@ def setitem(self, key, value) -> None:
     self._check_inplace("setitem")
     _check_writable(self, "setitem")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
+        _check_not_graph_view(self, "setitem")
         out = IndexPut.apply(self, plan, values, False, True)
         if out._grad_fn is not None:
             self._attach(out._grad_fn, 0)
@@ -519,6 +544,7 @@ def index_put_(self, indices, values, accumulate: bool = False):
     self._check_inplace("index_put")
     _check_writable(self, "index_put_")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
+        _check_not_graph_view(self, "index_put_")
         out = IndexPut.apply(self, plan, values, bool(accumulate), True)
         if out._grad_fn is not None:
             self._attach(out._grad_fn, 0)
@@ -755,6 +781,7 @@ def scatter_add_(self, dim: int, index, src):
     self._check_inplace("scatter_add")
     _check_writable(self, "scatter_add_")
     if is_grad_enabled() and (self.requires_grad or src.requires_grad):
+        _check_not_graph_view(self, "scatter_add_")
         out = ScatterAdd.apply(self, d, index, src, True)
         if out._grad_fn is not None:
             self._attach(out._grad_fn, 0)
@@ -845,6 +872,8 @@ def masked_fill_(self, mask, value):
         )
     self._check_inplace("masked_fill")
     _check_writable(self, "masked_fill_")
+    if is_grad_enabled() and (self.requires_grad or value.requires_grad):
+        _check_not_graph_view(self, "masked_fill_")
     result = masked_fill(self, mask, value)
     copy_into(self, result)
     if result._grad_fn is not None:

@@ -196,6 +196,7 @@ class Split(Function):
     """Several views of one tensor along ``dim``; backward concatenates their gradients."""
 
     node_name = "SplitBackward0"
+    returns_views = True
 
     @staticmethod
     def forward(ctx, x, dim, sizes, name):
@@ -272,6 +273,7 @@ def chunk(input, chunks: int, dim: int = 0):
 
 class Unbind(Function):
     node_name = "UnbindBackward0"
+    returns_views = True
 
     @staticmethod
     def forward(ctx, x, dim):
