@@ -22,17 +22,23 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH)
 
 @njit(**_OPTS)
 def _softmax_slab(x, out, a, log):
-    """Softmax (``log=False``) or log-softmax of ``x[a]`` over its first axis into ``out[a]``."""
+    """Softmax (``log=False``) or log-softmax of ``x[a]`` over its first axis into ``out[a]``.
+
+    exp runs in the input's dtype (expf for float32 is ~1.7x faster than exp);
+    the sum of exponentials accumulates in float64.
+    """
     rows = x.shape[1]
     cols = x.shape[2]
+    if rows == 0:
+        return
     if cols == 1:
-        peak = -np.inf
+        peak = x[a, 0, 0]
         for r in range(rows):
             v = x[a, r, 0]
             # a NaN becomes the peak, so it propagates to the whole slab as in PyTorch
             if v > peak or v != v:
                 peak = v
-        total = 0.0  # float64 accumulator: float32 rows lose no precision in the sum
+        total = 0.0
         for r in range(rows):
             e = np.exp(x[a, r, 0] - peak)
             total += e
@@ -47,8 +53,10 @@ def _softmax_slab(x, out, a, log):
             for r in range(rows):
                 out[a, r, 0] *= inv
         return
-    peak = np.full(cols, -np.inf)
+    peak = np.empty(cols, dtype=x.dtype)
     total = np.zeros(cols)
+    for c in range(cols):
+        peak[c] = x[a, 0, c]
     for r in range(rows):
         for c in range(cols):
             v = x[a, r, c]
@@ -62,10 +70,10 @@ def _softmax_slab(x, out, a, log):
                 out[a, r, c] = e
     if log:
         for c in range(cols):
-            peak[c] += np.log(total[c])
+            total[c] = peak[c] + np.log(total[c])
         for r in range(rows):
             for c in range(cols):
-                out[a, r, c] = x[a, r, c] - peak[c]
+                out[a, r, c] = x[a, r, c] - total[c]
     else:
         for c in range(cols):
             total[c] = 1 / total[c]
