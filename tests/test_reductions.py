@@ -184,6 +184,31 @@ def test_nan_propagates_and_indices_point_at_first_nan():
     assert_close(x.norm(p=math.inf, dim=1), t.norm(p=math.inf, dim=1))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_long_rows_use_lanes_and_keep_first_index(dtype):
+    # rows longer than the kernels' lane count, with ties and NaN inside the
+    # vectorized part, in the remainder, and nowhere
+    rng = np.random.default_rng(7)
+    arr = rng.integers(-20, 20, size=(5, 150)).astype(dtype)
+    if dtype == "float32":
+        arr[1, 70] = arr[1, 3] = NAN
+        arr[2, 140] = NAN
+        arr[3, :] = 1.0
+    x, t = ng.tensor(arr), torch.tensor(arr)
+    for op in ("max", "min"):
+        ours, ref = getattr(x, op)(1), getattr(t, op)(1)
+        assert_close(ours.values, ref.values)
+        assert ours.indices.tolist() == ref.indices.tolist()
+        assert_close(getattr(x, "a" + op)(1), getattr(t, "a" + op)(1))
+    assert x.argmax(1).tolist() == t.argmax(1).tolist()
+    assert x.argmin().item() == t.argmin().item()
+    assert_close(x.count_nonzero(1), t.count_nonzero(1))
+    if dtype == "float32":
+        assert_close(x.logsumexp(1), t.logsumexp(1), 1e-6, 1e-5)
+        assert_close(x.norm(p=math.inf, dim=1), t.norm(p=math.inf, dim=1))
+        assert_close(x.var(1), t.var(1), 1e-5, 1e-5)
+
+
 def test_logsumexp_is_stable_with_large_and_infinite_values():
     x, t = _pair([[1000.0, 1000.0], [-1000.0, -1001.0], [math.inf, 1.0], [-math.inf, -math.inf],
                   [math.inf, -math.inf]], "float32")
@@ -326,7 +351,8 @@ def parallel_kernels(monkeypatch):
     monkeypatch.setattr(K, "PARALLEL_THRESHOLD", 0)
 
 
-@pytest.mark.parametrize("shape, dim", [((3, 1100), 0), ((1100, 3), 1), ((2, 3, 600), 1), ((1, 5, 1030), (0, 1))])
+@pytest.mark.parametrize("shape, dim", [((3, 1100), 0), ((1100, 3), 1), ((40, 300), 1), ((2, 3, 600), 1),
+                                        ((1, 5, 1030), (0, 1))])
 def test_parallel_variants_match_torch(parallel_kernels, shape, dim):
     rng = np.random.default_rng(4)
     arr = rng.standard_normal(shape)

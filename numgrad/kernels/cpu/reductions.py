@@ -26,21 +26,50 @@ import numpy as np
 from .. import cache
 from ..config import FASTMATH, PARALLEL_THRESHOLD
 
-# Columns handled by one parallel task in the (A, R, C) layout: a parallel loop
+# Independent accumulators per row in the (A, R) layout.  A reduction loop
+# whose combine is a NaN-aware select (max, min) does not vectorize without
+# ``nnan``, but W lanes updated elementwise do; the lanes are merged at the end.
+LANES = 64
+
+# Smallest column block of one parallel task in the (A, R, C) layout: a loop
 # over A alone would be serial for the common "reduce dim 0 of a matrix" case
-# (A == 1), so tasks are (a, block of C) pairs.  Each task owns its outputs.
-COLUMN_BLOCK = 512
+# (A == 1), so tasks are (a, block of columns) pairs, each owning its outputs.
+MIN_COLUMN_BLOCK = 512
 
 _HEADER = f'''import math
 import numpy as np
 from numba import njit, prange
 FASTMATH = {set(sorted(FASTMATH))!r}
+W = {LANES}
 '''
 
 
 def _decorator(parallel: bool) -> str:
     extra = ", parallel=True" if parallel else ""
     return f"@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH{extra})"
+
+
+# Row and column loops shared by the templates: ``rows`` gives each task a
+# range of rows (one task when serial) so that per-task scratch lanes are
+# allocated once per task, not per row; ``blocks`` walks (a, column block)
+# pairs.  Columns are read through 1-D row slices, which LLVM vectorizes
+# (indexing the 3-D array directly inside the blocked loop did not).
+_ROWS = """
+    n_a = x.shape[0]
+    per_task = (n_a + n_tasks - 1) // n_tasks
+    for task in {rng}(n_tasks):
+        lo = task * per_task
+        hi = min(n_a, lo + per_task)
+"""
+_BLOCKS = """
+    n_a, n_r, n_c = x.shape
+    n_blocks = (n_c + block - 1) // block
+    for task in {rng}(n_a * n_blocks):
+        a = task // n_blocks
+        c0 = (task % n_blocks) * block
+        c1 = min(n_c, c0 + block)
+        width = c1 - c0
+"""
 
 
 _map_reduce_modules: dict = {}
@@ -56,41 +85,56 @@ def _map_reduce_module(init: str, transform: str, combine: str, final: str, load
     for suffix, par in (("", False), ("_par", True)):
         rng = "prange" if par else "range"
         inner_shift = "sh = s[a]" if shifted else "sh = T(0)"
-        middle_shift = "sh = s[a, c]" if shifted else "sh = T(0)"
+        middle_shift = "sh = srow[c]" if shifted else "sh = T(0)"
+        middle_srow = "srow = s[a, c0:c1]" if shifted else ""
         src += f'''
 {_decorator(par)}
-def inner{suffix}(x{shift_arg}, out, p):
-    for a in {rng}(x.shape[0]):
-        {inner_shift}
-        acc = {init}
-        for r in range(x.shape[1]):
-            v = L(x[a, r])
-            t = {transform}
-            acc = {combine}
-        out[a] = {final}
+def inner{suffix}(x{shift_arg}, out, p, n_tasks):
+    n_r = x.shape[1]
+    full = n_r - n_r % W
+{_ROWS.format(rng=rng)}
+        lanes = np.empty(W, dtype=T)
+        for a in range(lo, hi):
+            row = x[a]
+            {inner_shift}
+            for j in range(W):
+                lanes[j] = {init}
+            for r0 in range(0, full, W):
+                for j in range(W):
+                    v = L(row[r0 + j])
+                    t = {transform}
+                    acc = lanes[j]
+                    lanes[j] = {combine}
+            acc = {init}
+            for j in range(W):
+                t = lanes[j]
+                acc = {combine}
+            for r in range(full, n_r):
+                v = L(row[r])
+                t = {transform}
+                acc = {combine}
+            out[a] = {final}
 
 
 {_decorator(par)}
-def middle{suffix}(x{shift_arg}, out, p):
-    n_a, n_r, n_c = x.shape
-    n_blocks = (n_c + {COLUMN_BLOCK} - 1) // {COLUMN_BLOCK}
-    for task in {rng}(n_a * n_blocks):
-        a = task // n_blocks
-        c0 = (task % n_blocks) * {COLUMN_BLOCK}
-        c1 = min(n_c, c0 + {COLUMN_BLOCK})
-        for c in range(c0, c1):
-            out[a, c] = {init}
+def middle{suffix}(x{shift_arg}, out, p, block):
+{_BLOCKS.format(rng=rng)}
+        o = out[a, c0:c1]
+        {middle_srow}
+        for c in range(width):
+            o[c] = {init}
         for r in range(n_r):
-            for c in range(c0, c1):
+            xr = x[a, r, c0:c1]
+            for c in range(width):
                 {middle_shift}
-                v = L(x[a, r, c])
+                v = L(xr[c])
                 t = {transform}
-                acc = out[a, c]
-                out[a, c] = {combine}
-        for c in range(c0, c1):
+                acc = o[c]
+                o[c] = {combine}
+        for c in range(width):
             {middle_shift}
-            acc = out[a, c]
-            out[a, c] = {final}
+            acc = o[c]
+            o[c] = {final}
 '''
     mod = _map_reduce_modules[key] = cache.load_module(src, prefix="mapreduce")
     return mod
@@ -135,6 +179,23 @@ def _use_parallel(x3: np.ndarray) -> bool:
     return x3.size >= PARALLEL_THRESHOLD
 
 
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def _row_tasks(n_a: int, par: bool) -> int:
+    return max(1, min(n_a, 4 * _threads())) if par else 1
+
+
+def _column_block(n_c: int, par: bool) -> int:
+    if not par:
+        return max(n_c, 1)
+    share = -(-n_c // _threads())
+    return max(MIN_COLUMN_BLOCK, -(-share // LANES) * LANES)
+
+
 def map_reduce(x3: np.ndarray, *, init: str, transform: str, combine: str, final: str = "acc",
                acc_dtype, load_dtype=None, shift: np.ndarray = None, p: float = 0.0) -> np.ndarray:
     """Reduce the middle axis of the ``(A, R, C)`` array ``x3``; returns shape ``(A, C)``.
@@ -143,6 +204,8 @@ def map_reduce(x3: np.ndarray, *, init: str, transform: str, combine: str, final
     transformed value), ``acc`` (accumulator), ``sh`` (the shift, one value per
     output) and ``p`` (a scalar parameter); ``T`` is the accumulator type and
     ``L`` the type values are loaded as (``load_dtype``, default ``acc_dtype``).
+    ``combine`` must be associative: partial results of lanes and column blocks
+    are merged with it.
     """
     acc = np.dtype(acc_dtype)
     load = f"np.{np.dtype(load_dtype).name}" if load_dtype is not None else "T"
@@ -153,10 +216,11 @@ def map_reduce(x3: np.ndarray, *, init: str, transform: str, combine: str, final
     p = acc.type(p) if acc.kind == "f" else np.float64(p)
     if n_c == 1:
         out = np.empty(n_a, dtype=acc)
-        (mod.inner_par if par and n_a > 1 else mod.inner)(x3.reshape(n_a, -1), *shift_args, out, p)
+        run = mod.inner_par if par and n_a > 1 else mod.inner
+        run(x3.reshape(n_a, -1), *shift_args, out, p, _row_tasks(n_a, par))
         return out.reshape(n_a, 1)
     out = np.empty((n_a, n_c), dtype=acc)
-    (mod.middle_par if par else mod.middle)(x3, *shift_args, out, p)
+    (mod.middle_par if par else mod.middle)(x3, *shift_args, out, p, _column_block(n_c, par))
     return out
 
 
@@ -168,45 +232,71 @@ def _arg_module(kind: str):
     if mod is not None:
         return mod
     better = ">" if kind == "max" else "<"
-    # a NaN replaces a number; once the best is NaN nothing replaces it, so the
-    # first NaN wins; ties keep the first index (strict comparison)
+    # a NaN replaces a number and nothing replaces a NaN, so NaN propagates;
+    # the strict comparison keeps the first of equal values
     wins = f"(v {better} best or (v != v and best == best))"
     src = _HEADER
     for suffix, par in (("", False), ("_par", True)):
         rng = "prange" if par else "range"
         src += f'''
 {_decorator(par)}
-def inner{suffix}(x, values, indices):
-    for a in {rng}(x.shape[0]):
-        best = x[a, 0]
-        best_r = 0
-        for r in range(1, x.shape[1]):
-            v = x[a, r]
-            if {wins}:
-                best = v
-                best_r = r
-        values[a] = best
-        indices[a] = best_r
+def inner{suffix}(x, values, indices, n_tasks):
+    n_r = x.shape[1]
+    full = n_r - n_r % W
+{_ROWS.format(rng=rng)}
+        lanes = np.empty(W, dtype=x.dtype)
+        for a in range(lo, hi):
+            row = x[a]
+            # pass 1 (vectorized): the extreme value, W lanes at a time
+            for j in range(W):
+                lanes[j] = row[0]
+            for r0 in range(0, full, W):
+                for j in range(W):
+                    v = row[r0 + j]
+                    best = lanes[j]
+                    lanes[j] = v if (v {better} best or v != v) else best
+            best = row[0]
+            for j in range(W):
+                v = lanes[j]
+                if {wins}:
+                    best = v
+            for r in range(full, n_r):
+                v = row[r]
+                if {wins}:
+                    best = v
+            # pass 2: its first position (stops early)
+            found = 0
+            if best != best:
+                for r in range(n_r):
+                    if row[r] != row[r]:
+                        found = r
+                        break
+            else:
+                for r in range(n_r):
+                    if row[r] == best:
+                        found = r
+                        break
+            values[a] = best
+            indices[a] = found
 
 
 {_decorator(par)}
-def middle{suffix}(x, values, indices):
-    n_a, n_r, n_c = x.shape
-    n_blocks = (n_c + {COLUMN_BLOCK} - 1) // {COLUMN_BLOCK}
-    for task in {rng}(n_a * n_blocks):
-        a = task // n_blocks
-        c0 = (task % n_blocks) * {COLUMN_BLOCK}
-        c1 = min(n_c, c0 + {COLUMN_BLOCK})
-        for c in range(c0, c1):
-            values[a, c] = x[a, 0, c]
-            indices[a, c] = 0
+def middle{suffix}(x, values, indices, block):
+{_BLOCKS.format(rng=rng)}
+        vals = values[a, c0:c1]
+        idx = indices[a, c0:c1]
+        first = x[a, 0, c0:c1]
+        for c in range(width):
+            vals[c] = first[c]
+            idx[c] = 0
         for r in range(1, n_r):
-            for c in range(c0, c1):
-                v = x[a, r, c]
-                best = values[a, c]
-                if {wins}:
-                    values[a, c] = v
-                    indices[a, c] = r
+            xr = x[a, r, c0:c1]
+            for c in range(width):
+                v = xr[c]
+                best = vals[c]
+                win = {wins}
+                vals[c] = v if win else best
+                idx[c] = r if win else idx[c]
 '''
     mod = _arg_modules[kind] = cache.load_module(src, prefix=f"arg{kind}")
     return mod
@@ -224,10 +314,10 @@ def arg_reduce(x3: np.ndarray, kind: str) -> tuple:
     values = np.empty((n_a, n_c), dtype=x3.dtype)
     indices = np.empty((n_a, n_c), dtype=np.int64)
     if n_c == 1:
-        (mod.inner_par if par and n_a > 1 else mod.inner)(x3.reshape(n_a, -1), values.reshape(n_a),
-                                                          indices.reshape(n_a))
+        run = mod.inner_par if par and n_a > 1 else mod.inner
+        run(x3.reshape(n_a, -1), values.reshape(n_a), indices.reshape(n_a), _row_tasks(n_a, par))
     else:
-        (mod.middle_par if par else mod.middle)(x3, values, indices)
+        (mod.middle_par if par else mod.middle)(x3, values, indices, _column_block(n_c, par))
     return values, indices
 
 
@@ -254,23 +344,22 @@ def inner{suffix}(x, out, reverse):
 
 
 {_decorator(par)}
-def middle{suffix}(x, out, reverse):
-    n_a, n_r, n_c = x.shape
-    n_blocks = (n_c + {COLUMN_BLOCK} - 1) // {COLUMN_BLOCK}
-    for task in {rng}(n_a * n_blocks):
-        a = task // n_blocks
-        c0 = (task % n_blocks) * {COLUMN_BLOCK}
-        c1 = min(n_c, c0 + {COLUMN_BLOCK})
+def middle{suffix}(x, out, reverse, block):
+{_BLOCKS.format(rng=rng)}
         if n_r == 0:
             continue
         first = n_r - 1 if reverse else 0
-        for c in range(c0, c1):
-            out[a, first, c] = T(x[a, first, c])
+        o = out[a, first, c0:c1]
+        xr = x[a, first, c0:c1]
+        for c in range(width):
+            o[c] = T(xr[c])
         for k in range(1, n_r):
             r = n_r - 1 - k if reverse else k
-            prev = r + 1 if reverse else r - 1
-            for c in range(c0, c1):
-                out[a, r, c] = out[a, prev, c] + T(x[a, r, c])
+            prev = out[a, r + 1 if reverse else r - 1, c0:c1]
+            o = out[a, r, c0:c1]
+            xr = x[a, r, c0:c1]
+            for c in range(width):
+                o[c] = prev[c] + T(xr[c])
 '''
     mod = _scan_modules[acc] = cache.load_module(src, prefix="scan")
     return mod
@@ -286,5 +375,5 @@ def scan_sum(x3: np.ndarray, acc_dtype, reverse: bool = False) -> np.ndarray:
     if n_c == 1:
         (mod.inner_par if par and n_a > 1 else mod.inner)(x3.reshape(n_a, n_r), out.reshape(n_a, n_r), reverse)
     else:
-        (mod.middle_par if par else mod.middle)(x3, out, reverse)
+        (mod.middle_par if par else mod.middle)(x3, out, reverse, _column_block(n_c, par))
     return out
