@@ -129,8 +129,12 @@ def conv_gemm_forward(cols, w2, b, has_bias, groups, out):
     n_img, oc_total, p_total = out.shape
     ocg = oc_total // groups
     ck = w2.shape[1]
+    # integer-indexing a C-contiguous 3-D view keeps numba's 'C' layout, so gemm needs no copies
+    w3 = w2.reshape(groups, ocg, ck)
+    cols3 = cols.reshape(groups, ck, cols.shape[1])
+    res = np.empty((ocg, cols.shape[1]), dtype=out.dtype)
     for grp in range(groups):
-        res = np.dot(w2[grp * ocg:(grp + 1) * ocg], cols[grp * ck:(grp + 1) * ck])
+        np.dot(w3[grp], cols3[grp], res)
         for o in range(ocg):
             oc = grp * ocg + o
             bias = b[oc] if has_bias else 0
@@ -157,8 +161,11 @@ def conv_gemm_input_grad(g, w2, groups, gcols):
     _batch_major_to_channel_major(g, g2)
     ocg = oc_total // groups
     ck = w2.shape[1]
+    w3 = w2.reshape(groups, ocg, ck)
+    g3 = g2.reshape(groups, ocg, n_img * p_total)
+    gcols3 = gcols.reshape(groups, ck, n_img * p_total)
     for grp in range(groups):
-        np.dot(w2[grp * ocg:(grp + 1) * ocg].T, g2[grp * ocg:(grp + 1) * ocg], gcols[grp * ck:(grp + 1) * ck])
+        np.dot(w3[grp].T, g3[grp], gcols3[grp])
 
 
 @njit(**_OPTS)
@@ -169,8 +176,11 @@ def conv_gemm_weight_grad(cols, g, groups, gw2):
     _batch_major_to_channel_major(g, g2)
     ocg = oc_total // groups
     ck = gw2.shape[1]
+    g3 = g2.reshape(groups, ocg, n_img * p_total)
+    cols3 = cols.reshape(groups, ck, cols.shape[1])
+    gw3 = gw2.reshape(groups, ocg, ck)
     for grp in range(groups):
-        np.dot(g2[grp * ocg:(grp + 1) * ocg], cols[grp * ck:(grp + 1) * ck].T, gw2[grp * ocg:(grp + 1) * ocg])
+        np.dot(g3[grp], cols3[grp].T, gw3[grp])
 
 
 @njit(**_OPTS)

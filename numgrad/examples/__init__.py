@@ -1,0 +1,1 @@
+"""Runnable examples; ``python -m numgrad.examples.digits`` trains a CNN on the bundled digits data."""
