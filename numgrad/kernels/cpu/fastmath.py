@@ -81,7 +81,9 @@ from numgrad.kernels.config import FASTMATH
 
 # only FMA contraction: see the module docstring
 _FLAGS = frozenset(f for f in FASTMATH if f == "contract")
-_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(_FLAGS))
+# forceinline: LLVM alwaysinline, so big bodies (erf, pow) still inline into
+# serial loops and vectorize; the inlined code keeps its own flags
+_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(_FLAGS), forceinline=True)
 
 F32 = np.float32
 F64 = np.float64
@@ -695,7 +697,7 @@ def pow(x, y):  # noqa: A001 - the public name mirrors the op
     return np.power(x, y)
 
 
-_OL = dict(jit_options=dict(fastmath=set(_FLAGS), error_model="numpy"))
+_OL = dict(jit_options=dict(fastmath=set(_FLAGS), error_model="numpy", forceinline=True))
 
 
 @overload(exp, **_OL)
