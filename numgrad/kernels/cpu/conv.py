@@ -8,8 +8,9 @@ inside the kernel, which numba lowers to BLAS gemm.
 Convolution is im2col + gemm: ``cols`` has one row per (input channel, kernel
 row, kernel column) and one column per (image, output pixel), so a whole
 batch is a single gemm per group.  Measured on the 2-vCPU build machine for
-32x3x32x32 -> 16 channels, k=3, pad 1 (benchmarks/bench_nn.py): im2col+gemm
-forward+backward beat a direct loop nest that vectorizes along output rows.
+32x3x32x32 -> 16 channels, k=3, pad 1 (benchmarks/bench_nn.py, forward only):
+a direct parallel loop nest vectorized along output rows took 2.2-2.6x as
+long as im2col + gemm, so im2col is the implementation.
 
 Parallel variants (``*_par``) split work over images or channel planes only,
 so no two threads ever write the same element (no scatter races); they are
