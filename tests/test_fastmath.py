@@ -23,7 +23,6 @@ pow         0.50     libm
 erf         0.50     libm
 ==========  =======  =======
 
-(float32 sin/cos: |x| < 2**50; see ``fastmath.py``.)
 Run ``python tests/test_fastmath.py`` to print the current figures.
 """
 from __future__ import annotations
@@ -96,8 +95,6 @@ def _grid(dtype, n=20000):
 
 
 def _domain(name, x):
-    if name in ("sin", "cos") and x.dtype == np.float32:
-        return x[~(np.abs(x) >= 2.0 ** 50)]
     return x
 
 
