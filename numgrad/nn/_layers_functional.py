@@ -141,6 +141,12 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """
     _check_tensor(input, "input", "linear")
     _check_tensor(weight, "weight", "linear")
+    if weight.ndim == 1:
+        # PyTorch allows a vector weight (a dot product per row); that is plain matmul
+        from ..ops.linalg import matmul
+
+        out = matmul(input, weight)
+        return out + bias if bias is not None else out
     if weight.ndim != 2 or input.ndim < 1:
         raise RuntimeError(
             f"linear(): expected a 2-D weight and an input with at least 1 dimension, got input "
