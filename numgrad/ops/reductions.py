@@ -449,7 +449,8 @@ class LogSumExp(Function):
         # inf - inf never appears (all -inf gives -inf, any +inf gives +inf)
         shift = K.map_reduce(x3, init="T(-np.inf)", transform="v", combine="t if (t > acc or t != t) else acc",
                              final="T(0) if (acc == np.inf or acc == -np.inf) else acc", acc_dtype=dt)
-        res = K.map_reduce(x3, init="T(0)", transform="np.exp(v - sh)", combine="acc + t",
+        # fm.exp is the vectorizable exp of kernels/cpu/fastmath.py (libm's exp stays scalar)
+        res = K.map_reduce(x3, init="T(0)", transform="fm.exp(v - sh)", combine="acc + t",
                            final="np.log(acc) + sh", acc_dtype=dt, shift=shift)
         out = Tensor(res.reshape(_out_shape(x.shape, dims, keepdim)))
         ctx.save_for_backward(x, _share(out))

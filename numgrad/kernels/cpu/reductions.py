@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
-from ..config import FASTMATH, PARALLEL_THRESHOLD
+from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
 # Independent accumulators per row in the (A, R) layout.  A reduction loop
 # whose combine is a NaN-aware select (max, min) does not vectorize without
@@ -39,7 +39,8 @@ MIN_COLUMN_BLOCK = 512
 _HEADER = f'''import math
 import numpy as np
 from numba import njit, prange
-FASTMATH = {set(sorted(FASTMATH))!r}
+from numgrad.kernels.cpu import fastmath as fm
+FASTMATH = {FASTMATH_LITERAL}
 W = {LANES}
 '''
 
