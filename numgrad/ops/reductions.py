@@ -143,7 +143,7 @@ class _Extreme(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         hit = pw.eq(x, _keep(out, ctx))
-        # counted in g's dtype: _dtypes.result_type currently promotes float32 / int64 to float64
+        # counted straight into g's dtype: the division then needs no int64 -> float cast
         count = _sum(hit, ctx.dims, keepdim=True, dtype=g.dtype)
         return pw.where(hit, _keep(g, ctx) / count, 0.0), None, None, None, None
 
