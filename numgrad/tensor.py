@@ -16,6 +16,7 @@ from . import _dtypes
 from .autograd.function import AccumulateGrad
 from .autograd.grad_mode import is_grad_enabled
 from .device import Device, cpu
+from .fusion import lazy as _lazy_state
 
 
 class _RemovableHandle:
@@ -43,13 +44,14 @@ class Tensor:
     """
 
     __slots__ = (
-        "_data", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
+        "_buf", "_lazy", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
         "_acc", "_hooks", "_retains_grad", "_device", "__weakref__",
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data: np.ndarray, requires_grad: bool = False, _version=None, device: Device = cpu):
-        self._data = data
+        self._buf = data
+        self._lazy = None
         self._requires_grad = False
         self.grad: Optional[Tensor] = None
         self._grad_fn = None
@@ -62,18 +64,57 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
+    @classmethod
+    def _from_lazy(cls, lazy, _version=None) -> "Tensor":
+        """A tensor whose value is a not-yet-computed fused expression (see numgrad.fusion)."""
+        t = cls.__new__(cls)
+        t._buf = None
+        t._lazy = lazy
+        t._requires_grad = False
+        t.grad = None
+        t._grad_fn = None
+        t._output_nr = 0
+        t._version = _version if _version is not None else [0]
+        t._acc = None
+        t._hooks = None
+        t._retains_grad = False
+        t._device = cpu
+        return t
+
+    # The array behind the tensor.  A lazy tensor computes it (runs its fused
+    # region's kernel) the first time anything needs the data.
+    @property
+    def _data(self) -> np.ndarray:
+        buf = self._buf
+        if buf is None:
+            buf = self._lazy.realize()
+            self._buf = buf
+            self._lazy = None
+        return buf
+
+    @_data.setter
+    def _data(self, value: np.ndarray) -> None:
+        self._buf = value
+        self._lazy = None
+
+    @property
+    def _is_lazy(self) -> bool:
+        return self._buf is None
+
     # ------------------------------------------------------------ metadata
     @property
     def shape(self) -> tuple:
-        return self._data.shape
+        buf = self._buf
+        return buf.shape if buf is not None else self._lazy.shape
 
     @property
     def dtype(self) -> _dtypes.DType:
-        return _dtypes.from_numpy_dtype(self._data.dtype)
+        buf = self._buf
+        return _dtypes.from_numpy_dtype(buf.dtype) if buf is not None else self._lazy.dtype
 
     @property
     def ndim(self) -> int:
-        return self._data.ndim
+        return len(self.shape)
 
     @property
     def device(self) -> Device:
@@ -89,16 +130,20 @@ class Tensor:
         return self.ndim
 
     def numel(self) -> int:
-        return int(self._data.size)
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
 
     def element_size(self) -> int:
-        return self._data.itemsize
+        return self.dtype.itemsize
 
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 
     def is_contiguous(self) -> bool:
-        return bool(self._data.flags.c_contiguous)
+        # a lazy tensor will be computed into fresh contiguous memory
+        return self._buf is None or bool(self._buf.flags.c_contiguous)
 
     def stride(self, dim: Optional[int] = None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)
@@ -213,7 +258,9 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A new tensor sharing this one's data, cut from the graph."""
-        return Tensor(self._data, _version=self._version, device=self._device)
+        if self._buf is None:
+            return Tensor._from_lazy(self._lazy, _version=self._version)
+        return Tensor(self._buf, _version=self._version, device=self._device)
 
     def detach_(self) -> "Tensor":
         self._grad_fn = None
@@ -235,6 +282,9 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
+        if _lazy_state._pending:
+            # the caller may write into the array: pending fused ops must read it first
+            _lazy_state.flush_readers(self._data)
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -245,9 +295,9 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
+        if self.numel() != 1:
             raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
             )
         return self._data.reshape(-1)[0].item()
 
@@ -288,11 +338,15 @@ class Tensor:
 
     # ------------------------------------------------------------ in-place helpers
     def _check_inplace(self, op: str) -> None:
+        """Called before every in-place write: autograd's leaf rule, and pending fused
+        ops that read this memory must compute their values first."""
         if self._requires_grad and self._grad_fn is None and is_grad_enabled():
             raise RuntimeError(
                 f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
                 "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
             )
+        if _lazy_state._pending:
+            _lazy_state.flush_readers(self._data)
 
     def _bump_version(self) -> None:
         self._version[0] += 1

@@ -92,6 +92,12 @@ def run_backward(
     captured: list = [None] * (len(inputs) if inputs is not None else 0)
     assigned_ids = {id(g._data) for g in grad_roots if g is not None}
 
+    fuse = _fusion_backward(create_graph)
+    if fuse is not None:
+        in_degree = dict(deps)
+        blocked = {n for n, _ in targets}
+        if needed is not None:
+            blocked |= {n for n in order if n not in needed}
     heap = [(-n._seq, n._seq, n) for n in root_nodes if deps.get(n, 0) == 0]
     heapq.heapify(heap)
     prev_mode = is_grad_enabled()
@@ -120,6 +126,11 @@ def run_backward(
                 if accumulate_into_grad and grads[0] is not None and (inputs is None or (node, 0) in targets):
                     leaf.grad = _grad_value(leaf.grad, grads[0], create_graph, assigned_ids)
                 continue
+            if fuse is not None and type(node) is fuse.node_cls and grads[0] is not None and node.fusable():
+                region = fuse.collect(node, in_degree, blocked)
+                if len(region) > 1:
+                    _run_region(fuse, region, grads[0], buffers, deps, heap, retain_graph)
+                    continue
             if needed is not None and node not in needed:
                 outs = [None] * len(node.next_functions)
             elif all(g is None for g in grads):
@@ -148,6 +159,42 @@ def run_backward(
             if t._grad_fn is not None and g is not None:
                 t.grad = _grad_value(t.grad, g, create_graph, assigned_ids)
     return captured
+
+
+def _fusion_backward(create_graph):
+    """The fused-backward module when fusion is on (with create_graph the backward
+    is recorded op by op, and its forward-lazy regions fuse instead)."""
+    from ..fusion import state
+
+    if create_graph or not state._enabled:
+        return None
+    from ..fusion import backward
+    from ..ops.elementwise import ElementwiseNode
+
+    backward.node_cls = ElementwiseNode
+    return backward
+
+
+def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph) -> None:
+    """Run a fused backward region and hand its gradients to the nodes outside it."""
+    members = set(region)
+    results = dict(fuse.run(region, grad))
+    for node in region:
+        for edge in node.next_functions:
+            if edge is None or edge[0] in members:
+                continue
+            g = results.pop(edge, None)
+            nxt, nr = edge
+            if g is not None:
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * _n_outputs(nxt)
+                buf[nr] = _accumulate(buf[nr], g)
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                heapq.heappush(heap, (-nxt._seq, nxt._seq, nxt))
+        if not retain_graph:
+            node.release()
 
 
 def _n_outputs(node) -> int:

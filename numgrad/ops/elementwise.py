@@ -14,6 +14,9 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import FREED_MSG, Node, SavedTensor, _edge
 from ..autograd.grad_mode import is_grad_enabled
+from ..fusion import state as fusion_state
+from ..fusion.lazy import flush_readers
+from ..fusion.lazy import record as record_lazy
 from ..kernels.cpu.elementwise import run_map
 from . import expr as ex
 from .table import ELEMENTWISE
@@ -150,17 +153,18 @@ def apply(name: str, *operands, params: tuple = ()):
         if isinstance(x, Tensor):
             if x._device.type != "cpu":
                 raise RuntimeError(f"{name}: expected all tensors to be on the same device")
-            raw.append(x._data)
+            xs = x.shape
+            raw.append(x)
             if shape is None:
-                shape = x._data.shape
-            elif x._data.shape != shape:
+                shape = xs
+            elif xs != shape:
                 same_shape = False
             needs_grad = needs_grad or x._requires_grad
         else:
             break
     if len(raw) != len(operands):
         operands = tuple(_to_operand(x, name) for x in operands)
-        raw = [x._data if isinstance(x, Tensor) else x for x in operands]
+        raw = list(operands)
         shapes = [x.shape for x in operands if isinstance(x, Tensor)]
         shape = broadcast_shapes(*shapes)
         needs_grad = any(isinstance(x, Tensor) and x._requires_grad for x in operands)
@@ -168,11 +172,15 @@ def apply(name: str, *operands, params: tuple = ()):
         shape = broadcast_shapes(*(x.shape for x in operands))
     compute, out_dtype, casts = _plan(row, operands, len(params))
     if row.name in _INT_DIVISIONS and not compute.is_floating_point:
-        _check_int_divisor(row.name, raw[1])
-    if params:
-        raw.extend(params)
-    (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
-    out = Tensor(out_arr)
+        _check_int_divisor(row.name, _raw(operands[1]))
+    if fusion_state._enabled:
+        out = record_lazy(row, operands, params, shape, out_dtype, compute)
+    else:
+        raw = [x._data if isinstance(x, Tensor) else x for x in operands]
+        if params:
+            raw.extend(params)
+        (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
+        out = Tensor(out_arr)
     if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
         node = ElementwiseNode(row, operands, params, out, compute)
         out._attach(node, 0)
@@ -197,13 +205,18 @@ def _symbolic_grads(row, needs: tuple):
 
 
 class ElementwiseNode(Node):
-    """Backward node of one elementwise op; ``name()`` follows PyTorch (``MulBackward0``)."""
+    """Backward node of one elementwise op; ``name()`` follows PyTorch (``MulBackward0``).
 
-    __slots__ = ("row", "saved", "saved_out", "meta", "compute", "_freed", "_name", "params")
+    Besides the version-checked tensors its derivative rule needs, it keeps
+    references to all operands so that a fused backward region can recompute
+    intermediate values instead of storing them.
+    """
+
+    __slots__ = ("row", "saved", "saved_out", "meta", "compute", "_freed", "_name", "params", "operands",
+                 "versions", "out_shape", "out_dtype", "_region_args")
     n_outputs = 1
 
     def __init__(self, row, operands, params, out, compute):
-        Tensor = _tensor_cls()
         needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in operands)
         super().__init__(tuple(_edge(x) if need else None for x, need in zip(operands, needs)))
         self.row = row
@@ -217,8 +230,24 @@ class ElementwiseNode(Node):
         n = row.arity + len(row.params)
         self.saved_out = SavedTensor(out.detach()) if n in used else None
         self.meta = tuple((x.shape, x.dtype) if isinstance(x, Tensor) else None for x in operands)
+        self.operands = operands
+        self.versions = tuple(x._version[0] if isinstance(x, Tensor) else None for x in operands)
+        self.out_shape = out.shape
+        self.out_dtype = out.dtype
         self._freed = False
         self._name = _node_name(row, operands)
+
+    def fusable(self) -> bool:
+        """False when an operand changed in place since the forward pass (no recomputation then)."""
+        if self._freed:
+            return False
+        for x, v in zip(self.operands, self.versions):
+            if v is not None and x._version[0] != v:
+                return False
+        return True
+
+    def operand_values(self) -> tuple:
+        return self.operands
 
     def name(self) -> str:
         return self._name
@@ -227,6 +256,7 @@ class ElementwiseNode(Node):
         self._freed = True
         self.saved = ()
         self.saved_out = None
+        self.operands = ()
 
     def _operand(self, i):
         s = self.saved[i]
@@ -360,6 +390,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         t._attach(result._grad_fn, 0)
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
+    flush_readers(t._data)
     run_map(_forward_roots(row), [_raw(x) for x in (t,) + others + tuple(params)], [t.dtype.np], shape,
             compute.name, casts, outs=[t._data])
     t._bump_version()
@@ -368,6 +399,8 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
 
 def copy_into(dst, src) -> None:
     """Write ``src``'s values into ``dst``'s memory (broadcasting, casting); no graph."""
-    run_map(_forward_roots(ELEMENTWISE["identity"]), [_raw(src)], [dst.dtype.np], dst.shape,
+    src_arr = _raw(src)  # computes a pending src before pending readers of dst are flushed
+    flush_readers(dst._data)
+    run_map(_forward_roots(ELEMENTWISE["identity"]), [src_arr], [dst.dtype.np], dst.shape,
             dst.dtype.name, [dst.dtype.name], outs=[dst._data])
     dst._bump_version()

@@ -20,7 +20,8 @@ class Expr:
     """A node of a scalar expression DAG.
 
     ``op`` is ``"var"`` (an input, ``arg`` is its index), ``"const"`` (``arg`` is
-    a Python number) or the name of an op-table row applied to ``args``.
+    a Python number) or the name of an op-table row applied to ``args``; for
+    rows, ``arg`` may name the dtype the node computes in (None: the kernel's T).
     """
 
     __slots__ = ("op", "args", "arg", "_hash", "__weakref__")
@@ -216,6 +217,9 @@ def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], 
         else:
             row = ELEMENTWISE[node.op]
             code = row.scalar.format(*(names[a] for a in node.args))
+            if node.arg is not None:
+                # the node computes in its own dtype (fused regions mix dtypes)
+                code = code.replace("T(", f"np.{'bool_' if node.arg == 'bool' else node.arg}(")
             tmp = f"{temp_prefix}{len(lines)}"
             lines.append(f"{tmp} = {code}")
             names[node] = tmp
@@ -232,7 +236,7 @@ def structural_key(roots) -> str:
         elif node.op == "const":
             s = repr(node.arg) if not (isinstance(node.arg, float) and math.isnan(node.arg)) else "nan"
         else:
-            s = f"{node.op}(" + ",".join(f"%{ids[a]}" for a in node.args) + ")"
+            s = f"{node.op}{'' if node.arg is None else ':' + node.arg}(" + ",".join(f"%{ids[a]}" for a in node.args) + ")"
         ids[node] = len(parts)
         parts.append(s)
     return ";".join(parts) + "|" + ",".join(f"%{ids[r]}" for r in roots)

@@ -176,3 +176,13 @@ row("logical_not", 1, "logical", "(not bool({0}))")
 row("bitwise_and", 2, "arith", "({0} & {1})")
 row("bitwise_or", 2, "arith", "({0} | {1})")
 row("bitwise_xor", 2, "arith", "({0} ^ {1})")
+
+
+# ------------------------------------------------ casts (internal: fused regions)
+# A fused region mixes dtypes (float32 x * int64 index, bool masks); explicit cast
+# nodes keep every value in the dtype eager execution would give it.
+CAST_ROWS = {}
+for _dt in ("float32", "float64", "int32", "int64", "bool", "int8", "int16", "uint8", "float16"):
+    _np_name = "bool_" if _dt == "bool" else _dt
+    row(f"cast_{_dt}", 1, "arith", f"np.{_np_name}({{0}})", lambda F, x, out, g: (g,), node="ToCopyBackward0")
+    CAST_ROWS[_dt] = f"cast_{_dt}"

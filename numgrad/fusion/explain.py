@@ -1,0 +1,49 @@
+"""``ng.explain(tensor)``: what was fused and the generated kernel source."""
+from __future__ import annotations
+
+
+class Explanation:
+    """Text report of a tensor's pending fused region (shown as-is in notebooks)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def explain(t) -> Explanation:
+    """Describe how ``t`` is (or will be) computed: its fused region and kernel source.
+
+    >>> import numgrad as ng
+    >>> x = ng.ones(3)
+    >>> "tanh" in str(ng.explain(ng.tanh(x * 2 + 1)))
+    True
+    """
+    from ..kernels.cpu.elementwise import _source
+    from ..ops import expr as ex
+    from .lazy import RegionBuilder, pending_op
+
+    op = pending_op(t)
+    if op is None:
+        lines = [f"tensor of shape {list(t.shape)}, dtype {t.dtype}: already computed (no pending region)."]
+        if t.grad_fn is not None:
+            lines.append(f"grad_fn: {t.grad_fn.name()}")
+        return Explanation("\n".join(lines))
+    builder = RegionBuilder()
+    expr = builder.lazy_expr(op)
+    n_ops = sum(1 for node in ex.postorder([expr]) if node.op not in ("var", "const") and
+                not node.op.startswith("cast_"))
+    lines = [f"fused region: {n_ops} ops -> 1 kernel, output shape {list(op.shape)}, dtype {op.dtype}",
+             f"expression: {expr!r}", "inputs:"]
+    for i, (inp, dt) in enumerate(zip(builder.inputs, builder.dtypes)):
+        desc = f"array shape {list(inp.shape)}" if hasattr(inp, "shape") and getattr(inp, "ndim", 0) else \
+            f"scalar {inp!r}"
+        lines.append(f"  v{i}: {desc}, {dt}")
+    kinds = tuple("a" if hasattr(inp, "ndim") and inp.ndim > 0 else "s" for inp in builder.inputs)
+    src = _source((expr,), kinds, ("",) * len(kinds), 1, max(1, len(op.shape)), op.dtype.name)
+    lines.append("generated kernel source (before dimension collapsing):")
+    lines.append(src)
+    return Explanation("\n".join(lines))

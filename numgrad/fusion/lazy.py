@@ -1,0 +1,255 @@
+"""Lazy elementwise ops and the realization of a region into one kernel.
+
+A lazy tensor holds a ``LazyOp``: an op-table row, its operands (tensors, lazy
+or computed, and Python scalars) and the output's shape and dtype.  Building one
+costs a few Python objects; no kernel runs.  ``LazyOp.realize`` walks the region
+(iteratively), turns it into an expression DAG over the region's input buffers
+(``numgrad.ops.expr``, with explicit casts where eager execution would change
+dtype) and runs the generated map kernel.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .. import _dtypes
+from ..kernels.cpu.elementwise import run_map
+from ..ops import expr as ex
+from ..ops.table import CAST_ROWS, ELEMENTWISE
+from . import state
+
+# owner array id -> weak references to pending LazyOps that read that memory directly;
+# an in-place write to the memory first computes them (flush_readers)
+_pending: dict = {}
+_pending_entries = [0, 4096]  # entries now, size that triggers the next clean-up
+
+
+class LazyOp:
+    """One recorded elementwise op; ``realize()`` computes its whole region."""
+
+    __slots__ = ("row", "operands", "params", "shape", "dtype", "compute", "size", "versions", "result",
+                 "__weakref__")
+
+    def __init__(self, row, operands, params, shape, dtype, compute, size):
+        self.row = row
+        self.operands = operands
+        self.params = params
+        self.shape = shape
+        self.dtype = dtype
+        self.compute = compute
+        self.size = size
+        self.result = None
+        from ..tensor import Tensor
+
+        # an operand modified in place before we run would give a wrong value
+        self.versions = tuple(x._version[0] if isinstance(x, Tensor) else None for x in operands)
+        ref = None
+        for x in operands:
+            if isinstance(x, Tensor):
+                buf = x._buf if x._buf is not None else x._lazy.result
+                # readers of a still-lazy operand wait under that LazyOp, and move to its
+                # result buffer once it is computed
+                key = id(_owner(buf)) if buf is not None else id(x._lazy)
+                ref = ref or weakref.ref(self)
+                _pending.setdefault(key, []).append(ref)
+                _pending_entries[0] += 1
+        if _pending_entries[0] > _pending_entries[1]:
+            _compact()
+
+    def realize(self) -> np.ndarray:
+        if self.result is None:
+            self.result = realize_region(self)
+            self.operands = None  # the region's inputs may be freed now
+            readers = _pending.pop(id(self), None)
+            if readers:
+                _pending.setdefault(id(self.result), []).extend(readers)
+        return self.result
+
+
+def _is_pending(ref) -> bool:
+    op = ref()
+    return op is not None and op.result is None and op.operands is not None
+
+
+def _compact() -> None:
+    total = 0
+    for key in list(_pending):
+        live = [r for r in _pending[key] if _is_pending(r)]
+        if live:
+            _pending[key] = live
+            total += len(live)
+        else:
+            del _pending[key]
+    _pending_entries[0] = total
+    # amortized: the next clean-up waits until the table has doubled
+    _pending_entries[1] = max(4096, 2 * total)
+
+
+def _owner(arr: np.ndarray):
+    while arr.base is not None and isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+def flush_readers(target: np.ndarray) -> None:
+    """Compute every pending op that reads ``target``'s memory, before it is modified in place."""
+    refs = _pending.pop(id(_owner(target)), None)
+    if refs is None:
+        return
+    _pending_entries[0] -= len(refs)
+    for ref in refs:
+        if _is_pending(ref):
+            ref().realize()
+
+
+def flush_all() -> None:
+    for refs in list(_pending.values()):
+        for ref in refs:
+            if _is_pending(ref):
+                ref().realize()
+    _pending.clear()
+    _pending_entries[0] = 0
+
+
+def pending_op(t):
+    """The LazyOp still to compute for tensor ``t``, or None when ``t`` has data."""
+    if t._buf is not None:
+        return None
+    lazy = t._lazy
+    return lazy if lazy.result is None else None
+
+
+def tensor_array(t) -> np.ndarray:
+    buf = t._buf
+    return buf if buf is not None else t._lazy.result
+
+
+_SCALAR_DTYPES = {bool: _dtypes.bool_, int: _dtypes.int64, float: _dtypes.float64}
+
+
+def scalar_dtype(x) -> _dtypes.DType:
+    dt = _SCALAR_DTYPES.get(type(x))
+    if dt is None:
+        dt = _dtypes.from_numpy_dtype(np.asarray(x).dtype)
+    return dt
+
+
+def op_expr(row, arg_exprs, arg_dtypes, compute, out_dtype) -> ex.Expr:
+    """The Expr of ``row`` applied to arguments, with casts where eager execution has them."""
+    args = []
+    for i, (e, dt) in enumerate(zip(arg_exprs, arg_dtypes)):
+        wants_raw = row.kind == "logical" or (row.name == "where" and i == 0)
+        if not wants_raw and dt is not compute:
+            e = ex.Expr(CAST_ROWS[compute.name], (e,), compute.name)
+        args.append(e)
+    node = ex.Expr(row.name, tuple(args), compute.name)
+    if row.kind == "arith" and not out_dtype.is_floating_point:
+        # Numba may widen integer/bool arithmetic (bool + bool -> int64); eager stores cast it back
+        node = ex.Expr(CAST_ROWS[out_dtype.name], (node,), out_dtype.name)
+    return node
+
+
+class RegionBuilder:
+    """Collects a region's input buffers/scalars as variables and builds Exprs."""
+
+    def __init__(self):
+        self.inputs: list = []
+        self.dtypes: list = []
+        self._by_buffer: dict = {}
+
+    def buffer_var(self, arr: np.ndarray, dtype) -> ex.Expr:
+        idx = self._by_buffer.get(id(arr))
+        if idx is None:
+            idx = len(self.inputs)
+            self._by_buffer[id(arr)] = idx
+            self.inputs.append(arr)
+            self.dtypes.append(dtype)
+        return ex.var(idx)
+
+    def scalar_var(self, value) -> tuple:
+        idx = len(self.inputs)
+        self.inputs.append(value)
+        dt = scalar_dtype(value)
+        self.dtypes.append(dt)
+        return ex.var(idx), dt
+
+    def lazy_expr(self, root: LazyOp) -> ex.Expr:
+        """Expr of the region rooted at ``root`` (iterative post-order walk)."""
+        from ..tensor import Tensor
+
+        exprs: dict = {}
+        stack = [(root, False)]
+        while stack:
+            op, expanded = stack.pop()
+            if id(op) in exprs:
+                continue
+            if not expanded:
+                stack.append((op, True))
+                for x in op.operands:
+                    if isinstance(x, Tensor):
+                        sub = pending_op(x)
+                        if sub is not None and id(sub) not in exprs:
+                            stack.append((sub, False))
+                continue
+            _check_versions(op)
+            arg_exprs, arg_dtypes = [], []
+            for x in op.operands:
+                if isinstance(x, Tensor):
+                    sub = pending_op(x)
+                    if sub is not None:
+                        arg_exprs.append(exprs[id(sub)])
+                        arg_dtypes.append(sub.dtype)
+                    else:
+                        arg_exprs.append(self.buffer_var(tensor_array(x), x.dtype))
+                        arg_dtypes.append(x.dtype)
+                else:
+                    e, dt = self.scalar_var(x)
+                    arg_exprs.append(e)
+                    arg_dtypes.append(dt)
+            for p in op.params:
+                e, dt = self.scalar_var(p)
+                arg_exprs.append(e)
+                arg_dtypes.append(dt)
+            exprs[id(op)] = op_expr(op.row, arg_exprs, arg_dtypes, op.compute, op.dtype)
+        return exprs[id(root)]
+
+
+def _check_versions(op: LazyOp) -> None:
+    from ..tensor import Tensor
+
+    for x, v in zip(op.operands, op.versions):
+        if isinstance(x, Tensor) and x._version[0] != v:
+            raise RuntimeError(
+                f"numgrad fusion: an input of a pending {op.row.name} (shape {list(x.shape)}) was modified in "
+                "place after the op was recorded and before its value was computed; this modification "
+                "bypassed numgrad's in-place API. Call .numpy() on the input only after computing results, "
+                "or run with NUMGRAD_FUSION=0."
+            )
+
+
+def realize_region(root: LazyOp) -> np.ndarray:
+    builder = RegionBuilder()
+    expr = builder.lazy_expr(root)
+    (out,) = run_map((expr,), builder.inputs, (root.dtype.np,), root.shape, root.dtype.name,
+                     ("",) * len(builder.inputs))
+    return out
+
+
+def record(row, operands, params, shape, out_dtype, compute):
+    """A lazy tensor for ``row(operands)``; computes operands first when the region is full."""
+    from ..tensor import Tensor
+
+    size = 1
+    for x in operands:
+        if isinstance(x, Tensor) and x._buf is None:
+            lazy = x._lazy
+            if lazy.result is None:
+                size += lazy.size
+    if size > state.MAX_REGION:
+        size = 1
+        for x in operands:
+            if isinstance(x, Tensor) and x._buf is None:
+                x._data  # noqa: B018 - computes the full operand region now
+    op = LazyOp(row, operands, params, shape, out_dtype, compute, size)
+    return Tensor._from_lazy(op)
