@@ -150,6 +150,20 @@ def _type_as(self, other):
     return _to(self, other.dtype)
 
 
+def _softmax_method(self, dim, dtype=None):
+    """``softmax`` along ``dim`` (see ``numgrad.nn.functional.softmax``)."""
+    from .nn.functional import softmax
+
+    return softmax(self, dim, dtype=dtype)
+
+
+def _log_softmax_method(self, dim, dtype=None):
+    """``log_softmax`` along ``dim`` (see ``numgrad.nn.functional.log_softmax``)."""
+    from .nn.functional import log_softmax
+
+    return log_softmax(self, dim, dtype=dtype)
+
+
 def install() -> None:
     T = Tensor
     # arithmetic operators
@@ -200,6 +214,8 @@ def install() -> None:
         setattr(T, unary + "_", _unary_inplace(unary))
     for name, fn in _method_table().items():
         setattr(T, name, fn)
+    T.softmax = _softmax_method
+    T.log_softmax = _log_softmax_method
 
 
 def export_public(namespace: dict) -> None:

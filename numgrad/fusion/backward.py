@@ -84,7 +84,7 @@ def run(region: list, grad):
                 if edge is not None and edge not in external:
                     external[edge] = (e, x.shape, x.dtype)
             else:
-                e, dt = builder.scalar_var(x)
+                e, dt = builder.operand_scalar(node.row, i, x)
                 arg_exprs.append(e)
                 arg_dtypes.append(dt)
         for p in node.params:

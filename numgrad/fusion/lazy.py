@@ -135,8 +135,35 @@ def scalar_dtype(x) -> _dtypes.DType:
     return dt
 
 
+# x ** c for these constant exponents becomes an exact cheap op instead of a general pow
+_POW_SPECIAL = {2.0: "square", 0.5: "sqrt", -1.0: "reciprocal", 1.0: "identity", -0.5: "rsqrt"}
+_POW_SPECIAL_ALL = set(_POW_SPECIAL) | {3.0}
+
+
+def _pow_special(arg_exprs, compute):
+    exponent = arg_exprs[1]
+    if exponent.op != "const" or not compute.is_floating_point:
+        return None
+    base = arg_exprs[0]
+    name = _POW_SPECIAL.get(exponent.arg)
+    if name is not None:
+        return ex.Expr(name, (base,), compute.name)
+    if exponent.arg == 3.0:
+        return ex.Expr("mul", (ex.Expr("square", (base,), compute.name), base), compute.name)
+    return None
+
+
 def op_expr(row, arg_exprs, arg_dtypes, compute, out_dtype) -> ex.Expr:
     """The Expr of ``row`` applied to arguments, with casts where eager execution has them."""
+    if row.name == "pow" and arg_exprs[1].op == "const":
+        base = arg_exprs[0]
+        if arg_dtypes[0] is not compute:
+            base = ex.Expr(CAST_ROWS[compute.name], (base,), compute.name)
+        special = _pow_special((base, arg_exprs[1]), compute)
+        if special is not None:
+            return special
+        arg_exprs = (arg_exprs[0], ex.Expr(CAST_ROWS[compute.name], (arg_exprs[1],), compute.name))
+        arg_dtypes = (arg_dtypes[0], compute)
     args = []
     for i, (e, dt) in enumerate(zip(arg_exprs, arg_dtypes)):
         wants_raw = row.kind == "logical" or (row.name == "where" and i == 0)
@@ -167,6 +194,13 @@ class RegionBuilder:
             self.dtypes.append(dtype)
         return ex.var(idx)
 
+    def operand_scalar(self, row, index, value) -> tuple:
+        """A scalar operand: a constant where it selects a cheaper formula (x ** 2), else a variable
+        (so a new value does not need a new kernel)."""
+        if row.name == "pow" and index == 1 and not isinstance(value, bool) and float(value) in _POW_SPECIAL_ALL:
+            return ex.const(float(value)), _dtypes.float64
+        return self.scalar_var(value)
+
     def scalar_var(self, value) -> tuple:
         idx = len(self.inputs)
         self.inputs.append(value)
@@ -194,7 +228,7 @@ class RegionBuilder:
                 continue
             _check_versions(op)
             arg_exprs, arg_dtypes = [], []
-            for x in op.operands:
+            for i, x in enumerate(op.operands):
                 if isinstance(x, Tensor):
                     sub = pending_op(x)
                     if sub is not None:
@@ -204,7 +238,7 @@ class RegionBuilder:
                         arg_exprs.append(self.buffer_var(tensor_array(x), x.dtype))
                         arg_dtypes.append(x.dtype)
                 else:
-                    e, dt = self.scalar_var(x)
+                    e, dt = self.operand_scalar(op.row, i, x)
                     arg_exprs.append(e)
                     arg_dtypes.append(dt)
             for p in op.params:
@@ -253,3 +287,24 @@ def record(row, operands, params, shape, out_dtype, compute):
                 x._data  # noqa: B018 - computes the full operand region now
     op = LazyOp(row, operands, params, shape, out_dtype, compute, size)
     return Tensor._from_lazy(op)
+
+
+def reduce_lazy(t, reducer: str, acc_dtype) -> "np.ndarray | None":
+    """Reduce a lazy tensor over all its elements in the same kernel that computes it.
+
+    Returns a 0-d array, or None when the region cannot be reduced in one pass
+    (the caller then computes the region and reduces the result).
+    """
+    from ..kernels.cpu.elementwise import run_reduce
+
+    op = pending_op(t)
+    if op is None:
+        return None
+    builder = RegionBuilder()
+    expr = builder.lazy_expr(op)
+    if op.dtype is not acc_dtype:
+        expr = ex.Expr(CAST_ROWS[acc_dtype.name], (expr,), acc_dtype.name)
+    value = run_reduce(expr, builder.inputs, op.shape, reducer, acc_dtype.name)
+    if value is None:
+        return None
+    return np.asarray(value, dtype=acc_dtype.np)

@@ -20,9 +20,32 @@ import os
 import sys
 import tempfile
 import threading
+import types
 import warnings
 
 _lock = threading.Lock()
+class _KernelFinder:
+    """Makes ``numgrad_kernels.<name>`` importable from the cache directory.
+
+    Numba's disk cache re-imports a kernel's module by name to rebuild its
+    environment; with this finder that works in any process, in any order.
+    """
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if not fullname.startswith("numgrad_kernels."):
+            return None
+        file = os.path.join(cache_dir(), fullname.split(".", 1)[1] + ".py")
+        if not os.path.exists(file):
+            return None
+        return importlib.util.spec_from_file_location(fullname, file)
+
+
+_parent = types.ModuleType("numgrad_kernels")
+_parent.__path__ = []
+sys.modules.setdefault("numgrad_kernels", _parent)
+if not any(isinstance(f, _KernelFinder) for f in sys.meta_path):
+    sys.meta_path.append(_KernelFinder())
 _modules: dict = {}
 _stats = {"compiled": 0, "disk_hits": 0, "memory_hits": 0, "modules_written": 0}
 _cache_dir = None
@@ -107,8 +130,72 @@ def load_module(source: str, prefix: str = "k"):
         except BaseException:
             sys.modules.pop(name, None)
             raise
+        _guard_dispatchers(mod)
         _modules[name] = mod
         return mod
+
+
+class _GuardedKernel:
+    """Calls a Numba dispatcher; an unreadable disk-cache entry is purged and recompiled.
+
+    Another process may have left a truncated index or data file; Numba would
+    raise from its unpickler.  That is not the user's error, so the entry is
+    deleted, caching is switched off for this dispatcher, and it compiles.
+    """
+
+    __slots__ = ("dispatcher", "__wrapped__")
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+        self.__wrapped__ = dispatcher
+
+    def __call__(self, *args):
+        try:
+            return self.dispatcher(*args)
+        except Exception as exc:  # noqa: BLE001 - only cache-load failures are handled
+            if not _raised_by_cache_loader(exc):
+                raise
+            _purge_numba_cache(self.dispatcher)
+            warnings.warn(f"numgrad: discarded an unreadable kernel cache entry ({type(exc).__name__}: {exc}); "
+                          "recompiling", RuntimeWarning, stacklevel=2)
+            return self.dispatcher(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.dispatcher, name)
+
+
+def _raised_by_cache_loader(exc) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(os.path.join("numba", "core", "caching.py")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _purge_numba_cache(dispatcher) -> None:
+    from numba.core.caching import NullCache
+
+    impl = getattr(dispatcher, "_cache", None)
+    cache_path = getattr(impl, "cache_path", None)
+    index_name = getattr(getattr(impl, "_cache_file", None), "_index_name", None)
+    if cache_path and index_name:
+        stem = index_name[: -len(".nbi")]
+        for entry in os.listdir(cache_path):
+            if entry.startswith(stem):
+                try:
+                    os.unlink(os.path.join(cache_path, entry))
+                except OSError:
+                    pass
+    dispatcher._cache = NullCache()
+
+
+def _guard_dispatchers(mod) -> None:
+    from numba.core.registry import CPUDispatcher
+
+    for name, obj in list(vars(mod).items()):
+        if isinstance(obj, CPUDispatcher):
+            setattr(mod, name, _GuardedKernel(obj))
 
 
 def _file_matches(path: str, text: str) -> bool:
@@ -144,6 +231,7 @@ def cache_info() -> dict:
     compiled = disk = 0
     for mod in list(_modules.values()):
         for obj in vars(mod).values():
+            obj = getattr(obj, "dispatcher", obj)
             stats = getattr(obj, "stats", None)
             if stats is not None and hasattr(stats, "cache_hits"):
                 disk += sum(stats.cache_hits.values())

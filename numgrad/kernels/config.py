@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 # fastmath without "nnan"/"ninf": NaN and inf propagate exactly as in NumPy.
-FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+# a set (numba rejects a frozenset for fastmath=)
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # generated source must be byte-identical across processes (it is content-hashed),
 # and a set's repr depends on string-hash randomization
 FASTMATH_LITERAL = "{" + ", ".join(repr(f) for f in sorted(FASTMATH)) + "}"
@@ -22,8 +23,14 @@ NJIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 
 def configure_numba() -> None:
-    """Choose a threading layer that does not spin-wait (called before numba is imported)."""
+    """Threading defaults that do not spin-wait on small machines (set before numba/SciPy load).
+
+    The OpenMP layer busy-waits between parallel regions; so do OpenBLAS's idle
+    threads, which made one small ``np.dot`` inside a kernel 300x slower while
+    numba's own threads were busy.  Users who set these variables keep theirs.
+    """
     os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def set_num_threads(n: int) -> None:

@@ -596,21 +596,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 # ---------------------------------------------------------------- layers and helpers
 
-def linear(input, weight, bias=None) -> Tensor:
-    """``input @ weight.T + bias`` (``weight`` is (out_features, in_features)).
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.linear(ng.ones(2, 3), ng.ones(4, 3), ng.zeros(4)).shape
-    (2, 4)
-    """
-    x, w = _as_tensor(input), _as_tensor(weight)
-    if w.ndim not in (1, 2):
-        raise RuntimeError(f"linear: weight must be 1-D or 2-D, got shape {list(w.shape)}")
-    # w.mT is a transposed view: the BLAS kernel reads it in place, no copy
-    out = matmul(x, w.mT if w.ndim == 2 else w)
-    return out + bias if bias is not None else out
-
-
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
     """One-hot encoding of an int64 tensor (re-exported from ``numgrad.ops.indexing``).
 
@@ -627,3 +612,4 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
 
 # --- layers (conv, pooling, normalization) below ---
 from ._layers_functional import *  # noqa
+from ..ops.shape import pad  # noqa: E402,F401

@@ -137,6 +137,11 @@ def _plan(row, operands, n_params):
     plan = _plans.get(key)
     if plan is None:
         compute, out_dtype = _dtypes_for(row, operands)
+        if compute.name == "float16" or out_dtype.name == "float16":
+            raise TypeError(
+                f"{row.name}: float16 arithmetic is not supported on the CPU (Numba has no float16 math); "
+                "convert with .float() first"
+            )
         casts = tuple(_casts(row, operands, compute)) + (compute.name,) * n_params
         plan = _plans[key] = (compute, out_dtype, casts)
     return plan

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
+from ..fusion.lazy import reduce_lazy
 from ..kernels.cpu.reduce import reduce_array
 
 Dims = Union[int, Sequence[int], None]
@@ -82,6 +83,15 @@ def sum_to(x, shape: tuple):
     return SumTo.apply(x, tuple(shape))
 
 
+def _reduce(x, dims, reducer, acc):
+    """Reduce over ``dims``; a full reduction of a lazy region happens inside its kernel."""
+    if len(dims) == x.ndim and x._buf is None:
+        out = reduce_lazy(x, reducer, acc)
+        if out is not None:
+            return out
+    return reduce_array(x._data, dims, reducer, acc.np)
+
+
 def _sum_dtype(dtype):
     return _dtypes.int64 if not dtype.is_floating_point else dtype
 
@@ -94,7 +104,7 @@ class Sum(Function):
         ctx.dims = dims
         ctx.node_name = "SumBackward0" if len(dims) == x.ndim else "SumBackward1"
         acc = dtype if dtype is not None else _sum_dtype(x.dtype)
-        out = reduce_array(x._data, dims, "sum", acc.np)
+        out = _reduce(x, dims, "sum", acc)
         if keepdim:
             out = out.reshape(kept_shape(x.shape, dims))
         ctx.keepdim = keepdim
@@ -133,7 +143,7 @@ class Mean(Function):
         for d in dims:
             count *= x.shape[d]
         ctx.count = count
-        total = reduce_array(x._data, dims, "sum", x.dtype.np)
+        total = _reduce(x, dims, "sum", x.dtype)
         from .elementwise import apply
 
         out = apply("div", Tensor(total), count) if count else apply("mul", Tensor(total), float("nan"))

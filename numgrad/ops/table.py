@@ -19,7 +19,9 @@ kernels - is generated from this table.
   logical  bool result, operands read as bool
 
 Templates may repeat ``{k}``: arguments are always names or constants.  ``T``
-is the compute dtype in the generated module (``T(1)`` is a typed constant).
+is the compute dtype in the generated module (``T(1)`` is a typed constant);
+``fm`` is ``numgrad.kernels.cpu.fastmath``, whose exp/log/tanh/... vectorize
+(libm's do not with pip's llvmlite: no SVML).
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ row("mul", 2, "arith", "({0} * {1})", lambda F, x, out, g: (g * x[1], g * x[0]))
 row("div", 2, "float", "({0} / {1})", lambda F, x, out, g: (g / x[1], -g * x[0] / (x[1] * x[1])))
 row("neg", 1, "arith", "(-{0})", lambda F, x, out, g: (-g,))
 row(
-    "pow", 2, "arith", "({0} ** {1})",
+    "pow", 2, "arith", "fm.pow({0}, {1})",
     # PyTorch masks the 0**0 and log(0) cases exactly like this
     lambda F, x, out, g: (
         F.where(F.eq(x[1], 0.0), 0.0, g * x[1] * F.pow(x[0], x[1] - 1.0)),
@@ -119,37 +121,37 @@ row("trunc", 1, "arith", "np.trunc({0})", _zero)
 row("identity", 1, "arith", "{0}", lambda F, x, out, g: (g,), node="CloneBackward0")
 
 # ------------------------------------------------------ transcendental (float)
-row("exp", 1, "float", "np.exp({0})", lambda F, x, out, g: (g * out,))
+row("exp", 1, "float", "fm.exp({0})", lambda F, x, out, g: (g * out,))
 row("exp2", 1, "float", "np.exp2({0})", lambda F, x, out, g: (g * out * LN2,))
-row("log", 1, "float", "np.log({0})", lambda F, x, out, g: (g / x[0],), domain="positive")
+row("log", 1, "float", "fm.log({0})", lambda F, x, out, g: (g / x[0],), domain="positive")
 row("log2", 1, "float", "np.log2({0})", lambda F, x, out, g: (g / (x[0] * LN2),), domain="positive")
-row("log1p", 1, "float", "np.log1p({0})", lambda F, x, out, g: (g / (x[0] + 1.0),), domain="positive")
-row("expm1", 1, "float", "np.expm1({0})", lambda F, x, out, g: (g * (out + 1.0),))
+row("log1p", 1, "float", "fm.log1p({0})", lambda F, x, out, g: (g / (x[0] + 1.0),), domain="positive")
+row("expm1", 1, "float", "fm.expm1({0})", lambda F, x, out, g: (g * (out + 1.0),))
 row("sqrt", 1, "float", "np.sqrt({0})", lambda F, x, out, g: (g / (out * 2.0),), domain="positive")
 row("rsqrt", 1, "float", "(T(1) / np.sqrt({0}))", lambda F, x, out, g: (g * -0.5 * out * out * out,), domain="positive")
-row("sin", 1, "float", "np.sin({0})", lambda F, x, out, g: (g * F.cos(x[0]),))
-row("cos", 1, "float", "np.cos({0})", lambda F, x, out, g: (-g * F.sin(x[0]),))
+row("sin", 1, "float", "fm.sin({0})", lambda F, x, out, g: (g * F.cos(x[0]),))
+row("cos", 1, "float", "fm.cos({0})", lambda F, x, out, g: (-g * F.sin(x[0]),))
 row("tan", 1, "float", "np.tan({0})", lambda F, x, out, g: (g * (out * out + 1.0),), domain="unit")
-row("tanh", 1, "float", "np.tanh({0})", lambda F, x, out, g: (g * (1.0 - out * out),))
-row("erf", 1, "float", "math.erf({0})", lambda F, x, out, g: (g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
-row("sigmoid", 1, "float", "(T(1) / (T(1) + np.exp(-{0})))", lambda F, x, out, g: (g * out * (1.0 - out),))
+row("tanh", 1, "float", "fm.tanh({0})", lambda F, x, out, g: (g * (1.0 - out * out),))
+row("erf", 1, "float", "fm.erf({0})", lambda F, x, out, g: (g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
+row("sigmoid", 1, "float", "fm.sigmoid({0})", lambda F, x, out, g: (g * out * (1.0 - out),))
 
 # ------------------------------------------------------------- activations
 row("relu", 1, "arith", "(T(0) if {0} <= 0 else {0})", lambda F, x, out, g: (F.where(F.gt(out, 0.0), g, 0.0),),
     node="ReluBackward0")
 row("leaky_relu", 1, "float", "({0} if {0} > 0 else {0} * {1})",
     lambda F, x, out, g: (F.where(F.gt(x[0], 0.0), g, g * x[1]),), params=("negative_slope",))
-row("gelu", 1, "float", "(T(0.5) * {0} * (T(1) + math.erf({0} * T(%r))))" % SQRT1_2,
+row("gelu", 1, "float", "(T(0.5) * {0} * (T(1) + fm.erf({0} * T(%r))))" % SQRT1_2,
     lambda F, x, out, g: (g * (0.5 * (1.0 + F.erf(x[0] * SQRT1_2)) + x[0] * INV_SQRT_2PI * F.exp(-0.5 * x[0] * x[0])),))
 row("gelu_tanh", 1, "float",
-    "(T(0.5) * {0} * (T(1) + np.tanh(T(%r) * ({0} + T(0.044715) * {0} * {0} * {0}))))" % SQRT_2_OVER_PI,
+    "(T(0.5) * {0} * (T(1) + fm.tanh(T(%r) * ({0} + T(0.044715) * {0} * {0} * {0}))))" % SQRT_2_OVER_PI,
     lambda F, x, out, g: _gelu_tanh_grad(F, x[0], g), node="GeluBackward0")
-row("silu", 1, "float", "({0} / (T(1) + np.exp(-{0})))",
+row("silu", 1, "float", "({0} / (T(1) + fm.exp(-{0})))",
     lambda F, x, out, g: (g * F.sigmoid(x[0]) * (1.0 + x[0] * (1.0 - F.sigmoid(x[0]))),))
-row("softplus", 1, "float", "({0} if {0} * {1} > {2} else np.log1p(np.exp({0} * {1})) / {1})",
+row("softplus", 1, "float", "({0} if {0} * {1} > {2} else fm.log1p(fm.exp({0} * {1})) / {1})",
     lambda F, x, out, g: (F.where(F.gt(x[0] * x[1], x[2]), g, g * F.sigmoid(x[0] * x[1])),),
     params=("beta", "threshold"))
-row("elu", 1, "float", "({0} if {0} > 0 else {1} * np.expm1({0}))",
+row("elu", 1, "float", "({0} if {0} > 0 else {1} * fm.expm1({0}))",
     lambda F, x, out, g: (F.where(F.gt(x[0], 0.0), g, g * (out + x[1])),), params=("alpha",))
 
 

@@ -45,6 +45,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
         "import math",
         "import numpy as np",
         "from numba import njit, prange",
+        "from numgrad.kernels.cpu import fastmath as fm",
         f"T = np.{compute}",
         f"FASTMATH = {FASTMATH_LITERAL}",
         "",
@@ -117,6 +118,56 @@ def _view(arr: np.ndarray, shape: tuple, strides: list) -> np.ndarray:
     )
 
 
+def _all_broadcast(a: np.ndarray) -> bool:
+    """True for an array that holds one value repeated (e.g. the expand() of a scalar grad)."""
+    for n, st in zip(a.shape, a.strides):
+        if n != 1 and st != 0:
+            return False
+    return True
+
+
+def prepare(inputs, shape: tuple, outs: list):
+    """Kernel arguments for evaluating over ``shape``: (kinds, call args, out views, ndim).
+
+    Arrays become views over the shape left after dropping size-1 dims and
+    merging dims that are contiguous for every operand (stride 0 where an input
+    is broadcast); scalars (and 0-d arrays) are passed as values.
+    """
+    kinds = []
+    args = []
+    fast = True
+    for a in inputs:
+        if type(a) is np.ndarray and a.ndim > 0 and not _all_broadcast(a):
+            kinds.append("a")
+            args.append(a)
+            if fast and (a.shape != shape or not a.flags.c_contiguous):
+                fast = False
+        else:
+            # scalars, 0-d arrays and arrays that repeat one value (stride 0 everywhere)
+            kinds.append("s")
+            args.append(a.reshape(-1)[0] if isinstance(a, np.ndarray) and a.size else
+                        a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a)
+    if fast:
+        for o in outs:
+            if not o.flags.c_contiguous:
+                fast = False
+    if fast:
+        call_args = [a.reshape(-1) if k == "a" else a for a, k in zip(args, kinds)]
+        return kinds, call_args, [o.reshape(-1) for o in outs], 1
+    arrays = [a for a, k in zip(args, kinds) if k == "a"]
+    strides = [_broadcast_strides(o, shape) for o in outs] + [_broadcast_strides(a, shape) for a in arrays]
+    cshape, cstrides = _collapse(shape, strides)
+    if not outs and not arrays:
+        cshape = (int(np.prod(shape, dtype=np.int64)) or 1,)
+    out_views = [
+        np.lib.stride_tricks.as_strided(o, shape=cshape, strides=tuple(s * o.itemsize for s in st))
+        for o, st in zip(outs, cstrides[: len(outs)])
+    ]
+    it = iter(_view(a, cshape, st) for a, st in zip(arrays, cstrides[len(outs):]))
+    call_args = [next(it) if k == "a" else a for a, k in zip(args, kinds)]
+    return kinds, call_args, out_views, len(cshape)
+
+
 def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     """Evaluate expression ``roots`` over ``shape`` and return the output arrays.
 
@@ -131,37 +182,7 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     size = outs[0].size
     if size == 0:
         return outs
-    kinds = []
-    args = []
-    fast = True
-    for a in inputs:
-        if type(a) is np.ndarray and a.ndim > 0:
-            kinds.append("a")
-            args.append(a)
-            if fast and (a.shape != shape or not a.flags.c_contiguous):
-                fast = False
-        else:
-            kinds.append("s")
-            args.append(a[()] if isinstance(a, np.ndarray) else a)
-    if fast:
-        for o in outs:
-            if not o.flags.c_contiguous:
-                fast = False
-    if fast:
-        ndim = 1
-        call_args = [a.reshape(-1) if k == "a" else a for a, k in zip(args, kinds)]
-        out_views = [o.reshape(-1) for o in outs]
-    else:
-        arrays = [a for a, k in zip(args, kinds) if k == "a"]
-        strides = [_broadcast_strides(o, shape) for o in outs] + [_broadcast_strides(a, shape) for a in arrays]
-        cshape, cstrides = _collapse(shape, strides)
-        ndim = len(cshape)
-        out_views = [
-            np.lib.stride_tricks.as_strided(o, shape=cshape, strides=tuple(s * o.itemsize for s in st))
-            for o, st in zip(outs, cstrides[: len(outs)])
-        ]
-        it = iter(_view(a, cshape, st) for a, st in zip(arrays, cstrides[len(outs):]))
-        call_args = [next(it) if k == "a" else a for a, k in zip(args, kinds)]
+    kinds, call_args, out_views, ndim = prepare(inputs, shape, outs)
     key = (roots, tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
     mod = _kernels.get(key)
     if mod is None:
@@ -170,3 +191,75 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     fn(*out_views, *call_args)
     return outs
+
+
+# chunks of a parallel full reduction: enough to balance threads, few enough to combine cheaply
+_REDUCE_CHUNKS = 64
+
+
+def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
+    """A module whose serial/parallel kernels reduce ``root`` over a 1-D index space."""
+    from .reduce import REDUCERS
+
+    init, step = REDUCERS[reducer]
+    is_float = acc.startswith("float")
+    init = init.replace("LOW", "T(-np.inf)" if is_float else f"np.iinfo(np.{acc}).min")
+    init = init.replace("HIGH", "T(np.inf)" if is_float else f"np.iinfo(np.{acc}).max")
+    lines, (out,) = ex.render([root], lambda i: f"v{i}", _const_fmt)
+    args = [f"a{k}" for k in range(len(kinds))]
+    loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
+    body = "\n".join("            " + line for line in loads + lines)
+    return f"""import math
+import numpy as np
+from numba import njit, prange
+from numgrad.kernels.cpu import fastmath as fm
+T = np.{'bool_' if acc == 'bool' else acc}
+FASTMATH = {FASTMATH_LITERAL}
+
+
+@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
+def serial(n, {', '.join(args)}):
+    acc = {init}
+    for i in range(n):
+        if True:
+{body}
+            v = T({out})
+            acc = {step}
+    return acc
+
+
+@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH, parallel=True)
+def parallel(n, {', '.join(args)}):
+    partial = np.empty({_REDUCE_CHUNKS}, dtype=T)
+    for c in prange({_REDUCE_CHUNKS}):
+        acc = {init}
+        for i in range(c * n // {_REDUCE_CHUNKS}, (c + 1) * n // {_REDUCE_CHUNKS}):
+{body}
+            v = T({out})
+            acc = {step}
+        partial[c] = acc
+    acc = {init}
+    for c in range({_REDUCE_CHUNKS}):
+        v = partial[c]
+        acc = {step}
+    return acc
+"""
+
+
+def run_reduce(root, inputs, shape, reducer: str, acc: str):
+    """Reduce expression ``root`` over all of ``shape`` in one pass; None when the
+    operands do not collapse to one dimension (the caller then computes the map first)."""
+    shape = tuple(shape)
+    size = 1
+    for n in shape:
+        size *= n
+    kinds, call_args, _, ndim = prepare(inputs, shape, [])
+    if ndim != 1 or size == 0:
+        return None
+    key = ("reduce", root, tuple(kinds), reducer, acc)
+    mod = _kernels.get(key)
+    if mod is None:
+        mod = cache.load_module(_reduce_source(root, tuple(kinds), reducer, acc), prefix="mapreduce")
+        _kernels[key] = mod
+    fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
+    return fn(size, *call_args)

@@ -1,0 +1,30 @@
+"""Timing helpers shared by the benchmarks (medians of repeats, ratios from one run)."""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def median_time(fn, repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1e3:9.3f} ms"
+
+
+def table(rows, headers) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).rjust(w) for h, w in zip(headers, widths))
+    out = [line, "-" * len(line)]
+    for r in rows:
+        out.append("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+    return "\n".join(out)
