@@ -1,0 +1,255 @@
+"""Fusion: lazy regions, fused backward, laziness invisible to the user, the kernel cache."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import numgrad as ng
+from tests.helpers import assert_close
+
+
+@pytest.fixture
+def unfused():
+    ng.set_fusion(False)
+    yield
+    ng.set_fusion(True)
+
+
+def w1(m, x, w, b):
+    return (m.tanh(x * w + b) * m.sigmoid(x) ** 2).sum()
+
+
+def test_w1_is_one_region_and_matches_torch():
+    ng.manual_seed(0)
+    x, w = ng.randn(50, requires_grad=True), ng.randn(50, requires_grad=True)
+    b = ng.randn(1, requires_grad=True)
+    inner = ng.tanh(x * w + b) * ng.sigmoid(x) ** 2
+    assert inner._is_lazy
+    assert "6 ops -> 1 kernel" in str(ng.explain(inner))
+    y = inner.sum()
+    y.backward()
+    tx, tw, tb = (torch.tensor(t.detach().numpy(), requires_grad=True) for t in (x, w, b))
+    ty = w1(torch, tx, tw, tb)
+    ty.backward()
+    assert_close(y, ty, rtol=1e-5)
+    for n, t in ((x, tx), (w, tw), (b, tb)):
+        assert_close(n.grad, t.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_realization_is_invisible(unfused=None):
+    x = ng.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = (x * 2).exp()
+    assert y.grad_fn.name() == "ExpBackward0" and y.shape == (3,) and y.dtype == ng.float32
+    assert repr(y).startswith("tensor([7.3891e+00, 1.8316e-02, 4.0343e+02]")
+    assert y.tolist() == pytest.approx(np.exp([2.0, -4.0, 6.0]).tolist(), rel=1e-6)
+    assert not y._is_lazy
+
+
+def test_long_loop_is_cut_into_cached_blocks():
+    x = ng.ones(4)
+    for _ in range(5):  # warm up the block kernel
+        x = x * 1.0001
+    before = ng.kernels.cache_info()["modules"]
+    y = ng.ones(4)
+    for _ in range(1000):
+        y = y * 1.0001
+        assert y._lazy is None or y._lazy.size <= ng.fusion.state.MAX_REGION
+    assert_close(y, np.full(4, 1.0001 ** 1000, dtype=np.float32), rtol=1e-4)
+    # one kernel per block size reached, not one per step
+    assert ng.kernels.cache_info()["modules"] - before <= 3
+
+
+def test_fused_equals_unfused_on_mixed_dtypes():
+    a = ng.tensor([1, 2, 3])
+    f = ng.tensor([0.5, 1.5, 2.5])
+    exprs = [lambda: (a * f + 1) // 2, lambda: (a > 1) * f, lambda: ng.where(f > 1, a, f) % 2,
+             lambda: (a + True) * 2, lambda: -(a // 2) + (f ** 2)]
+    fused = [e().tolist() for e in exprs]
+    ng.set_fusion(False)
+    try:
+        assert [e().tolist() for e in exprs] == fused
+        assert [e().dtype for e in exprs] == [e().dtype for e in exprs]
+    finally:
+        ng.set_fusion(True)
+
+
+def test_inplace_after_lazy_use_keeps_eager_semantics():
+    x = ng.tensor([1.0, 2.0])
+    y = x * 2  # pending, reads x
+    x.add_(10)
+    assert y.tolist() == [2.0, 4.0]
+    z = x * 1
+    x.numpy()[0] = -1  # writing through numpy() after the op was recorded
+    assert z.tolist() == [11.0, 12.0]
+
+
+def test_double_backward_through_fused_regions_matches_torch():
+    ng.manual_seed(3)
+    x = ng.randn(5, dtype=ng.float64, requires_grad=True)
+    (g,) = ng.autograd.grad(w1(ng, x, x, 0.5), x, create_graph=True)
+    (h,) = ng.autograd.grad(g.sum(), x)
+    tx = torch.tensor(x.detach().numpy(), requires_grad=True)
+    (tg,) = torch.autograd.grad(w1(torch, tx, tx, 0.5), tx, create_graph=True)
+    (th,) = torch.autograd.grad(tg.sum(), tx)
+    assert_close(g, tg, rtol=1e-10)
+    assert_close(h, th, rtol=1e-9)
+
+
+def test_intermediate_with_two_consumers_and_hooks_stay_correct():
+    x = ng.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    seen = []
+    a = x.sin()
+    a.register_hook(lambda g: seen.append(g.tolist()))
+    y = (a * a + a.exp()).sum()
+    y.backward()
+    tx = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    ta = tx.sin()
+    (ta * ta + ta.exp()).sum().backward()
+    assert_close(x.grad, tx.grad, rtol=1e-6)
+    assert len(seen) == 1
+
+
+# ------------------------------------------------------------------ random DAGs
+UNARY = ["exp", "tanh", "sigmoid", "sin", "neg", "abs", "square", "relu", "silu", "softplus"]
+BINARY = ["add", "sub", "mul", "div", "maximum"]
+SHAPES = [(3, 4), (4,), (3, 1), (1,), ()]
+
+
+@st.composite
+def dags(draw):
+    n_inputs = draw(st.integers(2, 3))
+    shapes = [draw(st.sampled_from(SHAPES)) for _ in range(n_inputs)]
+    steps = []
+    for i in range(draw(st.integers(1, 7))):
+        if draw(st.booleans()):
+            steps.append(("u", draw(st.sampled_from(UNARY)), draw(st.integers(0, n_inputs + i - 1))))
+        else:
+            steps.append(("b", draw(st.sampled_from(BINARY)), draw(st.integers(0, n_inputs + i - 1)),
+                          draw(st.integers(0, n_inputs + i - 1))))
+    return shapes, steps
+
+
+def _run_dag(m, values, steps):
+    vals = list(values)
+    F = m.nn.functional
+    for step in steps:
+        if step[0] == "u":
+            name, a = step[1], vals[step[2]]
+            fn = getattr(F, name) if name in ("silu", "softplus", "relu") else getattr(m, name)
+            vals.append(fn(a))
+        else:
+            name, a, b = step[1], vals[step[2]], vals[step[3]]
+            vals.append(getattr(m, name)(a, b / (1 + b * b) + 2.0 if name == "div" else b))
+    return vals[-1]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags(), st.integers(0, 2**16))
+def test_random_dags_fused_unfused_and_torch_agree(dag, seed):
+    shapes, steps = dag
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    results = []
+    for fused in (True, False):
+        ng.set_fusion(fused)
+        try:
+            xs = [ng.tensor(a, requires_grad=True) for a in arrays]
+            out = _run_dag(ng, xs, steps)
+            (out * out).sum().backward() if out.requires_grad else None
+            results.append((out.detach().numpy().copy(), [None if x.grad is None else x.grad.numpy() for x in xs]))
+        finally:
+            ng.set_fusion(True)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    tout = _run_dag(torch, ts, steps)
+    (tout * tout).sum().backward()
+    for value, grads in results:
+        np.testing.assert_allclose(value, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for g, t in zip(grads, ts):
+            if t.grad is None:
+                assert g is None or np.all(g == 0)
+            else:
+                np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+# ------------------------------------------------------------------ kernel cache
+_SCRIPT = textwrap.dedent("""
+    import json, warnings
+    warnings.simplefilter("always")
+    import numgrad as ng
+    x = ng.linspace(-1, 1, 7, requires_grad=True)
+    y = (ng.tanh(x * 1.5 + 0.25) * ng.sigmoid(x) ** 2).sum()
+    y.backward()
+    info = ng.kernels.cache_info()
+    print(json.dumps({"y": y.item(), "g": x.grad.tolist(), "compiled": info["compiled"],
+                      "disk_hits": info["disk_hits"], "dir": info["cache_dir"]}))
+""")
+
+
+def _run(cache_dir, extra_env=None):
+    env = dict(os.environ, NUMGRAD_CACHE_DIR=str(cache_dir), **(extra_env or {}))
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+@pytest.mark.slow
+def test_second_process_compiles_nothing_and_corruption_is_recovered(tmp_path):
+    first, _ = _run(tmp_path)
+    assert first["compiled"] > 0
+    second, _ = _run(tmp_path)
+    assert second["compiled"] == 0 and second["disk_hits"] > 0
+    assert second["y"] == first["y"] and second["g"] == first["g"]
+    # truncate every generated source and every Numba cache file: both must be rebuilt
+    for root, _, files in os.walk(tmp_path):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "r+b") as f:
+                f.truncate(max(0, os.path.getsize(path) // 2))
+    third, _ = _run(tmp_path)
+    assert third["y"] == first["y"] and third["g"] == first["g"]
+
+
+@pytest.mark.slow
+def test_concurrent_writers_share_a_cache(tmp_path):
+    env = dict(os.environ, NUMGRAD_CACHE_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", _SCRIPT], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    values = {json.loads(o[0].strip().splitlines()[-1])["y"] for o in outs}
+    assert len(values) == 1
+    after, _ = _run(tmp_path)
+    assert after["compiled"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_cache_dir_falls_back_with_one_warning(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        out, err = _run(ro)
+        assert err.count("is not writable") == 1
+        assert out["dir"] != str(ro)
+    finally:
+        ro.chmod(stat.S_IRWXU)
+
+
+@pytest.mark.slow
+def test_unwritable_cache_dir_falls_back_with_one_warning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    out, err = _run(blocker / "sub")
+    assert err.count("is not writable") == 1
+    assert out["compiled"] > 0
