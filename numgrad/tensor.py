@@ -368,3 +368,6 @@ def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
     return dim + n if dim < 0 else dim
+
+
+_lazy_state.Tensor = Tensor

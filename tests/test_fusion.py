@@ -253,3 +253,52 @@ def test_unwritable_cache_dir_falls_back_with_one_warning(tmp_path):
     out, err = _run(blocker / "sub")
     assert err.count("is not writable") == 1
     assert out["compiled"] > 0
+
+
+# ------------------------------------------------------------ user elementwise ops
+def _softclip(x):
+    return x / (1.0 + abs(x))
+
+
+def _softclip_grad(x, out, g):
+    return g / ((1.0 + abs(x)) * (1.0 + abs(x)))
+
+
+def _scaled_exp(a, b):
+    return a * np.exp(b)
+
+
+def _scaled_exp_grad(a, b, out, g):
+    return g * np.exp(b), g * out
+
+
+softclip = ng.elementwise(_softclip, grad=_softclip_grad)
+scaled_exp = ng.elementwise(_scaled_exp, grad=_scaled_exp_grad)
+
+
+def test_user_elementwise_op_fuses_and_differentiates():
+    x = ng.tensor([1.0, -3.0, 0.5], dtype=ng.float64, requires_grad=True)
+    y = softclip(x * 2 + 1).exp()
+    assert "4 ops -> 1 kernel" in str(ng.explain(y))
+    y.sum().backward()
+    tx = torch.tensor([1.0, -3.0, 0.5], dtype=torch.float64, requires_grad=True)
+    t = tx * 2 + 1
+    (t / (1 + t.abs())).exp().sum().backward()
+    assert_close(x.grad, tx.grad, rtol=1e-12)
+    assert ng.autograd.gradcheck(lambda a: softclip(a).sum(), (x,))
+
+
+def test_user_elementwise_op_with_two_inputs_and_broadcasting():
+    a = ng.tensor([[1.0], [2.0]], dtype=ng.float64, requires_grad=True)
+    b = ng.tensor([0.1, -0.2, 0.3], dtype=ng.float64, requires_grad=True)
+    assert ng.autograd.gradcheck(lambda p, q: scaled_exp(p, q).sum(), (a, b))
+    assert scaled_exp(a, b).shape == (2, 3) and scaled_exp(a, b).grad_fn.name() == "_scaled_expBackward0"
+
+
+def test_user_elementwise_op_errors():
+    with pytest.raises(TypeError, match="defined with `def`"):
+        ng.elementwise(lambda v: v)
+    with pytest.raises(TypeError, match="must take 3 arguments"):
+        ng.elementwise(_softclip, grad=_scaled_exp)
+    with pytest.raises(TypeError, match="takes 2 tensor argument"):
+        scaled_exp(ng.ones(2))

@@ -22,6 +22,7 @@ from . import state
 # owner array id -> weak references to pending LazyOps that read that memory directly;
 # an in-place write to the memory first computes them (flush_readers)
 _pending: dict = {}
+Tensor = None  # numgrad.tensor sets this once the class exists (avoids an import per op)
 _pending_entries = [0, 4096]  # entries now, size that triggers the next clean-up
 
 
@@ -40,8 +41,6 @@ class LazyOp:
         self.compute = compute
         self.size = size
         self.result = None
-        from ..tensor import Tensor
-
         # an operand modified in place before we run would give a wrong value
         self.versions = tuple(x._version[0] if isinstance(x, Tensor) else None for x in operands)
         ref = None
@@ -210,8 +209,6 @@ class RegionBuilder:
 
     def lazy_expr(self, root: LazyOp) -> ex.Expr:
         """Expr of the region rooted at ``root`` (iterative post-order walk)."""
-        from ..tensor import Tensor
-
         exprs: dict = {}
         stack = [(root, False)]
         while stack:
@@ -250,8 +247,6 @@ class RegionBuilder:
 
 
 def _check_versions(op: LazyOp) -> None:
-    from ..tensor import Tensor
-
     for x, v in zip(op.operands, op.versions):
         if isinstance(x, Tensor) and x._version[0] != v:
             raise RuntimeError(
@@ -272,8 +267,6 @@ def realize_region(root: LazyOp) -> np.ndarray:
 
 def record(row, operands, params, shape, out_dtype, compute):
     """A lazy tensor for ``row(operands)``; computes operands first when the region is full."""
-    from ..tensor import Tensor
-
     size = 1
     for x in operands:
         if isinstance(x, Tensor) and x._buf is None:

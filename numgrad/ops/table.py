@@ -44,6 +44,7 @@ class Row:
     params: tuple = ()  # names of non-differentiable scalar parameters
     node_name: str = ""  # PyTorch's backward node name, e.g. "MulBackward0"
     domain: str = "any"  # sample-domain hint for tests: any, positive, unit, nonzero
+    preamble: str = ""  # source a kernel using this row needs (user ops: their njit function)
 
 
 ELEMENTWISE: dict = {}

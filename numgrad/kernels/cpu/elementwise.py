@@ -32,6 +32,19 @@ def _const_fmt(v) -> str:
     return f"T({v!r})"
 
 
+def _preambles(roots) -> str:
+    """Source that rows used in the DAG need (user-defined elementwise functions)."""
+    from ...ops.table import ELEMENTWISE
+
+    seen = []
+    for node in ex.postorder(list(roots)):
+        if node.op not in ("var", "const"):
+            pre = ELEMENTWISE[node.op].preamble
+            if pre and pre not in seen:
+                seen.append(pre)
+    return "\n\n".join(seen)
+
+
 def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
     """Python source of a module with ``serial`` and ``parallel`` map kernels.
 
@@ -40,6 +53,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
     """
     lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt)
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
+    preamble = _preambles(roots)
     idx = ", ".join(f"i{d}" for d in range(ndim))
     src = [
         "import math",
@@ -49,6 +63,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
         f"T = np.{compute}",
         f"FASTMATH = {FASTMATH_LITERAL}",
         "",
+        preamble,
     ]
     for variant, rng, extra in (("serial", "range", ""), ("parallel", "prange", ", parallel=True")):
         src.append(f"@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH{extra})")
@@ -210,12 +225,15 @@ def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
     loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
     body = "\n".join("            " + line for line in loads + lines)
     parallel = _parallel_reduce(reducer, init, step, body).replace("{ARGS}", ", ".join(args)).replace("{OUT}", out)
+    preamble = _preambles([root])
     return f"""import math
 import numpy as np
 from numba import njit, prange
 from numgrad.kernels.cpu import fastmath as fm
 T = np.{'bool_' if acc == 'bool' else acc}
 FASTMATH = {FASTMATH_LITERAL}
+
+{preamble}
 
 
 @njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
