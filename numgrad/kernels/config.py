@@ -16,8 +16,11 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # and a set's repr depends on string-hash randomization
 FASTMATH_LITERAL = "{" + ", ".join(repr(f) for f in sorted(FASTMATH)) + "}"
 
-# Below this many elements the serial variant wins (prange launch costs tens of us).
-PARALLEL_THRESHOLD = int(os.environ.get("NUMGRAD_PARALLEL_THRESHOLD", 131072))
+# Below this many elements the serial variant wins.  Measured for a fused
+# tanh(x*w+b) map on this 2-core machine (workqueue layer): a parallel launch
+# costs 60-120 us, serial runs ~0.8 ns/element, and parallel only pulled ahead
+# between 2.6e5 and 1e6 elements (benchmarks/bench_fusion.py shows the sizes).
+PARALLEL_THRESHOLD = int(os.environ.get("NUMGRAD_PARALLEL_THRESHOLD", 262144))
 
 NJIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
