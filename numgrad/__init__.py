@@ -46,3 +46,4 @@ _tensor_methods.export_public(globals())
 from . import nn  # noqa: E402,F401
 from . import data, optim  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
+from . import profiler, viz  # noqa: E402,F401
