@@ -171,7 +171,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="small sizes only (proves the suite runs)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
     args = parser.parse_args(argv)
-    sizes = [10**4, 10**5] if args.quick else [10**4, 10**6, 10**7]
+    return run(quick=args.quick, compile=args.compile)
+
+
+def run(quick: bool = False, compile: bool = False, sizes=None) -> dict:
+    """Run the fusion benchmarks, print their tables and return the numbers (used by ``python -m benchmarks``)."""
+    args = argparse.Namespace(quick=quick, compile=compile)
+    if sizes is None:
+        sizes = [10**4, 10**5] if args.quick else [10**4, 10**6, 10**7]
     bw = triad_bandwidth(10**6 if args.quick else 10**7)
     print(f"triad bandwidth: {bw / 1e9:.1f} GB/s  (numba threads: {ng.get_num_threads()})")
     results = {"bandwidth_GBps": bw / 1e9, "w1": {}}

@@ -120,6 +120,17 @@ def _direct_conv(x, w, b, pad, out):
                             out[n, o, i, j] += wv * x[n, c, ih, j - pad + kj]
 
 
+def run(quick: bool = False, repeats: int = 30) -> dict:
+    """MLP step and conv2d fwd+bwd medians in ms, numgrad and PyTorch eager (used by ``python -m benchmarks``)."""
+    results: dict = {}
+    for batch in ((128,) if quick else (128, 1024)):
+        results[f"mlp_b{batch}"] = {"numgrad": median_ms(mlp_step_numgrad(batch), repeats),
+                                    "torch_eager": median_ms(mlp_step_torch(batch), repeats) if torch else None}
+    results["conv2d"] = {"numgrad": median_ms(conv_numgrad(), repeats),
+                         "torch_eager": median_ms(conv_torch(), repeats) if torch else None}
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)

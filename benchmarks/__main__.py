@@ -1,0 +1,366 @@
+"""numgrad's benchmark suite: one entry point, ratios from one run.
+
+    python -m benchmarks [--quick] [--out DIR] [--no-results-md]
+
+Runs the fusion workloads (``bench_fusion``: W1 chain at three sizes, peak
+memory, per-op overhead, compile cold and warm) and the nn workloads
+(``bench_nn``: MLP SGD step, conv2d fwd+bwd) for numgrad and, when installed,
+NumPy (hand-written forward + gradients), PyTorch eager, torch.compile (not in
+--quick: it needs a C compiler and seconds per graph) and jax.jit; measures
+the profiler's overhead; prints ratio tables; writes ``results.json`` and
+``results.png`` (matplotlib, optional) to ``--out`` (default
+``benchmarks/results/``) and, on a full run, ``benchmarks/RESULTS.md``.
+
+``--quick`` proves the suite runs (small sizes, few repeats): its numbers are
+not benchmarks. Every figure is a median of repeats in THIS run; compare
+ratios, not absolute times, on a shared machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import numgrad as ng
+from benchmarks import bench_fusion, bench_nn
+from benchmarks.common import median_time, table
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# --------------------------------------------------------------------------- extra peers
+def w1_numpy(n: int) -> float:
+    """W1 forward + hand-derived gradients in NumPy (float32)."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(n, dtype=np.float32) for _ in range(3))
+
+    def step():
+        t = np.tanh(x * w + b)
+        s = 1.0 / (1.0 + np.exp(-x))
+        s2 = s * s
+        _ = (t * s2).sum()
+        dz = s2 * (1.0 - t * t)
+        gx = dz * w + t * 2.0 * s2 * (1.0 - s)
+        gw = dz * x
+        return gx, gw, dz
+
+    return median_time(step, repeats=5 if n >= 10**7 else 9)
+
+
+def per_op_torch(steps: int) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    leaf = torch.ones(4, requires_grad=True)
+
+    def run():
+        y = leaf
+        for _ in range(steps):
+            y = y * 1.0001
+        leaf.grad = None
+        y.sum().backward()
+
+    return median_time(run, repeats=5) / steps
+
+
+def mlp_numpy(batch: int):
+    """MLP 784-512-256-10 SGD step by hand in NumPy (float32)."""
+    rng = np.random.default_rng(0)
+    ws = [(rng.standard_normal((i, o), dtype=np.float32) * np.float32(1 / np.sqrt(i)), np.zeros(o, np.float32))
+          for i, o in ((784, 512), (512, 256), (256, 10))]
+    x = rng.standard_normal((batch, 784), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+
+    def step():
+        acts = [x]
+        h = x
+        for k, (w, b) in enumerate(ws):
+            h = h @ w + b
+            if k < 2:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        m = h.max(1, keepdims=True)
+        e = np.exp(h - m)
+        p = e / e.sum(1, keepdims=True)
+        loss = -np.log(p[np.arange(batch), y]).mean()
+        g = p
+        g[np.arange(batch), y] -= 1
+        g /= batch
+        for k in (2, 1, 0):
+            w, b = ws[k]
+            gw = acts[k].T @ g
+            gb = g.sum(0)
+            if k:
+                g = (g @ w.T) * (acts[k] > 0)
+            w -= 0.01 * gw
+            b -= 0.01 * gb
+        return float(loss)
+
+    return step
+
+
+def mlp_torch_compiled(batch: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    step = bench_nn.mlp_step_torch(batch)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
+                                torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    fwd = torch.compile(lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb))
+    xb, yb = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
+    del step
+
+    def run():
+        opt.zero_grad()
+        loss = fwd(xb, yb)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    try:
+        run()
+    except Exception as exc:  # noqa: BLE001 - torch.compile needs a working C compiler; report, don't fail
+        print(f"  torch.compile MLP unavailable: {type(exc).__name__}: {str(exc)[:80]}")
+        return None
+    return run
+
+
+def profiler_overhead(sizes, repeats: int) -> dict:
+    """W1 fwd+bwd median with and without ``ng.profiler.profile()`` around each step (interleaved)."""
+    out = {}
+    for n in sizes:
+        ng.manual_seed(0)
+        x, w, b = (ng.randn(n, requires_grad=True) for _ in range(3))
+
+        def step():
+            x.grad = w.grad = b.grad = None
+            (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum().backward()
+
+        def profiled():
+            with ng.profiler.profile(bandwidth=False):
+                step()
+
+        for _ in range(2):
+            step()
+            profiled()
+        plain, prof = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step()
+            plain.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            profiled()
+            prof.append(time.perf_counter() - t0)
+        p, q = statistics.median(plain), statistics.median(prof)
+        out[n] = {"plain_s": p, "profiled_s": q, "overhead": q / p - 1.0}
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def machine() -> dict:
+    import numba
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": model, "cores": os.cpu_count(), "numba_threads": ng.get_num_threads(),
+            "python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__,
+            "numgrad": ng.__version__, "platform": platform.platform()}
+    for mod in ("torch", "jax"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            info[mod] = None
+    return info
+
+
+def _ms(t):
+    return f"{t * 1e3:.3f}" if t else "-"
+
+
+def _ratio(t, ref):
+    return f"{t / ref:.2f}x" if t and ref else "-"
+
+
+def build_tables(res: dict) -> list:
+    """(title, rows, headers) for every table of the report."""
+    out = []
+    w1 = res["w1"]
+    rows = []
+    for n, r in w1.items():
+        ours = r["numgrad"]
+        rows.append([f"{int(n):.0e}", _ms(ours), _ratio(ours, r["floor"]), _ratio(r.get("numgrad_unfused"), ours),
+                     _ratio(r.get("numpy"), ours), _ratio(r.get("torch_eager"), ours),
+                     _ratio(r.get("torch_compile"), ours), _ratio(r.get("jax_jit"), ours)])
+    out.append(("W1 `(tanh(x*w+b)*sigmoid(x)**2).sum()` fwd+bwd, float32: numgrad ms, numgrad/floor, "
+                "and peer time / numgrad time (>1: numgrad faster)", rows,
+                ["N", "numgrad ms", "x floor", "unfused", "NumPy", "torch eager", "torch.compile", "jax.jit"]))
+    rows = []
+    for name, r in res["nn"].items():
+        ours = r["numgrad"]
+        rows.append([name, _ms(ours / 1e3), _ratio(r.get("numpy") and r["numpy"], ours),
+                     _ratio(r.get("torch_eager"), ours), _ratio(r.get("torch_compile"), ours)])
+    out.append(("nn workloads (ms): numgrad and peer time / numgrad time", rows,
+                ["workload", "numgrad ms", "NumPy", "torch eager", "torch.compile"]))
+    po = res["per_op"]
+    rows = [["x = x * 1.0001 on (4,), fwd+bwd", f"{po['numgrad_us']:.2f}",
+             f"{po['torch_eager_us']:.2f}" if po.get("torch_eager_us") else "-"]]
+    out.append(("per-op overhead (us/op)", rows, ["workload", "numgrad", "torch eager"]))
+    mem = res["memory"]
+    rows = [[f"{mem['N']:.0e}", f"{mem['peak_MB']:.1f}", f"{mem['inputs_MB'] + mem['grads_MB']:.1f}",
+             f"{mem['peak_over_inputs_plus_grads']:.2f}"]]
+    out.append(("W1 peak memory", rows, ["N", "peak MB", "inputs+grads MB", "ratio (target <= 1.25)"]))
+    if res.get("compile"):
+        cc = res["compile"]
+        rows = [["cold (fresh cache dir)", f"{cc['cold_first_step_s']:.2f}", str(cc["cold_kernels_compiled"]),
+                 f"{cc['per_kernel_compile_s']:.3f}"],
+                ["warm (second process)", f"{cc['warm_first_step_s']:.3f}", f"{cc['warm_kernels_compiled']} "
+                 f"compiled, {cc['warm_disk_hits']} disk hits", f"{cc['per_kernel_disk_hit_s'] * 1e3:.1f} ms/hit"]]
+        out.append(("compile: first W1-like step in a new process", rows, ["case", "first step s", "kernels",
+                                                                           "per kernel"]))
+    rows = [[f"{int(n):.0e}", _ms(r["plain_s"]), _ms(r["profiled_s"]), f"{100 * r['overhead']:+.1f}%"]
+            for n, r in res["profiler_overhead"].items()]
+    out.append(("profiler overhead: W1 step with ng.profiler.profile() on", rows,
+                ["N", "plain ms", "profiled ms", "overhead"]))
+    return out
+
+
+def plot(res: dict, path: str) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    labels, series = [], {}
+    peers = ["numgrad_unfused", "numpy", "torch_eager", "torch_compile", "jax_jit"]
+    for n, r in res["w1"].items():
+        labels.append(f"W1 {int(n):.0e}")
+        for p in peers:
+            series.setdefault(p, []).append(r.get(p) / r["numgrad"] if r.get(p) else 0.0)
+    for name, r in res["nn"].items():
+        labels.append(name)
+        for p in peers:
+            series.setdefault(p, []).append(r.get(p) / r["numgrad"] if r.get(p) else 0.0)
+    peers = [p for p in peers if any(series[p])]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(labels)), 4))
+    width = 0.8 / max(len(peers), 1)
+    for i, p in enumerate(peers):
+        ax.bar([k + (i - (len(peers) - 1) / 2) * width for k in range(len(labels))], series[p], width, label=p)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("peer time / numgrad time (log; >1: numgrad faster)")
+    ax.set_title("numgrad vs peers (one run, medians)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_results_md(res: dict, tables: list, path: str) -> None:
+    m = res["machine"]
+    lines = ["# Benchmark results", "",
+             f"Latest full run of `python -m benchmarks` ({res['date']}, {res['duration_s']:.0f} s). "
+             "Every number is a median of repeats in this one run; ratios compare runs made side by side.", "",
+             "## Machine", "",
+             f"- CPU: {m['cpu']}, {m['cores']} cores visible, {m['numba_threads']} Numba threads",
+             f"- Python {m['python']}, numba {m['numba']}, numpy {m['numpy']}, torch {m['torch'] or 'not installed'}, "
+             f"jax {m['jax'] or 'not installed'}, numgrad {m['numgrad']}",
+             f"- {m['platform']}",
+             f"- memory bandwidth (float32 triad, measured in the run): {res['bandwidth_GBps']:.1f} GB/s",
+             "- The machine is a shared 2-vCPU VM: other jobs ran at the same time, so absolute times "
+             "are noisy (±20–30%); compare ratios.", ""]
+    for title, rows, headers in tables:
+        lines.append(f"## {title}")
+        lines.append("")
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "---|" * len(headers))
+        for r in rows:
+            lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        lines.append("")
+    lines.append("Raw numbers: `benchmarks/results/results.json`; chart: `benchmarks/results/results.png`.")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and repeats: proves the suite runs (CI)")
+    parser.add_argument("--out", default=os.path.join(HERE, "results"), help="directory for results.json/.png")
+    parser.add_argument("--no-results-md", action="store_true", help="do not rewrite benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    t_start = time.perf_counter()
+    quick = args.quick
+    os.makedirs(args.out, exist_ok=True)
+
+    print("== fusion workloads (bench_fusion) ==")
+    fus = bench_fusion.run(quick=quick, compile=not quick)
+    res: dict = {"machine": machine(), "quick": quick, "date": time.strftime("%Y-%m-%d %H:%M"),
+                 "bandwidth_GBps": fus["bandwidth_GBps"], "w1": {}, "nn": {}}
+    for n, r in fus["w1"].items():
+        r = dict(r)
+        r["numpy"] = w1_numpy(n)
+        res["w1"][str(n)] = r
+    res["memory"] = dict(fus["memory"], N=10**5 if quick else 10**7)
+    steps = 200 if quick else 1000
+    res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": (per_op_torch(steps) or 0) * 1e6 or None}
+    res["compile"] = fus.get("compile")
+
+    print("\n== nn workloads (bench_nn) ==")
+    repeats = 3 if quick else 30
+    nn_res = bench_nn.run(quick=quick, repeats=repeats)
+    for name, r in nn_res.items():
+        if name.startswith("mlp_b"):
+            batch = int(name[5:])
+            r["numpy"] = bench_nn.median_ms(mlp_numpy(batch), repeats)
+            if not quick:
+                step = mlp_torch_compiled(batch)
+                r["torch_compile"] = bench_nn.median_ms(step, repeats) if step else None
+        res["nn"][name] = r
+    for name, r in res["nn"].items():
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r.items() if v))
+
+    print("\n== profiler overhead ==")
+    res["profiler_overhead"] = {str(n): v for n, v in profiler_overhead(
+        [10**5] if quick else [10**6, 10**7], 3 if quick else 15).items()}
+
+    res["duration_s"] = time.perf_counter() - t_start
+    tables = build_tables(res)
+    print()
+    for title, rows, headers in tables:
+        print(title)
+        print(table(rows, headers))
+        print()
+    with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
+        json.dump(res, f, indent=1, default=float)
+    png = plot(res, os.path.join(args.out, "results.png"))
+    print(f"wrote {os.path.join(args.out, 'results.json')}" + (f" and {png}" if png else " (no matplotlib: no PNG)"))
+    if not quick and not args.no_results_md:
+        write_results_md(res, tables, os.path.join(HERE, "RESULTS.md"))
+        print(f"wrote {os.path.join(HERE, 'RESULTS.md')}")
+    print(f"done in {res['duration_s']:.1f} s")
+    return res
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
