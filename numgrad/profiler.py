@@ -124,7 +124,7 @@ def _op(name: str, phase: Optional[str], fn: Callable, args: tuple, kwargs: dict
     parent = _stack[-1] if _stack else None
     backward = phase == "backward"
     if not backward:
-        backward = _in_backward()
+        backward = parent.phase == "backward" if parent is not None else _in_backward()
     ev = _Event("op", name, "backward" if backward else "forward", parent)
     if ops:
         ev.ops = tuple(ops)
@@ -177,10 +177,23 @@ def _op_names_of(roots, reducer) -> tuple:
     return names
 
 
+_type_names: dict = {}
+
+
+def _type_name(d) -> str:
+    name = _type_names.get(d)
+    if name is None:
+        name = _type_names[d] = d.__name__ if isinstance(d, type) else d.name
+    return name
+
+
 def _touched(a) -> int:
     """Bytes of memory an array view covers (broadcast dims, stride 0, count once)."""
+    strides = a.strides
+    if 0 not in strides:
+        return a.nbytes
     n = a.itemsize
-    for size, stride in zip(a.shape, a.strides):
+    for size, stride in zip(a.shape, strides):
         if stride:
             n *= size
     return n
@@ -195,18 +208,18 @@ def _launch(kernel, args: tuple):
     _annotation = None
     dispatcher = kernel.dispatcher
     parent = _stack[-1] if _stack else None
-    backward = (parent is not None and parent.phase == "backward") or _in_backward()
-    ev = _Event("kernel", "", "backward" if backward else "forward", parent)
+    ev = _Event("kernel", "", parent.phase if parent is not None else
+                "backward" if _in_backward() else "forward", parent)
     ev.name, ev.variant = _kernel_name(dispatcher)
     shapes, dtypes, arrays = [], [], []
     for a in args:
         if type(a) is np.ndarray or isinstance(a, np.ndarray):
             shapes.append(a.shape)
-            dtypes.append(a.dtype.name)
+            dtypes.append(a.dtype)  # the dtype object: `.name` costs microseconds, resolved in to_records
             arrays.append(_touched(a))
         else:
             shapes.append(())
-            dtypes.append(type(a).__name__)
+            dtypes.append(type(a))
     ev.shapes, ev.dtypes = tuple(shapes), tuple(dtypes)
     if ann is not None:
         roots, n_out, shape, reducer = ann
@@ -475,7 +488,7 @@ class profile:
             out.append({
                 "kind": ev.kind, "name": ev.name, "variant": ev.variant, "ops": list(ev.ops), "op": ev.op,
                 "phase": ev.phase, "device": "cpu", "shapes": [list(s) for s in ev.shapes],
-                "dtypes": list(ev.dtypes), "out_shape": list(ev.out_shape) if ev.out_shape is not None else None,
+                "dtypes": [_type_name(d) for d in ev.dtypes], "out_shape": list(ev.out_shape) if ev.out_shape is not None else None,
                 "start_s": ev.start - self._t0, "total_s": ev.total, "self_s": self_s, "compile_s": compile_s,
                 "load_s": load_s, "run_s": run_s, "bytes_read": ev.bytes_read, "bytes_written": ev.bytes_written,
                 "gbps": gbps, "bandwidth_fraction": (gbps * 1e9 / bw) if gbps is not None and bw else None,
@@ -703,6 +716,14 @@ def _materialize(result) -> None:
             _materialize(r)
 
 
+def _holds_tensor(result) -> bool:
+    from .tensor import Tensor
+
+    if isinstance(result, (tuple, list)):
+        return any(_holds_tensor(r) for r in result)
+    return isinstance(result, Tensor)
+
+
 def _to_numpy_args(args) -> tuple:
     from .tensor import Tensor
 
@@ -902,11 +923,15 @@ def compare(fn: Callable, *args, repeats: int = 5, reference: Optional[Callable]
     if ref is not None:
         np_args = _to_numpy_args(args)
         try:
+            if reference is None and _holds_tensor(ref(*np_args)):
+                raise TypeError("fn returned a numgrad Tensor on NumPy inputs: it calls numgrad through a name "
+                                "other than a module alias (e.g. `from numgrad import tanh`), so this would "
+                                "not time NumPy")
             totals["numpy"] = _time_runs(lambda: ref(*np_args), repeats)
         except Exception as exc:  # noqa: BLE001 - the automatic reference is best effort; say why it failed
             totals["numpy"] = None
             hint = "" if reference is not None else " (automatic NumPy stand-in; pass reference= to supply one)"
-            notes.append(f"NumPy reference failed: {type(exc).__name__}: {str(exc)[:120]}{hint}")
+            notes.append(f"NumPy reference failed: {type(exc).__name__}: {str(exc)[:300]}{hint}")
     return Comparison(totals, groups, kernels, notes)
 
 

@@ -207,3 +207,10 @@ def test_benchmark_suite_quick_runs(tmp_path):
     with open(out / "results.json") as f:
         res = json.load(f)
     assert res["quick"] and res["w1"] and res["nn"] and "profiler_overhead" in res
+
+
+def test_compare_refuses_to_call_numgrad_time_numpy():
+    from numgrad import tanh
+
+    c = ng.profiler.compare(lambda x: tanh(x).sum(), ng.randn(100), repeats=1)
+    assert c.totals["numpy"] is None and "returned a numgrad Tensor" in c.notes[0]
