@@ -175,6 +175,45 @@ class _ExprNamespace:
     def zeros_like(self, a):
         return const(0.0)
 
+    # comparisons of constants and selects on a constant condition fold away, so a
+    # rule like pow's `where(exponent == 0, 0, ...)` costs nothing for x ** 2
+    def _compare(self, name, a, b, fn):
+        a, b = _lift(a), _lift(b)
+        if _is_const(a) and _is_const(b):
+            return const(bool(fn(a.arg, b.arg)))
+        return Expr(name, (a, b))
+
+    def eq(self, a, b):
+        return self._compare("eq", a, b, lambda u, v: u == v)
+
+    def ne(self, a, b):
+        return self._compare("ne", a, b, lambda u, v: u != v)
+
+    def lt(self, a, b):
+        return self._compare("lt", a, b, lambda u, v: u < v)
+
+    def le(self, a, b):
+        return self._compare("le", a, b, lambda u, v: u <= v)
+
+    def gt(self, a, b):
+        return self._compare("gt", a, b, lambda u, v: u > v)
+
+    def ge(self, a, b):
+        return self._compare("ge", a, b, lambda u, v: u >= v)
+
+    def logical_and(self, a, b):
+        a, b = _lift(a), _lift(b)
+        for x, y in ((a, b), (b, a)):
+            if _is_const(x):
+                return y if x.arg else const(False)
+        return Expr("logical_and", (a, b))
+
+    def where(self, cond, a, b):
+        cond, a, b = _lift(cond), _lift(a), _lift(b)
+        if _is_const(cond):
+            return a if cond.arg else b
+        return Expr("where", (cond, a, b))
+
 
 E = _ExprNamespace()
 
