@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import sys
 import tempfile
 import threading
+import time
 import types
 import warnings
 
@@ -154,18 +156,55 @@ class _GuardedKernel:
     def __call__(self, *args):
         if _profiler._ACTIVE and _profiler._outer(self):  # numgrad.profiler hook (off: one attribute check)
             return _profiler._launch(self, args)
+        if _DEBUG:
+            return _debug_call(self, args)
         try:
             return self.dispatcher(*args)
         except Exception as exc:  # noqa: BLE001 - only cache-load failures are handled
             if not _raised_by_cache_loader(exc):
                 raise
-            _purge_numba_cache(self.dispatcher)
-            warnings.warn(f"numgrad: discarded an unreadable kernel cache entry ({type(exc).__name__}: {exc}); "
-                          "recompiling", RuntimeWarning, stacklevel=2)
-            return self.dispatcher(*args)
+            return _plain_call(self, args)
 
     def __getattr__(self, name):
         return getattr(self.dispatcher, name)
+
+
+# NUMGRAD_DEBUG=1: log every kernel compile / disk-cache load with its cost
+_DEBUG = os.environ.get("NUMGRAD_DEBUG", "0") not in ("", "0")
+_log = logging.getLogger("numgrad")
+if _DEBUG and not _log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("[numgrad] %(message)s"))
+    _log.addHandler(_handler)
+    _log.setLevel(logging.DEBUG)
+
+
+def _debug_call(kernel, args):
+    stats = kernel.dispatcher.stats
+    hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
+    n_sigs = len(kernel.dispatcher.signatures)
+    t0 = time.perf_counter()
+    try:
+        return _plain_call(kernel, args)
+    finally:
+        if len(kernel.dispatcher.signatures) != n_sigs:
+            elapsed = (time.perf_counter() - t0) * 1e3
+            how = "loaded from the disk cache" if sum(stats.cache_hits.values()) > hits else (
+                "compiled" if sum(stats.cache_misses.values()) > misses else "compiled (no cache)")
+            name = f"{kernel.dispatcher.py_func.__module__}.{kernel.dispatcher.__name__}"
+            _log.debug("%s %s for %s in %.1f ms", how, name, kernel.dispatcher.signatures[-1], elapsed)
+
+
+def _plain_call(kernel, args):
+    try:
+        return kernel.dispatcher(*args)
+    except Exception as exc:  # noqa: BLE001 - only cache-load failures are handled
+        if not _raised_by_cache_loader(exc):
+            raise
+        _purge_numba_cache(kernel.dispatcher)
+        warnings.warn(f"numgrad: discarded an unreadable kernel cache entry ({type(exc).__name__}: {exc}); "
+                      "recompiling", RuntimeWarning, stacklevel=3)
+        return kernel.dispatcher(*args)
 
 
 def _raised_by_cache_loader(exc) -> bool:
