@@ -16,15 +16,13 @@ from .tensor import Tensor
 OPS_MODULES = ("creation", "pointwise", "views", "reduce", "reductions", "linalg", "shape", "indexing")
 
 
+def _ops_modules():
+    return [importlib.import_module(f"numgrad.ops.{name}") for name in OPS_MODULES]
+
+
 def _method_table() -> dict:
     table = {}
-    for name in OPS_MODULES:
-        try:
-            mod = importlib.import_module(f"numgrad.ops.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"numgrad.ops.{name}":
-                continue
-            raise
+    for mod in _ops_modules():
         table.update(getattr(mod, "TENSOR_METHODS", {}))
     return table
 
@@ -220,12 +218,6 @@ def install() -> None:
 
 def export_public(namespace: dict) -> None:
     """Add every ops module's ``PUBLIC`` names to the ``numgrad`` namespace."""
-    for name in OPS_MODULES:
-        try:
-            mod = importlib.import_module(f"numgrad.ops.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"numgrad.ops.{name}":
-                continue
-            raise
+    for mod in _ops_modules():
         for public in getattr(mod, "PUBLIC", ()):
             namespace[public] = getattr(mod, public)

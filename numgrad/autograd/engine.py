@@ -140,17 +140,8 @@ def run_backward(
                 if not retain_graph:
                     node.release()
             for edge, g in zip(node.next_functions, outs):
-                if edge is None:
-                    continue
-                nxt, nr = edge
-                if g is not None:
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * _n_outputs(nxt)
-                    buf[nr] = _accumulate(buf[nr], g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(heap, (-nxt._seq, nxt._seq, nxt))
+                if edge is not None:
+                    _deliver(edge, g, buffers, deps, heap)
     finally:
         _set(prev_mode)
     if inputs is not None and accumulate_into_grad:
@@ -183,18 +174,22 @@ def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph) -> None:
         for edge in node.next_functions:
             if edge is None or edge[0] in members:
                 continue
-            g = results.pop(edge, None)
-            nxt, nr = edge
-            if g is not None:
-                buf = buffers.get(nxt)
-                if buf is None:
-                    buf = buffers[nxt] = [None] * _n_outputs(nxt)
-                buf[nr] = _accumulate(buf[nr], g)
-            deps[nxt] -= 1
-            if deps[nxt] == 0:
-                heapq.heappush(heap, (-nxt._seq, nxt._seq, nxt))
+            _deliver(edge, results.pop(edge, None), buffers, deps, heap)
         if not retain_graph:
             node.release()
+
+
+def _deliver(edge, g, buffers, deps, heap) -> None:
+    """Add gradient ``g`` (may be None) to the node behind ``edge``; queue it once complete."""
+    nxt, nr = edge
+    if g is not None:
+        buf = buffers.get(nxt)
+        if buf is None:
+            buf = buffers[nxt] = [None] * _n_outputs(nxt)
+        buf[nr] = _accumulate(buf[nr], g)
+    deps[nxt] -= 1
+    if deps[nxt] == 0:
+        heapq.heappush(heap, (-nxt._seq, nxt._seq, nxt))
 
 
 def _n_outputs(node) -> int:

@@ -74,27 +74,16 @@ def run(region: list, grad):
     external: dict = {}  # edge -> (var Expr, shape, dtype)
     order = _topological(region, members)  # producers before consumers
     for node in reversed(order):
-        arg_exprs, arg_dtypes = [], []
-        for i, x in enumerate(node.operand_values()):
+        def resolve(i, x, node=node):
             edge = node.next_functions[i]
             if edge is not None and edge[0] in members:
-                arg_exprs.append(values[edge[0]])
-                arg_dtypes.append(edge[0].out_dtype)
-            elif isinstance(x, Tensor):
-                sub = pending_op(x)
-                e = builder.lazy_expr(sub) if sub is not None else builder.buffer_var(tensor_array(x), x.dtype)
-                arg_exprs.append(e)
-                arg_dtypes.append(x.dtype)
-                if edge is not None and edge not in external:
-                    external[edge] = (e, x.shape, x.dtype)
-            else:
-                e, dt = builder.operand_scalar(node.row, i, x)
-                arg_exprs.append(e)
-                arg_dtypes.append(dt)
-        for p in node.params:
-            e, dt = builder.scalar_var(p)
-            arg_exprs.append(e)
-            arg_dtypes.append(dt)
+                return values[edge[0]], edge[0].out_dtype
+            e, dt = builder.tensor_var(x)
+            if edge is not None and edge not in external:
+                external[edge] = (e, x.shape, x.dtype)
+            return e, x.dtype
+
+        arg_exprs, arg_dtypes = builder.args(node.row, node.operand_values(), node.params, resolve)
         node._region_args = (arg_exprs, arg_dtypes)
         values[node] = op_expr(node.row, arg_exprs, arg_dtypes, node.compute, node.out_dtype)
     compute = region[0].compute

@@ -225,26 +225,35 @@ class RegionBuilder:
                             stack.append((sub, False))
                 continue
             _check_versions(op)
-            arg_exprs, arg_dtypes = [], []
-            for i, x in enumerate(op.operands):
-                if isinstance(x, Tensor):
-                    sub = pending_op(x)
-                    if sub is not None:
-                        arg_exprs.append(exprs[id(sub)])
-                        arg_dtypes.append(sub.dtype)
-                    else:
-                        arg_exprs.append(self.buffer_var(tensor_array(x), x.dtype))
-                        arg_dtypes.append(x.dtype)
-                else:
-                    e, dt = self.operand_scalar(op.row, i, x)
-                    arg_exprs.append(e)
-                    arg_dtypes.append(dt)
-            for p in op.params:
-                e, dt = self.scalar_var(p)
-                arg_exprs.append(e)
-                arg_dtypes.append(dt)
+
+            def resolve(i, x):
+                sub = pending_op(x)
+                return (exprs[id(sub)], sub.dtype) if sub is not None else self.tensor_var(x)
+
+            arg_exprs, arg_dtypes = self.args(op.row, op.operands, op.params, resolve)
             exprs[id(op)] = op_expr(op.row, arg_exprs, arg_dtypes, op.compute, op.dtype)
         return exprs[id(root)]
+
+    def tensor_var(self, x) -> tuple:
+        """(Expr, dtype) of a tensor operand: its pending region inlined, or its buffer."""
+        sub = pending_op(x)
+        if sub is not None:
+            return self.lazy_expr(sub), sub.dtype
+        return self.buffer_var(tensor_array(x), x.dtype), x.dtype
+
+    def args(self, row, operands, params, resolve) -> tuple:
+        """Argument Exprs and dtypes of one op: ``resolve(i, tensor)`` handles tensors,
+        scalars become variables (or constants, see operand_scalar), params variables."""
+        arg_exprs, arg_dtypes = [], []
+        for i, x in enumerate(operands):
+            e, dt = resolve(i, x) if isinstance(x, Tensor) else self.operand_scalar(row, i, x)
+            arg_exprs.append(e)
+            arg_dtypes.append(dt)
+        for p in params:
+            e, dt = self.scalar_var(p)
+            arg_exprs.append(e)
+            arg_dtypes.append(dt)
+        return arg_exprs, arg_dtypes
 
 
 def _check_versions(op: LazyOp) -> None:
