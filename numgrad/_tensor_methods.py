@@ -114,6 +114,9 @@ def _copy_(self, src):
         src = tensor(src)
     self._check_inplace("copy")
     if src.requires_grad and _grad_mode.is_grad_enabled():
+        from .ops.indexing import _check_not_graph_view
+
+        _check_not_graph_view(self, "copy_")
         result = src.to(self.dtype).expand(*self.shape)
         ew.copy_into(self, result)
         self._attach(result._grad_fn, result._output_nr)

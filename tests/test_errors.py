@@ -135,3 +135,16 @@ def test_requires_grad_flag_on_non_leaf():
     with pytest.raises(RuntimeError, match="you can only change requires_grad flags of leaf variables"):
         y.requires_grad = False
     assert np.isfinite(y.detach().numpy()).all()
+
+
+def test_inplace_on_a_view_of_a_graph_tensor_is_refused_not_silently_wrong():
+    x = ng.ones(3, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"mul_: in-place write into a view \(SelectBackward0\)"):
+        y[0].mul_(3)
+    with pytest.raises(RuntimeError, match="in-place write into a view"):
+        ng.ones(3, requires_grad=True)[1:].add_(1)
+    z = x * 2
+    z.mul_(3)  # in place on the tensor itself is recorded
+    z.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0, 6.0]

@@ -390,6 +390,10 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         )
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(x, Tensor) and x._requires_grad for x in others))
     if record:
+        from .indexing import _check_not_graph_view
+
+        # rebasing only the view would leave its base's gradient silently wrong
+        _check_not_graph_view(t, name + "_")
         result = apply(name, t.clone(), *others, params=params)
         copy_into(t, result)
         t._attach(result._grad_fn, 0)
