@@ -129,7 +129,8 @@ def run_backward(
             if fuse is not None and type(node) is fuse.node_cls and grads[0] is not None and node.fusable():
                 region = fuse.collect(node, in_degree, blocked)
                 if len(region) > 1:
-                    _run_region(fuse, region, grads[0], buffers, deps, heap, retain_graph)
+                    _run_region(fuse, region, grads[0], buffers, deps, heap, retain_graph,
+                                accumulate_into_grad and inputs is None)
                     continue
             if needed is not None and node not in needed:
                 outs = [None] * len(node.next_functions)
@@ -166,10 +167,10 @@ def _fusion_backward(create_graph):
     return backward
 
 
-def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph) -> None:
+def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph, into_leaves) -> None:
     """Run a fused backward region and hand its gradients to the nodes outside it."""
     members = set(region)
-    results = dict(fuse.run(region, grad))
+    results = dict(fuse.run(region, grad, into_leaves))
     for node in region:
         for edge in node.next_functions:
             if edge is None or edge[0] in members:

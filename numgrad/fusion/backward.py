@@ -20,7 +20,7 @@ from ..ops import expr as ex
 from ..ops.reduce import sum_to_array
 from .. import profiler as _profiler  # hook in run
 from . import state
-from .lazy import RegionBuilder, op_expr, pending_op, tensor_array
+from .lazy import RegionBuilder, flush_readers, op_expr
 
 
 def _elementwise_node_cls():
@@ -56,12 +56,15 @@ def collect(root, in_degree: dict, blocked) -> list:
     return region
 
 
-def run(region: list, grad):
+def run(region: list, grad, accumulate_into_leaves: bool = False):
     """Compute the region's input gradients with one kernel.
 
     Returns a list of ``(edge, gradient Tensor)`` for every edge leaving the
     region (several edges may carry the same tensor's gradient: it is summed
-    once and reported on each of them with ``None`` after the first).
+    once and reported on each of them with ``None`` after the first).  With
+    ``accumulate_into_leaves``, a leaf whose ``.grad`` already holds a buffer of
+    the region's shape gets ``grad + new`` written straight into that buffer
+    by the same kernel (its edge then carries no tensor).
     """
     if _profiler._ACTIVE and _profiler._outer(region):  # numgrad.profiler hook (off: one attribute check)
         return _profiler._op("FusedBackward", "backward", run, (region, grad), {}, region,
@@ -107,12 +110,25 @@ def run(region: list, grad):
             else:
                 ext_grads[edge] = gi if edge not in ext_grads else ex.E.add(ext_grads[edge], gi)
     edges = [e for e in external if e in ext_grads]
-    roots = tuple(ext_grads[e] for e in edges)
     shape = region[0].out_shape
-    outs = run_map(roots, builder.inputs, [compute.np] * len(roots), shape, compute.name,
-                   ("",) * len(builder.inputs)) if roots else []
+    roots, outs, in_place = [], [], []
+    for edge in edges:
+        target = _grad_buffer(edge, shape, compute) if accumulate_into_leaves else None
+        root = ext_grads[edge]
+        if target is not None:
+            flush_readers(target)  # pending fused ops that read the old .grad go first
+            root = ex.E.add(builder.buffer_var(target, compute), root)
+        roots.append(root)
+        outs.append(target if target is not None else np.empty(shape, dtype=compute.np))
+        in_place.append(target is not None)
+    if roots:
+        run_map(tuple(roots), builder.inputs, None, shape, compute.name, ("",) * len(builder.inputs), outs=outs)
     result = []
-    for edge, arr in zip(edges, outs):
+    for edge, arr, done in zip(edges, outs, in_place):
+        if done:
+            edge[0].variable.grad._bump_version()
+            result.append((edge, None))
+            continue
         _, in_shape, in_dtype = external[edge]
         arr = sum_to_array(arr, in_shape)
         if arr.dtype != in_dtype.np:
@@ -121,6 +137,23 @@ def run(region: list, grad):
             arr = _cast_array(arr, in_dtype)
         result.append((edge, Tensor(arr)))
     return result
+
+
+def _grad_buffer(edge, shape: tuple, compute):
+    """The existing ``.grad`` array of the leaf behind ``edge`` when the kernel may add into it."""
+    from ..autograd.function import AccumulateGrad
+
+    node = edge[0]
+    if type(node) is not AccumulateGrad or node._pre_hooks and node._pre_hooks.get(0):
+        return None
+    leaf = node.variable
+    g = leaf.grad
+    if g is None or g._buf is None or g.requires_grad or g._grad_fn is not None:
+        return None
+    arr = g._buf
+    if arr.shape != shape or arr.dtype != compute.np or not arr.flags.c_contiguous or not arr.flags.writeable:
+        return None
+    return arr
 
 
 def _topological(region: list, members: set) -> list:
