@@ -302,3 +302,18 @@ def test_user_elementwise_op_errors():
         ng.elementwise(_softclip, grad=_scaled_exp)
     with pytest.raises(TypeError, match="takes 2 tensor argument"):
         scaled_exp(ng.ones(2))
+
+
+def test_fused_backward_accumulates_into_existing_grad_in_place():
+    x = ng.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    w = ng.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w1(ng, x, w, 1.0).backward()
+    buffer = x.grad.numpy()
+    w1(ng, x, w, 1.0).backward()
+    assert x.grad.numpy() is buffer  # same memory: added in place by the fused kernel
+    tx = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    tw = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for _ in range(2):
+        w1(torch, tx, tw, 1.0).backward()
+    assert_close(x.grad, tx.grad, rtol=1e-6)
+    assert_close(w.grad, tw.grad, rtol=1e-6)
