@@ -72,7 +72,7 @@ def build_graph(tensor, max_nodes: int = 300) -> _Graph:
     in_degree: dict = {}
     while stack:
         node = stack.pop()
-        for edge in node.next_functions:
+        for edge in node._next:
             if edge is None:
                 continue
             child = edge[0]

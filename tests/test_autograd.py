@@ -342,3 +342,19 @@ def test_training_loop_1000_steps_without_memory_growth():
             rss.append(_rss_bytes())
     assert loss.item() < 1e-4
     assert rss[1] - rss[0] < 8 * 2**20, f"resident memory grew by {(rss[1] - rss[0]) / 2**20:.1f} MiB"
+
+
+def test_next_functions_format_matches_pytorch():
+    def shape(m, node):
+        return [None if fn is None else fn.name() for fn, _ in node.next_functions]
+
+    for m in (ng, torch):
+        x = m.ones(2, requires_grad=True)
+        y = m.ones(2)
+        got = [shape(m, (x * 2).grad_fn), shape(m, (x * y).grad_fn), shape(m, x.sum(0).grad_fn),
+               shape(m, (x @ x).grad_fn)]
+        if m is ng:
+            ours = got
+        else:
+            theirs = got
+    assert ours == theirs

@@ -27,7 +27,7 @@ def _discover(root_nodes):
     while stack:
         node = stack.pop()
         order.append(node)
-        for edge in node.next_functions:
+        for edge in node._next:
             if edge is None:
                 continue
             nxt = edge[0]
@@ -49,7 +49,7 @@ def _needed(order, target_nodes):
         for node in reversed(order):
             if node in needed:
                 continue
-            for edge in node.next_functions:
+            for edge in node._next:
                 if edge is not None and edge[0] in needed:
                     needed.add(node)
                     changed = True
@@ -133,14 +133,14 @@ def run_backward(
                                 accumulate_into_grad and inputs is None)
                     continue
             if needed is not None and node not in needed:
-                outs = [None] * len(node.next_functions)
+                outs = [None] * len(node._next)
             elif all(g is None for g in grads):
-                outs = [None] * len(node.next_functions)
+                outs = [None] * len(node._next)
             else:
                 outs = node.apply(grads, create_graph)
                 if not retain_graph:
                     node.release()
-            for edge, g in zip(node.next_functions, outs):
+            for edge, g in zip(node._next, outs):
                 if edge is not None:
                     _deliver(edge, g, buffers, deps, heap)
     finally:
@@ -172,7 +172,7 @@ def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph, into_leav
     members = set(region)
     results = dict(fuse.run(region, grad, into_leaves))
     for node in region:
-        for edge in node.next_functions:
+        for edge in node._next:
             if edge is None or edge[0] in members:
                 continue
             _deliver(edge, results.pop(edge, None), buffers, deps, heap)

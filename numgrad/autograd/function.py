@@ -27,16 +27,25 @@ FREED_MSG = (
 class Node:
     """A node of the backward graph (what ``tensor.grad_fn`` returns)."""
 
-    __slots__ = ("next_functions", "_seq", "_pre_hooks", "_retain", "__weakref__")
+    __slots__ = ("_next", "_seq", "_pre_hooks", "_retain", "__weakref__")
 
     def __init__(self, next_functions):
-        self.next_functions = next_functions
+        # one (node, output_nr) per input, None where no gradient flows; the engine's view
+        self._next = next_functions
         self._seq = next(_sequence)
         self._pre_hooks = None  # output_nr -> list of hooks on the gradient of that output
         self._retain = None  # output_nr -> weak reference to a tensor that retains its grad
 
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's view of the edges: ``(node, output_nr)`` per input, ``(None, 0)`` where no gradient flows."""
+        return tuple((None, 0) if e is None else e for e in self._public_edges())
+
+    def _public_edges(self):
+        return self._next
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -124,6 +133,10 @@ class FunctionNode(Node):
     def name(self) -> str:
         return self._name
 
+    def _public_edges(self):
+        # like PyTorch: entries for tensor arguments only
+        return [e for e, meta in zip(self._next, self.input_meta) if meta is not None]
+
     def apply(self, grads: list, create_graph: bool):
         if _profiler._ACTIVE and _profiler._outer(self):  # numgrad.profiler hook (off: one attribute check)
             return _profiler._op(self.name(), "backward", self.apply, (grads, create_graph), {}, self)
@@ -143,7 +156,7 @@ class FunctionNode(Node):
             _set(prev)
         if not isinstance(result, tuple):
             result = (result,)
-        n_in = len(self.next_functions)
+        n_in = len(self._next)
         if len(result) < n_in:
             result = result + (None,) * (n_in - len(result))
         elif len(result) > n_in:

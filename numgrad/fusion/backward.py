@@ -38,7 +38,7 @@ def collect(root, in_degree: dict, blocked) -> list:
     frontier = [root]
     while frontier and len(region) < state.MAX_REGION:
         node = frontier.pop()
-        for edge in node.next_functions:
+        for edge in node._next:
             if edge is None:
                 continue
             child = edge[0]
@@ -78,7 +78,7 @@ def run(region: list, grad, accumulate_into_leaves: bool = False):
     order = _topological(region, members)  # producers before consumers
     for node in reversed(order):
         def resolve(i, x, node=node):
-            edge = node.next_functions[i]
+            edge = node._next[i]
             if edge is not None and edge[0] in members:
                 return values[edge[0]], edge[0].out_dtype
             e, dt = builder.tensor_var(x)
@@ -101,7 +101,7 @@ def run(region: list, grad, accumulate_into_leaves: bool = False):
         arg_exprs, _ = node._region_args
         del node._region_args
         node_grads = node.row.grad(ex.E, tuple(arg_exprs), values[node], g)
-        for i, edge in enumerate(node.next_functions):
+        for i, edge in enumerate(node._next):
             if edge is None or node_grads[i] is None:
                 continue
             gi = ex._lift(node_grads[i])
@@ -160,7 +160,7 @@ def _topological(region: list, members: set) -> list:
     """Region nodes, each after every region node that consumes it (root first)."""
     consumers: dict = {n: 0 for n in region}
     for n in region:
-        for edge in n.next_functions:
+        for edge in n._next:
             if edge is not None and edge[0] in members:
                 consumers[edge[0]] += 1
     ready = [region[0]]
@@ -168,7 +168,7 @@ def _topological(region: list, members: set) -> list:
     while ready:
         n = ready.pop()
         order.append(n)
-        for edge in n.next_functions:
+        for edge in n._next:
             if edge is not None and edge[0] in members:
                 consumers[edge[0]] -= 1
                 if consumers[edge[0]] == 0:

@@ -242,6 +242,10 @@ class ElementwiseNode(Node):
         self._freed = False
         self._name = _node_name(row, operands)
 
+    def _public_edges(self):
+        # PyTorch lists no entry for where's boolean condition
+        return self._next[1:] if self.row.name == "where" else self._next
+
     def fusable(self) -> bool:
         """False when an operand changed in place since the forward pass (no recomputation then)."""
         if self._freed:
@@ -271,7 +275,7 @@ class ElementwiseNode(Node):
         if self._freed:
             raise RuntimeError(FREED_MSG)
         g = grads[0]
-        needs = tuple(e is not None for e in self.next_functions)
+        needs = tuple(e is not None for e in self._next)
         if create_graph:
             return self._apply_graph(g, needs)
         roots, used = _symbolic_grads(self.row, needs)
