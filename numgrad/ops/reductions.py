@@ -24,6 +24,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..kernels.cpu import reductions as K
 from ..kernels.cpu.reduce import reduce_array
+from .reduce import _reduce
 from . import pointwise as pw
 from .reduce import kept_shape, normalize_dims
 from .reduce import mean as _mean
@@ -134,7 +135,8 @@ class _Extreme(Function):
         Tensor = _tensor_cls()
         ctx.node_name = node_name
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        arr = reduce_array(x._data, dims, reducer, x.dtype.np)
+        # a full reduction of a lazy region runs inside the region's kernel
+        arr = _reduce(x, dims, reducer, x.dtype)
         out = Tensor(arr.reshape(_out_shape(x.shape, dims, keepdim)))
         ctx.save_for_backward(x, _share(out))
         return out
