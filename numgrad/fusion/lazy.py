@@ -42,18 +42,26 @@ class LazyOp:
         self.compute = compute
         self.size = size
         self.result = None
-        # an operand modified in place before we run would give a wrong value
-        self.versions = tuple(x._version[0] if isinstance(x, Tensor) else None for x in operands)
-        ref = None
+        # an operand modified in place before we run would give a wrong value: remember
+        # versions, and register as a reader so in-place writes compute us first.
+        # Readers of a still-lazy operand wait under that LazyOp and move to its
+        # result buffer once it is computed.
+        versions = []
+        ref = weakref.ref(self)
         for x in operands:
             if isinstance(x, Tensor):
+                versions.append(x._version[0])
                 buf = x._buf if x._buf is not None else x._lazy.result
-                # readers of a still-lazy operand wait under that LazyOp, and move to its
-                # result buffer once it is computed
                 key = id(_owner(buf)) if buf is not None else id(x._lazy)
-                ref = ref or weakref.ref(self)
-                _pending.setdefault(key, []).append(ref)
+                readers = _pending.get(key)
+                if readers is None:
+                    _pending[key] = [ref]
+                else:
+                    readers.append(ref)
                 _pending_entries[0] += 1
+            else:
+                versions.append(None)
+        self.versions = versions
         if _pending_entries[0] > _pending_entries[1]:
             _compact()
 

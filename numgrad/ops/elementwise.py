@@ -114,6 +114,7 @@ def _forward_roots(row):
 
 _plans: dict = {}
 _INT_DIVISIONS = ("floor_divide", "remainder")
+_PLAIN_NUMBERS = (float, int, bool)
 
 
 def _check_int_divisor(name, divisor) -> None:
@@ -150,31 +151,31 @@ def _plan(row, operands, n_params):
 def apply(name: str, *operands, params: tuple = ()):
     """Run elementwise op ``name`` on tensors / numbers, recording the graph when needed."""
     row = ELEMENTWISE[name]
-    raw = []
     shape = None
     same_shape = True
     needs_grad = False
+    generic = False
     for x in operands:
         if isinstance(x, Tensor):
             if x._device.type != "cpu":
                 raise RuntimeError(f"{name}: expected all tensors to be on the same device")
             xs = x.shape
-            raw.append(x)
             if shape is None:
                 shape = xs
             elif xs != shape:
                 same_shape = False
             needs_grad = needs_grad or x._requires_grad
-        else:
+        elif type(x) not in _PLAIN_NUMBERS:
+            generic = True
             break
-    if len(raw) != len(operands):
+    if generic:
         operands = tuple(_to_operand(x, name) for x in operands)
-        raw = list(operands)
-        shapes = [x.shape for x in operands if isinstance(x, Tensor)]
-        shape = broadcast_shapes(*shapes)
+        shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
         needs_grad = any(isinstance(x, Tensor) and x._requires_grad for x in operands)
+    elif shape is None:
+        shape = ()
     elif not same_shape:
-        shape = broadcast_shapes(*(x.shape for x in operands))
+        shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
     compute, out_dtype, casts = _plan(row, operands, len(params))
     if row.name in _INT_DIVISIONS and not compute.is_floating_point:
         _check_int_divisor(row.name, _raw(operands[1]))
@@ -187,7 +188,7 @@ def apply(name: str, *operands, params: tuple = ()):
         (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
         out = Tensor(out_arr)
     if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
-        node = ElementwiseNode(row, operands, params, out, compute)
+        node = ElementwiseNode(row, operands, params, out, compute, shape, out_dtype)
         out._attach(node, 0)
     return out
 
@@ -221,26 +222,45 @@ class ElementwiseNode(Node):
                  "versions", "out_shape", "out_dtype", "_region_args")
     n_outputs = 1
 
-    def __init__(self, row, operands, params, out, compute):
-        needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in operands)
-        super().__init__(tuple(_edge(x) if need else None for x, need in zip(operands, needs)))
+    def __init__(self, row, operands, params, out, compute, out_shape, out_dtype):
+        # one pass over the operands builds edges, versions and metadata
+        needs, edges, meta, versions = [], [], [], []
+        for x in operands:
+            if isinstance(x, Tensor):
+                need = x._requires_grad
+                edges.append(_edge(x) if need else None)
+                meta.append((x.shape, x.dtype))
+                versions.append(x._version[0])
+            else:
+                need = False
+                edges.append(None)
+                meta.append(None)
+                versions.append(None)
+            needs.append(need)
+        super().__init__(tuple(edges))
         self.row = row
         self.params = params
         self.compute = compute
-        _, used = _symbolic_grads(row, needs)
+        _, used = _symbolic_grads(row, tuple(needs))
+        keep_cond = row.name == "where"
         self.saved = tuple(
-            (SavedTensor(x) if isinstance(x, Tensor) else x) if i in used or row.name == "where" and i == 0 else None
+            (SavedTensor(x) if isinstance(x, Tensor) else x) if i in used or keep_cond and i == 0 else None
             for i, x in enumerate(operands)
         )
         n = row.arity + len(row.params)
         self.saved_out = SavedTensor(out.detach()) if n in used else None
-        self.meta = tuple((x.shape, x.dtype) if isinstance(x, Tensor) else None for x in operands)
+        self.meta = meta
         self.operands = operands
-        self.versions = tuple(x._version[0] if isinstance(x, Tensor) else None for x in operands)
-        self.out_shape = out.shape
-        self.out_dtype = out.dtype
+        self.versions = versions
+        self.out_shape = out_shape
+        self.out_dtype = out_dtype
         self._freed = False
-        self._name = _node_name(row, operands)
+        self._name = None
+
+    def name(self) -> str:
+        if self._name is None:
+            self._name = _node_name(self.row, self.operands) if self.operands else self.row.node_name
+        return self._name
 
     def _public_edges(self):
         # PyTorch lists no entry for where's boolean condition
@@ -258,10 +278,8 @@ class ElementwiseNode(Node):
     def operand_values(self) -> tuple:
         return self.operands
 
-    def name(self) -> str:
-        return self._name
-
     def release(self) -> None:
+        self.name()  # keep the PyTorch name available after the operands are dropped
         self._freed = True
         self.saved = ()
         self.saved_out = None
