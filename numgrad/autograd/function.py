@@ -9,8 +9,6 @@ pass runs with ``create_graph=True``.
 from __future__ import annotations
 
 import itertools
-from typing import Any
-
 from .. import profiler as _profiler  # hooks in Function.apply / FunctionNode.apply
 from .grad_mode import _set, is_grad_enabled
 

@@ -1,7 +1,7 @@
 """Finite-difference gradient checks (``gradcheck``, ``gradgradcheck``)."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 

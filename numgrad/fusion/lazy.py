@@ -16,7 +16,7 @@ import numpy as np
 from .. import _dtypes
 from ..kernels.cpu.elementwise import run_map
 from ..ops import expr as ex
-from ..ops.table import CAST_ROWS, ELEMENTWISE
+from ..ops.table import CAST_ROWS
 from .. import profiler as _profiler  # hook in realize_region
 from . import state
 

@@ -13,7 +13,6 @@ import inspect
 import textwrap
 from typing import Callable, Optional
 
-from ..ops import expr as ex
 from ..ops.table import ELEMENTWISE, Row
 
 
@@ -37,6 +36,14 @@ def _function_source(fn: Callable, new_name: str) -> str:
     return ("@njit(inline='always', cache=True, nogil=True, error_model='numpy')\n" + "\n".join(lines))
 
 
+def _rule_for(grad_rows: tuple):
+    """The op-table derivative rule of a user op: one derivative row per input."""
+    def rule(F, x, out, g):
+        return tuple(getattr(F, r)(*x, out, g) for r in grad_rows)
+
+    return rule
+
+
 class ElementwiseOp:
     """A user elementwise op: call it on tensors (or numbers) like a built-in.
 
@@ -56,22 +63,19 @@ class ElementwiseOp:
         fwd_name = f"_u_{name}_{key}"
         preamble = fwd_src.replace("def _F_(", f"def {fwd_name}(", 1)
         args = ", ".join(f"{{{i}}}" for i in range(arity))
-        rule = None
+        grad_rows = []
         if grad is not None:
             grad_name = f"_ud_{name}_{key}"
             preamble += "\n\n" + grad_src.replace("def _G_(", f"def {grad_name}(", 1)
             # one row per input gradient: the user's derivative returns one value per input
             grad_args = ", ".join(f"{{{i}}}" for i in range(arity + 2))
-            grad_rows = []
             for i in range(arity):
                 pick = f"[{i}]" if arity > 1 else ""
                 gname = f"{self.row_name}_d{i}"
                 ELEMENTWISE[gname] = Row(gname, arity + 2, "float", f"{grad_name}({grad_args}){pick}", None,
                                          node_name=f"{fn.__name__.capitalize()}GradBackward0", preamble=preamble)
                 grad_rows.append(gname)
-
-            def rule(F, x, out, g, _rows=tuple(grad_rows)):
-                return tuple(getattr(F, r)(*x, out, g) for r in _rows)
+        rule = _rule_for(tuple(grad_rows)) if grad is not None else None
 
         ELEMENTWISE[self.row_name] = Row(self.row_name, arity, "float", f"{fwd_name}({args})", rule,
                                          node_name=f"{fn.__name__.capitalize()}Backward0", preamble=preamble)
@@ -114,4 +118,4 @@ def elementwise(fn: Optional[Callable] = None, *, grad: Optional[Callable] = Non
     return wrap(fn) if fn is not None else wrap
 
 
-__all__ = ["elementwise", "ElementwiseOp", "ex"]
+__all__ = ["elementwise", "ElementwiseOp"]

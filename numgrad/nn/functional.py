@@ -20,7 +20,6 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..kernels.config import PARALLEL_THRESHOLD
 from ..ops import pointwise as _pw
-from ..ops.linalg import matmul
 from ..ops.pointwise import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
 from ..ops.reduce import sum as _sum
 from ..ops.views import contiguous_array

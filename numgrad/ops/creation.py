@@ -6,7 +6,7 @@ NumPy directly.  Random numbers come from one seedable PCG64 generator.
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 

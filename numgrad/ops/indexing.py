@@ -18,7 +18,6 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 

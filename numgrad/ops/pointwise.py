@@ -2,12 +2,10 @@
 
 Functions without extra arguments are generated from the table; the few with
 PyTorch keyword arguments (``add(alpha=)``, ``clamp(min, max)``, ``gelu(approximate=)``)
-are written out.  This module is also the ``F`` namespace that derivative
-rules use when they run on tensors (double backward).
+are written out.
 """
 from __future__ import annotations
 
-from .creation import full_like, zeros_like  # noqa: F401  (used by rules as F.zeros_like)
 from .elementwise import apply
 from .table import ELEMENTWISE
 

@@ -5,7 +5,7 @@ whose backward is written with tensor ops (so it is differentiable again).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 

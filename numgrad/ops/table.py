@@ -6,8 +6,10 @@ A row gives the op's scalar forward code (a Numba-compilable template over
 operands first, then scalar parameters), ``out`` the op's output and ``g`` the
 incoming gradient; it returns one gradient per tensor operand (``None`` for
 operands that have no derivative).  Rules only use operators and ``F.<row>``
-calls, so the same rule builds kernel code (``F`` = expression namespace) and
-differentiable tensor graphs (``F`` = numgrad's functions, for double backward).
+calls with ``F`` the symbolic namespace of ``numgrad.ops.expr``: the result is
+an expression DAG that is rendered into backward kernels (one op's, or a whole
+fused region's), or evaluated op by op on tensors when the backward pass must
+itself be differentiable (``create_graph=True``, see ``expr.evaluate``).
 
 Everything elementwise in numgrad - forward kernels, backward kernels, fused
 kernels - is generated from this table.
