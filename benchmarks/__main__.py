@@ -190,16 +190,7 @@ def profiler_cost_per_record(iters: int = 2000) -> float:
 def machine() -> dict:
     import numba
 
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {"cpu": model, "cores": os.cpu_count(), "numba_threads": ng.get_num_threads(),
+    info = {"cpu": ng.profiler.cpu_model(), "cores": os.cpu_count(), "numba_threads": ng.get_num_threads(),
             "python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__,
             "numgrad": ng.__version__, "platform": platform.platform()}
     for mod in ("torch", "jax"):

@@ -287,21 +287,27 @@ def triad(a, b, c, s):
 _bandwidth_cache: dict = {}
 
 
-def _machine_key() -> str:
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo where available)."""
     import platform
-
-    import numba
 
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{platform.node()}|{model}|cpus={os.cpu_count()}|threads={numba.get_num_threads()}"
+    return model
+
+
+def _machine_key() -> str:
+    import platform
+
+    import numba
+
+    return f"{platform.node()}|{cpu_model()}|cpus={os.cpu_count()}|threads={numba.get_num_threads()}"
 
 
 def memory_bandwidth(refresh: bool = False) -> float:
