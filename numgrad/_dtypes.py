@@ -51,6 +51,14 @@ _BY_NAME.update({"float": float32, "double": float64, "long": int64, "int": int3
 
 _default_float = float32
 
+# How PyTorch prints dtypes in its error messages (numgrad repeats its wording):
+# ScalarType names ("expected scalar type Float") and C++ names ("float != double").
+TORCH_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                      "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+TORCH_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+                   "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                   "bool": "bool"}
+
 
 def get_default_dtype() -> DType:
     """The dtype of tensors built from Python floats (float32, as in PyTorch)."""

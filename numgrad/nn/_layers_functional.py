@@ -155,8 +155,8 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     _check_float(input, "input", "linear")
     if input.dtype != weight.dtype:
         raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {input.dtype.name.replace('float64', 'double').replace('float32', 'float')} "
-            f"!= {weight.dtype.name.replace('float64', 'double').replace('float32', 'float')} "
+            f"expected m1 and m2 to have the same dtype, but got: {_dtypes.TORCH_CPP_NAMES[input.dtype.name]} "
+            f"!= {_dtypes.TORCH_CPP_NAMES[weight.dtype.name]} "
             f"(linear: input {list(input.shape)}, weight {list(weight.shape)})"
         )
     in_features = input.shape[-1]

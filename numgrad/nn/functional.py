@@ -27,8 +27,7 @@ from ..tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
 # PyTorch's ScalarType names, as its loss dtype errors print them
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
 
 
 def _as_tensor(x) -> Tensor:

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.cpu.matmul import matmul_arrays
 from .reduce import sum_to
 
-# PyTorch's C++ type names, as its matmul dtype error prints them
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-              "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-              "bool": "bool"}
-# PyTorch's ScalarType names (``dot``'s dtype error)
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+# how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
+_CPP_NAMES = _dtypes.TORCH_CPP_NAMES
+_SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
 
 
 def _tensor_cls():

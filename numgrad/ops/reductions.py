@@ -310,7 +310,7 @@ class Prod(Function):
         Tensor = _tensor_cls()
         ctx.node_name = "ProdBackward0" if len(dims) == x.ndim else "ProdBackward1"
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        arr = reduce_array(x._data, dims, "prod", acc.np)
+        arr = _reduce(x, dims, "prod", acc)
         out = Tensor(arr.reshape(_out_shape(x.shape, dims, keepdim)))
         ctx.save_for_backward(x, _share(out))
         return out
