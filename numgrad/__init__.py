@@ -47,3 +47,4 @@ from . import nn  # noqa: E402,F401
 from . import data, optim  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
 from . import profiler, viz  # noqa: E402,F401
+from . import cuda  # noqa: E402,F401

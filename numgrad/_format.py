@@ -91,7 +91,7 @@ def _body(arr, indent, summarize, fmt) -> str:
 def format_tensor(t) -> str:
     from ._dtypes import get_default_dtype
 
-    arr = t._data
+    arr = t._host()
     prefix = "tensor("
     if arr.size == 0:
         body = "[]" if arr.ndim == 1 else f"[], size={tuple(arr.shape)}"

@@ -69,13 +69,32 @@ def _to(self, *args, dtype=None, device=None, copy: bool = False):
                 device = a
             else:
                 dtype = a
+    out = self
     if device is not None:
         from .device import as_device
 
-        as_device(device)
-    if dtype is None or _dtypes.as_dtype(dtype) == self.dtype:
-        return pw.clone(self) if copy else self
-    return _Cast.apply(self, _dtypes.as_dtype(dtype))
+        device = as_device(device)
+        if device != self._device:
+            out = _ToDevice.apply(self, device)
+            copy = False
+    if dtype is None or _dtypes.as_dtype(dtype) == out.dtype:
+        return pw.clone(out) if copy else out
+    return _Cast.apply(out, _dtypes.as_dtype(dtype))
+
+
+def _cpu(self):
+    """This tensor on the CPU (itself when it already is there)."""
+    return _to(self, device="cpu")
+
+
+def _cuda(self, device=None):
+    """This tensor on the GPU (itself when it already is there); gradients flow back to the original.
+
+    >>> import numgrad as ng
+    >>> if ng.cuda.is_available():
+    ...     y = ng.ones(3).cuda() * 2
+    """
+    return _to(self, device="cuda" if device is None else device)
 
 
 from .autograd.function import Function  # noqa: E402
@@ -92,6 +111,21 @@ class _Cast(Function):
     @staticmethod
     def backward(ctx, g):
         return g.to(ctx.dtype), None
+
+
+class _ToDevice(Function):
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, device):
+        from .kernels.backend import to_device
+
+        ctx.device = x.device
+        return Tensor(to_device(x._data, device))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.device), None
 
 
 def _fill_(self, value):
@@ -197,13 +231,14 @@ def install() -> None:
     T.copy_ = _copy_
     T.clamp_ = _clamp_
     T.to = _to
+    T.cpu = _cpu
+    T.cuda = _cuda
     T.type_as = _type_as
     T.float = lambda self: _to(self, _dtypes.float32)
     T.double = lambda self: _to(self, _dtypes.float64)
     T.long = lambda self: _to(self, _dtypes.int64)
     T.int = lambda self: _to(self, _dtypes.int32)
     T.bool = lambda self: _to(self, _dtypes.bool_)
-    T.cpu = lambda self: self
     T.clone = lambda self: pw.clone(self)
     # every elementwise row as a method (x.exp(), x.sigmoid(), ...)
     for name in dir(pw):

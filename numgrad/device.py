@@ -1,6 +1,6 @@
-"""Devices.  The device of a tensor decides which backend runs its kernels.
-
-Only the CPU backend exists so far; the CUDA backend plugs in here.
+"""Devices.  Where a tensor's data lives decides which kernels run on it
+(``numgrad.kernels.backend``); this module names devices and checks that one
+can be used.
 """
 from __future__ import annotations
 
@@ -39,15 +39,21 @@ class Device:
 
 
 cpu = Device("cpu")
+cuda0 = Device("cuda", 0)
 
 
 def as_device(spec) -> Device:
+    """A ``Device`` from a spec (``'cpu'``, ``'cuda'``, ``'cuda:0'``, a Device or None = CPU), checked for use."""
     if spec is None:
         return cpu
     dev = spec if isinstance(spec, Device) else Device(spec)
     if dev.type == "cuda":
-        raise RuntimeError(
-            "numgrad was built without CUDA support in this version: device='cuda' is not available yet. "
-            "Use device='cpu'."
-        )
+        from .kernels.cuda import numba_cuda
+
+        numba_cuda()  # a clear error when there is no GPU (or simulator) to run on
+        if (dev.index or 0) != 0:
+            raise RuntimeError(
+                f"CUDA error: invalid device ordinal (numgrad uses one GPU, cuda:0; got {dev})"
+            )
+        return cuda0
     return dev

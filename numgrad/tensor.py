@@ -1,6 +1,7 @@
 """``Tensor``: an n-dimensional array that records the operations applied to it.
 
-Data lives in a NumPy array (any strides; views share it).  Every computation
+Data lives in a NumPy array (any strides; views share it), or for CUDA tensors
+in a ``numgrad.kernels.cuda.array.DeviceArray`` (the same, in GPU memory).  Every computation
 on the data runs in a Numba kernel from ``numgrad.kernels``; this module only
 holds metadata, the autograd hooks and the Python operator protocol, and
 forwards every operation to ``numgrad.ops``.
@@ -15,7 +16,8 @@ import numpy as np
 from . import _dtypes
 from .autograd.function import AccumulateGrad
 from .autograd.grad_mode import is_grad_enabled
-from .device import Device, cpu
+from .device import Device, cpu, cuda0
+from .kernels.cuda.array import DeviceArray
 from .fusion import lazy as _lazy_state
 
 
@@ -60,7 +62,8 @@ class Tensor:
         self._acc = None
         self._hooks = None
         self._retains_grad = False
-        self._device = device
+        # where the data lives is the device: one source of truth
+        self._device = cuda0 if type(data) is DeviceArray else cpu
         if requires_grad:
             self.requires_grad = True
 
@@ -78,7 +81,7 @@ class Tensor:
         t._acc = None
         t._hooks = None
         t._retains_grad = False
-        t._device = cpu
+        t._device = lazy.device
         return t
 
     # The array behind the tensor.  A lazy tensor computes it (runs its fused
@@ -119,6 +122,15 @@ class Tensor:
     @property
     def device(self) -> Device:
         return self._device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._device.type == "cuda"
+
+    def _host(self) -> np.ndarray:
+        """The data as a NumPy array: the array itself on the CPU, a copy from a GPU."""
+        arr = self._data
+        return arr.to_host() if type(arr) is DeviceArray else arr
 
     def size(self, dim: Optional[int] = None):
         """The shape, or the length of dimension ``dim``."""
@@ -282,12 +294,22 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
+        if self._device.type != "cpu":
+            raise TypeError(
+                f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
+                "to host memory first."
+            )
         if _lazy_state._pending:
             # the caller may write into the array: pending fused ops must read it first
             _lazy_state.flush_readers(self._data)
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self._device.type != "cpu":
+            raise TypeError(
+                f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
+                "to host memory first."
+            )
         arr = self._data
         if dtype is not None:
             arr = arr.astype(dtype)
@@ -299,10 +321,10 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
             )
-        return self._data.reshape(-1)[0].item()
+        return self._host().reshape(-1)[0].item()
 
     def tolist(self):
-        return self._data.tolist()
+        return self._host().tolist()
 
     def __float__(self):
         return float(self.item())
@@ -316,10 +338,10 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self._data.size != 1:
+        if self.numel() != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous"
-                if self._data.size > 1 else "Boolean value of Tensor with no values is ambiguous"
+                if self.numel() > 1 else "Boolean value of Tensor with no values is ambiguous"
             )
         return bool(self.item())
 

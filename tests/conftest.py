@@ -2,3 +2,22 @@ import os
 
 # keep kernels compiled by one test run for the next one, but away from the user's cache
 os.environ.setdefault("NUMGRAD_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numgrad-cache"))
+# CUDA kernels run on Numba's simulator unless a real GPU run asks otherwise
+# (NUMBA_ENABLE_CUDASIM=0 python -m pytest -m gpu); numba reads it once, when
+# numba.cuda is first imported, so it is set before any test module loads
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fast_simulated_barriers():
+    """CUDA-simulator threads meet at every syncthreads(); with Python's default 5 ms thread switch
+    interval each barrier waits that long, which made shared-memory kernels about 5x slower."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    yield
+    sys.setswitchinterval(previous)

@@ -145,7 +145,7 @@ class FunctionNode(Node):
             raise RuntimeError(FREED_MSG)
         filled = []
         for g, meta in zip(grads, self.ctx._out_meta):
-            filled.append(ops.zeros(meta[0], dtype=meta[1]) if g is None else g)
+            filled.append(ops.zeros(meta[0], dtype=meta[1], device=meta[2]) if g is None else g)
         prev = is_grad_enabled()
         _set(create_graph)
         try:
@@ -239,7 +239,7 @@ class Function(metaclass=_FunctionMeta):
             name = getattr(ctx, "node_name", None) or cls.node_name
             node = FunctionNode(cls, ctx, edges, len(outs), name, meta)
             ctx._node = node
-            ctx._out_meta = tuple((o.shape, o.dtype) if o is not None else ((), None) for o in outs)
+            ctx._out_meta = tuple((o.shape, o.dtype, o._device) if o is not None else ((), None, None) for o in outs)
             nondiff = ctx._non_differentiable
             fresh = []
             for i, o in enumerate(outs):

@@ -13,9 +13,7 @@ summed back to their shape afterwards.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..kernels.cpu.elementwise import run_map
+from ..kernels.backend import empty_for, run_map
 from ..ops import expr as ex
 from ..ops.reduce import sum_to_array
 from .. import profiler as _profiler  # hook in run
@@ -195,7 +193,7 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves):
             flush_readers(target)  # pending fused ops that read the old .grad go first
             roots[j] = ex.E.add(ex.var(len(inputs)), roots[j])
             inputs.append(target)
-        outs.append(target if target is not None else np.empty(shape, dtype=compute.np))
+        outs.append(target if target is not None else empty_for(inputs, shape, compute.np))
         in_place.append(target is not None)
     if roots:
         run_map(tuple(roots), inputs, None, shape, compute.name, ("",) * len(inputs), outs=outs)

@@ -22,7 +22,7 @@ def explain(t) -> Explanation:
     >>> "tanh" in str(ng.explain(ng.tanh(x * 2 + 1)))
     True
     """
-    from ..kernels.cpu.elementwise import _source
+    from ..kernels.backend import map_kernel_source
     from ..ops import expr as ex
     from .lazy import RegionBuilder, pending_op
 
@@ -36,14 +36,14 @@ def explain(t) -> Explanation:
     expr = builder.lazy_expr(op)
     n_ops = sum(1 for node in ex.postorder([expr]) if node.op not in ("var", "const") and
                 not node.op.startswith("cast_"))
-    lines = [f"fused region: {n_ops} ops -> 1 kernel, output shape {list(op.shape)}, dtype {op.dtype}",
+    lines = [f"fused region: {n_ops} ops -> 1 kernel on {op.device}, output shape {list(op.shape)}, dtype {op.dtype}",
              f"expression: {expr!r}", "inputs:"]
     for i, (inp, dt) in enumerate(zip(builder.inputs, builder.dtypes)):
         desc = f"array shape {list(inp.shape)}" if hasattr(inp, "shape") and getattr(inp, "ndim", 0) else \
             f"scalar {inp!r}"
         lines.append(f"  v{i}: {desc}, {dt}")
     kinds = tuple("a" if hasattr(inp, "ndim") and inp.ndim > 0 else "s" for inp in builder.inputs)
-    src = _source((expr,), kinds, ("",) * len(kinds), 1, max(1, len(op.shape)), op.dtype.name)
+    src = map_kernel_source(op.device, (expr,), kinds, ("",) * len(kinds), 1, max(1, len(op.shape)), op.dtype.name)
     lines.append("generated kernel source (before dimension collapsing):")
     lines.append(src)
     return Explanation("\n".join(lines))

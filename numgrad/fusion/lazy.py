@@ -14,7 +14,7 @@ import weakref
 import numpy as np
 
 from .. import _dtypes
-from ..kernels.cpu.elementwise import run_map
+from ..kernels.backend import run_map
 from ..ops import expr as ex
 from ..ops.table import CAST_ROWS
 from .. import profiler as _profiler  # hook in realize_region
@@ -31,9 +31,10 @@ class LazyOp:
     """One recorded elementwise op; ``realize()`` computes its whole region."""
 
     __slots__ = ("row", "operands", "params", "shape", "dtype", "compute", "size", "versions", "result",
-                 "__weakref__")
+                 "device", "__weakref__")
 
-    def __init__(self, row, operands, params, shape, dtype, compute, size):
+    def __init__(self, row, operands, params, shape, dtype, compute, size, device):
+        self.device = device
         self.row = row
         self.operands = operands
         self.params = params
@@ -95,6 +96,8 @@ def _compact() -> None:
 
 
 def _owner(arr: np.ndarray):
+    if type(arr) is not np.ndarray:
+        return arr.storage  # a DeviceArray: every view of one allocation shares its storage
     while arr.base is not None and isinstance(arr.base, np.ndarray):
         arr = arr.base
     return arr
@@ -285,7 +288,7 @@ def realize_region(root: LazyOp) -> np.ndarray:
     return out
 
 
-def record(row, operands, params, shape, out_dtype, compute):
+def record(row, operands, params, shape, out_dtype, compute, device):
     """A lazy tensor for ``row(operands)``; computes operands first when the region is full."""
     size = 1
     for x in operands:
@@ -298,7 +301,7 @@ def record(row, operands, params, shape, out_dtype, compute):
         for x in operands:
             if isinstance(x, Tensor) and x._buf is None:
                 x._data  # noqa: B018 - computes the full operand region now
-    op = LazyOp(row, operands, params, shape, out_dtype, compute, size)
+    op = LazyOp(row, operands, params, shape, out_dtype, compute, size, device)
     return Tensor._from_lazy(op)
 
 
@@ -308,7 +311,7 @@ def reduce_lazy(t, reducer: str, acc_dtype) -> "np.ndarray | None":
     Returns a 0-d array, or None when the region cannot be reduced in one pass
     (the caller then computes the region and reduces the result).
     """
-    from ..kernels.cpu.elementwise import run_reduce
+    from ..kernels.backend import run_reduce
 
     op = pending_op(t)
     if op is None:

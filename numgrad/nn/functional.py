@@ -18,7 +18,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..kernels.config import PARALLEL_THRESHOLD
+from ..kernels.backend import empty_for, softmax_kernels
 from ..ops import pointwise as _pw
 from ..ops.pointwise import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
 from ..ops.reduce import sum as _sum
@@ -94,14 +94,6 @@ def _slabs(arr: np.ndarray, dim: int) -> np.ndarray:
     return arr.reshape(before, shape[dim], after)
 
 
-def _softmax_kernels(size: int, slabs: int):
-    from ..kernels.cpu import nnfunc
-
-    if size >= PARALLEL_THRESHOLD and slabs > 1:
-        return nnfunc.softmax_forward_par, nnfunc.softmax_backward_par
-    return nnfunc.softmax_forward, nnfunc.softmax_backward
-
-
 class _Softmax(Function):
     node_name = "SoftmaxBackward0"
 
@@ -110,9 +102,9 @@ class _Softmax(Function):
         ctx.node_name = "LogSoftmaxBackward0" if log else "SoftmaxBackward0"
         ctx.dim, ctx.log = dim, log
         slabs = _slabs(x._data, dim)
-        out = np.empty_like(slabs)
+        out = empty_for((slabs,), slabs.shape, slabs.dtype)
         if out.size:
-            forward_kernel, _ = _softmax_kernels(out.size, out.shape[0])
+            forward_kernel, _ = softmax_kernels(slabs)
             forward_kernel(slabs, out, log)
         y = Tensor(out.reshape(x.shape))
         # the saved output is this node's own output: under create_graph the backward formula's
@@ -131,9 +123,9 @@ class _Softmax(Function):
             return y * (g - _sum(g * y, dim, keepdim=True)), None, None
         ys = _slabs(y._data, dim)
         gs = _slabs(g._data, dim)
-        out = np.empty_like(ys)
+        out = empty_for((ys,), ys.shape, ys.dtype)
         if out.size:
-            _, backward_kernel = _softmax_kernels(out.size, out.shape[0])
+            _, backward_kernel = softmax_kernels(ys)
             backward_kernel(ys, gs, out, log)
         return Tensor(out.reshape(y.shape)), None, None
 

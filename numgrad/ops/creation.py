@@ -48,8 +48,25 @@ def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, device=None):
+    from ..kernels.backend import to_device
+
     Tensor = _tensor_cls()
-    return Tensor(arr, requires_grad=requires_grad, device=as_device(device))
+    return Tensor(to_device(arr, as_device(device)), requires_grad=requires_grad)
+
+
+def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
+    """A tensor of ``value`` everywhere, written by a fill kernel where the memory lives (no host copy)."""
+    Tensor = _tensor_cls()
+    dev = as_device(device)
+    if dev.type == "cpu":
+        return Tensor(np.full(shape, value, dtype=dtype.np), requires_grad=requires_grad)
+    from ..kernels.backend import empty, run_map
+    from .elementwise import _forward_roots
+    from .table import ELEMENTWISE
+
+    out = empty(shape, dtype.np, dev)
+    run_map(_forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name], outs=[out])
+    return Tensor(out, requires_grad=requires_grad)
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False):
@@ -65,7 +82,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
     """
     Tensor = _tensor_cls()
     if isinstance(data, Tensor):
-        arr = np.array(data._data, copy=True)
+        arr = np.array(data._host(), copy=True)
+        if device is None:
+            device = data.device
     else:
         try:
             arr = np.array(data, copy=True)
@@ -136,7 +155,7 @@ def zeros(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.zeros(2, 3).shape
     (2, 3)
     """
-    return _finish(np.zeros(_shape(size), dtype=_dt(dtype).np), requires_grad, device)
+    return _filled(_shape(size), 0, _dt(dtype), requires_grad, device)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False):
@@ -146,7 +165,7 @@ def ones(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.ones(2)
     tensor([1., 1.])
     """
-    return _finish(np.ones(_shape(size), dtype=_dt(dtype).np), requires_grad, device)
+    return _filled(_shape(size), 1, _dt(dtype), requires_grad, device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False):
@@ -156,7 +175,10 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.empty(3).shape
     (3,)
     """
-    return _finish(np.empty(_shape(size), dtype=_dt(dtype).np), requires_grad, device)
+    from ..kernels.backend import empty as empty_array
+
+    Tensor = _tensor_cls()
+    return Tensor(empty_array(_shape(size), _dt(dtype).np, as_device(device)), requires_grad=requires_grad)
 
 
 def _fill_dtype(value, dtype):
@@ -177,31 +199,39 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     tensor([7, 7])
     """
     dt = _fill_dtype(fill_value, dtype)
-    return _finish(np.full(_shape((size,)), fill_value, dtype=dt.np), requires_grad, device)
+    return _filled(_shape((size,)), fill_value, dt, requires_grad, device)
 
 
 def _like(t, dtype):
     return t.dtype if dtype is None else _dtypes.as_dtype(dtype)
 
 
+def _like_device(t, device):
+    return t.device if device is None else device
+
+
 def zeros_like(input, dtype=None, device=None, requires_grad: bool = False):
     """Zeros with the shape (and dtype) of ``input``."""
-    return zeros(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    return zeros(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
+                requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad: bool = False):
     """Ones with the shape (and dtype) of ``input``."""
-    return ones(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    return ones(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
+               requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, device=None, requires_grad: bool = False):
     """Uninitialized memory with the shape (and dtype) of ``input``."""
-    return empty(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    return empty(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
+                requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad: bool = False):
     """``fill_value`` everywhere, with the shape (and dtype) of ``input``."""
-    return full(input.shape, fill_value, dtype=_like(input, dtype), requires_grad=requires_grad)
+    return full(input.shape, fill_value, dtype=_like(input, dtype), device=_like_device(input, device),
+                requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False):

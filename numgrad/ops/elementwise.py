@@ -14,10 +14,11 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import FREED_MSG, Node, SavedTensor, _edge
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import cpu
 from ..fusion import state as fusion_state
 from ..fusion.lazy import flush_readers
 from ..fusion.lazy import record as record_lazy
-from ..kernels.cpu.elementwise import run_map
+from ..kernels.backend import run_map
 from . import expr as ex
 from .table import ELEMENTWISE
 
@@ -119,7 +120,7 @@ _PLAIN_NUMBERS = (float, int, bool)
 
 def _check_int_divisor(name, divisor) -> None:
     """Integer division by zero: PyTorch raises instead of returning garbage."""
-    from ..kernels.cpu.reduce import reduce_array
+    from ..kernels.backend import reduce_array
 
     if isinstance(divisor, np.ndarray):
         (is_zero,) = run_map(_forward_roots(ELEMENTWISE["eq"]), [divisor, 0], (np.dtype(np.bool_),), divisor.shape,
@@ -129,6 +130,21 @@ def _check_int_divisor(name, divisor) -> None:
         zero = divisor == 0
     if zero:
         raise RuntimeError(f"ZeroDivisionError (integer {name} by zero)")
+
+
+def _common_device(name, device, x, operands):
+    """The device of an op whose operands live on ``device`` and ``x.device``; a 0-d CPU tensor that needs no
+    gradient counts as a number next to CUDA tensors, as in PyTorch; anything else is PyTorch's error."""
+    if device.type == "cpu" and all(t.ndim == 0 and not t._requires_grad for t in operands
+                                    if isinstance(t, Tensor) and t._device is device):
+        return x._device
+    if x._device.type == "cpu" and x.ndim == 0 and not x._requires_grad:
+        return device
+    raise RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, {device} and "
+        f"{x._device}! ({name} of shapes {[list(t.shape) for t in operands if isinstance(t, Tensor)]}; "
+        "move them with .to(device))"
+    )
 
 
 def _plan(row, operands, n_params):
@@ -155,10 +171,11 @@ def apply(name: str, *operands, params: tuple = ()):
     same_shape = True
     needs_grad = False
     generic = False
+    device = None
     for x in operands:
         if isinstance(x, Tensor):
-            if x._device.type != "cpu":
-                raise RuntimeError(f"{name}: expected all tensors to be on the same device")
+            if x._device is not device:
+                device = x._device if device is None else _common_device(name, device, x, operands)
             xs = x.shape
             if shape is None:
                 shape = xs
@@ -172,15 +189,21 @@ def apply(name: str, *operands, params: tuple = ()):
         operands = tuple(_to_operand(x, name) for x in operands)
         shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
         needs_grad = any(isinstance(x, Tensor) and x._requires_grad for x in operands)
+        device = None
+        for x in operands:
+            if isinstance(x, Tensor) and x._device is not device:
+                device = x._device if device is None else _common_device(name, device, x, operands)
     elif shape is None:
         shape = ()
     elif not same_shape:
         shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
+    if device is None:
+        device = cpu
     compute, out_dtype, casts = _plan(row, operands, len(params))
     if row.name in _INT_DIVISIONS and not compute.is_floating_point:
         _check_int_divisor(row.name, _raw(operands[1]))
     if fusion_state._enabled:
-        out = record_lazy(row, operands, params, shape, out_dtype, compute)
+        out = record_lazy(row, operands, params, shape, out_dtype, compute, device)
     else:
         raw = [x._data if isinstance(x, Tensor) else x for x in operands]
         if params:

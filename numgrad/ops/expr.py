@@ -13,7 +13,7 @@ is cheap to compute.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 
 class Expr:
@@ -238,11 +238,15 @@ def postorder(roots) -> list:
     return order
 
 
-def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], str], temp_prefix: str = "t"):
+def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], str], temp_prefix: str = "t",
+           rewrite: Optional[Callable[[str, Optional[str]], str]] = None):
     """Render ``roots`` as straight-line scalar code.
 
     Returns ``(lines, names)``: assignment statements for every interior node
-    (each computed once) and the expression string for each root.
+    (each computed once) and the expression string for each root.  ``rewrite(code,
+    dtype)`` translates one node's code for another target (the CUDA render table
+    in ``kernels/cuda/devmath.py``); ``dtype`` is the node's own dtype name, or None
+    when it computes in the kernel's dtype ``T``.
     """
     from .table import ELEMENTWISE
 
@@ -259,6 +263,8 @@ def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], 
             if node.arg is not None:
                 # the node computes in its own dtype (fused regions mix dtypes)
                 code = code.replace("T(", f"np.{'bool_' if node.arg == 'bool' else node.arg}(")
+            if rewrite is not None:
+                code = rewrite(code, node.arg)
             tmp = f"{temp_prefix}{len(lines)}"
             lines.append(f"{tmp} = {code}")
             names[node] = tmp

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from ..autograd.function import Function
+from ..kernels.backend import empty_for
 from ..autograd.grad_mode import is_grad_enabled
 
 _INDEX_TYPE_ERROR = (
@@ -48,7 +49,7 @@ def _kernels():
 def _copy_roots():
     roots = _lazy.get("copy")
     if roots is None:
-        from ..kernels.cpu.elementwise import run_map
+        from ..kernels.backend import run_map
         from .elementwise import _forward_roots
         from .table import ELEMENTWISE
 
@@ -368,7 +369,7 @@ class Index(Function):
     def backward(ctx, g):
         from .creation import zeros
 
-        base = zeros(ctx.in_shape, dtype=ctx.dtype)
+        base = zeros(ctx.in_shape, dtype=ctx.dtype, device=g.device)
         return IndexPut.apply(base, ctx.plan, g, bool(ctx.plan.adv), True), None
 
 
@@ -387,7 +388,7 @@ class IndexPut(Function):
             _put(base._data, plan, values._data, accumulate)
             base._bump_version()
             return Tensor(base._data, _version=base._version, device=base._device)
-        out = np.empty(base.shape, dtype=base.dtype.np)
+        out = empty_for((base._data,), base.shape, base.dtype.np)
         _copy_array(out, base._data)
         _put(out, plan, values._data, accumulate)
         return Tensor(out)
@@ -665,7 +666,7 @@ class Gather(Function):
         from .creation import zeros
 
         (index,) = ctx.saved_tensors
-        base = zeros(ctx.in_shape, dtype=ctx.dtype)
+        base = zeros(ctx.in_shape, dtype=ctx.dtype, device=g.device)
         return ScatterAdd.apply(base, ctx.dim, index, g, True), None, None
 
 
@@ -889,7 +890,7 @@ def one_hot(tensor, num_classes: int = -1):
             [0, 0, 1]])
     """
     Tensor = _tensor_cls()
-    from ..kernels.cpu.reduce import reduce_array
+    from ..kernels.backend import reduce_array
 
     if not isinstance(tensor, Tensor) or tensor.dtype.name != "int64":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
-from ..kernels.cpu.matmul import matmul_arrays
+from ..kernels.backend import matmul_arrays
 from .reduce import sum_to
 
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors

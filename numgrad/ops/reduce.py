@@ -12,7 +12,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import Function
 from ..fusion.lazy import reduce_lazy
-from ..kernels.cpu.reduce import reduce_array
+from ..kernels.backend import reduce_array
 
 Dims = Union[int, Sequence[int], None]
 

@@ -23,7 +23,7 @@ from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..kernels.cpu import reductions as K
-from ..kernels.cpu.reduce import reduce_array
+from ..kernels.backend import reduce_array
 from .reduce import _reduce
 from . import pointwise as pw
 from .reduce import kept_shape, normalize_dims

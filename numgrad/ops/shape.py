@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
+from ..kernels.backend import empty_for
 from .indexing import _copy_array, getitem
 
 
@@ -65,7 +66,7 @@ class Cat(Function):
         parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or [tensors[0]]
         shape = list(parts[0].shape)
         shape[dim] = sum(t.shape[dim] for t in parts)
-        out = np.empty(shape, dtype=dtype.np)
+        out = empty_for([t._data for t in parts], shape, dtype.np)
         ctx.pieces = []
         start = 0
         for t in tensors:
@@ -87,7 +88,7 @@ class Cat(Function):
         grads = [None]
         for dtype, span in ctx.pieces:
             if span is None:
-                grads.append(zeros(0, dtype=dtype))
+                grads.append(zeros(0, dtype=dtype, device=g.device))
                 continue
             gi = narrow(g, ctx.dim, span[0], span[1])
             grads.append(gi if gi.dtype == dtype else gi.to(dtype))
@@ -344,7 +345,7 @@ class Flip(Function):
         Tensor = _tensor_cls()
         ctx.dims = dims
         key = tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))
-        out = np.empty(x.shape, dtype=x.dtype.np)
+        out = empty_for((x._data,), x.shape, x.dtype.np)
         _copy_array(out, x._data[key])
         return Tensor(out)
 
@@ -386,7 +387,7 @@ class Repeat(Function):
             interleaved += [1, s]
             target += [r, s]
         src = np.broadcast_to(x._data.reshape(interleaved), target)
-        out = np.empty(target, dtype=x.dtype.np)
+        out = empty_for((x._data,), target, x.dtype.np)
         _copy_array(out, src)
         return Tensor(out.reshape(tuple(r * s for r, s in zip(repeats, shape))))
 
@@ -466,7 +467,7 @@ class ConstantPad(Function):
             # negative padding crops the input
             src_key.append(slice(max(-lo, 0), n - max(-hi, 0)))
             dst_key.append(slice(max(lo, 0), max(lo, 0) + max(n - max(-lo, 0) - max(-hi, 0), 0)))
-        out = np.empty(out_shape, dtype=x.dtype.np)
+        out = empty_for((x._data,), out_shape, x.dtype.np)
         _copy_array(out, np.asarray(value, dtype=out.dtype))
         src = x._data[tuple(src_key)]
         if src.size:

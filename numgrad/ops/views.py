@@ -61,7 +61,7 @@ def infer_shape(shape: tuple, numel: int, op: str, in_shape: tuple) -> tuple:
 def contiguous_array(arr: np.ndarray) -> np.ndarray:
     if arr.flags.c_contiguous:
         return arr
-    from ..kernels.cpu.elementwise import run_map
+    from ..kernels.backend import run_map
     from .elementwise import _forward_roots
     from .table import ELEMENTWISE
 

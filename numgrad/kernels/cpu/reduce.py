@@ -27,16 +27,26 @@ REDUCERS = {
 _mods: dict = {}
 
 
+def reducer_source(reducer: str, acc_dtype: str) -> tuple:
+    """``(initial value, combine step)`` source of ``reducer`` for accumulator dtype ``acc_dtype``.
+
+    The initial value is an expression over ``T`` (the accumulator type) and
+    ``np``; amax/amin start from the dtype's lowest/highest value.  Shared by
+    the CPU and CUDA generators so that both reduce with the same semantics.
+    """
+    init, step = REDUCERS[reducer]
+    is_float = acc_dtype.startswith("float")
+    low = "T(-np.inf)" if is_float else f"np.iinfo(np.{acc_dtype}).min" if acc_dtype != "bool" else "False"
+    high = "T(np.inf)" if is_float else f"np.iinfo(np.{acc_dtype}).max" if acc_dtype != "bool" else "True"
+    return init.replace("LOW", low).replace("HIGH", high), step
+
+
 def _module(reducer: str, acc_dtype: str):
     key = (reducer, acc_dtype)
     mod = _mods.get(key)
     if mod is not None:
         return mod
-    init, step = REDUCERS[reducer]
-    is_float = acc_dtype.startswith("float")
-    low = "T(-np.inf)" if is_float else f"np.iinfo(np.{acc_dtype}).min" if acc_dtype != "bool" else "False"
-    high = "T(np.inf)" if is_float else f"np.iinfo(np.{acc_dtype}).max" if acc_dtype != "bool" else "True"
-    init = init.replace("LOW", low).replace("HIGH", high)
+    init, step = reducer_source(reducer, acc_dtype)
     src = f'''import numpy as np
 from numba import njit, prange
 T = np.{acc_dtype}

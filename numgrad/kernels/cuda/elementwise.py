@@ -1,0 +1,150 @@
+"""Generated elementwise ("map") kernels for CUDA, from the same expression DAGs as the CPU ones.
+
+One thread per output element in a grid-stride loop; each thread unravels its
+flat index over the collapsed output shape and reads every input through its
+strides (0 on broadcast dims).  Like the CPU kernels, a kernel is keyed by the
+expression structure, dtypes and the ndim left after merging contiguous dims -
+never by a shape - and its source is a content-hashed module in numgrad's cache
+directory, so ``cache=True`` keeps the compiled code on disk (numba-cuda keys
+it by compute capability).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ops import expr as ex
+from .. import cache
+from ..cpu.elementwise import _broadcast_strides, _collapse, _const_fmt, _preambles
+from . import devmath
+from .array import DeviceArray, empty
+
+_kernels: dict = {}
+THREADS = 256
+# grid-stride loops: enough blocks to fill a large GPU (an H200 has 132 SMs), not one block per 256 elements
+MAX_BLOCKS = 132 * 16
+_CPU_DEVICE_FN = "@njit(inline='always', cache=True, nogil=True, error_model='numpy')"
+
+
+def launch_config(n: int) -> tuple:
+    """(blocks, threads) for ``n`` elements; tiny launches stay tiny (the simulator runs each thread in Python)."""
+    threads = THREADS if n >= THREADS else max(32, -(-n // 32) * 32)
+    blocks = min(MAX_BLOCKS, max(1, -(-n // threads)))
+    return blocks, threads
+
+
+def _unravel(ndim: int, ind: str) -> list:
+    """Lines that turn ``flat`` into indices i0..i{ndim-1} over ``o0``'s shape."""
+    if ndim == 1:
+        return [f"{ind}i0 = flat"]
+    lines = [f"{ind}rest = flat"]
+    for d in range(ndim - 1, 0, -1):
+        lines.append(f"{ind}i{d} = rest % shape{d}")
+        lines.append(f"{ind}rest = rest // shape{d}")
+    lines.append(f"{ind}i0 = rest")
+    return lines
+
+
+def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
+    lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt, rewrite=devmath.rewriter_for(compute))
+    args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
+    preamble = _preambles(roots).replace(_CPU_DEVICE_FN, "@cuda.jit(device=True, inline=True)")
+    idx = ", ".join(f"i{d}" for d in range(ndim))
+    src = [
+        "import math",
+        "import numpy as np",
+        "from numba import cuda",
+        "from numgrad.kernels.cuda import devmath as dm",
+        f"T = np.{compute}",
+        "",
+        preamble,
+        "",
+        "@cuda.jit(cache=True)",
+        f"def kernel(n, {', '.join(args)}):",
+    ]
+    ind = "    "
+    src.extend(f"{ind}shape{d} = o0.shape[{d}]" for d in range(1, ndim))
+    src.append(f"{ind}for flat in range(cuda.grid(1), n, cuda.gridsize(1)):")
+    ind += "    "
+    src.extend(_unravel(ndim, ind))
+    for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
+        load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
+        cast = "bool_" if cast == "bool" else cast
+        src.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+    src.extend(ind + line for line in lines)
+    for j, name in enumerate(outs):
+        src.append(f"{ind}o{j}[{idx}] = {name}")
+    src.append("")
+    return "\n".join(src)
+
+
+def get_kernel(roots, in_kinds, in_casts, n_out, ndim, compute):
+    key = (tuple(roots), in_kinds, in_casts, n_out, ndim, compute)
+    mod = _kernels.get(key)
+    if mod is None:
+        mod = cache.load_module(_source(roots, in_kinds, in_casts, n_out, ndim, compute), prefix="cuda_map")
+        _kernels[key] = mod
+    return mod
+
+
+def _host_scalar(a):
+    """A kernel scalar argument from a Python number, NumPy scalar or one-element host array."""
+    if isinstance(a, np.ndarray):
+        if a.size != 1:
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+                f"(a CPU array of shape {list(a.shape)} met CUDA tensors)"
+            )
+        return a.reshape(-1)[0]
+    return a
+
+
+def prepare(inputs, shape: tuple, outs: list):
+    """(kinds, kernel args, ndim): device arrays as strided views over the collapsed shape, host values as scalars."""
+    kinds, arrays, scalars = [], [], []
+    for o in outs:
+        if type(o) is not DeviceArray:
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+                f"(an output of shape {list(o.shape)} is in host memory)"
+            )
+    for a in inputs:
+        if type(a) is DeviceArray:
+            kinds.append("a")
+            arrays.append(a)
+        else:
+            kinds.append("s")
+            scalars.append(_host_scalar(a))
+    strides = [_broadcast_strides(o, shape) for o in outs] + [_broadcast_strides(a, shape) for a in arrays]
+    cshape, cstrides = _collapse(shape, strides)
+    views = [
+        arr.as_strided(cshape, tuple(s * arr.itemsize for s in st)).kernel_arg()
+        for arr, st in zip(list(outs) + arrays, cstrides)
+    ]
+    out_args, in_arrays = views[: len(outs)], iter(views[len(outs):])
+    it_scalars = iter(scalars)
+    in_args = [next(in_arrays) if k == "a" else next(it_scalars) for k in kinds]
+    return kinds, out_args + in_args, len(cshape)
+
+
+def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
+    """Evaluate expression ``roots`` over ``shape`` on the GPU; returns the output ``DeviceArray``s.
+
+    Same contract as ``numgrad.kernels.cpu.elementwise.run_map``.
+    """
+    shape = tuple(shape)
+    if outs is None:
+        outs = [empty(shape, dt) for dt in out_dtypes]
+    n = outs[0].size
+    if n == 0:
+        return outs
+    kinds, args, ndim = prepare(inputs, shape, outs)
+    key = (roots, tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+    mod = _kernels.get(key)
+    if mod is None:
+        mod = get_kernel(tuple(roots), tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+        _kernels[key] = mod
+    blocks, threads = launch_config(n)
+    mod.kernel[blocks, threads](n, *args)
+    return outs
+
+

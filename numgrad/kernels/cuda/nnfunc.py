@@ -1,0 +1,65 @@
+"""CUDA kernels behind ``numgrad.nn.functional``: softmax / log_softmax, forward and backward.
+
+Same contract as the CPU kernels in ``kernels/cpu/nnfunc.py``: arrays viewed as
+C-contiguous ``(A, R, C)`` slabs, softmax over the middle axis.  One thread per
+``(a, c)`` column makes three passes over ``R`` (max, sum of exp, write), which
+keeps every thread's reads independent of the others: race-free and
+deterministic.  A block-per-row variant (shared-memory max and sum) would be
+faster when ``R`` is long and ``A * C`` small.
+"""
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+from .elementwise import launch_config
+
+
+@cuda.jit(cache=True)
+def _softmax_forward(x, out, log):
+    for flat in range(cuda.grid(1), x.shape[0] * x.shape[2], cuda.gridsize(1)):
+        a = flat // x.shape[2]
+        c = flat % x.shape[2]
+        top = x[a, 0, c]
+        for r in range(1, x.shape[1]):
+            v = x[a, r, c]
+            if v > top or v != v:
+                top = v
+        total = x[a, 0, c] * 0
+        for r in range(x.shape[1]):
+            total += math.exp(x[a, r, c] - top)
+        if log:
+            shift = top + math.log(total)
+            for r in range(x.shape[1]):
+                out[a, r, c] = x[a, r, c] - shift
+        else:
+            for r in range(x.shape[1]):
+                out[a, r, c] = math.exp(x[a, r, c] - top) / total
+
+
+@cuda.jit(cache=True)
+def _softmax_backward(y, g, out, log):
+    for flat in range(cuda.grid(1), y.shape[0] * y.shape[2], cuda.gridsize(1)):
+        a = flat // y.shape[2]
+        c = flat % y.shape[2]
+        total = y[a, 0, c] * 0
+        for r in range(y.shape[1]):
+            total += g[a, r, c] if log else g[a, r, c] * y[a, r, c]
+        for r in range(y.shape[1]):
+            if log:
+                out[a, r, c] = g[a, r, c] - math.exp(y[a, r, c]) * total
+            else:
+                out[a, r, c] = y[a, r, c] * (g[a, r, c] - total)
+
+
+def softmax_forward(slabs, out, log: bool) -> None:
+    """``out = softmax(slabs)`` (or log_softmax) over axis 1 of ``(A, R, C)`` DeviceArrays."""
+    blocks, threads = launch_config(slabs.shape[0] * slabs.shape[2])
+    _softmax_forward[blocks, threads](slabs.kernel_arg(), out.kernel_arg(), bool(log))
+
+
+def softmax_backward(ys, gs, out, log: bool) -> None:
+    """The input gradient of softmax (or log_softmax) from its output ``ys`` and incoming gradient ``gs``."""
+    blocks, threads = launch_config(ys.shape[0] * ys.shape[2])
+    _softmax_backward[blocks, threads](ys.kernel_arg(), gs.kernel_arg(), out.kernel_arg(), bool(log))

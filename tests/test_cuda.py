@@ -1,0 +1,291 @@
+"""device='cuda': the op registry on CUDA, checked against the CPU results.
+
+CI has no GPU: conftest.py turns on Numba's CUDA simulator, which runs every
+``@cuda.jit`` kernel in Python (about 0.1 ms per simulated thread), so shapes
+stay tiny.  ``test_generated_kernels_compile_to_ptx`` compiles the generated
+kernels of every op-table row with the real CUDA compiler for an H100/H200
+(``cuda.compile_ptx``, no GPU needed), which catches what the simulator
+cannot: device code that Numba cannot lower.  On a machine with a GPU,
+``NUMBA_ENABLE_CUDASIM=0 python -m pytest -m gpu`` runs the same checks there.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+from tests.helpers import assert_close
+from tests.op_registry import all_specs
+
+# -m gpu selects every CUDA test (on a real GPU with NUMBA_ENABLE_CUDASIM=0)
+pytestmark = [pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator"), pytest.mark.gpu,
+              pytest.mark.usefixtures("fast_simulated_barriers")]
+
+# Registry ops that have no CUDA kernel yet (issue #6): each must refuse CUDA data with a clear error.
+NOT_ON_CUDA = {
+    "nnfunc.cross_entropy", "nnfunc.cross_entropy_smoothing",
+    "nnfunc.nll_loss", "nnfunc.binary_cross_entropy", "nnfunc.linear",
+    "reductions.max_dim", "reductions.min_dim_method", "reductions.argmax", "reductions.argmin",
+    "reductions.var", "reductions.std", "reductions.logsumexp", "reductions.norm", "reductions.norm_p0",
+    "reductions.cumsum", "reductions.count_nonzero", "reductions.all", "reductions.any",
+    "shape.pad_reflect", "shape.pad_replicate", "shape.pad_circular",
+    "indexing.getitem_array", "indexing.getitem_mixed", "indexing.getitem_split_adv", "indexing.getitem_mask",
+    "indexing.setitem_array", "indexing.index_put_accumulate", "indexing.gather", "indexing.scatter_add",
+    "indexing.index_select", "indexing.take_along_dim",
+}
+CLEAR_ERRORS = ("has no CUDA kernel yet", "not implemented for CUDA tensors yet",
+                "can't convert cuda:0 device type tensor to numpy", "indexing a CUDA tensor with tensors")
+
+
+def _family(name: str) -> str:
+    # "nnfunc.mse_loss.mean" -> "nnfunc.mse_loss": reduction variants share their op's support
+    parts = name.split(".")
+    return ".".join(parts[:2])
+
+
+SPECS = all_specs()
+SUPPORTED = [s for s in SPECS if _family(s.name) not in NOT_ON_CUDA]
+REFUSED = [s for s in SPECS if _family(s.name) in NOT_ON_CUDA]
+
+
+def _inputs(sample, dtype, device):
+    out = []
+    for i, a in enumerate(sample.args):
+        if isinstance(a, np.ndarray):
+            arr = a.astype(dtype) if a.dtype.kind == "f" else a
+            wants = arr.dtype.kind == "f" and (sample.grad is None or i in sample.grad)
+            out.append(ng.tensor(arr, device=device).requires_grad_(wants))
+        else:
+            out.append(a)
+    return out
+
+
+def _outputs(res):
+    return list(res) if isinstance(res, (tuple, list)) else [res]
+
+
+def _run(spec, sample, dtype, device):
+    """Forward outputs and input gradients (of a fixed random projection of the outputs) on ``device``."""
+    xs = _inputs(sample, dtype, device)
+    outs = _outputs(spec.fn(ng, *xs, **sample.kwargs))
+    floats = [o for o in outs if o.dtype.is_floating_point and o.requires_grad]
+    grads = []
+    if spec.differentiable and floats:
+        seeds = [np.random.default_rng(1).standard_normal(o.shape).astype(dtype) for o in floats]
+        total = sum((o * ng.tensor(s, device=device)).sum() for o, s in zip(floats, seeds))
+        total.backward()
+        grads = [x.grad for x in xs if isinstance(x, ng.Tensor) and x.requires_grad]
+    return [o.detach() for o in outs], grads
+
+
+@pytest.mark.parametrize("spec", SUPPORTED, ids=[s.name for s in SUPPORTED])
+def test_op_on_cuda_matches_cpu(spec):
+    rng = np.random.default_rng(0)
+    samples = spec.samples(rng)
+    for dtype, todo in (("float64", samples), ("float32", samples[:1])):
+        rtol, atol = (1e-9, 1e-10) if dtype == "float64" else (spec.rtol32, spec.atol32)
+        for sample in todo:
+            cpu_outs, cpu_grads = _run(spec, sample, dtype, "cpu")
+            gpu_outs, gpu_grads = _run(spec, sample, dtype, "cuda")
+            for c, g in zip(cpu_outs, gpu_outs):
+                assert g.device.type == "cuda", f"{spec.name}: output left the GPU"
+                assert g.dtype == c.dtype and g.shape == c.shape
+                assert_close(g.cpu(), c, rtol, atol, msg=f"{spec.name} forward {dtype}")
+            assert len(cpu_grads) == len(gpu_grads)
+            for c, g in zip(cpu_grads, gpu_grads):
+                assert (c is None) == (g is None), f"{spec.name}: gradient presence differs"
+                if g is not None:
+                    assert g.device.type == "cuda", f"{spec.name}: gradient left the GPU"
+                    assert_close(g.cpu(), c, rtol * 10, atol * 10, msg=f"{spec.name} grad {dtype}")
+
+
+@pytest.mark.parametrize("spec", REFUSED, ids=[s.name for s in REFUSED])
+def test_op_without_cuda_kernel_says_so(spec):
+    sample = spec.samples(np.random.default_rng(0))[0]
+    xs = _inputs(sample, "float64", "cuda")
+    with pytest.raises((NotImplementedError, TypeError)) as info:
+        _outputs(spec.fn(ng, *xs, **sample.kwargs))[0].sum().backward()
+    assert any(text in str(info.value) for text in CLEAR_ERRORS), str(info.value)
+
+
+def test_fused_chain_forward_and_backward_on_cuda():
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((4, 5), (5,), (1,))]
+    results = {}
+    for device in ("cpu", "cuda"):
+        x, w, b = (ng.tensor(a, device=device, requires_grad=True) for a in arrays)
+        y = ng.tanh(x * w + b) * ng.sigmoid(x) ** 2
+        report = str(ng.explain(y))
+        assert f"-> 1 kernel on {ng.device(device)}" in report
+        assert ("@cuda.jit" in report) == (device == "cuda")
+        loss = y.sum()
+        loss.backward()
+        results[device] = [loss.detach().cpu()] + [t.grad.cpu() for t in (x, w, b)]
+    for c, g in zip(results["cpu"], results["cuda"]):
+        assert_close(g, c, 1e-5, 1e-6)
+
+
+def test_grad_of_grad_on_cuda():
+    x = ng.tensor([0.3, -1.2, 2.0], dtype=ng.float64, device="cuda", requires_grad=True)
+    (g,) = ng.autograd.grad((ng.tanh(x) ** 2).sum(), x, create_graph=True)
+    (gg,) = ng.autograd.grad(g.sum(), x)
+    t = np.tanh(np.array([0.3, -1.2, 2.0]))
+    # d/dx 2 tanh (1 - tanh^2) = 2 (1 - t^2)(1 - 3 t^2)
+    assert_close(gg.cpu(), 2 * (1 - t * t) * (1 - 3 * t * t), 1e-9, 1e-12)
+    assert gg.device.type == "cuda"
+
+
+def test_transfers_keep_values_dtype_and_gradient_path():
+    a = ng.arange(6, dtype=ng.float64).reshape(2, 3).requires_grad_()
+    d = a.cuda()
+    assert d.device == ng.device("cuda:0") and d.is_cuda and not a.is_cuda
+    assert d.grad_fn.name() == "ToCopyBackward0"
+    assert d.to("cuda") is d and a.cpu() is a
+    back = d.cpu()
+    assert back.device.type == "cpu" and back.dtype == ng.float64
+    assert_close(back, a)
+    (d * 3).sum().backward()
+    assert a.grad.device.type == "cpu"
+    assert_close(a.grad, np.full((2, 3), 3.0))
+    assert d.to(ng.float32).dtype == ng.float32 and d.to("cpu", ng.float32).device.type == "cpu"
+
+
+def test_creation_on_cuda_and_like_functions_follow_the_input():
+    z = ng.zeros(2, 3, device="cuda")
+    assert z.device.type == "cuda" and z.sum().item() == 0
+    assert ng.full((2,), 7, device="cuda").cpu().tolist() == [7, 7]
+    assert ng.ones_like(z).device.type == "cuda" and ng.ones_like(z).sum().item() == 6
+    assert ng.zeros_like(z, device="cpu").device.type == "cpu"
+    r = ng.randn(3, device="cuda")
+    assert r.device.type == "cuda" and r.shape == (3,)
+    assert ng.tensor(r).device.type == "cuda"
+    assert repr(ng.tensor([1.0, 2.0], device="cuda")) == "tensor([1., 2.], device='cuda:0')"
+    assert ng.tensor([2.5], device="cuda").item() == 2.5
+
+
+def test_views_share_cuda_memory():
+    x = ng.arange(12, dtype=ng.float32, device="cuda")
+    v = x.view(3, 4).t()[1:, :2]
+    assert v.shape == (3, 2) and not v.is_contiguous()
+    assert_close(v.cpu(), np.arange(12, dtype=np.float32).reshape(3, 4).T[1:, :2])
+    x.view(3, 4)[0].mul_(10)  # in place through a view changes the base
+    assert x.cpu().tolist()[:5] == [0.0, 10.0, 20.0, 30.0, 4.0]
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.view(3, 4).t().view(12)
+
+
+def test_mixing_devices_is_pytorchs_error():
+    a = ng.ones(3, device="cuda")
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but found at least two "
+                                           "devices, cuda:0 and cpu!"):
+        a + ng.ones(3)
+    # a 0-d CPU tensor acts as a number, as in PyTorch
+    assert (a * ng.tensor(2.0)).device.type == "cuda"
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        a @ ng.ones(3, 2)
+
+
+def test_cuda_tensor_to_numpy_is_refused_with_pytorchs_message():
+    a = ng.ones(2, device="cuda")
+    with pytest.raises(TypeError, match=r"can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu\(\)"):
+        a.numpy()
+    with pytest.raises(TypeError, match="can't convert cuda:0 device type tensor to numpy"):
+        np.asarray(a)
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        ng.ones(2, device="cuda:1")
+
+
+def test_training_a_linear_model_with_sgd_on_cuda():
+    rng = np.random.default_rng(4)
+    x = ng.tensor(rng.standard_normal((16, 3)), dtype=ng.float32, device="cuda")
+    true_w = ng.tensor([[1.0], [-2.0], [0.5]], device="cuda")
+    y = x @ true_w
+    w = ng.zeros(3, 1, device="cuda", requires_grad=True)
+    for _ in range(30):
+        loss = ((x @ w - y) ** 2).mean()
+        w.grad = None
+        loss.backward()
+        with ng.no_grad():
+            w -= 0.2 * w.grad
+    assert w.device.type == "cuda"
+    assert_close(w.detach().cpu(), np.array([[1.0], [-2.0], [0.5]], dtype=np.float32), 0.05, 0.05)
+
+
+_PTX_SCRIPT = r"""
+import sys
+from numba import cuda, types
+try:
+    cuda.compile_ptx(lambda a: None, (types.float32[:],), cc=(9, 0))
+except Exception as exc:  # no NVVM/NVRTC installed: nothing to compile with
+    print(type(exc).__name__, exc)
+    sys.exit(77)
+from numgrad.kernels.cuda import elementwise as ce, nnfunc, matmul, reduce  # noqa: F401
+from numgrad.ops import expr as ex
+from numgrad.ops.elementwise import _forward_roots
+from numgrad.ops.table import ELEMENTWISE
+
+failures = []
+count = 0
+for name, row in ELEMENTWISE.items():
+    for compute in ("float32", "float64"):
+        n_in = row.arity + len(row.params)
+        in_type = {"logical": "bool", "compare": compute}.get(row.kind, compute)
+        if row.name.startswith("bitwise"):
+            in_type = "int64"
+        if row.name.startswith("cast_"):
+            if compute == "float64":
+                continue
+        roots = list(_forward_roots(row))
+        out_types = ["bool" if row.kind in ("compare", "logical") else compute]
+        if row.grad is not None and in_type == compute:
+            xs = tuple(ex.var(i) for i in range(n_in))
+            grads = [ex._lift(g) for g in row.grad(ex.E, xs, ex.var(n_in), ex.var(n_in + 1)) if g is not None]
+            roots += grads
+            out_types += [compute] * len(grads)
+            n_in += 2  # the op's output and the incoming gradient are variables of the derivative rules
+        src = ce._source(tuple(roots), ("a",) * n_in, ("",) * n_in, len(roots), 2, compute)
+        mod = ce.cache.load_module(src, prefix="cuda_map")
+        arg = lambda t: getattr(types, "boolean" if t == "bool" else t)[:, :]
+        sig = (types.int64,) + tuple(arg(t) for t in out_types) + tuple(arg(in_type) for _ in range(n_in))
+        count += 1
+        try:
+            cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
+        except Exception as exc:
+            failures.append(f"{name}/{compute}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+f32, f64 = types.float32, types.float64
+for kern, sig in ((nnfunc._softmax_forward, (f32[:, :, :], f32[:, :, :], types.boolean)),
+                  (nnfunc._softmax_backward, (f64[:, :, :], f64[:, :, :], f64[:, :, :], types.boolean))):
+    count += 1
+    try:
+        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+print("compiled", count)
+for f in failures:
+    print("FAIL", f)
+sys.exit(1 if failures else 0)
+"""
+
+
+@pytest.mark.slow
+def test_generated_kernels_compile_to_ptx():
+    """Every op-table row's fused forward+backward CUDA kernel compiles for sm_90 with the real compiler."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=900, cwd=os.path.dirname(os.path.dirname(__file__)))
+    if proc.returncode == 77:
+        pytest.skip(f"the CUDA compiler (NVVM/NVRTC) is not installed: {proc.stdout.strip()}")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "compiled" in proc.stdout
+
+
+def test_real_gpu_is_used_when_asked():
+    if ng.cuda.simulator_enabled():
+        pytest.skip("running on the CUDA simulator (NUMBA_ENABLE_CUDASIM=0 runs on the GPU)")
+    x = ng.ones(1 << 20, device="cuda")
+    assert hasattr(x._data, "__cuda_array_interface__")
+    assert (x * 2).sum().item() == 2 * (1 << 20)
