@@ -129,6 +129,23 @@ def test_fused_chain_forward_and_backward_on_cuda():
         assert_close(g, c, 1e-5, 1e-6)
 
 
+def test_reduction_of_a_fused_region_is_one_cuda_kernel(monkeypatch):
+    from numgrad.kernels.cuda import elementwise as cuda_map
+
+    xs = np.linspace(-2, 2, 300, dtype=np.float32)  # 300 elements: two blocks of partials
+    x = ng.tensor(xs, device="cuda")
+    calls = []
+    for name in ("run_map", "run_reduce"):
+        original = getattr(cuda_map, name)
+        monkeypatch.setattr(cuda_map, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    total = (ng.exp(x) * x).sum()
+    top = (x * 2).amax()
+    assert calls == ["run_reduce", "run_reduce"], "the region must be reduced in its own kernel, not mapped first"
+    assert total.device.type == "cuda" and total.shape == ()
+    assert_close(total.cpu(), np.float32((np.exp(xs) * xs).sum()), 1e-5, 1e-5)
+    assert_close(top.cpu(), np.float32(4.0))
+
+
 def test_grad_of_grad_on_cuda():
     x = ng.tensor([0.3, -1.2, 2.0], dtype=ng.float64, device="cuda", requires_grad=True)
     (g,) = ng.autograd.grad((ng.tanh(x) ** 2).sum(), x, create_graph=True)
@@ -257,6 +274,21 @@ for name, row in ELEMENTWISE.items():
         except Exception as exc:
             failures.append(f"{name}/{compute}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 f32, f64 = types.float32, types.float64
+# fused map-reduce kernels (a region's sum/amax/prod/any in one launch)
+for name, reducer, acc in (("tanh", "sum", "float32"), ("sigmoid", "amax", "float64"), ("exp", "prod", "float32"),
+                           ("mul", "sum", "float64"), ("gt", "any", "bool")):
+    row = ELEMENTWISE[name]
+    (root,) = _forward_roots(row)
+    n_in = row.arity
+    src = ce._reduce_source(root, ("a",) * n_in, ("",) * n_in, 2, reducer, acc)
+    mod = ce.cache.load_module(src, prefix="cuda_mapreduce")
+    part = types.boolean if acc == "bool" else getattr(types, acc)
+    sig = (types.int64, part[:], types.int64) + tuple(f32[:, :] for _ in range(n_in))
+    count += 1
+    try:
+        cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"mapreduce {name}/{reducer}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 for kern, sig in ((nnfunc._softmax_forward, (f32[:, :, :], f32[:, :, :], types.boolean)),
                   (nnfunc._softmax_backward, (f64[:, :, :], f64[:, :, :], f64[:, :, :], types.boolean))):
     count += 1

@@ -305,7 +305,7 @@ def record(row, operands, params, shape, out_dtype, compute, device):
     return Tensor._from_lazy(op)
 
 
-def reduce_lazy(t, reducer: str, acc_dtype) -> "np.ndarray | None":
+def reduce_lazy(t, reducer: str, acc_dtype):
     """Reduce a lazy tensor over all its elements in the same kernel that computes it.
 
     Returns a 0-d array, or None when the region cannot be reduced in one pass
@@ -320,7 +320,4 @@ def reduce_lazy(t, reducer: str, acc_dtype) -> "np.ndarray | None":
     expr = builder.lazy_expr(op)
     if op.dtype is not acc_dtype:
         expr = ex.Expr(CAST_ROWS[acc_dtype.name], (expr,), acc_dtype.name)
-    value = run_reduce(expr, builder.inputs, op.shape, reducer, acc_dtype.name)
-    if value is None:
-        return None
-    return np.asarray(value, dtype=acc_dtype.np)
+    return run_reduce(expr, builder.inputs, op.shape, reducer, acc_dtype.name)

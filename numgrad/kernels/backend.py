@@ -76,10 +76,14 @@ def map_kernel_source(device, roots, in_kinds, in_casts, n_out, ndim, compute) -
 
 
 def run_reduce(root, inputs, shape, reducer: str, acc: str):
-    """A full reduction of expression ``root`` in one kernel, or None (the caller maps, then reduces)."""
+    """A full reduction of expression ``root`` in one kernel as a 0-d array of dtype ``acc``, or None
+    (the caller then computes the map and reduces it)."""
     if on_cuda(inputs):
-        return None
-    return _cpu_map.run_reduce(root, inputs, shape, reducer, acc)
+        from .cuda.elementwise import run_reduce as cuda_run_reduce
+
+        return cuda_run_reduce(root, inputs, shape, reducer, acc)
+    value = _cpu_map.run_reduce(root, inputs, shape, reducer, acc)
+    return None if value is None else np.asarray(value, dtype=np.dtype(acc))
 
 
 def reduce_array(x, axes, reducer: str, acc_dtype):

@@ -99,7 +99,8 @@ def _host_scalar(a):
 
 
 def prepare(inputs, shape: tuple, outs: list):
-    """(kinds, kernel args, ndim): device arrays as strided views over the collapsed shape, host values as scalars."""
+    """(kinds, kernel args, collapsed shape): device arrays as strided views over the shape left after merging
+    dims that are contiguous for every operand, host values as scalars."""
     kinds, arrays, scalars = [], [], []
     for o in outs:
         if type(o) is not DeviceArray:
@@ -123,7 +124,7 @@ def prepare(inputs, shape: tuple, outs: list):
     out_args, in_arrays = views[: len(outs)], iter(views[len(outs):])
     it_scalars = iter(scalars)
     in_args = [next(in_arrays) if k == "a" else next(it_scalars) for k in kinds]
-    return kinds, out_args + in_args, len(cshape)
+    return kinds, out_args + in_args, cshape
 
 
 def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
@@ -137,7 +138,8 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     n = outs[0].size
     if n == 0:
         return outs
-    kinds, args, ndim = prepare(inputs, shape, outs)
+    kinds, args, cshape = prepare(inputs, shape, outs)
+    ndim = len(cshape)
     key = (roots, tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
     mod = _kernels.get(key)
     if mod is None:
@@ -148,3 +150,94 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     return outs
 
 
+
+
+def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str) -> str:
+    """A kernel that evaluates ``root`` at every index and folds it with ``reducer``: one partial per block.
+
+    Each thread accumulates its grid-stride slice in registers, then the block
+    combines its threads with a tree in shared memory (``reduce.THREADS``
+    wide, a power of two), so a fused region and its reduction read every
+    input once and write one value per block - no intermediate array.
+    """
+    from ..cpu.reduce import reducer_source
+    from .reduce import THREADS as TREE
+
+    init, step = reducer_source(reducer, acc)
+    lines, (value,) = ex.render([root], lambda i: f"v{i}", _const_fmt, rewrite=devmath.rewriter_for(acc))
+    args = ["n", "partials"] + [f"shape{d}" for d in range(1, ndim)] + [f"a{k}" for k in range(len(in_kinds))]
+    idx = ", ".join(f"i{d}" for d in range(ndim))
+    ind = " " * 8
+    body = _unravel(ndim, ind)
+    for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
+        load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
+        cast = "bool_" if cast == "bool" else cast
+        body.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+    body.extend(ind + line for line in lines)
+    body.append(f"{ind}v = T({value})")
+    body.append(f"{ind}acc = {step}")
+    preamble = _preambles([root]).replace(_CPU_DEVICE_FN, "@cuda.jit(device=True, inline=True)")
+    return "\n".join([
+        "import math",
+        "import numpy as np",
+        "from numba import cuda",
+        "from numgrad.kernels.cuda import devmath as dm",
+        f"T = np.{'bool_' if acc == 'bool' else acc}",
+        f"INIT = T({init})  # evaluated in Python: np.iinfo has no device implementation",
+        f"TREE = {TREE}",
+        "",
+        preamble,
+        "",
+        "@cuda.jit(cache=True)",
+        f"def kernel({', '.join(args)}):",
+        "    shared = cuda.shared.array(TREE, T)",
+        "    tid = cuda.threadIdx.x",
+        "    acc = INIT",
+        "    for flat in range(cuda.grid(1), n, cuda.gridsize(1)):",
+        *body,
+        "    shared[tid] = acc",
+        "    cuda.syncthreads()",
+        "    width = cuda.blockDim.x // 2",
+        "    while width > 0:",
+        "        if tid < width:",
+        "            acc = shared[tid]",
+        "            v = shared[tid + width]",
+        f"            shared[tid] = {step}",
+        "        cuda.syncthreads()",
+        "        width //= 2",
+        "    if tid == 0:",
+        "        partials[cuda.blockIdx.x] = shared[0]",
+        "",
+    ])
+
+
+def run_reduce(root, inputs, shape, reducer: str, acc: str):
+    """Reduce expression ``root`` over all of ``shape`` in one fused kernel; a 0-d ``DeviceArray`` of ``acc``.
+
+    Blocks write partials; a one-block pass of ``reduce.reduce_axes`` folds
+    them, so the result is deterministic (no atomics).
+    """
+    from .reduce import MAX_PARTIALS, _threads_for, reduce_axes
+
+    shape = tuple(shape)
+    n = 1
+    for d in shape:
+        n *= d
+    if n == 0:
+        return None  # the caller's empty-reduction rules apply
+    kinds, args, cshape = prepare(inputs, shape, [])
+    ndim = len(cshape)
+    key = ("reduce", root, tuple(kinds), ndim, reducer, acc)
+    mod = _kernels.get(key)
+    if mod is None:
+        mod = cache.load_module(_reduce_source(root, tuple(kinds), ("",) * len(kinds), ndim, reducer, acc),
+                                prefix="cuda_mapreduce")
+        _kernels[key] = mod
+    threads = _threads_for(n)
+    blocks = max(1, min(-(-n // threads), MAX_PARTIALS))
+    partials = empty((blocks,), np.dtype(np.bool_ if acc == "bool" else acc))
+    # the collapsed shape travels as scalars: there is no output array to read it from
+    mod.kernel[blocks, threads](n, partials.kernel_arg(), *cshape[1:], *args)
+    out = empty((), partials.dtype)
+    reduce_axes(partials.kernel_arg(), (0,), reducer, partials.dtype.name, out=out.kernel_arg())
+    return out
