@@ -46,5 +46,9 @@ _tensor_methods.export_public(globals())
 from . import nn  # noqa: E402,F401
 from . import data, optim  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
+from . import interop as _interop  # noqa: E402
+from .interop import from_dlpack  # noqa: E402,F401
+
+_interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401

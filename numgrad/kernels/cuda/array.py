@@ -269,21 +269,19 @@ def from_host(arr: np.ndarray) -> DeviceArray:
 def from_cuda_array(obj) -> DeviceArray:
     """A view (no copy) of an object with ``__cuda_array_interface__`` (a numba, CuPy or PyTorch array)."""
     cuda = numba_cuda()
-    dev = cuda.as_cuda_array(obj)
+    dev = cuda.as_cuda_array(obj)  # keeps a reference to ``obj``: the memory stays alive
     dtype = np.dtype(dev.dtype)
-    shape = tuple(dev.shape)
-    strides = tuple(dev.strides)
-    # the whole extent as bytes, starting at the view's first element
-    nbytes = max(dev.alloc_size if hasattr(dev, "alloc_size") else dev.nbytes, 1)
+    shape, strides = tuple(dev.shape), tuple(dev.strides)
+    if any(st < 0 for st in strides):
+        raise NotImplementedError(
+            f"from_dlpack(): arrays with negative strides {strides} are not supported; pass a contiguous copy"
+        )
+    extent = dtype.itemsize + sum((n - 1) * st for n, st in zip(shape, strides)) if dev.size else 1
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
-    storage = DeviceNDArray((nbytes,), (1,), np.uint8, gpu_data=dev.gpu_data)
+    storage = DeviceNDArray((extent,), (1,), np.uint8, gpu_data=dev.gpu_data)
+    storage._owner = dev  # the byte view must keep the imported array (and its owner) alive
     return DeviceArray(storage, 0, shape, strides, dtype)
-
-
-def copy_into(dst: DeviceArray, src: DeviceArray) -> None:
-    """Device-to-device copy of equal-shaped C-contiguous arrays."""
-    dst.kernel_arg().copy_to_device(src.kernel_arg())
 
 
 def _refuse_in_cpu_kernels(arr: DeviceArray, context):
