@@ -99,6 +99,7 @@ class Tensor:
     def _data(self, value: np.ndarray) -> None:
         self._buf = value
         self._lazy = None
+        self._device = cuda0 if type(value) is DeviceArray else cpu
 
     @property
     def _is_lazy(self) -> bool:

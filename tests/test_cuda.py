@@ -27,15 +27,7 @@ pytestmark = [pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and 
 
 # Registry ops that have no CUDA kernel yet (issue #6): each must refuse CUDA data with a clear error.
 NOT_ON_CUDA = {
-    "nnfunc.cross_entropy", "nnfunc.cross_entropy_smoothing",
-    "nnfunc.nll_loss", "nnfunc.binary_cross_entropy", "nnfunc.linear",
-    "reductions.max_dim", "reductions.min_dim_method", "reductions.argmax", "reductions.argmin",
-    "reductions.var", "reductions.std", "reductions.logsumexp", "reductions.norm", "reductions.norm_p0",
-    "reductions.cumsum", "reductions.count_nonzero", "reductions.all", "reductions.any",
-    "shape.pad_reflect", "shape.pad_replicate", "shape.pad_circular",
-    "indexing.getitem_array", "indexing.getitem_mixed", "indexing.getitem_split_adv", "indexing.getitem_mask",
-    "indexing.setitem_array", "indexing.index_put_accumulate", "indexing.gather", "indexing.scatter_add",
-    "indexing.index_select", "indexing.take_along_dim",
+    "nnfunc.binary_cross_entropy",
 }
 CLEAR_ERRORS = ("has no CUDA kernel yet", "not implemented for CUDA tensors yet",
                 "can't convert cuda:0 device type tensor to numpy", "indexing a CUDA tensor with tensors")
@@ -296,6 +288,93 @@ for kern, sig in ((nnfunc._softmax_forward, (f32[:, :, :], f32[:, :, :], types.b
         cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
     except Exception as exc:
         failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+# indexing and nll_loss kernels of kernels/cuda/indexing.py
+from numgrad.kernels.cuda import indexing as cuda_indexing
+i32, u8, b1 = types.int32, types.uint8, types.boolean
+i64 = types.int64
+for kern, sig in ((cuda_indexing._strided_offsets, (i64[:], i64[:])),
+                  (cuda_indexing._accumulate_index_offsets, (i64[:], i64[:], i64, i64, i64[:], i64[:])),
+                  (cuda_indexing._accumulate_index_offsets, (i32[:], i64[:], i64, i64, i64[:], i64[:])),
+                  (cuda_indexing._check_bounds, (i64[:], i64, i64[:])),
+                  (cuda_indexing._check_bounds, (i32[:], i64, i64[:])),
+                  (cuda_indexing._gather_offsets, (f32[:], i64[:], i64[:], i64[:], f32[:, :, :])),
+                  (cuda_indexing._gather_offsets, (b1[:], i64[:], i64[:], i64[:], b1[:, :, :])),
+                  (cuda_indexing._scatter_offsets_store, (f64[:], i64[:], i64[:], i64[:], f64[:, :, :])),
+                  (cuda_indexing._scatter_offsets_store, (b1[:], i64[:], i64[:], i64[:], b1[:, :, :])),
+                  (cuda_indexing._scatter_offsets_add, (f32[:], i64[:], i64[:], i64[:], f32[:, :, :])),
+                  (cuda_indexing._scatter_offsets_add, (f64[:], i64[:], i64[:], i64[:], f64[:, :, :])),
+                  (cuda_indexing._scatter_offsets_add, (i64[:], i64[:], i64[:], i64[:], i64[:, :, :])),
+                  (cuda_indexing._gather_dim, (f64[:], i64[:], i64[:], i64, i64[:, :, :], f64[:, :, :])),
+                  (cuda_indexing._gather_dim, (f32[:], i64[:], i64[:], i64, i32[:, :, :], f32[:, :, :])),
+                  (cuda_indexing._scatter_add_dim, (f32[:], i64[:], i64[:], i64, i64[:, :, :], f32[:, :, :])),
+                  (cuda_indexing._scatter_add_dim, (f64[:], i64[:], i64[:], i64, i32[:, :, :], f64[:, :, :])),
+                  (cuda_indexing._chunk_counts, (u8[:], i64, i64[:])),
+                  (cuda_indexing._exclusive_scan, (i64[:], i64[:])),
+                  (cuda_indexing._nonzero_fill, (u8[:], i64, i64[:], i64[:], i64[:, :])),
+                  (cuda_indexing._nonzero_fill, (f32[:], i64, i64[:], i64[:], i64[:, :])),
+                  (cuda_indexing._one_hot_fill, (i64[:], i64[:, :])),
+                  (cuda_indexing._nll_gather, (f32[:, :, :], i64[:, :], f32[:], i64, f32[:, :], f64[:, :], i64[:])),
+                  (cuda_indexing._nll_gather, (f64[:, :, :], u8[:, :], f64[:], i64, f64[:, :], f64[:, :], i64[:])),
+                  (cuda_indexing._nll_scatter, (f32[:, :], i64[:, :], f32[:], i64, f32[:, :, :])),
+                  (cuda_indexing._nll_scatter, (f64[:, :], u8[:, :], f64[:], i64, f64[:, :, :]))):
+    count += 1
+    try:
+        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"{kern.py_func.__name__} {sig}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+# the layer-op kernels (conv2d, pooling) of kernels/cuda/conv.py
+from numgrad.kernels.cuda import conv as cuda_conv
+i64, a4 = types.int64, (lambda t: t[:, :, :, :])
+for kern, sig in ((cuda_conv._im2col, (a4(f32),) + (i64,) * 10 + (f32[:, :],)),
+                  (cuda_conv._col2im, (f64[:, :],) + (i64,) * 10 + (f64, a4(f64))),
+                  (cuda_conv._max_pool_forward, (a4(f32),) + (i64,) * 8 + (f32, a4(f32), a4(i64))),
+                  (cuda_conv._max_pool_backward, (a4(f32), a4(i64)) + (i64,) * 8 + (f32, a4(f32))),
+                  (cuda_conv._gather_planes, (f64[:, :, :], i64[:, :, :], f64[:, :, :])),
+                  (cuda_conv._avg_pool_forward, (a4(f32),) + (i64,) * 6 + (types.boolean, i64, a4(f32))),
+                  (cuda_conv._avg_pool_backward, (a4(f64),) + (i64,) * 6 + (types.boolean, i64, a4(f64))),
+                  (cuda_conv._adaptive_avg_pool_forward, (a4(f32), a4(f32))),
+                  (cuda_conv._adaptive_avg_pool_backward, (a4(f64), a4(f64)))):
+    count += 1
+    try:
+        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+# fused optimizer steps (numgrad.optim) and the reductions of ops/reductions.py
+import math
+from numgrad.kernels.cuda import optim as coptim, reductions as cred
+from numgrad.ops.reductions import _GENERAL_NORM, _MEAN, _NORM_KERNELS
+i64, b1 = types.int64, types.boolean
+extra = []
+for T in (f32, f64):
+    extra += [(coptim._sgd_kernel, (T[:],) * 3 + (T,) * 4 + (b1,) * 3),
+              (coptim._adam_kernel, (T[:],) * 5 + (T,) * 6 + (b1,) * 3 + (T,) * 2),
+              (coptim._rmsprop_kernel, (T[:],) * 5 + (T,) * 6 + (b1,) * 2)]
+for init, transform, combine, final, acc, load, shifted in (
+        tuple(_MEAN.values()) + ("float32", None, False),
+        ("T(0)", "(v - sh) * (v - sh)", "acc + t", "np.sqrt(acc / p)", "float64", None, True),
+        ("T(0)", "fm.exp(v - sh)", "acc + t", "np.log(acc) + sh", "float32", None, True),
+        _GENERAL_NORM + ("float32", None, False), _NORM_KERNELS[-math.inf] + ("float64", None, False),
+        ("T(0)", "T(1) if v != 0 else T(0)", "acc + t", "acc", "int64", "bool", False)):
+    A = getattr(types, acc)
+    X = (b1 if load == "bool" else getattr(types, load)) if load else A
+    s, p = ((A[:, :],) if shifted else ()), (A if acc.startswith("float") else f64,)
+    per_output, per_block, finish = cred.map_reduce_kernels(init, transform, combine, final, acc, load, shifted)
+    extra += [(per_output, (X[:, :, :],) + s + (A[:, :],) + p),
+              (per_block, (X[:, :, :],) + s + (A[:, :], A[:, :]) + p), (finish, (A[:, :],) + s + (A[:, :],) + p)]
+for kind, dt in (("max", "float32"), ("min", "float64"), ("max", "int64"), ("min", "bool")):
+    T = b1 if dt == "bool" else getattr(types, dt)
+    per_output, per_block, finish = cred.arg_kernels(kind, dt)
+    extra += [(per_output, (T[:, :, :], T[:, :], i64[:, :])),
+              (per_block, (T[:, :, :], T[:, :], i64[:, :], T[:, :], i64[:, :])),
+              (finish, (T[:, :], i64[:, :], T[:, :], i64[:, :]))]
+extra += [(cred.scan_kernel(acc), (x[:, :, :], getattr(types, acc)[:, :, :], b1))
+          for acc, x in (("float32", f32), ("float64", f64), ("int64", b1))]
+for kern, sig in extra:
+    count += 1
+    try:
+        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 print("compiled", count)
 for f in failures:
     print("FAIL", f)
@@ -321,3 +400,91 @@ def test_real_gpu_is_used_when_asked():
     x = ng.ones(1 << 20, device="cuda")
     assert hasattr(x._data, "__cuda_array_interface__")
     assert (x * 2).sum().item() == 2 * (1 << 20)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_script_runs_quick():
+    from benchmarks import bench_cuda
+
+    res = bench_cuda.run(quick=True)
+    assert res["copy_bandwidth_GBps"] > 0 and res["simulator"] == ng.cuda.simulator_enabled()
+    (w1,) = res["w1"].values()
+    assert w1["numgrad"] > 0 and w1["floor"] > 0
+    (mlp,) = res["mlp"].values()
+    assert isinstance(mlp["numgrad"], float), mlp["numgrad"]
+
+
+# ------------------------------------------------------------------ indexing and nll_loss on CUDA
+def _both_devices(fn):
+    """fn(device) on the CPU and on CUDA; returns the CUDA result after checking it matches the CPU's."""
+    cpu, gpu = fn("cpu"), fn("cuda")
+    assert gpu.device.type == "cuda"
+    assert_close(gpu.cpu(), cpu)
+    return gpu
+
+
+def test_out_of_range_indices_raise_the_cpu_errors_on_cuda():
+    cases = [
+        (lambda d: ng.arange(12.0, device=d).reshape(3, 4)[ng.tensor([0, 3], device=d)], IndexError,
+         "index 3 is out of bounds for dimension 0 with size 3"),
+        (lambda d: ng.arange(12.0, device=d).reshape(3, 4)[:, ng.tensor([[1], [-5]], device=d)], IndexError,
+         "index -5 is out of bounds for dimension 1 with size 4"),
+        (lambda d: ng.gather(ng.ones(2, 3, device=d), 1, ng.tensor([[0, 3], [1, 1]], device=d)), RuntimeError,
+         "index 3 is out of bounds for dimension 1 with size 3"),
+        (lambda d: ng.index_select(ng.ones(2, 3, device=d), 0, ng.tensor([1, 2], device=d)), IndexError,
+         "index out of range in self"),
+        (lambda d: ng.nn.functional.nll_loss(ng.zeros(3, 4, device=d), ng.tensor([1, 4, 9], device=d)), IndexError,
+         "Target 4 is out of bounds."),
+    ]
+    for fn, exc, message in cases:
+        for device in ("cpu", "cuda"):
+            with pytest.raises(exc, match=message):
+                fn(device)
+
+
+def test_index_tensors_and_devices_follow_pytorch():
+    x = ng.arange(12.0, device="cuda").reshape(3, 4)
+    # CPU index tensors (and lists) may index CUDA data, as in PyTorch
+    assert x[ng.tensor([2, 0])].device.type == "cuda"
+    assert x[ng.tensor([2, 0])].cpu().tolist() == [[8.0, 9.0, 10.0, 11.0], [0.0, 1.0, 2.0, 3.0]]
+    assert x[[1], 1:3].cpu().tolist() == [[5.0, 6.0]]
+    with pytest.raises(RuntimeError, match=r"indices should be either on cpu or on the same device as the indexed "
+                                           r"tensor \(cpu\)"):
+        ng.arange(3.0)[ng.tensor([1], device="cuda")]
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        ng.gather(x, 1, ng.tensor([[0], [1], [2]]))
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        ng.nn.functional.nll_loss(x, ng.tensor([0, 1, 2]))
+
+
+def test_duplicate_indices_accumulate_on_cuda():
+    idx = [0, 2, 0, 0, 2]
+    _both_devices(lambda d: ng.zeros(3, device=d).index_put(
+        (ng.tensor(idx, device=d),), ng.tensor([1.0, 2.0, 3.0, 4.0, 5.0], device=d), accumulate=True))
+    _both_devices(lambda d: ng.zeros(2, 3, device=d).scatter_add_(
+        1, ng.tensor([[2, 2, 0], [1, 1, 1]], device=d), ng.ones(2, 3, device=d)))
+    # the gradient of a gather with repeats is a scatter-add
+    def grad_of_gather(d):
+        x = ng.ones(2, 3, device=d, requires_grad=True)
+        ng.gather(x, 1, ng.tensor([[0, 0, 0, 2]] * 2, device=d)).sum().backward()
+        return x.grad
+    assert _both_devices(grad_of_gather).cpu().tolist() == [[3.0, 0.0, 1.0]] * 2
+
+
+def test_masks_and_nonzero_on_cuda():
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((5, 20))  # 100 elements: several nonzero chunks
+    _both_devices(lambda d: ng.nonzero(ng.tensor(data, device=d) > 0.3))
+    _both_devices(lambda d: ng.tensor(data, device=d)[ng.tensor(data, device=d) > 0.3])
+    _both_devices(lambda d: ng.tensor(data, device=d)[ng.tensor(data[:, 0] > 0, device=d)])
+    assert ng.tensor(data, device="cuda")[ng.tensor(data, device="cuda") > 99].shape == (0,)
+    _both_devices(lambda d: ng.one_hot(ng.tensor([0, 3, 1], device=d), 4))
+
+
+def test_nll_total_weight_stays_on_cuda():
+    logp = ng.nn.functional.log_softmax(ng.tensor([[0.5, -1.0, 2.0], [0.1, 0.2, 0.3]], device="cuda"), 1)
+    target = ng.tensor([2, 1], device="cuda")
+    weight = ng.tensor([1.0, 0.25, 2.0], device="cuda")
+    losses, total = ng.nn.functional._nll(logp, target, weight, -100, "nll_loss")
+    assert total.device.type == "cuda" and losses.device.type == "cuda"
+    assert total.item() == 2.25 and total.dtype == ng.float32

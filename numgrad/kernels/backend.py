@@ -114,6 +114,233 @@ def softmax_kernels(slabs):
     return nnfunc.softmax_forward, nnfunc.softmax_backward
 
 
+# ------------------------------------------------------------------ layer ops: linear, conv2d, pooling (nn/_layers_functional.py)
+# C-contiguous arrays in, new arrays out.  The CPU path is the @njit kernels of kernels/cpu/conv.py (serial or
+# parallel by PARALLEL_THRESHOLD, as before); the CUDA path is kernels/cuda/conv.py plus the CUDA matmul.
+def _layer_devices(op: str, **arrays) -> bool:
+    """True when the (non-None) ``arrays`` live on CUDA; PyTorch's error when they are on different devices."""
+    kinds = 0
+    for v in arrays.values():
+        if type(v) is DeviceArray:
+            kinds |= 2
+        elif v is not None:
+            kinds |= 1
+    if kinds == 3:
+        where = ", ".join(f"{k} on {'cuda:0' if type(v) is DeviceArray else 'cpu'}"
+                          for k, v in arrays.items() if v is not None)
+        raise RuntimeError(
+            "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+            f"({op}: {where}; move them with .to(device))"
+        )
+    return kinds == 2
+
+
+def _cpu_layers():
+    from .cpu import conv
+
+    return conv
+
+
+def _cuda_layers():
+    from .cuda import conv
+
+    return conv
+
+
+def linear_forward(x, w, b):
+    """``x @ w.T (+ b)`` for x (M, K), w (N, K), b (N,) or None."""
+    if _layer_devices("linear", input=x, weight=w, bias=b):
+        out = matmul_arrays(x, w.T)  # K == 0 gives zeros
+        if b is not None and out.size:
+            from ..ops.elementwise import _forward_roots
+            from ..ops.table import ELEMENTWISE
+
+            run_map(_forward_roots(ELEMENTWISE["add"]), [out, b], [out.dtype], out.shape, out.dtype.name,
+                    ["", ""], outs=[out])
+        return out
+    out = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+    if x.shape[0] and w.shape[0]:
+        if x.shape[1] == 0:
+            # an empty product: the output is just the (broadcast) bias
+            out[...] = b if b is not None else 0
+        else:
+            _cpu_layers().linear_forward(x, w, b if b is not None else w[0], b is not None, out)
+    return out
+
+
+def linear_backward(g, x, w, need_x: bool, need_w: bool, need_b: bool):
+    """(gx, gw, gb) of ``linear`` from the incoming gradient g (M, N); None where not needed."""
+    if _layer_devices("linear backward", grad=g, input=x, weight=w):
+        return (matmul_arrays(g, w) if need_x else None, matmul_arrays(g.T, x) if need_w else None,
+                reduce_array(g, (0,), "sum", g.dtype) if need_b else None)
+    gx = np.empty(x.shape, dtype=x.dtype) if need_x else x
+    gw = np.empty(w.shape, dtype=w.dtype) if need_w else w
+    gb = np.empty((w.shape[0],), dtype=w.dtype) if need_b else w[:, 0].copy()
+    if g.size == 0 or x.shape[1] == 0:
+        if need_x:
+            gx[...] = 0
+        if need_w:
+            gw[...] = 0
+        if need_b:
+            gb[...] = 0
+    else:
+        _cpu_layers().linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb)
+    return gx if need_x else None, gw if need_w else None, gb if need_b else None
+
+
+def _conv_out_size(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def conv2d_forward(x, w, b, geo):
+    """conv2d of x (N, C, H, W) with w (OC, C/groups, kh, kw) and bias b (OC,) or None;
+    ``geo = (sh, sw, ph, pw, dh, dw, groups)``."""
+    if _layer_devices("conv2d", input=x, weight=w, bias=b):
+        return _cuda_layers().conv2d_forward(x, w, b, geo)
+    from .config import PARALLEL_THRESHOLD
+
+    k = _cpu_layers()
+    sh, sw, ph, pw, dh, dw, groups = geo
+    n, c, h, wd = x.shape
+    oc, cg, kh, kw = w.shape
+    oh, ow = _conv_out_size(h, kh, sh, ph, dh), _conv_out_size(wd, kw, sw, pw, dw)
+    out = np.empty((n, oc, oh, ow), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    (k.im2col_par if cols.size >= PARALLEL_THRESHOLD and n > 1 else k.im2col)(
+        x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    w2 = w.reshape(oc, cg * kh * kw)
+    k.conv_gemm_forward(cols, w2, b if b is not None else w2[0], b is not None, groups,
+                        out.reshape(n, oc, oh * ow))
+    return out
+
+
+def conv2d_input_grad(g, w, x_shape, geo):
+    """The gradient of conv2d in its input, from the incoming gradient g (N, OC, OH, OW)."""
+    if _layer_devices("conv2d backward", grad=g, weight=w):
+        return _cuda_layers().conv2d_input_grad(g, w, x_shape, geo)
+    from .config import PARALLEL_THRESHOLD
+
+    k = _cpu_layers()
+    sh, sw, ph, pw, dh, dw, groups = geo
+    n, c, h, wd = x_shape
+    oc, cg, kh, kw = w.shape
+    oh, ow = g.shape[2], g.shape[3]
+    gx = np.empty(x_shape, dtype=g.dtype)
+    if g.size == 0:
+        gx[...] = 0
+        return gx
+    gcols = np.empty((c * kh * kw, n * oh * ow), dtype=g.dtype)
+    k.conv_gemm_input_grad(g.reshape(n, oc, oh * ow), w.reshape(oc, cg * kh * kw), groups, gcols)
+    (k.col2im_par if gcols.size >= PARALLEL_THRESHOLD and n > 1 else k.col2im)(
+        gcols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
+    return gx
+
+
+def conv2d_weight_grad(x, g, w_shape, geo):
+    """The gradient of conv2d in its weight, from the input x and the incoming gradient g."""
+    if _layer_devices("conv2d backward", input=x, grad=g):
+        return _cuda_layers().conv2d_weight_grad(x, g, w_shape, geo)
+    from .config import PARALLEL_THRESHOLD
+
+    k = _cpu_layers()
+    sh, sw, ph, pw, dh, dw, groups = geo
+    n, c, h, wd = x.shape
+    oc, cg, kh, kw = w_shape
+    oh, ow = g.shape[2], g.shape[3]
+    gw = np.empty(w_shape, dtype=x.dtype)
+    if g.size == 0:
+        gw[...] = 0
+        return gw
+    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    (k.im2col_par if cols.size >= PARALLEL_THRESHOLD and n > 1 else k.im2col)(
+        x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    k.conv_gemm_weight_grad(cols, g.reshape(n, oc, oh * ow), groups, gw.reshape(oc, cg * kh * kw))
+    return gw
+
+
+def conv2d_bias_grad(g):
+    """Per-channel sums of g (N, C, ...)."""
+    if type(g) is DeviceArray:
+        return reduce_array(g, (0,) + tuple(range(2, g.ndim)), "sum", g.dtype)
+    out = np.empty((g.shape[1],), dtype=g.dtype)
+    _cpu_layers().channel_sums(g.reshape(g.shape[0], g.shape[1], -1), out)
+    return out
+
+
+def max_pool2d_forward(x, geo, out_hw):
+    """(values, int64 indices flat within each H*W plane) of max pooling x (N, C, H, W);
+    ``geo = (kh, kw, sh, sw, ph, pw, dh, dw)``."""
+    if type(x) is DeviceArray:
+        return _cuda_layers().max_pool2d_forward(x, geo, out_hw)
+    from .config import PARALLEL_THRESHOLD
+
+    k = _cpu_layers()
+    kh, kw, sh, sw, ph, pw, dh, dw = geo
+    n, c = x.shape[:2]
+    out = np.empty((n, c) + out_hw, dtype=x.dtype)
+    idx = np.empty((n, c) + out_hw, dtype=np.int64)
+    (k.max_pool2d_forward_par if x.size >= PARALLEL_THRESHOLD else k.max_pool2d_forward)(
+        x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+    return out, idx
+
+
+def max_pool2d_backward(g, idx, x_shape, geo):
+    """Each output gradient of g (N, C, OH, OW) added to the input element ``idx`` names (zeros elsewhere)."""
+    if _layer_devices("max_pool2d backward", grad=g, indices=idx):
+        return _cuda_layers().max_pool2d_backward(g, idx, x_shape, geo)
+    n, c = x_shape[:2]
+    gx = np.empty(x_shape, dtype=g.dtype)
+    _cpu_layers().max_pool2d_backward(g.reshape(n, c, -1), idx.reshape(n, c, -1), gx.reshape(n, c, -1))
+    return gx
+
+
+def max_pool2d_gather(src, idx):
+    """out[n, c, p] = src[n, c].flat[idx[n, c, p]]: the adjoint of ``max_pool2d_backward``."""
+    if _layer_devices("max_pool2d double backward", input=src, indices=idx):
+        return _cuda_layers().max_pool2d_gather(src, idx)
+    n, c = src.shape[:2]
+    out = np.empty(idx.shape, dtype=src.dtype)
+    _cpu_layers().gather_planes(src.reshape(n, c, -1), idx.reshape(n, c, -1), out.reshape(n, c, -1))
+    return out
+
+
+def avg_pool2d_forward(x, geo, out_hw):
+    """Average pooling of x (N, C, H, W); ``geo = (kh, kw, sh, sw, ph, pw, count_include_pad, divisor)``."""
+    if type(x) is DeviceArray:
+        return _cuda_layers().avg_pool2d_forward(x, geo, out_hw)
+    kh, kw, sh, sw, ph, pw, count_include_pad, divisor = geo
+    out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+    _cpu_layers().avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out)
+    return out
+
+
+def avg_pool2d_backward(g, geo, x_shape):
+    if type(g) is DeviceArray:
+        return _cuda_layers().avg_pool2d_backward(g, geo, x_shape)
+    kh, kw, sh, sw, ph, pw, count_include_pad, divisor = geo
+    gx = np.empty(x_shape, dtype=g.dtype)
+    _cpu_layers().avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, gx)
+    return gx
+
+
+def adaptive_avg_pool2d_forward(x, out_hw):
+    if type(x) is DeviceArray:
+        return _cuda_layers().adaptive_avg_pool2d_forward(x, out_hw)
+    out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+    _cpu_layers().adaptive_avg_pool2d_forward(x, out)
+    return out
+
+
+def adaptive_avg_pool2d_backward(g, x_shape):
+    if type(g) is DeviceArray:
+        return _cuda_layers().adaptive_avg_pool2d_backward(g, x_shape)
+    gx = np.empty(x_shape, dtype=g.dtype)
+    _cpu_layers().adaptive_avg_pool2d_backward(g, gx)
+    return gx
+
+
 def matmul_arrays(a, b):
     """``a @ b`` for ``(*batch, M, K)`` and ``(*batch, K, N)`` arrays of one dtype (batch dims broadcast)."""
     if type(a) is DeviceArray or type(b) is DeviceArray:
@@ -169,3 +396,142 @@ def contiguous(x):
         return x
     (out,) = run_map(_identity_roots(), [x], [x.dtype], x.shape, x.dtype.name, [""])
     return out
+
+
+# ------------------------------------------------------------------ optimizers (numgrad.optim)
+def optimizer_kernels(param):
+    """The module of fused optimizer step kernels (``sgd_step``, ``adam_step``, ``rmsprop_step`` and their
+    ``*_par`` variants) for the flat parameter array ``param`` (see ``kernels/cpu/optim.py``)."""
+    if type(param) is DeviceArray:
+        from .cuda import optim as cuda_optim
+
+        return cuda_optim
+    from .cpu import optim
+
+    return optim
+
+
+def copy_as(x, dtype):
+    """A fresh copy of ``x`` with ``dtype``, on the device of ``x`` (NumPy's ``x.astype(dtype)``)."""
+    if type(x) is DeviceArray:
+        dtype = np.dtype(dtype)
+        (out,) = run_map(_identity_roots(), [x], [dtype], x.shape, dtype.name, [dtype.name])
+        return out
+    return np.array(x, dtype=dtype, copy=True)
+
+
+# ------------------------------------------------------------ indexing and nll_loss (ops/indexing.py, nn/functional.py)
+# Index plans, gather/scatter along offsets or a dim, nonzero and the nll gather/scatter: the kernels of
+# kernels/cpu/indexing.py (and cpu/nnfunc.py) or kernels/cuda/indexing.py, with the same contracts.
+_index_modules: dict = {}
+
+
+def indexing_kernels(arr):
+    """The indexing kernel module for ``arr``'s device: ``kernels/cpu/indexing.py`` or ``kernels/cuda/indexing.py``
+    (same names and contracts; on CUDA the ``*_parallel`` names are the same kernels, ``use_parallel`` is False)."""
+    on_gpu = type(arr) is DeviceArray
+    mod = _index_modules.get(on_gpu)
+    if mod is None:
+        if on_gpu:
+            from .cuda import indexing as mod
+        else:
+            from .cpu import indexing as mod
+        _index_modules[on_gpu] = mod
+    return mod
+
+
+def full_for(inputs, shape, dtype, value):
+    """A new array of ``shape`` filled with ``value``, on the device of ``inputs``."""
+    for a in inputs:
+        if type(a) is DeviceArray:
+            from .cuda.array import empty as cuda_empty
+
+            dtype = np.dtype(dtype)
+            out = cuda_empty(shape, dtype)
+            run_map(_identity_roots(), [value], [dtype], out.shape, dtype.name, [dtype.name], outs=[out])
+            return out
+    if value == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.full(shape, value, dtype=dtype)
+
+
+def check_same_device(op: str, what: str, arr, like) -> None:
+    """PyTorch's error when ``arr`` (argument ``what`` of ``op``) is not on the device of ``like``."""
+    if (type(arr) is DeviceArray) != (type(like) is DeviceArray):
+        devs = "cuda:0 and cpu" if type(like) is DeviceArray else "cpu and cuda:0"
+        raise RuntimeError(
+            f"Expected all tensors to be on the same device, but found at least two devices, {devs}! (when "
+            f"checking argument for argument {what} in method {op}(); move it with .to(device))"
+        )
+
+
+def index_array_for(idx, data):
+    """Index array ``idx`` on the device of the indexed ``data``: a CPU index is copied to CUDA data's device
+    (as PyTorch allows); a CUDA index for CPU data is PyTorch's error."""
+    if type(idx) is DeviceArray:
+        if type(data) is not DeviceArray:
+            raise RuntimeError("indices should be either on cpu or on the same device as the indexed tensor (cpu)")
+        return idx
+    if type(data) is DeviceArray:
+        from .cuda.array import from_host
+
+        return from_host(idx)
+    return idx
+
+
+def nonzero_positions(flat, shape):
+    """``(count, len(shape))`` int64 multi-indices of the nonzeros of the C-contiguous 1-D ``flat``."""
+    K = indexing_kernels(flat)
+    if type(flat) is DeviceArray:
+        return K.nonzero(flat, shape)
+    n = K.count_nonzero(flat)
+    out = np.empty((n, len(shape)), dtype=np.int64)
+    if n and len(shape):
+        K.nonzero_fill(flat, np.asarray(shape, dtype=np.int64).reshape(-1), out)
+    return out
+
+
+def nll_gather(logp, target, weight, ignore_index: int, out):
+    """``out[n, d] = -weight[t] * logp[n, t, d]`` (``t = target[n, d]``, 0 where ignored) for ``(N, C, D)`` logp.
+
+    Returns (total weight of the counted targets as a 0-d array of logp's dtype on its device, flat position
+    of the first out-of-range target or -1).
+    """
+    if type(logp) is DeviceArray:
+        from .cuda import indexing as cuda_indexing
+
+        counted, bad = cuda_indexing.nll_gather(logp, target, weight, ignore_index, out)
+        total = reduce_array(counted, list(range(counted.ndim)), "sum", np.float64)
+        if logp.dtype != total.dtype:
+            (total,) = run_map(_identity_roots(), [total], [logp.dtype], (), logp.dtype.name, [logp.dtype.name])
+        return total, bad
+    from .cpu.nnfunc import nll_gather as cpu_nll_gather
+
+    total, bad = cpu_nll_gather(logp, target, weight, ignore_index, out)
+    return np.array(total, dtype=logp.dtype), bad
+
+
+def nll_scatter(g, target, weight, ignore_index: int, out) -> None:
+    """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
+    if type(out) is DeviceArray:
+        from .cuda import indexing as cuda_indexing
+
+        cuda_indexing.nll_scatter(g, target, weight, ignore_index, out)
+        return
+    from .cpu.nnfunc import nll_scatter as cpu_nll_scatter
+
+    cpu_nll_scatter(g, target, weight, ignore_index, out)
+
+
+# ------------------------------------------------------------------ reductions beyond sum (ops/reductions.py)
+def reduction_kernels(x):
+    """The module with ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum`` for the device of array
+    ``x`` (var/std, logsumexp, norms, count_nonzero, max/min with indices, argmax/argmin, cumsum; see
+    ``kernels/cpu/reductions.py``)."""
+    if type(x) is DeviceArray:
+        from .cuda import reductions as cuda_reductions
+
+        return cuda_reductions
+    from .cpu import reductions
+
+    return reductions

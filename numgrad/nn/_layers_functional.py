@@ -1,7 +1,10 @@
 """Layer ops of ``numgrad.nn.functional``: linear, conv2d, pooling, normalization, embedding, dropout.
 
-Each op is a ``Function`` whose forward and backward call the Numba kernels of
-``numgrad.kernels.cpu.conv``.  Linear ops (linear, conv2d, the poolings,
+Each op is a ``Function`` whose forward and backward call Numba kernels: linear,
+conv2d and the poolings through ``numgrad.kernels.backend`` (the CPU kernels of
+``kernels/cpu/conv.py`` or the CUDA ones of ``kernels/cuda/conv.py``, picked by
+where the data lives), the others the CPU kernels of ``kernels/cpu/conv.py``
+directly.  Linear ops (linear, conv2d, the poolings,
 embedding) take their backward through further ``Function``s whose own
 backward is again a kernel, so ``create_graph=True`` works through them; batch
 and layer norm fall back to a tensor-op formula of the gradient when the
@@ -18,6 +21,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..kernels import backend
 from ..kernels.config import PARALLEL_THRESHOLD
 from ..ops.creation import default_generator
 from ..ops.elementwise import apply as _ew
@@ -90,17 +94,8 @@ class _Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        k = _kernels()
         ctx.node_name = "AddmmBackward0" if b is not None else "MmBackward0"
-        x2 = _arr(x)
-        wa = _arr(w)
-        out = np.empty((x2.shape[0], wa.shape[0]), dtype=x2.dtype)
-        if x2.shape[0] and wa.shape[0]:
-            if x2.shape[1] == 0:
-                # an empty product: the output is just the (broadcast) bias
-                out[...] = b._data if b is not None else 0
-            else:
-                k.linear_forward(x2, wa, _arr(b) if b is not None else wa[0], b is not None, out)
+        out = backend.linear_forward(_arr(x), _arr(w), _arr(b) if b is not None else None)
         ctx.save_for_backward(x, w)
         ctx.has_bias = b is not None
         return Tensor(out)
@@ -115,21 +110,8 @@ class _Linear(Function):
             gw = _Linear.apply(g.t(), x.t(), None) if need_w else None
             gb = g.sum(0) if need_b else None
             return gx, gw, gb
-        k = _kernels()
-        ga, xa, wa = _arr(g), _arr(x), _arr(w)
-        gx = np.empty(xa.shape, dtype=xa.dtype) if need_x else xa
-        gw = np.empty(wa.shape, dtype=wa.dtype) if need_w else wa
-        gb = np.empty((wa.shape[0],), dtype=wa.dtype) if need_b else wa[:, 0].copy()
-        if ga.size == 0 or xa.shape[1] == 0:
-            if need_x:
-                gx[...] = 0
-            if need_w:
-                gw[...] = 0
-            if need_b:
-                gb[...] = 0
-        else:
-            k.linear_backward(ga, xa, wa, need_x, need_w, need_b, gx, gw, gb)
-        return (Tensor(gx) if need_x else None, Tensor(gw) if need_w else None, Tensor(gb) if need_b else None)
+        grads = backend.linear_backward(_arr(g), _arr(x), _arr(w), need_x, need_w, need_b)
+        return tuple(Tensor(a) if a is not None else None for a in grads)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
@@ -182,62 +164,6 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
 
 
 # ================================================================== conv2d
-def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
-
-
-def _conv_forward_arrays(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], geo) -> np.ndarray:
-    k = _kernels()
-    sh, sw, ph, pw, dh, dw, groups = geo
-    n, c, h, wd = x.shape
-    oc, cg, kh, kw = w.shape
-    oh, ow = _out_size(h, kh, sh, ph, dh), _out_size(wd, kw, sw, pw, dw)
-    out = np.empty((n, oc, oh, ow), dtype=x.dtype)
-    if out.size == 0:
-        return out
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    (k.im2col_par if cols.size >= PARALLEL_THRESHOLD and n > 1 else k.im2col)(
-        x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    w2 = w.reshape(oc, cg * kh * kw)
-    k.conv_gemm_forward(cols, w2, b if b is not None else w2[0], b is not None, groups,
-                        out.reshape(n, oc, oh * ow))
-    return out
-
-
-def _conv_input_grad_arrays(g: np.ndarray, w: np.ndarray, x_shape, geo) -> np.ndarray:
-    k = _kernels()
-    sh, sw, ph, pw, dh, dw, groups = geo
-    n, c, h, wd = x_shape
-    oc, cg, kh, kw = w.shape
-    oh, ow = g.shape[2], g.shape[3]
-    gx = np.empty(x_shape, dtype=g.dtype)
-    if g.size == 0:
-        gx[...] = 0
-        return gx
-    gcols = np.empty((c * kh * kw, n * oh * ow), dtype=g.dtype)
-    k.conv_gemm_input_grad(g.reshape(n, oc, oh * ow), w.reshape(oc, cg * kh * kw), groups, gcols)
-    (k.col2im_par if gcols.size >= PARALLEL_THRESHOLD and n > 1 else k.col2im)(
-        gcols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
-    return gx
-
-
-def _conv_weight_grad_arrays(x: np.ndarray, g: np.ndarray, w_shape, geo) -> np.ndarray:
-    k = _kernels()
-    sh, sw, ph, pw, dh, dw, groups = geo
-    n, c, h, wd = x.shape
-    oc, cg, kh, kw = w_shape
-    oh, ow = g.shape[2], g.shape[3]
-    gw = np.empty(w_shape, dtype=x.dtype)
-    if g.size == 0:
-        gw[...] = 0
-        return gw
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    (k.im2col_par if cols.size >= PARALLEL_THRESHOLD and n > 1 else k.im2col)(
-        x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    k.conv_gemm_weight_grad(cols, g.reshape(n, oc, oh * ow), groups, gw.reshape(oc, cg * kh * kw))
-    return gw
-
-
 class _Conv2d(Function):
     node_name = "ConvolutionBackward0"
 
@@ -245,7 +171,7 @@ class _Conv2d(Function):
     def forward(ctx, x, w, b, geo):
         ctx.save_for_backward(x, w)
         ctx.geo = geo
-        return Tensor(_conv_forward_arrays(_arr(x), _arr(w), _arr(b) if b is not None else None, geo))
+        return Tensor(backend.conv2d_forward(_arr(x), _arr(w), _arr(b) if b is not None else None, geo))
 
     @staticmethod
     def backward(ctx, g):
@@ -259,10 +185,7 @@ class _Conv2d(Function):
             if is_grad_enabled():
                 gb = g.sum((0, 2, 3))
             else:
-                ga = _arr(g)
-                gb_arr = np.empty((ga.shape[1],), dtype=ga.dtype)
-                _kernels().channel_sums(ga.reshape(ga.shape[0], ga.shape[1], -1), gb_arr)
-                gb = Tensor(gb_arr)
+                gb = Tensor(backend.conv2d_bias_grad(_arr(g)))
         return gx, gw, gb, None
 
 
@@ -275,7 +198,7 @@ class _ConvInputGrad(Function):
     def forward(ctx, g, w, x_shape, geo):
         ctx.save_for_backward(g, w)
         ctx.geo, ctx.x_shape = geo, x_shape
-        return Tensor(_conv_input_grad_arrays(_arr(g), _arr(w), x_shape, geo))
+        return Tensor(backend.conv2d_input_grad(_arr(g), _arr(w), x_shape, geo))
 
     @staticmethod
     def backward(ctx, ggx):
@@ -295,7 +218,7 @@ class _ConvWeightGrad(Function):
     def forward(ctx, x, g, w_shape, geo):
         ctx.save_for_backward(x, g)
         ctx.geo, ctx.w_shape = geo, w_shape
-        return Tensor(_conv_weight_grad_arrays(_arr(x), _arr(g), w_shape, geo))
+        return Tensor(backend.conv2d_weight_grad(_arr(x), _arr(g), w_shape, geo))
 
     @staticmethod
     def backward(ctx, ggw):
@@ -427,23 +350,16 @@ class _MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geo, out_hw):
-        k = _kernels()
-        kh, kw, sh, sw, ph, pw, dh, dw = geo
-        xa = _arr(x)
-        n, c = xa.shape[:2]
-        out = np.empty((n, c) + out_hw, dtype=xa.dtype)
-        idx = np.empty((n, c) + out_hw, dtype=np.int64)
-        (k.max_pool2d_forward_par if xa.size >= PARALLEL_THRESHOLD else k.max_pool2d_forward)(
-            xa, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+        out, idx = backend.max_pool2d_forward(_arr(x), geo, out_hw)
         indices = Tensor(idx)
         ctx.mark_non_differentiable(indices)
         ctx.indices = indices
-        ctx.x_shape = x.shape
+        ctx.x_shape, ctx.geo = x.shape, geo
         return Tensor(out), indices
 
     @staticmethod
     def backward(ctx, g, _g_indices):
-        return _MaxPoolScatter.apply(g, ctx.indices, ctx.x_shape), None, None
+        return _MaxPoolScatter.apply(g, ctx.indices, ctx.x_shape, ctx.geo), None, None
 
 
 class _MaxPoolScatter(Function):
@@ -452,35 +368,26 @@ class _MaxPoolScatter(Function):
     node_name = "MaxPool2DWithIndicesBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, g, indices, x_shape):
-        ga = _arr(g)
-        n, c = x_shape[:2]
-        gx = np.empty(x_shape, dtype=ga.dtype)
-        _kernels().max_pool2d_backward(ga.reshape(n, c, -1), indices._data.reshape(n, c, -1),
-                                       gx.reshape(n, c, -1))
-        ctx.indices = indices
-        return Tensor(gx)
+    def forward(ctx, g, indices, x_shape, geo):
+        ctx.indices, ctx.geo = indices, geo
+        return Tensor(backend.max_pool2d_backward(_arr(g), indices._data, x_shape, geo))
 
     @staticmethod
     def backward(ctx, ggx):
-        return _MaxPoolGather.apply(ggx, ctx.indices), None, None
+        return _MaxPoolGather.apply(ggx, ctx.indices, ctx.geo), None, None, None
 
 
 class _MaxPoolGather(Function):
     node_name = "MaxPool2DWithIndicesBackwardBackward1"
 
     @staticmethod
-    def forward(ctx, src, indices):
-        sa = _arr(src)
-        n, c = sa.shape[:2]
-        out = np.empty(indices.shape, dtype=sa.dtype)
-        _kernels().gather_planes(sa.reshape(n, c, -1), indices._data.reshape(n, c, -1), out.reshape(n, c, -1))
-        ctx.indices, ctx.src_shape = indices, src.shape
-        return Tensor(out)
+    def forward(ctx, src, indices, geo):
+        ctx.indices, ctx.src_shape, ctx.geo = indices, src.shape, geo
+        return Tensor(backend.max_pool2d_gather(_arr(src), indices._data))
 
     @staticmethod
     def backward(ctx, g):
-        return _MaxPoolScatter.apply(g, ctx.indices, ctx.src_shape), None
+        return _MaxPoolScatter.apply(g, ctx.indices, ctx.src_shape, ctx.geo), None, None
 
 
 def max_pool2d(input: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0,
@@ -510,12 +417,8 @@ class _AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geo, out_hw):
-        kh, kw, sh, sw, ph, pw, count_include_pad, divisor = geo
-        xa = _arr(x)
-        out = np.empty(xa.shape[:2] + out_hw, dtype=xa.dtype)
-        _kernels().avg_pool2d_forward(xa, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out)
         ctx.geo, ctx.x_shape = geo, x.shape
-        return Tensor(out)
+        return Tensor(backend.avg_pool2d_forward(_arr(x), geo, out_hw))
 
     @staticmethod
     def backward(ctx, g):
@@ -527,11 +430,8 @@ class _AvgPool2dAdjoint(Function):
 
     @staticmethod
     def forward(ctx, g, geo, x_shape):
-        kh, kw, sh, sw, ph, pw, count_include_pad, divisor = geo
-        gx = np.empty(x_shape, dtype=g.dtype.np)
-        _kernels().avg_pool2d_backward(_arr(g), kh, kw, sh, sw, ph, pw, count_include_pad, divisor, gx)
         ctx.geo, ctx.out_hw = geo, g.shape[2:]
-        return Tensor(gx)
+        return Tensor(backend.avg_pool2d_backward(_arr(g), geo, x_shape))
 
     @staticmethod
     def backward(ctx, ggx):
@@ -565,11 +465,8 @@ class _AdaptiveAvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, out_hw):
-        xa = _arr(x)
-        out = np.empty(xa.shape[:2] + out_hw, dtype=xa.dtype)
-        _kernels().adaptive_avg_pool2d_forward(xa, out)
         ctx.x_shape = x.shape
-        return Tensor(out)
+        return Tensor(backend.adaptive_avg_pool2d_forward(_arr(x), out_hw))
 
     @staticmethod
     def backward(ctx, g):
@@ -581,10 +478,8 @@ class _AdaptiveAvgPool2dAdjoint(Function):
 
     @staticmethod
     def forward(ctx, g, x_shape):
-        gx = np.empty(x_shape, dtype=g.dtype.np)
-        _kernels().adaptive_avg_pool2d_backward(_arr(g), gx)
         ctx.out_hw = tuple(g.shape[2:])
-        return Tensor(gx)
+        return Tensor(backend.adaptive_avg_pool2d_backward(_arr(g), x_shape))
 
     @staticmethod
     def backward(ctx, ggx):

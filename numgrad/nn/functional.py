@@ -18,6 +18,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..kernels import backend as _backend
 from ..kernels.backend import empty_for, softmax_kernels
 from ..ops import pointwise as _pw
 from ..ops.pointwise import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
@@ -214,16 +215,15 @@ class _NllGather(Function):
 
     @staticmethod
     def forward(ctx, logp, target_arr, weight_arr, ignore_index, out_shape):
-        from ..kernels.cpu.nnfunc import nll_gather
-
         arr, targets = _nll_layout(logp, target_arr)
-        out = np.empty(targets.shape, dtype=arr.dtype)
-        total, bad = nll_gather(arr, targets, weight_arr, ignore_index, out)
+        out = empty_for((arr,), targets.shape, arr.dtype)
+        # the total weight is a 0-d array on logp's device (no host sync on CUDA but the range check's)
+        total, bad = _backend.nll_gather(arr, targets, weight_arr, ignore_index, out)
         if bad >= 0:
-            raise IndexError(f"Target {int(targets.reshape(-1)[bad])} is out of bounds.")
+            raise IndexError(f"Target {int(targets.reshape(-1)[bad].item())} is out of bounds.")
         ctx.target_arr, ctx.weight_arr, ctx.ignore_index = target_arr, weight_arr, ignore_index
         ctx.logp_shape, ctx.out_shape = logp.shape, out_shape
-        total_weight = Tensor(np.array(total, dtype=arr.dtype))
+        total_weight = Tensor(total)
         ctx.mark_non_differentiable(total_weight)
         return Tensor(out.reshape(out_shape)), total_weight
 
@@ -240,15 +240,14 @@ class _NllScatter(Function):
 
     @staticmethod
     def forward(ctx, g, target_arr, weight_arr, ignore_index, logp_shape):
-        from ..kernels.cpu.nnfunc import nll_scatter
-
         ctx.target_arr, ctx.weight_arr, ctx.ignore_index = target_arr, weight_arr, ignore_index
         ctx.g_shape = g.shape
-        out = np.zeros(logp_shape, dtype=g.dtype.np)
+        g_data = g._data
+        out = _backend.full_for((g_data,), logp_shape, g.dtype.np, 0)
         holder = Tensor(out)
         out3, targets = _nll_layout(holder, target_arr)
-        g_arr = contiguous_array(np.broadcast_to(g._data, g.shape)).reshape(targets.shape)
-        nll_scatter(g_arr, targets, weight_arr, ignore_index, out3)
+        g_arr = contiguous_array(np.broadcast_to(g_data, g.shape)).reshape(targets.shape)
+        _backend.nll_scatter(g_arr, targets, weight_arr, ignore_index, out3)
         return holder
 
     @staticmethod
@@ -291,8 +290,10 @@ def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
         if target.shape != out_shape:
             raise RuntimeError(f"Expected target size {list(out_shape)}, got {list(target.shape)}")
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    data = input._data
+    _backend.check_same_device(op, "target", target._data, data)
     if weight is None:
-        weight_arr = np.ones(classes, dtype=input.dtype.np)
+        weight_arr = _backend.full_for((data,), (classes,), input.dtype.np, 1)
     else:
         weight = _as_tensor(weight)
         if weight.shape != (classes,):
@@ -307,6 +308,7 @@ def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
                 f"{_SCALAR_NAMES[weight.dtype.name]} ({op} weight of shape {list(weight.shape)}; convert it with "
                 f".to({input.dtype}))"
             )
+        _backend.check_same_device(op, "weight", weight._data, data)
         weight_arr = contiguous_array(weight._data)
     target_arr = contiguous_array(target._data)
     return _NllGather.apply(input, target_arr, weight_arr, int(ignore_index), out_shape)

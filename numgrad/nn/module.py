@@ -384,30 +384,74 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> "Module":
-        """Cast floating-point parameters and buffers to a dtype (``m.to(ng.float64)``); devices other than cpu are refused."""
+        """Move and/or cast parameters and buffers: ``m.to('cuda')``, ``m.to(ng.float64)``,
+        ``m.to('cuda', ng.float64)``, ``m.to(device=..., dtype=...)`` or ``m.to(tensor)`` (its device and dtype).
+
+        As in PyTorch, a dtype applies to floating-point parameters and buffers only,
+        and parameters stay the same ``Parameter`` objects - their data (and ``.grad``)
+        is replaced - so an optimizer made before the move keeps updating them.
+
+        >>> import numgrad as ng
+        >>> lin = ng.nn.Linear(2, 3)
+        >>> w = lin.weight
+        >>> lin.to(ng.float64).weight is w, w.dtype
+        (True, numgrad.float64)
+        """
         from .. import _dtypes
+        from ..device import Device, as_device
 
-        dtype = kwargs.get("dtype")
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() received an invalid combination of arguments - got unexpected keyword "
+                            f"argument '{next(iter(kwargs))}'")
         for a in args:
-            if isinstance(a, _dtypes.DType):
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, (str, Device)):
+                device = a
+            elif isinstance(a, bool):
+                continue  # non_blocking: transfers are synchronous
+            else:
                 dtype = a
-            elif isinstance(a, str):
-                from ..device import as_device
-
-                as_device(a)
-        if dtype is None:
+        if dtype is not None:
+            dtype = _dtypes.as_dtype(dtype)
+            if not dtype.is_floating_point:
+                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+        if device is not None:
+            device = as_device(device)
+        if dtype is None and device is None:
             return self
-        dtype = _dtypes.as_dtype(dtype)
-        if not dtype.is_floating_point:
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-        for m in self.modules():
-            for name, p in m._parameters.items():
-                if p is not None and p.dtype.is_floating_point and p.dtype != dtype:
-                    new = Parameter(p.detach().to(dtype), requires_grad=p.requires_grad)
-                    m._parameters[name] = new
-            for name, b in m._buffers.items():
-                if b is not None and b.dtype.is_floating_point and b.dtype != dtype:
-                    m._buffers[name] = b.to(dtype)
+
+        def converted(t: Tensor) -> Optional[Tensor]:
+            """``t`` on ``device`` with ``dtype`` (floating point only), or None when it already is."""
+            want = dtype if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype else None
+            move = device if device is not None and t.device != device else None
+            if want is None and move is None:
+                return None
+            return t.detach().to(device=move, dtype=want)
+
+        def swap_data(t: Tensor, new: Tensor) -> None:
+            t._data = new._data  # what PyTorch's ``param.data = ...`` does: same object, new storage (and device)
+
+        with no_grad():
+            for m in self.modules():
+                for p in m._parameters.values():
+                    if p is None:
+                        continue
+                    new = converted(p)
+                    if new is not None:
+                        swap_data(p, new)
+                    if p.grad is not None:
+                        new = converted(p.grad)
+                        if new is not None:
+                            swap_data(p.grad, new)
+                for name, b in m._buffers.items():
+                    if b is not None:
+                        new = converted(b)
+                        if new is not None:
+                            m._buffers[name] = new
         return self
 
     def double(self) -> "Module":
@@ -423,7 +467,16 @@ class Module:
         return self.to(_dtypes.float32)
 
     def cpu(self) -> "Module":
-        return self
+        """Move parameters and buffers to the CPU (see ``to``)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Module":
+        """Move parameters and buffers to the GPU (see ``to``); parameters keep their identity."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int) and not isinstance(device, bool):
+            device = f"cuda:{device}"
+        return self.to(device)
 
     # ------------------------------------------------------------ state dict
     def state_dict(self, destination: Optional[dict] = None, prefix: str = "", keep_vars: bool = False) -> Dict[str, Tensor]:

@@ -3,7 +3,10 @@
 An index expression is compiled once into an ``IndexPlan``: a *basic* part
 (ints, slices, None, Ellipsis), applied by NumPy as a view, followed by an
 optional *advanced* part (integer arrays and boolean masks, PyTorch semantics)
-that runs the gather kernel of ``numgrad.kernels.cpu.indexing``.
+that runs the gather kernel of the data's device (``numgrad.kernels.cpu.indexing``
+or ``numgrad.kernels.cuda.indexing``, same names and contracts, picked by
+``numgrad.kernels.backend.indexing_kernels``).  CPU index arrays may index CUDA
+data (they are copied over, as PyTorch allows).
 
 Two ``Function``s are each other's derivative, so indexing is differentiable
 to any order: ``Index`` (read) has the backward ``IndexPut`` with accumulation
@@ -19,6 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ..autograd.function import Function
+from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
 from ..autograd.grad_mode import is_grad_enabled
 
@@ -34,16 +38,7 @@ def _tensor_cls():
 
 
 _lazy: dict = {}
-
-
-def _kernels():
-    # imported on first use: ``import numgrad`` must not import numba
-    mod = _lazy.get("kernels")
-    if mod is None:
-        from ..kernels.cpu import indexing
-
-        mod = _lazy["kernels"] = indexing
-    return mod
+_kernels = _backend.indexing_kernels  # the indexing kernels for an array's device (imported on first use)
 
 
 def _copy_roots():
@@ -75,10 +70,11 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
 
 def _flat(arr: np.ndarray):
     """(1-D view of arr's memory, element strides), copying arr first if its strides are unusable."""
-    got = _kernels().flat_span(arr)
+    K = _kernels(arr)
+    got = K.flat_span(arr)
     if got is None:
         arr = _contiguous(arr)
-        got = _kernels().flat_span(arr)
+        got = K.flat_span(arr)
     return got
 
 
@@ -130,15 +126,15 @@ class IndexPlan:
         self.out_shape = tuple(vs[d] for d in self.pre) + tuple(self.bshape) + tuple(vs[d] for d in self.post)
 
     def mid_offsets(self, view: np.ndarray, strides: tuple) -> np.ndarray:
-        """Element offsets of the indexed block, one per broadcast index position (validated)."""
-        K = _kernels()
+        """Element offsets of the indexed block, one per broadcast index position (validated), on view's device."""
+        K = _kernels(view)
         bshape = tuple(self.bshape)
-        out = np.zeros(_prod(bshape), dtype=np.int64)
+        out = _backend.full_for((view,), (_prod(bshape),), np.int64, 0)
         if out.size == 0:
             return out
         bshape_arr = np.asarray(bshape, dtype=np.int64).reshape(-1)
         for dim, idx in self.adv:
-            flat, st = _flat(idx)
+            flat, st = _flat(_backend.index_array_for(idx, view))
             off = len(bshape) - idx.ndim
             bst = [0] * len(bshape)
             for j, (n, s) in enumerate(zip(idx.shape, st)):
@@ -147,7 +143,7 @@ class IndexPlan:
                                              view.shape[dim], strides[dim], out)
             if bad >= 0:
                 raise IndexError(
-                    f"index {int(flat[bad])} is out of bounds for dimension {dim} with size {view.shape[dim]}"
+                    f"index {int(flat[bad].item())} is out of bounds for dimension {dim} with size {view.shape[dim]}"
                 )
         return out
 
@@ -189,7 +185,7 @@ def _as_index_array(k, Tensor):
     if arr.dtype.kind == "b" or arr.dtype == np.uint8:
         return ("bool", bool(arr)) if arr.ndim == 0 else ("mask", arr)
     if arr.dtype.kind in "iu":
-        return ("int", int(arr)) if arr.ndim == 0 else ("adv", arr)
+        return ("int", int(arr.item())) if arr.ndim == 0 else ("adv", arr)
     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
 
 
@@ -293,10 +289,10 @@ def _take(arr: np.ndarray, plan: IndexPlan) -> np.ndarray:
     view = arr[plan.basic + (Ellipsis,)]  # the Ellipsis keeps a 0-d result an array view, not a scalar
     if not plan.adv:
         return view
-    K = _kernels()
+    K = _kernels(view)
     flat, strides = _flat(view)
     mid = plan.mid_offsets(view, strides)
-    out = np.empty(plan.out_shape, dtype=arr.dtype)
+    out = empty_for((arr,), plan.out_shape, arr.dtype)
     if out.size == 0:
         return out
     vs = plan.view_shape
@@ -314,10 +310,10 @@ def _put(arr: np.ndarray, plan: IndexPlan, values, accumulate: bool) -> None:
     if not plan.adv:
         _copy_array(view, values, accumulate)
         return
-    K = _kernels()
+    K = _kernels(view)
     got = K.flat_span(view)
     if got is None:  # unusual strides: work on a contiguous copy and write it back
-        tmp = np.empty(view.shape, dtype=view.dtype)
+        tmp = empty_for((view,), view.shape, view.dtype)
         _copy_array(tmp, view)
         sub = IndexPlan(tmp.shape, (), plan.adv, plan.node_name)
         _put(tmp, sub, values, accumulate)
@@ -328,7 +324,7 @@ def _put(arr: np.ndarray, plan: IndexPlan, values, accumulate: bool) -> None:
     P, N, Q = plan.pqn()
     if P * N * Q == 0:
         return
-    dense = np.empty(plan.out_shape, dtype=arr.dtype)
+    dense = empty_for((arr,), plan.out_shape, arr.dtype)
     _copy_array(dense, values)
     vs = plan.view_shape
     pre = K.offsets([vs[d] for d in plan.pre], [strides[d] for d in plan.pre])
@@ -338,15 +334,11 @@ def _put(arr: np.ndarray, plan: IndexPlan, values, accumulate: bool) -> None:
 
 
 def _nonzero_array(arr: np.ndarray) -> np.ndarray:
-    K = _kernels()
+    """``(count, ndim)`` int64 positions of the nonzeros, on arr's device (CUDA reads the count back, as PyTorch)."""
     flat = arr.reshape(-1) if arr.flags.c_contiguous else _contiguous(arr).reshape(-1)
     if flat.dtype == np.bool_:
         flat = flat.view(np.uint8)  # numba compares bytes faster than booleans; same truth values
-    n = K.count_nonzero(flat)
-    out = np.empty((n, arr.ndim), dtype=np.int64)
-    if n and arr.ndim:
-        K.nonzero_fill(flat, np.asarray(arr.shape, dtype=np.int64).reshape(-1), out)
-    return out
+    return _backend.nonzero_positions(flat, arr.shape)
 
 
 # ---------------------------------------------------------------------------------------------- Functions
@@ -578,9 +570,10 @@ def index_select(input, dim: int, index):
         raise IndexError(f"index_select(): Index is supposed to be a vector (got shape {_shape_str(index.shape)})")
     d = _wrap_dim(dim, input.ndim, "index_select")
     size = input.shape[d] if input.ndim else 1
+    _backend.check_same_device("index_select", "index", index._data, input._data)
     idx = index._data.reshape(-1)
     flat = idx if idx.flags.c_contiguous else _contiguous(idx)
-    if flat.size and _kernels().check_bounds(flat, size) >= 0:
+    if flat.size and _kernels(flat).check_bounds(flat, size) >= 0:
         raise IndexError(
             f"index out of range in self (index_select on dim {d} of size {size}, shape {_shape_str(input.shape)})"
         )
@@ -599,6 +592,7 @@ def _check_dim_index(op: str, input, dim: int, index, src=None) -> int:
     if index.dtype.name not in ("int32", "int64"):
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index (got {index.dtype.name})")
     d = _wrap_dim(dim, input.ndim, op)
+    _backend.check_same_device(op, "index", index._data, input._data)
     if max(index.ndim, 1) != max(input.ndim, 1):
         raise RuntimeError(
             f"Index tensor must have the same number of dimensions as input tensor ({op}: index shape "
@@ -618,15 +612,17 @@ def _check_dim_index(op: str, input, dim: int, index, src=None) -> int:
             )
     if index.numel():
         idx = index._data.reshape(-1) if index._data.flags.c_contiguous else _contiguous(index._data).reshape(-1)
-        bad = _kernels().check_bounds(idx, xshape[d])
+        bad = _kernels(idx).check_bounds(idx, xshape[d])
         if bad >= 0:
-            raise RuntimeError(f"index {int(idx[bad])} is out of bounds for dimension {d} with size {xshape[d]}")
+            raise RuntimeError(
+                f"index {int(idx[bad].item())} is out of bounds for dimension {d} with size {xshape[d]}"
+            )
     return d
 
 
 def _dim_layout(arr: np.ndarray, index_shape: tuple, dim: int):
     """(flat, pre offsets, post offsets, dim stride) of ``arr`` walked over ``index_shape``."""
-    K = _kernels()
+    K = _kernels(arr)
     flat, st = _flat(arr)
     pre = K.offsets(index_shape[:dim], st[:dim])
     post = K.offsets(index_shape[dim + 1:], st[dim + 1:])
@@ -648,12 +644,12 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
         Tensor = _tensor_cls()
-        K = _kernels()
         ctx.in_shape, ctx.dtype, ctx.dim = x.shape, x.dtype, dim
         ctx.save_for_backward(index)
         arr = x._data.reshape(x.shape or (1,))
+        K = _kernels(arr)
         ishape = index.shape or (1,)
-        out = np.empty(ishape, dtype=arr.dtype)
+        out = empty_for((arr,), ishape, arr.dtype)
         if out.size:
             flat, pre, post, st = _dim_layout(arr, ishape, dim)
             P, N, Q = _pnq(ishape, dim)
@@ -671,13 +667,13 @@ class Gather(Function):
 
 
 def _scatter_add_array(dst: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> None:
-    K = _kernels()
+    K = _kernels(dst)
     ishape = index.shape
     if _prod(ishape) == 0:
         return
     got = K.flat_span(dst)
     if got is None:
-        tmp = np.empty(dst.shape, dtype=dst.dtype)
+        tmp = empty_for((dst,), dst.shape, dst.dtype)
         _copy_array(tmp, dst)
         _scatter_add_array(tmp, dim, index, src)
         _copy_array(dst, tmp)
@@ -686,7 +682,7 @@ def _scatter_add_array(dst: np.ndarray, dim: int, index: np.ndarray, src: np.nda
     pre = K.offsets(ishape[:dim], st[:dim])
     post = K.offsets(ishape[dim + 1:], st[dim + 1:])
     # the src entries the index covers, made dense in dst's dtype
-    dense = np.empty(ishape, dtype=dst.dtype)
+    dense = empty_for((dst,), ishape, dst.dtype)
     _copy_array(dense, src[tuple(slice(0, n) for n in ishape)])
     P, N, Q = _pnq(ishape, dim)
     fn = K.scatter_add_dim_parallel if K.use_parallel(dense.size, P) else K.scatter_add_dim
@@ -705,7 +701,7 @@ class ScatterAdd(Function):
         if inplace:
             target = x._data
         else:
-            target = np.empty(x.shape, dtype=x.dtype.np)
+            target = empty_for((x._data,), x.shape, x.dtype.np)
             _copy_array(target, x._data)
         _scatter_add_array(target.reshape(shape1), dim, index._data.reshape(index.shape or (1,)),
                            src._data.reshape(src.shape or (1,)))
@@ -750,6 +746,7 @@ def _check_scatter_src(op: str, input, src):
         raise RuntimeError(
             f"{op}(): Expected self.dtype to be equal to src.dtype (got {input.dtype.name} and {src.dtype.name})"
         )
+    _backend.check_same_device(op, "src", src._data, input._data)
     if max(src.ndim, 1) != max(input.ndim, 1):
         raise RuntimeError(
             f"{op}(): Index tensor must have the same number of dimensions as src tensor "
@@ -898,10 +895,10 @@ def one_hot(tensor, num_classes: int = -1):
     if arr.size == 0:
         if num_classes < 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
-        return Tensor(np.zeros(arr.shape + (num_classes,), dtype=np.int64))
+        return Tensor(_backend.full_for((arr,), arr.shape + (num_classes,), np.int64, 0))
     axes = list(range(arr.ndim))
-    low = int(reduce_array(arr, axes, "amin", np.int64)) if arr.ndim else int(arr)
-    high = int(reduce_array(arr, axes, "amax", np.int64)) if arr.ndim else int(arr)
+    low = int(reduce_array(arr, axes, "amin", np.int64).item()) if arr.ndim else int(arr.item())
+    high = int(reduce_array(arr, axes, "amax", np.int64).item()) if arr.ndim else int(arr.item())
     if low < 0:
         raise RuntimeError("Class values must be non-negative.")
     if num_classes < 0:
@@ -910,8 +907,8 @@ def one_hot(tensor, num_classes: int = -1):
         raise RuntimeError(f"Class values must be smaller than num_classes. (got class {high}, num_classes "
                            f"{num_classes})")
     flat = arr.reshape(-1) if arr.flags.c_contiguous else _contiguous(arr).reshape(-1)
-    out = np.zeros((flat.size, num_classes), dtype=np.int64)
-    _kernels().one_hot_fill(flat, out)
+    out = _backend.full_for((flat,), (flat.size, num_classes), np.int64, 0)
+    _kernels(out).one_hot_fill(flat, out)
     return Tensor(out.reshape(arr.shape + (num_classes,)))
 
 

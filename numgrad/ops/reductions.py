@@ -1,8 +1,9 @@
 """Reductions beyond sum/mean: prod, amax/amin, max/min, argmax/argmin, var/std,
 logsumexp, norm, cumsum, all/any, count_nonzero.
 
-Forward passes run the kernels of ``kernels/cpu/reductions.py`` (or the
-generated ``reduce_array`` of ``kernels/cpu/reduce.py``); backward formulas are
+Forward passes run the kernels of ``kernels/cpu/reductions.py`` or
+``kernels/cuda/reductions.py`` (picked by ``backend.reduction_kernels`` from
+where the data lives), or ``backend.reduce_array``; backward formulas are
 written with tensor ops so that they are differentiable again
 (``create_graph=True``).  Semantics, result dtypes, gradient conventions (ties
 split evenly for amax/amin, the selected index for max/min with ``dim``) and
@@ -22,8 +23,8 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..kernels.cpu import reductions as K
-from ..kernels.backend import reduce_array
+from ..kernels.backend import empty_for, reduce_array
+from ..kernels.backend import reduction_kernels as _kernels
 from .reduce import _reduce
 from . import pointwise as pw
 from .reduce import kept_shape, normalize_dims
@@ -185,6 +186,8 @@ class _ExtremeWithIndex(Function):
         Tensor = _tensor_cls()
         ctx.node_name = "MaxBackward0" if kind == "max" else "MinBackward0"
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        ctx.device = x.device
+        K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
         values, indices = K.arg_reduce(x3, kind)
         shape = _out_shape(x.shape, dims, keepdim)
@@ -203,7 +206,7 @@ class _ExtremeWithIndex(Function):
         length = 1
         for d in ctx.dims:
             positions_shape[d] = length = in_shape[d]
-        positions = arange(length).reshape(tuple(positions_shape))
+        positions = arange(length, device=ctx.device).reshape(tuple(positions_shape))
         chosen = pw.eq(positions, _keep(ctx.indices, ctx))
         return pw.where(chosen, _keep(g, ctx), 0.0), None, None, None
 
@@ -227,8 +230,8 @@ def _max_min(input, dim, keepdim, other, kind: str):
     if input.numel() == 0:
         Tensor = _tensor_cls()
         shape = _out_shape(input.shape, dims, keepdim)
-        values = Tensor(np.empty(shape, dtype=input.dtype.np))
-        indices = Tensor(np.empty(shape, dtype=np.int64))
+        values = Tensor(empty_for([input._data], shape, input.dtype.np))
+        indices = Tensor(empty_for([input._data], shape, np.int64))
         result = (values, indices)
     else:
         result = _ExtremeWithIndex.apply(input, dims, keepdim, kind)
@@ -269,7 +272,9 @@ def _arg(input, dim, keepdim: bool, kind: str):
     if dim is None:
         if input.numel() == 0:
             raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
-        x3 = K.prepare(input._data.reshape(-1), (0,))[0]
+        K = _kernels(input._data)
+        # every dim reduced: the flattened tensor as one (1, numel, 1) row
+        x3 = K.prepare(input._data, tuple(range(input.ndim)))[0]
         _, indices = K.arg_reduce(x3, kind)
         shape = (1,) * input.ndim if keepdim else ()
         return Tensor(indices.reshape(shape))
@@ -277,7 +282,8 @@ def _arg(input, dim, keepdim: bool, kind: str):
     _check_nonempty(input, dims, True, op)
     shape = _out_shape(input.shape, dims, keepdim)
     if input.numel() == 0:
-        return Tensor(np.empty(shape, dtype=np.int64))
+        return Tensor(empty_for([input._data], shape, np.int64))
+    K = _kernels(input._data)
     x3, _ = K.prepare(input._data, dims)
     _, indices = K.arg_reduce(x3, kind)
     return Tensor(indices.reshape(shape))
@@ -368,6 +374,7 @@ class _VarStd(Function):
         op = "std" if take_sqrt else "var"
         ctx.node_name = "StdBackward0" if take_sqrt else "VarBackward0"
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
         count = x3.shape[1]
         dof = builtins.max(0.0, count - correction)
@@ -445,6 +452,7 @@ class LogSumExp(Function):
     def forward(ctx, x, dims, keepdim):
         Tensor = _tensor_cls()
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
         dt = x.dtype.np
         # shift by the max for stability; an infinite max shifts by 0 so that
@@ -495,6 +503,7 @@ class Norm(Function):
     def forward(ctx, x, dims, keepdim, p):
         Tensor = _tensor_cls()
         ctx.in_shape, ctx.dims, ctx.keepdim, ctx.p = x.shape, dims, keepdim, p
+        K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
         init, transform, combine, final = _NORM_KERNELS.get(p, _GENERAL_NORM)
         res = K.map_reduce(x3, init=init, transform=transform, combine=combine, final=final,
@@ -574,6 +583,7 @@ class Cumsum(Function):
         ctx.dims, ctx.in_dtype, ctx.reverse = dims, x.dtype, reverse
         if reverse:
             ctx.node_name = "ReverseCumsumBackward0"
+        K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
         return Tensor(K.scan_sum(x3, acc.np, reverse=reverse).reshape(x.shape))
 
@@ -609,8 +619,8 @@ def _logical(input, dim, keepdim: bool, reducer: str):
     if input.dtype.name == "uint8":  # PyTorch keeps uint8 for uint8 inputs
         from .elementwise import _cast_array
 
-        arr = _cast_array(np.asarray(arr), _dtypes.uint8)
-    return Tensor(np.asarray(arr).reshape(_out_shape(input.shape, dims, keepdim)))
+        arr = _cast_array(arr, _dtypes.uint8)
+    return Tensor(arr.reshape(_out_shape(input.shape, dims, keepdim)))
 
 
 def all(input, dim: Dims = None, keepdim: bool = False):
@@ -642,6 +652,7 @@ def count_nonzero(input, dim: Dims = None):
     """
     Tensor = _tensor_cls()
     dims = _all_dims_if_empty(dim, input.ndim, "count_nonzero")
+    K = _kernels(input._data)
     x3, out_shape = K.prepare(input._data, dims)
     res = K.map_reduce(x3, init="T(0)", transform="T(1) if v != 0 else T(0)", combine="acc + t",
                        acc_dtype=np.int64, load_dtype=input.dtype.np)

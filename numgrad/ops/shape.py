@@ -504,7 +504,7 @@ def _index_pad(input, pairs, mode: str):
             positions = np.where(positions >= n, period - positions, positions)
         else:
             positions = positions % n
-        out = index_select(out, d, tensor(positions))
+        out = index_select(out, d, tensor(positions, device=input.device))
     return out
 
 

@@ -43,7 +43,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group, p, g, state, parallel):
-        k = _kernels()
+        k = _kernels(p)
         T = p.dtype.type
         beta1, beta2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]

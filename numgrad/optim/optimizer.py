@@ -2,7 +2,10 @@
 
 Subclasses implement ``_update(group, param, grad, state)`` by calling one
 fused Numba kernel on the flat arrays of the parameter, its gradient and its
-state buffers (see ``numgrad.kernels.cpu.optim``).
+state buffers (see ``numgrad.kernels.cpu.optim``; ``numgrad.kernels.cuda.optim``
+for CUDA parameters, picked by ``backend.optimizer_kernels``).  State buffers
+live on their parameter's device; ``load_state_dict`` moves loaded state there,
+as PyTorch does.
 """
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from .. import _dtypes
+from ..kernels.backend import copy_as, device_of, to_device
 from ..kernels.config import PARALLEL_THRESHOLD
+from ..ops.creation import _filled
 from ..ops.elementwise import copy_into
 from ..ops.views import contiguous_array
 from ..tensor import Tensor
@@ -26,10 +32,11 @@ class _Required:
 required = _Required()
 
 
-def _kernels():
-    from ..kernels.cpu import optim
+def _kernels(param=None):
+    """The fused step kernels for the flat parameter array ``param`` (on its device; the CPU's by default)."""
+    from ..kernels.backend import optimizer_kernels
 
-    return optim
+    return optimizer_kernels(param)
 
 
 class Optimizer:
@@ -163,12 +170,23 @@ class Optimizer:
                 f"parameter of shape {list(p.shape)}"
             )
         g = grad._data
-        if g.dtype != p._data.dtype:
-            g = g.astype(p._data.dtype)
-        g = contiguous_array(g).reshape(-1)
         data = p._data
+        if grad.device != p.device:
+            raise RuntimeError(
+                f"{type(self).__name__}.step(): the gradient is on {grad.device} but its parameter of shape "
+                f"{list(p.shape)} is on {p.device}; a parameter's .grad must live on the parameter's device"
+            )
+        if g.dtype != data.dtype:
+            g = copy_as(g, data.dtype)
+        g = contiguous_array(g).reshape(-1)
         direct = data.flags.c_contiguous and data.flags.writeable
-        flat = data.reshape(-1) if direct else contiguous_array(data).copy().reshape(-1)
+        if direct:
+            flat = data.reshape(-1)
+        else:
+            flat = contiguous_array(data)
+            if flat is data:  # contiguous but read-only: update a copy
+                flat = copy_as(data, data.dtype)
+            flat = flat.reshape(-1)
         state = self.state.setdefault(p, {})
         self._param_shape = p.shape
         self._update(group, flat, g, state, flat.shape[0] >= PARALLEL_THRESHOLD)
@@ -184,8 +202,11 @@ class Optimizer:
         """The flat array of state tensor ``name`` (created as zeros of the parameter's shape on first use)."""
         t = state.get(name)
         if t is None:
-            t = Tensor(np.zeros(self._param_shape, dtype=like.dtype))
+            # zeros where the parameter lives: its state never crosses devices
+            t = _filled(self._param_shape, 0, _dtypes.as_dtype(like.dtype), False, device_of(like))
             state[name] = t
+        elif t.device != device_of(like):
+            t = state[name] = Tensor(to_device(t._data, device_of(like)))
         arr = t._data
         if arr.dtype != like.dtype or not arr.flags.c_contiguous or arr.size != like.size:
             raise RuntimeError(
@@ -261,9 +282,11 @@ class Optimizer:
                             f"optimizer state '{name}' for parameter {key} has {arr.size} elements, but the "
                             f"parameter has shape {list(p.shape)}"
                         )
-                    arr = np.array(arr, dtype=p._data.dtype if name != "step" else arr.dtype, copy=True)
+                    # as PyTorch: state follows its parameter's device and dtype; "step" stays where it is
                     if name != "step":
-                        arr = arr.reshape(p.shape)
+                        arr = copy_as(to_device(arr, p.device), p._data.dtype).reshape(p.shape)
+                    else:
+                        arr = copy_as(arr, arr.dtype)
                     entry[name] = Tensor(arr)
                 else:
                     entry[name] = copy.deepcopy(value)

@@ -34,7 +34,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group, p, g, state, parallel):
-        k = _kernels()
+        k = _kernels(p)
         T = p.dtype.type
         state["step"] = int(state.get("step", 0)) + 1
         sq = self._buffer(state, "square_avg", p)

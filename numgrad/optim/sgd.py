@@ -35,7 +35,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group, p, g, state, parallel):
-        k = _kernels()
+        k = _kernels(p)
         T = p.dtype.type
         momentum = group["momentum"]
         first = False

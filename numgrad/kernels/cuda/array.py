@@ -260,7 +260,7 @@ def _c_strides(shape, itemsize) -> tuple:
 def from_host(arr: np.ndarray) -> DeviceArray:
     """Copy a NumPy array to the device (one transfer)."""
     cuda = numba_cuda()
-    host = np.ascontiguousarray(arr)
+    host = np.array(arr, order="C", copy=None)  # np.ascontiguousarray would make a 0-d array 1-d
     raw = host.reshape(-1).view(np.uint8) if host.size else np.zeros(1, dtype=np.uint8)
     storage = cuda.to_device(raw)
     return DeviceArray(storage, 0, host.shape, _c_strides(host.shape, host.itemsize), host.dtype)

@@ -1,0 +1,160 @@
+"""Optimizers on CUDA parameters: the fused CUDA step kernels against the CPU ones, state on the device.
+
+Every configuration of ``tests/test_optim.py`` (which checks the CPU against
+``torch.optim``) runs a few steps on a tiny parameter on both devices; the
+results must agree to rounding and the parameter and its state must stay on
+the GPU.  Shapes are tiny: on CI the kernels run on Numba's CUDA simulator.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+import numgrad.nn  # noqa: F401
+import numgrad.optim as optim
+from tests.test_optim import ADAM_CASES, RMS_CASES, SGD_CASES
+
+pytestmark = [pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator"), pytest.mark.gpu,
+              pytest.mark.usefixtures("fast_simulated_barriers")]
+
+STEPS = 5
+SHAPES = [(3, 2), (4,)]
+
+CASES = ([(optim.SGD, kw) for kw in SGD_CASES] + [(optim.Adam, kw) for kw in ADAM_CASES]
+         + [(optim.AdamW, kw) for kw in (dict(lr=0.01), dict(lr=0.01, weight_decay=0.1, amsgrad=True))]
+         + [(optim.RMSprop, kw) for kw in RMS_CASES])
+
+
+def _case_id(case):
+    cls, kw = case
+    return cls.__name__ + "-" + ",".join(f"{k}={v}" for k, v in kw.items())
+
+
+def _run(cls, kwargs, device, dtype="float32", steps=STEPS, groups=False):
+    rng = np.random.default_rng(0)
+    params = [ng.nn.Parameter(ng.tensor(rng.standard_normal(s).astype(dtype), device=device)) for s in SHAPES]
+    if groups:
+        opt = cls([{"params": params[:1]}, {"params": params[1:], "lr": 0.003}], **kwargs)
+    else:
+        opt = cls(params, **kwargs)
+    for _ in range(steps):
+        for p in params:
+            noise = rng.standard_normal(p.shape).astype(dtype)
+            # the gradient depends on the current weights, so any drift between devices compounds
+            p.grad = ng.tensor(0.5 * p.detach().cpu().numpy() + noise, device=device)
+        opt.step()
+    return params, opt
+
+
+def _assert_state_on(opt, device_type):
+    for state in opt.state.values():
+        for name, value in state.items():
+            if isinstance(value, ng.Tensor):
+                assert value.device.type == device_type, f"optimizer state {name!r} is on {value.device}"
+
+
+def _assert_same(cuda_params, cpu_params, rtol=2e-6, atol=1e-6):
+    for g, c in zip(cuda_params, cpu_params):
+        assert g.device.type == "cuda"
+        np.testing.assert_allclose(g.detach().cpu().numpy(), c.detach().numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_optimizer_on_cuda_matches_cpu(case):
+    cls, kwargs = case
+    cpu_params, cpu_opt = _run(cls, kwargs, "cpu")
+    cuda_params, cuda_opt = _run(cls, kwargs, "cuda")
+    _assert_same(cuda_params, cpu_params)
+    _assert_state_on(cuda_opt, "cuda")
+    for p, q in zip(cuda_params, cpu_params):
+        mine, theirs = cuda_opt.state[p], cpu_opt.state[q]
+        assert set(mine) == set(theirs)
+        for name, value in theirs.items():
+            if isinstance(value, ng.Tensor):
+                np.testing.assert_allclose(mine[name].cpu().numpy(), value.numpy(), rtol=2e-6, atol=1e-6)
+            else:
+                assert mine[name] == value
+
+
+def test_float64_and_param_groups_on_cuda():
+    cpu_params, _ = _run(optim.Adam, dict(lr=0.01), "cpu", dtype="float64", groups=True)
+    cuda_params, opt = _run(optim.Adam, dict(lr=0.01), "cuda", dtype="float64", groups=True)
+    _assert_same(cuda_params, cpu_params, rtol=1e-12, atol=1e-12)
+    assert cuda_params[0].dtype == ng.float64
+    _assert_state_on(opt, "cuda")
+
+
+def test_step_is_in_place_on_cuda_and_non_contiguous_params_are_written_back():
+    w = ng.nn.Parameter(ng.ones(3, device="cuda"))
+    data, version = w._data, w._version[0]
+    opt = optim.SGD([w], lr=0.1, momentum=0.9)
+    w.grad = ng.ones(3, device="cuda")
+    opt.step()
+    assert w._data is data and w._version[0] == version + 1
+    np.testing.assert_allclose(w.detach().cpu().numpy(), 0.9, rtol=1e-6)
+    # a transposed (non-contiguous) leaf: updated through a contiguous copy, then written back
+    base = np.arange(6, dtype=np.float32).reshape(2, 3)
+    results = []
+    for device in ("cpu", "cuda"):
+        t = ng.tensor(base, device=device).t().requires_grad_()
+        assert not t.is_contiguous()
+        o = optim.Adam([t], lr=0.1)
+        t.grad = ng.tensor(base.T.copy() - 2.0, device=device)
+        o.step()
+        o.step()
+        results.append(t.detach().cpu().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6, atol=1e-7)
+
+
+def test_float64_grad_of_float32_param_on_cuda():
+    w = ng.nn.Parameter(ng.ones(2, device="cuda"))
+    w.grad = ng.tensor([1.0, 2.0], dtype=ng.float64, device="cuda")
+    optim.SGD([w], lr=0.5).step()
+    assert w.dtype == ng.float32 and w.device.type == "cuda"
+    np.testing.assert_allclose(w.detach().cpu().numpy(), [0.5, 0.0])
+
+
+def test_grad_on_another_device_is_refused():
+    w = ng.nn.Parameter(ng.ones(2, device="cuda"))
+    w.grad = ng.ones(2)
+    with pytest.raises(RuntimeError, match="gradient is on cpu but its parameter of shape \\[2\\] is on cuda:0"):
+        optim.SGD([w], lr=0.1).step()
+
+
+def test_zero_grad_keeps_cuda_grads_on_the_device():
+    a = ng.nn.Parameter(ng.ones(2, device="cuda"))
+    opt = optim.SGD([a], lr=0.1, momentum=0.9)
+    a.grad = ng.ones(2, device="cuda")
+    opt.step()
+    grad = a.grad
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is grad and a.grad.device.type == "cuda"
+    np.testing.assert_allclose(a.grad.cpu().numpy(), 0.0)
+    opt.zero_grad()
+    assert a.grad is None
+
+
+def test_state_dict_keeps_devices_and_load_moves_state_to_the_params_device():
+    cuda_params, cuda_opt = _run(optim.Adam, dict(lr=0.01), "cuda", steps=3)
+    saved = cuda_opt.state_dict()
+    assert saved["state"][0]["exp_avg"].device.type == "cuda"  # state dict tensors keep their device
+    assert saved["state"][0]["exp_avg"]._data is not cuda_opt.state[cuda_params[0]]["exp_avg"]._data
+    # CPU state (e.g. a checkpoint) into an optimizer of CUDA parameters: moved to the GPU, as PyTorch does
+    cpu_params, cpu_opt = _run(optim.Adam, dict(lr=0.01), "cpu", steps=3)
+    fresh = optim.Adam(cuda_params, lr=0.5)
+    fresh.load_state_dict(cpu_opt.state_dict())
+    assert fresh.param_groups[0]["lr"] == 0.01
+    _assert_state_on(fresh, "cuda")
+    assert fresh.state[cuda_params[0]]["step"] == 3
+    # and CUDA state into CPU parameters comes back to the host
+    back = optim.Adam(cpu_params, lr=0.5)
+    back.load_state_dict(saved)
+    _assert_state_on(back, "cpu")
+    # both resume identically
+    g = [np.full(s, 0.1, dtype=np.float32) for s in SHAPES]
+    for p, q, gi in zip(cuda_params, cpu_params, g):
+        p.grad, q.grad = ng.tensor(gi, device="cuda"), ng.tensor(gi)
+    fresh.step()
+    back.step()
+    _assert_same(cuda_params, cpu_params)
