@@ -94,7 +94,11 @@ def _cuda(self, device=None):
     >>> if ng.cuda.is_available():
     ...     y = ng.ones(3).cuda() * 2
     """
-    return _to(self, device="cuda" if device is None else device)
+    if device is None:
+        device = "cuda"
+    elif isinstance(device, int):
+        device = f"cuda:{device}"  # PyTorch's .cuda(0)
+    return _to(self, device=device)
 
 
 from .autograd.function import Function  # noqa: E402

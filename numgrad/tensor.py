@@ -51,7 +51,7 @@ class Tensor:
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
-    def __init__(self, data: np.ndarray, requires_grad: bool = False, _version=None, device: Device = cpu):
+    def __init__(self, data: np.ndarray, requires_grad: bool = False, _version=None):
         self._buf = data
         self._lazy = None
         self._requires_grad = False
@@ -273,7 +273,7 @@ class Tensor:
         """A new tensor sharing this one's data, cut from the graph."""
         if self._buf is None:
             return Tensor._from_lazy(self._lazy, _version=self._version)
-        return Tensor(self._buf, _version=self._version, device=self._device)
+        return Tensor(self._buf, _version=self._version)
 
     def detach_(self) -> "Tensor":
         self._grad_fn = None

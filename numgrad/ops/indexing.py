@@ -355,7 +355,7 @@ class Index(Function):
         out = _take(x._data, plan)
         if plan.adv:
             return Tensor(out)
-        return Tensor(out, _version=x._version, device=x._device)
+        return Tensor(out, _version=x._version)
 
     @staticmethod
     def backward(ctx, g):
@@ -379,7 +379,7 @@ class IndexPut(Function):
         if inplace:
             _put(base._data, plan, values._data, accumulate)
             base._bump_version()
-            return Tensor(base._data, _version=base._version, device=base._device)
+            return Tensor(base._data, _version=base._version)
         out = empty_for((base._data,), base.shape, base.dtype.np)
         _copy_array(out, base._data)
         _put(out, plan, values._data, accumulate)
@@ -707,7 +707,7 @@ class ScatterAdd(Function):
                            src._data.reshape(src.shape or (1,)))
         if inplace:
             x._bump_version()
-            return Tensor(target, _version=x._version, device=x._device)
+            return Tensor(target, _version=x._version)
         return Tensor(target)
 
     @staticmethod

@@ -47,7 +47,7 @@ def _ints(values, op: str) -> tuple:
 
 def _view(x, arr):
     Tensor = _tensor_cls()
-    return Tensor(arr, _version=x._version, device=x._device)
+    return Tensor(arr, _version=x._version)
 
 
 def _slice_key(ndim: int, dim: int, start: int, stop: int) -> tuple:

@@ -19,7 +19,7 @@ def _tensor_cls():
 
 def _view_of(x, arr):
     Tensor = _tensor_cls()
-    return Tensor(arr, _version=x._version, device=x._device)
+    return Tensor(arr, _version=x._version)
 
 
 def _wrap(dim, ndim, op):

@@ -7,7 +7,7 @@ Nothing here imports ``numba.cuda`` until a CUDA tensor is made or
 """
 from __future__ import annotations
 
-_state = {"cuda": None, "error": None}
+_state = {"cuda": None}
 
 
 def numba_cuda():

@@ -288,8 +288,7 @@ def _refuse_in_cpu_kernels(arr: DeviceArray, context):
     """Numba's type of a DeviceArray passed to an ``@njit`` (CPU) kernel: a clear error, never a TypingError."""
     raise NotImplementedError(
         f"this numgrad op has no CUDA kernel yet: a CPU kernel was called with CUDA data ({arr!r}). "
-        "On device='cuda' numgrad runs elementwise ops (fused, forward and backward), sum/mean/prod/amax/amin, "
-        "matmul, views, cat/stack/flip/pad and basic indexing; move the tensor to the CPU with .cpu() for this op."
+        "Move the tensor to the CPU with .cpu() for this op (README.md, 'GPU (CUDA)', lists what runs on CUDA)."
     )
 
 
