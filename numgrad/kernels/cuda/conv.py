@@ -30,6 +30,16 @@ from .matmul import matmul
 
 
 # ----------------------------------------------------------------- conv2d
+@cuda.jit(device=True, inline=True)
+def _nchw(flat, C, H, W):
+    """The (n, c, h, w) position of C-order index ``flat`` in an (N, C, H, W) array."""
+    w = flat % W
+    rest = flat // W
+    h = rest % H
+    rest //= H
+    return rest // C, rest % C, h, w
+
+
 @cuda.jit(cache=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
     """cols[(c*kh + i)*kw + j, n*P + oh*out_w + ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside)."""
@@ -64,12 +74,7 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, zero, gx):
     W = gx.shape[3]
     plane = out_h * out_w
     for flat in range(cuda.grid(1), gx.shape[0] * C * H * W, cuda.gridsize(1)):
-        iw = flat % W
-        rest = flat // W
-        ih = rest % H
-        rest //= H
-        c = rest % C
-        n = rest // C
+        n, c, ih, iw = _nchw(flat, C, H, W)
         acc = zero
         for i in range(kh):
             th = ih + ph - i * dh
@@ -103,12 +108,7 @@ def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, low, out, idx):
     H = x.shape[2]
     W = x.shape[3]
     for flat in range(cuda.grid(1), out.shape[0] * C * OH * OW, cuda.gridsize(1)):
-        ow = flat % OW
-        rest = flat // OW
-        oh = rest % OH
-        rest //= OH
-        c = rest % C
-        n = rest // C
+        n, c, oh, ow = _nchw(flat, C, OH, OW)
         h0 = oh * sh - ph
         w0 = ow * sw - pw
         best = low
@@ -139,12 +139,7 @@ def _max_pool_backward(g, idx, kh, kw, sh, sw, ph, pw, dh, dw, zero, gx):
     OH = g.shape[2]
     OW = g.shape[3]
     for flat in range(cuda.grid(1), gx.shape[0] * C * H * W, cuda.gridsize(1)):
-        iw = flat % W
-        rest = flat // W
-        ih = rest % H
-        rest //= H
-        c = rest % C
-        n = rest // C
+        n, c, ih, iw = _nchw(flat, C, H, W)
         target = ih * W + iw
         acc = zero
         # kernel taps backwards: output rows (and columns) come in ascending order, the CPU's summation order
@@ -190,12 +185,7 @@ def _avg_pool_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out
     H = x.shape[2]
     W = x.shape[3]
     for flat in range(cuda.grid(1), out.shape[0] * C * OH * OW, cuda.gridsize(1)):
-        ow = flat % OW
-        rest = flat // OW
-        oh = rest % OH
-        rest //= OH
-        c = rest % C
-        n = rest // C
+        n, c, oh, ow = _nchw(flat, C, OH, OW)
         hs = oh * sh - ph
         he = min(hs + kh, H + ph)
         ws = ow * sw - pw
@@ -226,12 +216,7 @@ def _avg_pool_backward(g, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, gx
     OH = g.shape[2]
     OW = g.shape[3]
     for flat in range(cuda.grid(1), gx.shape[0] * C * H * W, cuda.gridsize(1)):
-        iw = flat % W
-        rest = flat // W
-        ih = rest % H
-        rest //= H
-        c = rest % C
-        n = rest // C
+        n, c, ih, iw = _nchw(flat, C, H, W)
         # window oh covers rows [oh*sh - ph, oh*sh - ph + kh): the outputs holding ih are a contiguous range
         low = ih + ph - kh + 1
         oh_lo = 0 if low <= 0 else (low + sh - 1) // sh
@@ -269,12 +254,7 @@ def _adaptive_avg_pool_forward(x, out):
     H = x.shape[2]
     W = x.shape[3]
     for flat in range(cuda.grid(1), out.shape[0] * C * OH * OW, cuda.gridsize(1)):
-        ow = flat % OW
-        rest = flat // OW
-        oh = rest % OH
-        rest //= OH
-        c = rest % C
-        n = rest // C
+        n, c, oh, ow = _nchw(flat, C, OH, OW)
         h0 = (oh * H) // OH
         h1 = ((oh + 1) * H + OH - 1) // OH
         w0 = (ow * W) // OW
@@ -294,12 +274,7 @@ def _adaptive_avg_pool_backward(g, gx):
     OH = g.shape[2]
     OW = g.shape[3]
     for flat in range(cuda.grid(1), gx.shape[0] * C * H * W, cuda.gridsize(1)):
-        iw = flat % W
-        rest = flat // W
-        ih = rest % H
-        rest //= H
-        c = rest % C
-        n = rest // C
+        n, c, ih, iw = _nchw(flat, C, H, W)
         # the bins holding ih are oh in [floor(ih*OH/H), ceil((ih+1)*OH/H)); membership is re-checked below
         oh_lo = (ih * OH) // H
         oh_hi = min(((ih + 1) * OH + H - 1) // H, OH)
