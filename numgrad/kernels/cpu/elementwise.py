@@ -74,15 +74,25 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
             loop = rng if d == 0 else "range"
             src.append(f"{ind}for i{d} in {loop}(o0.shape[{d}]):")
             ind += "    "
-        for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
-            load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
-            cast = "bool_" if cast == "bool" else cast
-            src.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+        src.extend(load_lines(in_kinds, in_casts, idx, ind))
         src.extend(ind + line for line in lines)
         for j, name in enumerate(outs):
             src.append(f"{ind}o{j}[{idx}] = {name}")
         src.append("")
     return "\n".join(src)
+
+
+def load_lines(in_kinds, in_casts, index: str, indent: str) -> list:
+    """A kernel's input reads: ``v<k> = np.<cast>(a<k>[index])`` for arrays, ``v<k> = a<k>`` for scalars.
+
+    in_casts[k] is the NumPy type name to convert to, or "" to keep the value as loaded.
+    """
+    lines = []
+    for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
+        load = f"a{k}[{index}]" if kind == "a" else f"a{k}"
+        cast = "bool_" if cast == "bool" else cast
+        lines.append(f"{indent}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+    return lines
 
 
 def get_kernel(roots, in_kinds, in_casts, n_out, ndim, compute):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...ops import expr as ex
 from .. import cache
-from ..cpu.elementwise import _broadcast_strides, _collapse, _const_fmt, _preambles
+from ..cpu.elementwise import _broadcast_strides, _collapse, _const_fmt, _preambles, load_lines
 from . import devmath
 from .array import DeviceArray, empty
 
@@ -66,10 +66,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
     src.append(f"{ind}for flat in range(cuda.grid(1), n, cuda.gridsize(1)):")
     ind += "    "
     src.extend(_unravel(ndim, ind))
-    for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
-        load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
-        cast = "bool_" if cast == "bool" else cast
-        src.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+    src.extend(load_lines(in_kinds, in_casts, idx, ind))
     src.extend(ind + line for line in lines)
     for j, name in enumerate(outs):
         src.append(f"{ind}o{j}[{idx}] = {name}")
@@ -169,10 +166,7 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str) -> st
     idx = ", ".join(f"i{d}" for d in range(ndim))
     ind = " " * 8
     body = _unravel(ndim, ind)
-    for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
-        load = f"a{k}[{idx}]" if kind == "a" else f"a{k}"
-        cast = "bool_" if cast == "bool" else cast
-        body.append(f"{ind}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
+    body.extend(load_lines(in_kinds, in_casts, idx, ind))
     body.extend(ind + line for line in lines)
     body.append(f"{ind}v = T({value})")
     body.append(f"{ind}acc = {step}")
