@@ -30,18 +30,25 @@ ATOMIC_ADD_DTYPES = ("float32", "float64", "int32", "int64", "uint32", "uint64")
 
 
 # ---------------------------------------------------------------------------------------------- kernels
+@cuda.jit(device=True, inline=True)
+def _walk_offset(i, meta, nd):
+    """The element offset of position ``i`` of a C-order walk over ``meta[:nd]`` (shape) with strides ``meta[nd:]``."""
+    rest = i
+    off = 0
+    for k in range(nd):
+        j = nd - 1 - k
+        n = meta[j]
+        off += (rest % n) * meta[nd + j]
+        rest //= n
+    return off
+
+
 @cuda.jit(cache=True)
 def _strided_offsets(meta, out):
     """``out[i]`` = element offset of the i-th position of a C-order walk; meta = shape + strides."""
     nd = meta.shape[0] // 2
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        rest = i
-        off = 0
-        for k in range(nd):
-            j = nd - 1 - k
-            n = meta[j]
-            off += (rest % n) * meta[nd + j]
-            rest //= n
+        off = _walk_offset(i, meta, nd)
         out[i] = off
 
 
@@ -53,13 +60,7 @@ def _accumulate_index_offsets(idx_flat, meta, size, stride, out, bad):
     """
     nd = meta.shape[0] // 2
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        rest = i
-        pos = 0
-        for k in range(nd):
-            j = nd - 1 - k
-            n = meta[j]
-            pos += (rest % n) * meta[nd + j]
-            rest //= n
+        pos = _walk_offset(i, meta, nd)
         v = np.int64(idx_flat[pos])
         if v < 0:
             v += size
