@@ -159,6 +159,7 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str) -> st
     """
     from ..cpu.reduce import reducer_source
     from .reduce import THREADS as TREE
+    from .reduce import block_tree_source
 
     init, step = reducer_source(reducer, acc)
     lines, (value,) = ex.render([root], lambda i: f"v{i}", _const_fmt, rewrite=devmath.rewriter_for(acc))
@@ -189,16 +190,7 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str) -> st
         "    acc = INIT",
         "    for flat in range(cuda.grid(1), n, cuda.gridsize(1)):",
         *body,
-        "    shared[tid] = acc",
-        "    cuda.syncthreads()",
-        "    width = cuda.blockDim.x // 2",
-        "    while width > 0:",
-        "        if tid < width:",
-        "            acc = shared[tid]",
-        "            v = shared[tid + width]",
-        f"            shared[tid] = {step}",
-        "        cuda.syncthreads()",
-        "        width //= 2",
+        block_tree_source(step, "v", "    "),
         "    if tid == 0:",
         "        partials[cuda.blockIdx.x] = shared[0]",
         "",

@@ -117,6 +117,28 @@ def reduce_some(x, out):
 """
 
 
+def block_tree_source(combine: str, operand: str, indent: str) -> str:
+    """Source that folds each thread's ``acc`` into ``shared[0]`` with a shared-memory tree.
+
+    ``combine`` is the reducer step over ``acc`` and ``operand`` (the other half's value).  Race-free and
+    deterministic: blockDim.x is a power of two, so halving pairs every element exactly once, and every
+    step ends at a barrier.
+    """
+    lines = [
+        "shared[tid] = acc",
+        "cuda.syncthreads()",
+        "width = cuda.blockDim.x // 2",
+        "while width > 0:",
+        "    if tid < width:",
+        "        acc = shared[tid]",
+        f"        {operand} = shared[tid + width]",
+        f"        shared[tid] = {combine}",
+        "    cuda.syncthreads()",
+        "    width //= 2",
+    ]
+    return "\n".join(indent + line for line in lines)
+
+
 def _reduce_all_source(reducer: str, acc_dtype: str, ndim: int) -> str:
     _, step = reducer_source(reducer, acc_dtype)
     dims = list(range(ndim))
@@ -132,17 +154,7 @@ def reduce_all(x, partials):
 {body}
         v = T(x[{_index(dims)}])
         acc = {step}
-    shared[tid] = acc
-    cuda.syncthreads()
-    # blockDim.x is a power of two, so halving pairs every element exactly once
-    width = cuda.blockDim.x // 2
-    while width > 0:
-        if tid < width:
-            acc = shared[tid]
-            v = shared[tid + width]
-            shared[tid] = {step}
-        cuda.syncthreads()
-        width //= 2
+{block_tree_source(step, "v", "    ")}
     if tid == 0:
         partials[cuda.blockIdx.x] = shared[0]
 """

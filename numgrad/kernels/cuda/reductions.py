@@ -39,7 +39,7 @@ from ..cpu.reductions import prepare  # noqa: F401  (works on DeviceArrays: view
 from . import devmath, simulator_enabled
 from .array import empty
 from .elementwise import launch_config
-from .reduce import MAX_BLOCKS, MAX_PARTIALS, THREADS, _threads_for
+from .reduce import MAX_BLOCKS, MAX_PARTIALS, THREADS, _threads_for, block_tree_source
 
 # a reduced axis at least this long gets a block per output instead of a thread
 BLOCK_MIN_R = 256
@@ -168,17 +168,7 @@ def per_block(x, {s_arg}out, partials, p):
             v = L(x[a, r, c])
             t = {transform}
             acc = {combine}
-        shared[tid] = acc
-        cuda.syncthreads()
-        # blockDim.x is a power of two, so halving pairs every partial exactly once
-        width = cuda.blockDim.x // 2
-        while width > 0:
-            if tid < width:
-                acc = shared[tid]
-                t = shared[tid + width]
-                shared[tid] = {combine}
-            cuda.syncthreads()
-            width //= 2
+{block_tree_source(combine, "t", "        ")}
         if tid == 0:
             acc = shared[0]
             if n_parts == 1:
