@@ -40,8 +40,11 @@ class _Encoder:
         from .nn.parameter import Parameter
 
         if isinstance(obj, Tensor):
-            return {"__tensor__": self._array(obj._data), "requires_grad": bool(obj.requires_grad),
-                    "parameter": isinstance(obj, Parameter)}
+            entry = {"__tensor__": self._array(obj._host()), "requires_grad": bool(obj.requires_grad),
+                     "parameter": isinstance(obj, Parameter)}
+            if obj.device.type != "cpu":
+                entry["device"] = str(obj.device)
+            return entry
         if isinstance(obj, np.ndarray):
             if obj.dtype.kind not in "biuf":
                 raise TypeError(f"numgrad.save: cannot store a NumPy array of dtype {obj.dtype} at {where}")
@@ -107,9 +110,10 @@ def save(obj: Any, f: PathLike, compress: bool = True) -> None:
 
 
 class _Decoder:
-    def __init__(self, archive, name: str):
+    def __init__(self, archive, name: str, map_location=None):
         self.archive = archive
         self.name = name
+        self.map_location = map_location
 
     def _fail(self, why: str):
         raise RuntimeError(f"numgrad.load: {self.name} is not a valid numgrad checkpoint: {why}")
@@ -135,6 +139,7 @@ class _Decoder:
             arr = self._array(node["__tensor__"])
             if arr.dtype.kind not in "biuf":
                 self._fail(f"tensor array has unsupported dtype {arr.dtype}")
+            arr = self._on_device(arr, node.get("device", "cpu"))
             if node.get("parameter"):
                 return Parameter(Tensor(arr), requires_grad=bool(node.get("requires_grad", True)))
             t = Tensor(arr)
@@ -159,12 +164,31 @@ class _Decoder:
             return out
         self._fail(f"unknown structure entry with keys {sorted(node)}")
 
+    def _on_device(self, arr: np.ndarray, saved: str):
+        """The array on ``map_location``, or on the device it was saved from (as PyTorch does)."""
+        from .device import Device, as_device
+        from .kernels.backend import to_device
+        from .kernels.cuda import is_available
+
+        if not isinstance(saved, str) or saved.split(":")[0] not in ("cpu", "cuda"):
+            self._fail(f"bad device entry {saved!r}")
+        target = self.map_location if self.map_location is not None else saved
+        device = Device(target)
+        if device.type == "cuda" and not is_available():
+            raise RuntimeError(
+                f"numgrad.load: {self.name} would load tensors on {target} (saved on {saved}), but CUDA is not "
+                "available here. "
+                "On a CPU-only machine use numgrad.load(..., map_location='cpu') to load them on the CPU."
+            )
+        return to_device(arr, as_device(device))
+
 
 def load(f: PathLike, map_location=None, weights_only: bool = True) -> Any:
     """Load a checkpoint written by :func:`save`; never executes code from the file.
 
-    ``map_location`` and ``weights_only`` are accepted for PyTorch compatibility
-    (numgrad checkpoints hold data only, and tensors load on the CPU).
+    Tensors load on the device they were saved from, or on ``map_location``
+    (``'cpu'``, ``'cuda'``); ``weights_only`` is accepted for PyTorch
+    compatibility (numgrad checkpoints hold data only).
 
     >>> import numgrad as ng, io
     >>> buf = io.BytesIO(); ng.save({"step": 3, "w": ng.ones(2)}, buf); _ = buf.seek(0)
@@ -184,7 +208,7 @@ def load(f: PathLike, map_location=None, weights_only: bool = True) -> Any:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise RuntimeError(f"numgrad.load: {name} holds a single NumPy array, not a numgrad checkpoint")
     with archive:
-        decoder = _Decoder(archive, name)
+        decoder = _Decoder(archive, name, map_location)
         if _STRUCTURE_KEY not in archive.files:
             decoder._fail("it has no structure entry (was it written by numgrad.save?)")
         raw = decoder._array(_STRUCTURE_KEY, structure=True)

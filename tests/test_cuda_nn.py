@@ -193,3 +193,198 @@ def test_sequential_model_moved_to_cuda_matches_cpu():
     model.cpu()
     assert all(p.device.type == "cpu" and p.grad.device.type == "cpu" for p in model.parameters())
     assert all(p is q for p, q in zip(params, model.parameters()))
+
+
+# ------------------------------------------------------------------ batch norm, layer norm, embedding, dropout
+def _on(arr, like, dtype=None):
+    """A constant tensor of ``arr`` on the device (and with the dtype) of tensor ``like``."""
+    return ng.tensor(arr, dtype=dtype or like.dtype, device=like.device)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 4), (2, 2, 3, 3)], ids=["N-C", "N-C-L", "N-C-H-W"])
+def test_batch_norm_train_matches_cpu_and_updates_running_stats_on_device(shape):
+    c = shape[1]
+    x, w, b = _normal(shape, (c,), (c,))
+    x += 3.0  # a mean away from 0: the running statistics move visibly
+    stats = {}
+
+    def fn(x, w, b):
+        rm = _on(np.linspace(-1, 1, c), x)
+        rv = _on(np.linspace(0.5, 2, c), x)
+        out = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.3)
+        stats[x.device.type] = (rm, rv)
+        return out
+
+    _check(fn, [x, w, b])
+    for c_stat, g_stat in zip(stats["cpu"], stats["cuda"]):
+        assert g_stat.device.type == "cuda" and g_stat._version[0] == 1
+        assert_close(g_stat.cpu(), c_stat, 1e-12, 1e-12)
+    _check(fn, [x, w, b], "float32")
+    _check(fn, [x, w, b], double=True)
+
+
+def test_batch_norm_eval_without_affine_and_without_running_stats():
+    x, rm, rv = _normal((4, 3, 2), (3,), (3,))
+    rv = np.abs(rv) + 0.5
+
+    def eval_fn(x):
+        return F.batch_norm(x, _on(rm, x), _on(rv, x), training=False, eps=1e-3)
+
+    _check(eval_fn, [x])
+    _check(eval_fn, [x], double=True)
+    _check(eval_fn, [x], "float32")
+    # training on batch statistics only, no weight or bias
+    _check(lambda x: F.batch_norm(x, None, None, training=True), [x], double=True)
+    w, b = _normal((3,), (3,), seed=4)
+    _check(lambda x, w, b: F.batch_norm(x, _on(rm, x), _on(rv, x), w, b, training=False), [x, w, b], double=True)
+
+
+def test_batch_norm_refuses_statistics_on_another_device():
+    x = ng.randn(4, 3, device="cuda")
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but found at least two "
+                                           "devices, cuda:0 and cpu!.*running_mean"):
+        F.batch_norm(x, ng.zeros(3), ng.ones(3), training=True)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device.*weight"):
+        F.layer_norm(x, (3,), ng.ones(3))
+
+
+@pytest.mark.parametrize("shape, normalized", [((4, 5), (5,)), ((2, 3, 2, 3), (2, 3))], ids=["rows", "2-d"])
+def test_layer_norm_matches_cpu(shape, normalized):
+    x, w, b = _normal(shape, normalized, normalized)
+    fn = lambda x, w, b: F.layer_norm(x, normalized, w, b, eps=1e-4)  # noqa: E731
+    _check(fn, [x, w, b])
+    _check(fn, [x, w, b], "float32")
+    _check(fn, [x, w, b], double=True)
+    _check(lambda x: F.layer_norm(x, normalized), [x], double=True)
+    _check(lambda x, w: F.layer_norm(x, normalized, w), [x, w])
+
+
+@pytest.mark.parametrize("padding_idx", [None, 1], ids=["no-padding", "padding1"])
+def test_embedding_matches_cpu_with_repeated_indices(padding_idx):
+    (w,) = _normal((5, 3))
+    idx = np.array([[1, 3, 1], [4, 1, 0]])  # row 1 three times: its gradient sums three rows
+
+    def fn(w):
+        return F.embedding(_on(idx, w, ng.int64), w, padding_idx=padding_idx)
+
+    cpu, gpu = _check(fn, [w])
+    if padding_idx is not None:
+        assert np.all(gpu[1].cpu().numpy()[padding_idx] == 0)
+    _check(fn, [w], "float32")
+    _check(fn, [w], double=True)
+    # int32 indices
+    _check(lambda w: F.embedding(_on(idx, w, ng.int32), w, padding_idx=padding_idx), [w])
+
+
+def test_embedding_errors_on_cuda():
+    w = ng.randn(4, 2, device="cuda")
+    with pytest.raises(IndexError, match=r"index out of range in self \(embedding: index 7 with num_embeddings=4"):
+        F.embedding(ng.tensor([[0, 7], [1, 2]], device="cuda"), w)
+    with pytest.raises(IndexError, match="index -1 with num_embeddings=4"):
+        F.embedding(ng.tensor([-1], device="cuda"), w)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device.*indices"):
+        F.embedding(ng.tensor([0, 1]), w)
+
+
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_dropout_same_seed_gives_the_cpu_mask(p):
+    (x,) = _normal((3, 7))
+
+    def fn(x):
+        ng.manual_seed(11)  # the mask is drawn from numgrad's generator on both devices
+        return F.dropout(x, p)
+
+    cpu, gpu = _check(fn, [x])
+    for c, g in zip(cpu, gpu):
+        assert np.array_equal(g.cpu().numpy(), c.numpy())
+    cpu32, gpu32 = _check(fn, [x], "float32")
+    assert np.array_equal(gpu32[0].cpu().numpy(), cpu32[0].numpy())
+    _check(fn, [x], double=True)
+    y = ng.ones(4, device="cuda")
+    assert F.dropout(y, 0.5, training=False) is y
+
+
+def test_binary_cross_entropy_checks_its_input_on_cuda():
+    t = ng.tensor([1.0, 0.0, 1.0], device="cuda")
+    for bad in ([0.2, 1.5, 0.3], [0.2, -0.1, 0.3], [0.2, float("nan"), 0.3]):
+        with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+            F.binary_cross_entropy(ng.tensor(bad, device="cuda"), t)
+    x = ng.tensor([0.0, 1.0, 0.5], device="cuda", requires_grad=True)
+    loss = F.binary_cross_entropy(x, t)  # 0 and 1 are allowed: the logs are clamped at -100
+    loss.backward()
+    assert loss.device.type == "cuda" and x.grad.device.type == "cuda"
+    assert_close(loss.detach().cpu(), np.float32((100 + 100 + np.log(2)) / 3), 1e-5, 1e-5)
+
+
+class _NormNet(ng.nn.Module):
+    """BatchNorm2d, BatchNorm1d (cumulative averages: momentum=None), Dropout, Embedding and LayerNorm."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn2 = ng.nn.BatchNorm2d(2)
+        self.lin = ng.nn.Linear(2 * 3 * 3, 4)
+        self.bn1 = ng.nn.BatchNorm1d(4, momentum=None)
+        self.drop = ng.nn.Dropout(0.25)
+        self.emb = ng.nn.Embedding(6, 4, padding_idx=0)
+        self.ln = ng.nn.LayerNorm(4)
+
+    def forward(self, x, idx):
+        h = self.drop(self.bn1(self.lin(self.bn2(x).flatten(1))))
+        e = self.ln(self.emb(idx)).mean(1)
+        return (h * e).sum(1)
+
+
+def _norm_net_steps(device, x_np, idx_np, y_np):
+    ng.manual_seed(0)
+    model = _NormNet().to(device)
+    opt = ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, idx, y = (ng.tensor(a, device=device) for a in (x_np, idx_np, y_np))
+    losses = []
+    for step in range(2):
+        ng.manual_seed(100 + step)  # the dropout masks
+        opt.zero_grad()
+        loss = F.mse_loss(model(x, idx), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    model.eval()
+    with ng.no_grad():
+        losses.append(F.mse_loss(model(x, idx), y))
+    return model, losses
+
+
+def test_norm_modules_moved_to_cuda_train_like_the_cpu():
+    rng = np.random.default_rng(9)
+    x_np = (rng.standard_normal((4, 2, 3, 3)) + 1.5).astype(np.float32)
+    idx_np = np.array([[1, 2, 0], [3, 3, 5], [0, 4, 1], [2, 5, 5]])
+    y_np = rng.standard_normal(4).astype(np.float32)
+    ref, ref_losses = _norm_net_steps("cpu", x_np, idx_np, y_np)
+    model, losses = _norm_net_steps("cuda", x_np, idx_np, y_np)
+    for c, g in zip(ref_losses, losses):
+        assert g.device.type == "cuda"
+        assert_close(g.cpu(), c, 1e-5, 1e-6)
+    ref_state, state = ref.state_dict(), model.state_dict()
+    assert list(ref_state) == list(state)
+    for name, c in ref_state.items():
+        g = state[name]
+        assert g.device.type == "cuda", f"{name} left the GPU"
+        assert_close(g.cpu(), c, 1e-5, 1e-6, msg=name)
+    # two training steps moved the running statistics; the batch counters count them on the device
+    assert not np.allclose(state["bn2.running_mean"].cpu().numpy(), 0)
+    assert state["bn1.num_batches_tracked"].item() == 2 and state["bn2.num_batches_tracked"].item() == 2
+    assert np.all(state["emb.weight"].cpu().numpy()[0] == 0)  # the padding row never moved
+
+
+@pytest.mark.slow
+def test_digits_example_trains_on_cuda():
+    from numgrad.examples import digits
+
+    # a tiny run: the simulator pays per thread (the convolutions' matmul tiles dominate)
+    result = digits.train(epochs=1, batch_size=4, held_out=0.006, out=None, quiet=True, device="cuda",
+                          max_batches=2, channels=2, hidden=8)
+    assert len(result["losses"]) == 1 and np.isfinite(result["losses"][0])
+    assert 0.0 <= result["accuracy"] <= 1.0
+    model = result["model"]
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    assert all(b.device.type == "cuda" for b in model.buffers())
+    assert model.features[1].num_batches_tracked.item() == 2

@@ -1,12 +1,14 @@
 """Train a small CNN on the 8x8 handwritten digits (1 797 samples) with numgrad.
 
-    python -m numgrad.examples.digits [--epochs 12] [--out digits_cnn.npz] [--quiet]
+    python -m numgrad.examples.digits [--epochs 12] [--out digits_cnn.npz] [--quiet] [--device cuda]
 
 The data ship with numgrad (``numgrad/examples/data/digits.npz``, see
 ``LICENSE-digits.txt``); nothing is downloaded.  A fixed seed drives the
 stratified train/held-out split, the initial weights and the shuffling, so a
 run is reproducible.  Each epoch prints the mean training loss and the
-held-out accuracy; the trained weights are saved with ``ng.save``.
+held-out accuracy; the trained weights are saved with ``ng.save``.  With
+``--device cuda`` the model, every batch and the optimizer state live on the
+GPU (the data set stays in host memory and each batch is copied over).
 """
 from __future__ import annotations
 
@@ -97,7 +99,8 @@ def _progress(iterable, total: int, desc: str, quiet: bool):
 
 
 def evaluate(model: nn.Module, images: ng.Tensor, labels: ng.Tensor) -> float:
-    """Fraction of ``images`` whose predicted class equals ``labels`` (model put in eval mode)."""
+    """Fraction of ``images`` whose predicted class equals ``labels`` (model put in eval mode; all on the
+    model's device)."""
     model.eval()
     with ng.no_grad():
         predicted = model(images).argmax(1)
@@ -105,8 +108,12 @@ def evaluate(model: nn.Module, images: ng.Tensor, labels: ng.Tensor) -> float:
 
 
 def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 0, held_out: float = 0.2,
-          out: Optional[str] = "digits_cnn.npz", quiet: bool = False) -> Dict[str, object]:
-    """Train ``DigitsCNN`` and return ``{"accuracy", "losses", "accuracies", "seconds", "model"}``.
+          out: Optional[str] = "digits_cnn.npz", quiet: bool = False, device: str = "cpu",
+          max_batches: Optional[int] = None, channels: int = 16, hidden: int = 64) -> Dict[str, object]:
+    """Train ``DigitsCNN`` on ``device`` and return ``{"accuracy", "losses", "accuracies", "seconds", "model"}``.
+
+    ``max_batches`` ends each epoch after that many batches, and ``channels`` / ``hidden`` size the model
+    (``DigitsCNN``), for quick smoke runs.
 
     >>> result = train(epochs=1, out=None, quiet=True)  # doctest: +SKIP
     """
@@ -124,21 +131,25 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
         return ng.tensor(pixels[idx], dtype=ng.float32) / 16.0  # pixel counts 0..16 -> [0, 1]
 
     x_train, y_train = as_inputs(train_idx), ng.tensor(labels[train_idx])
-    x_test, y_test = as_inputs(test_idx), ng.tensor(labels[test_idx])
+    x_test, y_test = as_inputs(test_idx).to(device), ng.tensor(labels[test_idx]).to(device)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
                         generator=np.random.default_rng(seed))
-    model = DigitsCNN()
+    model = DigitsCNN(channels, hidden).to(device)
     optimizer = optim.Adam(model.parameters(), lr=lr)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     say(f"digits: {len(train_idx)} training / {len(test_idx)} held-out images, {epochs} epochs, "
-        f"{sum(p.numel() for p in model.parameters())} parameters")
+        f"{sum(p.numel() for p in model.parameters())} parameters, on {ng.device(device)}")
     losses: List[float] = []
     accuracies: List[float] = []
     for epoch in range(1, epochs + 1):
         model.train()
         total, count = 0.0, 0
-        bar = _progress(loader, len(loader), f"epoch {epoch}/{epochs}", quiet)
-        for xb, yb in bar:
+        n_batches = len(loader) if max_batches is None else min(len(loader), max_batches)
+        bar = _progress(loader, n_batches, f"epoch {epoch}/{epochs}", quiet)
+        for step, (xb, yb) in enumerate(bar):
+            if step == n_batches:
+                break
+            xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad()
             loss = F.cross_entropy(model(xb), yb)
             loss.backward()
@@ -153,7 +164,8 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
         say(f"epoch {epoch:2d}/{epochs}  loss {losses[-1]:.4f}  held-out accuracy {100 * accuracies[-1]:.2f}%  "
             f"({time.perf_counter() - start:.1f} s)")
     if out:
-        save(model.state_dict(), out)
+        # saved from host memory, whatever the device
+        save({k: v.cpu() if isinstance(v, ng.Tensor) else v for k, v in model.state_dict().items()}, out)
         say(f"saved weights to {out}")
     seconds = time.perf_counter() - start
     say(f"done in {seconds:.1f} s; final held-out accuracy {100 * accuracies[-1]:.2f}%")
@@ -171,11 +183,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", default="digits_cnn.npz",
                         help="where to save the trained weights (ng.save); '' to skip saving")
     parser.add_argument("--quiet", action="store_true", help="print nothing but the final accuracy")
+    parser.add_argument("--device", default="cpu", help="where to train: cpu (default) or cuda")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
+    try:
+        device = ng.device(args.device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        parser.error(f"--device: {exc}")
+    if device.type == "cuda" and not ng.cuda.is_available():
+        parser.error("--device cuda: no usable GPU (numba-cuda finds no NVIDIA driver); use --device cpu, or set "
+                     "NUMBA_ENABLE_CUDASIM=1 to run on Numba's (slow) CUDA simulator")
     result = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                   out=args.out or None, quiet=args.quiet)
+                   out=args.out or None, quiet=args.quiet, device=device)
     if args.quiet:
         print(f"held-out accuracy {100 * result['accuracy']:.2f}%")
     return 0

@@ -535,3 +535,46 @@ def reduction_kernels(x):
     from .cpu import reductions
 
     return reductions
+
+
+# ------------------------------------------------- normalization, embedding, dropout, BCE input check (nn/)
+# batch_norm, layer_norm, embedding and dropout call the kernels of the module this returns: kernels/cpu/conv.py
+# (its normalization / embedding / dropout section, as before) or kernels/cuda/norm.py (same names, arguments and
+# contracts; the ``*_par`` names are the same kernels there).
+_norm_modules: dict = {}
+
+
+def norm_kernels(arr):
+    """The module with ``batch_norm_*``, ``rsqrt_eps``, ``layer_norm_*``, ``first_bad_index``, ``embedding_*``
+    and ``dropout_forward(_par)`` for the device of array ``arr``."""
+    on_gpu = type(arr) is DeviceArray
+    mod = _norm_modules.get(on_gpu)
+    if mod is None:
+        if on_gpu:
+            from .cuda import norm as mod
+        else:
+            from .cpu import conv as mod
+        _norm_modules[on_gpu] = mod
+    return mod
+
+
+def empty_allocator(arr):
+    """``np.empty`` for a NumPy ``arr``, CUDA's ``empty`` for a DeviceArray: ``alloc(shape, dtype)`` then makes
+    uninitialised C-contiguous memory on ``arr``'s device (one type check for all of an op's buffers)."""
+    if type(arr) is DeviceArray:
+        from .cuda.array import empty as cuda_empty
+
+        return cuda_empty
+    return np.empty
+
+
+def all_in_unit_interval(flat) -> bool:
+    """True when every element of the 1-D ``flat`` lies in [0, 1] (NaN fails); on CUDA a device check and one
+    read back (as PyTorch's CUDA binary_cross_entropy also reports bad input)."""
+    if type(flat) is DeviceArray:
+        from .cuda.nnfunc import all_in_unit_interval as cuda_check
+
+        return cuda_check(flat)
+    from .cpu.nnfunc import all_in_unit_interval as cpu_check
+
+    return cpu_check(flat)

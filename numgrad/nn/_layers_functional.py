@@ -1,11 +1,12 @@
 """Layer ops of ``numgrad.nn.functional``: linear, conv2d, pooling, normalization, embedding, dropout.
 
-Each op is a ``Function`` whose forward and backward call Numba kernels: linear,
-conv2d and the poolings through ``numgrad.kernels.backend`` (the CPU kernels of
-``kernels/cpu/conv.py`` or the CUDA ones of ``kernels/cuda/conv.py``, picked by
-where the data lives), the others the CPU kernels of ``kernels/cpu/conv.py``
-directly.  Linear ops (linear, conv2d, the poolings,
-embedding) take their backward through further ``Function``s whose own
+Each op is a ``Function`` whose forward and backward call Numba kernels
+through ``numgrad.kernels.backend``, picked by where the data lives: linear,
+conv2d and the poolings the CPU kernels of ``kernels/cpu/conv.py`` or the CUDA
+ones of ``kernels/cuda/conv.py``; batch norm, layer norm, embedding and dropout
+those of the module ``backend.norm_kernels(data)`` returns (``kernels/cpu/conv.py``
+or ``kernels/cuda/norm.py``, same names and contracts).  Linear ops (linear,
+conv2d, the poolings, embedding) take their backward through further ``Function``s whose own
 backward is again a kernel, so ``create_graph=True`` works through them; batch
 and layer norm fall back to a tensor-op formula of the gradient when the
 backward itself is being recorded.  Arguments are validated here, with
@@ -34,13 +35,6 @@ __all__ = [
 ]
 
 IntPair = Union[int, Tuple[int, int]]
-
-
-def _kernels():
-    # imported lazily: `import numgrad` must not load numba kernels
-    from ..kernels.cpu import conv
-
-    return conv
 
 
 def _arr(t: Tensor) -> np.ndarray:
@@ -524,11 +518,14 @@ class _Dropout(Function):
     @staticmethod
     def forward(ctx, x, p):
         xa = _arr(x).reshape(-1)
+        # drawn on the host from numgrad's generator on every device (on CUDA the kernel copies the draws to
+        # the device in one transfer): the same random stream, so ng.manual_seed gives the same mask on both
         u = default_generator().random(xa.shape[0], dtype=np.float64 if xa.dtype == np.float64 else np.float32)
-        out = np.empty(xa.shape, dtype=xa.dtype)
-        mask = np.empty(xa.shape, dtype=xa.dtype)
+        empty = backend.empty_allocator(xa)
+        out = empty(xa.shape, xa.dtype)
+        mask = empty(xa.shape, xa.dtype)
         scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
-        k = _kernels()
+        k = backend.norm_kernels(xa)
         (k.dropout_forward_par if xa.shape[0] >= PARALLEL_THRESHOLD else k.dropout_forward)(
             xa, u, p, scale, out, mask)
         ctx.mask = Tensor(mask.reshape(x.shape))
@@ -565,27 +562,29 @@ class _BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        k = _kernels()
         xa = _arr(x)
+        k = backend.norm_kernels(xa)
+        empty = backend.empty_allocator(xa)
         n, c = xa.shape[:2]
         x3 = xa.reshape(n, c, -1)
         count = x3.shape[0] * x3.shape[2]
         if training:
-            mean = np.empty(c, dtype=np.float64)
-            var = np.empty(c, dtype=np.float64)
+            mean = empty((c,), np.float64)
+            var = empty((c,), np.float64)
             k.batch_norm_stats(x3, mean, var)
             if running_mean is not None:
+                # in place, on the statistics' own device (batch_norm checked it is the input's)
                 k.batch_norm_update_running(running_mean._data, running_var._data, mean, var, count, momentum)
                 running_mean._bump_version()
                 running_var._bump_version()
         else:
-            mean = running_mean._data.astype(np.float64)
-            var = running_var._data.astype(np.float64)
-        invstd = np.empty(c, dtype=np.float64)
+            mean = backend.copy_as(running_mean._data, np.float64)
+            var = backend.copy_as(running_var._data, np.float64)
+        invstd = empty((c,), np.float64)
         k.rsqrt_eps(var, eps, invstd)
-        w = _arr(weight) if weight is not None else np.ones(c, dtype=xa.dtype)
-        b = _arr(bias) if bias is not None else np.zeros(c, dtype=xa.dtype)
-        out = np.empty(xa.shape, dtype=xa.dtype)
+        w = _arr(weight) if weight is not None else backend.full_for((xa,), (c,), xa.dtype, 1)
+        b = _arr(bias) if bias is not None else backend.full_for((xa,), (c,), xa.dtype, 0)
+        out = empty(xa.shape, xa.dtype)
         k.batch_norm_apply(x3, mean, invstd, w, b, out.reshape(x3.shape))
         ctx.save_for_backward(x, weight)
         ctx.mean, ctx.invstd, ctx.training, ctx.eps = mean, invstd, training, eps
@@ -598,14 +597,15 @@ class _BatchNorm(Function):
         if is_grad_enabled():
             gx, gw, gb = _batch_norm_backward_graph(ctx, g, x, weight)
         else:
-            k = _kernels()
             xa = _arr(x)
+            k = backend.norm_kernels(xa)
+            empty = backend.empty_allocator(xa)
             n, c = xa.shape[:2]
             x3 = xa.reshape(n, c, -1)
-            w = _arr(weight) if weight is not None else np.ones(c, dtype=xa.dtype)
-            gx = np.empty(xa.shape, dtype=xa.dtype)
-            gw = np.empty(c, dtype=xa.dtype)
-            gb = np.empty(c, dtype=xa.dtype)
+            w = _arr(weight) if weight is not None else backend.full_for((xa,), (c,), xa.dtype, 1)
+            gx = empty(xa.shape, xa.dtype)
+            gw = empty((c,), xa.dtype)
+            gb = empty((c,), xa.dtype)
             k.batch_norm_backward(_arr(g).reshape(x3.shape), x3, ctx.mean, ctx.invstd, w, ctx.training,
                                   gx.reshape(x3.shape), gw, gb)
             gx, gw, gb = Tensor(gx), Tensor(gw), Tensor(gb)
@@ -615,8 +615,6 @@ class _BatchNorm(Function):
 
 def _batch_norm_backward_graph(ctx, g, x, weight):
     """The batch-norm gradient written with tensor ops, so that it can be differentiated again."""
-    from ..ops.creation import tensor
-
     n, c = x.shape[:2]
     x3 = x.reshape(n, c, -1)
     g3 = g.reshape(n, c, -1)
@@ -625,8 +623,8 @@ def _batch_norm_backward_graph(ctx, g, x, weight):
         centered = x3 - mean
         invstd = ((centered * centered).mean((0, 2), keepdim=True) + ctx.eps) ** -0.5
     else:
-        mean = tensor(ctx.mean.reshape(1, c, 1), dtype=x.dtype)
-        invstd = tensor(ctx.invstd.reshape(1, c, 1), dtype=x.dtype)
+        mean = Tensor(backend.copy_as(ctx.mean.reshape(1, c, 1), x.dtype.np))
+        invstd = Tensor(backend.copy_as(ctx.invstd.reshape(1, c, 1), x.dtype.np))
         centered = x3 - mean
     xhat = centered * invstd
     gxhat = g3 * weight.reshape(1, c, 1) if weight is not None else g3
@@ -661,6 +659,7 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         if t is None:
             continue
         _check_tensor(t, name, "batch_norm")
+        backend.check_same_device("batch_norm", name, t._data, input._data)
         if t.numel() != c:
             raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
         if t.dtype not in (_dtypes.float32, _dtypes.float64):
@@ -688,14 +687,15 @@ class _LayerNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, d, eps):
-        k = _kernels()
         xa = _arr(x)
+        k = backend.norm_kernels(xa)
+        empty = backend.empty_allocator(xa)
         x2 = xa.reshape(-1, d)
-        w = _arr(weight).reshape(-1) if weight is not None else np.ones(d, dtype=xa.dtype)
-        b = _arr(bias).reshape(-1) if bias is not None else np.zeros(d, dtype=xa.dtype)
-        out = np.empty(x2.shape, dtype=xa.dtype)
-        mean = np.empty(x2.shape[0], dtype=np.float64)
-        rstd = np.empty(x2.shape[0], dtype=np.float64)
+        w = _arr(weight).reshape(-1) if weight is not None else backend.full_for((xa,), (d,), xa.dtype, 1)
+        b = _arr(bias).reshape(-1) if bias is not None else backend.full_for((xa,), (d,), xa.dtype, 0)
+        out = empty(x2.shape, xa.dtype)
+        mean = empty((x2.shape[0],), np.float64)
+        rstd = empty((x2.shape[0],), np.float64)
         (k.layer_norm_forward_par if xa.size >= PARALLEL_THRESHOLD else k.layer_norm_forward)(
             x2, w, b, eps, out, mean, rstd)
         ctx.save_for_backward(x, weight)
@@ -721,12 +721,14 @@ class _LayerNorm(Function):
             gb = g2.sum(0)
         else:
             xa = _arr(x)
+            empty = backend.empty_allocator(xa)
             x2 = xa.reshape(-1, d)
-            w = _arr(weight).reshape(-1) if weight is not None else np.ones(d, dtype=xa.dtype)
-            gx = np.empty(x2.shape, dtype=xa.dtype)
-            gw = np.empty(d, dtype=xa.dtype)
-            gb = np.empty(d, dtype=xa.dtype)
-            _kernels().layer_norm_backward(_arr(g).reshape(x2.shape), x2, ctx.mean, ctx.rstd, w, gx, gw, gb)
+            w = _arr(weight).reshape(-1) if weight is not None else backend.full_for((xa,), (d,), xa.dtype, 1)
+            gx = empty(x2.shape, xa.dtype)
+            gw = empty((d,), xa.dtype)
+            gb = empty((d,), xa.dtype)
+            backend.norm_kernels(xa).layer_norm_backward(_arr(g).reshape(x2.shape), x2, ctx.mean, ctx.rstd, w, gx,
+                                                         gw, gb)
             gx, gw, gb = Tensor(gx.reshape(xa.shape)), Tensor(gw), Tensor(gb)
         wshape = weight.shape if weight is not None else None
         return (gx if need_x else None,
@@ -756,6 +758,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             _check_tensor(t, name, "layer_norm")
+            backend.check_same_device("layer_norm", name, t._data, input._data)
             if tuple(t.shape) != normalized_shape:
                 raise RuntimeError(
                     f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
@@ -767,15 +770,20 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
 
 
 # ================================================================== embedding
+def _as_int64(idx):
+    """``idx`` itself when int64, else an int64 copy (on its device)."""
+    return idx if idx.dtype == np.int64 else backend.copy_as(idx, np.int64)
+
+
 class _Embedding(Function):
     node_name = "EmbeddingBackward0"
 
     @staticmethod
     def forward(ctx, indices, weight, padding_idx):
-        idx = _arr(indices).reshape(-1).astype(np.int64, copy=False)
+        idx = _as_int64(_arr(indices).reshape(-1))
         wa = _arr(weight)
-        out = np.empty((idx.shape[0], wa.shape[1]), dtype=wa.dtype)
-        _kernels().embedding_forward(wa, idx, out)
+        out = backend.empty_allocator(wa)((idx.shape[0], wa.shape[1]), wa.dtype)
+        backend.norm_kernels(wa).embedding_forward(wa, idx, out)
         ctx.idx, ctx.num, ctx.padding_idx = idx, wa.shape[0], padding_idx
         ctx.indices = indices
         return Tensor(out.reshape(tuple(indices.shape) + (wa.shape[1],)))
@@ -792,8 +800,9 @@ class _EmbeddingDenseGrad(Function):
     def forward(ctx, g, indices, idx, num, padding_idx):
         ga = _arr(g)
         d = ga.shape[-1]
-        gw = np.empty((num, d), dtype=ga.dtype)
-        _kernels().embedding_backward(ga.reshape(-1, d), idx, -1 if padding_idx is None else padding_idx, gw)
+        gw = backend.empty_allocator(ga)((num, d), ga.dtype)
+        pad = -1 if padding_idx is None else padding_idx
+        backend.norm_kernels(ga).embedding_backward(ga.reshape(-1, d), idx, pad, gw)
         ctx.indices, ctx.padding_idx = indices, padding_idx
         return Tensor(gw)
 
@@ -827,11 +836,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None) 
         if not -num <= padding_idx < num:
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx = padding_idx + num if padding_idx < 0 else padding_idx
-    flat = _arr(input).reshape(-1).astype(np.int64, copy=False)
-    bad = int(_kernels().first_bad_index(flat, num)) if flat.size else -1
+    flat = _as_int64(_arr(input).reshape(-1))
+    backend.check_same_device("embedding", "indices", flat, weight._data)
+    bad = int(backend.norm_kernels(flat).first_bad_index(flat, num)) if flat.size else -1
     if bad >= 0:
         raise IndexError(
-            f"index out of range in self (embedding: index {int(flat[bad])} with num_embeddings={num}, "
+            f"index out of range in self (embedding: index {flat[bad].item()} with num_embeddings={num}, "
             f"input shape {list(input.shape)})"
         )
     return _Embedding.apply(input, weight, padding_idx)

@@ -529,8 +529,6 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     >>> ng.nn.functional.binary_cross_entropy(ng.tensor([0.5, 0.5]), ng.tensor([1.0, 0.0]))
     tensor(0.6931)
     """
-    from ..kernels.cpu.nnfunc import all_in_unit_interval
-
     reduction = _reduction(reduction, size_average, reduce)
     x, t = _as_tensor(input), _as_tensor(target)
     if x.shape != t.shape:
@@ -554,7 +552,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                 f"binary_cross_entropy: weight of shape {list(weight.shape)} does not broadcast to the input "
                 f"shape {list(x.shape)}"
             )
-    if x.numel() and not all_in_unit_interval(contiguous_array(x._data).reshape(-1)):
+    if x.numel() and not _backend.all_in_unit_interval(contiguous_array(x._data).reshape(-1)):
         raise RuntimeError("all elements of input should be between 0 and 1")
     return _reduce(_BinaryCrossEntropy.apply(x, t, weight), reduction)
 

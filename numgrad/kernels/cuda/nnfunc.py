@@ -1,4 +1,5 @@
-"""CUDA kernels behind ``numgrad.nn.functional``: softmax / log_softmax, forward and backward.
+"""CUDA kernels behind ``numgrad.nn.functional``: softmax / log_softmax, forward and backward, and the
+input check of ``binary_cross_entropy``.
 
 Same contract as the CPU kernels in ``kernels/cpu/nnfunc.py``: arrays viewed as
 C-contiguous ``(A, R, C)`` slabs, softmax over the middle axis.  One thread per
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import cuda
 
+from .array import from_host
 from .elementwise import launch_config
 
 
@@ -63,3 +66,21 @@ def softmax_backward(ys, gs, out, log: bool) -> None:
     """The input gradient of softmax (or log_softmax) from its output ``ys`` and incoming gradient ``gs``."""
     blocks, threads = launch_config(ys.shape[0] * ys.shape[2])
     _softmax_backward[blocks, threads](ys.kernel_arg(), gs.kernel_arg(), out.kernel_arg(), bool(log))
+
+
+@cuda.jit(cache=True)
+def _outside_unit_interval(x, flag):
+    """flag[0] = 1 when some element of the 1-D x is outside [0, 1] or NaN (every writer stores the same 1)."""
+    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
+        v = x[i]
+        if not (v >= 0 and v <= 1):
+            flag[0] = 1
+
+
+def all_in_unit_interval(x) -> bool:
+    """True when every element of the 1-D DeviceArray ``x`` lies in [0, 1]: one kernel, one read back."""
+    flag = from_host(np.zeros(1, dtype=np.int32))
+    if x.size:
+        blocks, threads = launch_config(x.size)
+        _outside_unit_interval[blocks, threads](x.kernel_arg(), flag.kernel_arg())
+    return flag.item() == 0
