@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 from typing import Optional, Sequence
 
+from ..kernels.cpu import pool as _pool
 from .function import AccumulateGrad, _edge
 from .grad_mode import _set, is_grad_enabled
 
@@ -209,7 +210,8 @@ def _grad_value(current, g, create_graph, assigned_arrays):
     g = g.detach()
     if current is None:
         arr = g._data
-        if arr.base is not None or id(arr) in assigned_arrays or not arr.flags.writeable:
+        if (arr.base is not None and not _pool.is_sole_view(arr)) or id(arr) in assigned_arrays \
+                or not arr.flags.writeable:
             g = g.clone()
         assigned_arrays.add(id(g._data))
         return g

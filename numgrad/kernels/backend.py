@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cpu import elementwise as _cpu_map
+from .cpu import pool as _cpu_pool
 from .cpu import reduce as _cpu_reduce
 from .cuda.array import DeviceArray
 
@@ -43,7 +44,7 @@ def empty_for(inputs, shape, dtype):
         from .cuda.array import empty as cuda_empty
 
         return cuda_empty(shape, dtype)
-    return np.empty(shape, dtype=dtype)
+    return _cpu_pool.empty(shape, dtype)
 
 
 def to_device(arr, device):

@@ -44,10 +44,11 @@ def _is_c_contiguous(shape, strides, itemsize) -> bool:
 class DeviceArray:
     """A strided view of CUDA memory; see the module docstring."""
 
-    __slots__ = ("storage", "offset", "shape", "strides", "dtype", "_arg")
+    __slots__ = ("storage", "offset", "shape", "strides", "dtype", "_arg", "_is_view")
 
-    def __init__(self, storage, offset: int, shape: tuple, strides: tuple, dtype):
+    def __init__(self, storage, offset: int, shape: tuple, strides: tuple, dtype, is_view: bool = False):
         self.storage = storage  # a 1-D uint8 numba device array: the allocation
+        self._is_view = is_view  # like NumPy's ``base``: made from another array, sharing its memory
         self.offset = int(offset)
         self.shape = tuple(int(n) for n in shape)
         self.strides = tuple(int(s) for s in strides)
@@ -82,7 +83,8 @@ class DeviceArray:
 
     @property
     def base(self):
-        return None
+        """None for the array an allocation was made for, else the allocation (NumPy's ``base`` rule)."""
+        return self.storage if self._is_view else None
 
     @property
     def T(self) -> "DeviceArray":
@@ -112,7 +114,7 @@ class DeviceArray:
 
     def _from_shadow(self, shadow: np.ndarray, result: np.ndarray) -> "DeviceArray":
         delta = result.__array_interface__["data"][0] - shadow.__array_interface__["data"][0]
-        return DeviceArray(self.storage, self.offset + delta, result.shape, result.strides, result.dtype)
+        return DeviceArray(self.storage, self.offset + delta, result.shape, result.strides, result.dtype, True)
 
     def _view_by(self, fn, *args, **kwargs) -> "DeviceArray":
         shadow = self._shadow()
@@ -134,13 +136,13 @@ class DeviceArray:
 
     def as_strided(self, shape: tuple, strides: tuple) -> "DeviceArray":
         """The same memory seen with other ``shape`` and byte ``strides`` (no checks: callers own it)."""
-        return DeviceArray(self.storage, self.offset, shape, strides, self.dtype)
+        return DeviceArray(self.storage, self.offset, shape, strides, self.dtype, True)
 
     def view(self, dtype) -> "DeviceArray":
         dtype = np.dtype(dtype)
         if dtype.itemsize != self.itemsize:
             raise ValueError(f"DeviceArray.view: cannot view {self.dtype} as {dtype} (different item sizes)")
-        return DeviceArray(self.storage, self.offset, self.shape, self.strides, dtype)
+        return DeviceArray(self.storage, self.offset, self.shape, self.strides, dtype, True)
 
     def __getitem__(self, index) -> "DeviceArray":
         if not isinstance(index, tuple):
@@ -281,7 +283,7 @@ def from_cuda_array(obj) -> DeviceArray:
 
     storage = DeviceNDArray((extent,), (1,), np.uint8, gpu_data=dev.gpu_data)
     storage._owner = dev  # the byte view must keep the imported array (and its owner) alive
-    return DeviceArray(storage, 0, shape, strides, dtype)
+    return DeviceArray(storage, 0, shape, strides, dtype, True)  # memory someone else owns
 
 
 def _refuse_in_cpu_kernels(arr: DeviceArray, context):
