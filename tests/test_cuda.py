@@ -539,3 +539,25 @@ def test_save_and_load_keep_the_device_unless_mapped(tmp_path):
     assert state["w"].cpu().tolist() == [0.0, 1.0, 2.0]
     mapped = ng.load(path, map_location="cpu")
     assert mapped["w"].device.type == "cpu" and mapped["w"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_gradients_that_arrive_as_views_are_copied_before_accumulating():
+    # sum's backward hands out a stride-0 view of one value; accumulating into it in place would be wrong
+    x = ng.ones(3, device="cuda", requires_grad=True)
+    for _ in range(2):
+        x.sum().backward()
+    assert x.grad.cpu().tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.skipif(not ng.cuda.simulator_enabled(), reason="a CUDA-simulator workaround")
+def test_simulated_shared_memory_is_one_array_per_block():
+    # numba-cuda's simulator could hand two threads of a block different "shared" arrays (an unlocked
+    # first allocation); numgrad serializes it. Unpatched, about 1 in 30 of these sums came out wrong.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often: the race window opens
+    try:
+        x = ng.arange(256, dtype=ng.float32, device="cuda")
+        sums = [(x * 1.0).sum().item() for _ in range(100)]
+    finally:
+        sys.setswitchinterval(previous)
+    assert sums == [32640.0] * 100

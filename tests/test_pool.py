@@ -56,3 +56,13 @@ def test_a_kept_gradient_is_never_overwritten_by_the_next_backward():
     (ng.tanh(x * w) * 3).sum().backward()
     np.testing.assert_array_equal(kept.numpy(), expected)
     np.testing.assert_allclose(x.grad.numpy(), expected * 1.5, rtol=1e-6)
+
+
+def test_the_engine_owns_a_fresh_pooled_gradient_without_copying():
+    x = ng.randn(N, requires_grad=True)
+    (ng.tanh(x) * 2).sum().backward()
+    base = x.grad.numpy().base
+    assert base is not None and any(base is o for o in pool._owners), "the gradient was copied out of its buffer"
+    x.grad = None
+    (x * 2).sum().backward()  # sum's backward gives a broadcast view: that one must be copied
+    assert x.grad.numpy().flags.writeable and x.grad.numpy().strides == (4,)
