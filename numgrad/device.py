@@ -42,6 +42,14 @@ cpu = Device("cpu")
 cuda0 = Device("cuda", 0)
 
 
+def devices_differ(first, second, detail: str) -> RuntimeError:
+    """PyTorch's error for an op given tensors on two devices; ``detail`` names the op, the tensors and the fix."""
+    return RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, {first} and {second}! "
+        f"({detail})"
+    )
+
+
 def as_device(spec) -> Device:
     """A ``Device`` from a spec (``'cpu'``, ``'cuda'``, ``'cuda:0'``, a Device or None = CPU), checked for use."""
     if spec is None:

@@ -12,6 +12,7 @@ import numpy as np
 from .cpu import elementwise as _cpu_map
 from .cpu import pool as _cpu_pool
 from .cpu import reduce as _cpu_reduce
+from ..device import devices_differ
 from .cuda.array import DeviceArray
 
 
@@ -129,10 +130,7 @@ def _layer_devices(op: str, **arrays) -> bool:
     if kinds == 3:
         where = ", ".join(f"{k} on {'cuda:0' if type(v) is DeviceArray else 'cpu'}"
                           for k, v in arrays.items() if v is not None)
-        raise RuntimeError(
-            "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
-            f"({op}: {where}; move them with .to(device))"
-        )
+        raise devices_differ("cuda:0", "cpu", f"{op}: {where}; move them with .to(device)")
     return kinds == 2
 
 
@@ -356,10 +354,8 @@ def _cuda_matmul(a, b):
     from .cuda.matmul import matmul
 
     if type(a) is not type(b):
-        raise RuntimeError(
-            "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
-            f"(matmul of shapes {list(a.shape)} and {list(b.shape)}; move them with .to(device))"
-        )
+        raise devices_differ("cuda:0", "cpu", f"matmul of shapes {list(a.shape)} and {list(b.shape)}; "
+                                              "move them with .to(device)")
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     m, k = a.shape[-2:]
     n = b.shape[-1]
@@ -459,11 +455,9 @@ def full_for(inputs, shape, dtype, value):
 def check_same_device(op: str, what: str, arr, like) -> None:
     """PyTorch's error when ``arr`` (argument ``what`` of ``op``) is not on the device of ``like``."""
     if (type(arr) is DeviceArray) != (type(like) is DeviceArray):
-        devs = "cuda:0 and cpu" if type(like) is DeviceArray else "cpu and cuda:0"
-        raise RuntimeError(
-            f"Expected all tensors to be on the same device, but found at least two devices, {devs}! (when "
-            f"checking argument for argument {what} in method {op}(); move it with .to(device))"
-        )
+        devs = ("cuda:0", "cpu") if type(like) is DeviceArray else ("cpu", "cuda:0")
+        raise devices_differ(*devs, f"when checking argument for argument {what} in method {op}(); "
+                                    "move it with .to(device)")
 
 
 def index_array_for(idx, data):

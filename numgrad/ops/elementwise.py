@@ -14,7 +14,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import FREED_MSG, Node, SavedTensor, _edge
 from ..autograd.grad_mode import is_grad_enabled
-from ..device import cpu
+from ..device import cpu, devices_differ
 from ..fusion import state as fusion_state
 from ..fusion.lazy import flush_readers
 from ..fusion.lazy import record as record_lazy
@@ -140,11 +140,8 @@ def _common_device(name, device, x, operands):
         return x._device
     if x._device.type == "cpu" and x.ndim == 0 and not x._requires_grad:
         return device
-    raise RuntimeError(
-        f"Expected all tensors to be on the same device, but found at least two devices, {device} and "
-        f"{x._device}! ({name} of shapes {[list(t.shape) for t in operands if isinstance(t, Tensor)]}; "
-        "move them with .to(device))"
-    )
+    shapes = [list(t.shape) for t in operands if isinstance(t, Tensor)]
+    raise devices_differ(device, x._device, f"{name} of shapes {shapes}; move them with .to(device)")
 
 
 def _plan(row, operands, n_params):

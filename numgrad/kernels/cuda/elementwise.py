@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...device import devices_differ
 from ...ops import expr as ex
 from .. import cache
 from ..cpu.elementwise import _broadcast_strides, _collapse, _const_fmt, _preambles, load_lines
@@ -87,10 +88,7 @@ def _host_scalar(a):
     """A kernel scalar argument from a Python number, NumPy scalar or one-element host array."""
     if isinstance(a, np.ndarray):
         if a.size != 1:
-            raise RuntimeError(
-                "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
-                f"(a CPU array of shape {list(a.shape)} met CUDA tensors)"
-            )
+            raise devices_differ("cuda:0", "cpu", f"a CPU array of shape {list(a.shape)} met CUDA tensors")
         return a.reshape(-1)[0]
     return a
 
@@ -101,10 +99,7 @@ def prepare(inputs, shape: tuple, outs: list):
     kinds, arrays, scalars = [], [], []
     for o in outs:
         if type(o) is not DeviceArray:
-            raise RuntimeError(
-                "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
-                f"(an output of shape {list(o.shape)} is in host memory)"
-            )
+            raise devices_differ("cuda:0", "cpu", f"an output of shape {list(o.shape)} is in host memory")
     for a in inputs:
         if type(a) is DeviceArray:
             kinds.append("a")
