@@ -79,14 +79,19 @@ def _check_bounds(idx_flat, size, bad):
             cuda.atomic.min(bad, 0, i)
 
 
+@cuda.jit(device=True, inline=True)
+def _pnq(i, N, Q):
+    """The (p, n, q) position of C-order index ``i`` in a (P, N, Q) array."""
+    q = i % Q
+    pn = i // Q
+    return pn // N, pn % N, q
+
+
 @cuda.jit(cache=True)
 def _gather_offsets(src, pre_off, mid_off, post_off, out):
     P, N, Q = out.shape
     for i in range(cuda.grid(1), P * N * Q, cuda.gridsize(1)):
-        q = i % Q
-        pn = i // Q
-        n = pn % N
-        p = pn // N
+        p, n, q = _pnq(i, N, Q)
         out[p, n, q] = src[pre_off[p] + mid_off[n] + post_off[q]]
 
 
@@ -94,10 +99,7 @@ def _gather_offsets(src, pre_off, mid_off, post_off, out):
 def _scatter_offsets_store(dst, pre_off, mid_off, post_off, values):
     P, N, Q = values.shape
     for i in range(cuda.grid(1), P * N * Q, cuda.gridsize(1)):
-        q = i % Q
-        pn = i // Q
-        n = pn % N
-        p = pn // N
+        p, n, q = _pnq(i, N, Q)
         dst[pre_off[p] + mid_off[n] + post_off[q]] = values[p, n, q]
 
 
@@ -105,10 +107,7 @@ def _scatter_offsets_store(dst, pre_off, mid_off, post_off, values):
 def _scatter_offsets_add(dst, pre_off, mid_off, post_off, values):
     P, N, Q = values.shape
     for i in range(cuda.grid(1), P * N * Q, cuda.gridsize(1)):
-        q = i % Q
-        pn = i // Q
-        n = pn % N
-        p = pn // N
+        p, n, q = _pnq(i, N, Q)
         cuda.atomic.add(dst, pre_off[p] + mid_off[n] + post_off[q], values[p, n, q])
 
 
@@ -116,10 +115,7 @@ def _scatter_offsets_add(dst, pre_off, mid_off, post_off, values):
 def _gather_dim(src, pre_off, post_off, dim_stride, index, out):
     P, N, Q = out.shape
     for i in range(cuda.grid(1), P * N * Q, cuda.gridsize(1)):
-        q = i % Q
-        pn = i // Q
-        n = pn % N
-        p = pn // N
+        p, n, q = _pnq(i, N, Q)
         out[p, n, q] = src[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]]
 
 
@@ -127,10 +123,7 @@ def _gather_dim(src, pre_off, post_off, dim_stride, index, out):
 def _scatter_add_dim(dst, pre_off, post_off, dim_stride, index, src):
     P, N, Q = src.shape
     for i in range(cuda.grid(1), P * N * Q, cuda.gridsize(1)):
-        q = i % Q
-        pn = i // Q
-        n = pn % N
-        p = pn // N
+        p, n, q = _pnq(i, N, Q)
         cuda.atomic.add(dst, pre_off[p] + index[p, n, q] * dim_stride + post_off[q], src[p, n, q])
 
 
