@@ -163,7 +163,10 @@ def linear_forward(x, w, b):
             # an empty product: the output is just the (broadcast) bias
             out[...] = b if b is not None else 0
         else:
-            _cpu_layers().linear_forward(x, w, b if b is not None else w[0], b is not None, out)
+            from .cpu.blas import gemm_parts
+
+            _cpu_layers().linear_forward(x, w, b if b is not None else w[0], b is not None, out,
+                                         gemm_parts(x.shape[0], w.shape[0], x.shape[1]))
     return out
 
 
@@ -183,7 +186,10 @@ def linear_backward(g, x, w, need_x: bool, need_w: bool, need_b: bool):
         if need_b:
             gb[...] = 0
     else:
-        _cpu_layers().linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb)
+        from .cpu.blas import gemm_parts
+
+        _cpu_layers().linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb,
+                                      gemm_parts(x.shape[0], w.shape[0], x.shape[1]))
     return gx if need_x else None, gw if need_w else None, gb if need_b else None
 
 
@@ -191,13 +197,23 @@ def _conv_out_size(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _conv_plan(x_shape, w_shape, geo, out_hw):
+    """(kernel geometry tuple, parallel parts) for the CPU conv kernels of ``kernels/cpu/conv.py``."""
+    from .cpu.blas import parallel_parts
+
+    sh, sw, ph, pw, dh, dw, groups = geo
+    n = x_shape[0]
+    oc, cg, kh, kw = w_shape
+    oh, ow = out_hw
+    kernel_geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow)
+    return kernel_geo, parallel_parts(n * oc * cg * kh * kw * oh * ow, n)
+
+
 def conv2d_forward(x, w, b, geo):
     """conv2d of x (N, C, H, W) with w (OC, C/groups, kh, kw) and bias b (OC,) or None;
     ``geo = (sh, sw, ph, pw, dh, dw, groups)``."""
     if _layer_devices("conv2d", input=x, weight=w, bias=b):
         return _cuda_layers().conv2d_forward(x, w, b, geo)
-    from .config import PARALLEL_THRESHOLD
-
     k = _cpu_layers()
     sh, sw, ph, pw, dh, dw, groups = geo
     n, c, h, wd = x.shape
@@ -206,12 +222,10 @@ def conv2d_forward(x, w, b, geo):
     out = np.empty((n, oc, oh, ow), dtype=x.dtype)
     if out.size == 0:
         return out
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    (k.im2col_par if cols.size >= PARALLEL_THRESHOLD and n > 1 else k.im2col)(
-        x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    w2 = w.reshape(oc, cg * kh * kw)
-    k.conv_gemm_forward(cols, w2, b if b is not None else w2[0], b is not None, groups,
-                        out.reshape(n, oc, oh * ow))
+    kernel_geo, parts = _conv_plan(x.shape, w.shape, geo, (oh, ow))
+    args = (x, w.reshape(oc, cg * kh * kw), b if b is not None else w.reshape(-1), b is not None, kernel_geo,
+            out.reshape(n, oc, oh * ow))
+    k.conv_forward_par(*args, parts) if parts > 1 else k.conv_forward(*args)
     return out
 
 
@@ -219,21 +233,17 @@ def conv2d_input_grad(g, w, x_shape, geo):
     """The gradient of conv2d in its input, from the incoming gradient g (N, OC, OH, OW)."""
     if _layer_devices("conv2d backward", grad=g, weight=w):
         return _cuda_layers().conv2d_input_grad(g, w, x_shape, geo)
-    from .config import PARALLEL_THRESHOLD
-
     k = _cpu_layers()
-    sh, sw, ph, pw, dh, dw, groups = geo
-    n, c, h, wd = x_shape
+    n = x_shape[0]
     oc, cg, kh, kw = w.shape
     oh, ow = g.shape[2], g.shape[3]
     gx = np.empty(x_shape, dtype=g.dtype)
     if g.size == 0:
         gx[...] = 0
         return gx
-    gcols = np.empty((c * kh * kw, n * oh * ow), dtype=g.dtype)
-    k.conv_gemm_input_grad(g.reshape(n, oc, oh * ow), w.reshape(oc, cg * kh * kw), groups, gcols)
-    (k.col2im_par if gcols.size >= PARALLEL_THRESHOLD and n > 1 else k.col2im)(
-        gcols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
+    kernel_geo, parts = _conv_plan(x_shape, w.shape, geo, (oh, ow))
+    args = (g.reshape(n, oc, oh * ow), w.reshape(oc, cg * kh * kw), kernel_geo, gx)
+    k.conv_input_grad_par(*args, parts) if parts > 1 else k.conv_input_grad(*args)
     return gx
 
 
@@ -241,21 +251,17 @@ def conv2d_weight_grad(x, g, w_shape, geo):
     """The gradient of conv2d in its weight, from the input x and the incoming gradient g."""
     if _layer_devices("conv2d backward", input=x, grad=g):
         return _cuda_layers().conv2d_weight_grad(x, g, w_shape, geo)
-    from .config import PARALLEL_THRESHOLD
-
     k = _cpu_layers()
-    sh, sw, ph, pw, dh, dw, groups = geo
-    n, c, h, wd = x.shape
+    n = x.shape[0]
     oc, cg, kh, kw = w_shape
     oh, ow = g.shape[2], g.shape[3]
     gw = np.empty(w_shape, dtype=x.dtype)
     if g.size == 0:
         gw[...] = 0
         return gw
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    (k.im2col_par if cols.size >= PARALLEL_THRESHOLD and n > 1 else k.im2col)(
-        x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    k.conv_gemm_weight_grad(cols, g.reshape(n, oc, oh * ow), groups, gw.reshape(oc, cg * kh * kw))
+    kernel_geo, parts = _conv_plan(x.shape, w_shape, geo, (oh, ow))
+    args = (x, g.reshape(n, oc, oh * ow), kernel_geo, gw.reshape(oc, cg * kh * kw))
+    k.conv_weight_grad_par(*args, parts) if parts > 1 else k.conv_weight_grad(*args)
     return gw
 
 

@@ -2,8 +2,8 @@
 
 One place owns the flags so that no kernel can fall into the traps measured in
 DESIGN.md: ``fastmath=True`` would drop NaN/Inf handling, so only the safe flag
-subset is used; the OpenMP threading layer spin-waits on small machines, so the
-workqueue layer is selected unless the user chose one.
+subset is used; threads are the OpenMP layer with a bounded spin (see
+``configure_numba``) unless the user chose otherwise.
 """
 from __future__ import annotations
 
@@ -25,14 +25,33 @@ PARALLEL_THRESHOLD = int(os.environ.get("NUMGRAD_PARALLEL_THRESHOLD", 262144))
 NJIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 
-def configure_numba() -> None:
-    """Threading defaults that do not spin-wait on small machines (set before numba/SciPy load).
+# How long (in GNU OpenMP "pause" iterations, roughly 10-50 us here) an idle
+# worker thread spins before it sleeps.  Measured on the 2-vCPU build machine:
+# waking a sleeping thread costs 60-180 us there (a virtual CPU leaves HLT),
+# and workqueue's every launch paid it (an empty prange: 130-180 us; OpenMP
+# with this bound: 2 us back-to-back, 20-60 us after 1 ms idle).  Libgomp's
+# default spin (about a millisecond) made an MLP step 2.8x slower while another
+# process kept the second core busy; 3 000-10 000 showed no such loss.
+GOMP_SPINCOUNT_DEFAULT = "10000"
 
-    The OpenMP layer busy-waits between parallel regions; so do OpenBLAS's idle
-    threads, which made one small ``np.dot`` inside a kernel 300x slower while
-    numba's own threads were busy.  Users who set these variables keep theirs.
+
+def configure_numba() -> None:
+    """Threading defaults that neither spin for long nor sleep between every kernel (set before numba loads).
+
+    * Numba's OpenMP layer first, workqueue where OpenMP cannot load
+      (``NUMBA_THREADING_LAYER_PRIORITY``); a user's ``NUMBA_THREADING_LAYER``
+      or priority wins.
+    * ``GOMP_SPINCOUNT`` bounded (``GOMP_SPINCOUNT_DEFAULT``) unless set.  It is
+      read once, by the first GNU OpenMP runtime the process loads, which other
+      libraries share (PyTorch's intra-op threads among them when numgrad is
+      imported first); importing such a library first keeps its setting.
+    * OpenBLAS single-threaded: its idle threads busy-wait and, measured here,
+      made one small ``np.dot`` inside a kernel 300x slower while numba's own
+      threads were busy.  Large products are split over numba's threads instead
+      (``kernels/cpu/blas.py``).
     """
-    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp workqueue tbb")
+    os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT_DEFAULT)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 

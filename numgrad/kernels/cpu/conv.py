@@ -2,19 +2,25 @@
 
 Layout contract: every array argument is C-contiguous (the ops layer makes it
 so) and float arrays of one call share a dtype; kernels compile once per
-(dtype, ndim) and never per shape.  Matrix products go through ``np.dot``
-inside the kernel, which numba lowers to BLAS gemm.
+(dtype, ndim) and never per shape.  Matrix products call BLAS gemm through
+``blas.gemm`` / ``blas.gemm_parallel`` (strided blocks, accumulation, and
+large products split over Numba's threads).
 
-Convolution is im2col + gemm: ``cols`` has one row per (input channel, kernel
-row, kernel column) and one column per (image, output pixel), so a whole
-batch is a single gemm per group.  Measured on the 2-vCPU build machine for
-32x3x32x32 -> 16 channels, k=3, pad 1 (benchmarks/bench_nn.py, forward only):
-a direct parallel loop nest vectorized along output rows took 2.2-2.6x as
-long as im2col + gemm, so im2col is the implementation.
+Convolution is im2col + gemm, one image at a time: ``cols`` (C*kh*kw, OH*OW)
+holds one image's receptive fields (about 110 KB for 3x3 over 3x32x32, so it
+stays in cache between the im2col and the gemm) and the gemm writes straight
+into ``out[n]`` (OC, OH*OW), so there is no batch-wide column matrix and no
+layout transpose afterwards.  The weight gradient accumulates per-image gemms
+with ``beta = 1`` (``blas.gemm``).  Measured on the 2-vCPU build machine for
+32x3x32x32 -> 16 channels, k=3, pad 1, forward + backward: 4.6-7.4 ms with a
+batch-wide column matrix (plus two transposes), see benchmarks/RESULTS.md for
+the per-image kernels.  A direct parallel loop nest vectorized along output
+rows took 2.2-2.6x as long as im2col + gemm (benchmarks/bench_nn.py).
 
 Parallel variants (``*_par``) split work over images or channel planes only,
-so no two threads ever write the same element (no scatter races); they are
-picked by the ops layer above ``PARALLEL_THRESHOLD`` elements.
+so no two threads ever write the same element (no scatter races); the conv
+weight gradient sums one partial per part in a fixed order, so results do not
+depend on thread timing.  The ops layer picks them above a size threshold.
 """
 from __future__ import annotations
 
@@ -24,28 +30,30 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import FASTMATH
+from .blas import gemm, gemm_parallel
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
 
 # ----------------------------------------------------------------- linear
 @njit(**_OPTS)
-def linear_forward(x, w, b, has_bias, out):
-    """out = x @ w.T (+ b); x (M, K), w (N, K), out (M, N)."""
-    np.dot(x, w.T, out)
+def linear_forward(x, w, b, has_bias, out, parts):
+    """out = x @ w.T (+ b); x (M, K), w (N, K), out (M, N); ``parts`` threads for the gemm."""
+    beta = 0.0
     if has_bias:
+        beta = 1.0
         for i in range(out.shape[0]):
-            for j in range(out.shape[1]):
-                out[i, j] += b[j]
+            out[i, :] = b
+    gemm_parallel(x, w.T, out, 1.0, beta, parts)
 
 
 @njit(**_OPTS)
-def linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb):
+def linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb, parts):
     """gx = g @ w, gw = g.T @ x, gb = column sums of g (each only when needed)."""
     if need_x:
-        np.dot(g, w, gx)
+        gemm_parallel(g, w, gx, 1.0, 0.0, parts)
     if need_w:
-        np.dot(g.T, x, gw)
+        gemm_parallel(g.T, x, gw, 1.0, 0.0, parts)
     if need_b:
         for j in range(gb.shape[0]):
             gb[j] = 0
@@ -54,18 +62,18 @@ def linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb):
                 gb[j] += g[i, j]
 
 
-# ----------------------------------------------------------------- conv2d (im2col + gemm)
+# ----------------------------------------------------------------- conv2d (im2col + gemm, one image at a time)
 @njit(**_OPTS)
 def _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
+    """cols (C*kh*kw, out_h*out_w) = the receptive fields of image n of x."""
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    base = n * out_h * out_w
     for c in range(C):
         for i in range(kh):
             for j in range(kw):
                 row = (c * kh + i) * kw + j
                 for oh in range(out_h):
                     ih = oh * sh - ph + i * dh
-                    dst = base + oh * out_w
+                    dst = oh * out_w
                     if ih < 0 or ih >= H:
                         for ow in range(out_w):
                             cols[row, dst + ow] = 0
@@ -80,8 +88,8 @@ def _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
 
 @njit(**_OPTS)
 def _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
+    """gx[n] = the adjoint of ``_im2col_image`` applied to cols (overwrites gx[n])."""
     C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
-    base = n * out_h * out_w
     for c in range(C):
         for ih in range(H):
             for iw in range(W):
@@ -93,7 +101,7 @@ def _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
                     ih = oh * sh - ph + i * dh
                     if ih < 0 or ih >= H:
                         continue
-                    src = base + oh * out_w
+                    src = oh * out_w
                     for ow in range(out_w):
                         iw = ow * sw - pw + j * dw
                         if iw >= 0 and iw < W:
@@ -101,87 +109,109 @@ def _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
 
 
 @njit(**_OPTS)
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
-    for n in range(x.shape[0]):
+def _image_range(part, parts, n_img):
+    per = (n_img + parts - 1) // parts
+    return part * per, min(n_img, (part + 1) * per)
+
+
+@njit(**_OPTS)
+def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
+    """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1, one gemm per group."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    oc_total, ck = w2.shape
+    ocg = oc_total // groups
+    w3 = w2.reshape(groups, ocg, ck)
+    cols = np.empty((groups * ck, out_h * out_w), dtype=out.dtype)
+    cols3 = cols.reshape(groups, ck, out_h * out_w)
+    for n in range(lo, hi):
         _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+        out3 = out[n].reshape(groups, ocg, out_h * out_w)
+        beta = 0.0
+        if has_bias:
+            beta = 1.0
+            for oc in range(oc_total):
+                out[n, oc, :] = b[oc]
+        for grp in range(groups):
+            gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
+
+
+@njit(**_OPTS)
+def conv_forward(x, w2, b, has_bias, geo, out):
+    """conv2d forward: out (N, OC, P) from x (N, C, H, W) and w2 (OC, C/groups*kh*kw);
+    ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``."""
+    _conv_forward_images(x, w2, b, has_bias, geo, out, 0, x.shape[0])
 
 
 @njit(parallel=True, **_OPTS)
-def im2col_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
-    for n in prange(x.shape[0]):
-        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+def conv_forward_par(x, w2, b, has_bias, geo, out, parts):
+    for part in prange(parts):
+        lo, hi = _image_range(part, parts, x.shape[0])
+        _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi)
 
 
 @njit(**_OPTS)
-def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
-    for n in range(gx.shape[0]):
-        _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
+    """gx[n] = col2im(w2_g.T @ g[n]_g per group) for images lo..hi-1."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    oc_total, ck = w2.shape
+    ocg = oc_total // groups
+    w3 = w2.reshape(groups, ocg, ck)
+    gcols = np.empty((groups * ck, out_h * out_w), dtype=g.dtype)
+    gcols3 = gcols.reshape(groups, ck, out_h * out_w)
+    for n in range(lo, hi):
+        g3 = g[n].reshape(groups, ocg, out_h * out_w)
+        for grp in range(groups):
+            gemm(w3[grp].T, g3[grp], gcols3[grp], 1.0, 0.0)
+        _col2im_image(gcols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+
+
+@njit(**_OPTS)
+def conv_input_grad(g, w2, geo, gx):
+    """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P)."""
+    _conv_input_grad_images(g, w2, geo, gx, 0, g.shape[0])
 
 
 @njit(parallel=True, **_OPTS)
-def col2im_par(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
-    for n in prange(gx.shape[0]):
-        _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+def conv_input_grad_par(g, w2, geo, gx, parts):
+    for part in prange(parts):
+        lo, hi = _image_range(part, parts, g.shape[0])
+        _conv_input_grad_images(g, w2, geo, gx, lo, hi)
 
 
 @njit(**_OPTS)
-def conv_gemm_forward(cols, w2, b, has_bias, groups, out):
-    """out (N, OC, P) from cols (G*CK, N*P) and w2 (OC, CK): one gemm per group."""
-    n_img, oc_total, p_total = out.shape
+def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
+    """gw2 (OC, CK) += g[n]_g @ im2col(x[n])_g.T per group, for images lo..hi-1."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    oc_total, ck = gw2.shape
     ocg = oc_total // groups
-    ck = w2.shape[1]
-    # integer-indexing a C-contiguous 3-D view keeps numba's 'C' layout, so gemm needs no copies
-    w3 = w2.reshape(groups, ocg, ck)
-    cols3 = cols.reshape(groups, ck, cols.shape[1])
-    res = np.empty((ocg, cols.shape[1]), dtype=out.dtype)
-    for grp in range(groups):
-        np.dot(w3[grp], cols3[grp], res)
-        for o in range(ocg):
-            oc = grp * ocg + o
-            bias = b[oc] if has_bias else 0
-            for n in range(n_img):
-                for p in range(p_total):
-                    out[n, oc, p] = res[o, n * p_total + p] + bias
-
-
-@njit(**_OPTS)
-def _batch_major_to_channel_major(g, g2):
-    """g (N, OC, P) -> g2 (OC, N*P)."""
-    n_img, oc_total, p_total = g.shape
-    for oc in range(oc_total):
-        for n in range(n_img):
-            for p in range(p_total):
-                g2[oc, n * p_total + p] = g[n, oc, p]
-
-
-@njit(**_OPTS)
-def conv_gemm_input_grad(g, w2, groups, gcols):
-    """gcols (G*CK, N*P) = per group w2_g.T @ g_g, with g (N, OC, P)."""
-    n_img, oc_total, p_total = g.shape
-    g2 = np.empty((oc_total, n_img * p_total), dtype=g.dtype)
-    _batch_major_to_channel_major(g, g2)
-    ocg = oc_total // groups
-    ck = w2.shape[1]
-    w3 = w2.reshape(groups, ocg, ck)
-    g3 = g2.reshape(groups, ocg, n_img * p_total)
-    gcols3 = gcols.reshape(groups, ck, n_img * p_total)
-    for grp in range(groups):
-        np.dot(w3[grp].T, g3[grp], gcols3[grp])
-
-
-@njit(**_OPTS)
-def conv_gemm_weight_grad(cols, g, groups, gw2):
-    """gw2 (OC, CK) = per group g_g @ cols_g.T, with g (N, OC, P)."""
-    n_img, oc_total, p_total = g.shape
-    g2 = np.empty((oc_total, n_img * p_total), dtype=g.dtype)
-    _batch_major_to_channel_major(g, g2)
-    ocg = oc_total // groups
-    ck = gw2.shape[1]
-    g3 = g2.reshape(groups, ocg, n_img * p_total)
-    cols3 = cols.reshape(groups, ck, cols.shape[1])
     gw3 = gw2.reshape(groups, ocg, ck)
-    for grp in range(groups):
-        np.dot(g3[grp], cols3[grp].T, gw3[grp])
+    cols = np.empty((groups * ck, out_h * out_w), dtype=g.dtype)
+    cols3 = cols.reshape(groups, ck, out_h * out_w)
+    for n in range(lo, hi):
+        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+        g3 = g[n].reshape(groups, ocg, out_h * out_w)
+        for grp in range(groups):
+            gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
+
+
+@njit(**_OPTS)
+def conv_weight_grad(x, g, geo, gw2):
+    """The gradient of conv2d in its weight: gw2 (OC, CK), overwritten, from x and g (N, OC, P)."""
+    gw2[...] = 0
+    _conv_weight_grad_images(x, g, geo, gw2, 0, x.shape[0])
+
+
+@njit(parallel=True, **_OPTS)
+def conv_weight_grad_par(x, g, geo, gw2, parts):
+    # one partial sum per part, added in part order afterwards: the result does
+    # not depend on which thread ran which part
+    partials = np.zeros((parts,) + gw2.shape, dtype=gw2.dtype)
+    for part in prange(parts):
+        lo, hi = _image_range(part, parts, x.shape[0])
+        _conv_weight_grad_images(x, g, geo, partials[part], lo, hi)
+    gw2[...] = partials[0]
+    for part in range(1, parts):
+        gw2 += partials[part]
 
 
 @njit(**_OPTS)

@@ -1,7 +1,8 @@
 """Matrix-multiply kernels for the CPU.
 
 Floating-point products call BLAS through ``np.dot`` inside ``@njit`` (Numba
-binds the BLAS that SciPy ships).  ``np.dot`` takes C- or F-contiguous 2-D
+binds the BLAS that SciPy ships); a plain 2-D product goes through
+``blas.matmul_into``, which splits large ones over Numba's threads.  ``np.dot`` takes C- or F-contiguous 2-D
 operands without copying, so a transposed operand (``w.T`` in ``linear``, the
 ``b^T`` of a backward pass) is passed as the transpose of a C-contiguous array
 and BLAS reads it with its transpose flag.  Batched products loop over the
@@ -29,12 +30,6 @@ BLAS_AVAILABLE = importlib.util.find_spec("scipy") is not None
 
 # numba accepts a set (not a frozenset) of fast-math flags
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
-
-
-@njit(**_OPTS)
-def mm_blas(a, b, out):
-    """``out = a @ b`` for 2-D float arrays (each C- or F-contiguous); ``out`` C-contiguous."""
-    np.dot(a, b, out)
 
 
 # Batched BLAS products.  The suffix says which operands hold the TRANSPOSE of
@@ -170,8 +165,10 @@ def matmul_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return out
     use_blas = BLAS_AVAILABLE and a.dtype.kind == "f" and a.dtype.itemsize >= 4
     if use_blas and not batch_b:
-        # b shared by the whole batch: fold the batch into M, one GEMM
-        mm_blas(_matrix(_reshape(a, (-1, k))), _matrix(b), out.reshape(-1, n))
+        # b shared by the whole batch: fold the batch into M, one GEMM (split over threads when large)
+        from .blas import matmul_into
+
+        matmul_into(_matrix(_reshape(a, (-1, k))), _matrix(b), out.reshape(-1, n))
         return out
     if use_blas:
         a3, ta = _stack(a)
