@@ -69,6 +69,7 @@ def run(region: list, grad, accumulate_into_leaves: bool = False):
                              [n.name() for n in region])
     members = set(region)
     order = _topological(region, members)  # producers before consumers
+    _compute_pending_inputs(order, members)
     sig = _signature(order, members, grad)
     plan = _plans.get(sig[0]) if sig is not None else None
     if plan is not None:
@@ -82,6 +83,27 @@ def run(region: list, grad, accumulate_into_leaves: bool = False):
 
 # region signature -> (input-gradient roots, which external edges they belong to)
 _plans: dict = {}
+
+
+def _compute_pending_inputs(order, members) -> None:
+    """Compute the region's tensor inputs that are still lazy forward values.
+
+    A backward region need not start where a forward region was cut (a chain of
+    1 000 ops is realized every 32 ops forward, while backward regions are
+    collected from the loss down), so an input can be an intermediate of a
+    forward region that was never stored.  Inlining its forward expression
+    would make the region's structure depend on how far back the last stored
+    value lies, and no plan could be reused; one small forward kernel that
+    stores it keeps every region's structure the same from step to step.
+    """
+    from ..tensor import Tensor
+
+    for node in order:
+        for i, x in enumerate(node.operands):
+            edge = node._next[i]
+            if (edge is None or edge[0] not in members) and isinstance(x, Tensor) and x._buf is None \
+                    and x._lazy.result is None:
+                x._lazy.realize()
 
 
 def _signature(order, members, grad):
