@@ -150,6 +150,46 @@ def test_cross_entropy_spatial_float32_matches_torch():
     assert_close(a.grad, b.grad, 1e-5, 1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_cross_entropy_matches_composite_path_and_torch(reduction, dtype):
+    """(N, C) class-index cross entropy runs as one Function; weights of ones take the composite path."""
+    x = _logits(9, 6, seed=3).astype(dtype)
+    t = np.random.default_rng(4).integers(0, 6, 9)
+    t[[2, 5]] = 4
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    g = np.random.default_rng(5).standard_normal(() if reduction != "none" else (9,)).astype(dtype)
+    fused_x = ng.tensor(x, requires_grad=True)
+    fused = F.cross_entropy(fused_x, ng.tensor(t), ignore_index=4, reduction=reduction)
+    assert fused.grad_fn.name() == "NllLossBackward0"
+    composite_x = ng.tensor(x, requires_grad=True)
+    composite = F.cross_entropy(composite_x, ng.tensor(t), ignore_index=4, reduction=reduction,
+                                weight=ng.ones(6, dtype=fused_x.dtype))
+    torch_x = torch.tensor(x, requires_grad=True)
+    expected = TF.cross_entropy(torch_x, torch.tensor(t), ignore_index=4, reduction=reduction)
+    assert fused.dtype == composite.dtype == fused_x.dtype
+    assert_close(fused, expected, tol, tol)
+    assert_close(composite, expected, tol, tol)
+    fused.backward(ng.tensor(g))
+    composite.backward(ng.tensor(g))
+    expected.backward(torch.tensor(g))
+    assert_close(fused_x.grad, torch_x.grad, tol, tol)
+    assert_close(composite_x.grad, torch_x.grad, tol, tol)
+    # create_graph: the gradient is itself differentiable (in x and in the incoming gradient)
+    a = ng.tensor(x.astype(np.float64), requires_grad=True)
+    gg = ng.tensor(g.astype(np.float64), requires_grad=True)
+    (gx,) = ng.autograd.grad(F.cross_entropy(a, ng.tensor(t), ignore_index=4, reduction=reduction), a, gg,
+                             create_graph=True)
+    b = torch.tensor(x.astype(np.float64), requires_grad=True)
+    tg = torch.tensor(g.astype(np.float64), requires_grad=True)
+    (tgx,) = torch.autograd.grad(TF.cross_entropy(b, torch.tensor(t), ignore_index=4, reduction=reduction), b, tg,
+                                 create_graph=True)
+    (gx * gx).sum().backward()
+    (tgx * tgx).sum().backward()
+    assert_close(a.grad, b.grad, 1e-10, 1e-12)
+    assert_close(gg.grad, tg.grad, 1e-10, 1e-12)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"label_smoothing": 0.2}, {"reduction": "none", "ignore_index": 1}])
 def test_cross_entropy_gradgradcheck(kwargs):
     x = ng.tensor(_logits(3, 4), requires_grad=True)

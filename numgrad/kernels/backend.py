@@ -524,6 +524,31 @@ def nll_scatter(g, target, weight, ignore_index: int, out) -> None:
     cpu_nll_scatter(g, target, weight, ignore_index, out)
 
 
+def has_fused_cross_entropy(x) -> bool:
+    """Whether class-index cross entropy of (N, C) logits on ``x``'s device has its one-pass kernels (CPU:
+    ``kernels/cpu/nnfunc.py``); elsewhere ``nn.functional.cross_entropy`` composes log_softmax and nll_loss."""
+    return type(x) is np.ndarray and x.dtype.kind == "f" and x.dtype.itemsize >= 4
+
+
+def cross_entropy_forward(x, target, ignore_index: int):
+    """(per-row losses in x's dtype, per-row float64 log-sum-exp, counted rows, first bad row or -1)."""
+    from .cpu.nnfunc import cross_entropy_forward as kernel
+
+    lse = np.empty(x.shape[0], dtype=np.float64)
+    losses = np.empty(x.shape[0], dtype=x.dtype)
+    counted, bad = kernel(x, target, ignore_index, lse, losses)
+    return losses, lse, counted, bad
+
+
+def cross_entropy_backward(x, target, ignore_index: int, lse, row_scale):
+    """``(softmax(x) - onehot(target)) * row_scale[:, None]``, zero on ignored rows."""
+    from .cpu.nnfunc import cross_entropy_backward as kernel
+
+    gx = np.empty(x.shape, dtype=x.dtype)
+    kernel(x, target, ignore_index, lse, row_scale, gx)
+    return gx
+
+
 # ------------------------------------------------------------------ reductions beyond sum (ops/reductions.py)
 def reduction_kernels(x):
     """The module with ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum`` for the device of array

@@ -16,11 +16,13 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # and a set's repr depends on string-hash randomization
 FASTMATH_LITERAL = "{" + ", ".join(repr(f) for f in sorted(FASTMATH)) + "}"
 
-# Below this many elements the serial variant wins.  Measured for a fused
-# tanh(x*w+b) map on this 2-core machine (workqueue layer): a parallel launch
-# costs 60-120 us, serial runs ~0.8 ns/element, and parallel only pulled ahead
-# between 2.6e5 and 1e6 elements (benchmarks/bench_fusion.py shows the sizes).
-PARALLEL_THRESHOLD = int(os.environ.get("NUMGRAD_PARALLEL_THRESHOLD", 262144))
+# Below this many elements the serial variant wins.  Measured with W1
+# (tanh(x*w+b)*sigmoid(x)**2, fwd+bwd) on the 2-vCPU build machine with the
+# OpenMP layer (launch 2-60 us): at 1.3e5 elements 0.76-0.84 ms with 2^16
+# against 0.88 ms serial, at 2.6e5 1.12-1.19 against 1.35-1.42 ms; 2^14 lost
+# at 3e4.  (With the workqueue layer a launch cost 130-180 us and the
+# threshold had to be 2^18.)
+PARALLEL_THRESHOLD = int(os.environ.get("NUMGRAD_PARALLEL_THRESHOLD", 65536))
 
 NJIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 

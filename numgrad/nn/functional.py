@@ -256,6 +256,54 @@ class _NllScatter(Function):
         return grad_g, None, None, None, None
 
 
+class _CrossEntropy(Function):
+    """Class-index cross entropy of (N, C) logits in one pass forward and one backward.
+
+    Same values as ``log_softmax`` + ``nll_loss`` (the composite path, which
+    class weights, label smoothing, probability targets and extra dimensions
+    take), but 2 kernels instead of about 10 ops and their graph nodes: the
+    forward keeps only each row's log-sum-exp.
+    """
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, target_arr, ignore_index, reduction):
+        arr = contiguous_array(x._data)
+        losses, lse, counted, bad = _backend.cross_entropy_forward(arr, target_arr, ignore_index)
+        if bad >= 0:
+            raise IndexError(f"Target {int(target_arr[bad])} is out of bounds.")
+        ctx.save_for_backward(x)
+        ctx.target_arr, ctx.ignore_index, ctx.lse, ctx.reduction = target_arr, ignore_index, lse, reduction
+        # 1/count on counted rows (0 on ignored ones): d loss / d loss_n for the mean
+        keep = (target_arr != ignore_index).astype(arr.dtype)
+        ctx.row_weight = keep / counted if reduction == "mean" and counted else keep
+        if reduction == "none":
+            return Tensor(losses)
+        total = losses.sum(dtype=np.float64)
+        if reduction == "mean":
+            total = total / counted if counted else np.nan
+        return Tensor(np.asarray(total, dtype=arr.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        row_weight = ctx.row_weight
+        if is_grad_enabled():
+            # create_graph: the same gradient written with differentiable ops (in x and in g)
+            onehot = np.zeros(x.shape, dtype=x.dtype.np)
+            rows = np.nonzero(row_weight)[0]
+            onehot[rows, ctx.target_arr[rows]] = 1
+            scale = Tensor(row_weight[:, None])  # 0 on ignored rows
+            g_rows = g.reshape(-1, 1) if ctx.reduction == "none" else g
+            return (softmax(x, 1) - Tensor(onehot)) * (scale * g_rows), None, None, None
+        g_arr = g._data
+        row_scale = (row_weight * g_arr).astype(x.dtype.np, copy=False)
+        gx = _backend.cross_entropy_backward(contiguous_array(x._data), ctx.target_arr, ctx.ignore_index, ctx.lse,
+                                             np.ascontiguousarray(row_scale))
+        return Tensor(gx), None, None, None
+
+
 def _check_target_dtype(target: Tensor) -> None:
     if target.dtype.name not in ("int64", "uint8"):
         raise RuntimeError(
@@ -264,8 +312,8 @@ def _check_target_dtype(target: Tensor) -> None:
         )
 
 
-def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
-    """(per-element losses, total weight) after PyTorch's shape, dtype and weight checks."""
+def _check_nll_shapes(input: Tensor, target: Tensor, op: str) -> tuple:
+    """PyTorch's input/target checks of nll_loss and cross_entropy; returns the per-element loss shape."""
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     _float_only(input, op)
@@ -289,9 +337,15 @@ def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
             )
         if target.shape != out_shape:
             raise RuntimeError(f"Expected target size {list(out_shape)}, got {list(target.shape)}")
+    _backend.check_same_device(op, "target", target._data, input._data)
+    return out_shape
+
+
+def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
+    """(per-element losses, total weight) after PyTorch's shape, dtype and weight checks."""
+    out_shape = _check_nll_shapes(input, target, op)
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     data = input._data
-    _backend.check_same_device(op, "target", target._data, data)
     if weight is None:
         weight_arr = _backend.full_for((data,), (classes,), input.dtype.np, 1)
     else:
@@ -372,6 +426,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
                 f"weight tensor should be defined either for all {classes} classes or no classes but got weight "
                 f"tensor of shape: {list(weight.shape)}"
             )
+    if (not t.dtype.is_floating_point and x.ndim == 2 and weight is None and label_smoothing <= 0
+            and _backend.has_fused_cross_entropy(x._data)):
+        _check_nll_shapes(x, t, "cross_entropy")
+        return _CrossEntropy.apply(x, contiguous_array(t._data), int(ignore_index), reduction)
     logp = log_softmax(x, class_dim)
     if t.dtype.is_floating_point:
         if t.shape != x.shape:

@@ -184,3 +184,51 @@ def all_in_unit_interval(x):
         if not (v >= 0 and v <= 1):
             return False
     return True
+
+
+# ----------------------------------------------------------------- fused cross entropy (class indices)
+@njit(**_OPTS)
+def cross_entropy_forward(x, target, ignore_index, lse, losses):
+    """Per-row ``losses[n] = logsumexp(x[n]) - x[n, t]`` (0 where ``t == ignore_index``) and ``lse[n]``.
+
+    x: (N, C) C-contiguous; target: (N,) integers.  Returns (number of counted
+    rows, first out-of-range row or -1).  The same max-shifted, float64-summed
+    log-sum-exp as ``_softmax_slab``, so the loss equals log_softmax + nll_loss.
+    """
+    classes = x.shape[1]
+    counted = 0
+    for n in range(x.shape[0]):
+        t = target[n]
+        if t != ignore_index and (t < 0 or t >= classes):
+            return counted, n
+        peak = x[n, 0]
+        for c in range(classes):
+            v = x[n, c]
+            if v > peak or v != v:
+                peak = v
+        total = 0.0
+        for c in range(classes):
+            total += np.exp(x[n, c] - peak)
+        shift = peak + np.log(total)
+        lse[n] = shift
+        if t == ignore_index:
+            losses[n] = 0
+        else:
+            losses[n] = shift - x[n, t]
+            counted += 1
+    return counted, -1
+
+
+@njit(**_OPTS)
+def cross_entropy_backward(x, target, ignore_index, lse, row_scale, gx):
+    """``gx[n] = (softmax(x[n]) - onehot(t)) * row_scale[n]``, zero for ignored rows."""
+    for n in range(x.shape[0]):
+        t = target[n]
+        if t == ignore_index:
+            gx[n, :] = 0
+            continue
+        s = row_scale[n]
+        shift = lse[n]
+        for c in range(x.shape[1]):
+            gx[n, c] = np.exp(x[n, c] - shift) * s
+        gx[n, t] -= s
