@@ -20,14 +20,14 @@ import re
 import sys
 import time
 
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+# numgrad first: its threading and vector-width defaults must be set before numba loads
+import numgrad  # noqa: E402,F401
+from numgrad.kernels.config import FASTMATH  # noqa: E402
+from numgrad.kernels.cpu import fastmath as fm  # noqa: E402
 
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from numgrad.kernels.config import FASTMATH  # noqa: E402
-from numgrad.kernels.cpu import fastmath as fm  # noqa: E402
 
 FM = set(FASTMATH)
 

