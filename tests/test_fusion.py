@@ -69,6 +69,34 @@ def test_long_loop_is_cut_into_cached_blocks():
     assert ng.kernels.cache_info()["modules"] - before <= 3
 
 
+
+def test_region_plans_are_reused_only_for_the_same_structure():
+    """A realized region's Expr is cached by structure: equal structures share it with new inputs, and
+    every difference the Expr depends on (a repeated buffer, scalar dtype, a special exponent) keeps apart."""
+    from numgrad.fusion import lazy
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(5).astype(np.float32) for _ in range(2))
+    x, y = ng.tensor(a), ng.tensor(b)
+    cases = [
+        (lambda: x * y + 2.0, a * b + 2.0),
+        (lambda: y * x + 3.0, b * a + 3.0),  # same structure, other inputs and scalar
+        (lambda: x * x + 2.0, a * a + 2.0),  # one buffer used twice
+        (lambda: x * y + 2, a * b + 2),  # an int scalar
+        (lambda: (x * y) ** 2, (a * b) ** 2),
+        (lambda: (x * y) ** 3, (a * b) ** 3),
+        (lambda: (x * y) ** 2.5, np.abs(a * b) ** 2.5 * np.where(a * b < 0, np.nan, 1)),
+        (lambda: (x * y) ** 2.5, np.abs(a * b) ** 2.5 * np.where(a * b < 0, np.nan, 1)),
+    ]
+    for _ in range(2):  # the second round runs every case from the plan cache
+        for build, expected in cases:
+            np.testing.assert_allclose(build().numpy(), expected.astype(np.float32), rtol=1e-5, equal_nan=True)
+    key_same, _ = lazy._region_signature((x * y + 2.0)._lazy)
+    key_other, _ = lazy._region_signature((y * x + 5.0)._lazy)
+    key_twice, inputs = lazy._region_signature((x * x + 2.0)._lazy)
+    assert key_same == key_other and key_same != key_twice
+    assert len([v for v in inputs if isinstance(v, np.ndarray)]) == 1
+
 def test_fused_equals_unfused_on_mixed_dtypes():
     a = ng.tensor([1, 2, 3])
     f = ng.tensor([0.5, 1.5, 2.5])
