@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import _dtypes
-from ..autograd.function import FREED_MSG, Node, SavedTensor, _edge
+from ..autograd.function import FREED_MSG, Node, SavedTensor
 from ..autograd.grad_mode import is_grad_enabled
 from ..device import cpu, devices_differ
 from ..fusion import state as fusion_state
@@ -146,8 +146,14 @@ def _common_device(name, device, x, operands):
 
 def _plan(row, operands, n_params):
     """(compute dtype, output dtype, casts) for this row and operand dtypes, cached."""
-    key = (row.name, n_params) + tuple(x.dtype if isinstance(x, Tensor) and x.ndim else
-                                       (x.dtype, 0) if isinstance(x, Tensor) else type(x) for x in operands)
+    key = [row.name, n_params]
+    for x in operands:
+        if isinstance(x, Tensor):
+            # 0-d tensors promote like numbers: they get their own key
+            key.append(x.dtype if x.shape else (x.dtype, 0))
+        else:
+            key.append(type(x))
+    key = tuple(key)
     plan = _plans.get(key)
     if plan is None:
         compute, out_dtype = _dtypes_for(row, operands)
@@ -243,12 +249,16 @@ class ElementwiseNode(Node):
     n_outputs = 1
 
     def __init__(self, row, operands, params, out, compute, out_shape, out_dtype):
-        # one pass over the operands builds edges, versions and metadata
+        # one pass over the operands builds edges, versions and metadata (this runs once per
+        # recorded op, so it avoids generator expressions and helper calls)
         needs, edges, meta, versions = [], [], [], []
         for x in operands:
             if isinstance(x, Tensor):
                 need = x._requires_grad
-                edges.append(_edge(x) if need else None)
+                if need:
+                    edges.append((x._grad_fn, x._output_nr) if x._grad_fn is not None else (x._accumulator(), 0))
+                else:
+                    edges.append(None)
                 meta.append((x.shape, x.dtype))
                 versions.append(x._version[0])
             else:
@@ -263,10 +273,13 @@ class ElementwiseNode(Node):
         self.compute = compute
         _, used = _symbolic_grads(row, tuple(needs))
         keep_cond = row.name == "where"
-        self.saved = tuple(
-            (SavedTensor(x) if isinstance(x, Tensor) else x) if i in used or keep_cond and i == 0 else None
-            for i, x in enumerate(operands)
-        )
+        saved = []
+        for i, x in enumerate(operands):
+            if i in used or keep_cond and i == 0:
+                saved.append(SavedTensor(x) if isinstance(x, Tensor) else x)
+            else:
+                saved.append(None)
+        self.saved = saved
         n = row.arity + len(row.params)
         self.saved_out = SavedTensor(out.detach()) if n in used else None
         self.meta = meta
