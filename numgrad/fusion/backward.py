@@ -113,7 +113,7 @@ def _signature(order, members, grad):
     inlined: no stable structure to cache).
     """
     from ..tensor import Tensor
-    from .lazy import _POW_SPECIAL_ALL
+    from .lazy import is_special_exponent, scalar_operand_key
 
     pos = {node: i for i, node in enumerate(order)}
     inputs, by_buffer, externals, seen = [], {}, [], set()
@@ -140,11 +140,10 @@ def _signature(order, members, grad):
                 if edge is not None and edge not in seen:
                     seen.add(edge)
                     externals.append((edge, x.shape, x.dtype))
-            elif node.row.name == "pow" and i == 1 and not isinstance(x, bool) and float(x) in _POW_SPECIAL_ALL:
-                ops.append(("c", float(x)))
             else:
-                inputs.append(x)
-                ops.append(("s", type(x)))
+                if not is_special_exponent(node.row, i, x):
+                    inputs.append(x)
+                ops.append(scalar_operand_key(node.row, i, x))
         for p in node.params:
             inputs.append(p)
             ops.append(("p", type(p)))

@@ -151,6 +151,46 @@ _POW_SPECIAL = {2.0: "square", 0.5: "sqrt", -1.0: "reciprocal", 1.0: "identity",
 _POW_SPECIAL_ALL = set(_POW_SPECIAL) | {3.0}
 
 
+def is_special_exponent(row, index: int, value) -> bool:
+    """Whether scalar operand ``index`` of ``row`` is an exponent that selects a cheaper exact formula
+    (``x ** 2`` -> square); it is then a constant of the kernel, not a variable."""
+    return row.name == "pow" and index == 1 and not isinstance(value, bool) and float(value) in _POW_SPECIAL_ALL
+
+
+def scalar_operand_key(row, index: int, value) -> tuple:
+    """The part of a region's structure key that a scalar operand contributes."""
+    if is_special_exponent(row, index, value):
+        return ("c", float(value))
+    return ("s", type(value))
+
+
+def region_ops(root: LazyOp) -> list:
+    """The pending ops of ``root``'s region, operands before their users, each once; versions checked.
+
+    Iterative (a region can be deep); ``RegionBuilder.lazy_expr`` and
+    ``_region_signature`` both walk this order, so they list inputs alike.
+    """
+    done: set = set()
+    order = []
+    stack = [(root, False)]
+    while stack:
+        op, expanded = stack.pop()
+        if id(op) in done:
+            continue
+        if not expanded:
+            stack.append((op, True))
+            for x in op.operands:
+                if isinstance(x, Tensor):
+                    sub = pending_op(x)
+                    if sub is not None and id(sub) not in done:
+                        stack.append((sub, False))
+            continue
+        _check_versions(op)
+        done.add(id(op))
+        order.append(op)
+    return order
+
+
 def _pow_special(arg_exprs, compute):
     exponent = arg_exprs[1]
     if exponent.op != "const" or not compute.is_floating_point:
@@ -208,7 +248,7 @@ class RegionBuilder:
     def operand_scalar(self, row, index, value) -> tuple:
         """A scalar operand: a constant where it selects a cheaper formula (x ** 2), else a variable
         (so a new value does not need a new kernel)."""
-        if row.name == "pow" and index == 1 and not isinstance(value, bool) and float(value) in _POW_SPECIAL_ALL:
+        if is_special_exponent(row, index, value):
             return ex.const(float(value)), _dtypes.float64
         return self.scalar_var(value)
 
@@ -222,21 +262,7 @@ class RegionBuilder:
     def lazy_expr(self, root: LazyOp) -> ex.Expr:
         """Expr of the region rooted at ``root`` (iterative post-order walk)."""
         exprs: dict = {}
-        stack = [(root, False)]
-        while stack:
-            op, expanded = stack.pop()
-            if id(op) in exprs:
-                continue
-            if not expanded:
-                stack.append((op, True))
-                for x in op.operands:
-                    if isinstance(x, Tensor):
-                        sub = pending_op(x)
-                        if sub is not None and id(sub) not in exprs:
-                            stack.append((sub, False))
-                continue
-            _check_versions(op)
-
+        for op in region_ops(root):
             def resolve(i, x):
                 sub = pending_op(x)
                 return (exprs[id(sub)], sub.dtype) if sub is not None else self.tensor_var(x)
@@ -288,25 +314,12 @@ def _region_signature(root: LazyOp):
     The key holds everything ``op_expr`` looks at (rows, dtypes, which operand
     is which input or sub-op, scalar dtypes, the constant exponents ``x ** 2``
     turns into), so two regions with equal keys have the same Expr; ``inputs``
-    is in the order ``RegionBuilder`` would list them.  Also checks versions.
+    is in the order ``RegionBuilder`` would list them.  Also checks versions (``region_ops``).
     """
     index: dict = {}  # id(op) -> position in post-order
     parts = []
     inputs, slots = [], {}
-    stack = [(root, False)]
-    while stack:
-        op, expanded = stack.pop()
-        if id(op) in index:
-            continue
-        if not expanded:
-            stack.append((op, True))
-            for x in op.operands:
-                if isinstance(x, Tensor):
-                    sub = pending_op(x)
-                    if sub is not None and id(sub) not in index:
-                        stack.append((sub, False))
-            continue
-        _check_versions(op)
+    for op in region_ops(root):
         row = op.row
         args = []
         for i, x in enumerate(op.operands):
@@ -321,14 +334,13 @@ def _region_signature(root: LazyOp):
                     slot = slots[id(arr)] = len(inputs)
                     inputs.append(arr)
                 args.append(("t", slot, x.dtype))
-            elif row.name == "pow" and i == 1 and not isinstance(x, bool) and float(x) in _POW_SPECIAL_ALL:
-                args.append(("c", float(x)))
             else:
-                inputs.append(x)
-                args.append(("s", scalar_dtype(x)))
+                if not is_special_exponent(row, i, x):
+                    inputs.append(x)
+                args.append(scalar_operand_key(row, i, x))
         for p in op.params:
             inputs.append(p)
-            args.append(("s", scalar_dtype(p)))
+            args.append(("p", type(p)))
         index[id(op)] = len(parts)
         parts.append((row.name, op.compute, op.dtype, tuple(args)))
     return tuple(parts), inputs
