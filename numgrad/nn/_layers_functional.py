@@ -172,6 +172,9 @@ class _Conv2d(Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         geo = ctx.geo
+        if not is_grad_enabled() and sum((need_x, need_w, need_b)) > 1:
+            # the kernels read g contiguous: copy a strided or broadcast g once, not once per gradient
+            g = Tensor(_arr(g))
         gx = _ConvInputGrad.apply(g, w, x.shape, geo) if need_x else None
         gw = _ConvWeightGrad.apply(x, g, w.shape, geo) if need_w else None
         gb = None
