@@ -54,8 +54,39 @@ def configure_numba() -> None:
     """
     _prefer_wide_vectors()
     os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp workqueue tbb")
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_serial_after_fork)
     os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT_DEFAULT)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _serial_after_fork() -> None:
+    """In a child forked after numgrad ran parallel kernels on GNU OpenMP: serial kernels from now on.
+
+    GNU OpenMP cannot start a parallel region in a forked child; numba then
+    terminates the child ("fork() called from a process already using GNU
+    OpenMP, this is unsafe"), which hangs a ``multiprocessing`` pool.  Every
+    serial/parallel choice in numgrad compares a size with one of these
+    module-level thresholds, so raising them in the child keeps it on the
+    serial variants (``tests/test_blas.py`` forks and checks).  A child forked
+    before any parallel kernel ran, or under another layer, keeps its threads.
+    """
+    import sys
+
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel ran in the parent: the child starts its own threads
+        return
+    if layer != "omp":
+        return
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name == "numgrad" or name.startswith("numgrad.")):
+            for attr in ("PARALLEL_THRESHOLD", "PARALLEL_MIN_MACS"):
+                if isinstance(getattr(module, attr, None), int):
+                    setattr(module, attr, sys.maxsize)
 
 
 def _prefer_wide_vectors() -> None:
