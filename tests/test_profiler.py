@@ -23,9 +23,12 @@ def _w1(n=N):
     return x, w, b
 
 
-def _step(x, w, b):
+def _step(x, w, b, read_loss=False):
     x.grad = w.grad = b.grad = None
-    (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum().backward()
+    loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+    if read_loss:  # the loss is computed by its own forward kernel (else the backward kernel returns it)
+        loss.item()
+    loss.backward()
 
 
 @pytest.fixture(autouse=True)
@@ -39,11 +42,23 @@ def _kernels(prof):
     return [r for r in prof.to_records(bandwidth=False) if r["kind"] == "kernel"]
 
 
-def test_fused_w1_records_one_forward_and_one_backward_kernel_with_bytes():
+def test_deferred_w1_loss_records_one_kernel_that_also_sums():
     x, w, b = _w1()
     _step(x, w, b)  # compile outside the profile
     with ng.profiler.profile() as prof:
         _step(x, w, b)
+    (k,) = _kernels(prof)
+    assert k["name"].startswith("mapsum_") and k["phase"] == "backward" and k["op"] == "FusedBackward"
+    assert {"mul", "add", "tanh", "sigmoid", "sum"} <= set(k["ops"])
+    assert k["bytes_read"] >= 3 * N * 4 and k["bytes_written"] == 3 * N * 4
+    assert k["compile_s"] == 0 and k["load_s"] == 0 and k["run_s"] > 0
+
+
+def test_fused_w1_records_one_forward_and_one_backward_kernel_with_bytes():
+    x, w, b = _w1()
+    _step(x, w, b, read_loss=True)  # compile outside the profile
+    with ng.profiler.profile() as prof:
+        _step(x, w, b, read_loss=True)
     ks = _kernels(prof)
     fwd = [k for k in ks if k["phase"] == "forward"]
     bwd = [k for k in ks if k["phase"] == "backward"]

@@ -14,7 +14,7 @@ import heapq
 from typing import Optional, Sequence
 
 from ..kernels.cpu import pool as _pool
-from .function import AccumulateGrad, _edge
+from .function import AccumulateGrad, FunctionNode, _edge
 from .grad_mode import _set, is_grad_enabled
 
 
@@ -127,6 +127,15 @@ def run_backward(
                 if accumulate_into_grad and grads[0] is not None and (inputs is None or (node, 0) in targets):
                     leaf.grad = _grad_value(leaf.grad, grads[0], create_graph, assigned_ids)
                 continue
+            if fuse is not None and inputs is None and type(node) is FunctionNode:
+                joint = fuse.deferred.joint_backward(node, grads, fuse, in_degree, blocked, deps)
+                if joint is not None:
+                    region, g_region, pending = joint
+                    if not retain_graph:
+                        node.release()
+                    _run_region(fuse, region, g_region, buffers, deps, heap, retain_graph, accumulate_into_grad,
+                                pending)
+                    continue
             if fuse is not None and type(node) is fuse.node_cls and grads[0] is not None and node.fusable():
                 region = fuse.collect(node, in_degree, blocked)
                 if len(region) > 1:
@@ -161,17 +170,27 @@ def _fusion_backward(create_graph):
 
     if create_graph or not state._enabled:
         return None
-    from ..fusion import backward
+    from ..fusion import backward, deferred
     from ..ops.elementwise import ElementwiseNode
 
     backward.node_cls = ElementwiseNode
+    backward.deferred = deferred
     return backward
 
 
-def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph, into_leaves) -> None:
-    """Run a fused backward region and hand its gradients to the nodes outside it."""
+def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph, into_leaves, pending=None) -> None:
+    """Run a fused backward region and hand its gradients to the nodes outside it.
+
+    ``pending``: a deferred loss over the region's root, computed by the same kernel where possible.
+    """
     members = set(region)
-    results = dict(fuse.run(region, grad, into_leaves))
+    if pending is None:
+        results = dict(fuse.run(region, grad, into_leaves))
+    else:
+        results, total = fuse.run(region, grad, into_leaves, with_forward_sum=True)
+        results = dict(results)
+        if total is not None:
+            pending.finish(total)
     for node in region:
         for edge in node._next:
             if edge is None or edge[0] in members:

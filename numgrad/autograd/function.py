@@ -224,6 +224,7 @@ class Function(metaclass=_FunctionMeta):
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         ctx.needs_input_grad = needs
+        ctx.recording = record  # forward runs with grad mode off; this says whether a node will be made
         prev = is_grad_enabled()
         _set(False)
         try:

@@ -11,6 +11,10 @@ intermediate results nobody else needs to ``numgrad.fusion.backward``, which
 differentiates the region symbolically and emits ONE kernel that writes every
 input gradient (intermediates are recomputed, not stored).
 
+Deferred losses: a recorded full ``sum``/``mean`` of a region waits; when
+``backward()`` is the first use, the fused backward kernel computes it too
+(``numgrad.fusion.deferred``), so a whole step is one kernel.
+
 Switches: ``NUMGRAD_FUSION=0`` or ``ng.set_fusion(False)`` runs each op as its
 own kernel; ``ng.explain(t)`` shows a lazy tensor's region and kernel source.
 """

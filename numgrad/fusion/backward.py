@@ -54,7 +54,7 @@ def collect(root, in_degree: dict, blocked) -> list:
     return region
 
 
-def run(region: list, grad, accumulate_into_leaves: bool = False):
+def run(region: list, grad, accumulate_into_leaves: bool = False, with_forward_sum: bool = False):
     """Compute the region's input gradients with one kernel.
 
     Returns a list of ``(edge, gradient Tensor)`` for every edge leaving the
@@ -63,9 +63,15 @@ def run(region: list, grad, accumulate_into_leaves: bool = False):
     ``accumulate_into_leaves``, a leaf whose ``.grad`` already holds a buffer of
     the region's shape gets ``grad + new`` written straight into that buffer
     by the same kernel (its edge then carries no tensor).
+
+    ``with_forward_sum``: return ``(results, total)`` where ``total`` is the sum
+    of the region root's forward value (recomputed in the same kernel, for a
+    deferred ``sum``/``mean`` loss, see ``numgrad.fusion.deferred``) as a 0-d
+    array, or None when no single kernel could do both.
     """
     if _profiler._ACTIVE and _profiler._outer(region):  # numgrad.profiler hook (off: one attribute check)
-        return _profiler._op("FusedBackward", "backward", run, (region, grad), {}, region,
+        return _profiler._op("FusedBackward", "backward", run, (region, grad, accumulate_into_leaves,
+                                                                with_forward_sum), {}, region,
                              [n.name() for n in region])
     members = set(region)
     order = _topological(region, members)  # producers before consumers
@@ -74,14 +80,17 @@ def run(region: list, grad, accumulate_into_leaves: bool = False):
     plan = _plans.get(sig[0]) if sig is not None else None
     if plan is not None:
         _, inputs, externals = sig
-        roots, edge_idx = plan
+        roots, edge_idx, forward_root = plan
         edges = [externals[j][0] for j in edge_idx]
         meta = {externals[j][0]: externals[j][1:] for j in edge_idx}
-        return _launch(region, edges, list(roots), list(inputs), meta, accumulate_into_leaves)
-    return _derive(region, order, members, grad, accumulate_into_leaves, sig)
+        result, total = _launch(region, edges, list(roots), list(inputs), meta, accumulate_into_leaves,
+                                forward_root if with_forward_sum else None)
+    else:
+        result, total = _derive(region, order, members, grad, accumulate_into_leaves, sig, with_forward_sum)
+    return (result, total) if with_forward_sum else result
 
 
-# region signature -> (input-gradient roots, which external edges they belong to)
+# region signature -> (input-gradient roots, which external edges they belong to, the root's forward Expr)
 _plans: dict = {}
 
 
@@ -152,7 +161,7 @@ def _signature(order, members, grad):
     return tuple(parts), inputs, externals
 
 
-def _derive(region, order, members, grad, accumulate_into_leaves, sig):
+def _derive(region, order, members, grad, accumulate_into_leaves, sig, with_forward_sum=False):
     """Build the region's gradient expressions (and remember them for this structure)."""
     builder = RegionBuilder()
     values: dict = {}  # node -> forward Expr (recomputed)
@@ -196,14 +205,21 @@ def _derive(region, order, members, grad, accumulate_into_leaves, sig):
         if (len(sig_inputs) == len(builder.inputs) and all(a is b for a, b in zip(sig_inputs, builder.inputs))
                 and [e for e, _, _ in externals] == list(external)):
             index = {e: j for j, (e, _, _) in enumerate(externals)}
-            _plans[key] = (tuple(roots), [index[e] for e in edges])
+            _plans[key] = (tuple(roots), [index[e] for e in edges], values[region[0]])
     meta = {e: external[e][1:] for e in edges}
-    return _launch(region, edges, roots, builder.inputs, meta, accumulate_into_leaves)
+    return _launch(region, edges, roots, builder.inputs, meta, accumulate_into_leaves,
+                   values[region[0]] if with_forward_sum else None)
 
 
-def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves):
-    """Run the gradient kernel (adding into existing leaf grads where allowed) and wrap the results."""
+def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves, forward_root=None):
+    """Run the gradient kernel (adding into existing leaf grads where allowed) and wrap the results.
+
+    Returns (results, total): ``total`` is the sum of ``forward_root`` computed by
+    the same kernel (a 0-d array), or None when it was not asked for or the
+    operands need a kernel that cannot also reduce.
+    """
     from ..tensor import Tensor
+    from ..kernels.backend import run_map_sum
 
     compute = region[0].compute
     shape = region[0].out_shape
@@ -216,7 +232,10 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves):
             inputs.append(target)
         outs.append(target if target is not None else empty_for(inputs, shape, compute.np))
         in_place.append(target is not None)
-    if roots:
+    total = None
+    if forward_root is not None:
+        total = run_map_sum(tuple(roots), forward_root, inputs, shape, compute.name, compute.name, outs)
+    if roots and total is None:
         run_map(tuple(roots), inputs, None, shape, compute.name, ("",) * len(inputs), outs=outs)
     result = []
     for edge, arr, done in zip(edges, outs, in_place):
@@ -231,7 +250,7 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves):
 
             arr = _cast_array(arr, in_dtype)
         result.append((edge, Tensor(arr)))
-    return result
+    return result, total
 
 
 def _grad_buffer(edge, shape: tuple, compute):

@@ -124,11 +124,15 @@ def flush_all() -> None:
 
 
 def pending_op(t):
-    """The LazyOp still to compute for tensor ``t``, or None when ``t`` has data."""
+    """The LazyOp still to compute for tensor ``t``, or None when ``t`` has data.
+
+    A deferred reduction (``fusion.deferred.PendingReduce``) is never inlined
+    into a region: ``record`` computes it first.
+    """
     if t._buf is not None:
         return None
     lazy = t._lazy
-    return lazy if lazy.result is None else None
+    return lazy if lazy.result is None and type(lazy) is LazyOp else None
 
 
 def tensor_array(t) -> np.ndarray:
@@ -380,7 +384,9 @@ def record(row, operands, params, shape, out_dtype, compute, device):
     for x in operands:
         if isinstance(x, Tensor) and x._buf is None:
             lazy = x._lazy
-            if lazy.result is None:
+            if type(lazy) is not LazyOp:
+                x._data  # noqa: B018 - a deferred reduction is computed, not inlined
+            elif lazy.result is None:
                 size += lazy.size
     if size > state.MAX_REGION:
         size = 1

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
+from ..fusion.deferred import defer_full_reduction, mean_of_total
 from ..fusion.lazy import reduce_lazy
 from ..kernels.backend import reduce_array
 
@@ -123,6 +124,10 @@ class Sum(Function):
         ctx.dims = dims
         ctx.node_name = "SumBackward0" if len(dims) == x.ndim else "SumBackward1"
         acc = dtype if dtype is not None else _sum_dtype(x.dtype)
+        ctx.keepdim = keepdim
+        deferred = defer_full_reduction(ctx, x, dims, keepdim, acc)
+        if deferred is not None:
+            return deferred
         out = _reduce(x, dims, "sum", acc)
         if keepdim:
             out = out.reshape(kept_shape(x.shape, dims))
@@ -160,17 +165,18 @@ class Mean(Function):
         for d in dims:
             count *= x.shape[d]
         ctx.count = count
-        total = _reduce(x, dims, "sum", x.dtype)
-        from .elementwise import apply
-
-        out = apply("div", Tensor(total), count) if count else apply("mul", Tensor(total), float("nan"))
+        deferred = defer_full_reduction(ctx, x, dims, keepdim, x.dtype, count)
+        if deferred is not None:
+            return deferred
+        out = Tensor(mean_of_total(_reduce(x, dims, "sum", x.dtype), count))
         if keepdim:
             out = out.reshape(kept_shape(x.shape, dims))
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return _broadcast_back(g, ctx) / ctx.count, None, None
+        # divide before spreading: one division of g, not one per element of the input
+        return _broadcast_back(g / ctx.count, ctx), None, None
 
 
 def mean(input, dim: Dims = None, keepdim: bool = False):

@@ -314,3 +314,61 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate((root,), 0, shape, reducer)
     return fn(size, *call_args)
+
+
+def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out: int) -> str:
+    """A module whose kernels write ``map_roots`` to outputs and return the sum of ``reduce_root``, in one
+    pass over a 1-D index space (all expressions share their common subexpressions)."""
+    lines, names = ex.render(list(map_roots) + [reduce_root], lambda i: f"v{i}", _const_fmt)
+    args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(kinds))]
+    loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
+    stores = [f"o{j}[i] = {name}" for j, name in enumerate(names[:-1])]
+    body = "\n".join("        " + line for line in loads + lines + stores)
+    preamble = _preambles(list(map_roots) + [reduce_root])
+    variants = []
+    for variant, rng, extra in (("serial", "range", ""), ("parallel", "prange", ", parallel=True")):
+        variants.append(f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH{extra})
+def {variant}(n, {', '.join(args)}):
+    acc = A(0)
+    for i in {rng}(n):
+{body}
+        acc += A({names[-1]})
+    return acc
+""")
+    return f"""import math
+import numpy as np
+from numba import njit, prange
+from numgrad.kernels.cpu import fastmath as fm
+T = np.{compute}
+A = np.{acc}
+FASTMATH = {FASTMATH_LITERAL}
+
+{preamble}
+
+
+""" + "\n\n".join(variants)
+
+
+def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, outs):
+    """Write ``map_roots`` over ``shape`` into ``outs`` and return the sum of ``reduce_root`` (dtype
+    ``acc``), in one kernel; None when the operands do not collapse to one dimension (nothing is written).
+
+    The sum is a Numba ``prange`` reduction, as in ``run_reduce``.
+    """
+    shape = tuple(shape)
+    size = 1
+    for n in shape:
+        size *= n
+    kinds, call_args, out_views, ndim = prepare(inputs, shape, outs)
+    if ndim != 1 or size == 0:
+        return None
+    key = ("map_sum", tuple(map_roots), reduce_root, tuple(kinds), compute, acc, len(outs))
+    mod = _kernels.get(key)
+    if mod is None:
+        source = _map_sum_source(map_roots, reduce_root, tuple(kinds), compute, acc, len(outs))
+        mod = cache.load_module(source, prefix="mapsum")
+        _kernels[key] = mod
+    fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
+    if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
+        _profiler._annotate(tuple(map_roots) + (reduce_root,), len(outs), shape, "sum")
+    return fn(size, *out_views, *call_args)

@@ -1,0 +1,146 @@
+"""Deferred losses (``numgrad/fusion/deferred.py``): the sum or mean of a fused region recorded for autograd
+is computed by the backward kernel when ``backward()`` comes first; every other use computes it as before.
+Values and gradients are checked against PyTorch, and the kernel count where the joint kernel must run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import numgrad as ng
+from numgrad.fusion.deferred import PendingReduce
+from tests.helpers import assert_close
+
+RNG = np.random.default_rng(0)
+X, W, B = (RNG.standard_normal(300) for _ in range(3))
+
+
+def _leaves(lib, dtype):
+    make = ng.tensor if lib is ng else torch.tensor
+    return [make(v.astype(dtype), requires_grad=True) for v in (X, W, B)]
+
+
+def _w1(lib, x, w, b):
+    return lib.tanh(x * w + b) * lib.sigmoid(x) ** 2
+
+
+def _kernels(fn) -> int:
+    """Kernel launches over more than one element (a mean also divides two 0-d values)."""
+    with ng.profiler.profile() as prof:
+        fn()
+    return sum(1 for r in prof.to_records(bandwidth=False) if r["kind"] == "kernel" and tuple(r["out_shape"] or ()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_loss_and_gradients_come_from_one_kernel(reduction, dtype):
+    x, w, b = _leaves(ng, dtype)
+    losses = []
+
+    def step():
+        losses.append(getattr(_w1(ng, x, w, b), reduction)())
+        assert isinstance(losses[0]._lazy, PendingReduce)
+        losses[0].backward()
+    assert _kernels(step) == 1  # forward and backward together (two without deferral)
+    loss = losses[0]
+    assert loss.grad_fn.name() == ("SumBackward0" if reduction == "sum" else "MeanBackward0")
+    tx, tw, tb = _leaves(torch, dtype)
+    expected = getattr(_w1(torch, tx, tw, tb), reduction)()
+    expected.backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert loss.dtype == x.dtype
+    assert_close(loss, expected.detach(), tol, tol)
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        assert_close(ours.grad, theirs.grad, tol, tol)
+
+
+def _check_against_torch(build, backward, dtype=np.float64):
+    leaves = _leaves(ng, dtype)
+    loss = build(ng, *leaves)
+    backward(loss, ng)
+    t_leaves = _leaves(torch, dtype)
+    expected = build(torch, *t_leaves)
+    backward(expected, torch)
+    assert_close(loss.detach(), expected.detach(), 1e-12, 1e-12)
+    for ours, theirs in zip(leaves, t_leaves):
+        assert_close(ours.grad, theirs.grad, 1e-12, 1e-12)
+    return loss, leaves
+
+
+def test_value_read_before_backward_is_computed_as_before():
+    _check_against_torch(lambda lib, x, w, b: _w1(lib, x, w, b).mean(),
+                         lambda loss, lib: (loss.item(), loss.backward()))
+    x, w, b = _leaves(ng, np.float64)
+    assert _kernels(lambda: (lambda loss: (loss.item(), loss.backward()))(_w1(ng, x, w, b).sum())) == 2
+
+
+def test_backward_with_a_gradient_and_retain_graph_twice():
+    def twice(loss, lib):
+        g = lib.tensor(2.5, dtype=loss.dtype)
+        loss.backward(g, retain_graph=True)
+        loss.backward(g)
+    _check_against_torch(lambda lib, x, w, b: _w1(lib, x, w, b).sum(), twice)
+
+
+def test_loss_used_by_another_op_and_summed_twice():
+    def build(lib, x, w, b):
+        z = _w1(lib, x, w, b)
+        return z.sum() * 2 + (z * z).mean()
+    _check_against_torch(build, lambda loss, lib: loss.backward())
+
+
+def test_retain_grad_and_hooks_keep_their_effect():
+    seen = []
+
+    def build(lib, x, w, b):
+        z = _w1(lib, x, w, b)
+        z.register_hook(lambda g: seen.append(g.shape))
+        loss = z.sum()
+        loss.retain_grad()
+        build.loss = loss
+        return loss
+    _check_against_torch(build, lambda loss, lib: loss.backward())
+    assert seen == [(300,), (300,)]
+    assert build.loss.grad.item() == 1.0
+
+
+def test_grad_with_inputs_and_create_graph():
+    x, w, b = _leaves(ng, np.float64)
+    (gx,) = ng.autograd.grad(_w1(ng, x, w, b).sum(), [x], create_graph=True)
+    tx, tw, tb = _leaves(torch, np.float64)
+    (tgx,) = torch.autograd.grad(_w1(torch, tx, tw, tb).sum(), [tx], create_graph=True)
+    assert_close(gx, tgx, 1e-12, 1e-12)
+    gx.sum().backward()
+    tgx.sum().backward()
+    assert_close(w.grad, tw.grad, 1e-10, 1e-12)
+
+
+def test_inplace_change_between_forward_and_backward():
+    """The loss keeps the value of its inputs when recorded; the backward raises PyTorch's error."""
+    x, w, b = _leaves(ng, np.float64)
+    loss = _w1(ng, x, w, b).sum()
+    with ng.no_grad():
+        w.add_(1.0)
+    tx, tw, tb = _leaves(torch, np.float64)
+    expected = _w1(torch, tx, tw, tb).sum()
+    assert_close(loss.detach(), expected.detach(), 1e-12, 1e-12)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_not_deferred_without_autograd_or_fusion_or_float():
+    x = ng.tensor(X)
+    assert not isinstance((x * 2).sum()._lazy, PendingReduce)  # nothing requires grad
+    xi = ng.tensor(X.astype(np.int64) * 0 + 3, requires_grad=False)
+    assert (xi * 2).sum().item() == 6 * 300
+    leaf = ng.tensor(X, requires_grad=True)
+    ng.set_fusion(False)
+    try:
+        loss = (leaf * 2).sum()
+        assert loss._lazy is None
+        loss.backward()
+    finally:
+        ng.set_fusion(True)
+    np.testing.assert_allclose(leaf.grad.numpy(), 2.0)
+    kept = (leaf * 2).sum(0, keepdim=True)
+    assert not isinstance(kept._lazy, PendingReduce)
