@@ -115,14 +115,20 @@ def _image_range(part, parts, n_img):
 
 
 @njit(**_OPTS)
+def _group_scratch(w2, groups, pixels, like):
+    """(w2 as (groups, OC/groups, CK), one image's column scratch (groups*CK, pixels), the same per group)."""
+    oc_total, ck = w2.shape
+    cols = np.empty((groups * ck, pixels), dtype=like.dtype)
+    return w2.reshape(groups, oc_total // groups, ck), cols, cols.reshape(groups, ck, pixels)
+
+
+@njit(**_OPTS)
 def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
     """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1, one gemm per group."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
-    oc_total, ck = w2.shape
+    oc_total = w2.shape[0]
     ocg = oc_total // groups
-    w3 = w2.reshape(groups, ocg, ck)
-    cols = np.empty((groups * ck, out_h * out_w), dtype=out.dtype)
-    cols3 = cols.reshape(groups, ck, out_h * out_w)
+    w3, cols, cols3 = _group_scratch(w2, groups, out_h * out_w, out)
     for n in range(lo, hi):
         _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
         out3 = out[n].reshape(groups, ocg, out_h * out_w)
@@ -153,11 +159,8 @@ def conv_forward_par(x, w2, b, has_bias, geo, out, parts):
 def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
     """gx[n] = col2im(w2_g.T @ g[n]_g per group) for images lo..hi-1."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
-    oc_total, ck = w2.shape
-    ocg = oc_total // groups
-    w3 = w2.reshape(groups, ocg, ck)
-    gcols = np.empty((groups * ck, out_h * out_w), dtype=g.dtype)
-    gcols3 = gcols.reshape(groups, ck, out_h * out_w)
+    ocg = w2.shape[0] // groups
+    w3, gcols, gcols3 = _group_scratch(w2, groups, out_h * out_w, g)
     for n in range(lo, hi):
         g3 = g[n].reshape(groups, ocg, out_h * out_w)
         for grp in range(groups):
