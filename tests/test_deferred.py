@@ -144,3 +144,20 @@ def test_not_deferred_without_autograd_or_fusion_or_float():
     np.testing.assert_allclose(leaf.grad.numpy(), 2.0)
     kept = (leaf * 2).sum(0, keepdim=True)
     assert not isinstance(kept._lazy, PendingReduce)
+
+
+def test_broadcast_region_falls_back_to_computing_the_loss_afterwards():
+    """Operands that do not collapse to one dimension get the usual gradient kernel; the loss stays deferred
+    and is computed from the forward region when it is read."""
+    a = np.random.default_rng(1).standard_normal((4, 1))
+    c = np.random.default_rng(2).standard_normal((1, 5))
+    x, w = ng.tensor(a, requires_grad=True), ng.tensor(c, requires_grad=True)
+    loss = (ng.tanh(x * w) + x).mean()
+    loss.backward()
+    assert isinstance(loss._lazy, PendingReduce) and loss._lazy.result is None
+    tx, tw = torch.tensor(a, requires_grad=True), torch.tensor(c, requires_grad=True)
+    expected = (torch.tanh(tx * tw) + tx).mean()
+    expected.backward()
+    assert_close(loss.detach(), expected.detach(), 1e-12, 1e-12)
+    assert_close(x.grad, tx.grad, 1e-12, 1e-12)
+    assert_close(w.grad, tw.grad, 1e-12, 1e-12)
