@@ -155,6 +155,32 @@ def test_reduction_of_a_fused_region_is_one_cuda_kernel(monkeypatch):
     assert_close(top.cpu(), np.float32(4.0))
 
 
+def test_deferred_loss_step_is_one_cuda_kernel(monkeypatch):
+    """A recorded sum of a fused region waits for backward(); then one kernel writes the gradients and sums
+    the loss (``numgrad/fusion/deferred.py``), as on the CPU."""
+    from numgrad.kernels.cuda import elementwise as cuda_map
+
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(200).astype(np.float32) for _ in range(3)]
+    results = {}
+    for device in ("cpu", "cuda"):
+        calls = []
+        if device == "cuda":
+            for name, shape_arg in (("run_map", 3), ("run_reduce", 2)):
+                original = getattr(cuda_map, name)
+                monkeypatch.setattr(cuda_map, name, lambda *a, _f=original, _n=name, _s=shape_arg, **k:
+                                    calls.append((_n, tuple(a[_s]))) or _f(*a, **k))
+        x, w, b = (ng.tensor(a, device=device, requires_grad=True) for a in arrays)
+        loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+        loss.backward()
+        if device == "cuda":
+            # one launch over the region (the loss's own 0-d gradient of ones may take another)
+            assert [c for c in calls if c[1]] == [("run_reduce", (200,))], calls
+        results[device] = [loss.detach().cpu()] + [t.grad.cpu() for t in (x, w, b)]
+    for c, g in zip(results["cpu"], results["cuda"]):
+        assert_close(g, c, 1e-5, 1e-6)
+
+
 def test_grad_of_grad_on_cuda():
     x = ng.tensor([0.3, -1.2, 2.0], dtype=ng.float64, device="cuda", requires_grad=True)
     (g,) = ng.autograd.grad((ng.tanh(x) ** 2).sum(), x, create_graph=True)
@@ -298,6 +324,22 @@ for name, reducer, acc in (("tanh", "sum", "float32"), ("sigmoid", "amax", "floa
         cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
     except Exception as exc:
         failures.append(f"mapreduce {name}/{reducer}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+# the deferred-loss kernel: a region's gradients written and its forward value summed in one launch
+for name, acc in (("tanh", "float32"), ("mul", "float64")):
+    row = ELEMENTWISE[name]
+    (root,) = _forward_roots(row)
+    n_in = row.arity + 2
+    xs = tuple(ex.var(i) for i in range(row.arity))
+    grads = tuple(ex._lift(g) for g in row.grad(ex.E, xs, root, ex.var(row.arity + 1)) if g is not None)
+    src = ce._reduce_source(root, ("a",) * n_in, ("",) * n_in, 2, "sum", acc, grads)
+    mod = ce.cache.load_module(src, prefix="cuda_mapsum")
+    T = getattr(types, acc)
+    sig = (types.int64, T[:], types.int64) + tuple(T[:, :] for _ in range(len(grads) + n_in))
+    count += 1
+    try:
+        cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"mapsum {name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 for kern, sig in ((nnfunc._softmax_forward, (f32[:, :, :], f32[:, :, :], types.boolean)),
                   (nnfunc._softmax_backward, (f64[:, :, :], f64[:, :, :], f64[:, :, :], types.boolean))):
     count += 1

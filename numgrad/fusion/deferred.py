@@ -74,13 +74,13 @@ def defer_full_reduction(ctx, x, dims, keepdim: bool, acc, count=None):
     """A lazy 0-d tensor for the full sum (or mean, with ``count``) of ``x``, or None to compute it now.
 
     Deferred only where the joint kernel can run: a recorded op, fusion on, a
-    full reduction without keepdim of a pending CPU region whose dtype is the
-    accumulation dtype (float32/float64).
+    full reduction without keepdim of a pending region (CPU or CUDA) whose
+    dtype is the accumulation dtype (float32/float64).
     """
     if not getattr(ctx, "recording", False) or not state._enabled or keepdim or len(dims) != x.ndim:
         return None
     op = pending_op(x)
-    if op is None or op.device.type != "cpu" or op.dtype is not acc or op.compute is not acc \
+    if op is None or op.dtype is not acc or op.compute is not acc \
             or not acc.is_floating_point or acc.name not in ("float32", "float64"):
         return None
     from ..tensor import Tensor

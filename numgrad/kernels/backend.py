@@ -90,10 +90,12 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
 
 def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, outs):
     """``map_roots`` written into ``outs`` plus the sum of ``reduce_root`` (a 0-d array of dtype ``acc``) in
-    one kernel, or None when there is no such kernel for these operands (CUDA, or strides that do not
+    one kernel, or None when there is no such kernel for these operands (on the CPU: strides that do not
     collapse to one dimension); nothing is written then."""
     if on_cuda(inputs) or on_cuda(outs):
-        return None
+        from .cuda.elementwise import run_map_sum as cuda_run_map_sum
+
+        return cuda_run_map_sum(map_roots, reduce_root, inputs, shape, compute, acc, outs)
     value = _cpu_map.run_map_sum(map_roots, reduce_root, inputs, shape, compute, acc, outs)
     return None if value is None else np.asarray(value, dtype=np.dtype(acc))
 

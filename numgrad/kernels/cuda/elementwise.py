@@ -144,29 +144,35 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
 
 
 
-def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str) -> str:
+def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str, map_roots=()) -> str:
     """A kernel that evaluates ``root`` at every index and folds it with ``reducer``: one partial per block.
 
     Each thread accumulates its grid-stride slice in registers, then the block
     combines its threads with a tree in shared memory (``reduce.THREADS``
     wide, a power of two), so a fused region and its reduction read every
     input once and write one value per block - no intermediate array.
+    ``map_roots`` are also evaluated and stored at every index into outputs
+    ``o0, o1, ...`` (the deferred-loss kernel: gradients plus the loss).
     """
     from ..cpu.reduce import reducer_source
     from .reduce import THREADS as TREE
     from .reduce import block_tree_source
 
     init, step = reducer_source(reducer, acc)
-    lines, (value,) = ex.render([root], lambda i: f"v{i}", _const_fmt, rewrite=devmath.rewriter_for(acc))
-    args = ["n", "partials"] + [f"shape{d}" for d in range(1, ndim)] + [f"a{k}" for k in range(len(in_kinds))]
+    lines, names = ex.render(list(map_roots) + [root], lambda i: f"v{i}", _const_fmt,
+                             rewrite=devmath.rewriter_for(acc))
+    value = names[-1]
+    args = (["n", "partials"] + [f"shape{d}" for d in range(1, ndim)] + [f"o{j}" for j in range(len(map_roots))]
+            + [f"a{k}" for k in range(len(in_kinds))])
     idx = ", ".join(f"i{d}" for d in range(ndim))
     ind = " " * 8
     body = _unravel(ndim, ind)
     body.extend(load_lines(in_kinds, in_casts, idx, ind))
     body.extend(ind + line for line in lines)
+    body.extend(f"{ind}o{j}[{idx}] = {name}" for j, name in enumerate(names[:-1]))
     body.append(f"{ind}v = T({value})")
     body.append(f"{ind}acc = {step}")
-    preamble = _preambles([root]).replace(_CPU_DEVICE_FN, "@cuda.jit(device=True, inline=True)")
+    preamble = _preambles(list(map_roots) + [root]).replace(_CPU_DEVICE_FN, "@cuda.jit(device=True, inline=True)")
     return "\n".join([
         "import math",
         "import numpy as np",
@@ -192,11 +198,12 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str) -> st
     ])
 
 
-def run_reduce(root, inputs, shape, reducer: str, acc: str):
+def run_reduce(root, inputs, shape, reducer: str, acc: str, map_roots=(), outs=()):
     """Reduce expression ``root`` over all of ``shape`` in one fused kernel; a 0-d ``DeviceArray`` of ``acc``.
 
     Blocks write partials; a one-block pass of ``reduce.reduce_axes`` folds
-    them, so the result is deterministic (no atomics).
+    them, so the result is deterministic (no atomics).  ``map_roots`` are
+    written into ``outs`` by the same kernel.
     """
     from .reduce import MAX_PARTIALS, _threads_for, reduce_axes
 
@@ -206,19 +213,25 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
         n *= d
     if n == 0:
         return None  # the caller's empty-reduction rules apply
-    kinds, args, cshape = prepare(inputs, shape, [])
+    kinds, args, cshape = prepare(inputs, shape, list(outs))
     ndim = len(cshape)
-    key = ("reduce", root, tuple(kinds), ndim, reducer, acc)
+    key = ("reduce", root, tuple(kinds), ndim, reducer, acc, tuple(map_roots))
     mod = _kernels.get(key)
     if mod is None:
-        mod = cache.load_module(_reduce_source(root, tuple(kinds), ("",) * len(kinds), ndim, reducer, acc),
-                                prefix="cuda_mapreduce")
+        source = _reduce_source(root, tuple(kinds), ("",) * len(kinds), ndim, reducer, acc, tuple(map_roots))
+        mod = cache.load_module(source, prefix="cuda_mapsum" if map_roots else "cuda_mapreduce")
         _kernels[key] = mod
     threads = _threads_for(n)
     blocks = max(1, min(-(-n // threads), MAX_PARTIALS))
     partials = empty((blocks,), np.dtype(np.bool_ if acc == "bool" else acc))
-    # the collapsed shape travels as scalars: there is no output array to read it from
+    # the collapsed shape travels as scalars (a plain reduction has no output array to read it from)
     mod.kernel[blocks, threads](n, partials.kernel_arg(), *cshape[1:], *args)
     out = empty((), partials.dtype)
     reduce_axes(partials.kernel_arg(), (0,), reducer, partials.dtype.name, out=out.kernel_arg())
     return out
+
+
+def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, outs):
+    """``map_roots`` written into ``outs`` and the sum of ``reduce_root`` (a 0-d ``DeviceArray``) in one kernel;
+    same contract as ``numgrad.kernels.cpu.elementwise.run_map_sum``."""
+    return run_reduce(reduce_root, inputs, shape, "sum", acc, tuple(map_roots), tuple(outs))
