@@ -7,6 +7,8 @@ plugs in here.  The CPU path costs one type check per operand.
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from .cpu import elementwise as _cpu_map
@@ -156,6 +158,21 @@ def _cuda_layers():
     from .cuda import conv
 
     return conv
+
+
+_device_modules: dict = {}
+
+
+def _device_module(arr, cpu_name: str, cuda_name: str):
+    """``kernels/cpu/<cpu_name>.py`` or ``kernels/cuda/<cuda_name>.py`` by the type of ``arr``; the modules share
+    names and contracts.  Looked up once per pair (these run on every op: no import machinery per call)."""
+    on_gpu = type(arr) is DeviceArray
+    key = (on_gpu, cuda_name if on_gpu else cpu_name)
+    mod = _device_modules.get(key)
+    if mod is None:
+        package = ".cuda." if on_gpu else ".cpu."
+        mod = _device_modules[key] = importlib.import_module(package + key[1], __package__)
+    return mod
 
 
 def linear_forward(x, w, b):
@@ -417,13 +434,7 @@ def contiguous(x):
 def optimizer_kernels(param):
     """The module of fused optimizer step kernels (``sgd_step``, ``adam_step``, ``rmsprop_step`` and their
     ``*_par`` variants) for the flat parameter array ``param`` (see ``kernels/cpu/optim.py``)."""
-    if type(param) is DeviceArray:
-        from .cuda import optim as cuda_optim
-
-        return cuda_optim
-    from .cpu import optim
-
-    return optim
+    return _device_module(param, "optim", "optim")
 
 
 def copy_as(x, dtype):
@@ -438,21 +449,10 @@ def copy_as(x, dtype):
 # ------------------------------------------------------------ indexing and nll_loss (ops/indexing.py, nn/functional.py)
 # Index plans, gather/scatter along offsets or a dim, nonzero and the nll gather/scatter: the kernels of
 # kernels/cpu/indexing.py (and cpu/nnfunc.py) or kernels/cuda/indexing.py, with the same contracts.
-_index_modules: dict = {}
-
-
 def indexing_kernels(arr):
     """The indexing kernel module for ``arr``'s device: ``kernels/cpu/indexing.py`` or ``kernels/cuda/indexing.py``
     (same names and contracts; on CUDA the ``*_parallel`` names are the same kernels, ``use_parallel`` is False)."""
-    on_gpu = type(arr) is DeviceArray
-    mod = _index_modules.get(on_gpu)
-    if mod is None:
-        if on_gpu:
-            from .cuda import indexing as mod
-        else:
-            from .cpu import indexing as mod
-        _index_modules[on_gpu] = mod
-    return mod
+    return _device_module(arr, "indexing", "indexing")
 
 
 def full_for(inputs, shape, dtype, value):
@@ -566,34 +566,17 @@ def reduction_kernels(x):
     """The module with ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum`` for the device of array
     ``x`` (var/std, logsumexp, norms, count_nonzero, max/min with indices, argmax/argmin, cumsum; see
     ``kernels/cpu/reductions.py``)."""
-    if type(x) is DeviceArray:
-        from .cuda import reductions as cuda_reductions
-
-        return cuda_reductions
-    from .cpu import reductions
-
-    return reductions
+    return _device_module(x, "reductions", "reductions")
 
 
 # ------------------------------------------------- normalization, embedding, dropout, BCE input check (nn/)
 # batch_norm, layer_norm, embedding and dropout call the kernels of the module this returns: kernels/cpu/conv.py
 # (its normalization / embedding / dropout section, as before) or kernels/cuda/norm.py (same names, arguments and
 # contracts; the ``*_par`` names are the same kernels there).
-_norm_modules: dict = {}
-
-
 def norm_kernels(arr):
     """The module with ``batch_norm_*``, ``rsqrt_eps``, ``layer_norm_*``, ``first_bad_index``, ``embedding_*``
     and ``dropout_forward(_par)`` for the device of array ``arr``."""
-    on_gpu = type(arr) is DeviceArray
-    mod = _norm_modules.get(on_gpu)
-    if mod is None:
-        if on_gpu:
-            from .cuda import norm as mod
-        else:
-            from .cpu import conv as mod
-        _norm_modules[on_gpu] = mod
-    return mod
+    return _device_module(arr, "conv", "norm")
 
 
 def empty_allocator(arr):
