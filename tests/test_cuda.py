@@ -282,6 +282,16 @@ from numgrad.ops.table import ELEMENTWISE
 
 failures = []
 count = 0
+
+
+def compile_sm90(func, sig, label):
+    global count
+    count += 1
+    try:
+        cuda.compile_ptx(func, sig, cc=(9, 0))
+    except Exception as exc:
+        failures.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
 for name, row in ELEMENTWISE.items():
     for compute in ("float32", "float64"):
         n_in = row.arity + len(row.params)
@@ -303,11 +313,7 @@ for name, row in ELEMENTWISE.items():
         mod = ce.cache.load_module(src, prefix="cuda_map")
         arg = lambda t: getattr(types, "boolean" if t == "bool" else t)[:, :]
         sig = (types.int64,) + tuple(arg(t) for t in out_types) + tuple(arg(in_type) for _ in range(n_in))
-        count += 1
-        try:
-            cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
-        except Exception as exc:
-            failures.append(f"{name}/{compute}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        compile_sm90(mod.kernel.py_func, sig, f"{name}/{compute}")
 f32, f64 = types.float32, types.float64
 # fused map-reduce kernels (a region's sum/amax/prod/any in one launch)
 for name, reducer, acc in (("tanh", "sum", "float32"), ("sigmoid", "amax", "float64"), ("exp", "prod", "float32"),
@@ -319,11 +325,7 @@ for name, reducer, acc in (("tanh", "sum", "float32"), ("sigmoid", "amax", "floa
     mod = ce.cache.load_module(src, prefix="cuda_mapreduce")
     part = types.boolean if acc == "bool" else getattr(types, acc)
     sig = (types.int64, part[:], types.int64) + tuple(f32[:, :] for _ in range(n_in))
-    count += 1
-    try:
-        cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"mapreduce {name}/{reducer}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(mod.kernel.py_func, sig, f"mapreduce {name}/{reducer}")
 # the deferred-loss kernel: a region's gradients written and its forward value summed in one launch
 for name, acc in (("tanh", "float32"), ("mul", "float64")):
     row = ELEMENTWISE[name]
@@ -335,18 +337,10 @@ for name, acc in (("tanh", "float32"), ("mul", "float64")):
     mod = ce.cache.load_module(src, prefix="cuda_mapsum")
     T = getattr(types, acc)
     sig = (types.int64, T[:], types.int64) + tuple(T[:, :] for _ in range(len(grads) + n_in))
-    count += 1
-    try:
-        cuda.compile_ptx(mod.kernel.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"mapsum {name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(mod.kernel.py_func, sig, f"mapsum {name}")
 for kern, sig in ((nnfunc._softmax_forward, (f32[:, :, :], f32[:, :, :], types.boolean)),
                   (nnfunc._softmax_backward, (f64[:, :, :], f64[:, :, :], f64[:, :, :], types.boolean))):
-    count += 1
-    try:
-        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__}")
 # indexing and nll_loss kernels of kernels/cuda/indexing.py
 from numgrad.kernels.cuda import indexing as cuda_indexing
 i32, u8, b1 = types.int32, types.uint8, types.boolean
@@ -376,11 +370,7 @@ for kern, sig in ((cuda_indexing._strided_offsets, (i64[:], i64[:])),
                   (cuda_indexing._nll_gather, (f64[:, :, :], u8[:, :], f64[:], i64, f64[:, :], f64[:, :], i64[:])),
                   (cuda_indexing._nll_scatter, (f32[:, :], i64[:, :], f32[:], i64, f32[:, :, :])),
                   (cuda_indexing._nll_scatter, (f64[:, :], u8[:, :], f64[:], i64, f64[:, :, :]))):
-    count += 1
-    try:
-        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"{kern.py_func.__name__} {sig}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__} {sig}")
 # the layer-op kernels (conv2d, pooling) of kernels/cuda/conv.py
 from numgrad.kernels.cuda import conv as cuda_conv
 i64, a4 = types.int64, (lambda t: t[:, :, :, :])
@@ -393,11 +383,7 @@ for kern, sig in ((cuda_conv._im2col, (a4(f32),) + (i64,) * 10 + (f32[:, :],)),
                   (cuda_conv._avg_pool_backward, (a4(f64),) + (i64,) * 6 + (types.boolean, i64, a4(f64))),
                   (cuda_conv._adaptive_avg_pool_forward, (a4(f32), a4(f32))),
                   (cuda_conv._adaptive_avg_pool_backward, (a4(f64), a4(f64)))):
-    count += 1
-    try:
-        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__}")
 # fused optimizer steps (numgrad.optim) and the reductions of ops/reductions.py
 import math
 from numgrad.kernels.cuda import optim as coptim, reductions as cred
@@ -429,11 +415,7 @@ for kind, dt in (("max", "float32"), ("min", "float64"), ("max", "int64"), ("min
 extra += [(cred.scan_kernel(acc), (x[:, :, :], getattr(types, acc)[:, :, :], b1))
           for acc, x in (("float32", f32), ("float64", f64), ("int64", b1))]
 for kern, sig in extra:
-    count += 1
-    try:
-        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"{kern.py_func.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__}")
 # batch norm, layer norm, embedding, dropout (kernels/cuda/norm.py) and the BCE input check (nnfunc.py)
 from numgrad.kernels.cuda import norm as cnorm
 extra = []
@@ -453,11 +435,7 @@ for T in (f32, f64):
               (nnfunc._outside_unit_interval, (T[:], types.int32[:]))]
 extra += [(cnorm._rsqrt_eps, (f64[:], f64, f64[:]))]
 for kern, sig in extra:
-    count += 1
-    try:
-        cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
-    except Exception as exc:
-        failures.append(f"{kern.py_func.__name__} {sig}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__} {sig}")
 print("compiled", count)
 for f in failures:
     print("FAIL", f)
