@@ -23,7 +23,7 @@ from .lazy import LazyOp, pending_op, reduce_lazy
 class PendingReduce:
     """The not-yet-computed full ``sum`` (``count is None``) or ``mean`` of lazy region ``op``."""
 
-    __slots__ = ("op", "count", "dtype", "shape", "device", "result", "size")
+    __slots__ = ("op", "count", "dtype", "shape", "device", "result")
 
     def __init__(self, op: LazyOp, count, dtype):
         self.op = op
@@ -32,7 +32,6 @@ class PendingReduce:
         self.shape = ()
         self.device = op.device
         self.result = None
-        self.size = 1
 
     def realize(self):
         if self.result is None:
