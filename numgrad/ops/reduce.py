@@ -131,7 +131,6 @@ class Sum(Function):
         out = _reduce(x, dims, "sum", acc)
         if keepdim:
             out = out.reshape(kept_shape(x.shape, dims))
-        ctx.keepdim = keepdim
         return Tensor(out)
 
     @staticmethod
