@@ -14,6 +14,10 @@ from .kernels.config import configure_numba as _configure_numba
 
 _configure_numba()
 
+from ._gc import configure_gc as _configure_gc  # noqa: E402
+
+_configure_gc()
+
 from . import _dtypes  # noqa: E402
 from ._dtypes import (  # noqa: E402,F401
     DType, bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
