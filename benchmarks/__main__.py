@@ -53,23 +53,6 @@ def w1_numpy(n: int) -> float:
     return median_time(step, repeats=5 if n >= 10**7 else 9)
 
 
-def per_op_torch(steps: int) -> float | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    leaf = torch.ones(4, requires_grad=True)
-
-    def run():
-        y = leaf
-        for _ in range(steps):
-            y = y * 1.0001
-        leaf.grad = None
-        y.sum().backward()
-
-    return median_time(run, repeats=5) / steps
-
-
 def mlp_numpy(batch: int):
     """MLP 784-512-256-10 SGD step by hand in NumPy (float32)."""
     rng = np.random.default_rng(0)
@@ -353,8 +336,7 @@ def main(argv=None) -> dict:
         r["numpy"] = w1_numpy(n)
         res["w1"][str(n)] = r
     res["memory"] = dict(fus["memory"], N=10**5 if quick else 10**7)
-    steps = 200 if quick else 1000
-    res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": (per_op_torch(steps) or 0) * 1e6 or None}
+    res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": fus["per_op_torch_us"]}
     res["compile"] = fus.get("compile")
 
     print("\n== nn workloads (bench_nn) ==")
