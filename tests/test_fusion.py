@@ -247,6 +247,33 @@ def test_second_process_compiles_nothing_and_corruption_is_recovered(tmp_path):
     assert third["y"] == first["y"] and third["g"] == first["g"]
 
 
+def test_generated_module_code_is_kept_beside_its_source_and_checked(tmp_path, monkeypatch):
+    from numgrad.kernels import cache
+
+    path = str(tmp_path / "k_0123.py")
+    text = "VALUE = 6 * 7\n"
+    code = cache._module_code(path, text)
+    (copy,) = [p for p in tmp_path.iterdir() if p.suffix == ".code"]
+    assert copy.name.startswith("k_0123.") and code.co_filename == path
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled although a good copy exists")
+
+    monkeypatch.setattr(cache, "compile", no_compiling, raising=False)
+    namespace = {}
+    exec(cache._module_code(path, text), namespace)
+    assert namespace["VALUE"] == 42
+    monkeypatch.undo()
+    # a flipped byte fails the checksum: compiled again and the copy rewritten
+    blob = bytearray(copy.read_bytes())
+    blob[-1] ^= 0xFF
+    copy.write_bytes(bytes(blob))
+    namespace = {}
+    exec(cache._module_code(path, text), namespace)
+    assert namespace["VALUE"] == 42
+    assert copy.read_bytes() != bytes(blob)
+
+
 @pytest.mark.slow
 def test_concurrent_writers_share_a_cache(tmp_path):
     env = dict(os.environ, NUMGRAD_CACHE_DIR=str(tmp_path))
