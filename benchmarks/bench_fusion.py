@@ -122,9 +122,9 @@ def w1_peak_memory(n: int) -> dict:
             "peak_over_inputs_plus_grads": total_peak / (inputs + grads)}
 
 
-def per_op_overhead(steps: int = 1000) -> float:
-    """Seconds per op for `x = x * 1.0001` on a (4,) tensor, forward + backward."""
-    leaf = ng.ones(4, requires_grad=True)
+def per_op_overhead(steps: int = 1000, lib=ng) -> float:
+    """Seconds per op for `x = x * 1.0001` on a (4,) tensor, forward + backward (``lib``: numgrad or torch)."""
+    leaf = lib.ones(4, requires_grad=True)
 
     def run():
         y = leaf
@@ -142,16 +142,7 @@ def per_op_torch(steps: int = 1000) -> float | None:
         import torch
     except ImportError:
         return None
-    leaf = torch.ones(4, requires_grad=True)
-
-    def run():
-        y = leaf
-        for _ in range(steps):
-            y = y * 1.0001
-        leaf.grad = None
-        y.sum().backward()
-
-    return median_time(run, repeats=5) / steps
+    return per_op_overhead(steps, lib=torch)
 
 
 _COMPILE_SCRIPT = textwrap.dedent("""
