@@ -19,9 +19,9 @@ gen-0 threshold        total        in gc     collections  full collections
 200 000                49 us/op     6.5 us/op 1            0
 =====================  ===========  ========  ===========  ================
 
-So numgrad raises the young-generation threshold at import, only while it still holds one of
-CPython's defaults: a threshold the program set itself is kept.  Cyclic
-garbage is still collected, a little later.  ``NUMGRAD_GC_THRESHOLD=0``
+So numgrad raises the young-generation threshold at import, only while it
+still holds one of CPython's defaults: a threshold the program set itself is
+kept.  Cyclic garbage is still collected, a little later.  ``NUMGRAD_GC_THRESHOLD=0``
 leaves the collector alone; ``NUMGRAD_GC_THRESHOLD=<n>`` sets the threshold.
 """
 from __future__ import annotations

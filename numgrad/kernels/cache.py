@@ -259,8 +259,9 @@ def _module_code(path: str, text: str) -> types.CodeType:
     the build machine), and compiling a generated module's source cost 4-5 ms
     there in every new process, about a quarter of a disk-cache hit.  The copy
     sits beside the source, named after it (the content hash) and the
-    interpreter's cache tag, and carries a SHA-256 of its bytes: a truncated or
-    altered file is compiled again and rewritten.
+    interpreter's cache tag, and carries a SHA-256 of its bytes and the
+    bytecode magic number: a truncated or altered file, or one written by
+    another bytecode version, is compiled again and rewritten.
     """
     tag = sys.implementation.cache_tag
     code_path = f"{path[:-3]}.{tag}.code" if tag else None
@@ -269,7 +270,7 @@ def _module_code(path: str, text: str) -> types.CodeType:
             with open(code_path, "rb") as f:
                 blob = f.read()
             check, data = blob[:32], blob[32:]
-            if hashlib.sha256(data).digest() == check:
+            if _code_check(data) == check:
                 code = marshal.loads(data)
                 if isinstance(code, types.CodeType) and code.co_filename == path:
                     return code
@@ -279,10 +280,14 @@ def _module_code(path: str, text: str) -> types.CodeType:
     if code_path is not None:
         data = marshal.dumps(code)
         try:
-            _atomic_write(code_path, hashlib.sha256(data).digest() + data)
+            _atomic_write(code_path, _code_check(data) + data)
         except OSError:
             pass  # a read-only cache still works, it only compiles each time
     return code
+
+
+def _code_check(data: bytes) -> bytes:
+    return hashlib.sha256(importlib.util.MAGIC_NUMBER + data).digest()
 
 
 def _atomic_write(path: str, content) -> None:
