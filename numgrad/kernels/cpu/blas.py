@@ -31,6 +31,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
@@ -103,14 +104,41 @@ def _storage(x):
     return False, 0
 
 
+@intrinsic
+def _any_layout(typingctx, arr):
+    """The same array, typed with layout "A" (any strides).
+
+    Numba compiles a function once per argument layout, and the callers hand
+    gemm C-contiguous arrays, transposes (F) and column blocks (A): six
+    specializations of ``gemm`` and three of the parallel ``_gemm_split`` in
+    one digits training run, each a full compile.  Only strides and the data
+    pointer are used here, so every call can share the "A" specialization.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+    any_layout = arr.copy(layout="A")
+
+    def codegen(context, builder, signature, args):
+        value = context.cast(builder, args[0], signature.args[0], signature.return_type)
+        return impl_ret_borrowed(context, builder, signature.return_type, value)
+
+    return any_layout(arr), codegen
+
+
 @njit(**_OPTS)
 def gemm(a, b, c, alpha, beta):
     """``c = alpha * a @ b + beta * c`` for 2-D float arrays of one dtype.
 
     ``a`` and ``b`` may be row- or column-major with any leading dimension (a
     transpose or a block of a bigger matrix); ``c`` must be row-major with unit
-    column stride.  Operands with neither layout are copied first.
+    column stride.  Operands with neither layout are copied first.  Every
+    layout shares one compiled ``_gemm`` (see ``_any_layout``).
     """
+    _gemm(_any_layout(a), _any_layout(b), _any_layout(c), np.float64(alpha), np.float64(beta))
+
+
+@njit(**_OPTS)
+def _gemm(a, b, c, alpha, beta):
     m, k = a.shape
     n = b.shape[1]
     if m == 0 or n == 0:
@@ -169,7 +197,8 @@ def gemm_parallel(a, b, c, alpha, beta, parts):
     if parts < 2:
         gemm(a, b, c, alpha, beta)
         return
-    _gemm_split(a, b, c, alpha, beta, by_cols, block, parts)
+    _gemm_split(_any_layout(a), _any_layout(b), _any_layout(c), np.float64(alpha), np.float64(beta), by_cols,
+                block, parts)
 
 
 def parallel_parts(macs: int, max_parts: int) -> int:
