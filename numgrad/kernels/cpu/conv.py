@@ -108,6 +108,9 @@ def _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
                             gx[n, c, ih, iw] += cols[row, src + ow]
 
 
+# The serial and parallel variants call the same per-image (per-plane) helpers
+# with int64 bounds: a literal 0 or prange's unsigned index would compile each
+# helper a second time (two specializations each in a cold digits run).
 @njit(**_OPTS)
 def _image_range(part, parts, n_img):
     per = (n_img + parts - 1) // parts
@@ -145,13 +148,13 @@ def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
 def conv_forward(x, w2, b, has_bias, geo, out):
     """conv2d forward: out (N, OC, P) from x (N, C, H, W) and w2 (OC, C/groups*kh*kw);
     ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``."""
-    _conv_forward_images(x, w2, b, has_bias, geo, out, 0, x.shape[0])
+    _conv_forward_images(x, w2, b, has_bias, geo, out, np.int64(0), x.shape[0])
 
 
 @njit(parallel=True, **_OPTS)
 def conv_forward_par(x, w2, b, has_bias, geo, out, parts):
     for part in prange(parts):
-        lo, hi = _image_range(part, parts, x.shape[0])
+        lo, hi = _image_range(np.int64(part), parts, x.shape[0])
         _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi)
 
 
@@ -171,13 +174,13 @@ def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
 @njit(**_OPTS)
 def conv_input_grad(g, w2, geo, gx):
     """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P)."""
-    _conv_input_grad_images(g, w2, geo, gx, 0, g.shape[0])
+    _conv_input_grad_images(g, w2, geo, gx, np.int64(0), g.shape[0])
 
 
 @njit(parallel=True, **_OPTS)
 def conv_input_grad_par(g, w2, geo, gx, parts):
     for part in prange(parts):
-        lo, hi = _image_range(part, parts, g.shape[0])
+        lo, hi = _image_range(np.int64(part), parts, g.shape[0])
         _conv_input_grad_images(g, w2, geo, gx, lo, hi)
 
 
@@ -201,7 +204,7 @@ def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
 def conv_weight_grad(x, g, geo, gw2):
     """The gradient of conv2d in its weight: gw2 (OC, CK), overwritten, from x and g (N, OC, P)."""
     gw2[...] = 0
-    _conv_weight_grad_images(x, g, geo, gw2, 0, x.shape[0])
+    _conv_weight_grad_images(x, g, geo, gw2, np.int64(0), x.shape[0])
 
 
 @njit(parallel=True, **_OPTS)
@@ -210,7 +213,7 @@ def conv_weight_grad_par(x, g, geo, gw2, parts):
     # not depend on which thread ran which part
     partials = np.zeros((parts,) + gw2.shape, dtype=gw2.dtype)
     for part in prange(parts):
-        lo, hi = _image_range(part, parts, x.shape[0])
+        lo, hi = _image_range(np.int64(part), parts, x.shape[0])
         _conv_weight_grad_images(x, g, geo, partials[part], lo, hi)
     gw2[...] = partials[0]
     for part in range(1, parts):
@@ -268,7 +271,7 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
 def max_pool2d_forward_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
     C = x.shape[1]
     for nc in prange(x.shape[0] * C):
-        _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw)
+        _max_pool_plane(x, out, idx, np.int64(nc), C, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(**_OPTS)
@@ -486,7 +489,7 @@ def layer_norm_forward(x, w, b, eps, out, mean, rstd):
 @njit(parallel=True, **_OPTS)
 def layer_norm_forward_par(x, w, b, eps, out, mean, rstd):
     for r in prange(x.shape[0]):
-        _layer_norm_row(x, w, b, eps, out, mean, rstd, r)
+        _layer_norm_row(x, w, b, eps, out, mean, rstd, np.int64(r))
 
 
 @njit(**_OPTS)
