@@ -220,9 +220,10 @@ def run(quick: bool = False, compile: bool = False, sizes=None) -> dict:
     results["memory"] = mem
     print(f"\nW1 peak memory: {mem['peak_MB']:.1f} MB = {mem['peak_over_inputs_plus_grads']:.2f} x "
           f"(inputs + gradients = {mem['inputs_MB'] + mem['grads_MB']:.1f} MB); target <= 1.25")
-    overhead = per_op_overhead(200 if args.quick else 1000)
+    chain = 200 if args.quick else 1000
+    overhead = per_op_overhead(chain)
     results["per_op_us"] = overhead * 1e6
-    torch_overhead = per_op_torch(200 if args.quick else 1000)
+    torch_overhead = per_op_torch(chain)
     results["per_op_torch_us"] = torch_overhead * 1e6 if torch_overhead else None
     torch_note = f"PyTorch eager {torch_overhead * 1e6:.2f} us/op in this run; " if torch_overhead else ""
     print(f"per-op overhead (x = x * 1.0001 on (4,), fwd+bwd): {overhead * 1e6:.2f} us/op "

@@ -18,10 +18,10 @@ def restore_threshold():
 
 
 def test_import_raises_the_default_young_threshold():
-    code = "import gc; before = gc.get_threshold(); import numgrad; print(before, gc.get_threshold())"
+    code = "import gc; before = gc.get_threshold(); import numgrad; print((before, gc.get_threshold()))"
     env = {k: v for k, v in os.environ.items() if k != "NUMGRAD_GC_THRESHOLD"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    before, after = (ast.literal_eval(part + ")") for part in out.stdout.strip()[:-1].split(") "))
+    before, after = ast.literal_eval(out.stdout.strip())
     assert before[0] in (700, 2000)
     assert after == (_gc.GEN0_THRESHOLD, *before[1:])
 
