@@ -226,10 +226,22 @@ def build_tables(res: dict) -> list:
                      _ratio(r.get("torch_eager"), ours), _ratio(r.get("torch_compile"), ours)])
     out.append(("nn workloads (ms): numgrad and peer time / numgrad time", rows,
                 ["workload", "numgrad ms", "NumPy", "torch eager", "torch.compile"]))
+    rows = [[name, _ms(r["numgrad"] / 1e3), _ms(r["gemm_only_numgrad"] / 1e3),
+             _ms(r["torch_eager"] / 1e3) if r.get("torch_eager") else "-",
+             _ms(r["gemm_only_torch"] / 1e3) if r.get("gemm_only_torch") else "-",
+             f"{r['gemm_only_numgrad'] / r['torch_eager']:.2f}" if r.get("torch_eager") else "-"]
+            for name, r in res["nn"].items() if "gemm_only_numgrad" in r]
+    out.append(("MLP step vs its 8 matrix products alone (ms); the target is numgrad <= 0.5 x torch eager, "
+                "and the last column is numgrad's BLAS time alone over torch's whole step", rows,
+                ["workload", "numgrad step", "numgrad BLAS only", "torch step", "torch BLAS only",
+                 "numgrad BLAS / torch step"]))
     po = res["per_op"]
     rows = [["x = x * 1.0001 on (4,), fwd+bwd", f"{po['numgrad_us']:.2f}",
-             f"{po['torch_eager_us']:.2f}" if po.get("torch_eager_us") else "-"]]
-    out.append(("per-op overhead (us/op)", rows, ["workload", "numgrad", "torch eager"]))
+             f"{po['torch_eager_us']:.2f}" if po.get("torch_eager_us") else "-",
+             f"{po['python_floor_us']:.2f}" if po.get("python_floor_us") else "-"]]
+    out.append(("per-op overhead (us/op; the last column is micrograd-style Python scalars, the least a "
+                "graph of Python-level ops does per op)", rows,
+                ["workload", "numgrad", "torch eager", "Python floor"]))
     mem = res["memory"]
     rows = [[f"{mem['N']:.0e}", f"{mem['peak_MB']:.1f}", f"{mem['inputs_MB'] + mem['grads_MB']:.1f}",
              f"{mem['peak_over_inputs_plus_grads']:.2f}"]]
@@ -336,7 +348,8 @@ def main(argv=None) -> dict:
         r["numpy"] = w1_numpy(n)
         res["w1"][str(n)] = r
     res["memory"] = dict(fus["memory"], N=10**5 if quick else 10**7)
-    res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": fus["per_op_torch_us"]}
+    res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": fus["per_op_torch_us"],
+                     "python_floor_us": fus["per_op_python_floor_us"]}
     res["compile"] = fus.get("compile")
 
     print("\n== nn workloads (bench_nn) ==")

@@ -145,6 +145,60 @@ def per_op_torch(steps: int = 1000) -> float | None:
     return per_op_overhead(steps, lib=torch)
 
 
+class _Scalar:
+    """micrograd's ``Value`` for one op (mul): the least a Python define-by-run graph does per op.
+
+    One object and one backward closure per op, its inputs kept, and a
+    topological walk in backward: no arrays, dtypes, shapes, version counters
+    or kernels.  What this costs per op on the machine bounds from below what
+    any engine whose ops are Python calls can reach (the per-op target).
+    """
+
+    __slots__ = ("data", "grad", "_backward", "_prev")
+
+    def __init__(self, data, children=()):
+        self.data = data
+        self.grad = 0.0
+        self._backward = None
+        self._prev = children
+
+    def __mul__(self, other):
+        other = other if isinstance(other, _Scalar) else _Scalar(other)
+        out = _Scalar(self.data * other.data, (self, other))
+
+        def backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = backward
+        return out
+
+    def backward(self):
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:  # iterative: a 1000-op chain is deeper than the recursion limit allows comfortably
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                stack.extend((child, False) for child in node._prev)
+        self.grad = 1.0
+        for node in reversed(order):
+            if node._backward is not None:
+                node._backward()
+
+
+def per_op_python_floor(steps: int = 1000) -> float:
+    """Seconds per op of the same chain on micrograd-style Python scalars (``_Scalar``), forward + backward."""
+    def run():
+        y = _Scalar(1.0)
+        for _ in range(steps):
+            y = y * 1.0001
+        y.backward()
+
+    return median_time(run, repeats=5) / steps
+
+
 _COMPILE_SCRIPT = textwrap.dedent("""
     import json, time, sys
     t0 = time.perf_counter()
@@ -225,9 +279,11 @@ def run(quick: bool = False, compile: bool = False, sizes=None) -> dict:
     results["per_op_us"] = overhead * 1e6
     torch_overhead = per_op_torch(chain)
     results["per_op_torch_us"] = torch_overhead * 1e6 if torch_overhead else None
+    floor = per_op_python_floor(chain)
+    results["per_op_python_floor_us"] = floor * 1e6
     torch_note = f"PyTorch eager {torch_overhead * 1e6:.2f} us/op in this run; " if torch_overhead else ""
     print(f"per-op overhead (x = x * 1.0001 on (4,), fwd+bwd): {overhead * 1e6:.2f} us/op "
-          f"({torch_note}target <= 2.5)")
+          f"({torch_note}micrograd-style Python scalars {floor * 1e6:.2f} us/op; target <= 2.5)")
     if not args.quick:
         cc = compile_costs()
         results["compile"] = cc

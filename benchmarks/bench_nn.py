@@ -3,7 +3,9 @@
     python benchmarks/bench_nn.py [--repeats 30]
 
 1. MLP 784-512-256-10, ReLU, cross-entropy, SGD step (zero_grad, forward,
-   backward, step), float32, batch 128 and 1024.
+   backward, step), float32, batch 128 and 1024; and the step's 8 matrix
+   products alone, through numgrad's BLAS and through PyTorch's (the floor
+   each engine's step cannot go below).
 2. conv2d 32x3x32x32 -> 16 channels, k=3, padding 1, forward + backward.
 3. conv2d forward only: numgrad's im2col + gemm kernel vs a direct Numba loop
    nest (the measurement behind the choice of im2col in kernels/cpu/conv.py).
@@ -72,6 +74,43 @@ def mlp_step_torch(batch: int):
     return step
 
 
+def _mlp_products(batch: int) -> list:
+    """(M, K, N) of every matrix product one MLP step makes: 3 forward, 3 weight grads, 2 input grads."""
+    dims = [784, 512, 256, 10]
+    forward = [(batch, k, n) for k, n in zip(dims, dims[1:])]
+    weight_grads = [(n, batch, k) for k, n in zip(dims, dims[1:])]
+    input_grads = [(batch, n, k) for k, n in zip(dims[1:-1], dims[2:])]
+    return forward + weight_grads + input_grads
+
+
+def mlp_gemm_floor_numgrad(batch: int):
+    """The MLP step's matrix products alone, through numgrad's BLAS path (``blas.matmul_into``).
+
+    No engine built on this BLAS can take a step in less time: it bounds what
+    numgrad's MLP step can reach on this machine.
+    """
+    from numgrad.kernels.cpu.blas import matmul_into
+
+    rng = np.random.default_rng(0)
+    operands = [(rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32),
+                 np.empty((m, n), np.float32)) for m, k, n in _mlp_products(batch)]
+
+    def products():
+        for a, b, out in operands:
+            matmul_into(a, b, out)
+    return products
+
+
+def mlp_gemm_floor_torch(batch: int):
+    """The same products in PyTorch (``torch.mm(out=)``): the part of torch's step that is its BLAS."""
+    operands = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)) for m, k, n in _mlp_products(batch)]
+
+    def products():
+        for a, b, out in operands:
+            torch.mm(a, b, out=out)
+    return products
+
+
 def conv_numgrad():
     x = ng.randn(32, 3, 32, 32, requires_grad=True)
     w = ng.randn(16, 3, 3, 3, requires_grad=True)
@@ -124,8 +163,11 @@ def run(quick: bool = False, repeats: int = 30) -> dict:
     """MLP step and conv2d fwd+bwd medians in ms, numgrad and PyTorch eager (used by ``python -m benchmarks``)."""
     results: dict = {}
     for batch in ((128,) if quick else (128, 1024)):
-        results[f"mlp_b{batch}"] = {"numgrad": median_ms(mlp_step_numgrad(batch), repeats),
-                                    "torch_eager": median_ms(mlp_step_torch(batch), repeats) if torch else None}
+        results[f"mlp_b{batch}"] = {
+            "numgrad": median_ms(mlp_step_numgrad(batch), repeats),
+            "torch_eager": median_ms(mlp_step_torch(batch), repeats) if torch else None,
+            "gemm_only_numgrad": median_ms(mlp_gemm_floor_numgrad(batch), repeats),
+            "gemm_only_torch": median_ms(mlp_gemm_floor_torch(batch), repeats) if torch else None}
     results["conv2d"] = {"numgrad": median_ms(conv_numgrad(), repeats),
                          "torch_eager": median_ms(conv_torch(), repeats) if torch else None}
     return results
@@ -135,14 +177,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
+    results = run(repeats=args.repeats)
     rows = []
     for batch in (128, 1024):
-        ours = median_ms(mlp_step_numgrad(batch), args.repeats)
-        theirs = median_ms(mlp_step_torch(batch), args.repeats) if torch else float("nan")
-        rows.append((f"MLP 784-512-256-10 SGD step, batch {batch}", ours, theirs))
-    ours = median_ms(conv_numgrad(), args.repeats)
-    theirs = median_ms(conv_torch(), args.repeats) if torch else float("nan")
-    rows.append(("conv2d 32x3x32x32->16 k3 p1 fwd+bwd", ours, theirs))
+        r = results[f"mlp_b{batch}"]
+        rows.append((f"MLP 784-512-256-10 SGD step, batch {batch}", r["numgrad"], r["torch_eager"] or float("nan")))
+        rows.append(("  its 8 matrix products alone", r["gemm_only_numgrad"], r["gemm_only_torch"] or float("nan")))
+    r = results["conv2d"]
+    rows.append(("conv2d 32x3x32x32->16 k3 p1 fwd+bwd", r["numgrad"], r["torch_eager"] or float("nan")))
 
     print(f"{'workload':44s} {'numgrad ms':>11s} {'torch ms':>9s} {'numgrad/torch':>14s}")
     for name, ours, theirs in rows:

@@ -222,6 +222,28 @@ def test_benchmark_suite_quick_runs(tmp_path):
     with open(out / "results.json") as f:
         res = json.load(f)
     assert res["quick"] and res["w1"] and res["nn"] and "profiler_overhead" in res
+    assert res["per_op"]["python_floor_us"] > 0 and res["nn"]["mlp_b128"]["gemm_only_numgrad"] > 0
+
+
+def test_benchmark_reference_points_compute_what_they_claim():
+    """The per-op Python floor is a real autograd and the MLP's BLAS floor makes the step's own products."""
+    from benchmarks.bench_fusion import _Scalar
+    from benchmarks.bench_nn import _mlp_products
+
+    x = _Scalar(2.0)
+    y = x
+    for _ in range(50):
+        y = y * 1.5
+    y = y * x  # x used twice: backward must visit it once, after both uses
+    y.backward()
+    assert y.data == pytest.approx(2.0 * 1.5 ** 50 * 2.0)
+    assert x.grad == pytest.approx(2 * 2.0 * 1.5 ** 50)
+
+    products = _mlp_products(128)
+    assert products[:3] == [(128, 784, 512), (128, 512, 256), (128, 256, 10)]  # forward
+    assert (512, 128, 784) in products and (128, 10, 256) in products and len(products) == 8
+    # the step's own multiply-adds: forward, weight grads, and input grads of the two upper layers
+    assert sum(m * k * n for m, k, n in products) == 128 * (2 * (784 * 512 + 512 * 256 + 256 * 10) + 512 * 256 + 256 * 10)
 
 
 def test_compare_refuses_to_call_numgrad_time_numpy():
