@@ -16,6 +16,7 @@ import numpy as np
 from . import _dtypes
 from .autograd.function import AccumulateGrad
 from .autograd.grad_mode import is_grad_enabled
+from . import autograd as _autograd  # complete by now: the line above loaded the package
 from .device import Device, cpu, cuda0
 from .kernels.cuda.array import DeviceArray
 from .fusion import lazy as _lazy_state
@@ -265,9 +266,7 @@ class Tensor:
         >>> (x ** 2).backward(); x.grad
         tensor(4.)
         """
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
         """A new tensor sharing this one's data, cut from the graph."""

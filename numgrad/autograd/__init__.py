@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
+from .._tensor_class import tensor_class
 from .engine import run_backward
 from .function import Function, Node
 from .gradcheck import gradcheck, gradgradcheck
@@ -13,19 +14,17 @@ __all__ = ["backward", "grad", "Function", "Node", "gradcheck", "gradgradcheck",
 
 
 def _as_list(x):
-    from ..tensor import Tensor
-
     if x is None:
         return None
-    if isinstance(x, Tensor):
+    if isinstance(x, tensor_class()):
         return [x]
     return list(x)
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
-    from ..ops.creation import ones_like
-    from ..tensor import Tensor
+    from ..ops import creation
 
+    Tensor = tensor_class()
     grads = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None and i < len(grad_outputs) else None
@@ -39,7 +38,7 @@ def _make_grads(outputs, grad_outputs, create_graph):
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {out.dtype}"
                 )
-            g = ones_like(out)
+            g = creation.ones_like(out)
         else:
             if not isinstance(g, Tensor):
                 from ..ops.creation import tensor

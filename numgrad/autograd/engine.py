@@ -166,16 +166,26 @@ def run_backward(
 def _fusion_backward(create_graph):
     """The fused-backward module when fusion is on (with create_graph the backward
     is recorded op by op, and its forward-lazy regions fuse instead)."""
-    from ..fusion import state
-
-    if create_graph or not state._enabled:
+    fusion = _fusion[0]
+    if fusion is None:
+        fusion = _fusion[0] = _load_fusion()
+    if create_graph or not fusion.state._enabled:
         return None
+    return fusion.backward
+
+
+def _load_fusion():
+    # imported on first use, once: the fusion package imports the autograd package
+    from .. import fusion
     from ..fusion import backward, deferred
     from ..ops.elementwise import ElementwiseNode
 
     backward.node_cls = ElementwiseNode
     backward.deferred = deferred
-    return backward
+    return fusion
+
+
+_fusion = [None]  # the numgrad.fusion package once loaded
 
 
 def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph, into_leaves, pending=None) -> None:

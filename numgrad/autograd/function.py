@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from .. import profiler as _profiler  # hooks in Function.apply / FunctionNode.apply
+from .._tensor_class import tensor_class
 from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
@@ -138,14 +139,16 @@ class FunctionNode(Node):
     def apply(self, grads: list, create_graph: bool):
         if _profiler._ACTIVE and _profiler._outer(self):  # numgrad.profiler hook (off: one attribute check)
             return _profiler._op(self.name(), "backward", self.apply, (grads, create_graph), {}, self)
-        from ..tensor import Tensor
-        from .. import ops
-
+        Tensor = tensor_class()
         if self.ctx._freed:
             raise RuntimeError(FREED_MSG)
         filled = []
         for g, meta in zip(grads, self.ctx._out_meta):
-            filled.append(ops.zeros(meta[0], dtype=meta[1], device=meta[2]) if g is None else g)
+            if g is None:
+                from .. import ops
+
+                g = ops.zeros(meta[0], dtype=meta[1], device=meta[2])
+            filled.append(g)
         prev = is_grad_enabled()
         _set(create_graph)
         try:
@@ -217,9 +220,7 @@ class Function(metaclass=_FunctionMeta):
     def apply(cls, *args, **kwargs):
         if _profiler._ACTIVE and _profiler._outer(cls):  # numgrad.profiler hook (off: one attribute check)
             return _profiler._op(cls.__name__.lstrip("_"), None, cls.apply, args, kwargs, cls)
-        from ..tensor import Tensor
-        from .. import ops
-
+        Tensor = tensor_class()
         ctx = Context()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
@@ -233,7 +234,10 @@ class Function(metaclass=_FunctionMeta):
             _set(prev)
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
-        outs = tuple(o if isinstance(o, Tensor) or o is None else ops.tensor(o) for o in outs)
+        if not all(isinstance(o, Tensor) or o is None for o in outs):
+            from .. import ops
+
+            outs = tuple(o if isinstance(o, Tensor) or o is None else ops.tensor(o) for o in outs)
         if record:
             edges = tuple(_edge(a) if n else None for a, n in zip(args, needs))
             meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)

@@ -13,23 +13,20 @@ summed back to their shape afterwards.
 """
 from __future__ import annotations
 
-from ..kernels.backend import empty_for, run_map
+from ..autograd.function import AccumulateGrad
+from ..kernels.backend import empty_for, run_map, run_map_sum
 from ..ops import expr as ex
+from ..ops import elementwise as _elementwise
 from ..ops.reduce import sum_to_array
 from .. import profiler as _profiler  # hook in run
+from .._tensor_class import tensor_class
 from . import state
-from .lazy import RegionBuilder, flush_readers, op_expr
-
-
-def _elementwise_node_cls():
-    from ..ops.elementwise import ElementwiseNode
-
-    return ElementwiseNode
+from .lazy import RegionBuilder, flush_readers, is_special_exponent, op_expr, scalar_operand_key
 
 
 def collect(root, in_degree: dict, blocked) -> list:
     """Nodes of the fusable region that starts at ``root`` (root first)."""
-    Node = _elementwise_node_cls()
+    Node = _elementwise.ElementwiseNode
     region = [root]
     members = {root}
     edges_in: dict = {}
@@ -105,8 +102,7 @@ def _compute_pending_inputs(order, members) -> None:
     value lies, and no plan could be reused; one small forward kernel that
     stores it keeps every region's structure the same from step to step.
     """
-    from ..tensor import Tensor
-
+    Tensor = tensor_class()
     for node in order:
         for i, x in enumerate(node.operands):
             edge = node._next[i]
@@ -121,9 +117,7 @@ def _signature(order, members, grad):
     None when an input is itself a pending lazy region (its expression would be
     inlined: no stable structure to cache).
     """
-    from ..tensor import Tensor
-    from .lazy import is_special_exponent, scalar_operand_key
-
+    Tensor = tensor_class()
     pos = {node: i for i, node in enumerate(order)}
     inputs, by_buffer, externals, seen = [], {}, [], set()
     parts = []
@@ -218,9 +212,7 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves, forward_
     the same kernel (a 0-d array), or None when it was not asked for or the
     operands need a kernel that cannot also reduce.
     """
-    from ..tensor import Tensor
-    from ..kernels.backend import run_map_sum
-
+    Tensor = tensor_class()
     compute = region[0].compute
     shape = region[0].out_shape
     outs, in_place = [], []
@@ -255,8 +247,6 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves, forward_
 
 def _grad_buffer(edge, shape: tuple, compute):
     """The existing ``.grad`` array of the leaf behind ``edge`` when the kernel may add into it."""
-    from ..autograd.function import AccumulateGrad
-
     node = edge[0]
     if type(node) is not AccumulateGrad or node._pre_hooks and node._pre_hooks.get(0):
         return None

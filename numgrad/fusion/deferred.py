@@ -16,6 +16,7 @@ before; so values, errors and ``grad_fn`` behave as without deferral.
 from __future__ import annotations
 
 from .. import profiler as _profiler  # hook in PendingReduce.realize
+from .._tensor_class import tensor_class
 from . import state
 from .lazy import LazyOp, pending_op, reduce_lazy
 
@@ -82,11 +83,9 @@ def defer_full_reduction(ctx, x, dims, keepdim: bool, acc, count=None):
     if op is None or op.dtype is not acc or op.compute is not acc \
             or not acc.is_floating_point or acc.name not in ("float32", "float64"):
         return None
-    from ..tensor import Tensor
-
     pending = PendingReduce(op, count, acc)
     ctx.deferred = pending
-    return Tensor._from_lazy(pending)
+    return tensor_class()._from_lazy(pending)
 
 
 def joint_backward(node, grads, fuse, in_degree, blocked, deps):

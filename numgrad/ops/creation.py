@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _dtypes
+from .._tensor_class import tensor_class as _tensor_cls
 from ..device import as_device
 
 _rng = np.random.default_rng()
@@ -31,12 +32,6 @@ def manual_seed(seed: int):
 
 def default_generator() -> np.random.Generator:
     return _rng
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:

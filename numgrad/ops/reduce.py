@@ -10,18 +10,14 @@ from typing import Sequence, Union
 import numpy as np
 
 from .. import _dtypes
+from .._tensor_class import tensor_class as _tensor_cls
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..fusion.deferred import defer_full_reduction, mean_of_total
 from ..fusion.lazy import reduce_lazy
 from ..kernels.backend import reduce_array
 
 Dims = Union[int, Sequence[int], None]
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def normalize_dims(dim: Dims, ndim: int, op: str) -> tuple:
@@ -105,8 +101,6 @@ def _broadcast_back(g, ctx):
     measured on a small W1); with it, they are recorded so the result stays
     differentiable.
     """
-    from ..autograd.grad_mode import is_grad_enabled
-
     kept = kept_shape(ctx.in_shape, ctx.dims)
     if is_grad_enabled():
         if not ctx.keepdim:
