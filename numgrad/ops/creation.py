@@ -205,16 +205,16 @@ def _like_device(t, device):
     return t.device if device is None else device
 
 
+# the *_like functions take the shape from a tensor, which needs no validation (backward's implicit
+# ones_like(loss) runs every step)
 def zeros_like(input, dtype=None, device=None, requires_grad: bool = False):
     """Zeros with the shape (and dtype) of ``input``."""
-    return zeros(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
-                requires_grad=requires_grad)
+    return _filled(input.shape, 0, _like(input, dtype), requires_grad, _like_device(input, device))
 
 
 def ones_like(input, dtype=None, device=None, requires_grad: bool = False):
     """Ones with the shape (and dtype) of ``input``."""
-    return ones(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
-               requires_grad=requires_grad)
+    return _filled(input.shape, 1, _like(input, dtype), requires_grad, _like_device(input, device))
 
 
 def empty_like(input, dtype=None, device=None, requires_grad: bool = False):
