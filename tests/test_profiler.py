@@ -223,10 +223,12 @@ def test_benchmark_suite_quick_runs(tmp_path):
         res = json.load(f)
     assert res["quick"] and res["w1"] and res["nn"] and "profiler_overhead" in res
     assert res["per_op"]["python_floor_us"] > 0 and res["nn"]["mlp_b128"]["gemm_only_numgrad"] > 0
+    assert res["w1_compute_elements_per_s"] > 0 and all(r["hand_fused"] > 0 for r in res["w1"].values())
 
 
 def test_benchmark_reference_points_compute_what_they_claim():
-    """The per-op Python floor is a real autograd and the MLP's BLAS floor makes the step's own products."""
+    """The per-op Python floor is a real autograd, the hand-fused W1 kernel computes W1's loss and gradients,
+    and the MLP's BLAS floor makes the step's own products."""
     from benchmarks.bench_fusion import _Scalar
     from benchmarks.bench_nn import _mlp_products
 
@@ -238,6 +240,19 @@ def test_benchmark_reference_points_compute_what_they_claim():
     y.backward()
     assert y.data == pytest.approx(2.0 * 1.5 ** 50 * 2.0)
     assert x.grad == pytest.approx(2 * 2.0 * 1.5 ** 50)
+
+    from benchmarks.bench_fusion import _w1_hand_fused_kernel
+
+    rng = np.random.default_rng(0)
+    xa, wa, ba = (rng.standard_normal(100).astype(np.float32) for _ in range(3))
+    grads = [np.empty(100, np.float32) for _ in range(3)]
+    total = _w1_hand_fused_kernel()(xa, wa, ba, *grads)
+    x, w, b = (ng.tensor(a, requires_grad=True) for a in (xa, wa, ba))
+    loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+    loss.backward()
+    assert total == pytest.approx(loss.item(), rel=1e-5)
+    for mine, leaf in zip(grads, (x, w, b)):
+        np.testing.assert_allclose(mine, leaf.grad.numpy(), rtol=1e-5, atol=1e-6)
 
     products = _mlp_products(128)
     assert products[:3] == [(128, 784, 512), (128, 512, 256), (128, 256, 10)]  # forward
