@@ -35,24 +35,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --------------------------------------------------------------------------- extra peers
-def w1_numpy(n: int) -> float:
-    """W1 forward + hand-derived gradients in NumPy (float32)."""
-    rng = np.random.default_rng(0)
-    x, w, b = (rng.standard_normal(n, dtype=np.float32) for _ in range(3))
-
-    def step():
-        t = np.tanh(x * w + b)
-        s = 1.0 / (1.0 + np.exp(-x))
-        s2 = s * s
-        _ = (t * s2).sum()
-        dz = s2 * (1.0 - t * t)
-        gx = dz * w + t * 2.0 * s2 * (1.0 - s)
-        gw = dz * x
-        return gx, gw, dz
-
-    return median_time(step, repeats=5 if n >= 10**7 else 9)
-
-
 def mlp_numpy(batch: int):
     """MLP 784-512-256-10 SGD step by hand in NumPy (float32)."""
     rng = np.random.default_rng(0)
@@ -122,14 +104,9 @@ def profiler_overhead(sizes, repeats: int) -> dict:
     """W1 fwd+bwd median with and without ``ng.profiler.profile()`` around each step (interleaved)."""
     out = {}
     for n in sizes:
-        ng.manual_seed(0)
-        x, w, b = (ng.randn(n, requires_grad=True) for _ in range(3))
+        step = bench_fusion.w1_numgrad(n)
 
-        def step():
-            x.grad = w.grad = b.grad = None
-            (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum().backward()
-
-        def profiled():
+        def profiled(step=step):
             with ng.profiler.profile(bandwidth=False):
                 step()
 
@@ -351,7 +328,6 @@ def main(argv=None) -> dict:
                  "w1": {}, "nn": {}}
     for n, r in fus["w1"].items():
         r = dict(r)
-        r["numpy"] = w1_numpy(n)
         res["w1"][str(n)] = r
     res["memory"] = dict(fus["memory"], N=10**5 if quick else 10**7)
     res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": fus["per_op_torch_us"],

@@ -10,6 +10,7 @@ Run: python -m benchmarks.bench_fusion [--quick] [--compile]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -22,7 +23,7 @@ import tracemalloc
 import numpy as np
 
 import numgrad as ng
-from benchmarks.common import median_time, table
+from benchmarks.common import interleaved_medians, median_time, table
 
 
 def triad_bandwidth(n: int) -> float:
@@ -42,6 +43,7 @@ def triad_bandwidth(n: int) -> float:
 
 
 def w1_numgrad(n: int, fused: bool = True):
+    """A W1 step (forward, backward, fresh gradients) in numgrad; ``fused=False`` runs it op by op."""
     ng.manual_seed(0)
     x = ng.randn(n, requires_grad=True)
     w = ng.randn(n, requires_grad=True)
@@ -52,13 +54,36 @@ def w1_numgrad(n: int, fused: bool = True):
         y = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
         y.backward()
 
-    ng.set_fusion(fused)
-    try:
-        return median_time(step, repeats=5 if n >= 10**7 else 9)
-    finally:
-        ng.set_fusion(True)
+    if fused:
+        return step
+
+    def unfused_step():
+        ng.set_fusion(False)
+        try:
+            step()
+        finally:
+            ng.set_fusion(True)
+    return unfused_step
 
 
+def w1_numpy(n: int):
+    """W1 forward + hand-derived gradients in NumPy (float32)."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(n, dtype=np.float32) for _ in range(3))
+
+    def step():
+        t = np.tanh(x * w + b)
+        s = 1.0 / (1.0 + np.exp(-x))
+        s2 = s * s
+        _ = (t * s2).sum()
+        dz = s2 * (1.0 - t * t)
+        gx = dz * w + t * 2.0 * s2 * (1.0 - s)
+        gw = dz * x
+        return gx, gw, dz
+    return step
+
+
+@functools.lru_cache(maxsize=None)
 def _w1_hand_fused_kernel():
     """W1's forward and backward written by hand as one Numba kernel (numgrad's math functions and flags).
 
@@ -86,13 +111,13 @@ def _w1_hand_fused_kernel():
     return kernel
 
 
-def w1_hand_fused(n: int) -> float:
-    """Seconds per W1 step (loss and the three gradients) of the hand-written kernel."""
+def w1_hand_fused(n: int):
+    """A W1 step (loss and the three gradients) of the hand-written kernel, into preallocated outputs."""
     kernel = _w1_hand_fused_kernel()
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(n, dtype=np.float32) for _ in range(3))
     gx, gw, gb = (np.empty(n, np.float32) for _ in range(3))
-    return median_time(lambda: kernel(x, w, b, gx, gw, gb), repeats=9 if n >= 10**7 else 51)
+    return lambda: kernel(x, w, b, gx, gw, gb)
 
 
 def w1_compute_rate(n: int = 1 << 16) -> float:
@@ -102,7 +127,7 @@ def w1_compute_rate(n: int = 1 << 16) -> float:
     arithmetic alone needs at size N on this machine (the compute floor,
     beside the bandwidth floor ``24 N / triad``).
     """
-    return n / w1_hand_fused(n)
+    return n / median_time(w1_hand_fused(n), repeats=51)
 
 
 def w1_torch(n: int, compiled: bool = False):
@@ -127,7 +152,7 @@ def w1_torch(n: int, compiled: bool = False):
     except Exception as exc:  # noqa: BLE001 - torch.compile needs a C compiler; report, don't fail
         print(f"  torch.compile unavailable: {type(exc).__name__}: {str(exc)[:80]}")
         return None
-    return median_time(step, repeats=3 if n >= 10**7 else 7)
+    return step
 
 
 def w1_jax(n: int):
@@ -143,8 +168,7 @@ def w1_jax(n: int):
     def step():
         for g in grad(x, w, b):
             g.block_until_ready()
-
-    return median_time(step, repeats=5)
+    return step
 
 
 def w1_peak_memory(n: int) -> dict:
@@ -308,12 +332,13 @@ def run(quick: bool = False, compile: bool = False, sizes=None) -> dict:
     rows = []
     for n in sizes:
         floor = 24 * n / bw
-        r = {"floor": floor, "compute_floor": n / rate, "numgrad": w1_numgrad(n),
-             "numgrad_unfused": w1_numgrad(n, fused=False), "hand_fused": w1_hand_fused(n),
-             "torch_eager": w1_torch(n)}
-        if args.compile:
-            r["torch_compile"] = w1_torch(n, compiled=True)
-        r["jax_jit"] = w1_jax(n)
+        steps = {"numgrad": w1_numgrad(n), "numgrad_unfused": w1_numgrad(n, fused=False),
+                 "hand_fused": w1_hand_fused(n), "numpy": w1_numpy(n), "torch_eager": w1_torch(n),
+                 "torch_compile": w1_torch(n, compiled=True) if args.compile else None, "jax_jit": w1_jax(n)}
+        big = n >= 10**6
+        times = interleaved_medians({k: f for k, f in steps.items() if f is not None},
+                                    rounds=5 if big else 7, repeats=1 if big else 15)
+        r = {"floor": floor, "compute_floor": n / rate, **{k: times.get(k) for k in steps}}
         results["w1"][n] = r
         ratio = lambda k: f"{r[k] / r['numgrad']:.1f}x" if r.get(k) else "-"  # noqa: E731
         rows.append([f"{n:.0e}", f"{r['numgrad'] * 1e3:.3f}", f"{r['numgrad'] / floor:.2f}",

@@ -17,6 +17,27 @@ def median_time(fn, repeats: int = 7, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(steps: dict, rounds: int = 5, repeats: int = 3, warmup: int = 2) -> dict:
+    """Median wall time in seconds of each ``steps[name]()``, timed in alternating rounds.
+
+    This machine's memory bandwidth drifts by up to 2x within a minute (a
+    float32 triad measured 23.6 and 46 GB/s in one session), so timing one
+    workload after another puts the drift into their ratios; here every round
+    times each workload ``repeats`` times, and the medians are over all rounds.
+    """
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
 def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1e3:9.3f} ms"
 
