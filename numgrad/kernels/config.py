@@ -34,6 +34,12 @@ NJIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 # with this bound: 2 us back-to-back, 20-60 us after 1 ms idle).  Libgomp's
 # default spin (about a millisecond) made an MLP step 2.8x slower while another
 # process kept the second core busy; 3 000-10 000 showed no such loss.
+# Re-measured on an Intel host (2 vCPUs): alone, libgomp's default 300 000 ran
+# 10-25% faster (the thread stays awake across a training step's Python: W1 at
+# 1e5 0.27 against 0.33-0.37 ms, MLP b128 2.4-2.6 against 2.5-3.1 ms), but two
+# numgrad processes side by side then took 72 ms per MLP step against 6.8 ms
+# with 10 000, and 30 000-100 000 were the worst of both.  A user who runs one
+# process on an otherwise idle machine may set GOMP_SPINCOUNT=300000 itself.
 GOMP_SPINCOUNT_DEFAULT = "10000"
 
 
