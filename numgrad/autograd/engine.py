@@ -177,11 +177,8 @@ def _fusion_backward(create_graph):
 def _load_fusion():
     # imported on first use, once: the fusion package imports the autograd package
     from .. import fusion
-    from ..fusion import backward, deferred
-    from ..ops.elementwise import ElementwiseNode
+    from ..fusion import backward  # noqa: F401 - makes fusion.backward an attribute
 
-    backward.node_cls = ElementwiseNode
-    backward.deferred = deferred
     return fusion
 
 

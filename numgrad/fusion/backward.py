@@ -16,17 +16,17 @@ from __future__ import annotations
 from ..autograd.function import AccumulateGrad
 from ..kernels.backend import empty_for, run_map, run_map_sum
 from ..ops import expr as ex
-from ..ops import elementwise as _elementwise
+from ..ops.elementwise import ElementwiseNode as node_cls  # the engine asks fuse.node_cls
 from ..ops.reduce import sum_to_array
 from .. import profiler as _profiler  # hook in run
 from .._tensor_class import tensor_class
-from . import state
+from . import deferred, state  # noqa: F401 - deferred: the engine calls fuse.deferred
 from .lazy import RegionBuilder, flush_readers, is_special_exponent, op_expr, scalar_operand_key
 
 
 def collect(root, in_degree: dict, blocked) -> list:
     """Nodes of the fusable region that starts at ``root`` (root first)."""
-    Node = _elementwise.ElementwiseNode
+    Node = node_cls
     region = [root]
     members = {root}
     edges_in: dict = {}
