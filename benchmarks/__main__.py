@@ -325,10 +325,7 @@ def main(argv=None) -> dict:
     fus = bench_fusion.run(quick=quick, compile=not quick)
     res: dict = {"machine": machine(), "quick": quick, "date": time.strftime("%Y-%m-%d %H:%M"),
                  "bandwidth_GBps": fus["bandwidth_GBps"], "w1_compute_elements_per_s": fus["w1_compute_elements_per_s"],
-                 "w1": {}, "nn": {}}
-    for n, r in fus["w1"].items():
-        r = dict(r)
-        res["w1"][str(n)] = r
+                 "w1": {str(n): r for n, r in fus["w1"].items()}, "nn": {}}
     res["memory"] = dict(fus["memory"], N=10**5 if quick else 10**7)
     res["per_op"] = {"numgrad_us": fus["per_op_us"], "torch_eager_us": fus["per_op_torch_us"],
                      "python_floor_us": fus["per_op_python_floor_us"]}
