@@ -81,14 +81,19 @@ class SavedTensor:
     def unpack(self, node: "FunctionNode", index: int):
         t = self.tensor
         if t._version[0] != self.version:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{t._type_name()} {list(t.shape)}], which is output {index} of "
-                f"{node.name()}, is at version {t._version[0]}; expected version {self.version} instead. "
-                "Hint: the operation that modified it came after it was used; clone() the tensor "
-                "before modifying it, or do the in-place change out of place."
-            )
+            raise modified_in_place(t, self.version, index, node)
         return t
+
+
+def modified_in_place(t, expected_version: int, index: int, node) -> RuntimeError:
+    """PyTorch's error for a tensor saved for backward that was modified in place afterwards."""
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{t._type_name()} {list(t.shape)}], which is output {index} of "
+        f"{node.name()}, is at version {t._version[0]}; expected version {expected_version} instead. "
+        "Hint: the operation that modified it came after it was used; clone() the tensor "
+        "before modifying it, or do the in-place change out of place."
+    )
 
 
 class Context:

@@ -25,7 +25,12 @@ from .lazy import RegionBuilder, flush_readers, is_special_exponent, op_expr, sc
 
 
 def collect(root, in_degree: dict, blocked) -> list:
-    """Nodes of the fusable region that starts at ``root`` (root first)."""
+    """Nodes of the fusable region that starts at ``root``, each after every region node that consumes it.
+
+    A node joins only once all of its incoming edges (``in_degree``) came from
+    members, so the list is already the order ``run`` needs: root first,
+    consumers before producers.
+    """
     Node = node_cls
     region = [root]
     members = {root}
@@ -71,10 +76,8 @@ def run(region: list, grad, accumulate_into_leaves: bool = False, with_forward_s
                                                                 with_forward_sum), {}, region,
                              [n.name() for n in region])
     members = set(region)
-    order = _topological(region, members)  # producers before consumers
-    _compute_pending_inputs(order, members)
-    sig = _signature(order, members, grad)
-    plan = _plans.get(sig[0]) if sig is not None else None
+    sig = _signature(region, members, grad)
+    plan = _plans.get(sig[0])
     if plan is not None:
         _, inputs, externals = sig
         roots, edge_idx, forward_root = plan
@@ -83,7 +86,7 @@ def run(region: list, grad, accumulate_into_leaves: bool = False, with_forward_s
         result, total = _launch(region, edges, list(roots), list(inputs), meta, accumulate_into_leaves,
                                 forward_root if with_forward_sum else None)
     else:
-        result, total = _derive(region, order, members, grad, accumulate_into_leaves, sig, with_forward_sum)
+        result, total = _derive(region, members, grad, accumulate_into_leaves, sig, with_forward_sum)
     return (result, total) if with_forward_sum else result
 
 
@@ -91,34 +94,20 @@ def run(region: list, grad, accumulate_into_leaves: bool = False, with_forward_s
 _plans: dict = {}
 
 
-def _compute_pending_inputs(order, members) -> None:
-    """Compute the region's tensor inputs that are still lazy forward values.
-
-    A backward region need not start where a forward region was cut (a chain of
-    1 000 ops is realized every 32 ops forward, while backward regions are
-    collected from the loss down), so an input can be an intermediate of a
-    forward region that was never stored.  Inlining its forward expression
-    would make the region's structure depend on how far back the last stored
-    value lies, and no plan could be reused; one small forward kernel that
-    stores it keeps every region's structure the same from step to step.
-    """
-    Tensor = tensor_class()
-    for node in order:
-        for i, x in enumerate(node.operands):
-            edge = node._next[i]
-            if (edge is None or edge[0] not in members) and isinstance(x, Tensor) and x._buf is None \
-                    and x._lazy.result is None:
-                x._lazy.realize()
-
-
-def _signature(order, members, grad):
+def _signature(region, members, grad):
     """A key for the region's structure, plus its inputs in the order the Expr builder uses.
 
-    None when an input is itself a pending lazy region (its expression would be
-    inlined: no stable structure to cache).
+    An input that is still a lazy forward value is computed here.  A backward
+    region need not start where a forward region was cut (a chain of 1 000 ops
+    is realized every 32 ops forward, while backward regions are collected from
+    the loss down), so an input can be an intermediate of a forward region
+    that was never stored.  Inlining its forward expression would make the
+    region's structure depend on how far back the last stored value lies, and
+    no plan could be reused; one small forward kernel that stores it keeps
+    every region's structure the same from step to step.
     """
     Tensor = tensor_class()
-    pos = {node: i for i, node in enumerate(order)}
+    pos = {node: i for i, node in enumerate(region)}
     inputs, by_buffer, externals, seen = [], {}, [], set()
     parts = []
 
@@ -129,16 +118,18 @@ def _signature(order, members, grad):
             inputs.append(arr)
         return k
 
-    for node in reversed(order):
+    for node in reversed(region):
         ops = []
         for i, x in enumerate(node.operands):
             edge = node._next[i]
             if edge is not None and edge[0] in members:
                 ops.append(pos[edge[0]])
             elif isinstance(x, Tensor):
-                arr = x._buf if x._buf is not None else x._lazy.result
+                arr = x._buf
                 if arr is None:
-                    return None
+                    arr = x._lazy.result
+                    if arr is None:
+                        arr = x._lazy.realize()
                 ops.append(("t", buffer_slot(arr), x.dtype))
                 if edge is not None and edge not in seen:
                     seen.add(edge)
@@ -155,12 +146,12 @@ def _signature(order, members, grad):
     return tuple(parts), inputs, externals
 
 
-def _derive(region, order, members, grad, accumulate_into_leaves, sig, with_forward_sum=False):
+def _derive(region, members, grad, accumulate_into_leaves, sig, with_forward_sum=False):
     """Build the region's gradient expressions (and remember them for this structure)."""
     builder = RegionBuilder()
     values: dict = {}  # node -> forward Expr (recomputed)
     external: dict = {}  # edge -> (var Expr, shape, dtype)
-    for node in reversed(order):
+    for node in reversed(region):
         def resolve(i, x, node=node):
             edge = node._next[i]
             if edge is not None and edge[0] in members:
@@ -176,7 +167,7 @@ def _derive(region, order, members, grad, accumulate_into_leaves, sig, with_forw
     g_var = builder.buffer_var(grad._data, grad.dtype)
     grads: dict = {region[0]: g_var}
     ext_grads: dict = {}
-    for node in order:  # consumers before producers
+    for node in region:  # consumers before producers
         g = grads.pop(node, None)
         if g is None:
             continue
@@ -193,13 +184,12 @@ def _derive(region, order, members, grad, accumulate_into_leaves, sig, with_forw
                 ext_grads[edge] = gi if edge not in ext_grads else ex.E.add(ext_grads[edge], gi)
     edges = [e for e in external if e in ext_grads]
     roots = [ext_grads[e] for e in edges]
-    if sig is not None:
-        key, sig_inputs, externals = sig
-        # cache only when the signature walk provably reproduces the builder's inputs
-        if (len(sig_inputs) == len(builder.inputs) and all(a is b for a, b in zip(sig_inputs, builder.inputs))
-                and [e for e, _, _ in externals] == list(external)):
-            index = {e: j for j, (e, _, _) in enumerate(externals)}
-            _plans[key] = (tuple(roots), [index[e] for e in edges], values[region[0]])
+    key, sig_inputs, externals = sig
+    # cache only when the signature walk provably reproduces the builder's inputs
+    if (len(sig_inputs) == len(builder.inputs) and all(a is b for a, b in zip(sig_inputs, builder.inputs))
+            and [e for e, _, _ in externals] == list(external)):
+        index = {e: j for j, (e, _, _) in enumerate(externals)}
+        _plans[key] = (tuple(roots), [index[e] for e in edges], values[region[0]])
     meta = {e: external[e][1:] for e in edges}
     return _launch(region, edges, roots, builder.inputs, meta, accumulate_into_leaves,
                    values[region[0]] if with_forward_sum else None)
@@ -258,23 +248,3 @@ def _grad_buffer(edge, shape: tuple, compute):
     if arr.shape != shape or arr.dtype != compute.np or not arr.flags.c_contiguous or not arr.flags.writeable:
         return None
     return arr
-
-
-def _topological(region: list, members: set) -> list:
-    """Region nodes, each after every region node that consumes it (root first)."""
-    consumers: dict = {n: 0 for n in region}
-    for n in region:
-        for edge in n._next:
-            if edge is not None and edge[0] in members:
-                consumers[edge[0]] += 1
-    ready = [region[0]]
-    order = []
-    while ready:
-        n = ready.pop()
-        order.append(n)
-        for edge in n._next:
-            if edge is not None and edge[0] in members:
-                consumers[edge[0]] -= 1
-                if consumers[edge[0]] == 0:
-                    ready.append(edge[0])
-    return order

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import _dtypes
-from ..autograd.function import FREED_MSG, Node, SavedTensor
+from ..autograd.function import FREED_MSG, Node, SavedTensor, modified_in_place
 from ..autograd.grad_mode import is_grad_enabled
 from ..device import cpu, devices_differ
 from ..fusion import state as fusion_state
@@ -205,8 +205,10 @@ def apply(name: str, *operands, params: tuple = ()):
     compute, out_dtype, casts = _plan(row, operands, len(params))
     if row.name in _INT_DIVISIONS and not compute.is_floating_point:
         _check_int_divisor(row.name, _raw(operands[1]))
+    versions = None
     if fusion_state._enabled:
         out = record_lazy(row, operands, params, shape, out_dtype, compute, device)
+        versions = out._lazy.versions
     else:
         raw = [x._data if isinstance(x, Tensor) else x for x in operands]
         if params:
@@ -214,7 +216,7 @@ def apply(name: str, *operands, params: tuple = ()):
         (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
         out = Tensor(out_arr)
     if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
-        node = ElementwiseNode(row, operands, params, out, compute, shape, out_dtype)
+        node = ElementwiseNode(row, operands, params, out, compute, shape, out_dtype, versions)
         out._attach(node, 0)
     return out
 
@@ -244,14 +246,17 @@ class ElementwiseNode(Node):
     intermediate values instead of storing them.
     """
 
-    __slots__ = ("row", "saved", "saved_out", "meta", "compute", "_freed", "_name", "params", "operands",
+    __slots__ = ("row", "saved_out", "meta", "compute", "_freed", "_name", "params", "operands",
                  "versions", "out_shape", "out_dtype", "_region_args")
     n_outputs = 1
 
-    def __init__(self, row, operands, params, out, compute, out_shape, out_dtype):
-        # one pass over the operands builds edges, versions and metadata (this runs once per
-        # recorded op, so it avoids generator expressions and helper calls)
-        needs, edges, meta, versions = [], [], [], []
+    def __init__(self, row, operands, params, out, compute, out_shape, out_dtype, versions=None):
+        # one pass over the operands builds edges and metadata (this runs once per recorded op, so
+        # it avoids generator expressions and helper calls); ``versions``: the operands' versions
+        # when the caller has them already (the LazyOp recorded for ``out`` lists the same)
+        needs, edges, meta = [], [], []
+        if versions is None:
+            versions = [x._version[0] if isinstance(x, Tensor) else None for x in operands]
         for x in operands:
             if isinstance(x, Tensor):
                 need = x._requires_grad
@@ -260,28 +265,18 @@ class ElementwiseNode(Node):
                 else:
                     edges.append(None)
                 meta.append((x.shape, x.dtype))
-                versions.append(x._version[0])
             else:
                 need = False
                 edges.append(None)
                 meta.append(None)
-                versions.append(None)
             needs.append(need)
         super().__init__(tuple(edges))
         self.row = row
         self.params = params
         self.compute = compute
         _, used = _symbolic_grads(row, tuple(needs))
-        keep_cond = row.name == "where"
-        saved = []
-        for i, x in enumerate(operands):
-            if i in used or keep_cond and i == 0:
-                saved.append(SavedTensor(x) if isinstance(x, Tensor) else x)
-            else:
-                saved.append(None)
-        self.saved = saved
-        n = row.arity + len(row.params)
-        self.saved_out = SavedTensor(out.detach()) if n in used else None
+        # operands (and their versions) are kept for recomputation anyway; only the output needs saving
+        self.saved_out = SavedTensor(out.detach()) if row.arity + len(row.params) in used else None
         self.meta = meta
         self.operands = operands
         self.versions = versions
@@ -314,13 +309,14 @@ class ElementwiseNode(Node):
     def release(self) -> None:
         self.name()  # keep the PyTorch name available after the operands are dropped
         self._freed = True
-        self.saved = ()
         self.saved_out = None
         self.operands = ()
 
     def _operand(self, i):
-        s = self.saved[i]
-        return s.unpack(self, i) if isinstance(s, SavedTensor) else s
+        x = self.operands[i]
+        if isinstance(x, Tensor) and x._version[0] != self.versions[i]:
+            raise modified_in_place(x, self.versions[i], i, self)
+        return x
 
     def apply(self, grads, create_graph):
         if self._freed:
