@@ -241,18 +241,32 @@ def test_benchmark_reference_points_compute_what_they_claim():
     assert y.data == pytest.approx(2.0 * 1.5 ** 50 * 2.0)
     assert x.grad == pytest.approx(2 * 2.0 * 1.5 ** 50)
 
-    from benchmarks.bench_fusion import _w1_hand_fused_kernel
+    from benchmarks.bench_fusion import _w1_hand_fused_kernels
 
     rng = np.random.default_rng(0)
     xa, wa, ba = (rng.standard_normal(100).astype(np.float32) for _ in range(3))
     grads = [np.empty(100, np.float32) for _ in range(3)]
-    total = _w1_hand_fused_kernel()(xa, wa, ba, *grads)
+    serial, parallel = _w1_hand_fused_kernels()
+    total = parallel(xa, wa, ba, *grads)
+    serial_grads = [np.empty(100, np.float32) for _ in range(3)]
+    assert serial(xa, wa, ba, *serial_grads) == pytest.approx(total, rel=1e-5)
+    for a, c in zip(grads, serial_grads):
+        np.testing.assert_array_equal(a, c)
     x, w, b = (ng.tensor(a, requires_grad=True) for a in (xa, wa, ba))
     loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
     loss.backward()
     assert total == pytest.approx(loss.item(), rel=1e-5)
     for mine, leaf in zip(grads, (x, w, b)):
         np.testing.assert_allclose(mine, leaf.grad.numpy(), rtol=1e-5, atol=1e-6)
+    # the same kernel as one custom op: its backward scales by the incoming gradient
+    from benchmarks.bench_fusion import _W1AsOneOp
+
+    xo, wo, bo = (ng.tensor(a, requires_grad=True) for a in (xa, wa, ba))
+    one = _W1AsOneOp.apply(xo, wo, bo)
+    assert one.item() == pytest.approx(loss.item(), rel=1e-5)
+    (one * 3.0).backward()
+    for mine, leaf in zip((xo, wo, bo), (x, w, b)):
+        np.testing.assert_allclose(mine.grad.numpy(), 3.0 * leaf.grad.numpy(), rtol=1e-5, atol=1e-6)
 
     products = _mlp_products(128)
     assert products[:3] == [(128, 784, 512), (128, 512, 256), (128, 256, 10)]  # forward

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _dtypes
 from .._tensor_class import tensor_class as _tensor_cls
 from ..device import as_device
+from ..kernels import backend as _backend  # a module reference: backend is mid-import when this runs
 
 _rng = np.random.default_rng()
 
@@ -43,10 +44,8 @@ def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, device=None):
-    from ..kernels.backend import to_device
-
     Tensor = _tensor_cls()
-    return Tensor(to_device(arr, as_device(device)), requires_grad=requires_grad)
+    return Tensor(_backend.to_device(arr, as_device(device)), requires_grad=requires_grad)
 
 
 def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
@@ -55,12 +54,12 @@ def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
     dev = as_device(device)
     if dev.type == "cpu":
         return Tensor(np.full(shape, value, dtype=dtype.np), requires_grad=requires_grad)
-    from ..kernels.backend import empty, run_map
     from .elementwise import _forward_roots
     from .table import ELEMENTWISE
 
-    out = empty(shape, dtype.np, dev)
-    run_map(_forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name], outs=[out])
+    out = _backend.empty(shape, dtype.np, dev)
+    _backend.run_map(_forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name],
+                     outs=[out])
     return Tensor(out, requires_grad=requires_grad)
 
 
@@ -170,10 +169,8 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.empty(3).shape
     (3,)
     """
-    from ..kernels.backend import empty as empty_array
-
     Tensor = _tensor_cls()
-    return Tensor(empty_array(_shape(size), _dt(dtype).np, as_device(device)), requires_grad=requires_grad)
+    return Tensor(_backend.empty(_shape(size), _dt(dtype).np, as_device(device)), requires_grad=requires_grad)
 
 
 def _fill_dtype(value, dtype):
