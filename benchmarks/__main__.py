@@ -232,7 +232,9 @@ def build_tables(res: dict) -> list:
         rows = [["cold (fresh cache dir)", f"{cc['cold_first_step_s']:.2f}", str(cc["cold_kernels_compiled"]),
                  f"{cc['per_kernel_compile_s']:.3f}"],
                 ["warm (second process)", f"{cc['warm_first_step_s']:.3f}", f"{cc['warm_kernels_compiled']} "
-                 f"compiled, {cc['warm_disk_hits']} disk hits", f"{cc['per_kernel_disk_hit_s'] * 1e3:.1f} ms/hit"]]
+                 f"compiled, {cc['warm_disk_hits']} disk hits", f"{cc['per_kernel_disk_hit_s'] * 1e3:.1f} ms/hit"],
+                ["Numba alone: the hand-written W1 kernel", f"{cc['hand_fused_compile_s']:.3f}", "1 (serial)",
+                 f"{cc['hand_fused_compile_s']:.3f}"]]
         out.append(("compile: first W1-like step in a new process", rows, ["case", "first step s", "kernels",
                                                                            "per kernel"]))
     rows = [[f"{int(n):.0e}", _ms(r["plain_s"]), _ms(r["profiled_s"]), f"{100 * r['overhead']:+.1f}%",
