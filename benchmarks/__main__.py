@@ -336,15 +336,9 @@ def main(argv=None) -> dict:
 
     print("\n== nn workloads (bench_nn) ==")
     repeats = 3 if quick else 30
-    nn_res = bench_nn.run(quick=quick, repeats=repeats)
-    for name, r in nn_res.items():
-        if name.startswith("mlp_b"):
-            batch = int(name[5:])
-            r["numpy"] = bench_nn.median_ms(mlp_numpy(batch), repeats)
-            if not quick:
-                step = mlp_torch_compiled(batch)
-                r["torch_compile"] = bench_nn.median_ms(step, repeats) if step else None
-        res["nn"][name] = r
+    nn_res = bench_nn.run(quick=quick, repeats=repeats, mlp_peers=lambda batch: {
+        "numpy": mlp_numpy(batch), "torch_compile": None if quick else mlp_torch_compiled(batch)})
+    res["nn"].update(nn_res)
     for name, r in res["nn"].items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r.items() if v))
 

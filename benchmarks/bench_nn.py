@@ -1,6 +1,6 @@
 """nn benchmarks: numgrad vs PyTorch eager in one run; prints medians and ratios (no assertions).
 
-    python benchmarks/bench_nn.py [--repeats 30]
+    python -m benchmarks.bench_nn [--repeats 30]
 
 1. MLP 784-512-256-10, ReLU, cross-entropy, SGD step (zero_grad, forward,
    backward, step), float32, batch 128 and 1024; and the step's 8 matrix
@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
@@ -24,21 +22,12 @@ import numgrad.nn.functional as F
 import numgrad.optim as optim
 from numba import njit, prange  # noqa: E402
 
+from benchmarks.common import interleaved_medians
+
 try:
     import torch
 except ImportError:  # the benchmark still reports numgrad's own times
     torch = None
-
-
-def median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def mlp_step_numgrad(batch: int):
@@ -159,17 +148,30 @@ def _direct_conv(x, w, b, pad, out):
                             out[n, o, i, j] += wv * x[n, c, ih, j - pad + kj]
 
 
-def run(quick: bool = False, repeats: int = 30) -> dict:
-    """MLP step and conv2d fwd+bwd medians in ms, numgrad and PyTorch eager (used by ``python -m benchmarks``)."""
+def _timed_ms(steps: dict, repeats: int) -> dict:
+    """Median ms of each step, the steps timed in alternating rounds (this host's speed drifts within a
+    minute: timed one after another, conv2d in torch measured 3.4 ms in one run and 8.6 ms a minute later)."""
+    rounds = 5
+    times = interleaved_medians({k: f for k, f in steps.items() if f is not None}, rounds=rounds,
+                                repeats=max(1, repeats // rounds), warmup=3)
+    return {k: 1e3 * times[k] if k in times else None for k in steps}
+
+
+def run(quick: bool = False, repeats: int = 30, mlp_peers=None) -> dict:
+    """MLP step and conv2d fwd+bwd medians in ms, numgrad and PyTorch eager (used by ``python -m benchmarks``).
+
+    ``mlp_peers(batch)``: more MLP steps ``{name: step or None}`` (NumPy, torch.compile) timed in the same rounds.
+    """
     results: dict = {}
     for batch in ((128,) if quick else (128, 1024)):
-        results[f"mlp_b{batch}"] = {
-            "numgrad": median_ms(mlp_step_numgrad(batch), repeats),
-            "torch_eager": median_ms(mlp_step_torch(batch), repeats) if torch else None,
-            "gemm_only_numgrad": median_ms(mlp_gemm_floor_numgrad(batch), repeats),
-            "gemm_only_torch": median_ms(mlp_gemm_floor_torch(batch), repeats) if torch else None}
-    results["conv2d"] = {"numgrad": median_ms(conv_numgrad(), repeats),
-                         "torch_eager": median_ms(conv_torch(), repeats) if torch else None}
+        steps = {"numgrad": mlp_step_numgrad(batch), "torch_eager": mlp_step_torch(batch) if torch else None,
+                 "gemm_only_numgrad": mlp_gemm_floor_numgrad(batch),
+                 "gemm_only_torch": mlp_gemm_floor_torch(batch) if torch else None}
+        if mlp_peers is not None:
+            steps.update(mlp_peers(batch))
+        results[f"mlp_b{batch}"] = _timed_ms(steps, repeats)
+    results["conv2d"] = _timed_ms({"numgrad": conv_numgrad(), "torch_eager": conv_torch() if torch else None},
+                                  repeats)
     return results
 
 
@@ -195,8 +197,9 @@ def main() -> None:
     b = np.zeros(16, np.float32)
     direct_out = np.empty((32, 16, 32, 32), np.float32)
     xt, wt, bt = ng.tensor(x), ng.tensor(w), ng.tensor(b)
-    im2col = median_ms(lambda: F.conv2d(xt, wt, bt, padding=1), args.repeats)
-    direct = median_ms(lambda: _direct_conv(x, w, b, 1, direct_out), args.repeats)
+    both = _timed_ms({"im2col": lambda: F.conv2d(xt, wt, bt, padding=1),
+                      "direct": lambda: _direct_conv(x, w, b, 1, direct_out)}, args.repeats)
+    im2col, direct = both["im2col"], both["direct"]
     np.testing.assert_allclose(direct_out, F.conv2d(xt, wt, bt, padding=1).numpy(), rtol=1e-4, atol=1e-4)
     print(f"\nconv2d forward only: im2col+gemm {im2col:.3f} ms, direct loop nest {direct:.3f} ms "
           f"(direct/im2col = {direct / im2col:.2f})")
