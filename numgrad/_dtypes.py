@@ -100,6 +100,9 @@ def as_dtype(dtype) -> DType:
 
 
 def from_numpy_dtype(npd) -> DType:
+    found = _BY_NP.get(npd)  # an array's dtype: one lookup (every Tensor.dtype comes here)
+    if found is not None:
+        return found
     npd = np.dtype(npd)
     if npd in _BY_NP:
         return _BY_NP[npd]
