@@ -393,3 +393,33 @@ def test_repeated_region_reuses_its_derived_gradient_plan():
         for a, b in zip(ours, theirs):
             assert_close(a, b, rtol=1e-12)
     assert len(backward._plans) == plans
+
+
+def test_collect_lists_every_region_node_after_all_its_consumers():
+    """``fusion.backward.run`` derives gradients in the order ``collect`` returns: a node must come after
+    every region node that consumes it, also where a value feeds several consumers (diamonds)."""
+    from numgrad.autograd.engine import _discover
+    from numgrad.fusion import backward
+
+    x = ng.randn(4, requires_grad=True)
+    a = ng.tanh(x)  # consumed by b, c and d: its gradient is complete only after all three
+    b = a * 2.0
+    c = ng.sigmoid(a) + b
+    d = c * a + ng.exp(b)
+    y = d * d
+    deps, _ = _discover([y.grad_fn])
+    region = backward.collect(y.grad_fn, dict(deps), set())
+    assert len(region) >= 8 and region[0] is y.grad_fn
+    position = {node: i for i, node in enumerate(region)}
+    for node in region:
+        for edge in node._next:
+            if edge is not None and edge[0] in position:
+                assert position[edge[0]] > position[node], (edge[0].name(), node.name())
+    assert a.grad_fn in position
+    y.sum().backward()  # and the region's fused gradient is right
+    t = torch.tensor(x.detach().numpy().astype(np.float64), requires_grad=True)
+    ta = torch.tanh(t)
+    tb = ta * 2.0
+    td = (torch.sigmoid(ta) + tb) * ta + torch.exp(tb)
+    (td * td).sum().backward()
+    assert_close(x.grad, t.grad, rtol=1e-4)
