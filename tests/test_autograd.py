@@ -307,6 +307,37 @@ def test_custom_function_needs_input_grad_and_non_tensor_args():
     assert x.grad.tolist() == [3.0]
 
 
+def test_custom_function_returning_arrays_and_numbers_gets_tensors():
+    """forward and backward may return NumPy arrays, numbers or lists; they become tensors (gradients in
+    the input's dtype)."""
+    class Double(ng.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2.0 * x.detach().numpy()
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.full(g.shape, 2.0) * g.numpy()
+
+    class Total(ng.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return float(x.detach().numpy().sum())
+
+        @staticmethod
+        def backward(ctx, g):
+            return [g.item(), g.item()]  # a list of numbers
+
+    x = ng.tensor([1.0, 2.0], requires_grad=True)
+    y = Double.apply(x)
+    assert isinstance(y, ng.Tensor) and y.tolist() == [2.0, 4.0]
+    y.sum().backward()
+    assert x.grad.dtype == ng.float32 and x.grad.tolist() == [2.0, 2.0]
+    x.grad = None
+    Total.apply(x).backward()
+    assert x.grad.dtype == ng.float32 and x.grad.tolist() == [1.0, 1.0]
+
+
 # ------------------------------------------------------------- scale and memory
 def test_100k_op_chain_backward_without_recursion():
     x = ng.tensor([1.0], dtype=ng.float64, requires_grad=True)

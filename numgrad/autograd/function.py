@@ -15,6 +15,14 @@ from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
 
+def _ops():
+    """``numgrad.ops``, for the rare paths that turn numbers into tensors (it imports this module, so it
+    cannot be imported at the top)."""
+    from .. import ops
+
+    return ops
+
+
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -150,9 +158,7 @@ class FunctionNode(Node):
         filled = []
         for g, meta in zip(grads, self.ctx._out_meta):
             if g is None:
-                from .. import ops
-
-                g = ops.zeros(meta[0], dtype=meta[1], device=meta[2])
+                g = _ops().zeros(meta[0], dtype=meta[1], device=meta[2])
             filled.append(g)
         prev = is_grad_enabled()
         _set(create_graph)
@@ -175,7 +181,7 @@ class FunctionNode(Node):
         out = []
         for r, meta in zip(result, self.input_meta):
             if r is not None and not isinstance(r, Tensor):
-                r = ops.tensor(r, dtype=meta[1]) if meta is not None else ops.tensor(r)
+                r = _ops().tensor(r, dtype=meta[1]) if meta is not None else _ops().tensor(r)
             out.append(r)
         return out
 
@@ -240,9 +246,7 @@ class Function(metaclass=_FunctionMeta):
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
         if not all(isinstance(o, Tensor) or o is None for o in outs):
-            from .. import ops
-
-            outs = tuple(o if isinstance(o, Tensor) or o is None else ops.tensor(o) for o in outs)
+            outs = tuple(o if isinstance(o, Tensor) or o is None else _ops().tensor(o) for o in outs)
         if record:
             edges = tuple(_edge(a) if n else None for a, n in zip(args, needs))
             meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
