@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._tensor_class import tensor_class as _tensor_cls
 from ..autograd.function import Function
 from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
@@ -29,12 +30,6 @@ from ..autograd.grad_mode import is_grad_enabled
 _INDEX_TYPE_ERROR = (
     "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {})"
 )
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 _lazy: dict = {}

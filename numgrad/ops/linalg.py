@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor_class import tensor_class as _tensor_cls
 from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import matmul_arrays
@@ -20,12 +21,6 @@ from .reduce import sum_to
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
 _CPP_NAMES = _dtypes.TORCH_CPP_NAMES
 _SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _as_tensor(x, op: str):

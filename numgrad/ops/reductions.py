@@ -20,6 +20,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from .._tensor_class import tensor_class as _tensor_cls
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -42,12 +43,6 @@ _TORCH_TYPE_NAMES = {
 max_return_type = collections.namedtuple("max", ("values", "indices"))
 min_return_type = collections.namedtuple("min", ("values", "indices"))
 max_return_type.__module__ = min_return_type.__module__ = "numgrad.return_types"
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _is_tensor(x) -> bool:

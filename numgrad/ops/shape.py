@@ -13,16 +13,11 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from .._tensor_class import tensor_class as _tensor_cls
 from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import empty_for
 from .indexing import _copy_array, getitem
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _wrap(dim: int, ndim: int, op: str) -> int:

@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor_class import tensor_class as _tensor_cls
 from ..autograd.function import Function
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _view_of(x, arr):
