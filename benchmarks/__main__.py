@@ -254,7 +254,7 @@ def plot(res: dict, path: str) -> str | None:
     except ImportError:
         return None
     labels, series = [], {}
-    peers = ["numgrad_unfused", "hand_fused", "numpy", "torch_eager", "torch_compile", "jax_jit"]
+    peers = ["numgrad_unfused", "hand_fused", "one_op", "numpy", "torch_eager", "torch_compile", "jax_jit"]
     for n, r in res["w1"].items():
         labels.append(f"W1 {int(n):.0e}")
         for p in peers:

@@ -41,12 +41,15 @@ def triad_bandwidth(n: int) -> float:
     return 12 * n / t
 
 
+def _w1_leaves(n: int) -> tuple:
+    """W1's inputs x, w, b in numgrad: the same seeded values for every numgrad variant."""
+    ng.manual_seed(0)
+    return tuple(ng.randn(n, requires_grad=True) for _ in range(3))
+
+
 def w1_numgrad(n: int, fused: bool = True):
     """A W1 step (forward, backward, fresh gradients) in numgrad; ``fused=False`` runs it op by op."""
-    ng.manual_seed(0)
-    x = ng.randn(n, requires_grad=True)
-    w = ng.randn(n, requires_grad=True)
-    b = ng.randn(n, requires_grad=True)
+    x, w, b = _w1_leaves(n)
 
     def step():
         x.grad = w.grad = b.grad = None
@@ -162,8 +165,7 @@ class _W1AsOneOp(ng.autograd.Function):
 
 def w1_one_op(n: int):
     """A numgrad W1 step with the whole of W1 as one custom op (``_W1AsOneOp``)."""
-    ng.manual_seed(0)
-    x, w, b = (ng.randn(n, requires_grad=True) for _ in range(3))
+    x, w, b = _w1_leaves(n)
 
     def step():
         x.grad = w.grad = b.grad = None
@@ -224,8 +226,7 @@ def w1_jax(n: int):
 
 def w1_peak_memory(n: int) -> dict:
     """Peak traced memory of one W1 step beyond the inputs, vs inputs + gradients."""
-    ng.manual_seed(0)
-    x, w, b = (ng.randn(n, requires_grad=True) for _ in range(3))
+    x, w, b = _w1_leaves(n)
     (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum().backward()  # compile first
     x.grad = w.grad = b.grad = None
     # the buffer pool would hand the old gradients' memory back untraced: count every byte the step needs
