@@ -411,9 +411,8 @@ def run(quick: bool = False, compile: bool = False, sizes=None) -> dict:
                  "hand_fused": w1_hand_fused(n), "one_op": w1_one_op(n), "numpy": w1_numpy(n), "torch_eager": w1_torch(n),
                  "torch_compile": w1_torch(n, compiled=True) if args.compile else None, "jax_jit": w1_jax(n)}
         big = n >= 10**6
-        times = interleaved_medians({k: f for k, f in steps.items() if f is not None},
-                                    rounds=5 if big else 7, repeats=1 if big else 15)
-        r = {"floor": floor, "compute_floor": n / rate, **{k: times.get(k) for k in steps}}
+        times = interleaved_medians(steps, rounds=5 if big else 7, repeats=1 if big else 15)
+        r = {"floor": floor, "compute_floor": n / rate, **times}
         results["w1"][n] = r
         ratio = lambda k: f"{r[k] / r['numgrad']:.1f}x" if r.get(k) else "-"  # noqa: E731
         rows.append([f"{n:.0e}", f"{r['numgrad'] * 1e3:.3f}", f"{r['numgrad'] / floor:.2f}",

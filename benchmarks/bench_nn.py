@@ -152,9 +152,8 @@ def _timed_ms(steps: dict, repeats: int) -> dict:
     """Median ms of each step, the steps timed in alternating rounds (this host's speed drifts within a
     minute: timed one after another, conv2d in torch measured 3.4 ms in one run and 8.6 ms a minute later)."""
     rounds = 5
-    times = interleaved_medians({k: f for k, f in steps.items() if f is not None}, rounds=rounds,
-                                repeats=max(1, repeats // rounds), warmup=3)
-    return {k: 1e3 * times[k] if k in times else None for k in steps}
+    times = interleaved_medians(steps, rounds=rounds, repeats=max(1, repeats // rounds), warmup=3)
+    return {k: None if t is None else 1e3 * t for k, t in times.items()}
 
 
 def run(quick: bool = False, repeats: int = 30, mlp_peers=None) -> dict:

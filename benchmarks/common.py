@@ -24,18 +24,20 @@ def interleaved_medians(steps: dict, rounds: int = 5, repeats: int = 3, warmup: 
     float32 triad measured 23.6 and 46 GB/s in one session), so timing one
     workload after another puts the drift into their ratios; here every round
     times each workload ``repeats`` times, and the medians are over all rounds.
+    A step that is None (a peer not installed) is skipped and reported as None.
     """
-    for fn in steps.values():
+    present = {name: fn for name, fn in steps.items() if fn is not None}
+    for fn in present.values():
         for _ in range(warmup):
             fn()
-    samples: dict = {name: [] for name in steps}
+    samples: dict = {name: [] for name in present}
     for _ in range(rounds):
-        for name, fn in steps.items():
+        for name, fn in present.items():
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 fn()
                 samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return {name: statistics.median(samples[name]) if name in samples else None for name in steps}
 
 
 def fmt_ms(seconds: float) -> str:
