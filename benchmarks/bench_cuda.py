@@ -49,7 +49,7 @@ def copy_bandwidth(n: int) -> tuple:
         pass
     from numgrad.kernels.backend import empty, run_map
     from numgrad.ops.elementwise import _forward_roots
-    from numgrad.ops.table import ELEMENTWISE
+    from numgrad.ir.table import ELEMENTWISE
 
     src = ng.zeros(n, device="cuda")._data
     dst = empty((n,), np.float32, ng.device("cuda"))

@@ -229,7 +229,7 @@ def w1_peak_memory(n: int) -> dict:
     (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum().backward()  # compile first
     x.grad = w.grad = b.grad = None
     # the buffer pool would hand the old gradients' memory back untraced: count every byte the step needs
-    from numgrad.kernels.cpu import pool
+    from numgrad.kernels.cpu import buffer_pool as pool
 
     pool.release_all()
     tracemalloc.start()

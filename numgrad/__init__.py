@@ -8,7 +8,7 @@ tensor(8.)
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from .kernels.config import configure_numba as _configure_numba
 
@@ -31,12 +31,12 @@ from .ops.creation import (  # noqa: E402,F401
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
     ones_like, rand, rand_like, randint, randint_like, randn, randn_like, tensor, zeros, zeros_like,
 )
-from .ops.pointwise import *  # noqa: E402,F401,F403
-from .ops.pointwise import round, where  # noqa: E402,F401
+from .ops.elementwise_functions import *  # noqa: E402,F401,F403
+from .ops.elementwise_functions import round, where  # noqa: E402,F401
 from .ops.views import (  # noqa: E402,F401
     broadcast_to, contiguous, expand, flatten, permute, reshape, squeeze, t, transpose, unsqueeze, view,
 )
-from .ops.reduce import mean, sum  # noqa: E402,F401
+from .ops.sum_mean import mean, sum  # noqa: E402,F401
 from .ops.elementwise import broadcast_shapes  # noqa: E402,F401
 from . import kernels  # noqa: E402,F401
 from .fusion import explain, is_fusion_enabled, set_fusion  # noqa: E402,F401

@@ -10,10 +10,10 @@ import importlib
 from . import _dtypes
 from .autograd import grad_mode as _grad_mode
 from .ops import elementwise as ew
-from .ops import pointwise as pw
+from .ops import elementwise_functions as pw
 from .tensor import Tensor
 
-OPS_MODULES = ("creation", "pointwise", "views", "reduce", "reductions", "linalg", "shape", "indexing")
+OPS_MODULES = ("creation", "elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
 
 
 def _ops_modules():

@@ -167,7 +167,7 @@ def _op_names_of(roots, reducer) -> tuple:
     key = (roots, reducer)
     names = _op_names.get(key)
     if names is None:
-        from .ops import expr as ex
+        from .ir import expr as ex
 
         names = [n.op for n in ex.postorder(list(roots)) if n.op not in ("var", "const")
                  and not n.op.startswith("cast_")]

@@ -44,7 +44,7 @@ class OpSpec:
 
 
 def _elementwise_specs():
-    from numgrad.ops.table import ELEMENTWISE
+    from numgrad.ir.table import ELEMENTWISE
 
     specs = []
     special_args = {

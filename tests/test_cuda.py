@@ -276,9 +276,9 @@ except Exception as exc:  # no NVVM/NVRTC installed: nothing to compile with
     print(type(exc).__name__, exc)
     sys.exit(77)
 from numgrad.kernels.cuda import elementwise as ce, nnfunc, matmul, reduce  # noqa: F401
-from numgrad.ops import expr as ex
+from numgrad.ir import expr as ex
 from numgrad.ops.elementwise import _forward_roots
-from numgrad.ops.table import ELEMENTWISE
+from numgrad.ir.table import ELEMENTWISE
 
 failures = []
 count = 0

@@ -21,9 +21,9 @@ from numba import cuda  # noqa: E402
 from numba.core import config as numba_config  # noqa: E402
 
 from numgrad.kernels import cache  # noqa: E402
-from numgrad.kernels.cpu.reduce import reduce_array  # noqa: E402
+from numgrad.kernels.cpu.reduce_axes import reduce_array  # noqa: E402
 from numgrad.kernels.cuda import matmul as cuda_matmul  # noqa: E402
-from numgrad.kernels.cuda import reduce as cuda_reduce  # noqa: E402
+from numgrad.kernels.cuda import reduce_axes as cuda_reduce  # noqa: E402
 
 pytestmark = [pytest.mark.gpu, pytest.mark.usefixtures("fast_simulated_barriers")]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import numgrad as ng
-from numgrad.kernels.cuda import reductions as cred
+from numgrad.kernels.cuda import map_reduce as cred
 from tests.helpers import assert_close
 
 pytestmark = [pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator"), pytest.mark.gpu,

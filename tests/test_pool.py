@@ -1,4 +1,4 @@
-"""Large CPU buffers are reused only when nothing can still see them (kernels/cpu/pool.py)."""
+"""Large CPU buffers are reused only when nothing can still see them (kernels/cpu/buffer_pool.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import numgrad as ng
-from numgrad.kernels.cpu import pool
+from numgrad.kernels.cpu import buffer_pool as pool
 
 N = 1 << 19  # float32: 2 MB, above pool.MIN_BYTES
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import numgrad as ng
-from numgrad.kernels.cpu import reductions as K
+from numgrad.kernels.cpu import map_reduce as K
 from tests.helpers import assert_close
 
 NAN = float("nan")

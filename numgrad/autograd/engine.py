@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from typing import Optional, Sequence
 
-from ..kernels.cpu import pool as _pool
+from ..kernels.cpu import buffer_pool as _pool
 from .function import AccumulateGrad, FunctionNode, _edge
 from .grad_mode import _set, is_grad_enabled
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from ..autograd.function import AccumulateGrad
 from ..kernels.backend import empty_for, run_map, run_map_sum
-from ..ops import expr as ex
+from ..ir import expr as ex
 from ..ops.elementwise import ElementwiseNode as node_cls  # the engine asks fuse.node_cls
-from ..ops.reduce import sum_to_array
+from ..ops.sum_mean import sum_to_array
 from .. import profiler as _profiler  # hook in run
 from .._tensor_class import tensor_class
 from . import deferred, state  # noqa: F401 - deferred: the engine calls fuse.deferred

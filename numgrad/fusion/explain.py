@@ -23,7 +23,7 @@ def explain(t) -> Explanation:
     True
     """
     from ..kernels.backend import map_kernel_source
-    from ..ops import expr as ex
+    from ..ir import expr as ex
     from .lazy import RegionBuilder, pending_op
 
     op = pending_op(t)

@@ -4,7 +4,7 @@ A lazy tensor holds a ``LazyOp``: an op-table row, its operands (tensors, lazy
 or computed, and Python scalars) and the output's shape and dtype.  Building one
 costs a few Python objects; no kernel runs.  ``LazyOp.realize`` walks the region
 (iteratively), turns it into an expression DAG over the region's input buffers
-(``numgrad.ops.expr``, with explicit casts where eager execution would change
+(``numgrad.ir.expr``, with explicit casts where eager execution would change
 dtype) and runs the generated map kernel.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import _dtypes
 from ..kernels.backend import run_map
-from ..ops import expr as ex
-from ..ops.table import CAST_ROWS
+from ..ir import expr as ex
+from ..ir.table import CAST_ROWS
 from .. import profiler as _profiler  # hook in realize_region
 from . import state
 

@@ -13,7 +13,7 @@ import inspect
 import textwrap
 from typing import Callable, Optional
 
-from ..ops.table import ELEMENTWISE, Row
+from ..ir.table import ELEMENTWISE, Row
 
 
 def _function_source(fn: Callable, new_name: str) -> str:

@@ -12,8 +12,8 @@ import importlib
 import numpy as np
 
 from .cpu import elementwise as _cpu_map
-from .cpu import pool as _cpu_pool
-from .cpu import reduce as _cpu_reduce
+from .cpu import buffer_pool as _cpu_pool
+from .cpu import reduce_axes as _cpu_reduce
 from ..device import devices_differ
 from .cuda.array import DeviceArray
 
@@ -106,7 +106,7 @@ def reduce_array(x, axes, reducer: str, acc_dtype):
     """Reduce ``x`` over ``axes`` (keepdim=False) with accumulator/result dtype ``acc_dtype``."""
     if type(x) is DeviceArray:
         from .cuda.array import empty as cuda_empty
-        from .cuda.reduce import reduce_axes
+        from .cuda.reduce_axes import reduce_axes
 
         axes = tuple(sorted(set(axes)))
         acc_dtype = np.dtype(acc_dtype)
@@ -180,10 +180,10 @@ def linear_forward(x, w, b):
     if _layer_devices("linear", input=x, weight=w, bias=b):
         out = matmul_arrays(x, w.T)  # K == 0 gives zeros
         if b is not None and out.size:
-            from ..ops.elementwise import _forward_roots
-            from ..ops.table import ELEMENTWISE
+            from ..ir.table import forward_roots
+            from ..ir.table import ELEMENTWISE
 
-            run_map(_forward_roots(ELEMENTWISE["add"]), [out, b], [out.dtype], out.shape, out.dtype.name,
+            run_map(forward_roots(ELEMENTWISE["add"]), [out, b], [out.dtype], out.shape, out.dtype.name,
                     ["", ""], outs=[out])
         return out
     out = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
@@ -416,10 +416,10 @@ def _batched(x, batch: tuple):
 
 
 def _identity_roots():
-    from ..ops.elementwise import _forward_roots
-    from ..ops.table import ELEMENTWISE
+    from ..ir.table import forward_roots
+    from ..ir.table import ELEMENTWISE
 
-    return _forward_roots(ELEMENTWISE["identity"])
+    return forward_roots(ELEMENTWISE["identity"])
 
 
 def contiguous(x):
@@ -565,8 +565,8 @@ def cross_entropy_backward(x, target, ignore_index: int, lse, row_scale):
 def reduction_kernels(x):
     """The module with ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum`` for the device of array
     ``x`` (var/std, logsumexp, norms, count_nonzero, max/min with indices, argmax/argmin, cumsum; see
-    ``kernels/cpu/reductions.py``)."""
-    return _device_module(x, "reductions", "reductions")
+    ``kernels/cpu/map_reduce.py``)."""
+    return _device_module(x, "map_reduce", "map_reduce")
 
 
 # ------------------------------------------------- normalization, embedding, dropout, BCE input check (nn/)

@@ -28,6 +28,10 @@ import time
 import types
 import warnings
 
+import numba
+import numpy
+
+from .._version import __version__
 from .. import profiler as _profiler  # hook in _GuardedKernel.__call__
 
 _lock = threading.Lock()
@@ -59,11 +63,6 @@ _cache_dir = None
 
 
 def _versions_header() -> str:
-    import numba
-    import numpy
-
-    from .. import __version__
-
     return f"# numgrad {__version__} numba {numba.__version__} numpy {numpy.__version__}\n"
 
 

@@ -20,9 +20,9 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..kernels import backend as _backend
 from ..kernels.backend import empty_for, softmax_kernels
-from ..ops import pointwise as _pw
-from ..ops.pointwise import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
-from ..ops.reduce import sum as _sum
+from ..ops import elementwise_functions as _pw
+from ..ops.elementwise_functions import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
+from ..ops.sum_mean import sum as _sum
 from ..ops.views import contiguous_array
 from ..tensor import Tensor
 

@@ -54,11 +54,11 @@ def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
     dev = as_device(device)
     if dev.type == "cpu":
         return Tensor(np.full(shape, value, dtype=dtype.np), requires_grad=requires_grad)
-    from .elementwise import _forward_roots
-    from .table import ELEMENTWISE
+    from ..ir.table import forward_roots
+    from ..ir.table import ELEMENTWISE
 
     out = _backend.empty(shape, dtype.np, dev)
-    _backend.run_map(_forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name],
+    _backend.run_map(forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name],
                      outs=[out])
     return Tensor(out, requires_grad=requires_grad)
 

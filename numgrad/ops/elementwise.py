@@ -19,8 +19,8 @@ from ..fusion import state as fusion_state
 from ..fusion.lazy import flush_readers
 from ..fusion.lazy import record as record_lazy
 from ..kernels.backend import run_map
-from . import expr as ex
-from .table import ELEMENTWISE
+from ..ir import expr as ex
+from ..ir.table import ELEMENTWISE, forward_roots
 
 
 from ..tensor import Tensor
@@ -102,17 +102,6 @@ def _raw(x):
     return x._data if isinstance(x, Tensor) else x
 
 
-_roots_cache: dict = {}
-
-
-def _forward_roots(row):
-    roots = _roots_cache.get(row.name)
-    if roots is None:
-        n = row.arity + len(row.params)
-        roots = _roots_cache[row.name] = (ex.Expr(row.name, tuple(ex.var(i) for i in range(n))),)
-    return roots
-
-
 _plans: dict = {}
 _INT_DIVISIONS = ("floor_divide", "remainder")
 _PLAIN_NUMBERS = (float, int, bool)
@@ -123,7 +112,7 @@ def _check_int_divisor(name, divisor) -> None:
     from ..kernels.backend import reduce_array
 
     if isinstance(divisor, np.ndarray):
-        (is_zero,) = run_map(_forward_roots(ELEMENTWISE["eq"]), [divisor, 0], (np.dtype(np.bool_),), divisor.shape,
+        (is_zero,) = run_map(forward_roots(ELEMENTWISE["eq"]), [divisor, 0], (np.dtype(np.bool_),), divisor.shape,
                              divisor.dtype.name, (divisor.dtype.name, divisor.dtype.name))
         zero = bool(reduce_array(is_zero, range(is_zero.ndim), "any", np.bool_))
     else:
@@ -213,7 +202,7 @@ def apply(name: str, *operands, params: tuple = ()):
         raw = [x._data if isinstance(x, Tensor) else x for x in operands]
         if params:
             raw.extend(params)
-        (out_arr,) = run_map(_forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
+        (out_arr,) = run_map(forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
         out = Tensor(out_arr)
     if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
         node = ElementwiseNode(row, operands, params, out, compute, shape, out_dtype, versions)
@@ -344,7 +333,7 @@ class ElementwiseNode(Node):
         Tensor = _tensor_cls()
         it = iter(results)
         out = []
-        from .reduce import sum_to_array
+        from .sum_mean import sum_to_array
 
         for i, need in enumerate(needs):
             if not need:
@@ -365,7 +354,7 @@ class ElementwiseNode(Node):
     def _apply_graph(self, g, needs):
         """Evaluate the derivative DAG on tensors so that the backward is differentiable."""
         from .creation import full_like
-        from .reduce import sum_to
+        from .sum_mean import sum_to
 
         Tensor = _tensor_cls()
         row = self.row
@@ -396,7 +385,7 @@ class ElementwiseNode(Node):
 
 
 def _cast_array(arr, dtype):
-    (res,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [arr], [dtype.np], arr.shape, dtype.name,
+    (res,) = run_map(forward_roots(ELEMENTWISE["identity"]), [arr], [dtype.np], arr.shape, dtype.name,
                      [dtype.name])
     return res
 
@@ -451,7 +440,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
     flush_readers(t._data)
-    run_map(_forward_roots(row), [_raw(x) for x in (t,) + others + tuple(params)], [t.dtype.np], shape,
+    run_map(forward_roots(row), [_raw(x) for x in (t,) + others + tuple(params)], [t.dtype.np], shape,
             compute.name, casts, outs=[t._data])
     t._bump_version()
     return t
@@ -461,6 +450,6 @@ def copy_into(dst, src) -> None:
     """Write ``src``'s values into ``dst``'s memory (broadcasting, casting); no graph."""
     src_arr = _raw(src)  # computes a pending src before pending readers of dst are flushed
     flush_readers(dst._data)
-    run_map(_forward_roots(ELEMENTWISE["identity"]), [src_arr], [dst.dtype.np], dst.shape,
+    run_map(forward_roots(ELEMENTWISE["identity"]), [src_arr], [dst.dtype.np], dst.shape,
             dst.dtype.name, [dst.dtype.name], outs=[dst._data])
     dst._bump_version()

@@ -40,10 +40,10 @@ def _copy_roots():
     roots = _lazy.get("copy")
     if roots is None:
         from ..kernels.backend import run_map
-        from .elementwise import _forward_roots
-        from .table import ELEMENTWISE
+        from ..ir.table import forward_roots
+        from ..ir.table import ELEMENTWISE
 
-        roots = _lazy["copy"] = (run_map, _forward_roots(ELEMENTWISE["identity"]), _forward_roots(ELEMENTWISE["add"]))
+        roots = _lazy["copy"] = (run_map, forward_roots(ELEMENTWISE["identity"]), forward_roots(ELEMENTWISE["add"]))
     return roots
 
 
@@ -382,7 +382,7 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .reduce import sum_to
+        from .sum_mean import sum_to
 
         g_base = g_values = None
         if ctx.needs_input_grad[0]:
@@ -838,7 +838,7 @@ def masked_fill(input, mask, value):
     >>> ng.masked_fill(ng.tensor([1., 2., 3.]), ng.tensor([True, False, True]), 0.0)
     tensor([0., 2., 0.])
     """
-    from .pointwise import where
+    from .elementwise_functions import where
 
     mask, value = _mask_and_value("masked_fill", input, mask, value)
     out = where(mask, value, input)

@@ -16,7 +16,7 @@ from .._tensor_class import tensor_class as _tensor_cls
 from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import matmul_arrays
-from .reduce import sum_to
+from .sum_mean import sum_to
 
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
 _CPP_NAMES = _dtypes.TORCH_CPP_NAMES

@@ -1,8 +1,8 @@
 """Reductions beyond sum/mean: prod, amax/amin, max/min, argmax/argmin, var/std,
 logsumexp, norm, cumsum, all/any, count_nonzero.
 
-Forward passes run the kernels of ``kernels/cpu/reductions.py`` or
-``kernels/cuda/reductions.py`` (picked by ``backend.reduction_kernels`` from
+Forward passes run the kernels of ``kernels/cpu/map_reduce.py`` or
+``kernels/cuda/map_reduce.py`` (picked by ``backend.reduction_kernels`` from
 where the data lives), or ``backend.reduce_array``; backward formulas are
 written with tensor ops so that they are differentiable again
 (``create_graph=True``).  Semantics, result dtypes, gradient conventions (ties
@@ -26,11 +26,11 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..kernels.backend import empty_for, reduce_array
 from ..kernels.backend import reduction_kernels as _kernels
-from .reduce import _reduce
-from . import pointwise as pw
-from .reduce import kept_shape, normalize_dims
-from .reduce import mean as _mean
-from .reduce import sum as _sum
+from .sum_mean import _reduce
+from . import elementwise_functions as pw
+from .sum_mean import kept_shape, normalize_dims
+from .sum_mean import mean as _mean
+from .sum_mean import sum as _sum
 
 Dims = Union[int, Sequence[int], None]
 

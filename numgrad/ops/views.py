@@ -57,10 +57,10 @@ def contiguous_array(arr: np.ndarray) -> np.ndarray:
     if arr.flags.c_contiguous:
         return arr
     from ..kernels.backend import run_map
-    from .elementwise import _forward_roots
-    from .table import ELEMENTWISE
+    from ..ir.table import forward_roots
+    from ..ir.table import ELEMENTWISE
 
-    (out,) = run_map(_forward_roots(ELEMENTWISE["identity"]), [arr], [arr.dtype], arr.shape, arr.dtype.name, [""])
+    (out,) = run_map(forward_roots(ELEMENTWISE["identity"]), [arr], [arr.dtype], arr.shape, arr.dtype.name, [""])
     return out
 
 
@@ -143,7 +143,7 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .reduce import sum_to
+        from .sum_mean import sum_to
 
         return sum_to(g, ctx.in_shape), None
 

@@ -1,6 +1,6 @@
 """Generated elementwise kernels ("map" kernels) for the CPU.
 
-A map kernel evaluates scalar expressions (see ``numgrad.ops.expr``) at every
+A map kernel evaluates scalar expressions (see ``numgrad.ir.expr``) at every
 index of an output shape, reading array inputs through their strides (stride 0
 for broadcast dimensions) and scalar inputs as arguments.  Kernels are keyed by
 expression structure, dtypes and the number of dimensions left after merging
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ops import expr as ex
+from ...ir import expr as ex
 from ... import profiler as _profiler  # hooks in run_map / run_reduce: what a launch computes
 from .. import cache
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
@@ -35,7 +35,7 @@ def _const_fmt(v) -> str:
 
 def _preambles(roots) -> str:
     """Source that rows used in the DAG need (user-defined elementwise functions)."""
-    from ...ops.table import ELEMENTWISE
+    from ...ir.table import ELEMENTWISE
 
     seen = []
     for node in ex.postorder(list(roots)):
@@ -227,7 +227,7 @@ _REDUCE_CHUNKS = 64
 
 def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
     """A module whose serial/parallel kernels reduce ``root`` over a 1-D index space."""
-    from .reduce import REDUCERS
+    from .reduce_axes import REDUCERS
 
     init, step = REDUCERS[reducer]
     is_float = acc.startswith("float")

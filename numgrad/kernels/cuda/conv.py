@@ -297,10 +297,10 @@ def _adaptive_avg_pool_backward(g, gx):
 
 # ----------------------------------------------------------------- wrappers (DeviceArrays in and out)
 def _roots(name: str):
-    from ...ops.elementwise import _forward_roots
-    from ...ops.table import ELEMENTWISE
+    from ...ir.table import forward_roots
+    from ...ir.table import ELEMENTWISE
 
-    return _forward_roots(ELEMENTWISE[name])
+    return forward_roots(ELEMENTWISE[name])
 
 
 def _launch(kernel, n: int, *args) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...device import devices_differ
-from ...ops import expr as ex
+from ...ir import expr as ex
 from .. import cache
 from ..cpu.elementwise import _broadcast_strides, _collapse, _const_fmt, _preambles, load_lines
 from . import devmath
@@ -154,9 +154,9 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str, map_r
     ``map_roots`` are also evaluated and stored at every index into outputs
     ``o0, o1, ...`` (the deferred-loss kernel: gradients plus the loss).
     """
-    from ..cpu.reduce import reducer_source
-    from .reduce import THREADS as TREE
-    from .reduce import block_tree_source
+    from ..cpu.reduce_axes import reducer_source
+    from .reduce_axes import THREADS as TREE
+    from .reduce_axes import block_tree_source
 
     init, step = reducer_source(reducer, acc)
     lines, names = ex.render(list(map_roots) + [root], lambda i: f"v{i}", _const_fmt,
@@ -205,7 +205,7 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str, map_roots=(), outs=(
     them, so the result is deterministic (no atomics).  ``map_roots`` are
     written into ``outs`` by the same kernel.
     """
-    from .reduce import MAX_PARTIALS, _threads_for, reduce_axes
+    from .reduce_axes import MAX_PARTIALS, _threads_for, reduce_axes
 
     shape = tuple(shape)
     n = 1

@@ -7,7 +7,7 @@ are written out.
 from __future__ import annotations
 
 from .elementwise import apply
-from .table import ELEMENTWISE
+from ..ir.table import ELEMENTWISE
 
 _EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5, -0.25]", "nonzero": "[0.5, 2.0]"}
 

@@ -1,6 +1,6 @@
 """CUDA reductions (sum, prod, amax, amin, any, all) over any axes of a strided device array.
 
-The reducers are the CPU table (``numgrad.kernels.cpu.reduce.REDUCERS``) with
+The reducers are the CPU table (``numgrad.kernels.cpu.reduce_axes.REDUCERS``) with
 the same initial values, so both devices agree on semantics, NaN propagation
 of amax/amin included.  Three kernel shapes cover every call:
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
-from ..cpu.reduce import REDUCERS, reducer_source
+from ..cpu.reduce_axes import REDUCERS, reducer_source
 
 # block size of the big launches; a power of two because the tree halves it
 THREADS = 256

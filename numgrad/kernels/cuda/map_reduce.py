@@ -1,6 +1,6 @@
 """CUDA kernels for the reductions beyond plain sum: map-reduce, arg-reduce and scan.
 
-The contract is that of ``kernels/cpu/reductions.py``, function for function:
+The contract is that of ``kernels/cpu/map_reduce.py``, function for function:
 ``prepare`` (the CPU's own, which works on ``DeviceArray``s: a transpose and a
 contiguous copy where needed, then an ``(A, R, C)`` view), ``map_reduce``
 (var, std, logsumexp, vector norms, count_nonzero; the same template strings
@@ -35,11 +35,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
-from ..cpu.reductions import prepare  # noqa: F401  (works on DeviceArrays: views and a contiguous copy)
+from ..cpu.map_reduce import prepare  # noqa: F401  (works on DeviceArrays: views and a contiguous copy)
 from . import devmath, simulator_enabled
 from .array import empty
 from .elementwise import launch_config
-from .reduce import MAX_BLOCKS, MAX_PARTIALS, THREADS, _threads_for, block_tree_source
+from .reduce_axes import MAX_BLOCKS, MAX_PARTIALS, THREADS, _threads_for, block_tree_source
 
 # a reduced axis at least this long gets a block per output instead of a thread
 BLOCK_MIN_R = 256

@@ -6,7 +6,7 @@ A row gives the op's scalar forward code (a Numba-compilable template over
 operands first, then scalar parameters), ``out`` the op's output and ``g`` the
 incoming gradient; it returns one gradient per tensor operand (``None`` for
 operands that have no derivative).  Rules only use operators and ``F.<row>``
-calls with ``F`` the symbolic namespace of ``numgrad.ops.expr``: the result is
+calls with ``F`` the symbolic namespace of ``numgrad.ir.expr``: the result is
 an expression DAG that is rendered into backward kernels (one op's, or a whole
 fused region's), or evaluated op by op on tensors when the backward pass must
 itself be differentiable (``create_graph=True``, see ``expr.evaluate``).
@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from . import expr as ex
+
 SQRT1_2 = 0.7071067811865476
 SQRT_2_OVER_PI = 0.7978845608028654
 INV_SQRT_2PI = 0.3989422804014327
@@ -50,6 +52,22 @@ class Row:
 
 
 ELEMENTWISE: dict = {}
+
+
+_roots_cache: dict = {}
+
+
+def forward_roots(row: Row) -> tuple:
+    """The expression of one row applied to its inputs ``v0, v1, ...``: what a one-op kernel computes.
+
+    >>> forward_roots(ELEMENTWISE["mul"])
+    (mul(v0, v1),)
+    """
+    roots = _roots_cache.get(row.name)
+    if roots is None:
+        n = row.arity + len(row.params)
+        roots = _roots_cache[row.name] = (ex.Expr(row.name, tuple(ex.var(i) for i in range(n))),)
+    return roots
 
 
 def row(name, arity, kind, scalar, grad=None, *, params=(), node=None, domain="any"):

@@ -1,0 +1,16 @@
+"""The op IR: the elementwise op table and the scalar expression DAG built from it.
+
+The bottom layer of numgrad: it imports nothing else of numgrad, so kernels
+(which render expressions into Numba code), fusion (which builds expressions
+from recorded ops) and ops (which apply rows to tensors) can all import it.
+
+>>> from numgrad.ir import forward_roots, ELEMENTWISE
+>>> forward_roots(ELEMENTWISE["mul"])
+(mul(v0, v1),)
+"""
+from __future__ import annotations
+
+from .expr import Expr
+from .table import CAST_ROWS, ELEMENTWISE, Row, forward_roots
+
+__all__ = ["CAST_ROWS", "ELEMENTWISE", "Expr", "Row", "forward_roots"]
