@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 from typing import Optional, Sequence
 
+from .. import _profiler_hooks
 from ..kernels.cpu import buffer_pool as _pool
 from .function import AccumulateGrad, FunctionNode, _edge
 from .grad_mode import _set, is_grad_enabled
@@ -103,6 +104,7 @@ def run_backward(
     heapq.heapify(heap)
     prev_mode = is_grad_enabled()
     _set(create_graph)
+    _profiler_hooks.backward_started()
     try:
         while heap:
             _, _, node = heapq.heappop(heap)
@@ -154,6 +156,7 @@ def run_backward(
                 if edge is not None:
                     _deliver(edge, g, buffers, deps, heap)
     finally:
+        _profiler_hooks.backward_finished()
         _set(prev_mode)
     if inputs is not None and accumulate_into_grad:
         # backward(inputs=[non_leaf]) puts the gradient in non_leaf.grad

@@ -9,7 +9,7 @@ pass runs with ``create_graph=True``.
 from __future__ import annotations
 
 import itertools
-from .. import profiler as _profiler  # hooks in Function.apply / FunctionNode.apply
+from .. import _profiler_hooks as _profiler  # hooks in Function.apply / FunctionNode.apply
 from .._tensor_class import tensor_class
 from .grad_mode import _set, is_grad_enabled
 

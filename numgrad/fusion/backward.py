@@ -18,7 +18,7 @@ from ..kernels.backend import empty_for, run_map, run_map_sum
 from ..ir import expr as ex
 from ..ops.elementwise import ElementwiseNode as node_cls  # the engine asks fuse.node_cls
 from ..ops.sum_mean import sum_to_array
-from .. import profiler as _profiler  # hook in run
+from .. import _profiler_hooks as _profiler  # hook in run
 from .._tensor_class import tensor_class
 from . import deferred, state  # noqa: F401 - deferred: the engine calls fuse.deferred
 from .lazy import RegionBuilder, flush_readers, is_special_exponent, op_expr, scalar_operand_key

@@ -15,7 +15,7 @@ before; so values, errors and ``grad_fn`` behave as without deferral.
 """
 from __future__ import annotations
 
-from .. import profiler as _profiler  # hook in PendingReduce.realize
+from .. import _profiler_hooks as _profiler  # hook in PendingReduce.realize
 from .._tensor_class import tensor_class
 from . import state
 from .lazy import LazyOp, pending_op, reduce_lazy

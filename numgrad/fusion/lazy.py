@@ -17,7 +17,7 @@ from .. import _dtypes
 from ..kernels.backend import run_map
 from ..ir import expr as ex
 from ..ir.table import CAST_ROWS
-from .. import profiler as _profiler  # hook in realize_region
+from .. import _profiler_hooks as _profiler  # hook in realize_region
 from . import state
 
 # owner array id -> weak references to pending LazyOps that read that memory directly;

@@ -32,7 +32,7 @@ import numba
 import numpy
 
 from .._version import __version__
-from .. import profiler as _profiler  # hook in _GuardedKernel.__call__
+from .. import _profiler_hooks as _profiler  # hook in _GuardedKernel.__call__
 
 _lock = threading.Lock()
 class _KernelFinder:

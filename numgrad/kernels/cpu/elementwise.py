@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import expr as ex
-from ... import profiler as _profiler  # hooks in run_map / run_reduce: what a launch computes
+from ... import _profiler_hooks as _profiler  # hooks in run_map / run_reduce: what a launch computes
 from .. import cache
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
