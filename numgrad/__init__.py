@@ -24,10 +24,10 @@ from ._dtypes import (  # noqa: E402,F401
     set_default_dtype, uint8,
 )
 from .device import Device as device  # noqa: E402,F401
-from .tensor import Tensor  # noqa: E402,F401
+from .tensor import Tensor, result_type  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
-from .ops.creation import (  # noqa: E402,F401
+from .creation import (  # noqa: E402,F401
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
     ones_like, rand, rand_like, randint, randint_like, randn, randn_like, tensor, zeros, zeros_like,
 )

@@ -112,48 +112,9 @@ def from_numpy_dtype(npd) -> DType:
     )
 
 
-def _promote_pair(a: DType, b: DType) -> DType:
+def promote_pair(a: DType, b: DType) -> DType:
     # across categories the higher category wins as is (float32 + int64 -> float32);
     # within one, the wider type (NumPy agrees with PyTorch there)
     if a._category != b._category:
         return a if a._category > b._category else b
     return from_numpy_dtype(np.promote_types(a.np, b.np))
-
-
-def result_type(*operands) -> DType:
-    """PyTorch's promotion: dimensioned tensors > zero-dim tensors > Python scalars.
-
-    A lower-priority operand only matters when its category (bool < int < float)
-    is higher than everything above it; a Python float then gives the default
-    float dtype and a Python int gives int64.
-    """
-    from .tensor import Tensor
-
-    dims = zero_dims = None
-    scalar_cat = -1
-    for op in operands:
-        if isinstance(op, Tensor):
-            if op.ndim > 0:
-                dims = op.dtype if dims is None else _promote_pair(dims, op.dtype)
-            else:
-                zero_dims = op.dtype if zero_dims is None else _promote_pair(zero_dims, op.dtype)
-        elif isinstance(op, (bool, np.bool_)):
-            scalar_cat = max(scalar_cat, 0)
-        elif isinstance(op, (int, np.integer)):
-            scalar_cat = max(scalar_cat, 1)
-        elif isinstance(op, (float, np.floating)):
-            scalar_cat = max(scalar_cat, 2)
-        else:
-            raise TypeError(f"unsupported operand type {type(op).__name__}")
-    result = dims
-    if zero_dims is not None:
-        if result is None:
-            result = zero_dims
-        elif zero_dims._category > result._category:
-            result = zero_dims
-    if scalar_cat >= 0:
-        if result is None:
-            result = (bool_, int64, _default_float)[scalar_cat]
-        elif scalar_cat > result._category:
-            result = (bool_, int64, _default_float)[scalar_cat]
-    return result

@@ -13,7 +13,7 @@ from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
 from .tensor import Tensor
 
-OPS_MODULES = ("creation", "elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
+OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
 
 
 def _ops_modules():
@@ -147,7 +147,7 @@ def _zero_(self):
 def _copy_(self, src):
     """Copy ``src`` (broadcast, cast) into this tensor in place; gradients flow to ``src``."""
     if not isinstance(src, Tensor):
-        from .ops.creation import tensor
+        from .creation import tensor
 
         src = tensor(src)
     self._check_inplace("copy")
@@ -203,6 +203,11 @@ def _log_softmax_method(self, dim, dtype=None):
     return log_softmax(self, dim, dtype=dtype)
 
 
+def _accumulate_(self, g) -> None:
+    """``self += g`` without recording: the engine accumulating a gradient into ``.grad``."""
+    ew.inplace_update(self, "add", g)
+
+
 def install() -> None:
     T = Tensor
     # arithmetic operators
@@ -231,6 +236,7 @@ def install() -> None:
     T.div_ = lambda self, other: _iop("div")(self, other)
     T.pow_ = lambda self, other: _iop("pow")(self, other)
     T.fill_ = _fill_
+    T._accumulate_ = _accumulate_
     T.zero_ = _zero_
     T.copy_ = _copy_
     T.clamp_ = _clamp_

@@ -92,7 +92,7 @@ class Subset(Dataset):
 
 def _as_generator(generator) -> np.random.Generator:
     if generator is None:
-        from .ops.creation import default_generator
+        from .creation import default_generator
 
         return default_generator()
     if isinstance(generator, np.random.Generator):
@@ -131,7 +131,7 @@ def default_collate(batch: List[Any]):
     """Stack a list of samples into a batch: tensors and numbers are stacked, tuples and dicts recursed."""
     first = batch[0]
     if isinstance(first, Tensor):
-        from .ops.creation import tensor
+        from .creation import tensor
 
         try:
             from .ops.shape import stack
@@ -141,11 +141,11 @@ def default_collate(batch: List[Any]):
             return stack(list(batch), 0)
         return tensor(np.stack([b._data for b in batch]))
     if isinstance(first, np.ndarray):
-        from .ops.creation import tensor
+        from .creation import tensor
 
         return tensor(np.stack(batch))
     if isinstance(first, (bool, numbers.Number, np.number)):
-        from .ops.creation import tensor
+        from .creation import tensor
 
         return tensor(list(batch))
     if isinstance(first, str):

@@ -8,30 +8,15 @@ forwards every operation to ``numgrad.ops``.
 """
 from __future__ import annotations
 
-import weakref
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from . import _dtypes
-from .autograd.function import AccumulateGrad
-from .autograd.grad_mode import is_grad_enabled
-from . import autograd as _autograd  # complete by now: the line above loaded the package
+from . import _pending_readers
+from ._format import format_tensor
 from .device import Device, cpu, cuda0
 from .kernels.cuda.array import DeviceArray
-from .fusion import lazy as _lazy_state
-
-
-class _RemovableHandle:
-    def __init__(self, hooks: list, hook):
-        self._hooks = hooks
-        self._hook = hook
-
-    def remove(self) -> None:
-        try:
-            self._hooks.remove(self._hook)
-        except ValueError:
-            pass
 
 
 class Tensor:
@@ -211,63 +196,6 @@ class Tensor:
         self._output_nr = output_nr
         self._requires_grad = True
 
-    def _accumulator(self) -> AccumulateGrad:
-        acc = self._acc() if self._acc is not None else None
-        if acc is None:
-            acc = AccumulateGrad(self)
-            if self._hooks is None:
-                self._hooks = []
-            acc._pre_hooks = {0: self._hooks}
-            self._acc = weakref.ref(acc)
-        return acc
-
-    def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward."""
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._grad_fn is None or self._retains_grad:
-            return
-        node = self._grad_fn
-        if node._retain is None:
-            node._retain = {}
-        node._retain[self._output_nr] = weakref.ref(self)
-        self._retains_grad = True
-
-    def register_hook(self, hook: Callable) -> _RemovableHandle:
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
-
-        >>> import numgrad as ng
-        >>> x = ng.tensor([1.0, 2.0], requires_grad=True)
-        >>> h = x.register_hook(lambda g: g * 2)
-        >>> x.sum().backward(); x.grad
-        tensor([2., 2.])
-        """
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._grad_fn is None:
-            if self._hooks is None:
-                self._hooks = []
-            self._accumulator()
-            hooks = self._hooks
-        else:
-            node = self._grad_fn
-            if node._pre_hooks is None:
-                node._pre_hooks = {}
-            hooks = node._pre_hooks.setdefault(self._output_nr, [])
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
-
-    def backward(self, gradient=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
-                 inputs=None) -> None:
-        """Compute the gradient of this tensor w.r.t. graph leaves, accumulating into ``.grad``.
-
-        >>> import numgrad as ng
-        >>> x = ng.tensor(2.0, requires_grad=True)
-        >>> (x ** 2).backward(); x.grad
-        tensor(4.)
-        """
-        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
-
     def detach(self) -> "Tensor":
         """A new tensor sharing this one's data, cut from the graph."""
         if self._buf is None:
@@ -299,9 +227,9 @@ class Tensor:
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
                 "to host memory first."
             )
-        if _lazy_state._pending:
+        if _pending_readers._pending:
             # the caller may write into the array: pending fused ops must read it first
-            _lazy_state.flush_readers(self._data)
+            _pending_readers.flush_readers(self._data)
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -349,8 +277,6 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
-        from ._format import format_tensor
-
         return format_tensor(self)
 
     def _type_name(self) -> str:
@@ -359,25 +285,8 @@ class Tensor:
         return "numgrad." + names.get(self.dtype.name, self.dtype.name)
 
     # ------------------------------------------------------------ in-place helpers
-    def _check_inplace(self, op: str) -> None:
-        """Called before every in-place write: autograd's leaf rule, and pending fused
-        ops that read this memory must compute their values first."""
-        if self._requires_grad and self._grad_fn is None and is_grad_enabled():
-            raise RuntimeError(
-                f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
-                "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
-            )
-        if _lazy_state._pending:
-            _lazy_state.flush_readers(self._data)
-
     def _bump_version(self) -> None:
         self._version[0] += 1
-
-    def _accumulate_(self, g: "Tensor") -> None:
-        """self += g without recording (gradient accumulation)."""
-        from .ops.elementwise import inplace_update
-
-        inplace_update(self, "add", g)
 
     # numpy interop: np.add(array, tensor) and friends defer to the tensor
     __array_ufunc__ = None
@@ -392,4 +301,42 @@ def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
     return dim + n if dim < 0 else dim
 
 
-_lazy_state.Tensor = Tensor
+def result_type(*operands) -> _dtypes.DType:
+    """PyTorch's promotion: dimensioned tensors > zero-dim tensors > Python scalars.
+
+    A lower-priority operand only matters when its category (bool < int < float)
+    is higher than everything above it; a Python float then gives the default
+    float dtype and a Python int gives int64.
+
+    >>> import numgrad as ng
+    >>> result_type(ng.tensor([1, 2]), 2.5), result_type(ng.tensor([1.0]), ng.tensor(2.0, dtype=ng.float64))
+    (numgrad.float32, numgrad.float32)
+    """
+    dims = zero_dims = None
+    scalar_cat = -1
+    for op in operands:
+        if isinstance(op, Tensor):
+            if op.ndim > 0:
+                dims = op.dtype if dims is None else _dtypes.promote_pair(dims, op.dtype)
+            else:
+                zero_dims = op.dtype if zero_dims is None else _dtypes.promote_pair(zero_dims, op.dtype)
+        elif isinstance(op, (bool, np.bool_)):
+            scalar_cat = max(scalar_cat, 0)
+        elif isinstance(op, (int, np.integer)):
+            scalar_cat = max(scalar_cat, 1)
+        elif isinstance(op, (float, np.floating)):
+            scalar_cat = max(scalar_cat, 2)
+        else:
+            raise TypeError(f"unsupported operand type {type(op).__name__}")
+    result = dims
+    if zero_dims is not None:
+        if result is None:
+            result = zero_dims
+        elif zero_dims._category > result._category:
+            result = zero_dims
+    if scalar_cat >= 0:
+        if result is None:
+            result = (_dtypes.bool_, _dtypes.int64, _dtypes.get_default_dtype())[scalar_cat]
+        elif scalar_cat > result._category:
+            result = (_dtypes.bool_, _dtypes.int64, _dtypes.get_default_dtype())[scalar_cat]
+    return result

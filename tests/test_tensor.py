@@ -56,7 +56,7 @@ def _make(dtype, zero_dim):
 def test_promotion_tensor_tensor_matches_torch(da, db):
     for zd_a, zd_b in ((False, False), (False, True), (True, False), (True, True)):
         a, b = _make(da, zd_a), _make(db, zd_b)
-        got = ng._dtypes.result_type(ng.tensor(a), ng.tensor(b))
+        got = ng.result_type(ng.tensor(a), ng.tensor(b))
         want = torch.result_type(torch.from_numpy(a), torch.from_numpy(b))
         assert got.name == str(want).split(".")[1].replace("bool", "bool"), (da, db, zd_a, zd_b)
 
@@ -65,7 +65,7 @@ def test_promotion_tensor_tensor_matches_torch(da, db):
 @pytest.mark.parametrize("scalar", [True, 2, 2.5])
 def test_promotion_tensor_scalar_matches_torch(da, scalar):
     a = _make(da, False)
-    got = ng._dtypes.result_type(ng.tensor(a), scalar)
+    got = ng.result_type(ng.tensor(a), scalar)
     want = torch.result_type(torch.from_numpy(a), scalar)
     assert got.name == str(want).split(".")[1]
 

@@ -130,7 +130,7 @@ def run_backward(
                     leaf.grad = _grad_value(leaf.grad, grads[0], create_graph, assigned_ids)
                 continue
             if fuse is not None and inputs is None and type(node) is FunctionNode:
-                joint = fuse.deferred.joint_backward(node, grads, fuse, in_degree, blocked, deps)
+                joint = fuse.joint_backward(node, grads, fuse, in_degree, blocked, deps)
                 if joint is not None:
                     region, g_region, pending = joint
                     if not retain_graph:
@@ -138,7 +138,7 @@ def run_backward(
                     _run_region(fuse, region, g_region, buffers, deps, heap, retain_graph, accumulate_into_grad,
                                 pending)
                     continue
-            if fuse is not None and type(node) is fuse.node_cls and grads[0] is not None and node.fusable():
+            if fuse is not None and node.fusable_elementwise and grads[0] is not None and node.fusable():
                 region = fuse.collect(node, in_degree, blocked)
                 if len(region) > 1:
                     _run_region(fuse, region, grads[0], buffers, deps, heap, retain_graph,
@@ -167,25 +167,38 @@ def run_backward(
 
 
 def _fusion_backward(create_graph):
-    """The fused-backward module when fusion is on (with create_graph the backward
-    is recorded op by op, and its forward-lazy regions fuse instead)."""
-    fusion = _fusion[0]
-    if fusion is None:
-        fusion = _fusion[0] = _load_fusion()
-    if create_graph or not fusion.state._enabled:
+    """The registered region backward when it is on (with create_graph the backward is recorded op
+    by op, and its forward-lazy regions fuse instead)."""
+    fuse = _region_backward
+    if fuse is None or create_graph or not fuse.enabled():
         return None
-    return fusion.backward
+    return fuse
 
 
-def _load_fusion():
-    # imported on first use, once: the fusion package imports the autograd package
-    from .. import fusion
-    from ..fusion import backward  # noqa: F401 - makes fusion.backward an attribute
-
-    return fusion
+# numgrad.fusion sits above autograd: it registers its fused region backward here at import
+# (JAX's registry pattern); without it every node runs on its own.
+_region_backward = None
 
 
-_fusion = [None]  # the numgrad.fusion package once loaded
+def register_region_backward(impl) -> None:
+    """Install the fused backward of elementwise regions.
+
+    ``impl`` provides ``enabled() -> bool``; ``collect(node, in_degree, blocked)``
+    -> the region (a list of nodes) that starts at ``node``;
+    ``run(region, grad, into_leaves, with_forward_sum=False)`` -> the
+    gradients leaving the region as ``(edge, tensor)`` pairs (and the forward
+    total with ``with_forward_sum``); ``joint_backward(node, grads, impl,
+    in_degree, blocked, deps)`` -> ``(region, grad, pending)`` when ``node``
+    is the backward of a still-deferred loss, else None.  Nodes that can join
+    a region say so with a true ``fusable_elementwise`` class attribute and a
+    ``fusable()`` method.
+
+    >>> from numgrad.autograd import engine
+    >>> engine._region_backward is not None  # numgrad.fusion registered itself
+    True
+    """
+    global _region_backward
+    _region_backward = impl
 
 
 def _run_region(fuse, region, grad, buffers, deps, heap, retain_graph, into_leaves, pending=None) -> None:

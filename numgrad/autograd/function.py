@@ -9,19 +9,13 @@ pass runs with ``create_graph=True``.
 from __future__ import annotations
 
 import itertools
+
 from .. import _profiler_hooks as _profiler  # hooks in Function.apply / FunctionNode.apply
-from .._tensor_class import tensor_class
+from ..creation import tensor, zeros
+from ..tensor import Tensor
 from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
-
-def _ops():
-    """``numgrad.ops``, for the rare paths that turn numbers into tensors (it imports this module, so it
-    cannot be imported at the top)."""
-    from .. import ops
-
-    return ops
-
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -35,6 +29,8 @@ class Node:
     """A node of the backward graph (what ``tensor.grad_fn`` returns)."""
 
     __slots__ = ("_next", "_seq", "_pre_hooks", "_retain", "__weakref__")
+    # True on the nodes of elementwise ops, which a fused backward may run together (engine.register_region_backward)
+    fusable_elementwise = False
 
     def __init__(self, next_functions):
         # one (node, output_nr) per input, None where no gradient flows; the engine's view
@@ -152,13 +148,12 @@ class FunctionNode(Node):
     def apply(self, grads: list, create_graph: bool):
         if _profiler._ACTIVE and _profiler._outer(self):  # numgrad.profiler hook (off: one attribute check)
             return _profiler._op(self.name(), "backward", self.apply, (grads, create_graph), {}, self)
-        Tensor = tensor_class()
         if self.ctx._freed:
             raise RuntimeError(FREED_MSG)
         filled = []
         for g, meta in zip(grads, self.ctx._out_meta):
             if g is None:
-                g = _ops().zeros(meta[0], dtype=meta[1], device=meta[2])
+                g = zeros(meta[0], dtype=meta[1], device=meta[2])
             filled.append(g)
         prev = is_grad_enabled()
         _set(create_graph)
@@ -181,7 +176,7 @@ class FunctionNode(Node):
         out = []
         for r, meta in zip(result, self.input_meta):
             if r is not None and not isinstance(r, Tensor):
-                r = _ops().tensor(r, dtype=meta[1]) if meta is not None else _ops().tensor(r)
+                r = tensor(r, dtype=meta[1]) if meta is not None else tensor(r)
             out.append(r)
         return out
 
@@ -231,7 +226,6 @@ class Function(metaclass=_FunctionMeta):
     def apply(cls, *args, **kwargs):
         if _profiler._ACTIVE and _profiler._outer(cls):  # numgrad.profiler hook (off: one attribute check)
             return _profiler._op(cls.__name__.lstrip("_"), None, cls.apply, args, kwargs, cls)
-        Tensor = tensor_class()
         ctx = Context()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
@@ -246,7 +240,7 @@ class Function(metaclass=_FunctionMeta):
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
         if not all(isinstance(o, Tensor) or o is None for o in outs):
-            outs = tuple(o if isinstance(o, Tensor) or o is None else _ops().tensor(o) for o in outs)
+            outs = tuple(o if isinstance(o, Tensor) or o is None else tensor(o) for o in outs)
         if record:
             edges = tuple(_edge(a) if n else None for a, n in zip(args, needs))
             meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)

@@ -1,9 +1,14 @@
 """Finite-difference gradient checks (``gradcheck``, ``gradgradcheck``)."""
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
+
+from ..creation import zeros_like
+from ..tensor import Tensor
+from .grad_api import grad as autograd_grad
 
 
 class GradcheckError(RuntimeError):
@@ -15,7 +20,6 @@ def _as_tuple(x):
 
 
 def _flat_outputs(fn, inputs):
-    from ..tensor import Tensor
 
     outs = _as_tuple(fn(*inputs))
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.is_floating_point]
@@ -33,9 +37,6 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
     >>> ng.autograd.gradcheck(lambda t: (t.tanh() * t).sum(), (x,))
     True
     """
-    from ..autograd import grad as autograd_grad
-    from ..ops.creation import zeros_like
-    from ..tensor import Tensor
 
     inputs = _as_tuple(inputs)
     diff_inputs = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
@@ -43,7 +44,6 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
         raise ValueError("gradcheck expects at least one input tensor with requires_grad=True")
     for t in diff_inputs:
         if t.dtype.name != "float64":
-            import warnings
 
             warnings.warn(
                 f"gradcheck: input of dtype {t.dtype} is not float64; finite differences will be imprecise",
@@ -100,8 +100,6 @@ def gradgradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, r
     >>> ng.autograd.gradgradcheck(lambda t: (t.sin() * t).sum(), (x,))
     True
     """
-    from ..autograd import grad as autograd_grad
-    from ..tensor import Tensor
 
     inputs = _as_tuple(inputs)
     diff_inputs = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]

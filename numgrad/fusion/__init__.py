@@ -24,3 +24,4 @@ import os
 
 from .state import is_fusion_enabled, set_fusion  # noqa: F401
 from .explain import explain  # noqa: F401
+from . import backward  # noqa: F401 - registers the fused region backward with the autograd engine

@@ -13,15 +13,16 @@ summed back to their shape afterwards.
 """
 from __future__ import annotations
 
-from ..autograd.function import AccumulateGrad
-from ..kernels.backend import empty_for, run_map, run_map_sum
-from ..ir import expr as ex
-from ..ops.elementwise import ElementwiseNode as node_cls  # the engine asks fuse.node_cls
-from ..ops.sum_mean import sum_to_array
 from .. import _profiler_hooks as _profiler  # hook in run
-from .._tensor_class import tensor_class
-from . import deferred, state  # noqa: F401 - deferred: the engine calls fuse.deferred
-from .lazy import RegionBuilder, flush_readers, is_special_exponent, op_expr, scalar_operand_key
+from .._pending_readers import flush_readers
+from ..autograd import engine
+from ..autograd.function import AccumulateGrad
+from ..ir import expr as ex
+from ..kernels.backend import empty_for, run_map, run_map_sum
+from ..kernels.broadcast import sum_to_array
+from ..tensor import Tensor
+from . import deferred, state
+from .lazy import RegionBuilder, is_special_exponent, op_expr, scalar_operand_key
 
 
 def collect(root, in_degree: dict, blocked) -> list:
@@ -31,7 +32,6 @@ def collect(root, in_degree: dict, blocked) -> list:
     members, so the list is already the order ``run`` needs: root first,
     consumers before producers.
     """
-    Node = node_cls
     region = [root]
     members = {root}
     edges_in: dict = {}
@@ -42,7 +42,7 @@ def collect(root, in_degree: dict, blocked) -> list:
             if edge is None:
                 continue
             child = edge[0]
-            if type(child) is not Node or child in members or child in blocked or child._freed:
+            if not child.fusable_elementwise or child in members or child in blocked or child._freed:
                 continue
             if child._pre_hooks or child._retain:
                 continue
@@ -106,7 +106,6 @@ def _signature(region, members, grad):
     no plan could be reused; one small forward kernel that stores it keeps
     every region's structure the same from step to step.
     """
-    Tensor = tensor_class()
     pos = {node: i for i, node in enumerate(region)}
     inputs, by_buffer, externals, seen = [], {}, [], set()
     parts = []
@@ -202,7 +201,6 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves, forward_
     the same kernel (a 0-d array), or None when it was not asked for or the
     operands need a kernel that cannot also reduce.
     """
-    Tensor = tensor_class()
     compute = region[0].compute
     shape = region[0].out_shape
     outs, in_place = [], []
@@ -248,3 +246,15 @@ def _grad_buffer(edge, shape: tuple, compute):
     if arr.shape != shape or arr.dtype != compute.np or not arr.flags.c_contiguous or not arr.flags.writeable:
         return None
     return arr
+
+
+class _RegionBackward:
+    """What the autograd engine calls to run elementwise regions fused (see ``engine.register_region_backward``)."""
+
+    enabled = staticmethod(state.is_fusion_enabled)
+    collect = staticmethod(collect)
+    run = staticmethod(run)
+    joint_backward = staticmethod(deferred.joint_backward)
+
+
+engine.register_region_backward(_RegionBackward)

@@ -16,7 +16,7 @@ before; so values, errors and ``grad_fn`` behave as without deferral.
 from __future__ import annotations
 
 from .. import _profiler_hooks as _profiler  # hook in PendingReduce.realize
-from .._tensor_class import tensor_class
+from ..tensor import Tensor
 from . import state
 from .lazy import LazyOp, pending_op, reduce_lazy
 
@@ -85,7 +85,7 @@ def defer_full_reduction(ctx, x, dims, keepdim: bool, acc, count=None):
         return None
     pending = PendingReduce(op, count, acc)
     ctx.deferred = pending
-    return tensor_class()._from_lazy(pending)
+    return Tensor._from_lazy(pending)
 
 
 def joint_backward(node, grads, fuse, in_degree, blocked, deps):
@@ -103,7 +103,7 @@ def joint_backward(node, grads, fuse, in_degree, blocked, deps):
     if g is None or edge is None:
         return None
     region_root = edge[0]
-    if type(region_root) is not fuse.node_cls or deps.get(region_root) != 1 or region_root in blocked \
+    if not region_root.fusable_elementwise or deps.get(region_root) != 1 or region_root in blocked \
             or region_root._pre_hooks or region_root._retain or not region_root.fusable():
         return None
     (g_region,) = node.apply([g], False)[:1]

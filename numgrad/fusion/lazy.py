@@ -9,22 +9,16 @@ dtype) and runs the generated map kernel.
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from .. import _dtypes
-from ..kernels.backend import run_map
+from .. import _pending_readers as _readers
+from ..kernels.backend import run_map, run_reduce
 from ..ir import expr as ex
 from ..ir.table import CAST_ROWS
 from .. import _profiler_hooks as _profiler  # hook in realize_region
+from ..tensor import Tensor
 from . import state
-
-# owner array id -> weak references to pending LazyOps that read that memory directly;
-# an in-place write to the memory first computes them (flush_readers)
-_pending: dict = {}
-Tensor = None  # numgrad.tensor sets this once the class exists (avoids an import per op)
-_pending_entries = [0, 4096]  # entries now, size that triggers the next clean-up
 
 
 class LazyOp:
@@ -48,79 +42,23 @@ class LazyOp:
         # Readers of a still-lazy operand wait under that LazyOp and move to its
         # result buffer once it is computed.
         versions = []
-        ref = weakref.ref(self)
+        keys = []
         for x in operands:
             if isinstance(x, Tensor):
                 versions.append(x._version[0])
                 buf = x._buf if x._buf is not None else x._lazy.result
-                key = id(_owner(buf)) if buf is not None else id(x._lazy)
-                readers = _pending.get(key)
-                if readers is None:
-                    _pending[key] = [ref]
-                else:
-                    readers.append(ref)
-                _pending_entries[0] += 1
+                keys.append(id(_readers.owner(buf)) if buf is not None else id(x._lazy))
             else:
                 versions.append(None)
         self.versions = versions
-        if _pending_entries[0] > _pending_entries[1]:
-            _compact()
+        _readers.register(keys, self)
 
     def realize(self) -> np.ndarray:
         if self.result is None:
             self.result = realize_region(self)
             self.operands = None  # the region's inputs may be freed now
-            readers = _pending.pop(id(self), None)
-            if readers:
-                _pending.setdefault(id(self.result), []).extend(readers)
+            _readers.move(id(self), id(self.result))
         return self.result
-
-
-def _is_pending(ref) -> bool:
-    op = ref()
-    return op is not None and op.result is None and op.operands is not None
-
-
-def _compact() -> None:
-    total = 0
-    for key in list(_pending):
-        live = [r for r in _pending[key] if _is_pending(r)]
-        if live:
-            _pending[key] = live
-            total += len(live)
-        else:
-            del _pending[key]
-    _pending_entries[0] = total
-    # amortized: the next clean-up waits until the table has doubled
-    _pending_entries[1] = max(4096, 2 * total)
-
-
-def _owner(arr: np.ndarray):
-    if type(arr) is not np.ndarray:
-        return arr.storage  # a DeviceArray: every view of one allocation shares its storage
-    while arr.base is not None and isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    return arr
-
-
-def flush_readers(target: np.ndarray) -> None:
-    """Compute every pending op that reads ``target``'s memory, before it is modified in place."""
-    refs = _pending.pop(id(_owner(target)), None)
-    if refs is None:
-        return
-    _pending_entries[0] -= len(refs)
-    for ref in refs:
-        if _is_pending(ref):
-            ref().realize()
-
-
-def flush_all() -> None:
-    for refs in list(_pending.values()):
-        for ref in refs:
-            if _is_pending(ref):
-                ref().realize()
-    _pending.clear()
-    _pending_entries[0] = 0
 
 
 def pending_op(t):
@@ -403,8 +341,6 @@ def reduce_lazy(t, reducer: str, acc_dtype):
     Returns a 0-d array, or None when the region cannot be reduced in one pass
     (the caller then computes the region and reduces the result).
     """
-    from ..kernels.backend import run_reduce
-
     op = pending_op(t)
     if op is None:
         return None

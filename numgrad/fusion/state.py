@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from .._pending_readers import flush_all
+
 _enabled = os.environ.get("NUMGRAD_FUSION", "1") != "0"
 
 # Regions larger than this are computed before growing further: a loop of
@@ -28,8 +30,6 @@ def set_fusion(enabled: bool) -> None:
     >>> ng.set_fusion(False); ng.set_fusion(True)
     """
     global _enabled
-    from .lazy import flush_all
-
     if not enabled:
         flush_all()
     _enabled = bool(enabled)

@@ -470,6 +470,13 @@ def full_for(inputs, shape, dtype, value):
     return np.full(shape, value, dtype=dtype)
 
 
+def full(shape, dtype, value, device):
+    """A new array of ``shape`` filled with ``value`` on ``device``, written where the memory lives."""
+    if device.type == "cpu":
+        return np.full(shape, value, dtype=dtype)
+    return full_for([empty((0,), dtype, device)], shape, dtype, value)
+
+
 def check_same_device(op: str, what: str, arr, like) -> None:
     """PyTorch's error when ``arr`` (argument ``what`` of ``op``) is not on the device of ``like``."""
     if (type(arr) is DeviceArray) != (type(like) is DeviceArray):

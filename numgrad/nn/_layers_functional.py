@@ -24,7 +24,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..kernels import backend
 from ..kernels.config import PARALLEL_THRESHOLD
-from ..ops.creation import default_generator
+from ..creation import default_generator
 from ..ops.elementwise import apply as _ew
 from ..ops.views import contiguous_array
 from ..tensor import Tensor

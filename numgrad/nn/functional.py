@@ -24,7 +24,7 @@ from ..ops import elementwise_functions as _pw
 from ..ops.elementwise_functions import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
 from ..ops.sum_mean import sum as _sum
 from ..ops.views import contiguous_array
-from ..tensor import Tensor
+from ..tensor import Tensor, result_type
 
 _REDUCTIONS = ("none", "mean", "sum")
 # PyTorch's ScalarType names, as its loss dtype errors print them
@@ -34,7 +34,7 @@ _SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
 def _as_tensor(x) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    from ..ops.creation import tensor
+    from ..creation import tensor
 
     return tensor(x)
 
@@ -472,7 +472,7 @@ def _pair(input, target, op: str, warn: bool = True):
             "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same "
             "size.", UserWarning, stacklevel=3,
         )
-    dtype = _dtypes.result_type(x, t)
+    dtype = result_type(x, t)
     if not dtype.is_floating_point:
         raise NotImplementedError(
             f"\"{op}\" not implemented for '{_SCALAR_NAMES[dtype.name]}' (input {list(x.shape)}, target "

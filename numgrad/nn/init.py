@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..ops.creation import default_generator
+from ..creation import default_generator
 from ..ops.elementwise import copy_into
 from ..tensor import Tensor
 

@@ -9,7 +9,7 @@ import math
 from typing import Optional, Sequence, Tuple, Union
 
 from .. import _dtypes
-from ..ops import creation
+from .. import creation
 from ..tensor import Tensor
 from . import _layers_functional as LF
 from . import init

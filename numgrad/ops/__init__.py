@@ -4,5 +4,3 @@ Each ops module may export ``TENSOR_METHODS`` (method name -> function) and
 ``PUBLIC`` (names exported as ``numgrad.<name>``); ``numgrad/__init__.py``
 binds them, so adding an op never means editing the Tensor class.
 """
-from .creation import *  # noqa: F401,F403
-from .creation import tensor, zeros  # noqa: F401

@@ -16,18 +16,15 @@ from ..autograd.function import FREED_MSG, Node, SavedTensor, modified_in_place
 from ..autograd.grad_mode import is_grad_enabled
 from ..device import cpu, devices_differ
 from ..fusion import state as fusion_state
-from ..fusion.lazy import flush_readers
+from .._pending_readers import flush_readers
 from ..fusion.lazy import record as record_lazy
+from ..kernels.broadcast import sum_to_array
 from ..kernels.backend import run_map
 from ..ir import expr as ex
 from ..ir.table import ELEMENTWISE, forward_roots
 
 
-from ..tensor import Tensor
-
-
-def _tensor_cls():
-    return Tensor
+from ..tensor import Tensor, result_type
 
 
 def broadcast_shapes(*shapes) -> tuple:
@@ -54,13 +51,12 @@ def broadcast_shapes(*shapes) -> tuple:
 
 
 def _to_operand(x, op: str):
-    Tensor = _tensor_cls()
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, numbers.Number, np.bool_)) and not isinstance(x, complex):
         return x
     if isinstance(x, np.ndarray):
-        from .creation import tensor
+        from ..creation import tensor
 
         return tensor(x)
     raise TypeError(
@@ -71,9 +67,9 @@ def _to_operand(x, op: str):
 def _dtypes_for(row, operands):
     """(compute dtype, output dtype, promoted operands dtype) for a row."""
     if row.name == "where":
-        promoted = _dtypes.result_type(*operands[1:])
+        promoted = result_type(*operands[1:])
     else:
-        promoted = _dtypes.result_type(*operands)
+        promoted = result_type(*operands)
     kind = row.kind
     if kind == "float":
         compute = promoted if promoted.is_floating_point else _dtypes.get_default_dtype()
@@ -98,7 +94,6 @@ def _casts(row, operands, compute):
 
 
 def _raw(x):
-    Tensor = _tensor_cls()
     return x._data if isinstance(x, Tensor) else x
 
 
@@ -238,6 +233,7 @@ class ElementwiseNode(Node):
     __slots__ = ("row", "saved_out", "meta", "compute", "_freed", "_name", "params", "operands",
                  "versions", "out_shape", "out_dtype", "_region_args")
     n_outputs = 1
+    fusable_elementwise = True  # the fused backward (numgrad.fusion.backward) may run it in a region
 
     def __init__(self, row, operands, params, out, compute, out_shape, out_dtype, versions=None):
         # one pass over the operands builds edges and metadata (this runs once per recorded op, so
@@ -330,11 +326,8 @@ class ElementwiseNode(Node):
         arrays[n] = arrays[n] if n in used else 0
         shape = g.shape
         results = run_map(roots, arrays, [compute.np] * len(roots), shape, compute.name, casts)
-        Tensor = _tensor_cls()
         it = iter(results)
         out = []
-        from .sum_mean import sum_to_array
-
         for i, need in enumerate(needs):
             if not need:
                 out.append(None)
@@ -353,10 +346,9 @@ class ElementwiseNode(Node):
 
     def _apply_graph(self, g, needs):
         """Evaluate the derivative DAG on tensors so that the backward is differentiable."""
-        from .creation import full_like
+        from ..creation import full_like
         from .sum_mean import sum_to
 
-        Tensor = _tensor_cls()
         row = self.row
         roots, used = _symbolic_grads(row, needs)
         n = row.arity + len(row.params)
@@ -391,7 +383,6 @@ def _cast_array(arr, dtype):
 
 
 def _node_name(row, operands) -> str:
-    Tensor = _tensor_cls()
     if row.name == "pow" and isinstance(operands[1], Tensor):
         return "PowBackward1"
     if row.name == "sub" and not isinstance(operands[0], Tensor):
@@ -408,7 +399,6 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     clone of the old value and ``t`` takes over the new history (so saved
     values stay valid); otherwise the kernel writes straight into ``t``.
     """
-    Tensor = _tensor_cls()
     row = ELEMENTWISE[name]
     others = tuple(_to_operand(x, name + "_") for x in others)
     t._check_inplace(name)

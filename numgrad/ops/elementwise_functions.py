@@ -85,7 +85,7 @@ def where(condition, input, other):
     from ..tensor import Tensor
 
     if not isinstance(condition, Tensor):
-        from .creation import tensor
+        from ..creation import tensor
 
         condition = tensor(condition)
     if condition.dtype.name != "bool":

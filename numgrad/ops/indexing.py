@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from .._tensor_class import tensor_class as _tensor_cls
+from ..tensor import Tensor
 from ..autograd.function import Function
 from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
@@ -185,7 +185,6 @@ def _as_index_array(k, Tensor):
 
 
 def _parse(shape: tuple, key) -> IndexPlan:
-    Tensor = _tensor_cls()
     if not isinstance(key, tuple):
         key = (key,)
     items = []
@@ -344,7 +343,6 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, plan):
-        Tensor = _tensor_cls()
         ctx.plan, ctx.in_shape, ctx.dtype = plan, x.shape, x.dtype
         ctx.node_name = plan.node_name
         out = _take(x._data, plan)
@@ -354,7 +352,7 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros
+        from ..creation import zeros
 
         base = zeros(ctx.in_shape, dtype=ctx.dtype, device=g.device)
         return IndexPut.apply(base, ctx.plan, g, bool(ctx.plan.adv), True), None
@@ -367,7 +365,6 @@ class IndexPut(Function):
 
     @staticmethod
     def forward(ctx, base, plan, values, accumulate, inplace):
-        Tensor = _tensor_cls()
         ctx.plan, ctx.accumulate = plan, accumulate
         ctx.values_shape, ctx.values_dtype = values.shape, values.dtype
         ctx.node_name = "IndexPutBackward0" if plan.adv else "CopySlices"
@@ -389,7 +386,7 @@ class IndexPut(Function):
             if ctx.accumulate:
                 g_base = g
             else:
-                zero = _tensor_cls()(np.zeros((), dtype=g.dtype.np))
+                zero = Tensor(np.zeros((), dtype=g.dtype.np))
                 g_base = IndexPut.apply(g, ctx.plan, zero, False, False)
         if ctx.needs_input_grad[2]:
             g_values = sum_to(Index.apply(g, ctx.plan), ctx.values_shape)
@@ -400,8 +397,7 @@ class IndexPut(Function):
 
 def _value_tensor(value, target, op: str):
     """``value`` as a tensor for writing into ``target``; leading size-1 dims beyond the target are dropped."""
-    Tensor = _tensor_cls()
-    from .creation import tensor
+    from ..creation import tensor
 
     if isinstance(value, Tensor):
         return value
@@ -556,7 +552,6 @@ def index_select(input, dim: int, index):
     tensor([[2, 2],
             [4, 4]])
     """
-    Tensor = _tensor_cls()
     if not isinstance(index, Tensor):
         raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index.dtype.name not in ("int32", "int64"):
@@ -581,7 +576,6 @@ def index_select(input, dim: int, index):
 
 # ------------------------------------------------------------------ gather / scatter_add along a dim
 def _check_dim_index(op: str, input, dim: int, index, src=None) -> int:
-    Tensor = _tensor_cls()
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index.dtype.name not in ("int32", "int64"):
@@ -638,7 +632,6 @@ class Gather(Function):
 
     @staticmethod
     def forward(ctx, x, dim, index):
-        Tensor = _tensor_cls()
         ctx.in_shape, ctx.dtype, ctx.dim = x.shape, x.dtype, dim
         ctx.save_for_backward(index)
         arr = x._data.reshape(x.shape or (1,))
@@ -654,7 +647,7 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros
+        from ..creation import zeros
 
         (index,) = ctx.saved_tensors
         base = zeros(ctx.in_shape, dtype=ctx.dtype, device=g.device)
@@ -689,7 +682,6 @@ class ScatterAdd(Function):
 
     @staticmethod
     def forward(ctx, x, dim, index, src, inplace):
-        Tensor = _tensor_cls()
         ctx.dim, ctx.src_shape = dim, src.shape
         ctx.save_for_backward(index)
         shape1 = x.shape or (1,)
@@ -734,7 +726,6 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False):
 
 
 def _check_scatter_src(op: str, input, src):
-    Tensor = _tensor_cls()
     if not isinstance(src, Tensor):
         raise TypeError(f"{op}(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.dtype != input.dtype:
@@ -812,8 +803,7 @@ def take_along_dim(input, indices, dim: Optional[int] = None):
 
 # ------------------------------------------------------------------ masks, one_hot, nonzero
 def _mask_and_value(op: str, input, mask, value):
-    Tensor = _tensor_cls()
-    from .creation import tensor
+    from ..creation import tensor
 
     if not isinstance(mask, Tensor):
         raise TypeError(f"{op}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
@@ -881,7 +871,6 @@ def one_hot(tensor, num_classes: int = -1):
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    Tensor = _tensor_cls()
     from ..kernels.backend import reduce_array
 
     if not isinstance(tensor, Tensor) or tensor.dtype.name != "int64":
@@ -915,7 +904,6 @@ def nonzero(input, *, as_tuple: bool = False):
     tensor([[0, 1],
             [1, 0]])
     """
-    Tensor = _tensor_cls()
     arr = input._data
     positions = _nonzero_array(arr.reshape(arr.shape or (1,)) if as_tuple else arr)
     if as_tuple:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._tensor_class import tensor_class as _tensor_cls
+from ..tensor import Tensor
 from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import matmul_arrays
@@ -24,11 +24,10 @@ _SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
 
 
 def _as_tensor(x, op: str):
-    Tensor = _tensor_cls()
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (np.ndarray, list, tuple)):
-        from .creation import tensor
+        from ..creation import tensor
 
         return tensor(x)
     raise TypeError(f"{op}(): argument must be a Tensor, not {type(x).__name__}")
@@ -117,7 +116,6 @@ class Matmul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        Tensor = _tensor_cls()
         ctx.node_name = _node_name(a, b)
         a_arr = a._data[None, :] if a.ndim == 1 else a._data
         b_arr = b._data[:, None] if b.ndim == 1 else b._data

@@ -20,7 +20,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from .._tensor_class import tensor_class as _tensor_cls
+from ..tensor import Tensor
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -46,7 +46,7 @@ max_return_type.__module__ = min_return_type.__module__ = "numgrad.return_types"
 
 
 def _is_tensor(x) -> bool:
-    return isinstance(x, _tensor_cls())
+    return isinstance(x, Tensor)
 
 
 def _share(t):
@@ -55,7 +55,7 @@ def _share(t):
     Saving this instead of the output itself avoids a reference cycle
     output -> node -> ctx -> output.
     """
-    return _tensor_cls()(t._data, _version=t._version)
+    return Tensor(t._data, _version=t._version)
 
 
 def _graph_output(ctx, saved, index: int = 0):
@@ -128,7 +128,6 @@ class _Extreme(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, reducer, node_name):
-        Tensor = _tensor_cls()
         ctx.node_name = node_name
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         # a full reduction of a lazy region runs inside the region's kernel
@@ -178,7 +177,6 @@ class _ExtremeWithIndex(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, kind):
-        Tensor = _tensor_cls()
         ctx.node_name = "MaxBackward0" if kind == "max" else "MinBackward0"
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         ctx.device = x.device
@@ -192,7 +190,7 @@ class _ExtremeWithIndex(Function):
 
     @staticmethod
     def backward(ctx, g, _g_indices):
-        from .creation import arange
+        from ..creation import arange
 
         # the gradient goes to the selected index only: compare each position
         # along dim with the chosen index (a broadcast mask, no scatter needed)
@@ -223,7 +221,6 @@ def _max_min(input, dim, keepdim, other, kind: str):
     dims = _single_dim(dim, input.ndim, kind)
     _check_nonempty(input, dims, True, kind)
     if input.numel() == 0:
-        Tensor = _tensor_cls()
         shape = _out_shape(input.shape, dims, keepdim)
         values = Tensor(empty_for([input._data], shape, input.dtype.np))
         indices = Tensor(empty_for([input._data], shape, np.int64))
@@ -260,7 +257,6 @@ def min(input, dim=None, keepdim: bool = False, *, other=None):
 
 
 def _arg(input, dim, keepdim: bool, kind: str):
-    Tensor = _tensor_cls()
     op = "arg" + kind
     if input.dtype.name == "bool":
         raise RuntimeError(f"{op}(): does not support bool input (input shape {list(input.shape)})")
@@ -308,7 +304,6 @@ def argmin(input, dim: Optional[int] = None, keepdim: bool = False):
 class Prod(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, acc):
-        Tensor = _tensor_cls()
         ctx.node_name = "ProdBackward0" if len(dims) == x.ndim else "ProdBackward1"
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         arr = _reduce(x, dims, "prod", acc)
@@ -365,7 +360,6 @@ _MEAN = dict(init="T(0)", transform="v", combine="acc + t", final="acc / p")
 class _VarStd(Function):
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim, take_sqrt):
-        Tensor = _tensor_cls()
         op = "std" if take_sqrt else "var"
         ctx.node_name = "StdBackward0" if take_sqrt else "VarBackward0"
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
@@ -445,7 +439,6 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        Tensor = _tensor_cls()
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
@@ -496,7 +489,6 @@ class Norm(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, p):
-        Tensor = _tensor_cls()
         ctx.in_shape, ctx.dims, ctx.keepdim, ctx.p = x.shape, dims, keepdim, p
         K = _kernels(x._data)
         x3, _ = K.prepare(x._data, dims)
@@ -574,7 +566,6 @@ class Cumsum(Function):
 
     @staticmethod
     def forward(ctx, x, dims, acc, reverse):
-        Tensor = _tensor_cls()
         ctx.dims, ctx.in_dtype, ctx.reverse = dims, x.dtype, reverse
         if reverse:
             ctx.node_name = "ReverseCumsumBackward0"
@@ -608,7 +599,6 @@ def cumsum(input, dim: int, *, dtype=None):
 
 # ----------------------------------------------------- all / any / count_nonzero
 def _logical(input, dim, keepdim: bool, reducer: str):
-    Tensor = _tensor_cls()
     dims = normalize_dims(dim, input.ndim, reducer)
     arr = reduce_array(input._data, dims, reducer, np.bool_)
     if input.dtype.name == "uint8":  # PyTorch keeps uint8 for uint8 inputs
@@ -645,7 +635,6 @@ def count_nonzero(input, dim: Dims = None):
     >>> ng.count_nonzero(ng.tensor([[1., 0.], [2., 3.]]), dim=0)
     tensor([2, 1])
     """
-    Tensor = _tensor_cls()
     dims = _all_dims_if_empty(dim, input.ndim, "count_nonzero")
     K = _kernels(input._data)
     x3, out_shape = K.prepare(input._data, dims)

@@ -13,8 +13,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .._tensor_class import tensor_class as _tensor_cls
-from .. import _dtypes
+from ..tensor import Tensor, result_type
 from ..autograd.function import Function
 from ..kernels.backend import empty_for
 from .indexing import _copy_array, getitem
@@ -41,7 +40,6 @@ def _ints(values, op: str) -> tuple:
 
 
 def _view(x, arr):
-    Tensor = _tensor_cls()
     return Tensor(arr, _version=x._version)
 
 
@@ -55,8 +53,7 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, dim, *tensors):
-        Tensor = _tensor_cls()
-        dtype = _dtypes.result_type(*tensors)
+        dtype = result_type(*tensors)
         # PyTorch skips legacy 1-D empty tensors when concatenating
         parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or [tensors[0]]
         shape = list(parts[0].shape)
@@ -78,7 +75,7 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros
+        from ..creation import zeros
 
         grads = [None]
         for dtype, span in ctx.pieces:
@@ -97,7 +94,6 @@ def cat(tensors: Sequence, dim: int = 0):
     >>> ng.cat([ng.zeros(2, 3), ng.ones(1, 3)]).shape
     (3, 3)
     """
-    Tensor = _tensor_cls()
     tensors = tuple(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -143,7 +139,6 @@ def stack(tensors: Sequence, dim: int = 0):
     >>> ng.stack([ng.zeros(2), ng.ones(2)], dim=1).shape
     (2, 2)
     """
-    Tensor = _tensor_cls()
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -337,7 +332,6 @@ class Flip(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        Tensor = _tensor_cls()
         ctx.dims = dims
         key = tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))
         out = empty_for((x._data,), x.shape, x.dtype.np)
@@ -372,7 +366,6 @@ class Repeat(Function):
 
     @staticmethod
     def forward(ctx, x, repeats):
-        Tensor = _tensor_cls()
         shape = (1,) * (len(repeats) - x.ndim) + x.shape
         ctx.in_shape, ctx.padded, ctx.repeats = x.shape, shape, repeats
         # (1, s0, 1, s1, ...) broadcast to (r0, s0, r1, s1, ...) then merged pairwise: a tiled copy
@@ -452,7 +445,6 @@ class ConstantPad(Function):
 
     @staticmethod
     def forward(ctx, x, pairs, value):
-        Tensor = _tensor_cls()
         ctx.pairs = pairs
         out_shape = []
         src_key, dst_key = [], []
@@ -481,7 +473,7 @@ _NON_CONSTANT_SUPPORT = {1: (2, 3), 2: (3, 4), 3: (4, 5)}
 
 def _index_pad(input, pairs, mode: str):
     """reflect / replicate / circular padding as one index_select per padded dim (scatter-add backward)."""
-    from .creation import tensor
+    from ..creation import tensor
     from .indexing import index_select
 
     out = input

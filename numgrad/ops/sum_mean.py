@@ -10,12 +10,13 @@ from typing import Sequence, Union
 import numpy as np
 
 from .. import _dtypes
-from .._tensor_class import tensor_class as _tensor_cls
+from ..tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..fusion.deferred import defer_full_reduction, mean_of_total
 from ..fusion.lazy import reduce_lazy
 from ..kernels.backend import reduce_array
+from ..kernels.broadcast import sum_to_array
 
 Dims = Union[int, Sequence[int], None]
 
@@ -47,25 +48,12 @@ def kept_shape(shape: tuple, dims: tuple) -> tuple:
     return tuple(1 if i in dims else n for i, n in enumerate(shape))
 
 
-def sum_to_array(arr: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum ``arr`` (a broadcast of ``shape``) back down to ``shape``; no graph."""
-    shape = tuple(shape)
-    if arr.shape == shape:
-        return arr
-    lead = arr.ndim - len(shape)
-    axes = list(range(lead))
-    axes += [lead + i for i, n in enumerate(shape) if n == 1 and arr.shape[lead + i] != 1]
-    out = reduce_array(arr, axes, "sum", arr.dtype)
-    return out.reshape(shape)
-
-
 class SumTo(Function):
     node_name = "SumBackward1"
 
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
-        Tensor = _tensor_cls()
         return Tensor(sum_to_array(x._data, shape))
 
     @staticmethod
@@ -106,7 +94,6 @@ def _broadcast_back(g, ctx):
         if not ctx.keepdim:
             g = g.reshape(kept)
         return g.expand(ctx.in_shape)
-    Tensor = _tensor_cls()
     arr = g._data
     if type(arr) is np.ndarray and arr.ndim == 0:
         # a full reduction's gradient: a stride-0 view made directly (np.broadcast_to: ~3 us more)
@@ -119,7 +106,6 @@ def _broadcast_back(g, ctx):
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
-        Tensor = _tensor_cls()
         ctx.in_shape = x.shape
         ctx.dims = dims
         ctx.node_name = "SumBackward0" if len(dims) == x.ndim else "SumBackward1"
@@ -152,7 +138,6 @@ def sum(input, dim: Dims = None, keepdim: bool = False, *, dtype=None):
 class Mean(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        Tensor = _tensor_cls()
         if not x.dtype.is_floating_point:
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or "

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._tensor_class import tensor_class as _tensor_cls
+from ..tensor import Tensor
 from ..autograd.function import Function
 
 
 def _view_of(x, arr):
-    Tensor = _tensor_cls()
     return Tensor(arr, _version=x._version)
 
 
@@ -81,7 +80,6 @@ class Reshape(Function):
                     f"{list(shape)}. Use .reshape(...) instead."
                 ) from None
         ctx.node_name = "ReshapeAliasBackward0"
-        Tensor = _tensor_cls()
         return Tensor(contiguous_array(x._data).reshape(shape))
 
     @staticmethod
@@ -291,7 +289,6 @@ class Contiguous(Function):
 
     @staticmethod
     def forward(ctx, x):
-        Tensor = _tensor_cls()
         return Tensor(contiguous_array(x._data))
 
     @staticmethod

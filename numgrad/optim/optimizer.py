@@ -18,7 +18,7 @@ from ..autograd.grad_mode import no_grad
 from .. import _dtypes
 from ..kernels.backend import copy_as, device_of, to_device
 from ..kernels.config import PARALLEL_THRESHOLD
-from ..ops.creation import _filled
+from ..creation import _filled
 from ..ops.elementwise import copy_into
 from ..ops.views import contiguous_array
 from ..tensor import Tensor

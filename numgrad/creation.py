@@ -10,10 +10,10 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _dtypes
-from .._tensor_class import tensor_class as _tensor_cls
-from ..device import as_device
-from ..kernels import backend as _backend  # a module reference: backend is mid-import when this runs
+from . import _dtypes
+from .tensor import Tensor
+from .device import as_device
+from .kernels import backend as _backend  # a module reference: backend is mid-import when this runs
 
 _rng = np.random.default_rng()
 
@@ -44,23 +44,12 @@ def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, device=None):
-    Tensor = _tensor_cls()
     return Tensor(_backend.to_device(arr, as_device(device)), requires_grad=requires_grad)
 
 
 def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
     """A tensor of ``value`` everywhere, written by a fill kernel where the memory lives (no host copy)."""
-    Tensor = _tensor_cls()
-    dev = as_device(device)
-    if dev.type == "cpu":
-        return Tensor(np.full(shape, value, dtype=dtype.np), requires_grad=requires_grad)
-    from ..ir.table import forward_roots
-    from ..ir.table import ELEMENTWISE
-
-    out = _backend.empty(shape, dtype.np, dev)
-    _backend.run_map(forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name],
-                     outs=[out])
-    return Tensor(out, requires_grad=requires_grad)
+    return Tensor(_backend.full(shape, dtype.np, value, as_device(device)), requires_grad=requires_grad)
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False):
@@ -74,7 +63,6 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.tensor(2.0, requires_grad=True)
     tensor(2., requires_grad=True)
     """
-    Tensor = _tensor_cls()
     if isinstance(data, Tensor):
         arr = np.array(data._host(), copy=True)
         if device is None:
@@ -99,7 +87,6 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
 
 def as_tensor(data, dtype=None, device=None):
     """Like :func:`tensor` but without copying when ``data`` already is a matching tensor or array."""
-    Tensor = _tensor_cls()
     if isinstance(data, Tensor) and (dtype is None or _dtypes.as_dtype(dtype) == data.dtype):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or _dtypes.as_dtype(dtype).np == data.dtype):
@@ -169,7 +156,6 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.empty(3).shape
     (3,)
     """
-    Tensor = _tensor_cls()
     return Tensor(_backend.empty(_shape(size), _dt(dtype).np, as_device(device)), requires_grad=requires_grad)
 
 

@@ -1,0 +1,115 @@
+"""The autograd half of ``Tensor``: ``backward``, hooks, ``retain_grad``, the in-place leaf rule.
+
+``numgrad.tensor`` sits below autograd and holds only a tensor's state; these
+methods need the graph, so this module binds them onto the class when the
+autograd package is imported (the package imports it first thing).
+
+>>> import numgrad as ng
+>>> x = ng.tensor([1.0, 2.0], requires_grad=True)
+>>> h = x.register_hook(lambda g: g * 3)
+>>> (x * x).sum().backward(); x.grad
+tensor([ 6., 12.])
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Callable, Optional
+
+from .. import _pending_readers
+from ..tensor import Tensor
+from .function import AccumulateGrad
+from .grad_api import backward as autograd_backward
+from .grad_mode import is_grad_enabled
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        try:
+            self._hooks.remove(self._hook)
+        except ValueError:
+            pass
+
+
+def _accumulator(self: Tensor) -> AccumulateGrad:
+    acc = self._acc() if self._acc is not None else None
+    if acc is None:
+        acc = AccumulateGrad(self)
+        if self._hooks is None:
+            self._hooks = []
+        acc._pre_hooks = {0: self._hooks}
+        self._acc = weakref.ref(acc)
+    return acc
+
+def retain_grad(self: Tensor) -> None:
+    """Keep ``.grad`` for this non-leaf tensor after backward."""
+    if not self._requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if self._grad_fn is None or self._retains_grad:
+        return
+    node = self._grad_fn
+    if node._retain is None:
+        node._retain = {}
+    node._retain[self._output_nr] = weakref.ref(self)
+    self._retains_grad = True
+
+def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
+    """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+    >>> import numgrad as ng
+    >>> x = ng.tensor([1.0, 2.0], requires_grad=True)
+    >>> h = x.register_hook(lambda g: g * 2)
+    >>> x.sum().backward(); x.grad
+    tensor([2., 2.])
+    """
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._grad_fn is None:
+        if self._hooks is None:
+            self._hooks = []
+        self._accumulator()
+        hooks = self._hooks
+    else:
+        node = self._grad_fn
+        if node._pre_hooks is None:
+            node._pre_hooks = {}
+        hooks = node._pre_hooks.setdefault(self._output_nr, [])
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def backward(self: Tensor, gradient=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
+             inputs=None) -> None:
+    """Compute the gradient of this tensor w.r.t. graph leaves, accumulating into ``.grad``.
+
+    >>> import numgrad as ng
+    >>> x = ng.tensor(2.0, requires_grad=True)
+    >>> (x ** 2).backward(); x.grad
+    tensor(4.)
+    """
+    autograd_backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+
+def _check_inplace(self: Tensor, op: str) -> None:
+    """Called before every in-place write: autograd's leaf rule, and pending fused
+    ops that read this memory must compute their values first."""
+    if self._requires_grad and self._grad_fn is None and is_grad_enabled():
+        raise RuntimeError(
+            f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
+            "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
+        )
+    if _pending_readers._pending:
+        _pending_readers.flush_readers(self._data)
+
+
+def _install() -> None:
+    for fn in (_accumulator, retain_grad, register_hook, backward, _check_inplace):
+        setattr(Tensor, fn.__name__, fn)
+
+
+_install()
