@@ -40,7 +40,7 @@ from .ops.sum_mean import mean, sum  # noqa: E402,F401
 from .ops.elementwise import broadcast_shapes  # noqa: E402,F401
 from . import kernels  # noqa: E402,F401
 from .fusion import explain, is_fusion_enabled, set_fusion  # noqa: E402,F401
-from .fusion.user_ops import ElementwiseOp, elementwise  # noqa: E402,F401
+from .ops.user_elementwise import ElementwiseOp, elementwise  # noqa: E402,F401
 from .kernels.config import get_num_threads, set_num_threads  # noqa: E402,F401
 from . import _tensor_methods  # noqa: E402
 

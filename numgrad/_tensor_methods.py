@@ -9,8 +9,13 @@ import importlib
 
 from . import _dtypes
 from .autograd import grad_mode as _grad_mode
+from .autograd.function import Function
+from .creation import tensor
+from .device import Device, as_device
+from .kernels.backend import to_device
 from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
+from .ops.views import check_not_graph_view
 from .tensor import Tensor
 
 OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
@@ -63,16 +68,12 @@ def _to(self, *args, dtype=None, device=None, copy: bool = False):
         elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
             device = a
         else:
-            from .device import Device
-
             if isinstance(a, Device):
                 device = a
             else:
                 dtype = a
     out = self
     if device is not None:
-        from .device import as_device
-
         device = as_device(device)
         if device != self._device:
             out = _ToDevice.apply(self, device)
@@ -101,9 +102,6 @@ def _cuda(self, device=None):
     return _to(self, device=device)
 
 
-from .autograd.function import Function  # noqa: E402
-
-
 class _Cast(Function):
     node_name = "ToCopyBackward0"
 
@@ -122,8 +120,6 @@ class _ToDevice(Function):
 
     @staticmethod
     def forward(ctx, x, device):
-        from .kernels.backend import to_device
-
         ctx.device = x.device
         return Tensor(to_device(x._data, device))
 
@@ -147,14 +143,10 @@ def _zero_(self):
 def _copy_(self, src):
     """Copy ``src`` (broadcast, cast) into this tensor in place; gradients flow to ``src``."""
     if not isinstance(src, Tensor):
-        from .creation import tensor
-
         src = tensor(src)
     self._check_inplace("copy")
     if src.requires_grad and _grad_mode.is_grad_enabled():
-        from .ops.indexing import _check_not_graph_view
-
-        _check_not_graph_view(self, "copy_")
+        check_not_graph_view(self, "copy_")
         result = src.to(self.dtype).expand(*self.shape)
         ew.copy_into(self, result)
         self._attach(result._grad_fn, result._output_nr)

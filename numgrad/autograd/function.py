@@ -214,6 +214,15 @@ class Function(metaclass=_FunctionMeta):
     tensor(12.)
     """
 
+    # Ops whose outputs share memory with their first input (views) say so: a recorded in-place
+    # write into such an output must not rebase only the view's history.
+    returns_views = False
+
+    @classmethod
+    def output_is_view(cls, ctx) -> bool:
+        """Whether this call's outputs are views of its input (``ctx`` is the call's context)."""
+        return cls.returns_views
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("Function subclasses must implement a static forward(ctx, ...)")

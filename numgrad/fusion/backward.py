@@ -18,7 +18,7 @@ from .._pending_readers import flush_readers
 from ..autograd import engine
 from ..autograd.function import AccumulateGrad
 from ..ir import expr as ex
-from ..kernels.backend import empty_for, run_map, run_map_sum
+from ..kernels.backend import copy_as, empty_for, run_map, run_map_sum
 from ..kernels.broadcast import sum_to_array
 from ..tensor import Tensor
 from . import deferred, state
@@ -226,9 +226,7 @@ def _launch(region, edges, roots, inputs, meta, accumulate_into_leaves, forward_
         in_shape, in_dtype = meta[edge]
         arr = sum_to_array(arr, in_shape)
         if arr.dtype != in_dtype.np:
-            from ..ops.elementwise import _cast_array
-
-            arr = _cast_array(arr, in_dtype)
+            arr = copy_as(arr, in_dtype.np)
         result.append((edge, Tensor(arr)))
     return result, total
 

@@ -16,6 +16,8 @@ before; so values, errors and ``grad_fn`` behave as without deferral.
 from __future__ import annotations
 
 from .. import _profiler_hooks as _profiler  # hook in PendingReduce.realize
+from ..ir.table import ELEMENTWISE, forward_roots
+from ..kernels.backend import reduce_array, run_map
 from ..tensor import Tensor
 from . import state
 from .lazy import LazyOp, pending_op, reduce_lazy
@@ -49,9 +51,6 @@ class PendingReduce:
 
 def reduce_lazy_or_array(op: LazyOp, dtype):
     """The full sum of the region ``op`` as a 0-d array (in one kernel while it is still pending)."""
-    from ..kernels.backend import reduce_array
-    from ..tensor import Tensor
-
     if op.result is None:
         t = Tensor._from_lazy(op)
         total = reduce_lazy(t, "sum", dtype)
@@ -62,12 +61,11 @@ def reduce_lazy_or_array(op: LazyOp, dtype):
 
 
 def mean_of_total(total, count: int):
-    """``total / count`` as ``mean`` computes it (``nan`` for an empty input)."""
-    from ..ops.elementwise import apply
-    from ..tensor import Tensor
-
-    out = apply("div", Tensor(total), count) if count else apply("mul", Tensor(total), float("nan"))
-    return out._data
+    """``total / count`` as ``mean`` computes it (``nan`` for an empty input), in the total's dtype."""
+    dtype = total.dtype.name
+    row, operand = (ELEMENTWISE["div"], count) if count else (ELEMENTWISE["mul"], float("nan"))
+    (out,) = run_map(forward_roots(row), [total, operand], [total.dtype], (), dtype, [dtype, dtype])
+    return out
 
 
 def defer_full_reduction(ctx, x, dims, keepdim: bool, acc, count=None):

@@ -12,19 +12,20 @@ import numbers
 import numpy as np
 
 from .. import _dtypes
+from .._pending_readers import flush_readers
 from ..autograd.function import FREED_MSG, Node, SavedTensor, modified_in_place
 from ..autograd.grad_mode import is_grad_enabled
+from ..creation import full_like, tensor
 from ..device import cpu, devices_differ
 from ..fusion import state as fusion_state
-from .._pending_readers import flush_readers
 from ..fusion.lazy import record as record_lazy
-from ..kernels.broadcast import sum_to_array
-from ..kernels.backend import run_map
 from ..ir import expr as ex
 from ..ir.table import ELEMENTWISE, forward_roots
-
-
+from ..kernels.backend import reduce_array, run_map
+from ..kernels.broadcast import sum_to_array
 from ..tensor import Tensor, result_type
+from .sum_mean import sum_to
+from .views import check_not_graph_view
 
 
 def broadcast_shapes(*shapes) -> tuple:
@@ -56,8 +57,6 @@ def _to_operand(x, op: str):
     if isinstance(x, (bool, numbers.Number, np.bool_)) and not isinstance(x, complex):
         return x
     if isinstance(x, np.ndarray):
-        from ..creation import tensor
-
         return tensor(x)
     raise TypeError(
         f"{op}(): expected Tensor or number operands, got {type(x).__name__}"
@@ -104,8 +103,6 @@ _PLAIN_NUMBERS = (float, int, bool)
 
 def _check_int_divisor(name, divisor) -> None:
     """Integer division by zero: PyTorch raises instead of returning garbage."""
-    from ..kernels.backend import reduce_array
-
     if isinstance(divisor, np.ndarray):
         (is_zero,) = run_map(forward_roots(ELEMENTWISE["eq"]), [divisor, 0], (np.dtype(np.bool_),), divisor.shape,
                              divisor.dtype.name, (divisor.dtype.name, divisor.dtype.name))
@@ -346,9 +343,6 @@ class ElementwiseNode(Node):
 
     def _apply_graph(self, g, needs):
         """Evaluate the derivative DAG on tensors so that the backward is differentiable."""
-        from ..creation import full_like
-        from .sum_mean import sum_to
-
         row = self.row
         roots, used = _symbolic_grads(row, needs)
         n = row.arity + len(row.params)
@@ -420,10 +414,8 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         )
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(x, Tensor) and x._requires_grad for x in others))
     if record:
-        from .indexing import _check_not_graph_view
-
         # rebasing only the view would leave its base's gradient silently wrong
-        _check_not_graph_view(t, name + "_")
+        check_not_graph_view(t, name + "_")
         result = apply(name, t.clone(), *others, params=params)
         copy_into(t, result)
         t._attach(result._grad_fn, 0)

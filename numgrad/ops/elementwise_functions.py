@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from .elementwise import apply
 from ..ir.table import ELEMENTWISE
+from ..creation import tensor
+from ..kernels.backend import reduce_array
+from ..tensor import Tensor
 
 _EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5, -0.25]", "nonzero": "[0.5, 2.0]"}
 
@@ -82,11 +85,7 @@ def where(condition, input, other):
     >>> ng.where(ng.tensor([True, False]), 1.0, 0.0)
     tensor([1., 0.])
     """
-    from ..tensor import Tensor
-
     if not isinstance(condition, Tensor):
-        from ..creation import tensor
-
         condition = tensor(condition)
     if condition.dtype.name != "bool":
         condition = apply("ne", condition, 0)
@@ -220,7 +219,5 @@ def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: 
     >>> ng.allclose(ng.tensor([1.0]), ng.tensor([1.0 + 1e-9]))
     True
     """
-    from ..kernels.backend import reduce_array
-
     close = isclose(input, other, rtol, atol, equal_nan)
     return bool(reduce_array(close._data, range(close.ndim), "all", close._data.dtype))

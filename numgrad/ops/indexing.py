@@ -26,6 +26,11 @@ from ..autograd.function import Function
 from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
 from ..autograd.grad_mode import is_grad_enabled
+from ..creation import tensor, zeros
+from .elementwise import broadcast_shapes, copy_into
+from .elementwise_functions import where
+from .sum_mean import sum_to
+from .views import check_not_graph_view
 
 _INDEX_TYPE_ERROR = (
     "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {})"
@@ -341,6 +346,10 @@ class Index(Function):
 
     node_name = "IndexBackward0"
 
+    @classmethod
+    def output_is_view(cls, ctx) -> bool:
+        return not ctx.plan.adv  # basic indexing (ints, slices) views; advanced indexing copies
+
     @staticmethod
     def forward(ctx, x, plan):
         ctx.plan, ctx.in_shape, ctx.dtype = plan, x.shape, x.dtype
@@ -352,8 +361,6 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..creation import zeros
-
         base = zeros(ctx.in_shape, dtype=ctx.dtype, device=g.device)
         return IndexPut.apply(base, ctx.plan, g, bool(ctx.plan.adv), True), None
 
@@ -379,8 +386,6 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .sum_mean import sum_to
-
         g_base = g_values = None
         if ctx.needs_input_grad[0]:
             if ctx.accumulate:
@@ -397,8 +402,6 @@ class IndexPut(Function):
 
 def _value_tensor(value, target, op: str):
     """``value`` as a tensor for writing into ``target``; leading size-1 dims beyond the target are dropped."""
-    from ..creation import tensor
-
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (numbers.Number, np.bool_, np.number)):
@@ -423,30 +426,6 @@ def _fit_values(values, out_shape: tuple, op: str):
             f"result of shape {_shape_str(out_shape)} ({op})"
         )
     return values
-
-
-def _check_not_graph_view(t, op: str) -> None:
-    """Refuse a recorded in-place write into a view of a tensor with history.
-
-    The write would rebase only the view's history, not its base's, so the
-    base's gradient would silently be wrong; PyTorch rebases the base
-    (CopySlices), which needs base tracking that tensors do not have yet.
-    """
-    node = t._grad_fn
-    fn = getattr(node, "fn", None)
-    if fn is None:
-        return
-    from . import views
-
-    is_view = fn in (views.Reshape, views.Permute, views.Expand) or (
-        fn is Index and not node.ctx.plan.adv
-    ) or getattr(fn, "returns_views", False)
-    if is_view:
-        raise RuntimeError(
-            f"{op}: in-place write into a view ({node.name()}) of a tensor that is part of the autograd graph is "
-            "not supported; write into the base tensor with one index (x[0, 1] = v rather than x[0][1] = v), "
-            "or clone() the view first"
-        )
 
 
 def _check_writable(t, op: str) -> None:
@@ -490,7 +469,7 @@ def setitem(self, key, value) -> None:
     self._check_inplace("setitem")
     _check_writable(self, "setitem")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
-        _check_not_graph_view(self, "setitem")
+        check_not_graph_view(self, "setitem")
         out = IndexPut.apply(self, plan, values, False, True)
         if out._grad_fn is not None:
             self._attach(out._grad_fn, 0)
@@ -527,7 +506,7 @@ def index_put_(self, indices, values, accumulate: bool = False):
     self._check_inplace("index_put")
     _check_writable(self, "index_put_")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
-        _check_not_graph_view(self, "index_put_")
+        check_not_graph_view(self, "index_put_")
         out = IndexPut.apply(self, plan, values, bool(accumulate), True)
         if out._grad_fn is not None:
             self._attach(out._grad_fn, 0)
@@ -647,8 +626,6 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..creation import zeros
-
         (index,) = ctx.saved_tensors
         base = zeros(ctx.in_shape, dtype=ctx.dtype, device=g.device)
         return ScatterAdd.apply(base, ctx.dim, index, g, True), None, None
@@ -704,7 +681,8 @@ class ScatterAdd(Function):
         if ctx.needs_input_grad[3]:
             g_src = gather(g, ctx.dim, index)
             if g_src.shape != ctx.src_shape:  # src larger than index: the uncovered part gets zeros
-                from .shape import pad
+                from .shape import pad  # TODO(layers): hoist once shape no longer imports indexing's _copy_array
+
 
                 widths = []
                 for n_src, n_idx in zip(reversed(ctx.src_shape), reversed(g_src.shape)):
@@ -764,7 +742,7 @@ def scatter_add_(self, dim: int, index, src):
     self._check_inplace("scatter_add")
     _check_writable(self, "scatter_add_")
     if is_grad_enabled() and (self.requires_grad or src.requires_grad):
-        _check_not_graph_view(self, "scatter_add_")
+        check_not_graph_view(self, "scatter_add_")
         out = ScatterAdd.apply(self, d, index, src, True)
         if out._grad_fn is not None:
             self._attach(out._grad_fn, 0)
@@ -791,7 +769,6 @@ def take_along_dim(input, indices, dim: Optional[int] = None):
             f"torch.take_along_dim(): input and indices should have the same number of dimensions, but got "
             f"{input.ndim} dimensions for input, and {indices.ndim} dimensions for indices"
         )
-    from .elementwise import broadcast_shapes
 
     rest_in = tuple(1 if k == d else n for k, n in enumerate(input.shape))
     rest_idx = tuple(1 if k == d else n for k, n in enumerate(indices.shape))
@@ -803,8 +780,6 @@ def take_along_dim(input, indices, dim: Optional[int] = None):
 
 # ------------------------------------------------------------------ masks, one_hot, nonzero
 def _mask_and_value(op: str, input, mask, value):
-    from ..creation import tensor
-
     if not isinstance(mask, Tensor):
         raise TypeError(f"{op}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
     if mask.dtype.name != "bool":
@@ -828,8 +803,6 @@ def masked_fill(input, mask, value):
     >>> ng.masked_fill(ng.tensor([1., 2., 3.]), ng.tensor([True, False, True]), 0.0)
     tensor([0., 2., 0.])
     """
-    from .elementwise_functions import where
-
     mask, value = _mask_and_value("masked_fill", input, mask, value)
     out = where(mask, value, input)
     if out.grad_fn is not None:
@@ -844,8 +817,6 @@ def masked_fill_(self, mask, value):
     >>> ng.ones(3).masked_fill_(ng.tensor([False, True, False]), 5.0)
     tensor([1., 5., 1.])
     """
-    from .elementwise import broadcast_shapes, copy_into
-
     mask, value = _mask_and_value("masked_fill_", self, mask, value)
     if broadcast_shapes(self.shape, mask.shape) != self.shape:
         raise RuntimeError(
@@ -855,7 +826,7 @@ def masked_fill_(self, mask, value):
     self._check_inplace("masked_fill")
     _check_writable(self, "masked_fill_")
     if is_grad_enabled() and (self.requires_grad or value.requires_grad):
-        _check_not_graph_view(self, "masked_fill_")
+        check_not_graph_view(self, "masked_fill_")
     result = masked_fill(self, mask, value)
     copy_into(self, result)
     if result._grad_fn is not None:

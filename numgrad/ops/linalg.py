@@ -17,6 +17,7 @@ from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import matmul_arrays
 from .sum_mean import sum_to
+from ..creation import tensor
 
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
 _CPP_NAMES = _dtypes.TORCH_CPP_NAMES
@@ -27,8 +28,6 @@ def _as_tensor(x, op: str):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (np.ndarray, list, tuple)):
-        from ..creation import tensor
-
         return tensor(x)
     raise TypeError(f"{op}(): argument must be a Tensor, not {type(x).__name__}")
 

@@ -31,6 +31,7 @@ from . import elementwise_functions as pw
 from .sum_mean import kept_shape, normalize_dims
 from .sum_mean import mean as _mean
 from .sum_mean import sum as _sum
+from ..creation import arange
 
 Dims = Union[int, Sequence[int], None]
 
@@ -190,8 +191,6 @@ class _ExtremeWithIndex(Function):
 
     @staticmethod
     def backward(ctx, g, _g_indices):
-        from ..creation import arange
-
         # the gradient goes to the selected index only: compare each position
         # along dim with the chosen index (a broadcast mask, no scatter needed)
         in_shape = ctx.in_shape

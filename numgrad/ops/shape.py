@@ -16,7 +16,8 @@ import numpy as np
 from ..tensor import Tensor, result_type
 from ..autograd.function import Function
 from ..kernels.backend import empty_for
-from .indexing import _copy_array, getitem
+from .indexing import _copy_array
+from ..creation import tensor, zeros
 
 
 def _wrap(dim: int, ndim: int, op: str) -> int:
@@ -75,8 +76,6 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..creation import zeros
-
         grads = [None]
         for dtype, span in ctx.pieces:
             if span is None:
@@ -180,7 +179,7 @@ def narrow(input, dim: int, start: int, length: int):
         start += n
     if start + length > n:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    return getitem(input, _slice_key(input.ndim, d, start, start + length))
+    return input[_slice_key(input.ndim, d, start, start + length)]
 
 
 class Split(Function):
@@ -473,9 +472,6 @@ _NON_CONSTANT_SUPPORT = {1: (2, 3), 2: (3, 4), 3: (4, 5)}
 
 def _index_pad(input, pairs, mode: str):
     """reflect / replicate / circular padding as one index_select per padded dim (scatter-add backward)."""
-    from ..creation import tensor
-    from .indexing import index_select
-
     out = input
     for d, pr in enumerate(pairs):
         if pr is None or pr == (0, 0):
@@ -491,7 +487,7 @@ def _index_pad(input, pairs, mode: str):
             positions = np.where(positions >= n, period - positions, positions)
         else:
             positions = positions % n
-        out = index_select(out, d, tensor(positions, device=input.device))
+        out = out.index_select(d, tensor(positions, device=input.device))  # a Tensor method: indexing sits above shape
     return out
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..autograd.function import Function
+from .sum_mean import sum_to
 
 
 def _view_of(x, arr):
@@ -65,6 +66,7 @@ def contiguous_array(arr: np.ndarray) -> np.ndarray:
 
 class Reshape(Function):
     node_name = "ViewBackward0"
+    returns_views = True
 
     @staticmethod
     def forward(ctx, x, shape, must_view):
@@ -133,6 +135,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 
 class Expand(Function):
     node_name = "ExpandBackward0"
+    returns_views = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -141,8 +144,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .sum_mean import sum_to
-
         return sum_to(g, ctx.in_shape), None
 
 
@@ -191,6 +192,7 @@ def expand_as(input, other):
 
 class Permute(Function):
     node_name = "PermuteBackward0"
+    returns_views = True
 
     @staticmethod
     def forward(ctx, x, dims):
@@ -324,3 +326,21 @@ TENSOR_METHODS = {
 }
 PUBLIC = ("reshape", "view", "flatten", "expand", "broadcast_to", "permute", "transpose", "t", "squeeze",
           "unsqueeze", "contiguous")
+
+
+def check_not_graph_view(t, op: str) -> None:
+    """Refuse a recorded in-place write into a view of a tensor with history.
+
+    The write would rebase only the view's history, not its base's, so the
+    base's gradient would silently be wrong; PyTorch rebases the base
+    (CopySlices), which needs base tracking that tensors do not have yet.
+    A view is the output of a ``Function`` whose ``output_is_view(ctx)`` is true.
+    """
+    node = t._grad_fn
+    fn = getattr(node, "fn", None)
+    if fn is not None and fn.output_is_view(node.ctx):
+        raise RuntimeError(
+            f"{op}: in-place write into a view ({node.name()}) of a tensor that is part of the autograd graph is "
+            "not supported; write into the base tensor with one index (x[0, 1] = v rather than x[0][1] = v), "
+            "or clone() the view first"
+        )

@@ -14,6 +14,7 @@ import textwrap
 from typing import Callable, Optional
 
 from ..ir.table import ELEMENTWISE, Row
+from .elementwise import apply
 
 
 def _function_source(fn: Callable, new_name: str) -> str:
@@ -81,8 +82,6 @@ class ElementwiseOp:
                                          node_name=f"{fn.__name__.capitalize()}Backward0", preamble=preamble)
 
     def __call__(self, *operands):
-        from ..ops.elementwise import apply
-
         if len(operands) != self.arity:
             raise TypeError(f"{self.name}() takes {self.arity} tensor argument(s) ({len(operands)} given)")
         return apply(self.row_name, *operands)
