@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from ._dtypes import bool_, get_default_dtype, int64
 
 LINEWIDTH = 80
 EDGEITEMS = 3
@@ -89,8 +90,6 @@ def _body(arr, indent, summarize, fmt) -> str:
 
 
 def format_tensor(t) -> str:
-    from ._dtypes import get_default_dtype
-
     arr = t._host()
     prefix = "tensor("
     if arr.size == 0:
@@ -112,12 +111,8 @@ def format_tensor(t) -> str:
 
 
 def _int64():
-    from ._dtypes import int64
-
     return int64
 
 
 def _bool():
-    from ._dtypes import bool_
-
     return bool_

@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 import numpy as np
 
 from .tensor import Tensor
+from .creation import default_generator, tensor
+from .ops.indexing import index_select
+from .ops.shape import stack
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate"]
 
@@ -71,8 +74,6 @@ def _check_index(index, n: int) -> int:
 
 
 def _rows(t: Tensor, idx: np.ndarray) -> Tensor:
-    from .ops.indexing import index_select
-
     return index_select(t, 0, Tensor(idx))
 
 
@@ -92,8 +93,6 @@ class Subset(Dataset):
 
 def _as_generator(generator) -> np.random.Generator:
     if generator is None:
-        from .creation import default_generator
-
         return default_generator()
     if isinstance(generator, np.random.Generator):
         return generator
@@ -131,22 +130,10 @@ def default_collate(batch: List[Any]):
     """Stack a list of samples into a batch: tensors and numbers are stacked, tuples and dicts recursed."""
     first = batch[0]
     if isinstance(first, Tensor):
-        from .creation import tensor
-
-        try:
-            from .ops.shape import stack
-        except ImportError:  # pragma: no cover - shape ops always ship with numgrad
-            stack = None
-        if stack is not None:
-            return stack(list(batch), 0)
-        return tensor(np.stack([b._data for b in batch]))
+        return stack(list(batch), 0)
     if isinstance(first, np.ndarray):
-        from .creation import tensor
-
         return tensor(np.stack(batch))
     if isinstance(first, (bool, numbers.Number, np.number)):
-        from .creation import tensor
-
         return tensor(list(batch))
     if isinstance(first, str):
         return list(batch)

@@ -50,15 +50,23 @@ def devices_differ(first, second, detail: str) -> RuntimeError:
     )
 
 
+# Whether a device type can run is known to its kernels, which sit above this module: each backend
+# registers a check that raises a clear error (numgrad.kernels.cuda registers "cuda" at import).
+_usable_checks: dict = {}
+
+
+def register_usable_check(device_type: str, check) -> None:
+    """``check()`` raises when ``device_type`` cannot run kernels here (called by the kernel backends)."""
+    _usable_checks[device_type] = check
+
+
 def as_device(spec) -> Device:
     """A ``Device`` from a spec (``'cpu'``, ``'cuda'``, ``'cuda:0'``, a Device or None = CPU), checked for use."""
     if spec is None:
         return cpu
     dev = spec if isinstance(spec, Device) else Device(spec)
     if dev.type == "cuda":
-        from .kernels.cuda import numba_cuda
-
-        numba_cuda()  # a clear error when there is no GPU (or simulator) to run on
+        _usable_checks["cuda"]()  # a clear error when there is no GPU (or simulator) to run on
         if (dev.index or 0) != 0:
             raise RuntimeError(
                 f"CUDA error: invalid device ordinal (numgrad uses one GPU, cuda:0; got {dev})"

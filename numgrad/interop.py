@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels.cuda.array import DeviceArray
+from .kernels.cuda.array import from_cuda_array
+from .tensor import Tensor
 
 # DLPack's device type codes
 _DL_CPU, _DL_CUDA = 1, 2
@@ -26,14 +28,10 @@ def from_dlpack(obj):
 
     CPU data becomes a CPU tensor, GPU data a CUDA tensor; nothing is copied.
     """
-    from .tensor import Tensor
-
     device_type = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else None
     if device_type == _DL_CPU:
         return Tensor(np.from_dlpack(obj))
     if hasattr(obj, "__cuda_array_interface__"):
-        from .kernels.cuda.array import from_cuda_array
-
         return Tensor(from_cuda_array(obj))
     if device_type is None:
         raise TypeError(f"from_dlpack(): {type(obj).__name__} has neither __dlpack__ nor __cuda_array_interface__")

@@ -18,6 +18,10 @@ from typing import Any, BinaryIO, Dict, Union
 import numpy as np
 
 from .tensor import Tensor
+from .device import Device, as_device
+from .kernels.backend import to_device
+from .kernels.cuda import is_available
+from .nn.parameter import Parameter
 
 FORMAT = "numgrad-checkpoint"
 VERSION = 1
@@ -37,8 +41,6 @@ class _Encoder:
         return name
 
     def encode(self, obj, where: str):
-        from .nn.parameter import Parameter
-
         if isinstance(obj, Tensor):
             entry = {"__tensor__": self._array(obj._host()), "requires_grad": bool(obj.requires_grad),
                      "parameter": isinstance(obj, Parameter)}
@@ -127,8 +129,6 @@ class _Decoder:
             self._fail(f"array {key!r} cannot be read ({exc}); the file may be truncated or corrupted")
 
     def decode(self, node):
-        from .nn.parameter import Parameter
-
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         if isinstance(node, list):
@@ -166,10 +166,6 @@ class _Decoder:
 
     def _on_device(self, arr: np.ndarray, saved: str):
         """The array on ``map_location``, or on the device it was saved from (as PyTorch does)."""
-        from .device import Device, as_device
-        from .kernels.backend import to_device
-        from .kernels.cuda import is_available
-
         if not isinstance(saved, str) or saved.split(":")[0] not in ("cpu", "cuda"):
             self._fail(f"bad device entry {saved!r}")
         target = self.map_location if self.map_location is not None else saved

@@ -21,6 +21,11 @@ from __future__ import annotations
 import html
 import shutil
 from typing import Optional
+from .autograd.function import AccumulateGrad
+from .fusion import state
+from .fusion.backward import collect
+from .ops.elementwise import ElementwiseNode
+from .tensor import Tensor
 
 _PALETTE = ["#cfe2ff", "#ffe0b3", "#d4f4d4", "#f8d0e0", "#e4d8f8", "#fff2a8", "#d0f0f0", "#f0dcc8"]
 
@@ -58,8 +63,6 @@ def build_graph(tensor, max_nodes: int = 300) -> _Graph:
     >>> g.n_regions
     1
     """
-    from .autograd.function import AccumulateGrad
-
     graph = _Graph()
     root = tensor.grad_fn
     graph.nodes["out"] = (f"tensor\n{list(tensor.shape)} {tensor.dtype.name}", "tensor")
@@ -95,10 +98,6 @@ def build_graph(tensor, max_nodes: int = 300) -> _Graph:
 
 
 def _mark_regions(graph: _Graph, order: list, in_degree: dict) -> None:
-    from .fusion import state
-    from .fusion.backward import collect
-    from .ops.elementwise import ElementwiseNode
-
     if not state._enabled:
         return
     claimed: set = set()
@@ -330,8 +329,6 @@ def draw(tensor, backend: str = "auto", max_nodes: int = 300) -> GraphImage:
     >>> img.graph.n_regions
     1
     """
-    from .tensor import Tensor
-
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw() expects a numgrad Tensor, got {type(tensor).__name__}")
     graph = build_graph(tensor, max_nodes=max_nodes)

@@ -61,10 +61,10 @@ def reduce_lazy_or_array(op: LazyOp, dtype):
 
 
 def mean_of_total(total, count: int):
-    """``total / count`` as ``mean`` computes it (``nan`` for an empty input), in the total's dtype."""
+    """``total / count`` as ``mean`` computes it (``nan`` for an empty input), in the total's dtype and shape."""
     dtype = total.dtype.name
     row, operand = (ELEMENTWISE["div"], count) if count else (ELEMENTWISE["mul"], float("nan"))
-    (out,) = run_map(forward_roots(row), [total, operand], [total.dtype], (), dtype, [dtype, dtype])
+    (out,) = run_map(forward_roots(row), [total, operand], [total.dtype], total.shape, dtype, [dtype, dtype])
     return out
 
 

@@ -1,5 +1,8 @@
 """``ng.explain(tensor)``: what was fused and the generated kernel source."""
 from __future__ import annotations
+from ..ir import expr as ex
+from ..kernels.backend import map_kernel_source
+from .lazy import RegionBuilder, pending_op
 
 
 class Explanation:
@@ -22,10 +25,6 @@ def explain(t) -> Explanation:
     >>> "tanh" in str(ng.explain(ng.tanh(x * 2 + 1)))
     True
     """
-    from ..kernels.backend import map_kernel_source
-    from ..ir import expr as ex
-    from .lazy import RegionBuilder, pending_op
-
     op = pending_op(t)
     if op is None:
         lines = [f"tensor of shape {list(t.shape)}, dtype {t.dtype}: already computed (no pending region)."]

@@ -28,6 +28,7 @@ from ..creation import default_generator
 from ..ops.elementwise import apply as _ew
 from ..ops.views import contiguous_array
 from ..tensor import Tensor
+from ..ops.linalg import matmul
 
 __all__ = [
     "linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "dropout", "batch_norm",
@@ -119,7 +120,6 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     _check_tensor(weight, "weight", "linear")
     if weight.ndim == 1:
         # PyTorch allows a vector weight (a dot product per row); that is plain matmul
-        from ..ops.linalg import matmul
 
         out = matmul(input, weight)
         return out + bias if bias is not None else out

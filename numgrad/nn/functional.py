@@ -34,7 +34,6 @@ _SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
 def _as_tensor(x) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    from ..creation import tensor
 
     return tensor(x)
 
@@ -603,7 +602,6 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if weight is not None:
         weight = _as_tensor(weight)
         _not_differentiable(weight, "binary_cross_entropy", "weight")
-        from ..ops.elementwise import broadcast_shapes
 
         if broadcast_shapes(weight.shape, x.shape) != x.shape:
             raise RuntimeError(
@@ -653,7 +651,6 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
             [0, 0, 1]])
     """
     # imported here so that this module never depends on the import order of the indexing ops
-    from ..ops.indexing import one_hot as _one_hot
 
     return _one_hot(tensor, num_classes)
 
@@ -661,3 +658,6 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
 # --- layers (conv, pooling, normalization) below ---
 from ._layers_functional import *  # noqa
 from ..ops.shape import pad  # noqa: E402,F401
+from ..creation import tensor
+from ..ops.elementwise import broadcast_shapes
+from ..ops.indexing import one_hot as _one_hot

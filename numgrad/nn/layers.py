@@ -15,6 +15,8 @@ from . import _layers_functional as LF
 from . import init
 from .module import Module
 from .parameter import Parameter
+from . import functional
+from ..ops.elementwise import inplace_update
 
 __all__ = [
     "Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Unflatten",
@@ -316,8 +318,6 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            from ..ops.elementwise import inplace_update
-
             inplace_update(self.num_batches_tracked, "add", 1)
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked.item())
@@ -431,8 +431,6 @@ class Embedding(Module):
 
 # ------------------------------------------------------------------ activations
 def _functional():
-    from . import functional
-
     return functional
 
 

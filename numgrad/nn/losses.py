@@ -5,13 +5,12 @@ from typing import Optional
 
 from ..tensor import Tensor
 from .module import Module
+from . import functional
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 def _functional():
-    from . import functional
-
     return functional
 
 

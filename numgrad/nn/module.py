@@ -16,6 +16,9 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
+from .. import _dtypes
+from ..device import Device, as_device
+from ..ops.elementwise import copy_into
 
 
 def _as_array(value, key: str, module_name: str) -> np.ndarray:
@@ -397,9 +400,6 @@ class Module:
         >>> lin.to(ng.float64).weight is w, w.dtype
         (True, numgrad.float64)
         """
-        from .. import _dtypes
-        from ..device import Device, as_device
-
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
@@ -456,14 +456,10 @@ class Module:
 
     def double(self) -> "Module":
         """Cast floating-point parameters and buffers to float64."""
-        from .. import _dtypes
-
         return self.to(_dtypes.float64)
 
     def float(self) -> "Module":
         """Cast floating-point parameters and buffers to float32."""
-        from .. import _dtypes
-
         return self.to(_dtypes.float32)
 
     def cpu(self) -> "Module":
@@ -543,7 +539,6 @@ class Module:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
-        from ..ops.elementwise import copy_into
 
         with no_grad():
             for key, target, arr in plan:

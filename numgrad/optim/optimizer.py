@@ -22,6 +22,8 @@ from ..creation import _filled
 from ..ops.elementwise import copy_into
 from ..ops.views import contiguous_array
 from ..tensor import Tensor
+from ..autograd.grad_mode import enable_grad
+from ..kernels.backend import optimizer_kernels
 
 
 class _Required:
@@ -34,8 +36,6 @@ required = _Required()
 
 def _kernels(param=None):
     """The fused step kernels for the flat parameter array ``param`` (on its device; the CPU's by default)."""
-    from ..kernels.backend import optimizer_kernels
-
     return optimizer_kernels(param)
 
 
@@ -146,8 +146,6 @@ class Optimizer:
         """Update every parameter that has a gradient; returns ``closure()`` when given."""
         loss = None
         if closure is not None:
-            from ..autograd.grad_mode import enable_grad
-
             with enable_grad():
                 loss = closure()
         with no_grad():

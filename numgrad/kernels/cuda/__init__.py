@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from ...device import register_usable_check
+
 _state = {"cuda": None}
 
 
@@ -99,3 +101,6 @@ def simulator_enabled() -> bool:
 if simulator_enabled():
     # kernels launched through numba.cuda directly (not via numba_cuda()) must see the lock too
     _serialize_simulated_shared_arrays()
+
+
+register_usable_check("cuda", numba_cuda)
