@@ -9,12 +9,8 @@ tensor(8.)
 from __future__ import annotations
 
 from ._version import __version__  # noqa: F401
-
-from .kernels.config import configure_numba as _configure_numba
-
-_configure_numba()
-
-from ._gc import configure_gc as _configure_gc  # noqa: E402
+from . import kernels  # noqa: F401 - first: it sets Numba's environment before numba is imported
+from ._gc import configure_gc as _configure_gc
 
 _configure_gc()
 
@@ -38,7 +34,6 @@ from .ops.views import (  # noqa: E402,F401
 )
 from .ops.sum_mean import mean, sum  # noqa: E402,F401
 from .ops.elementwise import broadcast_shapes  # noqa: E402,F401
-from . import kernels  # noqa: E402,F401
 from .fusion import explain, is_fusion_enabled, set_fusion  # noqa: E402,F401
 from .ops.user_elementwise import ElementwiseOp, elementwise  # noqa: E402,F401
 from .kernels.config import get_num_threads, set_num_threads  # noqa: E402,F401

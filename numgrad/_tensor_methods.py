@@ -17,6 +17,7 @@ from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
 from .ops.views import check_not_graph_view
 from .tensor import Tensor
+from .nn.functional import log_softmax, softmax
 
 OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
 
@@ -183,15 +184,11 @@ def _type_as(self, other):
 
 def _softmax_method(self, dim, dtype=None):
     """``softmax`` along ``dim`` (see ``numgrad.nn.functional.softmax``)."""
-    from .nn.functional import softmax
-
     return softmax(self, dim, dtype=dtype)
 
 
 def _log_softmax_method(self, dim, dtype=None):
     """``log_softmax`` along ``dim`` (see ``numgrad.nn.functional.log_softmax``)."""
-    from .nn.functional import log_softmax
-
     return log_softmax(self, dim, dtype=dtype)
 
 
