@@ -546,7 +546,7 @@ def test_nll_total_weight_stays_on_cuda():
     logp = ng.nn.functional.log_softmax(ng.tensor([[0.5, -1.0, 2.0], [0.1, 0.2, 0.3]], device="cuda"), 1)
     target = ng.tensor([2, 1], device="cuda")
     weight = ng.tensor([1.0, 0.25, 2.0], device="cuda")
-    losses, total = ng.nn.functional._nll(logp, target, weight, -100, "nll_loss")
+    losses, total = ng.nn.functional.loss._nll(logp, target, weight, -100, "nll_loss")
     assert total.device.type == "cuda" and losses.device.type == "cuda"
     assert total.item() == 2.25 and total.dtype == ng.float32
 

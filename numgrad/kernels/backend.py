@@ -130,7 +130,7 @@ def softmax_kernels(slabs):
     return nnfunc.softmax_forward, nnfunc.softmax_backward
 
 
-# ------------------------------------------------------------------ layer ops: linear, conv2d, pooling (nn/_layers_functional.py)
+# ------------------------------------------------------------------ layer ops: linear, conv2d, pooling (nn/functional/)
 # C-contiguous arrays in, new arrays out.  The CPU path is the @njit kernels of kernels/cpu/conv.py (serial or
 # parallel by PARALLEL_THRESHOLD, as before); the CUDA path is kernels/cuda/conv.py plus the CUDA matmul.
 def _layer_devices(op: str, **arrays) -> bool:
@@ -446,7 +446,7 @@ def copy_as(x, dtype):
     return np.array(x, dtype=dtype, copy=True)
 
 
-# ------------------------------------------------------------ indexing and nll_loss (ops/indexing.py, nn/functional.py)
+# ------------------------------------------------------------ indexing and nll_loss (ops/indexing.py, nn/functional/loss.py)
 # Index plans, gather/scatter along offsets or a dim, nonzero and the nll gather/scatter: the kernels of
 # kernels/cpu/indexing.py (and cpu/nnfunc.py) or kernels/cuda/indexing.py, with the same contracts.
 def indexing_kernels(arr):

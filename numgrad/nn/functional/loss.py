@@ -1,41 +1,31 @@
-"""``numgrad.nn.functional``: activations, softmax, losses and ``linear``.
+"""Losses of ``numgrad.nn.functional``: nll_loss, cross_entropy, mse, l1, smooth_l1, huber and binary cross entropy.
 
-Softmax and log-softmax run one fused Numba kernel each way (see
-``numgrad.kernels.cpu.nnfunc``); their backward switches to the same formula
-written with tensor ops when the backward pass itself is being recorded
-(``create_graph=True``), so gradients of gradients work.  ``nll_loss`` gathers
-``-weight[t] * input[n, t]`` with a kernel whose adjoint (a scatter) is its
-backward, and vice versa.  The remaining losses are compositions of
-differentiable tensor ops with PyTorch's formulas, reductions and errors.
+``nll_loss`` gathers ``-weight[t] * input[n, t]`` with a kernel whose adjoint
+(a scatter) is its backward, and vice versa; class-index ``cross_entropy`` of
+(N, C) logits runs one fused kernel each way where the backend has one.  The
+remaining losses are compositions of differentiable tensor ops with PyTorch's
+formulas, reductions and errors.
 """
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 import numpy as np
 
-from .. import _dtypes
-from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
-from ..kernels import backend as _backend
-from ..kernels.backend import empty_for, softmax_kernels
-from ..ops import elementwise_functions as _pw
-from ..ops.elementwise_functions import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
-from ..ops.sum_mean import sum as _sum
-from ..ops.views import contiguous_array
-from ..tensor import Tensor, result_type
+from ...autograd.function import Function
+from ...autograd.grad_mode import is_grad_enabled
+from ...kernels import backend as _backend
+from ...kernels.backend import empty_for
+from ...ops import elementwise_functions as _pw
+from ...ops.elementwise import broadcast_shapes
+from ...ops.elementwise_functions import softplus
+from ...ops.sum_mean import sum as _sum
+from ...ops.views import contiguous_array
+from ...tensor import Tensor, result_type
+from ._arguments import _SCALAR_NAMES, _as_tensor, _float_only
+from .activation import log_softmax, softmax
 
 _REDUCTIONS = ("none", "mean", "sum")
-# PyTorch's ScalarType names, as its loss dtype errors print them
-_SCALAR_NAMES = _dtypes.TORCH_SCALAR_NAMES
-
-
-def _as_tensor(x) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-
-    return tensor(x)
 
 
 def _reduction(reduction: str, size_average=None, reduce=None) -> str:
@@ -57,21 +47,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def _wrap_dim(dim: int, ndim: int) -> int:
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim + n if dim < 0 else dim
-
-
-def _float_only(x: Tensor, op: str) -> None:
-    if not x.dtype.is_floating_point:
-        raise NotImplementedError(
-            f"\"{op}\" not implemented for '{_SCALAR_NAMES[x.dtype.name]}' (input of shape {list(x.shape)}); "
-            "convert the input with .float()"
-        )
-
-
 def _not_differentiable(t, function: str, argument: str) -> None:
     """PyTorch's error for an argument its derivative formulas do not cover (loss weights)."""
     if isinstance(t, Tensor) and t.requires_grad and is_grad_enabled():
@@ -79,116 +54,6 @@ def _not_differentiable(t, function: str, argument: str) -> None:
             f"The function '{function}' is not differentiable with respect to argument '{argument}'. "
             "This input cannot have requires_grad True."
         )
-
-
-# ---------------------------------------------------------------- softmax
-
-def _slabs(arr: np.ndarray, dim: int) -> np.ndarray:
-    """``arr`` as a C-contiguous (A, R, C) array whose middle axis is ``dim``."""
-    arr = contiguous_array(arr)
-    shape = arr.shape
-    if not shape:
-        return arr.reshape(1, 1, 1)
-    before = int(np.prod(shape[:dim], dtype=np.int64))
-    after = int(np.prod(shape[dim + 1:], dtype=np.int64))
-    return arr.reshape(before, shape[dim], after)
-
-
-class _Softmax(Function):
-    node_name = "SoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, x, dim, log):
-        ctx.node_name = "LogSoftmaxBackward0" if log else "SoftmaxBackward0"
-        ctx.dim, ctx.log = dim, log
-        slabs = _slabs(x._data, dim)
-        out = empty_for((slabs,), slabs.shape, slabs.dtype)
-        if out.size:
-            forward_kernel, _ = softmax_kernels(slabs)
-            forward_kernel(slabs, out, log)
-        y = Tensor(out.reshape(x.shape))
-        # the saved output is this node's own output: under create_graph the backward formula's
-        # dependence on y flows back through this node (how PyTorch differentiates softmax twice)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        dim, log = ctx.dim, ctx.log
-        if is_grad_enabled():
-            # create_graph=True: the same formula, recorded
-            if log:
-                return g - y.exp() * _sum(g, dim, keepdim=True), None, None
-            return y * (g - _sum(g * y, dim, keepdim=True)), None, None
-        ys = _slabs(y._data, dim)
-        gs = _slabs(g._data, dim)
-        out = empty_for((ys,), ys.shape, ys.dtype)
-        if out.size:
-            _, backward_kernel = softmax_kernels(ys)
-            backward_kernel(ys, gs, out, log)
-        return Tensor(out.reshape(y.shape)), None, None
-
-
-def _softmax_dim(ndim: int) -> int:
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _softmax_impl(input, dim, dtype, log: bool, name: str) -> Tensor:
-    x = _as_tensor(input)
-    if dim is None:
-        warnings.warn(
-            f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an "
-            "argument.", UserWarning, stacklevel=3,
-        )
-        dim = _softmax_dim(x.ndim)
-    if dtype is not None:
-        x = x.to(dtype)
-    _float_only(x, name)
-    return _Softmax.apply(x, _wrap_dim(int(dim), x.ndim), log)
-
-
-def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim`` (one fused, max-shifted Numba pass).
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.softmax(ng.tensor([0.0, 0.0]), dim=0)
-    tensor([0.5000, 0.5000])
-    """
-    return _softmax_impl(input, dim, dtype, False, "softmax")
-
-
-def log_softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``, computed stably in one fused Numba pass.
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.log_softmax(ng.tensor([0.0, 0.0]), dim=0)
-    tensor([-0.6931, -0.6931])
-    """
-    return _softmax_impl(input, dim, dtype, True, "log_softmax")
-
-
-def softmin(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """``softmax(-x)`` along ``dim``.
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.softmin(ng.tensor([0.0, 0.0]), dim=0)
-    tensor([0.5000, 0.5000])
-    """
-    x = _as_tensor(input)
-    if dtype is not None:
-        x = x.to(dtype)
-    return _softmax_impl(-x, dim, None, False, "softmin")
-
-
-def logsigmoid(input) -> Tensor:
-    """``log(sigmoid(x)) = -softplus(-x)`` (stable for large ``|x|``).
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.logsigmoid(ng.tensor([0.0]))
-    tensor([-0.6931])
-    """
-    return -softplus(-_as_tensor(input))
 
 
 # ---------------------------------------------------------------- nll_loss
@@ -638,26 +503,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
-
-
-# ---------------------------------------------------------------- layers and helpers
-
-def one_hot(tensor, num_classes: int = -1) -> Tensor:
-    """One-hot encoding of an int64 tensor (re-exported from ``numgrad.ops.indexing``).
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.one_hot(ng.tensor([0, 2]), 3)
-    tensor([[1, 0, 0],
-            [0, 0, 1]])
-    """
-    # imported here so that this module never depends on the import order of the indexing ops
-
-    return _one_hot(tensor, num_classes)
-
-
-# --- layers (conv, pooling, normalization) below ---
-from ._layers_functional import *  # noqa
-from ..ops.shape import pad  # noqa: E402,F401
-from ..creation import tensor
-from ..ops.elementwise import broadcast_shapes
-from ..ops.indexing import one_hot as _one_hot

@@ -1,0 +1,49 @@
+"""``numgrad.nn.functional``: PyTorch's ``torch.nn.functional``, one module per family.
+
+- ``activation``: softmax, log_softmax, softmin, logsigmoid, and the elementwise
+  activations of ``numgrad.ops`` (relu, relu6, leaky_relu, elu, gelu, silu,
+  softplus, sigmoid, tanh, hardtanh)
+- ``loss``: nll_loss, cross_entropy, mse_loss, l1_loss, smooth_l1_loss,
+  huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits
+- ``affine``: linear
+- ``conv``: conv2d
+- ``pooling``: max_pool2d, avg_pool2d, adaptive_avg_pool2d
+- ``normalization``: batch_norm, layer_norm
+- ``regularization``: dropout
+- ``sparse``: embedding, one_hot
+- ``pad`` is ``numgrad.ops.shape.pad``
+
+Each op is a ``Function`` whose forward and backward call Numba kernels through
+``numgrad.kernels.backend`` (picked by where the data lives), or a composition
+of differentiable tensor ops; arguments are checked (``_arguments``) with
+PyTorch's wording before any kernel sees them.
+
+>>> import numgrad as ng
+>>> import numgrad.nn.functional as F
+>>> F.softmax(F.linear(ng.ones(1, 2), ng.ones(2, 2)), dim=1)
+tensor([[0.5000, 0.5000]])
+"""
+from ...ops.shape import pad
+from .activation import elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, relu, relu6, sigmoid, silu
+from .activation import softmax, softmin, softplus, tanh
+from .affine import linear
+from .conv import conv2d
+from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss
+from .loss import mse_loss, nll_loss, smooth_l1_loss
+from .normalization import batch_norm, layer_norm
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .regularization import dropout
+from .sparse import embedding, one_hot
+
+__all__ = [
+    # activation
+    "elu", "gelu", "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "relu", "relu6", "sigmoid", "silu",
+    "softmax", "softmin", "softplus", "tanh",
+    # loss
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "l1_loss",
+    "mse_loss", "nll_loss", "smooth_l1_loss",
+    # affine, conv, pooling, normalization, regularization, sparse
+    "linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "layer_norm", "dropout",
+    "embedding", "one_hot",
+    "pad",
+]
