@@ -21,6 +21,13 @@ Parallel variants (``*_par``) split work over images or channel planes only,
 so no two threads ever write the same element (no scatter races); the conv
 weight gradient sums one partial per part in a fixed order, so results do not
 depend on thread timing.  The ops layer picks them above a size threshold.
+Where both variants take the same arguments (max pooling, layer norm,
+dropout) the loop is written once with ``prange`` and compiled both ways by
+``variants.serial_and_parallel``.  The conv drivers stay hand-written pairs:
+only the parallel one takes ``parts`` (the callers pass it to that one alone),
+and the serial weight gradient accumulates straight into ``gw2`` where the
+parallel one needs a partial per part; the per-image bodies they call
+(``_conv_*_images``) are written once already.
 """
 from __future__ import annotations
 
@@ -29,7 +36,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .. import element_bodies
 from ..config import FASTMATH
+from ..variants import serial_and_parallel
 from .blas import gemm, gemm_parallel
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
@@ -232,46 +241,26 @@ def channel_sums(g, out):
 
 
 # ----------------------------------------------------------------- max pooling
-@njit(**_OPTS)
-def _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw):
-    n = nc // C
-    c = nc % C
-    H, W = x.shape[2], x.shape[3]
-    for oh in range(out.shape[2]):
-        h0 = oh * sh - ph
-        for ow in range(out.shape[3]):
-            w0 = ow * sw - pw
-            best = -np.inf
-            best_i = -1
-            for i in range(kh):
-                ih = h0 + i * dh
-                if ih < 0 or ih >= H:
-                    continue
-                for j in range(kw):
-                    iw = w0 + j * dw
-                    if iw < 0 or iw >= W:
-                        continue
-                    v = x[n, c, ih, iw]
-                    # NaN wins, as in PyTorch
-                    if best_i < 0 or v > best or v != v:
-                        best = v
-                        best_i = ih * W + iw
-            out[n, c, oh, ow] = best
-            idx[n, c, oh, ow] = best_i
+_max_pool_window = njit(**_OPTS)(element_bodies.max_pool_window)
 
 
-@njit(**_OPTS)
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
-    C = x.shape[1]
-    for nc in range(x.shape[0] * C):
-        _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw)
-
-
-@njit(parallel=True, **_OPTS)
-def max_pool2d_forward_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
+    """out, idx (N, C, OH, OW) = the max of each window of x and its flat position ``ih * W + iw`` in the plane."""
     C = x.shape[1]
     for nc in prange(x.shape[0] * C):
-        _max_pool_plane(x, out, idx, np.int64(nc), C, kh, kw, sh, sw, ph, pw, dh, dw)
+        # int64 whether nc is range's int64 or prange's unsigned index: one compilation of the window body
+        plane = np.int64(nc)
+        n = plane // C
+        c = plane % C
+        for oh in range(out.shape[2]):
+            for ow in range(out.shape[3]):
+                # -inf as a float64 literal: the comparisons run in float64, exact for float32 inputs
+                best, best_i = _max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, -np.inf)
+                out[n, c, oh, ow] = best
+                idx[n, c, oh, ow] = best_i
+
+
+max_pool2d_forward, max_pool2d_forward_par = serial_and_parallel(max_pool2d_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -480,16 +469,14 @@ def _layer_norm_row(x, w, b, eps, out, mean, rstd, r):
         out[r, k] = (x[r, k] - m) * s * w[k] + b[k]
 
 
-@njit(**_OPTS)
 def layer_norm_forward(x, w, b, eps, out, mean, rstd):
-    for r in range(x.shape[0]):
-        _layer_norm_row(x, w, b, eps, out, mean, rstd, r)
-
-
-@njit(parallel=True, **_OPTS)
-def layer_norm_forward_par(x, w, b, eps, out, mean, rstd):
+    """Normalize each row of x (R, D) into out; its mean and 1/std go to mean[r] and rstd[r]."""
     for r in prange(x.shape[0]):
+        # int64 for range's and prange's index alike: one compilation of the row helper
         _layer_norm_row(x, w, b, eps, out, mean, rstd, np.int64(r))
+
+
+layer_norm_forward, layer_norm_forward_par = serial_and_parallel(layer_norm_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -550,21 +537,15 @@ def embedding_backward(g, idx, padding_idx, gw):
 
 
 # ----------------------------------------------------------------- dropout
-@njit(**_OPTS)
 def dropout_forward(x, u, p, scale, out, mask):
     """Keep an element where u >= p; kept elements are scaled by 1 / (1 - p)."""
-    for i in range(x.shape[0]):
-        m = scale if u[i] >= p else 0.0
-        mask[i] = m
-        out[i] = x[i] * m
-
-
-@njit(parallel=True, **_OPTS)
-def dropout_forward_par(x, u, p, scale, out, mask):
     for i in prange(x.shape[0]):
         m = scale if u[i] >= p else 0.0
         mask[i] = m
         out[i] = x[i] * m
+
+
+dropout_forward, dropout_forward_par = serial_and_parallel(dropout_forward, **_OPTS)
 
 
 @njit(**_OPTS)
