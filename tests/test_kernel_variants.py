@@ -2,8 +2,15 @@
 
 * Every serial/parallel pair built by ``serial_and_parallel`` gives the same
   result from both variants on random inputs.  The pairs split only
-  independent work over threads (no reductions across iterations), so the
-  results are bitwise equal, not merely close.
+  independent work over threads (no reductions across iterations), so
+  copies, comparisons and same-order sums are bitwise equal.  Arithmetic is
+  equal to rounding only: the "contract" fast-math flag lets LLVM fuse
+  ``a * b + c * d`` into an FMA on either product, and it picked differently
+  for the vectorized parallel loop than for the serial one (measured: SGD's
+  momentum update, float32, 79 of 1000 elements apart by at most 1 ulp of the
+  largest element, both before and after the variants were built from one
+  body; which FMA LLVM picks even changed between a fresh compilation and
+  the same kernel loaded from Numba's disk cache).
 * The two variants are distinct dispatchers with distinct on-disk cache
   names, and a fresh process loads both from the disk cache.
 * The CPU and CUDA optimizer and max-pool kernels share their element bodies
@@ -22,7 +29,7 @@ import pytest
 
 import numgrad  # noqa: F401  (configures numba's threading before the kernels load)
 from numgrad.kernels import element_bodies, variants
-from numgrad.kernels.cpu import conv, indexing, matmul, nnfunc, optim
+from numgrad.kernels.cpu import conv, indexing, nnfunc, optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,7 +40,6 @@ PAIRS = [
     (optim, "rmsprop_step", "rmsprop_step_par"),
     (nnfunc, "softmax_forward", "softmax_forward_par"),
     (nnfunc, "softmax_backward", "softmax_backward_par"),
-    (matmul, "bmm_loop", "bmm_loop_par"),
     (indexing, "gather_offsets", "gather_offsets_parallel"),
     (indexing, "scatter_offsets", "scatter_offsets_parallel"),
     (indexing, "gather_dim", "gather_dim_parallel"),
@@ -61,6 +67,15 @@ def _run_both(serial, parallel, make_args, outputs):
 def _assert_identical(results):
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def _assert_equal_to_rounding(results):
+    """Equal up to a few ulps of the largest magnitude (FMA contraction may differ between the variants)."""
+    for a, b in zip(*results):
+        tol = 8 * np.finfo(a.dtype).eps
+        finite = np.abs(a[np.isfinite(a)])
+        # NaNs (centered RMSprop's sqrt of a rounded-negative variance) must sit at the same places
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * float(np.max(finite, initial=1.0)))
 
 
 # ----------------------------------------------------------------- the decorator itself
@@ -167,7 +182,7 @@ def test_sgd_step(dtype, flags):
         p, g, buf = (a.copy() for a in base)
         return (p, g, buf, f(0.1), f(0.01), f(0.9), f(0.8)) + flags
 
-    _assert_identical(_run_both(optim.sgd_step, optim.sgd_step_par, args, (0, 2)))
+    _assert_equal_to_rounding(_run_both(optim.sgd_step, optim.sgd_step_par, args, (0, 2)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -182,7 +197,7 @@ def test_adam_step(dtype, flags):
         p, g, m, v, vmax = (a.copy() for a in base)
         return (p, g, m, v, vmax, f(0.999), f(0.1), f(0.999), f(0.001), f(1e-8), f(0.01)) + flags + (f(0.01), f(0.3))
 
-    _assert_identical(_run_both(optim.adam_step, optim.adam_step_par, args, (0, 2, 3, 4)))
+    _assert_equal_to_rounding(_run_both(optim.adam_step, optim.adam_step_par, args, (0, 2, 3, 4)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -197,7 +212,7 @@ def test_rmsprop_step(dtype, centered, momentum):
         p, g, sq, gavg, buf = (a.copy() for a in base)
         return (p, g, sq, gavg, buf, f(0.01), f(0.99), f(0.01), f(1e-8), f(0.01), f(momentum), centered, False)
 
-    _assert_identical(_run_both(optim.rmsprop_step, optim.rmsprop_step_par, args, (0, 2, 3, 4)))
+    _assert_equal_to_rounding(_run_both(optim.rmsprop_step, optim.rmsprop_step_par, args, (0, 2, 3, 4)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -208,21 +223,10 @@ def test_softmax_forward_and_backward(dtype, shape, log):
     x = rng.standard_normal(shape).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
     fwd = _run_both(nnfunc.softmax_forward, nnfunc.softmax_forward_par, lambda: (x, np.empty_like(x), log), (1,))
-    _assert_identical(fwd)
+    _assert_equal_to_rounding(fwd)
     y = fwd[0][0]
-    _assert_identical(_run_both(nnfunc.softmax_backward, nnfunc.softmax_backward_par,
+    _assert_equal_to_rounding(_run_both(nnfunc.softmax_backward, nnfunc.softmax_backward_par,
                                 lambda: (y, g, np.empty_like(y), log), (2,)))
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.int64])
-def test_bmm_loop_with_a_broadcast_batch(dtype):
-    rng = np.random.default_rng(RNG_SEED)
-    a = (rng.standard_normal((2, 5, 4)) * 10).astype(dtype)
-    b = (rng.standard_normal((1, 4, 3)) * 10).astype(dtype)
-    ia, ib = np.array([0, 1, 0], dtype=np.int64), np.zeros(3, dtype=np.int64)
-    results = _run_both(matmul.bmm_loop, matmul.bmm_loop_par, lambda: (a, b, np.empty((3, 5, 3), dtype), ia, ib), (2,))
-    _assert_identical(results)
-    np.testing.assert_allclose(results[0][0], a[ia] @ b[ib])
 
 
 def _offset_case(rng, P=6, N=5, Q=4, span=400):
@@ -292,7 +296,7 @@ def test_layer_norm_forward(dtype):
     def args():
         return x, w, b, 1e-5, np.empty_like(x), np.empty(17, dtype), np.empty(17, dtype)
 
-    _assert_identical(_run_both(conv.layer_norm_forward, conv.layer_norm_forward_par, args, (4, 5, 6)))
+    _assert_equal_to_rounding(_run_both(conv.layer_norm_forward, conv.layer_norm_forward_par, args, (4, 5, 6)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
