@@ -44,6 +44,9 @@ PAIRS = [
     (indexing, "scatter_offsets", "scatter_offsets_parallel"),
     (indexing, "gather_dim", "gather_dim_parallel"),
     (indexing, "scatter_add_dim", "scatter_add_dim_parallel"),
+    (conv, "conv_forward", "conv_forward_par"),
+    (conv, "conv_input_grad", "conv_input_grad_par"),
+    (conv, "conv_weight_grad", "conv_weight_grad_par"),
     (conv, "max_pool2d_forward", "max_pool2d_forward_par"),
     (conv, "layer_norm_forward", "layer_norm_forward_par"),
     (conv, "dropout_forward", "dropout_forward_par"),
@@ -309,3 +312,30 @@ def test_dropout_forward(dtype):
         return x, u, 0.3, 1 / 0.7, np.empty_like(x), np.empty_like(x)
 
     _assert_identical(_run_both(conv.dropout_forward, conv.dropout_forward_par, args, (4, 5)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_conv_drivers_serial_without_parts_and_parallel_with_them(dtype, parts):
+    rng = np.random.default_rng(RNG_SEED)
+    N, C, H, W, OC, groups = 5, 4, 6, 7, 6, 2
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w2 = rng.standard_normal((OC, C // groups * 9)).astype(dtype)
+    b = rng.standard_normal(OC).astype(dtype)
+    geo = (3, 3, 1, 1, 1, 1, 1, 1, groups, H, W)
+    g = rng.standard_normal((N, OC, H * W)).astype(dtype)
+
+    def both(kernel, kernel_par, make_args, out):
+        serial_args, par_args = make_args(), make_args()
+        kernel(*serial_args)  # the serial variant is called without parts, as kernels/backend.py does
+        kernel_par(*par_args, parts)
+        return [[serial_args[out]], [par_args[out]]]
+
+    # every image is one gemm in either variant: bitwise equal
+    _assert_identical(both(conv.conv_forward, conv.conv_forward_par,
+                           lambda: (x, w2, b, True, geo, np.empty((N, OC, H * W), dtype)), 5))
+    _assert_identical(both(conv.conv_input_grad, conv.conv_input_grad_par,
+                           lambda: (g, w2, geo, np.empty_like(x)), 3))
+    # the parallel weight gradient adds one partial per part: the sum is reordered
+    _assert_equal_to_rounding(both(conv.conv_weight_grad, conv.conv_weight_grad_par,
+                                   lambda: (x, g, geo, np.empty_like(w2)), 3))

@@ -21,13 +21,9 @@ Parallel variants (``*_par``) split work over images or channel planes only,
 so no two threads ever write the same element (no scatter races); the conv
 weight gradient sums one partial per part in a fixed order, so results do not
 depend on thread timing.  The ops layer picks them above a size threshold.
-Where both variants take the same arguments (max pooling, layer norm,
-dropout) the loop is written once with ``prange`` and compiled both ways by
-``variants.serial_and_parallel``.  The conv drivers stay hand-written pairs:
-only the parallel one takes ``parts`` (the callers pass it to that one alone),
-and the serial weight gradient accumulates straight into ``gw2`` where the
-parallel one needs a partial per part; the per-image bodies they call
-(``_conv_*_images``) are written once already.
+Each serial/parallel pair is one ``prange`` loop compiled both ways by
+``variants.serial_and_parallel``; the conv drivers take ``parts=1`` by
+default, so the serial variant is called without it.
 """
 from __future__ import annotations
 
@@ -153,18 +149,15 @@ def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
             gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
 
 
-@njit(**_OPTS)
-def conv_forward(x, w2, b, has_bias, geo, out):
+def conv_forward(x, w2, b, has_bias, geo, out, parts=1):
     """conv2d forward: out (N, OC, P) from x (N, C, H, W) and w2 (OC, C/groups*kh*kw);
-    ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``."""
-    _conv_forward_images(x, w2, b, has_bias, geo, out, np.int64(0), x.shape[0])
-
-
-@njit(parallel=True, **_OPTS)
-def conv_forward_par(x, w2, b, has_bias, geo, out, parts):
+    ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``; images in ``parts`` blocks."""
     for part in prange(parts):
         lo, hi = _image_range(np.int64(part), parts, x.shape[0])
         _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi)
+
+
+conv_forward, conv_forward_par = serial_and_parallel(conv_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -180,17 +173,14 @@ def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
         _col2im_image(gcols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
 
 
-@njit(**_OPTS)
-def conv_input_grad(g, w2, geo, gx):
-    """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P)."""
-    _conv_input_grad_images(g, w2, geo, gx, np.int64(0), g.shape[0])
-
-
-@njit(parallel=True, **_OPTS)
-def conv_input_grad_par(g, w2, geo, gx, parts):
+def conv_input_grad(g, w2, geo, gx, parts=1):
+    """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P); images in ``parts`` blocks."""
     for part in prange(parts):
         lo, hi = _image_range(np.int64(part), parts, g.shape[0])
         _conv_input_grad_images(g, w2, geo, gx, lo, hi)
+
+
+conv_input_grad, conv_input_grad_par = serial_and_parallel(conv_input_grad, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -209,15 +199,13 @@ def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
             gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
 
 
-@njit(**_OPTS)
-def conv_weight_grad(x, g, geo, gw2):
+def conv_weight_grad(x, g, geo, gw2, parts=1):
     """The gradient of conv2d in its weight: gw2 (OC, CK), overwritten, from x and g (N, OC, P)."""
-    gw2[...] = 0
-    _conv_weight_grad_images(x, g, geo, gw2, np.int64(0), x.shape[0])
-
-
-@njit(parallel=True, **_OPTS)
-def conv_weight_grad_par(x, g, geo, gw2, parts):
+    if parts == 1:
+        # the serial call: accumulate in place, no partial to allocate and copy
+        gw2[...] = 0
+        _conv_weight_grad_images(x, g, geo, gw2, np.int64(0), x.shape[0])
+        return
     # one partial sum per part, added in part order afterwards: the result does
     # not depend on which thread ran which part
     partials = np.zeros((parts,) + gw2.shape, dtype=gw2.dtype)
@@ -227,6 +215,9 @@ def conv_weight_grad_par(x, g, geo, gw2, parts):
     gw2[...] = partials[0]
     for part in range(1, parts):
         gw2 += partials[part]
+
+
+conv_weight_grad, conv_weight_grad_par = serial_and_parallel(conv_weight_grad, **_OPTS)
 
 
 @njit(**_OPTS)
