@@ -140,6 +140,39 @@ def test_cpu_and_cuda_kernels_share_their_element_bodies():
         assert device_fn.py_func.__code__ is body.__code__
 
 
+_PTX_SCRIPT = r"""
+import sys
+from numba import cuda, types
+try:
+    cuda.compile_ptx(lambda a: None, (types.float32[:],), cc=(9, 0))
+except Exception as exc:  # no NVVM installed: nothing to compile with
+    print(type(exc).__name__, exc)
+    sys.exit(77)
+from numgrad.kernels.cuda import conv, optim
+b1, i64 = types.boolean, types.int64
+for T in (types.float32, types.float64):
+    a4 = T[:, :, :, :]
+    for kernel, sig in ((optim._sgd_kernel, (T[:],) * 3 + (T,) * 4 + (b1,) * 3),
+                        (optim._adam_kernel, (T[:],) * 5 + (T,) * 6 + (b1,) * 3 + (T,) * 2),
+                        (optim._rmsprop_kernel, (T[:],) * 5 + (T,) * 6 + (b1,) * 2),
+                        (conv._max_pool_forward, (a4,) + (i64,) * 8 + (T, a4, i64[:, :, :, :]))):
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        assert "sqrt" in ptx or kernel is not optim._adam_kernel
+print("ok")
+"""
+
+
+def test_shared_bodies_compile_for_a_real_gpu():
+    # the simulator runs device functions as Python: only NVVM shows that a shared
+    # body (tuple return, rebound sqrt) compiles for the device; no GPU needed
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0", PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+    if proc.returncode == 77:
+        pytest.skip(f"the CUDA compiler (NVVM) is not installed: {proc.stdout.strip()}")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 def test_a_fresh_process_loads_both_variants_from_the_disk_cache(tmp_path):
     # NUMBA_CACHE_DIR keeps this test's cache files apart from the checkout's __pycache__
     script = textwrap.dedent("""
