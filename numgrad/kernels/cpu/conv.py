@@ -21,6 +21,9 @@ Parallel variants (``*_par``) split work over images or channel planes only,
 so no two threads ever write the same element (no scatter races); the conv
 weight gradient sums one partial per part in a fixed order, so results do not
 depend on thread timing.  The ops layer picks them above a size threshold.
+Each serial/parallel pair is one ``prange`` loop compiled both ways by
+``variants.serial_and_parallel``; the conv drivers take ``parts=1`` by
+default, so the serial variant is called without it.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .. import element_bodies
 from ..config import FASTMATH
+from ..variants import serial_and_parallel
 from .blas import gemm, gemm_parallel
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
@@ -144,18 +149,15 @@ def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
             gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
 
 
-@njit(**_OPTS)
-def conv_forward(x, w2, b, has_bias, geo, out):
+def conv_forward(x, w2, b, has_bias, geo, out, parts=1):
     """conv2d forward: out (N, OC, P) from x (N, C, H, W) and w2 (OC, C/groups*kh*kw);
-    ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``."""
-    _conv_forward_images(x, w2, b, has_bias, geo, out, np.int64(0), x.shape[0])
-
-
-@njit(parallel=True, **_OPTS)
-def conv_forward_par(x, w2, b, has_bias, geo, out, parts):
+    ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``; images in ``parts`` blocks."""
     for part in prange(parts):
         lo, hi = _image_range(np.int64(part), parts, x.shape[0])
         _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi)
+
+
+conv_forward, conv_forward_par = serial_and_parallel(conv_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -171,17 +173,14 @@ def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
         _col2im_image(gcols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
 
 
-@njit(**_OPTS)
-def conv_input_grad(g, w2, geo, gx):
-    """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P)."""
-    _conv_input_grad_images(g, w2, geo, gx, np.int64(0), g.shape[0])
-
-
-@njit(parallel=True, **_OPTS)
-def conv_input_grad_par(g, w2, geo, gx, parts):
+def conv_input_grad(g, w2, geo, gx, parts=1):
+    """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P); images in ``parts`` blocks."""
     for part in prange(parts):
         lo, hi = _image_range(np.int64(part), parts, g.shape[0])
         _conv_input_grad_images(g, w2, geo, gx, lo, hi)
+
+
+conv_input_grad, conv_input_grad_par = serial_and_parallel(conv_input_grad, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -200,15 +199,13 @@ def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
             gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
 
 
-@njit(**_OPTS)
-def conv_weight_grad(x, g, geo, gw2):
+def conv_weight_grad(x, g, geo, gw2, parts=1):
     """The gradient of conv2d in its weight: gw2 (OC, CK), overwritten, from x and g (N, OC, P)."""
-    gw2[...] = 0
-    _conv_weight_grad_images(x, g, geo, gw2, np.int64(0), x.shape[0])
-
-
-@njit(parallel=True, **_OPTS)
-def conv_weight_grad_par(x, g, geo, gw2, parts):
+    if parts == 1:
+        # the serial call: accumulate in place, no partial to allocate and copy
+        gw2[...] = 0
+        _conv_weight_grad_images(x, g, geo, gw2, np.int64(0), x.shape[0])
+        return
     # one partial sum per part, added in part order afterwards: the result does
     # not depend on which thread ran which part
     partials = np.zeros((parts,) + gw2.shape, dtype=gw2.dtype)
@@ -218,6 +215,9 @@ def conv_weight_grad_par(x, g, geo, gw2, parts):
     gw2[...] = partials[0]
     for part in range(1, parts):
         gw2 += partials[part]
+
+
+conv_weight_grad, conv_weight_grad_par = serial_and_parallel(conv_weight_grad, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -232,46 +232,28 @@ def channel_sums(g, out):
 
 
 # ----------------------------------------------------------------- max pooling
-@njit(**_OPTS)
-def _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw):
-    n = nc // C
-    c = nc % C
-    H, W = x.shape[2], x.shape[3]
-    for oh in range(out.shape[2]):
-        h0 = oh * sh - ph
-        for ow in range(out.shape[3]):
-            w0 = ow * sw - pw
-            best = -np.inf
-            best_i = -1
-            for i in range(kh):
-                ih = h0 + i * dh
-                if ih < 0 or ih >= H:
-                    continue
-                for j in range(kw):
-                    iw = w0 + j * dw
-                    if iw < 0 or iw >= W:
-                        continue
-                    v = x[n, c, ih, iw]
-                    # NaN wins, as in PyTorch
-                    if best_i < 0 or v > best or v != v:
-                        best = v
-                        best_i = ih * W + iw
-            out[n, c, oh, ow] = best
-            idx[n, c, oh, ow] = best_i
+# inlined into the loop by Numba: as a call per output element (LLVM did not inline it)
+# the serial forward took 1.35x as long (32x16x32x32, k3 s2 p1, float32)
+_max_pool_window = njit(inline="always", **_OPTS)(element_bodies.max_pool_window)
 
 
-@njit(**_OPTS)
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
-    C = x.shape[1]
-    for nc in range(x.shape[0] * C):
-        _max_pool_plane(x, out, idx, nc, C, kh, kw, sh, sw, ph, pw, dh, dw)
-
-
-@njit(parallel=True, **_OPTS)
-def max_pool2d_forward_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
+    """out, idx (N, C, OH, OW) = the max of each window of x and its flat position ``ih * W + iw`` in the plane."""
     C = x.shape[1]
     for nc in prange(x.shape[0] * C):
-        _max_pool_plane(x, out, idx, np.int64(nc), C, kh, kw, sh, sw, ph, pw, dh, dw)
+        # int64 whether nc is range's int64 or prange's unsigned index: one compilation of the window body
+        plane = np.int64(nc)
+        n = plane // C
+        c = plane % C
+        for oh in range(out.shape[2]):
+            for ow in range(out.shape[3]):
+                # -inf as a float64 literal: the comparisons run in float64, exact for float32 inputs
+                best, best_i = _max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, -np.inf)
+                out[n, c, oh, ow] = best
+                idx[n, c, oh, ow] = best_i
+
+
+max_pool2d_forward, max_pool2d_forward_par = serial_and_parallel(max_pool2d_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -480,16 +462,14 @@ def _layer_norm_row(x, w, b, eps, out, mean, rstd, r):
         out[r, k] = (x[r, k] - m) * s * w[k] + b[k]
 
 
-@njit(**_OPTS)
 def layer_norm_forward(x, w, b, eps, out, mean, rstd):
-    for r in range(x.shape[0]):
-        _layer_norm_row(x, w, b, eps, out, mean, rstd, r)
-
-
-@njit(parallel=True, **_OPTS)
-def layer_norm_forward_par(x, w, b, eps, out, mean, rstd):
+    """Normalize each row of x (R, D) into out; its mean and 1/std go to mean[r] and rstd[r]."""
     for r in prange(x.shape[0]):
+        # int64 for range's and prange's index alike: one compilation of the row helper
         _layer_norm_row(x, w, b, eps, out, mean, rstd, np.int64(r))
+
+
+layer_norm_forward, layer_norm_forward_par = serial_and_parallel(layer_norm_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -550,21 +530,15 @@ def embedding_backward(g, idx, padding_idx, gw):
 
 
 # ----------------------------------------------------------------- dropout
-@njit(**_OPTS)
 def dropout_forward(x, u, p, scale, out, mask):
     """Keep an element where u >= p; kept elements are scaled by 1 / (1 - p)."""
-    for i in range(x.shape[0]):
-        m = scale if u[i] >= p else 0.0
-        mask[i] = m
-        out[i] = x[i] * m
-
-
-@njit(parallel=True, **_OPTS)
-def dropout_forward_par(x, u, p, scale, out, mask):
     for i in prange(x.shape[0]):
         m = scale if u[i] >= p else 0.0
         mask[i] = m
         out[i] = x[i] * m
+
+
+dropout_forward, dropout_forward_par = serial_and_parallel(dropout_forward, **_OPTS)
 
 
 @njit(**_OPTS)

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import FASTMATH, PARALLEL_THRESHOLD
+from ..variants import serial_and_parallel
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
@@ -115,21 +116,9 @@ def check_bounds(idx_flat, size):
     return -1
 
 
-def _gather_body(src, pre_off, mid_off, post_off, out):
-    P, N, Q = out.shape
-    for pn in range(P * N):
-        p = pn // N
-        n = pn - p * N
-        base = pre_off[p] + mid_off[n]
-        for q in range(Q):
-            out[p, n, q] = src[base + post_off[q]]
-
-
-gather_offsets = njit(**_OPTS)(_gather_body)
-
-
-@njit(parallel=True, **_OPTS)
-def gather_offsets_parallel(src, pre_off, mid_off, post_off, out):
+def gather_offsets(src, pre_off, mid_off, post_off, out):
+    """``out[p, n, q] = src[pre_off[p] + mid_off[n] + post_off[q]]``."""
+    # one (p, n) row per iteration: the rows of out are disjoint
     P, N, Q = out.shape
     for pn in prange(P * N):
         p = pn // N
@@ -139,24 +128,12 @@ def gather_offsets_parallel(src, pre_off, mid_off, post_off, out):
             out[p, n, q] = src[base + post_off[q]]
 
 
-@njit(**_OPTS)
+gather_offsets, gather_offsets_parallel = serial_and_parallel(gather_offsets, suffix="_parallel", **_OPTS)
+
+
 def scatter_offsets(dst, pre_off, mid_off, post_off, values, accumulate):
     """``dst[pre+mid+post] (+)= values[p, n, q]``; duplicates accumulate (serial over n)."""
-    P, N, Q = values.shape
-    for p in range(P):
-        for n in range(N):
-            base = pre_off[p] + mid_off[n]
-            if accumulate:
-                for q in range(Q):
-                    dst[base + post_off[q]] += values[p, n, q]
-            else:
-                for q in range(Q):
-                    dst[base + post_off[q]] = values[p, n, q]
-
-
-@njit(parallel=True, **_OPTS)
-def scatter_offsets_parallel(dst, pre_off, mid_off, post_off, values, accumulate):
-    # race-free: each p owns the addresses pre_off[p] + ..., and n stays serial
+    # race-free in parallel: each p owns the addresses pre_off[p] + ..., and n stays serial
     P, N, Q = values.shape
     for p in prange(P):
         for n in range(N):
@@ -169,43 +146,32 @@ def scatter_offsets_parallel(dst, pre_off, mid_off, post_off, values, accumulate
                     dst[base + post_off[q]] = values[p, n, q]
 
 
-@njit(**_OPTS)
+scatter_offsets, scatter_offsets_parallel = serial_and_parallel(scatter_offsets, suffix="_parallel", **_OPTS)
+
+
 def gather_dim(src, pre_off, post_off, dim_stride, index, out):
     """``out[p, n, q] = src[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]]``."""
     P, N, Q = out.shape
-    for p in range(P):
-        for n in range(N):
-            for q in range(Q):
-                out[p, n, q] = src[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]]
-
-
-@njit(parallel=True, **_OPTS)
-def gather_dim_parallel(src, pre_off, post_off, dim_stride, index, out):
-    P, N, Q = out.shape
     for p in prange(P):
         for n in range(N):
             for q in range(Q):
                 out[p, n, q] = src[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]]
 
 
-@njit(**_OPTS)
+gather_dim, gather_dim_parallel = serial_and_parallel(gather_dim, suffix="_parallel", **_OPTS)
+
+
 def scatter_add_dim(dst, pre_off, post_off, dim_stride, index, src):
     """``dst[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]] += src[p, n, q]``."""
-    P, N, Q = src.shape
-    for p in range(P):
-        for n in range(N):
-            for q in range(Q):
-                dst[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]] += src[p, n, q]
-
-
-@njit(parallel=True, **_OPTS)
-def scatter_add_dim_parallel(dst, pre_off, post_off, dim_stride, index, src):
-    # race-free: rows p write disjoint memory; collisions only happen along n and q
+    # race-free in parallel: rows p write disjoint memory; collisions only happen along n and q
     P, N, Q = src.shape
     for p in prange(P):
         for n in range(N):
             for q in range(Q):
                 dst[pre_off[p] + index[p, n, q] * dim_stride + post_off[q]] += src[p, n, q]
+
+
+scatter_add_dim, scatter_add_dim_parallel = serial_and_parallel(scatter_add_dim, suffix="_parallel", **_OPTS)
 
 
 @njit(**_OPTS)

@@ -88,6 +88,9 @@ def bmm_loop(a, b, out, ia, ib):
             _loop_rows(x, y, o, m)
 
 
+# Not one body compiled twice (kernels/variants.py): the parallel loop runs over
+# (batch, row) pairs so that one large matrix still splits over threads, and
+# slicing the operands per row made the serial loop 2x slower on 512 4x4 products.
 @njit(**_OPTS, parallel=True)
 def bmm_loop_par(a, b, out, ia, ib):
     # each (batch, row) pair writes its own output row: no two iterations share memory

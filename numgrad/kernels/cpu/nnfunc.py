@@ -4,10 +4,9 @@ class-index gather/scatter of ``nll_loss``.
 Softmax-like kernels see their input as a C-contiguous ``(A, R, C)`` array
 and normalize over the middle axis ``R`` (``C == 1`` when the dimension is the
 last one).  Each ``a`` is independent, so the ``parallel=True`` drivers split
-over ``a`` without any shared writes.  The per-slab work lives in helper
-functions that a serial and a parallel driver both call: two distinct
-functions (rather than one function compiled twice) keep Numba's on-disk cache
-entries apart.
+over ``a`` without any shared writes.  Each driver is one ``prange`` loop
+compiled serial and parallel by ``serial_and_parallel``, which gives the
+parallel copy a name (and on-disk cache entry) of its own.
 """
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import FASTMATH
+from ..variants import serial_and_parallel
 
 # numba accepts a set (not a frozenset) of fast-math flags
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
@@ -82,16 +82,12 @@ def _softmax_slab(x, out, a, log):
                 out[a, r, c] *= total[c]
 
 
-@njit(**_OPTS)
 def softmax_forward(x, out, log):
-    for a in range(x.shape[0]):
-        _softmax_slab(x, out, a, log)
-
-
-@njit(**_OPTS, parallel=True)
-def softmax_forward_par(x, out, log):
     for a in prange(x.shape[0]):
         _softmax_slab(x, out, a, log)
+
+
+softmax_forward, softmax_forward_par = serial_and_parallel(softmax_forward, **_OPTS)
 
 
 @njit(**_OPTS)
@@ -125,16 +121,12 @@ def _softmax_backward_slab(y, g, out, a, log):
                 out[a, r, c] = y[a, r, c] * (g[a, r, c] - total[c])
 
 
-@njit(**_OPTS)
 def softmax_backward(y, g, out, log):
-    for a in range(y.shape[0]):
-        _softmax_backward_slab(y, g, out, a, log)
-
-
-@njit(**_OPTS, parallel=True)
-def softmax_backward_par(y, g, out, log):
     for a in prange(y.shape[0]):
         _softmax_backward_slab(y, g, out, a, log)
+
+
+softmax_backward, softmax_backward_par = serial_and_parallel(softmax_backward, **_OPTS)
 
 
 @njit(**_OPTS)

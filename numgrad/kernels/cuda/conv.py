@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
+from .. import element_bodies
 from .array import empty
 from .elementwise import launch_config, run_map
 from .matmul import matmul
@@ -99,33 +100,19 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, zero, gx):
 
 
 # ----------------------------------------------------------------- max pooling
+_max_pool_window = cuda.jit(device=True, inline=True)(element_bodies.max_pool_window)
+
+
 @cuda.jit(cache=True)
 def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, low, out, idx):
     """``low`` is -inf in x's dtype: the comparisons stay in that dtype."""
     C = out.shape[1]
     OH = out.shape[2]
     OW = out.shape[3]
-    H = x.shape[2]
-    W = x.shape[3]
     for flat in range(cuda.grid(1), out.shape[0] * C * OH * OW, cuda.gridsize(1)):
         n, c, oh, ow = _nchw(flat, C, OH, OW)
-        h0 = oh * sh - ph
-        w0 = ow * sw - pw
-        best = low
-        best_i = -1
-        for i in range(kh):
-            ih = h0 + i * dh
-            if ih < 0 or ih >= H:
-                continue
-            for j in range(kw):
-                iw = w0 + j * dw
-                if iw < 0 or iw >= W:
-                    continue
-                v = x[n, c, ih, iw]
-                # NaN wins, as in PyTorch
-                if best_i < 0 or v > best or v != v:
-                    best = v
-                    best_i = ih * W + iw
+        # the window scan of kernels/cpu/conv.py's max_pool2d_forward, written once in element_bodies
+        best, best_i = _max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, low)
         out[n, c, oh, ow] = best
         idx[n, c, oh, ow] = best_i
 

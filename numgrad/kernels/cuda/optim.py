@@ -1,8 +1,9 @@
 """Fused optimizer update kernels for CUDA: one launch updates a parameter and its state in place.
 
-The per-element updates are those of ``kernels/cpu/optim.py`` (``_sgd_elem``,
-``_adam_elem``, ``_rmsprop_elem``), statement for statement, so both devices
-follow PyTorch's single-tensor implementation in the same order.  One thread
+The per-element updates are the CPU's own: ``kernels/element_bodies.py``
+(``sgd_update``, ``adam_update``, ``rmsprop_update``) compiled as device
+functions, with ``sqrt`` bound to the device's, so both devices follow
+PyTorch's single-tensor implementation in the same order.  One thread
 per element in a grid-stride loop; elements are independent, so the launch is
 race-free.  Hyper-parameters arrive as NumPy scalars of the parameter's dtype,
 so float32 parameters are updated in float32 arithmetic (``math.sqrt`` of a
@@ -19,6 +20,8 @@ import math
 import numpy as np
 from numba import cuda
 
+from .. import element_bodies
+from ..variants import rebind
 from . import simulator_enabled
 from .elementwise import launch_config
 
@@ -34,67 +37,31 @@ else:
         return math.sqrt(x)
 
 
+_sgd_elem = cuda.jit(device=True, inline=True)(element_bodies.sgd_update)
+_adam_elem = cuda.jit(device=True, inline=True)(rebind(element_bodies.adam_update, sqrt=_sqrt))
+_rmsprop_elem = cuda.jit(device=True, inline=True)(rebind(element_bodies.rmsprop_update, sqrt=_sqrt))
+
+
 @cuda.jit(cache=True)
 def _sgd_kernel(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
     for i in range(cuda.grid(1), p.shape[0], cuda.gridsize(1)):
-        d = -g[i] if maximize else g[i]
-        if weight_decay != 0:
-            d = d + weight_decay * p[i]
-        if momentum != 0:
-            if first:
-                b = d
-            else:
-                b = momentum * buf[i] + one_minus_dampening * d
-            buf[i] = b
-            if nesterov:
-                d = d + momentum * b
-            else:
-                d = b
-        p[i] = p[i] - lr * d
+        _sgd_elem(p, g, buf, i, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first)
 
 
 @cuda.jit(cache=True)
 def _adam_kernel(p, g, m, v, vmax, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
                  amsgrad, maximize, step_size, bc2_sqrt):
     for i in range(cuda.grid(1), p.shape[0], cuda.gridsize(1)):
-        grad = -g[i] if maximize else g[i]
-        if decoupled:
-            p[i] = p[i] * decay
-        elif weight_decay != 0:
-            grad = grad + weight_decay * p[i]
-        mi = m[i] + one_minus_beta1 * (grad - m[i])
-        vi = v[i] * beta2 + one_minus_beta2 * grad * grad
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            if vi > vmax[i] or vi != vi:
-                vmax[i] = vi
-            vi = vmax[i]
-        denom = _sqrt(vi) / bc2_sqrt + eps
-        p[i] = p[i] - step_size * (mi / denom)
+        _adam_elem(p, g, m, v, vmax, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                   amsgrad, maximize, step_size, bc2_sqrt)
 
 
 @cuda.jit(cache=True)
 def _rmsprop_kernel(p, g, sq, gavg, buf, lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered,
                     maximize):
     for i in range(cuda.grid(1), p.shape[0], cuda.gridsize(1)):
-        grad = -g[i] if maximize else g[i]
-        if weight_decay != 0:
-            grad = grad + weight_decay * p[i]
-        s = sq[i] * alpha + one_minus_alpha * grad * grad
-        sq[i] = s
-        if centered:
-            ga = gavg[i] + one_minus_alpha * (grad - gavg[i])
-            gavg[i] = ga
-            avg = _sqrt(s - ga * ga) + eps
-        else:
-            avg = _sqrt(s) + eps
-        if momentum > 0:
-            b = buf[i] * momentum + grad / avg
-            buf[i] = b
-            p[i] = p[i] - lr * b
-        else:
-            p[i] = p[i] - lr * (grad / avg)
+        _rmsprop_elem(p, g, sq, gavg, buf, i, lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered,
+                      maximize)
 
 
 def _launch(kernel, p, arrays, scalars) -> None:
