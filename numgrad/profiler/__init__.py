@@ -32,7 +32,7 @@ Phase: ``backward`` inside ``FunctionNode.apply``/``FusedBackward`` or while
 the autograd engine's ``run_backward`` is on the call stack, else ``forward``.
 
 Cost: with profiling off every hook is one attribute check
-(``numgrad.profiler._ACTIVE``). With profiling on, a launch costs a few
+(``numgrad._profiler_hooks._ACTIVE``). With profiling on, a launch costs a few
 microseconds more (measured: see ``benchmarks/RESULTS.md``), which is below 1%
 of a 1 ms kernel. The profiler keeps one global event list: profile from one
 thread at a time.
