@@ -275,9 +275,9 @@ try:
 except Exception as exc:  # no NVVM/NVRTC installed: nothing to compile with
     print(type(exc).__name__, exc)
     sys.exit(77)
-from numgrad.kernels.cuda import elementwise as ce, nnfunc, matmul, reduce  # noqa: F401
+from numgrad.kernels.cuda import elementwise as ce, nnfunc, matmul, reduce_axes  # noqa: F401
 from numgrad.ir import expr as ex
-from numgrad.ops.elementwise import _forward_roots
+from numgrad.ir import forward_roots as _forward_roots
 from numgrad.ir.table import ELEMENTWISE
 
 failures = []
@@ -386,7 +386,7 @@ for kern, sig in ((cuda_conv._im2col, (a4(f32),) + (i64,) * 10 + (f32[:, :],)),
     compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__}")
 # fused optimizer steps (numgrad.optim) and the reductions of ops/reductions.py
 import math
-from numgrad.kernels.cuda import optim as coptim, reductions as cred
+from numgrad.kernels.cuda import optim as coptim, map_reduce as cred
 from numgrad.ops.reductions import _GENERAL_NORM, _MEAN, _NORM_KERNELS
 i64, b1 = types.int64, types.boolean
 extra = []
