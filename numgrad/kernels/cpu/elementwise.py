@@ -25,9 +25,10 @@ _kernels: dict = {}
 
 # The CPU's spelling of the op table's math names (``M.exp`` -> ``fm.exp``).  ``fm`` is
 # numgrad.kernels.cpu.fastmath, whose polynomial versions vectorize where libm's do not (pip's
-# llvmlite has no SVML); the rest are NumPy scalar functions, which Numba lowers to LLVM
-# intrinsics.  The spellings are the ones the templates held before they named math by meaning,
-# so the generated source, its content hash and the disk cache are unchanged.
+# llvmlite has no SVML); the rest are NumPy scalar functions: LLVM intrinsics (floor, sqrt) or
+# libm calls (tan, exp2, log2: fastmath has no version of those yet).  The spellings are the ones
+# the templates held before they named math by meaning, so the generated source, its content hash
+# and the disk cache are unchanged.
 MATH = {
     "exp": "fm.exp", "log": "fm.log", "log1p": "fm.log1p", "expm1": "fm.expm1", "sin": "fm.sin",
     "cos": "fm.cos", "tanh": "fm.tanh", "erf": "fm.erf", "pow": "fm.pow", "sigmoid": "fm.sigmoid",
