@@ -275,9 +275,9 @@ try:
 except Exception as exc:  # no NVVM/NVRTC installed: nothing to compile with
     print(type(exc).__name__, exc)
     sys.exit(77)
-from numgrad.kernels.cuda import elementwise as ce, nnfunc, matmul, reduce_axes as reduce  # noqa: F401
+from numgrad.kernels.cuda import elementwise as ce, nnfunc, matmul, reduce_axes  # noqa: F401
 from numgrad.ir import expr as ex
-from numgrad.ir.table import forward_roots as _forward_roots
+from numgrad.ir import forward_roots as _forward_roots
 from numgrad.ir.table import ELEMENTWISE
 
 failures = []

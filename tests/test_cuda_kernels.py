@@ -297,7 +297,8 @@ _PTX_SCRIPT = textwrap.dedent("""
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(77)
 
-    from numgrad.kernels.cuda import matmul, reduce_axes as reduce
+    from numgrad.kernels.cuda import matmul
+    from numgrad.kernels.cuda import reduce_axes as reduce
 
     def array(dtype, ndim, layout):
         return types.Array(from_dtype(np.dtype(dtype)), ndim, layout)

@@ -7,10 +7,15 @@ from recorded ops) and ops (which apply rows to tensors) can all import it.
 >>> from numgrad.ir import forward_roots, ELEMENTWISE
 >>> forward_roots(ELEMENTWISE["mul"])
 (mul(v0, v1),)
+
+Rows name math by meaning (``M.exp``); ``math_functions()`` lists the names
+the table uses, which every device's renderer must map.
 """
 from __future__ import annotations
 
 from .expr import Expr
-from .table import CAST_ROWS, ELEMENTWISE, Row, forward_roots
+from .table import (CAST_ROWS, ELEMENTWISE, MissingMathError, Row, forward_roots, math_functions, register,
+                    register_math_renderer)
 
-__all__ = ["CAST_ROWS", "ELEMENTWISE", "Expr", "Row", "forward_roots"]
+__all__ = ["CAST_ROWS", "ELEMENTWISE", "Expr", "MissingMathError", "Row", "forward_roots", "math_functions",
+           "register", "register_math_renderer"]

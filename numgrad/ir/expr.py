@@ -238,17 +238,22 @@ def postorder(roots) -> list:
     return order
 
 
-def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], str], temp_prefix: str = "t",
-           rewrite: Optional[Callable[[str, Optional[str]], str]] = None):
+def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], str], temp_prefix: str = "t", *,
+           spell: Callable[[str, Optional[str]], str]):
     """Render ``roots`` as straight-line scalar code.
 
     Returns ``(lines, names)``: assignment statements for every interior node
-    (each computed once) and the expression string for each root.  ``rewrite(code,
-    dtype)`` translates one node's code for another target (the CUDA render table
-    in ``kernels/cuda/devmath.py``); ``dtype`` is the node's own dtype name, or None
-    when it computes in the kernel's dtype ``T``.
+    (each computed once) and the expression string for each root.
+    ``spell(name, dtype)`` is the target device's code for the op table's
+    ``M.<name>`` calls (the CPU's ``kernels/cpu/elementwise.spell_math``, CUDA's
+    ``kernels/cuda/devmath.spell_for``); ``dtype`` is the node's own dtype name,
+    or None when it computes in the kernel's dtype ``T``.
+
+    >>> render([E.tanh(var(0)) * 2.0], lambda i: f"x{i}", lambda v: f"T({v!r})",
+    ...        spell=lambda name, dtype: "fm." + name)
+    (['t0 = fm.tanh(x0)', 't1 = (t0 * T(2.0))'], ['t1'])
     """
-    from .table import ELEMENTWISE
+    from .table import ELEMENTWISE, spell_math_calls
 
     names: dict = {}
     lines = []
@@ -259,12 +264,12 @@ def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], 
             names[node] = const_fmt(node.arg)
         else:
             row = ELEMENTWISE[node.op]
-            code = row.scalar.format(*(names[a] for a in node.args))
+            # spelled before the arguments go in, so nothing but the row's own calls is rewritten
+            code = spell_math_calls(row.scalar, lambda name, dtype=node.arg: spell(name, dtype))
+            code = code.format(*(names[a] for a in node.args))
             if node.arg is not None:
                 # the node computes in its own dtype (fused regions mix dtypes)
                 code = code.replace("T(", f"np.{'bool_' if node.arg == 'bool' else node.arg}(")
-            if rewrite is not None:
-                code = rewrite(code, node.arg)
             tmp = f"{temp_prefix}{len(lines)}"
             lines.append(f"{tmp} = {code}")
             names[node] = tmp

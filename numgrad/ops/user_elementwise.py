@@ -13,7 +13,7 @@ import inspect
 import textwrap
 from typing import Callable, Optional
 
-from ..ir.table import ELEMENTWISE, Row
+from ..ir.table import Row, register
 from .elementwise import apply
 
 
@@ -73,13 +73,13 @@ class ElementwiseOp:
             for i in range(arity):
                 pick = f"[{i}]" if arity > 1 else ""
                 gname = f"{self.row_name}_d{i}"
-                ELEMENTWISE[gname] = Row(gname, arity + 2, "float", f"{grad_name}({grad_args}){pick}", None,
-                                         node_name=f"{fn.__name__.capitalize()}GradBackward0", preamble=preamble)
+                register(Row(gname, arity + 2, "float", f"{grad_name}({grad_args}){pick}", None,
+                             node_name=f"{fn.__name__.capitalize()}GradBackward0", preamble=preamble))
                 grad_rows.append(gname)
         rule = _rule_for(tuple(grad_rows)) if grad is not None else None
 
-        ELEMENTWISE[self.row_name] = Row(self.row_name, arity, "float", f"{fwd_name}({args})", rule,
-                                         node_name=f"{fn.__name__.capitalize()}Backward0", preamble=preamble)
+        register(Row(self.row_name, arity, "float", f"{fwd_name}({args})", rule,
+                     node_name=f"{fn.__name__.capitalize()}Backward0", preamble=preamble))
 
     def __call__(self, *operands):
         if len(operands) != self.arity:
@@ -105,7 +105,7 @@ def elementwise(fn: Optional[Callable] = None, *, grad: Optional[Callable] = Non
     >>> softclip = ng.elementwise(softclip, grad=softclip_grad)
     >>> x = ng.tensor([1.0, -3.0], requires_grad=True)
     >>> y = softclip(x * 2).sum(); y.backward(); x.grad
-    tensor([0.2222, 0.0816])
+    tensor([0.2222, 0.0408])
     """
     def wrap(f):
         arity = len(inspect.signature(f).parameters)

@@ -16,11 +16,36 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import expr as ex
+from ...ir import table as ir_table
 from ... import _profiler_hooks as _profiler  # hooks in run_map / run_reduce: what a launch computes
 from .. import cache
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
 _kernels: dict = {}
+
+# The CPU's spelling of the op table's math names (``M.exp`` -> ``fm.exp``).  ``fm`` is
+# numgrad.kernels.cpu.fastmath, whose polynomial versions vectorize where libm's do not (pip's
+# llvmlite has no SVML); the rest are NumPy scalar functions: LLVM intrinsics (floor, sqrt) or
+# libm calls (tan, exp2, log2: fastmath has no version of those yet).  The spellings are the ones
+# the templates held before they named math by meaning, so the generated source, its content hash
+# and the disk cache are unchanged.
+MATH = {
+    "exp": "fm.exp", "log": "fm.log", "log1p": "fm.log1p", "expm1": "fm.expm1", "sin": "fm.sin",
+    "cos": "fm.cos", "tanh": "fm.tanh", "erf": "fm.erf", "pow": "fm.pow", "sigmoid": "fm.sigmoid",
+    "floor": "np.floor", "ceil": "np.ceil", "rint": "np.rint", "trunc": "np.trunc", "exp2": "np.exp2",
+    "log2": "np.log2", "sqrt": "np.sqrt", "tan": "np.tan",
+}
+# fails here, at import, naming any math name of the table the CPU cannot spell
+ir_table.register_math_renderer("cpu", MATH)
+
+
+def spell_math(name: str, dtype=None) -> str:
+    """The CPU code for math name ``name`` (``ex.render``'s ``spell``): the same for every dtype.
+
+    >>> spell_math("tanh"), spell_math("floor", "float32")
+    ('fm.tanh', 'np.floor')
+    """
+    return MATH[name]
 
 
 def _const_fmt(v) -> str:
@@ -52,7 +77,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
     in_kinds[k]: "a" (array) or "s" (scalar); in_casts[k]: NumPy type name to
     convert the loaded value to, or "" to keep it as loaded.
     """
-    lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt)
+    lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
     preamble = _preambles(roots)
     idx = ", ".join(f"i{d}" for d in range(ndim))
@@ -233,7 +258,7 @@ def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
     is_float = acc.startswith("float")
     init = init.replace("LOW", "T(-np.inf)" if is_float else f"np.iinfo(np.{acc}).min")
     init = init.replace("HIGH", "T(np.inf)" if is_float else f"np.iinfo(np.{acc}).max")
-    lines, (out,) = ex.render([root], lambda i: f"v{i}", _const_fmt)
+    lines, (out,) = ex.render([root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"a{k}" for k in range(len(kinds))]
     loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
     body = "\n".join("            " + line for line in loads + lines)
@@ -319,7 +344,7 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
 def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out: int) -> str:
     """A module whose kernels write ``map_roots`` to outputs and return the sum of ``reduce_root``, in one
     pass over a 1-D index space (all expressions share their common subexpressions)."""
-    lines, names = ex.render(list(map_roots) + [reduce_root], lambda i: f"v{i}", _const_fmt)
+    lines, names = ex.render(list(map_roots) + [reduce_root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(kinds))]
     loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
     stores = [f"o{j}[i] = {name}" for j, name in enumerate(names[:-1])]

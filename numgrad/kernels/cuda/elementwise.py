@@ -46,7 +46,7 @@ def _unravel(ndim: int, ind: str) -> list:
 
 
 def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
-    lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt, rewrite=devmath.rewriter_for(compute))
+    lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt, spell=devmath.spell_for(compute))
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
     preamble = _preambles(roots).replace(_CPU_DEVICE_FN, "@cuda.jit(device=True, inline=True)")
     idx = ", ".join(f"i{d}" for d in range(ndim))
@@ -160,7 +160,7 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str, map_r
 
     init, step = reducer_source(reducer, acc)
     lines, names = ex.render(list(map_roots) + [root], lambda i: f"v{i}", _const_fmt,
-                             rewrite=devmath.rewriter_for(acc))
+                             spell=devmath.spell_for(acc))
     value = names[-1]
     args = (["n", "partials"] + [f"shape{d}" for d in range(1, ndim)] + [f"o{j}" for j in range(len(map_roots))]
             + [f"a{k}" for k in range(len(in_kinds))])
