@@ -48,7 +48,7 @@ def copy_bandwidth(n: int) -> tuple:
     except ImportError:
         pass
     from numgrad.kernels.backend import empty, run_map
-    from numgrad.ir.table import forward_roots as _forward_roots
+    from numgrad.ir import forward_roots as _forward_roots
     from numgrad.ir.table import ELEMENTWISE
 
     src = ng.zeros(n, device="cuda")._data

@@ -16,7 +16,8 @@ before; so values, errors and ``grad_fn`` behave as without deferral.
 from __future__ import annotations
 
 from .. import _profiler_hooks as _profiler  # hook in PendingReduce.realize
-from ..ir.table import ELEMENTWISE, forward_roots
+from ..ir.expr import forward_roots
+from ..ir.table import ELEMENTWISE
 from ..kernels.backend import reduce_array, run_map
 from ..tensor import Tensor
 from . import state

@@ -13,8 +13,8 @@ the table uses, which every device's renderer must map.
 """
 from __future__ import annotations
 
-from .expr import Expr
-from .table import (CAST_ROWS, ELEMENTWISE, MissingMathError, Row, forward_roots, math_functions, register,
+from .expr import Expr, forward_roots
+from .table import (CAST_ROWS, ELEMENTWISE, MissingMathError, Row, math_functions, register,
                     register_math_renderer)
 
 __all__ = ["CAST_ROWS", "ELEMENTWISE", "Expr", "MissingMathError", "Row", "forward_roots", "math_functions",

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
+from .table import ELEMENTWISE, Row, spell_math_calls
+
 
 class Expr:
     """A node of a scalar expression DAG.
@@ -112,8 +114,6 @@ class _ExprNamespace:
     """
 
     def __getattr__(self, name):
-        from .table import ELEMENTWISE
-
         if name not in ELEMENTWISE:
             raise AttributeError(name)
 
@@ -253,8 +253,6 @@ def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], 
     ...        spell=lambda name, dtype: "fm." + name)
     (['t0 = fm.tanh(x0)', 't1 = (t0 * T(2.0))'], ['t1'])
     """
-    from .table import ELEMENTWISE, spell_math_calls
-
     names: dict = {}
     lines = []
     for node in postorder(roots):
@@ -307,3 +305,19 @@ def evaluate(roots, values, call):
         else:
             env[node] = call(node.op, *(env[a] for a in node.args))
     return [env[r] for r in roots]
+
+
+_roots_cache: dict = {}
+
+
+def forward_roots(row: Row) -> tuple:
+    """The expression of one row applied to its inputs ``v0, v1, ...``: what a one-op kernel computes.
+
+    >>> forward_roots(ELEMENTWISE["mul"])
+    (mul(v0, v1),)
+    """
+    roots = _roots_cache.get(row.name)
+    if roots is None:
+        n = row.arity + len(row.params)
+        roots = _roots_cache[row.name] = (Expr(row.name, tuple(var(i) for i in range(n))),)
+    return roots

@@ -38,7 +38,6 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-from . import expr as ex
 
 SQRT1_2 = 0.7071067811865476
 SQRT_2_OVER_PI = 0.7978845608028654
@@ -164,22 +163,6 @@ def register(r: Row) -> Row:
         check_math_renderer(device, names, rows=[r])
     ELEMENTWISE[r.name] = r
     return r
-
-
-_roots_cache: dict = {}
-
-
-def forward_roots(row: Row) -> tuple:
-    """The expression of one row applied to its inputs ``v0, v1, ...``: what a one-op kernel computes.
-
-    >>> forward_roots(ELEMENTWISE["mul"])
-    (mul(v0, v1),)
-    """
-    roots = _roots_cache.get(row.name)
-    if roots is None:
-        n = row.arity + len(row.params)
-        roots = _roots_cache[row.name] = (ex.Expr(row.name, tuple(ex.var(i) for i in range(n))),)
-    return roots
 
 
 def row(name, arity, kind, scalar, grad=None, *, params=(), node=None, domain="any"):

@@ -180,7 +180,7 @@ def linear_forward(x, w, b):
     if _layer_devices("linear", input=x, weight=w, bias=b):
         out = matmul_arrays(x, w.T)  # K == 0 gives zeros
         if b is not None and out.size:
-            from ..ir.table import forward_roots
+            from ..ir.expr import forward_roots
             from ..ir.table import ELEMENTWISE
 
             run_map(forward_roots(ELEMENTWISE["add"]), [out, b], [out.dtype], out.shape, out.dtype.name,
@@ -416,7 +416,7 @@ def _batched(x, batch: tuple):
 
 
 def _identity_roots():
-    from ..ir.table import forward_roots
+    from ..ir.expr import forward_roots
     from ..ir.table import ELEMENTWISE
 
     return forward_roots(ELEMENTWISE["identity"])

@@ -20,7 +20,8 @@ from ..device import cpu, devices_differ
 from ..fusion import state as fusion_state
 from ..fusion.lazy import record as record_lazy
 from ..ir import expr as ex
-from ..ir.table import ELEMENTWISE, forward_roots
+from ..ir.expr import forward_roots
+from ..ir.table import ELEMENTWISE
 from ..kernels.backend import reduce_array, run_map
 from ..kernels.broadcast import sum_to_array
 from ..tensor import Tensor, result_type

@@ -45,7 +45,7 @@ def _copy_roots():
     roots = _lazy.get("copy")
     if roots is None:
         from ..kernels.backend import run_map
-        from ..ir.table import forward_roots
+        from ..ir.expr import forward_roots
         from ..ir.table import ELEMENTWISE
 
         roots = _lazy["copy"] = (run_map, forward_roots(ELEMENTWISE["identity"]), forward_roots(ELEMENTWISE["add"]))

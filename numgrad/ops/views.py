@@ -57,7 +57,7 @@ def contiguous_array(arr: np.ndarray) -> np.ndarray:
     if arr.flags.c_contiguous:
         return arr
     from ..kernels.backend import run_map
-    from ..ir.table import forward_roots
+    from ..ir.expr import forward_roots
     from ..ir.table import ELEMENTWISE
 
     (out,) = run_map(forward_roots(ELEMENTWISE["identity"]), [arr], [arr.dtype], arr.shape, arr.dtype.name, [""])

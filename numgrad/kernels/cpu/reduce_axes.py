@@ -92,7 +92,7 @@ def _runs(axes):
 def reduce_array(x: np.ndarray, axes, reducer: str, acc_dtype) -> np.ndarray:
     """Reduce ``x`` over ``axes`` (keepdim=False) with accumulator/result dtype ``acc_dtype``."""
     from .elementwise import run_map
-    from ...ir.table import forward_roots
+    from ...ir.expr import forward_roots
     from ...ir.table import ELEMENTWISE
 
     acc_dtype = np.dtype(acc_dtype)

@@ -284,7 +284,7 @@ def _adaptive_avg_pool_backward(g, gx):
 
 # ----------------------------------------------------------------- wrappers (DeviceArrays in and out)
 def _roots(name: str):
-    from ...ir.table import forward_roots
+    from ...ir.expr import forward_roots
     from ...ir.table import ELEMENTWISE
 
     return forward_roots(ELEMENTWISE[name])
