@@ -7,8 +7,5 @@
 """
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
-from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
-from .layers import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
-from .module import Module  # noqa: F401
+from .modules import *  # noqa: F401,F403
 from .parameter import Parameter  # noqa: F401

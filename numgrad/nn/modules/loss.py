@@ -3,15 +3,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..tensor import Tensor
+from ...tensor import Tensor
+from .. import functional as F
 from .module import Module
-from . import functional
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
-
-
-def _functional():
-    return functional
 
 
 def _check_reduction(reduction: str) -> str:
@@ -52,7 +48,7 @@ class CrossEntropyLoss(_WeightedLoss):
             kwargs["weight"] = self.weight
         if self.label_smoothing:
             kwargs["label_smoothing"] = self.label_smoothing
-        return _functional().cross_entropy(input, target, **kwargs)
+        return F.cross_entropy(input, target, **kwargs)
 
 
 class NLLLoss(_WeightedLoss):
@@ -71,7 +67,7 @@ class NLLLoss(_WeightedLoss):
         kwargs = dict(ignore_index=self.ignore_index, reduction=self.reduction)
         if self.weight is not None:
             kwargs["weight"] = self.weight
-        return _functional().nll_loss(input, target, **kwargs)
+        return F.nll_loss(input, target, **kwargs)
 
 
 class MSELoss(_Loss):
@@ -83,7 +79,7 @@ class MSELoss(_Loss):
     """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _functional().mse_loss(input, target, reduction=self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
@@ -95,7 +91,7 @@ class L1Loss(_Loss):
     """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _functional().l1_loss(input, target, reduction=self.reduction)
+        return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class BCELoss(_WeightedLoss):
@@ -107,7 +103,7 @@ class BCELoss(_WeightedLoss):
     """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _functional().binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -124,5 +120,5 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _functional().binary_cross_entropy_with_logits(
+        return F.binary_cross_entropy_with_logits(
             input, target, weight=self.weight, reduction=self.reduction, pos_weight=self.pos_weight)

@@ -13,12 +13,12 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
-from .parameter import Parameter
-from .. import _dtypes
-from ..device import Device, as_device
-from ..ops.elementwise import copy_into
+from ... import _dtypes
+from ...autograd.grad_mode import no_grad
+from ...device import Device, as_device
+from ...ops.elementwise import copy_into
+from ...tensor import Tensor
+from ..parameter import Parameter
 
 
 def _as_array(value, key: str, module_name: str) -> np.ndarray:

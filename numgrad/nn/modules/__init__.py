@@ -1,0 +1,53 @@
+"""``numgrad.nn.modules``: the layer classes, one module per family with PyTorch's file names.
+
+- ``module``: ``Module``, the base class
+- ``container``: ``Sequential``, ``ModuleList``, ``ModuleDict``
+- ``linear``: ``Identity``, ``Linear``
+- ``conv``: ``Conv2d``
+- ``pooling``: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``
+- ``flatten``: ``Flatten``, ``Unflatten``
+- ``dropout``: ``Dropout``
+- ``batchnorm``: ``BatchNorm1d``, ``BatchNorm2d``
+- ``normalization``: ``LayerNorm``
+- ``sparse``: ``Embedding``
+- ``activation``: ``ReLU``, ``LeakyReLU``, ``GELU``, ``ELU``, ``Softplus``, ``Tanh``, ``Sigmoid``, ``SiLU``,
+  ``Softmax``, ``LogSoftmax``
+- ``loss``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``, ``BCEWithLogitsLoss``
+  (over ``_Loss`` and ``_WeightedLoss``)
+- ``utils``: helpers the layers share (``_pair``)
+
+Each layer is a thin ``Module`` over ``numgrad.nn.functional`` with PyTorch's
+parameter names, shapes, default initialisation and ``repr``, so a
+``state_dict`` moves between the two libraries unchanged.
+
+>>> import numgrad as ng
+>>> ng.nn.modules.linear.Linear is ng.nn.Linear
+True
+"""
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .container import ModuleDict, ModuleList, Sequential
+from .conv import Conv2d
+from .dropout import Dropout
+from .flatten import Flatten, Unflatten
+from .linear import Identity, Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module
+from .normalization import LayerNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .sparse import Embedding
+
+__all__ = [
+    "Module",
+    "Identity", "Linear",
+    "Conv2d",
+    "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "SiLU", "Softmax", "Softplus", "Tanh",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss",
+    "ModuleDict", "ModuleList", "Sequential",
+    "AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d",
+    "BatchNorm1d", "BatchNorm2d",
+    "LayerNorm",
+    "Dropout",
+    "Embedding",
+    "Flatten", "Unflatten",
+]
