@@ -54,12 +54,7 @@ def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
     dev = as_device(device)
     if dev.type == "cpu":
         return Tensor(np.full(shape, value, dtype=dtype.np), requires_grad=requires_grad)
-    from ..ir.table import forward_roots
-    from ..ir.table import ELEMENTWISE
-
-    out = _backend.empty(shape, dtype.np, dev)
-    _backend.run_map(forward_roots(ELEMENTWISE["identity"]), [value], None, shape, dtype.name, [dtype.name],
-                     outs=[out])
+    out = _backend.copy(value, None, _backend.empty(shape, dtype.np, dev))
     return Tensor(out, requires_grad=requires_grad)
 
 

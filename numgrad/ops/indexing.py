@@ -36,25 +36,23 @@ _lazy: dict = {}
 _kernels = _backend.indexing_kernels  # the indexing kernels for an array's device (imported on first use)
 
 
-def _copy_roots():
-    roots = _lazy.get("copy")
+def _add_roots():
+    roots = _lazy.get("add")
     if roots is None:
-        from ..kernels.backend import run_map
         from ..ir.table import forward_roots
         from ..ir.table import ELEMENTWISE
 
-        roots = _lazy["copy"] = (run_map, forward_roots(ELEMENTWISE["identity"]), forward_roots(ELEMENTWISE["add"]))
+        roots = _lazy["add"] = forward_roots(ELEMENTWISE["add"])
     return roots
 
 
 def _copy_array(dst: np.ndarray, src, accumulate: bool = False) -> None:
     """``dst[...] = src`` (or ``+=``) through a generated map kernel (broadcast, cast)."""
-    run_map, identity, add = _copy_roots()
+    if not accumulate:
+        _backend.copy(src, None, dst)
+        return
     name = dst.dtype.name
-    if accumulate:
-        run_map(add, [dst, src], [dst.dtype], dst.shape, name, [name, name], outs=[dst])
-    else:
-        run_map(identity, [src], [dst.dtype], dst.shape, name, [name], outs=[dst])
+    _backend.run_map(_add_roots(), [dst, src], [dst.dtype], dst.shape, name, [name, name], [dst])
 
 
 def _contiguous(arr: np.ndarray) -> np.ndarray:

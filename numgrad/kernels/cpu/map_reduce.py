@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
+from ..backend import contiguous  # this module is loaded lazily, after kernels/backend.py exists
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
 # Independent accumulators per row in the (A, R) layout.  A reduction loop
@@ -169,11 +170,8 @@ def prepare(x: np.ndarray, dims: tuple) -> tuple:
 
 
 def _contiguous(x: np.ndarray) -> np.ndarray:
-    if x.flags.c_contiguous:
-        return x
-    from ...ops.views import contiguous_array
-
-    return contiguous_array(x)
+    # the dispatcher's, not the CPU backend's: ``prepare`` serves kernels/cuda/map_reduce.py too
+    return contiguous(x)
 
 
 def _use_parallel(x3: np.ndarray) -> bool:

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import FASTMATH, PARALLEL_THRESHOLD
+from .backend import CPU  # its contiguous copy (this module is loaded lazily by it, after it exists)
 
 # Numba's np.dot needs SciPy's BLAS bindings; without SciPy the loop kernel serves floats too.
 BLAS_AVAILABLE = importlib.util.find_spec("scipy") is not None
@@ -98,9 +99,7 @@ def bmm_loop_par(a, b, out, ia, ib):
 
 
 def _contiguous(arr: np.ndarray) -> np.ndarray:
-    from ...ops.views import contiguous_array
-
-    return contiguous_array(arr)
+    return CPU.contiguous(arr)
 
 
 def _reshape(arr: np.ndarray, shape: tuple) -> np.ndarray:
