@@ -23,7 +23,9 @@ from ..device import cpu, cuda0, devices_differ
 from .cpu.backend import CPU, CpuBackend
 from .cuda.array import DeviceArray
 
-_cuda: list = []  # [the CudaBackend], filled on first use
+# [the CudaBackend], filled on first use: kernels/cuda/backend.py loads CUDA kernel modules, which a CPU-only
+# process must never pay for (nor need numba-cuda for)
+_cuda: list = []
 
 
 def _cuda_backend():

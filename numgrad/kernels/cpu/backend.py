@@ -109,10 +109,8 @@ class CpuBackend:
         """Uninitialised C-contiguous memory of ``shape`` and ``dtype``."""
         return np.empty(shape, dtype=dtype)
 
-    @staticmethod
-    def pooled_empty(shape, dtype):
-        """Like ``empty``; large requests reuse an idle buffer of the same size (``kernels/cpu/buffer_pool.py``)."""
-        return _pool.empty(shape, dtype)
+    # like ``empty``; large requests reuse an idle buffer of the same size (kernels/cpu/buffer_pool.py)
+    pooled_empty = staticmethod(_pool.empty)
 
     def empty_allocator(self, arr):
         """The ``empty(shape, dtype)`` function to call for all of an op's buffers next to ``arr``."""
@@ -168,6 +166,7 @@ class CpuBackend:
 
     def reduce_array(self, x, axes, reducer: str, acc_dtype):
         """Reduce ``x`` over ``axes`` (keepdim=False) with accumulator/result dtype ``acc_dtype``."""
+        axes = sorted(set(axes))
         if not axes:
             return self.copy(x, acc_dtype)
         return _reduce.reduce_array(self.contiguous(x), axes, reducer, acc_dtype)
