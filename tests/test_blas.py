@@ -94,7 +94,7 @@ def test_large_linear_uses_threads_and_matches_torch():
 def test_conv2d_parallel_over_images_matches_torch_and_is_deterministic(kwargs):
     """A batch big enough for the per-image parallel kernels; the weight gradient's partial sums are added
     in a fixed order, so two runs give identical bits."""
-    from numgrad.kernels.backend import _conv_plan
+    from numgrad.kernels.cpu.backend import conv_plan as _conv_plan
 
     x = RNG.standard_normal((8, 8, 40, 40)).astype(np.float32)
     w = RNG.standard_normal((16, 8 // kwargs.get("groups", 1), 3, 3)).astype(np.float32)

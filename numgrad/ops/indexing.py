@@ -25,47 +25,37 @@ from ..tensor import Tensor
 from ..autograd.function import Function
 from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
+from ..ir.expr import forward_roots
+from ..ir.table import ELEMENTWISE
 from ..autograd.grad_mode import is_grad_enabled
 from ..creation import tensor, zeros
 from .elementwise import broadcast_shapes, copy_into
 from .elementwise_functions import where
+from .shape import pad
 from .sum_mean import sum_to
 from .views import check_not_graph_view
+from ..kernels.backend import reduce_array
 
 _INDEX_TYPE_ERROR = (
     "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {})"
 )
 
 
-_lazy: dict = {}
 _kernels = _backend.indexing_kernels  # the indexing kernels for an array's device (imported on first use)
-
-
-def _copy_roots():
-    roots = _lazy.get("copy")
-    if roots is None:
-        from ..kernels.backend import run_map
-        from ..ir.expr import forward_roots
-        from ..ir.table import ELEMENTWISE
-
-        roots = _lazy["copy"] = (run_map, forward_roots(ELEMENTWISE["identity"]), forward_roots(ELEMENTWISE["add"]))
-    return roots
+_ADD = forward_roots(ELEMENTWISE["add"])
 
 
 def _copy_array(dst: np.ndarray, src, accumulate: bool = False) -> None:
     """``dst[...] = src`` (or ``+=``) through a generated map kernel (broadcast, cast)."""
-    run_map, identity, add = _copy_roots()
+    if not accumulate:
+        _backend.copy(src, None, dst)
+        return
     name = dst.dtype.name
-    if accumulate:
-        run_map(add, [dst, src], [dst.dtype], dst.shape, name, [name, name], outs=[dst])
-    else:
-        run_map(identity, [src], [dst.dtype], dst.shape, name, [name], outs=[dst])
+    _backend.run_map(_ADD, [dst, src], [dst.dtype], dst.shape, name, [name, name], [dst])
 
 
 def _contiguous(arr: np.ndarray) -> np.ndarray:
-    from .views import contiguous_array
-
-    return contiguous_array(arr)
+    return _backend.contiguous(arr)
 
 
 def _flat(arr: np.ndarray):
@@ -681,8 +671,6 @@ class ScatterAdd(Function):
         if ctx.needs_input_grad[3]:
             g_src = gather(g, ctx.dim, index)
             if g_src.shape != ctx.src_shape:  # src larger than index: the uncovered part gets zeros
-                from .shape import pad  # TODO(layers): hoist once shape no longer imports indexing's _copy_array
-
 
                 widths = []
                 for n_src, n_idx in zip(reversed(ctx.src_shape), reversed(g_src.shape)):
@@ -842,8 +830,6 @@ def one_hot(tensor, num_classes: int = -1):
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    from ..kernels.backend import reduce_array
-
     if not isinstance(tensor, Tensor) or tensor.dtype.name != "int64":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     arr = tensor._data

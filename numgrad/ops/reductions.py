@@ -32,6 +32,7 @@ from .sum_mean import kept_shape, normalize_dims
 from .sum_mean import mean as _mean
 from .sum_mean import sum as _sum
 from ..creation import arange
+from .elementwise import _cast_array
 
 Dims = Union[int, Sequence[int], None]
 
@@ -601,7 +602,6 @@ def _logical(input, dim, keepdim: bool, reducer: str):
     dims = normalize_dims(dim, input.ndim, reducer)
     arr = reduce_array(input._data, dims, reducer, np.bool_)
     if input.dtype.name == "uint8":  # PyTorch keeps uint8 for uint8 inputs
-        from .elementwise import _cast_array
 
         arr = _cast_array(arr, _dtypes.uint8)
     return Tensor(arr.reshape(_out_shape(input.shape, dims, keepdim)))

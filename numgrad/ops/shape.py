@@ -15,8 +15,8 @@ import numpy as np
 
 from ..tensor import Tensor, result_type
 from ..autograd.function import Function
+from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
-from .indexing import _copy_array
 from ..creation import tensor, zeros
 
 
@@ -68,7 +68,7 @@ class Cat(Function):
                 continue
             n = t.shape[dim]
             if n:
-                _copy_array(out[_slice_key(out.ndim, dim, start, start + n)], t._data)
+                _backend.copy(t._data, None, out[_slice_key(out.ndim, dim, start, start + n)])
             ctx.pieces.append((t.dtype, (start, n)))
             start += n
         ctx.dim = dim
@@ -334,7 +334,7 @@ class Flip(Function):
         ctx.dims = dims
         key = tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))
         out = empty_for((x._data,), x.shape, x.dtype.np)
-        _copy_array(out, x._data[key])
+        _backend.copy(x._data[key], None, out)
         return Tensor(out)
 
     @staticmethod
@@ -375,7 +375,7 @@ class Repeat(Function):
             target += [r, s]
         src = np.broadcast_to(x._data.reshape(interleaved), target)
         out = empty_for((x._data,), target, x.dtype.np)
-        _copy_array(out, src)
+        _backend.copy(src, None, out)
         return Tensor(out.reshape(tuple(r * s for r, s in zip(repeats, shape))))
 
     @staticmethod
@@ -454,10 +454,10 @@ class ConstantPad(Function):
             src_key.append(slice(max(-lo, 0), n - max(-hi, 0)))
             dst_key.append(slice(max(lo, 0), max(lo, 0) + max(n - max(-lo, 0) - max(-hi, 0), 0)))
         out = empty_for((x._data,), out_shape, x.dtype.np)
-        _copy_array(out, np.asarray(value, dtype=out.dtype))
+        _backend.copy(np.asarray(value, dtype=out.dtype), None, out)
         src = x._data[tuple(src_key)]
         if src.size:
-            _copy_array(out[tuple(dst_key)], src)
+            _backend.copy(src, None, out[tuple(dst_key)])
         return Tensor(out)
 
     @staticmethod

@@ -16,10 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import expr as ex
+from ...ir.expr import forward_roots
+from ...ir.table import ELEMENTWISE
 from ...ir import table as ir_table
 from ... import _profiler_hooks as _profiler  # hooks in run_map / run_reduce: what a launch computes
 from .. import cache
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
+from .reduce_axes import REDUCERS
 
 _kernels: dict = {}
 
@@ -60,8 +63,6 @@ def _const_fmt(v) -> str:
 
 def _preambles(roots) -> str:
     """Source that rows used in the DAG need (user-defined elementwise functions)."""
-    from ...ir.table import ELEMENTWISE
-
     seen = []
     for node in ex.postorder(list(roots)):
         if node.op not in ("var", "const"):
@@ -252,8 +253,6 @@ _REDUCE_CHUNKS = 64
 
 def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
     """A module whose serial/parallel kernels reduce ``root`` over a 1-D index space."""
-    from .reduce_axes import REDUCERS
-
     init, step = REDUCERS[reducer]
     is_float = acc.startswith("float")
     init = init.replace("LOW", "T(-np.inf)" if is_float else f"np.iinfo(np.{acc}).min")
@@ -397,3 +396,28 @@ def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, o
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate(tuple(map_roots) + (reduce_root,), len(outs), shape, "sum")
     return fn(size, *out_views, *call_args)
+
+_IDENTITY = forward_roots(ELEMENTWISE["identity"])
+
+
+def copy(src, dtype=None, out=None):
+    """``src`` (an array, or a number to fill with) copied by one map kernel into ``out`` (any strides; src is
+    broadcast to it) or into a new C-contiguous array of src's shape, cast to out's dtype or ``dtype``
+    (default: src's).  The one identity copy of numgrad: contiguous copies, casts and fills all come here.
+
+    >>> copy(np.arange(3), np.float32)
+    array([0., 1., 2.], dtype=float32)."""
+    if out is None:
+        dtype = src.dtype if dtype is None else np.dtype(dtype)
+        shape, outs = src.shape, None
+    else:
+        dtype, shape, outs = out.dtype, out.shape, [out]
+    # an array already of the target dtype is loaded as it is; anything else converts on load
+    cast = "" if type(src) is np.ndarray and src.dtype == dtype else dtype.name
+    (res,) = run_map(_IDENTITY, [src], [dtype], shape, dtype.name, [cast], outs)
+    return res
+
+
+def contiguous(x):
+    """``x`` itself when C-contiguous, else a C-contiguous copy."""
+    return x if x.flags.c_contiguous else copy(x)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
+from .elementwise import contiguous as cpu_contiguous
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 
 # Independent accumulators per row in the (A, R) layout.  A reduction loop
@@ -141,11 +142,12 @@ def middle{suffix}(x{shift_arg}, out, p, block):
     return mod
 
 
-def prepare(x: np.ndarray, dims: tuple) -> tuple:
+def prepare(x: np.ndarray, dims: tuple, contiguous=cpu_contiguous) -> tuple:
     """View ``x`` as a C-contiguous ``(A, R, C)`` array reducing ``dims``.
 
     Returns ``(array3, out_shape)`` where ``out_shape`` is the keepdim=False
-    result shape.  ``dims`` must be sorted and non-negative; an empty ``dims``
+    result shape.  ``contiguous`` makes the one copy a transpose or strided
+    input needs (``kernels/cuda/map_reduce.py`` passes the device's).  ``dims`` must be sorted and non-negative; an empty ``dims``
     on a 0-d array reduces its single element.
     """
     shape = x.shape
@@ -153,7 +155,7 @@ def prepare(x: np.ndarray, dims: tuple) -> tuple:
     out_shape = tuple(shape[d] for d in kept)
     if not dims:
         # nothing reduced (or a 0-d input): every element is its own group of one
-        return _contiguous(x).reshape(-1, 1, 1), out_shape
+        return contiguous(x).reshape(-1, 1, 1), out_shape
     adjacent = list(dims) == list(range(dims[0], dims[-1] + 1))
     if not adjacent:
         # reduced dims moved innermost: one copy, then the vectorized (A, R) layout
@@ -161,19 +163,12 @@ def prepare(x: np.ndarray, dims: tuple) -> tuple:
         start, stop = len(kept), x.ndim
     else:
         start, stop = dims[0], dims[-1] + 1
-    x = _contiguous(x)
+    x = contiguous(x)
     a = int(np.prod(x.shape[:start], dtype=np.int64))
     r = int(np.prod(x.shape[start:stop], dtype=np.int64))
     c = int(np.prod(x.shape[stop:], dtype=np.int64))
     return x.reshape(a, r, c), out_shape
 
-
-def _contiguous(x: np.ndarray) -> np.ndarray:
-    if x.flags.c_contiguous:
-        return x
-    from ...ops.views import contiguous_array
-
-    return contiguous_array(x)
 
 
 def _use_parallel(x3: np.ndarray) -> bool:

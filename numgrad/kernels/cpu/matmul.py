@@ -24,6 +24,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import FASTMATH, PARALLEL_THRESHOLD
+from .elementwise import contiguous as _contiguous
+from .blas import matmul_into
 
 # Numba's np.dot needs SciPy's BLAS bindings; without SciPy the loop kernel serves floats too.
 BLAS_AVAILABLE = importlib.util.find_spec("scipy") is not None
@@ -100,12 +102,6 @@ def bmm_loop_par(a, b, out, ia, ib):
         _loop_rows(a[ia[i]], b[ib[i]], out[i], j - i * rows)
 
 
-def _contiguous(arr: np.ndarray) -> np.ndarray:
-    from ...ops.views import contiguous_array
-
-    return contiguous_array(arr)
-
-
 def _reshape(arr: np.ndarray, shape: tuple) -> np.ndarray:
     """A view with ``shape`` when the strides allow one, else a contiguous copy."""
     try:
@@ -169,7 +165,6 @@ def matmul_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     use_blas = BLAS_AVAILABLE and a.dtype.kind == "f" and a.dtype.itemsize >= 4
     if use_blas and not batch_b:
         # b shared by the whole batch: fold the batch into M, one GEMM (split over threads when large)
-        from .blas import matmul_into
 
         matmul_into(_matrix(_reshape(a, (-1, k))), _matrix(b), out.reshape(-1, n))
         return out

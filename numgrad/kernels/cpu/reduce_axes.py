@@ -90,19 +90,11 @@ def _runs(axes):
 
 
 def reduce_array(x: np.ndarray, axes, reducer: str, acc_dtype) -> np.ndarray:
-    """Reduce ``x`` over ``axes`` (keepdim=False) with accumulator/result dtype ``acc_dtype``."""
-    from .elementwise import run_map
-    from ...ir.expr import forward_roots
-    from ...ir.table import ELEMENTWISE
-
+    """Reduce the C-contiguous ``x`` over the non-empty ``axes`` (keepdim=False) with accumulator/result dtype
+    ``acc_dtype``.  ``CpuBackend.reduce_array`` (kernels/cpu/backend.py) takes any ``x`` and ``axes``: it makes
+    the copy a strided input or an empty ``axes`` needs, so this module needs no copy kernel of its own."""
     acc_dtype = np.dtype(acc_dtype)
     axes = sorted(set(axes))
-    if not axes:
-        (res,) = run_map(forward_roots(ELEMENTWISE["identity"]), [x], [acc_dtype], x.shape, acc_dtype.name,
-                         [acc_dtype.name])
-        return res
-    if not x.flags.c_contiguous:
-        (x,) = run_map(forward_roots(ELEMENTWISE["identity"]), [x], [x.dtype], x.shape, x.dtype.name, [""])
     mod = _module(reducer, acc_dtype.name)
     shape = list(x.shape)
     # innermost run first keeps every pass on a contiguous array

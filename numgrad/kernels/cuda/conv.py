@@ -26,7 +26,9 @@ from numba import cuda
 
 from .. import element_bodies
 from .array import empty
-from .elementwise import launch_config, run_map
+from ...ir.expr import forward_roots
+from ...ir.table import ELEMENTWISE
+from .elementwise import copy, launch_config, run_map
 from .matmul import matmul
 
 
@@ -284,9 +286,6 @@ def _adaptive_avg_pool_backward(g, gx):
 
 # ----------------------------------------------------------------- wrappers (DeviceArrays in and out)
 def _roots(name: str):
-    from ...ir.expr import forward_roots
-    from ...ir.table import ELEMENTWISE
-
     return forward_roots(ELEMENTWISE[name])
 
 
@@ -294,17 +293,6 @@ def _launch(kernel, n: int, *args) -> None:
     if n:
         blocks, threads = launch_config(n)
         kernel[blocks, threads](*args)
-
-
-def _copy_into(dst, src) -> None:
-    """dst[...] = src (any strides, same shape and dtype) in one map kernel."""
-    run_map(_roots("identity"), [src], [dst.dtype], dst.shape, dst.dtype.name, [""], outs=[dst])
-
-
-def zeros(shape, dtype):
-    out = empty(shape, dtype)
-    run_map(_roots("identity"), [0], [out.dtype], out.shape, out.dtype.name, [out.dtype.name], outs=[out])
-    return out
 
 
 def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
@@ -324,7 +312,7 @@ def _channel_major(g, groups: int):
     n, oc = g.shape[:2]
     p = g.shape[2] * g.shape[3]
     g2 = empty((oc, n, p), g.dtype)
-    _copy_into(g2, g.reshape(n, oc, p).transpose(1, 0, 2))
+    copy(g.reshape(n, oc, p).transpose(1, 0, 2), None, g2)
     return g2.reshape(groups, oc // groups, n * p)
 
 
@@ -352,7 +340,7 @@ def conv2d_forward(x, w, b, geo):
     res3 = res.reshape(oc, n, oh * ow).transpose(1, 0, 2)
     out3 = out.reshape(n, oc, oh * ow)
     if b is None:
-        _copy_into(out3, res3)
+        copy(res3, None, out3)
     else:
         run_map(_roots("add"), [res3, b.reshape(1, oc, 1)], [out.dtype], out3.shape, out.dtype.name, ["", ""],
                 outs=[out3])
@@ -365,7 +353,7 @@ def conv2d_input_grad(g, w, x_shape, geo):
     oc, cg, kh, kw = w.shape
     oh, ow = g.shape[2], g.shape[3]
     if g.size == 0:
-        return zeros(x_shape, g.dtype)
+        return copy(0, None, empty(x_shape, g.dtype))
     gx = empty(x_shape, g.dtype)
     if gx.size == 0:
         return gx
@@ -383,7 +371,7 @@ def conv2d_weight_grad(x, g, w_shape, geo):
     groups = geo[6]
     oc, cg, kh, kw = w_shape
     if g.size == 0:
-        return zeros(w_shape, x.dtype)
+        return copy(0, None, empty(w_shape, x.dtype))
     gw = empty(w_shape, x.dtype)
     if gw.size == 0:
         return gw

@@ -14,10 +14,14 @@ import numpy as np
 
 from ...device import devices_differ
 from ...ir import expr as ex
+from ...ir.expr import forward_roots
+from ...ir.table import ELEMENTWISE
 from .. import cache
 from ..cpu.elementwise import _broadcast_strides, _collapse, _const_fmt, _preambles, load_lines
 from . import devmath
 from .array import DeviceArray, empty
+from ..cpu.reduce_axes import reducer_source
+from .reduce_axes import MAX_PARTIALS, THREADS as TREE, _threads_for, block_tree_source, reduce_axes
 
 _kernels: dict = {}
 THREADS = 256
@@ -154,10 +158,6 @@ def _reduce_source(root, in_kinds, in_casts, ndim, reducer: str, acc: str, map_r
     ``map_roots`` are also evaluated and stored at every index into outputs
     ``o0, o1, ...`` (the deferred-loss kernel: gradients plus the loss).
     """
-    from ..cpu.reduce_axes import reducer_source
-    from .reduce_axes import THREADS as TREE
-    from .reduce_axes import block_tree_source
-
     init, step = reducer_source(reducer, acc)
     lines, names = ex.render(list(map_roots) + [root], lambda i: f"v{i}", _const_fmt,
                              spell=devmath.spell_for(acc))
@@ -205,8 +205,6 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str, map_roots=(), outs=(
     them, so the result is deterministic (no atomics).  ``map_roots`` are
     written into ``outs`` by the same kernel.
     """
-    from .reduce_axes import MAX_PARTIALS, _threads_for, reduce_axes
-
     shape = tuple(shape)
     n = 1
     for d in shape:
@@ -235,3 +233,25 @@ def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, o
     """``map_roots`` written into ``outs`` and the sum of ``reduce_root`` (a 0-d ``DeviceArray``) in one kernel;
     same contract as ``numgrad.kernels.cpu.elementwise.run_map_sum``."""
     return run_reduce(reduce_root, inputs, shape, "sum", acc, tuple(map_roots), tuple(outs))
+
+_IDENTITY = forward_roots(ELEMENTWISE["identity"])
+
+
+def copy(src, dtype=None, out=None):
+    """``src`` (an array, or a number to fill with) copied by one map kernel into ``out`` (any strides; src is
+    broadcast to it) or into a new C-contiguous array of src's shape, cast to out's dtype or ``dtype``
+    (default: src's).  The one identity copy of numgrad: contiguous copies, casts and fills all come here."""
+    if out is None:
+        dtype = src.dtype if dtype is None else np.dtype(dtype)
+        shape, outs = src.shape, None
+    else:
+        dtype, shape, outs = out.dtype, out.shape, [out]
+    # an array already of the target dtype is loaded as it is; anything else converts on load
+    cast = "" if type(src) is DeviceArray and src.dtype == dtype else dtype.name
+    (res,) = run_map(_IDENTITY, [src], [dtype], shape, dtype.name, [cast], outs)
+    return res
+
+
+def contiguous(x):
+    """``x`` itself when C-contiguous, else a C-contiguous copy."""
+    return x if x.flags.c_contiguous else copy(x)

@@ -35,10 +35,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
-from ..cpu.map_reduce import prepare  # noqa: F401  (works on DeviceArrays: views and a contiguous copy)
+from ..cpu.map_reduce import prepare as _cpu_prepare
 from . import devmath, simulator_enabled
 from .array import empty
-from .elementwise import launch_config
+from .elementwise import contiguous, launch_config
 from .reduce_axes import MAX_BLOCKS, MAX_PARTIALS, THREADS, _threads_for, block_tree_source
 
 # a reduced axis at least this long gets a block per output instead of a thread
@@ -54,6 +54,11 @@ SPLIT_BELOW = 2 * 132
 ITEMS_PER_THREAD = 8
 
 _modules: dict = {}
+
+
+def prepare(x, dims: tuple) -> tuple:
+    """The CPU's ``prepare`` (a transpose and a reshape work on ``DeviceArray``s too), copying on the device."""
+    return _cpu_prepare(x, dims, contiguous)
 
 
 def _device_code(code: str, acc: str) -> str:

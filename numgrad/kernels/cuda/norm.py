@@ -38,6 +38,7 @@ from . import devmath as dm
 from . import simulator_enabled
 from .array import from_host
 from .elementwise import launch_config
+from .indexing import _check_atomic, check_bounds
 
 # threads of the block-per-channel / block-per-row kernels (a power of two: the tree halves it)
 BLOCK = 256
@@ -347,8 +348,6 @@ def layer_norm_backward(g, x, mean, rstd, w, gx, gw, gb) -> None:
 
 def first_bad_index(idx, n: int) -> int:
     """Position of the first index outside [0, n), or -1 (one read back from the device)."""
-    from .indexing import check_bounds
-
     return check_bounds(idx, n)
 
 
@@ -358,8 +357,6 @@ def embedding_forward(weight, idx, out) -> None:
 
 def embedding_backward(g, idx, padding_idx: int, gw) -> None:
     """gw = the rows of g scatter-added by idx (``padding_idx`` rows skipped); gw is zeroed here."""
-    from .indexing import _check_atomic
-
     _check_atomic(gw.dtype, "embedding backward")
     _launch(_fill_zero, gw.size, gw.kernel_arg())
     _launch(_embedding_backward, g.size, g.kernel_arg(), idx.kernel_arg(), int(padding_idx), gw.kernel_arg())
