@@ -29,7 +29,7 @@ import pytest
 
 import numgrad  # noqa: F401  (configures numba's threading before the kernels load)
 from numgrad.kernels import element_bodies, variants
-from numgrad.kernels.cpu import conv, indexing, nnfunc, optim
+from numgrad.kernels.cpu import conv, indexing, nnfunc, norm, optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,8 +48,8 @@ PAIRS = [
     (conv, "conv_input_grad", "conv_input_grad_par"),
     (conv, "conv_weight_grad", "conv_weight_grad_par"),
     (conv, "max_pool2d_forward", "max_pool2d_forward_par"),
-    (conv, "layer_norm_forward", "layer_norm_forward_par"),
-    (conv, "dropout_forward", "dropout_forward_par"),
+    (norm, "layer_norm_forward", "layer_norm_forward_par"),
+    (norm, "dropout_forward", "dropout_forward_par"),
 ]
 
 
@@ -332,7 +332,7 @@ def test_layer_norm_forward(dtype):
     def args():
         return x, w, b, 1e-5, np.empty_like(x), np.empty(17, dtype), np.empty(17, dtype)
 
-    _assert_equal_to_rounding(_run_both(conv.layer_norm_forward, conv.layer_norm_forward_par, args, (4, 5, 6)))
+    _assert_equal_to_rounding(_run_both(norm.layer_norm_forward, norm.layer_norm_forward_par, args, (4, 5, 6)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -344,7 +344,7 @@ def test_dropout_forward(dtype):
     def args():
         return x, u, 0.3, 1 / 0.7, np.empty_like(x), np.empty_like(x)
 
-    _assert_identical(_run_both(conv.dropout_forward, conv.dropout_forward_par, args, (4, 5)))
+    _assert_identical(_run_both(norm.dropout_forward, norm.dropout_forward_par, args, (4, 5)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

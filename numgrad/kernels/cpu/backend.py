@@ -67,6 +67,12 @@ class CpuBackend:
         return conv
 
     @cached_property
+    def _norm(self):
+        from . import norm
+
+        return norm
+
+    @cached_property
     def _nnfunc(self):
         from . import nnfunc
 
@@ -315,8 +321,8 @@ class CpuBackend:
         return self._map_reduce
 
     def norm_kernels(self, arr):
-        """``kernels/cpu/conv.py`` (its normalization, embedding and dropout section)."""
-        return self._conv
+        """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
+        return self._norm
 
     # ------------------------------------------------------------ indexing, nll_loss, cross entropy, BCE check
     def index_array(self, idx):

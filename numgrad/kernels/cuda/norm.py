@@ -1,7 +1,6 @@
 """CUDA kernels of batch norm, layer norm, embedding and dropout.
 
-The CUDA counterpart of the normalization / embedding / dropout section of
-``kernels/cpu/conv.py``: the Python wrappers here have the names, arguments
+The CUDA counterpart of ``kernels/cpu/norm.py``: the Python wrappers here have the names, arguments
 and contracts of those CPU kernels (C-contiguous arrays in, results written
 into the given output arrays, statistics in float64), so the ops layer calls
 ``backend.norm_kernels(data).<name>`` and never asks which device it is on.

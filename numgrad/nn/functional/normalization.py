@@ -1,7 +1,7 @@
 """Normalizations of ``numgrad.nn.functional``: batch_norm and layer_norm.
 
 Kernels of the module ``backend.norm_kernels(data)`` returns
-(``kernels/cpu/conv.py`` or ``kernels/cuda/norm.py``, same names and
+(``kernels/cpu/norm.py`` or ``kernels/cuda/norm.py``, same names and
 contracts); the backward falls back to a tensor-op formula of the gradient
 when the backward itself is being recorded (``create_graph=True``).
 """
