@@ -13,7 +13,7 @@ import numpy as np
 from . import _dtypes
 from .tensor import Tensor
 from .device import as_device
-from .kernels import backend as _backend  # a module reference: backend is mid-import when this runs
+from .kernels import backend as _backend
 
 _rng = np.random.default_rng()
 

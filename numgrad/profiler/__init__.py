@@ -29,7 +29,8 @@ What is recorded
   nodes, ``ops`` lists the graph nodes it replaced).
 
 Phase: ``backward`` inside ``FunctionNode.apply``/``FusedBackward`` or while
-the autograd engine's ``run_backward`` is on the call stack, else ``forward``.
+the autograd engine runs a backward pass (it brackets ``run_backward`` with
+``_profiler_hooks.backward_started``/``backward_finished``), else ``forward``.
 
 Cost: with profiling off every hook is one attribute check
 (``numgrad._profiler_hooks._ACTIVE``). With profiling on, a launch costs a few
