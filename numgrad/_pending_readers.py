@@ -48,14 +48,15 @@ def key_of(arr) -> int:
 
 
 def register(keys, reader) -> None:
-    """``reader`` will read the memory behind each of ``keys`` when it is computed (one call per reader:
-    recording an op is a hot path)."""
+    """``reader`` will read the memory behind each of ``keys`` when it is computed.
+
+    ``LazyOp.__init__`` does the same inline (recording an op is a hot path);
+    a change to the table's layout changes both."""
     ref = weakref.ref(reader)
-    pending = _pending
     for key in keys:
-        readers = pending.get(key)
+        readers = _pending.get(key)
         if readers is None:
-            pending[key] = [ref]
+            _pending[key] = [ref]
         else:
             readers.append(ref)
     _pending_entries[0] += len(keys)

@@ -9,6 +9,8 @@ dtype) and runs the generated map kernel.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .. import _dtypes
@@ -41,17 +43,29 @@ class LazyOp:
         # versions, and register as a reader so in-place writes compute us first.
         # Readers of a still-lazy operand wait under that LazyOp and move to its
         # result buffer once it is computed.
+        # the loop writes into numgrad._pending_readers' table itself: one recorded op is a hot path
         versions = []
-        keys = []
+        pending = _readers._pending
+        ref = weakref.ref(self)
+        n = 0
         for x in operands:
             if isinstance(x, Tensor):
                 versions.append(x._version[0])
                 buf = x._buf if x._buf is not None else x._lazy.result
-                keys.append(id(_readers.owner(buf)) if buf is not None else id(x._lazy))
+                key = id(_readers.owner(buf)) if buf is not None else id(x._lazy)
+                readers = pending.get(key)
+                if readers is None:
+                    pending[key] = [ref]
+                else:
+                    readers.append(ref)
+                n += 1
             else:
                 versions.append(None)
         self.versions = versions
-        _readers.register(keys, self)
+        entries = _readers._pending_entries
+        entries[0] += n
+        if entries[0] > entries[1]:
+            _readers._compact()
 
     def realize(self) -> np.ndarray:
         if self.result is None:

@@ -62,7 +62,7 @@ def _pick(arrays, more=None):
 # one up on the backend object per call (a staticmethod misses CPython's method-call fast path) measured ~300
 # instructions of the ~43k of a 4-element run_map under callgrind.
 _cpu_run_map, _cpu_run_reduce, _cpu_run_map_sum = CPU.run_map, CPU.run_reduce, CPU.run_map_sum
-_cpu_pooled_empty = CPU.pooled_empty
+_cpu_pooled_empty, _cpu_full = CPU.pooled_empty, CPU.full
 
 
 def _for_device(device):
@@ -126,7 +126,9 @@ def full_for(inputs, shape, dtype, value):
 
 def full(shape, dtype, value, device=None):
     """A new array of ``shape`` filled with ``value`` on ``device`` (default: the CPU), written where it lives."""
-    return _for_device(device).full(shape, dtype, value)
+    if device is None or device.type == "cpu":  # every backward pass seeds its gradient here
+        return _cpu_full(shape, dtype, value)
+    return _cuda_backend().full(shape, dtype, value)
 
 
 def to_device(arr, device):

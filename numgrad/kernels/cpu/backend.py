@@ -143,16 +143,8 @@ class CpuBackend:
     run_map = staticmethod(_map.run_map)
     map_kernel_source = staticmethod(_map._source)
 
-    def run_reduce(self, root, inputs, shape, reducer: str, acc: str):
-        """A full reduction of expression ``root`` in one kernel as a 0-d array of dtype ``acc``, or None."""
-        value = _map.run_reduce(root, inputs, shape, reducer, acc)
-        return None if value is None else np.asarray(value, dtype=np.dtype(acc))
-
-    def run_map_sum(self, map_roots, reduce_root, inputs, shape, compute: str, acc: str, outs):
-        """``map_roots`` into ``outs`` plus the sum of ``reduce_root`` in one kernel, or None (strides that do not
-        collapse to one dimension; nothing is written then)."""
-        value = _map.run_map_sum(map_roots, reduce_root, inputs, shape, compute, acc, outs)
-        return None if value is None else np.asarray(value, dtype=np.dtype(acc))
+    run_reduce = staticmethod(_map.run_reduce)
+    run_map_sum = staticmethod(_map.run_map_sum)
 
     def reduce_array(self, x, axes, reducer: str, acc_dtype):
         """Reduce ``x`` over ``axes`` (keepdim=False) with accumulator/result dtype ``acc_dtype``."""

@@ -320,8 +320,8 @@ def parallel(n, {{ARGS}}):
 
 
 def run_reduce(root, inputs, shape, reducer: str, acc: str):
-    """Reduce expression ``root`` over all of ``shape`` in one pass; None when the
-    operands do not collapse to one dimension (the caller then computes the map first)."""
+    """Reduce expression ``root`` over all of ``shape`` in one pass, as a 0-d array of dtype ``acc``; None when
+    the operands do not collapse to one dimension (the caller then computes the map first)."""
     shape = tuple(shape)
     size = 1
     for n in shape:
@@ -337,7 +337,7 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate((root,), 0, shape, reducer)
-    return fn(size, *call_args)
+    return np.asarray(fn(size, *call_args), dtype=np.dtype(acc))
 
 
 def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out: int) -> str:
@@ -374,8 +374,8 @@ FASTMATH = {FASTMATH_LITERAL}
 
 
 def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, outs):
-    """Write ``map_roots`` over ``shape`` into ``outs`` and return the sum of ``reduce_root`` (dtype
-    ``acc``), in one kernel; None when the operands do not collapse to one dimension (nothing is written).
+    """Write ``map_roots`` over ``shape`` into ``outs`` and return the sum of ``reduce_root`` (a 0-d array of
+    dtype ``acc``), in one kernel; None when the operands do not collapse to one dimension (nothing is written).
 
     The sum is a Numba ``prange`` reduction, as in ``run_reduce``.
     """
@@ -395,7 +395,7 @@ def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, o
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate(tuple(map_roots) + (reduce_root,), len(outs), shape, "sum")
-    return fn(size, *out_views, *call_args)
+    return np.asarray(fn(size, *out_views, *call_args), dtype=np.dtype(acc))
 
 _IDENTITY = forward_roots(ELEMENTWISE["identity"])
 
