@@ -15,6 +15,7 @@ before; so values, errors and ``grad_fn`` behave as without deferral.
 """
 from __future__ import annotations
 
+from .. import _pending_readers as _readers
 from .. import _profiler_hooks as _profiler  # hook in PendingReduce.realize
 from ..ir.expr import forward_roots
 from ..ir.table import ELEMENTWISE
@@ -25,9 +26,14 @@ from .lazy import LazyOp, pending_op, reduce_lazy
 
 
 class PendingReduce:
-    """The not-yet-computed full ``sum`` (``count is None``) or ``mean`` of lazy region ``op``."""
+    """The not-yet-computed full ``sum`` (``count is None``) or ``mean`` of lazy region ``op``.
 
-    __slots__ = ("op", "count", "dtype", "shape", "device", "result")
+    It is a pending reader of the region's value (``numgrad._pending_readers``):
+    an in-place write into that memory, once the region is computed, computes
+    the reduction first, so it sees the value as of its recording.
+    """
+
+    __slots__ = ("op", "count", "dtype", "shape", "device", "result", "__weakref__")
 
     def __init__(self, op: LazyOp, count, dtype):
         self.op = op
@@ -36,6 +42,13 @@ class PendingReduce:
         self.shape = ()
         self.device = op.device
         self.result = None
+        # readers waiting on a LazyOp move to the buffer it is computed into (LazyOp.realize)
+        _readers.register([id(op)], self)
+
+    @property
+    def operands(self):
+        """What it still reads (the pending-readers protocol): its region, None once computed."""
+        return self.op
 
     def realize(self):
         if self.result is None:

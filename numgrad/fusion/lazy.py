@@ -71,7 +71,7 @@ class LazyOp:
         if self.result is None:
             self.result = realize_region(self)
             self.operands = None  # the region's inputs may be freed now
-            _readers.move(id(self), id(self.result))
+            _readers.move(id(self), _readers.key_of(self.result))
         return self.result
 
 

@@ -1,0 +1,71 @@
+"""In-place writes after a deferred value was recorded: numgrad gives PyTorch's answer (issue 15, case 1).
+
+A full ``sum``/``mean`` of a fused region is deferred (``numgrad.fusion.deferred``);
+it must be computed as of its record time, whatever writes the region's memory
+afterwards: an in-place op, setitem, a write under ``no_grad``, through
+``.data``, or through the array ``.detach().numpy()`` returns.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import numgrad as ng
+
+WRITES = ["add_", "setitem", "no_grad_mul_", "data_add_", "numpy_alias", "zero_", "copy_"]
+
+
+def _program(lib, write: str, n: int):
+    x = lib.tensor(np.linspace(0.1, 0.3, n, dtype=np.float32), requires_grad=True)
+    y = x * 2
+    s = y.sum()
+    m = y.mean()
+    if write == "add_":
+        y.add_(1)
+    elif write == "setitem":
+        y[0] = 5
+    elif write == "no_grad_mul_":
+        with lib.no_grad():
+            y.mul_(3)
+    elif write == "data_add_":
+        y.data.add_(1)
+    elif write == "numpy_alias":
+        y.detach().numpy()[0] = 100
+    elif write == "zero_":
+        with lib.no_grad():
+            y.zero_()
+    elif write == "copy_":
+        with lib.no_grad():
+            y.copy_(lib.ones(n))
+    return s.item(), m.item(), y.detach().numpy().copy()
+
+
+@pytest.mark.parametrize("n", [3, 1 << 18])  # 1 MiB of float32: buffers from the CPU buffer pool too
+@pytest.mark.parametrize("write", WRITES)
+def test_deferred_sum_and_mean_see_the_value_at_record_time(write, n):
+    got_s, got_m, got_y = _program(ng, write, n)
+    want_s, want_m, want_y = _program(torch, write, n)
+    np.testing.assert_allclose(got_s, want_s, rtol=1e-5)
+    np.testing.assert_allclose(got_m, want_m, rtol=1e-5)
+    np.testing.assert_allclose(got_y, want_y, rtol=1e-6)
+
+
+def test_deferred_loss_still_fuses_with_backward_when_nothing_writes():
+    x = ng.tensor([0.3, 0.1, 0.2], requires_grad=True)
+    loss = (ng.tanh(x * 2) ** 2).sum()
+    loss.backward()
+    xt = torch.tensor([0.3, 0.1, 0.2], requires_grad=True)
+    lt = (torch.tanh(xt * 2) ** 2).sum()
+    lt.backward()
+    np.testing.assert_allclose(loss.item(), lt.item(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-5)
+
+
+def test_a_lazy_reader_of_a_computed_region_is_computed_before_the_region_is_written():
+    for n in (3, 1 << 18):
+        c = ng.ones(n) * 3 + 1
+        c.numpy()  # computed, possibly into a pooled buffer
+        d = c * 2  # lazy: reads c's memory
+        c.add_(100)
+        assert float(d.numpy()[0]) == 8.0
