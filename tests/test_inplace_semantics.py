@@ -69,3 +69,26 @@ def test_a_lazy_reader_of_a_computed_region_is_computed_before_the_region_is_wri
         d = c * 2  # lazy: reads c's memory
         c.add_(100)
         assert float(d.numpy()[0]) == 8.0
+
+
+def _written_intermediate(lib, write: str):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    with lib.no_grad():
+        if write == "mul_":
+            y.mul_(0)
+        else:
+            y[1] = 7
+    z = lib.tanh(y) * 3
+    loss = (z * y).sum()
+    loss.backward()
+    return loss.item(), x.grad.numpy().copy()
+
+
+@pytest.mark.parametrize("write", ["mul_", "setitem"])
+def test_fused_backward_does_not_recompute_an_intermediate_written_outside_autograd(write):
+    """Issue 15 case 2: the region's recomputation of y = x*2 would ignore the no_grad write into y."""
+    got_loss, got_grad = _written_intermediate(ng, write)
+    want_loss, want_grad = _written_intermediate(torch, write)
+    np.testing.assert_allclose(got_loss, want_loss, rtol=1e-5)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5)

@@ -230,7 +230,7 @@ class ElementwiseNode(Node):
     """
 
     __slots__ = ("row", "saved_out", "meta", "compute", "_freed", "_name", "params", "operands",
-                 "versions", "out_shape", "out_dtype", "_region_args")
+                 "versions", "out_shape", "out_dtype", "_region_args", "out_version", "out_version_at")
     n_outputs = 1
     fusable_elementwise = True  # the fused backward (numgrad.fusion.backward) may run it in a region
 
@@ -267,6 +267,9 @@ class ElementwiseNode(Node):
         self.out_shape = out_shape
         self.out_dtype = out_dtype
         self._freed = False
+        # a region recomputes this node's output from its inputs: not once the output was written in place
+        self.out_version = out._version
+        self.out_version_at = out._version[0]
         self._name = None
 
     def name(self) -> str:
@@ -279,8 +282,9 @@ class ElementwiseNode(Node):
         return self._next[1:] if self.row.name == "where" else self._next
 
     def fusable(self) -> bool:
-        """False when an operand changed in place since the forward pass (no recomputation then)."""
-        if self._freed:
+        """False when an operand or the output changed in place since the forward pass (a fused region would
+        recompute a value that is no longer the one in memory)."""
+        if self._freed or self.out_version[0] != self.out_version_at:
             return False
         for x, v in zip(self.operands, self.versions):
             if v is not None and x._version[0] != v:
