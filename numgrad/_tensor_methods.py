@@ -150,7 +150,7 @@ def _copy_(self, src):
         check_not_graph_view(self, "copy_")
         result = src.to(self.dtype).expand(*self.shape)
         ew.copy_into(self, result)
-        self._attach(result._grad_fn, result._output_nr)
+        self._rebase_history(result._grad_fn, result._output_nr)
         return self
     ew.copy_into(self, src)
     return self

@@ -92,3 +92,24 @@ def test_fused_backward_does_not_recompute_an_intermediate_written_outside_autog
     want_loss, want_grad = _written_intermediate(torch, write)
     np.testing.assert_allclose(got_loss, want_loss, rtol=1e-5)
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5)
+
+
+def _retained_then_written(lib, write: str):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    y.retain_grad()
+    if write == "mul_":
+        y.mul_(3)
+    elif write == "setitem":
+        y[0] = 5
+    else:
+        y.copy_(x * 4)
+    (y * y).sum().backward()
+    return y.grad.numpy().copy(), x.grad.numpy().copy()
+
+
+@pytest.mark.parametrize("write", ["mul_", "setitem", "copy_"])
+def test_retain_grad_follows_the_tensor_through_an_in_place_op(write):
+    """Issue 15 case 6: y.grad is the gradient of y's value after the in-place op."""
+    for got, want in zip(_retained_then_written(ng, write), _retained_then_written(torch, write)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -107,8 +107,27 @@ def _check_inplace(self: Tensor, op: str) -> None:
         _pending_readers.flush_readers(self._data)
 
 
+def _rebase_history(self: Tensor, node, output_nr: int) -> None:
+    """An in-place op wrote ``self``: its history is now ``node``'s output ``output_nr``.
+
+    A tensor that retains its gradient keeps doing so for its new value, as in
+    PyTorch (``y.retain_grad(); y.mul_(3)``: ``y.grad`` is the gradient of the
+    multiplied ``y``).
+    """
+    if self._retains_grad:
+        old = self._grad_fn
+        if old is not None and old._retain:
+            old._retain.pop(self._output_nr, None)
+        self._attach(node, output_nr)
+        if node._retain is None:
+            node._retain = {}
+        node._retain[output_nr] = weakref.ref(self)
+        return
+    self._attach(node, output_nr)
+
+
 def _install() -> None:
-    for fn in (_accumulator, retain_grad, register_hook, backward, _check_inplace):
+    for fn in (_accumulator, retain_grad, register_hook, backward, _check_inplace, _rebase_history):
         setattr(Tensor, fn.__name__, fn)
 
 

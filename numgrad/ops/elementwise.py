@@ -422,7 +422,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         check_not_graph_view(t, name + "_")
         result = apply(name, t.clone(), *others, params=params)
         copy_into(t, result)
-        t._attach(result._grad_fn, 0)
+        t._rebase_history(result._grad_fn, 0)
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
     flush_readers(t._data)

@@ -462,7 +462,7 @@ def setitem(self, key, value) -> None:
         check_not_graph_view(self, "setitem")
         out = IndexPut.apply(self, plan, values, False, True)
         if out._grad_fn is not None:
-            self._attach(out._grad_fn, 0)
+            self._rebase_history(out._grad_fn, 0)
         return
     _put(self._data, plan, values._data, False)
     self._bump_version()
@@ -499,7 +499,7 @@ def index_put_(self, indices, values, accumulate: bool = False):
         check_not_graph_view(self, "index_put_")
         out = IndexPut.apply(self, plan, values, bool(accumulate), True)
         if out._grad_fn is not None:
-            self._attach(out._grad_fn, 0)
+            self._rebase_history(out._grad_fn, 0)
         return self
     _put(self._data, plan, values._data, bool(accumulate))
     self._bump_version()
@@ -733,7 +733,7 @@ def scatter_add_(self, dim: int, index, src):
         check_not_graph_view(self, "scatter_add_")
         out = ScatterAdd.apply(self, d, index, src, True)
         if out._grad_fn is not None:
-            self._attach(out._grad_fn, 0)
+            self._rebase_history(out._grad_fn, 0)
         return self
     _scatter_add_array(self._data.reshape(self.shape or (1,)), d, index._data.reshape(index.shape or (1,)),
                        src._data.reshape(src.shape or (1,)))
@@ -818,7 +818,7 @@ def masked_fill_(self, mask, value):
     result = masked_fill(self, mask, value)
     copy_into(self, result)
     if result._grad_fn is not None:
-        self._attach(result._grad_fn, 0)
+        self._rebase_history(result._grad_fn, 0)
     return self
 
 
