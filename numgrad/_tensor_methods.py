@@ -10,11 +10,12 @@ import importlib
 from . import _dtypes
 from .autograd import grad_mode as _grad_mode
 from .autograd.function import Function
-from .creation import tensor
+from .creation import tensor, zeros_like
 from .device import Device, as_device
 from .kernels.backend import to_device
 from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
+from .ops.sum_mean import sum_to
 from .ops.views import check_not_graph_view
 from .tensor import Tensor
 from .nn.functional import log_softmax, softmax
@@ -129,28 +130,92 @@ class _ToDevice(Function):
         return g.to(ctx.device), None
 
 
-def _fill_(self, value):
-    """Fill with ``value`` in place."""
-    self._check_inplace("fill")
-    ew.copy_into(self, value._data if isinstance(value, Tensor) else value)
+class _Fill(Function):
+    """``fill_``/``zero_`` as a graph node (PyTorch's FillBackward/ZeroBackward): the overwritten value gets a
+    zero gradient, a 0-d tensor ``value`` the sum of the incoming one."""
+
+    node_name = "FillBackward2"
+
+    @staticmethod
+    def forward(ctx, t, value, node_name: str):
+        ctx.node_name = node_name
+        ew.copy_into(t, value._data if isinstance(value, Tensor) else value)
+        return Tensor(t._data, _version=t._version)
+
+    @staticmethod
+    def backward(ctx, g):
+        return zeros_like(g), (g.sum() if ctx.needs_input_grad[1] else None), None
+
+
+def _fill_(self, value, _name: str = "fill"):
+    """Fill with ``value`` (a number or a 0-d tensor) in place.
+
+    >>> import numgrad as ng
+    >>> x = ng.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = x * 2
+    >>> y.fill_(3.0).grad_fn.name()
+    'FillBackward2'
+    """
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"{_name}_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.ndim} dimensions.")
+    self._check_inplace(_name)
+    record = _grad_mode.is_grad_enabled() and (
+        self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
+    if not record:
+        ew.copy_into(self, value._data if isinstance(value, Tensor) else value)
+        return self
+    check_not_graph_view(self, _name + "_")
+    node_name = "ZeroBackward0" if _name == "zero" else (
+        "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
+    out = _Fill.apply(self, value, node_name)
+    self._rebase_history(out._grad_fn, 0)
     return self
 
 
 def _zero_(self):
-    """Fill with zeros in place."""
-    return _fill_(self, 0)
+    """Fill with zeros in place (recorded as ``ZeroBackward0`` when the tensor requires grad)."""
+    return _fill_(self, 0, "zero")
+
+
+class _Copy(Function):
+    """``copy_`` as a graph node (PyTorch's CopyBackwards): the overwritten value gets a zero gradient, ``src``
+    the incoming one summed back over the broadcast, in its own dtype."""
+
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, t, src):
+        ctx.src_shape, ctx.src_dtype = src.shape, src.dtype
+        ew.copy_into(t, src)
+        return Tensor(t._data, _version=t._version)
+
+    @staticmethod
+    def backward(ctx, g):
+        g_src = None
+        if ctx.needs_input_grad[1]:
+            g_src = sum_to(g, ctx.src_shape)
+            if g_src.dtype != ctx.src_dtype:
+                g_src = g_src.to(ctx.src_dtype)
+        return zeros_like(g), g_src
 
 
 def _copy_(self, src):
-    """Copy ``src`` (broadcast, cast) into this tensor in place; gradients flow to ``src``."""
+    """Copy ``src`` (broadcast, cast) into this tensor in place; gradients flow to ``src``.
+
+    >>> import numgrad as ng
+    >>> v = ng.tensor([1.0, 2.0], requires_grad=True)
+    >>> w = ng.zeros(3, 2).copy_(v)
+    >>> w.sum().backward(); v.grad
+    tensor([3., 3.])
+    """
     if not isinstance(src, Tensor):
         src = tensor(src)
     self._check_inplace("copy")
-    if src.requires_grad and _grad_mode.is_grad_enabled():
+    if _grad_mode.is_grad_enabled() and (self._requires_grad or src._requires_grad):
         check_not_graph_view(self, "copy_")
-        result = src.to(self.dtype).expand(*self.shape)
-        ew.copy_into(self, result)
-        self._rebase_history(result._grad_fn, result._output_nr)
+        out = _Copy.apply(self, src)
+        self._rebase_history(out._grad_fn, 0)
         return self
     ew.copy_into(self, src)
     return self

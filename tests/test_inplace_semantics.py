@@ -113,3 +113,47 @@ def test_retain_grad_follows_the_tensor_through_an_in_place_op(write):
     """Issue 15 case 6: y.grad is the gradient of y's value after the in-place op."""
     for got, want in zip(_retained_then_written(ng, write), _retained_then_written(torch, write)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _filled(lib, how: str):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = lib.tensor(2.0, requires_grad=True)
+    y = x * 2
+    if how == "zero_":
+        y.zero_()
+    elif how == "fill_number":
+        y.fill_(3.0)
+    else:
+        y.fill_(v)
+    (y * y + y).sum().backward()
+    v_grad = v.grad.numpy().copy() if v.grad is not None else None
+    return type(y.grad_fn).__name__ if lib is torch else y.grad_fn.name(), x.grad.numpy().copy(), v_grad
+
+
+@pytest.mark.parametrize("how", ["zero_", "fill_number", "fill_tensor"])
+def test_zero_and_fill_are_recorded_like_pytorch(how):
+    """Issue 15 case 3: y = x*2; y.zero_() gave x.grad [2,2,2] (torch [0,0,0])."""
+    got_name, got_x, got_v = _filled(ng, how)
+    want_name, want_x, want_v = _filled(torch, how)
+    assert got_name == want_name
+    np.testing.assert_allclose(got_x, want_x)
+    if want_v is None:
+        assert got_v is None
+    else:
+        np.testing.assert_allclose(got_v, want_v)
+
+
+@pytest.mark.parametrize("write", [lambda v: v.zero_(), lambda v: v.fill_(1.0), lambda v: v.mul_(2),
+                                   lambda v: v.copy_(ng.ones(())), lambda v: v.__setitem__(0, 1.0)])
+def test_in_place_on_a_view_of_a_leaf_that_requires_grad_raises_pytorchs_error(write):
+    x = ng.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation"):
+        write(x[0])
+    np.testing.assert_array_equal(x.detach().numpy(), [[1.0, 2.0], [3.0, 4.0]])  # nothing was written
+
+
+def test_fill_with_a_tensor_of_several_elements_is_refused_with_pytorchs_error():
+    with pytest.raises(RuntimeError, match="fill_ only supports 0-dimension value tensor but got tensor with 1 "
+                                           "dimensions"):
+        ng.zeros(3).fill_(ng.ones(2))

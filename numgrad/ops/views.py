@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import AccumulateGrad, Function
 from ..kernels import backend as _backend
 from .sum_mean import sum_to
 
@@ -330,17 +330,34 @@ PUBLIC = ("reshape", "view", "flatten", "expand", "broadcast_to", "permute", "tr
           "unsqueeze", "contiguous")
 
 
+def _views_a_leaf(node) -> bool:
+    """Whether the chain of view nodes from ``node`` ends at a leaf (an ``AccumulateGrad``)."""
+    while True:
+        fn = getattr(node, "fn", None)
+        if fn is None or not fn.output_is_view(node.ctx):
+            return isinstance(node, AccumulateGrad)
+        edge = node._next[0]
+        if edge is None:
+            return False
+        node = edge[0]
+
+
 def check_not_graph_view(t, op: str) -> None:
     """Refuse a recorded in-place write into a view of a tensor with history.
 
-    The write would rebase only the view's history, not its base's, so the
-    base's gradient would silently be wrong; PyTorch rebases the base
-    (CopySlices), which needs base tracking that tensors do not have yet.
-    A view is the output of a ``Function`` whose ``output_is_view(ctx)`` is true.
+    A view of a leaf that requires grad gets PyTorch's error.  Otherwise the
+    write would rebase only the view's history, not its base's, so the base's
+    gradient would silently be wrong; PyTorch rebases the base (CopySlices),
+    which needs base tracking that tensors do not have yet.  A view is the
+    output of a ``Function`` whose ``output_is_view(ctx)`` is true.
     """
     node = t._grad_fn
     fn = getattr(node, "fn", None)
     if fn is not None and fn.output_is_view(node.ctx):
+        if _views_a_leaf(node):
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            )
         raise RuntimeError(
             f"{op}: in-place write into a view ({node.name()}) of a tensor that is part of the autograd graph is "
             "not supported; write into the base tensor with one index (x[0, 1] = v rather than x[0][1] = v), "
