@@ -227,9 +227,7 @@ class Tensor:
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
                 "to host memory first."
             )
-        if _pending_readers._pending:
-            # the caller may write into the array: pending fused ops must read it first
-            _pending_readers.flush_readers(self._data)
+        self._before_write()  # the caller may write into the array
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -238,6 +236,7 @@ class Tensor:
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
                 "to host memory first."
             )
+        self._before_write()  # np.asarray(t) may be written into, as t.numpy() may
         arr = self._data
         if dtype is not None:
             arr = arr.astype(dtype)
@@ -285,6 +284,15 @@ class Tensor:
         return "numgrad." + names.get(self.dtype.name, self.dtype.name)
 
     # ------------------------------------------------------------ in-place helpers
+    def _before_write(self) -> None:
+        """The write barrier: every pending computation that reads this tensor's memory runs now.
+
+        Whatever writes a tensor's buffer in place calls it first (in-place ops, setitem, fill_/copy_,
+        optimizer steps, normalization statistics, memory handed to NumPy) and bumps the version after.
+        """
+        if _pending_readers._pending:
+            _pending_readers.flush_readers(self._data)
+
     def _bump_version(self) -> None:
         self._version[0] += 1
 

@@ -157,3 +157,43 @@ def test_fill_with_a_tensor_of_several_elements_is_refused_with_pytorchs_error()
     with pytest.raises(RuntimeError, match="fill_ only supports 0-dimension value tensor but got tensor with 1 "
                                            "dimensions"):
         ng.zeros(3).fill_(ng.ones(2))
+
+
+def _step_then_read(lib, opt_name: str):
+    lib.manual_seed(0)
+    lin = lib.nn.Linear(3, 2)
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]]))
+        lin.bias.copy_(lib.tensor([0.1, -0.2]))
+    scale = lib.tensor([2.0, 3.0], requires_grad=True)
+    shift = lib.tensor([0.5, -0.5], requires_grad=True)
+    opt = getattr(lib.optim, opt_name)(list(lin.parameters()) + [scale, shift], lr=0.1)
+    x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    out = lin(x) * scale + shift  # reads the parameters elementwise: deferred
+    loss = (out * out).mean()
+    loss.backward()
+    opt.step()
+    return loss.item(), out.detach().numpy().copy(), scale.detach().numpy().copy()
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_reading_the_loss_after_the_optimizer_step_gives_the_forward_value(opt_name):
+    """Issue 15 case 7: `loss.backward(); opt.step(); loss.item()` raised when the loss read a parameter."""
+    for got, want in zip(_step_then_read(ng, opt_name), _step_then_read(torch, opt_name)):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_batch_norm_running_stats_update_runs_pending_readers_first():
+    for lib in (ng, torch):
+        bn = lib.nn.BatchNorm1d(3)
+        before = bn.running_mean * 2  # lazy in numgrad: reads the running mean
+        bn(lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]]))
+        np.testing.assert_array_equal(before.detach().numpy(), [0.0, 0.0, 0.0])
+        np.testing.assert_allclose(bn.running_mean.detach().numpy(), [0.25, 0.35, 0.5], rtol=1e-6)
+
+
+def test_memory_handed_to_numpy_by_asarray_is_safe_to_write():
+    x = ng.tensor([1.0, 2.0, 3.0])
+    y = x * 2  # lazy: reads x
+    np.asarray(x)[0] = 100  # the array protocol computes pending readers first, as .numpy() does
+    np.testing.assert_array_equal(y.numpy(), [2.0, 4.0, 6.0])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import weakref
 from typing import Callable, Optional
 
-from .. import _pending_readers
 from ..tensor import Tensor
 from .function import AccumulateGrad
 from .grad_api import backward as autograd_backward
@@ -103,8 +102,7 @@ def _check_inplace(self: Tensor, op: str) -> None:
             f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
             "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
         )
-    if _pending_readers._pending:
-        _pending_readers.flush_readers(self._data)
+    self._before_write()
 
 
 def _rebase_history(self: Tensor, node, output_nr: int) -> None:

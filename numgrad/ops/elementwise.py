@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from .. import _dtypes
-from .._pending_readers import flush_readers
 from ..autograd.function import FREED_MSG, Node, SavedTensor, modified_in_place
 from ..autograd.grad_mode import is_grad_enabled
 from ..creation import full_like, tensor
@@ -425,7 +424,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         t._rebase_history(result._grad_fn, 0)
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
-    flush_readers(t._data)
+    t._before_write()
     run_map(forward_roots(row), [_raw(x) for x in (t,) + others + tuple(params)], [t.dtype.np], shape,
             compute.name, casts, outs=[t._data])
     t._bump_version()
@@ -435,7 +434,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
 def copy_into(dst, src) -> None:
     """Write ``src``'s values into ``dst``'s memory (broadcasting, casting); no graph."""
     src_arr = _raw(src)  # computes a pending src before pending readers of dst are flushed
-    flush_readers(dst._data)
+    dst._before_write()
     run_map(forward_roots(ELEMENTWISE["identity"]), [src_arr], [dst.dtype.np], dst.shape,
             dst.dtype.name, [dst.dtype.name], outs=[dst._data])
     dst._bump_version()

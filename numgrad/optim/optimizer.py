@@ -185,6 +185,7 @@ class Optimizer:
             if flat is data:  # contiguous but read-only: update a copy
                 flat = copy_as(data, data.dtype)
             flat = flat.reshape(-1)
+        p._before_write()  # a pending fused op reading the parameter (the loss, say) reads it first
         state = self.state.setdefault(p, {})
         self._param_shape = p.shape
         self._update(group, flat, g, state, flat.shape[0] >= PARALLEL_THRESHOLD)

@@ -39,6 +39,8 @@ class _BatchNorm(Function):
             k.batch_norm_stats(x3, mean, var)
             if running_mean is not None:
                 # in place, on the statistics' own device (batch_norm checked it is the input's)
+                running_mean._before_write()
+                running_var._before_write()
                 k.batch_norm_update_running(running_mean._data, running_var._data, mean, var, count, momentum)
                 running_mean._bump_version()
                 running_var._bump_version()
