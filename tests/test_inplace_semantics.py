@@ -197,3 +197,38 @@ def test_memory_handed_to_numpy_by_asarray_is_safe_to_write():
     y = x * 2  # lazy: reads x
     np.asarray(x)[0] = 100  # the array protocol computes pending readers first, as .numpy() does
     np.testing.assert_array_equal(y.numpy(), [2.0, 4.0, 6.0])
+
+
+SECOND_BACKWARD = {
+    "reshape": lambda L, x: x.reshape(2, 2).sum(),
+    "slice": lambda L, x: x[1:].sum(),
+    "expand": lambda L, x: x[:1].expand(3).sum(),
+    "permute": lambda L, x: x.reshape(2, 2).permute(1, 0).sum(),
+    "unsqueeze_mean": lambda L, x: x.unsqueeze(0).mean(),
+    "add_sub_neg": lambda L, x: (-((x + 2) - 1)).sum(),
+    "mul_scalar": lambda L, x: (x * 2).sum(),
+    "mul_tensor": lambda L, x: (x * x).sum(),
+    "tanh": lambda L, x: L.tanh(x).sum(),
+    "advanced_index": lambda L, x: x[L.tensor([0, 2])].sum(),
+}
+
+
+def _backward_twice(lib, build):
+    x = lib.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    s = build(lib, x)
+    s.backward()
+    try:
+        s.backward()
+    except RuntimeError as exc:
+        assert "backward through the graph a second time" in str(exc)
+        return "raised", x.grad.numpy().copy()
+    return "ran", x.grad.numpy().copy()
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_BACKWARD))
+def test_a_second_backward_runs_where_pytorch_saved_nothing_and_raises_where_it_did(name):
+    """Issue 15 case 9: views and sums save only shapes; add/sub/neg read no operand."""
+    got_outcome, got_grad = _backward_twice(ng, SECOND_BACKWARD[name])
+    want_outcome, want_grad = _backward_twice(torch, SECOND_BACKWARD[name])
+    assert got_outcome == want_outcome
+    np.testing.assert_allclose(got_grad, want_grad)

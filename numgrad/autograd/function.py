@@ -181,7 +181,9 @@ class FunctionNode(Node):
         return out
 
     def release(self) -> None:
-        self.ctx._freed = True
+        # a backward that needs only shapes and flags can run again, as in PyTorch (views, sums)
+        if self.fn.backward_reads_saved(self.ctx):
+            self.ctx._freed = True
         self.ctx._saved = ()
 
 
@@ -222,6 +224,15 @@ class Function(metaclass=_FunctionMeta):
     def output_is_view(cls, ctx) -> bool:
         """Whether this call's outputs are views of its input (``ctx`` is the call's context)."""
         return cls.returns_views
+
+    # Ops whose backward reads only shapes and flags from ctx (sums, views) say so: once the graph is
+    # released, a second backward through them still works, as in PyTorch; other nodes raise then.
+    saves_only_metadata = False
+
+    @classmethod
+    def backward_reads_saved(cls, ctx) -> bool:
+        """Whether backward reads values kept from the forward pass (freed when the graph is released)."""
+        return not (cls.saves_only_metadata or cls.output_is_view(ctx))
 
     @staticmethod
     def forward(ctx, *args, **kwargs):

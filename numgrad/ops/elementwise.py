@@ -306,10 +306,14 @@ class ElementwiseNode(Node):
         return x
 
     def apply(self, grads, create_graph):
-        if self._freed:
-            raise RuntimeError(FREED_MSG)
         g = grads[0]
         needs = tuple(e is not None for e in self._next)
+        if self._freed:
+            # as PyTorch: a derivative that reads no operand and not the output (add, sub, neg, and
+            # parameters like leaky_relu's slope) runs again; one that does needs retain_graph=True
+            _, used = _symbolic_grads(self.row, needs)
+            if any(i < self.row.arity for i in used) or self.row.arity + len(self.row.params) in used:
+                raise RuntimeError(FREED_MSG)
         if create_graph:
             return self._apply_graph(g, needs)
         roots, used = _symbolic_grads(self.row, needs)

@@ -49,6 +49,7 @@ def kept_shape(shape: tuple, dims: tuple) -> tuple:
 
 
 class SumTo(Function):
+    saves_only_metadata = True  # shapes and dims only: a second backward works
     node_name = "SumBackward1"
 
     @staticmethod
@@ -104,6 +105,7 @@ def _broadcast_back(g, ctx):
 
 
 class Sum(Function):
+    saves_only_metadata = True  # shapes and dims only: a second backward works
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
         ctx.in_shape = x.shape
@@ -136,6 +138,7 @@ def sum(input, dim: Dims = None, keepdim: bool = False, *, dtype=None):
 
 
 class Mean(Function):
+    saves_only_metadata = True  # shapes and dims only: a second backward works
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         if not x.dtype.is_floating_point:
