@@ -232,3 +232,38 @@ def test_a_second_backward_runs_where_pytorch_saved_nothing_and_raises_where_it_
     want_outcome, want_grad = _backward_twice(torch, SECOND_BACKWARD[name])
     assert got_outcome == want_outcome
     np.testing.assert_allclose(got_grad, want_grad)
+
+
+NUMERICS = {
+    "round_int64_max": lambda L: L.round(L.tensor([2 ** 63 - 1, -3])).tolist(),
+    "floor_int": lambda L: L.floor(L.tensor([2 ** 63 - 1, -3])).tolist(),
+    "int_pow_2": lambda L: (L.tensor([2, 3]) ** 2).tolist(),
+    "sign_nan_and_zeros": lambda L: [str(v) for v in L.sign(L.tensor([float("nan"), -2.0, 0.0, -0.0])).tolist()],
+    "flatten_1d_is_input": lambda L: (lambda t: t.flatten() is t)(L.tensor([1.0, 2.0])),
+    "transpose_0d": lambda L: L.tensor(1.0).transpose(0, -1).tolist(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMERICS))
+def test_numerics_match_pytorch(name):
+    """Issue 15 case 11 (the parts fixed so far)."""
+    assert NUMERICS[name](ng) == NUMERICS[name](torch)
+
+
+def test_integers_to_negative_powers_raise_pytorchs_error():
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed."):
+        ng.tensor([2, 3]) ** -1
+
+
+def test_transpose_of_a_0d_tensor_checks_its_dims():
+    with pytest.raises(IndexError, match=r"expected to be in range of \[-1, 0\], but got 2"):
+        ng.tensor(1.0).transpose(0, 2)
+
+
+def test_relu_passes_the_gradient_at_nan_as_pytorch_does():
+    grads = []
+    for lib in (ng, torch):
+        x = lib.tensor([float("nan"), 1.0, -2.0], requires_grad=True)
+        lib.relu(x).sum().backward()
+        grads.append(x.grad.tolist())
+    assert grads[0] == grads[1] == [1.0, 1.0, 0.0]

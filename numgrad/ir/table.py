@@ -189,7 +189,8 @@ row(
     ),
 )
 row("abs", 1, "arith", "abs({0})", lambda F, x, out, g: (g * F.sign(x[0]),))
-row("sign", 1, "arith", "(T(1) if {0} > 0 else (T(-1) if {0} < 0 else {0}))", _zero)
+# 0 for zeros (-0.0 too) and for NaN, as in PyTorch
+row("sign", 1, "arith", "(T(1) if {0} > 0 else (T(-1) if {0} < 0 else T(0)))", _zero)
 row("square", 1, "arith", "({0} * {0})", lambda F, x, out, g: (g * 2.0 * x[0],))
 row("reciprocal", 1, "float", "(T(1) / {0})", lambda F, x, out, g: (-g * out * out,), domain="nonzero")
 row(
@@ -253,7 +254,8 @@ row("erf", 1, "float", "M.erf({0})", lambda F, x, out, g: (g * (2.0 * INV_SQRT_2
 row("sigmoid", 1, "float", "M.sigmoid({0})", lambda F, x, out, g: (g * out * (1.0 - out),))
 
 # ------------------------------------------------------------- activations
-row("relu", 1, "arith", "(T(0) if {0} <= 0 else {0})", lambda F, x, out, g: (F.where(F.gt(out, 0.0), g, 0.0),),
+# the gradient passes where the output is not <= 0, NaN included, as PyTorch's threshold_backward does
+row("relu", 1, "arith", "(T(0) if {0} <= 0 else {0})", lambda F, x, out, g: (F.where(F.le(out, 0.0), 0.0, g),),
     node="ReluBackward0")
 row("leaky_relu", 1, "float", "({0} if {0} > 0 else {0} * {1})",
     lambda F, x, out, g: (F.where(F.gt(x[0], 0.0), g, g * x[1]),), params=("negative_slope",))

@@ -102,6 +102,24 @@ _INT_DIVISIONS = ("floor_divide", "remainder")
 _PLAIN_NUMBERS = (float, int, bool)
 
 
+# rounding an integer gives the integer (M.rint would go through a double, losing int64's top bits)
+_INTEGER_ROUNDINGS = ("floor", "ceil", "round", "trunc")
+_INTEGER_SPECIAL = frozenset(_INT_DIVISIONS + _INTEGER_ROUNDINGS + ("pow",))
+
+
+def _integer_row(row, operands):
+    """The row that computes ``row`` on integer operands as PyTorch does, or PyTorch's error."""
+    if row.name in _INT_DIVISIONS:
+        _check_int_divisor(row.name, _raw(operands[1]))
+    elif row.name == "pow":
+        exponent = operands[1]
+        if isinstance(exponent, int) and not isinstance(exponent, bool) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+    else:
+        return ELEMENTWISE["identity"]
+    return row
+
+
 def _check_int_divisor(name, divisor) -> None:
     """Integer division by zero: PyTorch raises instead of returning garbage."""
     if isinstance(divisor, np.ndarray):
@@ -185,8 +203,8 @@ def apply(name: str, *operands, params: tuple = ()):
     if device is None:
         device = cpu
     compute, out_dtype, casts = _plan(row, operands, len(params))
-    if row.name in _INT_DIVISIONS and not compute.is_floating_point:
-        _check_int_divisor(row.name, _raw(operands[1]))
+    if row.name in _INTEGER_SPECIAL and not compute.is_floating_point:
+        row = _integer_row(row, operands)
     versions = None
     if fusion_state._enabled:
         out = record_lazy(row, operands, params, shape, out_dtype, compute, device)

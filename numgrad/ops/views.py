@@ -124,6 +124,10 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
     """
     if input.ndim == 0:
         return reshape(input, 1)
+    if input.ndim == 1:
+        _wrap(start_dim, 1, "flatten")
+        _wrap(end_dim, 1, "flatten")
+        return input  # PyTorch returns the tensor itself
     s = _wrap(start_dim, input.ndim, "flatten")
     e = _wrap(end_dim, input.ndim, "flatten")
     if s > e:
@@ -236,6 +240,8 @@ def transpose(input, dim0: int, dim1: int):
     (3, 2)
     """
     if input.ndim == 0:
+        _wrap(dim0, 0, "transpose")  # a 0-d tensor takes dims -1 and 0 (PyTorch's IndexError otherwise)
+        _wrap(dim1, 0, "transpose")
         return input
     d0 = _wrap(dim0, input.ndim, "transpose")
     d1 = _wrap(dim1, input.ndim, "transpose")
