@@ -23,6 +23,7 @@ until computed) and ``operands`` (None once it no longer needs its inputs).
 """
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
@@ -31,6 +32,9 @@ import numpy as np
 #   -> weak references to pending readers of that memory
 _pending: dict = {}
 _pending_entries = [0, 4096]  # entries now, size that triggers the next clean-up
+# Threads record independent graphs at once: every change to the table holds this lock (uncontended it
+# costs tens of nanoseconds); computing a reader happens outside it, since that records and flushes too.
+_lock = threading.Lock()
 
 
 def owner(arr):
@@ -53,22 +57,24 @@ def register(keys, reader) -> None:
     ``LazyOp.__init__`` does the same inline (recording an op is a hot path);
     a change to the table's layout changes both."""
     ref = weakref.ref(reader)
-    for key in keys:
-        readers = _pending.get(key)
-        if readers is None:
-            _pending[key] = [ref]
-        else:
-            readers.append(ref)
-    _pending_entries[0] += len(keys)
-    if _pending_entries[0] > _pending_entries[1]:
-        _compact()
+    with _lock:
+        for key in keys:
+            readers = _pending.get(key)
+            if readers is None:
+                _pending[key] = [ref]
+            else:
+                readers.append(ref)
+        _pending_entries[0] += len(keys)
+        if _pending_entries[0] > _pending_entries[1]:
+            _compact()
 
 
 def move(old_key: int, new_key: int) -> None:
     """Readers waiting on a value (``old_key``) now read the buffer it was computed into."""
-    readers = _pending.pop(old_key, None)
-    if readers:
-        _pending.setdefault(new_key, []).extend(readers)
+    with _lock:
+        readers = _pending.pop(old_key, None)
+        if readers:
+            _pending.setdefault(new_key, []).extend(readers)
 
 
 def any_pending() -> bool:
@@ -81,6 +87,7 @@ def _is_pending(ref) -> bool:
 
 
 def _compact() -> None:
+    """Drop the entries of readers that are computed or gone (the caller holds ``_lock``)."""
     total = 0
     for key in list(_pending):
         live = [r for r in _pending[key] if _is_pending(r)]
@@ -96,10 +103,12 @@ def _compact() -> None:
 
 def flush_readers(target) -> None:
     """Compute every pending reader of ``target``'s memory, before it is modified in place."""
-    refs = _pending.pop(id(owner(target)), None)
-    if refs is None:
-        return
-    _pending_entries[0] -= len(refs)
+    key = id(owner(target))
+    with _lock:
+        refs = _pending.pop(key, None)
+        if refs is None:
+            return
+        _pending_entries[0] -= len(refs)
     for ref in refs:
         if _is_pending(ref):
             ref().realize()
@@ -107,9 +116,10 @@ def flush_readers(target) -> None:
 
 def flush_all() -> None:
     """Compute every pending reader (fusion is being switched off)."""
-    for refs in list(_pending.values()):
-        for ref in refs:
-            if _is_pending(ref):
-                ref().realize()
-    _pending.clear()
-    _pending_entries[0] = 0
+    with _lock:
+        refs = [ref for readers in _pending.values() for ref in readers]
+        _pending.clear()
+        _pending_entries[0] = 0
+    for ref in refs:
+        if _is_pending(ref):
+            ref().realize()

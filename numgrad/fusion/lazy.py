@@ -43,29 +43,30 @@ class LazyOp:
         # versions, and register as a reader so in-place writes compute us first.
         # Readers of a still-lazy operand wait under that LazyOp and move to its
         # result buffer once it is computed.
-        # the loop writes into numgrad._pending_readers' table itself: one recorded op is a hot path
         versions = []
-        pending = _readers._pending
-        ref = weakref.ref(self)
-        n = 0
+        keys = []
         for x in operands:
             if isinstance(x, Tensor):
                 versions.append(x._version[0])
                 buf = x._buf if x._buf is not None else x._lazy.result
-                key = id(_readers.owner(buf)) if buf is not None else id(x._lazy)
+                keys.append(id(_readers.owner(buf)) if buf is not None else id(x._lazy))
+            else:
+                versions.append(None)
+        self.versions = versions
+        # numgrad._pending_readers.register, inline: recording an op is a hot path
+        ref = weakref.ref(self)
+        pending = _readers._pending
+        with _readers._lock:
+            for key in keys:
                 readers = pending.get(key)
                 if readers is None:
                     pending[key] = [ref]
                 else:
                     readers.append(ref)
-                n += 1
-            else:
-                versions.append(None)
-        self.versions = versions
-        entries = _readers._pending_entries
-        entries[0] += n
-        if entries[0] > entries[1]:
-            _readers._compact()
+            entries = _readers._pending_entries
+            entries[0] += len(keys)
+            if entries[0] > entries[1]:
+                _readers._compact()
 
     def realize(self) -> np.ndarray:
         if self.result is None:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import numpy as np
 
 MIN_BYTES = 1 << 20
 MAX_BYTES = int(os.environ.get("NUMGRAD_POOL_MAX_BYTES", 512 << 20))
 _owners: list = []  # byte arrays; each entry is the pool's own reference
+# Seeing an owner idle and handing out a view of it is one step: two threads must not both take it.
+_lock = threading.Lock()
 
 
 def _idle_at(i: int) -> bool:
@@ -43,17 +46,19 @@ def empty(shape, dtype) -> np.ndarray:
         nbytes *= n
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype=dtype)
-    for i in range(len(_owners)):
-        if _owners[i].size == nbytes and _idle_at(i):
-            return _owners[i].view(dtype).reshape(shape)
-    owner = np.empty(nbytes, dtype=np.uint8)
-    if _make_room(nbytes):
-        _owners.append(owner)
-    return owner.view(dtype).reshape(shape)
+    with _lock:
+        for i in range(len(_owners)):
+            if _owners[i].size == nbytes and _idle_at(i):
+                return _owners[i].view(dtype).reshape(shape)
+        owner = np.empty(nbytes, dtype=np.uint8)
+        if _make_room(nbytes):
+            _owners.append(owner)
+        return owner.view(dtype).reshape(shape)
 
 
 def _make_room(nbytes: int) -> bool:
-    """Drop idle owners (oldest first) until ``nbytes`` more fit under MAX_BYTES; whether they fit."""
+    """Drop idle owners (oldest first) until ``nbytes`` more fit under MAX_BYTES; whether they fit (the caller
+    holds ``_lock``)."""
     total = sum(o.size for o in _owners) + nbytes
     i = 0
     while total > MAX_BYTES and i < len(_owners):
@@ -95,9 +100,10 @@ _SOLE_REFS = _calibrate_sole()
 
 def release_all() -> None:
     """Give idle pooled buffers back to the system."""
-    for i in reversed(range(len(_owners))):
-        if _idle_at(i):
-            del _owners[i]
+    with _lock:
+        for i in reversed(range(len(_owners))):
+            if _idle_at(i):
+                del _owners[i]
 
 
 def pooled_bytes() -> int:
