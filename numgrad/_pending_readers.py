@@ -37,6 +37,28 @@ _pending_entries = [0, 4096]  # entries now, size that triggers the next clean-u
 _lock = threading.Lock()
 
 
+# Memory that NumPy or another framework can also write (handed out by .numpy(), np.asarray, DLPack, or
+# adopted by from_numpy): the barrier cannot see those writes, so an op reading it is computed when it is
+# recorded.  owner id -> weak reference whose callback drops the entry when the owner is freed.
+_escaped: dict = {}
+
+
+def mark_escaped(arr) -> None:
+    """``arr``'s memory can be written behind numgrad's back from now on.
+
+    >>> import numpy as np
+    >>> a = np.zeros(3); mark_escaped(a[1:]); key_of(a) in _escaped
+    True
+    """
+    own = owner(arr)
+    key = id(own)
+    if key not in _escaped:
+        try:
+            _escaped[key] = weakref.ref(own, lambda _ref, key=key: _escaped.pop(key, None))
+        except TypeError:  # an allocation without weak references (device memory): CPU NumPy cannot alias it
+            pass
+
+
 def owner(arr):
     """The allocation behind ``arr``: every view of one buffer has the same owner."""
     if type(arr) is not np.ndarray:

@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from . import _dtypes
+from . import _pending_readers
 from .tensor import Tensor
 from .device import as_device
 from .kernels import backend as _backend
@@ -105,6 +106,7 @@ def from_numpy(array: np.ndarray):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     _dtypes.from_numpy_dtype(array.dtype)
+    _pending_readers.mark_escaped(array)  # the caller keeps writing access through ``array``
     return _finish(array, False)
 
 

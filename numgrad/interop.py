@@ -17,6 +17,7 @@ import numpy as np
 
 from .kernels.cuda.array import DeviceArray
 from .kernels.cuda.array import from_cuda_array
+from . import _pending_readers
 from .tensor import Tensor
 
 # DLPack's device type codes
@@ -30,7 +31,9 @@ def from_dlpack(obj):
     """
     device_type = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else None
     if device_type == _DL_CPU:
-        return Tensor(np.from_dlpack(obj))
+        arr = np.from_dlpack(obj)
+        _pending_readers.mark_escaped(arr)  # the producer can still write it
+        return Tensor(arr)
     if hasattr(obj, "__cuda_array_interface__"):
         return Tensor(from_cuda_array(obj))
     if device_type is None:
@@ -47,7 +50,10 @@ def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         raise RuntimeError(
             "Can't export tensors that require gradient, use tensor.detach() (DLPack shares the data only)"
         )
+    self._before_write()  # the consumer may write into it
     arr = self._data
+    if type(arr) is not DeviceArray:
+        _pending_readers.mark_escaped(arr)
     if type(arr) is DeviceArray:
         # numba-cuda's device arrays export DLPack through cuda.core's StridedMemoryView
         return arr.kernel_arg()._strided_memory_view_shim.__dlpack__(stream=stream)

@@ -228,7 +228,9 @@ class Tensor:
                 "to host memory first."
             )
         self._before_write()  # the caller may write into the array
-        return self._data
+        arr = self._data
+        _pending_readers.mark_escaped(arr)
+        return arr
 
     def __array__(self, dtype=None, copy=None):
         if self._device.type != "cpu":
@@ -238,6 +240,7 @@ class Tensor:
             )
         self._before_write()  # np.asarray(t) may be written into, as t.numpy() may
         arr = self._data
+        _pending_readers.mark_escaped(arr)
         if dtype is not None:
             arr = arr.astype(dtype)
         return arr

@@ -267,3 +267,38 @@ def test_relu_passes_the_gradient_at_nan_as_pytorch_does():
         lib.relu(x).sum().backward()
         grads.append(x.grad.tolist())
     assert grads[0] == grads[1] == [1.0, 1.0, 0.0]
+
+
+def _alias_written_after_recording(lib, how: str):
+    x = lib.tensor([1.0, 2.0, 3.0])
+    if how == "numpy":
+        alias = x.numpy()
+    elif how == "asarray":
+        alias = np.asarray(x)
+    elif how == "dlpack":
+        alias = np.from_dlpack(x)
+    else:
+        alias = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+        x = lib.from_numpy(alias)
+    y = x * 2  # recorded after the alias was taken
+    alias[0] = 100
+    return y.tolist()
+
+
+@pytest.mark.parametrize("how", ["numpy", "asarray", "dlpack", "from_numpy"])
+def test_an_op_reading_memory_numpy_can_write_sees_it_as_of_recording(how):
+    """Issue 15 case 5: a = x.numpy(); y = x*2; a[0] = 100 gave y = [200, 4, 6] (torch [2, 4, 6])."""
+    assert _alias_written_after_recording(ng, how) == _alias_written_after_recording(torch, how)
+
+
+def test_ops_on_memory_numpy_cannot_see_stay_lazy():
+    from numgrad.fusion.lazy import pending_op
+
+    x = ng.tensor([1.0, 2.0, 3.0])
+    y = x * 2
+    assert pending_op(y) is not None  # nothing escaped: fused as before
+    x.numpy()
+    z = x * 3
+    assert pending_op(z) is None  # x's memory escaped: computed when recorded
+    w = z + 1
+    assert pending_op(w) is not None  # z's own memory did not escape

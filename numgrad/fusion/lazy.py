@@ -27,7 +27,7 @@ class LazyOp:
     """One recorded elementwise op; ``realize()`` computes its whole region."""
 
     __slots__ = ("row", "operands", "params", "shape", "dtype", "compute", "size", "versions", "result",
-                 "device", "__weakref__")
+                 "device", "reads_escaped", "__weakref__")
 
     def __init__(self, row, operands, params, shape, dtype, compute, size, device):
         self.device = device
@@ -67,6 +67,9 @@ class LazyOp:
             entries[0] += len(keys)
             if entries[0] > entries[1]:
                 _readers._compact()
+        escaped = _readers._escaped
+        # memory NumPy can write unseen: the op is computed when recorded (record() does it)
+        self.reads_escaped = bool(escaped) and any(key in escaped for key in keys)
 
     def realize(self) -> np.ndarray:
         if self.result is None:
@@ -347,6 +350,8 @@ def record(row, operands, params, shape, out_dtype, compute, device):
             if isinstance(x, Tensor) and x._buf is None:
                 x._data  # noqa: B018 - computes the full operand region now
     op = LazyOp(row, operands, params, shape, out_dtype, compute, size, device)
+    if op.reads_escaped:
+        op.realize()  # it reads memory NumPy may write behind numgrad's back: its value is the one of now
     return Tensor._from_lazy(op)
 
 

@@ -64,7 +64,7 @@ def _auto_reference(fn: Callable) -> Optional[Callable]:
 
 def _materialize(result) -> None:
     if isinstance(result, Tensor):
-        result.numpy()
+        result._data  # noqa: B018 - computes it without handing the memory to NumPy
     elif isinstance(result, (tuple, list)):
         for r in result:
             _materialize(r)
@@ -77,7 +77,7 @@ def _holds_tensor(result) -> bool:
 
 
 def _to_numpy_args(args) -> tuple:
-    return tuple(a.detach().numpy().copy() if isinstance(a, Tensor) else a for a in args)
+    return tuple(a.detach()._host().copy() if isinstance(a, Tensor) else a for a in args)
 
 
 def _time_runs(run: Callable, repeats: int) -> float:
