@@ -43,33 +43,35 @@ class LazyOp:
         # versions, and register as a reader so in-place writes compute us first.
         # Readers of a still-lazy operand wait under that LazyOp and move to its
         # result buffer once it is computed.
-        versions = []
-        keys = []
-        for x in operands:
-            if isinstance(x, Tensor):
-                versions.append(x._version[0])
-                buf = x._buf if x._buf is not None else x._lazy.result
-                keys.append(id(_readers.owner(buf)) if buf is not None else id(x._lazy))
-            else:
-                versions.append(None)
-        self.versions = versions
         # numgrad._pending_readers.register, inline: recording an op is a hot path
+        versions = []
         ref = weakref.ref(self)
         pending = _readers._pending
+        escaped = _readers._escaped  # memory NumPy can write unseen: the op is computed when recorded
+        reads_escaped = False
+        n = 0
         with _readers._lock:
-            for key in keys:
-                readers = pending.get(key)
-                if readers is None:
-                    pending[key] = [ref]
+            for x in operands:
+                if isinstance(x, Tensor):
+                    versions.append(x._version[0])
+                    buf = x._buf if x._buf is not None else x._lazy.result
+                    key = id(_readers.owner(buf)) if buf is not None else id(x._lazy)
+                    readers = pending.get(key)
+                    if readers is None:
+                        pending[key] = [ref]
+                    else:
+                        readers.append(ref)
+                    if escaped and key in escaped:
+                        reads_escaped = True
+                    n += 1
                 else:
-                    readers.append(ref)
+                    versions.append(None)
             entries = _readers._pending_entries
-            entries[0] += len(keys)
+            entries[0] += n
             if entries[0] > entries[1]:
                 _readers._compact()
-        escaped = _readers._escaped
-        # memory NumPy can write unseen: the op is computed when recorded (record() does it)
-        self.reads_escaped = bool(escaped) and any(key in escaped for key in keys)
+        self.versions = versions
+        self.reads_escaped = reads_escaped
 
     def realize(self) -> np.ndarray:
         if self.result is None:
