@@ -99,10 +99,6 @@ def move(old_key: int, new_key: int) -> None:
             _pending.setdefault(new_key, []).extend(readers)
 
 
-def any_pending() -> bool:
-    return bool(_pending)
-
-
 def _is_pending(ref) -> bool:
     reader = ref()
     return reader is not None and reader.result is None and reader.operands is not None
