@@ -19,6 +19,28 @@ from .device import Device, cpu, cuda0
 from .kernels.cuda.array import DeviceArray
 
 
+class ViewInfo:
+    """How a view was taken of its base, so autograd can take it again (PyTorch's view replay).
+
+    ``base`` is the tensor that owns the memory (never itself a view); ``replay`` is the chain of view ops,
+    each ``(function, extra_args, kwargs, output_index)``, that turns the base into this view;
+    ``creation`` says why in-place writes into the view may be refused (``VIEW_*`` below).
+    """
+
+    __slots__ = ("base", "replay", "creation", "op_name")
+
+    def __init__(self, base: "Tensor", replay: tuple, creation: int, op_name: str):
+        self.base = base
+        self.replay = replay
+        self.creation = creation
+        self.op_name = op_name
+
+
+VIEW_DEFAULT = 0
+VIEW_IN_NO_GRAD = 1  # taken while grad mode was off: recorded in-place writes into it are refused, as in PyTorch
+VIEW_OF_MULTIPLE = 2  # one of several views returned by one call (unbind, split): same
+
+
 class Tensor:
     """A multi-dimensional array with automatic differentiation.
 
@@ -33,7 +55,7 @@ class Tensor:
 
     __slots__ = (
         "_buf", "_lazy", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
-        "_acc", "_hooks", "_retains_grad", "_device", "__weakref__",
+        "_acc", "_hooks", "_retains_grad", "_device", "_view", "_views", "__weakref__",
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
@@ -48,6 +70,8 @@ class Tensor:
         self._acc = None
         self._hooks = None
         self._retains_grad = False
+        self._view: Optional[ViewInfo] = None  # set when this tensor is a view of another (numgrad.autograd.function)
+        self._views = None  # on a base: weak references to the views taken of it
         # where the data lives is the device: one source of truth
         self._device = cuda0 if type(data) is DeviceArray else cpu
         if requires_grad:
@@ -67,6 +91,8 @@ class Tensor:
         t._acc = None
         t._hooks = None
         t._retains_grad = False
+        t._view = None
+        t._views = None
         t._device = lazy.device
         return t
 

@@ -25,7 +25,7 @@ from ..kernels.backend import reduce_array, run_map
 from ..kernels.broadcast import sum_to_array
 from ..tensor import Tensor, result_type
 from .sum_mean import sum_to
-from .views import check_not_graph_view
+from ..autograd.views import check_view_inplace
 from ..kernels.backend import copy
 
 
@@ -440,7 +440,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(x, Tensor) and x._requires_grad for x in others))
     if record:
         # rebasing only the view would leave its base's gradient silently wrong
-        check_not_graph_view(t, name + "_")
+        check_view_inplace(t, name + "_")
         result = apply(name, t.clone(), *others, params=params)
         copy_into(t, result)
         t._rebase_history(result._grad_fn, 0)

@@ -33,7 +33,7 @@ from .elementwise import broadcast_shapes, copy_into
 from .elementwise_functions import where
 from .shape import pad
 from .sum_mean import sum_to
-from .views import check_not_graph_view
+from ..autograd.views import check_view_inplace
 from ..kernels.backend import reduce_array
 
 _INDEX_TYPE_ERROR = (
@@ -459,7 +459,7 @@ def setitem(self, key, value) -> None:
     self._check_inplace("setitem")
     _check_writable(self, "setitem")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
-        check_not_graph_view(self, "setitem")
+        check_view_inplace(self, "setitem")
         out = IndexPut.apply(self, plan, values, False, True)
         if out._grad_fn is not None:
             self._rebase_history(out._grad_fn, 0)
@@ -496,7 +496,7 @@ def index_put_(self, indices, values, accumulate: bool = False):
     self._check_inplace("index_put")
     _check_writable(self, "index_put_")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
-        check_not_graph_view(self, "index_put_")
+        check_view_inplace(self, "index_put_")
         out = IndexPut.apply(self, plan, values, bool(accumulate), True)
         if out._grad_fn is not None:
             self._rebase_history(out._grad_fn, 0)
@@ -730,7 +730,7 @@ def scatter_add_(self, dim: int, index, src):
     self._check_inplace("scatter_add")
     _check_writable(self, "scatter_add_")
     if is_grad_enabled() and (self.requires_grad or src.requires_grad):
-        check_not_graph_view(self, "scatter_add_")
+        check_view_inplace(self, "scatter_add_")
         out = ScatterAdd.apply(self, d, index, src, True)
         if out._grad_fn is not None:
             self._rebase_history(out._grad_fn, 0)
@@ -814,7 +814,7 @@ def masked_fill_(self, mask, value):
     self._check_inplace("masked_fill")
     _check_writable(self, "masked_fill_")
     if is_grad_enabled() and (self.requires_grad or value.requires_grad):
-        check_not_graph_view(self, "masked_fill_")
+        check_view_inplace(self, "masked_fill_")
     result = masked_fill(self, mask, value)
     copy_into(self, result)
     if result._grad_fn is not None:
