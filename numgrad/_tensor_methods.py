@@ -212,6 +212,7 @@ def _copy_(self, src):
     if not isinstance(src, Tensor):
         src = tensor(src)
     self._check_inplace("copy")
+    ew.check_no_partial_overlap(self, (src,))
     if _grad_mode.is_grad_enabled() and (self._requires_grad or src._requires_grad):
         check_view_inplace(self, "copy_")
         out = _Copy.apply(self, src)

@@ -285,6 +285,10 @@ class Function(metaclass=_FunctionMeta):
             outs = tuple(fresh)
         if cls._may_return_views and isinstance(args[0], Tensor) and cls.output_is_view(ctx):
             _mark_views(cls, args, kwargs, outs, prev)
+        else:
+            for o in outs:  # a view made inside forward (of a temporary) is not a view of anything the user has
+                if o is not None and o._view is not None:
+                    o._view = None
         return outs[0] if single else outs
 
 

@@ -421,6 +421,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     row = ELEMENTWISE[name]
     others = tuple(_to_operand(x, name + "_") for x in others)
     t._check_inplace(name)
+    check_no_partial_overlap(t, others)
     compute, out_dtype = _dtypes_for(row, (t,) + others)
     if not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind"):
         raise RuntimeError(
@@ -443,7 +444,13 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         check_view_inplace(t, name + "_")
         result = apply(name, t.clone(), *others, params=params)
         copy_into(t, result)
-        t._rebase_history(result._grad_fn, 0)
+        node = result._grad_fn
+        if isinstance(node, ElementwiseNode):
+            # the node's output now lives in t's memory: a later write there must stop a fused backward
+            # from recomputing it
+            node.out_version = t._version
+            node.out_version_at = t._version[0]
+        t._rebase_history(node, 0)
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
     t._before_write()
@@ -451,6 +458,28 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
             compute.name, casts, outs=[t._data])
     t._bump_version()
     return t
+
+
+def check_no_partial_overlap(t, operands) -> None:
+    """PyTorch's refusal of an in-place op whose operand shares some, not all, of the written memory.
+
+    An operand that is exactly the written memory (same start, shape and strides) is fine: each element reads
+    itself. Lazy operands have fresh memory of their own.
+    """
+    out = t._buf
+    if out is None or type(out) is not np.ndarray:
+        return
+    for x in operands:
+        arr = x._buf if isinstance(x, Tensor) else None
+        if type(arr) is not np.ndarray or not np.may_share_memory(out, arr):
+            continue
+        same = (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                and arr.shape == out.shape and arr.strides == out.strides)
+        if not same and np.shares_memory(out, arr):
+            raise RuntimeError(
+                "unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                "single memory location. Please clone() the tensor before performing the operation."
+            )
 
 
 def copy_into(dst, src) -> None:
