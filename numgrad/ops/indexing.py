@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._dtypes import torch_type_name
 from ..tensor import Tensor
 from ..autograd.function import Function
 from ..kernels import backend as _backend
@@ -455,6 +456,7 @@ def setitem(self, key, value) -> None:
             [0., 0., 0.]])
     """
     plan = _parse(self.shape, key)
+    _check_index_put_dtypes(self, value, plan)
     values = _fit_values(_value_tensor(value, self, "setitem"), plan.out_shape, "setitem")
     self._check_inplace("setitem")
     _check_writable(self, "setitem")
@@ -466,6 +468,15 @@ def setitem(self, key, value) -> None:
         return
     _put(self._data, plan, values._data, False)
     self._bump_version()
+
+
+def _check_index_put_dtypes(target, value, plan) -> None:
+    """PyTorch casts a value written through slices, but not one written through index tensors."""
+    if plan.adv and isinstance(value, Tensor) and value.dtype != target.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{torch_type_name(target.dtype)} for the destination and {torch_type_name(value.dtype)} for the source."
+        )
 
 
 def _index_plan_from_list(shape: tuple, indices) -> IndexPlan:
@@ -480,6 +491,7 @@ def index_put(input, indices, values, accumulate: bool = False):
     tensor([2., 0., 0.])
     """
     plan = _index_plan_from_list(input.shape, indices)
+    _check_index_put_dtypes(input, values, plan)
     values = _fit_values(_value_tensor(values, input, "index_put"), plan.out_shape, "index_put")
     return IndexPut.apply(input, plan, values, bool(accumulate), False)
 
@@ -492,6 +504,7 @@ def index_put_(self, indices, values, accumulate: bool = False):
     tensor([0., 4., 0.])
     """
     plan = _index_plan_from_list(self.shape, indices)
+    _check_index_put_dtypes(self, values, plan)
     values = _fit_values(_value_tensor(values, self, "index_put_"), plan.out_shape, "index_put_")
     self._check_inplace("index_put")
     _check_writable(self, "index_put_")
