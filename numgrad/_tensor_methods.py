@@ -135,6 +135,7 @@ class _Fill(Function):
     zero gradient, a 0-d tensor ``value`` the sum of the incoming one."""
 
     node_name = "FillBackward2"
+    saves_only_metadata = True  # a second backward works, as in PyTorch
 
     @staticmethod
     def forward(ctx, t, value, node_name: str):
@@ -183,6 +184,7 @@ class _Copy(Function):
     the incoming one summed back over the broadcast, in its own dtype."""
 
     node_name = "CopyBackwards"
+    saves_only_metadata = True
 
     @staticmethod
     def forward(ctx, t, src):

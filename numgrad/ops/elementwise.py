@@ -447,9 +447,12 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         node = result._grad_fn
         if isinstance(node, ElementwiseNode):
             # the node's output now lives in t's memory: a later write there must stop a fused backward
-            # from recomputing it
+            # from recomputing it, and a derivative that reads the output (sigmoid_, tanh_) must raise
+            # PyTorch's modified-in-place error instead of reading the copy
             node.out_version = t._version
             node.out_version_at = t._version[0]
+            if node.saved_out is not None:
+                node.saved_out = SavedTensor(t.detach())
         t._rebase_history(node, 0)
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
