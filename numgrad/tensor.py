@@ -66,7 +66,7 @@ class Tensor:
         self.grad: Optional[Tensor] = None
         self._grad_fn = None
         self._output_nr = 0
-        self._version = _version if _version is not None else [0]
+        self._version = _version if _version is not None else [0, 0]  # see _bump_version
         self._acc = None
         self._hooks = None
         self._retains_grad = False
@@ -87,7 +87,7 @@ class Tensor:
         t.grad = None
         t._grad_fn = None
         t._output_nr = 0
-        t._version = _version if _version is not None else [0]
+        t._version = _version if _version is not None else [0, 0]
         t._acc = None
         t._hooks = None
         t._retains_grad = False
@@ -229,13 +229,26 @@ class Tensor:
         return Tensor(self._buf, _version=self._version)
 
     def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place (not allowed on a view, as in PyTorch)."""
+        if self._view is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._grad_fn = None
         self._requires_grad = False
         return self
 
     @property
     def data(self) -> "Tensor":
-        return self.detach()
+        """The same memory, cut from the graph, with a version counter of its own (as PyTorch's ``.data``).
+
+        Writes through it are invisible to autograd's modified-in-place checks, as in PyTorch; they still
+        run pending readers of the memory first, and stop fused backward regions from recomputing a value
+        that now differs from memory (``_bump_version``).
+        """
+        version = _DataVersion([0, 0])
+        version.shadow = self._version
+        if self._buf is None:
+            return Tensor._from_lazy(self._lazy, _version=version)
+        return Tensor(self._buf, _version=version)
 
     @data.setter
     def data(self, value: "Tensor") -> None:
@@ -323,10 +336,21 @@ class Tensor:
             _pending_readers.flush_readers(self._data)
 
     def _bump_version(self) -> None:
-        self._version[0] += 1
+        # a version counter is [writes, writes through .data]: autograd's saved-tensor checks read the first
+        # (PyTorch's _version), a fused backward that would recompute a value reads both
+        version = self._version
+        version[0] += 1
+        if type(version) is _DataVersion:
+            version.shadow[1] += 1
 
     # numpy interop: np.add(array, tensor) and friends defer to the tensor
     __array_ufunc__ = None
+
+
+class _DataVersion(list):
+    """The version counter of a ``.data`` tensor: its writes also count in the original's second slot."""
+
+    __slots__ = ("shadow",)
 
 
 def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:

@@ -193,6 +193,57 @@ class Generator:
             stmt = "    " + stmt
         self.emit(stmt)
 
+    def index_write(self) -> None:
+        """Writes through index tensors and masks (recorded as IndexPut / masked_fill)."""
+        a = self.pick(lambda v: len(v.shape) >= 1 and not v.expanded)
+        if a is None:
+            return
+        kind = self.rng.randrange(3)
+        if kind == 0:
+            idx = sorted(set(self.rng.randrange(a.shape[0]) for _ in range(2)))
+            b = self.pick(lambda v: _broadcast(v.shape, (len(idx),) + a.shape[1:]) == (len(idx),) + a.shape[1:])
+            value = b.name if b is not None and self.rng.random() < 0.6 else "0.75"
+            stmt = f"{a.name}[lib.tensor({idx})] = {value}"
+        elif kind == 1:
+            stmt = f"{a.name}.masked_fill_({a.name} > 0.3, -0.5)"
+        else:
+            stmt = f"{a.name}.data.mul_(1.5)"
+        if self.rng.random() < 0.2:
+            self.emit("with lib.no_grad():")
+            stmt = "    " + stmt
+        self.emit(stmt)
+
+    def matmul(self) -> None:
+        a = self.pick(lambda v: len(v.shape) == 2)
+        if a is None:
+            return
+        b = self.pick(lambda v: len(v.shape) == 2 and v.shape[0] == a.shape[1])
+        if b is None:
+            b = self.new_var(f"lib.tensor({_data(self.rng, (a.shape[1], 2))}, requires_grad=True)", (a.shape[1], 2),
+                             leaf=True)
+            self.program.leaves.append(b.name)
+        self.new_var(f"{a.name} @ {b.name}", (a.shape[0], b.shape[1]))
+
+    def softmax(self) -> None:
+        a = self.pick(lambda v: len(v.shape) >= 1)
+        if a is None:
+            return
+        dim = self.rng.randrange(len(a.shape))
+        fn = self.rng.choice(["softmax", "log_softmax"])
+        self.new_var(f"lib.nn.functional.{fn}({a.name}, {dim})", a.shape)
+
+    def retain(self) -> None:
+        a = self.pick(lambda v: not v.leaf)
+        if a is not None:
+            self.emit(f"{a.name}.retain_grad()")
+
+    def grad_call(self) -> None:
+        """autograd.grad with create_graph: the gradient is a new variable of the leaf's shape."""
+        a = self.pick()
+        leaf = self.pick(lambda v: v.leaf)
+        self.new_var(f"lib.autograd.grad(({a.name} * {a.name}).sum(), {leaf.name}, create_graph=True, "
+                     f"retain_graph=True)[0]", leaf.shape)
+
     def read(self) -> None:
         a = self.pick()
         self.emit(f"snap({a.name})")
@@ -208,7 +259,8 @@ class Generator:
         if self.rng.random() < 0.5:
             self.constant()
         moves = [(self.unary, 4), (self.binary, 4), (self.reduction, 2), (self.view, 4), (self.index_copy, 1),
-                 (self.clone, 1), (self.inplace, 5), (self.read, 1), (self.backward, 1), (self.leaf, 1)]
+                 (self.clone, 1), (self.inplace, 5), (self.read, 1), (self.backward, 1), (self.leaf, 1),
+                 (self.index_write, 2), (self.matmul, 1), (self.softmax, 1), (self.retain, 1), (self.grad_call, 1)]
         fns = [m for m, _ in moves]
         weights = [w for _, w in moves]
         for _ in range(self.length):
@@ -251,6 +303,7 @@ def run(lib, program: Program, lines: Optional[List[str]] = None) -> dict:
         ts = [env[k] for k in names]
         state = [(t.detach().numpy().copy(), _dtype_name(t), bool(t.requires_grad)) for t in ts]
         record["final"] = state
+        record["retained"] = [_grad_of(t) for t in ts if not t.is_leaf and t.retains_grad]
         loss = None
         for t in ts:
             if t.requires_grad:
@@ -279,6 +332,10 @@ def run(lib, program: Program, lines: Optional[List[str]] = None) -> dict:
     return record
 
 
+def _grad_of(t):
+    return None if t.grad is None else t.grad.detach().numpy().copy()
+
+
 def _statements(lines: List[str]) -> List[str]:
     """Group a ``with`` line with its indented body."""
     out: List[str] = []
@@ -303,6 +360,12 @@ def difference(ng_record: dict, torch_record: dict) -> Optional[str]:
     for i, (x, y) in enumerate(zip(ng_record["final"] or (), torch_record["final"] or ())):
         if x[1:] != y[1:] or not _close(x[0], y[0]):
             return f"final value {i}: numgrad {x} vs torch {y}"
+    retained = (ng_record.get("retained") or [], torch_record.get("retained") or [])
+    if len(retained[0]) != len(retained[1]):
+        return f"{len(retained[0])} tensors retain their grad in numgrad, {len(retained[1])} in torch"
+    for i, (x, y) in enumerate(zip(*retained)):
+        if (x is None) != (y is None) or (x is not None and not _close(x, y)):
+            return f"retained grad {i}: numgrad {x} vs torch {y}"
     for i, (x, y) in enumerate(zip(ng_record["grads"], torch_record["grads"])):
         if (x is None) != (y is None) or (x is not None and not _close(x, y)):
             return f"grad of leaf {i}: numgrad {x} vs torch {y}"

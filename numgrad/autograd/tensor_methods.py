@@ -108,6 +108,12 @@ def _check_inplace(self: Tensor, op: str) -> None:
             f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
             "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
         )
+    buf = self._buf
+    if buf is not None and not buf.flags.writeable:  # expand()ed memory (stride 0), or read-only NumPy memory
+        raise RuntimeError(
+            f"{op}_: unsupported operation: more than one element of the written-to tensor refers to a single "
+            "memory location. Please clone() the tensor before performing the operation."
+        )
     self._before_write()
 
 

@@ -21,6 +21,8 @@ tensor([2., 2., 1.])
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..creation import tensor
@@ -124,10 +126,13 @@ def retake_views(base: Tensor) -> None:
                 continue
             fresh = replay_view(base, info.replay)
             if view._retains_grad:
-                # PyTorch's retaken view does not retain its gradient (only the written base keeps doing so)
+                # as in PyTorch, a view that retains its gradient keeps doing so through its new history
                 old = view._grad_fn
                 if old is not None and old._retain:
                     old._retain.pop(view._output_nr, None)
-                view._retains_grad = False
+                node, nr = fresh._grad_fn, fresh._output_nr
+                if node._retain is None:
+                    node._retain = {}
+                node._retain[nr] = weakref.ref(view)
             view._attach(fresh._grad_fn, fresh._output_nr)
     base._views = live

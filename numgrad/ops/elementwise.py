@@ -286,7 +286,7 @@ class ElementwiseNode(Node):
         self._freed = False
         # a region recomputes this node's output from its inputs: not once the output was written in place
         self.out_version = out._version
-        self.out_version_at = out._version[0]
+        self.out_version_at = sum(out._version)  # writes through .data count too
         self._name = None
 
     def name(self) -> str:
@@ -301,7 +301,7 @@ class ElementwiseNode(Node):
     def fusable(self) -> bool:
         """False when an operand or the output changed in place since the forward pass (a fused region would
         recompute a value that is no longer the one in memory)."""
-        if self._freed or self.out_version[0] != self.out_version_at:
+        if self._freed or sum(self.out_version) != self.out_version_at:
             return False
         for x, v in zip(self.operands, self.versions):
             if v is not None and x._version[0] != v:
@@ -450,7 +450,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
             # from recomputing it, and a derivative that reads the output (sigmoid_, tanh_) must raise
             # PyTorch's modified-in-place error instead of reading the copy
             node.out_version = t._version
-            node.out_version_at = t._version[0]
+            node.out_version_at = sum(t._version)
             if node.saved_out is not None:
                 node.saved_out = SavedTensor(t.detach())
         t._rebase_history(node, 0)
@@ -463,26 +463,32 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     return t
 
 
+OVERLAP_MSG = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+               "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def memory_overlap(out, arr) -> str:
+    """How two arrays' memory relates, as PyTorch sees it: "none", "full" (same start, shape, strides) or "partial"."""
+    if type(out) is not np.ndarray or type(arr) is not np.ndarray or not np.may_share_memory(out, arr):
+        return "none"
+    if (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0] and arr.shape == out.shape
+            and arr.strides == out.strides):
+        return "full"
+    return "partial" if np.shares_memory(out, arr) else "none"
+
+
 def check_no_partial_overlap(t, operands) -> None:
     """PyTorch's refusal of an in-place op whose operand shares some, not all, of the written memory.
 
-    An operand that is exactly the written memory (same start, shape and strides) is fine: each element reads
-    itself. Lazy operands have fresh memory of their own.
+    An operand that is exactly the written memory is fine: each element reads itself. Lazy operands have
+    fresh memory of their own.
     """
     out = t._buf
-    if out is None or type(out) is not np.ndarray:
+    if out is None:
         return
     for x in operands:
-        arr = x._buf if isinstance(x, Tensor) else None
-        if type(arr) is not np.ndarray or not np.may_share_memory(out, arr):
-            continue
-        same = (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-                and arr.shape == out.shape and arr.strides == out.strides)
-        if not same and np.shares_memory(out, arr):
-            raise RuntimeError(
-                "unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
-                "single memory location. Please clone() the tensor before performing the operation."
-            )
+        if isinstance(x, Tensor) and memory_overlap(out, x._buf) == "partial":
+            raise RuntimeError(OVERLAP_MSG)
 
 
 def copy_into(dst, src) -> None:

@@ -30,7 +30,7 @@ from ..ir.expr import forward_roots
 from ..ir.table import ELEMENTWISE
 from ..autograd.grad_mode import is_grad_enabled
 from ..creation import tensor, zeros
-from .elementwise import broadcast_shapes, copy_into
+from .elementwise import OVERLAP_MSG, broadcast_shapes, copy_into, memory_overlap
 from .elementwise_functions import where
 from .shape import pad
 from .sum_mean import sum_to
@@ -471,7 +471,16 @@ def setitem(self, key, value) -> None:
 
 
 def _check_index_put_dtypes(target, value, plan) -> None:
-    """PyTorch casts a value written through slices, but not one written through index tensors."""
+    """PyTorch casts a value written through slices, but not one written through index tensors; and refuses a
+    value that shares memory with what it is written into (any of it through index tensors, part of it
+    through slices)."""
+    if not isinstance(value, Tensor) or value._buf is None or target._buf is None:
+        pass
+    elif plan.adv:
+        if memory_overlap(target._buf, value._buf) != "none":
+            raise RuntimeError(OVERLAP_MSG)
+    elif memory_overlap(_take(target._buf, plan), value._buf) == "partial":
+        raise RuntimeError(OVERLAP_MSG)
     if plan.adv and isinstance(value, Tensor) and value.dtype != target.dtype:
         raise RuntimeError(
             "Index put requires the source and destination dtypes match, got "
