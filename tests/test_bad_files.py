@@ -189,3 +189,71 @@ def test_numgrad_locator_sits_after_numbas_own_and_answers_only_for_numgrad_file
     mine = os.path.join(PACKAGE_DIR, "kernels", "cpu", "fastmath.py")
     locator = NumgradCacheLocator.from_function(f, mine)
     assert locator.get_cache_path().startswith(os.path.join(cache_dir(), "numba"))
+
+
+# ----------------------------------------------------------------- hostile numgrad checkpoints
+def _native_file(tmp_path, root, version=1, arrays=None, raw_structure=None):
+    path = tmp_path / "hostile.npz"
+    structure = raw_structure if raw_structure is not None else json.dumps(
+        {"format": "numgrad-checkpoint", "version": version, "root": root})
+    payload = dict(arrays or {"a0": np.arange(3, dtype=np.float32)})
+    payload["__numgrad__"] = np.frombuffer(structure.encode(), dtype=np.uint8)
+    np.savez(path, **payload)
+    return path
+
+
+_DEEP = "[" * 10000 + "]" * 10000
+
+HOSTILE_STRUCTURES = {
+    "string version": (dict(root=None, version="2"), "format version is '2'"),
+    "float version": (dict(root=None, version=1.5), "format version is 1.5"),
+    "10 000-deep list": (dict(root=None, raw_structure='{"format": "numgrad-checkpoint", "version": 1, "root": '
+                                                      + _DEEP + "}"), "nested deeper than"),
+    "list as dict key": (dict(root={"__dict__": [[[1, 2], 3]]}), "a dict key is a list"),
+    "dict pairs not a list": (dict(root={"__dict__": "abc"}), "a dict entry holds str"),
+    "tuple items not a list": (dict(root={"__tuple__": 5}), "a tuple entry holds int"),
+    "device cuda:abc": (dict(root={"__tensor__": "a0", "device": "cuda:abc"}), "bad device entry 'cuda:abc'"),
+    "device as a number": (dict(root={"__tensor__": "a0", "device": 7}), "bad device entry 7"),
+    "array name as a list": (dict(root={"__tensor__": ["a0"]}), "missing array ['a0']"),
+    "structure as an array": (dict(root={"__ndarray__": "__numgrad__"}), "missing array '__numgrad__'"),
+    "no root": (dict(root=None, raw_structure='{"format": "numgrad-checkpoint", "version": 1}'), "has no root"),
+    "unknown entry": (dict(root={"__code__": "import os"}), "unknown structure entry"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_STRUCTURES))
+def test_hostile_structure_entries_raise_numgrads_own_error(tmp_path, case):
+    kwargs, message = HOSTILE_STRUCTURES[case]
+    path = _native_file(tmp_path, **kwargs)
+    with pytest.raises(RuntimeError, match="numgrad.load: .* is not a valid numgrad checkpoint") as info:
+        ng.load(path)
+    assert message in str(info.value)
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path):
+    path = tmp_path / "obj.npz"
+    structure = json.dumps({"format": "numgrad-checkpoint", "version": 1, "root": {"__tensor__": "a0"}})
+    np.savez(path, a0=np.array([{"x": 1}], dtype=object),
+             __numgrad__=np.frombuffer(structure.encode(), dtype=np.uint8))
+    with pytest.raises(RuntimeError, match="array 'a0' cannot be read"):
+        ng.load(path)
+
+
+def test_too_deep_containers_are_refused_on_save_with_a_clear_error(tmp_path):
+    deep = []
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested deeper than 200 levels"):
+        ng.save(deep, tmp_path / "deep.npz")
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", ">i8", ">i4"])
+def test_big_endian_arrays_load_in_native_byte_order_and_compute(tmp_path, dtype):
+    values = np.array([[1.5, -2.0, 3.0], [4.0, 5.0, -6.0]]).astype(dtype)
+    path = _native_file(tmp_path, {"__dict__": [["t", {"__tensor__": "a0"}], ["n", {"__ndarray__": "a0"}]]},
+                        arrays={"a0": values})
+    out = ng.load(path)
+    t = out["t"]
+    assert t.numpy().dtype.isnative and out["n"].dtype.isnative
+    np.testing.assert_array_equal(t.numpy(), values.astype(values.dtype.newbyteorder("=")))
+    np.testing.assert_array_equal((t * 2).sum(0).numpy(), (values * 2).sum(0))
