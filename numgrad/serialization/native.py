@@ -31,6 +31,7 @@ PathLike = Union[str, os.PathLike, BinaryIO]
 class _Encoder:
     def __init__(self):
         self.arrays: Dict[str, np.ndarray] = {}
+        self.blocker = None  # what could not be encoded
 
     def _array(self, arr: np.ndarray) -> str:
         name = f"a{len(self.arrays)}"
@@ -73,6 +74,7 @@ class _Encoder:
             return {"__tuple__": [self.encode(v, f"{where}[{i}]", depth) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
             return [self.encode(v, f"{where}[{i}]", depth) for i, v in enumerate(obj)]
+        self.blocker = obj
         raise NotEncodable(
             f"numgrad.save: cannot store an object of type {type(obj).__name__} at {where} in a numgrad checkpoint; "
             "it holds tensors, NumPy arrays, numbers, strings, None and dicts/lists/tuples of those "
@@ -84,13 +86,14 @@ class NotEncodable(TypeError):
     """An object the ``.npz`` format cannot hold (``save`` then pickles it in PyTorch's format)."""
 
 
-def encodable(obj) -> bool:
-    """True when ``obj`` holds only what a numgrad checkpoint can store."""
+def first_unencodable(obj):
+    """The first object in ``obj`` that a numgrad checkpoint cannot store, or None."""
+    encoder = _Encoder()
     try:
-        _Encoder().encode(obj, "root")
+        encoder.encode(obj, "root")
     except NotEncodable:
-        return False
-    return True
+        return encoder.blocker
+    return None
 
 
 def save(obj: Any, f: PathLike, compress: bool = True) -> None:
