@@ -51,7 +51,10 @@ def target_device(saved, map_location, name: str) -> Device:
                         "string, or a dict {saved location: target location}")
     if target is None:
         target = saved_device
-    device = Device(target) if isinstance(target, Device) else parse_device(str(target), "map_location")
+    try:
+        device = Device(target) if isinstance(target, Device) else parse_device(str(target), "map_location")
+    except ValueError as exc:  # the caller's argument, not the file: PyTorch's error type for a bad device
+        raise RuntimeError(f"numgrad.load: {exc}") from None
     if device.type == "cuda" and not is_available():
         raise RuntimeError(
             f"numgrad.load: {name} would load tensors on {device} (saved on {saved_device}), but CUDA is not "
