@@ -8,15 +8,19 @@
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 import numpy as np
 import pytest
+import torch
 
 import numgrad as ng
 
@@ -257,3 +261,139 @@ def test_big_endian_arrays_load_in_native_byte_order_and_compute(tmp_path, dtype
     assert t.numpy().dtype.isnative and out["n"].dtype.isnative
     np.testing.assert_array_equal(t.numpy(), values.astype(values.dtype.newbyteorder("=")))
     np.testing.assert_array_equal((t * 2).sum(0).numpy(), (values * 2).sum(0))
+
+
+# ----------------------------------------------------------------- hostile PyTorch checkpoints
+class _Call:
+    """Pickles as a call of ``func`` (a real function, or a name for the pickle) on ``args``."""
+
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def _torch_zip(pkl: bytes, storages=None, byteorder=b"little") -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("archive/data.pkl", pkl)
+        archive.writestr("archive/byteorder", byteorder)
+        for key, data in (storages or {}).items():
+            archive.writestr(f"archive/data/{key}", data)
+        archive.writestr("archive/version", b"3\n")
+    buf.seek(0)
+    return buf
+
+
+def _crafted(obj, storages=None, **kwargs) -> io.BytesIO:
+    """A PyTorch zip checkpoint whose pickle is ``obj`` written by numgrad's torch pickler (torch's names)."""
+    from numgrad.serialization import torch_format
+
+    data = io.BytesIO()
+    torch_format._TorchPickler(data).dump(obj)
+    return _torch_zip(data.getvalue(), storages, **kwargs)
+
+
+def _tensor_call(storage_key="0", location="cpu", numel=4, offset=0, size=(4,), stride=(1,)):
+    from numgrad.serialization import torch_format as tf
+
+    ref = tf._StorageRef(storage_key, "float32", location, numel)
+    return _Call(tf._Global("torch._utils", "_rebuild_tensor_v2"), (ref, offset, size, stride, False, {}))
+
+
+_FLOATS = {"0": np.arange(4, dtype="<f4").tobytes()}
+
+
+def test_a_crafted_tensor_loads_so_the_hostile_cases_below_are_meaningful():
+    out = ng.load(_crafted({"t": _tensor_call(offset=1, size=(3,))}, _FLOATS))
+    np.testing.assert_array_equal(out["t"].numpy(), [1.0, 2.0, 3.0])
+
+
+def test_code_in_a_pickle_never_runs(tmp_path):
+    marker = tmp_path / "ran"
+    for func, args in ((os.system, (f"touch {marker}",)), (eval, (f"open({str(marker)!r}, 'w')",)),
+                       (subprocess.call, (["touch", str(marker)],))):
+        buf = _torch_zip(pickle.dumps({"x": _Call(func, args)}, protocol=2))
+        with pytest.raises(pickle.UnpicklingError, match="(is blocked|was not an allowed global)"):
+            ng.load(buf)
+        buf.seek(0)
+        with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+            torch.load(buf)  # the same verdict as PyTorch's
+    assert not marker.exists()
+
+
+HOSTILE_PICKLES = {
+    "list as dict key": (b"\x80\x02}]K\x01aK\x02s.", pickle.UnpicklingError, "unhashable type: 'list'"),
+    "truncated": (b"\x80\x02]K\x01", pickle.UnpicklingError, "truncated"),
+    "stack underflow": (b"\x80\x02a.", pickle.UnpicklingError, "malformed pickle"),
+    "missing memo entry": (b"\x80\x02h\x07.", pickle.UnpicklingError, "malformed pickle"),
+    "append to a dict": (b"\x80\x02}K\x01a.", pickle.UnpicklingError, "Can only APPEND"),
+    "unknown opcode": (b"\x80\x02\xff.", pickle.UnpicklingError, "Unsupported operand 255"),
+    "instance creation": (b"\x80\x02ccollections\nOrderedDict\n)\x81.", pickle.UnpicklingError,
+                          "Can only create new object"),
+    "build a plain dict": (b"\x80\x02}}b.", pickle.UnpicklingError, "Can only build"),
+    "dtype called": (b"\x80\x02ctorch\nfloat32\n)R.", pickle.UnpicklingError, "unrecognized function"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_PICKLES))
+def test_malformed_pickles_raise_a_named_unpickling_error(case):
+    pkl, error, message = HOSTILE_PICKLES[case]
+    with pytest.raises(error, match="numgrad.load: ") as info:
+        ng.load(_torch_zip(pkl))
+    assert message in str(info.value)
+
+
+def test_a_10000_deep_list_loads_without_recursion():
+    depth = 10000
+    out = ng.load(_torch_zip(b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."))
+    for _ in range(depth - 1):
+        assert type(out) is list and len(out) == 1
+        out = out[0]
+    assert out == []
+
+
+HOSTILE_TENSORS = {
+    "past the end of the storage": (dict(offset=2, size=(4,)), "reads past the end of its storage"),
+    "negative stride": (dict(offset=3, stride=(-1,)), "bad tensor layout"),
+    "negative offset": (dict(offset=-1), "bad tensor layout"),
+    "location cuda:abc": (dict(location="cuda:abc"), "bad storage location 'cuda:abc'"),
+    "storage bigger than its bytes": (dict(numel=5, size=(5,)), "holds 16 bytes, its tensors need 20"),
+    "missing storage record": (dict(storage_key="7"), "storage '7' is missing"),
+    "storage key with a path": (dict(storage_key="../x"), "bad storage entry"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_TENSORS))
+def test_hostile_tensor_entries_raise_numgrads_own_error(case):
+    kwargs, message = HOSTILE_TENSORS[case]
+    with pytest.raises((RuntimeError, pickle.UnpicklingError), match="numgrad.load: ") as info:
+        ng.load(_crafted([_tensor_call(**kwargs)], _FLOATS))
+    assert message in str(info.value)
+
+
+def test_a_torch_device_cuda_abc_is_refused_by_name():
+    from numgrad.serialization import torch_format as tf
+
+    with pytest.raises(pickle.UnpicklingError, match="bad torch.device 'cuda:abc'"):
+        ng.load(_crafted({"d": _Call(tf._Global("torch", "device"), ("cuda:abc",))}))
+
+
+def test_big_endian_pytorch_checkpoint_is_byte_swapped_on_load():
+    values = np.array([1.5, -2.0, 3.25, 8.0], dtype=np.float32)
+    out = ng.load(_crafted({"t": _tensor_call()}, {"0": values.astype(">f4").tobytes()}, byteorder=b"big"))
+    assert out["t"].numpy().dtype.isnative
+    np.testing.assert_array_equal(out["t"].numpy(), values)
+    np.testing.assert_array_equal((out["t"] * 2).numpy(), values * 2)
+    with pytest.raises(RuntimeError, match="unknown byte order"):
+        ng.load(_crafted({"t": _tensor_call()}, _FLOATS, byteorder=b"middle"))
+
+
+def test_garbage_and_truncated_files_get_named_errors(tmp_path):
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(64)}, buf)
+    data = buf.getvalue()
+    for bad in (data[: len(data) // 2], b"\x80\x02garbage", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}!!!!!!"):
+        with pytest.raises((RuntimeError, pickle.UnpicklingError), match="numgrad.load: "):
+            ng.load(io.BytesIO(bad))
