@@ -153,26 +153,28 @@ def _block_with_directory(path: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("victim", ["generated module and its code copy", "numba index", "numba data"])
-def test_a_directory_where_a_cache_file_belongs_is_removed_once(tmp_path, victim):
+def test_a_directory_where_a_cache_file_belongs_is_removed_once(tmp_path):
     env = _clean_env(NUMGRAD_CACHE_DIR=str(tmp_path), PYTHONPATH=os.path.dirname(PACKAGE_DIR))
     first, _ = _run([], env, cwd=str(tmp_path))
-    if victim == "generated module and its code copy":
-        paths = glob.glob(str(tmp_path / "*.py")) + glob.glob(str(tmp_path / "*.code"))
-    else:
-        paths = glob.glob(str(tmp_path / "__pycache__" / ("*.nbi" if victim == "numba index" else "*.nbc")))
-    assert paths
-    for path in paths:
-        _block_with_directory(path)
-
-    second, err = _run([], env, cwd=str(tmp_path))
-    assert second["total"] == first["total"]
-    assert "IsADirectoryError" not in err or err.count("discarded a broken kernel cache entry") <= len(paths), err
-    assert all(os.path.isfile(p) for p in paths), "the directories were not replaced by cache files"
-
-    third, err = _run([], env, cwd=str(tmp_path))
+    victims = {
+        "generated module and its code copy": lambda: glob.glob(str(tmp_path / "*.py"))
+        + glob.glob(str(tmp_path / "*.code")),
+        "numba index": lambda: glob.glob(str(tmp_path / "__pycache__" / "*.nbi")),
+        "numba data": lambda: glob.glob(str(tmp_path / "__pycache__" / "*.nbc")),
+    }
+    for victim, find in victims.items():
+        paths = find()
+        assert paths, victim
+        for path in paths:
+            _block_with_directory(path)
+        out, err = _run([], env, cwd=str(tmp_path))
+        assert out["total"] == first["total"], victim
+        assert err.count("discarded a broken kernel cache entry") <= len(paths), (victim, err)
+        assert "Traceback" not in err, (victim, err)
+        assert all(os.path.isfile(p) for p in paths), f"{victim}: the directories were not replaced by files"
+    last, err = _run([], env, cwd=str(tmp_path))
     assert "Warning" not in err, err
-    assert third["compiled"] == 0 and third["total"] == first["total"]
+    assert last["compiled"] == 0 and last["total"] == first["total"]
 
 
 def test_numgrad_locator_sits_after_numbas_own_and_answers_only_for_numgrad_files(tmp_path):
@@ -397,3 +399,17 @@ def test_garbage_and_truncated_files_get_named_errors(tmp_path):
     for bad in (data[: len(data) // 2], b"\x80\x02garbage", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}!!!!!!"):
         with pytest.raises((RuntimeError, pickle.UnpicklingError), match="numgrad.load: "):
             ng.load(io.BytesIO(bad))
+
+
+def test_a_legacy_checkpoint_claiming_a_huge_storage_allocates_nothing():
+    from numgrad.serialization import torch_format as tf
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(3)}, buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    # the storage's element count (3, a BININT1 after the 'cpu' location) becomes 2**40
+    at = data.index(b"X\x03\x00\x00\x00cpuq") + 10  # after BINPUT's index: BININT1 3
+    assert data[at:at + 2] == b"K\x03"
+    hostile = data[:at] + b"\x8a\x06\x00\x00\x00\x00\x00\x01" + data[at + 2:]
+    with pytest.raises((RuntimeError, pickle.UnpicklingError), match="more than the file holds"):
+        tf.load_legacy(hostile, "'hostile.pt'", None, True)

@@ -104,6 +104,7 @@ class _Reader:
         self.storages: Dict[str, LoadedStorage] = {}
         self.order: list = []
         self.defer_placement = False  # legacy files: tensors stay on the CPU until the storages are filled
+        self.max_bytes = 0  # legacy files: the size of the file, which bounds every storage
 
     # ------------------------------------------------------------ storages
     def persistent_load(self, pid):
@@ -147,6 +148,8 @@ class _Reader:
         np_dtype = _dtypes.as_dtype(dtype_name).np
         nbytes = numel * np_dtype.itemsize
         if self.fetch is None:
+            if nbytes > self.max_bytes:  # its bytes must follow in the file: never allocate more than that
+                raise _fail(self.name, f"storage {key!r} claims {nbytes} bytes, more than the file holds")
             array = np.zeros(numel, dtype=np_dtype)
         else:
             data = self.fetch(key, nbytes)
@@ -361,6 +364,7 @@ def load_legacy(raw: bytes, name: str, map_location, weights_only: bool) -> Any:
     # first pass: learn the storages (allocated, filled below) and where the pickle ends
     reader = _Reader(name, map_location, None, bool(little))
     reader.defer_placement = True
+    reader.max_bytes = len(raw)
     if weights_only:
         _run(reader, f, True)
     else:
