@@ -90,7 +90,7 @@ def cache_dir() -> str:
     global _cache_dir
     if _cache_dir is None:
         if os.environ.get("NUMGRAD_CACHE", "1") == "0":
-            _cache_dir = tempfile.mkdtemp(prefix="numgrad-")
+            _cache_dir = _private_tempdir("NUMGRAD_CACHE=0")
         else:
             wanted = os.environ.get("NUMGRAD_CACHE_DIR") or _default_dir()
             _cache_dir = _usable_dir(wanted)
@@ -104,7 +104,7 @@ def _usable_dir(path: str) -> str:
         probe.close()
         return path
     except OSError as exc:
-        fallback = tempfile.mkdtemp(prefix="numgrad-")
+        fallback = _private_tempdir(f"{path!r} is not writable ({exc.strerror})")
         warnings.warn(
             f"numgrad: kernel cache directory {path!r} is not writable ({exc.strerror}); "
             f"kernels are cached in {fallback!r} for this process only. "
@@ -113,6 +113,18 @@ def _usable_dir(path: str) -> str:
             stacklevel=3,
         )
         return fallback
+
+
+def _private_tempdir(why: str) -> str:
+    """A per-process directory for generated kernels; a clear error when not even that can be made."""
+    try:
+        return tempfile.mkdtemp(prefix="numgrad-")
+    except OSError as exc:
+        raise RuntimeError(
+            f"numgrad needs a writable directory for its generated kernels: {why}, and no temporary directory "
+            f"can be created in {tempfile.gettempdir()!r} ({exc.strerror}). Set NUMGRAD_CACHE_DIR (or TMPDIR) "
+            "to a writable directory."
+        ) from None
 
 
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,6 +140,10 @@ class NumgradCacheLocator(_UserWideLocator):
     read-only install); it answers for numgrad's files only and leaves user
     code to Numba's rules.  ``cache_dir()`` is always writable (it falls back
     to a per-process temporary directory with one warning).
+
+    >>> from numba.core.caching import CacheImpl
+    >>> NumgradCacheLocator in CacheImpl._locator_classes
+    True
     """
 
     def __init__(self, py_func, py_file):
@@ -147,6 +163,10 @@ def install_cache_locator(locator_classes: list) -> None:
 
     The list is changed in place, so every CacheImpl subclass sharing it (CPU
     functions, generated ufuncs, numba-cuda's kernels when given its list) sees it.
+
+    >>> classes = [type("InTreeCacheLocator", (), {}), type("UserWideCacheLocator", (), {})]
+    >>> install_cache_locator(classes); [c.__name__ for c in classes]
+    ['InTreeCacheLocator', 'NumgradCacheLocator', 'UserWideCacheLocator']
     """
     if NumgradCacheLocator in locator_classes:
         return
