@@ -227,3 +227,16 @@ def test_safetensors_without_the_package_names_the_extra(tmp_path, monkeypatch):
         ng.load(path)
     with pytest.raises(RuntimeError, match="needs the safetensors package"):
         ng.save({"w": ng.ones(2)}, tmp_path / "y.safetensors")
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_every_pickle_protocol_torch_can_write_loads(protocol):
+    obj = {"a": torch.arange(3.0), "b": [b"xy", {1: 2.5}], "size": torch.Size([1]), "set": {1, 2},
+           "complex": 1 + 2j, "bytearray": bytearray(b"q"), "counter": __import__("collections").Counter("aab")}
+    buf = io.BytesIO()
+    torch.save(obj, buf, pickle_protocol=protocol)
+    buf.seek(0)
+    out = ng.load(buf)
+    _assert_same(out["a"], obj["a"])
+    assert {k: v for k, v in out.items() if k != "a"} == {k: (tuple(v) if k == "size" else v)
+                                                          for k, v in obj.items() if k != "a"}

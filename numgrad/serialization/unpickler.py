@@ -16,6 +16,7 @@ Python exception from inside the interpreter reaches the caller.
 """
 from __future__ import annotations
 
+import _compat_pickle
 import codecs
 import pickle
 import struct
@@ -105,6 +106,11 @@ class Unpickler:
             raise pickle.UnpicklingError(f"malformed pickle ({type(exc).__name__}: {exc})") from None
 
     def _global(self, module: str, name: str):
+        # protocol 2 spells Python 2's names (``__builtin__.set``): map them as pickle's fix_imports does
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         full = f"{module}.{name}"
         if full in self.allowed:
             return self.allowed[full]
