@@ -374,11 +374,15 @@ def _purge_numba_cache(dispatcher, exc: BaseException) -> bool:
     failing entry may belong to another function (one the dispatcher calls, in
     the same cache directory), so the paths in ``exc`` are purged as well.
     """
+    return _purge_cache_files(getattr(dispatcher, "_cache", None), exc)
+
+
+def _purge_cache_files(impl, exc: BaseException) -> bool:
+    """``_purge_numba_cache`` for a Numba ``Cache`` object (a dispatcher's ``_cache``)."""
     paths = []
     for bad in (getattr(exc, "filename", None), getattr(exc, "filename2", None)):
         if isinstance(bad, str) and bad.endswith((".nbi", ".nbc")):
             paths.append(bad)
-    impl = getattr(dispatcher, "_cache", None)
     cache_path = getattr(impl, "cache_path", None)
     index_name = getattr(getattr(impl, "_cache_file", None), "_index_name", None)
     if cache_path and index_name:
@@ -398,6 +402,58 @@ def _purge_numba_cache(dispatcher, exc: BaseException) -> bool:
         except OSError:
             cleared = False
     return cleared
+
+
+# Numba's disk cache for numgrad's own functions: a damaged entry (a truncated or garbage index or data
+# file left by a killed process, a directory sitting at its path) is a cache miss, not the user's error.
+# Numba would raise from its unpickler or from open() in every process; the entry is deleted (so the next
+# save writes a good one) with one warning, and loading goes on as a miss.  Other code keeps Numba's rules.
+_numba_load_overload = _numba_caching.Cache.load_overload
+_numba_save_overload = _numba_caching.Cache.save_overload
+
+
+def _is_numgrad_cache(cache) -> bool:
+    py_file = getattr(getattr(getattr(cache, "_impl", None), "locator", None), "_py_file", None)
+    if not isinstance(py_file, str):
+        return False
+    py_file = os.path.abspath(py_file)
+    return py_file.startswith(_PACKAGE_ROOT + os.sep) or os.path.dirname(py_file) in (_cache_dir, _private_dir)
+
+
+def _load_overload_or_miss(self, sig, target_context):
+    try:
+        return _numba_load_overload(self, sig, target_context)
+    except Exception as exc:  # noqa: BLE001 - only numgrad's own cache entries are handled
+        if not _is_numgrad_cache(self):
+            raise
+        _purge_cache_files(self, exc)
+        _warn_discarded(exc)
+        return None
+
+
+def _save_overload_or_skip(self, sig, data):
+    try:
+        return _numba_save_overload(self, sig, data)
+    except Exception as exc:  # noqa: BLE001 - only numgrad's own cache entries are handled
+        if not _is_numgrad_cache(self):
+            raise
+        cleared = _purge_cache_files(self, exc)
+        _warn_discarded(exc)
+    if cleared:
+        try:
+            return _numba_save_overload(self, sig, data)
+        except Exception:  # noqa: BLE001 - still unwritable: keep the compiled code in memory only
+            pass
+    self.disable()
+
+
+def _warn_discarded(exc) -> None:
+    warnings.warn(f"numgrad: discarded a broken kernel cache entry ({type(exc).__name__}: {exc}); "
+                  "recompiling", RuntimeWarning, stacklevel=2)
+
+
+_numba_caching.Cache.load_overload = _load_overload_or_miss
+_numba_caching.Cache.save_overload = _save_overload_or_skip
 
 
 def _disable_numba_cache(dispatcher) -> None:
