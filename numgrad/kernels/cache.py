@@ -15,7 +15,10 @@ by Numba beside their source (``__pycache__``) or in the user's cache.  When
 numgrad is installed read-only and HOME is not writable either, Numba finds no
 place ("no locator available") and would refuse to even define them; the
 locator registered here (``NumgradCacheLocator``) then keeps their machine code
-under ``<cache dir>/numba/``.
+under ``<cache dir>/numba/``.  A Numba cache entry of numgrad's (its own
+kernels' or a generated module's) that cannot be read or written - a
+truncated file, a directory at its path - is a cache miss: it is deleted with
+one warning and written again (``_load_overload_or_miss``).
 
 Environment:
   NUMGRAD_CACHE_DIR  where modules live (default: the user cache dir)
