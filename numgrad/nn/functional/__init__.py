@@ -11,6 +11,7 @@
 - ``normalization``: batch_norm, layer_norm
 - ``regularization``: dropout
 - ``sparse``: embedding, one_hot
+- ``attention``: scaled_dot_product_attention, multi_head_attention_forward
 - ``pad`` is ``numgrad.ops.shape.pad``
 
 Each op is a ``Function`` whose forward and backward call Numba kernels through
@@ -34,6 +35,7 @@ from .normalization import batch_norm, layer_norm
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .regularization import dropout
 from .sparse import embedding, one_hot
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
 
 __all__ = [
     # activation
@@ -46,4 +48,5 @@ __all__ = [
     "linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "layer_norm", "dropout",
     "embedding", "one_hot",
     "pad",
+    "multi_head_attention_forward", "scaled_dot_product_attention",
 ]
