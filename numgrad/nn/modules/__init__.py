@@ -12,6 +12,8 @@
 - ``sparse``: ``Embedding``
 - ``activation``: ``ReLU``, ``LeakyReLU``, ``GELU``, ``ELU``, ``Softplus``, ``Tanh``, ``Sigmoid``, ``SiLU``,
   ``Softmax``, ``LogSoftmax``
+- ``transformer``: ``Transformer``, ``TransformerEncoder``, ``TransformerDecoder`` and their layers
+  (``activation``: also ``MultiheadAttention``)
 - ``loss``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``, ``BCEWithLogitsLoss``
   (over ``_Loss`` and ``_WeightedLoss``)
 - ``utils``: helpers the layers share (``_pair``)
@@ -36,6 +38,9 @@ from .module import Module
 from .normalization import LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding
+from .activation import MultiheadAttention
+from .transformer import Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder
+from .transformer import TransformerEncoderLayer
 
 __all__ = [
     "Module",
@@ -50,4 +55,6 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten", "Unflatten",
+    "MultiheadAttention",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
 ]
