@@ -30,7 +30,7 @@ from .activation import softmax
 from .affine import linear
 from .regularization import dropout
 
-__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "multi_head_attention"]
 
 _NO_MASK = np.ones((1, 1, 1), dtype=np.bool_)
 
@@ -245,14 +245,33 @@ def _canonical_mask(mask: Optional[Tensor], name: str, like: Tensor) -> Optional
     return mask if mask.dtype == like.dtype else mask.to(like.dtype)
 
 
-def _in_projection(query, key, value, num_heads, in_proj_weight, in_proj_bias, use_separate_proj_weight,
-                   q_proj_weight, k_proj_weight, v_proj_weight):
+def _to_heads(t: Tensor, batch_first: bool, bsz: int, num_heads: int, head_dim: int) -> Tensor:
+    """A projected ``(N, S, E)`` (batch first) or ``(S, N, E)`` tensor as a contiguous ``(N, H, S, head_dim)`` stack:
+    one copy, which the batched products then read without another."""
+    if batch_first:
+        return t.reshape(bsz, t.shape[1], num_heads, head_dim).permute(0, 2, 1, 3).contiguous()
+    return t.reshape(t.shape[0], bsz, num_heads, head_dim).permute(1, 2, 0, 3).contiguous()
+
+
+def _project_heads(query, key, value, num_heads, head_dim, batch_first, in_proj_weight, in_proj_bias,
+                   use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, bias_k, bias_v):
+    """The input projections as ``(N, H, S, head_dim)`` stacks (bias_k / bias_v appended to the key/value
+    sequence before the split, as PyTorch)."""
     e = query.shape[-1]
+    bsz = query.shape[0 if batch_first else 1]
+    seq_dim = 1 if batch_first else 0
     if not use_separate_proj_weight:
         if in_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
-        if query is key and key is value:
-            return linear(query, in_proj_weight, in_proj_bias).chunk(3, dim=-1)
+        if query is key and key is value and bias_k is None:
+            # self-attention: one product for q, k and v, and one copy into (3, N, H, S, head_dim)
+            proj = linear(query, in_proj_weight, in_proj_bias)
+            if batch_first:
+                qkv = proj.reshape(bsz, proj.shape[1], 3, num_heads, head_dim).permute(2, 0, 3, 1, 4)
+            else:
+                qkv = proj.reshape(proj.shape[0], bsz, 3, num_heads, head_dim).permute(2, 1, 3, 0, 4)
+            q, k, v = qkv.contiguous().unbind(0)
+            return q, k, v
         w_q, w_k, w_v = in_proj_weight.chunk(3)
     else:
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
@@ -265,7 +284,12 @@ def _in_projection(query, key, value, num_heads, in_proj_weight, in_proj_bias, u
     for name, w, t in (("query", w_q, query), ("key", w_k, key), ("value", w_v, value)):
         if tuple(w.shape) != (e, t.shape[-1]):
             raise AssertionError(f"expecting {name} weights shape of {(e, t.shape[-1])}, but got {tuple(w.shape)}")
-    return linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+    q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+    if bias_k is not None:
+        shape = (bsz, 1, e) if batch_first else (1, bsz, e)
+        k = cat([k, bias_k.reshape(1, 1, e).expand(*shape)], dim=seq_dim)
+        v = cat([v, bias_v.reshape(1, 1, e).expand(*shape)], dim=seq_dim)
+    return tuple(_to_heads(t, batch_first, bsz, num_heads, head_dim) for t in (q, k, v))
 
 
 def multi_head_attention_forward(
@@ -291,6 +315,34 @@ def multi_head_attention_forward(
     >>> out.shape, weights.shape
     ((3, 2, 4), (2, 3, 3))
     """
+    return multi_head_attention(
+        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+        add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training, key_padding_mask, need_weights,
+        attn_mask, use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, static_k, static_v,
+        average_attn_weights, is_causal, batch_first=False)
+
+
+def multi_head_attention(
+        query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
+        in_proj_weight: Optional[Tensor], in_proj_bias: Optional[Tensor], bias_k: Optional[Tensor],
+        bias_v: Optional[Tensor], add_zero_attn: bool, dropout_p: float, out_proj_weight: Tensor,
+        out_proj_bias: Optional[Tensor], training: bool = True, key_padding_mask: Optional[Tensor] = None,
+        need_weights: bool = True, attn_mask: Optional[Tensor] = None, use_separate_proj_weight: bool = False,
+        q_proj_weight: Optional[Tensor] = None, k_proj_weight: Optional[Tensor] = None,
+        v_proj_weight: Optional[Tensor] = None, static_k: Optional[Tensor] = None,
+        static_v: Optional[Tensor] = None, average_attn_weights: bool = True, is_causal: bool = False, *,
+        batch_first: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+    """``multi_head_attention_forward`` that also takes batch-first ``(N, L, E)`` input (``batch_first=True``,
+    what ``nn.MultiheadAttention(batch_first=True)`` calls): the heads are split out of either layout with one
+    copy, so batch-first input is never transposed to sequence-first and back.
+
+    >>> import numgrad as ng
+    >>> x = ng.ones(2, 3, 4)
+    >>> out, _ = ng.nn.functional.attention.multi_head_attention(
+    ...     x, x, x, 4, 2, ng.ones(12, 4), None, None, None, False, 0.0, ng.ones(4, 4), None, batch_first=True)
+    >>> out.shape
+    (2, 3, 4)
+    """
     op = "multi_head_attention_forward"
     for name, t in (("query", query), ("key", key), ("value", value)):
         _check_tensor(t, name, op)
@@ -309,11 +361,21 @@ def multi_head_attention_forward(
                 f"For {'batched' if batched else 'unbatched'} ({query.ndim}-D) `query`, expected "
                 f"`key_padding_mask` to be `None` or {want}-D but found {key_padding_mask.ndim}-D tensor instead")
     if not batched:
-        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        # keep q is k is v (one fused projection) through the unsqueeze
+        same_kv = key is value
+        same_qk = query is key
+        query = query.unsqueeze(1)
+        key = query if same_qk else key.unsqueeze(1)
+        value = key if same_kv else value.unsqueeze(1)
+        batch_first = False
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
-    tgt_len, bsz, embed_dim = query.shape
-    src_len = key.shape[0]
+    if batch_first:
+        bsz, tgt_len, embed_dim = query.shape
+        src_len = key.shape[1]
+    else:
+        tgt_len, bsz, embed_dim = query.shape
+        src_len = key.shape[0]
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
     head_dim = embed_dim // num_heads
@@ -332,9 +394,6 @@ def multi_head_attention_forward(
         attn_mask = None
     else:
         is_causal = False
-
-    q, k, v = _in_projection(query, key, value, num_heads, in_proj_weight, in_proj_bias,
-                             use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight)
     if attn_mask is not None:
         if attn_mask.ndim == 2:
             if tuple(attn_mask.shape) != (tgt_len, src_len):
@@ -347,50 +406,41 @@ def multi_head_attention_forward(
                                    f"{(bsz * num_heads, tgt_len, src_len)}.")
         else:
             raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
-    if bias_k is not None and bias_v is not None:
-        if static_k is not None or static_v is not None:
-            raise AssertionError("bias cannot be added to static key/value.")
-        k = cat([k, bias_k.expand(1, bsz, embed_dim)])
-        v = cat([v, bias_v.expand(1, bsz, embed_dim)])
-        if attn_mask is not None:
-            attn_mask = pad(attn_mask, (0, 1))
-        if key_padding_mask is not None:
-            key_padding_mask = pad(key_padding_mask, (0, 1))
-    elif bias_k is not None or bias_v is not None:
+    if (bias_k is None) != (bias_v is None):
         raise AssertionError("bias_k and bias_v must both be given or both be None")
+    if bias_k is not None and (static_k is not None or static_v is not None):
+        raise AssertionError("bias cannot be added to static key/value.")
 
-    # (L, N, E) -> (N * H, L, head_dim), PyTorch's layout (a 3-D attn_mask indexes its first dim the same way)
-    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
-    if static_k is None:
-        k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-    else:
-        if tuple(static_k.shape[::2]) != (bsz * num_heads, head_dim):
-            raise AssertionError(f"expecting static_k of shape ({bsz * num_heads}, S, {head_dim}), but got "
-                                 f"{tuple(static_k.shape)}")
-        k = static_k
-    if static_v is None:
-        v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-    else:
-        if tuple(static_v.shape[::2]) != (bsz * num_heads, head_dim):
-            raise AssertionError(f"expecting static_v of shape ({bsz * num_heads}, S, {head_dim}), but got "
-                                 f"{tuple(static_v.shape)}")
-        v = static_v
-    if add_zero_attn:
-        zeros = creation.zeros(bsz * num_heads, 1, head_dim, dtype=q.dtype, device=q.device)
-        k, v = cat([k, zeros], dim=1), cat([v, zeros], dim=1)
+    q, k, v = _project_heads(query, key, value, num_heads, head_dim, batch_first, in_proj_weight, in_proj_bias,
+                             use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, bias_k, bias_v)
+    if bias_k is not None:
         if attn_mask is not None:
             attn_mask = pad(attn_mask, (0, 1))
         if key_padding_mask is not None:
             key_padding_mask = pad(key_padding_mask, (0, 1))
-    src_len = k.shape[1]
+    # static keys/values come as (N * H, S, head_dim), PyTorch's layout; a 3-D attn_mask indexes N * H the same way
+    for name, static in (("static_k", static_k), ("static_v", static_v)):
+        if static is not None and (static.ndim != 3 or static.shape[0] != bsz * num_heads
+                                   or static.shape[2] != head_dim):
+            raise AssertionError(f"expecting {name} of shape ({bsz * num_heads}, S, {head_dim}), but got "
+                                 f"{tuple(static.shape)}")
+    if static_k is not None:
+        k = static_k.reshape(bsz, num_heads, static_k.shape[1], head_dim)
+    if static_v is not None:
+        v = static_v.reshape(bsz, num_heads, static_v.shape[1], head_dim)
+    if add_zero_attn:
+        zeros = creation.zeros(bsz, num_heads, 1, head_dim, dtype=q.dtype, device=q.device)
+        k, v = cat([k, zeros], dim=2), cat([v, zeros], dim=2)
+        if attn_mask is not None:
+            attn_mask = pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = pad(key_padding_mask, (0, 1))
+    src_len = k.shape[2]
     if key_padding_mask is not None and tuple(key_padding_mask.shape) != (bsz, src_len):
         raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
                              f"{tuple(key_padding_mask.shape)}")
 
-    # heads split out as (N, H, ...) so that a (1, L, S) mask and an (N, S) padding mask broadcast, not copy
-    q4 = q.reshape(bsz, num_heads, tgt_len, head_dim)
-    k4 = k.reshape(bsz, num_heads, src_len, head_dim)
-    v4 = v.reshape(bsz, num_heads, src_len, head_dim)
+    # masks as (N or 1, H or 1, L or 1, S): a (1, L, S) mask and an (N, S) padding mask broadcast, not copy
     mask = None
     if attn_mask is not None:
         mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else attn_mask.reshape(
@@ -400,12 +450,16 @@ def multi_head_attention_forward(
         mask = kpm if mask is None else mask + kpm
     if not training:
         dropout_p = 0.0
-    p = _attention_probs(q4, k4, mask, bool(is_causal), 1.0 / math.sqrt(head_dim))
+    p = _attention_probs(q, k, mask, bool(is_causal), 1.0 / math.sqrt(head_dim))
     if dropout_p > 0.0:
         p = dropout(p, dropout_p, True)
-    out = p.matmul(v4)  # (N, H, L, head_dim)
-    out = out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    out = p.matmul(v)  # (N, H, L, head_dim)
+    if batch_first:
+        out = out.permute(0, 2, 1, 3).reshape(bsz * tgt_len, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(bsz, tgt_len, embed_dim)
+    else:
+        out = out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
     weights = None
     if need_weights:
         weights = p.mean(1) if average_attn_weights else p

@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
+from ..functional.attention import multi_head_attention
 from .linear import Linear
 from .module import Module
 from .utils import _empty
@@ -266,24 +267,11 @@ class MultiheadAttention(Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
                 need_weights: bool = True, attn_mask: Optional[Tensor] = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
-        is_batched = query.ndim == 3
-        if self.batch_first and is_batched:
-            # keep ``query is key is value`` true for self-attention: one fused input projection
-            if key is value:
-                if query is key:
-                    query = key = value = query.transpose(1, 0)
-                else:
-                    query, key = (x.transpose(1, 0) for x in (query, key))
-                    value = key
-            else:
-                query, key, value = (x.transpose(1, 0) for x in (query, key, value))
-        out, weights = F.multi_head_attention_forward(
+        # batch-first input goes to the functional as it is (no transpose to sequence-first and back)
+        return multi_head_attention(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
             self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
             training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
             attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
             q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
-            average_attn_weights=average_attn_weights, is_causal=is_causal)
-        if self.batch_first and is_batched:
-            return out.transpose(1, 0), weights
-        return out, weights
+            average_attn_weights=average_attn_weights, is_causal=is_causal, batch_first=self.batch_first)
