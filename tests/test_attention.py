@@ -460,3 +460,24 @@ def test_gpt_character_model_trains_like_torch():
             # libraries' rounding noise (~1e-9) into lr-sized steps of arbitrary sign, so only q and v compare
             value, expected = np.delete(value, np.s_[16:32]), np.delete(expected, np.s_[16:32])
         _close(value, expected, rtol=1e-3, atol=1e-5, msg=name)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+@pytest.mark.usefixtures("fast_simulated_barriers")
+def test_sdpa_on_cuda_composes_the_masked_softmax_like_the_cpu_kernel():
+    arrays = [_randn(1, 3, 2) for _ in range(3)]
+    keep = RNG.random((3, 3)) > 0.3
+    keep[1] = False  # a query that sees nothing: zeros on both devices
+    additive = _randn(3, 3)
+    additive[0, 1:] = -np.inf
+    results = {}
+    for device in ("cpu", "cuda"):
+        xs = [ng.tensor(a, device=device, requires_grad=True) for a in arrays]
+        outs = [F.scaled_dot_product_attention(*xs, attn_mask=ng.tensor(keep, device=device)),
+                F.scaled_dot_product_attention(*xs, is_causal=True),
+                F.scaled_dot_product_attention(*xs, attn_mask=ng.tensor(additive, device=device))]
+        sum(((o * o).sum() for o in outs), ng.zeros((), device=device)).backward()
+        results[device] = [o.detach().cpu() for o in outs] + [x.grad.cpu() for x in xs]
+    for a, b in zip(results["cpu"], results["cuda"]):
+        _close(a, b, 1e-5, 1e-5)

@@ -113,17 +113,20 @@ def _composed_softmax(scores: Tensor, fmask, bmask, scale: float, causal: bool) 
     logits = scores * scale
     if fmask is not None:
         logits = logits + fmask
-    keep = None
-    if bmask is not None:
-        keep = bmask
+    keep = bmask
     if causal:
         tri = _causal_bool(scores.shape[-2], scores.shape[-1], scores)
         keep = tri if keep is None else keep.logical_and(tri)
     if keep is not None:
         logits = logits.masked_fill(keep.logical_not(), -math.inf)
-    p = softmax(logits, dim=-1)
-    # rows with every key masked are NaN after softmax: zeros, as the fused kernel and PyTorch give
-    return p.masked_fill(p.isnan(), 0.0) if (keep is not None or fmask is not None) else p
+    if keep is None and fmask is None:
+        return softmax(logits, dim=-1)
+    # a row whose every key is masked gives zeros (PyTorch's safe softmax, the fused kernel's rule); the -inf
+    # entries become the most negative finite value first, whose exp is 0 as well, so that no softmax kernel
+    # sees a row of -inf
+    dead = logits.amax(-1, keepdim=True) == -math.inf
+    logits = logits.clamp_min(float(np.finfo(logits.dtype.name).min))
+    return softmax(logits, dim=-1).masked_fill(dead, 0.0)
 
 
 def _attention_probs(query: Tensor, key: Tensor, attn_mask: Optional[Tensor], is_causal: bool,
