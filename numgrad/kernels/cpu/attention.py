@@ -16,7 +16,8 @@ batch row ``b`` reads (the broadcast of the leading dims, computed once on the
 host).  A row whose every key is masked gives zeros (PyTorch's math backend
 does the same since 2.5), not NaN.
 
-The backward writes ``scale * p * (g - sum(g * p))`` per row from the saved
+``scale`` arrives as a scalar of the data's dtype, so float32 rows are computed in float32 (PyTorch's
+CPU softmax also accumulates in float32).  The backward writes ``scale * p * (g - sum(g * p))`` per row from the saved
 probabilities ``p``.  Rows are independent, so the ``prange`` over rows needs
 no shared writes; ``serial_and_parallel`` compiles each driver both ways.
 """
@@ -27,51 +28,76 @@ from numba import njit, prange
 
 from ..config import FASTMATH
 from ..variants import serial_and_parallel
+from . import fastmath as fm
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
 
 @njit(**_OPTS)
 def _masked_softmax_row(s, scale, bmask, fmask, mask_kind, mask_slab, causal, out, row):
-    """Row ``row`` (of ``B * L``) of the masked, scaled softmax into ``out``."""
+    """Row ``row`` (of ``B * L``) of the masked, scaled softmax into ``out``.
+
+    Each pass is its own loop with the mask's case decided outside it, and exp is ``fastmath.exp`` (libm's
+    does not vectorize), so LLVM vectorizes every pass.
+    """
     n_q = s.shape[1]
     n_k = s.shape[2]
     b = row // n_q
     i = row % n_q
     m = mask_slab[b]
-    mi = i if bmask.shape[1] > 1 or fmask.shape[1] > 1 else 0
-    stride_j = 1 if (mask_kind == 1 and bmask.shape[2] > 1) or (mask_kind == 2 and fmask.shape[2] > 1) else 0
+    x = s[b, i]
+    y = out[b, i]
+    # keys at or after ``limit`` are masked by the causal triangle
     limit = n_k
     if causal and i + 1 < n_k:
         limit = i + 1
-    peak = -np.inf
-    # pass 1: logits (scale * s + mask) into out, their maximum; masked keys hold -inf
-    for j in range(n_k):
-        v = s[b, i, j] * scale
-        if j >= limit:
-            v = -np.inf
-        elif mask_kind == 1:
-            if not bmask[m, mi, j * stride_j]:
-                v = -np.inf
-        elif mask_kind == 2:
-            v = v + fmask[m, mi, j * stride_j]
-        out[b, i, j] = v
-        # a NaN becomes the peak, so it propagates to the whole row as in PyTorch
-        if v > peak or v != v:
-            peak = v
-    if peak == -np.inf:
-        # every key masked: zeros, as PyTorch's safe softmax
+    # every scalar below is of the data's dtype (a float64 literal would promote the float32 loops to float64)
+    zero = scale - scale
+    ninf = zero - np.float32(np.inf)
+    # pass 1: the logits (scale * s + mask) into the output row; masked keys hold -inf
+    if mask_kind == 2:
+        mrow = fmask[m, i if fmask.shape[1] > 1 else 0]
+        if fmask.shape[2] > 1:
+            for j in range(limit):
+                y[j] = x[j] * scale + mrow[j]
+        else:
+            for j in range(limit):
+                y[j] = x[j] * scale + mrow[0]
+    elif mask_kind == 1:
+        keep = bmask[m, i if bmask.shape[1] > 1 else 0]
+        if bmask.shape[2] > 1:
+            for j in range(limit):
+                y[j] = x[j] * scale if keep[j] else ninf
+        else:
+            for j in range(limit):
+                y[j] = x[j] * scale if keep[0] else ninf
+    else:
+        for j in range(limit):
+            y[j] = x[j] * scale
+    peak = y[0]
+    for j in range(1, limit):
+        peak = max(peak, y[j])
+    if peak == ninf:
+        # every key masked: zeros, as PyTorch's safe softmax (a NaN logit, which max skips, gives NaN)
+        fill = zero
+        for j in range(limit):
+            if y[j] != y[j]:
+                fill = y[j]
         for j in range(n_k):
-            out[b, i, j] = 0
+            y[j] = fill
         return
-    total = 0.0
-    for j in range(n_k):
-        e = np.exp(out[b, i, j] - peak)
+    # accumulated in the data's dtype, as PyTorch's CPU softmax: a float64 sum kept the float32 loop from
+    # vectorizing (3.3x slower); a NaN logit makes the total, and so the whole row, NaN
+    total = zero
+    for j in range(limit):
+        e = fm.exp(y[j] - peak)
         total += e
-        out[b, i, j] = e
+        y[j] = e
     inv = 1 / total
-    for j in range(n_k):
-        out[b, i, j] *= inv
+    for j in range(limit):
+        y[j] *= inv
+    for j in range(limit, n_k):
+        y[j] = 0
 
 
 def masked_softmax_forward(s, scale, bmask, fmask, mask_kind, mask_slab, causal, out):
@@ -88,7 +114,7 @@ def _masked_softmax_backward_row(p, g, scale, out, row):
     n_q = p.shape[1]
     b = row // n_q
     i = row % n_q
-    dot = 0.0
+    dot = scale - scale
     for j in range(p.shape[2]):
         dot += g[b, i, j] * p[b, i, j]
     for j in range(p.shape[2]):

@@ -60,7 +60,7 @@ class _MaskedSoftmax(Function):
             fm, bm, kind = np.zeros((1, 1, 1), dtype=s.dtype), _NO_MASK, 0
         out = backend.empty_for((s3,), s3.shape, s3.dtype)
         if out.size:
-            kernels[0](s3, scale, bm, fm, kind, slab, causal, out)
+            kernels[0](s3, s3.dtype.type(scale), bm, fm, kind, slab, causal, out)
         p = Tensor(out.reshape(batch + s3.shape[1:]))
         ctx.save_for_backward(p)
         ctx.scale, ctx.fmask_shape = scale, None if fmask is None else fmask.shape
@@ -84,12 +84,12 @@ class _MaskedSoftmax(Function):
             if need_s:
                 out = backend.empty_for((p3,), p3.shape, p3.dtype)
                 if out.size:
-                    backward_kernel(p3, g3, scale, out)
+                    backward_kernel(p3, g3, p3.dtype.type(scale), out)
                 gs = Tensor(out.reshape(pa.shape))
             if need_m:
                 out = backend.empty_for((p3,), p3.shape, p3.dtype)
                 if out.size:
-                    backward_kernel(p3, g3, 1.0, out)
+                    backward_kernel(p3, g3, p3.dtype.type(1), out)
                 dlogits = Tensor(out.reshape(pa.shape))
         gm = dlogits.sum_to_size(*ctx.fmask_shape) if need_m else None
         return gs, gm, None, None, None, None
