@@ -250,11 +250,14 @@ def test_multihead_attention_dropout_in_training_only():
 
 
 # ================================================================== transformer layers
-@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu"), (False, "silu callable")])
 def test_transformer_encoder_matches_torch(norm_first, activation):
     kw = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, activation=activation, norm_first=norm_first,
               batch_first=True)
-    t_enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(**kw), 2, torch.nn.LayerNorm(8),
+    t_kw = dict(kw)
+    if activation == "silu callable":
+        kw["activation"], t_kw["activation"] = F.silu, torch.nn.functional.silu
+    t_enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(**t_kw), 2, torch.nn.LayerNorm(8),
                                         enable_nested_tensor=False)
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(**kw), 2, nn.LayerNorm(8))
     _load(enc, t_enc)

@@ -14,6 +14,8 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from ... import _dtypes, creation
+from ...device import cpu
+from ...kernels import backend
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -46,7 +48,7 @@ def _detect_is_causal_mask(mask: Optional[Tensor], is_causal: Optional[bool] = N
         sz = size if size is not None else mask.shape[-2]
         if tuple(mask.shape) != (sz, sz):
             return False
-        values = _arr(mask)
+        values = backend.to_device(_arr(mask), cpu)  # a host copy when the mask lives on a GPU
         upper = np.triu(np.ones((sz, sz), dtype=np.bool_), 1)
         if mask.dtype == _dtypes.bool_:
             make_causal = bool(np.array_equal(values, upper))
