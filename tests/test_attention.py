@@ -484,3 +484,16 @@ def test_sdpa_on_cuda_composes_the_masked_softmax_like_the_cpu_kernel():
         results[device] = [o.detach().cpu() for o in outs] + [x.grad.cpu() for x in xs]
     for a, b in zip(results["cpu"], results["cuda"]):
         _close(a, b, 1e-5, 1e-5)
+
+
+def test_encoder_layers_are_independent_deep_copies():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0)
+    enc = nn.TransformerEncoder(layer, 2)
+    a, b = enc.layers[0].linear1.weight, enc.layers[1].linear1.weight
+    assert a is not b and a is not layer.linear1.weight
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    with ng.no_grad():
+        a.add_(1.0)
+    assert not np.array_equal(a.detach().numpy(), b.detach().numpy())
+    # a copied tensor lives on the same device object as the original (ops compare devices by identity)
+    assert (enc.layers[1].linear1.weight + layer.linear1.weight).shape == (16, 8)
