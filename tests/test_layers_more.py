@@ -68,6 +68,7 @@ def test_conv1d_matches_torch(args, kwargs, x_shape):
     ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, output_padding=1, groups=2), (2, 4, 5, 4)),
     ("ConvTranspose2d", (3, 2, (2, 3)), dict(stride=(1, 2), dilation=2, bias=False), (3, 4, 5)),
     ("ConvTranspose1d", (3, 4, 3), dict(stride=3, padding=1, output_padding=2), (2, 3, 6)),
+    ("ConvTranspose2d", (2, 2, 3), dict(dilation=3, output_padding=(2, 1)), (1, 2, 3, 4)),  # padding >= stride
 ])
 def test_conv_transpose_matches_torch(name, args, kwargs, x_shape):
     _check_module(name, args, kwargs, x_shape)
@@ -88,6 +89,10 @@ def test_conv_transpose_and_conv1d_gradcheck_float64():
     assert ng.autograd.gradcheck(
         lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2), (x, w, b))
     assert ng.autograd.gradgradcheck(lambda x, w: F.conv_transpose2d(x, w, stride=2, groups=2), (x, w))
+    # output_padding at or above the stride (allowed below the dilation): the adjoint convs' extra rows are cut
+    x2 = ng.tensor(_randn(1, 2, 3, 3, dtype="float64"), requires_grad=True)
+    w2 = ng.tensor(_randn(2, 2, 2, 2, dtype="float64"), requires_grad=True)
+    assert ng.autograd.gradgradcheck(lambda x, w: F.conv_transpose2d(x, w, dilation=3, output_padding=2), (x2, w2))
     x1 = ng.tensor(_randn(2, 2, 5, dtype="float64"), requires_grad=True)
     w1 = ng.tensor(_randn(3, 2, 2, dtype="float64"), requires_grad=True)
     assert ng.autograd.gradcheck(lambda x, w: F.conv1d(x, w, stride=2, dilation=2), (x1, w1))

@@ -93,6 +93,9 @@ class _ConvWeightGrad(Function):
         need_x, need_g = ctx.needs_input_grad[:2]
         dx = _ConvInputGrad.apply(g, ggw, x.shape, ctx.geo) if need_x else None
         dg = _Conv2d.apply(x, ggw, None, ctx.geo) if need_g else None
+        if dg is not None and dg.shape != g.shape:
+            # conv_transpose2d with output_padding >= stride: the rows/columns past g's belong to no element of g
+            dg = dg[:, :, :g.shape[2], :g.shape[3]]
         return dx, dg, None, None
 
 
@@ -212,6 +215,16 @@ class _ConvTranspose2d(_ConvInputGrad):
 
     node_name = "ConvolutionBackward0"
 
+    @staticmethod
+    def backward(ctx, ggx):
+        dg, dw, _, _ = _ConvInputGrad.backward(ctx, ggx)
+        g = ctx.saved_tensors[0]
+        if dg is not None and dg.shape != g.shape:
+            # output_padding >= stride (allowed below the dilation) gives the forward conv extra rows/columns
+            # past the input's: they belong to no input element
+            dg = dg[:, :, :g.shape[2], :g.shape[3]]
+        return dg, dw, None, None
+
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntPair = 1,
                      padding: IntPair = 0, output_padding: IntPair = 0, groups: int = 1,
@@ -252,10 +265,6 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
             f"output padding must be smaller than either stride or dilation, but got output_padding_height: {oph} "
             f"output_padding_width: {opw} stride_height: {sh} stride_width: {sw} dilation_height: {dh} "
             f"dilation_width: {dw}")
-    if oph >= sh or opw >= sw:
-        raise RuntimeError(
-            f"{op}(): output_padding ({oph}, {opw}) must be smaller than stride ({sh}, {sw}) in numgrad (PyTorch "
-            "also allows it below the dilation); pad the output with F.pad instead")
     x = input.unsqueeze(0) if unbatched else input
     cin, cout_g, kh, kw = weight.shape
     if x.shape[1] != cin:
