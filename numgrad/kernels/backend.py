@@ -253,6 +253,7 @@ def cross_entropy_backward(x, target, ignore_index: int, lse, row_scale):
 # (docstrings and signatures are the CPU backend's: ``help(backend.reduce_array)`` shows them)
 reduce_array = _by_first(CpuBackend.reduce_array)
 softmax_kernels = _by_first(CpuBackend.softmax_kernels)
+attention_softmax_kernels = _by_first(CpuBackend.attention_softmax_kernels)
 conv2d_bias_grad = _by_first(CpuBackend.conv2d_bias_grad)
 max_pool2d_forward = _by_first(CpuBackend.max_pool2d_forward)
 avg_pool2d_forward = _by_first(CpuBackend.avg_pool2d_forward)

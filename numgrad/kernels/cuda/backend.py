@@ -138,6 +138,11 @@ class CudaBackend:
         """(forward, backward) softmax kernels for ``(A, R, C)`` slabs."""
         return self._nnfunc.softmax_forward, self._nnfunc.softmax_backward
 
+    def attention_softmax_kernels(self, scores):
+        """None: there is no fused masked softmax on CUDA yet, so ``nn.functional.scaled_dot_product_attention``
+        composes masked_fill and softmax there."""
+        return None
+
     # ------------------------------------------------------------ layer ops (kernels/cuda/conv.py + the CUDA matmul)
     def linear_forward(self, x, w, b):
         """``x @ w.T (+ b)`` for x (M, K), w (N, K), b (N,) or None."""
