@@ -15,6 +15,7 @@
 - ``loss``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``, ``BCEWithLogitsLoss``
   (over ``_Loss`` and ``_WeightedLoss``)
 - ``utils``: helpers the layers share (``_pair``)
+- ``rnn``: ``RNN``, ``LSTM``, ``GRU``, ``RNNCell``, ``LSTMCell``, ``GRUCell`` (over ``RNNBase``, ``RNNCellBase``)
 
 Each layer is a thin ``Module`` over ``numgrad.nn.functional`` with PyTorch's
 parameter names, shapes, default initialisation and ``repr``, so a
@@ -36,6 +37,7 @@ from .module import Module
 from .normalization import LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "Module",
@@ -50,4 +52,5 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten", "Unflatten",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
