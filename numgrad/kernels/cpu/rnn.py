@@ -37,45 +37,75 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH)
 
 
 # ----------------------------------------------------------------- LSTM
+# The step kernels work on one row at a time through 1-D views of each gate block, and give every loop
+# a single output stream: measured at batch 16, hidden 128 (float32), one loop writing all four gate
+# blocks at offsets did not vectorize and took 5-8x longer (forward ~130 us against ~17 us, backward
+# ~45 us against ~9 us on a loaded 2-vCPU host).
 @njit(**_OPTS)
 def lstm_step_forward(ig, hg, b, c_prev, one, h, c, acts):
     """One LSTM step for ``b`` rows: gates ``ig + hg + b`` (b, 4H) -> ``h``, ``c`` (b, H); ``acts`` gets i, f, g, o."""
     rows, hidden = c_prev.shape
     for n in range(rows):
+        a = acts[n]
+        x = ig[n]
+        y = hg[n]
+        for blk in range(4):
+            lo = blk * hidden
+            ab = a[lo:lo + hidden]
+            xb = x[lo:lo + hidden]
+            yb = y[lo:lo + hidden]
+            bb = b[lo:lo + hidden]
+            if blk == 2:
+                for j in range(hidden):
+                    ab[j] = fm.tanh(xb[j] + yb[j] + bb[j])
+            else:
+                for j in range(hidden):
+                    ab[j] = fm.sigmoid(xb[j] + yb[j] + bb[j])
+        ai = a[:hidden]
+        af = a[hidden:2 * hidden]
+        ag = a[2 * hidden:3 * hidden]
+        ao = a[3 * hidden:]
+        cp = c_prev[n]
+        cn = c[n]
+        hn = h[n]
         for j in range(hidden):
-            i = fm.sigmoid(ig[n, j] + hg[n, j] + b[j])
-            f = fm.sigmoid(ig[n, hidden + j] + hg[n, hidden + j] + b[hidden + j])
-            g = fm.tanh(ig[n, 2 * hidden + j] + hg[n, 2 * hidden + j] + b[2 * hidden + j])
-            o = fm.sigmoid(ig[n, 3 * hidden + j] + hg[n, 3 * hidden + j] + b[3 * hidden + j])
-            cn = f * c_prev[n, j] + i * g
-            c[n, j] = cn
-            h[n, j] = o * fm.tanh(cn)
-            acts[n, j] = i
-            acts[n, hidden + j] = f
-            acts[n, 2 * hidden + j] = g
-            acts[n, 3 * hidden + j] = o
+            v = af[j] * cp[j] + ai[j] * ag[j]
+            cn[j] = v
+            hn[j] = ao[j] * fm.tanh(v)
 
 
 @njit(**_OPTS)
 def lstm_step_backward(dh, dc, acts, c_prev, one, dgates):
     """Gradient of one LSTM step: ``dh``, ``dc`` (b, H) of its outputs -> ``dgates`` (b, 4H); ``dc`` becomes the
-    gradient of ``c_prev`` (in place: each element is read before it is written)."""
+    gradient of ``c_prev`` (in place)."""
     rows, hidden = c_prev.shape
     for n in range(rows):
+        a = acts[n]
+        cp = c_prev[n]
+        d = dh[n]
+        dcr = dc[n]
+        dg = dgates[n]
+        ai = a[:hidden]
+        af = a[hidden:2 * hidden]
+        ag = a[2 * hidden:3 * hidden]
+        ao = a[3 * hidden:]
+        gi = dg[:hidden]
+        gf = dg[hidden:2 * hidden]
+        gg = dg[2 * hidden:3 * hidden]
+        go = dg[3 * hidden:]
         for j in range(hidden):
-            i = acts[n, j]
-            f = acts[n, hidden + j]
-            g = acts[n, 2 * hidden + j]
-            o = acts[n, 3 * hidden + j]
-            cp = c_prev[n, j]
-            tc = fm.tanh(f * cp + i * g)  # c recomputed from the gates: not stored
-            d = dh[n, j]
-            dct = dc[n, j] + d * o * (one - tc * tc)
-            dgates[n, j] = dct * g * i * (one - i)
-            dgates[n, hidden + j] = dct * cp * f * (one - f)
-            dgates[n, 2 * hidden + j] = dct * i * (one - g * g)
-            dgates[n, 3 * hidden + j] = d * tc * o * (one - o)
-            dc[n, j] = dct * f
+            tc = fm.tanh(af[j] * cp[j] + ai[j] * ag[j])  # c recomputed from the gates: not stored
+            o = ao[j]
+            go[j] = d[j] * tc * o * (one - o)
+            dcr[j] = dcr[j] + d[j] * o * (one - tc * tc)  # now the gradient of c itself
+        for j in range(hidden):
+            gi[j] = dcr[j] * ag[j] * ai[j] * (one - ai[j])
+        for j in range(hidden):
+            gf[j] = dcr[j] * cp[j] * af[j] * (one - af[j])
+        for j in range(hidden):
+            gg[j] = dcr[j] * ai[j] * (one - ag[j] * ag[j])
+        for j in range(hidden):
+            dcr[j] = dcr[j] * af[j]
 
 
 @njit(**_OPTS)
@@ -144,17 +174,35 @@ def gru_step_forward(ig, hg, b, h_prev, one, h, acts):
     """One GRU step: ``ig`` (b, 3H) holds ``x W_ih^T + b_ih``, ``hg`` (b, 3H) ``h W_hh^T``; ``acts`` (b, 4H) gets
     r, z, n and ``hg_n + b_hn``."""
     rows, hidden = h_prev.shape
+    br = b[:hidden]
+    bz = b[hidden:2 * hidden]
+    bn = b[2 * hidden:]
     for n in range(rows):
+        x = ig[n]
+        y = hg[n]
+        a = acts[n]
+        ar = a[:hidden]
+        az = a[hidden:2 * hidden]
+        an = a[2 * hidden:3 * hidden]
+        ahn = a[3 * hidden:]
+        xr = x[:hidden]
+        xz = x[hidden:2 * hidden]
+        xn = x[2 * hidden:]
+        yr = y[:hidden]
+        yz = y[hidden:2 * hidden]
+        yn = y[2 * hidden:]
+        hp = h_prev[n]
+        hr = h[n]
         for j in range(hidden):
-            r = fm.sigmoid(ig[n, j] + hg[n, j] + b[j])
-            z = fm.sigmoid(ig[n, hidden + j] + hg[n, hidden + j] + b[hidden + j])
-            hn = hg[n, 2 * hidden + j] + b[2 * hidden + j]
-            nn = fm.tanh(ig[n, 2 * hidden + j] + r * hn)
-            h[n, j] = (one - z) * nn + z * h_prev[n, j]
-            acts[n, j] = r
-            acts[n, hidden + j] = z
-            acts[n, 2 * hidden + j] = nn
-            acts[n, 3 * hidden + j] = hn
+            ar[j] = fm.sigmoid(xr[j] + yr[j] + br[j])
+        for j in range(hidden):
+            az[j] = fm.sigmoid(xz[j] + yz[j] + bz[j])
+        for j in range(hidden):
+            ahn[j] = yn[j] + bn[j]
+        for j in range(hidden):
+            an[j] = fm.tanh(xn[j] + ar[j] * ahn[j])
+        for j in range(hidden):
+            hr[j] = (one - az[j]) * an[j] + az[j] * hp[j]
 
 
 @njit(**_OPTS)
@@ -163,22 +211,36 @@ def gru_step_backward(dh, acts, h_prev, one, dig, dhg, dh_prev):
     direct part ``dh * z`` of the gradient of ``h_prev`` into ``dh_prev`` (b, H)."""
     rows, hidden = h_prev.shape
     for n in range(rows):
+        a = acts[n]
+        ar = a[:hidden]
+        az = a[hidden:2 * hidden]
+        an = a[2 * hidden:3 * hidden]
+        ahn = a[3 * hidden:]
+        gi = dig[n]
+        gir = gi[:hidden]
+        giz = gi[hidden:2 * hidden]
+        gin = gi[2 * hidden:]
+        gh = dhg[n]
+        ghr = gh[:hidden]
+        ghz = gh[hidden:2 * hidden]
+        ghn = gh[2 * hidden:]
+        d = dh[n]
+        hp = h_prev[n]
+        dp = dh_prev[n]
         for j in range(hidden):
-            r = acts[n, j]
-            z = acts[n, hidden + j]
-            nn = acts[n, 2 * hidden + j]
-            hn = acts[n, 3 * hidden + j]
-            d = dh[n, j]
-            dn = d * (one - z) * (one - nn * nn)
-            dr = dn * hn * r * (one - r)
-            dz = d * (h_prev[n, j] - nn) * z * (one - z)
-            dig[n, j] = dr
-            dig[n, hidden + j] = dz
-            dig[n, 2 * hidden + j] = dn
-            dhg[n, j] = dr
-            dhg[n, hidden + j] = dz
-            dhg[n, 2 * hidden + j] = dn * r
-            dh_prev[n, j] = d * z
+            gin[j] = d[j] * (one - az[j]) * (one - an[j] * an[j])
+        for j in range(hidden):
+            gir[j] = gin[j] * ahn[j] * ar[j] * (one - ar[j])
+        for j in range(hidden):
+            giz[j] = d[j] * (hp[j] - an[j]) * az[j] * (one - az[j])
+        for j in range(hidden):
+            ghr[j] = gir[j]
+        for j in range(hidden):
+            ghz[j] = giz[j]
+        for j in range(hidden):
+            ghn[j] = gin[j] * ar[j]
+        for j in range(hidden):
+            dp[j] = d[j] * az[j]
 
 
 @njit(**_OPTS)
@@ -220,13 +282,17 @@ def rnn_step_forward(ig, hg, b, relu, h):
     """One Elman step: ``h = tanh(ig + hg + b)`` (``relu``: ``max(., 0)``), all (b, H)."""
     rows, hidden = h.shape
     for n in range(rows):
-        for j in range(hidden):
-            v = ig[n, j] + hg[n, j] + b[j]
-            if relu:
+        x = ig[n]
+        y = hg[n]
+        hr = h[n]
+        if relu:
+            for j in range(hidden):
+                v = x[j] + y[j] + b[j]
                 # NaN stays NaN, everything else not above 0 becomes +0.0 (PyTorch's relu)
-                h[n, j] = v if (v > 0 or v != v) else 0.0
-            else:
-                h[n, j] = fm.tanh(v)
+                hr[j] = v if (v > 0 or v != v) else 0.0
+        else:
+            for j in range(hidden):
+                hr[j] = fm.tanh(x[j] + y[j] + b[j])
 
 
 @njit(**_OPTS)
@@ -234,12 +300,15 @@ def rnn_step_backward(dh, h, relu, one, dgates):
     """Gradient of one Elman step from ``dh`` and its output ``h`` to the pre-activation ``dgates`` (b, H)."""
     rows, hidden = h.shape
     for n in range(rows):
-        for j in range(hidden):
-            y = h[n, j]
-            if relu:
-                dgates[n, j] = dh[n, j] if y > 0 else 0.0
-            else:
-                dgates[n, j] = dh[n, j] * (one - y * y)
+        d = dh[n]
+        hr = h[n]
+        g = dgates[n]
+        if relu:
+            for j in range(hidden):
+                g[j] = d[j] if hr[j] > 0 else 0.0
+        else:
+            for j in range(hidden):
+                g[j] = d[j] * (one - hr[j] * hr[j])
 
 
 @njit(**_OPTS)
