@@ -7,7 +7,8 @@
    included), float32, batch 16, sequence 32.
 2. The LSTM cell at small sizes (batch 16, hidden 128): one ``LSTMCell`` step
    forward, and forward + backward; plus the layer's own per-step cost
-   (``nn.LSTM`` over 32 steps, forward, divided by 32).
+   (``nn.LSTM`` over 32 steps, forward, divided by 32) and the layer alone
+   forward + backward (the LM step without embedding, head and loss).
 3. The gate math alone (after the two products), numgrad's one fused kernel
    vs PyTorch eager's ops on the same ``(16, 512)`` gate pre-activations.
 """
@@ -89,6 +90,20 @@ def layer_forward(lib):
     return forward
 
 
+def layer_forward_backward(lib):
+    """nn.LSTM(128, 128) forward + backward over 32 steps, batch 16 (the LM step without embedding, head, loss)."""
+    lib.manual_seed(0)
+    lstm = lib.nn.LSTM(HIDDEN, HIDDEN)
+    x = lib.randn(SEQ, BATCH, HIDDEN, requires_grad=True)
+
+    def step():
+        lstm.zero_grad()
+        x.grad = None
+        out, (h, c) = lstm(x)
+        out.sum().backward()
+    return step
+
+
 def gates_numgrad():
     """numgrad's fused LSTM gate kernel alone on (16, 512) pre-activations."""
     from numgrad.kernels.cpu import rnn as k
@@ -135,6 +150,9 @@ def run(repeats: int = 30) -> dict:
     layer = _timed_ms({"numgrad": layer_forward(ng), "torch_eager": layer_forward(torch) if have else None},
                       repeats)
     results["lstm_layer_per_step_forward"] = {k: None if v is None else v / SEQ for k, v in layer.items()}
+    results["lstm_layer_fwd_bwd"] = _timed_ms({"numgrad": layer_forward_backward(ng),
+                                               "torch_eager": layer_forward_backward(torch) if have else None},
+                                              repeats)
     results["lstm_gates_only"] = _timed_ms({"numgrad": gates_numgrad(), "torch_eager": gates_torch() if have
                                             else None}, repeats * 10)
     return results
@@ -150,6 +168,7 @@ def main() -> None:
         "lstm_cell_forward": f"LSTMCell step forward, b{BATCH} H{HIDDEN}",
         "lstm_cell_fwd_bwd": f"LSTMCell step fwd+bwd, b{BATCH} H{HIDDEN}",
         "lstm_layer_per_step_forward": f"nn.LSTM forward per step (T{SEQ}), b{BATCH} H{HIDDEN}",
+        "lstm_layer_fwd_bwd": f"nn.LSTM alone fwd+bwd, T{SEQ} b{BATCH} H{HIDDEN}",
         "lstm_gates_only": f"LSTM gate math only, ({BATCH}, {4 * HIDDEN}) pre-activations",
     }
     print(f"{'workload':62s} {'numgrad ms':>11s} {'torch ms':>9s} {'numgrad/torch':>14s}")
