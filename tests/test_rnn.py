@@ -10,6 +10,8 @@ import torch
 
 import numgrad as ng
 from numgrad.autograd.gradcheck import gradcheck, gradgradcheck
+from numgrad.kernels import backend
+from numgrad.kernels.cuda.array import DeviceArray
 from numgrad.nn.functional.rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from tests.helpers import assert_close
 
@@ -277,6 +279,12 @@ def test_wrong_sizes_raise_torch_errors():
         cell(ng.zeros(2, I), (ng.zeros(3, H), ng.zeros(3, H)))
     with pytest.raises(ValueError, match="GRUCell: Expected input to be 1D or 2D, got 3D instead"):
         ng.nn.GRUCell(I, H)(ng.zeros(1, 2, I))
+    with pytest.raises(ValueError, match="RNNCell: Expected hidden to be 1D or 2D, got 3D instead"):
+        ng.nn.RNNCell(I, H)(ng.zeros(2, I), ng.zeros(1, 2, H))
+    with pytest.raises(ValueError, match=r"LSTMCell: Expected hx\[1\] to be 1D or 2D, got 3D instead"):
+        cell(ng.zeros(2, I), (ng.zeros(2, H), ng.zeros(1, 2, H)))
+    with pytest.raises(NotImplementedError, match="CPU kernels only"):  # CUDA data: a clear error, not Numba's
+        backend.rnn_kernels(DeviceArray.__new__(DeviceArray))
 
 
 def test_constructor_errors_like_torch():
@@ -305,3 +313,66 @@ def test_double_backward_through_layers_float64():
             return layer(packed)[0].data
 
         assert gradgradcheck(run, (x, w_hh))
+
+
+# ----------------------------------------------------------------- a port: the word-language-model example
+def _word_language_model(torch_like, rnn_type: str):
+    """PyTorch's examples/word_language_model RNNModel and training step, written once for either library
+    (dropout 0 so that both libraries compute the same thing)."""
+    nn = torch_like.nn
+    F = torch_like.nn.functional
+
+    class RNNModel(nn.Module):
+        def __init__(self, ntoken, ninp, nhid, nlayers):
+            super().__init__()
+            self.encoder = nn.Embedding(ntoken, ninp)
+            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=0.0)
+            self.decoder = nn.Linear(nhid, ntoken)
+            self.nhid, self.nlayers = nhid, nlayers
+
+        def forward(self, input, hidden):
+            output, hidden = self.rnn(self.encoder(input), hidden)
+            decoded = self.decoder(output).view(-1, self.decoder.out_features)
+            return F.log_softmax(decoded, dim=1), hidden
+
+        def init_hidden(self, bsz):
+            zeros = torch_like.zeros(self.nlayers, bsz, self.nhid)
+            return (zeros, zeros) if rnn_type == "LSTM" else zeros
+
+    def repackage_hidden(h):
+        return h.detach() if isinstance(h, torch_like.Tensor) else tuple(repackage_hidden(v) for v in h)
+
+    def train_step(model, data, targets, hidden, lr=5.0):
+        hidden = repackage_hidden(hidden)
+        model.zero_grad()
+        output, hidden = model(data, hidden)
+        loss = nn.NLLLoss()(output, targets)
+        loss.backward()
+        torch_like.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-lr)
+        return loss.item(), hidden
+
+    return RNNModel, train_step
+
+
+@pytest.mark.parametrize("rnn_type", ["LSTM", "GRU"])
+def test_word_language_model_port_matches_torch(rnn_type):
+    ntoken, bptt, bsz = 20, 6, 4
+    models = {}
+    for lib in (torch, ng):
+        RNNModel, train_step = _word_language_model(lib, rnn_type)
+        models[lib] = (RNNModel(ntoken, 8, 8, 2), train_step)
+    models[ng][0].load_state_dict({k: v.detach().numpy() for k, v in models[torch][0].state_dict().items()})
+    corpus = np.random.default_rng(0).integers(0, ntoken, (3 * bptt + 1, bsz))
+    hidden = {lib: models[lib][0].init_hidden(bsz) for lib in (torch, ng)}
+    for i in range(0, 3 * bptt, bptt):
+        losses = {}
+        for lib in (torch, ng):
+            model, train_step = models[lib]
+            data = lib.tensor(corpus[i:i + bptt])
+            targets = lib.tensor(corpus[i + 1:i + 1 + bptt].reshape(-1))
+            losses[lib], hidden[lib] = train_step(model, data, targets, hidden[lib])
+        assert abs(losses[ng] - losses[torch]) < 1e-4 * max(1.0, abs(losses[torch]))
+    for name, p in models[torch][0].named_parameters():
+        assert_close(dict(models[ng][0].named_parameters())[name], p, 1e-4, 1e-5, msg=name)

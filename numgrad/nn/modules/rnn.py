@@ -407,12 +407,13 @@ class RNNCellBase(Module):
             s += f", nonlinearity={self.nonlinearity}"
         return s
 
-    def _batched(self, input: Tensor, hx: Optional[Tensor], what: str = "hidden"):
+    def _batched(self, input: Tensor, states: Tuple[Optional[Tensor], ...], names: Tuple[str, ...] = ("hidden",)):
         name = type(self).__name__
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
-        if hx is not None and hx.ndim not in (1, 2):
-            raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {hx.ndim}D instead")
+        for what, hx in zip(names, states):
+            if hx is not None and hx.ndim not in (1, 2):
+                raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {hx.ndim}D instead")
         is_batched = input.ndim == 2
         if not is_batched:
             input = input.unsqueeze(0)
@@ -436,7 +437,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
-        input, is_batched = self._batched(input, hx)
+        input, is_batched = self._batched(input, (hx,))
         hx = self._zeros(input) if hx is None else (hx if is_batched else hx.unsqueeze(0))
         if self.nonlinearity == "tanh":
             ret = rnn_tanh_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -460,7 +461,7 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=4, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Tensor, Tensor]:
-        input, is_batched = self._batched(input, hx[0] if hx is not None else None, "h_0")
+        input, is_batched = self._batched(input, tuple(hx) if hx is not None else (), ("hx[0]", "hx[1]"))
         if hx is None:
             zeros = self._zeros(input)
             hx = (zeros, zeros)
@@ -482,7 +483,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
-        input, is_batched = self._batched(input, hx)
+        input, is_batched = self._batched(input, (hx,))
         hx = self._zeros(input) if hx is None else (hx if is_batched else hx.unsqueeze(0))
         ret = gru_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return ret if is_batched else ret.squeeze(0)
