@@ -1,6 +1,6 @@
 """Recurrent benchmarks: numgrad vs PyTorch eager in one run; prints medians and ratios (no assertions).
 
-    python -m benchmarks.bench_rnn [--repeats 30]
+    python -m benchmarks.bench_rnn [--repeats 30] [--torch-threads N]
 
 1. LSTM language-model step: Embedding(1000, 128) -> LSTM(128, 128) ->
    Linear(128, 1000) -> cross-entropy, forward + backward (zero_grad
@@ -73,6 +73,7 @@ def cell_steps(lib):
         return cell(x, (h, c))
 
     def forward_backward():
+        cell.zero_grad()  # as a training step does: the weight gradients are written, not accumulated
         h1, c1 = cell(x, (h, c))
         (h1.sum() + c1.sum()).backward()
     return forward, forward_backward
@@ -161,7 +162,13 @@ def run(repeats: int = 30) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads(N) first (default: PyTorch's own choice)")
     args = parser.parse_args()
+    if torch is not None and args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    if torch is not None:
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
     results = run(args.repeats)
     names = {
         "lstm_lm_step": f"LSTM LM step (emb->LSTM->linear->CE) b{BATCH} T{SEQ} H{HIDDEN} fwd+bwd",
