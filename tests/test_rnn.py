@@ -12,7 +12,7 @@ import numgrad as ng
 from numgrad.autograd.gradcheck import gradcheck, gradgradcheck
 from numgrad.kernels import backend
 from numgrad.kernels.cuda.array import DeviceArray
-from numgrad.nn.functional.rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
+from numgrad.nn.functional.rnn import gru_cell, lstm_cell, recurrent_layer, rnn_relu_cell, rnn_tanh_cell
 from tests.helpers import assert_close
 
 I, H, B, T = 3, 4, 3, 5
@@ -283,6 +283,14 @@ def test_wrong_sizes_raise_torch_errors():
         ng.nn.RNNCell(I, H)(ng.zeros(2, I), ng.zeros(1, 2, H))
     with pytest.raises(ValueError, match=r"LSTMCell: Expected hx\[1\] to be 1D or 2D, got 3D instead"):
         cell(ng.zeros(2, I), (ng.zeros(2, H), ng.zeros(1, 2, H)))
+    with pytest.raises(RuntimeError, match="lstm_cell: expected bias_ih of dtype numgrad.float32 like the input"):
+        lstm_cell(ng.zeros(2, I), (ng.zeros(2, H), ng.zeros(2, H)), ng.zeros(4 * H, I), ng.zeros(4 * H, H),
+                  ng.zeros(4 * H, dtype=ng.float64))
+    with pytest.raises(RuntimeError, match=r"gru_cell\(\): expected a float32 or float64 input, got numgrad.int64"):
+        gru_cell(ng.zeros(2, I, dtype=ng.int64), ng.zeros(2, H), ng.zeros(3 * H, I), ng.zeros(3 * H, H))
+    with pytest.raises(RuntimeError, match=r"recurrent_layer\(\): inconsistent shapes: input \[5, 3\]"):
+        recurrent_layer("GRU", ng.zeros(5, I), np.array([2, 2, 2]), ng.zeros(2, H), None, ng.zeros(3 * H, I),
+                        ng.zeros(3 * H, H), None, None)
     with pytest.raises(NotImplementedError, match="CPU kernels only"):  # CUDA data: a clear error, not Numba's
         backend.rnn_kernels(DeviceArray.__new__(DeviceArray))
 

@@ -32,7 +32,7 @@ from ...autograd.grad_mode import is_grad_enabled
 from ...kernels import backend
 from ...ops.shape import cat
 from ...tensor import Tensor
-from ._arguments import _arr
+from ._arguments import _arr, _check_float
 from .affine import linear
 
 __all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "recurrent_layer", "GATES"]
@@ -159,10 +159,22 @@ class _RNNCellGates(Function):
         return dpre, dpre, None
 
 
+def _check_dtypes(op: str, input: Tensor, **others: Optional[Tensor]) -> None:
+    """float32/float64 input, and every other tensor of its dtype (a Numba typing error must not reach a user)."""
+    _check_float(input, "input", op)
+    for name, t in others.items():
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(f"{op}: expected {name} of dtype {input.dtype} like the input, got {t.dtype} "
+                               f"(shape {list(t.shape)}); convert it with .to({input.dtype})")
+
+
 def _cell_inputs(op: str, input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, gates: int,
-                 cx: Optional[Tensor] = None) -> None:
+                 cx: Optional[Tensor] = None, b_ih: Optional[Tensor] = None, b_hh: Optional[Tensor] = None) -> None:
     """PyTorch's checks of a cell's arguments (``check_rnn_cell_forward_input`` / ``_hidden``)."""
     check_cpu(op, input, hx, cx, w_ih, w_hh)
+    if input.ndim != 2 or hx.ndim != 2 or (cx is not None and cx.ndim != 2):
+        raise RuntimeError(f"{op}: expected 2-D input (batch, input_size) and states (batch, hidden_size), got "
+                           f"input {list(input.shape)} and hx {list(hx.shape)}")
     if input.shape[1] != w_ih.shape[1]:
         raise RuntimeError(f"input has inconsistent input_size: got {input.shape[1]} expected {w_ih.shape[1]}")
     hidden = w_hh.shape[1]
@@ -173,12 +185,10 @@ def _cell_inputs(op: str, input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
             raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match hidden{k} batch size {h.shape[0]}")
         if h.shape[1] != hidden:
             raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.shape[1]}, expected {hidden}")
-    for name, t in (("hx", hx), ("cx", cx), ("weight_ih", w_ih), ("weight_hh", w_hh)):
-        if t is not None and t.dtype != input.dtype:
-            raise RuntimeError(f"{op}: expected {name} of dtype {input.dtype} like the input, got {t.dtype}; "
-                               "convert with .to(dtype)")
-    if w_ih.shape[0] != gates * hidden:
-        raise RuntimeError(f"{op}: weight_ih has {w_ih.shape[0]} rows, expected {gates} * {hidden}")
+    _check_dtypes(op, input, hx=hx, cx=cx, weight_ih=w_ih, weight_hh=w_hh, bias_ih=b_ih, bias_hh=b_hh)
+    if w_ih.shape[0] != gates * hidden or w_hh.shape[0] != gates * hidden:
+        raise RuntimeError(f"{op}: weight_ih {list(w_ih.shape)} and weight_hh {list(w_hh.shape)} must have "
+                           f"{gates} * hidden_size = {gates * hidden} rows")
 
 
 def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = None,
@@ -193,7 +203,7 @@ def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor, b
             [0.5000, 0.5000, 0.5000, 0.5000]])
     """
     h, c = hx
-    _cell_inputs("lstm_cell", input, h, w_ih, w_hh, 4, c)
+    _cell_inputs("lstm_cell", input, h, w_ih, w_hh, 4, c, b_ih, b_hh)
     return _LSTMCellGates.apply(linear(input, w_ih, b_ih), linear(h, w_hh, b_hh), c)
 
 
@@ -206,7 +216,7 @@ def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Option
     >>> gru_cell(ng.zeros(1, 3), ng.ones(1, 2), ng.zeros(6, 3), ng.zeros(6, 2))   # z = 0.5, n = 0
     tensor([[0.5000, 0.5000]])
     """
-    _cell_inputs("gru_cell", input, hx, w_ih, w_hh, 3)
+    _cell_inputs("gru_cell", input, hx, w_ih, w_hh, 3, None, b_ih, b_hh)
     return _GRUCellGates.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
 
 
@@ -219,7 +229,7 @@ def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: O
     >>> rnn_tanh_cell(ng.zeros(1, 3), ng.zeros(1, 2), ng.zeros(2, 3), ng.zeros(2, 2), ng.ones(2), ng.zeros(2))
     tensor([[0.7616, 0.7616]])
     """
-    _cell_inputs("rnn_tanh_cell", input, hx, w_ih, w_hh, 1)
+    _cell_inputs("rnn_tanh_cell", input, hx, w_ih, w_hh, 1, None, b_ih, b_hh)
     return _RNNCellGates.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), False)
 
 
@@ -232,7 +242,7 @@ def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: O
     >>> rnn_relu_cell(ng.zeros(1, 3), ng.zeros(1, 2), ng.zeros(2, 3), ng.zeros(2, 2), ng.tensor([1., -1.]))
     tensor([[1., 0.]])
     """
-    _cell_inputs("rnn_relu_cell", input, hx, w_ih, w_hh, 1)
+    _cell_inputs("rnn_relu_cell", input, hx, w_ih, w_hh, 1, None, b_ih, b_hh)
     return _RNNCellGates.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), True)
 
 
@@ -393,7 +403,23 @@ def recurrent_layer(mode: str, input: Tensor, batch_sizes: np.ndarray, h0: Tenso
     >>> out.shape, h.shape
     ((6, 4), (2, 4))
     """
+    if mode not in GATES:
+        raise ValueError(f"recurrent_layer(): unknown mode {mode!r}; expected one of {sorted(GATES)}")
+    check_cpu("recurrent_layer", input, h0, c0, w_ih, w_hh, w_hr)
+    _check_dtypes("recurrent_layer", input, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, w_hr=w_hr)
+    if (mode == "LSTM") != (c0 is not None):
+        raise ValueError("recurrent_layer(): c0 is required for an LSTM and only for an LSTM")
     batch_sizes = np.ascontiguousarray(batch_sizes, dtype=np.int64)
+    hidden = w_hh.shape[0] // GATES[mode]
+    state = w_hr.shape[0] if w_hr is not None else hidden
+    if (input.ndim != 2 or int(batch_sizes.sum()) != input.shape[0] or h0.ndim != 2 or h0.shape[0] != batch_sizes[0]
+            or h0.shape[1] != state or w_hh.shape != (GATES[mode] * hidden, state)
+            or (c0 is not None and tuple(c0.shape) != (h0.shape[0], hidden))):
+        raise RuntimeError(
+            f"recurrent_layer(): inconsistent shapes: input {list(input.shape)} (rows must sum batch_sizes = "
+            f"{int(batch_sizes.sum())}), h0 {list(h0.shape)}, c0 {None if c0 is None else list(c0.shape)}, "
+            f"weight_hh {list(w_hh.shape)}, weight_hr {None if w_hr is None else list(w_hr.shape)}"
+        )
     ig = linear(input, w_ih, b_ih)
     return _RecurrentLayer.apply(ig, w_hh, b_hh, w_hr, h0, c0, mode, batch_sizes, packed_offsets(batch_sizes),
                                  bool(reverse))
