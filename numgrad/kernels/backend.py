@@ -266,14 +266,8 @@ optimizer_kernels = _by_first(CpuBackend.optimizer_kernels)
 indexing_kernels = _by_first(CpuBackend.indexing_kernels)
 reduction_kernels = _by_first(CpuBackend.reduction_kernels)
 norm_kernels = _by_first(CpuBackend.norm_kernels)
+rnn_kernels = _by_first(CpuBackend.rnn_kernels)
 nonzero_positions = _by_first(CpuBackend.nonzero_positions)
 nll_gather = _by_first(CpuBackend.nll_gather)
 all_in_unit_interval = _by_first(CpuBackend.all_in_unit_interval)
 
-
-def rnn_kernels(arr):
-    """``kernels/cpu/rnn.py`` (the recurrent layers' kernels); CPU only: a clear error for CUDA data."""
-    if type(arr) is DeviceArray:
-        raise NotImplementedError("the recurrent layers (nn.RNN/LSTM/GRU and their cells) have CPU kernels only "
-                                  "in this numgrad build; move the module and its inputs with .to('cpu')")
-    return CPU.rnn_kernels(arr)
