@@ -265,6 +265,8 @@ def test_wrong_sizes_raise_torch_errors():
         lstm(ng.zeros(T, B, I), (ng.zeros(B, H), ng.zeros(B, H)))
     with pytest.raises(ValueError, match=r"RNN input dtype \(.*float64\) does not match weight dtype"):
         lstm(ng.zeros(T, B, I, dtype=ng.float64))
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        lstm(ng.zeros(0, B, I))
     gru = ng.nn.GRU(I, H, num_layers=2)
     with pytest.raises(RuntimeError, match=r"Expected hidden size \(2, 3, 4\), got \[1, 3, 4\]"):
         gru(ng.zeros(T, B, I), ng.zeros(1, B, H))

@@ -410,6 +410,9 @@ def recurrent_layer(mode: str, input: Tensor, batch_sizes: np.ndarray, h0: Tenso
     if (mode == "LSTM") != (c0 is not None):
         raise ValueError("recurrent_layer(): c0 is required for an LSTM and only for an LSTM")
     batch_sizes = np.ascontiguousarray(batch_sizes, dtype=np.int64)
+    if batch_sizes.ndim != 1 or batch_sizes.size == 0 or np.any(batch_sizes[1:] > batch_sizes[:-1]):
+        raise RuntimeError("recurrent_layer(): batch_sizes must be a non-empty, non-increasing 1-D sequence, got "
+                           f"{batch_sizes.tolist()}")
     hidden = w_hh.shape[0] // GATES[mode]
     state = w_hr.shape[0] if w_hr is not None else hidden
     if (input.ndim != 2 or int(batch_sizes.sum()) != input.shape[0] or h0.ndim != 2 or h0.shape[0] != batch_sizes[0]

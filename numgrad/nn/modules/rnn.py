@@ -246,6 +246,8 @@ class RNNBase(Module):
                 hx = hx.unsqueeze(1)
                 cx = cx.unsqueeze(1) if is_lstm else None
         steps, batch = (input.shape[1], input.shape[0]) if self.batch_first else (input.shape[0], input.shape[1])
+        if steps == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         if hx is None:
             hx = self._zeros_state(input, batch, state_size)
             cx = self._zeros_state(input, batch, self.hidden_size) if is_lstm else None
