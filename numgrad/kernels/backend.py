@@ -267,6 +267,8 @@ optimizer_kernels = _by_first(CpuBackend.optimizer_kernels)
 indexing_kernels = _by_first(CpuBackend.indexing_kernels)
 reduction_kernels = _by_first(CpuBackend.reduction_kernels)
 norm_kernels = _by_first(CpuBackend.norm_kernels)
+rnn_kernels = _by_first(CpuBackend.rnn_kernels)
 nonzero_positions = _by_first(CpuBackend.nonzero_positions)
 nll_gather = _by_first(CpuBackend.nll_gather)
 all_in_unit_interval = _by_first(CpuBackend.all_in_unit_interval)
+

@@ -85,6 +85,12 @@ class CpuBackend:
         return attention
 
     @cached_property
+    def _rnn(self):
+        from . import rnn
+
+        return rnn
+
+    @cached_property
     def _blas(self):
         from . import blas
 
@@ -330,6 +336,10 @@ class CpuBackend:
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         return self._norm
+
+    def rnn_kernels(self, arr):
+        """``kernels/cpu/rnn.py``: the fused recurrent step kernels and the per-layer sequence drivers."""
+        return self._rnn
 
     # ------------------------------------------------------------ indexing, nll_loss, cross entropy, BCE check
     def index_array(self, idx):

@@ -243,6 +243,11 @@ class CudaBackend:
         """``kernels/cuda/norm.py``: normalization, embedding and dropout (``*_par`` names are the same kernels)."""
         return self._norm
 
+    def rnn_kernels(self, arr):
+        """The recurrent layers' kernels: CPU only in this build, so a clear error instead of a Numba one."""
+        raise NotImplementedError("the recurrent layers (nn.RNN/LSTM/GRU and their cells) have CPU kernels only "
+                                  "in this numgrad build; move the module and its inputs with .to('cpu')")
+
     # ------------------------------------------------------------ indexing, nll_loss, cross entropy, BCE check
     def index_array(self, idx):
         """Index array ``idx`` for indexing data on this device: a host index is copied over (as PyTorch allows)."""

@@ -20,6 +20,7 @@
 - ``loss``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``, ``BCEWithLogitsLoss``
   (over ``_Loss`` and ``_WeightedLoss``)
 - ``utils``: helpers the layers share (``_pair``)
+- ``rnn``: ``RNN``, ``LSTM``, ``GRU``, ``RNNCell``, ``LSTMCell``, ``GRUCell`` (over ``RNNBase``, ``RNNCellBase``)
 
 Each layer is a thin ``Module`` over ``numgrad.nn.functional`` with PyTorch's
 parameter names, shapes, default initialisation and ``repr``, so a
@@ -50,6 +51,7 @@ from .instancenorm import InstanceNorm1d, InstanceNorm2d
 from .normalization import GroupNorm
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "Module",
@@ -69,4 +71,5 @@ __all__ = [
     "Conv1d", "ConvTranspose1d", "ConvTranspose2d", "Dropout1d", "Dropout2d", "Dropout3d", "GroupNorm",
     "InstanceNorm1d", "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
