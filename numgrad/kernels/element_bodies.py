@@ -89,6 +89,85 @@ def rmsprop_update(p, g, sq, gavg, buf, i, lr, alpha, one_minus_alpha, eps, weig
         p[i] = p[i] - lr * (grad / avg)
 
 
+def adagrad_update(p, g, acc, i, neg_clr, eps, weight_decay, maximize):
+    """Adagrad on element ``i``: ``acc += g²``, ``p += neg_clr * g / (sqrt(acc) + eps)``; updates ``p[i]``, ``acc[i]``."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    s = acc[i] + grad * grad
+    acc[i] = s
+    std = sqrt(s) + eps
+    p[i] = p[i] + neg_clr * (grad / std)
+
+
+def adadelta_update(p, g, sq, acc_delta, i, neg_lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    """Adadelta on element ``i``: updates ``p[i]``, the squared-gradient average ``sq[i]`` and ``acc_delta[i]``."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    s = sq[i] * rho + one_minus_rho * grad * grad
+    sq[i] = s
+    std = sqrt(s + eps)
+    delta = sqrt(acc_delta[i] + eps) / std * grad
+    acc_delta[i] = acc_delta[i] * rho + one_minus_rho * delta * delta
+    p[i] = p[i] + neg_lr * delta
+
+
+def adamax_update(p, g, m, u, i, one_minus_beta1, beta2, eps, weight_decay, maximize, neg_clr):
+    """Adamax on element ``i``: ``u = max(beta2 * u, |g| + eps)`` (NaN wins, as ``torch.maximum``); updates ``p, m, u``."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    mi = m[i] + one_minus_beta1 * (grad - m[i])
+    m[i] = mi
+    a = u[i] * beta2
+    b = abs(grad) + eps
+    ui = a if (a > b or a != a) else b
+    u[i] = ui
+    p[i] = p[i] + neg_clr * (mi / ui)
+
+
+def nadam_update(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                 maximize, bias_correction2, grad_coef, avg_coef):
+    """NAdam on element ``i``: ``p += grad_coef * g / denom + avg_coef * m / denom``; updates ``p[i]``, ``m[i]``, ``v[i]``.
+
+    ``denom = sqrt(v / bias_correction2) + eps``; the momentum-schedule
+    coefficients come from the caller (they depend on the step only).
+    """
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        if decoupled:
+            p[i] = p[i] * decay
+        else:
+            grad = grad + weight_decay * p[i]
+    mi = m[i] + one_minus_beta1 * (grad - m[i])
+    vi = v[i] * beta2 + one_minus_beta2 * grad * grad
+    m[i] = mi
+    v[i] = vi
+    denom = sqrt(vi / bias_correction2) + eps
+    q = p[i] + grad_coef * (grad / denom)
+    p[i] = q + avg_coef * (mi / denom)
+
+
+def radam_update(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                 maximize, bias_correction1, lr, rectified, bc2_sqrt, rect):
+    """RAdam on element ``i``: Adam's moments; the step is rectified (``rect``) once the variance is tractable."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        if decoupled:
+            p[i] = p[i] * decay
+        else:
+            grad = grad + weight_decay * p[i]
+    mi = m[i] + one_minus_beta1 * (grad - m[i])
+    vi = v[i] * beta2 + one_minus_beta2 * grad * grad
+    m[i] = mi
+    v[i] = vi
+    update = mi / bias_correction1 * lr
+    if rectified:
+        update = update * (bc2_sqrt / (sqrt(vi) + eps)) * rect
+    p[i] = p[i] - update
+
+
 def max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, low):
     """(max, flat index ``ih * W + iw`` of the max) over output ``(oh, ow)``'s window of plane ``x[n, c]``.
 

@@ -53,6 +53,9 @@ class Optimizer:
     tensor([0., 0.], requires_grad=True)
     """
 
+    # per-parameter state entries that are numbers, not tensors of the parameter's shape
+    _scalar_state = ("step",)
+
     def __init__(self, params: Iterable, defaults: Dict[str, Any]):
         self.defaults = defaults
         self.state: Dict[Tensor, Dict[str, Any]] = {}
@@ -197,12 +200,12 @@ class Optimizer:
     def _update(self, group, p: np.ndarray, g: np.ndarray, state: Dict[str, Any], parallel: bool) -> None:
         raise NotImplementedError
 
-    def _buffer(self, state: Dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
-        """The flat array of state tensor ``name`` (created as zeros of the parameter's shape on first use)."""
+    def _buffer(self, state: Dict[str, Any], name: str, like: np.ndarray, fill: float = 0) -> np.ndarray:
+        """The flat array of state tensor ``name`` (created filled with ``fill``, in the parameter's shape, on first use)."""
         t = state.get(name)
         if t is None:
-            # zeros where the parameter lives: its state never crosses devices
-            t = _filled(self._param_shape, 0, _dtypes.as_dtype(like.dtype), False, device_of(like))
+            # created where the parameter lives: its state never crosses devices
+            t = _filled(self._param_shape, fill, _dtypes.as_dtype(like.dtype), False, device_of(like))
             state[name] = t
         elif t.device != device_of(like):
             t = state[name] = Tensor(to_device(t._data, device_of(like)))
@@ -274,18 +277,19 @@ class Optimizer:
                 continue
             entry = {}
             for name, value in values.items():
-                if isinstance(value, Tensor) or isinstance(value, np.ndarray):
+                if name in self._scalar_state and isinstance(value, (Tensor, np.ndarray)):
+                    # PyTorch keeps "step" (and NAdam's "mu_product") in scalar tensors; here they are numbers
+                    number = value.item()
+                    entry[name] = int(number) if name == "step" else float(number)
+                elif isinstance(value, Tensor) or isinstance(value, np.ndarray):
                     arr = value._data if isinstance(value, Tensor) else value
-                    if name != "step" and arr.size != p.numel():
+                    if arr.size != p.numel():
                         raise ValueError(
                             f"optimizer state '{name}' for parameter {key} has {arr.size} elements, but the "
                             f"parameter has shape {list(p.shape)}"
                         )
-                    # as PyTorch: state follows its parameter's device and dtype; "step" stays where it is
-                    if name != "step":
-                        arr = copy_as(to_device(arr, p.device), p._data.dtype).reshape(p.shape)
-                    else:
-                        arr = copy_as(arr, arr.dtype)
+                    # as PyTorch: state follows its parameter's device and dtype
+                    arr = copy_as(to_device(arr, p.device), p._data.dtype).reshape(p.shape)
                     entry[name] = Tensor(arr)
                 else:
                     entry[name] = copy.deepcopy(value)
