@@ -55,6 +55,8 @@ class Optimizer:
 
     # per-parameter state entries that are numbers, not tensors of the parameter's shape
     _scalar_state = ("step",)
+    # state tensors that are not of their parameter's shape (LBFGS's flat vectors over all parameters)
+    _flat_state: tuple = ()
 
     def __init__(self, params: Iterable, defaults: Dict[str, Any]):
         self.defaults = defaults
@@ -283,6 +285,9 @@ class Optimizer:
                     entry[name] = int(number) if name == "step" else float(number)
                 elif isinstance(value, Tensor) or isinstance(value, np.ndarray):
                     arr = value._data if isinstance(value, Tensor) else value
+                    if name in self._flat_state:
+                        entry[name] = Tensor(copy_as(to_device(arr, p.device), p._data.dtype))
+                        continue
                     if arr.size != p.numel():
                         raise ValueError(
                             f"optimizer state '{name}' for parameter {key} has {arr.size} elements, but the "
