@@ -1,10 +1,10 @@
 """Adamax (Adam with the infinity norm) with PyTorch's update rule."""
 from __future__ import annotations
 
-from typing import Iterable, Tuple
+from typing import Iterable, Optional, Tuple
 
 from .adam import _check
-from .optimizer import Optimizer, _kernels
+from .optimizer import Optimizer, _check_implementation_flags, _kernels
 
 
 class Adamax(Optimizer):
@@ -19,9 +19,12 @@ class Adamax(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, *, maximize: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0, foreach: Optional[bool] = None, *,
+                 maximize: bool = False, differentiable: bool = False, capturable: bool = False):
         _check(lr, betas, eps, weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
+        _check_implementation_flags(foreach, None, differentiable)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
     def _update(self, group, p, g, state, parallel):

@@ -39,6 +39,19 @@ def _kernels(param=None):
     return optimizer_kernels(param)
 
 
+def _check_implementation_flags(foreach: Optional[bool] = None, fused: Optional[bool] = None,
+                                differentiable: bool = False) -> None:
+    """PyTorch's ``foreach``/``fused``/``capturable`` pick among implementations with the same results; numgrad
+    has one (a fused kernel per parameter) and accepts them.  ``differentiable=True`` records the update in the
+    autograd graph, which numgrad's kernels do not do."""
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable:
+        raise NotImplementedError("differentiable=True is not supported: numgrad's optimizer steps are fused kernels "
+                                  "that autograd does not record; differentiate through an update written with "
+                                  "tensor operations instead")
+
+
 class Optimizer:
     """Base class of optimizers.
 
@@ -104,6 +117,15 @@ class Optimizer:
                             "of tensors in sets will change between runs. Please use a list instead.")
         else:
             params = list(params)
+        # named parameters, as model.named_parameters() gives them: the names are kept in "param_names"
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+        for other in self.param_groups:
+            if bool(names) != ("param_names" in other):
+                raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                                 + ("with names" if names else "without names") + " to the optimizer")
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
@@ -114,6 +136,8 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__} can only optimize float32/float64 tensors, got {p.dtype}")
         group = dict(param_group)
         group["params"] = params
+        if names:
+            group["param_names"] = names
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(
