@@ -23,7 +23,13 @@ SHAPES = [(3, 2), (4,)]
 
 CASES = ([(optim.SGD, kw) for kw in SGD_CASES] + [(optim.Adam, kw) for kw in ADAM_CASES]
          + [(optim.AdamW, kw) for kw in (dict(lr=0.01), dict(lr=0.01, weight_decay=0.1, amsgrad=True))]
-         + [(optim.RMSprop, kw) for kw in RMS_CASES])
+         + [(optim.RMSprop, kw) for kw in RMS_CASES]
+         # the optimizers of tests/test_optim_more.py, one demanding configuration each
+         + [(optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
+            (optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+            (optim.Adamax, dict(lr=0.01, weight_decay=0.1)),
+            (optim.NAdam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+            (optim.RAdam, dict(lr=0.01, weight_decay=0.1, maximize=True))])
 
 
 def _case_id(case):
@@ -158,3 +164,23 @@ def test_state_dict_keeps_devices_and_load_moves_state_to_the_params_device():
     fresh.step()
     back.step()
     _assert_same(cuda_params, cpu_params)
+
+
+def test_lbfgs_on_cuda_matches_cpu_and_keeps_its_history_on_the_device():
+    results = []
+    for device in ("cpu", "cuda"):
+        x = ng.nn.Parameter(ng.tensor([-1.5, 2.0, 0.5], dtype=ng.float64, device=device))
+        opt = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=6)
+
+        def closure():
+            opt.zero_grad()
+            loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        state = opt.state[x]
+        assert state["d"].device.type == device and state["prev_flat_grad"].device.type == device
+        results.append((x.detach().cpu().numpy(), state["func_evals"]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    assert results[1][1] == results[0][1]
