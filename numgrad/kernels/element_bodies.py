@@ -168,6 +168,51 @@ def radam_update(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, 
     p[i] = p[i] - update
 
 
+def rprop_update(p, g, prev, step_size, i, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    """Rprop on element ``i``: the step size grows by ``etaplus`` while the gradient keeps its sign and shrinks by
+    ``etaminus`` (skipping the update) when it flips; updates ``p[i]``, ``prev[i]`` and ``step_size[i]``."""
+    grad = -g[i] if maximize else g[i]
+    prod = grad * prev[i]
+    if prod > 0:
+        factor = etaplus
+    elif prod < 0:
+        factor = etaminus
+    elif prod == 0:
+        factor = prod + 1
+    else:
+        factor = prod  # NaN, as PyTorch's sign() gives
+    s = step_size[i] * factor
+    if s < step_size_min:
+        s = step_size_min
+    elif s > step_size_max:
+        s = step_size_max
+    step_size[i] = s
+    if prod < 0:
+        grad = etaplus - etaplus  # zero of the element type: no step where the sign flipped
+    if grad > 0:
+        p[i] = p[i] - s
+    elif grad < 0:
+        p[i] = p[i] + s
+    elif grad != grad:
+        p[i] = p[i] + grad
+    prev[i] = grad
+
+
+def asgd_update(p, g, ax, i, decay, neg_eta, mu, weight_decay, average, maximize):
+    """ASGD on element ``i``: ``p = p * decay - eta * g``; the average ``ax[i]`` moves toward ``p[i]`` by ``mu``
+    (or copies it while ``average`` is False)."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    q = p[i] * decay
+    q = q + neg_eta * grad
+    p[i] = q
+    if average:
+        ax[i] = ax[i] + (q - ax[i]) * mu
+    else:
+        ax[i] = q
+
+
 def max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, low):
     """(max, flat index ``ih * W + iw`` of the max) over output ``(oh, ow)``'s window of plane ``x[n, c]``.
 

@@ -29,6 +29,8 @@ _adadelta_elem = njit(**_OPTS)(element_bodies.adadelta_update)
 _adamax_elem = njit(**_OPTS)(element_bodies.adamax_update)
 _nadam_elem = njit(**_OPTS)(element_bodies.nadam_update)
 _radam_elem = njit(**_OPTS)(element_bodies.radam_update)
+_rprop_elem = njit(**_OPTS)(element_bodies.rprop_update)
+_asgd_elem = njit(**_OPTS)(element_bodies.asgd_update)
 
 
 def sgd_step(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
@@ -99,3 +101,19 @@ def radam_step(p, g, m, v, decay, one_minus_beta1, beta2, one_minus_beta2, eps, 
 
 
 radam_step, radam_step_par = serial_and_parallel(radam_step, **_OPTS)
+
+
+def rprop_step(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    for i in prange(p.shape[0]):
+        _rprop_elem(p, g, prev, step_size, i, etaminus, etaplus, step_size_min, step_size_max, maximize)
+
+
+rprop_step, rprop_step_par = serial_and_parallel(rprop_step, **_OPTS)
+
+
+def asgd_step(p, g, ax, decay, neg_eta, mu, weight_decay, average, maximize):
+    for i in prange(p.shape[0]):
+        _asgd_elem(p, g, ax, i, decay, neg_eta, mu, weight_decay, average, maximize)
+
+
+asgd_step, asgd_step_par = serial_and_parallel(asgd_step, **_OPTS)

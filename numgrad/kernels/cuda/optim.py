@@ -45,6 +45,8 @@ _adadelta_elem = cuda.jit(device=True, inline=True)(rebind(element_bodies.adadel
 _adamax_elem = cuda.jit(device=True, inline=True)(element_bodies.adamax_update)
 _nadam_elem = cuda.jit(device=True, inline=True)(rebind(element_bodies.nadam_update, sqrt=_sqrt))
 _radam_elem = cuda.jit(device=True, inline=True)(rebind(element_bodies.radam_update, sqrt=_sqrt))
+_rprop_elem = cuda.jit(device=True, inline=True)(element_bodies.rprop_update)
+_asgd_elem = cuda.jit(device=True, inline=True)(element_bodies.asgd_update)
 
 
 @cuda.jit(cache=True)
@@ -101,6 +103,18 @@ def _radam_kernel(p, g, m, v, decay, one_minus_beta1, beta2, one_minus_beta2, ep
     for i in range(cuda.grid(1), p.shape[0], cuda.gridsize(1)):
         _radam_elem(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
                     maximize, bias_correction1, lr, rectified, bc2_sqrt, rect)
+
+
+@cuda.jit(cache=True)
+def _rprop_kernel(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    for i in range(cuda.grid(1), p.shape[0], cuda.gridsize(1)):
+        _rprop_elem(p, g, prev, step_size, i, etaminus, etaplus, step_size_min, step_size_max, maximize)
+
+
+@cuda.jit(cache=True)
+def _asgd_kernel(p, g, ax, decay, neg_eta, mu, weight_decay, average, maximize):
+    for i in range(cuda.grid(1), p.shape[0], cuda.gridsize(1)):
+        _asgd_elem(p, g, ax, i, decay, neg_eta, mu, weight_decay, average, maximize)
 
 
 def _launch(kernel, p, arrays, scalars) -> None:
@@ -163,6 +177,16 @@ def radam_step(p, g, m, v, decay, one_minus_beta1, beta2, one_minus_beta2, eps, 
              bias_correction1, lr, bool(rectified), bc2_sqrt, rect))
 
 
+def rprop_step(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize) -> None:
+    """Rprop on flat DeviceArrays: ``p``, ``prev`` and ``step_size`` are updated in place."""
+    _launch(_rprop_kernel, p, (p, g, prev, step_size), (etaminus, etaplus, step_size_min, step_size_max, bool(maximize)))
+
+
+def asgd_step(p, g, ax, decay, neg_eta, mu, weight_decay, average, maximize) -> None:
+    """ASGD on flat DeviceArrays: ``p`` and the average ``ax`` are updated in place."""
+    _launch(_asgd_kernel, p, (p, g, ax), (decay, neg_eta, mu, weight_decay, bool(average), bool(maximize)))
+
+
 # a GPU launch is parallel already: the optimizers' `parallel` choice maps to the same kernels
 sgd_step_par = sgd_step
 adam_step_par = adam_step
@@ -172,3 +196,5 @@ adadelta_step_par = adadelta_step
 adamax_step_par = adamax_step
 nadam_step_par = nadam_step
 radam_step_par = radam_step
+rprop_step_par = rprop_step
+asgd_step_par = asgd_step
