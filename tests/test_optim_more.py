@@ -397,3 +397,22 @@ def test_scheduler_misuse():
         with pytest.raises(type(want)) as got:
             make(lr_scheduler, optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=1.0, momentum=0.9))
         assert str(got.value) == str(want)
+
+
+def test_optimizer_copies_and_pickles_after_a_scheduler_wrapped_its_step():
+    import copy
+    import pickle
+
+    w = ng.nn.Parameter(ng.ones(2))
+    opt = optim.Adam([w], lr=0.1)
+    lr_scheduler.StepLR(opt, 2)
+    w.grad = ng.ones(2)
+    opt.step()
+    for clone in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        p = clone.param_groups[0]["params"][0]
+        assert p is not w
+        p.grad = ng.ones(2)
+        clone.step()  # steps the copy's own parameter, not the original's
+        np.testing.assert_allclose(w.detach().numpy(), 0.9, rtol=1e-6)
+        assert not np.allclose(p.detach().numpy(), 0.9)
+    assert issubclass(lr_scheduler._LRScheduler, lr_scheduler.LRScheduler)

@@ -164,6 +164,15 @@ class LRScheduler:
                           UserWarning, stacklevel=3)
 
 
+class _LRScheduler(LRScheduler):
+    """The name older PyTorch code subclasses for custom schedulers; the same as :class:`LRScheduler`.
+
+    >>> import numgrad as ng
+    >>> issubclass(ng.optim.lr_scheduler._LRScheduler, ng.optim.lr_scheduler.LRScheduler)
+    True
+    """
+
+
 def _track_optimizer_step(optimizer: Optimizer) -> None:
     """Wrap ``optimizer.step`` to record that it ran, for the call-order warning of ``LRScheduler.step``."""
     if hasattr(optimizer.step, "_wrapped_by_lr_sched"):

@@ -10,6 +10,7 @@ as PyTorch does.
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy as np
@@ -73,7 +74,8 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: Dict[str, Any]):
         self.defaults = defaults
-        self.state: Dict[Tensor, Dict[str, Any]] = {}
+        # a defaultdict, as in PyTorch: `opt.state[p]` of a parameter not yet stepped is an empty dict
+        self.state: Dict[Tensor, Dict[str, Any]] = defaultdict(dict)
         self.param_groups: List[Dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError(
@@ -87,6 +89,14 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # a scheduler wraps `step` on the instance, bound to this optimizer by a weak reference: a copy or an
+        # unpickled optimizer gets its class's own step, as in PyTorch
+        return {k: v for k, v in self.__dict__.items() if k not in ("step", "_opt_called")}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
@@ -296,7 +306,7 @@ class Optimizer:
         for mine, saved in zip(self.param_groups, saved_groups):
             for p, idx in zip(mine["params"], saved["params"]):
                 id_map[int(idx)] = p
-        new_state: Dict[Tensor, Dict[str, Any]] = {}
+        new_state: Dict[Tensor, Dict[str, Any]] = defaultdict(dict)
         for key, values in state_dict["state"].items():
             p = id_map.get(int(key))
             if p is None:
