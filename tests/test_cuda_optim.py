@@ -7,6 +7,10 @@ the GPU.  Shapes are tiny: on CI the kernels run on Numba's CUDA simulator.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -186,3 +190,51 @@ def test_lbfgs_on_cuda_matches_cpu_and_keeps_its_history_on_the_device():
         results.append((x.detach().cpu().numpy(), state["func_evals"]))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
     assert results[1][1] == results[0][1]
+
+
+_PTX_SCRIPT = r"""
+import sys
+from numba import cuda, types
+try:
+    cuda.compile_ptx(lambda a: None, (types.float32[:],), cc=(9, 0))
+except Exception as exc:  # no NVVM installed: nothing to compile with
+    print(type(exc).__name__, exc)
+    sys.exit(77)
+from numgrad.kernels.cuda import optim
+b1 = types.boolean
+for T in (types.float32, types.float64):
+    A = T[:]
+    for kernel, sig in ((optim._adagrad_kernel, (A,) * 3 + (T,) * 3 + (b1,)),
+                        (optim._adadelta_kernel, (A,) * 4 + (T,) * 5 + (b1,)),
+                        (optim._adamax_kernel, (A,) * 4 + (T,) * 4 + (b1, T)),
+                        (optim._nadam_kernel, (A,) * 4 + (T,) * 6 + (b1,) * 2 + (T,) * 3),
+                        (optim._radam_kernel, (A,) * 4 + (T,) * 6 + (b1,) * 2 + (T,) * 2 + (b1,) + (T,) * 2),
+                        (optim._rprop_kernel, (A,) * 4 + (T,) * 4 + (b1,)),
+                        (optim._asgd_kernel, (A,) * 3 + (T,) * 4 + (b1,) * 2)):
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        if T == types.float32:  # float32 parameters are updated in float32 arithmetic, as PyTorch does
+            assert "cvt.f64" not in ptx, kernel.py_func.__name__
+print("ok")
+"""
+
+
+def test_new_optimizer_kernels_compile_for_a_real_gpu_in_float32_arithmetic():
+    # the simulator runs device functions as Python: only NVVM shows that the shared bodies compile for the device
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0", PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True, cwd=root,
+                          timeout=600)
+    if proc.returncode == 77:
+        pytest.skip(f"the CUDA compiler (NVVM) is not installed: {proc.stdout.strip()}")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_new_cuda_kernels_share_the_cpu_element_bodies():
+    from numgrad.kernels import element_bodies
+    from numgrad.kernels.cpu import optim as cpu_optim
+    from numgrad.kernels.cuda import optim as cuda_optim
+
+    for name in ("adagrad", "adadelta", "adamax", "nadam", "radam", "rprop", "asgd"):
+        body = getattr(element_bodies, name + "_update")
+        assert getattr(cpu_optim, f"_{name}_elem").py_func is body
+        assert getattr(cuda_optim, f"_{name}_elem").py_func.__code__ is body.__code__

@@ -178,7 +178,7 @@ def rprop_update(p, g, prev, step_size, i, etaminus, etaplus, step_size_min, ste
     elif prod < 0:
         factor = etaminus
     elif prod == 0:
-        factor = prod + 1
+        factor = etaplus / etaplus  # 1 in the element type (an int literal would widen float32 to float64)
     else:
         factor = prod  # NaN, as PyTorch's sign() gives
     s = step_size[i] * factor
