@@ -416,3 +416,25 @@ def test_optimizer_copies_and_pickles_after_a_scheduler_wrapped_its_step():
         np.testing.assert_allclose(w.detach().numpy(), 0.9, rtol=1e-6)
         assert not np.allclose(p.detach().numpy(), 0.9)
     assert issubclass(lr_scheduler._LRScheduler, lr_scheduler.LRScheduler)
+
+
+def test_lbfgs_state_dict_is_a_snapshot_and_resumes():
+    x0 = [-1.5, 2.0, 0.5, -0.5]
+    x, _, opt = _lbfgs(ng, _rosenbrock, x0, "float64", steps=1, line_search_fn="strong_wolfe", max_iter=5)
+    saved = opt.state_dict()
+    dirs = [d.numpy().copy() for d in saved["state"][0]["old_dirs"]]
+    y = ng.nn.Parameter(ng.tensor(x))
+    fresh = optim.LBFGS([y], line_search_fn="strong_wolfe", max_iter=5)
+    fresh.load_state_dict(saved)
+    for o, p in ((opt, opt.param_groups[0]["params"][0]), (fresh, y)):
+        def closure(o=o, p=p):
+            o.zero_grad()
+            loss = _rosenbrock(p)
+            loss.backward()
+            return loss
+        o.step(closure)
+    np.testing.assert_array_equal(y.detach().numpy(), opt.param_groups[0]["params"][0].detach().numpy())
+    # the saved history did not move with the optimizer's later steps
+    assert len(saved["state"][0]["old_dirs"]) == len(dirs)
+    for a, b in zip(saved["state"][0]["old_dirs"], dirs):
+        np.testing.assert_array_equal(a.numpy(), b)

@@ -53,6 +53,15 @@ def _check_implementation_flags(foreach: Optional[bool] = None, fused: Optional[
                                   "tensor operations instead")
 
 
+def _snapshot(value):
+    """A copy of a state value that later steps cannot change (tensors cloned, LBFGS's lists of them copied)."""
+    if isinstance(value, Tensor):
+        return value.clone()
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    return value
+
+
 class Optimizer:
     """Base class of optimizers.
 
@@ -279,8 +288,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state and self.state[p]:
-                    state[index[id(p)]] = {k: (v.clone() if isinstance(v, Tensor) else v)
-                                           for k, v in self.state[p].items()}
+                    state[index[id(p)]] = {k: _snapshot(v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
