@@ -438,3 +438,32 @@ def test_lbfgs_state_dict_is_a_snapshot_and_resumes():
     assert len(saved["state"][0]["old_dirs"]) == len(dirs)
     for a, b in zip(saved["state"][0]["old_dirs"], dirs):
         np.testing.assert_array_equal(a.numpy(), b)
+
+
+def test_step_hooks_run_once_in_pytorchs_order_and_can_replace_the_arguments():
+    from numgrad.optim import optimizer as optimizer_module
+
+    calls = []
+    w = ng.nn.Parameter(ng.ones(2))
+    opt = optim.AdamW([w], lr=0.1)  # AdamW.step is Adam's (a subclass of a subclass): hooks still run once
+    handles = [optimizer_module.register_optimizer_step_pre_hook(lambda o, a, k: calls.append("global pre")),
+               opt.register_step_pre_hook(lambda o, a, k: calls.append("pre")),
+               opt.register_step_post_hook(lambda o, a, k: calls.append(("post", a, k))),
+               optimizer_module.register_optimizer_step_post_hook(lambda o, a, k: calls.append("global post"))]
+
+    def swap_closure(o, args, kwargs):
+        return (), {"closure": lambda: 42.0}
+
+    handles.append(opt.register_step_pre_hook(swap_closure))
+    w.grad = ng.ones(2)
+    assert opt.step() == 42.0
+    assert [c if isinstance(c, str) else c[0] for c in calls] == ["global pre", "pre", "post", "global post"]
+    assert calls[2][1] == () and set(calls[2][2]) == {"closure"}  # post hooks see the replaced arguments
+    for h in handles:
+        h.remove()
+    calls.clear()
+    opt.step()
+    assert calls == []
+    opt.register_step_pre_hook(lambda o, a, k: "not a pair")
+    with pytest.raises(RuntimeError, match="must return None or a tuple of \\(new_args, new_kwargs\\)"):
+        opt.step()

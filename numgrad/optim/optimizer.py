@@ -10,6 +10,7 @@ as PyTorch does.
 from __future__ import annotations
 
 import copy
+import functools
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -24,6 +25,7 @@ from ..ops.elementwise import copy_into
 from ..ops.views import contiguous_array
 from ..tensor import Tensor
 from ..autograd.grad_mode import enable_grad
+from ..autograd.tensor_methods import RemovableHandle
 from ..kernels.backend import optimizer_kernels
 
 
@@ -51,6 +53,63 @@ def _check_implementation_flags(foreach: Optional[bool] = None, fused: Optional[
         raise NotImplementedError("differentiable=True is not supported: numgrad's optimizer steps are fused kernels "
                                   "that autograd does not record; differentiate through an update written with "
                                   "tensor operations instead")
+
+
+_global_step_pre_hooks: List[Callable] = []
+_global_step_post_hooks: List[Callable] = []
+
+
+def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
+    """Run ``hook(optimizer, args, kwargs)`` before every optimizer's ``step``; it may return new ``(args, kwargs)``.
+
+    >>> import numgrad as ng
+    >>> calls = []
+    >>> handle = ng.optim.optimizer.register_optimizer_step_pre_hook(lambda opt, a, kw: calls.append(type(opt)))
+    >>> ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1).step(); handle.remove(); calls
+    [<class 'numgrad.optim.sgd.SGD'>]
+    """
+    _global_step_pre_hooks.append(hook)
+    return RemovableHandle(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
+    """Run ``hook(optimizer, args, kwargs)`` after every optimizer's ``step``.
+
+    >>> import numgrad as ng
+    >>> calls = []
+    >>> handle = ng.optim.optimizer.register_optimizer_step_post_hook(lambda opt, a, kw: calls.append("after"))
+    >>> ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1).step(); handle.remove(); calls
+    ['after']
+    """
+    _global_step_post_hooks.append(hook)
+    return RemovableHandle(_global_step_post_hooks, hook)
+
+
+def _with_step_hooks(func: Callable) -> Callable:
+    """``func`` (an optimizer's ``step``) running the global and the optimizer's own step hooks around it."""
+
+    @functools.wraps(func)
+    def step(self, *args, **kwargs):
+        if self.__dict__.get("_in_step_hooks"):  # a subclass's step calling its parent's: hooks run once
+            return func(self, *args, **kwargs)
+        self._in_step_hooks = True
+        try:
+            for hook in (*_global_step_pre_hooks, *self.__dict__.get("_step_pre_hooks", ())):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{func} must return None or a tuple of (new_args, new_kwargs), but got "
+                                           f"{result}.")
+                    args, kwargs = result
+            out = func(self, *args, **kwargs)
+            for hook in (*self.__dict__.get("_step_post_hooks", ()), *_global_step_post_hooks):  # PyTorch's order
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self._in_step_hooks = False
+
+    step._with_step_hooks = True
+    return step
 
 
 def _snapshot(value):
@@ -81,8 +140,16 @@ class Optimizer:
     # state tensors that are not of their parameter's shape (LBFGS's flat vectors over all parameters)
     _flat_state: tuple = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("step")
+        if own is not None and not getattr(own, "_with_step_hooks", False):
+            cls.step = _with_step_hooks(own)
+
     def __init__(self, params: Iterable, defaults: Dict[str, Any]):
         self.defaults = defaults
+        self._step_pre_hooks: List[Callable] = []
+        self._step_post_hooks: List[Callable] = []
         # a defaultdict, as in PyTorch: `opt.state[p]` of a parameter not yet stepped is an empty dict
         self.state: Dict[Tensor, Dict[str, Any]] = defaultdict(dict)
         self.param_groups: List[Dict[str, Any]] = []
@@ -102,10 +169,38 @@ class Optimizer:
     def __getstate__(self) -> Dict[str, Any]:
         # a scheduler wraps `step` on the instance, bound to this optimizer by a weak reference: a copy or an
         # unpickled optimizer gets its class's own step, as in PyTorch
-        return {k: v for k, v in self.__dict__.items() if k not in ("step", "_opt_called")}
+        # hooks are functions of the running program: they are not part of a saved optimizer (as in PyTorch)
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("step", "_opt_called", "_in_step_hooks", "_step_pre_hooks", "_step_post_hooks")}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._step_pre_hooks, self._step_post_hooks = [], []
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(optimizer, args, kwargs)`` before this optimizer's ``step``; it may return new ``(args, kwargs)``.
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> handle = opt.register_step_pre_hook(lambda o, args, kwargs: print("stepping"))
+        >>> opt.step()
+        stepping
+        >>> handle.remove(); opt.step()
+        """
+        self._step_pre_hooks.append(hook)
+        return RemovableHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(optimizer, args, kwargs)`` after this optimizer's ``step``.
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> handle = opt.register_step_post_hook(lambda o, args, kwargs: print("stepped"))
+        >>> opt.step()
+        stepped
+        """
+        self._step_post_hooks.append(hook)
+        return RemovableHandle(self._step_post_hooks, hook)
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
@@ -346,3 +441,6 @@ class Optimizer:
             for k, v in saved.items():
                 if k != "params":
                     mine[k] = v
+
+
+Optimizer.step = _with_step_hooks(Optimizer.step)
