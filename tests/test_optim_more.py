@@ -467,3 +467,79 @@ def test_step_hooks_run_once_in_pytorchs_order_and_can_replace_the_arguments():
     opt.register_step_pre_hook(lambda o, a, k: "not a pair")
     with pytest.raises(RuntimeError, match="must return None or a tuple of \\(new_args, new_kwargs\\)"):
         opt.step()
+
+
+# ---------------------------------------------------------------- swa_utils
+
+def _bn_model(lib):
+    return lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+
+
+def _set_state(model, arrays, lib):
+    with lib.no_grad():
+        for t, a in zip(list(model.parameters()) + list(model.buffers()), arrays):
+            t.copy_(lib.tensor(a))
+
+
+@pytest.mark.parametrize("kind", ["swa", "ema-multi", "ema", "swa-buffers"])
+def test_averaged_model_matches_torch(kind):
+    from numgrad.optim import swa_utils
+
+    rng = np.random.default_rng(0)
+    shapes = [(4, 3), (4,), (4,), (4,), (2, 4), (2,)]
+    results = []
+    for lib, su in ((ng, swa_utils), (torch, torch.optim.swa_utils)):
+        model = _bn_model(lib)
+        kwargs = {"swa": {}, "ema-multi": dict(multi_avg_fn=su.get_ema_multi_avg_fn(0.8)),
+                  "ema": dict(avg_fn=su.get_ema_avg_fn(0.7)), "swa-buffers": dict(use_buffers=True)}[kind]
+        averaged = su.AveragedModel(model, **kwargs)
+        gen = np.random.default_rng(0)
+        for _ in range(4):
+            params = [gen.standard_normal(s).astype(np.float32) for s in shapes]
+            buffers = [gen.standard_normal(4).astype(np.float32), gen.random(4).astype(np.float32) + 0.5,
+                       np.array(gen.integers(0, 10))]
+            _set_state(model, params + buffers, lib)
+            averaged.update_parameters(model)
+        x = rng.standard_normal((5, 3)).astype(np.float32)
+        averaged.eval()
+        results.append([t.detach().numpy() for t in averaged.state_dict().values()]
+                       + [averaged(lib.tensor(x)).detach().numpy()])
+        rng = np.random.default_rng(0)
+    assert len(results[0]) == len(results[1])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_update_bn_and_swalr_match_torch():
+    from numgrad.optim import swa_utils
+
+    data = [np.random.default_rng(i).standard_normal((6, 3)).astype(np.float32) for i in range(3)]
+    stats = []
+    for lib, su in ((ng, swa_utils), (torch, torch.optim.swa_utils)):
+        model = _bn_model(lib)
+        _set_state(model, [np.full(s, 0.1 * (i + 1), np.float32) for i, s in enumerate([(4, 3), (4,), (4,), (4,),
+                                                                                         (2, 4), (2,)])], lib)
+        model.eval()
+        su.update_bn([(lib.tensor(d), 0) for d in data], model)
+        assert not model.training and model[1].momentum == 0.1
+        stats.append([model[1].running_mean.numpy(), model[1].running_var.numpy(),
+                      int(model[1].num_batches_tracked)])
+    np.testing.assert_allclose(stats[0][0], stats[1][0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(stats[0][1], stats[1][1], rtol=1e-5, atol=1e-7)
+    assert stats[0][2] == stats[1][2] == 3
+
+    for kwargs in (dict(swa_lr=0.05, anneal_epochs=4), dict(swa_lr=[0.05, 0.01], anneal_epochs=3,
+                                                            anneal_strategy="linear"), dict(swa_lr=0.2, anneal_epochs=0)):
+        runs = []
+        for lib, su in ((ng, swa_utils), (torch, torch.optim.swa_utils)):
+            params = [lib.nn.Parameter(lib.ones(1)), lib.nn.Parameter(lib.ones(1))]
+            opt = lib.optim.SGD([{"params": params[:1]}, {"params": params[1:], "lr": 0.3}], lr=0.5)
+            cosine = lib.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=20)
+            swa_sched = su.SWALR(opt, **kwargs)
+            lrs = []
+            for epoch in range(12):
+                opt.step()
+                (swa_sched if epoch >= 5 else cosine).step()
+                lrs.append([g["lr"] for g in opt.param_groups])
+            runs.append((lrs, sorted(swa_sched.state_dict())))
+        assert runs[0] == runs[1]
