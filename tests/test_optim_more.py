@@ -543,3 +543,37 @@ def test_update_bn_and_swalr_match_torch():
                 lrs.append([g["lr"] for g in opt.param_groups])
             runs.append((lrs, sorted(swa_sched.state_dict())))
         assert runs[0] == runs[1]
+
+
+def test_training_loop_of_the_mnist_example_with_adadelta_and_steplr_matches_torch():
+    """The optimizer/scheduler loop of PyTorch's examples/mnist (Adadelta(lr=1.0), StepLR(step_size=1, gamma=0.7)),
+    on a small MLP and synthetic data, with only the import changed."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 10)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    w1, w2 = (rng.standard_normal((16, 10)) * 0.3).astype(np.float32), (rng.standard_normal((3, 16)) * 0.3).astype(
+        np.float32)
+    histories = []
+    for lib in (ng, torch):
+        model = lib.nn.Sequential(lib.nn.Linear(10, 16), lib.nn.ReLU(), lib.nn.Linear(16, 3))
+        with lib.no_grad():
+            model[0].weight.copy_(lib.tensor(w1))
+            model[2].weight.copy_(lib.tensor(w2))
+            model[0].bias.zero_()
+            model[2].bias.zero_()
+        optimizer = lib.optim.Adadelta(model.parameters(), lr=1.0)
+        scheduler = lib.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+        losses = []
+        for epoch in range(3):
+            for batch in range(4):
+                data, target = lib.tensor(x[batch * 8:(batch + 1) * 8]), lib.tensor(y[batch * 8:(batch + 1) * 8])
+                optimizer.zero_grad()
+                output = lib.nn.functional.log_softmax(model(data), dim=1)
+                loss = lib.nn.functional.nll_loss(output, target)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            scheduler.step()
+        histories.append((losses, scheduler.get_last_lr()))
+    np.testing.assert_allclose(histories[0][0], histories[1][0], rtol=1e-5)
+    assert histories[0][1] == histories[1][1]
