@@ -98,25 +98,32 @@ def test_state_dict_structure_matches_torch_and_resumes(name):
     fresh.load_state_dict(saved)
     # torch -> numgrad: its state (tensors as arrays) loads and resumes like torch itself
     from_torch = [ng.nn.Parameter(ng.tensor(q.detach().numpy())) for q in t_p]
-    converted = fresh_from_torch = getattr(optim, name)([{"params": from_torch[:1]}, {"params": from_torch[1:]}])
-    converted.load_state_dict({"state": {k: {n: (v.numpy() if isinstance(v, torch.Tensor) else v)
+    fresh_from_torch = getattr(optim, name)([{"params": from_torch[:1]}, {"params": from_torch[1:]}])
+    fresh_from_torch.load_state_dict({"state": {k: {n: (v.numpy() if isinstance(v, torch.Tensor) else v)
                                              for n, v in s.items()} for k, s in t_saved["state"].items()},
                                "param_groups": t_saved["param_groups"]})
+    # numgrad -> torch: numgrad's state (numbers for "step" and the other scalars, tensors as torch tensors) loads
+    # into torch, which resumes like numgrad
+    to_torch = [torch.nn.Parameter(torch.tensor(p.detach().numpy())) for p in ng_p]
+    torch_from_ng = getattr(torch.optim, name)([{"params": to_torch[:1]}, {"params": to_torch[1:]}])
+    torch_from_ng.load_state_dict({"state": {k: {n: (torch.tensor(v.numpy()) if isinstance(v, ng.Tensor) else v)
+                                                 for n, v in s.items()} for k, s in saved["state"].items()},
+                                   "param_groups": saved["param_groups"]})
     rng = np.random.default_rng(1)
     for _ in range(3):
         grads = [rng.standard_normal(p.shape).astype(np.float32) for p in ng_p]
         for ps in (ng_p, copies, from_torch):
             for p, g in zip(ps, grads):
                 p.grad = ng.tensor(g)
-        for q, g in zip(t_p, grads):
-            q.grad = torch.tensor(g)
-        ng_opt.step()
-        fresh.step()
-        fresh_from_torch.step()
-        t_opt.step()
+        for qs in (t_p, to_torch):
+            for q, g in zip(qs, grads):
+                q.grad = torch.tensor(g)
+        for o in (ng_opt, fresh, fresh_from_torch, t_opt, torch_from_ng):
+            o.step()
     for a, b in zip(ng_p, copies):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     _assert_same(from_torch, t_p)
+    _assert_same(ng_p, to_torch)
     assert fresh.param_groups[1]["lr"] == 0.003
 
 
