@@ -166,6 +166,9 @@ class LBFGS(Optimizer):
     [1.0, 1.0]
     """
 
+    # the history is flat vectors over all parameters, not tensors of one parameter's shape
+    _flat_state = ("d", "prev_flat_grad")
+
     def __init__(self, params: Iterable, lr: float = 1, max_iter: int = 20, max_eval: Optional[int] = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: Optional[str] = None):
@@ -183,9 +186,6 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params: List[Tensor] = self.param_groups[0]["params"]
         self._numel_cache: Optional[int] = None
-
-    # the history is flat vectors over all parameters, not tensors of one parameter's shape
-    _flat_state = ("d", "prev_flat_grad")
 
     def _numel(self) -> int:
         if self._numel_cache is None:
