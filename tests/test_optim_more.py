@@ -584,3 +584,27 @@ def test_training_loop_of_the_mnist_example_with_adadelta_and_steplr_matches_tor
         histories.append((losses, scheduler.get_last_lr()))
     np.testing.assert_allclose(histories[0][0], histories[1][0], rtol=1e-5)
     assert histories[0][1] == histories[1][1]
+
+
+@pytest.mark.parametrize("name, group_options", [("RAdam", dict(betas=(0.8, 0.99), weight_decay=0.1)),
+                                                 ("Adagrad", dict(lr=0.05, initial_accumulator_value=0.2)),
+                                                 ("NAdam", dict(momentum_decay=0.01, decoupled_weight_decay=True,
+                                                                weight_decay=0.1))])
+def test_param_group_added_mid_training_with_its_own_options(name, group_options):
+    rng = np.random.default_rng(0)
+    a0, b0 = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    results = []
+    for lib in (ng, torch):
+        a, b = lib.nn.Parameter(lib.tensor(a0)), lib.nn.Parameter(lib.tensor(b0))
+        opt = getattr(lib.optim, name)([a], lr=0.01)
+        gen = np.random.default_rng(1)
+        for step in range(6):
+            if step == 2:
+                opt.add_param_group({"params": [b], **group_options})
+            for p in (a, b):
+                p.grad = lib.tensor(gen.standard_normal(tuple(p.shape)).astype(np.float32))
+            opt.step()
+        results.append((a.detach().numpy(), b.detach().numpy(), sorted(opt.param_groups[1].items(), key=str)[1:]))
+    for got, want in zip(results[0][:2], results[1][:2]):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    assert [k for k, _ in results[0][2]] == [k for k, _ in results[1][2]]

@@ -10,8 +10,10 @@ class Adagrad(Optimizer):
     """Adagrad: ``sum += g²``, ``p -= clr * g / (sqrt(sum) + eps)`` with ``clr = lr / (1 + (t - 1) * lr_decay)``;
     one fused kernel per parameter.
 
-    As in PyTorch, every parameter's ``"sum"`` state is created at construction,
-    filled with ``initial_accumulator_value``.
+    As in PyTorch, every parameter's ``"sum"`` state is created at construction
+    (or, for a group added later, at its first step), filled with the
+    constructor's ``initial_accumulator_value``; PyTorch ignores a value given
+    in a parameter group, and so does numgrad, so results match.
 
     >>> import numgrad as ng
     >>> w = ng.nn.Parameter(ng.tensor([1.0]))
@@ -43,14 +45,14 @@ class Adagrad(Optimizer):
                 state = self.state.setdefault(p, {})
                 state["step"] = 0
                 self._param_shape = p.shape
-                self._buffer(state, "sum", p._data, group["initial_accumulator_value"])
+                self._buffer(state, "sum", p._data, initial_accumulator_value)
 
     def _update(self, group, p, g, state, parallel):
         k = _kernels(p)
         T = p.dtype.type
         step = int(state.get("step", 0)) + 1
         state["step"] = step
-        acc = self._buffer(state, "sum", p, group["initial_accumulator_value"])
+        acc = self._buffer(state, "sum", p, self.defaults["initial_accumulator_value"])
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         (k.adagrad_step_par if parallel else k.adagrad_step)(
             p, g, acc, T(-clr), T(group["eps"]), T(group["weight_decay"]), bool(group["maximize"]))
