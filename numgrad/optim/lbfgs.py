@@ -142,6 +142,11 @@ def _scalar(t: Tensor, like: Tensor):
     return like._data.dtype.type(t.item())
 
 
+def _number(value):
+    """A NumPy scalar as the Python number of the same value; anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _dot(a: Tensor, b: Tensor):
     return _scalar(a.dot(b), a)
 
@@ -357,12 +362,16 @@ class LBFGS(Optimizer):
             if abs(loss - prev_loss) < tolerance_change:
                 break
 
+        # the scalars are kept as Python numbers (exact: they hold values of the parameters' dtype), so a saved
+        # state holds only numbers and tensors; NumPy scalars' promotion is the same for the next step either way
         state["d"] = d
-        state["t"] = t
+        state["t"] = _number(t)
         state["old_dirs"] = old_dirs
         state["old_stps"] = old_stps
-        state["ro"] = ro
-        state["H_diag"] = H_diag
+        state["ro"] = [_number(v) for v in ro]
+        state["H_diag"] = _number(H_diag)
+        if "al" in state:
+            state["al"] = [_number(v) for v in state["al"]]
         state["prev_flat_grad"] = prev_flat_grad
         state["prev_loss"] = prev_loss
         return orig_loss
