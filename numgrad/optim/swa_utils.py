@@ -19,7 +19,7 @@ from ..creation import tensor
 from ..nn.modules.batchnorm import _BatchNorm
 from ..nn.modules.module import Module
 from ..tensor import Tensor
-from .lr_scheduler import LRScheduler, _format_param
+from ._scheduler_base import LRScheduler, _format_param
 from .optimizer import Optimizer
 
 __all__ = ["AveragedModel", "update_bn", "SWALR", "get_ema_multi_avg_fn", "get_swa_multi_avg_fn", "get_ema_avg_fn",
