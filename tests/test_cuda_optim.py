@@ -35,7 +35,8 @@ CASES = ([(optim.SGD, kw) for kw in SGD_CASES] + [(optim.Adam, kw) for kw in ADA
             (optim.NAdam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
             (optim.RAdam, dict(lr=0.01, weight_decay=0.1, maximize=True)),
             (optim.Rprop, dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1))),
-            (optim.ASGD, dict(lr=0.05, lambd=0.01, t0=2, weight_decay=0.1))])
+            (optim.ASGD, dict(lr=0.05, lambd=0.01, t0=2, weight_decay=0.1)),
+            (optim.Adafactor, dict(lr=0.05, weight_decay=0.1))])
 
 
 def _case_id(case):

@@ -1,4 +1,4 @@
-"""Adagrad, Adadelta, Adamax, NAdam, RAdam, Rprop, ASGD, LBFGS and every lr scheduler against torch.optim.
+"""Adagrad, Adadelta, Adamax, NAdam, RAdam, Rprop, ASGD, Adafactor, LBFGS and every lr scheduler against torch.optim.
 
 Optimizers run 20 steps from the same weights with gradients that depend on
 each library's own weights (so drift would compound); schedulers run 20
@@ -38,6 +38,8 @@ NEW_CASES = [
     ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)),
     ("ASGD", dict()),
     ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1, maximize=True)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1, maximize=True, d=1.5, eps=(1e-20, 1e-3), beta2_decay=-0.5)),
     # option combinations of the existing optimizers that tests/test_optim.py does not cover
     ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
     ("AdamW", dict(lr=0.01, amsgrad=True, maximize=True)),
@@ -57,7 +59,7 @@ def test_optimizer_matches_torch_float32(case):
     _assert_same(*_run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs)[:2])
 
 
-@pytest.mark.parametrize("name", ["Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD"])
+@pytest.mark.parametrize("name", ["Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "Adafactor"])
 def test_optimizer_matches_torch_float64_with_param_groups(name):
     kwargs = dict(lr=0.5) if name == "Adadelta" else dict() if name == "Rprop" else dict(weight_decay=0.05)
     if name == "ASGD":
@@ -78,8 +80,8 @@ def _state_keys(opt, params):
     return [sorted(opt.state[p]) for p in params if p in opt.state]
 
 
-@pytest.mark.parametrize("name", ["Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "SGD", "Adam",
-                                  "RMSprop"])
+@pytest.mark.parametrize("name", ["Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "Adafactor", "SGD",
+                                  "Adam", "RMSprop"])
 def test_state_dict_structure_matches_torch_and_resumes(name):
     kwargs = dict(lr=0.01, momentum=0.9) if name == "SGD" else dict(lr=0.01)
     if name == "RMSprop":
@@ -141,7 +143,7 @@ def _expected_error(make_torch):
     ("Adadelta", dict(weight_decay=-1)), ("Adamax", dict(betas=(0.9, 1.0))), ("Adamax", dict(eps=-1e-8)),
     ("NAdam", dict(momentum_decay=-1.0)), ("NAdam", dict(betas=(-0.1, 0.9))), ("RAdam", dict(lr=-0.5)),
     ("RAdam", dict(weight_decay=-0.5)), ("Rprop", dict(etas=(1.1, 1.2))), ("ASGD", dict(weight_decay=-1)),
-    ("LBFGS", dict(lr=-1)), ("SGD", dict(lr=0.1, foreach=True, fused=True)),
+    ("LBFGS", dict(lr=-1)), ("Adafactor", dict(d=0.5)), ("Adafactor", dict(beta2_decay=0.1)), ("SGD", dict(lr=0.1, foreach=True, fused=True)),
 ])
 def test_invalid_arguments_raise_torchs_errors(name, kwargs):
     want = _expected_error(lambda: getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(1))], **kwargs))
@@ -166,7 +168,7 @@ def test_named_parameters_are_kept_as_param_names():
         opt.add_param_group({"params": [ng.nn.Parameter(ng.ones(1))]})
 
 
-@pytest.mark.parametrize("opt_name", ["Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD"])
+@pytest.mark.parametrize("opt_name", ["Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "Adafactor"])
 def test_reading_the_loss_after_the_step_gives_the_forward_value(opt_name):
     """The step waits for pending readers of the parameters (the write barrier), as SGD/Adam do."""
     for got, want in zip(_step_then_read(ng, opt_name), _step_then_read(torch, opt_name)):

@@ -7,6 +7,7 @@
 """
 from . import lr_scheduler  # noqa: F401
 from .adadelta import Adadelta  # noqa: F401
+from .adafactor import Adafactor  # noqa: F401
 from .adagrad import Adagrad  # noqa: F401
 from .asgd import ASGD  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
@@ -20,5 +21,5 @@ from .rprop import Rprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
 from . import swa_utils  # noqa: F401
 
-__all__ = ["ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer", "RAdam", "RMSprop",
+__all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer", "RAdam", "RMSprop",
            "Rprop", "SGD", "lr_scheduler", "swa_utils"]

@@ -112,6 +112,14 @@ def _with_step_hooks(func: Callable) -> Callable:
     return step
 
 
+def _lerp_(start: Tensor, end: Tensor, weight: float) -> None:
+    """``start`` moved toward ``end`` by ``weight`` in place, with the two formulas of PyTorch's ``lerp``."""
+    if weight < 0.5:
+        start.copy_(start + weight * (end - start))
+    else:
+        start.copy_(end - (end - start) * (1 - weight))
+
+
 def _snapshot(value):
     """A copy of a state value that later steps cannot change (tensors cloned, LBFGS's lists of them copied)."""
     if isinstance(value, Tensor):

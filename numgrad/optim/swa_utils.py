@@ -20,18 +20,10 @@ from ..nn.modules.batchnorm import _BatchNorm
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 from ._scheduler_base import LRScheduler, _format_param
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _lerp_
 
 __all__ = ["AveragedModel", "update_bn", "SWALR", "get_ema_multi_avg_fn", "get_swa_multi_avg_fn", "get_ema_avg_fn",
            "get_swa_avg_fn"]
-
-
-def _lerp_(start: Tensor, end: Tensor, weight: float) -> None:
-    """``start`` moved toward ``end`` by ``weight`` in place, with the two formulas of PyTorch's ``lerp``."""
-    if weight < 0.5:
-        start.copy_(start + weight * (end - start))
-    else:
-        start.copy_(end - (end - start) * (1 - weight))
 
 
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
