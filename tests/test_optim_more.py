@@ -610,3 +610,29 @@ def test_param_group_added_mid_training_with_its_own_options(name, group_options
     for got, want in zip(results[0][:2], results[1][:2]):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
     assert [k for k, _ in results[0][2]] == [k for k, _ in results[1][2]]
+
+
+def test_state_dict_hooks_as_in_torch():
+    results = []
+    for lib in (ng, torch):
+        calls = []
+        w = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([w], lr=0.1, momentum=0.9)
+        opt.register_state_dict_pre_hook(lambda o: calls.append("pre"))
+        opt.register_state_dict_pre_hook(lambda o: calls.append("pre-first"), prepend=True)
+        opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
+        saved = opt.state_dict()
+
+        def rename_lr(o, sd):
+            calls.append(sorted(sd))
+            sd = dict(sd)
+            sd.pop("extra")
+            sd["param_groups"] = [{**g, "lr": 0.5} for g in sd["param_groups"]]
+            return sd
+
+        handle = opt.register_load_state_dict_pre_hook(rename_lr)
+        opt.register_load_state_dict_post_hook(lambda o: calls.append(o.param_groups[0]["lr"]))
+        opt.load_state_dict(saved)
+        handle.remove()
+        results.append((calls, sorted(saved)))
+    assert results[0] == results[1]

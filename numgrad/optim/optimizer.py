@@ -55,6 +55,10 @@ def _check_implementation_flags(foreach: Optional[bool] = None, fused: Optional[
                                   "tensor operations instead")
 
 
+# the per-optimizer hook lists (functions of the running program: not saved with the optimizer, as in PyTorch)
+_HOOK_LISTS = ("_step_pre_hooks", "_step_post_hooks", "_state_dict_pre_hooks", "_state_dict_post_hooks",
+               "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks")
+
 _global_step_pre_hooks: List[Callable] = []
 _global_step_post_hooks: List[Callable] = []
 
@@ -156,8 +160,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: Dict[str, Any]):
         self.defaults = defaults
-        self._step_pre_hooks: List[Callable] = []
-        self._step_post_hooks: List[Callable] = []
+        self._init_hooks()
         # a defaultdict, as in PyTorch: `opt.state[p]` of a parameter not yet stepped is an empty dict
         self.state: Dict[Tensor, Dict[str, Any]] = defaultdict(dict)
         self.param_groups: List[Dict[str, Any]] = []
@@ -179,11 +182,63 @@ class Optimizer:
         # unpickled optimizer gets its class's own step, as in PyTorch
         # hooks are functions of the running program: they are not part of a saved optimizer (as in PyTorch)
         return {k: v for k, v in self.__dict__.items()
-                if k not in ("step", "_opt_called", "_in_step_hooks", "_step_pre_hooks", "_step_post_hooks")}
+                if k not in ("step", "_opt_called", "_in_step_hooks") + _HOOK_LISTS}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._step_pre_hooks, self._step_post_hooks = [], []
+        self._init_hooks()
+
+    def _init_hooks(self) -> None:
+        for name in _HOOK_LISTS:
+            setattr(self, name, [])
+
+    @staticmethod
+    def _add_hook(hooks: List[Callable], hook: Callable, prepend: bool) -> RemovableHandle:
+        hooks.insert(0, hook) if prepend else hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer)`` at the start of :meth:`state_dict` (first among the others if ``prepend``).
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> _ = opt.register_state_dict_pre_hook(lambda o: print("saving")); _ = opt.state_dict()
+        saving
+        """
+        return self._add_hook(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer, state_dict)`` at the end of :meth:`state_dict`; a returned dict replaces it.
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> _ = opt.register_state_dict_post_hook(lambda o, sd: {**sd, "note": "v2"}); opt.state_dict()["note"]
+        'v2'
+        """
+        return self._add_hook(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer, state_dict)`` before :meth:`load_state_dict` reads it; a returned dict is loaded
+        instead.
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> _ = opt.register_load_state_dict_pre_hook(lambda o, sd: print(sorted(sd)))
+        >>> opt.load_state_dict(opt.state_dict())
+        ['param_groups', 'state']
+        """
+        return self._add_hook(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer)`` after :meth:`load_state_dict` has loaded the state.
+
+        >>> import numgrad as ng
+        >>> opt = ng.optim.SGD([ng.nn.Parameter(ng.ones(1))], lr=0.1)
+        >>> _ = opt.register_load_state_dict_post_hook(lambda o: print("loaded"))
+        >>> opt.load_state_dict(opt.state_dict())
+        loaded
+        """
+        return self._add_hook(self._load_state_dict_post_hooks, hook, prepend)
 
     def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Run ``hook(optimizer, args, kwargs)`` before this optimizer's ``step``; it may return new ``(args, kwargs)``.
@@ -374,6 +429,8 @@ class Optimizer:
         >>> opt.state_dict()["param_groups"][0]["params"]
         [0]
         """
+        for hook in self.__dict__.get("_state_dict_pre_hooks", ()):
+            hook(self)
         index: Dict[int, int] = {}
         groups = []
         start = 0
@@ -392,7 +449,12 @@ class Optimizer:
             for p in group["params"]:
                 if p in self.state and self.state[p]:
                     state[index[id(p)]] = {k: _snapshot(v) for k, v in self.state[p].items()}
-        return {"state": state, "param_groups": groups}
+        result = {"state": state, "param_groups": groups}
+        for hook in self.__dict__.get("_state_dict_post_hooks", ()):
+            returned = hook(self, result)
+            if returned is not None:
+                result = returned
+        return result
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Restore hyper-parameters and per-parameter state saved by :meth:`state_dict`.
@@ -403,6 +465,10 @@ class Optimizer:
         >>> b.load_state_dict(a.state_dict()); b.param_groups[0]["lr"]
         0.1
         """
+        for hook in self.__dict__.get("_load_state_dict_pre_hooks", ()):
+            returned = hook(self, dict(state_dict))
+            if returned is not None:
+                state_dict = returned
         if "param_groups" not in state_dict or "state" not in state_dict:
             raise ValueError("optimizer state dict must have 'state' and 'param_groups' entries")
         saved_groups = state_dict["param_groups"]
@@ -449,6 +515,8 @@ class Optimizer:
             for k, v in saved.items():
                 if k != "params":
                     mine[k] = v
+        for hook in self.__dict__.get("_load_state_dict_post_hooks", ()):
+            hook(self)
 
 
 Optimizer.step = _with_step_hooks(Optimizer.step)
