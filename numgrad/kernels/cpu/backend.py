@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ... import _dtypes
 from ..config import PARALLEL_THRESHOLD
 from ..cuda.array import DeviceArray  # the one foreign array type a CPU method must recognise (and refuse or copy)
 from . import buffer_pool as _pool
@@ -45,6 +46,23 @@ def conv_plan(x_shape, w_shape, geo, out_hw):
     oh, ow = out_hw
     kernel_geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow)
     return kernel_geo, parallel_parts(n * oc * cg * kh * kw * oh * ow, n)
+
+
+def refuse_16bit_floats(op: str, *arrays) -> None:
+    """A clear error when a kernel family without float16/bfloat16 support is handed such an array.
+
+    16-bit floats are stored as 16-bit words that only the elementwise, cast, sum/mean, matmul and indexing
+    paths convert; any other kernel would fail to compile (float16) or read the words as integers (bfloat16).
+    """
+    for a in arrays:
+        if type(a) is np.ndarray and a.itemsize == 2:
+            kind = _map.half_kind(a)
+            if kind:
+                name = "Half" if kind == "h" else "BFloat16"
+                raise RuntimeError(
+                    f'"{op}" not implemented for \'{name}\' in numgrad (shape {list(a.shape)}): float16/bfloat16 '
+                    "tensors support creation, casts, indexing, elementwise ops, sum/mean and matmul; convert "
+                    "with .float() first")
 
 
 class CpuBackend:
@@ -103,6 +121,12 @@ class CpuBackend:
         return indexing
 
     @cached_property
+    def _indexing16(self):
+        from . import indexing16
+
+        return indexing16
+
+    @cached_property
     def _map_reduce(self):
         from . import map_reduce
 
@@ -128,6 +152,9 @@ class CpuBackend:
         """A new array of ``shape`` filled with ``value``."""
         if value == 0:
             return np.zeros(shape, dtype=dtype)
+        if np.dtype(dtype).itemsize == 2 and _dtypes.is_bfloat16_array_dtype(np.dtype(dtype)):
+            # bfloat16 memory holds 16-bit words: the value is rounded to its word by the cast kernel
+            value = _map.copy(np.array([value], dtype=np.float64), dtype)[0]
         return np.full(shape, value, dtype=dtype)
 
     # the one identity copy (contiguous copies, casts, fills), beside the map kernel it runs
@@ -136,7 +163,9 @@ class CpuBackend:
 
     def copy_as(self, x, dtype):
         """A fresh copy of ``x`` with ``dtype`` (NumPy's ``x.astype(dtype)``, which it is here: one C loop, no
-        kernel to compile)."""
+        kernel to compile; the cast kernel where bfloat16 words are read or written)."""
+        if _dtypes.is_bfloat16_array_dtype(np.dtype(dtype)) or _dtypes.is_bfloat16_array_dtype(x.dtype):
+            return _map.copy(x, dtype)
         return np.array(x, dtype=dtype, copy=True)
 
     # ------------------------------------------------------------ elementwise maps and reductions
@@ -151,10 +180,12 @@ class CpuBackend:
         axes = sorted(set(axes))
         if not axes:
             return self.copy(x, acc_dtype)
+        refuse_16bit_floats("reduction over dims", x)
         return _reduce.reduce_array(self.contiguous(x), axes, reducer, acc_dtype)
 
     def softmax_kernels(self, slabs):
         """(forward, backward) softmax kernels for ``(A, R, C)`` slabs, parallel ones for large inputs."""
+        refuse_16bit_floats("softmax", slabs)
         k = self._nnfunc
         if slabs.size >= PARALLEL_THRESHOLD and slabs.shape[0] > 1:
             return k.softmax_forward_par, k.softmax_backward_par
@@ -163,6 +194,7 @@ class CpuBackend:
     # ------------------------------------------------------------ layer ops (C-contiguous arrays in, new arrays out)
     def linear_forward(self, x, w, b):
         """``x @ w.T (+ b)`` for x (M, K), w (N, K), b (N,) or None."""
+        refuse_16bit_floats("linear", x)
         out = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
         if x.shape[0] and w.shape[0]:
             if x.shape[1] == 0:
@@ -193,6 +225,7 @@ class CpuBackend:
     def conv2d_forward(self, x, w, b, geo):
         """conv2d of x (N, C, H, W) with w (OC, C/groups, kh, kw) and bias b (OC,) or None;
         ``geo = (sh, sw, ph, pw, dh, dw, groups)``."""
+        refuse_16bit_floats("conv2d", x)
         k = self._conv
         sh, sw, ph, pw, dh, dw, groups = geo
         n, c, h, wd = x.shape
@@ -246,6 +279,7 @@ class CpuBackend:
     def max_pool2d_forward(self, x, geo, out_hw):
         """(values, int64 indices flat within each H*W plane) of max pooling x (N, C, H, W);
         ``geo = (kh, kw, sh, sw, ph, pw, dh, dw)``."""
+        refuse_16bit_floats("max_pool2d", x)
         k = self._conv
         kh, kw, sh, sw, ph, pw, dh, dw = geo
         n, c = x.shape[:2]
@@ -271,6 +305,7 @@ class CpuBackend:
 
     def avg_pool2d_forward(self, x, geo, out_hw):
         """Average pooling of x (N, C, H, W); ``geo = (kh, kw, sh, sw, ph, pw, count_include_pad, divisor)``."""
+        refuse_16bit_floats("avg_pool2d", x)
         kh, kw, sh, sw, ph, pw, count_include_pad, divisor = geo
         out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
         self._conv.avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out)
@@ -285,6 +320,7 @@ class CpuBackend:
 
     def adaptive_avg_pool2d_forward(self, x, out_hw):
         """Adaptive average pooling of x (N, C, H, W) to ``out_hw``."""
+        refuse_16bit_floats("adaptive_avg_pool2d", x)
         out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
         self._conv.adaptive_avg_pool2d_forward(x, out)
         return out
@@ -297,23 +333,30 @@ class CpuBackend:
 
     def matmul_arrays(self, a, b):
         """``a @ b`` for ``(*batch, M, K)`` and ``(*batch, K, N)`` arrays of one dtype (batch dims broadcast)."""
+        refuse_16bit_floats("matmul", a, b)
         return self._matmul.matmul_arrays(a, b)
 
     # ------------------------------------------------------------ kernel modules with one contract per device
     def optimizer_kernels(self, param):
         """``kernels/cpu/optim.py``: ``sgd_step``, ``adam_step``, ``rmsprop_step`` and their ``*_par`` variants."""
+        refuse_16bit_floats("optimizer step", param)
         return self._optim
 
     def indexing_kernels(self, arr):
-        """``kernels/cpu/indexing.py``: index plans, gather/scatter, nonzero."""
+        """``kernels/cpu/indexing.py``: index plans, gather/scatter, nonzero (for float16/bfloat16 data, the same
+        kernels on the 16-bit words: see ``kernels/cpu/indexing16.py``)."""
+        if type(arr) is np.ndarray and arr.itemsize == 2 and _map.half_kind(arr):
+            return self._indexing16
         return self._indexing
 
     def reduction_kernels(self, x):
         """``kernels/cpu/map_reduce.py``: ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum``."""
+        refuse_16bit_floats("max/min/argmax/var/std/cumsum/logsumexp/norm", x)
         return self._map_reduce
 
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
+        refuse_16bit_floats("batch_norm/layer_norm/embedding/dropout", arr)
         return self._norm
 
     # ------------------------------------------------------------ indexing, nll_loss, cross entropy, BCE check
@@ -335,6 +378,7 @@ class CpuBackend:
     def nll_gather(self, logp, target, weight, ignore_index: int, out):
         """``out[n, d] = -weight[t] * logp[n, t, d]`` for ``(N, C, D)`` logp; returns (total counted weight as a
         0-d array of logp's dtype, flat position of the first out-of-range target or -1)."""
+        refuse_16bit_floats("nll_loss", logp)
         total, bad = self._nnfunc.nll_gather(logp, target, weight, ignore_index, out)
         return np.array(total, dtype=logp.dtype), bad
 
