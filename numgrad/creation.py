@@ -81,6 +81,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
             arr = np.array(data, copy=True)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor(): could not build a tensor from {type(data).__name__}: {exc}") from None
+        if arr.dtype.kind == "c":
+            _dtypes.as_dtype(arr.dtype)  # numgrad's clear error: no complex dtypes
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"tensor(): could not infer a numeric dtype from {type(data).__name__} "

@@ -421,7 +421,8 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     others = tuple(_to_operand(x, name + "_") for x in others)
     t._check_inplace(name)
     compute, out_dtype = _dtypes_for(row, (t,) + others)
-    if not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind"):
+    if (out_dtype._category > t.dtype._category if out_dtype.is_16bit_float or t.dtype.is_16bit_float
+            else not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind")):  # bfloat16's storage is uint16
         raise RuntimeError(
             f"result type {out_dtype.name} can't be cast to the desired output type {t.dtype.name} "
             f"in {name}_ (tensor of shape {list(t.shape)})"

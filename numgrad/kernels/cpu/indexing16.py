@@ -16,9 +16,13 @@ import numpy as np
 
 from . import indexing as _words
 from .elementwise import copy
-from .indexing import (  # noqa: F401 - index arithmetic only: the same for every data dtype
+from .indexing import (  # index arithmetic only: the same for every data dtype
     accumulate_index_offsets, check_bounds, flat_span, offsets, one_hot_fill, use_parallel,
 )
+
+__all__ = ["accumulate_index_offsets", "check_bounds", "flat_span", "offsets", "one_hot_fill", "use_parallel",
+           "gather_offsets", "gather_offsets_parallel", "scatter_offsets", "scatter_offsets_parallel", "gather_dim",
+           "gather_dim_parallel", "scatter_add_dim", "scatter_add_dim_parallel", "count_nonzero", "nonzero_fill"]
 
 
 def _w(arr: np.ndarray) -> np.ndarray:
