@@ -230,3 +230,16 @@ def test_unsupported_16bit_ops_and_complex_give_clear_errors():
         ng.tensor(np.array([1 + 2j]))
     with pytest.raises(TypeError, match="numgrad does not support complex dtypes"):
         ng.ones(2).to("cfloat")
+
+
+def test_save_load_and_devices(tmp_path):
+    for dt in (ng.float16, ng.bfloat16):
+        x = ng.tensor([1.5, -2.25, 3e4], dtype=dt, requires_grad=True)
+        ng.save({"x": x}, tmp_path / f"{dt.name}.ng")
+        y = ng.load(tmp_path / f"{dt.name}.ng")["x"]
+        assert y.dtype is dt and y.tolist() == x.tolist() and y.requires_grad
+    if ng.cuda.is_available():
+        with pytest.raises(TypeError, match="bfloat16 tensors are CPU-only in numgrad"):
+            ng.ones(2, dtype=ng.bfloat16).cuda()
+        with pytest.raises(TypeError, match="bfloat16 tensors are CPU-only in numgrad"):
+            ng.ones(2, device="cuda").to(ng.bfloat16)

@@ -117,7 +117,12 @@ def _store(out_kind: str, value: str) -> str:
     return f"{_FROM_FLOAT[out_kind]}({value})" if out_kind in _FROM_FLOAT else value
 
 
-def _source(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds=None) -> str:
+def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
+    """Python source of a module with ``serial`` and ``parallel`` map kernels (no 16-bit float outputs)."""
+    return _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, None)
+
+
+def _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds) -> str:
     """Python source of a module with ``serial`` and ``parallel`` map kernels.
 
     in_kinds[k]: "a" (array), "h"/"b" (float16/bfloat16 array as uint16 words) or "s" (scalar);
@@ -179,7 +184,7 @@ def get_kernel(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds=None):
     key = (tuple(roots), in_kinds, in_casts, n_out, ndim, compute, out_kinds)
     mod = _kernels.get(key)
     if mod is None:
-        source = _source(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds)
+        source = _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds)
         mod = cache.load_module(source, prefix="map")
         _kernels[key] = mod
     return mod
