@@ -118,8 +118,11 @@ def _store(out_kind: str, value: str) -> str:
 
 
 def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
-    """Python source of a module with ``serial`` and ``parallel`` map kernels (no 16-bit float outputs)."""
-    return _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, None)
+    """Python source of a module with ``serial`` and ``parallel`` map kernels (outputs of a 16-bit ``compute``
+    type are stored as 16-bit words)."""
+    # a 16-bit compute type names the outputs' dtype (a fused region's): they are stored as rounded words
+    out_kinds = ({"float16": "h", "bfloat16": "b"}[compute],) * n_out if compute in _HALF_NAMES else None
+    return _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds)
 
 
 def _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds) -> str:
