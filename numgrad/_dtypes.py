@@ -229,3 +229,18 @@ def promote_pair(a: DType, b: DType) -> DType:
         # float16 with bfloat16 gives float32, as in PyTorch; either with a wider float, the wider
         return float32 if a.itemsize == b.itemsize else (a if a.itemsize > b.itemsize else b)
     return from_numpy_dtype(np.promote_types(a.np, b.np))
+
+
+_TORCH_TYPE_NAMES = {
+    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+    "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+}
+
+
+def torch_type_name(dtype: "DType") -> str:
+    """PyTorch's scalar-type name of ``dtype`` as its error messages spell it (``Float`` for float32).
+
+    >>> torch_type_name(float32)
+    'Float'
+    """
+    return _TORCH_TYPE_NAMES.get(dtype.name, dtype.name)

@@ -105,7 +105,7 @@ def test_views_and_indexing_with_gradients(dt, tdt):
     ng.testing.assert_close(x.grad.float(), ng.tensor(t.grad.float().numpy()), rtol=2e-2, atol=2e-2)
     y = ng.zeros(5, dtype=dt)
     y[1:3] = 2.5
-    y[ng.tensor([4])] = ng.tensor([-1.25])
+    y[ng.tensor([4])] = ng.tensor([-1.25], dtype=dt)
     assert y.tolist() == [0.0, 2.5, 2.5, 0.0, -1.25]
 
 
@@ -243,3 +243,18 @@ def test_save_load_and_devices(tmp_path):
             ng.ones(2, dtype=ng.bfloat16).cuda()
         with pytest.raises(TypeError, match="bfloat16 tensors are CPU-only in numgrad"):
             ng.ones(2, device="cuda").to(ng.bfloat16)
+
+
+def test_torch_checkpoints_carry_16bit_floats(tmp_path):
+    ref = {"w": torch.tensor([1.5, -2.25, 3.3e38, 1e-3], dtype=torch.bfloat16),
+           "h": torch.tensor([1.5, 3.3], dtype=torch.float16),
+           "v": torch.arange(6, dtype=torch.bfloat16).reshape(2, 3)[:, 1:]}
+    torch.save(ref, tmp_path / "ref.pt")
+    ours = ng.load(tmp_path / "ref.pt")
+    for k in ref:
+        assert ours[k].dtype.name == str(ref[k].dtype).split(".")[1] and ours[k].tolist() == ref[k].tolist()
+    ng.save(ours, tmp_path / "back.pt", format="torch")
+    back = torch.load(tmp_path / "back.pt", weights_only=True)
+    assert all(back[k].dtype == ref[k].dtype and torch.equal(back[k], ref[k]) for k in ref)
+    with pytest.raises(TypeError, match="cannot store the bfloat16 tensor 'w'"):
+        ng.save({"w": ours["w"]}, tmp_path / "w.safetensors", format="safetensors")
