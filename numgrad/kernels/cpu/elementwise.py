@@ -486,7 +486,8 @@ def copy(src, dtype=None, out=None):
     (default: src's).  The one identity copy of numgrad: contiguous copies, casts and fills all come here.
 
     >>> copy(np.arange(3), np.float32)
-    array([0., 1., 2.], dtype=float32)."""
+    array([0., 1., 2.], dtype=float32)
+    """
     if out is None:
         dtype = src.dtype if dtype is None else np.dtype(dtype)
         shape, outs = src.shape, None
