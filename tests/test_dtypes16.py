@@ -185,6 +185,30 @@ def test_sum_mean_matmul_with_gradients(dt, tdt):
         ng.testing.assert_close(g.float(), ng.tensor(tg.float().numpy()), rtol=2 * eps, atol=2 * eps)
 
 
+@pytest.mark.parametrize("dt,tdt", PAIRS, ids=IDS)
+def test_reductions_along_dims_softmax_and_losses_in_float32(dt, tdt):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 7)).astype(np.float32)
+    target = rng.integers(0, 7, size=4)
+    x = ng.tensor(a, dtype=dt, requires_grad=True)
+    t = torch.tensor(a, dtype=tdt, requires_grad=True)
+    import numgrad.nn.functional as F
+    import torch.nn.functional as TF
+    results = [x.max(1).values, x.min(0).values, x.var(1), x.std(0), x.cumsum(1), x.softmax(1), x.log_softmax(0),
+               x.logsumexp(1), x.norm(), x.amax(0), F.cross_entropy(x, ng.tensor(target))]
+    refs = [t.max(1).values, t.min(0).values, t.var(1), t.std(0), t.cumsum(1), t.softmax(1), t.log_softmax(0),
+            t.logsumexp(1), t.norm(), t.amax(0), TF.cross_entropy(t, torch.tensor(target))]
+    tol = dict(rtol=4 * ng.finfo(dt).eps, atol=4 * ng.finfo(dt).eps)
+    for got, want in zip(results, refs):
+        assert got.dtype is dt and got.shape == tuple(want.shape), (got.dtype, want.dtype)
+        ng.testing.assert_close(got.float(), ng.tensor(want.detach().float().numpy()), **tol)
+    assert x.argmax(1).tolist() == t.argmax(1).tolist() and x.max(0).indices.tolist() == t.max(0).indices.tolist()
+    sum(r.float().sum() for r in results).backward()
+    sum(r.float().sum() for r in refs).backward()
+    assert x.grad.dtype is dt
+    ng.testing.assert_close(x.grad.float(), ng.tensor(t.grad.float().numpy()), rtol=0.05, atol=0.05)
+
+
 def test_dtype_names_finfo_iinfo_and_type():
     pairs = [("float", "float32"), ("double", "float64"), ("half", "float16"), ("long", "int64"), ("int", "int32"),
              ("short", "int16"), ("bool", "bool"), ("uint8", "uint8"), ("int8", "int8"), ("bfloat16", "bfloat16")]
@@ -214,11 +238,16 @@ def test_dtype_names_finfo_iinfo_and_type():
 
 
 def test_unsupported_16bit_ops_and_complex_give_clear_errors():
+    from numgrad.kernels.cpu.backend import CPU
+
     x = ng.ones(2, 3, dtype=ng.bfloat16)
-    with pytest.raises(RuntimeError, match=r"\"softmax\" not implemented for 'BFloat16'.*\.float\(\)"):
-        x.softmax(1)
-    with pytest.raises(RuntimeError, match=r"not implemented for 'Half'.*\.float\(\)"):
-        ng.ones(2, 3, dtype=ng.float16).argmax(1)
+    # kernels without 16-bit loads refuse the words instead of misreading them as integers
+    with pytest.raises(RuntimeError, match=r"\"reduction over dims\" not implemented for 'BFloat16'.*\.float\(\)"):
+        CPU.reduce_array(x._data, (1,), "max", x._data.dtype)
+    with pytest.raises(RuntimeError, match=r"\"max_pool2d\" not implemented for 'Half'.*\.float\(\)"):
+        CPU.max_pool2d_forward(np.ones((1, 1, 4, 4), np.float16), (2, 2, 2, 2, 0, 0, 1, 1), (2, 2))
+    with pytest.raises(RuntimeError, match=r"layer_norm\(\): expected a float32 or float64 input, got numgrad.float16"):
+        ng.nn.functional.layer_norm(ng.ones(2, 3, dtype=ng.float16), (3,))
     with pytest.raises(TypeError, match="Got unsupported ScalarType BFloat16"):
         x.numpy()
     assert ng.ones(2, dtype=ng.float16).numpy().dtype == np.float16  # NumPy has float16

@@ -133,6 +133,12 @@ class CpuBackend:
         return indexing
 
     @cached_property
+    def _wide16(self):
+        from . import wide16
+
+        return wide16
+
+    @cached_property
     def _indexing16(self):
         from . import indexing16
 
@@ -197,8 +203,7 @@ class CpuBackend:
 
     def softmax_kernels(self, slabs):
         """(forward, backward) softmax kernels for ``(A, R, C)`` slabs, parallel ones for large inputs."""
-        refuse_16bit_floats("softmax", slabs)
-        k = self._nnfunc
+        k = self._wide16 if slabs.itemsize == 2 and _map.half_kind(slabs) else self._nnfunc
         if slabs.size >= PARALLEL_THRESHOLD and slabs.shape[0] > 1:
             return k.softmax_forward_par, k.softmax_backward_par
         return k.softmax_forward, k.softmax_backward
@@ -207,6 +212,8 @@ class CpuBackend:
         """(forward, backward) masked, scaled softmax kernels of ``kernels/cpu/attention.py`` for ``(B, L, S)``
         scores (parallel ones for large inputs), or None where there are none (then
         ``nn.functional.scaled_dot_product_attention`` composes tensor ops)."""
+        if scores.itemsize == 2 and _map.half_kind(scores):
+            return None  # 16-bit scores: the composed ops (softmax in float32) run instead
         k = self._attention
         if scores.size >= PARALLEL_THRESHOLD and scores.shape[0] * scores.shape[1] > 1:
             return k.masked_softmax_forward_par, k.masked_softmax_backward_par
@@ -372,7 +379,8 @@ class CpuBackend:
 
     def reduction_kernels(self, x):
         """``kernels/cpu/map_reduce.py``: ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum``."""
-        refuse_16bit_floats("max/min/argmax/var/std/cumsum/logsumexp/norm", x)
+        if type(x) is np.ndarray and x.itemsize == 2 and _map.half_kind(x):
+            return self._wide16  # the same contract: 16-bit data reduced in float32
         return self._map_reduce
 
     def norm_kernels(self, arr):
@@ -403,13 +411,16 @@ class CpuBackend:
     def nll_gather(self, logp, target, weight, ignore_index: int, out):
         """``out[n, d] = -weight[t] * logp[n, t, d]`` for ``(N, C, D)`` logp; returns (total counted weight as a
         0-d array of logp's dtype, flat position of the first out-of-range target or -1)."""
-        refuse_16bit_floats("nll_loss", logp)
+        if logp.itemsize == 2 and _map.half_kind(logp):
+            total, bad = self._wide16.nll_gather(logp, target, weight, ignore_index, out)
+            return _map.copy(np.array(total, dtype=np.float64), logp.dtype), bad
         total, bad = self._nnfunc.nll_gather(logp, target, weight, ignore_index, out)
         return np.array(total, dtype=logp.dtype), bad
 
     def nll_scatter(self, g, target, weight, ignore_index: int, out) -> None:
         """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
-        self._nnfunc.nll_scatter(g, target, weight, ignore_index, out)
+        nn = self._wide16 if out.itemsize == 2 and _map.half_kind(out) else self._nnfunc
+        nn.nll_scatter(g, target, weight, ignore_index, out)
 
     def cross_entropy_kernels(self, x):
         """(forward, backward) one-pass class-index cross entropy for float32/float64 (N, C) logits ``x``, else None
