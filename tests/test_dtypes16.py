@@ -269,6 +269,15 @@ def test_save_load_and_devices(tmp_path):
         y = ng.load(tmp_path / f"{dt.name}.ng")["x"]
         assert y.dtype is dt and y.tolist() == x.tolist() and y.requires_grad
     if ng.cuda.is_available():
+        # float16 on the GPU: computed in float32 too, so it matches the CPU's fused result to a 16-bit ulp
+        a = np.linspace(-2, 2, 6, dtype=np.float32)
+        outs = []
+        for device in ("cpu", "cuda"):
+            x = ng.tensor(a, dtype=ng.float16, device=device, requires_grad=True)
+            (ng.tanh(x * 0.1 + 1) * x).sum().backward()
+            outs.append(x.grad.cpu())
+        assert outs[1].dtype is ng.float16
+        ng.testing.assert_close(outs[1], outs[0], rtol=ng.finfo(ng.float16).eps, atol=0.0)  # tanh's ulps may differ
         with pytest.raises(TypeError, match="bfloat16 tensors are CPU-only in numgrad"):
             ng.ones(2, dtype=ng.bfloat16).cuda()
         with pytest.raises(TypeError, match="bfloat16 tensors are CPU-only in numgrad"):
