@@ -297,3 +297,13 @@ def test_torch_checkpoints_carry_16bit_floats(tmp_path):
     assert all(back[k].dtype == ref[k].dtype and torch.equal(back[k], ref[k]) for k in ref)
     with pytest.raises(TypeError, match="cannot store the bfloat16 tensor 'w'"):
         ng.save({"w": ours["w"]}, tmp_path / "w.safetensors", format="safetensors")
+
+
+def test_dlpack_exchange_of_16bit_floats():
+    half = torch.from_dlpack(ng.tensor([1.5, -2.0], dtype=ng.float16))
+    assert half.dtype == torch.float16 and half.tolist() == [1.5, -2.0]
+    assert ng.from_dlpack(torch.tensor([0.5], dtype=torch.float16)).dtype is ng.float16
+    with pytest.raises(BufferError, match="cannot export bfloat16 tensors through DLPack"):
+        torch.from_dlpack(ng.ones(2, dtype=ng.bfloat16))
+    with pytest.raises(TypeError, match="cannot import through DLPack \\(bfloat16 is one\\)"):
+        ng.from_dlpack(torch.ones(2, dtype=torch.bfloat16))
