@@ -307,3 +307,22 @@ def test_dlpack_exchange_of_16bit_floats():
         torch.from_dlpack(ng.ones(2, dtype=ng.bfloat16))
     with pytest.raises(TypeError, match="cannot import through DLPack \\(bfloat16 is one\\)"):
         ng.from_dlpack(torch.ones(2, dtype=torch.bfloat16))
+
+
+@pytest.mark.parametrize("dt,tdt", PAIRS, ids=IDS)
+def test_padding_values_and_inplace_writes_into_views(dt, tdt):
+    import numgrad.nn.functional as F
+    import torch.nn.functional as TF
+
+    _same_bits(F.pad(ng.ones(2, 2, dtype=dt), (1, 1), value=1.5), TF.pad(torch.ones(2, 2, dtype=tdt), (1, 1), value=1.5))
+    x = ng.tensor([1.0, 2.0, 3.0, 4.0], dtype=dt, requires_grad=True)
+    t = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=tdt, requires_grad=True)
+    y, u = x * 2, t * 2
+    y[1:3].mul_(3)
+    u[1:3].mul_(3)
+    y.t()[::2].add_(0.5)  # a view of a view, written in place
+    u.t()[::2].add_(0.5)
+    (y * y).sum().backward()
+    (u * u).sum().backward()
+    _same_bits(y.detach(), u.detach())
+    _same_bits(x.grad, t.grad)
