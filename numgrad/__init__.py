@@ -51,3 +51,16 @@ from .interop import from_dlpack  # noqa: E402,F401
 _interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
+from . import utils  # noqa: E402,F401
+from . import accelerator, backends, testing  # noqa: E402,F401
+from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
+# PyTorch's other dtype names (torch.float, torch.long, ...): last, since they shadow builtins in this module
+from ._dtypes import float32 as float, float64 as double, float16 as half  # noqa: E402,F401
+from ._dtypes import int64 as long, int32 as int, int16 as short  # noqa: E402,F401
+
+
+def __getattr__(name: str):
+    if name in _dtypes.COMPLEX_NAMES:
+        raise AttributeError(f"numgrad has no complex dtypes: numgrad.{name} is not supported (numgrad's dtypes "
+                             "are bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)")
+    raise AttributeError(f"module 'numgrad' has no attribute '{name}'")

@@ -90,7 +90,7 @@ def _body(arr, indent, summarize, fmt) -> str:
 
 
 def format_tensor(t) -> str:
-    arr = t._host()
+    arr = t._host_values()
     prefix = "tensor("
     if arr.size == 0:
         body = "[]" if arr.ndim == 1 else f"[], size={tuple(arr.shape)}"

@@ -246,6 +246,32 @@ def _unary_inplace(name):
     return method
 
 
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_TYPE_BY_NAME = {v: k for k, v in _TYPE_NAMES.items()}
+
+
+def _type(self, dtype=None, non_blocking: bool = False):
+    """Without ``dtype``: the type name (``'numgrad.FloatTensor'``, ``'numgrad.cuda.FloatTensor'`` on a GPU);
+    with one (a dtype or such a name): this tensor converted to it, as ``Tensor.type`` in PyTorch.
+
+    >>> import numgrad as ng
+    >>> ng.ones(2).type(), ng.ones(2).type(ng.float64).dtype, ng.ones(2).type("torch.IntTensor").dtype
+    ('numgrad.FloatTensor', numgrad.float64, numgrad.int32)
+    """
+    if dtype is None:
+        prefix = "numgrad.cuda." if self.is_cuda else "numgrad."
+        return prefix + _TYPE_NAMES[self.dtype.name]
+    if isinstance(dtype, str):
+        module, _, name = dtype.rpartition(".")
+        if name in _TYPE_BY_NAME:
+            target = _dtypes.as_dtype(_TYPE_BY_NAME[name])
+            device = "cuda" if module.endswith("cuda") else self.device
+            return _to(self, target, device=device)
+    return _to(self, dtype)
+
+
 def _type_as(self, other):
     return _to(self, other.dtype)
 
@@ -306,6 +332,12 @@ def install() -> None:
     T.long = lambda self: _to(self, _dtypes.int64)
     T.int = lambda self: _to(self, _dtypes.int32)
     T.bool = lambda self: _to(self, _dtypes.bool_)
+    T.half = lambda self: _to(self, _dtypes.float16)
+    T.bfloat16 = lambda self: _to(self, _dtypes.bfloat16)
+    T.short = lambda self: _to(self, _dtypes.int16)
+    T.char = lambda self: _to(self, _dtypes.int8)
+    T.byte = lambda self: _to(self, _dtypes.uint8)
+    T.type = _type
     T.clone = lambda self: pw.clone(self)
     # every elementwise row as a method (x.exp(), x.sigmoid(), ...)
     for name in dir(pw):

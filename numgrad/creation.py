@@ -44,6 +44,14 @@ def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:
     return _dtypes.from_numpy_dtype(arr.dtype)
 
 
+def _astype(arr: np.ndarray, dt: _dtypes.DType) -> np.ndarray:
+    """``arr`` as ``dt``: NumPy's conversion, except into bfloat16, which NumPy lacks (the cast kernel rounds the
+    values to bfloat16 words)."""
+    if dt is _dtypes.bfloat16:
+        return _backend.copy(arr, dt.np)
+    return arr.astype(dt.np)
+
+
 def _finish(arr: np.ndarray, requires_grad: bool, device=None):
     return Tensor(_backend.to_device(arr, as_device(device)), requires_grad=requires_grad)
 
@@ -73,6 +81,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
             arr = np.array(data, copy=True)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor(): could not build a tensor from {type(data).__name__}: {exc}") from None
+        if arr.dtype.kind == "c":
+            _dtypes.as_dtype(arr.dtype)  # numgrad's clear error: no complex dtypes
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"tensor(): could not infer a numeric dtype from {type(data).__name__} "
@@ -81,8 +91,11 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
     dt = _dtypes.as_dtype(dtype) if dtype is not None else (
         data.dtype if isinstance(data, Tensor) else _infer_dtype(arr, data)
     )
-    if arr.dtype != dt.np:
-        arr = arr.astype(dt.np)
+    if isinstance(data, Tensor):
+        if data.dtype is not dt:
+            arr = _backend.copy(arr, dt.np)  # the cast kernel (it reads bfloat16 words as values)
+    elif arr.dtype != dt.np or dt is _dtypes.bfloat16:
+        arr = _astype(arr, dt)
     return _finish(arr, requires_grad, device)
 
 
@@ -230,7 +243,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         dt = _dtypes.get_default_dtype() if is_float else _dtypes.int64
     else:
         dt = _dtypes.as_dtype(dtype)
-    return _finish(np.arange(start, end, step).astype(dt.np), requires_grad, device)
+    return _finish(_astype(np.arange(start, end, step), dt), requires_grad, device)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False):
@@ -240,7 +253,7 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     >>> ng.linspace(0, 1, 3)
     tensor([0.0000, 0.5000, 1.0000])
     """
-    return _finish(np.linspace(start, end, int(steps)).astype(_dt(dtype).np), requires_grad, device)
+    return _finish(_astype(np.linspace(start, end, int(steps)), _dt(dtype)), requires_grad, device)
 
 
 def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad: bool = False):
@@ -251,7 +264,7 @@ def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad:
     tensor([[1., 0.],
             [0., 1.]])
     """
-    return _finish(np.eye(n, m, dtype=_dt(dtype).np), requires_grad, device)
+    return _finish(_astype(np.eye(n, m), _dt(dtype)), requires_grad, device)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
@@ -263,7 +276,7 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
     """
     g = generator or _rng
     dt = _dt(dtype)
-    return _finish(g.random(_shape(size), dtype=np.float64).astype(dt.np), requires_grad, device)
+    return _finish(_astype(g.random(_shape(size), dtype=np.float64), dt), requires_grad, device)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
@@ -275,7 +288,7 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     """
     g = generator or _rng
     dt = _dt(dtype)
-    return _finish(g.standard_normal(_shape(size)).astype(dt.np), requires_grad, device)
+    return _finish(_astype(g.standard_normal(_shape(size)), dt), requires_grad, device)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):

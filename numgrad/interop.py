@@ -31,7 +31,14 @@ def from_dlpack(obj):
     """
     device_type = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else None
     if device_type == _DL_CPU:
-        arr = np.from_dlpack(obj)
+        try:
+            arr = np.from_dlpack(obj)
+        except RuntimeError as exc:
+            if "Unsupported dtype" not in str(exc):
+                raise
+            raise TypeError(f"from_dlpack(): {type(obj).__name__} holds a dtype that NumPy, numgrad's CPU storage, "
+                            "cannot import through DLPack (bfloat16 is one); convert it to float32 before "
+                            "exporting") from None
         _pending_readers.mark_escaped(arr)  # the producer can still write it
         return Tensor(arr)
     if hasattr(obj, "__cuda_array_interface__"):
@@ -50,6 +57,10 @@ def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         raise RuntimeError(
             "Can't export tensors that require gradient, use tensor.detach() (DLPack shares the data only)"
         )
+    if self.dtype.name == "bfloat16":
+        # the memory holds bfloat16's 16-bit words, which NumPy's exporter would label uint16
+        raise BufferError("numgrad cannot export bfloat16 tensors through DLPack (its NumPy storage would be "
+                          "read as uint16); convert with .float() first")
     self._before_write()  # the consumer may write into it
     arr = self._data
     if type(arr) is not DeviceArray:

@@ -133,6 +133,21 @@ class Tensor:
         arr = self._data
         return arr.to_host() if type(arr) is DeviceArray else arr
 
+    def _host_values(self) -> np.ndarray:
+        """Like ``_host``, with a bfloat16 tensor's 16-bit words read as float32 values (for printing, item)."""
+        arr = self._host()
+        if arr.itemsize == 2 and _dtypes.is_bfloat16_array_dtype(arr.dtype):
+            return _dtypes.bfloat16_words_to_float32(arr)
+        return arr
+
+    def _refuse_bfloat16_numpy(self) -> None:
+        if self._buf is not None and self._buf.itemsize != 2:
+            return
+        if self.dtype is _dtypes.bfloat16:
+            # NumPy has no bfloat16: numgrad's array holds 16-bit words, which would read as integers
+            raise TypeError("Got unsupported ScalarType BFloat16 (NumPy has no bfloat16; convert with "
+                            ".float() first)")
+
     def size(self, dim: Optional[int] = None):
         """The shape, or the length of dimension ``dim``."""
         if dim is None:
@@ -254,6 +269,7 @@ class Tensor:
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
                 "to host memory first."
             )
+        self._refuse_bfloat16_numpy()
         self._before_write()  # the caller may write into the array
         arr = self._data
         _pending_readers.mark_escaped(arr)
@@ -265,6 +281,7 @@ class Tensor:
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
                 "to host memory first."
             )
+        self._refuse_bfloat16_numpy()
         self._before_write()  # np.asarray(t) may be written into, as t.numpy() may
         arr = self._data
         _pending_readers.mark_escaped(arr)
@@ -278,10 +295,10 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
             )
-        return self._host().reshape(-1)[0].item()
+        return self._host_values().reshape(-1)[0].item()
 
     def tolist(self):
-        return self._host().tolist()
+        return self._host_values().tolist()
 
     def __float__(self):
         return float(self.item())
@@ -310,7 +327,8 @@ class Tensor:
 
     def _type_name(self) -> str:
         names = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
-                 "int32": "IntTensor", "bool": "BoolTensor", "float16": "HalfTensor"}
+                 "int32": "IntTensor", "bool": "BoolTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
+                 "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor"}
         return "numgrad." + names.get(self.dtype.name, self.dtype.name)
 
     # ------------------------------------------------------------ in-place helpers

@@ -72,7 +72,7 @@ def test_default_collate_structures():
     batch = [{"x": ng.ones(2), "y": 1}, {"x": ng.zeros(2), "y": 0}]
     out = default_collate(batch)
     assert out["x"].shape == (2, 2) and out["y"].tolist() == [1, 0]
-    assert default_collate([(1.0, "a"), (2.0, "b")])[1] == ["a", "b"]
+    assert default_collate([(1.0, "a"), (2.0, "b")])[1] == ("a", "b")  # a column of strings, as torch gives it
 
 
 def test_loader_argument_errors():

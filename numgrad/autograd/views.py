@@ -91,9 +91,10 @@ def _outside_mask(shape: tuple, replay: tuple, like: Tensor) -> Tensor:
         inside = replay_view(positions, replay).numpy()
     finally:
         _set(prev)
-    mask = np.ones(size, dtype=like.dtype.np)
+    # built in float32 for 16-bit floats: NumPy would write bfloat16's words as integers
+    mask = np.ones(size, dtype=np.float32 if like.dtype.is_16bit_float else like.dtype.np)
     mask[inside.reshape(-1)] = 0
-    return tensor(mask.reshape(shape), device=like.device)
+    return tensor(mask.reshape(shape), dtype=like.dtype, device=like.device)
 
 
 def rebase_view(view: Tensor, node, output_nr: int) -> None:

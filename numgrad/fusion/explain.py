@@ -2,6 +2,7 @@
 from __future__ import annotations
 from ..ir import expr as ex
 from ..kernels.backend import map_kernel_source
+from ..kernels.cpu.elementwise import half_kind
 from .lazy import RegionBuilder, pending_op
 
 
@@ -41,7 +42,9 @@ def explain(t) -> Explanation:
         desc = f"array shape {list(inp.shape)}" if hasattr(inp, "shape") and getattr(inp, "ndim", 0) else \
             f"scalar {inp!r}"
         lines.append(f"  v{i}: {desc}, {dt}")
-    kinds = tuple("a" if hasattr(inp, "ndim") and inp.ndim > 0 else "s" for inp in builder.inputs)
+    # on the CPU, float16/bfloat16 arrays are read as 16-bit words and converted on load ("h"/"b")
+    kinds = tuple(((op.device.type == "cpu" and type(inp).__module__ == "numpy" and half_kind(inp)) or "a")
+                  if hasattr(inp, "ndim") and inp.ndim > 0 else "s" for inp in builder.inputs)
     src = map_kernel_source(op.device, (expr,), kinds, ("",) * len(kinds), 1, max(1, len(op.shape)), op.dtype.name)
     lines.append("generated kernel source (before dimension collapsing):")
     lines.append(src)

@@ -157,11 +157,10 @@ def _plan(row, operands, n_params):
     plan = _plans.get(key)
     if plan is None:
         compute, out_dtype = _dtypes_for(row, operands)
-        if compute.name == "float16" or out_dtype.name == "float16":
-            raise TypeError(
-                f"{row.name}: float16 arithmetic is not supported on the CPU (Numba has no float16 math); "
-                "convert with .float() first"
-            )
+        if compute.is_16bit_float:
+            # float16/bfloat16 are stored in 16 bits and computed in float32 (as PyTorch's CPU kernels do):
+            # the kernel converts on load and rounds the result on store
+            compute = _dtypes.float32
         casts = tuple(_casts(row, operands, compute)) + (compute.name,) * n_params
         plan = _plans[key] = (compute, out_dtype, casts)
     return plan
@@ -423,7 +422,8 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     t._check_inplace(name)
     check_no_partial_overlap(t, others)
     compute, out_dtype = _dtypes_for(row, (t,) + others)
-    if not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind"):
+    if (out_dtype._category > t.dtype._category if out_dtype.is_16bit_float or t.dtype.is_16bit_float
+            else not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind")):  # bfloat16's storage is uint16
         raise RuntimeError(
             f"result type {out_dtype.name} can't be cast to the desired output type {t.dtype.name} "
             f"in {name}_ (tensor of shape {list(t.shape)})"

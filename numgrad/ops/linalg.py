@@ -43,12 +43,6 @@ def _check_dtypes(a, b, op: str) -> None:
             f"{_CPP_NAMES[b.dtype.name]} ({op} of shapes {list(a.shape)} and {list(b.shape)}; "
             "convert one operand with .to(dtype))"
         )
-    if a.dtype.name == "float16":
-        # Numba compiles no half-precision arithmetic on the CPU, so there is no kernel to call
-        raise NotImplementedError(
-            f"\"{op}\" not implemented for 'Half' on the CPU (shapes {list(a.shape)} and {list(b.shape)}); "
-            "convert the operands with .float()"
-        )
     if a.dtype.name == "bool":
         raise NotImplementedError(
             f"\"{op}\" not implemented for 'Bool' (shapes {list(a.shape)} and {list(b.shape)}); "
@@ -172,7 +166,14 @@ def matmul(input, other):
     b = _as_tensor(other, "matmul")
     _check_shapes(a, b)
     _check_dtypes(a, b, "matmul")
-    return Matmul.apply(a, b)
+    return _matmul16(a, b) if a.dtype.is_16bit_float else Matmul.apply(a, b)
+
+
+def _matmul16(a, b):
+    """A float16/bfloat16 product: the operands are widened to float32, multiplied by the float32 kernel and the
+    result rounded once to 16 bits, as PyTorch's CPU matmul accumulates half precision in float32; gradients
+    flow through the two casts."""
+    return Matmul.apply(a.float(), b.float()).to(a.dtype)
 
 
 def mm(input, mat2):

@@ -15,7 +15,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..fusion.deferred import defer_full_reduction, mean_of_total
 from ..fusion.lazy import reduce_lazy
-from ..kernels.backend import reduce_array
+from ..kernels.backend import copy, reduce_array
 from ..kernels.broadcast import sum_to_array
 
 Dims = Union[int, Sequence[int], None]
@@ -71,11 +71,25 @@ def sum_to(x, shape: tuple):
 
 def _reduce(x, dims, reducer, acc):
     """Reduce over ``dims``; a full reduction of a lazy region happens inside its kernel."""
+    if acc.is_16bit_float or x.dtype.is_16bit_float:
+        total = _reduce_wide(x, dims, reducer, acc)
+        return copy(total, acc.np) if acc.is_16bit_float else total
     if len(dims) == x.ndim and x._buf is None:
         out = reduce_lazy(x, reducer, acc)
         if out is not None:
             return out
     return reduce_array(x._data, dims, reducer, acc.np)
+
+
+def _reduce_wide(x, dims, reducer, acc):
+    """The reduction of a float16/bfloat16 input (or into one) accumulated in float32 (``acc`` when wider), as
+    PyTorch's CPU kernels accumulate 16-bit floats; the caller rounds it to 16 bits once, at the end."""
+    wide = _dtypes.float32 if acc.is_16bit_float else acc
+    if len(dims) == x.ndim and x._buf is None:
+        out = reduce_lazy(x, reducer, wide)  # the region's kernel converts its 16-bit loads to float32
+        if out is not None:
+            return out
+    return reduce_array(copy(x._data, wide.np), dims, reducer, wide.np)
 
 
 def _sum_dtype(dtype):
@@ -155,7 +169,10 @@ class Mean(Function):
         deferred = defer_full_reduction(ctx, x, dims, keepdim, x.dtype, count)
         if deferred is not None:
             return deferred
-        out = Tensor(mean_of_total(_reduce(x, dims, "sum", x.dtype), count))
+        if x.dtype.is_16bit_float:  # the mean of 16-bit floats: float32 sum and division, one rounding
+            out = Tensor(copy(mean_of_total(_reduce_wide(x, dims, "sum", x.dtype), count), x.dtype.np))
+        else:
+            out = Tensor(mean_of_total(_reduce(x, dims, "sum", x.dtype), count))
         if keepdim:
             out = out.reshape(kept_shape(x.shape, dims))
         return out

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Dict, Union
 
 import numpy as np
 
+from .. import _dtypes
 from ..tensor import Tensor
 from ..nn.parameter import Parameter
 from ._common import MAX_DEPTH, native_byte_order, place_on_device, source_name
@@ -44,10 +45,15 @@ class _Encoder:
             raise ValueError(f"numgrad.save: containers nested deeper than {MAX_DEPTH} levels at {where}")
         depth += 1
         if isinstance(obj, Tensor):
-            entry = {"__tensor__": self._array(obj._host()), "requires_grad": bool(obj.requires_grad),
+            host = obj._host()
+            if obj.dtype.name == "bfloat16":
+                host = host.view(np.uint16)  # .npy keeps no dtype metadata: the words are marked in "dtype" below
+            entry = {"__tensor__": self._array(host), "requires_grad": bool(obj.requires_grad),
                      "parameter": isinstance(obj, Parameter)}
             if obj.device.type != "cpu":
                 entry["device"] = str(obj.device)
+            if obj.dtype.name == "bfloat16":
+                entry["dtype"] = "bfloat16"  # the array holds bfloat16's 16-bit words, which .npy stores as uint16
             return entry
         if isinstance(obj, np.ndarray):
             if obj.dtype.kind not in "biuf":
@@ -168,11 +174,15 @@ class _Decoder:
             arr = self._array(node["__tensor__"])
             if arr.dtype.kind not in "biuf":
                 self._fail(f"tensor array has unsupported dtype {arr.dtype}")
+            if node.get("dtype") == "bfloat16":
+                if arr.dtype != np.uint16:
+                    self._fail(f"a bfloat16 tensor's array must hold uint16 words, not {arr.dtype}")
+                arr = arr.view(_dtypes.BFLOAT16_NP)
             arr = self._on_device(arr, node.get("device", "cpu"))
             if node.get("parameter"):
                 return Parameter(Tensor(arr), requires_grad=bool(node.get("requires_grad", True)))
             t = Tensor(arr)
-            if node.get("requires_grad") and arr.dtype.kind == "f":
+            if node.get("requires_grad") and t.dtype.is_floating_point:
                 t.requires_grad_(True)
             return t
         if "__ndarray__" in node:

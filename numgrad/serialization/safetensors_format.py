@@ -48,6 +48,10 @@ def save(obj: Any, handle, metadata: Optional[Dict[str, str]] = None) -> None:
     arrays = {}
     for key, value in obj.items():
         if isinstance(value, Tensor):
+            if value.dtype.name == "bfloat16":
+                # safetensors' NumPy API has no BF16 tag: the 16-bit words would be stored as U16 integers
+                raise TypeError(f"numgrad.save: format='safetensors' cannot store the bfloat16 tensor {key!r} "
+                                "(NumPy has no bfloat16); convert it with .float() or save with format='torch'")
             value = value._host()
         if not isinstance(value, np.ndarray):
             raise TypeError(f"numgrad.save: format='safetensors' stores only tensors; {key!r} is a "

@@ -51,10 +51,10 @@ PROTOCOL_VERSION = 1001
 _STORAGE_DTYPES = {
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "LongStorage": "int64",
     "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
-    "BoolStorage": "bool", "UntypedStorage": "uint8",
+    "BoolStorage": "bool", "UntypedStorage": "uint8", "BFloat16Storage": "bfloat16",
 }
 _UNSUPPORTED_STORAGES = {
-    "BFloat16Storage": "bfloat16", "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
+    "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
     "ComplexHalfStorage": "complex32", "QInt8Storage": "qint8", "QUInt8Storage": "quint8",
     "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2", "QUInt2x4Storage": "quint2x4",
 }

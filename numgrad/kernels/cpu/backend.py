@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ... import _dtypes
 from ..config import PARALLEL_THRESHOLD
 from ..cuda.array import DeviceArray  # the one foreign array type a CPU method must recognise (and refuse or copy)
 from . import buffer_pool as _pool
@@ -45,6 +46,23 @@ def conv_plan(x_shape, w_shape, geo, out_hw):
     oh, ow = out_hw
     kernel_geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow)
     return kernel_geo, parallel_parts(n * oc * cg * kh * kw * oh * ow, n)
+
+
+def refuse_16bit_floats(op: str, *arrays) -> None:
+    """A clear error when a kernel family without float16/bfloat16 support is handed such an array.
+
+    16-bit floats are stored as 16-bit words that only the elementwise, cast, sum/mean, matmul and indexing
+    paths convert; any other kernel would fail to compile (float16) or read the words as integers (bfloat16).
+    """
+    for a in arrays:
+        if type(a) is np.ndarray and a.itemsize == 2:
+            kind = _map.half_kind(a)
+            if kind:
+                name = "Half" if kind == "h" else "BFloat16"
+                raise RuntimeError(
+                    f'"{op}" not implemented for \'{name}\' in numgrad (shape {list(a.shape)}): float16/bfloat16 '
+                    "tensors support creation, casts, indexing, elementwise ops, sum/mean and matmul; convert "
+                    "with .float() first")
 
 
 class CpuBackend:
@@ -115,6 +133,18 @@ class CpuBackend:
         return indexing
 
     @cached_property
+    def _wide16(self):
+        from . import wide16
+
+        return wide16
+
+    @cached_property
+    def _indexing16(self):
+        from . import indexing16
+
+        return indexing16
+
+    @cached_property
     def _map_reduce(self):
         from . import map_reduce
 
@@ -140,6 +170,9 @@ class CpuBackend:
         """A new array of ``shape`` filled with ``value``."""
         if value == 0:
             return np.zeros(shape, dtype=dtype)
+        if np.dtype(dtype).itemsize == 2 and _dtypes.is_bfloat16_array_dtype(np.dtype(dtype)):
+            # bfloat16 memory holds 16-bit words: the value is rounded to its word by the cast kernel
+            value = _map.copy(np.array([value], dtype=np.float64), dtype)[0]
         return np.full(shape, value, dtype=dtype)
 
     # the one identity copy (contiguous copies, casts, fills), beside the map kernel it runs
@@ -148,7 +181,9 @@ class CpuBackend:
 
     def copy_as(self, x, dtype):
         """A fresh copy of ``x`` with ``dtype`` (NumPy's ``x.astype(dtype)``, which it is here: one C loop, no
-        kernel to compile)."""
+        kernel to compile; the cast kernel where bfloat16 words are read or written)."""
+        if _dtypes.is_bfloat16_array_dtype(np.dtype(dtype)) or _dtypes.is_bfloat16_array_dtype(x.dtype):
+            return _map.copy(x, dtype)
         return np.array(x, dtype=dtype, copy=True)
 
     # ------------------------------------------------------------ elementwise maps and reductions
@@ -163,11 +198,12 @@ class CpuBackend:
         axes = sorted(set(axes))
         if not axes:
             return self.copy(x, acc_dtype)
+        refuse_16bit_floats("reduction over dims", x)
         return _reduce.reduce_array(self.contiguous(x), axes, reducer, acc_dtype)
 
     def softmax_kernels(self, slabs):
         """(forward, backward) softmax kernels for ``(A, R, C)`` slabs, parallel ones for large inputs."""
-        k = self._nnfunc
+        k = self._wide16 if slabs.itemsize == 2 and _map.half_kind(slabs) else self._nnfunc
         if slabs.size >= PARALLEL_THRESHOLD and slabs.shape[0] > 1:
             return k.softmax_forward_par, k.softmax_backward_par
         return k.softmax_forward, k.softmax_backward
@@ -176,6 +212,8 @@ class CpuBackend:
         """(forward, backward) masked, scaled softmax kernels of ``kernels/cpu/attention.py`` for ``(B, L, S)``
         scores (parallel ones for large inputs), or None where there are none (then
         ``nn.functional.scaled_dot_product_attention`` composes tensor ops)."""
+        if scores.itemsize == 2 and _map.half_kind(scores):
+            return None  # 16-bit scores: the composed ops (softmax in float32) run instead
         k = self._attention
         if scores.size >= PARALLEL_THRESHOLD and scores.shape[0] * scores.shape[1] > 1:
             return k.masked_softmax_forward_par, k.masked_softmax_backward_par
@@ -184,6 +222,7 @@ class CpuBackend:
     # ------------------------------------------------------------ layer ops (C-contiguous arrays in, new arrays out)
     def linear_forward(self, x, w, b):
         """``x @ w.T (+ b)`` for x (M, K), w (N, K), b (N,) or None."""
+        refuse_16bit_floats("linear", x)
         out = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
         if x.shape[0] and w.shape[0]:
             if x.shape[1] == 0:
@@ -214,6 +253,7 @@ class CpuBackend:
     def conv2d_forward(self, x, w, b, geo):
         """conv2d of x (N, C, H, W) with w (OC, C/groups, kh, kw) and bias b (OC,) or None;
         ``geo = (sh, sw, ph, pw, dh, dw, groups)``."""
+        refuse_16bit_floats("conv2d", x)
         k = self._conv
         sh, sw, ph, pw, dh, dw, groups = geo
         n, c, h, wd = x.shape
@@ -267,6 +307,7 @@ class CpuBackend:
     def max_pool2d_forward(self, x, geo, out_hw):
         """(values, int64 indices flat within each H*W plane) of max pooling x (N, C, H, W);
         ``geo = (kh, kw, sh, sw, ph, pw, dh, dw)``."""
+        refuse_16bit_floats("max_pool2d", x)
         k = self._conv
         kh, kw, sh, sw, ph, pw, dh, dw = geo
         n, c = x.shape[:2]
@@ -292,6 +333,7 @@ class CpuBackend:
 
     def avg_pool2d_forward(self, x, geo, out_hw):
         """Average pooling of x (N, C, H, W); ``geo = (kh, kw, sh, sw, ph, pw, count_include_pad, divisor)``."""
+        refuse_16bit_floats("avg_pool2d", x)
         kh, kw, sh, sw, ph, pw, count_include_pad, divisor = geo
         out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
         self._conv.avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, divisor, out)
@@ -306,6 +348,7 @@ class CpuBackend:
 
     def adaptive_avg_pool2d_forward(self, x, out_hw):
         """Adaptive average pooling of x (N, C, H, W) to ``out_hw``."""
+        refuse_16bit_floats("adaptive_avg_pool2d", x)
         out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
         self._conv.adaptive_avg_pool2d_forward(x, out)
         return out
@@ -318,23 +361,31 @@ class CpuBackend:
 
     def matmul_arrays(self, a, b):
         """``a @ b`` for ``(*batch, M, K)`` and ``(*batch, K, N)`` arrays of one dtype (batch dims broadcast)."""
+        refuse_16bit_floats("matmul", a, b)
         return self._matmul.matmul_arrays(a, b)
 
     # ------------------------------------------------------------ kernel modules with one contract per device
     def optimizer_kernels(self, param):
         """``kernels/cpu/optim.py``: ``sgd_step``, ``adam_step``, ``rmsprop_step`` and their ``*_par`` variants."""
+        refuse_16bit_floats("optimizer step", param)
         return self._optim
 
     def indexing_kernels(self, arr):
-        """``kernels/cpu/indexing.py``: index plans, gather/scatter, nonzero."""
+        """``kernels/cpu/indexing.py``: index plans, gather/scatter, nonzero (for float16/bfloat16 data, the same
+        kernels on the 16-bit words: see ``kernels/cpu/indexing16.py``)."""
+        if type(arr) is np.ndarray and arr.itemsize == 2 and _map.half_kind(arr):
+            return self._indexing16
         return self._indexing
 
     def reduction_kernels(self, x):
         """``kernels/cpu/map_reduce.py``: ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum``."""
+        if type(x) is np.ndarray and x.itemsize == 2 and _map.half_kind(x):
+            return self._wide16  # the same contract: 16-bit data reduced in float32
         return self._map_reduce
 
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
+        refuse_16bit_floats("batch_norm/layer_norm/embedding/dropout", arr)
         return self._norm
 
     def rnn_kernels(self, arr):
@@ -360,12 +411,16 @@ class CpuBackend:
     def nll_gather(self, logp, target, weight, ignore_index: int, out):
         """``out[n, d] = -weight[t] * logp[n, t, d]`` for ``(N, C, D)`` logp; returns (total counted weight as a
         0-d array of logp's dtype, flat position of the first out-of-range target or -1)."""
+        if logp.itemsize == 2 and _map.half_kind(logp):
+            total, bad = self._wide16.nll_gather(logp, target, weight, ignore_index, out)
+            return _map.copy(np.array(total, dtype=np.float64), logp.dtype), bad
         total, bad = self._nnfunc.nll_gather(logp, target, weight, ignore_index, out)
         return np.array(total, dtype=logp.dtype), bad
 
     def nll_scatter(self, g, target, weight, ignore_index: int, out) -> None:
         """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
-        self._nnfunc.nll_scatter(g, target, weight, ignore_index, out)
+        nn = self._wide16 if out.itemsize == 2 and _map.half_kind(out) else self._nnfunc
+        nn.nll_scatter(g, target, weight, ignore_index, out)
 
     def cross_entropy_kernels(self, x):
         """(forward, backward) one-pass class-index cross entropy for float32/float64 (N, C) logits ``x``, else None

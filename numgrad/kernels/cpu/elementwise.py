@@ -20,6 +20,7 @@ from ...ir.expr import forward_roots
 from ...ir.table import ELEMENTWISE
 from ...ir import table as ir_table
 from ... import _profiler_hooks as _profiler  # hooks in run_map / run_reduce: what a launch computes
+from ... import _dtypes
 from .. import cache
 from ..config import FASTMATH_LITERAL, PARALLEL_THRESHOLD
 from .reduce_axes import REDUCERS
@@ -72,12 +73,67 @@ def _preambles(roots) -> str:
     return "\n\n".join(seen)
 
 
+# 16-bit floats: arrays reach kernels as uint16 words ("h": float16, "b": bfloat16 array kinds), are converted
+# to float32 on load and rounded back on store (kernels/cpu/half.py); arithmetic on them is float32's
+_HALF_NAMES = ("float16", "bfloat16")
+_TO_FLOAT = {"h": "hf.half_to_float", "b": "hf.bfloat16_to_float"}
+_FROM_FLOAT = {"h": "hf.float_to_half", "b": "hf.float_to_bfloat16"}
+_HALF_IMPORT = "from numgrad.kernels.cpu import half as hf\n"
+
+
+def _compute_name(compute: str) -> str:
+    """The type kernels compute in: 16-bit floats in float32."""
+    return "float32" if compute in _HALF_NAMES else compute
+
+
+def half_kind(arr) -> str:
+    """"h" for a float16 array, "b" for a bfloat16 one (uint16 words marked as bfloat16), else ""."""
+    if arr.itemsize == 2:
+        char = arr.dtype.char
+        if char == "e":
+            return "h"
+        if char == "H" and _dtypes.is_bfloat16_array_dtype(arr.dtype):
+            return "b"
+    return ""
+
+
+def half_scalar(arr: np.ndarray):
+    """The first element of a float16/bfloat16 array as a float32 scalar (a kernel's scalar argument)."""
+    word = arr.reshape(-1)[:1]
+    if word.dtype.char == "e":
+        return np.float32(word[0])
+    return (word.astype(np.uint32) << 16).view(np.float32)[0]
+
+
+def _load(kind: str, k: int, index: str) -> str:
+    """The expression reading input ``k``: an element of an array (16-bit floats converted), or a scalar."""
+    if kind == "s":
+        return f"a{k}"
+    load = f"a{k}[{index}]"
+    return f"{_TO_FLOAT[kind]}({load})" if kind in _TO_FLOAT else load
+
+
+def _store(out_kind: str, value: str) -> str:
+    return f"{_FROM_FLOAT[out_kind]}({value})" if out_kind in _FROM_FLOAT else value
+
+
 def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
+    """Python source of a module with ``serial`` and ``parallel`` map kernels (outputs of a 16-bit ``compute``
+    type are stored as 16-bit words)."""
+    # a 16-bit compute type names the outputs' dtype (a fused region's): they are stored as rounded words
+    out_kinds = ({"float16": "h", "bfloat16": "b"}[compute],) * n_out if compute in _HALF_NAMES else None
+    return _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds)
+
+
+def _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds) -> str:
     """Python source of a module with ``serial`` and ``parallel`` map kernels.
 
-    in_kinds[k]: "a" (array) or "s" (scalar); in_casts[k]: NumPy type name to
-    convert the loaded value to, or "" to keep it as loaded.
+    in_kinds[k]: "a" (array), "h"/"b" (float16/bfloat16 array as uint16 words) or "s" (scalar);
+    in_casts[k]: NumPy type name to convert the loaded value to, or "" to keep it as loaded;
+    out_kinds[j]: "h"/"b" for a 16-bit float output (stored rounded from float32), else "".
     """
+    compute = _compute_name(compute)
+    out_kinds = out_kinds or ("",) * n_out
     lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
     preamble = _preambles(roots)
@@ -87,6 +143,7 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
         "import numpy as np",
         "from numba import njit, prange",
         "from numgrad.kernels.cpu import fastmath as fm",
+    ] + ([_HALF_IMPORT.strip()] if _uses_half(in_kinds, out_kinds) else []) + [
         f"T = np.{compute}",
         f"FASTMATH = {FASTMATH_LITERAL}",
         "",
@@ -103,29 +160,34 @@ def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
         src.extend(load_lines(in_kinds, in_casts, idx, ind))
         src.extend(ind + line for line in lines)
         for j, name in enumerate(outs):
-            src.append(f"{ind}o{j}[{idx}] = {name}")
+            src.append(f"{ind}o{j}[{idx}] = {_store(out_kinds[j], name)}")
         src.append("")
     return "\n".join(src)
+
+
+def _uses_half(in_kinds, out_kinds=()) -> bool:
+    return any(k in _TO_FLOAT for k in in_kinds) or any(k in _FROM_FLOAT for k in out_kinds)
 
 
 def load_lines(in_kinds, in_casts, index: str, indent: str) -> list:
     """A kernel's input reads: ``v<k> = np.<cast>(a<k>[index])`` for arrays, ``v<k> = a<k>`` for scalars.
 
-    in_casts[k] is the NumPy type name to convert to, or "" to keep the value as loaded.
+    in_casts[k] is the NumPy type name to convert to, or "" to keep the value as loaded (16-bit float
+    arrays are loaded as float32: a cast to float16/bfloat16 is one to float32).
     """
     lines = []
     for k, (kind, cast) in enumerate(zip(in_kinds, in_casts)):
-        load = f"a{k}[{index}]" if kind == "a" else f"a{k}"
-        cast = "bool_" if cast == "bool" else cast
+        load = _load(kind, k, index)
+        cast = "bool_" if cast == "bool" else _compute_name(cast)
         lines.append(f"{indent}v{k} = {'np.' + cast + '(' + load + ')' if cast else load}")
     return lines
 
 
-def get_kernel(roots, in_kinds, in_casts, n_out, ndim, compute):
-    key = (tuple(roots), in_kinds, in_casts, n_out, ndim, compute)
+def get_kernel(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds=None):
+    key = (tuple(roots), in_kinds, in_casts, n_out, ndim, compute, out_kinds)
     mod = _kernels.get(key)
     if mod is None:
-        source = _source(roots, in_kinds, in_casts, n_out, ndim, compute)
+        source = _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds)
         mod = cache.load_module(source, prefix="map")
         _kernels[key] = mod
     return mod
@@ -190,10 +252,18 @@ def prepare(inputs, shape: tuple, outs: list):
     fast = True
     for a in inputs:
         if type(a) is np.ndarray and a.ndim > 0 and not _all_broadcast(a):
-            kinds.append("a")
-            args.append(a)
+            half = half_kind(a) if a.itemsize == 2 else ""
+            if half:
+                kinds.append(half)
+                args.append(a.view(np.uint16))
+            else:
+                kinds.append("a")
+                args.append(a)
             if fast and (a.shape != shape or not a.flags.c_contiguous):
                 fast = False
+        elif isinstance(a, np.ndarray) and a.itemsize == 2 and a.size and half_kind(a):
+            kinds.append("s")
+            args.append(half_scalar(a))
         else:
             # scalars, 0-d arrays and arrays that repeat one value (stride 0 everywhere)
             kinds.append("s")
@@ -204,9 +274,9 @@ def prepare(inputs, shape: tuple, outs: list):
             if not o.flags.c_contiguous:
                 fast = False
     if fast:
-        call_args = [a.reshape(-1) if k == "a" else a for a, k in zip(args, kinds)]
+        call_args = [a.reshape(-1) if k != "s" else a for a, k in zip(args, kinds)]
         return kinds, call_args, [o.reshape(-1) for o in outs], 1
-    arrays = [a for a, k in zip(args, kinds) if k == "a"]
+    arrays = [a for a, k in zip(args, kinds) if k != "s"]
     strides = [_broadcast_strides(o, shape) for o in outs] + [_broadcast_strides(a, shape) for a in arrays]
     cshape, cstrides = _collapse(shape, strides)
     if not outs and not arrays:
@@ -216,7 +286,7 @@ def prepare(inputs, shape: tuple, outs: list):
         for o, st in zip(outs, cstrides[: len(outs)])
     ]
     it = iter(_view(a, cshape, st) for a, st in zip(arrays, cstrides[len(outs):]))
-    call_args = [next(it) if k == "a" else a for a, k in zip(args, kinds)]
+    call_args = [next(it) if k != "s" else a for a, k in zip(args, kinds)]
     return kinds, call_args, out_views, len(cshape)
 
 
@@ -234,11 +304,17 @@ def run_map(roots, inputs, out_dtypes, shape, compute, in_casts, outs=None):
     size = outs[0].size
     if size == 0:
         return outs
-    kinds, call_args, out_views, ndim = prepare(inputs, shape, outs)
-    key = (roots, tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+    out_kinds = None
+    for o in outs:
+        if o.itemsize == 2 and half_kind(o):  # a float16/bfloat16 output: stored as rounded words
+            out_kinds = tuple(half_kind(o) for o in outs)
+            outs_as_words = [o.view(np.uint16) if k else o for o, k in zip(outs, out_kinds)]
+            break
+    kinds, call_args, out_views, ndim = prepare(inputs, shape, outs if out_kinds is None else outs_as_words)
+    key = (roots, tuple(kinds), tuple(in_casts), len(outs), ndim, compute, out_kinds)
     mod = _kernels.get(key)
     if mod is None:
-        mod = get_kernel(tuple(roots), tuple(kinds), tuple(in_casts), len(outs), ndim, compute)
+        mod = get_kernel(tuple(roots), tuple(kinds), tuple(in_casts), len(outs), ndim, compute, out_kinds)
         _kernels[key] = mod
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
@@ -254,12 +330,13 @@ _REDUCE_CHUNKS = 64
 def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
     """A module whose serial/parallel kernels reduce ``root`` over a 1-D index space."""
     init, step = REDUCERS[reducer]
+    acc = _compute_name(acc)
     is_float = acc.startswith("float")
     init = init.replace("LOW", "T(-np.inf)" if is_float else f"np.iinfo(np.{acc}).min")
     init = init.replace("HIGH", "T(np.inf)" if is_float else f"np.iinfo(np.{acc}).max")
     lines, (out,) = ex.render([root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"a{k}" for k in range(len(kinds))]
-    loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
+    loads = [f"v{k} = {_load(kind, k, 'i')}" for k, kind in enumerate(kinds)]
     body = "\n".join("            " + line for line in loads + lines)
     parallel = _parallel_reduce(reducer, init, step, body).replace("{ARGS}", ", ".join(args)).replace("{OUT}", out)
     preamble = _preambles([root])
@@ -267,7 +344,7 @@ def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
 import numpy as np
 from numba import njit, prange
 from numgrad.kernels.cpu import fastmath as fm
-T = np.{'bool_' if acc == 'bool' else acc}
+{_HALF_IMPORT if _uses_half(kinds) else ""}T = np.{'bool_' if acc == 'bool' else acc}
 FASTMATH = {FASTMATH_LITERAL}
 
 {preamble}
@@ -337,7 +414,7 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate((root,), 0, shape, reducer)
-    return np.asarray(fn(size, *call_args), dtype=np.dtype(acc))
+    return np.asarray(fn(size, *call_args), dtype=np.dtype(_compute_name(acc)))
 
 
 def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out: int) -> str:
@@ -345,7 +422,7 @@ def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out
     pass over a 1-D index space (all expressions share their common subexpressions)."""
     lines, names = ex.render(list(map_roots) + [reduce_root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(kinds))]
-    loads = [f"v{k} = a{k}[i]" if kind == "a" else f"v{k} = a{k}" for k, kind in enumerate(kinds)]
+    loads = [f"v{k} = {_load(kind, k, 'i')}" for k, kind in enumerate(kinds)]
     stores = [f"o{j}[i] = {name}" for j, name in enumerate(names[:-1])]
     body = "\n".join("        " + line for line in loads + lines + stores)
     preamble = _preambles(list(map_roots) + [reduce_root])
@@ -363,8 +440,8 @@ def {variant}(n, {', '.join(args)}):
 import numpy as np
 from numba import njit, prange
 from numgrad.kernels.cpu import fastmath as fm
-T = np.{compute}
-A = np.{acc}
+{_HALF_IMPORT if _uses_half(kinds) else ""}T = np.{_compute_name(compute)}
+A = np.{_compute_name(acc)}
 FASTMATH = {FASTMATH_LITERAL}
 
 {preamble}
@@ -383,6 +460,9 @@ def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, o
     size = 1
     for n in shape:
         size *= n
+    for o in outs:
+        if o.itemsize == 2 and half_kind(o):
+            return None  # 16-bit float outputs: the caller computes the map and the sum apart
     kinds, call_args, out_views, ndim = prepare(inputs, shape, outs)
     if ndim != 1 or size == 0:
         return None
@@ -406,15 +486,19 @@ def copy(src, dtype=None, out=None):
     (default: src's).  The one identity copy of numgrad: contiguous copies, casts and fills all come here.
 
     >>> copy(np.arange(3), np.float32)
-    array([0., 1., 2.], dtype=float32)."""
+    array([0., 1., 2.], dtype=float32)
+    """
     if out is None:
         dtype = src.dtype if dtype is None else np.dtype(dtype)
         shape, outs = src.shape, None
     else:
         dtype, shape, outs = out.dtype, out.shape, [out]
-    # an array already of the target dtype is loaded as it is; anything else converts on load
-    cast = "" if type(src) is np.ndarray and src.dtype == dtype else dtype.name
-    (res,) = run_map(_IDENTITY, [src], [dtype], shape, dtype.name, [cast], outs)
+    # an array already of the target dtype is loaded as it is; anything else converts on load (bfloat16's
+    # storage dtype is named uint16 by NumPy: its name here is bfloat16, so values are rounded, not truncated)
+    name = "bfloat16" if dtype.itemsize == 2 and _dtypes.is_bfloat16_array_dtype(dtype) else dtype.name
+    same = type(src) is np.ndarray and src.dtype == dtype and \
+        _dtypes.is_bfloat16_array_dtype(src.dtype) == (name == "bfloat16")
+    (res,) = run_map(_IDENTITY, [src], [dtype], shape, name, ["" if same else name], outs)
     return res
 
 

@@ -240,10 +240,18 @@ def _nbytes(shape, dtype) -> int:
     return n
 
 
+def _refuse_bfloat16(dtype: np.dtype) -> None:
+    if dtype.metadata is not None and dtype.metadata.get("numgrad") == "bfloat16":
+        # bfloat16 memory is 16-bit words that only the CPU kernels convert (kernels/cpu/half.py)
+        raise TypeError("bfloat16 tensors are CPU-only in numgrad (its CUDA kernels do not convert bfloat16); "
+                        "use .float() (or float16) on the GPU")
+
+
 def empty(shape, dtype) -> DeviceArray:
     """Uninitialised C-contiguous device memory."""
     cuda = numba_cuda()
     dtype = np.dtype(dtype)
+    _refuse_bfloat16(dtype)
     shape = tuple(int(n) for n in shape)
     storage = cuda.device_array(max(_nbytes(shape, dtype), 1), dtype=np.uint8)
     strides = _c_strides(shape, dtype.itemsize)
@@ -261,6 +269,7 @@ def _c_strides(shape, itemsize) -> tuple:
 
 def from_host(arr: np.ndarray) -> DeviceArray:
     """Copy a NumPy array to the device (one transfer)."""
+    _refuse_bfloat16(arr.dtype)
     cuda = numba_cuda()
     host = np.array(arr, order="C", copy=None)  # np.ascontiguousarray would make a 0-d array 1-d
     raw = host.reshape(-1).view(np.uint8) if host.size else np.zeros(1, dtype=np.uint8)

@@ -50,6 +50,8 @@ def _unravel(ndim: int, ind: str) -> list:
 
 
 def _source(roots, in_kinds, in_casts, n_out, ndim, compute) -> str:
+    # float16 regions compute in float32 (constants and math included) and round on store, as on the CPU
+    compute = "float32" if compute == "float16" else compute
     lines, outs = ex.render(roots, lambda i: f"v{i}", _const_fmt, spell=devmath.spell_for(compute))
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(in_kinds))]
     preamble = _preambles(roots).replace(_CPU_DEVICE_FN, "@cuda.jit(device=True, inline=True)")

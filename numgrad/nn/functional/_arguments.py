@@ -61,6 +61,7 @@ def _check_float(x: Tensor, name: str, op: str) -> None:
     if x.dtype not in (_dtypes.float32, _dtypes.float64):
         raise RuntimeError(
             f"{op}(): expected a float32 or float64 {name}, got {x.dtype} (shape {list(x.shape)})"
+            + ("; numgrad's layer kernels have no 16-bit path: convert with .float()" if x.dtype.is_16bit_float else "")
         )
 
 

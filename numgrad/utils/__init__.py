@@ -1,0 +1,12 @@
+"""``numgrad.utils``: PyTorch's ``torch.utils`` namespace (``numgrad.utils.data``).
+
+>>> import numgrad as ng
+>>> from numgrad.utils.data import DataLoader, TensorDataset
+>>> len(DataLoader(TensorDataset(ng.zeros(5, 2)), batch_size=2))
+3
+"""
+from __future__ import annotations
+
+from . import data  # noqa: F401
+
+__all__ = ["data"]
