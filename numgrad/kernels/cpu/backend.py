@@ -312,6 +312,24 @@ class CpuBackend:
         """``kernels/cpu/map_reduce.py``: ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum``."""
         return self._map_reduce
 
+    def sorting_kernels(self, arr, op: str):
+        """``kernels/cpu/sorting.py``: row argsort, binary search, unique runs (``op``: the calling op)."""
+        from . import sorting
+
+        return sorting
+
+    def scan_kernels(self, arr, op: str):
+        """``kernels/cpu/scan.py``: cumulative product and log-sum-exp (``op``: the calling op)."""
+        from . import scan
+
+        return scan
+
+    def sampling_kernels(self, arr, op: str):
+        """``kernels/cpu/sampling.py``: multinomial draws (``op``: the calling op)."""
+        from . import sampling
+
+        return sampling
+
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         return self._norm

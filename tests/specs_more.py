@@ -1,0 +1,61 @@
+"""Registry specs for the ops added for issue 16 (``numgrad/ops/sorting.py``, ``scan.py``, ``diagonals.py``,
+``einsum.py``, ``combine.py``, ``scatter.py``, ``shape_more.py``, ``pointwise.py``).
+
+Samples avoid ties where PyTorch leaves the order of equal values unspecified (topk, kthvalue), and
+keep kinks away from the finite-difference steps.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tests.op_registry import OpSpec, Sample
+
+
+def _r(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+def _i(*values):
+    return np.array(values, dtype=np.int64)
+
+
+def _both(call):
+    return call, call
+
+
+def _spec(name, call, samples, **options):
+    return OpSpec(name, call, call, samples, **options)
+
+
+SPECS = [
+    # ------------------------------------------------------------------ sorting
+    _spec("sorting.sort", lambda lib, x, **k: lib.sort(x, **k),
+          lambda rng: [Sample((_r(rng, 3, 5),)), Sample((_r(rng, 4, 3),), dict(dim=0, descending=True))]),
+    _spec("sorting.argsort", lambda lib, x, **k: (lib.argsort(x, **k),),
+          lambda rng: [Sample((_r(rng, 3, 5),), dict(dim=1, descending=True))], differentiable=False),
+    _spec("sorting.topk", lambda lib, x, k, **kw: lib.topk(x, k, **kw),
+          lambda rng: [Sample((_r(rng, 3, 6), 2)), Sample((_r(rng, 5, 2), 3), dict(dim=0, largest=False))]),
+    _spec("sorting.kthvalue", lambda lib, x, k, **kw: lib.kthvalue(x, k, **kw),
+          lambda rng: [Sample((_r(rng, 3, 6), 2)), Sample((_r(rng, 5, 2), 4), dict(dim=0, keepdim=True))]),
+    _spec("sorting.msort", lambda lib, x: lib.msort(x), lambda rng: [Sample((_r(rng, 4, 3),))]),
+    # ------------------------------------------------------------------ scans
+    _spec("scan.cumprod", lambda lib, x, dim: lib.cumprod(x, dim),
+          lambda rng: [Sample((_r(rng, 3, 4), 1)), Sample((_r(rng, 4, 2), 0))]),
+    _spec("scan.cumprod_zeros", lambda lib, x, dim: lib.cumprod(x, dim),
+          lambda rng: [Sample((np.array([[1.5, 0.0, 2.0, -1.0], [0.5, 2.0, 0.0, 0.0], [1.2, -0.7, 0.9, 0.0]]), 1))],
+          gradcheck=True),
+    _spec("scan.logcumsumexp", lambda lib, x, dim: lib.logcumsumexp(x, dim),
+          lambda rng: [Sample((_r(rng, 3, 4), 1)), Sample((_r(rng, 4, 2) * 30, 0))]),
+    # ------------------------------------------------------------------ triangles and diagonals
+    _spec("diagonals.tril", lambda lib, x, k=0: lib.tril(x, k),
+          lambda rng: [Sample((_r(rng, 3, 4),)), Sample((_r(rng, 2, 3, 3), -1))]),
+    _spec("diagonals.triu", lambda lib, x, k=0: lib.triu(x, k),
+          lambda rng: [Sample((_r(rng, 3, 4), 1)), Sample((_r(rng, 2, 3, 3),))]),
+    _spec("diagonals.diagonal", lambda lib, x, *a: lib.diagonal(x, *a),
+          lambda rng: [Sample((_r(rng, 3, 4),)), Sample((_r(rng, 2, 3, 4), 1, 0, 2)), Sample((_r(rng, 4, 3), -1))]),
+    _spec("diagonals.diag_embed", lambda lib, x, *a: lib.diag_embed(x, *a),
+          lambda rng: [Sample((_r(rng, 2, 3),)), Sample((_r(rng, 2, 3), 1, 0, 2))]),
+    _spec("diagonals.diag", lambda lib, x, *a: lib.diag(x, *a),
+          lambda rng: [Sample((_r(rng, 3),)), Sample((_r(rng, 3), -1)), Sample((_r(rng, 3, 4), 1))]),
+    _spec("diagonals.trace", lambda lib, x: lib.trace(x), lambda rng: [Sample((_r(rng, 3, 4),))]),
+]
