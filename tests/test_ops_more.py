@@ -122,3 +122,27 @@ def test_searchsorted_and_bucketize_match_torch():
         ng.searchsorted(_ng(np.ones((3, 2))), _ng(vals))
     with pytest.raises(RuntimeError, match="side can only be 'left' or 'right'"):
         ng.searchsorted(_ng(seq), _ng(vals), side="middle")
+
+
+# ------------------------------------------------------------------ einsum and products
+def test_einsum_errors_and_list_operands():
+    a = ng.ones(2, 3)
+    with pytest.raises(RuntimeError, match="more operands were provided"):
+        ng.einsum("ij", a, a)
+    with pytest.raises(RuntimeError, match="number of subscripts in the equation \\(3\\)"):
+        ng.einsum("ijk", a)
+    with pytest.raises(RuntimeError, match="output subscript z does not appear"):
+        ng.einsum("ij->z", a)
+    assert ng.einsum("ij,kj->ik", [a, a]).shape == (2, 2)
+
+
+def test_addmm_beta_zero_ignores_nan_and_inplace_variants():
+    nan = ng.full((2, 2), float("nan"))
+    out = ng.addmm(nan, ng.ones(2, 3), ng.ones(3, 2), beta=0)
+    assert np.all(out.numpy() == 3)
+    x = ng.zeros(2, 2)
+    assert x.addmm_(ng.ones(2, 3), ng.ones(3, 2), alpha=2) is x and np.all(x.numpy() == 6)
+    with pytest.raises(RuntimeError, match="must broadcast to the product's shape"):
+        ng.addmm(ng.ones(3), ng.ones(2, 3), ng.ones(3, 2))
+    with pytest.raises(RuntimeError, match="must have length 3"):
+        ng.cross(ng.ones(2, 4), ng.ones(2, 4), dim=1)
