@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _dtypes
 from . import _pending_readers
-from .tensor import Tensor
+from .tensor import _NO_DATA, Tensor, _legacy_constructor_array
 from .device import as_device
 from .kernels import backend as _backend
 
@@ -278,17 +278,26 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     return _finish(g.standard_normal(_shape(size)).astype(dt.np), requires_grad, device)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
-    """Random integers in [low, high).
+def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
+    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``, as in PyTorch.
 
     >>> import numgrad as ng
     >>> ng.randint(0, 10, (3,)).dtype
     numgrad.int64
+    >>> ng.randint(5, (2, 2)).shape
+    (2, 2)
     """
+    if size is None and isinstance(high, (tuple, list)):
+        # randint(high, size): the second positional argument is the size
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     g = generator or _rng
     dt = _dt(dtype, _dtypes.int64)
     return _finish(g.integers(low, high, size=_shape((size,))).astype(dt.np), requires_grad, device)
@@ -305,5 +314,39 @@ def randn_like(input, dtype=None, requires_grad: bool = False):
 
 
 def randint_like(input, low, high=None, dtype=None):
-    """Random integers with the shape of ``input``."""
-    return randint(low, high, input.shape, dtype=_like(input, dtype))
+    """Random integers with the shape of ``input``: ``randint_like(x, high)`` or ``randint_like(x, low, high)``."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=_like(input, dtype))
+
+
+class _LegacyTensorType(type):
+    """The metaclass of ``FloatTensor``, ``LongTensor``, ...: calling one builds a CPU tensor of its dtype
+    the way ``torch.Tensor(...)`` does; ``isinstance(t, FloatTensor)`` checks a tensor's dtype and device."""
+
+    def __call__(cls, *args, device=None):
+        if device is not None and as_device(device).type != "cpu":
+            raise TypeError(f"{cls.__name__}: type {cls.__name__} is a CPU tensor type; build it on the CPU and "
+                            "move it with .to(device)")
+        return Tensor(_legacy_constructor_array(args[0] if args else _NO_DATA, args[1:], cls.dtype.np))
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.device.type == "cpu"
+
+
+def _legacy_type(name: str, dtype: _dtypes.DType):
+    doc = (f"``{name}(data)`` / ``{name}(*sizes)``: a CPU tensor of dtype ``{dtype.name}`` (PyTorch's legacy "
+           f"constructor); ``isinstance(t, {name})`` is True for such tensors.\n\n"
+           f"    >>> import numgrad as ng\n    >>> ng.{name}([1, 2]).dtype\n    numgrad.{dtype.name}\n")
+    return _LegacyTensorType(name, (), {"dtype": dtype, "__doc__": doc, "__module__": "numgrad"})
+
+
+FloatTensor = _legacy_type("FloatTensor", _dtypes.float32)
+DoubleTensor = _legacy_type("DoubleTensor", _dtypes.float64)
+HalfTensor = _legacy_type("HalfTensor", _dtypes.float16)
+LongTensor = _legacy_type("LongTensor", _dtypes.int64)
+IntTensor = _legacy_type("IntTensor", _dtypes.int32)
+ShortTensor = _legacy_type("ShortTensor", _dtypes.int16)
+CharTensor = _legacy_type("CharTensor", _dtypes.int8)
+ByteTensor = _legacy_type("ByteTensor", _dtypes.uint8)
+BoolTensor = _legacy_type("BoolTensor", _dtypes.bool_)

@@ -146,3 +146,75 @@ def test_addmm_beta_zero_ignores_nan_and_inplace_variants():
         ng.addmm(ng.ones(3), ng.ones(2, 3), ng.ones(3, 2))
     with pytest.raises(RuntimeError, match="must have length 3"):
         ng.cross(ng.ones(2, 4), ng.ones(2, 4), dim=1)
+
+
+# ------------------------------------------------------------------ constructors and the Tensor API
+def test_legacy_tensor_constructors_match_torch():
+    for args in (([-4.0],), ([[1, 2], [3, 4]],), (2, 3), ()):
+        ours, theirs = ng.Tensor(*args), torch.Tensor(*args)
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == ng.float32
+        if args and not isinstance(args[0], int):
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert isinstance(ng.Tensor([1.0]), ng.Tensor)
+    t = ng.ones(2)
+    assert ng.Tensor(t).numpy() is not None and np.shares_memory(ng.Tensor(t).numpy(), t.numpy())
+    for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "ByteTensor"):
+        ours, theirs = getattr(ng, name)([1, 0]), getattr(torch, name)([1, 0])
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        assert getattr(ng, name)(2, 3).shape == (2, 3)
+    assert isinstance(ng.ones(2), ng.FloatTensor) and not isinstance(ng.ones(2), ng.LongTensor)
+    assert isinstance(ng.arange(3), ng.LongTensor)
+    with pytest.raises(TypeError, match="data must be a sequence"):
+        ng.Tensor(2.5)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        ng.Tensor(2, -1)
+
+
+def test_format_of_zero_dim_tensor_and_error_otherwise():
+    assert f"{ng.tensor(3.14159):.4f}" == f"{torch.tensor(3.14159):.4f}" == "3.1416"
+    assert format(ng.tensor(7), "d") == "7"
+    assert format(ng.tensor([1.0, 2.0])) == str(ng.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="unsupported format string passed to Tensor.__format__"):
+        format(ng.tensor([1.0, 2.0]), ".2f")
+
+
+def test_randint_reads_high_and_size_as_torch_does():
+    ng.manual_seed(0)
+    x = ng.randint(5, (200,))
+    assert x.shape == (200,) and x.dtype == ng.int64 and 0 <= int(x.min()) and int(x.max()) == 4
+    y = ng.randint(3, 5, (100,))
+    assert set(np.unique(y.numpy())) == {3, 4}
+    assert ng.randint(low=1, high=2, size=(3,)).tolist() == [1, 1, 1]
+    assert ng.randint(0, 10, size=(2, 2), dtype=ng.int32).dtype == ng.int32
+    assert int(ng.randint_like(ng.zeros(50), 2).max()) <= 1
+    with pytest.raises(RuntimeError, match="random_ expects 'from' to be less than 'to'"):
+        ng.randint(5, 5, (2,))
+
+
+def test_indexing_with_a_range_reads_and_writes_like_a_list():
+    x = ng.arange(10.0, requires_grad=True)
+    tx = torch.arange(10.0, requires_grad=True)
+    (x[range(2, 8, 2)] * 2).sum().backward()
+    (tx[range(2, 8, 2)] * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    y, ty = ng.zeros(3, 4), torch.zeros(3, 4)
+    y[range(1, 3), 1:] = 5.0
+    ty[range(1, 3), 1:] = 5.0
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+
+
+def test_new_family_keeps_dtype_and_device():
+    base = ng.tensor([1, 2], dtype=ng.int32)
+    tb = torch.tensor([1, 2], dtype=torch.int32)
+    for name, args in (("new_zeros", (2, 3)), ("new_ones", ((2,),)), ("new_full", ((2,), 7)),
+                       ("new_tensor", ([1, 2],))):
+        ours, theirs = getattr(base, name)(*args), getattr(tb, name)(*args)
+        _same(ours, theirs)
+    assert base.new_empty(3).shape == (3,) and base.new_empty(3).dtype == ng.int32
+    assert base.new_zeros(2, dtype=ng.float64).dtype == ng.float64
+    leaf = base.new_ones(2, dtype=ng.float32, requires_grad=True)
+    assert leaf.requires_grad and leaf.is_leaf
+    assert ng.numel(ng.zeros(2, 3)) == 6 and ng.zeros(2, 3).nelement() == 6 and ng.zeros(2).ndimension() == 1
+    assert ng.is_tensor(base) and not ng.is_tensor([1]) and ng.is_nonzero(ng.tensor([2]))
+    with pytest.raises(RuntimeError, match="more than one value is ambiguous"):
+        ng.is_nonzero(ng.ones(2))
