@@ -218,3 +218,53 @@ def test_new_family_keeps_dtype_and_device():
     assert ng.is_tensor(base) and not ng.is_tensor([1]) and ng.is_nonzero(ng.tensor([2]))
     with pytest.raises(RuntimeError, match="more than one value is ambiguous"):
         ng.is_nonzero(ng.ones(2))
+
+
+# ------------------------------------------------------------------ random sampling
+def test_multinomial_frequencies_and_rules():
+    ng.manual_seed(1)
+    probs = ng.tensor([[0.1, 0.0, 0.6, 0.3], [1.0, 1.0, 1.0, 1.0]])
+    draws = ng.multinomial(probs, 4000, replacement=True)
+    assert draws.shape == (2, 4000) and draws.dtype == ng.int64
+    freq = np.bincount(draws[0].numpy(), minlength=4) / 4000
+    np.testing.assert_allclose(freq, [0.1, 0.0, 0.6, 0.3], atol=0.04)
+    assert freq[1] == 0
+    no_repeat = ng.multinomial(ng.ones(6, 5), 5)
+    assert all(sorted(row) == [0, 1, 2, 3, 4] for row in no_repeat.tolist())
+    assert sorted(ng.multinomial(probs[0], 3).tolist()) == [0, 2, 3]
+    ng.manual_seed(7)
+    a = ng.multinomial(ng.ones(10), 4)
+    ng.manual_seed(7)
+    assert ng.multinomial(ng.ones(10), 4).tolist() == a.tolist()
+    with pytest.raises(RuntimeError, match="cannot sample n_sample > prob_dist.size"):
+        ng.multinomial(ng.ones(3), 4)
+    with pytest.raises(RuntimeError, match="not enough non-negative category"):
+        ng.multinomial(ng.tensor([1.0, 0.0, 0.0]), 2)
+    with pytest.raises(RuntimeError, match="`inf`, `nan` or element < 0"):
+        ng.multinomial(ng.tensor([1.0, -1.0]), 1)
+    with pytest.raises(RuntimeError, match="sum of probabilities <= 0"):
+        ng.multinomial(ng.zeros(3), 1, replacement=True)
+
+
+def test_bernoulli_and_inplace_fills():
+    ng.manual_seed(2)
+    p = ng.full((20000,), 0.3, requires_grad=True)
+    draws = ng.bernoulli(p)
+    assert draws.dtype == ng.float32 and set(np.unique(draws.numpy())) == {0.0, 1.0}
+    assert abs(float(draws.mean()) - 0.3) < 0.02 and not draws.requires_grad
+    assert ng.bernoulli(ng.zeros(3), 1.0).tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(RuntimeError, match="Expected p_in >= 0 && p_in <= 1"):
+        ng.bernoulli(ng.tensor([1.5]))
+    x = ng.zeros(20000)
+    assert x.normal_(2.0, 0.5) is x and abs(float(x.mean()) - 2.0) < 0.02 and abs(float(x.std()) - 0.5) < 0.02
+    x.uniform_(-1, 3)
+    assert -1 <= float(x.min()) and float(x.max()) < 3 and abs(float(x.mean()) - 1.0) < 0.05
+    x.exponential_(2.0)
+    assert float(x.min()) >= 0 and abs(float(x.mean()) - 0.5) < 0.02
+    assert x.bernoulli_(0.0).sum().item() == 0
+    assert sorted(ng.randperm(6).tolist()) == list(range(6))
+    n = ng.normal(ng.zeros(2, 3), ng.ones(3))
+    assert n.shape == (2, 3) and ng.normal(1.0, 0.0, size=(2,)).tolist() == [1.0, 1.0]
+    w = ng.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.normal_()
