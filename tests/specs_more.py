@@ -97,3 +97,24 @@ SPECS += [
                        Sample((_r(rng, 2, 3), _r(rng, 3, 2)), dict(dims=([0, 1], [1, 0])))]),
     _spec("combine.dist", lambda lib, a, b: lib.dist(a, b, 3), lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 3)))]),
 ]
+
+
+def _pos(rng, *shape):
+    return np.abs(rng.standard_normal(shape)) + 0.5
+
+
+SPECS += [
+    # ------------------------------------------------------------------ elementwise compositions
+    _spec("pointwise.lerp", lambda lib, a, b, w: lib.lerp(a, b, w),
+          lambda rng: [Sample((_r(rng, 3, 4), _r(rng, 3, 4), _r(rng, 4))), Sample((_r(rng, 3), _r(rng, 3), 0.3))]),
+    _spec("pointwise.addcmul", lambda lib, a, b, c, **k: lib.addcmul(a, b, c, **k),
+          lambda rng: [Sample((_r(rng, 3, 4), _r(rng, 3, 4), _r(rng, 4)), dict(value=0.5))]),
+    _spec("pointwise.addcdiv", lambda lib, a, b, c, **k: lib.addcdiv(a, b, c, **k),
+          lambda rng: [Sample((_r(rng, 3, 4), _r(rng, 3, 4), _pos(rng, 4)), dict(value=-2.0))]),
+    _spec("pointwise.nan_to_num", lambda lib, x: lib.nan_to_num(x, posinf=3.0),
+          lambda rng: [Sample((_r(rng, 3, 4),))]),
+    _spec("pointwise.logaddexp", lambda lib, a, b: lib.logaddexp(a, b),
+          lambda rng: [Sample((_r(rng, 3, 4), _r(rng, 4) * 5))]),
+    _spec("pointwise.hypot", lambda lib, a, b: lib.hypot(a, b), lambda rng: [Sample((_pos(rng, 3, 4), _r(rng, 4)))]),
+    _spec("pointwise.xlogy", lambda lib, a, b: lib.xlogy(a, b), lambda rng: [Sample((_r(rng, 3, 4), _pos(rng, 4)))]),
+]

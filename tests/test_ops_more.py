@@ -268,3 +268,41 @@ def test_bernoulli_and_inplace_fills():
     w = ng.zeros(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         w.normal_()
+
+
+# ------------------------------------------------------------------ elementwise compositions
+def test_nan_to_num_replaces_and_zeroes_the_gradient_there():
+    data = [float("nan"), float("inf"), -float("inf"), 1.5]
+    x, tx = ng.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    for kw in ({}, dict(nan=1.0, posinf=2.0, neginf=-2.0)):
+        np.testing.assert_array_equal(ng.nan_to_num(x, **kw).detach().numpy(),
+                                      torch.nan_to_num(tx, **kw).detach().numpy())
+    ng.nan_to_num(x).sum().backward()
+    torch.nan_to_num(tx).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    y = ng.tensor(data)
+    assert y.nan_to_num_(0.0, 1.0, -1.0) is y and y.tolist() == [0.0, 1.0, -1.0, 1.5]
+    _same(ng.nan_to_num(ng.tensor([1, 2])), torch.tensor([1, 2]))
+
+
+def test_inplace_compositions_and_equal_and_divide():
+    a, ta = ng.ones(3), torch.ones(3)
+    b, tb = ng.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 3.0])
+    a.addcmul_(b, b, value=0.5).addcdiv_(b, b + 1, value=2).lerp_(b, 0.25)
+    ta.addcmul_(tb, tb, value=0.5).addcdiv_(tb, tb + 1, value=2).lerp_(tb, 0.25)
+    np.testing.assert_allclose(a.numpy(), ta.numpy(), rtol=1e-6)
+    w = ng.ones(2, requires_grad=True)
+    out = ng.zeros(2).addcmul_(w, w, value=3.0)
+    out.sum().backward()
+    assert w.grad.tolist() == [6.0, 6.0]
+    assert ng.equal(ng.tensor([1, 2]), ng.tensor([1, 2])) is True
+    assert not ng.equal(ng.ones(2), ng.ones(3)) and not ng.equal(ng.tensor([float("nan")]), ng.tensor([float("nan")]))
+    for mode in (None, "trunc", "floor"):
+        _same(ng.divide(ng.tensor([-7, 7, 6]), 2, rounding_mode=mode) if mode else ng.divide(ng.tensor([-7., 7.]), 2),
+              torch.div(torch.tensor([-7, 7, 6]), 2, rounding_mode=mode) if mode else torch.div(torch.tensor([-7., 7.]), 2))
+    with pytest.raises(RuntimeError, match="Integer division with addcdiv"):
+        ng.addcdiv(ng.ones(2), ng.tensor([1, 2]), ng.tensor([1, 2]))
+    with pytest.raises(ValueError, match="rounding_mode to be one of"):
+        ng.divide(ng.ones(1), 2, rounding_mode="up")
+    c = ng.tensor([-2.0, 0.5, 3.0])
+    assert c.clamp_min_(0).clamp_max_(1).tolist() == [0.0, 0.5, 1.0] and c.clip_(0.5).tolist()[0] == 0.5

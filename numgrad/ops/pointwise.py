@@ -1,0 +1,228 @@
+"""Elementwise ops composed of op-table rows: lerp, addcmul, addcdiv, nan_to_num, logaddexp, hypot, xlogy,
+the in-place forms, ``equal``, the clamp variants, and PyTorch's alias names (multiply, divide, greater, ...).
+
+Each is a few rows of ``numgrad/ir/table.py`` applied lazily, so a chain of them fuses into one
+kernel forward and one backward with whatever surrounds it, and gradients come from the rows'
+derivative rules. The in-place forms write through ``add_``/``copy_`` (the write barrier and
+PyTorch's in-place autograd rules apply).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import elementwise_functions as pw
+from .elementwise import inplace_update
+from .reductions import all as _all
+
+
+def lerp(input, end, weight) -> Tensor:
+    """``input + weight * (end - input)``; ``weight`` is a number or a tensor (broadcast).
+
+    >>> import numgrad as ng
+    >>> ng.lerp(ng.tensor([0., 10.]), ng.tensor([10., 20.]), 0.5)
+    tensor([ 5., 15.])
+    """
+    return input + weight * (end - input)
+
+
+def lerp_(self, end, weight) -> Tensor:
+    """In-place :func:`lerp`."""
+    return self.add_(weight * (end - self))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` (broadcast).
+
+    >>> import numgrad as ng
+    >>> ng.addcmul(ng.ones(2), ng.tensor([1., 2.]), ng.tensor([3., 4.]), value=0.5)
+    tensor([2.5000, 5.0000])
+    """
+    product = tensor1 * tensor2
+    return input + (product if value == 1 else product * value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` (broadcast); integer division is refused as in PyTorch.
+
+    >>> import numgrad as ng
+    >>> ng.addcdiv(ng.ones(2), ng.tensor([1., 2.]), ng.tensor([2., 4.]), value=2)
+    tensor([2., 2.])
+    """
+    for t in (tensor1, tensor2):
+        if isinstance(t, Tensor) and not t.dtype.is_floating_point:
+            raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release "
+                               "addcdiv will perform a true division of tensor1 and tensor2. Convert them to a "
+                               "floating dtype (.float()) first.")
+    quotient = tensor1 / tensor2
+    return input + (quotient if value == 1 else quotient * value)
+
+
+def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+    """In-place :func:`addcmul` (the second-moment update of Adam-style optimizers).
+
+    >>> import numgrad as ng
+    >>> ng.zeros(2).addcmul_(ng.tensor([1., 2.]), ng.tensor([1., 2.]), value=0.1)
+    tensor([0.1000, 0.4000])
+    """
+    product = tensor1 * tensor2
+    return self.add_(product if value == 1 else product * value)
+
+
+def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+    """In-place :func:`addcdiv` (the parameter update of Adam-style optimizers).
+
+    >>> import numgrad as ng
+    >>> ng.ones(2).addcdiv_(ng.tensor([1., 2.]), ng.tensor([2., 2.]), value=-1)
+    tensor([0.5000, 0.0000])
+    """
+    return self.add_(addcdiv(0, tensor1, tensor2, value=value))
+
+
+def _finite_limits(dtype) -> tuple:
+    info = np.finfo(dtype.np)
+    return float(info.max), float(info.min)
+
+
+def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+    """NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (default: the dtype's largest and
+    smallest finite values); the gradient is zero at the replaced entries.
+
+    >>> import numgrad as ng
+    >>> ng.nan_to_num(ng.tensor([float('nan'), float('inf'), 1.]), posinf=9.)
+    tensor([0., 9., 1.])
+    """
+    if not input.dtype.is_floating_point:
+        return input.clone()
+    big, small = _finite_limits(input.dtype)
+    posinf = big if posinf is None else posinf
+    neginf = small if neginf is None else neginf
+    out = pw.where(pw.isnan(input), nan, input)
+    out = pw.where(pw.eq(input, float("inf")), posinf, out)
+    return pw.where(pw.eq(input, float("-inf")), neginf, out)
+
+
+def nan_to_num_(self, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+    """In-place :func:`nan_to_num`."""
+    return self.copy_(nan_to_num(self, nan, posinf, neginf))
+
+
+def equal(input, other) -> bool:
+    """True when both tensors have the same shape and the same values (NaN is never equal).
+
+    >>> import numgrad as ng
+    >>> ng.equal(ng.tensor([1, 2]), ng.tensor([1, 2])), ng.equal(ng.ones(2), ng.ones(3))
+    (True, False)
+    """
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError("equal(): arguments must be Tensors")
+    if input.shape != other.shape:
+        return False
+    return bool(_all(pw.eq(input, other)))
+
+
+def logaddexp(input, other) -> Tensor:
+    """``log(exp(input) + exp(other))`` without overflow.
+
+    >>> import numgrad as ng
+    >>> ng.logaddexp(ng.tensor([0.]), ng.tensor([0.]))
+    tensor([0.6931])
+    """
+    big = pw.maximum(input, other)
+    return big + pw.log1p(pw.exp(-pw.abs(input - other)))
+
+
+def hypot(input, other) -> Tensor:
+    """``sqrt(input**2 + other**2)``.
+
+    >>> import numgrad as ng
+    >>> ng.hypot(ng.tensor([3.]), ng.tensor([4.]))
+    tensor([5.])
+    """
+    return pw.sqrt(input * input + other * other)
+
+
+def xlogy(input, other) -> Tensor:
+    """``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is NaN).
+
+    >>> import numgrad as ng
+    >>> ng.xlogy(ng.tensor([0., 2.]), ng.tensor([0., 1.]))
+    tensor([0., 0.])
+    """
+    product = input * pw.log(other)
+    return pw.where(pw.logical_and(pw.eq(input, 0), pw.logical_not(pw.isnan(other))), 0.0, product)
+
+
+def divide(input, other, *, rounding_mode=None) -> Tensor:
+    """``input / other``; ``rounding_mode='trunc'`` rounds toward zero, ``'floor'`` down (as ``torch.div``).
+
+    >>> import numgrad as ng
+    >>> ng.divide(ng.tensor([-7., 7.]), 2, rounding_mode='floor')
+    tensor([-4.,  3.])
+    """
+    if rounding_mode is None:
+        return pw.div(input, other)
+    if rounding_mode == "trunc":
+        return pw.trunc(pw.div(input, other)) if _is_float(input, other) else _int_trunc_div(input, other)
+    if rounding_mode == "floor":
+        return pw.floor_divide(input, other)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+def _is_float(*xs) -> bool:
+    return any(isinstance(x, float) or (isinstance(x, Tensor) and x.dtype.is_floating_point) for x in xs)
+
+
+def _int_trunc_div(input, other):
+    q = pw.floor_divide(input, other)
+    # floor and trunc differ where the signs differ and the division is not exact
+    fix = pw.logical_and(pw.ne(pw.remainder(input, other), 0), pw.ne(pw.lt(input, 0), pw.lt(other, 0)))
+    return pw.where(fix, q + 1, q)
+
+
+def _clamp_min_(self, min):
+    """In-place :func:`clamp_min`."""
+    inplace_update(self, "clamp_min", min)
+    return self
+
+
+def _clamp_max_(self, max):
+    """In-place :func:`clamp_max`."""
+    inplace_update(self, "clamp_max", max)
+    return self
+
+
+def _clip_(self, min=None, max=None):
+    """In-place :func:`clip` (``clamp_``)."""
+    return self.clamp_(min, max)
+
+
+def _alias(name: str, fn):
+    def alias(*args, **kwargs):
+        return fn(*args, **kwargs)
+    alias.__name__ = alias.__qualname__ = name
+    alias.__doc__ = f"Alias of ``{fn.__name__}`` (PyTorch's name ``{name}``).\n\n    >>> import numgrad as ng\n" \
+                    f"    >>> callable(ng.{name})\n    True\n"
+    return alias
+
+
+absolute = _alias("absolute", pw.abs)
+negative = _alias("negative", pw.neg)
+multiply = _alias("multiply", pw.mul)
+subtract = _alias("subtract", pw.sub)
+greater = _alias("greater", pw.gt)
+greater_equal = _alias("greater_equal", pw.ge)
+less = _alias("less", pw.lt)
+less_equal = _alias("less_equal", pw.le)
+not_equal = _alias("not_equal", pw.ne)
+fix = _alias("fix", pw.trunc)
+
+TENSOR_METHODS = {
+    "lerp": lerp, "lerp_": lerp_, "addcmul": addcmul, "addcmul_": addcmul_, "addcdiv": addcdiv, "addcdiv_": addcdiv_,
+    "nan_to_num": nan_to_num, "nan_to_num_": nan_to_num_, "equal": equal, "logaddexp": logaddexp, "hypot": hypot,
+    "xlogy": xlogy, "divide": divide, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_, "clip_": _clip_,
+    "absolute": absolute, "negative": negative, "multiply": multiply, "subtract": subtract, "greater": greater,
+    "greater_equal": greater_equal, "less": less, "less_equal": less_equal, "not_equal": not_equal, "fix": fix,
+}
+PUBLIC = ("lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide", "absolute",
+          "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "fix")
