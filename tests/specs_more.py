@@ -118,3 +118,31 @@ SPECS += [
     _spec("pointwise.hypot", lambda lib, a, b: lib.hypot(a, b), lambda rng: [Sample((_pos(rng, 3, 4), _r(rng, 4)))]),
     _spec("pointwise.xlogy", lambda lib, a, b: lib.xlogy(a, b), lambda rng: [Sample((_r(rng, 3, 4), _pos(rng, 4)))]),
 ]
+
+SPECS += [
+    # ------------------------------------------------------------------ scatter family (no duplicate positions where
+    # a write keeps one value; duplicates where values accumulate)
+    _spec("scatter.scatter", lambda lib, x, d, i, s: lib.scatter(x, d, i, s),
+          lambda rng: [Sample((_r(rng, 3, 4), 0, _i(2, 0, 1, 2).reshape(1, 4), _r(rng, 1, 4))),
+                       Sample((_r(rng, 2, 4), 1, _i(3, 0, 1, 2, 1, 0).reshape(2, 3), _r(rng, 2, 3)))]),
+    _spec("scatter.scatter_value", lambda lib, x, d, i: lib.scatter(x, d, i, 1.5),
+          lambda rng: [Sample((_r(rng, 3, 4), 1, _i(0, 3, 1, 2, 2, 0).reshape(3, 2)))]),
+    _spec("scatter.scatter_reduce_sum", lambda lib, x, d, i, s, **k: lib.scatter_reduce(x, d, i, s, "sum", **k),
+          lambda rng: [Sample((_r(rng, 3), 0, _i(0, 0, 2, 0), _r(rng, 4))),
+                       Sample((_r(rng, 3), 0, _i(0, 0, 2, 0), _r(rng, 4)), dict(include_self=False))]),
+    _spec("scatter.scatter_reduce_mean", lambda lib, x, d, i, s, **k: lib.scatter_reduce(x, d, i, s, "mean", **k),
+          lambda rng: [Sample((_r(rng, 2, 3), 1, _i(0, 0, 2, 1, 1, 1).reshape(2, 3), _r(rng, 2, 3))),
+                       Sample((_r(rng, 4), 0, _i(1, 1, 2), _r(rng, 3)), dict(include_self=False))]),
+    _spec("scatter.index_add", lambda lib, x, d, i, s, **k: lib.index_add(x, d, i, s, **k),
+          lambda rng: [Sample((_r(rng, 4, 2), 0, _i(0, 3, 0), _r(rng, 3, 2)), dict(alpha=2.0)),
+                       Sample((_r(rng, 2, 3), 1, _i(2, 2), _r(rng, 2, 2)))]),
+    _spec("scatter.index_copy", lambda lib, x, d, i, s: lib.index_copy(x, d, i, s),
+          lambda rng: [Sample((_r(rng, 4, 2), 0, _i(3, 1), _r(rng, 2, 2)))]),
+    _spec("scatter.index_fill", lambda lib, x, d, i: lib.index_fill(x, d, i, -2.0),
+          lambda rng: [Sample((_r(rng, 3, 4), 1, _i(0, 2)))]),
+    _spec("scatter.masked_select", lambda lib, x, m: lib.masked_select(x, m),
+          lambda rng: [Sample((_r(rng, 3, 4), np.array([True, False, True, True])))]),
+    _spec("scatter.masked_scatter", lambda lib, x, m, s: lib.masked_scatter(x, m, s),
+          lambda rng: [Sample((_r(rng, 2, 3), np.array([[True, False, True], [False, False, True]]), _r(rng, 5)))]),
+    _spec("scatter.take", lambda lib, x, i: lib.take(x, i), lambda rng: [Sample((_r(rng, 3, 4), _i(0, 11, 5, 5)))]),
+]

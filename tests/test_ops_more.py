@@ -306,3 +306,33 @@ def test_inplace_compositions_and_equal_and_divide():
         ng.divide(ng.ones(1), 2, rounding_mode="up")
     c = ng.tensor([-2.0, 0.5, 3.0])
     assert c.clamp_min_(0).clamp_max_(1).tolist() == [0.0, 0.5, 1.0] and c.clip_(0.5).tolist()[0] == 0.5
+
+
+# ------------------------------------------------------------------ scatter family
+def test_scatter_family_inplace_forms_and_errors():
+    idx = ng.tensor([[1, 0, 1]])
+    src = ng.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # larger than the index: only the covered part is used
+    _same(ng.zeros(2, 3).scatter_(0, idx, src), torch.zeros(2, 3).scatter_(0, torch.tensor([[1, 0, 1]]),
+                                                                          torch.tensor(src.numpy())))
+    _same(ng.zeros(2, 3).scatter(0, idx, src, reduce="add"),
+          torch.zeros(2, 3).scatter(0, torch.tensor([[1, 0, 1]]), torch.tensor(src.numpy()), reduce="add"))
+    x = ng.zeros(3, 2)
+    assert x.index_add_(0, ng.tensor([0, 0]), ng.ones(2, 2)) is x and x[0].tolist() == [2.0, 2.0]
+    assert x.index_copy_(0, ng.tensor([2]), ng.full((1, 2), 7.0))[2].tolist() == [7.0, 7.0]
+    assert x.index_fill_(1, ng.tensor([1]), -1.0)[:, 1].tolist() == [-1.0, -1.0, -1.0]
+    m = ng.tensor([True, False, True])
+    assert ng.zeros(3).masked_scatter_(m, ng.tensor([5.0, 6.0])).tolist() == [5.0, 0.0, 6.0]
+    y = ng.ones(3)
+    assert y.scatter_reduce_(0, ng.tensor([0, 0]), ng.tensor([2.0, 4.0]), "sum").tolist() == [7.0, 1.0, 1.0]
+    with pytest.raises(NotImplementedError, match="'sum' and 'mean' only"):
+        ng.scatter_reduce(ng.ones(2), 0, ng.tensor([0]), ng.ones(1), "amax")
+    with pytest.raises(RuntimeError, match="reduce argument must be either"):
+        ng.scatter_reduce(ng.ones(2), 0, ng.tensor([0]), ng.ones(1), "max")
+    with pytest.raises(RuntimeError, match="Expected dtype int64 for index"):
+        ng.scatter(ng.ones(2), 0, ng.tensor([0.0]), 1.0)
+    with pytest.raises(RuntimeError, match="Number of indices \\(2\\) should be equal to source.size"):
+        ng.index_add(ng.ones(3), 0, ng.tensor([0, 1]), ng.ones(3))
+    with pytest.raises(RuntimeError, match="Number of elements of source < number of ones in mask"):
+        ng.masked_scatter(ng.zeros(3), m, ng.ones(1))
+    with pytest.raises(RuntimeError, match="expected BoolTensor for mask"):
+        ng.masked_select(ng.ones(2), ng.tensor([1, 0]))
