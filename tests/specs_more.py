@@ -146,3 +146,24 @@ SPECS += [
           lambda rng: [Sample((_r(rng, 2, 3), np.array([[True, False, True], [False, False, True]]), _r(rng, 5)))]),
     _spec("scatter.take", lambda lib, x, i: lib.take(x, i), lambda rng: [Sample((_r(rng, 3, 4), _i(0, 11, 5, 5)))]),
 ]
+
+SPECS += [
+    # ------------------------------------------------------------------ more shape ops
+    _spec("shape_more.roll", lambda lib, x, s, d=None: lib.roll(x, s, d),
+          lambda rng: [Sample((_r(rng, 3, 4), 5)), Sample((_r(rng, 3, 4), (1, -1), (0, 1)))]),
+    _spec("shape_more.tensor_split", lambda lib, x, s, dim=0: lib.tensor_split(x, s, dim),
+          lambda rng: [Sample((_r(rng, 5, 2), 3)), Sample((_r(rng, 2, 5), [1, 4]), dict(dim=1))]),
+    _spec("shape_more.repeat_interleave", lambda lib, x, r, dim=None: lib.repeat_interleave(x, r, dim),
+          lambda rng: [Sample((_r(rng, 2, 3), 2)), Sample((_r(rng, 2, 3), 3), dict(dim=1))]),
+    _spec("shape_more.rot90", lambda lib, x, k: lib.rot90(x, k, (0, 1)),
+          lambda rng: [Sample((_r(rng, 2, 3), 1)), Sample((_r(rng, 2, 3), 3))]),
+    _spec("shape_more.meshgrid", lambda lib, a, b, indexing: lib.meshgrid(a, b, indexing=indexing),
+          lambda rng: [Sample((_r(rng, 3), _r(rng, 2), "ij")), Sample((_r(rng, 3), _r(rng, 2), "xy"))]),
+    _spec("shape_more.stacks", lambda lib, a, b: (lib.hstack([a, b]), lib.vstack([a, b]), lib.dstack([a, b]),
+                                                  lib.column_stack([a, b])),
+          lambda rng: [Sample((_r(rng, 3), _r(rng, 3))), Sample((_r(rng, 2, 3), _r(rng, 2, 3)))]),
+    _spec("shape_more.broadcast_tensors", lambda lib, a, b: lib.broadcast_tensors(a, b),
+          lambda rng: [Sample((_r(rng, 2, 1), _r(rng, 3)))]),
+    _spec("shape_more.cartesian_prod", lambda lib, a, b: lib.cartesian_prod(a, b),
+          lambda rng: [Sample((_r(rng, 3), _r(rng, 2)))]),
+]

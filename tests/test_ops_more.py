@@ -336,3 +336,20 @@ def test_scatter_family_inplace_forms_and_errors():
         ng.masked_scatter(ng.zeros(3), m, ng.ones(1))
     with pytest.raises(RuntimeError, match="expected BoolTensor for mask"):
         ng.masked_select(ng.ones(2), ng.tensor([1, 0]))
+
+
+# ------------------------------------------------------------------ more shape ops
+def test_shape_more_errors_and_meshgrid_default():
+    with pytest.warns(UserWarning, match="indexing argument"):
+        grids = ng.meshgrid(ng.arange(2), ng.arange(3))
+    assert grids[0].shape == (2, 3)
+    with pytest.raises(RuntimeError, match="shifts and dimensions must align"):
+        ng.roll(ng.ones(2, 2), (1, 1), 0)
+    with pytest.raises(RuntimeError, match="repeats must have the same size as input along dim"):
+        ng.repeat_interleave(ng.ones(3), ng.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="not divisible by the split_size"):
+        ng.hsplit(ng.ones(2, 3), 2)
+    with pytest.raises(RuntimeError, match="indexing must be one of"):
+        ng.meshgrid(ng.ones(2), indexing="ji")
+    assert ng.select(ng.arange(6).reshape(2, 3), 0, -1).tolist() == [3, 4, 5]
+    assert ng.ravel(ng.ones(2, 3)).shape == (6,) and ng.ones(2, 3).swapaxes(0, 1).shape == (3, 2)
