@@ -353,3 +353,16 @@ def test_shape_more_errors_and_meshgrid_default():
         ng.meshgrid(ng.ones(2), indexing="ji")
     assert ng.select(ng.arange(6).reshape(2, 3), 0, -1).tolist() == [3, 4, 5]
     assert ng.ravel(ng.ones(2, 3)).shape == (6,) and ng.ones(2, 3).swapaxes(0, 1).shape == (3, 2)
+
+
+def test_where_single_argument_and_method_order():
+    x, tx = ng.tensor([[1.0, 2.0, 4.0], [3.0, 0.0, 9.0]]), torch.tensor([[1.0, 2.0, 4.0], [3.0, 0.0, 9.0]])
+    for o, t in zip(ng.where(x > 2), torch.where(tx > 2)):
+        _same(o, t)
+    np.testing.assert_array_equal(x.where(x > 2, 0.0).numpy(), tx.where(tx > 2, 0.0).numpy())
+    with pytest.raises(TypeError, match="condition alone or the condition, input and other"):
+        ng.where(x > 2, x)
+    for name in ("arcsin", "arctan", "arcsinh", "sgn", "multiply", "greater_equal"):
+        assert callable(getattr(ng, name)) and callable(getattr(ng.Tensor, name))
+    np.testing.assert_allclose(ng.arctan2(ng.tensor([1.0, -1.0]), ng.tensor([-2.0, 3.0])).numpy(),
+                               torch.arctan2(torch.tensor([1.0, -1.0]), torch.tensor([-2.0, 3.0])).numpy(), rtol=1e-6)

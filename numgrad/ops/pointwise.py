@@ -13,6 +13,7 @@ import numpy as np
 from ..tensor import Tensor
 from . import elementwise_functions as pw
 from .elementwise import inplace_update
+from .indexing import nonzero
 from .reductions import all as _all
 
 
@@ -180,6 +181,33 @@ def _int_trunc_div(input, other):
     return pw.where(fix, q + 1, q)
 
 
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` is True, else ``other``; with the condition alone, the indices of its
+    nonzero entries as a tuple of 1-D tensors (``nonzero(condition, as_tuple=True)``).
+
+    >>> import numgrad as ng
+    >>> ng.where(ng.tensor([True, False]), 1.0, 0.0)
+    tensor([1., 0.])
+    >>> ng.where(ng.tensor([0, 3, 5]))
+    (tensor([1, 2]),)
+    """
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() takes the condition alone or the condition, input and other")
+    return pw.where(condition, input, other)
+
+
+def _where_method(self, condition, other) -> Tensor:
+    """``x.where(condition, y)``: ``x`` where ``condition`` is True, else ``y`` (``where(condition, x, y)``).
+
+    >>> import numgrad as ng
+    >>> ng.tensor([1., 2.]).where(ng.tensor([True, False]), 0.0)
+    tensor([1., 0.])
+    """
+    return pw.where(condition, self, other)
+
+
 def _clamp_min_(self, min):
     """In-place :func:`clamp_min`."""
     inplace_update(self, "clamp_min", min)
@@ -216,13 +244,24 @@ less = _alias("less", pw.lt)
 less_equal = _alias("less_equal", pw.le)
 not_equal = _alias("not_equal", pw.ne)
 fix = _alias("fix", pw.trunc)
+arcsin = _alias("arcsin", pw.asin)
+arccos = _alias("arccos", pw.acos)
+arctan = _alias("arctan", pw.atan)
+arcsinh = _alias("arcsinh", pw.asinh)
+arccosh = _alias("arccosh", pw.acosh)
+arctanh = _alias("arctanh", pw.atanh)
+arctan2 = _alias("arctan2", pw.atan2)
+sgn = _alias("sgn", pw.sign)
 
 TENSOR_METHODS = {
     "lerp": lerp, "lerp_": lerp_, "addcmul": addcmul, "addcmul_": addcmul_, "addcdiv": addcdiv, "addcdiv_": addcdiv_,
     "nan_to_num": nan_to_num, "nan_to_num_": nan_to_num_, "equal": equal, "logaddexp": logaddexp, "hypot": hypot,
-    "xlogy": xlogy, "divide": divide, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_, "clip_": _clip_,
+    "xlogy": xlogy, "divide": divide, "where": _where_method, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_, "clip_": _clip_,
     "absolute": absolute, "negative": negative, "multiply": multiply, "subtract": subtract, "greater": greater,
     "greater_equal": greater_equal, "less": less, "less_equal": less_equal, "not_equal": not_equal, "fix": fix,
+    "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh,
+    "arctan2": arctan2, "sgn": sgn,
 }
-PUBLIC = ("lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide", "absolute",
-          "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "fix")
+PUBLIC = ("where", "lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide",
+          "absolute", "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "fix",
+          "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sgn")

@@ -287,5 +287,5 @@ CUDA = CudaBackend()
 
 
 def _no_cuda_kernel(op: str) -> NotImplementedError:
-    return NotImplementedError(f"{op}: numgrad has no CUDA kernel for this op yet; run it on the CPU "
-                               f"(x.cpu()) and move the result back with .cuda()")
+    return NotImplementedError(f"{op}: this numgrad op has no CUDA kernel yet; run it on the CPU (x.cpu()) and "
+                               f"move the result back with .cuda()")
