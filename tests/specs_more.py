@@ -167,3 +167,29 @@ SPECS += [
     _spec("shape_more.cartesian_prod", lambda lib, a, b: lib.cartesian_prod(a, b),
           lambda rng: [Sample((_r(rng, 3), _r(rng, 2)))]),
 ]
+
+SPECS += [
+    # ------------------------------------------------------------------ order statistics, NaN-aware reductions
+    _spec("statistics.median", lambda lib, x, *a, **k: lib.median(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 5), 1)), Sample((_r(rng, 4, 2), 0), dict(keepdim=True)),
+                       Sample((_r(rng, 3, 4),))]),
+    _spec("statistics.nanmedian", lambda lib, x, *a: lib.nanmedian(x, *a), lambda rng: [Sample((_r(rng, 3, 5), 1))]),
+    _spec("statistics.quantile", lambda lib, x, q, *a, **k: lib.quantile(x, q, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 5), 0.3, 1)), Sample((_r(rng, 7), 0.8)),
+                       Sample((_r(rng, 4, 3), 0.5), dict(dim=0, keepdim=True, interpolation="midpoint"))]),
+    _spec("statistics.quantile_many", lambda lib, x, q: lib.quantile(x, lib.tensor(q, dtype=x.dtype), dim=1),
+          lambda rng: [Sample((_r(rng, 3, 5), [0.1, 0.5, 0.95]))]),
+    _spec("statistics.cummax", lambda lib, x, d: lib.cummax(x, d),
+          lambda rng: [Sample((_r(rng, 3, 5), 1)), Sample((_r(rng, 4, 2), 0))]),
+    _spec("statistics.cummin", lambda lib, x, d: lib.cummin(x, d), lambda rng: [Sample((_r(rng, 3, 5), 1))]),
+    _spec("statistics.aminmax", lambda lib, x, **k: lib.aminmax(x, **k),
+          lambda rng: [Sample((_r(rng, 3, 5),), dict(dim=1))], gradcheck=False),
+    _spec("statistics.var_mean", lambda lib, x, *a, **k: lib.var_mean(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 5), 1), dict(correction=0)), Sample((_r(rng, 4),))]),
+    _spec("statistics.std_mean", lambda lib, x, *a, **k: lib.std_mean(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 5), 0), dict(keepdim=True))]),
+    _spec("statistics.nansum_nanmean", lambda lib, x: (lib.nansum(x, 1), lib.nanmean(x, 1), lib.nansum(x)),
+          lambda rng: [Sample((_r(rng, 3, 4),))]),
+    _spec("statistics.diff", lambda lib, x, *a, **k: lib.diff(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 5),)), Sample((_r(rng, 4, 3), 2, 0))]),
+]

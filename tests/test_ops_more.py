@@ -366,3 +366,31 @@ def test_where_single_argument_and_method_order():
         assert callable(getattr(ng, name)) and callable(getattr(ng.Tensor, name))
     np.testing.assert_allclose(ng.arctan2(ng.tensor([1.0, -1.0]), ng.tensor([-2.0, 3.0])).numpy(),
                                torch.arctan2(torch.tensor([1.0, -1.0]), torch.tensor([-2.0, 3.0])).numpy(), rtol=1e-6)
+
+
+# ------------------------------------------------------------------ order statistics
+def test_order_statistics_with_nan_and_ties_match_torch():
+    nan = float("nan")
+    data = [[1.0, 3.0, 2.0, 4.0], [1.0, nan, 2.0, 0.0], [nan, nan, nan, nan]]
+    x, tx = ng.tensor(data), torch.tensor(data)
+    for ours, theirs in ((ng.median(x, 1), torch.median(tx, 1)), (ng.nanmedian(x, 1), torch.nanmedian(tx, 1)),
+                         (ng.cummax(x, 1), torch.cummax(tx, 1)), (ng.cummin(x, 1), torch.cummin(tx, 1))):
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        _same(ours.indices[:2], theirs.indices[:2])  # which NaN of an all-NaN row is unspecified
+    np.testing.assert_allclose(ng.quantile(x, 0.3, dim=1).numpy(), torch.quantile(tx, 0.3, dim=1).numpy())
+    np.testing.assert_allclose(ng.nanquantile(x, 0.7, dim=1).numpy(), torch.nanquantile(tx, 0.7, dim=1).numpy())
+    ties = [1.0, 3.0, 3.0, 2.0]
+    _same(ng.cummax(ng.tensor(ties), 0).indices, torch.cummax(torch.tensor(ties), 0).indices)
+    for mode in ("lower", "higher", "nearest", "midpoint"):
+        np.testing.assert_allclose(ng.quantile(ng.tensor([1.0, 3.0, 2.0, 4.0, 7.0]), 0.4, interpolation=mode).item(),
+                                   torch.quantile(torch.tensor([1.0, 3.0, 2.0, 4.0, 7.0]), 0.4,
+                                                  interpolation=mode).item())
+    with pytest.raises(RuntimeError, match="q values must be in the range \\[0, 1\\]"):
+        ng.quantile(x, 1.5)
+    with pytest.raises(RuntimeError, match="input tensor must be either float or double"):
+        ng.quantile(ng.tensor([1, 2]), 0.5)
+    with pytest.raises(RuntimeError, match="interpolation must be one of"):
+        ng.quantile(x, 0.5, interpolation="cubic")
+    _same(ng.diff(ng.tensor([1, 4, 9, 16]), n=2, prepend=ng.tensor([0]), append=ng.tensor([25])),
+          torch.diff(torch.tensor([1, 4, 9, 16]), n=2, prepend=torch.tensor([0]), append=torch.tensor([25])))
+    assert float(ng.nansum(x)) == float(torch.nansum(tx))

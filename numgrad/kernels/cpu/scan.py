@@ -1,4 +1,4 @@
-"""Numba kernels for cumulative products and cumulative log-sum-exp along the middle axis of ``(A, R, C)``.
+"""Numba kernels for cumulative products, log-sum-exp and max/min along the middle axis of ``(A, R, C)``.
 
 The ops layer lays the scanned dimension out as the middle axis with ``map_reduce.prepare``
 (``numgrad/ops/scan.py``); ``cumsum`` has its own kernels in ``map_reduce.py``.
@@ -46,3 +46,22 @@ def logcumsumexp3(x3, out):
                     else:
                         acc = hi + math.log1p(math.exp(lo - hi))
                 out[a, r, c] = acc
+
+
+@njit(parallel=True, **_OPTS)
+def cumextreme3(x3, values, indices, take_max):
+    """Running max (``take_max``) or min along the middle axis with the index it came from: a later equal
+    value takes over (PyTorch's ``>=``), and the first NaN wins for good."""
+    n_a, n_r, n_c = x3.shape
+    for a in prange(n_a):
+        for c in range(n_c):
+            best = x3[a, 0, c]
+            where = 0
+            for r in range(n_r):
+                v = x3[a, r, c]
+                if best == best:  # no NaN yet
+                    if v != v or (v >= best if take_max else v <= best):
+                        best = v
+                        where = r
+                values[a, r, c] = best
+                indices[a, r, c] = where
