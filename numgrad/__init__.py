@@ -54,3 +54,4 @@ from . import cuda  # noqa: E402,F401
 from .creation import (  # noqa: E402,F401 - PyTorch's legacy typed constructors
     BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
 )
+from . import linalg  # noqa: E402,F401 - torch.linalg's norms and products

@@ -193,3 +193,17 @@ SPECS += [
     _spec("statistics.diff", lambda lib, x, *a, **k: lib.diff(x, *a, **k),
           lambda rng: [Sample((_r(rng, 3, 5),)), Sample((_r(rng, 4, 3), 2, 0))]),
 ]
+
+SPECS += [
+    # ------------------------------------------------------------------ numgrad.linalg
+    _spec("linalg.vector_norm", lambda lib, x, *a, **k: lib.linalg.vector_norm(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 4),)), Sample((_r(rng, 3, 4), 3.0), dict(dim=1, keepdim=True))]),
+    _spec("linalg.matrix_norm", lambda lib, x, *a, **k: lib.linalg.matrix_norm(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 2, 3, 4),)), Sample((_r(rng, 2, 3, 4), 1), dict(dim=(0, 2)))]),
+    _spec("linalg.norm", lambda lib, x, *a, **k: lib.linalg.norm(x, *a, **k),
+          lambda rng: [Sample((_r(rng, 3, 4),)), Sample((_r(rng, 3, 4), float("inf"))),
+                       Sample((_r(rng, 3, 4), 1), dict(dim=1))]),
+    _spec("linalg.multi_dot", lambda lib, a, b, c: lib.linalg.multi_dot([a, b, c]),
+          lambda rng: [Sample((_r(rng, 3), _r(rng, 3, 4), _r(rng, 4, 2)))]),
+    _spec("linalg.vecdot", lambda lib, a, b: lib.linalg.vecdot(a, b), lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 3)))]),
+]

@@ -394,3 +394,13 @@ def test_order_statistics_with_nan_and_ties_match_torch():
     _same(ng.diff(ng.tensor([1, 4, 9, 16]), n=2, prepend=ng.tensor([0]), append=ng.tensor([25])),
           torch.diff(torch.tensor([1, 4, 9, 16]), n=2, prepend=torch.tensor([0]), append=torch.tensor([25])))
     assert float(ng.nansum(x)) == float(torch.nansum(tx))
+
+
+def test_linalg_namespace_errors():
+    with pytest.raises(NotImplementedError, match="needs singular values"):
+        ng.linalg.matrix_norm(ng.ones(2, 2), "nuc")
+    with pytest.raises(RuntimeError, match="must have at least 2 dimensions"):
+        ng.linalg.matrix_norm(ng.ones(2))
+    with pytest.raises(RuntimeError, match="Expected a floating point"):
+        ng.linalg.vector_norm(ng.tensor([1, 2]))
+    assert ng.linalg.vector_norm(ng.ones(2, 2), keepdim=True).shape == (1, 1)
