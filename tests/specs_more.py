@@ -207,3 +207,18 @@ SPECS += [
           lambda rng: [Sample((_r(rng, 3), _r(rng, 3, 4), _r(rng, 4, 2)))]),
     _spec("linalg.vecdot", lambda lib, a, b: lib.linalg.vecdot(a, b), lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 3)))]),
 ]
+
+SPECS += [
+    _spec("pointwise.frac_fmod", lambda lib, a, b: (lib.frac(a * 3), lib.fmod(a * 3, b)),
+          lambda rng: [Sample((_r(rng, 3, 4), _pos(rng, 4)))], gradcheck=False),
+    _spec("pointwise.logit", lambda lib, p, **k: lib.logit(p, **k),
+          lambda rng: [Sample((rng.uniform(0.05, 0.95, (3, 4)),)), Sample((rng.uniform(0.3, 0.7, (5,)),),
+                                                                          dict(eps=0.35))], gradcheck=False),
+    _spec("pointwise.sinc", lambda lib, x: lib.sinc(x), lambda rng: [Sample((_r(rng, 3, 4),))]),
+    # other gets no gradient here (None), where PyTorch attaches zeros
+    _spec("pointwise.copysign", lambda lib, a, b: lib.copysign(a, b),
+          lambda rng: [Sample((_r(rng, 3, 4), _r(rng, 4)), grad=(0,))], gradcheck=False),
+    _spec("pointwise.deg_rad", lambda lib, x: (lib.deg2rad(x), lib.rad2deg(x)), lambda rng: [Sample((_r(rng, 3),))]),
+    _spec("shape_more.unfold", lambda lib, x, *a: x.unfold(*a),
+          lambda rng: [Sample((_r(rng, 7), 0, 3, 2)), Sample((_r(rng, 2, 5, 3), 1, 2, 1))]),
+]

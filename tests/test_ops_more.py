@@ -404,3 +404,18 @@ def test_linalg_namespace_errors():
     with pytest.raises(RuntimeError, match="Expected a floating point"):
         ng.linalg.vector_norm(ng.tensor([1, 2]))
     assert ng.linalg.vector_norm(ng.ones(2, 2), keepdim=True).shape == (1, 1)
+
+
+def test_more_pointwise_and_tensor_properties():
+    x, tx = ng.tensor([-2.5, 0.0, -0.0, 3.0]), torch.tensor([-2.5, 0.0, -0.0, 3.0])
+    _same(ng.signbit(x), torch.signbit(tx))
+    np.testing.assert_array_equal(ng.heaviside(x, ng.tensor(0.5)).numpy(), torch.heaviside(tx, torch.tensor(0.5)).numpy())
+    _same(ng.fmod(ng.tensor([-7, 7]), 3), torch.fmod(torch.tensor([-7, 7]), 3))
+    _same(ng.float_power(ng.tensor([2]), 3), torch.float_power(torch.tensor([2]), 3))
+    np.testing.assert_array_equal(ng.copysign(ng.tensor([1.0, 2.0]), ng.tensor([-0.0, 0.0])).numpy(),
+                                  torch.copysign(torch.tensor([1.0, 2.0]), torch.tensor([-0.0, 0.0])).numpy())
+    t, tt = ng.ones(2, 3), torch.ones(2, 3)
+    assert (t.is_cpu, t.get_device(), t.itemsize, t.nbytes, t.is_signed()) == \
+        (tt.is_cpu, tt.get_device(), tt.itemsize, tt.nbytes, tt.is_signed())
+    with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 3 but size is 4"):
+        ng.ones(3).unfold(0, 4, 1)

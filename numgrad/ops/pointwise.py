@@ -8,6 +8,8 @@ PyTorch's in-place autograd rules apply).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -181,6 +183,123 @@ def _int_trunc_div(input, other):
     return pw.where(fix, q + 1, q)
 
 
+def frac(input) -> Tensor:
+    """The fractional part ``input - trunc(input)`` (sign of ``input``).
+
+    >>> import numgrad as ng
+    >>> ng.frac(ng.tensor([-2.5, 1.25]))
+    tensor([-0.5000,  0.2500])
+    """
+    return input - pw.trunc(input)
+
+
+def fmod(input, other) -> Tensor:
+    """C's remainder: ``input - trunc(input / other) * other`` (the sign of ``input``, unlike ``remainder``).
+
+    >>> import numgrad as ng
+    >>> ng.fmod(ng.tensor([-7., 7.]), 3)
+    tensor([-1.,  1.])
+    """
+    if _is_float(input, other):
+        return input - pw.trunc(input / other) * other
+    return input - _int_trunc_div(input, other) * other
+
+
+def logit(input, eps=None) -> Tensor:
+    """``log(p / (1 - p))``, with ``p`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given.
+
+    >>> import numgrad as ng
+    >>> ng.logit(ng.tensor([0.5]))
+    tensor([0.])
+    """
+    p = input if eps is None else pw.clamp(input, eps, 1.0 - eps)
+    return pw.log(p / (1.0 - p))
+
+
+def sinc(input) -> Tensor:
+    """The normalised sinc ``sin(pi x) / (pi x)``, 1 at 0 (where its gradient is 0).
+
+    >>> import numgrad as ng
+    >>> ng.sinc(ng.tensor([0., 0.5]))
+    tensor([1.0000, 0.6366])
+    """
+    at_zero = pw.eq(input, 0)
+    safe = pw.where(at_zero, 1.0, input) * math.pi  # no 0/0 in the unused branch's gradient
+    return pw.where(at_zero, 1.0, pw.sin(safe) / safe)
+
+
+def heaviside(input, values) -> Tensor:
+    """0 where ``input < 0``, ``values`` where it is 0, 1 where it is positive (not differentiable).
+
+    >>> import numgrad as ng
+    >>> ng.heaviside(ng.tensor([-1., 0., 2.]), ng.tensor(0.5))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    if isinstance(values, Tensor) and values.dtype != input.dtype:
+        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes (got "
+                           f"{input.dtype.name} and {values.dtype.name})")
+    out = pw.where(pw.eq(input, 0), values, pw.gt(input, 0).to(input.dtype))
+    return out.detach()
+
+
+def float_power(input, exponent) -> Tensor:
+    """``input ** exponent`` computed in float64.
+
+    >>> import numgrad as ng
+    >>> ng.float_power(ng.tensor([2]), 2)
+    tensor([4.], dtype=numgrad.float64)
+    """
+    a = input.to("float64") if isinstance(input, Tensor) else float(input)
+    b = exponent.to("float64") if isinstance(exponent, Tensor) else float(exponent)
+    return pw.pow(a, b)
+
+
+def signbit(input) -> Tensor:
+    """True where the sign bit is set (negative numbers and -0.0).
+
+    >>> import numgrad as ng
+    >>> ng.signbit(ng.tensor([-1., -0., 0.]))
+    tensor([ True,  True, False])
+    """
+    if not input.dtype.is_floating_point:
+        return pw.lt(input, 0)
+    return pw.logical_or(pw.lt(input, 0), pw.logical_and(pw.eq(input, 0), pw.lt(pw.reciprocal(input), 0)))
+
+
+def copysign(input, other) -> Tensor:
+    """``|input|`` with the sign of ``other`` (-0.0 counts as negative).
+
+    >>> import numgrad as ng
+    >>> ng.copysign(ng.tensor([1., -2.]), -1.)
+    tensor([-1., -2.])
+    """
+    negative = signbit(other) if isinstance(other, Tensor) else math.copysign(1.0, other) < 0
+    magnitude = pw.abs(input if input.dtype.is_floating_point else input.to("float32"))
+    if isinstance(negative, bool):
+        return -magnitude if negative else magnitude
+    return pw.where(negative, -magnitude, magnitude)
+
+
+def deg2rad(input) -> Tensor:
+    """Degrees to radians.
+
+    >>> import numgrad as ng
+    >>> ng.deg2rad(ng.tensor([180.]))
+    tensor([3.1416])
+    """
+    return input * (math.pi / 180.0)
+
+
+def rad2deg(input) -> Tensor:
+    """Radians to degrees.
+
+    >>> import numgrad as ng
+    >>> ng.rad2deg(ng.tensor([3.141592653589793]))
+    tensor([180.])
+    """
+    return input * (180.0 / math.pi)
+
+
 def where(condition, input=None, other=None):
     """``input`` where ``condition`` is True, else ``other``; with the condition alone, the indices of its
     nonzero entries as a tuple of 1-D tensors (``nonzero(condition, as_tuple=True)``).
@@ -260,8 +379,10 @@ TENSOR_METHODS = {
     "absolute": absolute, "negative": negative, "multiply": multiply, "subtract": subtract, "greater": greater,
     "greater_equal": greater_equal, "less": less, "less_equal": less_equal, "not_equal": not_equal, "fix": fix,
     "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh,
-    "arctan2": arctan2, "sgn": sgn,
+    "arctan2": arctan2, "sgn": sgn, "frac": frac, "fmod": fmod, "logit": logit, "sinc": sinc, "heaviside": heaviside,
+    "float_power": float_power, "signbit": signbit, "copysign": copysign, "deg2rad": deg2rad, "rad2deg": rad2deg,
 }
 PUBLIC = ("where", "lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide",
           "absolute", "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "fix",
-          "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sgn")
+          "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sgn",
+          "frac", "fmod", "logit", "sinc", "heaviside", "float_power", "signbit", "copysign", "deg2rad", "rad2deg")

@@ -12,10 +12,10 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from ..tensor import Tensor
-from ..creation import _finish
+from ..creation import _finish, arange
 from .elementwise import broadcast_shapes
 from .indexing import _wrap_dim, index_select
-from .shape import cat, flip, narrow, stack
+from .shape import cat, flip, movedim, narrow, stack
 from .views import transpose
 
 
@@ -420,10 +420,34 @@ def rot90(input, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     return input.clone()
 
 
+def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+    """Every window of ``size`` elements along ``dimension``, ``step`` apart: that dim becomes the window count
+    and a last dim of ``size`` is added (``Tensor.unfold``; copies, where PyTorch returns a view).
+
+    >>> import numgrad as ng
+    >>> ng.arange(5.).unfold(0, 2, 2)
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    d = _wrap_dim(dimension, self.ndim, "unfold")
+    n = self.shape[d] if self.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    windows = (n - size) // step + 1
+    starts = arange(windows, device=self.device).reshape(windows, 1) * step
+    index = (starts + arange(size, device=self.device).reshape(1, size)).reshape(-1)
+    x = self if self.ndim else self.reshape(1)
+    picked = index_select(x, d, index)
+    shaped = picked.reshape(*x.shape[:d], windows, size, *x.shape[d + 1:])
+    return movedim(shaped, d + 1, -1) if self.ndim else shaped.reshape(windows, size)
+
+
 TENSOR_METHODS = {
     "roll": roll, "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
     "repeat_interleave": repeat_interleave, "swapaxes": swapaxes, "swapdims": swapdims, "ravel": ravel,
-    "unflatten": unflatten, "select": select, "fliplr": fliplr, "flipud": flipud, "rot90": rot90,
+    "unflatten": unflatten, "select": select, "unfold": unfold, "fliplr": fliplr, "flipud": flipud, "rot90": rot90,
 }
 PUBLIC = ("roll", "tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "hstack",
           "vstack", "row_stack", "dstack", "column_stack", "broadcast_tensors", "meshgrid", "cartesian_prod",

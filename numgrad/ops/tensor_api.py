@@ -133,9 +133,22 @@ def _ndimension(self) -> int:
     return self.ndim
 
 
+def _get_device(self) -> int:
+    """The CUDA device index, or -1 for a CPU tensor (PyTorch's convention)."""
+    return -1 if self.device.type == "cpu" else (self.device.index or 0)
+
+
+def _is_signed(self) -> bool:
+    """Whether the dtype can hold negative numbers (False for bool and uint8)."""
+    return self.dtype.name not in ("bool", "uint8")
+
+
 TENSOR_METHODS = {
     "new_zeros": new_zeros, "new_ones": new_ones, "new_empty": new_empty, "new_full": new_full,
     "new_tensor": new_tensor, "__format__": _format, "nelement": _nelement, "ndimension": _ndimension,
-    "is_nonzero": is_nonzero,
+    "is_nonzero": is_nonzero, "get_device": _get_device, "is_signed": _is_signed,
+    "is_cpu": property(lambda self: self.device.type == "cpu", doc="Whether the tensor lives on the CPU."),
+    "itemsize": property(lambda self: self.dtype.itemsize, doc="Bytes per element."),
+    "nbytes": property(lambda self: self.dtype.itemsize * self.numel(), doc="Bytes of the elements (numel * itemsize)."),
 }
 PUBLIC = ("numel", "is_tensor", "is_floating_point", "is_nonzero")
