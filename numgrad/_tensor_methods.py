@@ -17,6 +17,7 @@ from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
 from .ops.sum_mean import sum_to
 from .ops.views import check_not_graph_view
+from .ops import pointwise as _ops_pointwise
 from .tensor import Tensor
 from .nn.functional import log_softmax, softmax
 
@@ -317,6 +318,9 @@ def install() -> None:
         setattr(T, name, fn)
     T.softmax = _softmax_method
     T.log_softmax = _log_softmax_method
+    for name, fn in _ops_pointwise.INPLACE_IF_MISSING.items():  # issue 16: the remaining <op>_ forms
+        if not hasattr(T, name):
+            setattr(T, name, fn)
 
 
 def export_public(namespace: dict) -> None:

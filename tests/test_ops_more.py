@@ -419,3 +419,21 @@ def test_more_pointwise_and_tensor_properties():
         (tt.is_cpu, tt.get_device(), tt.itemsize, tt.nbytes, tt.is_signed())
     with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 3 but size is 4"):
         ng.ones(3).unfold(0, 4, 1)
+
+
+def test_inplace_forms_of_rows_and_compositions_match_torch():
+    for name, args in (("asin_", ()), ("cosh_", ()), ("eq_", ([0.5, 1.0],)), ("frac_", ()), ("multiply_", (2.0,)),
+                       ("logical_not_", ()), ("fmod_", (0.3,)), ("atan2_", ([1.0, -2.0],)), ("deg2rad_", ())):
+        data = [0.5, -0.25]
+        ours, theirs = ng.tensor(data), torch.tensor(data)
+        conv = [ng.tensor(a) if isinstance(a, list) else a for a in args]
+        tconv = [torch.tensor(a) if isinstance(a, list) else a for a in args]
+        assert getattr(ours, name)(*conv) is ours
+        getattr(theirs, name)(*tconv)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, err_msg=name)
+    w = ng.ones(2, requires_grad=True)
+    v = w * 1
+    v.sinh_()
+    v.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.cosh([1.0, 1.0]), rtol=1e-6)
+    assert ng.Tensor.add_ is not ng.ops.pointwise.INPLACE_IF_MISSING["add_"]  # existing forms are kept

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from . import elementwise_functions as pw
+from ..ir.table import ELEMENTWISE
 from .elementwise import inplace_update
 from .indexing import nonzero
 from .reductions import all as _all
@@ -372,6 +373,46 @@ arctanh = _alias("arctanh", pw.atanh)
 arctan2 = _alias("arctan2", pw.atan2)
 sgn = _alias("sgn", pw.sign)
 
+def _row_inplace(name: str, arity: int):
+    """``x.<name>_(...)`` for an op-table row: the row's kernel writes into ``x`` (``inplace_update``)."""
+    if arity == 1:
+        def method(self):
+            inplace_update(self, name)
+            return self
+    else:
+        def method(self, other):
+            inplace_update(self, name, other)
+            return self
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``: the op-table kernel writes into this tensor, which is returned."
+    return method
+
+
+def _composite_inplace(fn):
+    """``x.<fn>_(...)`` for a composed op: ``x.copy_(fn(x, ...))`` (the write barrier and in-place rules of copy_)."""
+    def method(self, *args, **kwargs):
+        return self.copy_(fn(self, *args, **kwargs))
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place ``{fn.__name__}``: the result is copied into this tensor, which is returned."
+    return method
+
+
+def _inplace_if_missing() -> dict:
+    """In-place forms ``<name>_`` of the op-table rows and of this module's compositions and aliases; the
+    binding installs each only where Tensor has no method of that name (add_, exp_, ... keep theirs)."""
+    out = {}
+    skip = {"where", "identity", "isclose", "clamp", "gelu", "gelu_tanh", "leaky_relu", "softplus", "elu"}
+    for name, row in ELEMENTWISE.items():
+        if name in skip or name.startswith(("cast_", "user_")) or row.arity > 2:
+            continue
+        out[name + "_"] = _row_inplace(name, row.arity)
+    for fn in (frac, fmod, logit, sinc, heaviside, float_power, copysign, deg2rad, rad2deg, hypot, xlogy, divide,
+               logaddexp, absolute, negative, multiply, subtract, greater, greater_equal, less, less_equal, not_equal,
+               fix, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2, sgn):
+        out[fn.__name__ + "_"] = _composite_inplace(fn)
+    return out
+
+
 TENSOR_METHODS = {
     "lerp": lerp, "lerp_": lerp_, "addcmul": addcmul, "addcmul_": addcmul_, "addcdiv": addcdiv, "addcdiv_": addcdiv_,
     "nan_to_num": nan_to_num, "nan_to_num_": nan_to_num_, "equal": equal, "logaddexp": logaddexp, "hypot": hypot,
@@ -386,3 +427,4 @@ PUBLIC = ("where", "lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logadde
           "absolute", "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "fix",
           "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sgn",
           "frac", "fmod", "logit", "sinc", "heaviside", "float_power", "signbit", "copysign", "deg2rad", "rad2deg")
+INPLACE_IF_MISSING = _inplace_if_missing()
