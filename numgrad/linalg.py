@@ -1,8 +1,8 @@
 """``numgrad.linalg``: the parts of ``torch.linalg`` built from numgrad's ops.
 
-Norms, products and diagonals; decompositions and solvers (``inv``, ``solve``, ``det``, ``svd``,
-``eigh``, ``cholesky``, ...) have no kernels yet and are not defined here, so a port that needs
-them fails at the attribute lookup rather than with a wrong answer.
+Norms, products, diagonals, ``inv``, ``det``, ``slogdet``, ``solve`` and ``matrix_power``;
+decompositions (``svd``, ``eigh``, ``cholesky``, ``qr``, ...) have no kernels yet and are not
+defined here, so a port that needs them fails at the attribute lookup rather than with a wrong answer.
 
 >>> import numgrad as ng
 >>> ng.linalg.vector_norm(ng.tensor([3., 4.]))
@@ -16,6 +16,7 @@ from typing import Sequence, Union
 from .tensor import Tensor
 from .ops import elementwise_functions as pw
 from .ops.combine import cross as _cross
+from .ops.dense_linalg import det, inverse as inv, matrix_power, slogdet, solve
 from .ops.diagonals import diagonal as _diagonal
 from .ops.linalg import matmul, mm
 from .ops.reductions import amax, amin, norm as _norm
@@ -146,4 +147,5 @@ def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return _diagonal(A, offset, dim1, dim2)
 
 
-__all__ = ["vector_norm", "matrix_norm", "norm", "cross", "vecdot", "multi_dot", "diagonal", "matmul"]
+__all__ = ["vector_norm", "matrix_norm", "norm", "cross", "vecdot", "multi_dot", "diagonal", "matmul", "inv", "det",
+           "slogdet", "solve", "matrix_power"]

@@ -87,7 +87,8 @@ SPECS += [
           lambda rng: [Sample((_r(rng, 4, 3), _r(rng, 4, 3)), dict(dim=1)), Sample((_r(rng, 3, 2), _r(rng, 3, 1)),
                                                                                    dict(dim=0))]),
     _spec("combine.cdist", lambda lib, a, b, p=2.0: lib.cdist(a, b, p=p),
-          lambda rng: [Sample((_r(rng, 4, 3), _r(rng, 5, 3))), Sample((_r(rng, 2, 3, 2), _r(rng, 2, 4, 2)), dict(p=1.0)),
+          lambda rng: [Sample((_r(rng, 4, 3), _r(rng, 5, 3))),
+                       Sample((_r(rng, 2, 3, 2), _r(rng, 2, 4, 2)), dict(p=1.0)),
                        Sample((_r(rng, 3, 2), _r(rng, 2, 2)), dict(p=3.0))], gradcheck=True),
     _spec("combine.kron", lambda lib, a, b: lib.kron(a, b),
           lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 2, 2))), Sample((_r(rng, 3), _r(rng, 2, 2)))]),
@@ -205,7 +206,8 @@ SPECS += [
                        Sample((_r(rng, 3, 4), 1), dict(dim=1))]),
     _spec("linalg.multi_dot", lambda lib, a, b, c: lib.linalg.multi_dot([a, b, c]),
           lambda rng: [Sample((_r(rng, 3), _r(rng, 3, 4), _r(rng, 4, 2)))]),
-    _spec("linalg.vecdot", lambda lib, a, b: lib.linalg.vecdot(a, b), lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 3)))]),
+    _spec("linalg.vecdot", lambda lib, a, b: lib.linalg.vecdot(a, b),
+          lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 3)))]),
 ]
 
 SPECS += [
@@ -221,4 +223,24 @@ SPECS += [
     _spec("pointwise.deg_rad", lambda lib, x: (lib.deg2rad(x), lib.rad2deg(x)), lambda rng: [Sample((_r(rng, 3),))]),
     _spec("shape_more.unfold", lambda lib, x, *a: x.unfold(*a),
           lambda rng: [Sample((_r(rng, 7), 0, 3, 2)), Sample((_r(rng, 2, 5, 3), 1, 2, 1))]),
+]
+
+
+def _well_conditioned(rng, *shape):
+    return rng.standard_normal(shape) + 3 * np.eye(shape[-1])
+
+
+SPECS += [
+    # ------------------------------------------------------------------ inverse, determinants, solve
+    _spec("dense_linalg.inverse", lambda lib, a: lib.inverse(a),
+          lambda rng: [Sample((_well_conditioned(rng, 2, 3, 3),))]),
+    _spec("dense_linalg.det", lambda lib, a: lib.det(a), lambda rng: [Sample((_well_conditioned(rng, 2, 3, 3),))]),
+    _spec("dense_linalg.slogdet", lambda lib, a: lib.slogdet(a), lambda rng: [Sample((_r(rng, 3, 3),))]),
+    _spec("dense_linalg.solve", lambda lib, a, b: lib.linalg.solve(a, b),
+          lambda rng: [Sample((_well_conditioned(rng, 2, 3, 3), _r(rng, 2, 3, 2))),
+                       Sample((_well_conditioned(rng, 3, 3), _r(rng, 3)))]),
+    _spec("dense_linalg.matrix_power", lambda lib, a, n: lib.matrix_power(a, n),
+          lambda rng: [Sample((_r(rng, 3, 3) * 0.5, 3)), Sample((_r(rng, 2, 2, 2), 6))]),
+    _spec("dense_linalg.matrix_power_negative", lambda lib, a, n: lib.matrix_power(a, n),
+          lambda rng: [Sample((_well_conditioned(rng, 2, 2, 2), -2))]),
 ]

@@ -416,7 +416,8 @@ def _inplace_if_missing() -> dict:
 TENSOR_METHODS = {
     "lerp": lerp, "lerp_": lerp_, "addcmul": addcmul, "addcmul_": addcmul_, "addcdiv": addcdiv, "addcdiv_": addcdiv_,
     "nan_to_num": nan_to_num, "nan_to_num_": nan_to_num_, "equal": equal, "logaddexp": logaddexp, "hypot": hypot,
-    "xlogy": xlogy, "divide": divide, "where": _where_method, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_, "clip_": _clip_,
+    "xlogy": xlogy, "divide": divide, "where": _where_method, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_,
+    "clip_": _clip_,
     "absolute": absolute, "negative": negative, "multiply": multiply, "subtract": subtract, "greater": greater,
     "greater_equal": greater_equal, "less": less, "less_equal": less_equal, "not_equal": not_equal, "fix": fix,
     "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh,
@@ -424,7 +425,8 @@ TENSOR_METHODS = {
     "float_power": float_power, "signbit": signbit, "copysign": copysign, "deg2rad": deg2rad, "rad2deg": rad2deg,
 }
 PUBLIC = ("where", "lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide",
-          "absolute", "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "fix",
+          "absolute", "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal",
+          "fix",
           "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sgn",
           "frac", "fmod", "logit", "sinc", "heaviside", "float_power", "signbit", "copysign", "deg2rad", "rad2deg")
 INPLACE_IF_MISSING = _inplace_if_missing()

@@ -149,6 +149,6 @@ TENSOR_METHODS = {
     "is_nonzero": is_nonzero, "get_device": _get_device, "is_signed": _is_signed,
     "is_cpu": property(lambda self: self.device.type == "cpu", doc="Whether the tensor lives on the CPU."),
     "itemsize": property(lambda self: self.dtype.itemsize, doc="Bytes per element."),
-    "nbytes": property(lambda self: self.dtype.itemsize * self.numel(), doc="Bytes of the elements (numel * itemsize)."),
+    "nbytes": property(lambda self: self.dtype.itemsize * self.numel(), doc="Bytes of the elements (numel*itemsize)."),
 }
 PUBLIC = ("numel", "is_tensor", "is_floating_point", "is_nonzero")

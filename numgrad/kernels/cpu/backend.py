@@ -330,6 +330,12 @@ class CpuBackend:
 
         return sampling
 
+    def dense_linalg_kernels(self, arr, op: str):
+        """``kernels/cpu/dense_linalg.py``: batched inverse, sign/log-determinant, solve (``op``: the calling op)."""
+        from . import dense_linalg
+
+        return dense_linalg
+
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         return self._norm

@@ -246,6 +246,10 @@ class CudaBackend:
         """Multinomial sampling kernels: none on CUDA yet."""
         raise _no_cuda_kernel(op)
 
+    def dense_linalg_kernels(self, arr, op: str):
+        """Dense inverse/determinant/solve kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
     def norm_kernels(self, arr):
         """``kernels/cuda/norm.py``: normalization, embedding and dropout (``*_par`` names are the same kernels)."""
         return self._norm
