@@ -244,3 +244,23 @@ SPECS += [
     _spec("dense_linalg.matrix_power_negative", lambda lib, a, n: lib.matrix_power(a, n),
           lambda rng: [Sample((_well_conditioned(rng, 2, 2, 2), -2))]),
 ]
+
+SPECS += [
+    # ------------------------------------------------------------------ counting, integration, covariance, builders
+    _spec("misc.bincount_weights", lambda lib, i, w: lib.bincount(i, weights=w, minlength=6),
+          lambda rng: [Sample((_i(0, 2, 2, 4, 0), _r(rng, 5)))], differentiable=False),
+    _spec("misc.cov_corrcoef", lambda lib, x: (lib.cov(x), lib.corrcoef(x), lib.cov(x[0], correction=0)),
+          lambda rng: [Sample((_r(rng, 3, 6),))]),
+    _spec("misc.trapezoid", lambda lib, y, *x: (lib.trapezoid(y, *x), lib.cumulative_trapezoid(y, *x, dim=-1)),
+          lambda rng: [Sample((_r(rng, 3, 5),)), Sample((_r(rng, 3, 5), np.cumsum(_pos(rng, 5))), grad=(0,))]),
+    _spec("misc.block_diag", lambda lib, a, b, c: lib.block_diag(a, b, c),
+          lambda rng: [Sample((_r(rng, 2, 3), _r(rng, 2), _r(rng, 1, 1)))]),
+    _spec("misc.scatter_views", lambda lib, x, a, b, c: (lib.select_scatter(x, a, 1, 2),
+                                                        lib.slice_scatter(x, b, 2, 0, 4, 2),
+                                                        lib.diagonal_scatter(x, c, 1, 0, 1)),
+          lambda rng: [Sample((_r(rng, 2, 3, 4), _r(rng, 2, 4), _r(rng, 2, 3, 2), _r(rng, 4, 2)))]),
+    _spec("misc.fmax_fmin_logaddexp2", lambda lib, a, b: (lib.fmax(a, b), lib.fmin(a, b), lib.logaddexp2(a, b)),
+          lambda rng: [Sample((_r(rng, 3, 4), _r(rng, 4)))]),
+    # torch's vander backward fails (an in-place write into a saved view); ours is gradchecked in test_ops_more
+    _spec("misc.vander", lambda lib, x: lib.vander(x, N=4), lambda rng: [Sample((_r(rng, 3),))], differentiable=False),
+]

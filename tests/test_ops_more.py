@@ -452,3 +452,28 @@ def test_dense_linalg_errors_and_logdet_signs():
     np.testing.assert_allclose(ng.logdet(ng.tensor(mats)).numpy(), torch.logdet(torch.tensor(mats)).numpy())
     np.testing.assert_array_equal(ng.matrix_power(ng.tensor(mats), 0).numpy(),
                                   torch.matrix_power(torch.tensor(mats), 0).numpy())
+
+
+def test_counting_membership_and_builders_match_torch():
+    _same(ng.bincount(ng.tensor([0, 2, 2]), minlength=5), torch.bincount(torch.tensor([0, 2, 2]), minlength=5))
+    np.testing.assert_array_equal(ng.histc(ng.tensor([1.0, 2.0, 1.0, 4.0, 5.0]), bins=4, min=0, max=3).numpy(),
+                                  torch.histc(torch.tensor([1.0, 2.0, 1.0, 4.0, 5.0]), bins=4, min=0, max=3).numpy())
+    _same(ng.isin(ng.tensor([[1, 2], [3, 4]]), ng.tensor([2, 3])),
+          torch.isin(torch.tensor([[1, 2], [3, 4]]), torch.tensor([2, 3])))
+    _same(ng.isin(ng.tensor([1, 2]), 2, invert=True), torch.isin(torch.tensor([1, 2]), 2, invert=True))
+    _same(ng.combinations(ng.tensor([1, 2, 3]), 2), torch.combinations(torch.tensor([1, 2, 3]), 2))
+    _same(ng.combinations(ng.tensor([1, 2]), 2, with_replacement=True),
+          torch.combinations(torch.tensor([1, 2]), 2, with_replacement=True))
+    _same(ng.argwhere(ng.tensor([[0, 1], [2, 0]])), torch.argwhere(torch.tensor([[0, 1], [2, 0]])))
+    np.testing.assert_allclose(ng.logspace(0, 2, 3, base=2).numpy(), torch.logspace(0, 2, 3, base=2).numpy())
+    inf = float("inf")
+    _same(ng.isposinf(ng.tensor([1.0, inf, -inf])), torch.isposinf(torch.tensor([1.0, inf, -inf])))
+    _same(ng.isneginf(ng.tensor([1.0, inf, -inf])), torch.isneginf(torch.tensor([1.0, inf, -inf])))
+    with pytest.raises(RuntimeError, match="bincount only supports 1-d non-negative integral inputs"):
+        ng.bincount(ng.tensor([-1, 2]))
+    with pytest.raises(RuntimeError, match="expected src to have a size equal to the slice of self"):
+        ng.select_scatter(ng.zeros(2, 2), ng.ones(3), 0, 0)
+    with pytest.raises(NotImplementedError, match="fweights and aweights"):
+        ng.cov(ng.ones(2, 3), fweights=ng.tensor([1, 1, 1]))
+    x = ng.tensor([0.5, -1.2, 2.0], dtype=ng.float64, requires_grad=True)
+    assert ng.autograd.gradcheck(lambda t: ng.vander(t, N=4, increasing=True), (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
