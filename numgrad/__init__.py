@@ -55,3 +55,4 @@ from .creation import (  # noqa: E402,F401 - PyTorch's legacy typed constructors
     BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
 )
 from . import linalg  # noqa: E402,F401 - torch.linalg's norms and products
+from .creation import Generator, get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402,F401

@@ -5,6 +5,7 @@ NumPy directly.  Random numbers come from one seedable PCG64 generator.
 """
 from __future__ import annotations
 
+import json
 import numbers
 from typing import Optional
 
@@ -27,13 +28,112 @@ def manual_seed(seed: int):
     >>> _ = ng.manual_seed(0); bool((a == ng.rand(2)).all())
     True
     """
-    global _rng
+    global _rng, _initial_seed
     _rng = np.random.default_rng(int(seed))
+    _initial_seed = int(seed)
     return _rng
 
 
 def default_generator() -> np.random.Generator:
     return _rng
+
+
+_initial_seed = None  # the last manual_seed; a fresh seed is drawn from OS entropy the first time it is asked for
+
+
+def seed() -> int:
+    """Seed numgrad's generator from OS entropy and return the seed.
+
+    >>> import numgrad as ng
+    >>> s = ng.seed(); ng.initial_seed() == s
+    True
+    """
+    s = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    manual_seed(s)
+    return s
+
+
+def initial_seed() -> int:
+    """The seed numgrad's generator was last seeded with (drawn now if it never was).
+
+    >>> import numgrad as ng
+    >>> _ = ng.manual_seed(7); ng.initial_seed()
+    7
+    """
+    return seed() if _initial_seed is None else _initial_seed
+
+
+def _state_tensor(gen: np.random.Generator) -> Tensor:
+    return Tensor(np.frombuffer(json.dumps(gen.bit_generator.state).encode(), dtype=np.uint8).copy())
+
+
+def _load_state(gen: np.random.Generator, state) -> None:
+    if not isinstance(state, Tensor) or state.dtype != _dtypes.uint8 or state.ndim != 1:
+        raise TypeError("set_rng_state(): expected a 1-D uint8 tensor from get_rng_state()")
+    try:
+        gen.bit_generator.state = json.loads(bytes(state.numpy()).decode())
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RuntimeError(f"set_rng_state(): not a state returned by get_rng_state() ({exc})") from None
+
+
+def get_rng_state() -> Tensor:
+    """The state of numgrad's generator as a uint8 tensor (for :func:`set_rng_state`; not PyTorch's format).
+
+    >>> import numgrad as ng
+    >>> s = ng.get_rng_state(); a = ng.rand(2); ng.set_rng_state(s); bool((a == ng.rand(2)).all())
+    True
+    """
+    return _state_tensor(_rng)
+
+
+def set_rng_state(new_state) -> None:
+    """Restore numgrad's generator to a state from :func:`get_rng_state`."""
+    _load_state(_rng, new_state)
+
+
+class Generator:
+    """A random number generator to pass as ``generator=`` (rand, randn, randint, multinomial, init, data).
+
+    It wraps a NumPy ``Generator`` (PCG64): the same seed gives the same numbers in numgrad, not
+    PyTorch's numbers.
+
+    >>> import numgrad as ng
+    >>> g = ng.Generator().manual_seed(42)
+    >>> a = ng.rand(2, generator=g); _ = g.manual_seed(42); bool((a == ng.rand(2, generator=g)).all())
+    True
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = as_device(device)
+        self._np = np.random.default_rng()
+        self._initial_seed = None
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._np = np.random.default_rng(int(seed))
+        self._initial_seed = int(seed)
+        return self
+
+    def seed(self) -> int:
+        s = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self.seed() if self._initial_seed is None else self._initial_seed
+
+    def get_state(self) -> Tensor:
+        return _state_tensor(self._np)
+
+    def set_state(self, new_state) -> "Generator":
+        _load_state(self._np, new_state)
+        return self
+
+    def __getattr__(self, name):
+        # random(), standard_normal(), integers(), permutation()...: the NumPy generator's own methods, which is
+        # what numgrad's samplers call on any generator they are given
+        if name.startswith("__") or name == "_np":
+            raise AttributeError(name)
+        return getattr(self._np, name)
 
 
 def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:

@@ -477,3 +477,22 @@ def test_counting_membership_and_builders_match_torch():
         ng.cov(ng.ones(2, 3), fweights=ng.tensor([1, 1, 1]))
     x = ng.tensor([0.5, -1.2, 2.0], dtype=ng.float64, requires_grad=True)
     assert ng.autograd.gradcheck(lambda t: ng.vander(t, N=4, increasing=True), (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_generator_objects_and_rng_state_round_trip():
+    g = ng.Generator().manual_seed(42)
+    a = ng.rand(3, generator=g)
+    g.manual_seed(42)
+    assert ng.rand(3, generator=g).tolist() == a.tolist() and g.initial_seed() == 42
+    state = g.get_state()
+    draws = ng.multinomial(ng.ones(5), 3, generator=g).tolist()
+    assert g.set_state(state) is g and ng.multinomial(ng.ones(5), 3, generator=g).tolist() == draws
+    saved = ng.get_rng_state()
+    assert saved.dtype == ng.uint8 and saved.ndim == 1
+    x = ng.randn(4)
+    ng.set_rng_state(saved)
+    assert ng.randn(4).tolist() == x.tolist()
+    ng.manual_seed(11)
+    assert ng.initial_seed() == 11 and isinstance(ng.seed(), int)
+    with pytest.raises(TypeError, match="expected a 1-D uint8 tensor"):
+        ng.set_rng_state(ng.zeros(3))
