@@ -56,3 +56,5 @@ from .creation import (  # noqa: E402,F401 - PyTorch's legacy typed constructors
 )
 from . import linalg  # noqa: E402,F401 - torch.linalg's norms and products
 from .creation import Generator, get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402,F401
+from .creation import asarray, inclusive_range as range  # noqa: E402,F401 - torch.range: the deprecated inclusive one
+from .nn.functional import log_softmax, softmax  # noqa: E402,F401 - torch.softmax / torch.log_softmax

@@ -195,6 +195,47 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype, device=device)
 
 
+def asarray(obj, *, dtype=None, device=None, copy: Optional[bool] = None, requires_grad: bool = False):
+    """``obj`` as a tensor, sharing memory with a tensor or NumPy array when dtype and device allow
+    (``copy=True`` always copies, ``copy=False`` refuses to).
+
+    >>> import numgrad as ng
+    >>> ng.asarray([1, 2]).dtype
+    numgrad.int64
+    """
+    if copy:
+        out = tensor(obj.detach() if isinstance(obj, Tensor) else obj, dtype=dtype, device=device)
+    else:
+        out = as_tensor(obj, dtype=dtype, device=device)
+        if device is not None and out.device != as_device(device):
+            out = out.to(as_device(device))
+        shares = out is obj or (isinstance(obj, np.ndarray) and np.shares_memory(out._data, obj))
+        if copy is False and not shares and isinstance(obj, (Tensor, np.ndarray)):
+            raise ValueError("asarray(): copy=False but the data cannot be shared (dtype or device differ)")
+    if requires_grad:
+        out = out.detach().requires_grad_(True) if out is obj else out.requires_grad_(True)
+    return out
+
+
+def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False):
+    """Values from ``start`` to ``end`` INCLUSIVE by ``step``, float by default (deprecated in PyTorch in favour
+    of :func:`arange`, kept for old scripts).
+
+    >>> import numgrad as ng
+    >>> ng.range(1, 3)
+    tensor([1., 2., 3.])
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("range(): step must be nonzero")
+    # exported as numgrad.range (named otherwise here so that this module keeps the builtin range)
+    count = int(np.floor((end - start) / step)) + 1
+    dt = _dt(dtype)
+    values = start + step * np.arange(max(count, 0), dtype=np.float64)
+    return _finish(values.astype(dt.np), requires_grad, device)
+
+
 def from_numpy(array: np.ndarray):
     """A tensor that shares memory with ``array``.
 

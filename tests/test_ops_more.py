@@ -496,3 +496,16 @@ def test_generator_objects_and_rng_state_round_trip():
     assert ng.initial_seed() == 11 and isinstance(ng.seed(), int)
     with pytest.raises(TypeError, match="expected a 1-D uint8 tensor"):
         ng.set_rng_state(ng.zeros(3))
+
+
+def test_asarray_range_and_softmax_in_the_torch_namespace():
+    a = np.arange(3.0)
+    assert np.shares_memory(ng.asarray(a).numpy(), a)
+    assert not np.shares_memory(ng.asarray(a, copy=True).numpy(), a)
+    with pytest.raises(ValueError, match="copy=False but the data cannot be shared"):
+        ng.asarray(a, dtype=ng.float32, copy=False)
+    with pytest.warns(UserWarning):
+        expected = torch.range(0, 1, 0.3)
+    np.testing.assert_allclose(ng.range(0, 1, 0.3).numpy(), expected.numpy())
+    np.testing.assert_allclose(ng.softmax(ng.tensor([1.0, 2.0]), 0).numpy(),
+                               torch.softmax(torch.tensor([1.0, 2.0]), 0).numpy(), rtol=1e-6)
