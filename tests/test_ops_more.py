@@ -101,8 +101,17 @@ def test_unique_matches_torch():
         _same(o, t)
     x = ng.tensor([1.0, 2.0], requires_grad=True)
     assert not ng.unique(x).requires_grad
-    with pytest.raises(NotImplementedError, match="unique\\(dim=0\\)"):
-        ng.unique(x, dim=0)
+    nan = float("nan")
+    for o, t in zip(ng.unique(ng.tensor([nan, 1.0, nan, 1.0]), return_inverse=True, return_counts=True),
+                    torch.unique(torch.tensor([nan, 1.0, nan, 1.0]), return_inverse=True, return_counts=True)):
+        np.testing.assert_array_equal(o.numpy(), t.numpy())  # every NaN is its own value
+    rows = [[1, 2, 1], [0, 1, 0], [1, 2, 1]]
+    for dim in (0, 1):
+        for o, t in zip(ng.unique(_ng(rows), dim=dim, return_inverse=True, return_counts=True),
+                        torch.unique(torch.tensor(rows), dim=dim, return_inverse=True, return_counts=True)):
+            _same(o, t)
+    with pytest.raises(NotImplementedError, match="unique_consecutive\\(dim=0\\)"):
+        ng.unique_consecutive(x, dim=0)
 
 
 def test_searchsorted_and_bucketize_match_torch():

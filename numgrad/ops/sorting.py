@@ -19,7 +19,7 @@ from ..tensor import Tensor, result_type
 from ..kernels import backend as _backend
 from ..kernels.backend import sorting_kernels as _kernels
 from ..creation import tensor
-from .indexing import gather
+from .indexing import gather, index_select
 from .shape import narrow
 
 sort_return_type = collections.namedtuple("sort", ("values", "indices"))
@@ -164,15 +164,17 @@ def _no_dim(dim, op: str) -> None:
 
 def unique(input, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
            dim: Optional[int] = None):
-    """The distinct values of ``input`` (flattened), ascending; optionally the index of each input element
-    in that list (shaped like ``input``) and how often each value occurs. Not differentiable.
+    """The distinct values of ``input`` (flattened), ascending, or the distinct slices along ``dim``; optionally
+    the index of each element (slice) in that list and how often each occurs. Every NaN is distinct, as in
+    PyTorch. Not differentiable.
 
     >>> import numgrad as ng
     >>> ng.unique(ng.tensor([2, 1, 2, 3]), return_inverse=True, return_counts=True)
     (tensor([1, 2, 3]), tensor([1, 0, 1, 2]), tensor([1, 2, 1]))
     """
     _check_sortable(input, "unique")
-    _no_dim(dim, "unique")
+    if dim is not None:
+        return _unique_dim(input, dim, return_inverse, return_counts)
     K = _kernels(input._data, "unique")
     flat = _flat_data(input)
     keys = flat.view(np.uint8) if flat.dtype == np.bool_ else flat
@@ -181,6 +183,25 @@ def unique(input, sorted: bool = True, return_inverse: bool = False, return_coun
     if flat.dtype == np.bool_:
         values = values.view(np.bool_)
     return _unique_result(values, inverse, counts, input.shape, return_inverse, return_counts)
+
+
+def _unique_dim(input, dim: int, return_inverse: bool, return_counts: bool):
+    """The distinct slices of ``input`` along ``dim``, in lexicographic order (PyTorch's ``unique(dim=...)``)."""
+    d = _wrap(dim, input.ndim, "unique")
+    K = _kernels(input._data, "unique")
+    n = input.shape[d] if input.ndim else 1
+    moved = np.moveaxis(input._data, d, 0) if input.ndim else input._data.reshape(1)
+    rows = _backend.contiguous(moved).reshape(n, -1)
+    if rows.dtype == np.bool_:
+        rows = rows.view(np.uint8)
+    first, inverse, counts = K.unique_rows(rows)
+    values = index_select(input.detach(), d, Tensor(first))
+    out = [values]
+    if return_inverse:
+        out.append(Tensor(inverse))
+    if return_counts:
+        out.append(Tensor(counts))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False, dim: Optional[int] = None):

@@ -117,7 +117,7 @@ def unique_sorted(sorted_values, order):
     k = -1
     for i in range(n):
         v = sorted_values[i]
-        if i == 0 or not (v == sorted_values[i - 1] or (v != v and sorted_values[i - 1] != sorted_values[i - 1])):
+        if i == 0 or not v == sorted_values[i - 1]:  # NaN never equals: every NaN is its own value, as in PyTorch
             k += 1
             starts[k] = i
         counts[k] += 1
@@ -147,3 +147,73 @@ def unique_consecutive_runs(values):
     for j in range(k + 1):
         uniq[j] = values[starts[j]]
     return uniq, inverse, counts[:k + 1].copy()
+
+
+@njit(**_OPTS)
+def _row_before(rows, i, j):
+    """Whether row ``i`` goes strictly before row ``j`` (lexicographic, NaN largest)."""
+    for c in range(rows.shape[1]):
+        a = rows[i, c]
+        b = rows[j, c]
+        if _before(a, b, False):
+            return True
+        if _before(b, a, False):
+            return False
+    return False
+
+
+@njit(**_OPTS)
+def unique_rows(rows):
+    """Distinct rows of ``rows`` (n, m) in lexicographic order: (position of each distinct row's first
+    occurrence in sorted order mapped back to ``rows``, inverse index of every row, count of each)."""
+    n = rows.shape[0]
+    idx = np.arange(n)
+    tmp = np.empty(n, dtype=np.int64)
+    width = 1
+    src, dst = idx, tmp
+    while width < n:  # stable bottom-up merge sort of the row positions
+        start = 0
+        while start < n:
+            mid = min(start + width, n)
+            stop = min(start + 2 * width, n)
+            i, j, k = start, mid, start
+            while i < mid and j < stop:
+                if _row_before(rows, src[j], src[i]):
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < stop:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+            start += 2 * width
+        src, dst = dst, src
+        width *= 2
+    order = src
+    first = np.empty(n, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    k = -1
+    for p in range(n):
+        r = order[p]
+        same = False
+        if p > 0:
+            q = order[p - 1]
+            same = True
+            for c in range(rows.shape[1]):
+                if not rows[r, c] == rows[q, c]:
+                    same = False
+                    break
+        if not same:
+            k += 1
+            first[k] = r
+        counts[k] += 1
+        inverse[r] = k
+    return first[:k + 1].copy(), inverse, counts[:k + 1].copy()
