@@ -22,7 +22,8 @@ from .tensor import Tensor
 from .nn.functional import log_softmax, softmax
 
 OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
-OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api", "random", "pointwise", "scatter", "shape_more", "statistics", "dense_linalg", "misc")  # issue 16 families, one module each
+OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api", "random", "pointwise",  # issue 16
+                "scatter", "shape_more", "statistics", "dense_linalg", "misc")
 
 
 def _ops_modules():
