@@ -118,3 +118,18 @@ def promote_pair(a: DType, b: DType) -> DType:
     if a._category != b._category:
         return a if a._category > b._category else b
     return from_numpy_dtype(np.promote_types(a.np, b.np))
+
+
+_TORCH_TYPE_NAMES = {
+    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+    "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+}
+
+
+def torch_type_name(dtype: "DType") -> str:
+    """PyTorch's scalar-type name of ``dtype`` as its error messages spell it (``Float`` for float32).
+
+    >>> torch_type_name(float32)
+    'Float'
+    """
+    return _TORCH_TYPE_NAMES.get(dtype.name, dtype.name)

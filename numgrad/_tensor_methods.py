@@ -16,7 +16,7 @@ from .kernels.backend import to_device
 from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
 from .ops.sum_mean import sum_to
-from .ops.views import check_not_graph_view
+from .autograd.views import check_view_inplace
 from .ops import pointwise as _ops_pointwise
 from .tensor import Tensor
 from .nn.functional import log_softmax, softmax
@@ -138,6 +138,7 @@ class _Fill(Function):
     zero gradient, a 0-d tensor ``value`` the sum of the incoming one."""
 
     node_name = "FillBackward2"
+    saves_only_metadata = True  # a second backward works, as in PyTorch
 
     @staticmethod
     def forward(ctx, t, value, node_name: str):
@@ -168,7 +169,7 @@ def _fill_(self, value, _name: str = "fill"):
     if not record:
         ew.copy_into(self, value._data if isinstance(value, Tensor) else value)
         return self
-    check_not_graph_view(self, _name + "_")
+    check_view_inplace(self, _name + "_")
     node_name = "ZeroBackward0" if _name == "zero" else (
         "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
     out = _Fill.apply(self, value, node_name)
@@ -186,6 +187,7 @@ class _Copy(Function):
     the incoming one summed back over the broadcast, in its own dtype."""
 
     node_name = "CopyBackwards"
+    saves_only_metadata = True
 
     @staticmethod
     def forward(ctx, t, src):
@@ -215,8 +217,9 @@ def _copy_(self, src):
     if not isinstance(src, Tensor):
         src = tensor(src)
     self._check_inplace("copy")
+    ew.check_no_partial_overlap(self, (src,))
     if _grad_mode.is_grad_enabled() and (self._requires_grad or src._requires_grad):
-        check_not_graph_view(self, "copy_")
+        check_view_inplace(self, "copy_")
         out = _Copy.apply(self, src)
         self._rebase_history(out._grad_fn, 0)
         return self

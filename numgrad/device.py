@@ -37,9 +37,23 @@ class Device:
     def __hash__(self):
         return hash((self.type, self.index or 0))
 
+    def __reduce__(self):
+        # copies (copy.deepcopy of a module) and unpickled devices are the canonical objects below: the ops
+        # compare a tensor's device by identity, so a fresh Device('cpu') would read as a second device
+        return (_canonical, (self.type, self.index))
+
 
 cpu = Device("cpu")
 cuda0 = Device("cuda", 0)
+
+
+def _canonical(kind: str, index) -> Device:
+    """The module's own ``cpu`` / ``cuda0`` object for that device (others: a new ``Device``)."""
+    if kind == "cpu":
+        return cpu
+    if kind == "cuda" and (index or 0) == 0:
+        return cuda0
+    return Device(kind, index)
 
 
 def devices_differ(first, second, detail: str) -> RuntimeError:

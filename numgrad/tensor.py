@@ -59,6 +59,28 @@ def _legacy_constructor_array(data, sizes: tuple, dtype=None) -> np.ndarray:
     return np.array(data, dtype=dt)
 
 
+class ViewInfo:
+    """How a view was taken of its base, so autograd can take it again (PyTorch's view replay).
+
+    ``base`` is the tensor that owns the memory (never itself a view); ``replay`` is the chain of view ops,
+    each ``(function, extra_args, kwargs, output_index)``, that turns the base into this view;
+    ``creation`` says why in-place writes into the view may be refused (``VIEW_*`` below).
+    """
+
+    __slots__ = ("base", "replay", "creation", "op_name")
+
+    def __init__(self, base: "Tensor", replay: tuple, creation: int, op_name: str):
+        self.base = base
+        self.replay = replay
+        self.creation = creation
+        self.op_name = op_name
+
+
+VIEW_DEFAULT = 0
+VIEW_IN_NO_GRAD = 1  # taken while grad mode was off: recorded in-place writes into it are refused, as in PyTorch
+VIEW_OF_MULTIPLE = 2  # one of several views returned by one call (unbind, split): same
+
+
 class Tensor:
     """A multi-dimensional array with automatic differentiation.
 
@@ -73,7 +95,7 @@ class Tensor:
 
     __slots__ = (
         "_buf", "_lazy", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
-        "_acc", "_hooks", "_retains_grad", "_device", "__weakref__",
+        "_acc", "_hooks", "_retains_grad", "_device", "_view", "_views", "__weakref__",
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
@@ -88,10 +110,12 @@ class Tensor:
         self.grad: Optional[Tensor] = None
         self._grad_fn = None
         self._output_nr = 0
-        self._version = _version if _version is not None else [0]
+        self._version = _version if _version is not None else [0, 0]  # see _bump_version
         self._acc = None
         self._hooks = None
         self._retains_grad = False
+        self._view: Optional[ViewInfo] = None  # set when this tensor is a view of another (numgrad.autograd.function)
+        self._views = None  # on a base: weak references to the views taken of it
         # where the data lives is the device: one source of truth
         self._device = cuda0 if type(data) is DeviceArray else cpu
         if requires_grad:
@@ -107,10 +131,12 @@ class Tensor:
         t.grad = None
         t._grad_fn = None
         t._output_nr = 0
-        t._version = _version if _version is not None else [0]
+        t._version = _version if _version is not None else [0, 0]
         t._acc = None
         t._hooks = None
         t._retains_grad = False
+        t._view = None
+        t._views = None
         t._device = lazy.device
         return t
 
@@ -247,13 +273,26 @@ class Tensor:
         return Tensor(self._buf, _version=self._version)
 
     def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place (not allowed on a view, as in PyTorch)."""
+        if self._view is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._grad_fn = None
         self._requires_grad = False
         return self
 
     @property
     def data(self) -> "Tensor":
-        return self.detach()
+        """The same memory, cut from the graph, with a version counter of its own (as PyTorch's ``.data``).
+
+        Writes through it are invisible to autograd's modified-in-place checks, as in PyTorch; they still
+        run pending readers of the memory first, and stop fused backward regions from recomputing a value
+        that now differs from memory (``_bump_version``).
+        """
+        version = _DataVersion([0, 0])
+        version.shadow = self._version
+        if self._buf is None:
+            return Tensor._from_lazy(self._lazy, _version=version)
+        return Tensor(self._buf, _version=version)
 
     @data.setter
     def data(self, value: "Tensor") -> None:
@@ -341,10 +380,21 @@ class Tensor:
             _pending_readers.flush_readers(self._data)
 
     def _bump_version(self) -> None:
-        self._version[0] += 1
+        # a version counter is [writes, writes through .data]: autograd's saved-tensor checks read the first
+        # (PyTorch's _version), a fused backward that would recompute a value reads both
+        version = self._version
+        version[0] += 1
+        if type(version) is _DataVersion:
+            version.shadow[1] += 1
 
     # numpy interop: np.add(array, tensor) and friends defer to the tensor
     __array_ufunc__ = None
+
+
+class _DataVersion(list):
+    """The version counter of a ``.data`` tensor: its writes also count in the original's second slot."""
+
+    __slots__ = ("shadow",)
 
 
 def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:

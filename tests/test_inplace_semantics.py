@@ -246,8 +246,54 @@ NUMERICS = {
 
 @pytest.mark.parametrize("name", sorted(NUMERICS))
 def test_numerics_match_pytorch(name):
-    """Issue 15 case 11 (the parts fixed so far)."""
+    """Issue 15 case 11."""
     assert NUMERICS[name](ng) == NUMERICS[name](torch)
+
+
+NAN = float("nan")
+GRADS_AT_SPECIAL_POINTS = {
+    "amax_nan": (lambda L, x: x.amax(), [1.0, NAN, 3.0]),
+    "amax_dim_nan": (lambda L, x: x.amax(1), [[1.0, NAN], [2.0, 2.0]]),
+    "amin_nan": (lambda L, x: x.amin(), [1.0, NAN, 3.0]),
+    "max_nan": (lambda L, x: x.max(), [1.0, NAN, NAN]),
+    "min_nan": (lambda L, x: x.min(), [[1.0, NAN], [2.0, -4.0]]),
+    "max_dim_nan": (lambda L, x: x.max(0)[0], [[1.0, NAN], [2.0, 2.0]]),
+    "max_ties": (lambda L, x: x.max(), [3.0, 1.0, 3.0]),
+    "prod_nan": (lambda L, x: x.prod(), [1.0, NAN, 3.0]),
+    "relu_nan": (lambda L, x: L.relu(x), [1.0, NAN, -3.0]),
+    "sqrt_zero_signed": (lambda L, x: L.sqrt(x) * L.tensor([1.0, -1.0, 2.0]), [0.0, 0.0, 4.0]),
+    "sqrt_zero": (lambda L, x: L.sqrt(x), [0.0, 1.0, 4.0]),
+}
+
+
+@pytest.mark.parametrize("fusion", [True, False], ids=["fusion-on", "fusion-off"])
+@pytest.mark.parametrize("name", sorted(GRADS_AT_SPECIAL_POINTS))
+def test_gradients_at_nan_zero_and_ties_match_pytorch(name, fusion):
+    """Issue 15 case 11: NaN propagates through max-like gradients as in PyTorch; d sqrt(x)/dx at 0 is inf."""
+    build, data = GRADS_AT_SPECIAL_POINTS[name]
+    grads = []
+    before = ng.is_fusion_enabled()
+    ng.set_fusion(fusion)
+    try:
+        for lib in (ng, torch):
+            x = lib.tensor(data, requires_grad=True)
+            build(lib, x).sum().backward()
+            grads.append(x.grad.numpy())
+    finally:
+        ng.set_fusion(before)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_index_put_refuses_a_value_of_another_dtype_as_pytorch_does():
+    x = ng.zeros(3)
+    with pytest.raises(RuntimeError, match="Index put requires the source and destination dtypes match, got Float "
+                                           "for the destination and Double for the source."):
+        x[ng.tensor([0, 1])] = ng.tensor([1.0, 2.0], dtype=ng.float64)
+    with pytest.raises(RuntimeError, match="got Float for the destination and Long for the source"):
+        x.index_put_((ng.tensor([0]),), ng.tensor([1]))
+    x[0:2] = ng.tensor([1.0, 2.0], dtype=ng.float64)  # through slices the value is cast, as in PyTorch
+    x[ng.tensor([2])] = 7  # and so is a Python number
+    assert x.tolist() == [1.0, 2.0, 7.0]
 
 
 def test_integers_to_negative_powers_raise_pytorchs_error():

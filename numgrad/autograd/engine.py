@@ -240,6 +240,17 @@ def _n_outputs(node) -> int:
     return getattr(node, "n_outputs", 1)
 
 
+def writable(g):
+    """``g``, or a copy when its memory cannot be written (a broadcast view from a sum's or mean's backward).
+
+    Gradients handed to users are tensors they may write in place, as PyTorch's are.
+    """
+    buf = g._buf
+    if buf is not None and not buf.flags.writeable:
+        return g.clone()
+    return g
+
+
 def _grad_value(current, g, create_graph, assigned_arrays):
     """New value of a ``.grad`` slot after adding ``g`` (in place when safe).
 
@@ -248,7 +259,7 @@ def _grad_value(current, g, create_graph, assigned_arrays):
     time a slot is filled it only takes ownership of arrays nobody else holds.
     """
     if create_graph:
-        return g if current is None else current + g
+        return writable(g) if current is None else current + g
     g = g.detach()
     if current is None:
         arr = g._data

@@ -9,10 +9,11 @@ pass runs with ``create_graph=True``.
 from __future__ import annotations
 
 import itertools
+import weakref
 
 from .. import _profiler_hooks as _profiler  # hooks in Function.apply / FunctionNode.apply
 from ..creation import tensor, zeros
-from ..tensor import Tensor
+from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor, ViewInfo
 from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
@@ -192,6 +193,9 @@ class _FunctionMeta(type):
         super().__init__(name, bases, attrs)
         if "node_name" not in attrs:
             cls.node_name = f"{name}Backward"
+        # checked on every apply: only functions that can return views pay for asking output_is_view
+        cls._may_return_views = bool(attrs.get("returns_views")) or "output_is_view" in attrs or any(
+            getattr(b, "_may_return_views", False) for b in bases)
 
 
 class Function(metaclass=_FunctionMeta):
@@ -279,7 +283,48 @@ class Function(metaclass=_FunctionMeta):
                 o._attach(node, i)
                 fresh.append(o)
             outs = tuple(fresh)
+        if cls._may_return_views and isinstance(args[0], Tensor) and cls.output_is_view(ctx):
+            _mark_views(cls, args, kwargs, outs, prev)
+        else:
+            for o in outs:  # a view made inside forward (of a temporary) is not a view of anything the user has
+                if o is not None and o._view is not None:
+                    o._view = None
         return outs[0] if single else outs
+
+
+def _mark_views(cls, args, kwargs, outs, grad_mode: bool) -> None:
+    """Remember how each output was viewed from its base, so an in-place write into the view (or the base)
+    can rebase the base's history (CopySlices) and retake the views' histories (``autograd.views``)."""
+    parent = args[0]
+    info = parent._view
+    if info is None:
+        base, replay, creation = parent, (), VIEW_DEFAULT
+    else:
+        base, replay, creation = info.base, info.replay, info.creation
+    if not grad_mode:
+        creation = VIEW_IN_NO_GRAD
+    elif len(outs) > 1 and creation == VIEW_DEFAULT:
+        creation = VIEW_OF_MULTIPLE
+    views = base._views
+    if views is None:
+        views = base._views = []
+    elif len(views) >= 64 and not len(views) & (len(views) - 1):  # at powers of two: drop dead views
+        views[:] = [r for r in views if r() is not None]
+    rest = args[1:]
+    op_name = cls.__name__.lstrip("_")
+    for i, o in enumerate(outs):
+        if o is not None:
+            o._view = ViewInfo(base, replay + ((cls, rest, kwargs, i),), creation, op_name)
+            views.append(weakref.ref(o))
+
+
+def replay_view(base: Tensor, replay: tuple) -> Tensor:
+    """Take a view of ``base`` again the way ``replay`` (a ``ViewInfo.replay``) took it, as recorded ops."""
+    t = base
+    for cls, rest, kwargs, index in replay:
+        r = cls.apply(t, *rest, **kwargs)
+        t = r[index] if isinstance(r, tuple) else r
+    return t
 
 
 def _edge(t):

@@ -11,7 +11,7 @@ from typing import Optional
 
 from ..creation import ones_like, tensor, zeros_like
 from ..tensor import Tensor
-from .engine import run_backward
+from .engine import run_backward, writable
 
 
 def _as_list(x):
@@ -115,5 +115,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
                     f"One of the differentiated Tensors appears to not have been used in the graph "
                     f"(input {i}, shape {list(t.shape)}). Set allow_unused=True if this is the desired behavior."
                 )
-        out.append(g)
+        out.append(None if g is None else writable(g))
     return tuple(out)

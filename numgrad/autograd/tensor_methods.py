@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from .function import AccumulateGrad
 from .grad_api import backward as autograd_backward
 from .grad_mode import is_grad_enabled
+from .views import check_view_inplace, rebase_view, retake_views
 
 
 class RemovableHandle:
@@ -97,10 +98,21 @@ def backward(self: Tensor, gradient=None, retain_graph: Optional[bool] = None, c
 def _check_inplace(self: Tensor, op: str) -> None:
     """Called before every in-place write: autograd's leaf rule, and pending fused
     ops that read this memory must compute their values first."""
+    view = self._view
+    if view is not None and view.base._requires_grad and is_grad_enabled():
+        # PyTorch refuses writes into a view taken under no_grad of a tensor that requires grad, and into
+        # views of leaves that require grad, even when nothing else in the write requires grad
+        check_view_inplace(self, op)
     if self._requires_grad and self._grad_fn is None and is_grad_enabled():
         raise RuntimeError(
             f"a leaf Variable that requires grad is being used in an in-place operation ({op}_). "
             "Wrap the update in `with numgrad.no_grad():` or work on a clone()."
+        )
+    buf = self._buf
+    if buf is not None and not buf.flags.writeable:  # expand()ed memory (stride 0), or read-only NumPy memory
+        raise RuntimeError(
+            f"{op}_: unsupported operation: more than one element of the written-to tensor refers to a single "
+            "memory location. Please clone() the tensor before performing the operation."
         )
     self._before_write()
 
@@ -112,6 +124,9 @@ def _rebase_history(self: Tensor, node, output_nr: int) -> None:
     PyTorch (``y.retain_grad(); y.mul_(3)``: ``y.grad`` is the gradient of the
     multiplied ``y``).
     """
+    if self._view is not None:
+        rebase_view(self, node, output_nr)  # the base's history changes; this view's is retaken from it
+        return
     if self._retains_grad:
         old = self._grad_fn
         if old is not None and old._retain:
@@ -120,8 +135,10 @@ def _rebase_history(self: Tensor, node, output_nr: int) -> None:
         if node._retain is None:
             node._retain = {}
         node._retain[output_nr] = weakref.ref(self)
-        return
-    self._attach(node, output_nr)
+    else:
+        self._attach(node, output_nr)
+    if self._views:
+        retake_views(self)
 
 
 def _install() -> None:

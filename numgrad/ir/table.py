@@ -245,7 +245,11 @@ row("log", 1, "float", "M.log({0})", lambda F, x, out, g: (g / x[0],), domain="p
 row("log2", 1, "float", "M.log2({0})", lambda F, x, out, g: (g / (x[0] * LN2),), domain="positive")
 row("log1p", 1, "float", "M.log1p({0})", lambda F, x, out, g: (g / (x[0] + 1.0),), domain="positive")
 row("expm1", 1, "float", "M.expm1({0})", lambda F, x, out, g: (g * (out + 1.0),))
-row("sqrt", 1, "float", "M.sqrt({0})", lambda F, x, out, g: (g / (out * 2.0),), domain="positive")
+row("sqrt", 1, "float", "M.sqrt({0})", lambda F, x, out, g: (
+    # at 0 PyTorch gives g/0 (inf); a kernel that recomputes out = sqrt(x) lets LLVM turn g/(2 sqrt x) into an
+    # approximate rsqrt whose refinement step gives nan there, so at x == 0 the divisor is x*0 instead. One
+    # division of a selected divisor: a select of two quotients would send 0*inf = nan into double backward
+    g / F.where(F.eq(x[0], 0.0), x[0] * 0.0, out * 2.0),), domain="positive")
 row("rsqrt", 1, "float", "(T(1) / M.sqrt({0}))", lambda F, x, out, g: (g * -0.5 * out * out * out,), domain="positive")
 row("sin", 1, "float", "M.sin({0})", lambda F, x, out, g: (g * F.cos(x[0]),))
 row("cos", 1, "float", "M.cos({0})", lambda F, x, out, g: (-g * F.sin(x[0]),))

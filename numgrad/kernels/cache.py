@@ -10,6 +10,16 @@ file; a file whose content does not match its hash is rewritten.  Each
 module's compiled Python code is kept beside it (checksummed), because
 Python's own bytecode cache may be off (``PYTHONDONTWRITEBYTECODE``).
 
+numgrad's own ``@njit(cache=True)`` kernels (``kernels/cpu/*.py``) are cached
+by Numba beside their source (``__pycache__``) or in the user's cache.  When
+numgrad is installed read-only and HOME is not writable either, Numba finds no
+place ("no locator available") and would refuse to even define them; the
+locator registered here (``NumgradCacheLocator``) then keeps their machine code
+under ``<cache dir>/numba/``.  A Numba cache entry of numgrad's (its own
+kernels' or a generated module's) that cannot be read or written - a
+truncated file, a directory at its path - is a cache miss: it is deleted with
+one warning and written again (``_load_overload_or_miss``).
+
 Environment:
   NUMGRAD_CACHE_DIR  where modules live (default: the user cache dir)
   NUMGRAD_CACHE=0    keep everything in a per-process temporary directory
@@ -21,6 +31,7 @@ import importlib.util
 import logging
 import marshal
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -30,6 +41,7 @@ import warnings
 
 import numba
 import numpy
+from numba.core import caching as _numba_caching
 
 from .._version import __version__
 from .. import _profiler_hooks as _profiler  # hook in _GuardedKernel.__call__
@@ -81,7 +93,7 @@ def cache_dir() -> str:
     global _cache_dir
     if _cache_dir is None:
         if os.environ.get("NUMGRAD_CACHE", "1") == "0":
-            _cache_dir = tempfile.mkdtemp(prefix="numgrad-")
+            _cache_dir = _private_tempdir("NUMGRAD_CACHE=0")
         else:
             wanted = os.environ.get("NUMGRAD_CACHE_DIR") or _default_dir()
             _cache_dir = _usable_dir(wanted)
@@ -95,7 +107,7 @@ def _usable_dir(path: str) -> str:
         probe.close()
         return path
     except OSError as exc:
-        fallback = tempfile.mkdtemp(prefix="numgrad-")
+        fallback = _private_tempdir(f"{path!r} is not writable ({exc.strerror})")
         warnings.warn(
             f"numgrad: kernel cache directory {path!r} is not writable ({exc.strerror}); "
             f"kernels are cached in {fallback!r} for this process only. "
@@ -104,6 +116,84 @@ def _usable_dir(path: str) -> str:
             stacklevel=3,
         )
         return fallback
+
+
+def _private_tempdir(why: str) -> str:
+    """A per-process directory for generated kernels; a clear error when not even that can be made."""
+    try:
+        return tempfile.mkdtemp(prefix="numgrad-")
+    except OSError as exc:
+        raise RuntimeError(
+            f"numgrad needs a writable directory for its generated kernels: {why}, and no temporary directory "
+            f"can be created in {tempfile.gettempdir()!r} ({exc.strerror}). Set NUMGRAD_CACHE_DIR (or TMPDIR) "
+            "to a writable directory."
+        ) from None
+
+
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# numba >= 0.61 dropped the leading underscore of its locator classes
+_UserWideLocator = getattr(_numba_caching, "UserWideCacheLocator", None) or _numba_caching._UserWideCacheLocator
+
+
+class NumgradCacheLocator(_UserWideLocator):
+    """Numba cache locator for numgrad's own source files: ``<numgrad cache dir>/numba/<source dir>_<hash>``.
+
+    Numba tries it after its own ``NUMBA_CACHE_DIR`` and in-tree
+    (``__pycache__``) locators, so it only matters where those fail (a
+    read-only install); it answers for numgrad's files only and leaves user
+    code to Numba's rules.  ``cache_dir()`` is always writable (it falls back
+    to a per-process temporary directory with one warning).
+
+    >>> from numba.core.caching import CacheImpl
+    >>> NumgradCacheLocator in CacheImpl._locator_classes
+    True
+    """
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = os.path.join(cache_dir(), "numba", self.get_suitable_cache_subpath(py_file))
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not os.path.abspath(py_file).startswith(_PACKAGE_ROOT + os.sep):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def install_cache_locator(locator_classes: list) -> None:
+    """Put ``NumgradCacheLocator`` into a Numba ``CacheImpl._locator_classes`` list, right after the in-tree locator.
+
+    The list is changed in place, so every CacheImpl subclass sharing it (CPU
+    functions, generated ufuncs, numba-cuda's kernels when given its list) sees it.
+
+    >>> classes = [type("InTreeCacheLocator", (), {}), type("UserWideCacheLocator", (), {})]
+    >>> install_cache_locator(classes); [c.__name__ for c in classes]
+    ['InTreeCacheLocator', 'NumgradCacheLocator', 'UserWideCacheLocator']
+    """
+    if NumgradCacheLocator in locator_classes:
+        return
+    position = len(locator_classes)
+    for i, cls in enumerate(locator_classes):
+        if cls.__name__.lstrip("_") == "InTreeCacheLocator":
+            position = i + 1
+    locator_classes.insert(position, NumgradCacheLocator)
+
+
+install_cache_locator(_numba_caching.CacheImpl._locator_classes)
+
+
+def install_cuda_cache_locator() -> None:
+    """The same for numba-cuda's ``@cuda.jit(cache=True)`` kernels (numba-cuda keeps its own locator list).
+
+    Called when ``numba.cuda`` is first loaded (``kernels.cuda.numba_cuda``),
+    before numgrad's CUDA kernel modules are imported and decorated.
+    """
+    try:
+        from numba.cuda.core import caching as cuda_caching
+    except ImportError:  # older numba-cuda, or numba's own deprecated target: Numba's list covers it
+        return
+    install_cache_locator(cuda_caching.CacheImpl._locator_classes)
 
 
 def load_module(source: str, prefix: str = "k"):
@@ -123,7 +213,7 @@ def load_module(source: str, prefix: str = "k"):
         mod = _modules.get(name)
         if mod is not None:
             return mod
-        path = os.path.join(cache_dir(), f"{prefix}_{digest}.py")
+        path = _module_path(f"{prefix}_{digest}.py")
         if not _file_matches(path, text):
             _atomic_write(path, text)
             _stats["modules_written"] += 1
@@ -139,6 +229,43 @@ def load_module(source: str, prefix: str = "k"):
         _guard_dispatchers(mod)
         _modules[name] = mod
         return mod
+
+
+def _module_path(filename: str) -> str:
+    """Where generated module ``filename`` lives: the cache directory, unless something there blocks the name.
+
+    A directory (or another non-file) sitting at the module's path would make
+    every write fail (``IsADirectoryError``), in every run; it is removed like
+    a corrupted file would be overwritten.  If it cannot be removed, the
+    module goes to a per-process directory, with one warning.
+    """
+    path = os.path.join(cache_dir(), filename)
+    if _clear_non_file(path):
+        return path
+    global _private_dir
+    if _private_dir is None:
+        _private_dir = tempfile.mkdtemp(prefix="numgrad-")
+        warnings.warn(f"numgrad: {path!r} is a directory that cannot be removed; generated kernels are kept in "
+                      f"{_private_dir!r} for this process only. Remove it to cache them again.",
+                      RuntimeWarning, stacklevel=4)
+    return os.path.join(_private_dir, filename)
+
+
+_private_dir = None
+
+
+def _clear_non_file(path: str) -> bool:
+    """Remove whatever non-regular file sits at ``path`` (a directory, a FIFO...); True if ``path`` is now free or a file."""
+    if not os.path.lexists(path) or (os.path.isfile(path) and not os.path.islink(path)):
+        return True
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        return False
+    return True
 
 
 class _GuardedKernel:
@@ -165,7 +292,7 @@ class _GuardedKernel:
         except Exception as exc:  # noqa: BLE001 - only cache-load failures are handled
             if not _raised_by_cache_loader(exc):
                 raise
-            return _plain_call(self, args)
+            return _recover(self, args, exc)
 
     def __getattr__(self, name):
         return getattr(self.dispatcher, name)
@@ -203,10 +330,33 @@ def _plain_call(kernel, args):
     except Exception as exc:  # noqa: BLE001 - only cache-load failures are handled
         if not _raised_by_cache_loader(exc):
             raise
-        _purge_numba_cache(kernel.dispatcher)
-        warnings.warn(f"numgrad: discarded an unreadable kernel cache entry ({type(exc).__name__}: {exc}); "
-                      "recompiling", RuntimeWarning, stacklevel=3)
-        return kernel.dispatcher(*args)
+        return _recover(kernel, args, exc)
+
+
+def _recover(kernel, args, exc):
+    """After Numba's cache failed to load or save (``exc``): purge the bad entries, warn once, call again.
+
+    A save can fail after the compiled code was already registered, so the
+    entries are purged even when a second call would succeed: otherwise every
+    process would compile again and fail to save again, silently.
+    """
+    cleared = _purge_numba_cache(kernel.dispatcher, exc)
+    warnings.warn(f"numgrad: discarded a broken kernel cache entry ({type(exc).__name__}: {exc}); "
+                  "recompiling", RuntimeWarning, stacklevel=4)
+    if cleared:
+        # the bad entries are gone: compile (or reuse what the failed save registered) and write the cache
+        # again, so the next process gets a disk hit
+        try:
+            result = kernel.dispatcher(*args)
+            for cres in list(kernel.dispatcher.overloads.values()):
+                kernel.dispatcher._cache.save_overload(cres.signature.args, cres)
+            return result
+        except Exception as again:  # noqa: BLE001 - only cache-load failures are handled
+            if not _raised_by_cache_loader(again):
+                raise
+            _purge_numba_cache(kernel.dispatcher, again)
+    _disable_numba_cache(kernel.dispatcher)
+    return kernel.dispatcher(*args)
 
 
 def _raised_by_cache_loader(exc) -> bool:
@@ -218,20 +368,100 @@ def _raised_by_cache_loader(exc) -> bool:
     return False
 
 
-def _purge_numba_cache(dispatcher) -> None:
-    from numba.core.caching import NullCache
+def _purge_numba_cache(dispatcher, exc: BaseException) -> bool:
+    """Delete ``dispatcher``'s Numba cache entries and the cache path ``exc`` names; True when all are gone.
 
-    impl = getattr(dispatcher, "_cache", None)
+    Numba's own files are ``<name>.nbi`` (the index) and ``<name>.<n>.nbc``
+    (machine code).  A directory at one of those paths is removed too: Numba
+    can neither read nor replace it, so it would fail in every process.  The
+    failing entry may belong to another function (one the dispatcher calls, in
+    the same cache directory), so the paths in ``exc`` are purged as well.
+    """
+    return _purge_cache_files(getattr(dispatcher, "_cache", None), exc)
+
+
+def _purge_cache_files(impl, exc: BaseException) -> bool:
+    """``_purge_numba_cache`` for a Numba ``Cache`` object (a dispatcher's ``_cache``)."""
+    paths = []
+    for bad in (getattr(exc, "filename", None), getattr(exc, "filename2", None)):
+        if isinstance(bad, str) and bad.endswith((".nbi", ".nbc")):
+            paths.append(bad)
     cache_path = getattr(impl, "cache_path", None)
     index_name = getattr(getattr(impl, "_cache_file", None), "_index_name", None)
     if cache_path and index_name:
         stem = index_name[: -len(".nbi")]
-        for entry in os.listdir(cache_path):
-            if entry.startswith(stem):
-                try:
-                    os.unlink(os.path.join(cache_path, entry))
-                except OSError:
-                    pass
+        try:
+            entries = os.listdir(cache_path)
+        except OSError:
+            entries = []
+        paths.extend(os.path.join(cache_path, e) for e in entries if e.startswith(stem))
+    cleared = True
+    for path in paths:
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        except OSError:
+            cleared = False
+    return cleared
+
+
+# Numba's disk cache for numgrad's own functions: a damaged entry (a truncated or garbage index or data
+# file left by a killed process, a directory sitting at its path) is a cache miss, not the user's error.
+# Numba would raise from its unpickler or from open() in every process; the entry is deleted (so the next
+# save writes a good one) with one warning, and loading goes on as a miss.  Other code keeps Numba's rules.
+_numba_load_overload = _numba_caching.Cache.load_overload
+_numba_save_overload = _numba_caching.Cache.save_overload
+
+
+def _is_numgrad_cache(cache) -> bool:
+    py_file = getattr(getattr(getattr(cache, "_impl", None), "locator", None), "_py_file", None)
+    if not isinstance(py_file, str):
+        return False
+    py_file = os.path.abspath(py_file)
+    return py_file.startswith(_PACKAGE_ROOT + os.sep) or os.path.dirname(py_file) in (_cache_dir, _private_dir)
+
+
+def _load_overload_or_miss(self, sig, target_context):
+    try:
+        return _numba_load_overload(self, sig, target_context)
+    except Exception as exc:  # noqa: BLE001 - only numgrad's own cache entries are handled
+        if not _is_numgrad_cache(self):
+            raise
+        _purge_cache_files(self, exc)
+        _warn_discarded(exc)
+        return None
+
+
+def _save_overload_or_skip(self, sig, data):
+    try:
+        return _numba_save_overload(self, sig, data)
+    except Exception as exc:  # noqa: BLE001 - only numgrad's own cache entries are handled
+        if not _is_numgrad_cache(self):
+            raise
+        cleared = _purge_cache_files(self, exc)
+        _warn_discarded(exc)
+    if cleared:
+        try:
+            return _numba_save_overload(self, sig, data)
+        except Exception:  # noqa: BLE001 - still unwritable: keep the compiled code in memory only
+            pass
+    self.disable()
+
+
+def _warn_discarded(exc) -> None:
+    warnings.warn(f"numgrad: discarded a broken kernel cache entry ({type(exc).__name__}: {exc}); "
+                  "recompiling", RuntimeWarning, stacklevel=2)
+
+
+_numba_caching.Cache.load_overload = _load_overload_or_miss
+_numba_caching.Cache.save_overload = _save_overload_or_skip
+
+
+def _disable_numba_cache(dispatcher) -> None:
+    from numba.core.caching import NullCache
+
     dispatcher._cache = NullCache()
 
 
@@ -279,6 +509,7 @@ def _module_code(path: str, text: str) -> types.CodeType:
     if code_path is not None:
         data = marshal.dumps(code)
         try:
+            _clear_non_file(code_path)  # a directory there would block the copy in every run
             _atomic_write(code_path, _code_check(data) + data)
         except OSError:
             pass  # a read-only cache still works, it only compiles each time
@@ -345,8 +576,6 @@ def clear_cache() -> None:
             if entry.endswith((".py", ".code")) or entry == "__pycache__":
                 full = os.path.join(directory, entry)
                 if os.path.isdir(full):
-                    import shutil
-
                     shutil.rmtree(full, ignore_errors=True)
                 else:
                     try:

@@ -25,7 +25,7 @@ from ..kernels.backend import reduce_array, run_map
 from ..kernels.broadcast import sum_to_array
 from ..tensor import Tensor, result_type
 from .sum_mean import sum_to
-from .views import check_not_graph_view
+from ..autograd.views import check_view_inplace
 from ..kernels.backend import copy
 
 
@@ -286,7 +286,7 @@ class ElementwiseNode(Node):
         self._freed = False
         # a region recomputes this node's output from its inputs: not once the output was written in place
         self.out_version = out._version
-        self.out_version_at = out._version[0]
+        self.out_version_at = sum(out._version)  # writes through .data count too
         self._name = None
 
     def name(self) -> str:
@@ -301,7 +301,7 @@ class ElementwiseNode(Node):
     def fusable(self) -> bool:
         """False when an operand or the output changed in place since the forward pass (a fused region would
         recompute a value that is no longer the one in memory)."""
-        if self._freed or self.out_version[0] != self.out_version_at:
+        if self._freed or sum(self.out_version) != self.out_version_at:
             return False
         for x, v in zip(self.operands, self.versions):
             if v is not None and x._version[0] != v:
@@ -421,6 +421,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     row = ELEMENTWISE[name]
     others = tuple(_to_operand(x, name + "_") for x in others)
     t._check_inplace(name)
+    check_no_partial_overlap(t, others)
     compute, out_dtype = _dtypes_for(row, (t,) + others)
     if not np.can_cast(out_dtype.np, t.dtype.np, casting="same_kind"):
         raise RuntimeError(
@@ -440,10 +441,19 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(x, Tensor) and x._requires_grad for x in others))
     if record:
         # rebasing only the view would leave its base's gradient silently wrong
-        check_not_graph_view(t, name + "_")
+        check_view_inplace(t, name + "_")
         result = apply(name, t.clone(), *others, params=params)
         copy_into(t, result)
-        t._rebase_history(result._grad_fn, 0)
+        node = result._grad_fn
+        if isinstance(node, ElementwiseNode):
+            # the node's output now lives in t's memory: a later write there must stop a fused backward
+            # from recomputing it, and a derivative that reads the output (sigmoid_, tanh_) must raise
+            # PyTorch's modified-in-place error instead of reading the copy
+            node.out_version = t._version
+            node.out_version_at = sum(t._version)
+            if node.saved_out is not None:
+                node.saved_out = SavedTensor(t.detach())
+        t._rebase_history(node, 0)
         return t
     casts = _casts(row, (t,) + others, compute) + [compute.name] * len(params)
     t._before_write()
@@ -451,6 +461,40 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
             compute.name, casts, outs=[t._data])
     t._bump_version()
     return t
+
+
+OVERLAP_MSG = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+               "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def memory_overlap(out, arr) -> str:
+    """How two arrays' memory relates, as PyTorch sees it: "none", "full" (same start, shape, strides) or "partial"."""
+    if type(out) is not np.ndarray or type(arr) is not np.ndarray or not np.may_share_memory(out, arr):
+        return "none"
+    if not _dense(out) or not _dense(arr):
+        return "none"  # PyTorch does not look into strided memory ("too hard") and lets the op run
+    if (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0] and arr.shape == out.shape
+            and arr.strides == out.strides):
+        return "full"
+    return "partial" if np.shares_memory(out, arr) else "none"
+
+
+def _dense(arr) -> bool:
+    return arr.flags.c_contiguous or arr.flags.f_contiguous
+
+
+def check_no_partial_overlap(t, operands) -> None:
+    """PyTorch's refusal of an in-place op whose operand shares some, not all, of the written memory.
+
+    An operand that is exactly the written memory is fine: each element reads itself. Lazy operands have
+    fresh memory of their own.
+    """
+    out = t._buf
+    if out is None:
+        return
+    for x in operands:
+        if isinstance(x, Tensor) and memory_overlap(out, x._buf) == "partial":
+            raise RuntimeError(OVERLAP_MSG)
 
 
 def copy_into(dst, src) -> None:

@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._dtypes import torch_type_name
 from ..tensor import Tensor
 from ..autograd.function import Function
 from ..kernels import backend as _backend
@@ -29,11 +30,11 @@ from ..ir.expr import forward_roots
 from ..ir.table import ELEMENTWISE
 from ..autograd.grad_mode import is_grad_enabled
 from ..creation import tensor, zeros
-from .elementwise import broadcast_shapes, copy_into
+from .elementwise import OVERLAP_MSG, broadcast_shapes, copy_into, memory_overlap
 from .elementwise_functions import where
 from .shape import pad
 from .sum_mean import sum_to
-from .views import check_not_graph_view
+from ..autograd.views import check_view_inplace
 from ..kernels.backend import reduce_array
 
 _INDEX_TYPE_ERROR = (
@@ -455,17 +456,36 @@ def setitem(self, key, value) -> None:
             [0., 0., 0.]])
     """
     plan = _parse(self.shape, key)
+    _check_index_put_dtypes(self, value, plan)
     values = _fit_values(_value_tensor(value, self, "setitem"), plan.out_shape, "setitem")
     self._check_inplace("setitem")
     _check_writable(self, "setitem")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
-        check_not_graph_view(self, "setitem")
+        check_view_inplace(self, "setitem")
         out = IndexPut.apply(self, plan, values, False, True)
         if out._grad_fn is not None:
             self._rebase_history(out._grad_fn, 0)
         return
     _put(self._data, plan, values._data, False)
     self._bump_version()
+
+
+def _check_index_put_dtypes(target, value, plan) -> None:
+    """PyTorch casts a value written through slices, but not one written through index tensors; and refuses a
+    value that shares memory with what it is written into (any of it through index tensors, part of it
+    through slices)."""
+    if not isinstance(value, Tensor) or value._buf is None or target._buf is None:
+        pass
+    elif plan.adv:
+        if memory_overlap(target._buf, value._buf) != "none":
+            raise RuntimeError(OVERLAP_MSG)
+    elif memory_overlap(_take(target._buf, plan), value._buf) == "partial":
+        raise RuntimeError(OVERLAP_MSG)
+    if plan.adv and isinstance(value, Tensor) and value.dtype != target.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{torch_type_name(target.dtype)} for the destination and {torch_type_name(value.dtype)} for the source."
+        )
 
 
 def _index_plan_from_list(shape: tuple, indices) -> IndexPlan:
@@ -480,6 +500,7 @@ def index_put(input, indices, values, accumulate: bool = False):
     tensor([2., 0., 0.])
     """
     plan = _index_plan_from_list(input.shape, indices)
+    _check_index_put_dtypes(input, values, plan)
     values = _fit_values(_value_tensor(values, input, "index_put"), plan.out_shape, "index_put")
     return IndexPut.apply(input, plan, values, bool(accumulate), False)
 
@@ -492,11 +513,12 @@ def index_put_(self, indices, values, accumulate: bool = False):
     tensor([0., 4., 0.])
     """
     plan = _index_plan_from_list(self.shape, indices)
+    _check_index_put_dtypes(self, values, plan)
     values = _fit_values(_value_tensor(values, self, "index_put_"), plan.out_shape, "index_put_")
     self._check_inplace("index_put")
     _check_writable(self, "index_put_")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
-        check_not_graph_view(self, "index_put_")
+        check_view_inplace(self, "index_put_")
         out = IndexPut.apply(self, plan, values, bool(accumulate), True)
         if out._grad_fn is not None:
             self._rebase_history(out._grad_fn, 0)
@@ -730,7 +752,7 @@ def scatter_add_(self, dim: int, index, src):
     self._check_inplace("scatter_add")
     _check_writable(self, "scatter_add_")
     if is_grad_enabled() and (self.requires_grad or src.requires_grad):
-        check_not_graph_view(self, "scatter_add_")
+        check_view_inplace(self, "scatter_add_")
         out = ScatterAdd.apply(self, d, index, src, True)
         if out._grad_fn is not None:
             self._rebase_history(out._grad_fn, 0)
@@ -814,7 +836,7 @@ def masked_fill_(self, mask, value):
     self._check_inplace("masked_fill")
     _check_writable(self, "masked_fill_")
     if is_grad_enabled() and (self.requires_grad or value.requires_grad):
-        check_not_graph_view(self, "masked_fill_")
+        check_view_inplace(self, "masked_fill_")
     result = masked_fill(self, mask, value)
     copy_into(self, result)
     if result._grad_fn is not None:

@@ -37,11 +37,6 @@ from .elementwise import _cast_array
 Dims = Union[int, Sequence[int], None]
 
 # PyTorch's scalar type names, used in its error messages ("Got Long")
-_TORCH_TYPE_NAMES = {
-    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-    "float16": "Half", "float32": "Float", "float64": "Double",
-}
-
 max_return_type = collections.namedtuple("max", ("values", "indices"))
 min_return_type = collections.namedtuple("min", ("values", "indices"))
 max_return_type.__module__ = min_return_type.__module__ = "numgrad.return_types"
@@ -115,7 +110,7 @@ def _check_nonempty(x, dims: tuple, dim_given: bool, op: str) -> None:
 
 def _require_float(x, op: str, message: str) -> None:
     if not x.dtype.is_floating_point:
-        raise RuntimeError(f"{message}{_TORCH_TYPE_NAMES.get(x.dtype.name, x.dtype.name)}"
+        raise RuntimeError(f"{message}{_dtypes.torch_type_name(x.dtype)}"
                            f" (in {op}, input shape {list(x.shape)})")
 
 
@@ -141,10 +136,15 @@ class _Extreme(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        hit = pw.eq(x, _keep(out, ctx))
+        out = _keep(out, ctx)
+        hit = pw.eq(x, out)
+        if ctx.node_name.endswith("Backward1"):
+            # max()/min() of everything: PyTorch sends the gradient to the NaNs when the result is NaN
+            hit = pw.where(pw.isnan(out), pw.isnan(x), hit)
         # counted straight into g's dtype: the division then needs no int64 -> float cast
         count = _sum(hit, ctx.dims, keepdim=True, dtype=g.dtype)
-        return pw.where(hit, _keep(g, ctx) / count, 0.0), None, None, None, None
+        # PyTorch's (g / count) * hit: a slice whose maximum is NaN matches nothing, so 0 * inf = NaN there
+        return (_keep(g, ctx) / count) * hit, None, None, None, None
 
 
 def amax(input, dim: Dims = (), keepdim: bool = False):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from ..autograd.function import AccumulateGrad, Function
+from ..autograd.function import Function
 from ..kernels import backend as _backend
 from .sum_mean import sum_to
 
@@ -68,11 +68,15 @@ def contiguous_array(arr: np.ndarray) -> np.ndarray:
 
 class Reshape(Function):
     node_name = "ViewBackward0"
-    returns_views = True
+
+    @classmethod
+    def output_is_view(cls, ctx) -> bool:
+        return ctx.node_name == "ViewBackward0"  # a reshape that had to copy is not a view
 
     @staticmethod
     def forward(ctx, x, shape, must_view):
         ctx.in_shape = x.shape
+        ctx.node_name = "ViewBackward0"
         try:
             arr = np.reshape(x._data, shape, copy=False)
             return _view_of(x, arr)
@@ -99,8 +103,6 @@ def reshape(input, *shape):
     (2, 3)
     """
     shape = infer_shape(_size_arg(shape), input.numel(), "reshape", input.shape)
-    if shape == input.shape:
-        return Reshape.apply(input, shape, False) if input.requires_grad else _view_of(input, input._data)
     return Reshape.apply(input, shape, False)
 
 
@@ -334,38 +336,3 @@ TENSOR_METHODS = {
 }
 PUBLIC = ("reshape", "view", "flatten", "expand", "broadcast_to", "permute", "transpose", "t", "squeeze",
           "unsqueeze", "contiguous")
-
-
-def _views_a_leaf(node) -> bool:
-    """Whether the chain of view nodes from ``node`` ends at a leaf (an ``AccumulateGrad``)."""
-    while True:
-        fn = getattr(node, "fn", None)
-        if fn is None or not fn.output_is_view(node.ctx):
-            return isinstance(node, AccumulateGrad)
-        edge = node._next[0]
-        if edge is None:
-            return False
-        node = edge[0]
-
-
-def check_not_graph_view(t, op: str) -> None:
-    """Refuse a recorded in-place write into a view of a tensor with history.
-
-    A view of a leaf that requires grad gets PyTorch's error.  Otherwise the
-    write would rebase only the view's history, not its base's, so the base's
-    gradient would silently be wrong; PyTorch rebases the base (CopySlices),
-    which needs base tracking that tensors do not have yet.  A view is the
-    output of a ``Function`` whose ``output_is_view(ctx)`` is true.
-    """
-    node = t._grad_fn
-    fn = getattr(node, "fn", None)
-    if fn is not None and fn.output_is_view(node.ctx):
-        if _views_a_leaf(node):
-            raise RuntimeError(
-                "a view of a leaf Variable that requires grad is being used in an in-place operation."
-            )
-        raise RuntimeError(
-            f"{op}: in-place write into a view ({node.name()}) of a tensor that is part of the autograd graph is "
-            "not supported; write into the base tensor with one index (x[0, 1] = v rather than x[0][1] = v), "
-            "or clone() the view first"
-        )

@@ -79,6 +79,18 @@ class CpuBackend:
         return nnfunc
 
     @cached_property
+    def _attention(self):
+        from . import attention
+
+        return attention
+
+    @cached_property
+    def _rnn(self):
+        from . import rnn
+
+        return rnn
+
+    @cached_property
     def _blas(self):
         from . import blas
 
@@ -159,6 +171,15 @@ class CpuBackend:
         if slabs.size >= PARALLEL_THRESHOLD and slabs.shape[0] > 1:
             return k.softmax_forward_par, k.softmax_backward_par
         return k.softmax_forward, k.softmax_backward
+
+    def attention_softmax_kernels(self, scores):
+        """(forward, backward) masked, scaled softmax kernels of ``kernels/cpu/attention.py`` for ``(B, L, S)``
+        scores (parallel ones for large inputs), or None where there are none (then
+        ``nn.functional.scaled_dot_product_attention`` composes tensor ops)."""
+        k = self._attention
+        if scores.size >= PARALLEL_THRESHOLD and scores.shape[0] * scores.shape[1] > 1:
+            return k.masked_softmax_forward_par, k.masked_softmax_backward_par
+        return k.masked_softmax_forward, k.masked_softmax_backward
 
     # ------------------------------------------------------------ layer ops (C-contiguous arrays in, new arrays out)
     def linear_forward(self, x, w, b):
@@ -339,6 +360,10 @@ class CpuBackend:
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         return self._norm
+
+    def rnn_kernels(self, arr):
+        """``kernels/cpu/rnn.py``: the fused recurrent step kernels and the per-layer sequence drivers."""
+        return self._rnn
 
     # ------------------------------------------------------------ indexing, nll_loss, cross entropy, BCE check
     def index_array(self, idx):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from ...device import register_usable_check
+from ..cache import install_cuda_cache_locator
 
 _state = {"cuda": None}
 
@@ -25,6 +26,7 @@ def numba_cuda():
         raise RuntimeError(
             "CUDA support needs the numba-cuda package: pip install 'numgrad[cuda]'"
         ) from exc
+    install_cuda_cache_locator()  # a read-only install caches CUDA kernels in numgrad's cache dir too
     if not cuda.is_available():
         raise RuntimeError(
             "Found no NVIDIA driver on your system (numba-cuda reports no usable GPU). "

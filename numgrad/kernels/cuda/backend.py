@@ -138,6 +138,11 @@ class CudaBackend:
         """(forward, backward) softmax kernels for ``(A, R, C)`` slabs."""
         return self._nnfunc.softmax_forward, self._nnfunc.softmax_backward
 
+    def attention_softmax_kernels(self, scores):
+        """None: there is no fused masked softmax on CUDA yet, so ``nn.functional.scaled_dot_product_attention``
+        composes masked_fill and softmax there."""
+        return None
+
     # ------------------------------------------------------------ layer ops (kernels/cuda/conv.py + the CUDA matmul)
     def linear_forward(self, x, w, b):
         """``x @ w.T (+ b)`` for x (M, K), w (N, K), b (N,) or None."""
@@ -253,6 +258,11 @@ class CudaBackend:
     def norm_kernels(self, arr):
         """``kernels/cuda/norm.py``: normalization, embedding and dropout (``*_par`` names are the same kernels)."""
         return self._norm
+
+    def rnn_kernels(self, arr):
+        """The recurrent layers' kernels: CPU only in this build, so a clear error instead of a Numba one."""
+        raise NotImplementedError("the recurrent layers (nn.RNN/LSTM/GRU and their cells) have CPU kernels only "
+                                  "in this numgrad build; move the module and its inputs with .to('cpu')")
 
     # ------------------------------------------------------------ indexing, nll_loss, cross entropy, BCE check
     def index_array(self, idx):

@@ -11,6 +11,10 @@
 - ``normalization``: batch_norm, layer_norm
 - ``regularization``: dropout
 - ``sparse``: embedding, one_hot
+- ``attention``: scaled_dot_product_attention, multi_head_attention_forward
+- ``vision``: interpolate (upsample), pixel_shuffle, pixel_unshuffle
+- also conv1d, conv_transpose1d/2d (``conv``), group_norm, instance_norm (``normalization``),
+  dropout1d/2d/3d (``regularization``)
 - ``pad`` is ``numgrad.ops.shape.pad``
 
 Each op is a ``Function`` whose forward and backward call Numba kernels through
@@ -34,6 +38,11 @@ from .normalization import batch_norm, layer_norm
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .regularization import dropout
 from .sparse import embedding, one_hot
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
+from .conv import conv1d, conv_transpose1d, conv_transpose2d
+from .normalization import group_norm, instance_norm
+from .regularization import dropout1d, dropout2d, dropout3d
+from .vision import interpolate, pixel_shuffle, pixel_unshuffle, upsample
 
 __all__ = [
     # activation
@@ -46,4 +55,7 @@ __all__ = [
     "linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "layer_norm", "dropout",
     "embedding", "one_hot",
     "pad",
+    "multi_head_attention_forward", "scaled_dot_product_attention",
+    "conv1d", "conv_transpose1d", "conv_transpose2d", "group_norm", "instance_norm", "dropout1d", "dropout2d",
+    "dropout3d", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample",
 ]

@@ -1,4 +1,5 @@
-"""Normalizations of ``numgrad.nn.functional``: batch_norm and layer_norm.
+"""Normalizations of ``numgrad.nn.functional``: batch_norm, layer_norm, and group_norm / instance_norm
+(both over layer_norm's kernels).
 
 Kernels of the module ``backend.norm_kernels(data)`` returns
 (``kernels/cpu/norm.py`` or ``kernels/cuda/norm.py``, same names and
@@ -14,7 +15,7 @@ import numpy as np
 
 from ... import _dtypes
 from ...autograd.function import Function
-from ...autograd.grad_mode import is_grad_enabled
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...kernels import backend
 from ...kernels.config import PARALLEL_THRESHOLD
 from ...tensor import Tensor
@@ -234,3 +235,92 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
             _same_dtype(input, t, "layer_norm", f"input and {name}")
     d = int(np.prod(normalized_shape, dtype=np.int64))
     return _LayerNorm.apply(input, weight, bias, d, float(eps))
+
+
+# ================================================================== group and instance norm (over layer_norm's kernels)
+def _channel_affine(y: Tensor, weight: Optional[Tensor], bias: Optional[Tensor]) -> Tensor:
+    """``y * weight + bias`` with per-channel (dim 1) parameters broadcast over the other dims (one fused op)."""
+    shape = (1, y.shape[1]) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def _check_channel_param(t: Optional[Tensor], name: str, channels: int, input: Tensor, op: str) -> None:
+    if t is None:
+        return
+    _check_tensor(t, name, op)
+    backend.check_same_device(op, name, t._data, input._data)
+    if t.numel() != channels:
+        raise RuntimeError(f"{op}(): expected {name} to have {channels} elements (one per channel of input "
+                           f"{list(input.shape)}), but got {name} of size {list(t.shape)}")
+    _same_dtype(input, t, op, f"input and {name}")
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize each group of ``C / num_groups`` channels of every sample of ``(N, C, *)`` input over the
+    group's channels and positions, then scale and shift per channel (layer_norm's fused kernels on a
+    ``(N, num_groups, -1)`` view).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.group_norm(ng.randn(2, 4, 3), 2).shape
+    (2, 4, 3)
+    """
+    op = "group_norm"
+    _check_tensor(input, "input", op)
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    _check_float(input, "input", op)
+    _check_channel_param(weight, "weight", c, input, op)
+    _check_channel_param(bias, "bias", c, input, op)
+    grouped = input.reshape(n, num_groups, -1)
+    y = layer_norm(grouped, (grouped.shape[-1],), eps=eps).reshape(input.shape)
+    return _channel_affine(y, weight, bias)
+
+
+def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None, running_var: Optional[Tensor] = None,
+                  weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize every channel of every sample of ``(N, C, *)`` input over its positions (layer_norm's fused
+    kernels on a ``(N, C, -1)`` view); with running statistics, update them from the batch (the mean over
+    samples of each instance's mean and unbiased variance, as PyTorch) or, without ``use_input_stats``,
+    normalize with them.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.instance_norm(ng.randn(2, 3, 5)).shape
+    (2, 3, 5)
+    """
+    op = "instance_norm"
+    _check_tensor(input, "input", op)
+    if input.ndim < 3:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+    n, c = input.shape[:2]
+    _check_float(input, "input", op)
+    _check_channel_param(weight, "weight", c, input, op)
+    _check_channel_param(bias, "bias", c, input, op)
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        flat = input.reshape(n, c, -1)
+        if flat.shape[-1] <= 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                             f"{list(input.shape)}")
+        y = layer_norm(flat, (flat.shape[-1],), eps=eps).reshape(input.shape)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                stats = flat.detach()
+                if running_mean is not None:
+                    running_mean.copy_(running_mean * (1 - momentum) + stats.mean(-1).mean(0) * momentum)
+                if running_var is not None:
+                    running_var.copy_(running_var * (1 - momentum) + stats.var(-1).mean(0) * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    return _channel_affine(y, weight, bias)

@@ -12,9 +12,15 @@
 - ``sparse``: ``Embedding``
 - ``activation``: ``ReLU``, ``LeakyReLU``, ``GELU``, ``ELU``, ``Softplus``, ``Tanh``, ``Sigmoid``, ``SiLU``,
   ``Softmax``, ``LogSoftmax``
+- ``transformer``: ``Transformer``, ``TransformerEncoder``, ``TransformerDecoder`` and their layers
+  (``activation``: also ``MultiheadAttention``)
+- also ``Conv1d``, ``ConvTranspose1d/2d`` (``conv``), ``Dropout1d/2d/3d`` (``dropout``), ``GroupNorm``
+  (``normalization``), ``instancenorm``: ``InstanceNorm1d/2d``, ``upsampling``: ``Upsample``,
+  ``pixelshuffle``: ``PixelShuffle``, ``PixelUnshuffle``
 - ``loss``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``, ``BCEWithLogitsLoss``
   (over ``_Loss`` and ``_WeightedLoss``)
 - ``utils``: helpers the layers share (``_pair``)
+- ``rnn``: ``RNN``, ``LSTM``, ``GRU``, ``RNNCell``, ``LSTMCell``, ``GRUCell`` (over ``RNNBase``, ``RNNCellBase``)
 
 Each layer is a thin ``Module`` over ``numgrad.nn.functional`` with PyTorch's
 parameter names, shapes, default initialisation and ``repr``, so a
@@ -36,6 +42,16 @@ from .module import Module
 from .normalization import LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding
+from .activation import MultiheadAttention
+from .transformer import Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder
+from .transformer import TransformerEncoderLayer
+from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d
+from .dropout import Dropout1d, Dropout2d, Dropout3d
+from .instancenorm import InstanceNorm1d, InstanceNorm2d
+from .normalization import GroupNorm
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "Module",
@@ -50,4 +66,10 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten", "Unflatten",
+    "MultiheadAttention",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+    "Conv1d", "ConvTranspose1d", "ConvTranspose2d", "Dropout1d", "Dropout2d", "Dropout3d", "GroupNorm",
+    "InstanceNorm1d", "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]

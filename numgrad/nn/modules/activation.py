@@ -1,13 +1,18 @@
 """Activation modules over ``numgrad.nn.functional`` (PyTorch's ``torch.nn.modules.activation``)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 from ...tensor import Tensor
 from .. import functional as F
+from .. import init
+from ..functional.attention import multi_head_attention
+from .linear import Linear
 from .module import Module
+from .utils import _empty
 
 __all__ = ["ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "Softplus"]
+__all__ += ["MultiheadAttention"]
 
 
 class ReLU(Module):
@@ -186,3 +191,87 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention (PyTorch's ``nn.MultiheadAttention``), with its parameter names: ``in_proj_weight``
+    ``(3E, E)`` and ``in_proj_bias``, or ``q_proj_weight`` / ``k_proj_weight`` / ``v_proj_weight`` when ``kdim`` or
+    ``vdim`` differ from ``embed_dim``; ``out_proj``; ``bias_k`` / ``bias_v`` with ``add_bias_kv``; so a PyTorch
+    ``state_dict`` loads unchanged.  Masks: boolean True means *not* attended, float masks are added.
+
+    >>> import numgrad as ng
+    >>> mha = ng.nn.MultiheadAttention(8, 2, batch_first=True)
+    >>> x = ng.randn(3, 5, 8)
+    >>> out, weights = mha(x, x, x)
+    >>> out.shape, weights.shape
+    ((3, 5, 8), (3, 5, 5))
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: Optional[int] = None,
+                 vdim: Optional[int] = None, batch_first: bool = False, device=None, dtype=None):
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
+                             f"num_heads={num_heads} instead")
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        if self.head_dim * num_heads != embed_dim:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        if not self._qkv_same_embed_dim:
+            self.q_proj_weight = _empty(embed_dim, embed_dim, dtype=dtype)
+            self.k_proj_weight = _empty(embed_dim, self.kdim, dtype=dtype)
+            self.v_proj_weight = _empty(embed_dim, self.vdim, dtype=dtype)
+            self.register_parameter("in_proj_weight", None)
+        else:
+            self.in_proj_weight = _empty(3 * embed_dim, embed_dim, dtype=dtype)
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        if bias:
+            self.in_proj_bias = _empty(3 * embed_dim, dtype=dtype)
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = _empty(1, 1, embed_dim, dtype=dtype)
+            self.bias_v = _empty(1, 1, embed_dim, dtype=dtype)
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        """PyTorch's: xavier_uniform_ projections, zero biases, xavier_normal_ bias_k/bias_v (``out_proj.weight``
+        keeps Linear's default)."""
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
+                need_weights: bool = True, attn_mask: Optional[Tensor] = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+        # batch-first input goes to the functional as it is (no transpose to sequence-first and back)
+        return multi_head_attention(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+            self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal, batch_first=self.batch_first)

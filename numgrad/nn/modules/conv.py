@@ -1,15 +1,17 @@
-"""``Conv2d`` (PyTorch's ``torch.nn.modules.conv``)."""
+"""``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d`` (PyTorch's ``torch.nn.modules.conv``)."""
 from __future__ import annotations
 
 import math
+from typing import List, Optional, Sequence, Tuple
 
 from ...tensor import Tensor
 from .. import init
-from ..functional.conv import conv2d
+from ..functional.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .module import Module
 from .utils import _empty, _pair
 
 __all__ = ["Conv2d"]
+__all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class Conv2d(Module):
@@ -68,3 +70,173 @@ class Conv2d(Module):
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+def _single(v) -> Tuple[int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+def _reset_conv(weight, bias) -> None:
+    """PyTorch's ``_ConvNd.reset_parameters``: kaiming_uniform_(a=sqrt(5)) weight, U(+-1/sqrt(fan_in)) bias, where
+    fan_in is ``weight.size(1) * prod(kernel_size)`` (out_channels/groups for the transposed layers)."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        if fan_in != 0:
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(bias, -bound, bound)
+
+
+class _ConvNd(Module):
+    """The shared constructor of the 1-D and transposed layers (Conv2d keeps its own)."""
+
+    _dims = 1
+    _transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int,
+                 bias: bool, padding_mode: str, output_padding=0, dtype=None):
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode != "zeros":
+            raise ValueError(f"{type(self).__name__}: padding_mode '{padding_mode}' is not supported (only 'zeros')")
+        tup = _single if self._dims == 1 else _pair
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = tup(kernel_size)
+        self.stride = tup(stride)
+        self.padding = padding if isinstance(padding, str) else tup(padding)
+        self.dilation = tup(dilation)
+        self.output_padding = tup(output_padding)
+        self.transposed = self._transposed
+        self.groups = groups
+        self.padding_mode = padding_mode
+        if self._transposed:
+            self.weight = _empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dtype)
+        else:
+            self.weight = _empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype)
+        if bias:
+            self.bias = _empty(out_channels, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(+-1/sqrt(fan_in)) bias."""
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        zero = (0,) * self._dims
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != zero:
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != zero:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution layer over ``(N, C, L)``; weight ``(out_channels, in_channels // groups, k)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.Conv1d(2, 4, 3, padding=1)(ng.ones(3, 2, 10)).shape
+    (3, 4, 10)
+    """
+
+    _dims = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, dtype=dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
+
+    def _output_padding(self, input: Tensor, output_size: Optional[Sequence[int]]) -> List[int]:
+        """PyTorch's rule: the output_padding that gives ``output_size`` (else the layer's own)."""
+        if output_size is None:
+            return list(self.output_padding)
+        k = self._dims
+        output_size = list(output_size)
+        if len(output_size) == input.ndim:
+            output_size = output_size[2:] if input.ndim == k + 2 else output_size[1:]
+        if len(output_size) != k:
+            raise ValueError(f"ConvTranspose{k}D: for {input.ndim}D input, output_size must have {k} or "
+                             f"{input.ndim} elements (got {len(output_size)})")
+        result = []
+        for d in range(k):
+            size = input.shape[input.ndim - k + d]
+            min_size = ((size - 1) * self.stride[d] - 2 * self.padding[d]
+                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            max_size = min_size + self.stride[d] - 1
+            if not min_size <= output_size[d] <= max_size:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from "
+                                 f"{min_size} to {max_size} (for an input of {list(input.shape[2:])})")
+            result.append(output_size[d] - min_size)
+        return result
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, output_padding,
+                 groups: int, bias: bool, dilation, padding_mode: str, dtype=None):
+        if isinstance(padding, str):
+            raise ValueError(f"{type(self).__name__}: string padding ('{padding}') is not supported for transposed "
+                             "convolutions")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, dtype=dtype)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution layer; weight ``(in_channels, out_channels // groups, k)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.ConvTranspose1d(2, 4, 3, stride=2)(ng.ones(3, 2, 5)).shape
+    (3, 4, 11)
+    """
+
+    _dims = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, dtype=dtype)
+
+    def forward(self, input: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
+        output_padding = self._output_padding(input, output_size)
+        return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                self.groups, self.dilation)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution layer; weight ``(in_channels, out_channels // groups, kH, kW)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1)(ng.ones(1, 2, 4, 4)).shape
+    (1, 4, 8, 8)
+    """
+
+    _dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, dtype=dtype)
+
+    def forward(self, input: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
+        output_padding = self._output_padding(input, output_size)
+        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                self.groups, self.dilation)

@@ -1,4 +1,4 @@
-"""``ng.save`` / ``ng.load``: checkpoints as ``.npz`` files that never execute code on load.
+"""numgrad's own checkpoint format: ``.npz`` files that never execute code on load.
 
 A checkpoint is a (compressed) NumPy ``.npz`` archive: one array per tensor
 plus a JSON document, stored under ``__numgrad__``, that records the nested
@@ -17,11 +17,9 @@ from typing import Any, BinaryIO, Dict, Union
 
 import numpy as np
 
-from .tensor import Tensor
-from .device import Device, as_device
-from .kernels.backend import to_device
-from .kernels.cuda import is_available
-from .nn.parameter import Parameter
+from ..tensor import Tensor
+from ..nn.parameter import Parameter
+from ._common import MAX_DEPTH, native_byte_order, place_on_device, source_name
 
 FORMAT = "numgrad-checkpoint"
 VERSION = 1
@@ -33,6 +31,7 @@ PathLike = Union[str, os.PathLike, BinaryIO]
 class _Encoder:
     def __init__(self):
         self.arrays: Dict[str, np.ndarray] = {}
+        self.blocker = None  # what could not be encoded
 
     def _array(self, arr: np.ndarray) -> str:
         name = f"a{len(self.arrays)}"
@@ -40,7 +39,10 @@ class _Encoder:
         self.arrays[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")
         return name
 
-    def encode(self, obj, where: str):
+    def encode(self, obj, where: str, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise ValueError(f"numgrad.save: containers nested deeper than {MAX_DEPTH} levels at {where}")
+        depth += 1
         if isinstance(obj, Tensor):
             entry = {"__tensor__": self._array(obj._host()), "requires_grad": bool(obj.requires_grad),
                      "parameter": isinstance(obj, Parameter)}
@@ -66,49 +68,71 @@ class _Encoder:
                 if not isinstance(k, (str, int, bool, float)) and k is not None:
                     raise TypeError(f"numgrad.save: dict keys must be str, int, float, bool or None; got "
                                     f"{type(k).__name__} at {where}")
-                items.append([k, self.encode(v, f"{where}[{k!r}]")])
+                items.append([k, self.encode(v, f"{where}[{k!r}]", depth)])
             return {"__dict__": items}
         if isinstance(obj, tuple):
-            return {"__tuple__": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
+            return {"__tuple__": [self.encode(v, f"{where}[{i}]", depth) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
-            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-        raise TypeError(
-            f"numgrad.save: cannot store an object of type {type(obj).__name__} at {where}; checkpoints hold "
-            "tensors, NumPy arrays, numbers, strings, None and dicts/lists/tuples of those"
+            return [self.encode(v, f"{where}[{i}]", depth) for i, v in enumerate(obj)]
+        self.blocker = obj
+        raise NotEncodable(
+            f"numgrad.save: cannot store an object of type {type(obj).__name__} at {where} in a numgrad checkpoint; "
+            "it holds tensors, NumPy arrays, numbers, strings, None and dicts/lists/tuples of those "
+            "(format='torch' pickles any object, as torch.save does)"
         )
+
+
+class NotEncodable(TypeError):
+    """An object the ``.npz`` format cannot hold (``save`` then pickles it in PyTorch's format)."""
+
+
+def first_unencodable(obj):
+    """The first object in ``obj`` that a numgrad checkpoint cannot store, or None."""
+    encoder = _Encoder()
+    try:
+        encoder.encode(obj, "root")
+    except NotEncodable:
+        return encoder.blocker
+    return None
 
 
 def save(obj: Any, f: PathLike, compress: bool = True) -> None:
     """Save tensors and nested containers (e.g. a ``state_dict``) to a ``.npz`` checkpoint.
 
-    The file is written atomically (a temporary file renamed into place), so an
-    interrupted save never leaves a half-written checkpoint at ``f``.
-
-    >>> import numgrad as ng, os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "lin.npz")
-    >>> ng.save(ng.nn.Linear(2, 3).state_dict(), path)
-    >>> sorted(ng.load(path))
-    ['bias', 'weight']
+    >>> import numgrad as ng, io
+    >>> buf = io.BytesIO(); save({"w": ng.ones(2)}, buf); buf.getvalue()[:2]
+    b'PK'
     """
     enc = _Encoder()
     structure = {"format": FORMAT, "version": VERSION, "root": enc.encode(obj, "root")}
     payload = dict(enc.arrays)
     payload[_STRUCTURE_KEY] = np.frombuffer(json.dumps(structure).encode("utf-8"), dtype=np.uint8)
     writer = np.savez_compressed if compress else np.savez
+    atomic_write(f, lambda handle: writer(handle, **payload))
+
+
+def atomic_write(f: PathLike, write) -> None:
+    """Call ``write(handle)`` on ``f``: a file object as is, a path through a temporary file renamed into place.
+
+    An interrupted save never leaves a half-written checkpoint at the path.
+    """
     if hasattr(f, "write"):
-        writer(f, **payload)
+        write(f)
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".numgrad-save-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            writer(handle, **payload)
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+_KEY_TYPES = (str, int, float, bool, type(None))
 
 
 class _Decoder:
@@ -124,17 +148,22 @@ class _Decoder:
         if not isinstance(key, str) or key not in self.archive.files or (key == _STRUCTURE_KEY) != structure:
             self._fail(f"it refers to a missing array {key!r}")
         try:
-            return self.archive[key]
+            arr = self.archive[key]
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             self._fail(f"array {key!r} cannot be read ({exc}); the file may be truncated or corrupted")
+        # a big-endian array would load and then fail in the first kernel that reads it
+        return native_byte_order(arr)
 
-    def decode(self, node):
+    def decode(self, node, depth: int = 0):
+        if depth > MAX_DEPTH:
+            self._fail(f"its structure is nested deeper than {MAX_DEPTH} levels")
+        depth += 1
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         if isinstance(node, list):
-            return [self.decode(v) for v in node]
+            return [self.decode(v, depth) for v in node]
         if not isinstance(node, dict) or len(node) == 0:
-            self._fail(f"unexpected structure entry {node!r}")
+            self._fail(f"unexpected structure entry {_short(node)}")
         if "__tensor__" in node:
             arr = self._array(node["__tensor__"])
             if arr.dtype.kind not in "biuf":
@@ -151,49 +180,54 @@ class _Decoder:
         if "__float__" in node:
             text = node["__float__"]
             if text not in ("nan", "inf", "-inf"):
-                self._fail(f"bad float entry {text!r}")
+                self._fail(f"bad float entry {_short(text)}")
             return float(text)
         if "__tuple__" in node:
-            return tuple(self.decode(v) for v in node["__tuple__"])
+            items = node["__tuple__"]
+            if not isinstance(items, list):
+                self._fail(f"a tuple entry holds {type(items).__name__}, not a list")
+            return tuple(self.decode(v, depth) for v in items)
         if "__dict__" in node:
+            pairs = node["__dict__"]
+            if not isinstance(pairs, list):
+                self._fail(f"a dict entry holds {type(pairs).__name__}, not a list of pairs")
             out = {}
-            for pair in node["__dict__"]:
+            for pair in pairs:
                 if not isinstance(pair, list) or len(pair) != 2:
-                    self._fail("bad dict entry")
-                out[pair[0]] = self.decode(pair[1])
+                    self._fail("bad dict entry (not a [key, value] pair)")
+                if not isinstance(pair[0], _KEY_TYPES):
+                    self._fail(f"a dict key is a {type(pair[0]).__name__}; keys are str, int, float, bool or None")
+                out[pair[0]] = self.decode(pair[1], depth)
             return out
-        self._fail(f"unknown structure entry with keys {sorted(node)}")
+        self._fail(f"unknown structure entry with keys {_short(sorted(map(str, node)))}")
 
-    def _on_device(self, arr: np.ndarray, saved: str):
+    def _on_device(self, arr: np.ndarray, saved):
         """The array on ``map_location``, or on the device it was saved from (as PyTorch does)."""
-        if not isinstance(saved, str) or saved.split(":")[0] not in ("cpu", "cuda"):
-            self._fail(f"bad device entry {saved!r}")
-        target = self.map_location if self.map_location is not None else saved
-        device = Device(target)
-        if device.type == "cuda" and not is_available():
-            raise RuntimeError(
-                f"numgrad.load: {self.name} would load tensors on {target} (saved on {saved}), but CUDA is not "
-                "available here. "
-                "On a CPU-only machine use numgrad.load(..., map_location='cpu') to load them on the CPU."
-            )
-        return to_device(arr, as_device(device))
+        try:
+            return place_on_device(arr, saved, self.map_location, self.name)
+        except ValueError as exc:
+            self._fail(str(exc))
 
 
-def load(f: PathLike, map_location=None, weights_only: bool = True) -> Any:
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def is_native(names) -> bool:
+    """True for the member names of a numgrad ``.npz`` checkpoint."""
+    return _STRUCTURE_KEY + ".npy" in names
+
+
+def load(f: PathLike, map_location=None) -> Any:
     """Load a checkpoint written by :func:`save`; never executes code from the file.
 
-    Tensors load on the device they were saved from, or on ``map_location``
-    (``'cpu'``, ``'cuda'``); ``weights_only`` is accepted for PyTorch
-    compatibility (numgrad checkpoints hold data only).
-
     >>> import numgrad as ng, io
-    >>> buf = io.BytesIO(); ng.save({"step": 3, "w": ng.ones(2)}, buf); _ = buf.seek(0)
-    >>> ng.load(buf)["w"]
+    >>> buf = io.BytesIO(); save({"step": 3, "w": ng.ones(2)}, buf); _ = buf.seek(0)
+    >>> load(buf)["w"]
     tensor([1., 1.])
     """
-    name = repr(f) if hasattr(f, "read") else repr(os.fspath(f))
-    if not hasattr(f, "read") and not os.path.exists(os.fspath(f)):
-        raise FileNotFoundError(f"numgrad.load: no such file: {name}")
+    name = source_name(f)
     try:
         archive = np.load(f, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -212,8 +246,15 @@ def load(f: PathLike, map_location=None, weights_only: bool = True) -> Any:
             structure = json.loads(raw.tobytes().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             decoder._fail(f"its structure entry is not valid JSON ({exc})")
+        except RecursionError:
+            decoder._fail(f"its structure is nested deeper than {MAX_DEPTH} levels")
         if not isinstance(structure, dict) or structure.get("format") != FORMAT:
             decoder._fail("its structure entry has the wrong format tag")
-        if structure.get("version", 0) > VERSION:
-            decoder._fail(f"it was written by a newer numgrad (format version {structure.get('version')})")
-        return decoder.decode(structure.get("root"))
+        version = structure.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            decoder._fail(f"its format version is {_short(version)}, not a positive integer")
+        if version > VERSION:
+            decoder._fail(f"it was written by a newer numgrad (format version {version})")
+        if "root" not in structure:
+            decoder._fail("its structure entry has no root")
+        return decoder.decode(structure["root"])
