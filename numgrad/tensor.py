@@ -59,23 +59,11 @@ def _legacy_constructor_array(data, sizes: tuple, dtype=None) -> np.ndarray:
     return np.array(data, dtype=dt)
 
 
-class ViewInfo:
-    """How a view was taken of its base, so autograd can take it again (PyTorch's view replay).
-
-    ``base`` is the tensor that owns the memory (never itself a view); ``replay`` is the chain of view ops,
-    each ``(function, extra_args, kwargs, output_index)``, that turns the base into this view;
-    ``creation`` says why in-place writes into the view may be refused (``VIEW_*`` below).
-    """
-
-    __slots__ = ("base", "replay", "creation", "op_name")
-
-    def __init__(self, base: "Tensor", replay: tuple, creation: int, op_name: str):
-        self.base = base
-        self.replay = replay
-        self.creation = creation
-        self.op_name = op_name
-
-
+# A view remembers how it was taken from its base, so autograd can take it again (PyTorch's view replay):
+# ``tensor._view`` is ``(base, replay, creation)`` (a plain tuple: views are made often). ``base`` is the tensor
+# that owns the memory (never itself a view); ``replay`` is the chain of view ops, each
+# ``(function, extra_args, kwargs, output_index)``, that turns the base into this view; ``creation`` says why
+# in-place writes into the view may be refused (``VIEW_*`` below).
 VIEW_DEFAULT = 0
 VIEW_IN_NO_GRAD = 1  # taken while grad mode was off: recorded in-place writes into it are refused, as in PyTorch
 VIEW_OF_MULTIPLE = 2  # one of several views returned by one call (unbind, split): same
@@ -114,7 +102,7 @@ class Tensor:
         self._acc = None
         self._hooks = None
         self._retains_grad = False
-        self._view: Optional[ViewInfo] = None  # set when this tensor is a view of another (numgrad.autograd.function)
+        self._view: Optional[tuple] = None  # (base, replay, creation) when a view (numgrad.autograd.function)
         self._views = None  # on a base: weak references to the views taken of it
         # where the data lives is the device: one source of truth
         self._device = cuda0 if type(data) is DeviceArray else cpu

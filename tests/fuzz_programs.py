@@ -40,6 +40,11 @@ class Var:
     shape: tuple
     leaf: bool = False  # a leaf that requires grad
     expanded: bool = False  # a view through expand(): several elements share memory
+    root: str = ""  # the variable whose memory this one views (itself when not a view)
+    # reshape() views or copies depending on the memory layout, and PyTorch's elementwise results keep their
+    # input's strides where numgrad's are contiguous: writes through a reshape's result may reach its input in
+    # one library and not the other, as PyTorch's documentation warns
+    layout_dependent: bool = False
 
 
 @dataclass
@@ -91,6 +96,7 @@ class Generator:
 
     def new_var(self, expr: str, shape: tuple, **kw) -> Var:
         var = Var(self.fresh(), shape, **kw)
+        var.root = var.root or var.name
         self.emit(f"{var.name} = {expr}")
         self.vars.append(var)
         return var
@@ -136,26 +142,26 @@ class Generator:
             return
         shape = a.shape
         kind = self.rng.randrange(8)
-        expanded = a.expanded
+        same = dict(expanded=a.expanded, root=a.root, layout_dependent=a.layout_dependent)  # what views inherit
         if kind == 0 and len(shape) == 2:
-            self.new_var(f"{a.name}.t()", shape[::-1], expanded=expanded)
+            self.new_var(f"{a.name}.t()", shape[::-1], **same)
         elif kind == 1:
-            self.new_var(f"{a.name}.reshape(-1)", (int(np.prod(shape)),), expanded=expanded)
+            self.new_var(f"{a.name}.reshape(-1)", (int(np.prod(shape)),), **dict(same, layout_dependent=True))
         elif kind == 2:
             i = self.rng.randrange(shape[0])
-            self.new_var(f"{a.name}[{i}]", shape[1:], expanded=expanded)
+            self.new_var(f"{a.name}[{i}]", shape[1:], **same)
         elif kind == 3 and shape[0] > 1:
             start = self.rng.randrange(shape[0] - 1)
-            self.new_var(f"{a.name}[{start}:]", (shape[0] - start,) + shape[1:], expanded=expanded)
+            self.new_var(f"{a.name}[{start}:]", (shape[0] - start,) + shape[1:], **same)
         elif kind == 4 and len(shape) >= 2:
             j = self.rng.randrange(shape[-1])
-            self.new_var(f"{a.name}[..., {j}]", shape[:-1], expanded=expanded)
+            self.new_var(f"{a.name}[..., {j}]", shape[:-1], **same)
         elif kind == 5:
-            self.new_var(f"{a.name}.unsqueeze(0)", (1,) + shape, expanded=expanded)
+            self.new_var(f"{a.name}.unsqueeze(0)", (1,) + shape, **same)
         elif kind == 6 and len(shape) <= 2:
-            self.new_var(f"{a.name}.expand(2, {', '.join(map(str, shape))})", (2,) + shape, expanded=True)
+            self.new_var(f"{a.name}.expand(2, {', '.join(map(str, shape))})", (2,) + shape, **dict(same, expanded=True))
         else:
-            self.new_var(f"{a.name}.detach()", shape, expanded=expanded)
+            self.new_var(f"{a.name}.detach()", shape, **same)
 
     def index_copy(self) -> None:
         a = self.pick(lambda v: len(v.shape) >= 1 and v.shape[0] >= 2)
@@ -170,12 +176,12 @@ class Generator:
 
     def inplace(self) -> None:
         # writes through an expand()ed view are a known difference (tests/test_view_semantics.py)
-        a = self.pick(lambda v: not v.expanded)
+        a = self.pick(lambda v: not v.expanded and not v.layout_dependent)
         if a is None:
             return
         r = self.rng.random()
         if r < 0.45:
-            b = self.pick(lambda v: _broadcast(v.shape, a.shape) == a.shape)
+            b = self.pick(lambda v: _broadcast(v.shape, a.shape) == a.shape and _no_alias(v, a))
             if b is None:
                 return
             stmt = self.rng.choice(INPLACE_WITH_OPERAND).format(a=a.name, b=b.name)
@@ -183,7 +189,7 @@ class Generator:
             stmt = self.rng.choice(INPLACE_SCALAR).format(a=a.name)
         elif len(a.shape) >= 1:
             i = self.rng.randrange(a.shape[0])
-            b = self.pick(lambda v: _broadcast(v.shape, a.shape[1:]) == a.shape[1:])
+            b = self.pick(lambda v: _broadcast(v.shape, a.shape[1:]) == a.shape[1:] and _no_alias(v, a))
             value = b.name if b is not None and self.rng.random() < 0.6 else "0.5"
             stmt = f"{a.name}[{i}] = {value}"
         else:
@@ -195,13 +201,14 @@ class Generator:
 
     def index_write(self) -> None:
         """Writes through index tensors and masks (recorded as IndexPut / masked_fill)."""
-        a = self.pick(lambda v: len(v.shape) >= 1 and not v.expanded)
+        a = self.pick(lambda v: len(v.shape) >= 1 and not v.expanded and not v.layout_dependent)
         if a is None:
             return
         kind = self.rng.randrange(3)
         if kind == 0:
             idx = sorted(set(self.rng.randrange(a.shape[0]) for _ in range(2)))
-            b = self.pick(lambda v: _broadcast(v.shape, (len(idx),) + a.shape[1:]) == (len(idx),) + a.shape[1:])
+            b = self.pick(lambda v: _broadcast(v.shape, (len(idx),) + a.shape[1:]) == (len(idx),) + a.shape[1:]
+                          and _no_alias(v, a))
             value = b.name if b is not None and self.rng.random() < 0.6 else "0.75"
             stmt = f"{a.name}[lib.tensor({idx})] = {value}"
         elif kind == 1:
@@ -269,6 +276,12 @@ class Generator:
         return self.program
 
 
+def _no_alias(operand: Var, target: Var) -> bool:
+    """An in-place operand that views part of the target's memory makes PyTorch's result depend on its loop
+    order (it reads elements it already wrote); programs keep such operands out."""
+    return operand.root != target.root or operand is target
+
+
 def _broadcast(a: tuple, b: tuple) -> Optional[tuple]:
     out = []
     for i in range(1, max(len(a), len(b)) + 1):
@@ -324,6 +337,13 @@ def run(lib, program: Program, lines: Optional[List[str]] = None) -> dict:
         before = grads() if "backward" in stmt or "final" in stmt else None
         try:
             exec(stmt, env)
+            # PyTorch regenerates a view's history lazily, when its grad_fn is read; an in-place write into a
+            # view whose grad_fn was not read since its base changed is refused as a write into a leaf. numgrad
+            # retakes views at the base's write. Reading grad_fn after each statement compares the two as
+            # PyTorch behaves once a view has been looked at.
+            for k, t in env.items():
+                if k[0] == "v" and k[1:].isdigit() and hasattr(t, "requires_grad"):
+                    t.grad_fn
         except Exception as e:  # noqa: BLE001 - which statement raises, and the type, are what we compare
             record["raised"] = (index, type(e).__name__, str(e)[:200])
             record["grads"] = before if before is not None else grads()

@@ -7,6 +7,10 @@ the GPU.  Shapes are tiny: on CI the kernels run on Numba's CUDA simulator.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -23,7 +27,16 @@ SHAPES = [(3, 2), (4,)]
 
 CASES = ([(optim.SGD, kw) for kw in SGD_CASES] + [(optim.Adam, kw) for kw in ADAM_CASES]
          + [(optim.AdamW, kw) for kw in (dict(lr=0.01), dict(lr=0.01, weight_decay=0.1, amsgrad=True))]
-         + [(optim.RMSprop, kw) for kw in RMS_CASES])
+         + [(optim.RMSprop, kw) for kw in RMS_CASES]
+         # the optimizers of tests/test_optim_more.py, one demanding configuration each
+         + [(optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
+            (optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+            (optim.Adamax, dict(lr=0.01, weight_decay=0.1)),
+            (optim.NAdam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+            (optim.RAdam, dict(lr=0.01, weight_decay=0.1, maximize=True)),
+            (optim.Rprop, dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1))),
+            (optim.ASGD, dict(lr=0.05, lambd=0.01, t0=2, weight_decay=0.1)),
+            (optim.Adafactor, dict(lr=0.05, weight_decay=0.1))])
 
 
 def _case_id(case):
@@ -158,3 +171,71 @@ def test_state_dict_keeps_devices_and_load_moves_state_to_the_params_device():
     fresh.step()
     back.step()
     _assert_same(cuda_params, cpu_params)
+
+
+def test_lbfgs_on_cuda_matches_cpu_and_keeps_its_history_on_the_device():
+    results = []
+    for device in ("cpu", "cuda"):
+        x = ng.nn.Parameter(ng.tensor([-1.5, 2.0, 0.5], dtype=ng.float64, device=device))
+        opt = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=6)
+
+        def closure():
+            opt.zero_grad()
+            loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        state = opt.state[x]
+        assert state["d"].device.type == device and state["prev_flat_grad"].device.type == device
+        results.append((x.detach().cpu().numpy(), state["func_evals"]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    assert results[1][1] == results[0][1]
+
+
+_PTX_SCRIPT = r"""
+import sys
+from numba import cuda, types
+try:
+    cuda.compile_ptx(lambda a: None, (types.float32[:],), cc=(9, 0))
+except Exception as exc:  # no NVVM installed: nothing to compile with
+    print(type(exc).__name__, exc)
+    sys.exit(77)
+from numgrad.kernels.cuda import optim
+b1 = types.boolean
+for T in (types.float32, types.float64):
+    A = T[:]
+    for kernel, sig in ((optim._adagrad_kernel, (A,) * 3 + (T,) * 3 + (b1,)),
+                        (optim._adadelta_kernel, (A,) * 4 + (T,) * 5 + (b1,)),
+                        (optim._adamax_kernel, (A,) * 4 + (T,) * 4 + (b1, T)),
+                        (optim._nadam_kernel, (A,) * 4 + (T,) * 6 + (b1,) * 2 + (T,) * 3),
+                        (optim._radam_kernel, (A,) * 4 + (T,) * 6 + (b1,) * 2 + (T,) * 2 + (b1,) + (T,) * 2),
+                        (optim._rprop_kernel, (A,) * 4 + (T,) * 4 + (b1,)),
+                        (optim._asgd_kernel, (A,) * 3 + (T,) * 4 + (b1,) * 2)):
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        if T == types.float32:  # float32 parameters are updated in float32 arithmetic, as PyTorch does
+            assert "cvt.f64" not in ptx, kernel.py_func.__name__
+print("ok")
+"""
+
+
+def test_new_optimizer_kernels_compile_for_a_real_gpu_in_float32_arithmetic():
+    # the simulator runs device functions as Python: only NVVM shows that the shared bodies compile for the device
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0", PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True, cwd=root,
+                          timeout=600)
+    if proc.returncode == 77:
+        pytest.skip(f"the CUDA compiler (NVVM) is not installed: {proc.stdout.strip()}")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_new_cuda_kernels_share_the_cpu_element_bodies():
+    from numgrad.kernels import element_bodies
+    from numgrad.kernels.cpu import optim as cpu_optim
+    from numgrad.kernels.cuda import optim as cuda_optim
+
+    for name in ("adagrad", "adadelta", "adamax", "nadam", "radam", "rprop", "asgd"):
+        body = getattr(element_bodies, name + "_update")
+        assert getattr(cpu_optim, f"_{name}_elem").py_func is body
+        assert getattr(cuda_optim, f"_{name}_elem").py_func.__code__ is body.__code__

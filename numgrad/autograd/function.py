@@ -13,7 +13,7 @@ import weakref
 
 from .. import _profiler_hooks as _profiler  # hooks in Function.apply / FunctionNode.apply
 from ..creation import tensor, zeros
-from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor, ViewInfo
+from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor
 from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
@@ -285,22 +285,26 @@ class Function(metaclass=_FunctionMeta):
             outs = tuple(fresh)
         if cls._may_return_views and isinstance(args[0], Tensor) and cls.output_is_view(ctx):
             _mark_views(cls, args, kwargs, outs, prev)
+        elif single:  # a view made inside forward (of a temporary) is not a view of anything the user has
+            o = outs[0]
+            if o is not None and o._view is not None:
+                o._view = None
         else:
-            for o in outs:  # a view made inside forward (of a temporary) is not a view of anything the user has
+            for o in outs:
                 if o is not None and o._view is not None:
                     o._view = None
         return outs[0] if single else outs
 
 
 def _mark_views(cls, args, kwargs, outs, grad_mode: bool) -> None:
-    """Remember how each output was viewed from its base, so an in-place write into the view (or the base)
-    can rebase the base's history (CopySlices) and retake the views' histories (``autograd.views``)."""
+    """Remember how each output was viewed from its base (``Tensor._view``), so an in-place write into the view
+    (or the base) can rebase the base's history (CopySlices) and retake the views' histories (``autograd.views``)."""
     parent = args[0]
     info = parent._view
     if info is None:
         base, replay, creation = parent, (), VIEW_DEFAULT
     else:
-        base, replay, creation = info.base, info.replay, info.creation
+        base, replay, creation = info
     if not grad_mode:
         creation = VIEW_IN_NO_GRAD
     elif len(outs) > 1 and creation == VIEW_DEFAULT:
@@ -311,15 +315,19 @@ def _mark_views(cls, args, kwargs, outs, grad_mode: bool) -> None:
     elif len(views) >= 64 and not len(views) & (len(views) - 1):  # at powers of two: drop dead views
         views[:] = [r for r in views if r() is not None]
     rest = args[1:]
-    op_name = cls.__name__.lstrip("_")
+    if len(outs) == 1:
+        o = outs[0]
+        o._view = (base, replay + ((cls, rest, kwargs, 0),), creation)
+        views.append(weakref.ref(o))
+        return
     for i, o in enumerate(outs):
         if o is not None:
-            o._view = ViewInfo(base, replay + ((cls, rest, kwargs, i),), creation, op_name)
+            o._view = (base, replay + ((cls, rest, kwargs, i),), creation)
             views.append(weakref.ref(o))
 
 
 def replay_view(base: Tensor, replay: tuple) -> Tensor:
-    """Take a view of ``base`` again the way ``replay`` (a ``ViewInfo.replay``) took it, as recorded ops."""
+    """Take a view of ``base`` again the way ``replay`` (see ``Tensor._view``) took it, as recorded ops."""
     t = base
     for cls, rest, kwargs, index in replay:
         r = cls.apply(t, *rest, **kwargs)

@@ -99,7 +99,7 @@ def _check_inplace(self: Tensor, op: str) -> None:
     """Called before every in-place write: autograd's leaf rule, and pending fused
     ops that read this memory must compute their values first."""
     view = self._view
-    if view is not None and view.base._requires_grad and is_grad_enabled():
+    if view is not None and view[0]._requires_grad and is_grad_enabled():
         # PyTorch refuses writes into a view taken under no_grad of a tensor that requires grad, and into
         # views of leaves that require grad, even when nothing else in the write requires grad
         check_view_inplace(self, op)

@@ -43,16 +43,16 @@ def check_view_inplace(t: Tensor, op: str) -> None:
     info = t._view
     if info is None:
         return
-    if info.creation == VIEW_IN_NO_GRAD:
+    base, replay, creation = info
+    if creation == VIEW_IN_NO_GRAD:
         raise RuntimeError(_NO_GRAD_VIEW_MSG)
-    if info.creation == VIEW_OF_MULTIPLE:
-        index = info.replay[-1][3]
+    if creation == VIEW_OF_MULTIPLE:
+        fn, _, _, index = replay[-1]
         raise RuntimeError(
-            f"Output {index} of {info.op_name} is a view and is being modified inplace. This view is the output "
+            f"Output {index} of {fn.__name__.lstrip('_')} is a view and is being modified inplace. This view is the output "
             "of a function that returns multiple views. Such functions do not allow the output views to be "
             "modified inplace. You should replace the inplace operation by an out-of-place one."
         )
-    base = info.base
     if base._requires_grad and base._grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
@@ -102,11 +102,11 @@ def rebase_view(view: Tensor, node, output_nr: int) -> None:
     The base's history becomes CopySlices of (old base, new view value), then every view of the base,
     ``view`` included, is retaken from it.
     """
-    info = view._view
+    base, replay, _ = view._view
     new_value = Tensor(view._data)
     new_value._attach(node, output_nr)
-    out = CopySlices.apply(info.base, new_value, info.replay)
-    info.base._rebase_history(out._grad_fn, 0)
+    out = CopySlices.apply(base, new_value, replay)
+    base._rebase_history(out._grad_fn, 0)
 
 
 def retake_views(base: Tensor) -> None:
@@ -122,9 +122,9 @@ def retake_views(base: Tensor) -> None:
                 continue
             live.append(ref)
             info = view._view
-            if info is None or info.base is not base or info.creation == VIEW_IN_NO_GRAD:
+            if info is None or info[0] is not base or info[2] == VIEW_IN_NO_GRAD:
                 continue
-            fresh = replay_view(base, info.replay)
+            fresh = replay_view(base, info[1])
             if view._retains_grad:
                 # as in PyTorch, a view that retains its gradient keeps doing so through its new history
                 old = view._grad_fn

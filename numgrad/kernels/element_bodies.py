@@ -89,6 +89,124 @@ def rmsprop_update(p, g, sq, gavg, buf, i, lr, alpha, one_minus_alpha, eps, weig
         p[i] = p[i] - lr * (grad / avg)
 
 
+def adagrad_update(p, g, acc, i, neg_clr, eps, weight_decay, maximize):
+    """Adagrad on element ``i``: ``acc += g²``, ``p += neg_clr * g / (sqrt(acc) + eps)``; updates ``p[i]``, ``acc[i]``."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    s = acc[i] + grad * grad
+    acc[i] = s
+    std = sqrt(s) + eps
+    p[i] = p[i] + neg_clr * (grad / std)
+
+
+def adadelta_update(p, g, sq, acc_delta, i, neg_lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    """Adadelta on element ``i``: updates ``p[i]``, the squared-gradient average ``sq[i]`` and ``acc_delta[i]``."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    s = sq[i] * rho + one_minus_rho * grad * grad
+    sq[i] = s
+    std = sqrt(s + eps)
+    delta = sqrt(acc_delta[i] + eps) / std * grad
+    acc_delta[i] = acc_delta[i] * rho + one_minus_rho * delta * delta
+    p[i] = p[i] + neg_lr * delta
+
+
+def adamax_update(p, g, m, u, i, one_minus_beta1, beta2, eps, weight_decay, maximize, neg_clr):
+    """Adamax on element ``i``: ``u = max(beta2 * u, |g| + eps)`` (NaN wins, as ``torch.maximum``); updates ``p, m, u``."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    mi = m[i] + one_minus_beta1 * (grad - m[i])
+    m[i] = mi
+    a = u[i] * beta2
+    b = abs(grad) + eps
+    ui = a if (a > b or a != a) else b
+    u[i] = ui
+    p[i] = p[i] + neg_clr * (mi / ui)
+
+
+def nadam_update(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                 maximize, bias_correction2, grad_coef, avg_coef):
+    """NAdam on element ``i``: ``p += grad_coef * g / denom + avg_coef * m / denom``; updates ``p[i]``, ``m[i]``, ``v[i]``.
+
+    ``denom = sqrt(v / bias_correction2) + eps``; the momentum-schedule
+    coefficients come from the caller (they depend on the step only).
+    """
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        if decoupled:
+            p[i] = p[i] * decay
+        else:
+            grad = grad + weight_decay * p[i]
+    mi = m[i] + one_minus_beta1 * (grad - m[i])
+    vi = v[i] * beta2 + one_minus_beta2 * grad * grad
+    m[i] = mi
+    v[i] = vi
+    denom = sqrt(vi / bias_correction2) + eps
+    q = p[i] + grad_coef * (grad / denom)
+    p[i] = q + avg_coef * (mi / denom)
+
+
+def radam_update(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                 maximize, bias_correction1, lr, rectified, bc2_sqrt, rect):
+    """RAdam on element ``i``: Adam's moments; the step is rectified (``rect``) once the variance is tractable."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        if decoupled:
+            p[i] = p[i] * decay
+        else:
+            grad = grad + weight_decay * p[i]
+    mi = m[i] + one_minus_beta1 * (grad - m[i])
+    vi = v[i] * beta2 + one_minus_beta2 * grad * grad
+    m[i] = mi
+    v[i] = vi
+    update = mi / bias_correction1 * lr
+    if rectified:
+        update = update * (bc2_sqrt / (sqrt(vi) + eps)) * rect
+    p[i] = p[i] - update
+
+
+def rprop_update(p, g, prev, step_size, i, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    """Rprop on element ``i``: the step size grows by ``etaplus`` while the gradient keeps its sign and shrinks by
+    ``etaminus`` (skipping the update) when it flips; updates ``p[i]``, ``prev[i]`` and ``step_size[i]``.
+
+    Written with selects, not branches: gradient signs are random, and
+    mispredicted branches made this loop ten times slower.  ``x * zero + one``
+    is 1 for a finite ``x`` and NaN for NaN, as PyTorch's ``sign`` gives.
+    """
+    # 1 and 0 in the element type: an int literal would widen float32 arithmetic to float64
+    one = etaplus / etaplus
+    zero = one - one
+    grad = -g[i] if maximize else g[i]
+    prod = grad * prev[i]
+    factor = etaplus if prod > 0 else (etaminus if prod < 0 else prod * zero + one)
+    s = step_size[i] * factor
+    s = step_size_min if s < step_size_min else s
+    s = step_size_max if s > step_size_max else s
+    step_size[i] = s
+    grad = zero if prod < 0 else grad  # no step where the sign flipped (an exact 0, even for an infinite g)
+    sign = one if grad > 0 else (-one if grad < 0 else grad * zero)
+    p[i] = p[i] - sign * s
+    prev[i] = grad
+
+
+def asgd_update(p, g, ax, i, decay, neg_eta, mu, weight_decay, average, maximize):
+    """ASGD on element ``i``: ``p = p * decay - eta * g``; the average ``ax[i]`` moves toward ``p[i]`` by ``mu``
+    (or copies it while ``average`` is False)."""
+    grad = -g[i] if maximize else g[i]
+    if weight_decay != 0:
+        grad = grad + weight_decay * p[i]
+    q = p[i] * decay
+    q = q + neg_eta * grad
+    p[i] = q
+    if average:
+        ax[i] = ax[i] + (q - ax[i]) * mu
+    else:
+        ax[i] = q
+
+
 def max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, low):
     """(max, flat index ``ih * W + iw`` of the max) over output ``(oh, ow)``'s window of plane ``x[n, c]``.
 

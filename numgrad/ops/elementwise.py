@@ -471,6 +471,11 @@ def memory_overlap(out, arr) -> str:
     """How two arrays' memory relates, as PyTorch sees it: "none", "full" (same start, shape, strides) or "partial"."""
     if type(out) is not np.ndarray or type(arr) is not np.ndarray or not np.may_share_memory(out, arr):
         return "none"
+    if arr.shape != out.shape:
+        try:
+            arr = np.broadcast_to(arr, out.shape)  # PyTorch compares the operand as broadcast to the output
+        except ValueError:
+            pass
     if not _dense(out) or not _dense(arr):
         return "none"  # PyTorch does not look into strided memory ("too hard") and lets the op run
     if (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0] and arr.shape == out.shape

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Tuple
+from typing import Iterable, Optional, Tuple
 
-from .optimizer import Optimizer, _kernels
+from .optimizer import Optimizer, _check_implementation_flags, _kernels
 
 
 def _check(lr, betas, eps, weight_decay) -> None:
@@ -24,7 +24,8 @@ class Adam(Optimizer):
     """Adam: ``m = lerp(m, g, 1 - beta1)``, ``v = beta2 * v + (1 - beta2) * g²``,
     ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``; one fused kernel per parameter.
 
-    ``weight_decay`` adds ``weight_decay * p`` to the gradient (L2), as in PyTorch.
+    ``weight_decay`` adds ``weight_decay * p`` to the gradient (L2), as in PyTorch;
+    with ``decoupled_weight_decay=True`` it decays the weights instead (AdamW).
 
     >>> import numgrad as ng
     >>> w = ng.nn.Parameter(ng.tensor([1.0]))
@@ -33,13 +34,15 @@ class Adam(Optimizer):
     0.9
     """
 
-    _decoupled = False
-
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None, decoupled_weight_decay: bool = False):
         _check(lr, betas, eps, weight_decay)
+        _check_implementation_flags(foreach, fused, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize)
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _update(self, group, p, g, state, parallel):
@@ -57,7 +60,7 @@ class Adam(Optimizer):
         step_size = lr / bias_correction1
         (k.adam_step_par if parallel else k.adam_step)(
             p, g, m, v, vmax, T(1 - lr * wd), T(1 - beta1), T(beta2), T(1 - beta2), T(group["eps"]), T(wd),
-            self._decoupled, bool(group["amsgrad"]), bool(group["maximize"]), T(step_size),
+            bool(group["decoupled_weight_decay"]), bool(group["amsgrad"]), bool(group["maximize"]), T(step_size),
             T(math.sqrt(bias_correction2)))
 
 
@@ -71,8 +74,10 @@ class AdamW(Adam):
     0.89
     """
 
-    _decoupled = True
-
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
+                 fused: Optional[bool] = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

@@ -1,9 +1,9 @@
 """Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
-from .optimizer import Optimizer, _kernels
+from .optimizer import Optimizer, _check_implementation_flags, _kernels
 
 
 class SGD(Optimizer):
@@ -21,7 +21,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, differentiable: bool = False, fused: Optional[bool] = None):
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -30,8 +31,10 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_implementation_flags(foreach, fused, differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _update(self, group, p, g, state, parallel):

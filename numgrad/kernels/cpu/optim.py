@@ -24,6 +24,13 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH)
 _sgd_elem = njit(**_OPTS)(element_bodies.sgd_update)
 _adam_elem = njit(**_OPTS)(element_bodies.adam_update)
 _rmsprop_elem = njit(**_OPTS)(element_bodies.rmsprop_update)
+_adagrad_elem = njit(**_OPTS)(element_bodies.adagrad_update)
+_adadelta_elem = njit(**_OPTS)(element_bodies.adadelta_update)
+_adamax_elem = njit(**_OPTS)(element_bodies.adamax_update)
+_nadam_elem = njit(**_OPTS)(element_bodies.nadam_update)
+_radam_elem = njit(**_OPTS)(element_bodies.radam_update)
+_rprop_elem = njit(**_OPTS)(element_bodies.rprop_update)
+_asgd_elem = njit(**_OPTS)(element_bodies.asgd_update)
 
 
 def sgd_step(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
@@ -50,3 +57,63 @@ def rmsprop_step(p, g, sq, gavg, buf, lr, alpha, one_minus_alpha, eps, weight_de
 
 
 rmsprop_step, rmsprop_step_par = serial_and_parallel(rmsprop_step, **_OPTS)
+
+
+def adagrad_step(p, g, acc, neg_clr, eps, weight_decay, maximize):
+    for i in prange(p.shape[0]):
+        _adagrad_elem(p, g, acc, i, neg_clr, eps, weight_decay, maximize)
+
+
+adagrad_step, adagrad_step_par = serial_and_parallel(adagrad_step, **_OPTS)
+
+
+def adadelta_step(p, g, sq, acc_delta, neg_lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    for i in prange(p.shape[0]):
+        _adadelta_elem(p, g, sq, acc_delta, i, neg_lr, rho, one_minus_rho, eps, weight_decay, maximize)
+
+
+adadelta_step, adadelta_step_par = serial_and_parallel(adadelta_step, **_OPTS)
+
+
+def adamax_step(p, g, m, u, one_minus_beta1, beta2, eps, weight_decay, maximize, neg_clr):
+    for i in prange(p.shape[0]):
+        _adamax_elem(p, g, m, u, i, one_minus_beta1, beta2, eps, weight_decay, maximize, neg_clr)
+
+
+adamax_step, adamax_step_par = serial_and_parallel(adamax_step, **_OPTS)
+
+
+def nadam_step(p, g, m, v, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled, maximize,
+               bias_correction2, grad_coef, avg_coef):
+    for i in prange(p.shape[0]):
+        _nadam_elem(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                    maximize, bias_correction2, grad_coef, avg_coef)
+
+
+nadam_step, nadam_step_par = serial_and_parallel(nadam_step, **_OPTS)
+
+
+def radam_step(p, g, m, v, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled, maximize,
+               bias_correction1, lr, rectified, bc2_sqrt, rect):
+    for i in prange(p.shape[0]):
+        _radam_elem(p, g, m, v, i, decay, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decoupled,
+                    maximize, bias_correction1, lr, rectified, bc2_sqrt, rect)
+
+
+radam_step, radam_step_par = serial_and_parallel(radam_step, **_OPTS)
+
+
+def rprop_step(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    for i in prange(p.shape[0]):
+        _rprop_elem(p, g, prev, step_size, i, etaminus, etaplus, step_size_min, step_size_max, maximize)
+
+
+rprop_step, rprop_step_par = serial_and_parallel(rprop_step, **_OPTS)
+
+
+def asgd_step(p, g, ax, decay, neg_eta, mu, weight_decay, average, maximize):
+    for i in prange(p.shape[0]):
+        _asgd_elem(p, g, ax, i, decay, neg_eta, mu, weight_decay, average, maximize)
+
+
+asgd_step, asgd_step_par = serial_and_parallel(asgd_step, **_OPTS)
