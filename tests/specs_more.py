@@ -264,3 +264,16 @@ SPECS += [
     # torch's vander backward fails (an in-place write into a saved view); ours is gradchecked in test_ops_more
     _spec("misc.vander", lambda lib, x: lib.vander(x, N=4), lambda rng: [Sample((_r(rng, 3),))], differentiable=False),
 ]
+
+SPECS += [
+    # ties on purpose: PyTorch shares an extreme's gradient equally among the elements equal to it
+    _spec("scatter.scatter_reduce_extreme",
+          lambda lib, x, s, i, red, inc: lib.scatter_reduce(x, 1, i, s, red, include_self=inc),
+          lambda rng: [Sample((np.array([[1.0, 5.0, 2.0], [0.0, 3.0, 3.0]]),
+                               np.array([[4.0, 1.0, 3.0], [2.0, 3.0, 9.0]]), _i(0, 1, 1, 1, 1, 0).reshape(2, 3),
+                               red, inc))
+                       for red in ("amax", "amin") for inc in (True, False)], gradcheck=False),
+    _spec("scatter.scatter_reduce_extreme_smooth",
+          lambda lib, x, s, i: lib.scatter_reduce(x, 0, i, s, "amax", include_self=False),
+          lambda rng: [Sample((_r(rng, 4), _r(rng, 6), _i(0, 1, 1, 3, 0, 3)))]),
+]

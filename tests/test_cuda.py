@@ -33,7 +33,8 @@ NOT_ON_CUDA |= {"sorting.sort", "sorting.argsort", "sorting.topk", "sorting.kthv
                 "scan.cumprod_zeros", "scan.logcumsumexp", "statistics.median", "statistics.nanmedian",
                 "statistics.quantile", "statistics.quantile_many", "statistics.cummax", "statistics.cummin",
                 "dense_linalg.inverse", "dense_linalg.det", "dense_linalg.slogdet", "dense_linalg.solve",
-                "dense_linalg.matrix_power_negative"}
+                "dense_linalg.matrix_power_negative", "scatter.scatter_reduce_extreme",
+                "scatter.scatter_reduce_extreme_smooth"}
 CLEAR_ERRORS = ("has no CUDA kernel yet", "not implemented for CUDA tensors yet",
                 "can't convert cuda:0 device type tensor to numpy", "indexing a CUDA tensor with tensors")
 

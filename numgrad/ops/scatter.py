@@ -16,7 +16,10 @@ from ..tensor import Tensor
 from ..creation import arange, full_like, ones_like, tensor
 from . import elementwise_functions as pw
 from .elementwise import broadcast_shapes
-from .indexing import _wrap_dim, index_put, index_put_
+from ..autograd.function import Function
+from ..kernels import backend as _backend
+from ..kernels.backend import scatter_reduce_kernels
+from .indexing import _wrap_dim, gather, index_put, index_put_, scatter_add
 
 
 def _check_index(op: str, index, want_1d: bool = False) -> None:
@@ -125,8 +128,9 @@ def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
 
 
 def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
-    """Reduce ``src`` into a copy of ``input`` at the positions of :func:`scatter`: ``reduce='sum'`` or
-    ``'mean'`` (with ``include_self=False`` the written positions forget their old value).
+    """Reduce ``src`` into a copy of ``input`` at the positions of :func:`scatter`: ``reduce='sum'``, ``'mean'``,
+    ``'amax'`` or ``'amin'`` (with ``include_self=False`` the written positions forget their old value).
+    An extreme's gradient is shared equally by every element equal to it, as in PyTorch.
 
     >>> import numgrad as ng
     >>> ng.scatter_reduce(ng.ones(2), 0, ng.tensor([0, 0, 1]), ng.tensor([1., 3., 5.]), "mean")
@@ -134,14 +138,19 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     """
     if reduce not in ("sum", "mean", "prod", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
-    if reduce not in ("sum", "mean"):
-        raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}): numgrad implements 'sum' and 'mean' only")
+    if reduce == "prod":
+        raise NotImplementedError("scatter_reduce(reduce='prod'): numgrad implements 'sum', 'mean', 'amax' and 'amin'")
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not {type(src).__name__}")
     d, positions = _scatter_positions("scatter_reduce", input, dim, index, src)
     if index.numel() == 0:
         return input.clone()
     values = _covered(src, index)
+    if reduce in ("amax", "amin"):
+        if src.dtype != input.dtype:
+            raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (got "
+                               f"{input.dtype.name} and {src.dtype.name})")
+        return ScatterExtreme.apply(input, d, index, values, reduce == "amax", bool(include_self))
     base = input if include_self else index_put(input, positions, tensor(0, dtype=input.dtype,
                                                                          device=input.device))
     total = index_put(base, positions, values, accumulate=True)
@@ -154,6 +163,46 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     if input.dtype.is_floating_point:
         return total / counts
     return pw.floor_divide(total, counts)
+
+
+class ScatterExtreme(Function):
+    """scatter_reduce with amax/amin: the kernel of the data's device computes the running extremes; the
+    backward is PyTorch's (``scatter_reduce_backward``), written with gather/scatter ops."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, values, take_max, include_self):
+        ctx.node_name = "ScatterReduceBackward0"
+        ctx.dim, ctx.include_self = dim, include_self
+        K = scatter_reduce_kernels(x._data, "scatter_reduce")
+        out = _backend.contiguous(x._data).copy() if x._data.flags.c_contiguous else _backend.contiguous(x._data)
+        strides = [1] * x.ndim
+        for k in range(x.ndim - 2, -1, -1):
+            strides[k] = strides[k + 1] * x.shape[k + 1]
+        positions = _dim_positions(dim, index, index.shape, x.device)
+        flat = positions[0] * strides[0]
+        for p, s in zip(positions[1:], strides[1:]):
+            flat = flat + p * s
+        targets = _backend.contiguous(flat.expand(*index.shape)._data).reshape(-1)
+        vals = _backend.contiguous(values._data).reshape(-1)
+        K.scatter_extreme(out.reshape(-1), targets, vals, take_max, include_self)
+        result = Tensor(out)
+        ctx.save_for_backward(x, index, values, result)
+        return result
+
+    @staticmethod
+    def backward(ctx, g):
+        x, index, values, result = ctx.saved_tensors
+        d = ctx.dim
+        value = gather(result, d, index)
+        self_is_result = pw.eq(x, result).to(x.dtype)
+        src_is_result = pw.eq(values, value).to(x.dtype)
+        n_to_distribute = scatter_add(self_is_result, d, index, src_is_result)
+        distributed = g / n_to_distribute
+        grad_self = self_is_result * distributed
+        grad_src = src_is_result * gather(distributed, d, index)
+        if not ctx.include_self:
+            grad_self = scatter(grad_self, d, index, 0.0)
+        return grad_self, None, None, grad_src, None, None
 
 
 def _index_along(op: str, input, dim: int, index, source=None):

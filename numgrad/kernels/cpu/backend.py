@@ -357,6 +357,12 @@ class CpuBackend:
 
         return dense_linalg
 
+    def scatter_reduce_kernels(self, arr, op: str):
+        """``kernels/cpu/scatter_reduce.py``: scatter with a running max/min (``op``: the calling op)."""
+        from . import scatter_reduce
+
+        return scatter_reduce
+
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         return self._norm

@@ -255,6 +255,10 @@ class CudaBackend:
         """Dense inverse/determinant/solve kernels: none on CUDA yet."""
         raise _no_cuda_kernel(op)
 
+    def scatter_reduce_kernels(self, arr, op: str):
+        """Scatter max/min kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
     def norm_kernels(self, arr):
         """``kernels/cuda/norm.py``: normalization, embedding and dropout (``*_par`` names are the same kernels)."""
         return self._norm
