@@ -277,3 +277,9 @@ SPECS += [
           lambda lib, x, s, i: lib.scatter_reduce(x, 0, i, s, "amax", include_self=False),
           lambda rng: [Sample((_r(rng, 4), _r(rng, 6), _i(0, 1, 1, 3, 0, 3)))]),
 ]
+
+SPECS += [
+    _spec("scatter.put", lambda lib, x, i, s, acc=False: x.put(i, s, acc),
+          lambda rng: [Sample((_r(rng, 3, 4), _i(0, 11, 5), _r(rng, 3))),
+                       Sample((_r(rng, 2, 3), _i(1, 1, 4), _r(rng, 3), True))]),
+]

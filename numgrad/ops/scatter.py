@@ -360,6 +360,29 @@ def take(input, index) -> Tensor:
     return input.reshape(-1)[index]
 
 
+def put(input, index, source, accumulate: bool = False) -> Tensor:
+    """A copy of ``input`` with ``source`` written (or added) at the flat positions ``index`` (``take``'s inverse).
+
+    >>> import numgrad as ng
+    >>> ng.put(ng.zeros(2, 2), ng.tensor([0, 3]), ng.tensor([1., 2.]))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    _check_index("put", index)
+    if not isinstance(source, Tensor):
+        raise TypeError(f"put(): argument 'source' must be Tensor, not {type(source).__name__}")
+    if source.numel() != index.numel():
+        raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
+                           f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    flat = index_put(input.reshape(-1), (index.reshape(-1),), source.reshape(-1), accumulate=bool(accumulate))
+    return flat.reshape(*input.shape)
+
+
+def _put_(self, index, source, accumulate: bool = False):
+    """In-place :func:`put`."""
+    return self.copy_(put(self, index, source, accumulate))
+
+
 def _scatter_reduce_(self, dim: int, index, src, reduce: str, *, include_self: bool = True):
     """In-place :func:`scatter_reduce`."""
     return self.copy_(scatter_reduce(self, dim, index, src, reduce, include_self=include_self))
@@ -369,7 +392,7 @@ TENSOR_METHODS = {
     "scatter": scatter, "scatter_": scatter_, "scatter_reduce": scatter_reduce, "scatter_reduce_": _scatter_reduce_,
     "index_add": index_add, "index_add_": index_add_, "index_copy": index_copy, "index_copy_": index_copy_,
     "index_fill": index_fill, "index_fill_": index_fill_, "masked_select": masked_select,
-    "masked_scatter": masked_scatter, "masked_scatter_": masked_scatter_, "take": take,
+    "masked_scatter": masked_scatter, "masked_scatter_": masked_scatter_, "take": take, "put": put, "put_": _put_,
 }
 PUBLIC = ("scatter", "scatter_reduce", "index_add", "index_copy", "index_fill", "masked_select", "masked_scatter",
-          "take")
+          "take", "put")
