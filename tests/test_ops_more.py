@@ -518,3 +518,15 @@ def test_asarray_range_and_softmax_in_the_torch_namespace():
     np.testing.assert_allclose(ng.range(0, 1, 0.3).numpy(), expected.numpy())
     np.testing.assert_allclose(ng.softmax(ng.tensor([1.0, 2.0]), 0).numpy(),
                                torch.softmax(torch.tensor([1.0, 2.0]), 0).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("module", [
+    "numgrad.ops.sorting", "numgrad.ops.scan", "numgrad.ops.diagonals", "numgrad.ops.einsum", "numgrad.ops.combine",
+    "numgrad.ops.tensor_api", "numgrad.ops.pointwise", "numgrad.ops.scatter", "numgrad.ops.shape_more",
+    "numgrad.ops.statistics", "numgrad.ops.dense_linalg", "numgrad.ops.misc", "numgrad.linalg", "numgrad.coverage",
+])
+def test_docstring_examples_of_the_new_modules_run(module):
+    import doctest
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -64,9 +64,9 @@ def inverse(input) -> Tensor:
     """The inverse of each square matrix in the last two dims.
 
     >>> import numgrad as ng
-    >>> ng.inverse(ng.tensor([[2., 0.], [0., 4.]]))
-    tensor([[0.5000, 0.0000],
-            [0.0000, 0.2500]])
+    >>> ng.inverse(ng.tensor([[2., 1.], [0., 4.]]))
+    tensor([[ 0.5000, -0.1250],
+            [ 0.0000,  0.2500]])
     """
     _square(input, "inv")
     return Inverse.apply(input)
@@ -107,8 +107,8 @@ def det(A) -> Tensor:
     """The determinant of each square matrix (``sign * exp(log|det|)``; gradient ``det * A^-T``).
 
     >>> import numgrad as ng
-    >>> ng.det(ng.tensor([[1., 2.], [3., 4.]]))
-    tensor(-2.0000)
+    >>> ng.det(ng.tensor([[2., 0.], [0., 3.]]))
+    tensor(6.)
     """
     _square(A, "det")
     sign, logabs = slogdet(A)
