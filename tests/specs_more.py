@@ -283,3 +283,9 @@ SPECS += [
           lambda rng: [Sample((_r(rng, 3, 4), _i(0, 11, 5), _r(rng, 3))),
                        Sample((_r(rng, 2, 3), _i(1, 1, 4), _r(rng, 3), True))]),
 ]
+
+SPECS += [
+    _spec("misc.distances", lambda lib, a, b: (lib.cosine_similarity(a, b), lib.pairwise_distance(a, b, 3.0),
+                                               lib.pdist(a), lib.cosine_similarity(a, b[0], dim=-1)),
+          lambda rng: [Sample((_r(rng, 4, 3), _r(rng, 4, 3)))]),
+]

@@ -530,3 +530,17 @@ def test_docstring_examples_of_the_new_modules_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_bitwise_not_and_shifts_match_torch():
+    _same(ng.bitwise_not(ng.tensor([1, -2])), torch.bitwise_not(torch.tensor([1, -2])))
+    _same(ng.bitwise_not(ng.tensor([True, False])), torch.bitwise_not(torch.tensor([True, False])))
+    _same(ng.bitwise_left_shift(ng.tensor([1, 3]), 2), torch.bitwise_left_shift(torch.tensor([1, 3]), 2))
+    _same(ng.bitwise_right_shift(ng.tensor([-8, 8, 7]), 1), torch.bitwise_right_shift(torch.tensor([-8, 8, 7]), 1))
+    zero = ng.zeros(1, 2, requires_grad=True)
+    ng.cosine_similarity(zero, ng.ones(1, 2)).sum().backward()  # a zero vector: the clamped norm, no NaN
+    tz = torch.zeros(1, 2, requires_grad=True)
+    torch.cosine_similarity(tz, torch.ones(1, 2)).sum().backward()
+    np.testing.assert_allclose(zero.grad.numpy(), tz.grad.numpy())
+    with pytest.raises(RuntimeError, match="pdist only supports 2D tensors"):
+        ng.pdist(ng.ones(3))

@@ -23,6 +23,7 @@ from .diagonals import diagonal as _diagonal
 from .indexing import _wrap_dim, index_put, index_select, nonzero
 from .linalg import matmul
 from .reductions import amax, amin, cumsum
+from .reductions import norm as _norm
 from .shape import cat, narrow, stack
 from .sorting import searchsorted, sort
 from .sum_mean import mean
@@ -452,12 +453,88 @@ def vander(x, N: Optional[int] = None, increasing: bool = False) -> Tensor:
     return stack(cols, 1) if cols else zeros(x.shape[0], 0, dtype=x.dtype, device=x.device)
 
 
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast), each norm clamped to at least
+    ``eps`` in value only (the gradient is the norm's, as in PyTorch).
+
+    >>> import numgrad as ng
+    >>> ng.cosine_similarity(ng.tensor([[1., 0.]]), ng.tensor([[1., 1.]]))
+    tensor([0.7071])
+    """
+    from_norm = []
+    for x in (x1, x2):
+        n = _norm(x, 2.0, dim=dim, keepdim=True)
+        # PyTorch clamps the norm under no_grad: the value is clamped, the gradient stays the norm's
+        from_norm.append(n + (pw.clamp_min(n, eps) - n).detach())
+    return _sum((x1 / from_norm[0]) * (x2 / from_norm[1]), dim)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of ``x1 - x2 + eps`` along the last dim (row by row distances).
+
+    >>> import numgrad as ng
+    >>> ng.pairwise_distance(ng.tensor([[1., 0.]]), ng.tensor([[1., 1.]]))
+    tensor([1.0000])
+    """
+    return _norm(x1 - x2 + eps, float(p), dim=-1, keepdim=keepdim)
+
+
+def pdist(input, p: float = 2.0) -> Tensor:
+    """The p-norm distances between every pair of rows ``i < j`` of the 2-D ``input``, row by row.
+
+    >>> import numgrad as ng
+    >>> ng.pdist(ng.tensor([[0., 0.], [3., 4.], [1., 1.]]))
+    tensor([5.0000, 1.4142, 3.6056])
+    """
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    n = input.shape[0]
+    pairs = np.triu_indices(n, 1)
+    first = index_select(input, 0, _finish(pairs[0].astype(np.int64), False, input.device))
+    second = index_select(input, 0, _finish(pairs[1].astype(np.int64), False, input.device))
+    return _norm(first - second, float(p), dim=1)
+
+
+def bitwise_not(input) -> Tensor:
+    """``~input``: bits flipped for integers, logical not for bool.
+
+    >>> import numgrad as ng
+    >>> ng.bitwise_not(ng.tensor([1, -2]))
+    tensor([-2,  1])
+    """
+    if input.dtype.is_floating_point:
+        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.name}'")
+    return pw.logical_not(input) if input.dtype.name == "bool" else pw.bitwise_xor(input, -1)
+
+
+def bitwise_left_shift(input, other) -> Tensor:
+    """``input << other`` for integers (``input * 2**other``).
+
+    >>> import numgrad as ng
+    >>> ng.bitwise_left_shift(ng.tensor([1, 3]), 2)
+    tensor([ 4, 12])
+    """
+    return input * pw.pow(2, other)
+
+
+def bitwise_right_shift(input, other) -> Tensor:
+    """``input >> other`` for integers (an arithmetic shift: rounds toward -inf).
+
+    >>> import numgrad as ng
+    >>> ng.bitwise_right_shift(ng.tensor([-8, 8]), 1)
+    tensor([-4,  4])
+    """
+    return pw.floor_divide(input, pw.pow(2, other))
+
+
 TENSOR_METHODS = {
     "bincount": bincount, "histc": histc, "isposinf": isposinf, "isneginf": isneginf, "isreal": isreal,
     "fmax": fmax, "fmin": fmin, "ldexp": ldexp, "logaddexp2": logaddexp2, "positive": positive, "cov": cov,
     "corrcoef": corrcoef, "argwhere": argwhere, "narrow_copy": narrow_copy, "select_scatter": select_scatter,
-    "slice_scatter": slice_scatter, "diagonal_scatter": diagonal_scatter,
+    "slice_scatter": slice_scatter, "diagonal_scatter": diagonal_scatter, "bitwise_not": bitwise_not,
+    "bitwise_left_shift": bitwise_left_shift, "bitwise_right_shift": bitwise_right_shift,
 }
 PUBLIC = ("bincount", "histc", "isin", "isposinf", "isneginf", "isreal", "fmax", "fmin", "ldexp", "logaddexp2",
           "positive", "trapezoid", "trapz", "cumulative_trapezoid", "cov", "corrcoef", "block_diag", "argwhere",
-          "combinations", "narrow_copy", "select_scatter", "slice_scatter", "diagonal_scatter", "logspace", "vander")
+          "combinations", "narrow_copy", "select_scatter", "slice_scatter", "diagonal_scatter", "logspace", "vander",
+          "cosine_similarity", "pairwise_distance", "pdist", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift")
