@@ -267,6 +267,8 @@ row("asinh", 1, "float", "M.asinh({0})", lambda F, x, out, g: (g / F.sqrt(x[0] *
 row("acosh", 1, "float", "M.acosh({0})", lambda F, x, out, g: (g / F.sqrt(x[0] * x[0] - 1.0),), domain="above_one")
 row("atanh", 1, "float", "M.atanh({0})", lambda F, x, out, g: (g / (1.0 - x[0] * x[0]),), domain="open_unit")
 row("log10", 1, "float", "M.log10({0})", lambda F, x, out, g: (g / (x[0] * LN10),), domain="positive")
+row("erfc", 1, "float", "M.erfc({0})",
+    lambda F, x, out, g: (-g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
 row("atan2", 2, "float", "M.atan2({0}, {1})",
     lambda F, x, out, g: (g * x[1] / (x[0] * x[0] + x[1] * x[1]), -g * x[0] / (x[0] * x[0] + x[1] * x[1])),
     domain="nonzero")

@@ -42,6 +42,7 @@ MATH = {
 MATH.update({
     "asin": "np.arcsin", "acos": "np.arccos", "atan": "np.arctan", "sinh": "np.sinh", "cosh": "np.cosh",
     "asinh": "np.arcsinh", "acosh": "np.arccosh", "atanh": "np.arctanh", "log10": "np.log10", "atan2": "np.arctan2",
+    "erfc": "math.erfc",  # 1 - erf(x) would lose every digit in the tail
 })
 # fails here, at import, naming any math name of the table the CPU cannot spell
 ir_table.register_math_renderer("cpu", MATH)
