@@ -143,7 +143,10 @@ def main(argv: Optional[list] = None) -> int:
             f.write(markdown(rows))
         print(f"wrote {args.markdown}")
     else:
-        print(report(rows))
+        try:
+            print(report(rows))
+        except BrokenPipeError:  # piped into head: stop quietly
+            sys.stderr.close()
     return 0
 
 
