@@ -17,10 +17,13 @@ from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
 from .ops.sum_mean import sum_to
 from .autograd.views import check_view_inplace
+from .ops import pointwise as _ops_pointwise
 from .tensor import Tensor
 from .nn.functional import log_softmax, softmax
 
 OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
+OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api", "random", "pointwise",  # issue 16
+                "scatter", "shape_more", "statistics", "dense_linalg", "misc")
 
 
 def _ops_modules():
@@ -351,6 +354,9 @@ def install() -> None:
         setattr(T, name, fn)
     T.softmax = _softmax_method
     T.log_softmax = _log_softmax_method
+    for name, fn in _ops_pointwise.INPLACE_IF_MISSING.items():  # issue 16: the remaining <op>_ forms
+        if not hasattr(T, name):
+            setattr(T, name, fn)
 
 
 def export_public(namespace: dict) -> None:

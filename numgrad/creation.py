@@ -5,6 +5,7 @@ NumPy directly.  Random numbers come from one seedable PCG64 generator.
 """
 from __future__ import annotations
 
+import json
 import numbers
 from typing import Optional
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from . import _dtypes
 from . import _pending_readers
-from .tensor import Tensor
+from .tensor import _NO_DATA, Tensor, _legacy_constructor_array
 from .device import as_device
 from .kernels import backend as _backend
 
@@ -27,13 +28,112 @@ def manual_seed(seed: int):
     >>> _ = ng.manual_seed(0); bool((a == ng.rand(2)).all())
     True
     """
-    global _rng
+    global _rng, _initial_seed
     _rng = np.random.default_rng(int(seed))
+    _initial_seed = int(seed)
     return _rng
 
 
 def default_generator() -> np.random.Generator:
     return _rng
+
+
+_initial_seed = None  # the last manual_seed; a fresh seed is drawn from OS entropy the first time it is asked for
+
+
+def seed() -> int:
+    """Seed numgrad's generator from OS entropy and return the seed.
+
+    >>> import numgrad as ng
+    >>> s = ng.seed(); ng.initial_seed() == s
+    True
+    """
+    s = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    manual_seed(s)
+    return s
+
+
+def initial_seed() -> int:
+    """The seed numgrad's generator was last seeded with (drawn now if it never was).
+
+    >>> import numgrad as ng
+    >>> _ = ng.manual_seed(7); ng.initial_seed()
+    7
+    """
+    return seed() if _initial_seed is None else _initial_seed
+
+
+def _state_tensor(gen: np.random.Generator) -> Tensor:
+    return Tensor(np.frombuffer(json.dumps(gen.bit_generator.state).encode(), dtype=np.uint8).copy())
+
+
+def _load_state(gen: np.random.Generator, state) -> None:
+    if not isinstance(state, Tensor) or state.dtype != _dtypes.uint8 or state.ndim != 1:
+        raise TypeError("set_rng_state(): expected a 1-D uint8 tensor from get_rng_state()")
+    try:
+        gen.bit_generator.state = json.loads(bytes(state.numpy()).decode())
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RuntimeError(f"set_rng_state(): not a state returned by get_rng_state() ({exc})") from None
+
+
+def get_rng_state() -> Tensor:
+    """The state of numgrad's generator as a uint8 tensor (for :func:`set_rng_state`; not PyTorch's format).
+
+    >>> import numgrad as ng
+    >>> s = ng.get_rng_state(); a = ng.rand(2); ng.set_rng_state(s); bool((a == ng.rand(2)).all())
+    True
+    """
+    return _state_tensor(_rng)
+
+
+def set_rng_state(new_state) -> None:
+    """Restore numgrad's generator to a state from :func:`get_rng_state`."""
+    _load_state(_rng, new_state)
+
+
+class Generator:
+    """A random number generator to pass as ``generator=`` (rand, randn, randint, multinomial, init, data).
+
+    It wraps a NumPy ``Generator`` (PCG64): the same seed gives the same numbers in numgrad, not
+    PyTorch's numbers.
+
+    >>> import numgrad as ng
+    >>> g = ng.Generator().manual_seed(42)
+    >>> a = ng.rand(2, generator=g); _ = g.manual_seed(42); bool((a == ng.rand(2, generator=g)).all())
+    True
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = as_device(device)
+        self._np = np.random.default_rng()
+        self._initial_seed = None
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._np = np.random.default_rng(int(seed))
+        self._initial_seed = int(seed)
+        return self
+
+    def seed(self) -> int:
+        s = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self.seed() if self._initial_seed is None else self._initial_seed
+
+    def get_state(self) -> Tensor:
+        return _state_tensor(self._np)
+
+    def set_state(self, new_state) -> "Generator":
+        _load_state(self._np, new_state)
+        return self
+
+    def __getattr__(self, name):
+        # random(), standard_normal(), integers(), permutation()...: the NumPy generator's own methods, which is
+        # what numgrad's samplers call on any generator they are given
+        if name.startswith("__") or name == "_np":
+            raise AttributeError(name)
+        return getattr(self._np, name)
 
 
 def _infer_dtype(arr: np.ndarray, data) -> _dtypes.DType:
@@ -106,6 +206,47 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, np.ndarray) and (dtype is None or _dtypes.as_dtype(dtype).np == data.dtype):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
+
+
+def asarray(obj, *, dtype=None, device=None, copy: Optional[bool] = None, requires_grad: bool = False):
+    """``obj`` as a tensor, sharing memory with a tensor or NumPy array when dtype and device allow
+    (``copy=True`` always copies, ``copy=False`` refuses to).
+
+    >>> import numgrad as ng
+    >>> ng.asarray([1, 2]).dtype
+    numgrad.int64
+    """
+    if copy:
+        out = tensor(obj.detach() if isinstance(obj, Tensor) else obj, dtype=dtype, device=device)
+    else:
+        out = as_tensor(obj, dtype=dtype, device=device)
+        if device is not None and out.device != as_device(device):
+            out = out.to(as_device(device))
+        shares = out is obj or (isinstance(obj, np.ndarray) and np.shares_memory(out._data, obj))
+        if copy is False and not shares and isinstance(obj, (Tensor, np.ndarray)):
+            raise ValueError("asarray(): copy=False but the data cannot be shared (dtype or device differ)")
+    if requires_grad:
+        out = out.detach().requires_grad_(True) if out is obj else out.requires_grad_(True)
+    return out
+
+
+def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False):
+    """Values from ``start`` to ``end`` INCLUSIVE by ``step``, float by default (deprecated in PyTorch in favour
+    of :func:`arange`, kept for old scripts).
+
+    >>> import numgrad as ng
+    >>> ng.range(1, 3)
+    tensor([1., 2., 3.])
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("range(): step must be nonzero")
+    # exported as numgrad.range (named otherwise here so that this module keeps the builtin range)
+    count = int(np.floor((end - start) / step)) + 1
+    dt = _dt(dtype)
+    values = start + step * np.arange(max(count, 0), dtype=np.float64)
+    return _finish(values.astype(dt.np), requires_grad, device)
 
 
 def from_numpy(array: np.ndarray):
@@ -291,17 +432,26 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     return _finish(_astype(g.standard_normal(_shape(size)), dt), requires_grad, device)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
-    """Random integers in [low, high).
+def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
+    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``, as in PyTorch.
 
     >>> import numgrad as ng
     >>> ng.randint(0, 10, (3,)).dtype
     numgrad.int64
+    >>> ng.randint(5, (2, 2)).shape
+    (2, 2)
     """
+    if size is None and isinstance(high, (tuple, list)):
+        # randint(high, size): the second positional argument is the size
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     g = generator or _rng
     dt = _dt(dtype, _dtypes.int64)
     return _finish(g.integers(low, high, size=_shape((size,))).astype(dt.np), requires_grad, device)
@@ -318,5 +468,39 @@ def randn_like(input, dtype=None, requires_grad: bool = False):
 
 
 def randint_like(input, low, high=None, dtype=None):
-    """Random integers with the shape of ``input``."""
-    return randint(low, high, input.shape, dtype=_like(input, dtype))
+    """Random integers with the shape of ``input``: ``randint_like(x, high)`` or ``randint_like(x, low, high)``."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=_like(input, dtype))
+
+
+class _LegacyTensorType(type):
+    """The metaclass of ``FloatTensor``, ``LongTensor``, ...: calling one builds a CPU tensor of its dtype
+    the way ``torch.Tensor(...)`` does; ``isinstance(t, FloatTensor)`` checks a tensor's dtype and device."""
+
+    def __call__(cls, *args, device=None):
+        if device is not None and as_device(device).type != "cpu":
+            raise TypeError(f"{cls.__name__}: type {cls.__name__} is a CPU tensor type; build it on the CPU and "
+                            "move it with .to(device)")
+        return Tensor(_legacy_constructor_array(args[0] if args else _NO_DATA, args[1:], cls.dtype.np))
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.device.type == "cpu"
+
+
+def _legacy_type(name: str, dtype: _dtypes.DType):
+    doc = (f"``{name}(data)`` / ``{name}(*sizes)``: a CPU tensor of dtype ``{dtype.name}`` (PyTorch's legacy "
+           f"constructor); ``isinstance(t, {name})`` is True for such tensors.\n\n"
+           f"    >>> import numgrad as ng\n    >>> ng.{name}([1, 2]).dtype\n    numgrad.{dtype.name}\n")
+    return _LegacyTensorType(name, (), {"dtype": dtype, "__doc__": doc, "__module__": "numgrad"})
+
+
+FloatTensor = _legacy_type("FloatTensor", _dtypes.float32)
+DoubleTensor = _legacy_type("DoubleTensor", _dtypes.float64)
+HalfTensor = _legacy_type("HalfTensor", _dtypes.float16)
+LongTensor = _legacy_type("LongTensor", _dtypes.int64)
+IntTensor = _legacy_type("IntTensor", _dtypes.int32)
+ShortTensor = _legacy_type("ShortTensor", _dtypes.int16)
+CharTensor = _legacy_type("CharTensor", _dtypes.int8)
+ByteTensor = _legacy_type("ByteTensor", _dtypes.uint8)
+BoolTensor = _legacy_type("BoolTensor", _dtypes.bool_)

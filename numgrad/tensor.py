@@ -19,6 +19,46 @@ from .device import Device, cpu, cuda0
 from .kernels.cuda.array import DeviceArray
 
 
+_NO_DATA = object()
+
+
+def _legacy_constructor_array(data, sizes: tuple, dtype=None) -> np.ndarray:
+    """The array of PyTorch's legacy constructor ``torch.Tensor(...)`` (default float dtype, CPU):
+    ``Tensor()`` is empty, ``Tensor(2, 3)`` has that shape (zero-filled), ``Tensor(seq)`` copies the
+    numbers of ``seq``, ``Tensor(t)`` shares ``t``'s data. ``dtype`` (a NumPy dtype) replaces the default
+    (``FloatTensor``/``LongTensor``/... in ``numgrad/creation.py``).
+
+    >>> _legacy_constructor_array([1, 2], ()).dtype
+    dtype('float32')
+    """
+    if isinstance(data, np.ndarray):  # an ndarray subclass (np.memmap, ...): used as given, as before
+        return data
+    dt = dtype if dtype is not None else _dtypes.get_default_dtype().np
+    if data is _NO_DATA:
+        return np.empty((0,), dtype=dt)
+    if isinstance(data, Tensor):
+        if sizes:
+            raise TypeError("Tensor(): a tensor argument takes no sizes")
+        if dtype is not None and data.dtype.np != dtype:
+            raise TypeError(f"expected {np.dtype(dtype).name} tensor (got {data.dtype.name} tensor)")
+        return data._data
+    dims = (data,) + sizes
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in dims):
+        if sizes or not isinstance(data, np.generic):
+            if any(n < 0 for n in dims):
+                raise RuntimeError(f"Trying to create tensor with negative dimension {min(dims)}: {list(dims)}")
+            return np.zeros(tuple(int(n) for n in dims), dtype=dt)
+    if sizes:
+        raise TypeError(f"Tensor(): new() received an invalid combination of arguments - got "
+                        f"({', '.join(type(a).__name__ for a in dims)}); pass a sequence of numbers or the sizes as "
+                        "ints")
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    if isinstance(data, (float, complex, bool)):
+        raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+    return np.array(data, dtype=dt)
+
+
 # A view remembers how it was taken from its base, so autograd can take it again (PyTorch's view replay):
 # ``tensor._view`` is ``(base, replay, creation)`` (a plain tuple: views are made often). ``base`` is the tensor
 # that owns the memory (never itself a view); ``replay`` is the chain of view ops, each
@@ -47,7 +87,11 @@ class Tensor:
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
-    def __init__(self, data: np.ndarray, requires_grad: bool = False, _version=None):
+    def __init__(self, data=_NO_DATA, *sizes, requires_grad: bool = False, _version=None):
+        if type(data) is not np.ndarray and type(data) is not DeviceArray:
+            data = _legacy_constructor_array(data, sizes)  # torch.Tensor([1., 2.]) / torch.Tensor(2, 3)
+        elif sizes:
+            raise TypeError(f"Tensor(): got an array and extra positional arguments {sizes}")
         self._buf = data
         self._lazy = None
         self._requires_grad = False

@@ -75,7 +75,7 @@ def _elementwise_specs():
                 return torch.nn.functional.gelu(*a, approximate="tanh")
             if _n == "where":
                 return torch.where(a[0] > 0, a[1], a[2])
-            if _n in ("maximum", "minimum") and not isinstance(a[1], torch.Tensor):
+            if _n in ("maximum", "minimum", "atan2") and not isinstance(a[1], torch.Tensor):
                 a = (a[0], torch.tensor(a[1], dtype=a[0].dtype))
             if _n in ("leaky_relu", "softplus", "elu", "gelu", "silu"):
                 return getattr(torch.nn.functional, _n)(*a, **k)
@@ -99,6 +99,10 @@ def _domain(rng, domain, shape):
         return np.clip(x, -1.2, 1.2)
     if domain == "nonzero":
         return np.sign(x) * (np.abs(x) + 0.5)
+    if domain == "open_unit":  # asin, acos, atanh: inside (-1, 1), away from the poles
+        return np.tanh(x) * 0.9
+    if domain == "above_one":  # acosh
+        return np.abs(x) + 1.5
     return x
 
 

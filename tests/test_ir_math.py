@@ -7,6 +7,7 @@ CPU renderer (``kernels/cpu/elementwise.MATH``) and the CUDA one
 """
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def test_cpu_renderer_maps_every_math_name_to_a_function():
     assert table.math_functions() <= set(cpu.MATH)
     for name in table.math_functions():
         module, attr = cpu.MATH[name].split(".")
-        assert callable(getattr({"fm": fastmath, "np": np}[module], attr)), name
+        assert callable(getattr({"fm": fastmath, "np": np, "math": math}[module], attr)), name
 
 
 def test_cuda_renderer_maps_every_math_name_to_a_device_function():

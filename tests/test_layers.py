@@ -30,8 +30,9 @@ LAYERS = [
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing"]),
+    ("linalg", ["numgrad.linalg"]),  # torch.linalg's namespace: ops only, above the top layer's packages
     ("binding", ["numgrad._tensor_methods"]),
-    ("package", ["numgrad"]),
+    ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace
 ]
 
 

@@ -43,6 +43,7 @@ SQRT1_2 = 0.7071067811865476
 SQRT_2_OVER_PI = 0.7978845608028654
 INV_SQRT_2PI = 0.3989422804014327
 LN2 = 0.6931471805599453
+LN10 = 2.302585092994046
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,21 @@ row("tan", 1, "float", "M.tan({0})", lambda F, x, out, g: (g * (out * out + 1.0)
 row("tanh", 1, "float", "M.tanh({0})", lambda F, x, out, g: (g * (1.0 - out * out),))
 row("erf", 1, "float", "M.erf({0})", lambda F, x, out, g: (g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
 row("sigmoid", 1, "float", "M.sigmoid({0})", lambda F, x, out, g: (g * out * (1.0 - out),))
+
+row("asin", 1, "float", "M.asin({0})", lambda F, x, out, g: (g / F.sqrt(1.0 - x[0] * x[0]),), domain="open_unit")
+row("acos", 1, "float", "M.acos({0})", lambda F, x, out, g: (-g / F.sqrt(1.0 - x[0] * x[0]),), domain="open_unit")
+row("atan", 1, "float", "M.atan({0})", lambda F, x, out, g: (g / (x[0] * x[0] + 1.0),))
+row("sinh", 1, "float", "M.sinh({0})", lambda F, x, out, g: (g * F.cosh(x[0]),))
+row("cosh", 1, "float", "M.cosh({0})", lambda F, x, out, g: (g * F.sinh(x[0]),))
+row("asinh", 1, "float", "M.asinh({0})", lambda F, x, out, g: (g / F.sqrt(x[0] * x[0] + 1.0),))
+row("acosh", 1, "float", "M.acosh({0})", lambda F, x, out, g: (g / F.sqrt(x[0] * x[0] - 1.0),), domain="above_one")
+row("atanh", 1, "float", "M.atanh({0})", lambda F, x, out, g: (g / (1.0 - x[0] * x[0]),), domain="open_unit")
+row("log10", 1, "float", "M.log10({0})", lambda F, x, out, g: (g / (x[0] * LN10),), domain="positive")
+row("erfc", 1, "float", "M.erfc({0})",
+    lambda F, x, out, g: (-g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
+row("atan2", 2, "float", "M.atan2({0}, {1})",
+    lambda F, x, out, g: (g * x[1] / (x[0] * x[0] + x[1] * x[1]), -g * x[0] / (x[0] * x[0] + x[1] * x[1])),
+    domain="nonzero")
 
 # ------------------------------------------------------------- activations
 # the gradient passes where the output is not <= 0, NaN included, as PyTorch's threshold_backward does

@@ -12,7 +12,8 @@ from ..creation import tensor
 from ..kernels.backend import reduce_array
 from ..tensor import Tensor
 
-_EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5, -0.25]", "nonzero": "[0.5, 2.0]"}
+_EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5, -0.25]", "nonzero": "[0.5, 2.0]",
+                  "open_unit": "[0.5, -0.25]", "above_one": "[1.5, 2.0]"}
 
 
 def _generated(name: str, arity: int):

@@ -191,7 +191,7 @@ def _parse(shape: tuple, key) -> IndexPlan:
             items.append(("bool", bool(k)))
         elif isinstance(k, (numbers.Integral, np.integer)):
             items.append(("int", int(k)))
-        elif isinstance(k, (Tensor, np.ndarray, list, tuple)):
+        elif isinstance(k, (Tensor, np.ndarray, list, tuple, range)):  # a range indexes like its list
             items.append(_as_index_array(k, Tensor))
         else:
             raise IndexError(_INDEX_TYPE_ERROR.format(type(k).__name__))

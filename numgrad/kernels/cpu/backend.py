@@ -383,6 +383,36 @@ class CpuBackend:
             return self._wide16  # the same contract: 16-bit data reduced in float32
         return self._map_reduce
 
+    def sorting_kernels(self, arr, op: str):
+        """``kernels/cpu/sorting.py``: row argsort, binary search, unique runs (``op``: the calling op)."""
+        from . import sorting
+
+        return sorting
+
+    def scan_kernels(self, arr, op: str):
+        """``kernels/cpu/scan.py``: cumulative product and log-sum-exp (``op``: the calling op)."""
+        from . import scan
+
+        return scan
+
+    def sampling_kernels(self, arr, op: str):
+        """``kernels/cpu/sampling.py``: multinomial draws (``op``: the calling op)."""
+        from . import sampling
+
+        return sampling
+
+    def dense_linalg_kernels(self, arr, op: str):
+        """``kernels/cpu/dense_linalg.py``: batched inverse, sign/log-determinant, solve (``op``: the calling op)."""
+        from . import dense_linalg
+
+        return dense_linalg
+
+    def scatter_reduce_kernels(self, arr, op: str):
+        """``kernels/cpu/scatter_reduce.py``: scatter with a running max/min (``op``: the calling op)."""
+        from . import scatter_reduce
+
+        return scatter_reduce
+
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         refuse_16bit_floats("batch_norm/layer_norm/embedding/dropout", arr)

@@ -39,6 +39,12 @@ MATH = {
     "floor": "np.floor", "ceil": "np.ceil", "rint": "np.rint", "trunc": "np.trunc", "exp2": "np.exp2",
     "log2": "np.log2", "sqrt": "np.sqrt", "tan": "np.tan",
 }
+# inverse and hyperbolic trigonometry, log10, atan2: NumPy's scalar functions (libm calls)
+MATH.update({
+    "asin": "np.arcsin", "acos": "np.arccos", "atan": "np.arctan", "sinh": "np.sinh", "cosh": "np.cosh",
+    "asinh": "np.arcsinh", "acosh": "np.arccosh", "atanh": "np.arctanh", "log10": "np.log10", "atan2": "np.arctan2",
+    "erfc": "math.erfc",  # 1 - erf(x) would lose every digit in the tail
+})
 # fails here, at import, naming any math name of the table the CPU cannot spell
 ir_table.register_math_renderer("cpu", MATH)
 

@@ -239,6 +239,26 @@ class CudaBackend:
         """``kernels/cuda/map_reduce.py``: ``prepare``, ``map_reduce``, ``arg_reduce`` and ``scan_sum``."""
         return self._map_reduce
 
+    def sorting_kernels(self, arr, op: str):
+        """Sorting and searching kernels: none on CUDA yet (``op`` names the op in the error)."""
+        raise _no_cuda_kernel(op)
+
+    def scan_kernels(self, arr, op: str):
+        """Cumulative product / log-sum-exp kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
+    def sampling_kernels(self, arr, op: str):
+        """Multinomial sampling kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
+    def dense_linalg_kernels(self, arr, op: str):
+        """Dense inverse/determinant/solve kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
+    def scatter_reduce_kernels(self, arr, op: str):
+        """Scatter max/min kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
     def norm_kernels(self, arr):
         """``kernels/cuda/norm.py``: normalization, embedding and dropout (``*_par`` names are the same kernels)."""
         return self._norm
@@ -282,3 +302,8 @@ class CudaBackend:
 
 
 CUDA = CudaBackend()
+
+
+def _no_cuda_kernel(op: str) -> NotImplementedError:
+    return NotImplementedError(f"{op}: this numgrad op has no CUDA kernel yet; run it on the CPU (x.cpu()) and "
+                               f"move the result back with .cuda()")

@@ -30,7 +30,8 @@ from . import simulator_enabled
 # math names whose device functions are libdevice's own: ``<name>`` in double, ``<name>f`` in single
 # precision (NumPy's ufunc of the same name on the simulator, but for the two special-cased there)
 _LIBDEVICE = ("exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "erf", "floor", "ceil", "rint", "trunc",
-              "exp2", "log2", "sqrt", "tan", "pow")
+              "exp2", "log2", "sqrt", "tan", "pow", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+              "log10", "atan2", "erfc")
 
 
 def spell_for(compute: str):
@@ -83,6 +84,14 @@ def _sim_pow(x, y):
         return np.power(x, y)
 
 
+def _sim_atan2(y, x):
+    return np.arctan2(y, x)
+
+
+def _sim_erfc(x):
+    return type(x)(math.erfc(float(x))) if x == x else x
+
+
 def _sim_erf(x):
     # NumPy has no erf ufunc
     return type(x)(math.erf(float(x))) if x == x else x
@@ -95,7 +104,8 @@ def _sim_sigmoid(x):
 
 if simulator_enabled():
     for _name in _LIBDEVICE:
-        _fn = {"erf": _sim_erf, "pow": _sim_pow}.get(_name) or _sim_unary(getattr(np, _name))
+        _fn = ({"erf": _sim_erf, "pow": _sim_pow, "atan2": _sim_atan2, "erfc": _sim_erfc}.get(_name)
+               or _sim_unary(getattr(np, _name)))
         globals()[_name + "_f32"] = globals()[_name + "_f64"] = _fn
     sigmoid_f32 = sigmoid_f64 = _sim_sigmoid
 else:
