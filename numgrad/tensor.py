@@ -98,7 +98,7 @@ class Tensor:
         self.grad: Optional[Tensor] = None
         self._grad_fn = None
         self._output_nr = 0
-        self._version = _version if _version is not None else [0, 0]  # see _bump_version
+        self._version = _version if _version is not None else [0]  # see _bump_version
         self._acc = None
         self._hooks = None
         self._retains_grad = False
@@ -119,7 +119,7 @@ class Tensor:
         t.grad = None
         t._grad_fn = None
         t._output_nr = 0
-        t._version = _version if _version is not None else [0, 0]
+        t._version = _version if _version is not None else [0]
         t._acc = None
         t._hooks = None
         t._retains_grad = False
@@ -291,7 +291,7 @@ class Tensor:
         run pending readers of the memory first, and stop fused backward regions from recomputing a value
         that now differs from memory (``_bump_version``).
         """
-        version = _DataVersion([0, 0])
+        version = _DataVersion([0])
         version.shadow = self._version
         if self._buf is None:
             return Tensor._from_lazy(self._lazy, _version=version)
@@ -386,15 +386,25 @@ class Tensor:
             _pending_readers.flush_readers(self._data)
 
     def _bump_version(self) -> None:
-        # a version counter is [writes, writes through .data]: autograd's saved-tensor checks read the first
-        # (PyTorch's _version), a fused backward that would recompute a value reads both
+        # A version counter counts writes in its low 32 bits (PyTorch's _version, what autograd's
+        # modified-in-place checks read: version_of) and writes through .data above them, so that a fused
+        # backward region, which compares whole counters, never recomputes a value from written memory.
         version = self._version
         version[0] += 1
         if type(version) is _DataVersion:
-            version.shadow[1] += 1
+            version.shadow[0] += DATA_WRITE
 
     # numpy interop: np.add(array, tensor) and friends defer to the tensor
     __array_ufunc__ = None
+
+
+DATA_WRITE = 1 << 32  # one write through .data, in the version counter of the tensor it came from
+VERSION_MASK = DATA_WRITE - 1  # the bits that count the writes PyTorch's _version counts
+
+
+def version_of(counter: list) -> int:
+    """The writes PyTorch's ``_version`` counts (not those through ``.data``) in a version counter."""
+    return counter[0] & VERSION_MASK
 
 
 class _DataVersion(list):

@@ -13,7 +13,7 @@ import weakref
 
 from .. import _profiler_hooks as _profiler  # hooks in Function.apply / FunctionNode.apply
 from ..creation import tensor, zeros
-from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor
+from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor, version_of
 from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
@@ -81,11 +81,11 @@ class SavedTensor:
 
     def __init__(self, tensor):
         self.tensor = tensor
-        self.version = tensor._version[0]
+        self.version = version_of(tensor._version)
 
     def unpack(self, node: "FunctionNode", index: int):
         t = self.tensor
-        if t._version[0] != self.version:
+        if version_of(t._version) != self.version:
             raise modified_in_place(t, self.version, index, node)
         return t
 
@@ -95,7 +95,7 @@ def modified_in_place(t, expected_version: int, index: int, node) -> RuntimeErro
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: [{t._type_name()} {list(t.shape)}], which is output {index} of "
-        f"{node.name()}, is at version {t._version[0]}; expected version {expected_version} instead. "
+        f"{node.name()}, is at version {version_of(t._version)}; expected version {expected_version} instead. "
         "Hint: the operation that modified it came after it was used; clone() the tensor "
         "before modifying it, or do the in-place change out of place."
     )

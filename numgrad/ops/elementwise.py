@@ -23,7 +23,7 @@ from ..ir.expr import forward_roots
 from ..ir.table import ELEMENTWISE
 from ..kernels.backend import reduce_array, run_map
 from ..kernels.broadcast import sum_to_array
-from ..tensor import Tensor, result_type
+from ..tensor import VERSION_MASK, Tensor, result_type, version_of
 from .sum_mean import sum_to
 from ..autograd.views import check_view_inplace
 from ..kernels.backend import copy
@@ -285,7 +285,7 @@ class ElementwiseNode(Node):
         self._freed = False
         # a region recomputes this node's output from its inputs: not once the output was written in place
         self.out_version = out._version
-        self.out_version_at = sum(out._version)  # writes through .data count too
+        self.out_version_at = out._version[0]  # the whole counter: writes through .data count too
         self._name = None
 
     def name(self) -> str:
@@ -300,7 +300,7 @@ class ElementwiseNode(Node):
     def fusable(self) -> bool:
         """False when an operand or the output changed in place since the forward pass (a fused region would
         recompute a value that is no longer the one in memory)."""
-        if self._freed or sum(self.out_version) != self.out_version_at:
+        if self._freed or self.out_version[0] != self.out_version_at:
             return False
         for x, v in zip(self.operands, self.versions):
             if v is not None and x._version[0] != v:
@@ -318,8 +318,8 @@ class ElementwiseNode(Node):
 
     def _operand(self, i):
         x = self.operands[i]
-        if isinstance(x, Tensor) and x._version[0] != self.versions[i]:
-            raise modified_in_place(x, self.versions[i], i, self)
+        if isinstance(x, Tensor) and version_of(x._version) != self.versions[i] & VERSION_MASK:
+            raise modified_in_place(x, self.versions[i] & VERSION_MASK, i, self)
         return x
 
     def apply(self, grads, create_graph):
@@ -450,7 +450,7 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
             # from recomputing it, and a derivative that reads the output (sigmoid_, tanh_) must raise
             # PyTorch's modified-in-place error instead of reading the copy
             node.out_version = t._version
-            node.out_version_at = sum(t._version)
+            node.out_version_at = t._version[0]
             if node.saved_out is not None:
                 node.saved_out = SavedTensor(t.detach())
         t._rebase_history(node, 0)
