@@ -51,3 +51,4 @@ from .interop import from_dlpack  # noqa: E402,F401
 _interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
+from . import onnx  # noqa: E402,F401

@@ -28,7 +28,8 @@ LAYERS = [
     ("fusion", ["numgrad.fusion"]),
     ("ops", ["numgrad.ops"]),
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
-             "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples"]),
+             "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
+             "numgrad.onnx"]),
     ("binding", ["numgrad._tensor_methods"]),
     ("package", ["numgrad"]),
 ]

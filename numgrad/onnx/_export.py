@@ -1,0 +1,380 @@
+"""``numgrad.onnx.export``: run the model once on example inputs, read the recorded graph, write ONNX.
+
+The forward pass runs with grad recording on and every floating-point input
+turned into a leaf that requires grad, so every op that touches an input or
+a parameter records a node: elementwise ops an ``ElementwiseNode`` (its row,
+operands and parameters), other ops a ``FunctionNode`` whose call arguments a
+hook in ``Function.apply`` (``autograd.function.RECORD_HOOKS``) hands to the
+tracer. Walking the nodes from the outputs back, in recording order, gives
+the ONNX graph; tensors no recorded op produced are constants (parameters and
+buffers named by the module's ``state_dict`` keys, as PyTorch's exporter does).
+"""
+from __future__ import annotations
+
+import enum
+import inspect
+import threading
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from ..autograd.function import RECORD_HOOKS, AccumulateGrad, FunctionNode
+from ..autograd.grad_mode import enable_grad
+from ..nn.functional.regularization import _Dropout
+from ..nn.modules.module import Module
+from ..ops.elementwise import ElementwiseNode
+from ..tensor import Tensor
+from . import _graph
+from ._elementwise import ELEMENTWISE_RULES
+from ._functions import FUNCTION_RULES
+
+
+class TrainingMode(enum.IntEnum):
+    """The mode a model is exported in (``torch.onnx.TrainingMode``): EVAL (default), PRESERVE or TRAINING."""
+
+    EVAL = 0
+    PRESERVE = 1
+    TRAINING = 2
+
+
+class OnnxExporterError(RuntimeError):
+    """Errors of ``numgrad.onnx.export`` (``torch.onnx.errors.OnnxExporterError``)."""
+
+
+class UnsupportedOperatorError(OnnxExporterError):
+    """A recorded op has no ONNX spelling in numgrad's exporter."""
+
+
+_exporting = [False]
+
+
+def is_in_onnx_export() -> bool:
+    """Whether an ``numgrad.onnx.export`` call is running (models may branch on it, as with PyTorch).
+
+    >>> import numgrad as ng
+    >>> ng.onnx.is_in_onnx_export()
+    False
+    """
+    return _exporting[0]
+
+
+class _Recorder:
+    """The call arguments of every FunctionNode recorded on this thread while it is installed."""
+
+    def __init__(self):
+        self.calls: dict = {}  # id(node) -> (node, args, kwargs); the node is kept so its id stays unique
+        self.thread = threading.get_ident()
+
+    def __call__(self, node, args, kwargs) -> None:
+        if threading.get_ident() == self.thread:
+            self.calls[id(node)] = (node, args, kwargs)
+
+    def __enter__(self):
+        RECORD_HOOKS.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        RECORD_HOOKS.remove(self)
+
+
+class _Lowering:
+    """Turns the recorded graph into ONNX nodes through a ``GraphBuilder``."""
+
+    def __init__(self, builder, inputs: dict, names: dict, export_params: bool, calls: dict):
+        self.b = builder
+        self.inputs = inputs  # id(tensor) -> graph input name
+        self.names = names  # id(tensor) -> state_dict key
+        self.export_params = export_params
+        self.calls = calls
+        self.values: dict = {}  # (id(node), output_nr) -> value name
+        self.constants: dict = {}  # id(tensor) -> value name
+        self.param_inputs: list = []  # parameters that are graph inputs (export_params=False)
+        self._keep: list = []  # tensors whose ids key self.constants
+        self._node = None
+        self._args = ()
+
+    # ------------------------------------------------------------------ values
+    def tensor_value(self, t: Tensor) -> str:
+        """A tensor no recorded op produced: a graph input, a parameter or buffer, or a constant."""
+        key = id(t)
+        name = self.inputs.get(key)
+        if name is not None:
+            return name
+        name = self.constants.get(key)
+        if name is not None:
+            return name
+        array = np.asarray(t.detach().numpy())
+        state_name = self.names.get(key)
+        if state_name is None:
+            name = self.b.const(array, array.dtype, "const")
+        elif self.export_params:
+            name = self.b.initializer(state_name, array)
+        else:  # PyTorch makes parameters graph inputs when they are not exported
+            name = self.b.typed(state_name, array.dtype, array.shape)
+            self.param_inputs.append(name)
+        self.constants[key] = name
+        self._keep.append(t)
+        return name
+
+    def edge_value(self, edge) -> str:
+        node, nr = edge
+        if isinstance(node, AccumulateGrad):
+            return self.tensor_value(node.variable)
+        name = self.values.get((id(node), nr))
+        if name is None:
+            raise OnnxExporterError(
+                f"numgrad.onnx.export: output {nr} of {node.name()} is used but was not exported (an op of this "
+                "kind has an output ONNX cannot express, such as max_pool2d's indices)"
+            )
+        return name
+
+    def operand(self, node, i: int, x) -> str:
+        edge = node._next[i] if i < len(node._next) else None
+        if edge is not None:
+            return self.edge_value(edge)
+        return self.tensor_value(x)
+
+    def inp(self, i: int) -> Optional[str]:
+        """Value name of argument ``i`` of the Function call being lowered."""
+        x = self._args[i]
+        if x is None:
+            return None
+        return self.operand(self._node, i, x)
+
+    def output_value(self, t: Tensor) -> str:
+        fn = t._grad_fn
+        if fn is not None:
+            return self.edge_value((fn, t._output_nr))
+        return self.tensor_value(t)
+
+    # ------------------------------------------------------------------ nodes
+    def unsupported(self, node, what: str):
+        raise UnsupportedOperatorError(
+            f"numgrad.onnx.export: {node.name()} ({what}) is not supported for export to ONNX"
+        )
+
+    def lower(self, node) -> None:
+        if isinstance(node, ElementwiseNode):
+            outs = [self._elementwise(node)]
+        elif isinstance(node, FunctionNode):
+            call = self.calls.get(id(node))
+            fn = node.fn
+            rule = FUNCTION_RULES.get(fn)
+            if fn is _Dropout:
+                self.unsupported(node, "dropout in training mode draws a random mask; export in eval mode, the "
+                                       "default training=TrainingMode.EVAL")
+            if rule is None or call is None:
+                self.unsupported(node, f"recorded by {fn.__name__}")
+            self._node, self._args = node, call[1]
+            outs = rule(self, node, call[1])
+        else:
+            self.unsupported(node, f"a {type(node).__name__} graph node")
+        for i, name in enumerate(outs):
+            if name is not None:
+                self.values[(id(node), i)] = name
+
+    def _elementwise(self, node) -> str:
+        row = node.row
+        b = self.b
+        compute = node.compute.np
+        shape = node.out_shape
+        if row.name.startswith("cast_"):
+            return b.cast(self.operand(node, 0, node.operands[0]), np.dtype(row.name[5:]))
+        rule = ELEMENTWISE_RULES.get(row.name)
+        if rule is None:
+            self.unsupported(node, f"the elementwise op {row.name!r}")
+        values = []
+        for i, x in enumerate(node.operands):
+            if isinstance(x, Tensor):
+                v = self.operand(node, i, x)
+                values.append(b.cast(v, np.bool_ if row.name == "where" and i == 0 else compute))
+            else:  # a Python number: a constant of the compute dtype, as the kernel computes it
+                values.append(b.const(x, compute, "scalar"))
+        out = rule(b, values, node.params, compute, shape)
+        return b.cast(out, node.out_dtype.np)
+
+
+def _flatten_outputs(out) -> list:
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flatten_outputs(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _flatten_outputs(o)]
+    raise OnnxExporterError(
+        f"numgrad.onnx.export: the model returned a {type(out).__name__}; outputs must be tensors or "
+        "(nested) tuples, lists or dicts of tensors"
+    )
+
+
+def _reachable(outputs: list) -> list:
+    """The recorded nodes the outputs depend on, in recording order (operands before their users)."""
+    seen, stack, nodes = set(), [t._grad_fn for t in outputs if t._grad_fn is not None], []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, AccumulateGrad):
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        stack.extend(e[0] for e in node._next if e is not None)
+    nodes.sort(key=lambda n: n._seq)
+    return nodes
+
+
+def _input_names(model, n: int, given) -> list:
+    if given is not None:
+        given = list(given)
+        if len(given) > n:
+            raise ValueError(f"numgrad.onnx.export: {len(given)} input_names given for {n} inputs")
+    else:
+        given = []
+    try:
+        params = [p.name for p in inspect.signature(model.forward if isinstance(model, Module) else model)
+                  .parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    default = [params[i] if i < len(params) else f"input_{i}" for i in range(n)]
+    return given + default[len(given):]
+
+
+def _dims(name: str, shape: tuple, dynamic_axes: Mapping) -> list:
+    spec = dynamic_axes.get(name)
+    dims = list(shape)
+    if spec is None:
+        return dims
+    if not isinstance(spec, Mapping):
+        spec = {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(spec)}
+    for axis, label in spec.items():
+        axis = int(axis)
+        if not -len(dims) <= axis < len(dims):
+            raise ValueError(f"numgrad.onnx.export: dynamic axis {axis} of {name!r} is out of range for its "
+                             f"shape {list(shape)}")
+        dims[axis] = str(label)
+    return dims
+
+
+def _reject(name: str, value, default) -> None:
+    if value is not default and value != default:
+        raise NotImplementedError(f"numgrad.onnx.export: {name}={value!r} is not supported by numgrad's exporter "
+                                  "(it traces the recorded graph once; leave the argument at its default)")
+
+
+def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=None, *,
+           kwargs: Optional[dict] = None, verbose: Optional[bool] = None,
+           input_names: Optional[Sequence[str]] = None, output_names: Optional[Sequence[str]] = None,
+           opset_version: Optional[int] = None, dynamo: bool = True, external_data: bool = True,
+           dynamic_shapes: Any = None, custom_translation_table: Any = None, report: bool = False,
+           optimize: bool = True, verify: bool = False, profile: bool = False,
+           dump_exported_program: bool = False, artifacts_dir: Any = ".", export_params: bool = True,
+           keep_initializers_as_inputs: bool = False,
+           dynamic_axes: Optional[Mapping[str, Union[Mapping[int, str], Sequence[int]]]] = None,
+           training: TrainingMode = TrainingMode.EVAL, operator_export_type: Any = None,
+           do_constant_folding: bool = True, custom_opsets: Optional[Mapping[str, int]] = None,
+           export_modules_as_functions: bool = False, autograd_inlining: bool = True) -> None:
+    """Write ``model`` as an ONNX file, with ``torch.onnx.export``'s signature.
+
+    The model runs once on ``args`` (a tensor or a tuple; a trailing dict is
+    keyword arguments, as in PyTorch); the recorded graph becomes the ONNX
+    graph, parameters and buffers its initializers named by their
+    ``state_dict`` keys. ``dynamic_axes`` (``{"x": {0: "batch"}}`` or
+    ``{"x": [0]}``) marks input/output dims whose size may change. The model
+    is exported in eval mode unless ``training`` says otherwise (dropout then
+    vanishes, batch norm uses its running statistics). Values computed without
+    reference to the inputs or parameters are constants of the graph (constant
+    folding always happens). Unlike ``torch.onnx.export(dynamo=True)``,
+    nothing is returned: the file is the result. An op with no ONNX spelling
+    raises ``UnsupportedOperatorError`` naming it.
+
+    >>> import io, numgrad as ng
+    >>> buf = io.BytesIO()
+    >>> ng.onnx.export(ng.nn.Linear(3, 2), (ng.randn(4, 3),), buf, dynamic_axes={"input": {0: "batch"}})
+    """
+    _graph.require_onnx()
+    for name, value, default in (("dynamic_shapes", dynamic_shapes, None),
+                                 ("custom_translation_table", custom_translation_table, None),
+                                 ("report", report, False), ("verify", verify, False), ("profile", profile, False),
+                                 ("dump_exported_program", dump_exported_program, False),
+                                 ("custom_opsets", custom_opsets, None),
+                                 ("export_modules_as_functions", export_modules_as_functions, False)):
+        _reject(name, value, default)
+    if operator_export_type is not None and getattr(operator_export_type, "name", "ONNX") != "ONNX":
+        _reject("operator_export_type", operator_export_type, None)
+    if f is None:
+        raise ValueError("numgrad.onnx.export: f (a file path or a binary file object) is required; numgrad does "
+                         "not return an ONNXProgram")
+    opset = _graph.DEFAULT_OPSET if opset_version is None else int(opset_version)
+    if not _graph.MIN_OPSET <= opset <= _graph.max_opset():
+        raise ValueError(f"numgrad.onnx.export: opset_version={opset} is not supported (numgrad writes opsets "
+                         f"{_graph.MIN_OPSET} to {_graph.max_opset()}, the newest the installed onnx knows)")
+    training = TrainingMode(training)
+    if training == TrainingMode.TRAINING:
+        raise NotImplementedError("numgrad.onnx.export: training=TrainingMode.TRAINING is not supported (dropout and "
+                                  "batch statistics have no deterministic ONNX form); use EVAL or PRESERVE")
+    args = (args,) if isinstance(args, Tensor) else tuple(args)
+    call_kwargs = dict(kwargs or {})
+    if args and isinstance(args[-1], dict):  # PyTorch's convention: a trailing dict holds keyword arguments
+        call_kwargs.update(args[-1])
+        args = args[:-1]
+    dynamic_axes = dict(dynamic_axes or {})
+
+    is_module = isinstance(model, Module)
+    was_training = model.training if is_module else False
+    if is_module and training == TrainingMode.EVAL:
+        model.train(False)
+    _exporting[0] = True
+    try:
+        leaves = [a.detach().requires_grad_() if isinstance(a, Tensor) and a.dtype.is_floating_point else a
+                  for a in args]
+        with _Recorder() as recorder, enable_grad():
+            result = model(*leaves, **call_kwargs)
+        outputs = _flatten_outputs(result)
+        model_proto = _build(model, leaves, outputs, recorder.calls, opset, input_names, output_names,
+                             dynamic_axes, export_params, keep_initializers_as_inputs)
+    finally:
+        _exporting[0] = False
+        if is_module and training == TrainingMode.EVAL:
+            model.train(was_training)
+    _graph.onnx.checker.check_model(model_proto)
+    if verbose:
+        print(_graph.onnx.printer.to_text(model_proto.graph))
+    _graph.onnx.save_model(model_proto, f)
+
+
+def _build(model, leaves, outputs, calls, opset, input_names, output_names, dynamic_axes, export_params,
+           keep_initializers_as_inputs):
+    b = _graph.GraphBuilder(opset)
+    tensor_args = [t for t in leaves if isinstance(t, Tensor)]
+    in_names = _input_names(model, len(tensor_args), input_names)
+    out_names = list(output_names or [])
+    if len(out_names) > len(outputs):
+        raise ValueError(f"numgrad.onnx.export: {len(out_names)} output_names given for {len(outputs)} outputs")
+    default_out = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
+    out_names += default_out[len(out_names):]
+    unknown = set(dynamic_axes) - set(in_names) - set(out_names)
+    if unknown:
+        raise ValueError(f"numgrad.onnx.export: dynamic_axes names {sorted(unknown)} are neither input nor output "
+                         f"names (inputs {in_names}, outputs {out_names})")
+    graph_inputs, inputs = [], {}
+    for t, name in zip(tensor_args, in_names):
+        b.typed(b.reserve(name), t.dtype.np, t.shape)
+        inputs[id(t)] = name
+        graph_inputs.append(_graph.value_info(name, t.dtype.np, _dims(name, t.shape, dynamic_axes)))
+    state_names = {}
+    if isinstance(model, Module):
+        state_names = {id(v): k for k, v in reversed(list(model.state_dict(keep_vars=True).items()))}
+    for name in set(state_names.values()) - set(in_names):
+        b.reserve(name)
+    for name in out_names:
+        b.reserve(name)
+    lw = _Lowering(b, inputs, state_names, export_params, calls)
+    for node in _reachable(outputs):
+        lw.lower(node)
+    graph_outputs = []
+    for t, name in zip(outputs, out_names):
+        b.nodes.append(_graph.helper.make_node("Identity", [lw.output_value(t)], [name], name=b.fresh("/Identity")))
+        graph_outputs.append(_graph.value_info(name, t.dtype.np, _dims(name, t.shape, dynamic_axes)))
+    for name in lw.param_inputs:
+        graph_inputs.append(_graph.value_info(name, b.dtypes[name], b.shapes[name]))
+    if keep_initializers_as_inputs:
+        graph_inputs += [_graph.value_info(n, b.dtypes[n], b.shapes[n]) for n in b.initializers]
+    return b.model(graph_inputs, graph_outputs, type(model).__name__)

@@ -1,0 +1,242 @@
+"""ONNX spellings of the ``Function`` ops a forward pass records (linear, conv, norms, pools, views, reductions).
+
+A rule is called as ``rule(lowering, node, args)``: ``lowering.inp(i)`` is the
+value name of the call's tensor argument ``i`` (``None`` for a missing optional
+tensor), ``args`` the call's arguments as ``Function.apply`` received them, and
+``node.ctx._out_meta`` the outputs' shapes and dtypes. It returns one value name
+per output (``None`` for outputs that cannot be exported, such as max-pool
+indices).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.functional.activation import _Softmax
+from ..nn.functional.affine import _Linear
+from ..nn.functional.conv import _Conv2d, _ConvTranspose2d
+from ..nn.functional.normalization import _BatchNorm, _LayerNorm
+from ..nn.functional.pooling import _AdaptiveAvgPool2d, _AvgPool2d, _MaxPool2d, _pool_out
+from ..nn.functional.sparse import _Embedding
+from ..ops.indexing import Index
+from ..ops.linalg import Matmul
+from ..ops.reductions import _Extreme
+from ..ops.shape import Cat
+from ..ops.sum_mean import Mean, Sum
+from ..ops.views import Contiguous, Expand, Permute, Reshape
+
+
+def _out(node, i: int = 0):
+    shape, dtype, _ = node.ctx._out_meta[i]
+    return dtype.np, shape
+
+
+def _linear(lw, node, args):
+    x, w, b = args
+    dt, shape = _out(node)
+    xi, wi = lw.inp(0), lw.inp(1)
+    bi = lw.inp(2) if b is not None else None
+    if x.ndim == 2:  # PyTorch's exporter writes Gemm for a 2-D linear
+        return [lw.b.op("Gemm", [xi, wi] + ([bi] if bi else []), dt, shape, transB=1)]
+    wt = lw.b.op("Transpose", [wi], dt, (w.shape[1], w.shape[0]), perm=[1, 0])
+    y = lw.b.op("MatMul", [xi, wt], dt, shape)
+    return [lw.b.op("Add", [y, bi], dt, shape) if bi else y]
+
+
+def _matmul(lw, node, args):
+    dt, shape = _out(node)
+    return [lw.b.op("MatMul", [lw.inp(0), lw.inp(1)], dt, shape)]
+
+
+def _conv(lw, node, args):
+    x, w, b, geo = args
+    sh, sw, ph, pw, dh, dw, groups = geo
+    dt, shape = _out(node)
+    ins = [lw.inp(0), lw.inp(1)] + ([lw.inp(2)] if b is not None else [])
+    return [lw.b.op("Conv", ins, dt, shape, kernel_shape=list(w.shape[2:]), strides=[sh, sw],
+                    pads=[ph, pw, ph, pw], dilations=[dh, dw], group=groups)]
+
+
+def _conv_transpose(lw, node, args):
+    x, w, out_shape, geo = args
+    sh, sw, ph, pw, dh, dw, groups = geo
+    kh, kw = w.shape[2:]
+    # output_padding is what the output size has beyond the plain transposed-convolution size
+    oph = out_shape[2] - ((x.shape[2] - 1) * sh - 2 * ph + dh * (kh - 1) + 1)
+    opw = out_shape[3] - ((x.shape[3] - 1) * sw - 2 * pw + dw * (kw - 1) + 1)
+    dt, shape = _out(node)
+    return [lw.b.op("ConvTranspose", [lw.inp(0), lw.inp(1)], dt, shape, kernel_shape=[kh, kw], strides=[sh, sw],
+                    pads=[ph, pw, ph, pw], dilations=[dh, dw], group=groups, output_padding=[oph, opw])]
+
+
+def _batch_norm(lw, node, args):
+    x, weight, bias, running_mean, running_var, training, momentum, eps = args
+    if training:
+        lw.unsupported(node, "batch normalization with batch statistics (training mode); export the module in "
+                             "eval mode (the default, training=TrainingMode.EVAL) to use its running statistics")
+    dt, shape = _out(node)
+    c = x.shape[1]
+    scale = lw.inp(1) if weight is not None else lw.b.const(np.ones(c), dt, "bn_scale")
+    shift = lw.inp(2) if bias is not None else lw.b.const(np.zeros(c), dt, "bn_bias")
+    return [lw.b.op("BatchNormalization", [lw.inp(0), scale, shift, lw.inp(3), lw.inp(4)], dt, shape,
+                    epsilon=float(eps))]
+
+
+def _layer_norm(lw, node, args):
+    x, weight, bias, d, eps = args
+    dt, shape = _out(node)
+    if weight is not None:
+        k = weight.ndim
+    else:  # the fewest trailing dims holding d elements (trailing size-1 dims do not change the result)
+        k, n = 0, 1
+        while n != d or k == 0:
+            k += 1
+            n *= x.shape[-k]
+    norm_shape = tuple(x.shape[-k:])
+    scale = lw.inp(1) if weight is not None else lw.b.const(np.ones(norm_shape), dt, "ln_scale")
+    ins = [lw.inp(0), scale] + ([lw.inp(2)] if bias is not None else [])
+    return [lw.b.op("LayerNormalization", ins, dt, shape, axis=-k, epsilon=float(eps))]
+
+
+def _max_pool(lw, node, args):
+    x, geo, out_hw = args
+    kh, kw, sh, sw, ph, pw, dh, dw = geo
+    ceil = out_hw[0] != _pool_out(x.shape[2], kh, sh, ph, dh, False) or \
+        out_hw[1] != _pool_out(x.shape[3], kw, sw, pw, dw, False)
+    dt, shape = _out(node)
+    y = lw.b.op("MaxPool", [lw.inp(0)], dt, shape, kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw],
+                dilations=[dh, dw], ceil_mode=int(ceil))
+    return [y, None]  # the indices output: see Lowering.output_value
+
+
+def _avg_pool(lw, node, args):
+    x, geo, out_hw = args
+    kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override = geo
+    if divisor_override:
+        lw.unsupported(node, "avg_pool2d with divisor_override")
+    ceil = out_hw[0] != _pool_out(x.shape[2], kh, sh, ph, 1, False) or \
+        out_hw[1] != _pool_out(x.shape[3], kw, sw, pw, 1, False)
+    dt, shape = _out(node)
+    return [lw.b.op("AveragePool", [lw.inp(0)], dt, shape, kernel_shape=[kh, kw], strides=[sh, sw],
+                    pads=[ph, pw, ph, pw], ceil_mode=int(ceil), count_include_pad=int(count_include_pad))]
+
+
+def _adaptive_avg_pool(lw, node, args):
+    x, out_hw = args
+    dt, shape = _out(node)
+    if tuple(out_hw) == (1, 1):
+        return [lw.b.op("GlobalAveragePool", [lw.inp(0)], dt, shape)]
+    h, w = x.shape[2:]
+    oh, ow = out_hw
+    if h % oh or w % ow:
+        lw.unsupported(node, f"adaptive_avg_pool2d from {h}x{w} to {oh}x{ow} (only sizes that divide the input "
+                             "have a fixed ONNX pooling window)")
+    return [lw.b.op("AveragePool", [lw.inp(0)], dt, shape, kernel_shape=[h // oh, w // ow],
+                    strides=[h // oh, w // ow])]
+
+
+def _softmax(lw, node, args):
+    x, dim, log = args
+    dt, shape = _out(node)
+    return [lw.b.op("LogSoftmax" if log else "Softmax", [lw.inp(0)], dt, shape, axis=int(dim))]
+
+
+def _reshape(lw, node, args):
+    x, target, _ = args
+    dt, shape = _out(node)
+    # The target is written so that it holds for any size of the input's leading dims (dynamic axes): dims
+    # equal to the input's leading ones are 0 ("copy from the input"), and the first remaining dim is -1
+    # (inferred) unless the tensor is empty.
+    spec = list(target)
+    prefix = 0
+    while prefix < min(len(target), x.ndim) and target[prefix] == x.shape[prefix]:
+        spec[prefix] = 0
+        prefix += 1
+    if prefix < len(spec) and 0 not in target:
+        spec[prefix] = -1
+    return [lw.b.op("Reshape", [lw.inp(0), lw.b.ints(spec)], dt, shape)]
+
+
+def _expand(lw, node, args):
+    x, target = args
+    dt, shape = _out(node)
+    # 1 where the input already has the size: Expand then keeps the input's (possibly dynamic) size
+    off = len(target) - x.ndim
+    spec = [1 if i >= off and x.shape[i - off] == s else s for i, s in enumerate(target)]
+    return [lw.b.op("Expand", [lw.inp(0), lw.b.ints(spec)], dt, shape)]
+
+
+def _permute(lw, node, args):
+    dt, shape = _out(node)
+    return [lw.b.op("Transpose", [lw.inp(0)], dt, shape, perm=[int(d) for d in args[1]])]
+
+
+def _identity(lw, node, args):
+    dt, shape = _out(node)
+    return [lw.b.op("Identity", [lw.inp(0)], dt, shape)]
+
+
+def _reduction(op_type):
+    def rule(lw, node, args):
+        x, dims, keepdim = args[:3]
+        dt, shape = _out(node)
+        if not dims:
+            return [lw.b.cast(lw.inp(0), dt)]
+        y = lw.b.reduce(op_type, lw.b.cast(lw.inp(0), dt), dims, keepdim, dt, shape)
+        return [y]
+    return rule
+
+
+def _extreme(lw, node, args):
+    x, dims, keepdim, reducer, _ = args
+    return _reduction("ReduceMax" if reducer == "amax" else "ReduceMin")(lw, node, (x, dims, keepdim))
+
+
+def _cat(lw, node, args):
+    dt, shape = _out(node)
+    dim = args[0]
+    parts = [lw.b.cast(lw.inp(i), dt) for i, t in enumerate(args) if i > 0 and not (t.ndim == 1 and t.shape[0] == 0)]
+    return [lw.b.op("Concat", parts, dt, shape, axis=int(dim))]
+
+
+def _index(lw, node, args):
+    x, plan = args
+    b = lw.b
+    dt, _ = _out(node)
+    value, shape = lw.inp(0), list(x.shape)
+    dim = 0
+    for item in plan.basic:
+        if item is None:
+            shape.insert(dim, 1)
+            value = b.op("Unsqueeze", [value, b.ints([dim], "axes")], dt, tuple(shape))
+            dim += 1
+        elif isinstance(item, slice):
+            start, stop, step = item.indices(shape[dim])
+            if (start, stop, step) != (0, shape[dim], 1):  # a full slice is left alone (dynamic dims stay so)
+                shape[dim] = len(range(start, stop, step))
+                value = b.op("Slice", [value, b.ints([start], "starts"), b.ints([stop], "ends"),
+                                       b.ints([dim], "axes"), b.ints([step], "steps")], dt, tuple(shape))
+            dim += 1
+        else:
+            del shape[dim]
+            value = b.op("Gather", [value, b.const(int(item), np.int64, "index")], dt, tuple(shape), axis=dim)
+    if plan.adv:
+        if len(plan.adv) != 1:
+            lw.unsupported(node, "advanced indexing with more than one index tensor")
+        (adv_dim, idx), = plan.adv
+        value = b.op("Gather", [value, b.const(np.asarray(idx, dtype=np.int64), np.int64, "indices")], dt,
+                     _out(node)[1], axis=adv_dim)
+    return [value]
+
+
+def _embedding(lw, node, args):
+    dt, shape = _out(node)
+    return [lw.b.op("Gather", [lw.inp(1), lw.b.cast(lw.inp(0), np.int64)], dt, shape, axis=0)]
+
+
+FUNCTION_RULES = {
+    _Linear: _linear, Matmul: _matmul, _Conv2d: _conv, _ConvTranspose2d: _conv_transpose,
+    _BatchNorm: _batch_norm, _LayerNorm: _layer_norm, _MaxPool2d: _max_pool, _AvgPool2d: _avg_pool,
+    _AdaptiveAvgPool2d: _adaptive_avg_pool, _Softmax: _softmax, Reshape: _reshape, Expand: _expand,
+    Permute: _permute, Contiguous: _identity, Sum: _reduction("ReduceSum"), Mean: _reduction("ReduceMean"),
+    _Extreme: _extreme, Cat: _cat, Index: _index, _Embedding: _embedding,
+}
