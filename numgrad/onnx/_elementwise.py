@@ -19,6 +19,10 @@ def _binary(op_type):
     return lambda b, x, p, dt, shape: b.op(op_type, x[:2], dt, shape)
 
 
+def _compare(op_type, arity=2):
+    return lambda b, x, p, dt, shape: b.op(op_type, x[:arity], np.bool_, shape)
+
+
 def _k(b, value, dt):
     return b.const(value, dt, "scalar")
 
@@ -82,4 +86,9 @@ ELEMENTWISE_RULES = {
     "silu": lambda b, x, p, dt, shape: b.op("Mul", [x[0], b.op("Sigmoid", x, dt, shape)], dt, shape),
     "gelu": _gelu, "gelu_tanh": _gelu_tanh, "softplus": _softplus,
     "where": lambda b, x, p, dt, shape: b.op("Where", x[:3], dt, shape),
+    "eq": _compare("Equal"), "lt": _compare("Less"), "le": _compare("LessOrEqual"), "gt": _compare("Greater"),
+    "ge": _compare("GreaterOrEqual"), "ne": lambda b, x, p, dt, shape: b.op(
+        "Not", [b.op("Equal", x[:2], np.bool_, shape)], np.bool_, shape),
+    "isnan": _compare("IsNaN", 1), "logical_not": _compare("Not", 1), "logical_and": _compare("And"),
+    "logical_or": _compare("Or"), "logical_xor": _compare("Xor"),
 }

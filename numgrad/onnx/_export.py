@@ -20,9 +20,11 @@ import numpy as np
 
 from ..autograd.function import RECORD_HOOKS, AccumulateGrad, FunctionNode
 from ..autograd.grad_mode import enable_grad
+from ..fusion.lazy import pending_op
 from ..nn.functional.regularization import _Dropout
 from ..nn.modules.module import Module
 from ..ops.elementwise import ElementwiseNode
+from ..creation import tensor
 from ..tensor import Tensor
 from . import _graph
 from ._elementwise import ELEMENTWISE_RULES
@@ -92,6 +94,9 @@ class _Lowering:
         self._keep: list = []  # tensors whose ids key self.constants
         self._node = None
         self._args = ()
+        self._current = "the outputs"  # what is being lowered, for error messages
+        self.lowered: list = []  # node names in lowering order
+        self.constant_log: list = []  # (node name, value) of every anonymous constant
 
     # ------------------------------------------------------------------ values
     def tensor_value(self, t: Tensor) -> str:
@@ -103,10 +108,19 @@ class _Lowering:
         name = self.constants.get(key)
         if name is not None:
             return name
-        array = np.asarray(t.detach().numpy())
         state_name = self.names.get(key)
+        lazy = pending_op(t) if state_name is None else None
+        if lazy is not None:
+            # an elementwise op that records no graph node (a comparison, a logical op, an op on tensors that
+            # need no gradient) whose value is still pending: its recorded row and operands are exported
+            name = self._elementwise(lazy.row, lazy.operands, lazy.params, lazy.compute, lazy.dtype, lazy.shape,
+                                     lambda i, x: self.output_value(x), f"pending {lazy.row.name}")
+            self.constants[key] = name
+            self._keep.append(t)
+            return name
+        array = np.asarray(t.detach().numpy())
         if state_name is None:
-            name = self.b.const(array, array.dtype, "const")
+            name = self.constant(array, array.dtype, "const")
         elif self.export_params:
             name = self.b.initializer(state_name, array)
         else:  # PyTorch makes parameters graph inputs when they are not exported
@@ -134,6 +148,12 @@ class _Lowering:
             return self.edge_value(edge)
         return self.tensor_value(x)
 
+    def constant(self, value, dtype, hint: str) -> str:
+        """An anonymous constant, logged with the op it feeds (``export`` compares two traces' logs)."""
+        array = np.asarray(value, dtype=dtype)
+        self.constant_log.append((self._current, array))
+        return self.b.const(array, dtype, hint)
+
     def inp(self, i: int) -> Optional[str]:
         """Value name of argument ``i`` of the Function call being lowered."""
         x = self._args[i]
@@ -154,8 +174,11 @@ class _Lowering:
         )
 
     def lower(self, node) -> None:
+        self._current = node.name()
+        self.lowered.append(self._current)
         if isinstance(node, ElementwiseNode):
-            outs = [self._elementwise(node)]
+            outs = [self._elementwise(node.row, node.operands, node.params, node.compute, node.out_dtype,
+                                      node.out_shape, lambda i, x: self.operand(node, i, x), node.name())]
         elif isinstance(node, FunctionNode):
             call = self.calls.get(id(node))
             fn = node.fn
@@ -173,25 +196,27 @@ class _Lowering:
             if name is not None:
                 self.values[(id(node), i)] = name
 
-    def _elementwise(self, node) -> str:
-        row = node.row
+    def _elementwise(self, row, operands, params, compute, out_dtype, shape, value_of, what: str) -> str:
+        """One op-table row applied to ``operands`` (``value_of(i, tensor)`` names tensor operand ``i``)."""
         b = self.b
-        compute = node.compute.np
-        shape = node.out_shape
+        compute = compute.np
         if row.name.startswith("cast_"):
-            return b.cast(self.operand(node, 0, node.operands[0]), np.dtype(row.name[5:]))
+            return b.cast(value_of(0, operands[0]), np.dtype(row.name[5:]))
         rule = ELEMENTWISE_RULES.get(row.name)
         if rule is None:
-            self.unsupported(node, f"the elementwise op {row.name!r}")
+            raise UnsupportedOperatorError(
+                f"numgrad.onnx.export: {what} (the elementwise op {row.name!r}) is not supported for export to ONNX")
         values = []
-        for i, x in enumerate(node.operands):
+        raw = row.kind == "logical"
+        for i, x in enumerate(operands):
             if isinstance(x, Tensor):
-                v = self.operand(node, i, x)
-                values.append(b.cast(v, np.bool_ if row.name == "where" and i == 0 else compute))
+                v = value_of(i, x)
+                want = np.bool_ if raw or (row.name == "where" and i == 0) else compute
+                values.append(b.cast(v, want))
             else:  # a Python number: a constant of the compute dtype, as the kernel computes it
-                values.append(b.const(x, compute, "scalar"))
-        out = rule(b, values, node.params, compute, shape)
-        return b.cast(out, node.out_dtype.np)
+                values.append(self.constant(x, np.bool_ if raw else compute, "scalar"))
+        out = rule(b, values, params, compute, shape)
+        return b.cast(out, out_dtype.np)
 
 
 def _flatten_outputs(out) -> list:
@@ -323,13 +348,16 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
         model.train(False)
     _exporting[0] = True
     try:
-        leaves = [a.detach().requires_grad_() if isinstance(a, Tensor) and a.dtype.is_floating_point else a
-                  for a in args]
-        with _Recorder() as recorder, enable_grad():
-            result = model(*leaves, **call_kwargs)
-        outputs = _flatten_outputs(result)
-        model_proto = _build(model, leaves, outputs, recorder.calls, opset, input_names, output_names,
-                             dynamic_axes, export_params, keep_initializers_as_inputs)
+        build = (model, opset, input_names, output_names, dynamic_axes, export_params, keep_initializers_as_inputs)
+        model_proto, lowering = _build(*_trace(model, args, call_kwargs), *build)
+        # Values that ops without graph nodes computed from the inputs (integer ops, .item(), detached
+        # values) would be frozen into constants: a second trace on other input values must see the same graph
+        # and the same constants.
+        try:
+            _, again = _build(*_trace(model, _perturbed(args), call_kwargs), *build)
+        except OnnxExporterError:
+            again = None
+        _check_same_trace(lowering, again)
     finally:
         _exporting[0] = False
         if is_module and training == TrainingMode.EVAL:
@@ -340,8 +368,50 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
     _graph.onnx.save_model(model_proto, f)
 
 
-def _build(model, leaves, outputs, calls, opset, input_names, output_names, dynamic_axes, export_params,
+def _trace(model, args: tuple, kwargs: dict):
+    """(leaves, outputs, recorded calls) of one run of ``model``; float inputs become leaves that require grad."""
+    leaves = [a.detach().requires_grad_() if isinstance(a, Tensor) and a.dtype.is_floating_point else a
+              for a in args]
+    with _Recorder() as recorder, enable_grad():
+        result = model(*leaves, **kwargs)
+    return leaves, _flatten_outputs(result), recorder.calls
+
+
+def _perturbed(args: tuple) -> tuple:
+    """Other inputs of the same shapes, dtypes and value ranges: shuffled values, floats scaled by 1-1.05."""
+    rng = np.random.default_rng(0)
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            flat = rng.permutation(np.asarray(a.detach().numpy()).reshape(-1))
+            if a.dtype.is_floating_point:
+                flat = flat * (1.0 + 0.05 * rng.random(flat.shape)).astype(flat.dtype)
+            a = tensor(flat.reshape(a.shape), dtype=a.dtype)
+        out.append(a)
+    return tuple(out)
+
+
+def _check_same_trace(first: "_Lowering", again: Optional["_Lowering"]) -> None:
+    if again is None or again.lowered != first.lowered or len(again.constant_log) != len(first.constant_log):
+        raise OnnxExporterError(
+            "numgrad.onnx.export: the model records a different graph for other input values (control flow that "
+            "depends on the inputs' values, e.g. `if x.sum() > 0`); a traced ONNX graph cannot express it"
+        )
+    for (where, a), (_, b) in zip(first.constant_log, again.constant_log):
+        same = a.shape == b.shape and (np.array_equal(a, b, equal_nan=True) if a.dtype.kind in "fc"
+                                       else np.array_equal(a, b))
+        if not same:
+            raise OnnxExporterError(
+                f"numgrad.onnx.export: an operand of {where} (shape {list(a.shape)}, {a.dtype}) changes with the "
+                "input values but no recorded op computes it: it was derived from the inputs by ops that record "
+                "no graph node (integer ops, .item()/.tolist()/.numpy(), .detach()) or it is random; numgrad "
+                "cannot export it. Compute it with tensor ops on the inputs, or pass it as an input"
+            )
+
+
+def _build(leaves, outputs, calls, model, opset, input_names, output_names, dynamic_axes, export_params,
            keep_initializers_as_inputs):
+    """(ModelProto, the lowering that built it) of one trace."""
     b = _graph.GraphBuilder(opset)
     tensor_args = [t for t in leaves if isinstance(t, Tensor)]
     in_names = _input_names(model, len(tensor_args), input_names)
@@ -377,4 +447,4 @@ def _build(model, leaves, outputs, calls, opset, input_names, output_names, dyna
         graph_inputs.append(_graph.value_info(name, b.dtypes[name], b.shapes[name]))
     if keep_initializers_as_inputs:
         graph_inputs += [_graph.value_info(n, b.dtypes[n], b.shapes[n]) for n in b.initializers]
-    return b.model(graph_inputs, graph_outputs, type(model).__name__)
+    return b.model(graph_inputs, graph_outputs, type(model).__name__), lw

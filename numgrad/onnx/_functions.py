@@ -36,7 +36,10 @@ def _linear(lw, node, args):
     xi, wi = lw.inp(0), lw.inp(1)
     bi = lw.inp(2) if b is not None else None
     if x.ndim == 2:  # PyTorch's exporter writes Gemm for a 2-D linear
-        return [lw.b.op("Gemm", [xi, wi] + ([bi] if bi else []), dt, shape, transB=1)]
+        y = lw.b.op("Gemm", [xi, wi] + ([bi] if bi else []), dt, shape, transB=1)
+        if xi in lw.b.lead:  # rows are the input's rows: a flatten before the product can be undone after it
+            lw.b.lead[y] = lw.b.lead[xi]
+        return [y]
     wt = lw.b.op("Transpose", [wi], dt, (w.shape[1], w.shape[0]), perm=[1, 0])
     y = lw.b.op("MatMul", [xi, wt], dt, shape)
     return [lw.b.op("Add", [y, bi], dt, shape) if bi else y]
@@ -146,6 +149,25 @@ def _reshape(lw, node, args):
     # The target is written so that it holds for any size of the input's leading dims (dynamic axes): dims
     # equal to the input's leading ones are 0 ("copy from the input"), and the first remaining dim is -1
     # (inferred) unless the tensor is empty.
+    b = lw.b
+    xi = lw.inp(0)
+    lead = b.lead.get(xi)
+    k = len(target) - x.ndim + 1
+    if lead is not None and k > 1 and tuple(target[k:]) == tuple(x.shape[1:]) and \
+            tuple(target[:k]) == b.shapes[lead[0]][:k] and k == lead[1]:
+        # undoing a flatten of leading dims (linear on N-D input): take them from the flattened tensor at runtime
+        src = b.op("Shape", [lead[0]], np.int64, (len(b.shapes[lead[0]]),))
+        head = b.op("Slice", [src, b.ints([0], "starts"), b.ints([k], "ends")], np.int64, (k,))
+        spec = b.op("Concat", [head, b.ints(target[k:])], np.int64, (len(target),), axis=0)
+        return [b.op("Reshape", [xi, spec], dt, shape)]
+    out = _plain_reshape(lw, x, xi, target, dt, shape)
+    m = x.ndim - len(target) + 1
+    if m > 1 and tuple(target[1:]) == tuple(x.shape[m:]):  # a flatten of the leading m dims: remember it
+        b.lead[out] = (xi, m)
+    return [out]
+
+
+def _plain_reshape(lw, x, xi, target, dt, shape):
     spec = list(target)
     prefix = 0
     while prefix < min(len(target), x.ndim) and target[prefix] == x.shape[prefix]:
@@ -153,7 +175,7 @@ def _reshape(lw, node, args):
         prefix += 1
     if prefix < len(spec) and 0 not in target:
         spec[prefix] = -1
-    return [lw.b.op("Reshape", [lw.inp(0), lw.b.ints(spec)], dt, shape)]
+    return lw.b.op("Reshape", [xi, lw.b.ints(spec)], dt, shape)
 
 
 def _expand(lw, node, args):
@@ -223,7 +245,7 @@ def _index(lw, node, args):
         if len(plan.adv) != 1:
             lw.unsupported(node, "advanced indexing with more than one index tensor")
         (adv_dim, idx), = plan.adv
-        value = b.op("Gather", [value, b.const(np.asarray(idx, dtype=np.int64), np.int64, "indices")], dt,
+        value = b.op("Gather", [value, lw.constant(np.asarray(idx), np.int64, "indices")], dt,
                      _out(node)[1], axis=adv_dim)
     return [value]
 

@@ -42,6 +42,8 @@ class GraphBuilder:
         self.initializers: dict = {}  # name -> TensorProto
         self.dtypes: dict = {}  # value name -> np.dtype
         self.shapes: dict = {}  # value name -> tuple (shape seen while tracing)
+        # value name -> (source value, k): its dim 0 is source's leading k dims flattened (see _functions._reshape)
+        self.lead: dict = {}
         self._used: set = set()
         self._counts: dict = {}
 

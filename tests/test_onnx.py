@@ -1,0 +1,222 @@
+"""numgrad.onnx.export: the written file passes onnx's checker, and onnxruntime running it matches numgrad and torch."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+
+onnx = pytest.importorskip("onnx", reason="the optional `onnx` package is not installed")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (a test dependency) is not installed")
+torch = pytest.importorskip("torch")
+
+nn = ng.nn
+F = ng.nn.functional
+
+
+def _export(model, args, **kw):
+    buf = io.BytesIO()
+    ng.onnx.export(model, args, buf, **kw)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    return proto, ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+
+
+def _torch_copy(ng_model, torch_model):
+    torch_model.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in ng_model.state_dict().items()})
+    return torch_model.eval()
+
+
+def _run(sess, *arrays):
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, dict(zip(names, arrays)))
+
+
+def _close(a, b, tol=1e-5):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
+
+
+def test_mlp_matches_numgrad_and_torch_with_a_dynamic_batch():
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 4), nn.Tanh())
+    proto, sess = _export(model, (ng.randn(5, 6),), input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    assert model.training  # exported in eval mode, then restored
+    assert {i.name for i in proto.graph.initializer} == {"0.weight", "0.bias", "3.weight", "3.bias"}
+    assert [d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim][0] == "batch"
+    assert "Dropout" not in {n.op_type for n in proto.graph.node}
+    ref = _torch_copy(model, torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3),
+                                                 torch.nn.Linear(16, 4), torch.nn.Tanh()))
+    model.eval()
+    for batch in (5, 9):  # 9: a batch size the trace never saw
+        x = ng.randn(batch, 6)
+        (y,) = _run(sess, x.numpy())
+        assert y.shape == (batch, 4)
+        _close(y, model(x).detach().numpy())
+        _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy())
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, lib):
+        super().__init__()
+        self.conv = lib.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = lib.nn.BatchNorm2d(8)
+        self.pool = lib.nn.MaxPool2d(2)
+        self.head = lib.nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.pool(self.bn(self.conv(x)).relu())
+        return self.head(x.flatten(1))
+
+
+class TorchCNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.head = torch.nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.pool(self.bn(self.conv(x)).relu())
+        return self.head(x.flatten(1))
+
+
+def test_cnn_with_batchnorm_uses_running_statistics():
+    ng.manual_seed(1)
+    model = SmallCNN(ng)
+    model.train()
+    model(ng.randn(4, 3, 8, 8))  # running statistics away from their initial values
+    proto, sess = _export(model, ng.randn(2, 3, 8, 8), dynamic_axes={"x": [0], "output": [0]})
+    names = {i.name for i in proto.graph.initializer}
+    assert {"conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"} <= names
+    ops = [n.op_type for n in proto.graph.node]
+    assert {"Conv", "BatchNormalization", "Relu", "MaxPool", "Reshape", "Gemm"} <= set(ops)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "x_dynamic_axes_1"
+    ref = _torch_copy(model, TorchCNN())
+    model.eval()
+    x = ng.randn(3, 3, 8, 8)
+    (y,) = _run(sess, x.numpy())
+    _close(y, model(x).detach().numpy(), 1e-4)
+    _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy(), 1e-4)
+
+
+def test_layernorm_gelu_block():
+    ng.manual_seed(2)
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.LayerNorm(8)
+            self.fc = nn.Linear(8, 12)
+            self.out = nn.Linear(12, 8)
+
+        def forward(self, x):
+            h = F.gelu(self.fc(self.norm(x)))
+            h = h + F.gelu(h, approximate="tanh") * 0.5
+            return x + self.out(h).softmax(-1)
+
+    model = Block()
+    proto, sess = _export(model, ng.randn(2, 3, 8), dynamic_axes={"x": {0: "b", 1: "t"}, "output": {0: "b", 1: "t"}})
+    assert "LayerNormalization" in {n.op_type for n in proto.graph.node}
+    ref = torch.nn.ModuleDict({"norm": torch.nn.LayerNorm(8), "fc": torch.nn.Linear(8, 12),
+                               "out": torch.nn.Linear(12, 8)})
+    _torch_copy(model, ref)
+    x = ng.randn(4, 5, 8)
+    (y,) = _run(sess, x.numpy())
+    _close(y, model(x).detach().numpy())
+    tx = torch.from_numpy(x.numpy())
+    h = torch.nn.functional.gelu(ref.fc(ref.norm(tx)))
+    h = h + torch.nn.functional.gelu(h, approximate="tanh") * 0.5
+    _close(y, (tx + ref.out(h).softmax(-1)).detach().numpy())
+
+
+def elementwise_heavy(x, y):
+    z = ng.exp(-x * x) * ng.sigmoid(y) - ng.log(y * y + 1.0) / (x.abs() + 2.0)
+    z = ng.where(x > 0, z, 0.1 * z) + ng.sqrt(y.abs()) ** 1.5 + ng.maximum(x, y).tanh()
+    z = z.clamp(-2.0, 2.0) + (x - y).pow(2).sum(dim=1, keepdim=True) + x.mean(0)
+    return z.transpose(0, 1)[1:].unsqueeze(0).amax(-1)
+
+
+def elementwise_heavy_torch(x, y):
+    z = torch.exp(-x * x) * torch.sigmoid(y) - torch.log(y * y + 1.0) / (x.abs() + 2.0)
+    z = torch.where(x > 0, z, 0.1 * z) + torch.sqrt(y.abs()) ** 1.5 + torch.maximum(x, y).tanh()
+    z = z.clamp(-2.0, 2.0) + (x - y).pow(2).sum(dim=1, keepdim=True) + x.mean(0)
+    return z.transpose(0, 1)[1:].unsqueeze(0).amax(-1)
+
+
+def test_elementwise_function_with_a_comparison():
+    ng.manual_seed(3)
+    x, y = ng.randn(4, 5), ng.randn(4, 5)
+    proto, sess = _export(elementwise_heavy, (x, y))
+    assert [i.name for i in proto.graph.input] == ["x", "y"]  # the function's parameter names
+    assert "Where" in {n.op_type for n in proto.graph.node} and "Greater" in {n.op_type for n in proto.graph.node}
+    x2, y2 = ng.randn(4, 5), ng.randn(4, 5)  # new values: the mask x > 0 is computed in the graph
+    (z,) = _run(sess, x2.numpy(), y2.numpy())
+    _close(z, elementwise_heavy(x2, y2).numpy())
+    _close(z, elementwise_heavy_torch(torch.from_numpy(x2.numpy()), torch.from_numpy(y2.numpy())).numpy())
+
+
+def test_export_params_false_makes_parameters_inputs(tmp_path):
+    model = nn.Linear(3, 2)
+    path = tmp_path / "linear.onnx"
+    assert ng.onnx.export(model, ng.randn(4, 3), str(path), export_params=False) is None
+    proto = onnx.load(str(path))
+    assert not proto.graph.initializer
+    assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = ng.randn(4, 3)
+    (y,) = sess.run(None, {"input": x.numpy(), "weight": model.weight.detach().numpy(),
+                           "bias": model.bias.detach().numpy()})
+    _close(y, model(x).detach().numpy())
+
+
+def test_is_in_onnx_export_is_true_only_while_exporting():
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(ng.onnx.is_in_onnx_export())
+            return x * 2.0
+
+    assert not ng.onnx.is_in_onnx_export()
+    _export(Probe(), ng.randn(2))
+    assert seen and all(seen) and not ng.onnx.is_in_onnx_export()
+
+
+def test_unsupported_op_names_the_node():
+    class Flipper(nn.Module):
+        def forward(self, x):
+            return ng.flip(x * 2.0, [0])
+
+    with pytest.raises(ng.onnx.UnsupportedOperatorError,
+                       match=r"FlipBackward0 \(recorded by Flip\) is not supported for export to ONNX"):
+        ng.onnx.export(Flipper(), ng.randn(3), io.BytesIO())
+
+
+def test_values_derived_outside_the_graph_are_refused():
+    def scaled(x):
+        return x * float(x.detach().numpy().max())  # a Python number computed from the input
+
+    with pytest.raises(ng.onnx.OnnxExporterError, match="changes with the input values but no recorded op"):
+        ng.onnx.export(scaled, ng.randn(4), io.BytesIO())
+
+    def branchy(x):
+        return x.exp() if float(x.detach().numpy()[0]) > 0 else x.tanh()
+
+    with pytest.raises(ng.onnx.OnnxExporterError, match="records a different graph for other input values"):
+        ng.onnx.export(branchy, ng.tensor([1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0]), io.BytesIO())
+
+
+def test_argument_errors():
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="f \\(a file path or a binary file object\\) is required"):
+        ng.onnx.export(model, ng.randn(1, 2))
+    with pytest.raises(ValueError, match="opset_version=11 is not supported"):
+        ng.onnx.export(model, ng.randn(1, 2), io.BytesIO(), opset_version=11)
+    with pytest.raises(ValueError, match="dynamic_axes names \\['inp'\\]"):
+        ng.onnx.export(model, ng.randn(1, 2), io.BytesIO(), dynamic_axes={"inp": [0]})
+    with pytest.raises(NotImplementedError, match="TrainingMode.TRAINING is not supported"):
+        ng.onnx.export(model, ng.randn(1, 2), io.BytesIO(), training=ng.onnx.TrainingMode.TRAINING)
