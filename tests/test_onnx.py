@@ -159,6 +159,48 @@ def test_elementwise_function_with_a_comparison():
     _close(z, elementwise_heavy_torch(torch.from_numpy(x2.numpy()), torch.from_numpy(y2.numpy())).numpy())
 
 
+def shape_ops(lib, F, x, idx):
+    a, b = x.chunk(2, dim=1)
+    rows = x.unbind(0)
+    z = lib.cat([a.flip([1]), b.repeat(1, 2)[:, :2], lib.gather(x, 1, idx)], dim=1)
+    z = F.pad(z, (1, 2), value=0.5) + rows[0].sum()
+    stats = lib.stack([z.prod(1), z.logsumexp(1), z.norm(dim=1), z.var(1), z.std(1, correction=0)], 1)
+    return stats + z.cumsum(1)[:, :5] + x.index_select(1, lib.tensor([2, 0]))[:, :1]
+
+
+def test_shape_and_reduction_ops():
+    ng.manual_seed(4)
+    x = ng.randn(3, 4) * 0.5
+    idx = ng.tensor([[0, 3, 1], [2, 2, 0], [1, 0, 3]])
+    proto, sess = _export(lambda x, idx: shape_ops(ng, ng.nn.functional, x, idx), (x, idx))
+    x2 = ng.randn(3, 4) * 0.5
+    (z,) = _run(sess, x2.numpy(), idx.numpy())
+    _close(z, shape_ops(ng, ng.nn.functional, x2, idx).numpy(), 1e-4)
+    ref = shape_ops(torch, torch.nn.functional, torch.from_numpy(x2.numpy()), torch.from_numpy(idx.numpy()))
+    _close(z, ref.numpy(), 1e-4)
+
+
+def test_causal_attention_with_a_padding_mask():
+    ng.manual_seed(5)
+    q, k, v = ng.randn(2, 3, 4, 8), ng.randn(2, 3, 4, 8), ng.randn(2, 3, 4, 8)
+    mask = ng.zeros(4, 4)
+    mask[:, 3] = -float("inf")  # the last key is padding
+
+    def attend(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.3)
+
+    def causal(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    for fn, kw in ((attend, {"attn_mask": torch.from_numpy(mask.numpy()), "scale": 0.3}), (causal, {"is_causal": True})):
+        _, sess = _export(fn, (q, k, v), dynamic_axes={"q": [0], "k": [0], "v": [0]})
+        a = [ng.randn(3, 3, 4, 8) for _ in range(3)]
+        (y,) = _run(sess, *(t.numpy() for t in a))
+        _close(y, fn(*a).numpy(), 1e-4)
+        ref = torch.nn.functional.scaled_dot_product_attention(*(torch.from_numpy(t.numpy()) for t in a), **kw)
+        _close(y, ref.numpy(), 1e-4)
+
+
 def test_export_params_false_makes_parameters_inputs(tmp_path):
     model = nn.Linear(3, 2)
     path = tmp_path / "linear.onnx"
@@ -187,13 +229,15 @@ def test_is_in_onnx_export_is_true_only_while_exporting():
 
 
 def test_unsupported_op_names_the_node():
-    class Flipper(nn.Module):
+    class Scatter(nn.Module):
         def forward(self, x):
-            return ng.flip(x * 2.0, [0])
+            return ng.scatter_add(x * 2.0, 0, ng.tensor([0, 0, 1]), x)
 
     with pytest.raises(ng.onnx.UnsupportedOperatorError,
-                       match=r"FlipBackward0 \(recorded by Flip\) is not supported for export to ONNX"):
-        ng.onnx.export(Flipper(), ng.randn(3), io.BytesIO())
+                       match=r"ScatterAddBackward0 \(recorded by ScatterAdd\) is not supported for export to ONNX"):
+        ng.onnx.export(Scatter(), ng.randn(3), io.BytesIO())
+    with pytest.raises(ng.onnx.UnsupportedOperatorError, match="dropout in training mode draws a random mask"):
+        ng.onnx.export(nn.Dropout(0.5), ng.randn(3), io.BytesIO(), training=ng.onnx.TrainingMode.PRESERVE)
 
 
 def test_values_derived_outside_the_graph_are_refused():

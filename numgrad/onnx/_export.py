@@ -21,6 +21,7 @@ import numpy as np
 from ..autograd.function import RECORD_HOOKS, AccumulateGrad, FunctionNode
 from ..autograd.grad_mode import enable_grad
 from ..fusion.lazy import pending_op
+from ..fusion.state import is_fusion_enabled, set_fusion
 from ..nn.functional.regularization import _Dropout
 from ..nn.modules.module import Module
 from ..ops.elementwise import ElementwiseNode
@@ -118,7 +119,7 @@ class _Lowering:
             self.constants[key] = name
             self._keep.append(t)
             return name
-        array = np.asarray(t.detach().numpy())
+        array = np.asarray(t.detach().cpu().numpy())  # parameters of a CUDA model too
         if state_name is None:
             name = self.constant(array, array.dtype, "const")
         elif self.export_params:
@@ -347,6 +348,10 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
     if is_module and training == TrainingMode.EVAL:
         model.train(False)
     _exporting[0] = True
+    fusion = is_fusion_enabled()
+    # fused (lazy) elementwise ops keep their operands until computed: that is how comparisons and other ops
+    # that record no graph node are found (Lowering.tensor_value)
+    set_fusion(True)
     try:
         build = (model, opset, input_names, output_names, dynamic_axes, export_params, keep_initializers_as_inputs)
         model_proto, lowering = _build(*_trace(model, args, call_kwargs), *build)
@@ -359,6 +364,7 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
             again = None
         _check_same_trace(lowering, again)
     finally:
+        set_fusion(fusion)
         _exporting[0] = False
         if is_module and training == TrainingMode.EVAL:
             model.train(was_training)

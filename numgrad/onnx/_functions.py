@@ -12,15 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.functional.activation import _Softmax
+from ..nn.functional.attention import _MaskedSoftmax
 from ..nn.functional.affine import _Linear
 from ..nn.functional.conv import _Conv2d, _ConvTranspose2d
 from ..nn.functional.normalization import _BatchNorm, _LayerNorm
 from ..nn.functional.pooling import _AdaptiveAvgPool2d, _AvgPool2d, _MaxPool2d, _pool_out
 from ..nn.functional.sparse import _Embedding
-from ..ops.indexing import Index
+from ..ops.indexing import Gather, Index
 from ..ops.linalg import Matmul
-from ..ops.reductions import _Extreme
-from ..ops.shape import Cat
+from ..ops.reductions import Cumsum, LogSumExp, Norm, Prod, _Extreme, _VarStd
+from ..ops.shape import Cat, ConstantPad, Flip, Repeat, Split, Unbind
 from ..ops.sum_mean import Mean, Sum
 from ..ops.views import Contiguous, Expand, Permute, Reshape
 
@@ -255,10 +256,139 @@ def _embedding(lw, node, args):
     return [lw.b.op("Gather", [lw.inp(1), lw.b.cast(lw.inp(0), np.int64)], dt, shape, axis=0)]
 
 
+def _split(lw, node, args):
+    x, dim, sizes, _ = args
+    dt = x.dtype.np
+    shapes = [x.shape[:dim] + (n,) + x.shape[dim + 1:] for n in sizes]
+    return lw.b.multi("Split", [lw.inp(0), lw.b.ints(sizes, "split")], dt, shapes, axis=int(dim))
+
+
+def _unbind(lw, node, args):
+    x, dim = args
+    b, dt = lw.b, x.dtype.np
+    n = x.shape[dim]
+    pieces = b.multi("Split", [lw.inp(0), b.ints([1] * n, "split")], dt,
+                     [x.shape[:dim] + (1,) + x.shape[dim + 1:]] * n, axis=int(dim))
+    return [b.op("Squeeze", [p, b.ints([dim], "axes")], dt, x.shape[:dim] + x.shape[dim + 1:]) for p in pieces]
+
+
+def _flip(lw, node, args):
+    x, dims = args
+    b = lw.b
+    dt, shape = _out(node)
+    k = len(dims)
+    return [b.op("Slice", [lw.inp(0), b.ints([-1] * k, "starts"), b.ints([np.iinfo(np.int64).min] * k, "ends"),
+                           b.ints(dims, "axes"), b.ints([-1] * k, "steps")], dt, shape)]
+
+
+def _repeat(lw, node, args):
+    x, repeats = args
+    b = lw.b
+    dt, shape = _out(node)
+    xi = lw.inp(0)
+    if len(repeats) > x.ndim:  # PyTorch's repeat adds leading dims of size 1 first
+        padded = (1,) * (len(repeats) - x.ndim) + tuple(x.shape)
+        xi = b.op("Unsqueeze", [xi, b.ints(range(len(repeats) - x.ndim), "axes")], dt, padded)
+    return [b.op("Tile", [xi, b.ints(repeats, "repeats")], dt, shape)]
+
+
+def _constant_pad(lw, node, args):
+    x, pairs, value = args
+    b = lw.b
+    dt, shape = _out(node)
+    lo = [p[0] if p else 0 for p in pairs] + [0] * (x.ndim - len(pairs))
+    hi = [p[1] if p else 0 for p in pairs] + [0] * (x.ndim - len(pairs))
+    return [b.op("Pad", [lw.inp(0), b.ints(lo + hi, "pads"), lw.constant(value, dt, "pad_value")], dt, shape,
+                 mode="constant")]
+
+
+def _gather(lw, node, args):
+    x, dim, index = args
+    dt, shape = _out(node)
+    return [lw.b.op("GatherElements", [lw.inp(0), lw.b.cast(lw.inp(2), np.int64)], dt, shape, axis=int(dim))]
+
+
+def _prod(lw, node, args):
+    x, dims, keepdim, _ = args
+    return _reduction("ReduceProd")(lw, node, (x, dims, keepdim))
+
+
+def _logsumexp(lw, node, args):
+    return _reduction("ReduceLogSumExp")(lw, node, args)
+
+
+def _norm(lw, node, args):
+    x, dims, keepdim, p = args
+    op_type = {1: "ReduceL1", 2: "ReduceL2"}.get(p)
+    if op_type is None:
+        lw.unsupported(node, f"vector norm of order {p} (orders 1 and 2 have ONNX reductions)")
+    return _reduction(op_type)(lw, node, (x, dims, keepdim))
+
+
+def _var_std(lw, node, args):
+    x, dims, correction, keepdim, take_sqrt = args
+    b = lw.b
+    dt, shape = _out(node)
+    count = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
+    kept = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
+    xi = lw.inp(0)
+    mean = b.reduce("ReduceMean", xi, dims, True, dt, kept)
+    dev = b.op("Sub", [xi, mean], dt, x.shape)
+    total = b.reduce("ReduceSum", b.op("Mul", [dev, dev], dt, x.shape), dims, keepdim, dt, shape)
+    var = b.op("Div", [total, b.const(max(0.0, count - correction), dt, "dof")], dt, shape)
+    return [b.op("Sqrt", [var], dt, shape) if take_sqrt else var]
+
+
+def _cumsum(lw, node, args):
+    x, dims, acc, reverse = args
+    if len(dims) != 1:
+        lw.unsupported(node, "a cumulative sum over several dims")
+    dt, shape = _out(node)
+    xi = lw.b.cast(lw.inp(0), dt)
+    return [lw.b.op("CumSum", [xi, lw.b.const(int(dims[0]), np.int64, "axis")], dt, shape, reverse=int(reverse))]
+
+
+def _masked_softmax(lw, node, args):
+    scores, fmask, bmask, slab, scale, causal = args
+    b = lw.b
+    dt, shape = _out(node)
+    y = b.op("Mul", [lw.inp(0), b.const(scale, dt, "scale")], dt, shape)
+    lowest = b.const(np.finfo(dt).min, dt, "lowest")
+    alive = None
+    if fmask is not None:
+        y = b.op("Add", [y, lw.inp(1)], dt, shape)
+        # a row whose every key is masked gives zeros (numgrad's and PyTorch's safe softmax), not NaN
+        top = b.reduce("ReduceMax", y, [len(shape) - 1], True, dt, tuple(shape[:-1]) + (1,))
+        row = tuple(shape[:-1]) + (1,)
+        dead = b.op("Equal", [top, b.const(-np.inf, dt, "neg_inf")], np.bool_, row)
+        alive = b.op("Not", [dead], np.bool_, row)
+    elif bmask is not None:
+        batch = int(np.prod(shape[:-2], dtype=np.int64))
+        if bmask.shape[0] == 1:
+            keep = np.asarray(bmask).reshape(shape[-2:])
+        elif bmask.shape[0] == batch:
+            keep = np.asarray(bmask).reshape(shape)
+        else:
+            lw.unsupported(node, "a boolean attention mask broadcast over some batch dims only")
+        alive = lw.constant(keep.any(-1, keepdims=True), np.bool_, "alive")
+        y = b.op("Where", [lw.constant(keep, np.bool_, "attn_mask"), y, lowest], dt, shape)
+    if causal:
+        tril = np.tril(np.ones(shape[-2:], dtype=np.bool_))
+        y = b.op("Where", [b.const(tril, np.bool_, "causal"), y, lowest], dt, shape)
+    if fmask is not None:
+        y = b.op("Max", [y, lowest], dt, shape)
+    p = b.op("Softmax", [y], dt, shape, axis=-1)
+    if alive is not None:
+        p = b.op("Where", [alive, p, b.const(0.0, dt, "zero")], dt, shape)
+    return [p]
+
+
 FUNCTION_RULES = {
     _Linear: _linear, Matmul: _matmul, _Conv2d: _conv, _ConvTranspose2d: _conv_transpose,
     _BatchNorm: _batch_norm, _LayerNorm: _layer_norm, _MaxPool2d: _max_pool, _AvgPool2d: _avg_pool,
     _AdaptiveAvgPool2d: _adaptive_avg_pool, _Softmax: _softmax, Reshape: _reshape, Expand: _expand,
     Permute: _permute, Contiguous: _identity, Sum: _reduction("ReduceSum"), Mean: _reduction("ReduceMean"),
-    _Extreme: _extreme, Cat: _cat, Index: _index, _Embedding: _embedding,
+    _Extreme: _extreme, Cat: _cat, Index: _index, _Embedding: _embedding, Split: _split, Unbind: _unbind,
+    Flip: _flip, Repeat: _repeat, ConstantPad: _constant_pad, Gather: _gather, Prod: _prod,
+    LogSumExp: _logsumexp, Norm: _norm, _VarStd: _var_std, Cumsum: _cumsum, _MaskedSoftmax: _masked_softmax,
 }

@@ -92,6 +92,12 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.fresh(f"/{op_type}"), **attrs))
         return self.typed(outs[0], dtype, shape)
 
+    def multi(self, op_type: str, inputs: Sequence[str], dtype, shapes: Sequence[tuple], **attrs) -> list:
+        """Append one node with ``len(shapes)`` outputs; returns their names."""
+        outs = [self.typed(self.fresh(op_type), dtype, s) for s in shapes]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.fresh(f"/{op_type}"), **attrs))
+        return outs
+
     def cast(self, name: str, dtype) -> str:
         dtype = np.dtype(dtype)
         if self.dtypes.get(name) == dtype:
