@@ -244,7 +244,7 @@ def test_values_derived_outside_the_graph_are_refused():
     def scaled(x):
         return x * float(x.detach().numpy().max())  # a Python number computed from the input
 
-    with pytest.raises(ng.onnx.OnnxExporterError, match="changes with the input values but no recorded op"):
+    with pytest.raises(ng.onnx.OnnxExporterError, match="changes with the input values or dynamic axes' sizes but no recorded op"):
         ng.onnx.export(scaled, ng.randn(4), io.BytesIO())
 
     def branchy(x):
@@ -252,6 +252,29 @@ def test_values_derived_outside_the_graph_are_refused():
 
     with pytest.raises(ng.onnx.OnnxExporterError, match="records a different graph for other input values"):
         ng.onnx.export(branchy, ng.tensor([1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0]), io.BytesIO())
+
+
+def test_constants_sized_by_a_dynamic_axis_are_refused():
+    def offset(x):
+        return x + ng.ones(x.shape[0], 1)  # frozen at the traced batch size
+
+    ng.onnx.export(offset, ng.randn(3, 2), io.BytesIO())  # fine while the batch is fixed
+    with pytest.raises(ng.onnx.OnnxExporterError, match="an operand of AddBackward0 \\(shape \\[3, 1\\], float32\\)"):
+        ng.onnx.export(offset, ng.randn(3, 2), io.BytesIO(), dynamic_axes={"x": [0]})
+
+    def ends(x):
+        return x[:, -1] * 2.0 + x[:, 1:].sum(1) - x[:, -3:-1].mean(1)  # positions as written hold for any length
+
+    _, sess = _export(ends, ng.randn(2, 5, 3), dynamic_axes={"x": [0, 1], "output": [0]})
+    x = ng.randn(4, 7, 3)
+    _close(_run(sess, x.numpy())[0], ends(x).numpy())
+
+    def all_but_last(x):
+        return x[:, :x.shape[1] - 1] * 2.0  # the end is a number taken from the traced length
+
+    _export(all_but_last, ng.randn(2, 5, 3), dynamic_axes={"x": [0]})
+    with pytest.raises(ng.onnx.OnnxExporterError, match="an operand of SliceBackward0 .*dynamic axes' sizes"):
+        ng.onnx.export(all_but_last, ng.randn(2, 5, 3), io.BytesIO(), dynamic_axes={"x": [0, 1]})
 
 
 def test_argument_errors():
@@ -264,3 +287,34 @@ def test_argument_errors():
         ng.onnx.export(model, ng.randn(1, 2), io.BytesIO(), dynamic_axes={"inp": [0]})
     with pytest.raises(NotImplementedError, match="TrainingMode.TRAINING is not supported"):
         ng.onnx.export(model, ng.randn(1, 2), io.BytesIO(), training=ng.onnx.TrainingMode.TRAINING)
+
+
+def test_missing_onnx_package_names_the_extra(monkeypatch):
+    from numgrad.onnx import _graph
+    monkeypatch.setattr(_graph, "onnx", None)
+    with pytest.raises(ModuleNotFoundError, match="needs the 'onnx' package.*pip install onnx"):
+        ng.onnx.export(nn.Linear(2, 2), ng.randn(1, 2), io.BytesIO())
+
+
+def test_inplace_ops_and_tuple_outputs():
+    ng.manual_seed(6)
+
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.act = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            h = self.act(self.fc(x))
+            h += x
+            h.mul_(0.5)
+            return h, {"total": h.sum(-1)}
+
+    model = TwoHeads()
+    _, sess = _export(model, ng.randn(3, 4), output_names=["h", "total"])
+    x = ng.randn(3, 4)
+    h, total = _run(sess, x.numpy())
+    ref_h, ref = model(x)
+    _close(h, ref_h.detach().numpy())
+    _close(total, ref["total"].detach().numpy())

@@ -355,11 +355,16 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
     try:
         build = (model, opset, input_names, output_names, dynamic_axes, export_params, keep_initializers_as_inputs)
         model_proto, lowering = _build(*_trace(model, args, call_kwargs), *build)
-        # Values that ops without graph nodes computed from the inputs (integer ops, .item(), detached
-        # values) would be frozen into constants: a second trace on other input values must see the same graph
-        # and the same constants.
+        # Values that ops without graph nodes computed from the inputs (integer ops, .item(), detached values,
+        # tensors made from an input's size) would be frozen into constants: a second trace on other input
+        # values, with the dynamic axes one longer, must see the same graph and the same constants.
+        names = _input_names(model, sum(isinstance(a, Tensor) for a in args), input_names)
         try:
-            _, again = _build(*_trace(model, _perturbed(args), call_kwargs), *build)
+            other = _trace(model, _perturbed(args, names, dynamic_axes, grow=True), call_kwargs)
+        except Exception:  # the model refuses other sizes (a fixed spatial size, even lengths): values only
+            other = _trace(model, _perturbed(args, names, dynamic_axes, grow=False), call_kwargs)
+        try:
+            _, again = _build(*other, *build)
         except OnnxExporterError:
             again = None
         _check_same_trace(lowering, again)
@@ -383,16 +388,24 @@ def _trace(model, args: tuple, kwargs: dict):
     return leaves, _flatten_outputs(result), recorder.calls
 
 
-def _perturbed(args: tuple) -> tuple:
-    """Other inputs of the same shapes, dtypes and value ranges: shuffled values, floats scaled by 1-1.05."""
+def _perturbed(args: tuple, names: list, dynamic_axes: Mapping, grow: bool) -> tuple:
+    """Other inputs drawn from the given ones' values (so in their ranges), floats scaled by 1-1.05; with
+    ``grow``, every dynamic axis one longer."""
     rng = np.random.default_rng(0)
     out = []
+    tensors = iter(names)
     for a in args:
         if isinstance(a, Tensor):
-            flat = rng.permutation(np.asarray(a.detach().numpy()).reshape(-1))
+            flat = np.asarray(a.detach().cpu().numpy()).reshape(-1)
+            shape = list(a.shape)
+            spec = dynamic_axes.get(next(tensors), ()) if grow else ()
+            for axis in spec:
+                shape[int(axis)] += 1
+            n = int(np.prod(shape, dtype=np.int64))
+            flat = rng.permutation(flat) if n == flat.size else rng.choice(flat, n)
             if a.dtype.is_floating_point:
                 flat = flat * (1.0 + 0.05 * rng.random(flat.shape)).astype(flat.dtype)
-            a = tensor(flat.reshape(a.shape), dtype=a.dtype)
+            a = tensor(flat.reshape(shape), dtype=a.dtype)
         out.append(a)
     return tuple(out)
 
@@ -409,9 +422,11 @@ def _check_same_trace(first: "_Lowering", again: Optional["_Lowering"]) -> None:
         if not same:
             raise OnnxExporterError(
                 f"numgrad.onnx.export: an operand of {where} (shape {list(a.shape)}, {a.dtype}) changes with the "
-                "input values but no recorded op computes it: it was derived from the inputs by ops that record "
-                "no graph node (integer ops, .item()/.tolist()/.numpy(), .detach()) or it is random; numgrad "
-                "cannot export it. Compute it with tensor ops on the inputs, or pass it as an input"
+                "input values or dynamic axes' sizes but no recorded op computes it: it was derived from the "
+                "inputs by ops that record no graph node (integer ops, .item()/.tolist()/.numpy(), .detach()), "
+                "made from an input's size (ng.zeros(x.shape[0]), an index or shape that depends on a dynamic "
+                "axis), or it is random; numgrad cannot export it. Compute it with tensor ops on the inputs, pass "
+                "it as an input, or drop that axis from dynamic_axes"
             )
 
 

@@ -176,7 +176,7 @@ def _plain_reshape(lw, x, xi, target, dt, shape):
         prefix += 1
     if prefix < len(spec) and 0 not in target:
         spec[prefix] = -1
-    return lw.b.op("Reshape", [xi, lw.b.ints(spec)], dt, shape)
+    return lw.b.op("Reshape", [xi, lw.constant(spec, np.int64, "shape")], dt, shape)
 
 
 def _expand(lw, node, args):
@@ -185,7 +185,7 @@ def _expand(lw, node, args):
     # 1 where the input already has the size: Expand then keeps the input's (possibly dynamic) size
     off = len(target) - x.ndim
     spec = [1 if i >= off and x.shape[i - off] == s else s for i, s in enumerate(target)]
-    return [lw.b.op("Expand", [lw.inp(0), lw.b.ints(spec)], dt, shape)]
+    return [lw.b.op("Expand", [lw.inp(0), lw.constant(spec, np.int64, "shape")], dt, shape)]
 
 
 def _permute(lw, node, args):
@@ -234,14 +234,19 @@ def _index(lw, node, args):
             dim += 1
         elif isinstance(item, slice):
             start, stop, step = item.indices(shape[dim])
-            if (start, stop, step) != (0, shape[dim], 1):  # a full slice is left alone (dynamic dims stay so)
-                shape[dim] = len(range(start, stop, step))
-                value = b.op("Slice", [value, b.ints([start], "starts"), b.ints([stop], "ends"),
-                                       b.ints([dim], "axes"), b.ints([step], "steps")], dt, tuple(shape))
+            new_size = len(range(start, stop, step))
+            if item.start not in (None, 0) or item.stop is not None or item.step not in (None, 1):
+                # the slice as written: open ends and negative positions then hold for any size of the dim
+                start = 0 if item.start is None else int(item.start)
+                stop = np.iinfo(np.int64).max if item.stop is None else int(item.stop)
+                shape[dim] = new_size
+                value = b.op("Slice", [value, lw.constant([start], np.int64, "starts"),
+                                       lw.constant([stop], np.int64, "ends"), b.ints([dim], "axes"),
+                                       b.ints([step], "steps")], dt, tuple(shape))
             dim += 1
         else:
             del shape[dim]
-            value = b.op("Gather", [value, b.const(int(item), np.int64, "index")], dt, tuple(shape), axis=dim)
+            value = b.op("Gather", [value, lw.constant(int(item), np.int64, "index")], dt, tuple(shape), axis=dim)
     if plan.adv:
         if len(plan.adv) != 1:
             lw.unsupported(node, "advanced indexing with more than one index tensor")
@@ -260,14 +265,14 @@ def _split(lw, node, args):
     x, dim, sizes, _ = args
     dt = x.dtype.np
     shapes = [x.shape[:dim] + (n,) + x.shape[dim + 1:] for n in sizes]
-    return lw.b.multi("Split", [lw.inp(0), lw.b.ints(sizes, "split")], dt, shapes, axis=int(dim))
+    return lw.b.multi("Split", [lw.inp(0), lw.constant(sizes, np.int64, "split")], dt, shapes, axis=int(dim))
 
 
 def _unbind(lw, node, args):
     x, dim = args
     b, dt = lw.b, x.dtype.np
     n = x.shape[dim]
-    pieces = b.multi("Split", [lw.inp(0), b.ints([1] * n, "split")], dt,
+    pieces = b.multi("Split", [lw.inp(0), lw.constant([1] * n, np.int64, "split")], dt,
                      [x.shape[:dim] + (1,) + x.shape[dim + 1:]] * n, axis=int(dim))
     return [b.op("Squeeze", [p, b.ints([dim], "axes")], dt, x.shape[:dim] + x.shape[dim + 1:]) for p in pieces]
 
@@ -374,7 +379,7 @@ def _masked_softmax(lw, node, args):
         y = b.op("Where", [lw.constant(keep, np.bool_, "attn_mask"), y, lowest], dt, shape)
     if causal:
         tril = np.tril(np.ones(shape[-2:], dtype=np.bool_))
-        y = b.op("Where", [b.const(tril, np.bool_, "causal"), y, lowest], dt, shape)
+        y = b.op("Where", [lw.constant(tril, np.bool_, "causal"), y, lowest], dt, shape)
     if fmask is not None:
         y = b.op("Max", [y, lowest], dt, shape)
     p = b.op("Softmax", [y], dt, shape, axis=-1)

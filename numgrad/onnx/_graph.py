@@ -72,7 +72,9 @@ class GraphBuilder:
     # ------------------------------------------------------------------ constants
     def initializer(self, name: str, array: np.ndarray) -> str:
         """A named initializer (a parameter, a buffer or a constant) holding ``array``."""
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array)
+        if not array.flags.c_contiguous:
+            array = array.copy()  # (np.ascontiguousarray would make a 0-d array 1-d)
         self.initializers[name] = numpy_helper.from_array(array, name)
         return self.typed(name, array.dtype, array.shape)
 
