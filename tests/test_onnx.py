@@ -318,3 +318,38 @@ def test_inplace_ops_and_tuple_outputs():
     ref_h, ref = model(x)
     _close(h, ref_h.detach().numpy())
     _close(total, ref["total"].detach().numpy())
+
+
+def test_transposed_conv_and_average_pools():
+    ng.manual_seed(7)
+
+    def build(lib):
+        return lib.nn.Sequential(lib.nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+                                 lib.nn.AvgPool2d(2, ceil_mode=True), lib.nn.Sigmoid(),
+                                 lib.nn.Conv2d(4, 6, 3, groups=2, dilation=2), lib.nn.AdaptiveAvgPool2d(1))
+
+    model = build(ng)
+    _, sess = _export(model, ng.randn(1, 3, 5, 5), dynamic_axes={"input": [0], "output": [0]})
+    ref = _torch_copy(model, build(torch))
+    x = ng.randn(2, 3, 5, 5)
+    (y,) = _run(sess, x.numpy())
+    _close(y, model(x).detach().numpy(), 1e-4)
+    _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy(), 1e-4)
+
+
+def test_embedding_model_at_opset_20():
+    ng.manual_seed(8)
+
+    def build(lib):
+        return lib.nn.Sequential(lib.nn.Embedding(10, 6), lib.nn.LayerNorm(6), lib.nn.GELU(),
+                                 lib.nn.Linear(6, 3), lib.nn.LogSoftmax(-1))
+
+    model = build(ng)
+    tokens = ng.tensor([[1, 4, 9], [0, 2, 2]])
+    proto, sess = _export(model, tokens, opset_version=20, dynamic_axes={"input": [0, 1], "output": [0, 1]})
+    assert proto.opset_import[0].version == 20 and "Gelu" in {n.op_type for n in proto.graph.node}
+    ref = _torch_copy(model, build(torch))
+    other = ng.tensor([[3, 3, 8, 1, 0]])
+    (y,) = _run(sess, other.numpy())
+    _close(y, model(other).detach().numpy(), 1e-5)
+    _close(y, ref(torch.from_numpy(other.numpy())).detach().numpy(), 1e-5)
