@@ -353,3 +353,13 @@ def test_embedding_model_at_opset_20():
     (y,) = _run(sess, other.numpy())
     _close(y, model(other).detach().numpy(), 1e-5)
     _close(y, ref(torch.from_numpy(other.numpy())).detach().numpy(), 1e-5)
+
+
+def test_keyword_tensors_are_inputs_and_numbers_stay_arguments():
+    def blend(x, k, *, mask, scale=1.0):
+        return (x * mask).sum(-1) * scale + k
+
+    proto, sess = _export(blend, (ng.randn(2, 3), 2.0, {"mask": ng.ones(2, 3)}), kwargs={"scale": 0.5})
+    assert [i.name for i in proto.graph.input] == ["x", "mask"]
+    x, mask = ng.randn(2, 3), ng.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    _close(_run(sess, x.numpy(), mask.numpy())[0], blend(x, 2.0, mask=mask, scale=0.5).numpy())

@@ -9,6 +9,8 @@ False
 """
 from __future__ import annotations
 
-from ._export import OnnxExporterError, TrainingMode, UnsupportedOperatorError, export, is_in_onnx_export
+from . import errors
+from ._export import TrainingMode, export, is_in_onnx_export
+from .errors import OnnxExporterError, UnsupportedOperatorError
 
-__all__ = ["export", "is_in_onnx_export", "TrainingMode", "OnnxExporterError", "UnsupportedOperatorError"]
+__all__ = ["export", "is_in_onnx_export", "TrainingMode", "errors", "OnnxExporterError", "UnsupportedOperatorError"]

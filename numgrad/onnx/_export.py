@@ -30,6 +30,7 @@ from ..tensor import Tensor
 from . import _graph
 from ._elementwise import ELEMENTWISE_RULES
 from ._functions import FUNCTION_RULES
+from .errors import OnnxExporterError, UnsupportedOperatorError
 
 
 class TrainingMode(enum.IntEnum):
@@ -40,19 +41,11 @@ class TrainingMode(enum.IntEnum):
     TRAINING = 2
 
 
-class OnnxExporterError(RuntimeError):
-    """Errors of ``numgrad.onnx.export`` (``torch.onnx.errors.OnnxExporterError``)."""
-
-
-class UnsupportedOperatorError(OnnxExporterError):
-    """A recorded op has no ONNX spelling in numgrad's exporter."""
-
-
 _exporting = [False]
 
 
 def is_in_onnx_export() -> bool:
-    """Whether an ``numgrad.onnx.export`` call is running (models may branch on it, as with PyTorch).
+    """Whether a ``numgrad.onnx.export`` call is running (models may branch on it, as with PyTorch).
 
     >>> import numgrad as ng
     >>> ng.onnx.is_in_onnx_export()
@@ -247,19 +240,25 @@ def _reachable(outputs: list) -> list:
     return nodes
 
 
-def _input_names(model, n: int, given) -> list:
-    if given is not None:
-        given = list(given)
-        if len(given) > n:
-            raise ValueError(f"numgrad.onnx.export: {len(given)} input_names given for {n} inputs")
-    else:
-        given = []
+def _input_names(model, inputs: list, keys: list, given) -> list:
+    """Graph input names of the tensors among ``inputs`` (positional arguments, then the values of keyword
+    arguments ``keys``): ``given`` first, then the forward's parameter names or the keywords."""
     try:
         params = [p.name for p in inspect.signature(model.forward if isinstance(model, Module) else model)
                   .parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         params = []
-    default = [params[i] if i < len(params) else f"input_{i}" for i in range(n)]
+    n_positional = len(inputs) - len(keys)
+    default = []
+    for i, a in enumerate(inputs):
+        if isinstance(a, Tensor):
+            if i >= n_positional:
+                default.append(keys[i - n_positional])
+            else:
+                default.append(params[i] if i < len(params) else f"input_{i}")
+    given = list(given or [])
+    if len(given) > len(default):
+        raise ValueError(f"numgrad.onnx.export: {len(given)} input_names given for {len(default)} tensor inputs")
     return given + default[len(given):]
 
 
@@ -353,16 +352,18 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
     # that record no graph node are found (Lowering.tensor_value)
     set_fusion(True)
     try:
-        build = (model, opset, input_names, output_names, dynamic_axes, export_params, keep_initializers_as_inputs)
-        model_proto, lowering = _build(*_trace(model, args, call_kwargs), *build)
+        # keyword arguments' tensors are graph inputs too, after the positional ones
+        inputs, keys = list(args) + list(call_kwargs.values()), list(call_kwargs)
+        names = _input_names(model, inputs, keys, input_names)
+        build = (model, names, opset, output_names, dynamic_axes, export_params, keep_initializers_as_inputs)
+        model_proto, lowering = _build(*_trace(model, inputs, keys), *build)
         # Values that ops without graph nodes computed from the inputs (integer ops, .item(), detached values,
         # tensors made from an input's size) would be frozen into constants: a second trace on other input
         # values, with the dynamic axes one longer, must see the same graph and the same constants.
-        names = _input_names(model, sum(isinstance(a, Tensor) for a in args), input_names)
         try:
-            other = _trace(model, _perturbed(args, names, dynamic_axes, grow=True), call_kwargs)
+            other = _trace(model, _perturbed(inputs, names, dynamic_axes, grow=True), keys)
         except Exception:  # the model refuses other sizes (a fixed spatial size, even lengths): values only
-            other = _trace(model, _perturbed(args, names, dynamic_axes, grow=False), call_kwargs)
+            other = _trace(model, _perturbed(inputs, names, dynamic_axes, grow=False), keys)
         try:
             _, again = _build(*other, *build)
         except OnnxExporterError:
@@ -379,16 +380,18 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
     _graph.onnx.save_model(model_proto, f)
 
 
-def _trace(model, args: tuple, kwargs: dict):
-    """(leaves, outputs, recorded calls) of one run of ``model``; float inputs become leaves that require grad."""
+def _trace(model, inputs: list, keys: list):
+    """(leaves, outputs, recorded calls) of one run of ``model`` on ``inputs`` (the last ``len(keys)`` passed by
+    keyword); floating-point tensors become leaves that require grad, so every op on them records a node."""
     leaves = [a.detach().requires_grad_() if isinstance(a, Tensor) and a.dtype.is_floating_point else a
-              for a in args]
+              for a in inputs]
+    n_positional = len(leaves) - len(keys)
     with _Recorder() as recorder, enable_grad():
-        result = model(*leaves, **kwargs)
+        result = model(*leaves[:n_positional], **dict(zip(keys, leaves[n_positional:])))
     return leaves, _flatten_outputs(result), recorder.calls
 
 
-def _perturbed(args: tuple, names: list, dynamic_axes: Mapping, grow: bool) -> tuple:
+def _perturbed(args: list, names: list, dynamic_axes: Mapping, grow: bool) -> list:
     """Other inputs drawn from the given ones' values (so in their ranges), floats scaled by 1-1.05; with
     ``grow``, every dynamic axis one longer."""
     rng = np.random.default_rng(0)
@@ -402,12 +405,15 @@ def _perturbed(args: tuple, names: list, dynamic_axes: Mapping, grow: bool) -> t
             for axis in spec:
                 shape[int(axis)] += 1
             n = int(np.prod(shape, dtype=np.int64))
-            flat = rng.permutation(flat) if n == flat.size else rng.choice(flat, n)
+            if n == flat.size:
+                flat = rng.permutation(flat)
+            else:
+                flat = rng.choice(flat, n) if flat.size else np.zeros(n, flat.dtype)
             if a.dtype.is_floating_point:
                 flat = flat * (1.0 + 0.05 * rng.random(flat.shape)).astype(flat.dtype)
             a = tensor(flat.reshape(shape), dtype=a.dtype)
         out.append(a)
-    return tuple(out)
+    return out
 
 
 def _check_same_trace(first: "_Lowering", again: Optional["_Lowering"]) -> None:
@@ -430,12 +436,11 @@ def _check_same_trace(first: "_Lowering", again: Optional["_Lowering"]) -> None:
             )
 
 
-def _build(leaves, outputs, calls, model, opset, input_names, output_names, dynamic_axes, export_params,
+def _build(leaves, outputs, calls, model, in_names, opset, output_names, dynamic_axes, export_params,
            keep_initializers_as_inputs):
     """(ModelProto, the lowering that built it) of one trace."""
     b = _graph.GraphBuilder(opset)
     tensor_args = [t for t in leaves if isinstance(t, Tensor)]
-    in_names = _input_names(model, len(tensor_args), input_names)
     out_names = list(output_names or [])
     if len(out_names) > len(outputs):
         raise ValueError(f"numgrad.onnx.export: {len(out_names)} output_names given for {len(outputs)} outputs")
