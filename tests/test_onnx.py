@@ -363,3 +363,20 @@ def test_keyword_tensors_are_inputs_and_numbers_stay_arguments():
     assert [i.name for i in proto.graph.input] == ["x", "mask"]
     x, mask = ng.randn(2, 3), ng.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
     _close(_run(sess, x.numpy(), mask.numpy())[0], blend(x, 2.0, mask=mask, scale=0.5).numpy())
+
+
+def test_transformer_layer_with_dynamic_batch_and_length():
+    ng.manual_seed(9)
+
+    def build(lib):
+        return lib.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, batch_first=True)
+
+    model = build(ng)
+    _, sess = _export(model, ng.randn(2, 5, 16), input_names=["src"],
+                      dynamic_axes={"src": {0: "batch", 1: "length"}, "output": {0: "batch", 1: "length"}})
+    ref = _torch_copy(model, build(torch))
+    model.eval()
+    x = ng.randn(3, 7, 16)
+    (y,) = _run(sess, x.numpy())
+    _close(y, model(x).detach().numpy(), 1e-4)
+    _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy(), 1e-4)

@@ -29,7 +29,7 @@ from ..creation import tensor
 from ..tensor import Tensor
 from . import _graph
 from ._elementwise import ELEMENTWISE_RULES
-from ._functions import FUNCTION_RULES
+from ._functions import FUNCTION_RULES, ROW_PRESERVING
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
 
@@ -184,11 +184,26 @@ class _Lowering:
                 self.unsupported(node, f"recorded by {fn.__name__}")
             self._node, self._args = node, call[1]
             outs = rule(self, node, call[1])
+            if fn in ROW_PRESERVING and isinstance(call[1][0], Tensor):
+                self.keep_lead(outs[0], [self.inp(0)])
         else:
             self.unsupported(node, f"a {type(node).__name__} graph node")
         for i, name in enumerate(outs):
             if name is not None:
                 self.values[(id(node), i)] = name
+
+    def keep_lead(self, out: str, sources: list) -> None:
+        """``out``'s dim 0 is that of a source whose dim 0 is a flattening of leading dims (``b.lead``): so is
+        ``out``'s (the reshape that undoes the flattening then reads the sizes at runtime)."""
+        b = self.b
+        shape = b.shapes[out]
+        if out in b.lead or not shape or shape[0] == 1:
+            return
+        for v in sources:
+            lead = b.lead.get(v)
+            if lead is not None and len(b.shapes[v]) == len(shape) and b.shapes[v][0] == shape[0]:
+                b.lead[out] = lead
+                return
 
     def _elementwise(self, row, operands, params, compute, out_dtype, shape, value_of, what: str) -> str:
         """One op-table row applied to ``operands`` (``value_of(i, tensor)`` names tensor operand ``i``)."""
@@ -209,8 +224,9 @@ class _Lowering:
                 values.append(b.cast(v, want))
             else:  # a Python number: a constant of the compute dtype, as the kernel computes it
                 values.append(self.constant(x, np.bool_ if raw else compute, "scalar"))
-        out = rule(b, values, params, compute, shape)
-        return b.cast(out, out_dtype.np)
+        out = b.cast(rule(b, values, params, compute, shape), out_dtype.np)
+        self.keep_lead(out, [v for v in values if v in b.lead])
+        return out
 
 
 def _flatten_outputs(out) -> list:

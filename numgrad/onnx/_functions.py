@@ -37,10 +37,7 @@ def _linear(lw, node, args):
     xi, wi = lw.inp(0), lw.inp(1)
     bi = lw.inp(2) if b is not None else None
     if x.ndim == 2:  # PyTorch's exporter writes Gemm for a 2-D linear
-        y = lw.b.op("Gemm", [xi, wi] + ([bi] if bi else []), dt, shape, transB=1)
-        if xi in lw.b.lead:  # rows are the input's rows: a flatten before the product can be undone after it
-            lw.b.lead[y] = lw.b.lead[xi]
-        return [y]
+        return [lw.b.op("Gemm", [xi, wi] + ([bi] if bi else []), dt, shape, transB=1)]
     wt = lw.b.op("Transpose", [wi], dt, (w.shape[1], w.shape[0]), perm=[1, 0])
     y = lw.b.op("MatMul", [xi, wt], dt, shape)
     return [lw.b.op("Add", [y, bi], dt, shape) if bi else y]
@@ -144,31 +141,68 @@ def _softmax(lw, node, args):
     return [lw.b.op("LogSoftmax" if log else "Softmax", [lw.inp(0)], dt, shape, axis=int(dim))]
 
 
+def _dims_of(b, value: str, start: int, end: int) -> str:
+    """The runtime sizes of ``value``'s dims ``start:end`` (a 1-D int64 tensor)."""
+    return b.op("Shape", [value], np.int64, (end - start,), start=start, end=end)
+
+
 def _reshape(lw, node, args):
     x, target, _ = args
     dt, shape = _out(node)
-    # The target is written so that it holds for any size of the input's leading dims (dynamic axes): dims
-    # equal to the input's leading ones are 0 ("copy from the input"), and the first remaining dim is -1
-    # (inferred) unless the tensor is empty.
     b = lw.b
     xi = lw.inp(0)
+    target = tuple(target)
+    # Flattening the leading dims and undoing it later (linear on N-D input, attention's batch x heads) take the
+    # sizes from the tensors at runtime, so that any of those dims may be a dynamic axis.
     lead = b.lead.get(xi)
-    k = len(target) - x.ndim + 1
-    if lead is not None and k > 1 and tuple(target[k:]) == tuple(x.shape[1:]) and \
-            tuple(target[:k]) == b.shapes[lead[0]][:k] and k == lead[1]:
-        # undoing a flatten of leading dims (linear on N-D input): take them from the flattened tensor at runtime
-        src = b.op("Shape", [lead[0]], np.int64, (len(b.shapes[lead[0]]),))
-        head = b.op("Slice", [src, b.ints([0], "starts"), b.ints([k], "ends")], np.int64, (k,))
-        spec = b.op("Concat", [head, b.ints(target[k:])], np.int64, (len(target),), axis=0)
-        return [b.op("Reshape", [xi, spec], dt, shape)]
-    out = _plain_reshape(lw, x, xi, target, dt, shape)
-    m = x.ndim - len(target) + 1
-    if m > 1 and tuple(target[1:]) == tuple(x.shape[m:]):  # a flatten of the leading m dims: remember it
-        b.lead[out] = (xi, m)
-    return [out]
+    if lead is not None and 0 not in target:
+        src, k = lead
+        if target[:k] == b.shapes[src][:k] and target[k:] == tuple(x.shape[1:]):
+            parts = [_dims_of(b, src, 0, k)] + ([_dims_of(b, xi, 1, x.ndim)] if x.ndim > 1 else [])
+            spec = b.op("Concat", parts, np.int64, (len(target),), axis=0) if len(parts) > 1 else parts[0]
+            return [b.op("Reshape", [xi, spec], dt, shape)]
+    groups = _merged_groups(tuple(x.shape), target)
+    if groups is not None and any(j - i > 1 for i, j in groups):
+        # each target dim is the product of consecutive input dims: multiply the runtime sizes
+        parts = []
+        for i, j in groups:
+            dims = _dims_of(b, xi, i, j)
+            parts.append(dims if j - i == 1 else b.reduce("ReduceProd", dims, [0], True, np.int64, (1,)))
+        spec = b.op("Concat", parts, np.int64, (len(target),), axis=0) if len(parts) > 1 else parts[0]
+        out = b.op("Reshape", [xi, spec], dt, shape)
+        if groups[0][1] > 1:
+            b.lead[out] = (xi, groups[0][1])  # its dim 0 is xi's leading dims: a later reshape may split them again
+        return [out]
+    return [_plain_reshape(lw, x, xi, target, dt, shape)]
+
+
+def _merged_groups(shape: tuple, target: tuple):
+    """``[(start, end), ...]``, one run of consecutive dims of ``shape`` per dim of ``target`` whose product it
+    is, or None when ``target`` is not such a merge (it splits a dim, or sizes are 0)."""
+    if 0 in shape or not target:
+        return None
+    groups, i = [], 0
+    for t in target:
+        if i >= len(shape):
+            return None
+        j, p = i + 1, shape[i]
+        while p < t and j < len(shape):
+            p *= shape[j]
+            j += 1
+        if p != t:
+            return None
+        groups.append((i, j))
+        i = j
+    if any(n != 1 for n in shape[i:]):
+        return None
+    groups[-1] = (groups[-1][0], len(shape))  # trailing size-1 dims join the last group
+    return groups
 
 
 def _plain_reshape(lw, x, xi, target, dt, shape):
+    # The target holds for any size of the input's leading dims (dynamic axes): dims equal to the input's
+    # leading ones are 0 ("copy from the input"), and the first remaining dim is -1 (inferred) unless the tensor
+    # is empty.
     spec = list(target)
     prefix = 0
     while prefix < min(len(target), x.ndim) and target[prefix] == x.shape[prefix]:
@@ -358,7 +392,7 @@ def _masked_softmax(lw, node, args):
     b = lw.b
     dt, shape = _out(node)
     y = b.op("Mul", [lw.inp(0), b.const(scale, dt, "scale")], dt, shape)
-    lowest = b.const(np.finfo(dt).min, dt, "lowest")
+    lowest = b.const(np.finfo(dt).min, dt, "lowest") if fmask is not None or bmask is not None or causal else None
     alive = None
     if fmask is not None:
         y = b.op("Add", [y, lw.inp(1)], dt, shape)
@@ -387,6 +421,9 @@ def _masked_softmax(lw, node, args):
         p = b.op("Where", [alive, p, b.const(0.0, dt, "zero")], dt, shape)
     return [p]
 
+
+# ops whose output's dim 0 is their first input's dim 0 (see _Lowering.keep_lead)
+ROW_PRESERVING = frozenset((_Linear, Matmul, _Softmax, _MaskedSoftmax, _LayerNorm, Contiguous))
 
 FUNCTION_RULES = {
     _Linear: _linear, Matmul: _matmul, _Conv2d: _conv, _ConvTranspose2d: _conv_transpose,
