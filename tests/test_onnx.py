@@ -201,10 +201,11 @@ def test_causal_attention_with_a_padding_mask():
         _close(y, ref.numpy(), 1e-4)
 
 
-def test_export_params_false_makes_parameters_inputs(tmp_path):
+def test_export_params_false_makes_parameters_inputs(tmp_path, capsys):
     model = nn.Linear(3, 2)
     path = tmp_path / "linear.onnx"
-    assert ng.onnx.export(model, ng.randn(4, 3), str(path), export_params=False) is None
+    assert ng.onnx.export(model, ng.randn(4, 3), str(path), export_params=False, verbose=True) is None
+    assert "Gemm" in capsys.readouterr().out  # verbose prints the graph
     proto = onnx.load(str(path))
     assert not proto.graph.initializer
     assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
