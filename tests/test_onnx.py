@@ -291,8 +291,10 @@ def test_argument_errors():
 
 
 def test_missing_onnx_package_names_the_extra(monkeypatch):
+    import sys
     from numgrad.onnx import _graph
-    monkeypatch.setattr(_graph, "onnx", None)
+    monkeypatch.setattr(_graph, "_loaded", {})
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
     with pytest.raises(ModuleNotFoundError, match="needs the 'onnx' package.*pip install onnx"):
         ng.onnx.export(nn.Linear(2, 2), ng.randn(1, 2), io.BytesIO())
 

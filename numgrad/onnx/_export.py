@@ -390,10 +390,11 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
         _exporting[0] = False
         if is_module and training == TrainingMode.EVAL:
             model.train(was_training)
-    _graph.onnx.checker.check_model(model_proto)
+    onnx = _graph.require_onnx()
+    onnx.checker.check_model(model_proto)
     if verbose:
-        print(_graph.onnx.printer.to_text(model_proto.graph))
-    _graph.onnx.save_model(model_proto, f)
+        print(onnx.printer.to_text(model_proto.graph))
+    onnx.save_model(model_proto, f)
 
 
 def _trace(model, inputs: list, keys: list):
@@ -483,7 +484,8 @@ def _build(leaves, outputs, calls, model, in_names, opset, output_names, dynamic
         lw.lower(node)
     graph_outputs = []
     for t, name in zip(outputs, out_names):
-        b.nodes.append(_graph.helper.make_node("Identity", [lw.output_value(t)], [name], name=b.fresh("/Identity")))
+        b.nodes.append(_graph.require_onnx().helper.make_node("Identity", [lw.output_value(t)], [name],
+                                                              name=b.fresh("/Identity")))
         graph_outputs.append(_graph.value_info(name, t.dtype.np, _dims(name, t.shape, dynamic_axes)))
     for name in lw.param_inputs:
         graph_inputs.append(_graph.value_info(name, b.dtypes[name], b.shapes[name]))

@@ -1,7 +1,7 @@
 """Assembling an ONNX graph: value names, nodes, initializers and the opset-dependent spellings.
 
-The ``onnx`` package is an optional extra: numgrad imports without it, and
-``require_onnx`` tells the user how to install it when an export is asked for.
+The ``onnx`` package is an optional extra, imported on the first export
+(``require_onnx``, which tells the user how to install it when it is missing).
 """
 from __future__ import annotations
 
@@ -9,28 +9,34 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-try:
-    import onnx
-    from onnx import helper, numpy_helper
-except ImportError:  # the optional `onnx` extra is not installed; export() raises require_onnx's error
-    onnx = None
-    helper = numpy_helper = None
-
 MIN_OPSET = 17  # LayerNormalization
 DEFAULT_OPSET = 18  # torch.onnx.export's default
 
+_loaded: dict = {}
 
-def require_onnx() -> None:
-    """Raise a clear error when the optional ``onnx`` package is missing."""
-    if onnx is None:
-        raise ModuleNotFoundError(
-            "numgrad.onnx.export needs the 'onnx' package, an optional dependency of numgrad: install it with "
-            "`pip install onnx` (or numgrad's `onnx` extra)"
-        )
+
+def require_onnx():
+    """The ``onnx`` package, imported on first use, or a clear error when the optional extra is missing.
+
+    Imported here and not at the top: ``import onnx`` takes about a second, which ``import numgrad`` should not
+    pay for users who never export.
+    """
+    mod = _loaded.get("onnx")
+    if mod is None:
+        try:
+            import onnx
+            import onnx.numpy_helper  # noqa: F401 - a submodule `import onnx` does not load
+        except ImportError:
+            raise ModuleNotFoundError(
+                "numgrad.onnx.export needs the 'onnx' package, an optional dependency of numgrad: install it with "
+                "`pip install onnx` (or numgrad's `onnx` extra)"
+            ) from None
+        mod = _loaded["onnx"] = onnx
+    return mod
 
 
 def max_opset() -> int:
-    return onnx.defs.onnx_opset_version()
+    return require_onnx().defs.onnx_opset_version()
 
 
 class GraphBuilder:
@@ -75,7 +81,7 @@ class GraphBuilder:
         array = np.asarray(array)
         if not array.flags.c_contiguous:
             array = array.copy()  # (np.ascontiguousarray would make a 0-d array 1-d)
-        self.initializers[name] = numpy_helper.from_array(array, name)
+        self.initializers[name] = require_onnx().numpy_helper.from_array(array, name)
         return self.typed(name, array.dtype, array.shape)
 
     def const(self, value, dtype, hint: str = "const") -> str:
@@ -91,20 +97,23 @@ class GraphBuilder:
            n_outputs: int = 1, **attrs) -> str:
         """Append one node; returns its (first) output's name, typed ``dtype``/``shape``."""
         outs = [self.fresh(hint or op_type) for _ in range(n_outputs)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.fresh(f"/{op_type}"), **attrs))
+        self.nodes.append(require_onnx().helper.make_node(op_type, list(inputs), outs,
+                                                          name=self.fresh(f"/{op_type}"), **attrs))
         return self.typed(outs[0], dtype, shape)
 
     def multi(self, op_type: str, inputs: Sequence[str], dtype, shapes: Sequence[tuple], **attrs) -> list:
         """Append one node with ``len(shapes)`` outputs; returns their names."""
         outs = [self.typed(self.fresh(op_type), dtype, s) for s in shapes]
-        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.fresh(f"/{op_type}"), **attrs))
+        self.nodes.append(require_onnx().helper.make_node(op_type, list(inputs), outs,
+                                                          name=self.fresh(f"/{op_type}"), **attrs))
         return outs
 
     def cast(self, name: str, dtype) -> str:
         dtype = np.dtype(dtype)
         if self.dtypes.get(name) == dtype:
             return name
-        return self.op("Cast", [name], dtype, self.shapes.get(name, ()), to=helper.np_dtype_to_tensor_dtype(dtype))
+        to = require_onnx().helper.np_dtype_to_tensor_dtype(dtype)
+        return self.op("Cast", [name], dtype, self.shapes.get(name, ()), to=to)
 
     def reduce(self, op_type: str, x: str, axes: Sequence[int], keepdims: bool, dtype, shape) -> str:
         """ReduceSum/Mean/Max/Min over ``axes``: axes are an input from opset 18 (13 for ReduceSum)."""
@@ -114,6 +123,7 @@ class GraphBuilder:
         return self.op(op_type, [x], dtype, shape, axes=axes, keepdims=int(keepdims))
 
     def model(self, inputs: list, outputs: list, name: str, doc: str = ""):
+        helper = require_onnx().helper
         graph = helper.make_graph(self.nodes, name, inputs, outputs, list(self.initializers.values()))
         if doc:
             graph.doc_string = doc
@@ -124,4 +134,5 @@ class GraphBuilder:
 
 def value_info(name: str, dtype, shape: Sequence) -> object:
     """A graph input/output declaration; ``shape`` entries are ints or strings (dynamic axes)."""
+    helper = require_onnx().helper
     return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), list(shape))
