@@ -383,3 +383,14 @@ def test_transformer_layer_with_dynamic_batch_and_length():
     (y,) = _run(sess, x.numpy())
     _close(y, model(x).detach().numpy(), 1e-4)
     _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy(), 1e-4)
+
+
+def test_a_model_that_refuses_other_values_warns_that_the_check_did_not_run():
+    def picky(x):
+        if not bool((x.detach().numpy()[1:] >= x.detach().numpy()[:-1]).all()):
+            raise ValueError("x must be sorted")
+        return x * 2.0
+
+    with pytest.warns(UserWarning, match="raised ValueError: x must be sorted on shuffled input values"):
+        _, sess = _export(picky, ng.tensor([1.0, 2.0, 3.0, 4.0]))
+    _close(_run(sess, np.array([5.0, 6.0, 7.0, 8.0], np.float32))[0], [10.0, 12.0, 14.0, 16.0])
