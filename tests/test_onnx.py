@@ -165,7 +165,7 @@ def shape_ops(lib, F, x, idx):
     z = lib.cat([a.flip([1]), b.repeat(1, 2)[:, :2], lib.gather(x, 1, idx)], dim=1)
     z = F.pad(z, (1, 2), value=0.5) + rows[0].sum()
     stats = lib.stack([z.prod(1), z.logsumexp(1), z.norm(dim=1), z.var(1), z.std(1, correction=0)], 1)
-    return stats + z.cumsum(1)[:, :5] + x.index_select(1, lib.tensor([2, 0]))[:, :1]
+    return stats + z.cumsum(1)[:, :5] + x.index_select(1, lib.tensor([2, 0]))[:, :1] + z.max(1, keepdim=True)[0]
 
 
 def test_shape_and_reduction_ops():

@@ -20,7 +20,7 @@ from ..nn.functional.pooling import _AdaptiveAvgPool2d, _AvgPool2d, _MaxPool2d, 
 from ..nn.functional.sparse import _Embedding
 from ..ops.indexing import Gather, Index
 from ..ops.linalg import Matmul
-from ..ops.reductions import Cumsum, LogSumExp, Norm, Prod, _Extreme, _VarStd
+from ..ops.reductions import Cumsum, LogSumExp, Norm, Prod, _Extreme, _ExtremeWithIndex, _VarStd
 from ..ops.shape import Cat, ConstantPad, Flip, Repeat, Split, Unbind
 from ..ops.sum_mean import Mean, Sum
 from ..ops.views import Contiguous, Expand, Permute, Reshape
@@ -248,6 +248,12 @@ def _extreme(lw, node, args):
     return _reduction("ReduceMax" if reducer == "amax" else "ReduceMin")(lw, node, (x, dims, keepdim))
 
 
+def _extreme_with_index(lw, node, args):
+    x, dims, keepdim, kind = args
+    values = _reduction("ReduceMax" if kind == "max" else "ReduceMin")(lw, node, (x, dims, keepdim))
+    return values + [None]  # the indices record no graph node: a use of them is a frozen value (export refuses)
+
+
 def _cat(lw, node, args):
     dt, shape = _out(node)
     dim = args[0]
@@ -430,7 +436,7 @@ FUNCTION_RULES = {
     _BatchNorm: _batch_norm, _LayerNorm: _layer_norm, _MaxPool2d: _max_pool, _AvgPool2d: _avg_pool,
     _AdaptiveAvgPool2d: _adaptive_avg_pool, _Softmax: _softmax, Reshape: _reshape, Expand: _expand,
     Permute: _permute, Contiguous: _identity, Sum: _reduction("ReduceSum"), Mean: _reduction("ReduceMean"),
-    _Extreme: _extreme, Cat: _cat, Index: _index, _Embedding: _embedding, Split: _split, Unbind: _unbind,
+    _Extreme: _extreme, _ExtremeWithIndex: _extreme_with_index, Cat: _cat, Index: _index, _Embedding: _embedding, Split: _split, Unbind: _unbind,
     Flip: _flip, Repeat: _repeat, ConstantPad: _constant_pad, Gather: _gather, Prod: _prod,
     LogSumExp: _logsumexp, Norm: _norm, _VarStd: _var_std, Cumsum: _cumsum, _MaskedSoftmax: _masked_softmax,
 }
