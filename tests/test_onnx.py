@@ -394,3 +394,20 @@ def test_a_model_that_refuses_other_values_warns_that_the_check_did_not_run():
     with pytest.warns(UserWarning, match="raised ValueError: x must be sorted on shuffled input values"):
         _, sess = _export(picky, ng.tensor([1.0, 2.0, 3.0, 4.0]))
     _close(_run(sess, np.array([5.0, 6.0, 7.0, 8.0], np.float32))[0], [10.0, 12.0, 14.0, 16.0])
+
+
+def test_upsample_groupnorm_pixelshuffle_activations():
+    ng.manual_seed(10)
+
+    def build(lib):
+        n = lib.nn
+        return n.Sequential(n.Upsample(scale_factor=2, mode="bilinear"), n.GroupNorm(2, 4), n.SiLU(), n.PixelShuffle(2),
+                            n.ELU(), n.Softplus(), n.LeakyReLU(0.2))
+
+    model = build(ng)
+    _, sess = _export(model, ng.randn(2, 4, 3, 3), dynamic_axes={"input": [0], "output": [0]})
+    ref = _torch_copy(model, build(torch))
+    x = ng.randn(3, 4, 3, 3)
+    (y,) = _run(sess, x.numpy())
+    _close(y, model(x).detach().numpy(), 1e-5)
+    _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy(), 1e-5)
