@@ -89,7 +89,7 @@ def _layer_norm(lw, node, args):
         k = weight.ndim
     else:  # the fewest trailing dims holding d elements (trailing size-1 dims do not change the result)
         k, n = 0, 1
-        while n != d or k == 0:
+        while (n != d or k == 0) and k < x.ndim:
             k += 1
             n *= x.shape[-k]
     norm_shape = tuple(x.shape[-k:])
