@@ -411,3 +411,67 @@ def test_upsample_groupnorm_pixelshuffle_activations():
     (y,) = _run(sess, x.numpy())
     _close(y, model(x).detach().numpy(), 1e-5)
     _close(y, ref(torch.from_numpy(x.numpy())).detach().numpy(), 1e-5)
+
+
+def _word_forward(self, tokens, hidden):
+    output, hidden = self.rnn(self.encoder(tokens), hidden)
+    return self.decoder(output).log_softmax(-1), hidden
+
+
+def _word_init(self, lib, vocab=11, size=6):
+    self.encoder = lib.nn.Embedding(vocab, size)
+    self.rnn = lib.nn.LSTM(size, size, num_layers=2)
+    self.decoder = lib.nn.Linear(size, vocab)
+
+
+class WordModel(nn.Module):
+    """The shape of PyTorch's word_language_model example (which exports itself with torch.onnx.export)."""
+
+    def __init__(self):
+        super().__init__()
+        _word_init(self, ng)
+
+    forward = _word_forward
+
+
+class TorchWordModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        _word_init(self, torch)
+
+    forward = _word_forward
+
+
+def test_lstm_language_model_with_hidden_state_inputs():
+    ng.manual_seed(11)
+    model = WordModel()
+    tokens = ng.randint(0, 11, (5, 2))
+    hidden = (ng.zeros(2, 2, 6), ng.zeros(2, 2, 6))
+    axes = {"tokens": {0: "steps", 1: "batch"}, "h0": {1: "batch"}, "c0": {1: "batch"},
+            "logp": {0: "steps", 1: "batch"}, "h": {1: "batch"}, "c": {1: "batch"}}
+    proto, sess = _export(model, (tokens, hidden), input_names=["tokens", "h0", "c0"], output_names=["logp", "h", "c"],
+                          dynamic_axes=axes)
+    assert [n.op_type for n in proto.graph.node].count("LSTM") == 2
+    ref = _torch_copy(model, TorchWordModel())
+    tokens, h0, c0 = ng.randint(0, 11, (7, 3)), ng.randn(2, 3, 6), ng.randn(2, 3, 6)
+    got = _run(sess, tokens.numpy(), h0.numpy(), c0.numpy())
+    logp, (h, c) = model(tokens, (h0, c0))
+    want = ref(torch.from_numpy(tokens.numpy()), (torch.from_numpy(h0.numpy()), torch.from_numpy(c0.numpy())))
+    for g, n, t in zip(got, (logp, h, c), (want[0], *want[1])):
+        _close(g, n.detach().numpy())
+        _close(g, t.detach().numpy())
+
+
+@pytest.mark.parametrize("kind", ["GRU", "RNN"])
+def test_bidirectional_batch_first_recurrent_layers(kind):
+    ng.manual_seed(12)
+    model = getattr(nn, kind)(4, 5, num_layers=2, bidirectional=True, batch_first=True)
+    _, sess = _export(model, ng.randn(2, 3, 4), output_names=["y", "h"],
+                      dynamic_axes={"input": [0, 1], "y": [0, 1], "h": [1]})
+    ref = _torch_copy(model, getattr(torch.nn, kind)(4, 5, num_layers=2, bidirectional=True, batch_first=True))
+    x = ng.randn(3, 6, 4)
+    y, h = _run(sess, x.numpy())
+    ry, rh = ref(torch.from_numpy(x.numpy()))
+    _close(y, ry.detach().numpy())
+    _close(h, rh.detach().numpy())
+    _close(y, model(x)[0].detach().numpy())

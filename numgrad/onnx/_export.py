@@ -156,6 +156,17 @@ class _Lowering:
             return None
         return self.operand(self._node, i, x)
 
+    def is_zero_constant(self, i: int) -> bool:
+        """Whether argument ``i`` of the call being lowered is a tensor of zeros that no input or parameter feeds
+        (such as a recurrent layer's default initial state)."""
+        x = self._args[i]
+        edge = self._node._next[i] if i < len(self._node._next) else None
+        if not isinstance(x, Tensor) or edge is not None or id(x) in self.inputs or id(x) in self.names:
+            return False
+        if pending_op(x) is not None:
+            return False
+        return not np.any(np.asarray(x.detach().cpu().numpy()))
+
     def output_value(self, t: Tensor) -> str:
         fn = t._grad_fn
         if fn is not None:
@@ -268,11 +279,9 @@ def _input_names(model, inputs: list, keys: list, given) -> list:
     n_positional = len(inputs) - len(keys)
     default = []
     for i, a in enumerate(inputs):
-        if isinstance(a, Tensor):
-            if i >= n_positional:
-                default.append(keys[i - n_positional])
-            else:
-                default.append(params[i] if i < len(params) else f"input_{i}")
+        base = keys[i - n_positional] if i >= n_positional else (params[i] if i < len(params) else f"input_{i}")
+        found = _tensors_in(a)
+        default += [base] if isinstance(a, Tensor) else [f"{base}_{j}" for j in range(len(found))]
     given = list(given or [])
     if len(given) > len(default):
         raise ValueError(f"numgrad.onnx.export: {len(given)} input_names given for {len(default)} tensor inputs")
@@ -406,40 +415,57 @@ def export(model: Union[Module, Callable], args: Union[tuple, Tensor] = (), f=No
     onnx.save_model(model_proto, f)
 
 
+def _map_tensors(obj, fn):
+    """``obj`` with every tensor inside (nested tuples, lists, dict values) replaced by ``fn(tensor)``."""
+    if isinstance(obj, Tensor):
+        return fn(obj)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_map_tensors(o, fn) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _map_tensors(v, fn) for k, v in obj.items()}
+    return obj
+
+
+def _tensors_in(obj) -> list:
+    found: list = []
+    _map_tensors(obj, found.append)
+    return found
+
+
 def _trace(model, inputs: list, keys: list):
-    """(leaves, outputs, recorded calls) of one run of ``model`` on ``inputs`` (the last ``len(keys)`` passed by
-    keyword); floating-point tensors become leaves that require grad, so every op on them records a node."""
-    leaves = [a.detach().requires_grad_() if isinstance(a, Tensor) and a.dtype.is_floating_point else a
+    """(input tensors, outputs, recorded calls) of one run of ``model`` on ``inputs`` (the last ``len(keys)``
+    passed by keyword; tensors may sit in nested tuples, lists and dicts); floating-point tensors become leaves
+    that require grad, so every op on them records a node."""
+    leaves = [_map_tensors(a, lambda t: t.detach().requires_grad_() if t.dtype.is_floating_point else t)
               for a in inputs]
     n_positional = len(leaves) - len(keys)
     with _Recorder() as recorder, enable_grad():
         result = model(*leaves[:n_positional], **dict(zip(keys, leaves[n_positional:])))
-    return leaves, _flatten_outputs(result), recorder.calls
+    return _tensors_in(leaves), _flatten_outputs(result), recorder.calls
 
 
 def _perturbed(args: list, names: list, dynamic_axes: Mapping, grow: bool) -> list:
     """Other inputs drawn from the given ones' values (so in their ranges), floats scaled by 1-1.05; with
     ``grow``, every dynamic axis one longer."""
     rng = np.random.default_rng(0)
-    out = []
     tensors = iter(names)
-    for a in args:
-        if isinstance(a, Tensor):
-            flat = np.asarray(a.detach().cpu().numpy()).reshape(-1)
-            shape = list(a.shape)
-            spec = dynamic_axes.get(next(tensors), ()) if grow else ()
-            for axis in spec:
-                shape[int(axis)] += 1
-            n = int(np.prod(shape, dtype=np.int64))
-            if n == flat.size:
-                flat = rng.permutation(flat)
-            else:
-                flat = rng.choice(flat, n) if flat.size else np.zeros(n, flat.dtype)
-            if a.dtype.is_floating_point:
-                flat = flat * (1.0 + 0.05 * rng.random(flat.shape)).astype(flat.dtype)
-            a = tensor(flat.reshape(shape), dtype=a.dtype)
-        out.append(a)
-    return out
+
+    def other(a):
+        flat = np.asarray(a.detach().cpu().numpy()).reshape(-1)
+        shape = list(a.shape)
+        spec = dynamic_axes.get(next(tensors), ()) if grow else ()
+        for axis in spec:
+            shape[int(axis)] += 1
+        n = int(np.prod(shape, dtype=np.int64))
+        if n == flat.size:
+            flat = rng.permutation(flat)
+        else:
+            flat = rng.choice(flat, n) if flat.size else np.zeros(n, flat.dtype)
+        if a.dtype.is_floating_point:
+            flat = flat * (1.0 + 0.05 * rng.random(flat.shape)).astype(flat.dtype)
+        return tensor(flat.reshape(shape), dtype=a.dtype)
+
+    return [_map_tensors(a, other) for a in args]
 
 
 def _check_same_trace(first: "_Lowering", again: Optional["_Lowering"]) -> None:

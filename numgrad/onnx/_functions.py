@@ -17,6 +17,7 @@ from ..nn.functional.affine import _Linear
 from ..nn.functional.conv import _Conv2d, _ConvTranspose2d
 from ..nn.functional.normalization import _BatchNorm, _LayerNorm
 from ..nn.functional.pooling import _AdaptiveAvgPool2d, _AvgPool2d, _MaxPool2d, _pool_out
+from ..nn.functional.rnn import _RecurrentLayer
 from ..nn.functional.sparse import _Embedding
 from ..ops.indexing import Gather, Index
 from ..ops.linalg import Matmul
@@ -173,7 +174,36 @@ def _reshape(lw, node, args):
         if groups[0][1] > 1:
             b.lead[out] = (xi, groups[0][1])  # its dim 0 is xi's leading dims: a later reshape may split them again
         return [out]
+    ones = _size_one_moves(tuple(x.shape), target)
+    if ones is not None:  # only size-1 dims come or go: Squeeze/Unsqueeze keep every other dim as it runs
+        removed, inserted = ones
+        value = xi
+        if removed:
+            kept = tuple(n for i, n in enumerate(x.shape) if i not in removed)
+            value = b.op("Squeeze", [value, lw.constant(removed, np.int64, "axes")], dt, kept)
+        if inserted:
+            value = b.op("Unsqueeze", [value, lw.constant(inserted, np.int64, "axes")], dt, shape)
+        return [value if value != xi else b.op("Identity", [xi], dt, shape)]
     return [_plain_reshape(lw, x, xi, target, dt, shape)]
+
+
+def _size_one_moves(shape: tuple, target: tuple):
+    """``(removed input dims, inserted target dims)`` when ``target`` is ``shape`` with size-1 dims removed and
+    inserted, else None."""
+    i = j = 0
+    removed, inserted = [], []
+    while i < len(shape) or j < len(target):
+        if i < len(shape) and j < len(target) and shape[i] == target[j]:
+            i, j = i + 1, j + 1
+        elif j < len(target) and target[j] == 1:
+            inserted.append(j)
+            j += 1
+        elif i < len(shape) and shape[i] == 1:
+            removed.append(i)
+            i += 1
+        else:
+            return None
+    return removed, inserted
 
 
 def _merged_groups(shape: tuple, target: tuple):
@@ -258,7 +288,10 @@ def _cat(lw, node, args):
     dt, shape = _out(node)
     dim = args[0]
     parts = [lw.b.cast(lw.inp(i), dt) for i, t in enumerate(args) if i > 0 and not (t.ndim == 1 and t.shape[0] == 0)]
-    return [lw.b.op("Concat", parts, dt, shape, axis=int(dim))]
+    out = lw.b.op("Concat", parts, dt, shape, axis=int(dim))
+    if dim != 0:  # rows are kept
+        lw.keep_lead(out, parts)
+    return [out]
 
 
 def _index(lw, node, args):
@@ -428,6 +461,64 @@ def _masked_softmax(lw, node, args):
     return [p]
 
 
+# ONNX's gate order per mode, as blocks of PyTorch's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
+_GATE_BLOCKS = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2), "RNN_TANH": (0,), "RNN_RELU": (0,)}
+
+
+def _recurrent_layer(lw, node, args):
+    """One direction of one layer as ONNX's LSTM/GRU/RNN over ``ig`` = the input's projection (already computed
+    by a recorded linear, so the op's own input weight is a gate-reordering permutation)."""
+    ig, w_hh, b_hh, w_hr, h0, c0, mode, batch_sizes, offsets, reverse = args
+    if w_hr is not None:
+        lw.unsupported(node, "an LSTM with proj_size")
+    if np.any(batch_sizes != batch_sizes[0]):
+        lw.unsupported(node, "a packed sequence of unequal lengths")
+    b = lw.b
+    dt = ig.dtype.np
+    steps, batch, gates = len(batch_sizes), int(batch_sizes[0]), ig.shape[1]
+    hidden = h0.shape[1]
+    rows = np.concatenate([np.arange(k * hidden, (k + 1) * hidden) for k in _GATE_BLOCKS[mode]])
+    ig_value = lw.inp(0)
+    lead = b.lead.get(ig_value)
+    if lead is not None and lead[1] == 2:  # (T*B, G) from a (T, B, ...) tensor: read T and B at runtime
+        spec = b.op("Concat", [_dims_of(b, lead[0], 0, 2), b.ints([gates])], np.int64, (3,), axis=0)
+    else:
+        spec = lw.constant([steps, batch, gates], np.int64, "shape")
+    x = b.op("Reshape", [ig_value, spec], dt, (steps, batch, gates))
+    w = np.zeros((1, gates, gates), dt)
+    w[0, np.arange(gates), rows] = 1
+    order = b.ints(rows, "gate_rows")
+    r = b.op("Unsqueeze", [b.op("Gather", [lw.inp(1), order], dt, (gates, hidden), axis=0), b.ints([0], "axes")],
+             dt, (1, gates, hidden))
+    rb = (b.op("Gather", [lw.inp(2), order], dt, (gates,), axis=0) if b_hh is not None
+          else b.const(np.zeros(gates), dt, "zeros"))
+    bias = b.op("Unsqueeze", [b.op("Concat", [b.const(np.zeros(gates), dt, "zeros"), rb], dt, (2 * gates,), axis=0),
+                              b.ints([0], "axes")], dt, (1, 2 * gates))
+    states = []
+    for i, t in ((4, h0), (5, c0)):
+        if t is None:
+            continue
+        if lw.is_zero_constant(i):
+            states.append("")  # ONNX's default initial state is zeros, of whatever batch size runs
+        else:
+            states.append(b.op("Unsqueeze", [lw.inp(i), b.ints([0], "axes")], dt, (1,) + tuple(t.shape)))
+    ins = [x, b.const(w, dt, "gate_order"), r, bias, ""] + states
+    while ins[-1] == "":
+        ins.pop()
+    op_type = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
+    attrs = {"hidden_size": hidden, "direction": "reverse" if reverse else "forward"}
+    if op_type == "GRU":
+        attrs["linear_before_reset"] = 1  # PyTorch's GRU: r multiplies (W_hn h + b_hn)
+    if op_type == "RNN":
+        attrs["activations"] = ["Relu" if mode == "RNN_RELU" else "Tanh"]
+    n_out = 3 if op_type == "LSTM" else 2
+    outs = b.multi(op_type, ins, dt, [(steps, 1, batch, hidden)] + [(1, batch, hidden)] * (n_out - 1), **attrs)
+    y = b.op("Reshape", [outs[0], b.ints([-1, hidden])], dt, (steps * batch, hidden))
+    if lead is not None:
+        b.lead[y] = lead
+    return [y] + [b.op("Squeeze", [o, b.ints([0], "axes")], dt, (batch, hidden)) for o in outs[1:]]
+
+
 # ops whose output's dim 0 is their first input's dim 0 (see _Lowering.keep_lead)
 ROW_PRESERVING = frozenset((_Linear, Matmul, _Softmax, _MaskedSoftmax, _LayerNorm, Contiguous))
 
@@ -439,4 +530,5 @@ FUNCTION_RULES = {
     _Extreme: _extreme, _ExtremeWithIndex: _extreme_with_index, Cat: _cat, Index: _index, _Embedding: _embedding, Split: _split, Unbind: _unbind,
     Flip: _flip, Repeat: _repeat, ConstantPad: _constant_pad, Gather: _gather, Prod: _prod,
     LogSumExp: _logsumexp, Norm: _norm, _VarStd: _var_std, Cumsum: _cumsum, _MaskedSoftmax: _masked_softmax,
+    _RecurrentLayer: _recurrent_layer,
 }
