@@ -29,7 +29,8 @@ LAYERS = [
     ("ops", ["numgrad.ops"]),
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
-             "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing"]),
+             "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
+             "numgrad.onnx"]),
     ("linalg", ["numgrad.linalg"]),  # torch.linalg's namespace: ops only, above the top layer's packages
     ("binding", ["numgrad._tensor_methods"]),
     ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace

@@ -18,6 +18,11 @@ from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
 
+# Observers of recorded nodes (numgrad.onnx's tracer registers here): while the list is not empty, each is
+# called as ``hook(node, args, kwargs)`` for every FunctionNode that Function.apply records, so a tracer can
+# read the call's arguments (shapes, dims, constant tensors) that the node itself does not keep.
+RECORD_HOOKS: list = []
+
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -283,6 +288,9 @@ class Function(metaclass=_FunctionMeta):
                 o._attach(node, i)
                 fresh.append(o)
             outs = tuple(fresh)
+            if RECORD_HOOKS:  # empty unless a tracer runs: one truthiness check per recorded op
+                for hook in tuple(RECORD_HOOKS):
+                    hook(node, args, kwargs)
         if cls._may_return_views and isinstance(args[0], Tensor) and cls.output_is_view(ctx):
             _mark_views(cls, args, kwargs, outs, prev)
         elif single:  # a view made inside forward (of a temporary) is not a view of anything the user has
