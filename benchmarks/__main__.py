@@ -4,7 +4,8 @@
 
 Runs the fusion workloads (``bench_fusion``: W1 chain at three sizes, peak
 memory, per-op overhead, compile cold and warm) and the nn workloads
-(``bench_nn``: MLP SGD step, conv2d fwd+bwd; ``bench_gpt``: a small GPT step) for numgrad and, when installed,
+(``bench_nn``: MLP SGD step, conv2d fwd+bwd; ``bench_gpt``: a small GPT step; ``bench_rnn``: an LSTM
+language-model step, LSTM cell and layer steps) for numgrad and, when installed,
 NumPy (hand-written forward + gradients), PyTorch eager, torch.compile (not in
 --quick: it needs a C compiler and seconds per graph) and jax.jit; measures
 the profiler's overhead; prints ratio tables; writes ``results.json`` and
@@ -30,6 +31,7 @@ import numpy as np
 import numgrad as ng
 from benchmarks import bench_fusion, bench_nn
 from benchmarks import bench_gpt
+from benchmarks import bench_rnn
 from benchmarks.common import median_time, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -341,6 +343,8 @@ def main(argv=None) -> dict:
         "numpy": mlp_numpy(batch), "torch_compile": None if quick else mlp_torch_compiled(batch)})
     res["nn"].update(nn_res)
     res["nn"]["gpt_step_b8_t64_d128"] = bench_gpt.run(repeats=5 if quick else 20)
+    for name, r in bench_rnn.run(repeats=5 if quick else 30).items():
+        res["nn"][f"{name}_b{bench_rnn.BATCH}_h{bench_rnn.HIDDEN}"] = r
     for name, r in res["nn"].items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r.items() if v))
 
