@@ -17,7 +17,9 @@ from .utils import _float_dtype
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
-class _BatchNorm(Module):
+class _NormBase(Module):
+    """Parameters, running statistics and their resets, shared by batch and instance norm (PyTorch's ``_NormBase``)."""
+
     _expected_dims: Tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1, affine: bool = True,
@@ -60,6 +62,8 @@ class _BatchNorm(Module):
             dims = " or ".join(f"{d}D" for d in self._expected_dims)
             raise ValueError(f"expected {dims} input (got {input.ndim}D input)")
 
+
+class _BatchNorm(_NormBase):
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         momentum = 0.0 if self.momentum is None else self.momentum
