@@ -248,8 +248,10 @@ class Generator:
         """autograd.grad with create_graph: the gradient is a new variable of the leaf's shape."""
         a = self.pick()
         leaf = self.pick(lambda v: v.leaf)
+        # PyTorch hands out some gradients as expanded views (a sum's) and others as fresh tensors (a mean's);
+        # numgrad's are always writable, so writes into them are left out (layout_dependent)
         self.new_var(f"lib.autograd.grad(({a.name} * {a.name}).sum(), {leaf.name}, create_graph=True, "
-                     f"retain_graph=True)[0]", leaf.shape)
+                     f"retain_graph=True)[0]", leaf.shape, layout_dependent=True)
 
     def read(self) -> None:
         a = self.pick()
