@@ -474,13 +474,15 @@ def _check_index_put_dtypes(target, value, plan) -> None:
     """PyTorch casts a value written through slices, but not one written through index tensors; and refuses a
     value that shares memory with what it is written into (any of it through index tensors, part of it
     through slices)."""
-    if not isinstance(value, Tensor) or value._buf is None or target._buf is None:
+    if not isinstance(value, Tensor):
         pass
     elif plan.adv:
-        if memory_overlap(target._buf, value._buf) != "none":
+        # the write computes both anyway: a pending (lazy) value or target is computed here
+        if memory_overlap(target._data, value._data) != "none":
             raise RuntimeError(OVERLAP_MSG)
-    elif memory_overlap(_take(target._buf, plan), value._buf) == "partial":
-        raise RuntimeError(OVERLAP_MSG)
+    elif value._buf is not None and target._buf is not None:
+        if memory_overlap(_take(target._buf, plan), value._buf) == "partial":
+            raise RuntimeError(OVERLAP_MSG)
     if plan.adv and isinstance(value, Tensor) and value.dtype != target.dtype:
         raise RuntimeError(
             "Index put requires the source and destination dtypes match, got "
