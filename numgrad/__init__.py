@@ -51,3 +51,5 @@ from .interop import from_dlpack  # noqa: E402,F401
 _interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
+from .compiler import compile  # noqa: E402,F401
+

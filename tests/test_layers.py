@@ -29,6 +29,7 @@ LAYERS = [
     ("ops", ["numgrad.ops"]),
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples"]),
+    ("compile", ["numgrad.compiler"]),
     ("binding", ["numgrad._tensor_methods"]),
     ("package", ["numgrad"]),
 ]
