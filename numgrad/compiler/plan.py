@@ -30,7 +30,7 @@ import numpy as np
 
 from .._pending_readers import owner
 from ..tensor import Tensor
-from .recorder import Fill, KernelLaunch, OptimizerUpdate, leaves
+from .recorder import Fill, KernelLaunch, leaves
 
 
 class NotCapturable(Exception):

@@ -1,0 +1,176 @@
+"""ng.compile: captured steps replay bit-identically to eager; guards recapture; what cannot be captured falls back."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+from numgrad import nn
+from numgrad.compiler import GraphBreak
+
+RNG = np.random.default_rng(0)
+BATCHES = [(ng.tensor(RNG.standard_normal((8, 6)).astype(np.float32)),
+            ng.tensor(RNG.standard_normal((8, 3)).astype(np.float32))) for _ in range(6)]
+
+
+def _mlp_step(opt_name: str, train_mode_switch: bool = False):
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    if opt_name == "sgd":
+        opt = ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    else:
+        opt = ng.optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.MSELoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+def test_mlp_step_is_bitwise_eager(opt_name):
+    eager_model, eager_opt, eager_step = _mlp_step(opt_name)
+    model, opt, step = _mlp_step(opt_name)
+    compiled = ng.compile(step)
+    for x, y in BATCHES:
+        want, got = eager_step(x, y), compiled(x, y)
+        assert got.item() == want.item()
+    assert compiled.fallback_reason is None
+    assert compiled.replays == len(BATCHES) - 3  # warm-up, two recordings, then replays
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+        assert np.array_equal(p.grad.numpy(), q.grad.numpy())
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        for k, v in eager_opt.state[p].items():
+            w = opt.state[q][k]
+            assert (np.array_equal(v.numpy(), w.numpy()) if isinstance(v, ng.Tensor) else v == w), k
+
+
+def test_guard_miss_recaptures_on_new_shape_and_train_eval():
+    _, _, step = _mlp_step("sgd")
+    compiled = ng.compile(step)
+    x, y = BATCHES[0]
+    for _ in range(4):
+        compiled(x, y)
+    assert compiled.replays == 1 and compiled.captures == 1
+    for _ in range(4):  # a smaller batch: a new variant
+        compiled(x[:5], y[:5])
+    assert compiled.captures == 2 and compiled.replays == 2 and len(compiled._variants) == 2
+    model = step.__closure__[[c.cell_contents.__class__.__name__ for c in step.__closure__].index("Sequential")]
+    model.cell_contents.eval()
+    for _ in range(4):
+        compiled(x, y)
+    assert len(compiled._variants) == 3 and compiled.captures == 3
+
+
+def test_replaced_parameter_recaptures():
+    model, opt, step = _mlp_step("sgd")
+    compiled = ng.compile(step)
+    x, y = BATCHES[0]
+    for _ in range(4):
+        compiled(x, y)
+    assert compiled.replays == 1
+    with ng.no_grad():
+        model[0].weight.data = model[0].weight.detach().clone()  # new memory: the guard on its identity fails
+    compiled(x, y)
+    assert compiled.recaptures == 1 and compiled.replays == 1
+
+
+def test_w1_closure_step_and_outputs_are_fresh_tensors():
+    x = ng.tensor(RNG.standard_normal(1000).astype(np.float32), requires_grad=True)
+    w = ng.tensor(RNG.standard_normal(1000).astype(np.float32), requires_grad=True)
+    b = ng.tensor(RNG.standard_normal(1000).astype(np.float32), requires_grad=True)
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+        loss.backward()
+        with ng.no_grad():
+            w.sub_(0.01 * w.grad)
+        return loss
+
+    eager_state = [t.detach().clone() for t in (x, w, b)]
+    eager = []
+    for _ in range(5):
+        eager.append(step().item())
+    grads = [t.grad.numpy().copy() for t in (x, w, b)]
+    with ng.no_grad():
+        for t, v in zip((x, w, b), eager_state):
+            t.copy_(v)
+    compiled = ng.compile(step)
+    outs = [compiled() for _ in range(5)]
+    assert [o.item() for o in outs] == eager
+    assert compiled.replays == 2 and compiled.fallback_reason is None
+    assert outs[3].item() != outs[4].item()  # a later replay does not overwrite an earlier result
+    for t, g in zip((x, w, b), grads):
+        assert np.array_equal(t.grad.numpy(), g)
+
+
+def test_forward_of_module_under_no_grad_and_fallback_when_output_needs_grad(caplog):
+    ng.manual_seed(0)
+    lin = nn.Linear(6, 3)
+    m = ng.compile(lin)
+    assert m._orig_mod is lin and list(m.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]
+    x = BATCHES[0][0]
+    with ng.no_grad():
+        outs = [m(x) for _ in range(4)]
+    assert m._compiled_call.replays == 1
+    assert np.array_equal(outs[-1].numpy(), lin(x).detach().numpy())
+    y = m(x)  # grad mode on: a new guard key, whose output needs a graph
+    for _ in range(3):
+        y = m(x)
+    assert y.requires_grad and y.grad_fn is not None  # eager result
+    assert "requires grad" in m._compiled_call.fallback_reason
+
+
+def test_item_in_step_falls_back_with_reason_or_raises_under_fullgraph():
+    w = ng.ones(3)
+
+    def step(x):
+        s = (x * w).sum()
+        if s.item() > 0:
+            return s
+        return -s
+
+    compiled = ng.compile(step)
+    values = [compiled(ng.ones(3)).item() for _ in range(3)]
+    assert values == [3.0] * 3
+    assert ".item()" in compiled.fallback_reason and compiled.replays == 0
+    strict = ng.compile(step, fullgraph=True)
+    strict(ng.ones(3))
+    with pytest.raises(GraphBreak, match=r"tensor data is read in Python"):
+        strict(ng.ones(3))
+
+
+def test_varying_python_scalar_falls_back():
+    w = ng.ones(3)
+    counter = [0]
+
+    def step(x):
+        counter[0] += 1
+        return x * w * float(counter[0])
+
+    compiled = ng.compile(step)
+    outs = [compiled(ng.ones(3)) for _ in range(5)]
+    assert [o[0].item() for o in outs] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert "changes between consecutive calls" in compiled.fallback_reason
+
+
+def test_argument_errors_follow_torch():
+    with pytest.raises(RuntimeError, match="Either mode or options"):
+        ng.compile(lambda x: x, mode="default", options={})
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
+        ng.compile(lambda x: x, mode="fast")
+    with pytest.raises(RuntimeError, match="Unexpected optimization option"):
+        ng.compile(lambda x: x, options={"foo": 1})
+    with pytest.raises(RuntimeError, match="backend='tvm' is not supported"):
+        ng.compile(lambda x: x, backend="tvm")
+    f = lambda x: x  # noqa: E731
+    assert ng.compile(f, disable=True) is f and ng.compile(f, backend="eager") is f
+    decorated = ng.compile(fullgraph=True)(f)
+    assert decorated.fullgraph and decorated(ng.ones(1)).item() == 1.0
