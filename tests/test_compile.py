@@ -174,3 +174,33 @@ def test_argument_errors_follow_torch():
     assert ng.compile(f, disable=True) is f and ng.compile(f, backend="eager") is f
     decorated = ng.compile(fullgraph=True)(f)
     assert decorated.fullgraph and decorated(ng.ones(1)).item() == 1.0
+
+
+def test_small_cnn_with_batchnorm_is_bitwise_eager():
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+        opt = ng.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        loss_fn = nn.MSELoss()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    rng = np.random.default_rng(1)
+    data = [(ng.tensor(rng.standard_normal((4, 1, 8, 8)).astype(np.float32)),
+             ng.tensor(rng.standard_normal((4, 3)).astype(np.float32))) for _ in range(5)]
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = ng.compile(step)
+    for x, y in data:
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.replays == 2 and compiled.fallback_reason is None
+    for (name, p), q in zip(eager_model.state_dict().items(), model.state_dict().values()):
+        assert np.array_equal(p.numpy(), q.numpy()), name  # parameters and BatchNorm statistics
