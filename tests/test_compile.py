@@ -204,3 +204,54 @@ def test_small_cnn_with_batchnorm_is_bitwise_eager():
     assert compiled.replays == 2 and compiled.fallback_reason is None
     for (name, p), q in zip(eager_model.state_dict().items(), model.state_dict().values()):
         assert np.array_equal(p.numpy(), q.numpy()), name  # parameters and BatchNorm statistics
+
+
+def test_replay_is_one_generated_function_and_matches_the_launch_loop():
+    results = {}
+    for fuse in (True, False):
+        model, _, step = _mlp_step("sgd")
+        compiled = ng.compile(step, options={"fuse": fuse})
+        losses = [compiled(x, y).item() for x, y in BATCHES]
+        plan = next(iter(compiled._variants.values())).plan
+        results[fuse] = (losses, [p.detach().numpy().copy() for p in model.parameters()])
+        if fuse:
+            assert len(plan.sources) == 1 and "@njit(cache=True" in plan.sources[0]
+            assert "def step(" in compiled.explain()
+        else:
+            assert plan.sources == [] and len(plan.steps) == len(plan.kernel_names)
+    assert results[True][0] == results[False][0]
+    for a, b in zip(results[True][1], results[False][1]):
+        assert np.array_equal(a, b)
+
+
+_SECOND_PROCESS = """
+import numpy as np, numgrad as ng
+nn = ng.nn
+ng.manual_seed(0)
+model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+opt = ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+loss_fn = nn.MSELoss()
+def step(x, y):
+    opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step(); return loss
+compiled = ng.compile(step)
+x, y = ng.ones(8, 6), ng.zeros(8, 3)
+for _ in range(4):
+    compiled(x, y)
+plan = next(iter(compiled._variants.values())).plan
+stats = plan.steps[0][0].dispatcher.stats
+print(compiled.replays, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+def test_second_process_loads_the_generated_step_from_the_cache():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(ng.__file__)))
+    runs = [subprocess.run([sys.executable, "-c", _SECOND_PROCESS], capture_output=True, text=True, env=env,
+                           timeout=600) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-2000:]
+    replays, hits, misses = map(int, runs[1].stdout.split())
+    assert replays == 1 and hits == 1 and misses == 0

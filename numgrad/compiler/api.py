@@ -30,6 +30,7 @@ from ..autograd import is_grad_enabled
 from ..kernels.cuda.array import DeviceArray
 from ..nn.modules.module import Module
 from ..tensor import Tensor
+from . import codegen
 from . import plan as _plan
 from .recorder import GraphBreak, Recording, _active
 from .state import reachable_state
@@ -38,7 +39,7 @@ _log = logging.getLogger("numgrad")
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "numgrad", "eager")
-_OPTIONS = {"cache_size_limit": int, "verify": bool}
+_OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
 _MAX_SNAPSHOT_BYTES = 1 << 30
 
 
@@ -136,12 +137,13 @@ class CompiledFunction:
     """
 
     def __init__(self, fn: Callable, fullgraph: bool = False, dynamic: Optional[bool] = None,
-                 cache_size_limit: int = 8, verify: bool = True):
+                 cache_size_limit: int = 8, verify: bool = True, fuse: bool = True):
         self._fn = fn
         self.fullgraph = fullgraph
         self.dynamic = dynamic
         self.cache_size_limit = cache_size_limit
         self.verify = verify
+        self.fuse = fuse
         self._variants: dict = {}
         self._modules: Optional[list] = None
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
@@ -310,6 +312,9 @@ class CompiledFunction:
             if reason is not None:
                 self._give_up(variant, reason)
                 return result
+        if self.fuse:
+            self._fuse(plan, verify, before, after, input_arrays, out_tensors, expected_grads, persistent,
+                       opt_state_before)
         referenced = {id(a) for a in plan.persistent_arrays}
         variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
@@ -319,8 +324,33 @@ class CompiledFunction:
         variant.recording = None
         variant.stage = 3
         self.captures += 1
-        _log.debug("ng.compile: captured %s: %d launches", self.__name__, len(plan.steps))
+        _log.debug("ng.compile: captured %s: %d launches, replayed as %d calls", self.__name__,
+                   len(plan.kernel_names), len(plan.steps))
         return result
+
+    def _fuse(self, plan, verify, before, after, input_arrays, out_tensors, expected_grads, persistent,
+              opt_state_before) -> None:
+        """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
+        loop_steps = plan.steps
+        try:
+            plan.steps, plan.sources = codegen.fuse_steps(loop_steps)
+        except Exception as exc:  # noqa: BLE001 - a step that does not compile replays as a Python loop
+            _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
+                       self.__name__, type(exc).__name__, exc)
+            plan.steps, plan.sources = loop_steps, []
+            return
+        if not plan.sources or not verify:
+            return
+        reason = _plan.verify(plan, None, before, after, input_arrays, [t._buf for t in out_tensors],
+                              expected_grads, set(persistent), [(d, old, dict(d)) for d, old in opt_state_before])
+        if reason is None:
+            reason = _plan.checked_guard_positions(plan)
+        if reason is not None:
+            _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
+                       "launch", self.__name__, reason)
+            plan.steps, plan.sources = loop_steps, []
+            _plan.verify(plan, None, before, after, input_arrays, [t._buf for t in out_tensors], expected_grads,
+                         set(persistent), [(d, old, dict(d)) for d, old in opt_state_before])
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:
@@ -431,7 +461,7 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     if backend not in _BACKENDS:
         raise RuntimeError(f"ng.compile: backend={backend!r} is not supported; numgrad captures with "
                            f"{_BACKENDS[0]!r} (the default) or 'numgrad', and runs eagerly with 'eager'")
-    settings = {"cache_size_limit": 8, "verify": True}
+    settings = {"cache_size_limit": 8, "verify": True, "fuse": True}
     for key, value in (options or {}).items():
         if key not in _OPTIONS:
             raise RuntimeError(f"Unexpected optimization option {key}, known options are {sorted(_OPTIONS)}")

@@ -198,6 +198,7 @@ class Plan:
         self.persistent_arrays: list = []  # arrays the step may write: pending readers are computed first
         self.first_write = 0
         self.kernel_names: list = []
+        self.sources: list = []  # generated step functions (compiler/codegen.py)
 
     def run(self, input_arrays: list) -> None:
         for position, stage in self.staging:
@@ -209,10 +210,13 @@ class Plan:
                 t.grad = g
 
     def describe(self) -> str:
-        lines = [f"captured step: {len(self.steps)} launches, {len(self.staging)} staged inputs, "
+        lines = [f"captured step: {len(self.kernel_names)} launches, {len(self.staging)} staged inputs, "
                  f"{len(self.output_arrays)} outputs"]
         for i, name in enumerate(self.kernel_names):
             lines.append(f"  {i:3d} {name}")
+        if self.sources:
+            lines.append(f"replayed as {len(self.steps)} calls; generated functions:")
+            lines.extend(self.sources)
         return "\n".join(lines)
 
 
