@@ -255,3 +255,19 @@ def test_second_process_loads_the_generated_step_from_the_cache():
         assert r.returncode == 0, r.stderr[-2000:]
     replays, hits, misses = map(int, runs[1].stdout.split())
     assert replays == 1 and hits == 1 and misses == 0
+
+
+def test_profiler_shows_a_replayed_step_as_one_op_with_its_kernels():
+    _, _, step = _mlp_step("sgd")
+    compiled = ng.compile(step)
+    x, y = BATCHES[0]
+    for _ in range(3):
+        compiled(x, y)
+    with ng.profiler.profile() as prof:
+        compiled(x, y)
+    records = prof.to_records(bandwidth=False)
+    ops = [r for r in records if r["kind"] == "op"]
+    assert [r["name"] for r in ops] == ["compiled step"]
+    kernels = [r for r in records if r["kind"] == "kernel"]
+    assert kernels and all(r["op"] == "compiled step" for r in kernels)
+    assert any(r["name"].startswith("step_") for r in kernels)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .. import _pending_readers
+from .. import _pending_readers, _profiler_hooks
 from .._pending_readers import owner
 from ..autograd import is_grad_enabled
 from ..kernels.cuda.array import DeviceArray
@@ -202,6 +202,9 @@ class CompiledFunction:
 
     # ------------------------------------------------------------ replay
     def _replay(self, variant: _Variant, inputs: list, args, kwargs):
+        if _profiler_hooks._ACTIVE and _profiler_hooks._outer(self):  # the profiler shows the step as one op
+            return _profiler_hooks._op(f"compiled {self.__name__}", None, self._replay,
+                                       (variant, inputs, args, kwargs), {}, self)
         plan = variant.plan
         if _pending_readers._pending:  # a deferred computation outside the step reads memory the step writes
             for arr in plan.persistent_arrays:
