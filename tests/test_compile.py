@@ -271,3 +271,20 @@ def test_profiler_shows_a_replayed_step_as_one_op_with_its_kernels():
     kernels = [r for r in records if r["kind"] == "kernel"]
     assert kernels and all(r["op"] == "compiled step" for r in kernels)
     assert any(r["name"].startswith("step_") for r in kernels)
+
+
+def test_arguments_sliced_from_one_dataset_array():
+    rng = np.random.default_rng(3)
+    data = ng.tensor(rng.standard_normal((40, 9)).astype(np.float32))
+    eager_model, _, eager_step = _mlp_step("adam")
+    model, _, step = _mlp_step("adam")
+    compiled = ng.compile(step)
+    for i in range(5):
+        batch = data[8 * i:8 * i + 8]
+        x, y = batch[:, :6], batch[:, 6:]  # two views of one allocation
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.replays == 2
+    plan = next(iter(compiled._variants.values())).plan
+    assert sum(s.base.nbytes for _, s in plan.staging) < data.numpy().nbytes  # the batch's bytes, not the dataset
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())

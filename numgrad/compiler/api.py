@@ -25,13 +25,13 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import _pending_readers, _profiler_hooks
-from .._pending_readers import owner
 from ..autograd import is_grad_enabled
 from ..kernels.cuda.array import DeviceArray
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 from . import codegen
 from . import plan as _plan
+from .plan import owner
 from .recorder import GraphBreak, Recording, _active
 from .state import reachable_state
 

@@ -28,9 +28,24 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._pending_readers import owner
 from ..tensor import Tensor
 from .recorder import Fill, KernelLaunch, leaves
+
+
+def owner(arr: np.ndarray) -> np.ndarray:
+    """The allocation behind ``arr`` (``_pending_readers.owner``, also through ``as_strided``'s DummyArray bases)."""
+    while True:
+        base = arr.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)
+            if not isinstance(base, np.ndarray):
+                return arr
+        arr = base
+
+
+def _overlaps(a: np.ndarray, spans: list) -> bool:
+    lo, hi = _span(a)
+    return any(start < hi and lo < end for start, end in spans)
 
 
 class NotCapturable(Exception):
@@ -93,27 +108,50 @@ def compare_recordings(first: list, second: list, first_derived: dict, second_de
     return None
 
 
+def _span(a: np.ndarray) -> tuple:
+    """(first, one past the last) byte address ``a`` touches."""
+    ptr = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return ptr, ptr
+    lo = hi = ptr
+    for n, st in zip(a.shape, a.strides):
+        if st < 0:
+            lo += (n - 1) * st
+        else:
+            hi += (n - 1) * st
+    return lo, hi + a.itemsize
+
+
+def _add_region(mapping: dict, own: np.ndarray, lo: int, hi: int) -> None:
+    """Private memory for bytes [lo, hi) of ``own``'s allocation (overlapping regions merge)."""
+    regions = mapping.setdefault(id(own), [])
+    for region in list(regions):
+        if region[0] < hi and lo < region[1]:
+            regions.remove(region)
+            lo, hi = min(lo, region[0]), max(hi, region[1])
+    regions.append((lo, hi, np.empty(hi - lo, dtype=np.uint8)))
+
+
 def _rebased(value, mapping: dict):
-    """``value`` (an array, a tuple of them, or anything else) with arrays of remapped owners rebuilt as views of
-    their new owners (same offsets and strides)."""
+    """``value`` (an array, a tuple of them, or anything else) with arrays in remapped memory rebuilt as views of
+    the private copy (same offsets and strides)."""
     if type(value) is tuple:
         return tuple(_rebased(v, mapping) for v in value)
     if isinstance(value, np.ndarray):
-        own = owner(value)
-        new = mapping.get(id(own))
-        if new is None:
+        regions = mapping.get(id(owner(value)))
+        if regions is None:
             return value
-        offset = value.__array_interface__["data"][0] - own.__array_interface__["data"][0]
-        view = np.ndarray(value.shape, value.dtype, buffer=new, offset=offset, strides=value.strides)
-        if not value.flags.writeable:
-            view.flags.writeable = False
-        return view
+        lo, hi = _span(value)
+        for start, end, new in regions:
+            if start <= lo and hi <= end:
+                ptr = value.__array_interface__["data"][0]
+                view = np.ndarray(value.shape, value.dtype, buffer=new, offset=ptr - start, strides=value.strides)
+                if not value.flags.writeable:
+                    view.flags.writeable = False
+                return view
+        raise NotCapturable("a kernel reads memory next to a tensor argument's data (outside the argument's own "
+                            "view), which replay cannot follow")
     return value
-
-
-def _private_copy(own: np.ndarray) -> np.ndarray:
-    """Fresh memory laid out like owner array ``own`` (the same bytes, so every view maps over)."""
-    return np.empty(own.nbytes, dtype=np.uint8)
 
 
 class _CheckedLaunch:
@@ -234,20 +272,20 @@ def build_plan(launches: list, derived: dict, inputs: list, input_arrays: list, 
     plan = Plan()
     mapping: dict = {}
     # inputs: one private staging buffer each, laid out like the recorded argument's memory
-    for position, arr in enumerate(input_arrays):
+    for arr in input_arrays:
         own = owner(arr)
         if id(own) in persistent_owner_ids:
             raise NotCapturable("a tensor argument shares memory with the step's persistent state (a parameter "
                                 "or buffer passed as an argument): pass it through the closure instead")
-        if id(own) not in mapping:
-            mapping[id(own)] = _private_copy(own)
+        _add_region(mapping, own, *_span(arr))  # only the argument's own bytes: not the dataset it slices
+    for position, arr in enumerate(input_arrays):
         plan.staging.append((position, _rebased(arr, mapping)))
     input_owner_ids = set(mapping)
     # outputs: private memory too, so replaying never changes a tensor the caller got from the recorded call
     for t in output_tensors:
         own = owner(t._buf)
         if id(own) not in mapping and id(own) not in persistent_owner_ids:
-            mapping[id(own)] = _private_copy(own)
+            _add_region(mapping, own, *_span(own))
     plan.output_arrays = [_rebased(t._buf, mapping) for t in output_tensors]
     plan.outputs = outputs_structure
     seen_persistent: dict = {}
@@ -290,6 +328,13 @@ def build_plan(launches: list, derived: dict, inputs: list, input_arrays: list, 
             plan.steps.append((fn, (group, _rebased(flat, mapping), _rebased(g, mapping), state, parallel)))
             plan.kernel_names.append(launch.name + " (Python: its scalars follow the optimizer's state)")
     plan.persistent_arrays = list(seen_persistent.values())
+    # every array the plan touches that lies in an argument's memory must have been moved to staging
+    input_spans = [_span(a) for a in input_arrays]
+    for fn, args in plan.steps:
+        for a in _step_arrays(fn, args):
+            if _overlaps(a, input_spans):
+                raise NotCapturable("a kernel reads a tensor argument's memory through a view the capture cannot "
+                                    "follow")
     for t, g in end_grads:
         if g is not None and id(owner(g._buf)) in mapping:
             g = Tensor(_rebased(g._buf, mapping))
@@ -340,9 +385,10 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
         if own.flags.writeable:
             np.copyto(own, copy)
     # every float temporary the plan reads is filled with NaN first
+    keep = [_span(own) for own, _ in before.values()] + [_span(a) for a in input_arrays]
     for fn, args in plan.steps:
         for a in _step_arrays(fn, args):
-            if a.dtype.kind in "fc" and id(owner(a)) not in persistent_owner_ids:
+            if a.dtype.kind in "fc" and id(owner(a)) not in persistent_owner_ids and not _overlaps(a, keep):
                 _poison_view(a)
     for arr in plan.output_arrays:
         if arr.dtype.kind in "fc":
