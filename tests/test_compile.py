@@ -288,3 +288,21 @@ def test_arguments_sliced_from_one_dataset_array():
     assert sum(s.base.nbytes for _, s in plan.staging) < data.numpy().nbytes  # the batch's bytes, not the dataset
     for p, q in zip(eager_model.parameters(), model.parameters()):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_learning_rate_scheduler_outside_the_compiled_step():
+    import warnings
+
+    losses = {}
+    for compiled_run in (False, True):
+        model, opt, step = _mlp_step("sgd")
+        sched = ng.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        fn = ng.compile(step) if compiled_run else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            losses[compiled_run] = [(fn(x, y).item(), sched.step())[0] for x, y in BATCHES]
+        params = [p.detach().numpy().copy() for p in model.parameters()]
+        losses[compiled_run] = (losses[compiled_run], params)
+    assert losses[True][0] == losses[False][0]
+    for a, b in zip(losses[True][1], losses[False][1]):
+        assert np.array_equal(a, b)
