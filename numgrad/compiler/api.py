@@ -6,8 +6,9 @@ recorded on the next two (``recorder.Recording``) and from then on replays the c
 prepared (kernel, arguments) pairs, plus one Python call per optimizer update.
 
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
-``requires_grad`` of tensor arguments, the values of other arguments, grad mode and the
-``training`` flag of every module the step reaches; a captured plan also checks that the
+``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
+``training`` flag of every module the step reaches, fusion on/off, the default dtype and the
+kernel thread count; a captured plan also checks that the
 parameters, buffers and ``.grad`` tensors it was captured with are still the ones in place.
 A new key captures a new variant (at most ``cache_size_limit`` of them, 8 by default as in
 PyTorch); past that the function runs eagerly.  Shapes are always specialized: ``dynamic=True``
@@ -25,7 +26,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import _pending_readers, _profiler_hooks
+from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
+from ..fusion.state import is_fusion_enabled
+from ..kernels.config import get_num_threads
 from ..kernels.cuda.array import DeviceArray
 from ..nn.modules.module import Module
 from ..tensor import Tensor
@@ -163,8 +167,10 @@ class CompiledFunction:
             self._modules = reachable_state(self._fn, args, kwargs).modules
         try:
             tensor_keys = tuple(_tensor_key(t) for t in inputs)
+            # fusion, the default dtype and the thread count change which kernels eager code would launch
             key = (tensor_keys, _constant_key(structure), is_grad_enabled(),
-                   tuple(m.training for m in self._modules))
+                   tuple(m.training for m in self._modules), is_fusion_enabled(), get_default_dtype(),
+                   get_num_threads())
         except TypeError:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
         variant = self._variants.get(key)
