@@ -6,7 +6,8 @@
   their grads are reset each step, as ``zero_grad`` would);
 - MLP 784-512-256-10 SGD step at batch 128, with MSE loss on one-hot targets (captured) and with
   cross entropy (numgrad's cross entropy does NumPy arithmetic outside its kernels, so the compiled
-  step falls back to eager: its reason is printed).
+  step falls back to eager: its reason is printed);
+- a chain of 100 (4, 4) matrix products under no_grad: what one op costs eager vs inside a replay.
 Medians of alternating rounds in one run; compare ratios, not absolute times.
 """
 from __future__ import annotations
@@ -101,6 +102,34 @@ def mlp_steps(batch: int, loss_name: str):
     return steps, compiled
 
 
+def chain_steps(n_ops: int):
+    """``n_ops`` products of (4, 4) matrices under no_grad: the per-op cost of eager vs a replayed step."""
+    rng = np.random.default_rng(0)
+    wa, xa = (rng.standard_normal((4, 4)).astype(np.float32) * 0.5 for _ in range(2))
+    w, x = ng.tensor(wa), ng.tensor(xa)
+
+    def chain(x):
+        with ng.no_grad():
+            for _ in range(n_ops):
+                x = x @ w
+        return x
+
+    compiled = ng.compile(chain)
+    steps = {"numgrad eager": lambda: chain(x), "numgrad compiled": lambda: compiled(x)}
+    if torch is not None:
+        tw, tx = torch.tensor(wa), torch.tensor(xa)
+
+        def torch_chain():
+            with torch.no_grad():
+                y = tx
+                for _ in range(n_ops):
+                    y = y @ tw
+            return y
+
+        steps["torch eager"] = torch_chain
+    return steps, compiled
+
+
 def run(quick: bool = False) -> dict:
     rounds, repeats = (2, 2) if quick else (7, 5)
     results = {}
@@ -108,7 +137,8 @@ def run(quick: bool = False) -> dict:
     for label, (steps, compiled) in (
             ("W1 fwd+bwd 1e4", w1_steps(10_000)),
             ("MLP b128 SGD (MSE)", mlp_steps(128, "mse")),
-            ("MLP b128 SGD (cross entropy)", mlp_steps(128, "ce"))):
+            ("MLP b128 SGD (cross entropy)", mlp_steps(128, "ce")),
+            ("100 matmuls 4x4, no_grad", chain_steps(100))):
         times = interleaved_medians(steps, rounds=rounds, repeats=repeats, warmup=4)
         results[label] = times
         eager, comp, tor = times["numgrad eager"], times["numgrad compiled"], times.get("torch eager")
