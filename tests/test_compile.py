@@ -306,3 +306,39 @@ def test_learning_rate_scheduler_outside_the_compiled_step():
     assert losses[True][0] == losses[False][0]
     for a, b in zip(losses[True][1], losses[False][1]):
         assert np.array_equal(a, b)
+
+
+def test_failed_verification_falls_back_and_leaves_the_eager_state():
+    # cross entropy computes its loss total and backward row scale in NumPy: the capture cannot see that,
+    # the verification replay does not reproduce the eager step, and the step runs eagerly from then on
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        opt = ng.optim.Adam(model.parameters(), lr=1e-2)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, opt, step
+
+    labels = [ng.tensor(RNG.integers(0, 3, 8)) for _ in BATCHES]
+    eager_model, eager_opt, eager_step = make()
+    model, opt, step = make()
+    compiled = ng.compile(step)
+    for (x, _), y in zip(BATCHES, labels):
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.replays == 0 and "does not reproduce the eager step" in compiled.fallback_reason
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+        assert eager_opt.state[p]["step"] == opt.state[q]["step"]
+    strict = ng.compile(make()[2], fullgraph=True)
+    x, y = BATCHES[0][0], labels[0]
+    strict(x, y)
+    strict(x, y)
+    with pytest.raises(GraphBreak, match="does not reproduce the eager step"):
+        strict(x, y)

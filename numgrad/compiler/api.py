@@ -203,6 +203,7 @@ class CompiledFunction:
         if self.fullgraph:
             raise error(f"ng.compile(fullgraph=True): {reason}")
         variant.reason = reason
+        variant.recording = None  # its arrays are no longer needed
         self.fallback_reason = reason
         _log.debug("ng.compile: %s runs eagerly: %s", getattr(self, "__name__", "function"), reason)
 
