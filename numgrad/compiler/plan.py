@@ -342,20 +342,29 @@ def build_plan(launches: list, derived: dict, inputs: list, input_arrays: list, 
     return plan
 
 
-def _first_write_index(plan: Plan, mutated: dict) -> int:
-    """Index of the first step that writes persistent memory (runs the plan's steps: call from ``verify``)."""
+def _first_write_index(plan: Plan, mutated: dict, poisoned: set) -> tuple:
+    """(index of the first step that writes persistent memory, a description of the first step that reads a
+    poisoned buffer no earlier step wrote, or None); runs the plan's steps: call from ``verify``."""
     first = len(plan.steps)
+    suspect = None
     for i, (fn, args) in enumerate(plan.steps):
         if isinstance(fn, _UpdateCall):
             first = min(first, i)
             fn(*args)
             continue
-        touched = [owner(a) for a in _step_arrays(fn, args) if id(owner(a)) in mutated]
+        arrays = _step_arrays(fn, args)
+        touched = [owner(a) for a in arrays if id(owner(a)) in mutated]
         before = [o.copy() for o in touched]
+        unwritten = [a for a in arrays if suspect is None and id(a) in poisoned and a.size and np.isnan(a).all()]
         fn(*args)
+        unwritten = [a for a in unwritten if np.isnan(a).all()]
+        if unwritten and suspect is None:
+            name = plan.kernel_names[i] if len(plan.kernel_names) == len(plan.steps) else f"generated step {i}"
+            suspect = (f"launch {i} ({name}) reads a {unwritten[0].shape} {unwritten[0].dtype} buffer that no "
+                       "captured launch wrote")
         if first == len(plan.steps) and any(not _bits_equal(o, b) for o, b in zip(touched, before)):
             first = i
-    return first
+    return first, suspect
 
 
 def _step_arrays(fn, args) -> list:
@@ -386,19 +395,22 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
             np.copyto(own, copy)
     # every float temporary the plan reads is filled with NaN first
     keep = [_span(own) for own, _ in before.values()] + [_span(a) for a in input_arrays]
+    poisoned: set = set()
     for fn, args in plan.steps:
         for a in _step_arrays(fn, args):
-            if a.dtype.kind in "fc" and id(owner(a)) not in persistent_owner_ids and not _overlaps(a, keep):
+            if a.dtype.kind in "fc" and id(owner(a)) not in persistent_owner_ids and not _overlaps(a, keep) \
+                    and a.flags.writeable:
                 _poison_view(a)
+                poisoned.add(id(a))
     for arr in plan.output_arrays:
         if arr.dtype.kind in "fc":
             _poison_view(arr)
     mutated = {k for k, (own, copy) in after.items() if not _bits_equal(before[k][1], copy)} if before else set()
-    reason = None
+    reason = suspect = None
     try:
         for position, stage in plan.staging:
             np.copyto(stage, input_arrays[position])
-        plan.first_write = _first_write_index(plan, mutated)
+        plan.first_write, suspect = _first_write_index(plan, mutated, poisoned)
         for t, g in plan.end_grads:
             t.grad = g
     except AbandonReplay as exc:
@@ -427,6 +439,8 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
                           f"{tuple(t.shape)}")
                 break
     if reason is not None:
+        if suspect is not None:
+            reason += f"; first suspect: {suspect}"
         for d, _, new in python_state:
             d.update(new)
         for key, (own, copy) in after.items():
