@@ -342,3 +342,25 @@ def test_failed_verification_falls_back_and_leaves_the_eager_state():
     strict(x, y)
     with pytest.raises(GraphBreak, match="does not reproduce the eager step"):
         strict(x, y)
+
+
+def test_arguments_that_require_grad_get_their_grad():
+    def w1(x, w, b):
+        loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = ng.compile(w1)
+    for _ in range(5):
+        arrays = [RNG.standard_normal(500).astype(np.float32) for _ in range(3)]
+        eager_args = [ng.tensor(a, requires_grad=True) for a in arrays]
+        args = [ng.tensor(a, requires_grad=True) for a in arrays]
+        assert compiled(*args).item() == w1(*eager_args).item()
+        for a, e in zip(args, eager_args):
+            assert np.array_equal(a.grad.numpy(), e.grad.numpy())
+    assert compiled.replays == 2
+    x = ng.tensor(arrays[0], requires_grad=True)
+    x.grad = ng.zeros(500)  # accumulating into an argument's .grad: a new guard key, run eagerly
+    for _ in range(3):
+        compiled(x, *args[1:])
+    assert "already has a .grad" in compiled.fallback_reason

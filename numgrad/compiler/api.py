@@ -104,7 +104,7 @@ def _tensor_key(t: Tensor) -> tuple:
 class _Variant:
     """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
 
-    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason")
+    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
@@ -114,6 +114,7 @@ class _Variant:
         self.guard_slots: list = []
         self.guard_grads: list = []
         self.reason: Optional[str] = None
+        self.input_grads: list = []  # positions of arguments whose .grad the step sets
 
     def guards_hold(self) -> bool:
         for t, buf in self.guard_bufs:
@@ -223,6 +224,9 @@ class CompiledFunction:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
         self.replays += 1
+        n_out = len(plan.output_arrays) - len(variant.input_grads)
+        for j, k in enumerate(variant.input_grads):
+            inputs[k].grad = Tensor(plan.output_arrays[n_out + j].copy())
         return _unflatten(plan.outputs, plan.output_arrays)
 
     # ------------------------------------------------------------ capture
@@ -244,6 +248,7 @@ class CompiledFunction:
         for t in state.tensors.values():
             if t._buf is None:
                 t._data  # a pending value in the state is computed before the step, as it would be when read
+        foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
         with Recording(state.optimizers, self.fullgraph) as rec:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
@@ -256,8 +261,9 @@ class CompiledFunction:
             reason = rec.data_reads[0]
         elif rec.device_arrays:
             reason = "CUDA tensors are not captured yet (only the CPU backend is)"
-        elif any(t._requires_grad for t in inputs):
-            reason = "a tensor argument requires grad (its .grad is not captured yet): keep such tensors in the closure"
+        elif foreign_grads:
+            reason = ("a tensor argument that requires grad is not a leaf, or already has a .grad: gradients flowing "
+                      "into another graph, or accumulating into an argument's .grad, are not captured")
         elif rec.backward_calls == 0 and any(t._requires_grad for t in out_tensors):
             reason = ("the step returns a tensor that requires grad and runs no backward: a compiled forward cannot "
                       "be differentiated yet; compile the whole training step (forward, backward, optimizer step) "
@@ -307,9 +313,12 @@ class CompiledFunction:
         end_grads = [(t, t.grad) for t, _ in grads_before]
         expected_grads = [g._buf.copy() if g is not None else None for _, g in end_grads]
         after = {k: (o, o.copy()) for k, o in persistent.items()} if verify else {}
+        # the .grad an argument got is returned like an output (a fresh tensor per call)
+        input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
+        out_tensors = out_tensors + [g for _, g in input_grads]
         try:
-            plan = _plan.build_plan(rec.launches, rec.derived, inputs, input_arrays, out_structure, out_tensors, end_grads,
-                                    set(persistent), [t for t, _ in grads_before])
+            plan = _plan.build_plan(rec.launches, rec.derived, inputs, input_arrays, out_structure, out_tensors,
+                                    end_grads, set(persistent), [t for t, _ in grads_before])
         except _plan.NotCapturable as exc:
             self._give_up(variant, str(exc))
             return result
@@ -331,6 +340,7 @@ class CompiledFunction:
         variant.guard_slots = slots_before
         variant.guard_grads = [(t, g) for t, g in plan.end_grads]
         variant.plan = plan
+        variant.input_grads = [k for k, _ in input_grads]
         variant.recording = None
         variant.stage = 3
         self.captures += 1
