@@ -374,7 +374,16 @@ class CompiledFunction:
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:
-        """The captured plans (one per guard key) and the reasons of eager fallbacks, as text."""
+        """The captured plans (one per guard key) and the reasons of eager fallbacks, as text.
+
+        >>> import numgrad as ng
+        >>> w = ng.ones(3)
+        >>> step = ng.compile(lambda x: (x * w).sum())
+        >>> for _ in range(3):
+        ...     _ = step(ng.ones(3))
+        >>> print(step.explain().splitlines()[0])
+        captured step: 1 launches, 1 staged inputs, 1 outputs
+        """
         parts = []
         for key, variant in self._variants.items():
             if variant.plan is not None:

@@ -28,6 +28,7 @@ import threading
 import traceback
 from typing import Any
 
+import numpy as np
 from numba import _dispatcher
 from numba.core.registry import CPUDispatcher
 
@@ -42,7 +43,17 @@ _lock = threading.Lock()
 
 
 class GraphBreak(RuntimeError):
-    """Raised inside a recording under ``fullgraph=True`` when the step cannot be captured."""
+    """What ``ng.compile(fn, fullgraph=True)`` raises when ``fn`` cannot be captured whole, with the reason.
+
+    >>> import numgrad as ng
+    >>> step = ng.compile(lambda x: x.sum().item(), fullgraph=True)
+    >>> _ = step(ng.ones(2))  # the first call runs eagerly (kernels compile)
+    >>> try:
+    ...     step(ng.ones(2))
+    ... except GraphBreak as e:
+    ...     print(str(e)[:40])
+    tensor data is read in Python (.item()/.
+    """
 
 
 class KernelLaunch:
@@ -148,6 +159,9 @@ class Recording:
 
     def _on_scalar(self, value, array):
         if self._depth or threading.get_ident() != self._thread:
+            return
+        if isinstance(value, np.bool_):  # NumPy's booleans are two shared objects: the value cannot be traced
+            self._break("a boolean read from a tensor is passed to a kernel as a scalar")
             return
         self.derived[id(value)] = (value, array)
 
