@@ -364,3 +364,12 @@ def test_arguments_that_require_grad_get_their_grad():
     for _ in range(3):
         compiled(x, *args[1:])
     assert "already has a .grad" in compiled.fallback_reason
+
+
+def test_docstring_examples_of_the_compiler_run():
+    import doctest
+
+    from numgrad.compiler import api, codegen, plan, recorder, state
+
+    for module in (api, codegen, plan, recorder, state):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
