@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .. import _pending_readers, _profiler_hooks
+from .. import _pending_readers, _profiler_hooks, creation
 from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
 from ..fusion.state import is_fusion_enabled
@@ -297,9 +297,11 @@ class CompiledFunction:
         slots_before = list(state.module_slots)
         opt_state_before = [(d, dict(d)) for opt in state.optimizers for d in opt.state.values()
                             if isinstance(d, dict)]
+        rng_before = creation._rng.bit_generator.state
         result, rec, (out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs)
         if variant.reason is not None:
             return result
+        rng_states = (rng_before, creation._rng.bit_generator.state)
         reason = _plan.compare_recordings(variant.recording.launches, rec.launches, variant.recording.derived,
                                           rec.derived)
         if reason is None:
@@ -325,7 +327,7 @@ class CompiledFunction:
         if verify:
             reason = _plan.verify(plan, rec.launches, before, after, input_arrays,
                                   [t._buf for t in out_tensors], expected_grads, set(persistent),
-                                  [(d, old, dict(d)) for d, old in opt_state_before])
+                                  [(d, old, dict(d)) for d, old in opt_state_before], rng_states)
             if reason is None:
                 reason = _plan.checked_guard_positions(plan)
             if reason is not None:
@@ -333,7 +335,7 @@ class CompiledFunction:
                 return result
         if self.fuse:
             self._fuse(plan, verify, before, after, input_arrays, out_tensors, expected_grads, persistent,
-                       opt_state_before)
+                       opt_state_before, rng_states)
         referenced = {id(a) for a in plan.persistent_arrays}
         variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
@@ -349,7 +351,7 @@ class CompiledFunction:
         return result
 
     def _fuse(self, plan, verify, before, after, input_arrays, out_tensors, expected_grads, persistent,
-              opt_state_before) -> None:
+              opt_state_before, rng_states) -> None:
         """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
         loop_steps = plan.steps
         try:
@@ -362,7 +364,8 @@ class CompiledFunction:
         if not plan.sources or not verify:
             return
         reason = _plan.verify(plan, None, before, after, input_arrays, [t._buf for t in out_tensors],
-                              expected_grads, set(persistent), [(d, old, dict(d)) for d, old in opt_state_before])
+                              expected_grads, set(persistent), [(d, old, dict(d)) for d, old in opt_state_before],
+                              rng_states)
         if reason is None:
             reason = _plan.checked_guard_positions(plan)
         if reason is not None:
@@ -370,7 +373,7 @@ class CompiledFunction:
                        "launch", self.__name__, reason)
             plan.steps, plan.sources = loop_steps, []
             _plan.verify(plan, None, before, after, input_arrays, [t._buf for t in out_tensors], expected_grads,
-                         set(persistent), [(d, old, dict(d)) for d, old in opt_state_before])
+                         set(persistent), [(d, old, dict(d)) for d, old in opt_state_before], rng_states)
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:

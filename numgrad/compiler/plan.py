@@ -29,7 +29,8 @@ from typing import Any, Optional
 import numpy as np
 
 from ..tensor import Tensor
-from .recorder import Fill, KernelLaunch, leaves
+from .. import creation
+from .recorder import Fill, KernelLaunch, RandomDraw, leaves
 
 
 def owner(arr: np.ndarray) -> np.ndarray:
@@ -97,6 +98,10 @@ def compare_recordings(first: list, second: list, first_derived: dict, second_de
                     return (f"argument {j} of launch {i} ({a.name}) changes between consecutive calls "
                             f"({_describe(x)} then {_describe(y)}): a value computed in Python each step (a "
                             "random seed, a counter) is not capturable yet")
+        elif isinstance(a, RandomDraw):
+            if a.method != b.method or not _same_leaf(a.array, b.array) or repr(a.args) != repr(b.args) \
+                    or repr(a.kwargs) != repr(b.kwargs):
+                return f"launch {i} ({a.name}) differs between consecutive calls"
         elif isinstance(a, Fill):
             if not (_same_leaf(a.array, b.array) and _same_leaf(a.value, b.value)):
                 return f"launch {i} ({a.name}) differs between consecutive calls"
@@ -192,6 +197,18 @@ class _ResultInto:
 
     def __call__(self, *args):
         self.target[()] = self.dispatcher(*args)
+
+
+class _Draw:
+    """Draws into a captured array from numgrad's default generator as it is at replay time."""
+
+    __slots__ = ("method", "args", "kwargs")
+
+    def __init__(self, method, args, kwargs):
+        self.method, self.args, self.kwargs = method, args, kwargs
+
+    def __call__(self, target):
+        np.copyto(target, getattr(creation._rng, self.method)(*self.args, **self.kwargs))
 
 
 class _ScalarsFromMemory:
@@ -313,6 +330,9 @@ def build_plan(launches: list, derived: dict, inputs: list, input_arrays: list, 
                 fn, args = _ScalarsFromMemory(fn, args, sources), ()
             plan.steps.append((fn, args))
             plan.kernel_names.append(launch.name)
+        elif isinstance(launch, RandomDraw):
+            plan.steps.append((_Draw(launch.method, launch.args, launch.kwargs), (_rebased(launch.array, mapping),)))
+            plan.kernel_names.append(launch.name + " (Python: the default generator draws)")
         elif isinstance(launch, Fill):
             plan.steps.append((np.copyto, (_rebased(launch.array, mapping), launch.value)))
             plan.kernel_names.append(launch.name)
@@ -381,7 +401,8 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: list, expected_outputs: list,
-           expected_grads: list, persistent_owner_ids: set, python_state: list) -> Optional[str]:
+           expected_grads: list, persistent_owner_ids: set, python_state: list,
+           rng_states: tuple = (None, None)) -> Optional[str]:
     """Replay ``plan`` from the state ``before`` (owner id -> copy) with NaN temporaries and compare with ``after``.
 
     ``python_state`` holds (dict, values before, values after) of optimizer state dicts: their Python numbers
@@ -390,6 +411,8 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
     """
     for d, old, _ in python_state:
         d.update({k: v for k, v in old.items() if not isinstance(v, Tensor)})
+    if rng_states[0] is not None:  # the replay draws what the recorded call drew
+        creation._rng.bit_generator.state = rng_states[0]
     for key, (own, copy) in before.items():
         if own.flags.writeable:
             np.copyto(own, copy)
@@ -438,6 +461,10 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
                 reason = (f"replaying the captured kernels does not reproduce the gradient of a tensor of shape "
                           f"{tuple(t.shape)}")
                 break
+    if rng_states[1] is not None:
+        if reason is None and creation._rng.bit_generator.state != rng_states[1]:
+            reason = "replaying the captured step draws a different amount of random numbers than the eager step"
+        creation._rng.bit_generator.state = rng_states[1]
     if reason is not None:
         if suspect is not None:
             reason += f"; first suspect: {suspect}"

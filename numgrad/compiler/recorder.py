@@ -32,7 +32,7 @@ import numpy as np
 from numba import _dispatcher
 from numba.core.registry import CPUDispatcher
 
-from .. import _profiler_hooks
+from .. import _profiler_hooks, creation
 from ..kernels.cuda.array import DeviceArray
 from ..tensor import Tensor
 
@@ -101,6 +101,44 @@ class Fill:
     @property
     def name(self) -> str:
         return f"fill {self.array.shape} {self.array.dtype} with {self.value!r}"
+
+
+class RandomDraw:
+    """An array drawn from numgrad's default generator (``creation._rng``: dropout masks, ``randn`` in a step).
+
+    Replay draws again, from whatever the default generator is then, so the random stream advances exactly
+    as eager's would (``ng.manual_seed`` gives the same masks compiled or not)."""
+
+    __slots__ = ("method", "args", "kwargs", "array")
+
+    def __init__(self, method, args, kwargs, array):
+        self.method, self.args, self.kwargs, self.array = method, args, kwargs, array
+
+    @property
+    def name(self) -> str:
+        return f"random {self.method}{self.array.shape} {self.array.dtype}"
+
+
+class _RecordingGenerator:
+    """Stands in for numgrad's default generator while a step is recorded: array draws are noted."""
+
+    _DRAWS = ("random", "standard_normal", "normal", "uniform", "integers", "bernoulli", "exponential")
+
+    def __init__(self, real, rec: "Recording"):
+        self._real = real
+        self._rec = rec
+
+    def __getattr__(self, name):
+        value = getattr(self._real, name)
+        if name not in self._DRAWS:
+            return value
+
+        def draw(*args, **kwargs):
+            result = value(*args, **kwargs)
+            self._rec._on_draw(name, args, kwargs, result)
+            return result
+
+        return draw
 
 
 def _user_location() -> str:
@@ -172,6 +210,14 @@ class Recording:
         if isinstance(last, KernelLaunch) and last.result_array is None and not isinstance(last.result, tuple):
             last.result_array = array
 
+    def _on_draw(self, method, args, kwargs, result):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        if isinstance(result, np.ndarray):
+            self.launches.append(RandomDraw(method, args, kwargs, result))
+        else:
+            self._break(f"a Python number is drawn from numgrad's generator ({method})")
+
     def _break(self, reason: str) -> None:
         if threading.get_ident() != self._thread:
             return
@@ -212,6 +258,8 @@ class Recording:
         _profiler_hooks._capture_scalar = self._on_scalar
         self._saved.append((_profiler_hooks, "_capture_result", None))
         _profiler_hooks._capture_result = self._on_result
+        self._proxy = _RecordingGenerator(creation._rng, self)
+        creation._rng = self._proxy
         for opt in self._optimizers:
             method = opt._update  # bound: the subclass's update
 
@@ -222,6 +270,10 @@ class Recording:
         return self
 
     def __exit__(self, *exc) -> None:
+        if creation._rng is self._proxy:
+            creation._rng = self._proxy._real
+        else:  # ng.manual_seed inside the step: keep the user's generator
+            self._break("ng.manual_seed is called inside the step")
         try:
             del CPUDispatcher.__call__
         except AttributeError:
