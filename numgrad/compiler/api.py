@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -156,12 +157,18 @@ class CompiledFunction:
         self.recaptures = 0
         self.replays = 0
         self.eager_calls = 0
+        # a plan's buffers are shared by its replays: calls from several threads take turns
+        self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         if _active:  # a compiled function called while another step is being recorded: part of that step
             return self._fn(*args, **kwargs)
+        with self._lock:
+            return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         inputs: list = []
         structure = _flatten((args, kwargs), inputs)
         if self._modules is None:
