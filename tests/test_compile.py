@@ -123,7 +123,7 @@ def test_w1_closure_step_and_outputs_are_fresh_tensors():
         assert np.array_equal(t.grad.numpy(), g)
 
 
-def test_forward_of_module_under_no_grad_and_fallback_when_output_needs_grad(caplog):
+def test_forward_of_module_under_no_grad_and_fallback_when_output_needs_grad():
     ng.manual_seed(0)
     lin = nn.Linear(6, 3)
     m = ng.compile(lin)
@@ -140,7 +140,10 @@ def test_forward_of_module_under_no_grad_and_fallback_when_output_needs_grad(cap
     assert "requires grad" in m._compiled_call.fallback_reason
 
 
-def test_item_in_step_falls_back_with_reason_or_raises_under_fullgraph():
+def test_item_in_step_falls_back_with_reason_or_raises_under_fullgraph(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="numgrad")
     w = ng.ones(3)
 
     def step(x):
@@ -153,6 +156,8 @@ def test_item_in_step_falls_back_with_reason_or_raises_under_fullgraph():
     values = [compiled(ng.ones(3)).item() for _ in range(3)]
     assert values == [3.0] * 3
     assert ".item()" in compiled.fallback_reason and compiled.replays == 0
+    logged = [r.getMessage() for r in caplog.records if "runs eagerly" in r.getMessage()]
+    assert len(logged) == 1 and "test_compile.py" in logged[0]  # one reason, naming the user's line
     strict = ng.compile(step, fullgraph=True)
     strict(ng.ones(3))
     with pytest.raises(GraphBreak, match=r"tensor data is read in Python"):
