@@ -7,12 +7,14 @@
 - MLP 784-512-256-10 SGD step at batch 128, with MSE loss on one-hot targets (captured) and with
   cross entropy (numgrad's cross entropy does NumPy arithmetic outside its kernels, so the compiled
   step falls back to eager: its reason is printed);
+- the PyTorch tutorial's polynomial fit (2000 points, 4 scalar parameters, manual SGD under no_grad);
 - a chain of 100 (4, 4) matrix products under no_grad: what one op costs eager vs inside a replay.
 Medians of alternating rounds in one run; compare ratios, not absolute times.
 """
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
@@ -102,6 +104,32 @@ def mlp_steps(batch: int, loss_name: str):
     return steps, compiled
 
 
+def polynomial_steps():
+    """The PyTorch tutorial's cubic fit of sin on 2000 points: 4 scalar parameters, manual SGD under no_grad."""
+    def make(lib):
+        lib.manual_seed(0)
+        x = lib.linspace(-math.pi, math.pi, 2000)
+        y = lib.sin(x)
+        a, b, c, d = (lib.randn((), requires_grad=True) for _ in range(4))
+
+        def step():
+            loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()
+            loss.backward()
+            with lib.no_grad():
+                for p in (a, b, c, d):
+                    p.sub_(1e-6 * p.grad)
+                    p.grad = None
+            return loss
+
+        return step
+
+    compiled = ng.compile(make(ng))
+    steps = {"numgrad eager": make(ng), "numgrad compiled": compiled}
+    if torch is not None:
+        steps["torch eager"] = make(torch)
+    return steps, compiled
+
+
 def chain_steps(n_ops: int):
     """``n_ops`` products of (4, 4) matrices under no_grad: the per-op cost of eager vs a replayed step."""
     rng = np.random.default_rng(0)
@@ -136,6 +164,7 @@ def run(quick: bool = False) -> dict:
     rows = []
     for label, (steps, compiled) in (
             ("W1 fwd+bwd 1e4", w1_steps(10_000)),
+            ("polynomial fit step", polynomial_steps()),
             ("MLP b128 SGD (MSE)", mlp_steps(128, "mse")),
             ("MLP b128 SGD (cross entropy)", mlp_steps(128, "ce")),
             ("100 matmuls 4x4, no_grad", chain_steps(100))):

@@ -420,3 +420,32 @@ def test_dropout_draws_the_same_masks_as_eager():
         assert np.array_equal(a, b)
     compiled = runs[True][2]
     assert compiled.replays == 3 and "default generator draws" in compiled.explain()
+
+
+def test_polynomial_tutorial_with_manual_updates_under_no_grad():
+    def make():
+        ng.manual_seed(0)
+        x = ng.linspace(-3.0, 3.0, 200)
+        y = ng.sin(x)
+        params = [ng.randn((), requires_grad=True) for _ in range(4)]
+
+        def step():
+            a, b, c, d = params
+            loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()
+            loss.backward()
+            with ng.no_grad():
+                for p in params:
+                    p.sub_(1e-4 * p.grad)
+                    p.grad = None
+            return loss
+
+        return params, step
+
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = ng.compile(step)
+    for _ in range(8):
+        assert compiled().item() == eager_step().item()
+    assert compiled.replays == 5
+    for p, q in zip(eager_params, params):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy()) and q.grad is None
