@@ -449,3 +449,18 @@ def test_polynomial_tutorial_with_manual_updates_under_no_grad():
     assert compiled.replays == 5
     for p, q in zip(eager_params, params):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy()) and q.grad is None
+
+
+def test_a_pending_value_reading_a_parameter_sees_it_before_the_replayed_update():
+    model, _, step = _mlp_step("sgd")
+    compiled = ng.compile(step)
+    x, y = BATCHES[0]
+    for _ in range(4):
+        compiled(x, y)
+    w = model[0].weight
+    before = w.detach().numpy().copy()
+    doubled = w.detach() * 2  # lazy: reads the weight's memory when computed
+    compiled(x, y)
+    assert compiled.replays == 2
+    assert np.array_equal(doubled.numpy(), before * 2)
+    assert not np.array_equal(w.detach().numpy(), before)

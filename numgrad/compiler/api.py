@@ -221,9 +221,11 @@ class CompiledFunction:
             return _profiler_hooks._op(f"compiled {self.__name__}", None, self._replay,
                                        (variant, inputs, args, kwargs), {}, self)
         plan = variant.plan
-        if _pending_readers._pending:  # a deferred computation outside the step reads memory the step writes
-            for arr in plan.persistent_arrays:
-                _pending_readers.flush_readers(arr)
+        pending = _pending_readers._pending
+        if pending:  # a deferred computation outside the step reads memory the step writes: it runs first
+            for key, arr in plan.persistent_keys:
+                if key in pending:
+                    _pending_readers.flush_readers(arr)
         try:
             plan.run([t._buf for t in inputs])
         except _plan.AbandonReplay as exc:

@@ -29,7 +29,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..tensor import Tensor
-from .. import creation
+from .. import _pending_readers, creation
 from .recorder import Fill, KernelLaunch, RandomDraw, leaves
 
 
@@ -251,6 +251,7 @@ class Plan:
         self.output_arrays: list = []
         self.end_grads: list = []  # (tensor, grad tensor or None) to restore after a replay
         self.persistent_arrays: list = []  # arrays the step may write: pending readers are computed first
+        self.persistent_keys: list = []  # (their key in the pending-readers table, array)
         self.first_write = 0
         self.kernel_names: list = []
         self.sources: list = []  # generated step functions (compiler/codegen.py)
@@ -348,6 +349,7 @@ def build_plan(launches: list, derived: dict, inputs: list, input_arrays: list, 
             plan.steps.append((fn, (group, _rebased(flat, mapping), _rebased(g, mapping), state, parallel)))
             plan.kernel_names.append(launch.name + " (Python: its scalars follow the optimizer's state)")
     plan.persistent_arrays = list(seen_persistent.values())
+    plan.persistent_keys = [(_pending_readers.key_of(a), a) for a in plan.persistent_arrays]
     # every array the plan touches that lies in an argument's memory must have been moved to staging
     input_spans = [_span(a) for a in input_arrays]
     for fn, args in plan.steps:
