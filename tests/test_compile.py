@@ -458,9 +458,10 @@ def test_a_pending_value_reading_a_parameter_sees_it_before_the_replayed_update(
     for _ in range(4):
         compiled(x, y)
     w = model[0].weight
-    before = w.detach().numpy().copy()
+    before = w.detach().clone()  # (not .numpy(): memory handed to NumPy makes later readers compute at once)
     doubled = w.detach() * 2  # lazy: reads the weight's memory when computed
+    assert doubled._is_lazy
     compiled(x, y)
     assert compiled.replays == 2
-    assert np.array_equal(doubled.numpy(), before * 2)
-    assert not np.array_equal(w.detach().numpy(), before)
+    assert np.array_equal(doubled.numpy(), before.numpy() * 2)
+    assert not np.array_equal(w.detach().numpy(), before.numpy())
