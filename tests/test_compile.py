@@ -320,6 +320,8 @@ def test_learning_rate_scheduler_outside_the_compiled_step():
             losses[compiled_run] = [(fn(x, y).item(), sched.step())[0] for x, y in BATCHES]
         params = [p.detach().numpy().copy() for p in model.parameters()]
         losses[compiled_run] = (losses[compiled_run], params)
+        if compiled_run:
+            assert fn.replays == len(BATCHES) - 3
     assert losses[True][0] == losses[False][0]
     for a, b in zip(losses[True][1], losses[False][1]):
         assert np.array_equal(a, b)
