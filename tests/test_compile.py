@@ -46,21 +46,27 @@ def _same_state(a, b) -> bool:
             and all(sx.keys() == sy.keys() and all(np.array_equal(sx[k], sy[k]) for k in sx) for sx, sy in zip(sa, sb)))
 
 
+def _same_loss(a: float, b: float) -> bool:
+    """Losses within one float32 ulp.
+
+    Parameters, gradients and optimizer state are compared bit for bit; a returned loss is compared to one ulp
+    because eager numgrad's own loss value is not reproducible to the bit: two identically seeded eager models
+    stepped in lockstep reported losses one ulp apart (with bit-identical parameters after the step), the deferred
+    loss being summed along one of two paths (the fused backward kernel or the forward reduction).
+    """
+    return abs(a - b) <= np.spacing(np.float32(max(abs(a), abs(b))))
+
+
 @pytest.mark.parametrize("opt_name", ["sgd", "adam"])
 def test_mlp_step_is_bitwise_eager(opt_name):
-    # Two eager references: eager numgrad itself was seen to differ by one ulp between identically seeded models
-    # in one process (depending on where its buffers landed in memory), so the compiled run must equal one of
-    # them bit for bit; normally both agree and this is a plain bitwise comparison.
-    references = [_mlp_step(opt_name) for _ in range(2)]
+    eager_model, eager_opt, eager_step = _mlp_step(opt_name)
     model, opt, step = _mlp_step(opt_name)
     compiled = ng.compile(step)
     for x, y in BATCHES:
-        wants = [ref_step(x, y).item() for _, _, ref_step in references]
-        assert compiled(x, y).item() in wants
+        assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
     assert compiled.fallback_reason is None
     assert compiled.replays == len(BATCHES) - 3  # warm-up, two recordings, then replays
-    got = _state_of(model, opt)
-    assert any(_same_state(got, _state_of(m, o)) for m, o, _ in references)
+    assert _same_state(_state_of(model, opt), _state_of(eager_model, eager_opt))
 
 
 def test_guard_miss_recaptures_on_new_shape_and_train_eval():
@@ -116,7 +122,7 @@ def test_w1_closure_step_and_outputs_are_fresh_tensors():
             t.copy_(v)
     compiled = ng.compile(step)
     outs = [compiled() for _ in range(5)]
-    assert [o.item() for o in outs] == eager
+    assert all(_same_loss(o.item(), e) for o, e in zip(outs, eager))
     assert compiled.replays == 2 and compiled.fallback_reason is None
     assert outs[3].item() != outs[4].item()  # a later replay does not overwrite an earlier result
     for t, g in zip((x, w, b), grads):
@@ -217,7 +223,7 @@ def test_small_cnn_with_batchnorm_is_bitwise_eager():
     model, step = make()
     compiled = ng.compile(step)
     for x, y in data:
-        assert compiled(x, y).item() == eager_step(x, y).item()
+        assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
     assert compiled.replays == 2 and compiled.fallback_reason is None
     for (name, p), q in zip(eager_model.state_dict().items(), model.state_dict().values()):
         assert np.array_equal(p.numpy(), q.numpy()), name  # parameters and BatchNorm statistics
@@ -236,7 +242,7 @@ def test_replay_is_one_generated_function_and_matches_the_launch_loop():
             assert "def step(" in compiled.explain()
         else:
             assert plan.sources == [] and len(plan.steps) == len(plan.kernel_names)
-    assert results[True][0] == results[False][0]
+    assert all(_same_loss(a, b) for a, b in zip(results[True][0], results[False][0]))
     for a, b in zip(results[True][1], results[False][1]):
         assert np.array_equal(a, b)
 
@@ -299,7 +305,7 @@ def test_arguments_sliced_from_one_dataset_array():
     for i in range(5):
         batch = data[8 * i:8 * i + 8]
         x, y = batch[:, :6], batch[:, 6:]  # two views of one allocation
-        assert compiled(x, y).item() == eager_step(x, y).item()
+        assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
     assert compiled.replays == 2
     plan = next(iter(compiled._variants.values())).plan
     assert sum(s.base.nbytes for _, s in plan.staging) < data.numpy().nbytes  # the batch's bytes, not the dataset
@@ -322,7 +328,7 @@ def test_learning_rate_scheduler_outside_the_compiled_step():
         losses[compiled_run] = (losses[compiled_run], params)
         if compiled_run:
             assert fn.replays == len(BATCHES) - 3
-    assert losses[True][0] == losses[False][0]
+    assert all(_same_loss(a, b) for a, b in zip(losses[True][0], losses[False][0]))
     for a, b in zip(losses[True][1], losses[False][1]):
         assert np.array_equal(a, b)
 
@@ -350,7 +356,7 @@ def test_failed_verification_falls_back_and_leaves_the_eager_state():
     model, opt, step = make()
     compiled = ng.compile(step)
     for (x, _), y in zip(BATCHES, labels):
-        assert compiled(x, y).item() == eager_step(x, y).item()
+        assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
     assert compiled.replays == 0 and "does not reproduce the eager step" in compiled.fallback_reason
     for p, q in zip(eager_model.parameters(), model.parameters()):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy())
@@ -374,7 +380,7 @@ def test_arguments_that_require_grad_get_their_grad():
         arrays = [RNG.standard_normal(500).astype(np.float32) for _ in range(3)]
         eager_args = [ng.tensor(a, requires_grad=True) for a in arrays]
         args = [ng.tensor(a, requires_grad=True) for a in arrays]
-        assert compiled(*args).item() == w1(*eager_args).item()
+        assert _same_loss(compiled(*args).item(), w1(*eager_args).item())
         for a, e in zip(args, eager_args):
             assert np.array_equal(a.grad.numpy(), e.grad.numpy())
     assert compiled.replays == 2
@@ -417,7 +423,7 @@ def test_dropout_draws_the_same_masks_as_eager():
         ng.manual_seed(1)
         losses = [fn(x, y).item() for x, y in BATCHES]
         runs[compiled_run] = (losses, [p.detach().numpy().copy() for p in model.parameters()], fn)
-    assert runs[True][0] == runs[False][0]
+    assert all(_same_loss(a, b) for a, b in zip(runs[True][0], runs[False][0]))
     for a, b in zip(runs[True][1], runs[False][1]):
         assert np.array_equal(a, b)
     compiled = runs[True][2]
@@ -447,7 +453,7 @@ def test_polynomial_tutorial_with_manual_updates_under_no_grad():
     params, step = make()
     compiled = ng.compile(step)
     for _ in range(8):
-        assert compiled().item() == eager_step().item()
+        assert _same_loss(compiled().item(), eager_step().item())
     assert compiled.replays == 5
     for p, q in zip(eager_params, params):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy()) and q.grad is None

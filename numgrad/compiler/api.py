@@ -130,6 +130,31 @@ class _Variant:
         return True
 
 
+class _Observation:
+    """One recorded eager call and what checking a plan against it needs."""
+
+    def __init__(self):
+        self.persistent: dict = {}  # owner id -> owner array of the state the step reaches
+        self.rec = None
+        self.verify = False
+        self.before: dict = {}
+        self.after: dict = {}
+        self.input_arrays: list = []
+        self.inputs_before: list = []
+        self.bufs_before: dict = {}
+        self.grads_before: list = []
+        self.slots_before: list = []
+        self.opt_state_before: list = []
+        self.python_state: list = []
+        self.rng_states: tuple = (None, None)
+        self.out_structure = None
+        self.out_tensors: list = []
+        self.out_values: list = []
+        self.end_grads: list = []
+        self.grad_values: dict = {}
+        self.input_grads: list = []
+
+
 class CompiledFunction:
     """What ``ng.compile(fn)`` returns for a function: call it like ``fn`` (see the module docstring).
 
@@ -244,19 +269,64 @@ class CompiledFunction:
             variant.stage = 1
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
-        if variant.stage == 1:
-            state = reachable_state(self._fn, args, kwargs)
-            result, rec, _ = self._record(variant, state, inputs, args, kwargs)
-            if variant.reason is None:
-                variant.recording = rec
-                variant.stage = 2
+        result, obs = self._observed_call(variant, inputs, args, kwargs)
+        if variant.reason is not None:
             return result
-        return self._second_recording(variant, inputs, args, kwargs)
+        if variant.stage == 1:
+            variant.recording = obs
+            variant.stage = 2
+            return result
+        self._build(variant, variant.recording, obs, inputs)
+        return result
+
+    def _observed_call(self, variant: _Variant, inputs: list, args, kwargs):
+        """Run the step once, recorded, with what a verification needs (state before and after, outputs)."""
+        state = reachable_state(self._fn, args, kwargs)
+        obs = _Observation()
+        persistent = obs.persistent
+        for t in state.tensors.values():
+            buf = t._data  # a pending value in the state is computed before the step, as it would be when read
+            if type(buf) is DeviceArray:
+                self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
+                              NotImplementedError)
+                return self._fn(*args, **kwargs), None
+            own = owner(buf)
+            persistent[id(own)] = own
+        obs.input_arrays = [t._buf for t in inputs]
+        obs.inputs_before = [a.copy() for a in obs.input_arrays]
+        obs.verify = self.verify and sum(o.nbytes for o in persistent.values()) <= _MAX_SNAPSHOT_BYTES
+        obs.before = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
+        obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
+        obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
+        obs.slots_before = list(state.module_slots)
+        # optimizer state dicts and parameter groups: their numbers (Adam's step count, a scheduler's lr) are
+        # read by the optimizer update that replay calls again
+        obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
+                                for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+        rng_before = creation._rng.bit_generator.state
+        result, rec, (obs.out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs)
+        if variant.reason is not None:
+            return result, None
+        obs.rec = rec
+        obs.rng_states = (rng_before, creation._rng.bit_generator.state)
+        reason = _rebinding(obs.bufs_before, obs.slots_before, obs.opt_state_before)
+        if reason is None and any(not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+                                  for a, b in zip(obs.input_arrays, obs.inputs_before)):
+            reason = "the step writes into a tensor argument in place"
+        if reason is not None:
+            self._give_up(variant, reason)
+            return result, None
+        obs.end_grads = [(t, t.grad) for t, _ in obs.grads_before]
+        obs.grad_values = {id(t): (g._buf.copy() if g is not None else None) for t, g in obs.end_grads}
+        obs.after = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
+        obs.python_state = [(d, old, dict(d)) for d, old in obs.opt_state_before]
+        # the .grad an argument got is returned like an output (a fresh tensor per call)
+        obs.input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
+        obs.out_tensors = out_tensors + [g for _, g in obs.input_grads]
+        obs.out_values = [t._buf.copy() for t in obs.out_tensors]
+        return result, obs
 
     def _record(self, variant, state, inputs, args, kwargs):
-        for t in state.tensors.values():
-            if t._buf is None:
-                t._data  # a pending value in the state is computed before the step, as it would be when read
         foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
         with Recording(state.optimizers, self.fullgraph) as rec:
             result = self._fn(*args, **kwargs)
@@ -285,82 +355,66 @@ class CompiledFunction:
             self._give_up(variant, reason)
         return result, rec, (out_structure, out_tensors)
 
-    def _second_recording(self, variant: _Variant, inputs: list, args, kwargs):
-        state = reachable_state(self._fn, args, kwargs)
-        persistent = {}
-        for t in state.tensors.values():
-            buf = t._data
-            if type(buf) is DeviceArray:
-                self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
-                              NotImplementedError)
-                return self._fn(*args, **kwargs)
-            own = owner(buf)
-            persistent[id(own)] = own
-        input_arrays = [t._buf for t in inputs]
-        inputs_before = [a.copy() for a in input_arrays]
-        snapshot_bytes = sum(o.nbytes for o in persistent.values())
-        verify = self.verify and snapshot_bytes <= _MAX_SNAPSHOT_BYTES
-        before = {k: (o, o.copy()) for k, o in persistent.items()} if verify else {}
-        bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
-        grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
-        slots_before = list(state.module_slots)
-        opt_state_before = [(d, dict(d)) for opt in state.optimizers for d in opt.state.values()
-                            if isinstance(d, dict)]
-        rng_before = creation._rng.bit_generator.state
-        result, rec, (out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs)
-        if variant.reason is not None:
-            return result
-        rng_states = (rng_before, creation._rng.bit_generator.state)
-        reason = _plan.compare_recordings(variant.recording.launches, rec.launches, variant.recording.derived,
-                                          rec.derived)
-        if reason is None:
-            reason = _rebinding(bufs_before, slots_before, opt_state_before)
-        if reason is None and any(not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-                                  for a, b in zip(input_arrays, inputs_before)):
-            reason = "the step writes into a tensor argument in place"
+    def _verify(self, plan, obs: "_Observation") -> Optional[str]:
+        """Replay ``plan`` against the recorded call ``obs`` (its state before, inputs, state and outputs after)."""
+        expected_grads = [obs.grad_values.get(id(t)) for t, _ in plan.end_grads]
+        return _plan.verify(plan, None, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
+                            set(obs.persistent), obs.python_state, obs.rng_states)
+
+    def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation", inputs: list) -> None:
+        """Turn the second recorded call into a verified plan (or give up with the reason)."""
+        rec = obs.rec
+        reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
         if reason is not None:
             self._give_up(variant, reason)
-            return result
-        end_grads = [(t, t.grad) for t, _ in grads_before]
-        expected_grads = [g._buf.copy() if g is not None else None for _, g in end_grads]
-        after = {k: (o, o.copy()) for k, o in persistent.items()} if verify else {}
-        # the .grad an argument got is returned like an output (a fresh tensor per call)
-        input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
-        out_tensors = out_tensors + [g for _, g in input_grads]
+            return
         try:
-            plan = _plan.build_plan(rec.launches, rec.derived, inputs, input_arrays, out_structure, out_tensors,
-                                    end_grads, set(persistent), [t for t, _ in grads_before])
+            plan = _plan.build_plan(rec.launches, rec.derived, inputs, obs.input_arrays, obs.out_structure,
+                                    obs.out_tensors, obs.end_grads, set(obs.persistent),
+                                    [t for t, _ in obs.grads_before])
         except _plan.NotCapturable as exc:
             self._give_up(variant, str(exc))
-            return result
+            return
+        verify = obs.verify and first.verify
         if verify:
-            reason = _plan.verify(plan, rec.launches, before, after, input_arrays,
-                                  [t._buf for t in out_tensors], expected_grads, set(persistent),
-                                  [(d, old, dict(d)) for d, old in opt_state_before], rng_states)
-            if reason is None:
-                reason = _plan.checked_guard_positions(plan)
+            reason = self._verify_both(plan, first, obs)
             if reason is not None:
                 self._give_up(variant, reason)
-                return result
+                return
         if self.fuse:
-            self._fuse(plan, verify, before, after, input_arrays, out_tensors, expected_grads, persistent,
-                       opt_state_before, rng_states)
+            self._fuse(plan, verify, first, obs)
         referenced = {id(a) for a in plan.persistent_arrays}
-        variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
+        variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
-        variant.guard_slots = slots_before
+        variant.guard_slots = obs.slots_before
         variant.guard_grads = [(t, g) for t, g in plan.end_grads]
         variant.plan = plan
-        variant.input_grads = [k for k, _ in input_grads]
+        variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None
         variant.stage = 3
         self.captures += 1
         _log.debug("ng.compile: captured %s: %d launches, replayed as %d calls", self.__name__,
                    len(plan.kernel_names), len(plan.steps))
-        return result
 
-    def _fuse(self, plan, verify, before, after, input_arrays, out_tensors, expected_grads, persistent,
-              opt_state_before, rng_states) -> None:
+    def _verify_both(self, plan, first: "_Observation", obs: "_Observation") -> Optional[str]:
+        """Replay against the first recorded call, then the second (the state ends as the second left it).
+
+        The first call had other inputs (usually): a value computed outside the kernels from an argument (an
+        index array converted in NumPy, say) is stale in the plan and shows up there, integers included.
+        """
+        if not all(np.array_equal(a, b) for a, b in zip(first.inputs_before, obs.inputs_before)):
+            reason = self._verify(plan, first)
+            if reason is not None:
+                # the first call's replay left the state as that call did: replaying the second one puts it back
+                # as the eager step left it (verify restores the second call's state when its replay differs)
+                self._verify(plan, obs)
+                return f"{reason} (replaying the first recorded call, with other inputs)"
+        reason = self._verify(plan, obs)
+        if reason is None:
+            reason = _plan.checked_guard_positions(plan)
+        return reason
+
+    def _fuse(self, plan, verify: bool, first: "_Observation", obs: "_Observation") -> None:
         """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
         loop_steps = plan.steps
         try:
@@ -372,17 +426,12 @@ class CompiledFunction:
             return
         if not plan.sources or not verify:
             return
-        reason = _plan.verify(plan, None, before, after, input_arrays, [t._buf for t in out_tensors],
-                              expected_grads, set(persistent), [(d, old, dict(d)) for d, old in opt_state_before],
-                              rng_states)
-        if reason is None:
-            reason = _plan.checked_guard_positions(plan)
+        reason = self._verify_both(plan, first, obs)
         if reason is not None:
             _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
                        "launch", self.__name__, reason)
             plan.steps, plan.sources = loop_steps, []
-            _plan.verify(plan, None, before, after, input_arrays, [t._buf for t in out_tensors], expected_grads,
-                         set(persistent), [(d, old, dict(d)) for d, old in opt_state_before], rng_states)
+            self._verify(plan, obs)
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:

@@ -402,6 +402,9 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8)))
 
 
+_PYTHON_NUMBERS = (bool, int, float, complex, str, type(None), tuple)
+
+
 def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: list, expected_outputs: list,
            expected_grads: list, persistent_owner_ids: set, python_state: list,
            rng_states: tuple = (None, None)) -> Optional[str]:
@@ -412,7 +415,7 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
     Returns why the replay differs, or None; in both cases the persistent state ends as ``after``.
     """
     for d, old, _ in python_state:
-        d.update({k: v for k, v in old.items() if not isinstance(v, Tensor)})
+        d.update({k: v for k, v in old.items() if isinstance(v, _PYTHON_NUMBERS)})
     if rng_states[0] is not None:  # the replay draws what the recorded call drew
         creation._rng.bit_generator.state = rng_states[0]
     for key, (own, copy) in before.items():
@@ -450,7 +453,7 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
     if reason is None:
         for d, _, new in python_state:
             for k, v in new.items():
-                if not isinstance(v, Tensor) and not _same_leaf(d.get(k), v):
+                if isinstance(v, _PYTHON_NUMBERS) and not _same_leaf(d.get(k), v):
                     reason = f"replaying the optimizer update leaves its state '{k}' at {d.get(k)!r}, not {v!r}"
     if reason is None:
         for k, (arr, want) in enumerate(zip(plan.output_arrays, expected_outputs)):
@@ -471,7 +474,7 @@ def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: 
         if suspect is not None:
             reason += f"; first suspect: {suspect}"
         for d, _, new in python_state:
-            d.update(new)
+            d.update({k: v for k, v in new.items() if isinstance(v, _PYTHON_NUMBERS)})
         for key, (own, copy) in after.items():
             if own.flags.writeable:
                 np.copyto(own, copy)
