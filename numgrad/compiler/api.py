@@ -46,6 +46,7 @@ _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-c
 _BACKENDS = ("inductor", "numgrad", "eager")
 _OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
 _MAX_SNAPSHOT_BYTES = 1 << 30
+_RECORDING_RETRIES = 2  # consecutive calls that differ are recorded again this many times before giving up
 
 
 # ------------------------------------------------------------------ arguments as trees of tensors and constants
@@ -105,7 +106,8 @@ def _tensor_key(t: Tensor) -> tuple:
 class _Variant:
     """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
 
-    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads")
+    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads",
+                 "retries")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
@@ -116,6 +118,7 @@ class _Variant:
         self.guard_grads: list = []
         self.reason: Optional[str] = None
         self.input_grads: list = []  # positions of arguments whose .grad the step sets
+        self.retries = 0
 
     def guards_hold(self) -> bool:
         for t, buf in self.guard_bufs:
@@ -366,6 +369,12 @@ class CompiledFunction:
         rec = obs.rec
         reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
         if reason is not None:
+            if variant.retries < _RECORDING_RETRIES:
+                # eager numgrad may take another path now and then (a deferred loss summed by the backward kernel
+                # or by its own reduction): record once more and compare with this call
+                variant.retries += 1
+                variant.recording = obs
+                return
             self._give_up(variant, reason)
             return
         try:
