@@ -279,7 +279,7 @@ class CompiledFunction:
             variant.recording = obs
             variant.stage = 2
             return result
-        self._build(variant, variant.recording, obs, inputs)
+        self._build(variant, variant.recording, obs)
         return result
 
     def _observed_call(self, variant: _Variant, inputs: list, args, kwargs):
@@ -361,10 +361,10 @@ class CompiledFunction:
     def _verify(self, plan, obs: "_Observation") -> Optional[str]:
         """Replay ``plan`` against the recorded call ``obs`` (its state before, inputs, state and outputs after)."""
         expected_grads = [obs.grad_values.get(id(t)) for t, _ in plan.end_grads]
-        return _plan.verify(plan, None, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
+        return _plan.verify(plan, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
                             set(obs.persistent), obs.python_state, obs.rng_states)
 
-    def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation", inputs: list) -> None:
+    def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
         """Turn the second recorded call into a verified plan (or give up with the reason)."""
         rec = obs.rec
         reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
@@ -378,7 +378,7 @@ class CompiledFunction:
             self._give_up(variant, reason)
             return
         try:
-            plan = _plan.build_plan(rec.launches, rec.derived, inputs, obs.input_arrays, obs.out_structure,
+            plan = _plan.build_plan(rec.launches, rec.derived, obs.input_arrays, obs.out_structure,
                                     obs.out_tensors, obs.end_grads, set(obs.persistent),
                                     [t for t, _ in obs.grads_before])
         except _plan.NotCapturable as exc:

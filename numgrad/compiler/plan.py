@@ -13,10 +13,12 @@
   those); numbers a kernel returns are checked on replay (an out-of-range target, a count that
   Python used), and a different value abandons the replay before any persistent buffer was
   written, so the call runs eagerly instead;
-- ``verify`` replays the plan once from the state before the recorded call, with every
-  temporary filled with NaN, and requires bit-identical state, outputs and gradients: a
-  computation outside numgrad's kernels (NumPy in an op, Python arithmetic on data) shows up
-  as a difference there, and the step is not compiled.
+- draws from numgrad's default generator are drawn again on replay, and an optimizer's update
+  is called again (its scalars follow Python state);
+- ``verify`` replays the plan from the state before a recorded call (``api`` does it for both
+  recordings), with every float temporary filled with NaN, and requires bit-identical state,
+  outputs and gradients: a computation outside numgrad's kernels (NumPy in an op, Python
+  arithmetic on data) shows up as a difference there, and the step is not compiled.
 
 >>> import numgrad as ng
 >>> Plan.__name__
@@ -284,7 +286,7 @@ def _param_of(flat: np.ndarray, tensors: list):
     return None
 
 
-def build_plan(launches: list, derived: dict, inputs: list, input_arrays: list, outputs_structure, output_tensors: list,
+def build_plan(launches: list, derived: dict, input_arrays: list, outputs_structure, output_tensors: list,
                end_grads: list, persistent_owner_ids: set, params: list) -> Plan:
     """The plan of recorded ``launches`` (the second recording); see the module docstring."""
     plan = Plan()
@@ -405,7 +407,7 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
 _PYTHON_NUMBERS = (bool, int, float, complex, str, type(None), tuple)
 
 
-def verify(plan: Plan, launches: list, before: dict, after: dict, input_arrays: list, expected_outputs: list,
+def verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,
            expected_grads: list, persistent_owner_ids: set, python_state: list,
            rng_states: tuple = (None, None)) -> Optional[str]:
     """Replay ``plan`` from the state ``before`` (owner id -> copy) with NaN temporaries and compare with ``after``.
