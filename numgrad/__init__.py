@@ -52,4 +52,3 @@ _interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
 from .compiler import compile  # noqa: E402,F401
-
