@@ -473,3 +473,13 @@ def test_a_pending_value_reading_a_parameter_sees_it_before_the_replayed_update(
     assert compiled.replays == 2
     assert np.array_equal(doubled.numpy(), before.numpy() * 2)
     assert not np.array_equal(w.detach().numpy(), before.numpy())
+
+
+def test_cache_size_limit_bounds_the_variants():
+    w = ng.ones(1)
+    compiled = ng.compile(lambda x: (x * w).sum(), dynamic=True, options={"cache_size_limit": 2})
+    for n in (2, 3, 4):
+        for _ in range(4):
+            assert compiled(ng.ones(n)).item() == float(n)
+    assert len(compiled._variants) == 2 and compiled.replays == 2
+    assert "cache_size_limit (2)" in compiled.fallback_reason
