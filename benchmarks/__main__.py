@@ -32,6 +32,7 @@ import numgrad as ng
 from benchmarks import bench_fusion, bench_nn
 from benchmarks import bench_gpt
 from benchmarks import bench_rnn
+from benchmarks import bench_compile
 from benchmarks.common import median_time, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -345,6 +346,8 @@ def main(argv=None) -> dict:
     res["nn"]["gpt_step_b8_t64_d128"] = bench_gpt.run(repeats=5 if quick else 20)
     for name, r in bench_rnn.run(repeats=5 if quick else 30).items():
         res["nn"][f"{name}_b{bench_rnn.BATCH}_h{bench_rnn.HIDDEN}"] = r
+    print("\n== ng.compile: eager vs captured-and-replayed steps (bench_compile) ==")
+    res["ng_compile"] = {k: {n: v for n, v in r.items()} for k, r in bench_compile.run(quick=quick).items()}
     for name, r in res["nn"].items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r.items() if v))
 

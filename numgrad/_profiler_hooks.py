@@ -23,6 +23,14 @@ import numpy as np
 
 from .ir import expr as ex
 
+# ng.compile's capture (numgrad.compiler.recorder): while a step is recorded, a function called with each array
+# the backend fills with a constant in NumPy (no kernel to record), so replay refills it; None otherwise
+_capture_fill: Optional[Callable] = None
+# ... and one called with each scalar a map kernel gets read out of an array (a 0-d result, a broadcast
+# gradient), so replay reads it from that memory again instead of baking in this step's value
+_capture_scalar: Optional[Callable] = None
+# ... and one called with the 0-d array a reduction kernel's returned number was put in (replay writes it there)
+_capture_result: Optional[Callable] = None
 _ACTIVE = False  # read by the hooks in cache.py, function.py, lazy.py, backward.py, elementwise.py, deferred.py
 _bypass: Any = None  # the object whose next hooked call is the profiler's own re-call
 

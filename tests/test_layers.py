@@ -32,6 +32,7 @@ LAYERS = [
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
              "numgrad.onnx"]),
     ("linalg", ["numgrad.linalg"]),  # torch.linalg's namespace: ops only, above the top layer's packages
+    ("compile", ["numgrad.compiler"]),
     ("binding", ["numgrad._tensor_methods"]),
     ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import update_wrapper
 
+from .. import _profiler_hooks as _hooks
 from ..device import cpu, cuda0, devices_differ
 from .cpu.backend import CPU, CpuBackend
 from .cuda.array import DeviceArray
@@ -121,14 +122,21 @@ def empty_for(inputs, shape, dtype):
 
 def full_for(inputs, shape, dtype, value):
     """A new array of ``shape`` filled with ``value``, on the device of ``inputs``."""
-    return _pick(inputs).full(shape, dtype, value)
+    out = _pick(inputs).full(shape, dtype, value)
+    if _hooks._capture_fill is not None:  # ng.compile is recording a step: replay refills it
+        _hooks._capture_fill(out, value)
+    return out
 
 
 def full(shape, dtype, value, device=None):
     """A new array of ``shape`` filled with ``value`` on ``device`` (default: the CPU), written where it lives."""
     if device is None or device.type == "cpu":  # every backward pass seeds its gradient here
-        return _cpu_full(shape, dtype, value)
-    return _cuda_backend().full(shape, dtype, value)
+        out = _cpu_full(shape, dtype, value)
+    else:
+        out = _cuda_backend().full(shape, dtype, value)
+    if _hooks._capture_fill is not None:  # ng.compile is recording a step: replay refills it
+        _hooks._capture_fill(out, value)
+    return out
 
 
 def to_device(arr, device):

@@ -238,6 +238,14 @@ def _view(arr: np.ndarray, shape: tuple, strides: list) -> np.ndarray:
     )
 
 
+def _result_array(total, acc) -> np.ndarray:
+    """The number a reduction kernel returned, as the 0-d array of dtype ``acc`` the ops get."""
+    out = np.asarray(total, dtype=np.dtype(acc))
+    if _profiler._capture_result is not None:  # ng.compile: replay writes the kernel's result here
+        _profiler._capture_result(out)
+    return out
+
+
 def _all_broadcast(a: np.ndarray) -> bool:
     """True for an array that holds one value repeated (e.g. the expand() of a scalar grad)."""
     for n, st in zip(a.shape, a.strides):
@@ -273,8 +281,11 @@ def prepare(inputs, shape: tuple, outs: list):
         else:
             # scalars, 0-d arrays and arrays that repeat one value (stride 0 everywhere)
             kinds.append("s")
-            args.append(a.reshape(-1)[0] if isinstance(a, np.ndarray) and a.size else
-                        a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a)
+            value = (a.reshape(-1)[0] if isinstance(a, np.ndarray) and a.size else
+                     a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a)
+            if _profiler._capture_scalar is not None and isinstance(a, np.ndarray):
+                _profiler._capture_scalar(value, a)  # ng.compile: this value is read from memory on replay
+            args.append(value)
     if fast:
         for o in outs:
             if not o.flags.c_contiguous:
@@ -420,7 +431,7 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate((root,), 0, shape, reducer)
-    return np.asarray(fn(size, *call_args), dtype=np.dtype(_compute_name(acc)))
+    return _result_array(fn(size, *call_args), _compute_name(acc))
 
 
 def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out: int) -> str:
@@ -481,7 +492,7 @@ def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, o
     fn = mod.parallel if size >= PARALLEL_THRESHOLD else mod.serial
     if _profiler._ACTIVE:  # numgrad.profiler hook (off: one attribute check)
         _profiler._annotate(tuple(map_roots) + (reduce_root,), len(outs), shape, "sum")
-    return np.asarray(fn(size, *out_views, *call_args), dtype=np.dtype(acc))
+    return _result_array(fn(size, *out_views, *call_args), acc)
 
 _IDENTITY = forward_roots(ELEMENTWISE["identity"])
 

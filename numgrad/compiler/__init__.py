@@ -1,0 +1,17 @@
+"""``ng.compile``: capture a step's kernel launches once, replay them without per-op Python.
+
+- ``recorder``: records one eager run (kernel launches, optimizer updates, data reads)
+- ``state``: finds the persistent state a step reaches (modules, optimizers, tensors)
+- ``plan``: turns recordings into a replayable, verified plan
+- ``api``: ``compile``, the guards and variants, ``OptimizedModule``
+
+>>> import numgrad as ng
+>>> callable(ng.compile)
+True
+"""
+from __future__ import annotations
+
+from .api import CompiledFunction, OptimizedModule, compile
+from .recorder import GraphBreak
+
+__all__ = ["compile", "CompiledFunction", "OptimizedModule", "GraphBreak"]

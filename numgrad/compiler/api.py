@@ -1,0 +1,577 @@
+"""``ng.compile``: PyTorch's ``torch.compile`` entry point over numgrad's capture and replay.
+
+A compiled function runs eagerly on its first call for a new guard key (kernels compile), is
+recorded on the next two (``recorder.Recording``) and from then on replays the captured launches
+(``plan.Plan``): no autograd recording, no lazy regions, no per-op Python - one Python loop over
+prepared (kernel, arguments) pairs, plus one Python call per optimizer update.
+
+The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
+``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
+``training`` flag of every module the step reaches, fusion on/off, the default dtype and the
+kernel thread count; a captured plan also checks that the
+parameters, buffers and ``.grad`` tensors it was captured with are still the ones in place.
+A new key captures a new variant (at most ``cache_size_limit`` of them, 8 by default as in
+PyTorch); past that the function runs eagerly.  Shapes are always specialized: ``dynamic=True``
+is accepted but still captures one variant per shape (numgrad's replay binds buffers of one size).
+
+What cannot be captured runs eagerly, with the reason logged once (``NUMGRAD_DEBUG=1``) and kept in
+``compiled.fallback_reason``; under ``fullgraph=True`` it raises ``GraphBreak`` instead.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import _pending_readers, _profiler_hooks, creation
+from .._dtypes import get_default_dtype
+from ..autograd import is_grad_enabled
+from ..fusion.state import is_fusion_enabled
+from ..kernels.config import get_num_threads
+from ..kernels.cuda.array import DeviceArray
+from ..nn.modules.module import Module
+from ..tensor import Tensor
+from . import codegen
+from . import plan as _plan
+from .plan import owner
+from .recorder import GraphBreak, Recording, _active
+from .state import reachable_state
+
+_log = logging.getLogger("numgrad")
+
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_BACKENDS = ("inductor", "numgrad", "eager")
+_OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
+_MAX_SNAPSHOT_BYTES = 1 << 30
+_RECORDING_RETRIES = 2  # consecutive calls that differ are recorded again this many times before giving up
+
+
+# ------------------------------------------------------------------ arguments as trees of tensors and constants
+def _flatten(value, tensors: list):
+    """``value`` with every tensor replaced by its index in ``tensors`` (appended); other leaves kept."""
+    if isinstance(value, Tensor):
+        tensors.append(value)
+        return _TensorSlot(len(tensors) - 1)
+    if type(value) in (tuple, list):
+        return type(value)(_flatten(v, tensors) for v in value)
+    if type(value) is dict:
+        return {k: _flatten(v, tensors) for k, v in value.items()}
+    return value
+
+
+def _unflatten(structure, arrays: list):
+    if type(structure) is _TensorSlot:
+        return Tensor(arrays[structure.index].copy())
+    if type(structure) in (tuple, list):
+        return type(structure)(_unflatten(v, arrays) for v in structure)
+    if type(structure) is dict:
+        return {k: _unflatten(v, arrays) for k, v in structure.items()}
+    return structure
+
+
+class _TensorSlot:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+_CONSTANT_TYPES = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _constant_key(structure) -> Any:
+    """A hashable key for the non-tensor parts of the arguments (values of constants, identity of objects)."""
+    if type(structure) is _TensorSlot:
+        return ("T",)
+    if type(structure) in (tuple, list):
+        return (type(structure).__name__,) + tuple(_constant_key(v) for v in structure)
+    if type(structure) is dict:
+        return ("dict",) + tuple((k, _constant_key(v)) for k, v in structure.items())
+    if isinstance(structure, _CONSTANT_TYPES):
+        return (type(structure).__name__, structure)
+    return ("id", id(structure))
+
+
+def _tensor_key(t: Tensor) -> tuple:
+    arr = t._data  # a lazy argument is computed now: the step reads its memory
+    if type(arr) is DeviceArray:
+        return ("cuda",)
+    return (arr.shape, arr.dtype.str, arr.strides, arr.flags.c_contiguous, t._requires_grad, t.grad is None)
+
+
+# ------------------------------------------------------------------ one guard key's captured variant
+class _Variant:
+    """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
+
+    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads",
+                 "retries")
+
+    def __init__(self):
+        self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
+        self.recording = None
+        self.plan = None
+        self.guard_bufs: list = []
+        self.guard_slots: list = []
+        self.guard_grads: list = []
+        self.reason: Optional[str] = None
+        self.input_grads: list = []  # positions of arguments whose .grad the step sets
+        self.retries = 0
+
+    def guards_hold(self) -> bool:
+        for t, buf in self.guard_bufs:
+            if t._buf is not buf:
+                return False
+        for registry, key, t in self.guard_slots:
+            if registry.get(key) is not t:
+                return False
+        for t, g in self.guard_grads:
+            if t.grad is not g:
+                return False
+        return True
+
+
+class _Observation:
+    """One recorded eager call and what checking a plan against it needs."""
+
+    def __init__(self):
+        self.persistent: dict = {}  # owner id -> owner array of the state the step reaches
+        self.rec = None
+        self.verify = False
+        self.before: dict = {}
+        self.after: dict = {}
+        self.input_arrays: list = []
+        self.inputs_before: list = []
+        self.bufs_before: dict = {}
+        self.grads_before: list = []
+        self.slots_before: list = []
+        self.opt_state_before: list = []
+        self.python_state: list = []
+        self.rng_states: tuple = (None, None)
+        self.out_structure = None
+        self.out_tensors: list = []
+        self.out_values: list = []
+        self.end_grads: list = []
+        self.grad_values: dict = {}
+        self.input_grads: list = []
+
+
+class CompiledFunction:
+    """What ``ng.compile(fn)`` returns for a function: call it like ``fn`` (see the module docstring).
+
+    >>> import numgrad as ng
+    >>> w = ng.ones(3)
+    >>> step = ng.compile(lambda x: (x * w).sum())
+    >>> [step(ng.ones(3)).item() for _ in range(4)]
+    [3.0, 3.0, 3.0, 3.0]
+    >>> step.replays
+    1
+    """
+
+    def __init__(self, fn: Callable, fullgraph: bool = False, dynamic: Optional[bool] = None,
+                 cache_size_limit: int = 8, verify: bool = True, fuse: bool = True):
+        self._fn = fn
+        self.fullgraph = fullgraph
+        self.dynamic = dynamic
+        self.cache_size_limit = cache_size_limit
+        self.verify = verify
+        self.fuse = fuse
+        self._variants: dict = {}
+        self._modules: Optional[list] = None
+        self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
+        self.captures = 0
+        self.recaptures = 0
+        self.replays = 0
+        self.eager_calls = 0
+        # a plan's buffers are shared by its replays: calls from several threads take turns
+        self._lock = threading.RLock()
+        functools.update_wrapper(self, fn, updated=())
+
+    # ------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        if _active:  # a compiled function called while another step is being recorded: part of that step
+            return self._fn(*args, **kwargs)
+        with self._lock:
+            return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
+        inputs: list = []
+        structure = _flatten((args, kwargs), inputs)
+        if self._modules is None:
+            self._modules = reachable_state(self._fn, args, kwargs).modules
+        try:
+            tensor_keys = tuple(_tensor_key(t) for t in inputs)
+            # fusion, the default dtype and the thread count change which kernels eager code would launch
+            key = (tensor_keys, _constant_key(structure), is_grad_enabled(),
+                   tuple(m.training for m in self._modules), is_fusion_enabled(), get_default_dtype(),
+                   get_num_threads())
+        except TypeError:
+            return self._eager("an argument cannot be used in a guard", args, kwargs)
+        variant = self._variants.get(key)
+        if variant is None:
+            if len(self._variants) >= self.cache_size_limit:
+                return self._eager(f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys "
+                                   "run eagerly", args, kwargs)
+            variant = self._variants[key] = _Variant()
+            if any(k == ("cuda",) for k in tensor_keys):
+                self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
+                              NotImplementedError)
+        if variant.reason is not None:
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
+        if variant.stage == 3:
+            if variant.guards_hold():
+                return self._replay(variant, inputs, args, kwargs)
+            self.recaptures += 1
+            variant.stage, variant.plan, variant.recording = 0, None, None
+        return self._capture_step(variant, inputs, args, kwargs)
+
+    def _eager(self, reason: str, args, kwargs):
+        if self.fallback_reason != reason:
+            _log.debug("ng.compile: %s runs eagerly: %s", self.__name__, reason)
+        self.fallback_reason = reason
+        self.eager_calls += 1
+        return self._fn(*args, **kwargs)
+
+    def _give_up(self, variant: _Variant, reason: str, error=GraphBreak) -> None:
+        if self.fullgraph:
+            raise error(f"ng.compile(fullgraph=True): {reason}")
+        variant.reason = reason
+        variant.recording = None  # its arrays are no longer needed
+        self.fallback_reason = reason
+        _log.debug("ng.compile: %s runs eagerly: %s", getattr(self, "__name__", "function"), reason)
+
+    # ------------------------------------------------------------ replay
+    def _replay(self, variant: _Variant, inputs: list, args, kwargs):
+        if _profiler_hooks._ACTIVE and _profiler_hooks._outer(self):  # the profiler shows the step as one op
+            return _profiler_hooks._op(f"compiled {self.__name__}", None, self._replay,
+                                       (variant, inputs, args, kwargs), {}, self)
+        plan = variant.plan
+        pending = _pending_readers._pending
+        if pending:  # a deferred computation outside the step reads memory the step writes: it runs first
+            for key, arr in plan.persistent_keys:
+                if key in pending:
+                    _pending_readers.flush_readers(arr)
+        try:
+            plan.run([t._buf for t in inputs])
+        except _plan.AbandonReplay as exc:
+            _log.debug("ng.compile: %s: %s; this call runs eagerly", self.__name__, exc)
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
+        self.replays += 1
+        n_out = len(plan.output_arrays) - len(variant.input_grads)
+        for j, k in enumerate(variant.input_grads):
+            inputs[k].grad = Tensor(plan.output_arrays[n_out + j].copy())
+        return _unflatten(plan.outputs, plan.output_arrays)
+
+    # ------------------------------------------------------------ capture
+    def _capture_step(self, variant: _Variant, inputs: list, args, kwargs):
+        if variant.stage == 0:
+            variant.stage = 1
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
+        result, obs = self._observed_call(variant, inputs, args, kwargs)
+        if variant.reason is not None:
+            return result
+        if variant.stage == 1:
+            variant.recording = obs
+            variant.stage = 2
+            return result
+        self._build(variant, variant.recording, obs)
+        return result
+
+    def _observed_call(self, variant: _Variant, inputs: list, args, kwargs):
+        """Run the step once, recorded, with what a verification needs (state before and after, outputs)."""
+        state = reachable_state(self._fn, args, kwargs)
+        obs = _Observation()
+        persistent = obs.persistent
+        for t in state.tensors.values():
+            buf = t._data  # a pending value in the state is computed before the step, as it would be when read
+            if type(buf) is DeviceArray:
+                self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
+                              NotImplementedError)
+                return self._fn(*args, **kwargs), None
+            own = owner(buf)
+            persistent[id(own)] = own
+        obs.input_arrays = [t._buf for t in inputs]
+        obs.inputs_before = [a.copy() for a in obs.input_arrays]
+        obs.verify = self.verify and sum(o.nbytes for o in persistent.values()) <= _MAX_SNAPSHOT_BYTES
+        obs.before = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
+        obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
+        obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
+        obs.slots_before = list(state.module_slots)
+        # optimizer state dicts and parameter groups: their numbers (Adam's step count, a scheduler's lr) are
+        # read by the optimizer update that replay calls again
+        obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
+                                for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+        rng_before = creation._rng.bit_generator.state
+        result, rec, (obs.out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs)
+        if variant.reason is not None:
+            return result, None
+        obs.rec = rec
+        obs.rng_states = (rng_before, creation._rng.bit_generator.state)
+        reason = _rebinding(obs.bufs_before, obs.slots_before, obs.opt_state_before)
+        if reason is None and any(not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+                                  for a, b in zip(obs.input_arrays, obs.inputs_before)):
+            reason = "the step writes into a tensor argument in place"
+        if reason is not None:
+            self._give_up(variant, reason)
+            return result, None
+        obs.end_grads = [(t, t.grad) for t, _ in obs.grads_before]
+        obs.grad_values = {id(t): (g._buf.copy() if g is not None else None) for t, g in obs.end_grads}
+        obs.after = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
+        obs.python_state = [(d, old, dict(d)) for d, old in obs.opt_state_before]
+        # the .grad an argument got is returned like an output (a fresh tensor per call)
+        obs.input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
+        obs.out_tensors = out_tensors + [g for _, g in obs.input_grads]
+        obs.out_values = [t._buf.copy() for t in obs.out_tensors]
+        return result, obs
+
+    def _record(self, variant, state, inputs, args, kwargs):
+        foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
+        with Recording(state.optimizers, self.fullgraph) as rec:
+            result = self._fn(*args, **kwargs)
+            out_tensors: list = []
+            out_structure = _flatten(result, out_tensors)
+            for t in out_tensors:
+                t._data  # computed inside the recording: the plan produces it
+        self.eager_calls += 1
+        reason = None
+        if rec.data_reads:
+            reason = rec.data_reads[0]
+        elif rec.device_arrays:
+            reason = "CUDA tensors are not captured yet (only the CPU backend is)"
+        elif foreign_grads:
+            reason = ("a tensor argument that requires grad is not a leaf, or already has a .grad: gradients flowing "
+                      "into another graph, or accumulating into an argument's .grad, are not captured")
+        elif rec.backward_calls == 0 and any(t._requires_grad for t in out_tensors):
+            reason = ("the step returns a tensor that requires grad and runs no backward: a compiled forward cannot "
+                      "be differentiated yet; compile the whole training step (forward, backward, optimizer step) "
+                      "or run under no_grad()")
+        else:
+            bad = [v for v in _leaves(out_structure) if type(v) is not _TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
+            if bad:
+                reason = f"the step returns a {type(bad[0]).__name__}, which replay cannot rebuild"
+        if reason is not None:
+            self._give_up(variant, reason)
+        return result, rec, (out_structure, out_tensors)
+
+    def _verify(self, plan, obs: "_Observation") -> Optional[str]:
+        """Replay ``plan`` against the recorded call ``obs`` (its state before, inputs, state and outputs after)."""
+        expected_grads = [obs.grad_values.get(id(t)) for t, _ in plan.end_grads]
+        return _plan.verify(plan, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
+                            set(obs.persistent), obs.python_state, obs.rng_states)
+
+    def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
+        """Turn the second recorded call into a verified plan (or give up with the reason)."""
+        rec = obs.rec
+        reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
+        if reason is not None:
+            if variant.retries < _RECORDING_RETRIES:
+                # eager numgrad may take another path now and then (a deferred loss summed by the backward kernel
+                # or by its own reduction): record once more and compare with this call
+                variant.retries += 1
+                variant.recording = obs
+                return
+            self._give_up(variant, reason)
+            return
+        try:
+            plan = _plan.build_plan(rec.launches, rec.derived, obs.input_arrays, obs.out_structure,
+                                    obs.out_tensors, obs.end_grads, set(obs.persistent),
+                                    [t for t, _ in obs.grads_before])
+        except _plan.NotCapturable as exc:
+            self._give_up(variant, str(exc))
+            return
+        verify = obs.verify and first.verify
+        if verify:
+            reason = self._verify_both(plan, first, obs)
+            if reason is not None:
+                self._give_up(variant, reason)
+                return
+        if self.fuse:
+            self._fuse(plan, verify, first, obs)
+        referenced = {id(a) for a in plan.persistent_arrays}
+        variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
+                              if t._buf is not None and id(owner(t._buf)) in referenced]
+        variant.guard_slots = obs.slots_before
+        variant.guard_grads = [(t, g) for t, g in plan.end_grads]
+        variant.plan = plan
+        variant.input_grads = [k for k, _ in obs.input_grads]
+        variant.recording = None
+        variant.stage = 3
+        self.captures += 1
+        _log.debug("ng.compile: captured %s: %d launches, replayed as %d calls", self.__name__,
+                   len(plan.kernel_names), len(plan.steps))
+
+    def _verify_both(self, plan, first: "_Observation", obs: "_Observation") -> Optional[str]:
+        """Replay against the first recorded call, then the second (the state ends as the second left it).
+
+        The first call had other inputs (usually): a value computed outside the kernels from an argument (an
+        index array converted in NumPy, say) is stale in the plan and shows up there, integers included.
+        """
+        if not all(np.array_equal(a, b) for a, b in zip(first.inputs_before, obs.inputs_before)):
+            reason = self._verify(plan, first)
+            if reason is not None:
+                # the first call's replay left the state as that call did: replaying the second one puts it back
+                # as the eager step left it (verify restores the second call's state when its replay differs)
+                self._verify(plan, obs)
+                return f"{reason} (replaying the first recorded call, with other inputs)"
+        reason = self._verify(plan, obs)
+        if reason is None:
+            reason = _plan.checked_guard_positions(plan)
+        return reason
+
+    def _fuse(self, plan, verify: bool, first: "_Observation", obs: "_Observation") -> None:
+        """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
+        loop_steps = plan.steps
+        try:
+            plan.steps, plan.sources = codegen.fuse_steps(loop_steps)
+        except Exception as exc:  # noqa: BLE001 - a step that does not compile replays as a Python loop
+            _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
+                       self.__name__, type(exc).__name__, exc)
+            plan.steps, plan.sources = loop_steps, []
+            return
+        if not plan.sources or not verify:
+            return
+        reason = self._verify_both(plan, first, obs)
+        if reason is not None:
+            _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
+                       "launch", self.__name__, reason)
+            plan.steps, plan.sources = loop_steps, []
+            self._verify(plan, obs)
+
+    # ------------------------------------------------------------ inspection
+    def explain(self) -> str:
+        """The captured plans (one per guard key) and the reasons of eager fallbacks, as text.
+
+        >>> import numgrad as ng
+        >>> w = ng.ones(3)
+        >>> step = ng.compile(lambda x: (x * w).sum())
+        >>> for _ in range(3):
+        ...     _ = step(ng.ones(3))
+        >>> print(step.explain().splitlines()[0])
+        captured step: 1 launches, 1 staged inputs, 1 outputs
+        """
+        parts = []
+        for key, variant in self._variants.items():
+            if variant.plan is not None:
+                parts.append(variant.plan.describe())
+            elif variant.reason is not None:
+                parts.append(f"runs eagerly: {variant.reason}")
+            else:
+                parts.append(f"not captured yet (stage {variant.stage} of 3)")
+        return "\n".join(parts) if parts else "not called yet"
+
+
+def _leaves(structure):
+    if type(structure) in (tuple, list):
+        for v in structure:
+            yield from _leaves(v)
+    elif type(structure) is dict:
+        for v in structure.values():
+            yield from _leaves(v)
+    else:
+        yield structure
+
+
+def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:
+    """Why the step rebinds state instead of updating it in place (the replay could not follow), or None."""
+    for t, buf in bufs_before.values():
+        if t._buf is not buf and buf is not None:
+            return (f"the step replaces the memory of a tensor of shape {tuple(t.shape)} (`.data =` or a new state "
+                    "tensor) instead of writing it in place")
+    for registry, key, t in slots_before:
+        if registry.get(key) is not t:
+            return f"the step replaces module parameter or buffer '{key}'"
+    for d, copy in opt_state_before:
+        for k, v in copy.items():
+            if isinstance(v, Tensor) and d.get(k) is not v:
+                return f"the step replaces optimizer state '{k}'"
+    return None
+
+
+class OptimizedModule(Module):
+    """What ``ng.compile(module)`` returns: the module, with its call compiled (PyTorch's ``OptimizedModule``).
+
+    ``_orig_mod`` is the original module (a submodule, so ``state_dict`` keys start with ``_orig_mod.`` as
+    PyTorch's do); attributes not found on the wrapper are looked up on it.
+
+    >>> import numgrad as ng
+    >>> m = ng.compile(ng.nn.Linear(2, 1))
+    >>> type(m._orig_mod).__name__
+    'Linear'
+    """
+
+    def __init__(self, mod: Module, compiled: CompiledFunction):
+        super().__init__()
+        self._orig_mod = mod
+        object.__setattr__(self, "_compiled_call", compiled)
+
+    def forward(self, *args, **kwargs):
+        return self._compiled_call(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["_orig_mod"], name)
+
+
+def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynamic: Optional[bool] = None,
+            backend: Any = "inductor", mode: Optional[str] = None, options: Optional[dict] = None,
+            disable: bool = False):
+    """Capture a function's (or a module's) kernel launches once and replay them (PyTorch's ``torch.compile``).
+
+    ``model`` may contain a whole training step: forward, ``loss.backward()``, ``optimizer.step()``,
+    ``zero_grad()`` and in-place updates under ``no_grad``.  Results are bit-identical to eager
+    (the same kernels in the same order).  Used as ``@ng.compile`` or ``@ng.compile(fullgraph=True)``
+    too.  ``backend`` may be ``"inductor"`` (PyTorch's default name) or ``"numgrad"`` (both capture) or
+    ``"eager"`` (no capture); ``mode`` accepts PyTorch's names (they all capture the same way);
+    ``options`` takes ``cache_size_limit`` (default 8) and ``verify`` (default True: check one replay
+    against the eager step before using the plan).
+
+    >>> import numgrad as ng
+    >>> model = ng.nn.Linear(4, 2)
+    >>> opt = ng.optim.SGD(model.parameters(), lr=0.1)
+    >>> @ng.compile
+    ... def step(x, y):
+    ...     opt.zero_grad()
+    ...     loss = ((model(x) - y) ** 2).mean()
+    ...     loss.backward()
+    ...     opt.step()
+    ...     return loss
+    >>> x, y = ng.ones(8, 4), ng.zeros(8, 2)
+    >>> losses = [step(x, y) for _ in range(5)]
+    >>> step.replays
+    2
+    """
+    if model is None:
+        def decorate(fn):
+            return compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options,
+                           disable=disable)
+
+        return decorate
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
+    if mode not in _MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(m for m in _MODES if m)}")
+    if backend not in _BACKENDS:
+        raise RuntimeError(f"ng.compile: backend={backend!r} is not supported; numgrad captures with "
+                           f"{_BACKENDS[0]!r} (the default) or 'numgrad', and runs eagerly with 'eager'")
+    settings = {"cache_size_limit": 8, "verify": True, "fuse": True}
+    for key, value in (options or {}).items():
+        if key not in _OPTIONS:
+            raise RuntimeError(f"Unexpected optimization option {key}, known options are {sorted(_OPTIONS)}")
+        if not isinstance(value, _OPTIONS[key]):
+            raise TypeError(f"ng.compile option {key} must be a {_OPTIONS[key].__name__}, got {type(value).__name__}")
+        settings[key] = value
+    if not callable(model):
+        raise RuntimeError(f"ng.compile expects a callable or a Module, got {type(model).__name__}")
+    if disable or backend == "eager":
+        return model
+    if isinstance(model, Module):
+        compiled = CompiledFunction(model.__call__, fullgraph, dynamic, **settings)
+        return OptimizedModule(model, compiled)
+    return CompiledFunction(model, fullgraph, dynamic, **settings)

@@ -1,0 +1,310 @@
+"""Recording one eager run of a step: every kernel launch, every optimizer update, every data read.
+
+Every numgrad kernel is a Numba CPU dispatcher, called from Python either directly (the
+hand-written kernels of ``kernels/cpu``) or through a generated module's guard
+(``kernels.cache._GuardedKernel``).  While a recording is open, ``CPUDispatcher.__call__`` is
+replaced at class level by one that notes (dispatcher, arguments, result) and calls the real
+one; when no recording is open the class is untouched, so eager code pays nothing.
+
+Two more things are noted:
+- an optimizer's per-parameter update (``Optimizer._update``) is kept as one Python call: its
+  scalars (Adam's bias correction, a scheduler's learning rate) come from Python state that
+  changes every step, so replay calls it again instead of baking them in;
+- Python reading tensor data (``.item()``, ``.tolist()``, ``.numpy()``, ``bool(t)``,
+  ``np.asarray(t)``) ends the capture: what the step does next may depend on the value.
+
+>>> import numpy as np, numgrad as ng
+>>> x = ng.ones(3)
+>>> with Recording(optimizers=()) as rec:
+...     y = (x * 2).sum()
+...     _ = y._data
+>>> len(rec.launches) >= 1, rec.data_reads
+(True, [])
+"""
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from typing import Any
+
+import numpy as np
+from numba import _dispatcher
+from numba.core.registry import CPUDispatcher
+
+from .. import _profiler_hooks, creation
+from ..kernels.cuda.array import DeviceArray
+from ..tensor import Tensor
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_base_call = _dispatcher.Dispatcher.__call__
+_active: list = []  # the open Recording (one at a time)
+_lock = threading.Lock()
+
+
+class GraphBreak(RuntimeError):
+    """What ``ng.compile(fn, fullgraph=True)`` raises when ``fn`` cannot be captured whole, with the reason.
+
+    >>> import numgrad as ng
+    >>> step = ng.compile(lambda x: x.sum().item(), fullgraph=True)
+    >>> _ = step(ng.ones(2))  # the first call runs eagerly (kernels compile)
+    >>> try:
+    ...     step(ng.ones(2))
+    ... except GraphBreak as e:
+    ...     print(str(e)[:40])
+    tensor data is read in Python (.item()/.
+    """
+
+
+class KernelLaunch:
+    """One call of a Numba dispatcher from Python."""
+
+    __slots__ = ("dispatcher", "args", "result", "result_array")
+
+    def __init__(self, dispatcher, args, result):
+        self.dispatcher = dispatcher
+        self.args = args
+        self.result = result
+        self.result_array = None  # the 0-d array the returned number was put in (``elementwise._result_array``)
+
+    @property
+    def name(self) -> str:
+        py = getattr(self.dispatcher, "py_func", None)
+        return f"{getattr(py, '__module__', '?')}.{getattr(py, '__name__', 'kernel')}"
+
+
+class OptimizerUpdate:
+    """One ``Optimizer._update(group, flat_param, flat_grad, state, parallel)`` call, replayed as Python."""
+
+    __slots__ = ("optimizer", "method", "args", "param_shape")
+
+    def __init__(self, optimizer, method, args, param_shape):
+        self.optimizer = optimizer
+        self.method = method
+        self.args = args
+        self.param_shape = param_shape
+
+    @property
+    def name(self) -> str:
+        return f"{type(self.optimizer).__name__}._update"
+
+
+class Fill:
+    """A fresh array the backend filled with a constant in NumPy (``backend.full``): replay fills it again."""
+
+    __slots__ = ("array", "value")
+
+    def __init__(self, array, value):
+        self.array = array
+        self.value = value
+
+    @property
+    def name(self) -> str:
+        return f"fill {self.array.shape} {self.array.dtype} with {self.value!r}"
+
+
+class RandomDraw:
+    """An array drawn from numgrad's default generator (``creation._rng``: dropout masks, ``randn`` in a step).
+
+    Replay draws again, from whatever the default generator is then, so the random stream advances exactly
+    as eager's would (``ng.manual_seed`` gives the same masks compiled or not)."""
+
+    __slots__ = ("method", "args", "kwargs", "array")
+
+    def __init__(self, method, args, kwargs, array):
+        self.method, self.args, self.kwargs, self.array = method, args, kwargs, array
+
+    @property
+    def name(self) -> str:
+        return f"random {self.method}{self.array.shape} {self.array.dtype}"
+
+
+class _RecordingGenerator:
+    """Stands in for numgrad's default generator while a step is recorded: array draws are noted."""
+
+    _DRAWS = ("random", "standard_normal", "normal", "uniform", "integers", "bernoulli", "exponential")
+
+    def __init__(self, real, rec: "Recording"):
+        self._real = real
+        self._rec = rec
+
+    def __getattr__(self, name):
+        value = getattr(self._real, name)
+        if name not in self._DRAWS:
+            return value
+
+        def draw(*args, **kwargs):
+            result = value(*args, **kwargs)
+            self._rec._on_draw(name, args, kwargs, result)
+            return result
+
+        return draw
+
+
+def _user_location() -> str:
+    """``file:line`` of the innermost frame outside numgrad (where the user's code read the data)."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep):
+            return f"{frame.filename}:{frame.lineno}"
+    return "inside numgrad"
+
+
+class Recording:
+    """A context manager that records the kernel launches of the code it runs (see the module docstring).
+
+    ``fullgraph=True`` raises ``GraphBreak`` at the first data read instead of noting it.
+    """
+
+    def __init__(self, optimizers=(), fullgraph: bool = False):
+        self.launches: list = []
+        self.data_reads: list = []
+        self.device_arrays = False
+        self.backward_calls = 0
+        self._optimizers = list(optimizers)
+        self._fullgraph = fullgraph
+        self._thread = threading.get_ident()
+        self._depth = 0  # > 0 inside an optimizer update: its kernels belong to the update
+        self._saved: list = []
+        self.derived: dict = {}  # id(scalar) -> (scalar, array it was read from): kept alive, so ids stay unique
+
+    # ------------------------------------------------------------ what is noted
+    def _on_kernel(self, dispatcher, args, kwargs):
+        if self._depth or threading.get_ident() != self._thread:
+            return _base_call(dispatcher, *args, **kwargs)
+        if kwargs:
+            self._break(f"kernel {dispatcher.py_func.__name__} called with keyword arguments")
+        result = _base_call(dispatcher, *args)
+        self.launches.append(KernelLaunch(dispatcher, args, result))
+        return result
+
+    def _on_update(self, optimizer, method, args):
+        if self._depth or threading.get_ident() != self._thread:
+            return method(*args)
+        self.launches.append(OptimizerUpdate(optimizer, method, args, getattr(optimizer, "_param_shape", None)))
+        self._depth += 1
+        try:
+            return method(*args)
+        finally:
+            self._depth -= 1
+
+    def _on_fill(self, array, value):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        if type(array) is DeviceArray:
+            self.device_arrays = True
+            return
+        self.launches.append(Fill(array, value))
+
+    def _on_scalar(self, value, array):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        if isinstance(value, np.bool_):  # NumPy's booleans are two shared objects: the value cannot be traced
+            self._break("a boolean read from a tensor is passed to a kernel as a scalar")
+            return
+        self.derived[id(value)] = (value, array)
+
+    def _on_result(self, array):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        last = self.launches[-1] if self.launches else None
+        if isinstance(last, KernelLaunch) and last.result_array is None and not isinstance(last.result, tuple):
+            last.result_array = array
+
+    def _on_draw(self, method, args, kwargs, result):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        if isinstance(result, np.ndarray):
+            self.launches.append(RandomDraw(method, args, kwargs, result))
+        else:
+            self._break(f"a Python number is drawn from numgrad's generator ({method})")
+
+    def _break(self, reason: str) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        if self._fullgraph:
+            raise GraphBreak(reason)
+        if not self.data_reads:
+            self.data_reads.append(reason)
+
+    # ------------------------------------------------------------ opening and closing
+    def __enter__(self) -> "Recording":
+        with _lock:
+            if _active:
+                raise RuntimeError("ng.compile: a step is already being captured (nested compiled calls are run "
+                                   "eagerly; a second thread cannot capture at the same time)")
+            _active.append(self)
+        rec = self
+
+        def recording_call(dispatcher, *args, **kwargs):
+            return rec._on_kernel(dispatcher, args, kwargs)
+
+        CPUDispatcher.__call__ = recording_call
+        for name in ("_host", "numpy", "__array__"):
+            original = Tensor.__dict__[name]
+            self._saved.append((Tensor, name, original))
+            setattr(Tensor, name, _reading(original, name, self))
+        original_bw = _profiler_hooks.backward_started
+        self._saved.append((_profiler_hooks, "backward_started", original_bw))
+
+        def backward_started():
+            if threading.get_ident() == rec._thread:
+                rec.backward_calls += 1
+            original_bw()
+
+        _profiler_hooks.backward_started = backward_started
+        self._saved.append((_profiler_hooks, "_capture_fill", None))
+        _profiler_hooks._capture_fill = self._on_fill
+        self._saved.append((_profiler_hooks, "_capture_scalar", None))
+        _profiler_hooks._capture_scalar = self._on_scalar
+        self._saved.append((_profiler_hooks, "_capture_result", None))
+        _profiler_hooks._capture_result = self._on_result
+        self._proxy = _RecordingGenerator(creation._rng, self)
+        creation._rng = self._proxy
+        for opt in self._optimizers:
+            method = opt._update  # bound: the subclass's update
+
+            def update(*args, _opt=opt, _method=method):
+                return rec._on_update(_opt, _method, args)
+
+            opt.__dict__["_update"] = update
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if creation._rng is self._proxy:
+            creation._rng = self._proxy._real
+        else:  # ng.manual_seed inside the step: keep the user's generator
+            self._break("ng.manual_seed is called inside the step")
+        try:
+            del CPUDispatcher.__call__
+        except AttributeError:
+            pass
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+        for opt in self._optimizers:
+            opt.__dict__.pop("_update", None)
+        with _lock:
+            _active.remove(self)
+
+
+def _reading(original, name: str, rec: Recording):
+    label = {"_host": ".item()/.tolist()", "numpy": ".numpy()", "__array__": "np.asarray(tensor)"}[name]
+
+    def read(self, *args, **kwargs):
+        if type(self._buf) is DeviceArray:
+            rec.device_arrays = True
+        rec._break(f"tensor data is read in Python ({label}, or bool()/float()/int() of a tensor) at "
+                   f"{_user_location()}: the rest of the step may depend on the value")
+        return original(self, *args, **kwargs)
+
+    read.__name__ = name
+    return read
+
+
+def leaves(value: Any):
+    """The non-tuple leaves of a kernel argument (tuples of arrays and numbers are walked)."""
+    if type(value) is tuple:
+        for v in value:
+            yield from leaves(v)
+    else:
+        yield value
