@@ -4,9 +4,8 @@
 
 - W1 ``(tanh(x*w+b)*sigmoid(x)**2).sum()`` forward + backward at 1e4 float32 (x, w, b require grad;
   their grads are reset each step, as ``zero_grad`` would);
-- MLP 784-512-256-10 SGD step at batch 128, with MSE loss on one-hot targets (captured) and with
-  cross entropy (numgrad's cross entropy does NumPy arithmetic outside its kernels, so the compiled
-  step falls back to eager: its reason is printed);
+- MLP 784-512-256-10 SGD step at batch 128, with MSE loss on one-hot targets and with cross entropy
+  (a compiled step that falls back to eager prints its reason);
 - the PyTorch tutorial's polynomial fit (2000 points, 4 scalar parameters, manual SGD under no_grad);
 - a chain of 100 (4, 4) matrix products under no_grad: what one op costs eager vs inside a replay.
 Medians of alternating rounds in one run; compare ratios, not absolute times.

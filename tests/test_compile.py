@@ -333,9 +333,19 @@ def test_learning_rate_scheduler_outside_the_compiled_step():
         assert np.array_equal(a, b)
 
 
-def test_failed_verification_falls_back_and_leaves_the_eager_state():
-    # cross entropy computes its loss total and backward row scale in NumPy: the capture cannot see that,
-    # the verification replay does not reproduce the eager step, and the step runs eagerly from then on
+class _NumpyScale(ng.autograd.Function):
+    """An op whose arithmetic is NumPy's, outside any kernel: a capture cannot see it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ng.Tensor(x._data * np.float32(1.5))
+
+    @staticmethod
+    def backward(ctx, g):
+        return ng.Tensor(g._data * np.float32(1.5))
+
+
+def test_cross_entropy_steps_replay_bit_for_bit():
     def make():
         ng.manual_seed(0)
         model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
@@ -345,6 +355,35 @@ def test_failed_verification_falls_back_and_leaves_the_eager_state():
         def step(x, y):
             opt.zero_grad()
             loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, opt, step
+
+    labels = [ng.tensor(RNG.integers(0, 3, 8)) for _ in BATCHES]
+    eager_model, _, eager_step = make()
+    model, _, step = make()
+    compiled = ng.compile(step)
+    for (x, _), y in zip(BATCHES, labels):
+        assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
+    assert compiled.fallback_reason is None and compiled.replays == len(BATCHES) - 3
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_failed_verification_falls_back_and_leaves_the_eager_state():
+    # the loss goes through NumPy arithmetic outside any kernel: the capture cannot see it, the verification
+    # replay does not reproduce the eager step, and the step runs eagerly from then on
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        opt = ng.optim.Adam(model.parameters(), lr=1e-2)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(_NumpyScale.apply(model(x)), y)
             loss.backward()
             opt.step()
             return loss

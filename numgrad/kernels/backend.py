@@ -247,14 +247,15 @@ def has_fused_cross_entropy(x) -> bool:
     return backend_for(x).cross_entropy_kernels(x) is not None
 
 
-def cross_entropy_forward(x, target, ignore_index: int):
-    """(per-row losses in x's dtype, per-row float64 log-sum-exp, counted rows, first bad row or -1)."""
-    return backend_for(x).cross_entropy_kernels(x)[0](x, target, ignore_index)
+def cross_entropy_forward(x, target, ignore_index: int, mean: bool):
+    """(per-row losses in x's dtype, per-row float64 log-sum-exp, per-row d total / d loss, the reduced loss as a
+    1-element array (sum, or mean when ``mean``), first bad row or -1)."""
+    return backend_for(x).cross_entropy_kernels(x)[0](x, target, ignore_index, mean)
 
 
-def cross_entropy_backward(x, target, ignore_index: int, lse, row_scale):
-    """``(softmax(x) - onehot(target)) * row_scale[:, None]``, zero on ignored rows."""
-    return backend_for(x).cross_entropy_kernels(x)[1](x, target, ignore_index, lse, row_scale)
+def cross_entropy_backward(x, target, ignore_index: int, lse, row_weight, g):
+    """``(softmax(x) - onehot(target)) * row_weight[:, None] * g``, zero on ignored rows (``g``: 1 or N values)."""
+    return backend_for(x).cross_entropy_kernels(x)[1](x, target, ignore_index, lse, row_weight, g)
 
 
 # ------------------------------------------------------------------ the rest: the first argument's device decides

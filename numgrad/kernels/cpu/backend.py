@@ -459,15 +459,17 @@ class CpuBackend:
             return self._cross_entropy_forward, self._cross_entropy_backward
         return None
 
-    def _cross_entropy_forward(self, x, target, ignore_index: int):
+    def _cross_entropy_forward(self, x, target, ignore_index: int, mean: bool):
         lse = np.empty(x.shape[0], dtype=np.float64)
         losses = np.empty(x.shape[0], dtype=x.dtype)
-        counted, bad = self._nnfunc.cross_entropy_forward(x, target, ignore_index, lse, losses)
-        return losses, lse, counted, bad
+        row_weight = np.empty(x.shape[0], dtype=x.dtype)
+        total = np.empty(1, dtype=x.dtype)
+        bad = self._nnfunc.cross_entropy_forward(x, target, ignore_index, mean, lse, losses, row_weight, total)
+        return losses, lse, row_weight, total, bad
 
-    def _cross_entropy_backward(self, x, target, ignore_index: int, lse, row_scale):
+    def _cross_entropy_backward(self, x, target, ignore_index: int, lse, row_weight, g):
         gx = np.empty(x.shape, dtype=x.dtype)
-        self._nnfunc.cross_entropy_backward(x, target, ignore_index, lse, row_scale, gx)
+        self._nnfunc.cross_entropy_backward(x, target, ignore_index, lse, row_weight, g, gx)
         return gx
 
     def all_in_unit_interval(self, flat) -> bool:

@@ -180,46 +180,63 @@ def all_in_unit_interval(x):
 
 # ----------------------------------------------------------------- fused cross entropy (class indices)
 @njit(**_OPTS)
-def cross_entropy_forward(x, target, ignore_index, lse, losses):
-    """Per-row ``losses[n] = logsumexp(x[n]) - x[n, t]`` (0 where ``t == ignore_index``) and ``lse[n]``.
+def cross_entropy_forward(x, target, ignore_index, mean, lse, losses, row_weight, total):
+    """Per-row ``losses[n] = logsumexp(x[n]) - x[n, t]`` (0 where ``t == ignore_index``) and ``lse[n]``; the
+    reduced loss in ``total[0]`` (the float64 sum, divided by the counted rows when ``mean``; NaN when none
+    is counted) and ``row_weight[n]`` = d total / d losses[n] (1 or 1/count on counted rows, 0 on ignored ones).
 
-    x: (N, C) C-contiguous; target: (N,) integers.  Returns (number of counted
-    rows, first out-of-range row or -1).  The same max-shifted, float64-summed
-    log-sum-exp as ``_softmax_slab``, so the loss equals log_softmax + nll_loss.
+    x: (N, C) C-contiguous; target: (N,) integers.  Returns the first out-of-range row or -1.  The same
+    max-shifted, float64-summed log-sum-exp as ``_softmax_slab``, so the loss equals log_softmax + nll_loss.
+    Everything the loss needs is written here (no NumPy arithmetic around it), so ``ng.compile`` can replay it.
     """
     classes = x.shape[1]
     counted = 0
+    acc = 0.0
     for n in range(x.shape[0]):
         t = target[n]
         if t != ignore_index and (t < 0 or t >= classes):
-            return counted, n
+            return n
         peak = x[n, 0]
         for c in range(classes):
             v = x[n, c]
             if v > peak or v != v:
                 peak = v
-        total = 0.0
+        sub = 0.0
         for c in range(classes):
-            total += np.exp(x[n, c] - peak)
-        shift = peak + np.log(total)
+            sub += np.exp(x[n, c] - peak)
+        shift = peak + np.log(sub)
         lse[n] = shift
         if t == ignore_index:
             losses[n] = 0
+            row_weight[n] = 0
         else:
             losses[n] = shift - x[n, t]
+            acc += losses[n]
+            row_weight[n] = 1
             counted += 1
-    return counted, -1
+    if mean:
+        if counted:
+            for n in range(x.shape[0]):
+                row_weight[n] = row_weight[n] / counted
+            total[0] = acc / counted
+        else:
+            total[0] = np.nan
+    else:
+        total[0] = acc
+    return -1
 
 
 @njit(**_OPTS)
-def cross_entropy_backward(x, target, ignore_index, lse, row_scale, gx):
-    """``gx[n] = (softmax(x[n]) - onehot(t)) * row_scale[n]``, zero for ignored rows."""
+def cross_entropy_backward(x, target, ignore_index, lse, row_weight, g, gx):
+    """``gx[n] = (softmax(x[n]) - onehot(t)) * row_weight[n] * g``, zero for ignored rows; ``g`` holds one
+    incoming gradient (a reduced loss) or one per row (``reduction='none'``)."""
+    per_row = g.shape[0] > 1
     for n in range(x.shape[0]):
         t = target[n]
         if t == ignore_index:
             gx[n, :] = 0
             continue
-        s = row_scale[n]
+        s = row_weight[n] * (g[n] if per_row else g[0])
         shift = lse[n]
         for c in range(x.shape[1]):
             gx[n, c] = np.exp(x[n, c] - shift) * s

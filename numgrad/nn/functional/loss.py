@@ -134,20 +134,17 @@ class _CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target_arr, ignore_index, reduction):
         arr = contiguous_array(x._data)
-        losses, lse, counted, bad = _backend.cross_entropy_forward(arr, target_arr, ignore_index)
+        losses, lse, row_weight, total, bad = _backend.cross_entropy_forward(arr, target_arr, ignore_index,
+                                                                             reduction == "mean")
         if bad >= 0:
             raise IndexError(f"Target {int(target_arr[bad])} is out of bounds.")
         ctx.save_for_backward(x)
         ctx.target_arr, ctx.ignore_index, ctx.lse, ctx.reduction = target_arr, ignore_index, lse, reduction
-        # 1/count on counted rows (0 on ignored ones): d loss / d loss_n for the mean
-        keep = (target_arr != ignore_index).astype(arr.dtype)
-        ctx.row_weight = keep / counted if reduction == "mean" and counted else keep
+        # d loss / d loss_n: 1/count on counted rows for the mean, 1 for the sum and 'none', 0 on ignored rows
+        ctx.row_weight = row_weight
         if reduction == "none":
             return Tensor(losses)
-        total = losses.sum(dtype=np.float64)
-        if reduction == "mean":
-            total = total / counted if counted else np.nan
-        return Tensor(np.asarray(total, dtype=arr.dtype))
+        return Tensor(total.reshape(()))
 
     @staticmethod
     def backward(ctx, g):
@@ -161,10 +158,11 @@ class _CrossEntropy(Function):
             scale = Tensor(row_weight[:, None])  # 0 on ignored rows
             g_rows = g.reshape(-1, 1) if ctx.reduction == "none" else g
             return (softmax(x, 1) - Tensor(onehot)) * (scale * g_rows), None, None, None
-        g_arr = g._data
-        row_scale = (row_weight * g_arr).astype(x.dtype.np, copy=False)
+        g_arr = contiguous_array(g._data).reshape(-1)
+        if g_arr.dtype != x.dtype.np:
+            g_arr = g_arr.astype(x.dtype.np)
         gx = _backend.cross_entropy_backward(contiguous_array(x._data), ctx.target_arr, ctx.ignore_index, ctx.lse,
-                                             np.ascontiguousarray(row_scale))
+                                             ctx.row_weight, g_arr)
         return Tensor(gx), None, None, None
 
 
