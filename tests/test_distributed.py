@@ -36,7 +36,8 @@ def run_ranks(script: str, n: int = 2, *args: str, timeout: float = 60) -> str:
     """Run ``script`` on ``n`` MPI ranks; fail with every rank's output when it fails or hangs."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    cmd = [_mpiexec(), "-n", str(n), sys.executable, os.path.join(SCRIPTS, script), *args]
+    # python -m mpi4py: an exception on one rank aborts them all (no rank left waiting in a collective)
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", os.path.join(SCRIPTS, script), *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as e:
@@ -54,6 +55,14 @@ def test_collectives_against_numpy(n):
 @needs_mpi
 def test_errors_name_the_ranks_instead_of_hanging():
     assert "errors ok" in run_ranks("errors.py", 2)
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_ddp_equals_single_process_training(n):
+    """N steps of DDP (several buckets, gradient_as_bucket_view both ways), no_sync accumulation,
+    find_unused_parameters, buffers and state_dict: see the script."""
+    assert "ddp ok" in run_ranks("ddp.py", n)
 
 
 def test_collective_before_init_process_group():
