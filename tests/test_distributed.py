@@ -112,3 +112,52 @@ def test_post_accumulate_grad_hook_remove_and_queue_callback():
     assert len(order) == 2
     with pytest.raises(RuntimeError, match="Final callbacks can only be installed during backward pass."):
         engine.queue_callback(lambda: None)
+
+
+@needs_mpi
+def test_sampler_partitions_the_dataset_once_per_epoch_on_3_ranks():
+    assert "sampler ok" in run_ranks("sampler.py", 3)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_matches_torch_partition(drop_last):
+    TorchSampler = pytest.importorskip("torch.utils.data.distributed").DistributedSampler
+
+    from numgrad.utils.data import DistributedSampler
+
+    for n in (1, 5, 7, 12):
+        for replicas in (1, 2, 3, 8):
+            for rank in range(replicas):
+                ours = DistributedSampler(range(n), num_replicas=replicas, rank=rank, shuffle=False,
+                                          drop_last=drop_last)
+                theirs = TorchSampler(range(n), num_replicas=replicas, rank=rank, shuffle=False, drop_last=drop_last)
+                assert list(ours) == list(theirs) and len(ours) == len(theirs), (n, replicas, rank)
+            # shuffled: the same partition rule on a permutation (torch's random numbers are not NumPy's)
+            shuffled = [DistributedSampler(range(n), num_replicas=replicas, rank=r, seed=3, drop_last=drop_last)
+                        for r in range(replicas)]
+            for s in shuffled:
+                s.set_epoch(2)
+            shares = [list(s) for s in shuffled]
+            flat = sorted(i for share in shares for i in share)
+            expected = sorted(i for r in range(replicas) for i in TorchSampler(
+                range(n), num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last))
+            assert len(flat) == len(expected), (n, replicas)
+            if drop_last:
+                assert len(set(flat)) == len(flat)  # the tail dropped, nothing repeated
+            else:
+                assert set(flat) == set(range(n))  # every index, the padding repeating some
+
+
+def test_sampler_errors_and_defaults():
+    from numgrad.utils.data import DistributedSampler
+
+    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
+        DistributedSampler(range(4), num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        DistributedSampler(range(4))  # num_replicas from the (missing) process group
+    a = DistributedSampler(range(10), num_replicas=2, rank=0, seed=5)
+    b = DistributedSampler(range(10), num_replicas=2, rank=1, seed=5)
+    assert sorted(list(a) + list(b)) == list(range(10))
+    before = list(a)
+    a.set_epoch(1)
+    assert list(a) != before
