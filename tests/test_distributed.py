@@ -65,6 +65,20 @@ def test_ddp_equals_single_process_training(n):
     assert "ddp ok" in run_ranks("ddp.py", n)
 
 
+@needs_mpi
+def test_digits_ddp_short_run(tmp_path):
+    assert "digits ddp ok" in run_ranks("digits_ddp.py", 2, str(tmp_path / "w.npz"))
+
+
+def test_digits_ddp_flag_without_mpi4py(monkeypatch, capsys):
+    from numgrad.examples import digits
+
+    monkeypatch.setattr(dist, "is_available", lambda: False)
+    with pytest.raises(SystemExit):
+        digits.main(["--ddp", "--epochs", "1"])
+    assert "numgrad[distributed]" in capsys.readouterr().err
+
+
 def test_collective_before_init_process_group():
     assert not dist.is_initialized()
     with pytest.raises(ValueError, match="Default process group has not been initialized, please make sure to "
