@@ -168,8 +168,9 @@ class DistributedDataParallel(Module):
         for t in tensors:
             by_dtype.setdefault(t._data.dtype, []).append(t)
         for dtype, group in by_dtype.items():
-            flat = np.concatenate([t._data.reshape(-1) for t in group]) if group else np.empty(0, dtype)
-            dist.broadcast(Tensor(flat), src=0)
+            flat = np.concatenate([t._data.reshape(-1) for t in group])
+            # no shape exchange first: _check_same_model compared the ranks' models at construction
+            self.process_group.comm.Bcast(flat, root=0)
             start = 0
             for t in group:
                 n = t.numel()
@@ -180,6 +181,12 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        if self._finalize_queued:  # the last backward stopped early (it raised): settle its all-reduces
+            for bucket in self._buckets:
+                if bucket.work is not None:
+                    bucket.work.wait()
+                bucket.reset()
+            self._finalize_queued = False
         if self.broadcast_buffers and self.require_forward_param_sync:
             buffers = list(self.module.buffers())
             if buffers:
