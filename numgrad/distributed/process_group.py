@@ -63,12 +63,22 @@ class ProcessGroup:
 
 
 class group:
-    """``torch.distributed.group``: ``group.WORLD`` is the default (and only) process group."""
+    """``torch.distributed.group``: ``group.WORLD`` is the default (and only) process group.
+
+    >>> group.WORLD
+    <numgrad.distributed.ProcessGroup WORLD>
+    """
 
     WORLD = ProcessGroup()
 
 
 class GroupMember:
+    """``torch.distributed.GroupMember``: ``GroupMember.WORLD`` is ``group.WORLD``.
+
+    >>> GroupMember.WORLD is group.WORLD
+    True
+    """
+
     WORLD = group.WORLD
     NON_GROUP_MEMBER = -100
 

@@ -228,8 +228,13 @@ class DistributedDataParallel(Module):
                                f"{self._param_names[index]} got its gradient twice in one backward pass")
         grad = self._params[index].grad
         view = bucket.views[pos]
-        if _is_view(grad, view):
+        world = self.process_group.comm.Get_size()
+        if _is_view(grad, view, bucket.buffer):
             grad._before_write()  # the all-reduce writes this .grad in place
+            if world > 1:
+                np.multiply(view, 1.0 / world, out=view)
+        elif world > 1:  # the average's division folded into the copy: the all-reduce then sums
+            np.multiply(grad._data, 1.0 / world, out=view)
         else:
             np.copyto(view, grad._data)
         bucket.ready[pos] = True
@@ -241,7 +246,7 @@ class DistributedDataParallel(Module):
                 other.work.is_completed()
 
     def _launch(self, bucket: _Bucket) -> None:
-        request, finish = allreduce_array(self.process_group, bucket.buffer, dist.ReduceOp.AVG,
+        request, finish = allreduce_array(self.process_group, bucket.buffer, dist.ReduceOp.SUM,
                                           self.process_group.mpi.SUM, None)
         bucket.work = dist.Work(request, finish)
 
@@ -278,7 +283,7 @@ class DistributedDataParallel(Module):
             bucket, pos = self._slot[i]
             view = bucket.views[pos]
             grad = p.grad
-            if _is_view(grad, view):
+            if _is_view(grad, view, bucket.buffer):
                 grad._bump_version()
             elif self.gradient_as_bucket_view or grad is None:
                 p.grad = Tensor(view if self.gradient_as_bucket_view else view.copy())
@@ -288,9 +293,13 @@ class DistributedDataParallel(Module):
                 grad._bump_version()
 
 
-def _is_view(grad: Optional[Tensor], view: np.ndarray) -> bool:
-    """Whether ``grad``'s memory is ``view`` (a ``gradient_as_bucket_view`` gradient)."""
-    if grad is None or grad._buf is None or type(grad._buf) is not np.ndarray:
+def _is_view(grad: Optional[Tensor], view: np.ndarray, buffer: np.ndarray) -> bool:
+    """Whether ``grad``'s memory is ``view``, a slice of the bucket ``buffer`` (a ``gradient_as_bucket_view``
+    gradient)."""
+    if grad is None or type(grad._buf) is not np.ndarray:
         return False
     arr = grad._buf
-    return arr.ctypes.data == view.ctypes.data and arr.shape == view.shape
+    if arr is view:
+        return True
+    return arr.base is buffer and arr.shape == view.shape and \
+        arr.__array_interface__["data"][0] == view.__array_interface__["data"][0]
