@@ -9,7 +9,8 @@
    with DDP's buckets started from the gradient hooks (25 MB and 4 MB buckets), and with one all-reduce of
    every gradient after backward (no overlap: backward under ``no_sync``, then one flat all-reduce).
 
-Each timed repetition starts after a barrier; rank 0 reports the median.
+Each timed repetition starts after a barrier; rank 0 reports the median (the backward cases take turns,
+round after round).
 """
 from __future__ import annotations
 
@@ -73,16 +74,15 @@ def overlap_rows(comm, quick: bool) -> list:
     width, depth, batch = (256, 4, 16) if quick else (1024, 8, 64)
     x = ng.randn(batch, width)
     y = ng.randn(batch, width)
-    repeats = 3 if quick else 7
-    rows = []
+    repeats = 2 if quick else 5
 
     plain = mlp(width, depth)
-    forward_only = timed(lambda: F.mse_loss(plain(x), y), comm, repeats)
+    steps = {"forward alone": lambda: F.mse_loss(plain(x), y)}
 
     def step_plain():
         plain.zero_grad()
         F.mse_loss(plain(x), y).backward()
-    rows.append(("backward alone (no communication)", timed(step_plain, comm, repeats)))
+    steps["backward alone (no communication)"] = step_plain
 
     for cap in (25, 4):
         ddp = DistributedDataParallel(mlp(width, depth), bucket_cap_mb=cap)
@@ -90,8 +90,7 @@ def overlap_rows(comm, quick: bool) -> list:
         def step_ddp(ddp=ddp):
             ddp.zero_grad()
             F.mse_loss(ddp(x), y).backward()
-        rows.append((f"DDP, {cap} MB buckets from the hooks ({len(ddp._buckets)} buckets)",
-                     timed(step_ddp, comm, repeats)))
+        steps[f"DDP, {cap} MB buckets from the hooks ({len(ddp._buckets)} buckets)"] = step_ddp
 
     after = DistributedDataParallel(mlp(width, depth))
     params = list(after.parameters())
@@ -112,8 +111,13 @@ def overlap_rows(comm, quick: bool) -> list:
         for p in params:
             p.grad.numpy().reshape(-1)[:] = buf[start:start + p.numel()]
             start += p.numel()
-    rows.append(("one all-reduce after backward (no overlap)", timed(step_after, comm, repeats)))
-    rows.append(("forward alone", forward_only))
+    steps["one all-reduce after backward (no overlap)"] = step_after
+    # the cases take turns, round after round: the machine's drift falls on all of them alike
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, fn in steps.items():
+            times[name].append(timed(fn, comm, 3, warmup=1))
+    rows = [(name, float(np.median(t))) for name, t in times.items()]
     return [{"case": name, "seconds": s, "width": width, "depth": depth, "batch": batch} for name, s in rows]
 
 
