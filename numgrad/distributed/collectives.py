@@ -7,7 +7,7 @@ bumped when the write completes, as every in-place op does.
 
 Before a collective the ranks exchange a few integers describing their tensors (operation, dtype, shape), so
 a mismatch raises an error naming each rank's shape on every rank, instead of hanging or corrupting memory.
-``NUMGRAD_DISTRIBUTED_CHECK=0`` skips that exchange.
+``NUMGRAD_DISTRIBUTED_CHECK=0`` (read by ``init_process_group``) skips that exchange.
 
 >>> import numgrad as ng, numgrad.distributed as dist
 >>> dist.init_process_group("mpi")                  # doctest: +SKIP
@@ -18,7 +18,6 @@ tensor([3., 6.])
 from __future__ import annotations
 
 import enum
-import os
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
@@ -53,25 +52,41 @@ _DTYPE_CODES = {np.dtype(n): i for i, n in enumerate(
 _MAX_DIMS = 8
 
 
+_TYPE_NAMES = {np.dtype(n): m for n, m in (
+    ("float32", "FLOAT"), ("float64", "DOUBLE"), ("int8", "INT8_T"), ("int16", "INT16_T"), ("int32", "INT32_T"),
+    ("int64", "INT64_T"), ("uint8", "UINT8_T"), ("bool", "C_BOOL"))}
+_OP_NAMES = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.PRODUCT: "PROD", ReduceOp.MIN: "MIN",
+             ReduceOp.MAX: "MAX"}
+_mpi_tables: dict = {}  # id(MPI module) -> (dtype -> MPI datatype, ReduceOp -> MPI op), looked up on every call
+
+
+def _tables(MPI) -> tuple:
+    tables = _mpi_tables.get(id(MPI))
+    if tables is None:
+        tables = _mpi_tables[id(MPI)] = ({d: getattr(MPI, m) for d, m in _TYPE_NAMES.items()},
+                                         {op: getattr(MPI, m) for op, m in _OP_NAMES.items()})
+    return tables
+
+
 def _mpi_type(MPI, arr: np.ndarray, op: str):
-    names = {"float32": "FLOAT", "float64": "DOUBLE", "int8": "INT8_T", "int16": "INT16_T", "int32": "INT32_T",
-             "int64": "INT64_T", "uint8": "UINT8_T", "bool": "C_BOOL"}
-    name = names.get(arr.dtype.name) if arr.dtype.metadata is None else None
-    if name is None:
-        kind = "bfloat16" if arr.dtype.metadata else arr.dtype.name
+    dtype = arr.dtype
+    mpi_type = _tables(MPI)[0].get(dtype) if dtype.metadata is None else None
+    if mpi_type is None:
+        kind = "bfloat16" if dtype.metadata else dtype.name
         raise TypeError(f"{op}: {kind} tensors cannot be sent over MPI by numgrad; convert them (.float()) first")
-    return getattr(MPI, name)
+    return mpi_type
 
 
 def _mpi_op(MPI, op: ReduceOp, arr: np.ndarray, name: str):
-    if not isinstance(op, ReduceOp):
+    mpi_op = _tables(MPI)[1].get(op) if isinstance(op, ReduceOp) else None
+    if mpi_op is None:
         raise TypeError(f"{name}: op must be a numgrad.distributed.ReduceOp, got {op!r}")
-    if arr.dtype == np.bool_:  # MPI reduces C booleans with the logical ops only
+    kind = arr.dtype.kind
+    if kind == "b":  # MPI reduces C booleans with the logical ops only
         return MPI.LOR if op in (ReduceOp.SUM, ReduceOp.MAX) else MPI.LAND
-    if op is ReduceOp.AVG and arr.dtype.kind != "f":
+    if op is ReduceOp.AVG and kind != "f":
         raise TypeError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got {arr.dtype}")
-    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
-            ReduceOp.MAX: MPI.MAX}[op]
+    return mpi_op
 
 
 def _array(t: Tensor, op: str, arg: str = "tensor") -> np.ndarray:
@@ -96,10 +111,6 @@ def _writable(t: Tensor, op: str, arg: str = "tensor") -> np.ndarray:
     return arr
 
 
-def _check_enabled() -> bool:
-    return os.environ.get("NUMGRAD_DISTRIBUTED_CHECK", "1") not in ("0", "off", "OFF", "false")
-
-
 def _describe(row: np.ndarray) -> str:
     ndim = int(row[2])
     dtype = {v: k for k, v in _DTYPE_CODES.items()}.get(int(row[1]), "?")
@@ -110,7 +121,7 @@ def _describe(row: np.ndarray) -> str:
 
 def check_same(pg: ProcessGroup, op: str, arr: np.ndarray, root: int = -1, what: str = "tensor") -> None:
     """Exchange (op, dtype, shape, root) with every rank; raise on every rank, naming them, if they differ."""
-    if not _check_enabled() or pg.comm.Get_size() == 1:
+    if not pg.check or pg.size_ == 1:
         return
     row = np.full(4 + _MAX_DIMS, -1, dtype=np.int64)
     row[0] = _OP_CODES.get(op, 0)
@@ -206,13 +217,21 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Optional[Proc
     arr = _writable(tensor, "all_reduce")
     mpi_op = _mpi_op(MPI, op, arr, "all_reduce")
     check_same(pg, "all_reduce", arr)
-    return _run(*allreduce_array(pg, arr, op, mpi_op, tensor), async_op)
+    return _run(*allreduce_array(pg, arr, op, mpi_op, tensor, blocking=not async_op), async_op)
 
 
-def allreduce_array(pg: ProcessGroup, arr: np.ndarray, op: ReduceOp, mpi_op: Any, tensor: Optional[Tensor]):
-    """Start an in-place all-reduce of ``arr``: (request, finish), no checks (DDP checks its buckets once)."""
+def allreduce_array(pg: ProcessGroup, arr: np.ndarray, op: ReduceOp, mpi_op: Any, tensor: Optional[Tensor],
+                    blocking: bool = False):
+    """Start an in-place all-reduce of ``arr``: (request, finish), no checks (DDP checks its buckets once).
+    ``blocking``: run MPI's blocking all-reduce now (its small-message algorithms are the faster ones) and
+    return no request."""
     MPI = pg.mpi
-    request = pg.comm.Iallreduce(MPI.IN_PLACE, [arr, _mpi_type(MPI, arr, "all_reduce")], mpi_op)
+    buffer = [arr, _mpi_type(MPI, arr, "all_reduce")]
+    if blocking:
+        pg.comm.Allreduce(MPI.IN_PLACE, buffer, mpi_op)
+        request = None
+    else:
+        request = pg.comm.Iallreduce(MPI.IN_PLACE, buffer, mpi_op)
     size = pg.comm.Get_size()
 
     def finish() -> None:
@@ -236,8 +255,11 @@ def broadcast(tensor: Tensor, src: int = 0, group: Optional[ProcessGroup] = None
     _check_rank(pg, src, "broadcast", "src")
     arr = _writable(tensor, "broadcast")
     check_same(pg, "broadcast", arr, root=src)
-    request = pg.comm.Ibcast([arr, _mpi_type(pg.mpi, arr, "broadcast")], root=src)
-    return _run(request, _bump(tensor), async_op)
+    buffer = [arr, _mpi_type(pg.mpi, arr, "broadcast")]
+    if not async_op:
+        pg.comm.Bcast(buffer, root=src)
+        return _run(None, _bump(tensor), async_op)
+    return _run(pg.comm.Ibcast(buffer, root=src), _bump(tensor), async_op)
 
 
 def _check_rank(pg: ProcessGroup, rank: Any, op: str, arg: str) -> None:
@@ -363,6 +385,9 @@ def barrier(group: Optional[ProcessGroup] = None, async_op: bool = False, device
     >>> dist.barrier()  # doctest: +SKIP
     """
     pg = _world(group)
+    if not async_op:
+        pg.comm.Barrier()
+        return None
     return _run(pg.comm.Ibarrier(), None, async_op)
 
 

@@ -51,6 +51,8 @@ class ProcessGroup:
     def __init__(self) -> None:
         self.comm: Any = None  # the mpi4py communicator while initialized
         self.mpi: Any = None  # the mpi4py.MPI module
+        self.size_ = 0  # the world's size, read once
+        self.check = True  # compare the ranks' tensors before each collective (NUMGRAD_DISTRIBUTED_CHECK)
 
     def rank(self) -> int:
         return _world().comm.Get_rank()
@@ -137,6 +139,8 @@ def init_process_group(backend: Optional[str] = "mpi", init_method: Optional[str
         raise ValueError(f"init_process_group: rank={rank}, but MPI gave this process rank {comm.Get_rank()}")
     group.WORLD.comm = comm
     group.WORLD.mpi = MPI
+    group.WORLD.size_ = comm.Get_size()
+    group.WORLD.check = os.environ.get("NUMGRAD_DISTRIBUTED_CHECK", "1") not in ("0", "off", "OFF", "false")
     os.environ.setdefault("RANK", str(comm.Get_rank()))  # as torchrun sets them, for scripts that read them
     os.environ.setdefault("WORLD_SIZE", str(comm.Get_size()))
 

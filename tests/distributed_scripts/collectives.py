@@ -29,6 +29,14 @@ work = dist.all_reduce(t, async_op=True)
 assert work.wait() and work.is_completed()
 np.testing.assert_array_equal(t.numpy(), np.sum([data(r, (5,), np.int64) for r in range(size)], axis=0))
 
+# bool: SUM/MAX are a logical or, MIN/PRODUCT a logical and (MPI reduces C booleans with logical ops)
+flags = ng.tensor([rank == 0, False, True])
+dist.all_reduce(flags)
+assert flags.tolist() == [True, False, True]
+flags = ng.tensor([rank == 0, False, True])
+dist.all_reduce(flags, op=dist.ReduceOp.MIN)
+assert flags.tolist() == [size == 1, False, True]
+
 # the tensor's own memory: a deferred (fused) value computes first, a view's base sees the result
 x = ng.tensor(data(rank))
 y = x * 2 + 1  # lazy
