@@ -82,7 +82,7 @@ def overlap_rows(comm, quick: bool) -> list:
     def step_plain():
         plain.zero_grad()
         F.mse_loss(plain(x), y).backward()
-    steps["backward alone (no communication)"] = step_plain
+    steps["forward + backward, no communication"] = step_plain
 
     for cap in (25, 4):
         ddp = DistributedDataParallel(mlp(width, depth), bucket_cap_mb=cap)

@@ -175,3 +175,13 @@ def test_sampler_errors_and_defaults():
     before = list(a)
     a.set_epoch(1)
     assert list(a) != before
+
+
+@pytest.mark.parametrize("module", ["numgrad.distributed", "numgrad.distributed.process_group",
+                                    "numgrad.utils.data.distributed", "numgrad.autograd.engine"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
