@@ -53,6 +53,17 @@ for as_view in (False, True):
             close(p.grad, q.grad, f"step {step} grad of {name} (as_view={as_view})")
             close(p, q, f"step {step} {name} (as_view={as_view})")
 
+# uneven local batches (rank r has r + 1 samples): as PyTorch's, the gradient is the mean over the ranks
+# of each rank's mean-loss gradient, not the mean over all samples
+ref = make(0)
+model = DDP(make(0))
+x, y = batch(20)
+F.mse_loss(model(x[:rank + 1]), y[:rank + 1]).backward()
+for r in range(size):
+    (F.mse_loss(ref(x[:r + 1]), y[:r + 1]) / size).backward()
+for p, q in zip(model.module.parameters(), ref.parameters()):
+    close(p.grad, q.grad, "uneven batches")
+
 # no_sync: two micro-batches accumulated locally, then one all-reduce of the sum
 ref = make(0)
 model = DDP(make(0))
