@@ -39,6 +39,14 @@ for as_view in (False, True):
     assert len(model._buckets) > 1
     for p, q in zip(model.module.parameters(), ref.parameters()):
         close(p, q, "rank 0's parameters are broadcast at construction")
+    launched_before_the_end = []
+    finalize = model._finalize
+
+    def watched_finalize(finalize=finalize, model=model):
+        # every bucket was started from the gradient hooks, during backward, not at its end
+        launched_before_the_end.append(all(b.work is not None for b in model._buckets))
+        finalize()
+    model._finalize = watched_finalize
     opt = ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     ref_opt = ng.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
     for step in range(3):
@@ -52,6 +60,7 @@ for as_view in (False, True):
         for (name, p), q in zip(model.module.named_parameters(), ref.parameters()):
             close(p.grad, q.grad, f"step {step} grad of {name} (as_view={as_view})")
             close(p, q, f"step {step} {name} (as_view={as_view})")
+    assert launched_before_the_end == [True] * 3, launched_before_the_end
 
 # uneven local batches (rank r has r + 1 samples): as PyTorch's, the gradient is the mean over the ranks
 # of each rank's mean-loss gradient, not the mean over all samples
