@@ -62,6 +62,7 @@ from .creation import asarray, inclusive_range as range  # noqa: E402,F401 - tor
 from .nn.functional import log_softmax, softmax  # noqa: E402,F401 - torch.softmax / torch.log_softmax
 from . import utils  # noqa: E402,F401
 from . import accelerator, backends, testing  # noqa: E402,F401
+from . import distributed  # noqa: E402,F401 - torch.distributed: data-parallel over MPI
 from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
 # PyTorch's other dtype names (torch.float, torch.long, ...): last, since they shadow builtins in this module
 from ._dtypes import float32 as float, float64 as double, float16 as half  # noqa: E402,F401

@@ -84,6 +84,7 @@ class Tensor:
     __slots__ = (
         "_buf", "_lazy", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
         "_acc", "_hooks", "_retains_grad", "_device", "_view", "_views", "__weakref__",
+        "_post_acc_hooks",  # register_post_accumulate_grad_hook's hooks (numgrad.autograd)
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
@@ -101,6 +102,7 @@ class Tensor:
         self._version = _version if _version is not None else [0]  # see _bump_version
         self._acc = None
         self._hooks = None
+        self._post_acc_hooks = None
         self._retains_grad = False
         self._view: Optional[tuple] = None  # (base, replay, creation) when a view (numgrad.autograd.function)
         self._views = None  # on a base: weak references to the views taken of it
@@ -122,6 +124,7 @@ class Tensor:
         t._version = _version if _version is not None else [0]
         t._acc = None
         t._hooks = None
+        t._post_acc_hooks = None
         t._retains_grad = False
         t._view = None
         t._views = None

@@ -105,6 +105,7 @@ def run_backward(
     prev_mode = is_grad_enabled()
     _set(create_graph)
     _profiler_hooks.backward_started()
+    _final_callbacks.append([])
     try:
         while heap:
             _, _, node = heapq.heappop(heap)
@@ -128,6 +129,9 @@ def run_backward(
                 leaf = node.variable
                 if accumulate_into_grad and grads[0] is not None and (inputs is None or (node, 0) in targets):
                     leaf.grad = _grad_value(leaf.grad, grads[0], create_graph, assigned_ids)
+                    if leaf._post_acc_hooks:
+                        for hook in tuple(leaf._post_acc_hooks):
+                            hook(leaf)
                 continue
             if fuse is not None and inputs is None and type(node) is FunctionNode:
                 joint = fuse.joint_backward(node, grads, fuse, in_degree, blocked, deps)
@@ -156,14 +160,40 @@ def run_backward(
                 if edge is not None:
                     _deliver(edge, g, buffers, deps, heap)
     finally:
+        callbacks = _final_callbacks.pop()
         _profiler_hooks.backward_finished()
         _set(prev_mode)
+    # queued during this backward (DistributedDataParallel waits for its gradient all-reduces here); a
+    # callback may queue another, which runs in the same pass, as in PyTorch
+    while callbacks:
+        callbacks.pop(0)()
     if inputs is not None and accumulate_into_grad:
         # backward(inputs=[non_leaf]) puts the gradient in non_leaf.grad
         for t, g in zip(inputs, captured):
             if t._grad_fn is not None and g is not None:
                 t.grad = _grad_value(t.grad, g, create_graph, assigned_ids)
     return captured
+
+
+# one list of final callbacks per running backward (a hook may run a nested backward)
+_final_callbacks: list = []
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass now running has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``); only callable from inside a backward (a hook).
+
+    >>> import numgrad as ng
+    >>> from numgrad.autograd import engine
+    >>> x = ng.tensor([1.0], requires_grad=True)
+    >>> done = []
+    >>> h = x.register_hook(lambda g: engine.queue_callback(lambda: done.append(x.grad.item())))
+    >>> (x * 2).sum().backward(); done
+    [2.0]
+    """
+    if not _final_callbacks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _final_callbacks[-1].append(callback)
 
 
 def _fusion_backward(create_graph):

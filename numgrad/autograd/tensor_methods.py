@@ -83,6 +83,29 @@ def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
     return RemovableHandle(hooks, hook)
 
 
+def register_post_accumulate_grad_hook(self: Tensor, hook: Callable) -> RemovableHandle:
+    """Call ``hook(tensor)`` on this leaf after backward has accumulated a gradient into its ``.grad``.
+
+    The hook returns None; it reads (or writes in place) ``tensor.grad``.  Data-parallel training starts
+    communicating a gradient from here (``nn.parallel.DistributedDataParallel``).
+
+    >>> import numgrad as ng
+    >>> w = ng.tensor([1.0, 2.0], requires_grad=True)
+    >>> seen = []
+    >>> h = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+    >>> (w * 3).sum().backward(); seen
+    [[3.0, 3.0]]
+    """
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if self._post_acc_hooks is None:
+        self._post_acc_hooks = []
+    self._post_acc_hooks.append(hook)
+    return RemovableHandle(self._post_acc_hooks, hook)
+
+
 def backward(self: Tensor, gradient=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
              inputs=None) -> None:
     """Compute the gradient of this tensor w.r.t. graph leaves, accumulating into ``.grad``.
@@ -142,7 +165,7 @@ def _rebase_history(self: Tensor, node, output_nr: int) -> None:
 
 
 def _install() -> None:
-    for fn in (_accumulator, retain_grad, register_hook, backward, _check_inplace, _rebase_history):
+    for fn in (_accumulator, retain_grad, register_hook, register_post_accumulate_grad_hook, backward, _check_inplace, _rebase_history):
         setattr(Tensor, fn.__name__, fn)
 
 

@@ -1,6 +1,7 @@
 """Train a small CNN on the 8x8 handwritten digits (1 797 samples) with numgrad.
 
     python -m numgrad.examples.digits [--epochs 12] [--out digits_cnn.npz] [--quiet] [--device cuda]
+    mpiexec -n 2 python -m numgrad.examples.digits --ddp    # data-parallel over MPI (the distributed extra)
 
 The data ship with numgrad (``numgrad/examples/data/digits.npz``, see
 ``LICENSE-digits.txt``); nothing is downloaded.  A fixed seed drives the
@@ -8,7 +9,11 @@ stratified train/held-out split, the initial weights and the shuffling, so a
 run is reproducible.  Each epoch prints the mean training loss and the
 held-out accuracy; the trained weights are saved with ``ng.save``.  With
 ``--device cuda`` the model, every batch and the optimizer state live on the
-GPU (the data set stays in host memory and each batch is copied over).
+GPU (the data set stays in host memory and each batch is copied over).  With
+``--ddp``, started by ``mpiexec -n N``, each of the N ranks trains a
+``DistributedDataParallel`` replica on its ``DistributedSampler`` share of every
+epoch (``--batch-size`` stays the global batch: each rank takes 1/N of it); rank
+0 prints and saves.
 """
 from __future__ import annotations
 
@@ -30,8 +35,11 @@ import numgrad as ng
 import numgrad.nn as nn
 import numgrad.nn.functional as F
 import numgrad.optim as optim
+import numgrad.distributed as dist
 from numgrad.data import DataLoader, TensorDataset
+from numgrad.nn.parallel import DistributedDataParallel
 from numgrad.serialization import save
+from numgrad.utils.data import DistributedSampler
 
 DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "digits.npz")
 
@@ -109,14 +117,25 @@ def evaluate(model: nn.Module, images: ng.Tensor, labels: ng.Tensor) -> float:
 
 def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 0, held_out: float = 0.2,
           out: Optional[str] = "digits_cnn.npz", quiet: bool = False, device: str = "cpu",
-          max_batches: Optional[int] = None, channels: int = 16, hidden: int = 64) -> Dict[str, object]:
+          max_batches: Optional[int] = None, channels: int = 16, hidden: int = 64,
+          ddp: bool = False) -> Dict[str, object]:
     """Train ``DigitsCNN`` on ``device`` and return ``{"accuracy", "losses", "accuracies", "seconds", "model"}``.
 
     ``max_batches`` ends each epoch after that many batches, and ``channels`` / ``hidden`` size the model
-    (``DigitsCNN``), for quick smoke runs.
+    (``DigitsCNN``), for quick smoke runs.  ``ddp``: train data-parallel over the MPI ranks that ``mpiexec``
+    started (``DistributedDataParallel`` + ``DistributedSampler``, the global batch split over the ranks);
+    only rank 0 prints and saves, and ``"model"`` is the wrapped ``DigitsCNN``.
 
     >>> result = train(epochs=1, out=None, quiet=True)  # doctest: +SKIP
     """
+    if ddp:
+        if ng.device(device).type != "cpu":
+            raise ValueError("--ddp trains on the CPU (numgrad.distributed communicates host memory over MPI)")
+        if not dist.is_initialized():
+            dist.init_process_group("mpi")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
+    quiet = quiet or rank != 0  # rank 0 speaks for all
+
     def say(text: str) -> None:
         if not quiet:
             print(text, flush=True)
@@ -132,17 +151,30 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
 
     x_train, y_train = as_inputs(train_idx), ng.tensor(labels[train_idx])
     x_test, y_test = as_inputs(test_idx).to(device), ng.tensor(labels[test_idx]).to(device)
-    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
-                        generator=np.random.default_rng(seed))
+    if ddp:
+        # every rank reads its share of each epoch; the global batch stays batch_size
+        sampler = DistributedSampler(TensorDataset(x_train, y_train), num_replicas=world, rank=rank, seed=seed)
+        loader = DataLoader(TensorDataset(x_train, y_train), batch_size=max(batch_size // world, 1),
+                            sampler=sampler)
+    else:
+        loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
+                            generator=np.random.default_rng(seed))
     model = DigitsCNN(channels, hidden).to(device)
-    optimizer = optim.Adam(model.parameters(), lr=lr)
+    net = model
+    if ddp:
+        net = DistributedDataParallel(model)  # rank 0's initial weights everywhere
+        ng.manual_seed(seed + 1000 * rank)  # each rank its own dropout masks
+    optimizer = optim.Adam(net.parameters(), lr=lr)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     say(f"digits: {len(train_idx)} training / {len(test_idx)} held-out images, {epochs} epochs, "
-        f"{sum(p.numel() for p in model.parameters())} parameters, on {ng.device(device)}")
+        f"{sum(p.numel() for p in model.parameters())} parameters, on {ng.device(device)}"
+        + (f", data-parallel over {world} MPI ranks" if ddp else ""))
     losses: List[float] = []
     accuracies: List[float] = []
     for epoch in range(1, epochs + 1):
-        model.train()
+        net.train()
+        if ddp:
+            sampler.set_epoch(epoch)
         total, count = 0.0, 0
         n_batches = len(loader) if max_batches is None else min(len(loader), max_batches)
         bar = _progress(loader, n_batches, f"epoch {epoch}/{epochs}", quiet)
@@ -151,7 +183,7 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
                 break
             xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(xb), yb)
+            loss = F.cross_entropy(net(xb), yb)
             loss.backward()
             optimizer.step()
             total += loss.item() * yb.shape[0]
@@ -159,12 +191,16 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
             if bar is not loader and hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss.item():.4f}")
         scheduler.step()
+        if ddp:  # the mean loss over every rank's samples
+            sums = ng.tensor([total, float(count)], dtype=ng.float64)
+            dist.all_reduce(sums)
+            total, count = sums.tolist()
         losses.append(total / count)
-        accuracies.append(evaluate(model, x_test, y_test))
+        accuracies.append(evaluate(net, x_test, y_test))
         say(f"epoch {epoch:2d}/{epochs}  loss {losses[-1]:.4f}  held-out accuracy {100 * accuracies[-1]:.2f}%  "
             f"({time.perf_counter() - start:.1f} s)")
-    if out:
-        # saved from host memory, whatever the device
+    if out and rank == 0:
+        # saved from host memory, whatever the device (the plain module's keys, with or without DDP)
         save({k: v.cpu() if isinstance(v, ng.Tensor) else v for k, v in model.state_dict().items()}, out)
         say(f"saved weights to {out}")
     seconds = time.perf_counter() - start
@@ -184,6 +220,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="where to save the trained weights (ng.save); '' to skip saving")
     parser.add_argument("--quiet", action="store_true", help="print nothing but the final accuracy")
     parser.add_argument("--device", default="cpu", help="where to train: cpu (default) or cuda")
+    parser.add_argument("--ddp", action="store_true",
+                        help="data-parallel over MPI: start with `mpiexec -n N python -m numgrad.examples.digits "
+                             "--ddp` (needs the distributed extra: mpi4py, mpich)")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
@@ -191,12 +230,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         device = ng.device(args.device)
     except (RuntimeError, ValueError, TypeError) as exc:
         parser.error(f"--device: {exc}")
+    if args.ddp and not dist.is_available():
+        parser.error("--ddp: mpi4py is not installed; pip install \"numgrad[distributed]\" (mpi4py and the mpich "
+                     "wheels, with their mpiexec), then run mpiexec -n 2 python -m numgrad.examples.digits --ddp")
+    if args.ddp and device.type != "cpu":
+        parser.error("--ddp trains on the CPU: numgrad.distributed communicates host memory over MPI")
     if device.type == "cuda" and not ng.cuda.is_available():
         parser.error("--device cuda: no usable GPU (numba-cuda finds no NVIDIA driver); use --device cpu, or set "
                      "NUMBA_ENABLE_CUDASIM=1 to run on Numba's (slow) CUDA simulator")
     result = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                   out=args.out or None, quiet=args.quiet, device=device)
-    if args.quiet:
+                   out=args.out or None, quiet=args.quiet, device=device, ddp=args.ddp)
+    if args.quiet and (not args.ddp or dist.get_rank() == 0):
         print(f"held-out accuracy {100 * result['accuracy']:.2f}%")
     return 0
 

@@ -237,6 +237,8 @@ def _grad_buffer(edge, shape: tuple, compute):
     if type(node) is not AccumulateGrad or node._pre_hooks and node._pre_hooks.get(0):
         return None
     leaf = node.variable
+    if leaf._post_acc_hooks:  # the engine delivers the gradient, and runs the hooks once .grad holds it
+        return None
     g = leaf.grad
     if g is None or g._buf is None or g.requires_grad or g._grad_fn is not None:
         return None

@@ -8,5 +8,7 @@
 from __future__ import annotations
 
 from .data_parallel import DataParallel
+from .distributed import DistributedDataParallel  # over numgrad.distributed (MPI)
 
 __all__ = ["DataParallel"]
+__all__ += ["DistributedDataParallel"]

@@ -22,3 +22,5 @@ __all__ = [
     "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "default_collate", "default_convert", "get_worker_info", "random_split",
 ]
+from .distributed import DistributedSampler  # noqa: E402 - torch.utils.data.distributed
+__all__ += ["DistributedSampler"]
