@@ -1,0 +1,83 @@
+"""What the ported programs share: the same random draws in both libraries, and comparisons against torch.
+
+A port runs one program text twice, once with numgrad's modules and once with torch's. Everything both runs
+must agree on is decided here, outside the program: the weights (torch's copied into numgrad's model), the
+synthetic data (NumPy arrays), and the random numbers the program draws while it runs (``randn``,
+``randn_like`` and a shuffling DataLoader's order), which :func:`same_randomness` takes from one NumPy stream
+per run so that both runs see identical values. The program text itself stays as upstream wrote it.
+"""
+from __future__ import annotations
+
+import re
+import types
+
+import numpy as np
+
+from tests.helpers import assert_close
+
+
+def _size(size):
+    """``randn(2, 3)`` and ``randn((2, 3))`` / ``randn(t.size())`` name the same shape."""
+    return tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
+
+
+def same_randomness(lib, seed: int = 0):
+    """``lib`` (numgrad or torch) with ``randn``, ``randn_like`` and ``utils.data.DataLoader(shuffle=True)``
+    drawing from ``np.random.default_rng(seed)``, so two runs with the same seed draw the same numbers."""
+    rng = np.random.default_rng(seed)
+
+    def randn(*size, dtype=None, device=None, requires_grad=False, **_):
+        values = rng.standard_normal(_size(size)).astype(np.float32)
+        out = lib.tensor(values, dtype=dtype if dtype is not None else lib.float32, device=device)
+        return out.requires_grad_(requires_grad)
+
+    def randn_like(t, dtype=None, device=None, requires_grad=False, **_):
+        values = rng.standard_normal(tuple(t.shape)).astype(np.float32)
+        out = lib.tensor(values, dtype=dtype if dtype is not None else t.dtype,
+                         device=device if device is not None else t.device)
+        return out.requires_grad_(requires_grad)
+
+    def DataLoader(dataset, batch_size=1, shuffle=None, **kwargs):
+        if shuffle:
+            # a fixed order drawn once per loader, as a RandomSampler draws one per epoch
+            kwargs["sampler"] = [int(i) for i in rng.permutation(len(dataset))]
+        return lib.utils.data.DataLoader(dataset, batch_size=batch_size, **kwargs)
+
+    data = types.SimpleNamespace(**{k: getattr(lib.utils.data, k) for k in dir(lib.utils.data)
+                                    if not k.startswith("__")})
+    data.DataLoader = DataLoader
+    proxy = types.SimpleNamespace(**{k: getattr(lib, k) for k in dir(lib) if not k.startswith("__")})
+    proxy.randn, proxy.randn_like = randn, randn_like
+    proxy.utils = types.SimpleNamespace(data=data)
+    return proxy
+
+
+def copy_weights(ng_model, torch_model) -> None:
+    """numgrad's model takes torch's parameters and buffers (through NumPy)."""
+    ng_model.load_state_dict({k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()})
+
+
+def assert_same_model(ng_model, torch_model, rtol=1e-4, atol=1e-6, grads=True) -> None:
+    """Same state_dict keys and values, and the same ``.grad`` on every parameter."""
+    state, t_state = ng_model.state_dict(), torch_model.state_dict()
+    assert list(state) == list(t_state)
+    for name, value in state.items():
+        assert_close(value, t_state[name], rtol=rtol, atol=atol, msg=name)
+    if grads:
+        t_params = dict(torch_model.named_parameters())
+        for name, p in ng_model.named_parameters():
+            tp = t_params[name]
+            assert (p.grad is None) == (tp.grad is None), name
+            if p.grad is not None:
+                assert_close(p.grad, tp.grad, rtol=rtol, atol=atol, msg=f"{name}.grad")
+
+
+_NUMBER = r"-?\d+\.\d+(?:e[-+]?\d+)?"
+
+
+def assert_same_log(log: str, t_log: str, rtol: float = 1e-5) -> None:
+    """Two runs printed the same lines, and the same numbers within ``rtol`` (integers exactly)."""
+    assert re.sub(_NUMBER, "#", log) == re.sub(_NUMBER, "#", t_log), f"{log}\n!=\n{t_log}"
+    numbers = np.array([float(x) for x in re.findall(_NUMBER, log)])
+    t_numbers = np.array([float(x) for x in re.findall(_NUMBER, t_log)])
+    np.testing.assert_allclose(numbers, t_numbers, rtol=rtol, err_msg=log)
