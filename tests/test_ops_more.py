@@ -428,6 +428,8 @@ def test_more_pointwise_and_tensor_properties():
     t, tt = ng.ones(2, 3), torch.ones(2, 3)
     assert (t.is_cpu, t.get_device(), t.itemsize, t.nbytes, t.is_signed()) == \
         (tt.is_cpu, tt.get_device(), tt.itemsize, tt.nbytes, tt.is_signed())
+    flags = ("is_cuda", "is_xpu", "is_mps", "is_meta", "is_sparse", "is_quantized", "is_mkldnn", "is_nested")
+    assert [getattr(t, f) for f in flags] == [getattr(tt, f) for f in flags]
     with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 3 but size is 4"):
         ng.ones(3).unfold(0, 4, 1)
 
