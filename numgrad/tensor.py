@@ -82,7 +82,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "_buf", "_lazy", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
+        "_buf", "_lazy", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version",
         "_acc", "_hooks", "_retains_grad", "_device", "_view", "_views", "__weakref__",
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
@@ -95,7 +95,7 @@ class Tensor:
         self._buf = data
         self._lazy = None
         self._requires_grad = False
-        self.grad: Optional[Tensor] = None
+        self._grad: Optional[Tensor] = None
         self._grad_fn = None
         self._output_nr = 0
         self._version = _version if _version is not None else [0]  # see _bump_version
@@ -116,7 +116,7 @@ class Tensor:
         t._buf = None
         t._lazy = lazy
         t._requires_grad = False
-        t.grad = None
+        t._grad = None
         t._grad_fn = None
         t._output_nr = 0
         t._version = _version if _version is not None else [0]
@@ -251,6 +251,24 @@ class Tensor:
         """Set ``requires_grad`` in place and return ``self``."""
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """The gradient accumulated by ``backward`` (None until one reaches this tensor)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Optional["Tensor"]) -> None:
+        # PyTorch's checks: a gradient is a tensor of this tensor's size, or None
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                    f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same size")
+        self._grad = value
 
     @property
     def grad_fn(self):

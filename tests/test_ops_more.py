@@ -546,3 +546,25 @@ def test_bitwise_not_and_shifts_match_torch():
     np.testing.assert_allclose(zero.grad.numpy(), tz.grad.numpy())
     with pytest.raises(RuntimeError, match="pdist only supports 2D tensors"):
         ng.pdist(ng.ones(3))
+
+
+# ------------------------------------------------------------------ default device
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+def test_set_default_device_moves_factories_only_and_is_per_thread():
+    import threading
+    assert ng.get_default_device() == ng.device("cpu") and str(torch.get_default_device()) == "cpu"
+    try:
+        ng.set_default_device("cuda")
+        assert ng.get_default_device() == ng.device("cuda:0")
+        assert ng.zeros(2).device.type == ng.randn(2).device.type == ng.arange(3).device.type == "cuda"
+        assert ng.tensor([1.0]).device.type == ng.full((2,), 1.0).device.type == "cuda"
+        assert ng.from_numpy(np.ones(2)).device.type == "cpu"
+        assert ng.zeros(2, device="cpu").device.type == "cpu"
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(ng.zeros(1).device.type))
+        worker.start()
+        worker.join()
+        assert seen == ["cpu"]
+    finally:
+        ng.set_default_device(None)
+    assert ng.zeros(2).device.type == "cpu"

@@ -8,6 +8,7 @@ per run so that both runs see identical values. The program text itself stays as
 """
 from __future__ import annotations
 
+import math
 import re
 import types
 
@@ -22,8 +23,9 @@ def _size(size):
 
 
 def same_randomness(lib, seed: int = 0):
-    """``lib`` (numgrad or torch) with ``randn``, ``randn_like`` and ``utils.data.DataLoader(shuffle=True)``
-    drawing from ``np.random.default_rng(seed)``, so two runs with the same seed draw the same numbers."""
+    """``lib`` (numgrad or torch) with ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)`` and
+    ``nn.Linear``'s initial weights drawing from ``np.random.default_rng(seed)``, so two runs with the same
+    seed draw the same numbers."""
     rng = np.random.default_rng(seed)
 
     def randn(*size, dtype=None, device=None, requires_grad=False, **_):
@@ -43,12 +45,27 @@ def same_randomness(lib, seed: int = 0):
             kwargs["sampler"] = [int(i) for i in rng.permutation(len(dataset))]
         return lib.utils.data.DataLoader(dataset, batch_size=batch_size, **kwargs)
 
+    class Linear(lib.nn.Linear):
+        """nn.Linear whose initial weights come from the shared stream, with nn.Linear's distribution."""
+
+        def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+            super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+            bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
+            with lib.no_grad():
+                for p in (self.weight, self.bias):
+                    if p is not None:
+                        p.copy_(lib.tensor(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
+
+    Linear.__qualname__ = "Linear"
+    nn = types.SimpleNamespace(**{k: getattr(lib.nn, k) for k in dir(lib.nn) if not k.startswith("__")})
+    nn.Linear = Linear
     data = types.SimpleNamespace(**{k: getattr(lib.utils.data, k) for k in dir(lib.utils.data)
                                     if not k.startswith("__")})
     data.DataLoader = DataLoader
     proxy = types.SimpleNamespace(**{k: getattr(lib, k) for k in dir(lib) if not k.startswith("__")})
     proxy.randn, proxy.randn_like = randn, randn_like
     proxy.utils = types.SimpleNamespace(data=data)
+    proxy.nn = nn
     return proxy
 
 
@@ -75,9 +92,9 @@ def assert_same_model(ng_model, torch_model, rtol=1e-4, atol=1e-6, grads=True) -
 _NUMBER = r"-?\d+\.\d+(?:e[-+]?\d+)?"
 
 
-def assert_same_log(log: str, t_log: str, rtol: float = 1e-5) -> None:
-    """Two runs printed the same lines, and the same numbers within ``rtol`` (integers exactly)."""
+def assert_same_log(log: str, t_log: str, rtol: float = 1e-5, atol: float = 0.0) -> None:
+    """Two runs printed the same lines, and the same numbers within ``rtol``/``atol`` (integers exactly)."""
     assert re.sub(_NUMBER, "#", log) == re.sub(_NUMBER, "#", t_log), f"{log}\n!=\n{t_log}"
     numbers = np.array([float(x) for x in re.findall(_NUMBER, log)])
     t_numbers = np.array([float(x) for x in re.findall(_NUMBER, t_log)])
-    np.testing.assert_allclose(numbers, t_numbers, rtol=rtol, err_msg=log)
+    np.testing.assert_allclose(numbers, t_numbers, rtol=rtol, atol=atol, err_msg=log)
