@@ -69,6 +69,41 @@ VIEW_IN_NO_GRAD = 1  # taken while grad mode was off: recorded in-place writes i
 VIEW_OF_MULTIPLE = 2  # one of several views returned by one call (unbind, split): same
 
 
+class Size(tuple):
+    """A shape as ``Tensor.size()`` gives it: a tuple that prints, slices and concatenates as ``torch.Size``.
+
+    >>> import numgrad as ng
+    >>> ng.zeros(2, 3).size()
+    numgrad.Size([2, 3])
+    >>> ng.zeros(2, 3).size()[1:].numel()
+    3
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"numgrad.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        return Size(tuple.__add__(other, self))
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
 class Tensor:
     """A multi-dimensional array with automatic differentiation.
 
@@ -193,9 +228,9 @@ class Tensor:
                             ".float() first)")
 
     def size(self, dim: Optional[int] = None):
-        """The shape, or the length of dimension ``dim``."""
+        """The shape as a ``numgrad.Size``, or the length of dimension ``dim``."""
         if dim is None:
-            return self.shape
+            return Size(self.shape)
         return self.shape[_wrap_dim(dim, self.ndim, "size")]
 
     def dim(self) -> int:

@@ -23,9 +23,9 @@ def _size(size):
 
 
 def same_randomness(lib, seed: int = 0):
-    """``lib`` (numgrad or torch) with ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)`` and
-    ``nn.Linear``'s initial weights drawing from ``np.random.default_rng(seed)``, so two runs with the same
-    seed draw the same numbers."""
+    """``lib`` (numgrad or torch) with ``rand``, ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)``
+    and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` drawing from ``np.random.default_rng(seed)``, so
+    two runs with the same seed draw the same numbers; ``empty`` gives zeros."""
     rng = np.random.default_rng(seed)
 
     def randn(*size, dtype=None, device=None, requires_grad=False, **_):
@@ -39,31 +39,41 @@ def same_randomness(lib, seed: int = 0):
                          device=device if device is not None else t.device)
         return out.requires_grad_(requires_grad)
 
+    def rand(*size, dtype=None, device=None, requires_grad=False, **_):
+        values = rng.random(_size(size)).astype(np.float32)
+        out = lib.tensor(values, dtype=dtype if dtype is not None else lib.float32, device=device)
+        return out.requires_grad_(requires_grad)
+
+    def empty(*size, dtype=None, device=None, requires_grad=False, **_):
+        # what uninitialized memory holds is arbitrary: zeros in both runs, so that printing it compares
+        return lib.zeros(*_size(size), dtype=dtype, device=device, requires_grad=requires_grad)
+
     def DataLoader(dataset, batch_size=1, shuffle=None, **kwargs):
         if shuffle:
             # a fixed order drawn once per loader, as a RandomSampler draws one per epoch
             kwargs["sampler"] = [int(i) for i in rng.permutation(len(dataset))]
         return lib.utils.data.DataLoader(dataset, batch_size=batch_size, **kwargs)
 
-    class Linear(lib.nn.Linear):
-        """nn.Linear whose initial weights come from the shared stream, with nn.Linear's distribution."""
-
-        def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
-            super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
-            bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
+    def shared_init(layer_class):
+        """``layer_class`` whose initial parameters come from the shared stream, drawn from the layer's own
+        default distribution (weight and bias uniform in +-1/sqrt(fan_in), as Linear and Conv layers do)."""
+        def __init__(self, *args, **kwargs):
+            layer_class.__init__(self, *args, **kwargs)
+            bound = 1 / math.sqrt(self.weight[0].numel())
             with lib.no_grad():
                 for p in (self.weight, self.bias):
                     if p is not None:
                         p.copy_(lib.tensor(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
 
-    Linear.__qualname__ = "Linear"
+        return type(layer_class.__name__, (layer_class,), {"__init__": __init__})
+
     nn = types.SimpleNamespace(**{k: getattr(lib.nn, k) for k in dir(lib.nn) if not k.startswith("__")})
-    nn.Linear = Linear
+    nn.Linear, nn.Conv2d = shared_init(lib.nn.Linear), shared_init(lib.nn.Conv2d)
     data = types.SimpleNamespace(**{k: getattr(lib.utils.data, k) for k in dir(lib.utils.data)
                                     if not k.startswith("__")})
     data.DataLoader = DataLoader
     proxy = types.SimpleNamespace(**{k: getattr(lib, k) for k in dir(lib) if not k.startswith("__")})
-    proxy.randn, proxy.randn_like = randn, randn_like
+    proxy.randn, proxy.randn_like, proxy.rand, proxy.empty = randn, randn_like, rand, empty
     proxy.utils = types.SimpleNamespace(data=data)
     proxy.nn = nn
     return proxy
@@ -94,7 +104,10 @@ _NUMBER = r"-?\d+\.\d+(?:e[-+]?\d+)?"
 
 def assert_same_log(log: str, t_log: str, rtol: float = 1e-5, atol: float = 0.0) -> None:
     """Two runs printed the same lines, and the same numbers within ``rtol``/``atol`` (integers exactly)."""
-    assert re.sub(_NUMBER, "#", log) == re.sub(_NUMBER, "#", t_log), f"{log}\n!=\n{t_log}"
+    def text(out):  # the printed words (the library's name as torch), numbers and object addresses left out
+        return re.sub(_NUMBER, "#", re.sub(r"0x[0-9a-fA-F]+", "0x", out.replace("numgrad.", "torch.")))
+
+    assert text(log) == text(t_log), f"{log}\n!=\n{t_log}"
     numbers = np.array([float(x) for x in re.findall(_NUMBER, log)])
     t_numbers = np.array([float(x) for x in re.findall(_NUMBER, t_log)])
     np.testing.assert_allclose(numbers, t_numbers, rtol=rtol, atol=atol, err_msg=log)
