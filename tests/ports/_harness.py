@@ -24,7 +24,7 @@ def _size(size):
 
 def same_randomness(lib, seed: int = 0):
     """``lib`` (numgrad or torch) with ``rand``, ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)``
-    and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` drawing from ``np.random.default_rng(seed)``, so
+    ``nn.Dropout``'s masks and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` drawing from ``np.random.default_rng(seed)``, so
     two runs with the same seed draw the same numbers; ``empty`` gives zeros."""
     rng = np.random.default_rng(seed)
 
@@ -67,8 +67,18 @@ def same_randomness(lib, seed: int = 0):
 
         return type(layer_class.__name__, (layer_class,), {"__init__": __init__})
 
+    class Dropout(lib.nn.Dropout):
+        """nn.Dropout whose masks come from the shared stream (inverted dropout, as PyTorch's)."""
+
+        def forward(self, input):
+            if not self.training or self.p == 0:
+                return input
+            keep = (rng.random(tuple(input.shape)) >= self.p).astype(np.float32) / (1 - self.p)
+            return input * lib.tensor(keep, dtype=input.dtype, device=input.device)
+
+    Dropout.__name__ = Dropout.__qualname__ = "Dropout"
     nn = types.SimpleNamespace(**{k: getattr(lib.nn, k) for k in dir(lib.nn) if not k.startswith("__")})
-    nn.Linear, nn.Conv2d = shared_init(lib.nn.Linear), shared_init(lib.nn.Conv2d)
+    nn.Linear, nn.Conv2d, nn.Dropout = shared_init(lib.nn.Linear), shared_init(lib.nn.Conv2d), Dropout
     data = types.SimpleNamespace(**{k: getattr(lib.utils.data, k) for k in dir(lib.utils.data)
                                     if not k.startswith("__")})
     data.DataLoader = DataLoader

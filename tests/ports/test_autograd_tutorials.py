@@ -28,11 +28,12 @@ def _log(lib, name, steps, capsys):
 def test_tutorial_runs_like_torch(name, capsys, monkeypatch):
     # the tests' CUDA simulator counts as an accelerator; torch here has none, so both run on the CPU
     monkeypatch.setattr(numgrad.accelerator, "is_available", lambda: False)
-    # 300 of upstream's 2000 iterations (a loss printed every 100); dynamic_net prints every 2000 of its 30000
-    steps = 2000 if name == "dynamic_net" else 300
+    # 200 of upstream's 2000 iterations (a loss printed every 100; dynamic_net prints every 2000 of its 30000,
+    # so only its result line compares)
+    steps = 200
     t_log = _log(torch, name, steps, capsys)
     log = _log(numgrad, name, steps, capsys)
-    assert log.count("\n") >= 2 and "Result: y = " in log
+    assert log.count("\n") >= (1 if name == "dynamic_net" else 2) and "Result: y = " in log
     # a and c of the Legendre fit stay ~1e-10 (odd functions: their gradients are sums that cancel), so
     # rounding decides their digits: compare those within an absolute 1e-8
     assert_same_log(log, t_log, rtol=1e-4, atol=1e-8)
