@@ -24,7 +24,7 @@ def _size(size):
 
 def same_randomness(lib, seed: int = 0):
     """``lib`` (numgrad or torch) with ``rand``, ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)``
-    ``nn.Dropout``'s masks and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` drawing from ``np.random.default_rng(seed)``, so
+    ``nn.Dropout``'s masks and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` / ``nn.LSTMCell`` drawing from ``np.random.default_rng(seed)``, so
     two runs with the same seed draw the same numbers; ``empty`` gives zeros."""
     rng = np.random.default_rng(seed)
 
@@ -54,16 +54,16 @@ def same_randomness(lib, seed: int = 0):
             kwargs["sampler"] = [int(i) for i in rng.permutation(len(dataset))]
         return lib.utils.data.DataLoader(dataset, batch_size=batch_size, **kwargs)
 
-    def shared_init(layer_class):
+    def shared_init(layer_class, fan):
         """``layer_class`` whose initial parameters come from the shared stream, drawn from the layer's own
-        default distribution (weight and bias uniform in +-1/sqrt(fan_in), as Linear and Conv layers do)."""
+        default distribution: each uniform in +-1/sqrt(fan(layer)) (fan_in for Linear and Conv layers, the
+        hidden size for recurrent cells)."""
         def __init__(self, *args, **kwargs):
             layer_class.__init__(self, *args, **kwargs)
-            bound = 1 / math.sqrt(self.weight[0].numel())
+            bound = 1 / math.sqrt(fan(self))
             with lib.no_grad():
-                for p in (self.weight, self.bias):
-                    if p is not None:
-                        p.copy_(lib.tensor(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
+                for p in self.parameters():
+                    p.copy_(lib.tensor(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
 
         return type(layer_class.__name__, (layer_class,), {"__init__": __init__})
 
@@ -78,7 +78,10 @@ def same_randomness(lib, seed: int = 0):
 
     Dropout.__name__ = Dropout.__qualname__ = "Dropout"
     nn = types.SimpleNamespace(**{k: getattr(lib.nn, k) for k in dir(lib.nn) if not k.startswith("__")})
-    nn.Linear, nn.Conv2d, nn.Dropout = shared_init(lib.nn.Linear), shared_init(lib.nn.Conv2d), Dropout
+    for name in ("Linear", "Conv2d"):
+        setattr(nn, name, shared_init(getattr(lib.nn, name), lambda layer: layer.weight[0].numel()))
+    nn.LSTMCell = shared_init(lib.nn.LSTMCell, lambda layer: layer.hidden_size)
+    nn.Dropout = Dropout
     data = types.SimpleNamespace(**{k: getattr(lib.utils.data, k) for k in dir(lib.utils.data)
                                     if not k.startswith("__")})
     data.DataLoader = DataLoader
