@@ -24,7 +24,8 @@ def _size(size):
 
 def same_randomness(lib, seed: int = 0):
     """``lib`` (numgrad or torch) with ``rand``, ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)``
-    ``nn.Dropout``'s masks and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` / ``nn.LSTMCell`` drawing from ``np.random.default_rng(seed)``, so
+    ``nn.Dropout`` / ``nn.Dropout2d`` masks and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` /
+    ``nn.LSTMCell`` / ``nn.LSTM`` drawing from ``np.random.default_rng(seed)``, so
     two runs with the same seed draw the same numbers; ``empty`` gives zeros."""
     rng = np.random.default_rng(seed)
 
@@ -76,12 +77,25 @@ def same_randomness(lib, seed: int = 0):
             keep = (rng.random(tuple(input.shape)) >= self.p).astype(np.float32) / (1 - self.p)
             return input * lib.tensor(keep, dtype=input.dtype, device=input.device)
 
+    class Dropout2d(lib.nn.Dropout2d):
+        """nn.Dropout2d whose masks come from the shared stream: one draw per channel of a (N, C, H, W) or
+        (C, H, W) input; on a 2-D input (deprecated) one per element, as PyTorch does."""
+
+        def forward(self, input):
+            if not self.training or self.p == 0:
+                return input
+            shape = tuple(input.shape) if input.dim() == 2 else tuple(input.shape[:-2]) + (1, 1)
+            keep = (rng.random(shape) >= self.p).astype(np.float32) / (1 - self.p)
+            return input * lib.tensor(keep, dtype=input.dtype, device=input.device)
+
     Dropout.__name__ = Dropout.__qualname__ = "Dropout"
+    Dropout2d.__name__ = Dropout2d.__qualname__ = "Dropout2d"
     nn = types.SimpleNamespace(**{k: getattr(lib.nn, k) for k in dir(lib.nn) if not k.startswith("__")})
     for name in ("Linear", "Conv2d"):
         setattr(nn, name, shared_init(getattr(lib.nn, name), lambda layer: layer.weight[0].numel()))
-    nn.LSTMCell = shared_init(lib.nn.LSTMCell, lambda layer: layer.hidden_size)
-    nn.Dropout = Dropout
+    for name in ("LSTMCell", "LSTM"):
+        setattr(nn, name, shared_init(getattr(lib.nn, name), lambda layer: layer.hidden_size))
+    nn.Dropout, nn.Dropout2d = Dropout, Dropout2d
     data = types.SimpleNamespace(**{k: getattr(lib.utils.data, k) for k in dir(lib.utils.data)
                                     if not k.startswith("__")})
     data.DataLoader = DataLoader
