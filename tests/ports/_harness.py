@@ -1,10 +1,13 @@
 """What the ported programs share: the same random draws in both libraries, and comparisons against torch.
 
 A port runs one program text twice, once with numgrad's modules and once with torch's. Everything both runs
-must agree on is decided here, outside the program: the weights (torch's copied into numgrad's model), the
-synthetic data (NumPy arrays), and the random numbers the program draws while it runs (``randn``,
-``randn_like`` and a shuffling DataLoader's order), which :func:`same_randomness` takes from one NumPy stream
-per run so that both runs see identical values. The program text itself stays as upstream wrote it.
+must agree on is decided here, outside the program: the synthetic data (NumPy arrays), the initial weights
+(torch's copied into numgrad's model, or drawn from a shared stream as the layers are built) and the random
+numbers the program draws while it runs (``rand``/``randn``/``randn_like``, a shuffling DataLoader's order,
+dropout masks), which :func:`same_randomness` takes from one NumPy stream per run so that both runs see
+identical values. The program text itself stays as upstream wrote it; what the harness replaces is PyTorch's
+random number generator, never the computation under test (dropout's masks are the one place where the
+harness's ``x * mask / (1 - p)`` stands in for the library's dropout kernel, which tests/test_nn.py and tests/test_layers_more.py check).
 """
 from __future__ import annotations
 
