@@ -526,6 +526,7 @@ def test_asarray_range_and_softmax_in_the_torch_namespace():
     "numgrad.ops.sorting", "numgrad.ops.scan", "numgrad.ops.diagonals", "numgrad.ops.einsum", "numgrad.ops.combine",
     "numgrad.ops.tensor_api", "numgrad.ops.pointwise", "numgrad.ops.scatter", "numgrad.ops.shape_more",
     "numgrad.ops.statistics", "numgrad.ops.dense_linalg", "numgrad.ops.misc", "numgrad.linalg", "numgrad.coverage",
+    "numgrad.ops.elementwise_functions", "numgrad.device", "numgrad.tensor",
 ])
 def test_docstring_examples_of_the_new_modules_run(module):
     import doctest

@@ -60,7 +60,8 @@ def _generated(name: str, arity: int):
             return apply(name, *operands)
         sig = "*operands"
     fn.__name__ = fn.__qualname__ = name
-    example = _EXAMPLE_INPUT[row.domain]
+    # bitwise rows take integer or bool tensors only
+    example = "[5, -2]" if name.startswith("bitwise_") else _EXAMPLE_INPUT[row.domain]
     call = f"ng.{name}(x)" if arity == 1 else f"ng.{name}(x, x)"
     fn.__doc__ = (
         f"Elementwise ``{name}({sig})`` (Numba kernel generated from the op table; broadcasts).\n\n"
