@@ -20,7 +20,11 @@ PROGRAMS = ["polynomial_tensor", "polynomial_autograd", "polynomial_custom_funct
 def _log(lib, name, steps, capsys):
     random.seed(0)  # dynamic_net draws its depth from Python's random module
     capsys.readouterr()
-    getattr(autograd_tutorials, name)(same_randomness(lib), steps=steps)
+    try:
+        getattr(autograd_tutorials, name)(same_randomness(lib), steps=steps)
+    finally:
+        # polynomial_autograd sets a default device; torch keeps a device mode active (slower) until it is reset
+        lib.set_default_device(None)
     return capsys.readouterr().out
 
 
