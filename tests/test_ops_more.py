@@ -590,6 +590,8 @@ def test_out_argument_of_elementwise_functions_follows_torch():
     assert ng.sub(x, y, alpha=2, out=result) is result and result.tolist() == [[0.0, 1.5], [2.0, 3.5]]
     assert ng.mul(x, y, out=result) is result and result.tolist() == [[0.5, 0.5], [1.5, 1.0]]
     assert ng.exp(ng.zeros(2, 2), out=result) is result and result.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert ng.matmul(x, x.T, out=result) is result
+    np.testing.assert_array_equal(result.numpy(), (x @ x.T).numpy())
     wide = ng.empty(2, 2, dtype=ng.float64)
     assert ng.add(x, y, out=wide).dtype == ng.float64
     for lib in (ng, torch):

@@ -26,7 +26,8 @@ def _size(size):
 
 
 def same_randomness(lib, seed: int = 0):
-    """``lib`` (numgrad or torch) with ``rand``, ``randn``, ``randn_like``, ``utils.data.DataLoader(shuffle=True)``
+    """``lib`` (numgrad or torch) with ``rand``, ``rand_like``, ``randn``, ``randn_like``,
+    ``utils.data.DataLoader(shuffle=True)``,
     ``nn.Dropout`` / ``nn.Dropout2d`` masks and the initial weights of ``nn.Linear`` / ``nn.Conv2d`` /
     ``nn.LSTMCell`` / ``nn.LSTM`` drawing from ``np.random.default_rng(seed)``, so
     two runs with the same seed draw the same numbers; ``empty`` gives zeros."""
@@ -46,6 +47,12 @@ def same_randomness(lib, seed: int = 0):
     def rand(*size, dtype=None, device=None, requires_grad=False, **_):
         values = rng.random(_size(size)).astype(np.float32)
         out = lib.tensor(values, dtype=dtype if dtype is not None else lib.float32, device=device)
+        return out.requires_grad_(requires_grad)
+
+    def rand_like(t, dtype=None, device=None, requires_grad=False, **_):
+        values = rng.random(tuple(t.shape)).astype(np.float32)
+        out = lib.tensor(values, dtype=dtype if dtype is not None else t.dtype,
+                         device=device if device is not None else t.device)
         return out.requires_grad_(requires_grad)
 
     def empty(*size, dtype=None, device=None, requires_grad=False, **_):
@@ -103,7 +110,7 @@ def same_randomness(lib, seed: int = 0):
                                     if not k.startswith("__")})
     data.DataLoader = DataLoader
     proxy = types.SimpleNamespace(**{k: getattr(lib, k) for k in dir(lib) if not k.startswith("__")})
-    proxy.randn, proxy.randn_like, proxy.rand, proxy.empty = randn, randn_like, rand, empty
+    proxy.randn, proxy.randn_like, proxy.rand, proxy.rand_like, proxy.empty = randn, randn_like, rand, rand_like, empty
     proxy.utils = types.SimpleNamespace(data=data)
     proxy.nn = nn
     return proxy
