@@ -64,6 +64,8 @@ from . import utils  # noqa: E402,F401
 from . import accelerator, backends, testing  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401 - torch.distributed: data-parallel over MPI
 from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
+from .device import get_default_device, set_default_device  # noqa: E402,F401
+from .tensor import Size  # noqa: E402,F401
 # PyTorch's other dtype names (torch.float, torch.long, ...): last, since they shadow builtins in this module
 from ._dtypes import float32 as float, float64 as double, float16 as half  # noqa: E402,F401
 from ._dtypes import int64 as long, int32 as int, int16 as short  # noqa: E402,F401

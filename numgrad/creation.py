@@ -14,7 +14,7 @@ import numpy as np
 from . import _dtypes
 from . import _pending_readers
 from .tensor import _NO_DATA, Tensor, _legacy_constructor_array
-from .device import as_device
+from .device import as_device, cpu, get_default_device
 from .kernels import backend as _backend
 
 _rng = np.random.default_rng()
@@ -152,13 +152,18 @@ def _astype(arr: np.ndarray, dt: _dtypes.DType) -> np.ndarray:
     return arr.astype(dt.np)
 
 
+def _target(device):
+    """The device a factory function puts its tensor on: the one asked for, else the default device."""
+    return as_device(device) if device is not None else get_default_device()
+
+
 def _finish(arr: np.ndarray, requires_grad: bool, device=None):
-    return Tensor(_backend.to_device(arr, as_device(device)), requires_grad=requires_grad)
+    return Tensor(_backend.to_device(arr, _target(device)), requires_grad=requires_grad)
 
 
 def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
     """A tensor of ``value`` everywhere, written by a fill kernel where the memory lives (no host copy)."""
-    return Tensor(_backend.full(shape, dtype.np, value, as_device(device)), requires_grad=requires_grad)
+    return Tensor(_backend.full(shape, dtype.np, value, _target(device)), requires_grad=requires_grad)
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False):
@@ -261,7 +266,7 @@ def from_numpy(array: np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     _dtypes.from_numpy_dtype(array.dtype)
     _pending_readers.mark_escaped(array)  # the caller keeps writing access through ``array``
-    return _finish(array, False)
+    return _finish(array, False, cpu)  # NumPy's memory: always the CPU
 
 
 def _shape(size) -> tuple:
@@ -312,7 +317,7 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.empty(3).shape
     (3,)
     """
-    return Tensor(_backend.empty(_shape(size), _dt(dtype).np, as_device(device)), requires_grad=requires_grad)
+    return Tensor(_backend.empty(_shape(size), _dt(dtype).np, _target(device)), requires_grad=requires_grad)
 
 
 def _fill_dtype(value, dtype):

@@ -4,6 +4,8 @@ can be used.
 """
 from __future__ import annotations
 
+import threading
+
 
 class Device:
     """Where a tensor's data lives, e.g. ``numgrad.device('cpu')``."""
@@ -87,3 +89,29 @@ def as_device(spec) -> Device:
             )
         return cuda0
     return dev
+
+
+# the device of tensors made by factory functions given no ``device`` (per thread, as in PyTorch)
+_default = threading.local()
+
+
+def get_default_device() -> Device:
+    """The device factory functions (``zeros``, ``randn``, ``arange``, ...) use when given no ``device``.
+
+    >>> import numgrad as ng
+    >>> ng.get_default_device()
+    device(type='cpu')
+    """
+    return getattr(_default, "device", cpu)
+
+
+def set_default_device(device) -> None:
+    """Make factory functions given no ``device`` create tensors on ``device`` (None: back to the CPU), in
+    this thread, as ``torch.set_default_device`` does. Tensors from data (``from_numpy``, a tensor's own
+    device in ``tensor(t)``) keep theirs.
+
+    >>> import numgrad as ng
+    >>> ng.set_default_device("cpu"); ng.zeros(2).device
+    device(type='cpu')
+    """
+    _default.device = cpu if device is None else as_device(device)

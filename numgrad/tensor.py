@@ -69,6 +69,41 @@ VIEW_IN_NO_GRAD = 1  # taken while grad mode was off: recorded in-place writes i
 VIEW_OF_MULTIPLE = 2  # one of several views returned by one call (unbind, split): same
 
 
+class Size(tuple):
+    """A shape as ``Tensor.size()`` gives it: a tuple that prints, slices and concatenates as ``torch.Size``.
+
+    >>> import numgrad as ng
+    >>> ng.zeros(2, 3).size()
+    numgrad.Size([2, 3])
+    >>> ng.zeros(2, 3).size()[1:].numel()
+    3
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"numgrad.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        return Size(tuple.__add__(other, self))
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
 class Tensor:
     """A multi-dimensional array with automatic differentiation.
 
@@ -82,7 +117,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "_buf", "_lazy", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_version",
+        "_buf", "_lazy", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version",
         "_acc", "_hooks", "_retains_grad", "_device", "_view", "_views", "__weakref__",
         "_post_acc_hooks",  # register_post_accumulate_grad_hook's hooks (numgrad.autograd)
     )
@@ -96,7 +131,7 @@ class Tensor:
         self._buf = data
         self._lazy = None
         self._requires_grad = False
-        self.grad: Optional[Tensor] = None
+        self._grad: Optional[Tensor] = None
         self._grad_fn = None
         self._output_nr = 0
         self._version = _version if _version is not None else [0]  # see _bump_version
@@ -118,7 +153,7 @@ class Tensor:
         t._buf = None
         t._lazy = lazy
         t._requires_grad = False
-        t.grad = None
+        t._grad = None
         t._grad_fn = None
         t._output_nr = 0
         t._version = _version if _version is not None else [0]
@@ -196,9 +231,9 @@ class Tensor:
                             ".float() first)")
 
     def size(self, dim: Optional[int] = None):
-        """The shape, or the length of dimension ``dim``."""
+        """The shape as a ``numgrad.Size``, or the length of dimension ``dim``."""
         if dim is None:
-            return self.shape
+            return Size(self.shape)
         return self.shape[_wrap_dim(dim, self.ndim, "size")]
 
     def dim(self) -> int:
@@ -254,6 +289,24 @@ class Tensor:
         """Set ``requires_grad`` in place and return ``self``."""
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """The gradient accumulated by ``backward`` (None until one reaches this tensor)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Optional["Tensor"]) -> None:
+        # PyTorch's checks: a gradient is a tensor of this tensor's size, or None
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                    f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same size")
+        self._grad = value
 
     @property
     def grad_fn(self):

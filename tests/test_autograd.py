@@ -389,3 +389,17 @@ def test_next_functions_format_matches_pytorch():
         else:
             theirs = got
     assert ours == theirs
+
+
+def test_assigning_grad_checks_type_and_size_as_torch():
+    for lib in (ng, torch):
+        a = lib.ones(2, requires_grad=True)
+        with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None but got grad of type float"):
+            a.grad = 0.
+        with pytest.raises(RuntimeError, match=r"attempting to assign a gradient of size '\[3\]' to a tensor of size "
+                                               r"'\[2\]'. Please ensure that the gradient and the tensor are the same"):
+            a.grad = lib.ones(3)
+        a.grad = lib.full((2,), 3.0)
+        assert a.grad.tolist() == [3.0, 3.0]
+        a.grad = None
+        assert a.grad is None

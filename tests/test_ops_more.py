@@ -428,6 +428,8 @@ def test_more_pointwise_and_tensor_properties():
     t, tt = ng.ones(2, 3), torch.ones(2, 3)
     assert (t.is_cpu, t.get_device(), t.itemsize, t.nbytes, t.is_signed()) == \
         (tt.is_cpu, tt.get_device(), tt.itemsize, tt.nbytes, tt.is_signed())
+    flags = ("is_cuda", "is_xpu", "is_mps", "is_meta", "is_sparse", "is_quantized", "is_mkldnn", "is_nested")
+    assert [getattr(t, f) for f in flags] == [getattr(tt, f) for f in flags]
     with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 3 but size is 4"):
         ng.ones(3).unfold(0, 4, 1)
 
@@ -524,6 +526,7 @@ def test_asarray_range_and_softmax_in_the_torch_namespace():
     "numgrad.ops.sorting", "numgrad.ops.scan", "numgrad.ops.diagonals", "numgrad.ops.einsum", "numgrad.ops.combine",
     "numgrad.ops.tensor_api", "numgrad.ops.pointwise", "numgrad.ops.scatter", "numgrad.ops.shape_more",
     "numgrad.ops.statistics", "numgrad.ops.dense_linalg", "numgrad.ops.misc", "numgrad.linalg", "numgrad.coverage",
+    "numgrad.ops.elementwise_functions", "numgrad.device", "numgrad.tensor",
 ])
 def test_docstring_examples_of_the_new_modules_run(module):
     import doctest
@@ -544,3 +547,60 @@ def test_bitwise_not_and_shifts_match_torch():
     np.testing.assert_allclose(zero.grad.numpy(), tz.grad.numpy())
     with pytest.raises(RuntimeError, match="pdist only supports 2D tensors"):
         ng.pdist(ng.ones(3))
+
+
+# ------------------------------------------------------------------ default device
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+def test_set_default_device_moves_factories_only_and_is_per_thread():
+    import threading
+    assert ng.get_default_device() == ng.device("cpu") and str(torch.get_default_device()) == "cpu"
+    try:
+        ng.set_default_device("cuda")
+        assert ng.get_default_device() == ng.device("cuda:0")
+        assert ng.zeros(2).device.type == ng.randn(2).device.type == ng.arange(3).device.type == "cuda"
+        assert ng.tensor([1.0]).device.type == ng.full((2,), 1.0).device.type == "cuda"
+        assert ng.from_numpy(np.ones(2)).device.type == "cpu"
+        assert ng.zeros(2, device="cpu").device.type == "cpu"
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(ng.zeros(1).device.type))
+        worker.start()
+        worker.join()
+        assert seen == ["cpu"]
+    finally:
+        ng.set_default_device(None)
+    assert ng.zeros(2).device.type == "cpu"
+
+
+# ------------------------------------------------------------------ Size and out=
+def test_size_prints_slices_and_adds_as_torch_size():
+    s, ts = ng.zeros(2, 3, 4).size(), torch.zeros(2, 3, 4).size()
+    assert repr(s) == repr(ts).replace("torch.", "numgrad.") == "numgrad.Size([2, 3, 4])" and str(s) == repr(s)
+    assert s == ts == (2, 3, 4) and isinstance(s, tuple) and isinstance(s, ng.Size)
+    for value, expected in ((s[1:], ts[1:]), (s + (5,), ts + (5,)), ((1,) + s, (1,) + ts)):
+        assert type(value) is ng.Size and value == expected
+    assert type(s[0]) is int and s.numel() == ts.numel() == 24 and s[1:].numel() == 12
+    assert ng.zeros(2, 3).view(ng.zeros(6).size()).shape == (6,)
+
+
+def test_out_argument_of_elementwise_functions_follows_torch():
+    x, y = ng.tensor([[1.0, 2.0], [3.0, 4.0]]), ng.tensor([0.5, 0.25])
+    result = ng.empty(2, 2)
+    assert ng.add(x, y, out=result) is result
+    np.testing.assert_array_equal(result.numpy(), (x + y).numpy())
+    assert ng.sub(x, y, alpha=2, out=result) is result and result.tolist() == [[0.0, 1.5], [2.0, 3.5]]
+    assert ng.mul(x, y, out=result) is result and result.tolist() == [[0.5, 0.5], [1.5, 1.0]]
+    assert ng.exp(ng.zeros(2, 2), out=result) is result and result.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert ng.matmul(x, x.T, out=result) is result
+    np.testing.assert_array_equal(result.numpy(), (x @ x.T).numpy())
+    wide = ng.empty(2, 2, dtype=ng.float64)
+    assert ng.add(x, y, out=wide).dtype == ng.float64
+    for lib in (ng, torch):
+        with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+            lib.add(lib.ones(2), lib.ones(2), out=lib.empty(2, dtype=lib.int64))
+        with pytest.raises(RuntimeError, match=r"add\(\): functions with out=... arguments don't support automatic "
+                                               "differentiation, but one of the arguments requires grad."):
+            lib.add(lib.ones(2, requires_grad=True), 1, out=lib.empty(2))
+    with pytest.raises(RuntimeError, match=r"add\(\): out= has shape \[5\] but the result has shape \[2, 2\]"):
+        ng.add(x, y, out=ng.empty(5))
+    with pytest.raises(TypeError, match="argument 'out' must be Tensor, not list"):
+        ng.add(x, y, out=[0.0])

@@ -6,6 +6,8 @@ are written out.
 """
 from __future__ import annotations
 
+from .. import _dtypes
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from .elementwise import apply
 from ..ir.table import ELEMENTWISE
 from ..creation import tensor
@@ -16,22 +18,50 @@ _EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5,
                   "open_unit": "[0.5, -0.25]", "above_one": "[1.5, 2.0]"}
 
 
+def _kind(dtype) -> int:
+    return 2 if dtype.is_floating_point else (0 if dtype is _dtypes.bool_ else 1)
+
+
+def _write_out(name: str, result: Tensor, out, inputs) -> Tensor:
+    """``out=``: ``result`` written into ``out`` (PyTorch's rules: no autograd through it, a result dtype that
+    casts to out's without changing kind, the result's shape) and ``out`` returned."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if _kind(result.dtype) > _kind(out.dtype):
+        raise RuntimeError(f"result type {_dtypes.torch_type_name(result.dtype)} can't be cast to the desired "
+                           f"output type {_dtypes.torch_type_name(out.dtype)}")
+    if tuple(out.shape) != tuple(result.shape):
+        # PyTorch resizes a mismatched out (deprecated, with a warning); numgrad tensors cannot be resized
+        raise RuntimeError(f"{name}(): out= has shape {list(out.shape)} but the result has shape "
+                           f"{list(result.shape)}; numgrad does not resize out= tensors: pass one of the result's "
+                           "shape")
+    with no_grad():
+        out.copy_(result)
+    return out
+
+
 def _generated(name: str, arity: int):
     row = ELEMENTWISE[name]
     if arity == 1:
-        def fn(input):
-            return apply(name, input)
+        def fn(input, *, out=None):
+            result = apply(name, input)
+            return result if out is None else _write_out(name, result, out, (input,))
         sig = "input"
     elif arity == 2:
-        def fn(input, other):
-            return apply(name, input, other)
+        def fn(input, other, *, out=None):
+            result = apply(name, input, other)
+            return result if out is None else _write_out(name, result, out, (input, other))
         sig = "input, other"
     else:
         def fn(*operands):
             return apply(name, *operands)
         sig = "*operands"
     fn.__name__ = fn.__qualname__ = name
-    example = _EXAMPLE_INPUT[row.domain]
+    # bitwise rows take integer or bool tensors only
+    example = "[5, -2]" if name.startswith("bitwise_") else _EXAMPLE_INPUT[row.domain]
     call = f"ng.{name}(x)" if arity == 1 else f"ng.{name}(x, x)"
     fn.__doc__ = (
         f"Elementwise ``{name}({sig})`` (Numba kernel generated from the op table; broadcasts).\n\n"
@@ -50,28 +80,28 @@ for _name, _row in ELEMENTWISE.items():
         globals()[_name] = _generated(_name, _row.arity)
 
 
-def add(input, other, *, alpha=1):
-    """``input + alpha * other``.
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` (into ``out`` when given).
 
     >>> import numgrad as ng
     >>> ng.add(ng.tensor([1.0]), ng.tensor([2.0]), alpha=3)
     tensor([7.])
     """
-    if alpha != 1:
-        other = apply("mul", other, alpha)
-    return apply("add", input, other)
+    scaled = apply("mul", other, alpha) if alpha != 1 else other
+    result = apply("add", input, scaled)
+    return result if out is None else _write_out("add", result, out, (input, other))
 
 
-def sub(input, other, *, alpha=1):
-    """``input - alpha * other``.
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other`` (into ``out`` when given).
 
     >>> import numgrad as ng
     >>> ng.sub(ng.tensor([1.0]), 2)
     tensor([-1.])
     """
-    if alpha != 1:
-        other = apply("mul", other, alpha)
-    return apply("sub", input, other)
+    scaled = apply("mul", other, alpha) if alpha != 1 else other
+    result = apply("sub", input, scaled)
+    return result if out is None else _write_out("sub", result, out, (input, other))
 
 
 def rsub(input, other, *, alpha=1):

@@ -17,6 +17,7 @@ from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import matmul_arrays
 from .sum_mean import sum_to
+from .elementwise_functions import _write_out
 from ..creation import tensor
 
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
@@ -153,8 +154,9 @@ class Matmul(Function):
         return grad_a, grad_b
 
 
-def matmul(input, other):
-    """Matrix product with ``torch.matmul``'s rules (1-D promotion, broadcast batch dims).
+def matmul(input, other, *, out=None):
+    """Matrix product with ``torch.matmul``'s rules (1-D promotion, broadcast batch dims), into ``out`` when
+    given.
 
     >>> import numgrad as ng
     >>> (ng.ones(2, 3) @ ng.ones(3, 4)).shape
@@ -166,7 +168,8 @@ def matmul(input, other):
     b = _as_tensor(other, "matmul")
     _check_shapes(a, b)
     _check_dtypes(a, b, "matmul")
-    return _matmul16(a, b) if a.dtype.is_16bit_float else Matmul.apply(a, b)
+    result = _matmul16(a, b) if a.dtype.is_16bit_float else Matmul.apply(a, b)
+    return result if out is None else _write_out("matmul", result, out, (a, b))
 
 
 def _matmul16(a, b):

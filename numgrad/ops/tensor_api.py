@@ -151,4 +151,13 @@ TENSOR_METHODS = {
     "itemsize": property(lambda self: self.dtype.itemsize, doc="Bytes per element."),
     "nbytes": property(lambda self: self.dtype.itemsize * self.numel(), doc="Bytes of the elements (numel*itemsize)."),
 }
+# device-kind flags that programs test before a multi-device branch (``input.is_cuda or input.is_xpu``); numgrad's
+# devices are the CPU and CUDA, so these read the device type and are False on every tensor numgrad can make
+TENSOR_METHODS.update({
+    f"is_{kind}": property(lambda self, kind=kind: self.device.type == kind,
+                           doc=f"Whether the tensor lives on a {kind} device (PyTorch's flag; numgrad has none).")
+    for kind in ("xpu", "mps", "meta")})
+TENSOR_METHODS.update({
+    f"is_{layout}": property(lambda self: False, doc=f"False: numgrad tensors are dense and strided, never {layout}.")
+    for layout in ("sparse", "quantized", "mkldnn", "nested")})
 PUBLIC = ("numel", "is_tensor", "is_floating_point", "is_nonzero")
