@@ -43,6 +43,9 @@ from .conv import conv1d, conv_transpose1d, conv_transpose2d
 from .normalization import group_norm, instance_norm
 from .regularization import dropout1d, dropout2d, dropout3d
 from .vision import interpolate, pixel_shuffle, pixel_unshuffle, upsample
+from .activation_more import celu, celu_, cosine_similarity, elu_, glu, hardshrink, hardsigmoid, hardswish
+from .activation_more import hardtanh_, leaky_relu_, mish, normalize, pairwise_distance, prelu, relu_, rrelu
+from .activation_more import rrelu_, selu, selu_, softshrink, softsign, tanhshrink, threshold, threshold_
 
 __all__ = [
     # activation
@@ -58,4 +61,8 @@ __all__ = [
     "multi_head_attention_forward", "scaled_dot_product_attention",
     "conv1d", "conv_transpose1d", "conv_transpose2d", "group_norm", "instance_norm", "dropout1d", "dropout2d",
     "dropout3d", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample",
+    # activation_more
+    "celu", "celu_", "cosine_similarity", "elu_", "glu", "hardshrink", "hardsigmoid", "hardswish",
+    "hardtanh_", "leaky_relu_", "mish", "normalize", "pairwise_distance", "prelu", "relu_", "rrelu", "rrelu_",
+    "selu", "selu_", "softshrink", "softsign", "tanhshrink", "threshold", "threshold_",
 ]

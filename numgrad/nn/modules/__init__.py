@@ -52,6 +52,9 @@ from .normalization import GroupNorm
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .activation_more import CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU
+from .activation_more import ReLU6, RReLU, SELU, CosineSimilarity, PairwiseDistance, Softmin, Softshrink, Softsign
+from .activation_more import Tanhshrink, Threshold
 
 __all__ = [
     "Module",
@@ -72,4 +75,7 @@ __all__ = [
     "InstanceNorm1d", "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU", "ReLU6",
+    "RReLU", "SELU", "CosineSimilarity", "PairwiseDistance", "Softmin", "Softshrink", "Softsign", "Tanhshrink",
+    "Threshold",
 ]

@@ -1,0 +1,164 @@
+"""The extra activations, losses, containers, padding and pooling layers of ``numgrad.nn`` against PyTorch:
+float32 values and gradients of inputs and parameters (a few parametrizations each, all batched into few tests
+so compiled kernels are shared), float64 gradchecks of a handful, ``repr`` and the errors for misuse."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import numgrad as ng
+import numgrad.nn as nn
+import numgrad.nn.functional as F
+
+RNG = np.random.default_rng(16)
+
+
+def _randn(*shape, dtype="float32", avoid=()):
+    """Normal samples kept away from the kinks in ``avoid`` (where PyTorch picks a one-sided derivative)."""
+    a = RNG.standard_normal(shape)
+    for k in avoid:
+        a = np.where(np.abs(a - k) < 0.05, a + 0.1, a)
+    return a.astype(dtype)
+
+
+def _close(a, b, rtol=2e-5, atol=2e-6, msg=""):
+    a = a.detach().numpy() if isinstance(a, ng.Tensor) else np.asarray(a)
+    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
+    assert a.shape == b.shape, f"{msg}: {a.shape} vs {b.shape}"
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=msg)
+
+
+def _compare(ng_fn, torch_fn, arrays, grad=None, msg="", rtol=2e-5, atol=2e-6):
+    """``ng_fn`` and ``torch_fn`` on the same arrays agree in value and in every float input's gradient."""
+    grad = [True] * len(arrays) if grad is None else grad
+    ng_in = [ng.tensor(a, requires_grad=g) for a, g in zip(arrays, grad)]
+    t_in = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, grad)]
+    out, t_out = ng_fn(*ng_in), torch_fn(*t_in)
+    _close(out, t_out, rtol, atol, msg)
+    w = RNG.standard_normal(tuple(t_out.shape)).astype(np.float32)
+    (out * ng.tensor(w)).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    for i, (a, b) in enumerate(zip(ng_in, t_in)):
+        if grad[i]:
+            _close(a.grad, b.grad, rtol, atol, f"{msg}: grad of input {i}")
+
+
+ACTIVATIONS = [
+    ("hardtanh", {}, (-1, 1)), ("hardtanh", {"min_val": -0.5, "max_val": 2.0}, (-0.5, 2)), ("relu6", {}, (0, 6)),
+    ("selu", {}, (0,)), ("celu", {}, (0,)), ("celu", {"alpha": 0.5}, (0,)), ("mish", {}, ()),
+    ("hardswish", {}, (-3, 3)), ("hardsigmoid", {}, (-3, 3)), ("logsigmoid", {}, ()), ("softsign", {}, (0,)),
+    ("softshrink", {}, (-0.5, 0.5)), ("softshrink", {"lambd": 1.0}, (-1, 1)), ("hardshrink", {}, (-0.5, 0.5)),
+    ("hardshrink", {"lambd": 0.2}, (-0.2, 0.2)), ("tanhshrink", {}, ()), ("threshold", {"threshold": 0.1, "value": -2.0}, (0.1,)),
+    ("softmin", {"dim": 1}, ()), ("glu", {}, ()), ("glu", {"dim": 0}, ()),
+    ("rrelu", {}, (0,)), ("rrelu", {"lower": 0.2, "upper": 0.4}, (0,)),
+]
+
+
+def test_activations_match_torch():
+    x = _randn(4, 6, avoid=(-3, -1, -0.5, -0.2, 0, 0.1, 0.2, 0.5, 1, 2, 3)) * 2.5
+    for name, kwargs, _ in ACTIVATIONS:
+        _compare(lambda a: getattr(F, name)(a, **kwargs), lambda a: getattr(torch.nn.functional, name)(a, **kwargs),
+                 [x], msg=f"{name}{kwargs}")
+    # the in-place variants: same values, gradients through the rewritten history, same returned object
+    for name, kwargs in [("relu_", {}), ("leaky_relu_", {"negative_slope": 0.2}), ("elu_", {"alpha": 0.7}),
+                         ("hardtanh_", {}), ("selu_", {}), ("celu_", {"alpha": 2.0}),
+                         ("threshold_", {"threshold": 0.1, "value": 0.5}), ("rrelu_", {})]:
+        def ng_fn(a, name=name, kwargs=kwargs):
+            h = a * 1.0
+            out = getattr(F, name)(h, **kwargs)
+            assert out is h
+            return out
+
+        def t_fn(a, name=name, kwargs=kwargs):
+            return getattr(torch.nn.functional, name)(a * 1.0, **kwargs)
+        _compare(ng_fn, t_fn, [x], msg=name)
+    # inplace=True through the out-of-place names
+    for name in ("selu", "mish", "hardswish", "hardsigmoid"):
+        _compare(lambda a: getattr(F, name)(a * 1.0, inplace=True),
+                 lambda a: getattr(torch.nn.functional, name)(a * 1.0, inplace=True), [x], msg=f"{name} inplace")
+
+
+def test_activation_modules_match_torch():
+    x = _randn(3, 4, 2, avoid=(-3, -1, -0.5, 0, 0.1, 0.5, 1, 3)) * 2.5
+    cases = [("Hardtanh", (), {}), ("Hardtanh", (-2.0, 0.5), {}), ("ReLU6", (), {}), ("SELU", (), {}),
+             ("CELU", (0.5,), {}), ("Mish", (), {}), ("Hardswish", (), {}), ("Hardsigmoid", (), {}),
+             ("LogSigmoid", (), {}), ("Softsign", (), {}), ("Softshrink", (), {}), ("Hardshrink", (0.1,), {}),
+             ("Tanhshrink", (), {}), ("Threshold", (0.1, 20.0), {}), ("Softmin", (1,), {}), ("GLU", (1,), {}),
+             ("SELU", (), {"inplace": True}), ("Hardtanh", (), {"inplace": True}),
+             ("Threshold", (0.1, 20.0), {"inplace": True}), ("CELU", (), {"inplace": True})]
+    for name, args, kwargs in cases:
+        mod, t_mod = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+        assert repr(mod) == repr(t_mod)
+        inplace = kwargs.get("inplace", False)
+        _compare(lambda a: mod(a * 1.0 if inplace else a), lambda a: t_mod(a * 1.0 if inplace else a), [x],
+                 msg=repr(mod))
+    for mod, t_mod in [(nn.RReLU(), torch.nn.RReLU()), (nn.RReLU(0.1, 0.2, True), torch.nn.RReLU(0.1, 0.2, True))]:
+        assert repr(mod) == repr(t_mod)
+        mod.eval(), t_mod.eval()
+        _compare(lambda a: mod(a * 1.0), lambda a: t_mod(a * 1.0), [x], msg=repr(mod))
+    assert repr(nn.Mish(True)) == repr(torch.nn.Mish(True)) and repr(nn.Hardswish(True)) == "Hardswish()"
+    # PReLU: the weight's gradient too, one slope or one per channel
+    for num, init in [(1, 0.25), (4, 0.1)]:
+        mod, t_mod = nn.PReLU(num, init), torch.nn.PReLU(num, init)
+        assert repr(mod) == repr(t_mod)
+        assert list(mod.state_dict()) == list(t_mod.state_dict())
+        _close(mod.weight, t_mod.weight)
+        xn, xt = ng.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        _close(mod(xn), t_mod(xt))
+        mod(xn).sum().backward()
+        t_mod(xt).sum().backward()
+        _close(xn.grad, xt.grad)
+        _close(mod.weight.grad, t_mod.weight.grad, rtol=1e-4, atol=1e-5)
+    # similarity layers, with broadcasting and the eps / p / keepdim arguments
+    a, b = _randn(4, 5), _randn(4, 5)
+    for dim, eps in [(1, 1e-8), (0, 0.5)]:
+        _compare(nn.CosineSimilarity(dim, eps), torch.nn.CosineSimilarity(dim, eps), [a, b], msg=f"cos {dim}")
+    _compare(lambda u, v: F.cosine_similarity(u, v), lambda u, v: torch.nn.functional.cosine_similarity(u, v),
+             [a[:1], b], msg="cos broadcast")
+    for p, keepdim in [(2.0, False), (1.0, True), (3.0, False)]:
+        _compare(nn.PairwiseDistance(p, keepdim=keepdim), torch.nn.PairwiseDistance(p, keepdim=keepdim), [a, b],
+                 msg=f"pairwise p={p}", rtol=1e-4, atol=1e-5)
+    for p, dim in [(2.0, 1), (1.0, 0), (3.0, -1)]:
+        _compare(lambda u: F.normalize(u, p, dim), lambda u: torch.nn.functional.normalize(u, p, dim), [a],
+                 msg=f"normalize p={p}", rtol=1e-4, atol=1e-5)
+
+
+def test_rrelu_training_draws_slopes_in_range_from_numgrad_generator():
+    x = -ng.ones(2000)
+    ng.manual_seed(3)
+    y = F.rrelu(x, 0.1, 0.3, training=True)
+    slopes = -y.numpy()
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and slopes.std() > 0.03
+    ng.manual_seed(3)
+    np.testing.assert_array_equal(F.rrelu(x, 0.1, 0.3, training=True).numpy(), y.numpy())
+    xg = ng.tensor(-np.ones(5, dtype=np.float32), requires_grad=True)
+    out = F.rrelu(xg, training=True)
+    out.sum().backward()
+    np.testing.assert_allclose(xg.grad.numpy(), out.detach().numpy() / -1.0, rtol=1e-6)
+    assert F.rrelu(ng.tensor([2.0]), training=True).item() == 2.0
+
+
+def test_activation_gradcheck_float64():
+    x = ng.tensor(_randn(3, 4, dtype="float64", avoid=(-3, -0.5, 0, 0.5, 3)) * 2, requires_grad=True)
+    w = ng.tensor(np.array([0.3, -0.2, 0.5]), requires_grad=True)
+    y = ng.tensor(_randn(3, 4, dtype="float64"), requires_grad=True)
+    for fn in (F.selu, F.mish, F.hardswish, F.softsign, F.softshrink, lambda a: F.celu(a, 0.7), F.glu,
+               lambda a: F.normalize(a, 2.0, 1)):
+        assert ng.autograd.gradcheck(fn, (x,))
+    assert ng.autograd.gradcheck(lambda a, p: F.prelu(a.reshape(4, 3), p), (x, w))
+    assert ng.autograd.gradcheck(lambda a, b: F.cosine_similarity(a, b), (x, y))
+
+
+def test_activation_errors():
+    with pytest.raises(RuntimeError, match="Halving dimension must be even, but dimension 1 is size 3"):
+        F.glu(ng.ones(2, 3))
+    with pytest.raises(RuntimeError, match="lambda must be greater or equal to 0, but found to be -1.0"):
+        F.softshrink(ng.ones(2), -1.0)
+    with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
+        F.prelu(ng.ones(2, 3), ng.ones(2))
+    with pytest.raises(ValueError, match=r"max_val \(1.0\) must be greater than min_val \(2.0\)"):
+        nn.Hardtanh(2.0, 1.0)
+    leaf = ng.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        F.selu_(leaf)
