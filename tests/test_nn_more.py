@@ -162,3 +162,100 @@ def test_activation_errors():
     leaf = ng.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
         F.selu_(leaf)
+
+
+def _loss_cases():
+    """(name, module args, module kwargs, input arrays, which inputs require grad) for every new loss."""
+    x, t = _randn(4, 5), _randn(4, 5)
+    probs = np.abs(_randn(4, 5)) + 0.1
+    probs = (probs / probs.sum(1, keepdims=True)).astype(np.float32)
+    logp = np.log(np.abs(_randn(4, 5)) + 0.2).astype(np.float32)
+    sign = np.where(RNG.standard_normal(4) > 0, 1.0, -1.0).astype(np.float32)
+    sign45 = np.where(RNG.standard_normal((4, 5)) > 0, 1.0, -1.0).astype(np.float32)
+    counts = RNG.poisson(2.0, (4, 5)).astype(np.float32)
+    var = (np.abs(_randn(4, 5)) + 0.1).astype(np.float32)
+    labels = (RNG.standard_normal((4, 5)) > 0).astype(np.float32)
+    cls = np.array([0, 3, 4, 1])
+    return [
+        ("SmoothL1Loss", (), {}, [x, t], None), ("SmoothL1Loss", (), {"beta": 0.5}, [x, t], None),
+        ("HuberLoss", (), {"delta": 0.7}, [x, t], None),
+        ("KLDivLoss", (), {"reduction": "batchmean"}, [logp, probs], None),
+        ("KLDivLoss", (), {"reduction": "sum", "log_target": True}, [logp, np.log(probs)], None),
+        ("KLDivLoss", (), {"reduction": "none"}, [logp, probs], None),
+        ("PoissonNLLLoss", (), {}, [x, counts], [True, False]),
+        ("PoissonNLLLoss", (), {"log_input": False, "full": True}, [var, counts], [True, False]),
+        ("GaussianNLLLoss", (), {}, [x, t, var], None),
+        ("GaussianNLLLoss", (), {"full": True, "reduction": "sum"}, [x, t, var[:, 0]], None),
+        ("GaussianNLLLoss", (), {"eps": 0.5}, [x, t, var[:, :1]], None),
+        ("MarginRankingLoss", (0.3,), {}, [x[:, 0], t[:, 0], sign], [True, True, False]),
+        ("HingeEmbeddingLoss", (), {"reduction": "sum"}, [x, sign45], [True, False]),
+        ("HingeEmbeddingLoss", (0.5,), {}, [x, sign45], [True, False]),
+        ("CosineEmbeddingLoss", (), {}, [x, t, sign], [True, True, False]),
+        ("CosineEmbeddingLoss", (0.2,), {"reduction": "none"}, [x, t, sign], [True, True, False]),
+        ("SoftMarginLoss", (), {}, [x, sign45], [True, False]),
+        ("MultiLabelSoftMarginLoss", (), {}, [x, labels], [True, False]),
+        ("MultiLabelSoftMarginLoss", (), {"reduction": "none"}, [x, labels], [True, False]),
+        ("MultiMarginLoss", (), {}, [x, cls], [True, False]),
+        ("MultiMarginLoss", (2, 0.5), {"reduction": "sum"}, [x, cls], [True, False]),
+        ("TripletMarginLoss", (), {}, [x, t, _randn(4, 5)], None),
+        ("TripletMarginLoss", (0.5, 1.0), {"swap": True, "reduction": "none"}, [x, t, _randn(4, 5)], None),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+def test_losses_match_torch():
+    for name, args, kwargs, arrays, grad in _loss_cases():
+        mod, t_mod = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+        assert repr(mod) == repr(t_mod)
+        grad = grad or [True] * len(arrays)
+        _compare(mod, t_mod, arrays, grad=[g and a.dtype.kind == "f" for g, a in zip(grad, arrays)],
+                 msg=f"{name}{args}{kwargs}", rtol=1e-4, atol=1e-5)
+    # weights, 1-D inputs and the functional-only spellings
+    x, cls = _randn(3, 4), np.array([1, 0, 3])
+    w = np.array([0.5, 1.0, 2.0, 0.3], dtype=np.float32)
+    _compare(lambda a: F.multi_margin_loss(a, ng.tensor(cls), weight=ng.tensor(w)),
+             lambda a: torch.nn.functional.multi_margin_loss(a, torch.tensor(cls), weight=torch.tensor(w)), [x])
+    _compare(lambda a: F.multi_margin_loss(a, ng.tensor(2), reduction="none"),
+             lambda a: torch.nn.functional.multi_margin_loss(a, torch.tensor(2), reduction="none"), [x[0]])
+    labels = (RNG.standard_normal((3, 4)) > 0).astype(np.float32)
+    _compare(lambda a, b: F.multilabel_soft_margin_loss(a, ng.tensor(labels), weight=b),
+             lambda a, b: torch.nn.functional.multilabel_soft_margin_loss(a, torch.tensor(labels), weight=b), [x, w])
+    _compare(lambda a: F.gaussian_nll_loss(a, ng.tensor(labels), 0.7),
+             lambda a: torch.nn.functional.gaussian_nll_loss(a, torch.tensor(labels), 0.7), [x])
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        _compare(lambda a: F.kl_div(a, ng.tensor(labels)), lambda a: torch.nn.functional.kl_div(a, torch.tensor(labels)),
+                 [x])
+    _compare(lambda a: F.kl_div(a, ng.tensor(labels), size_average=False),
+             lambda a: torch.nn.functional.kl_div(a, torch.tensor(labels), size_average=False), [x])
+
+
+def test_loss_gradcheck_float64():
+    x = ng.tensor(_randn(3, 4, dtype="float64"), requires_grad=True)
+    t = ng.tensor(_randn(3, 4, dtype="float64"), requires_grad=True)
+    v = ng.tensor(np.abs(_randn(3, 4, dtype="float64")) + 0.5, requires_grad=True)
+    n = ng.tensor(_randn(3, 4, dtype="float64"), requires_grad=True)
+    probs = ng.tensor(np.abs(_randn(3, 4, dtype="float64")) + 0.1, requires_grad=True)
+    assert ng.autograd.gradcheck(lambda a, b, c: F.gaussian_nll_loss(a, b, c), (x, t, v))
+    assert ng.autograd.gradcheck(lambda a, b: F.kl_div(a, b, reduction="batchmean"), (x, probs))
+    assert ng.autograd.gradcheck(lambda a, b: F.cosine_embedding_loss(a, b, ng.tensor([1.0, -1.0, 1.0]), 0.1), (x, t))
+    assert ng.autograd.gradcheck(lambda a, b, c: F.triplet_margin_loss(a, b, c, swap=True), (x, t, n))
+
+
+def test_loss_errors():
+    x = ng.ones(3, 4)
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        F.gaussian_nll_loss(x, x, ng.ones(2))
+    with pytest.raises(ValueError, match="var has negative entry/entries"):
+        F.gaussian_nll_loss(x, x, -ng.ones(3, 4))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        F.multi_margin_loss(x, ng.tensor([0, 1, 2]), p=3)
+    with pytest.raises(RuntimeError, match="target out of range"):
+        F.multi_margin_loss(x, ng.tensor([0, 1, 5]))
+    with pytest.raises(ValueError, match="x is not a valid value for reduction"):
+        F.kl_div(x, x, reduction="x")
+    with pytest.raises(RuntimeError, match="All input tensors should have same dimension"):
+        F.margin_ranking_loss(x, x, ng.ones(3))
+    with pytest.raises(RuntimeError, match="0D or 1D target tensor expected, multi-target not supported"):
+        F.cosine_embedding_loss(x, x, x)
+    with pytest.raises(ValueError, match="expected margin to be greater than 0, got 0 instead"):
+        nn.TripletMarginLoss(margin=0)

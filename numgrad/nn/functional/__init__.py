@@ -46,6 +46,9 @@ from .vision import interpolate, pixel_shuffle, pixel_unshuffle, upsample
 from .activation_more import celu, celu_, cosine_similarity, elu_, glu, hardshrink, hardsigmoid, hardswish
 from .activation_more import hardtanh_, leaky_relu_, mish, normalize, pairwise_distance, prelu, relu_, rrelu
 from .activation_more import rrelu_, selu, selu_, softshrink, softsign, tanhshrink, threshold, threshold_
+from .loss_more import cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, kl_div, margin_ranking_loss
+from .loss_more import multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss
+from .loss_more import triplet_margin_loss
 
 __all__ = [
     # activation
@@ -65,4 +68,7 @@ __all__ = [
     "celu", "celu_", "cosine_similarity", "elu_", "glu", "hardshrink", "hardsigmoid", "hardswish",
     "hardtanh_", "leaky_relu_", "mish", "normalize", "pairwise_distance", "prelu", "relu_", "rrelu", "rrelu_",
     "selu", "selu_", "softshrink", "softsign", "tanhshrink", "threshold", "threshold_",
+    # loss_more
+    "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
+    "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
 ]

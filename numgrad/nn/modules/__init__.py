@@ -55,6 +55,9 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBas
 from .activation_more import CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU
 from .activation_more import ReLU6, RReLU, SELU, CosineSimilarity, PairwiseDistance, Softmin, Softshrink, Softsign
 from .activation_more import Tanhshrink, Threshold
+from .loss_more import CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss
+from .loss_more import MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss
+from .loss_more import SoftMarginLoss, TripletMarginLoss
 
 __all__ = [
     "Module",
@@ -78,4 +81,7 @@ __all__ = [
     "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU", "ReLU6",
     "RReLU", "SELU", "CosineSimilarity", "PairwiseDistance", "Softmin", "Softshrink", "Softsign", "Tanhshrink",
     "Threshold",
+    "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "MarginRankingLoss",
+    "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss",
+    "TripletMarginLoss",
 ]
