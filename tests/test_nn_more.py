@@ -259,3 +259,108 @@ def test_loss_errors():
         F.cosine_embedding_loss(x, x, x)
     with pytest.raises(ValueError, match="expected margin to be greater than 0, got 0 instead"):
         nn.TripletMarginLoss(margin=0)
+
+
+def _compare_module(mod, t_mod, arrays, msg, rtol=2e-5, atol=2e-6):
+    """A numgrad layer loaded with a torch layer's state_dict agrees in repr, outputs and all gradients."""
+    assert repr(mod) == repr(t_mod), msg
+    assert list(mod.state_dict()) == list(t_mod.state_dict()), msg
+    mod.load_state_dict({k: v.detach().numpy() for k, v in t_mod.state_dict().items()})
+    _compare(mod, t_mod, arrays, msg=msg, rtol=rtol, atol=atol)
+    for (name, p), (_, tp) in zip(mod.named_parameters(), t_mod.named_parameters()):
+        _close(p.grad, tp.grad, rtol, atol, f"{msg}: grad of {name}")
+
+
+def test_padding_pooling_norm_bilinear_match_torch():
+    x4, x3 = _randn(1, 2, 4, 5), _randn(2, 3, 7)
+    for name, args, x in [("ZeroPad1d", (2,), x3), ("ZeroPad2d", ((1, 0, 2, 1),), x4), ("ZeroPad3d", (1,), x4),
+                          ("ConstantPad1d", ((1, 2), 3.5), x3), ("ConstantPad2d", (1, -1.0), x4),
+                          ("ConstantPad3d", ((1, 0, 0, 1, 1, 0), 2.0), x4), ("ReflectionPad1d", (2,), x3),
+                          ("ReflectionPad2d", ((1, 2, 0, 3),), x4), ("ReplicationPad1d", ((0, 3),), x3),
+                          ("ReplicationPad2d", (2,), x4),
+                          ("MaxPool1d", (2,), x3), ("MaxPool1d", (3, 2, 1, 2), x3), ("AvgPool1d", (2,), x3),
+                          ("AvgPool1d", (3, 2, 1, True, False), x3), ("AdaptiveAvgPool1d", (3,), x3),
+                          ("AdaptiveMaxPool1d", (3,), x3), ("AdaptiveMaxPool1d", (1,), x3),
+                          ("AdaptiveMaxPool2d", ((3, 2),), x4), ("AdaptiveMaxPool2d", ((2, None),), x4),
+                          ("AdaptiveMaxPool2d", (1,), x4[0])]:
+        _compare_module(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), [x], f"{name}{args}")
+    # indices where bins are equal (the max_pool2d path), 1-D and 2-D
+    for ng_fn, t_fn, x in [(lambda a: F.adaptive_max_pool2d(a, (2, 5), True),
+                            lambda a: torch.nn.functional.adaptive_max_pool2d(a, (2, 5), True), x4),
+                           (lambda a: F.max_pool1d(a, 2, return_indices=True),
+                            lambda a: torch.nn.functional.max_pool1d(a, 2, return_indices=True), x3),
+                           (lambda a: F.adaptive_max_pool1d(a, 7, True),
+                            lambda a: torch.nn.functional.adaptive_max_pool1d(a, 7, True), x3)]:
+        (out, idx), (t_out, t_idx) = ng_fn(ng.tensor(x)), t_fn(torch.tensor(x))
+        _close(out, t_out)
+        np.testing.assert_array_equal(idx.numpy(), t_idx.numpy())
+    for args, kwargs in [((5,), {}), (((4, 5),), {"eps": 1e-3}), ((5,), {"elementwise_affine": False})]:
+        t_mod = torch.nn.RMSNorm(*args, **kwargs)
+        if t_mod.weight is not None:
+            with torch.no_grad():
+                t_mod.weight.uniform_(0.5, 1.5)
+        _compare_module(nn.RMSNorm(*args, **kwargs), t_mod, [x4], f"RMSNorm{args}{kwargs}", rtol=1e-4, atol=1e-5)
+    for bias in (True, False):
+        _compare_module(nn.Bilinear(3, 4, 2, bias), torch.nn.Bilinear(3, 4, 2, bias), [_randn(5, 3), _randn(5, 4)],
+                        f"Bilinear bias={bias}", rtol=1e-4, atol=1e-5)
+    w = nn.Bilinear(30, 4, 2).weight.detach().numpy()
+    assert np.abs(w).max() <= 1 / np.sqrt(30) and w.std() > 0.05
+
+
+def test_pooling_norm_bilinear_gradcheck_float64():
+    x = ng.tensor(_randn(1, 2, 5, 7, dtype="float64"), requires_grad=True)
+    w = ng.tensor(_randn(7, dtype="float64"), requires_grad=True)
+    assert ng.autograd.gradcheck(lambda a: F.adaptive_max_pool2d(a, (3, 2)), (x,))
+    assert ng.autograd.gradcheck(lambda a: F.avg_pool1d(a[0, 0], 3, 2, 1), (x,))
+    assert ng.autograd.gradcheck(lambda a, b: F.rms_norm(a, (7,), b), (x, w))
+    a = ng.tensor(_randn(3, 2, dtype="float64"), requires_grad=True)
+    b = ng.tensor(_randn(3, 4, dtype="float64"), requires_grad=True)
+    W = ng.tensor(_randn(2, 2, 4, dtype="float64"), requires_grad=True)
+    assert ng.autograd.gradcheck(lambda u, v, m: F.bilinear(u, v, m, m[0, 0, :2]), (a, b, W))
+
+
+def test_parameter_containers():
+    params = nn.ParameterList([nn.Parameter(ng.ones(2)), ng.zeros(3)])
+    assert isinstance(params[1], nn.Parameter) and params[1].requires_grad
+    params.append(ng.ones(1)).extend([ng.ones(4)])
+    params[0] = ng.full((2,), 5.0)
+    assert len(params) == 4 and [tuple(p.shape) for p in params] == [(2,), (3,), (1,), (4,)]
+    assert params[-1] is params[3] and len(params[1:3]) == 2 and params[0].detach().numpy().tolist() == [5.0, 5.0]
+    assert repr(params).splitlines()[1] == "  (0): Parameter containing: [numgrad.float32 of size 2]"
+    d = nn.ParameterDict({"b": ng.ones(2), "a": nn.Parameter(ng.zeros(1))})
+    d["c"] = ng.ones(3)
+    assert list(d) == ["a", "b", "c"] and "b" in d and len(d) == 3
+    assert isinstance(d["b"], nn.Parameter) and d.get("zz") is None
+    assert d.pop("b").shape == (2,) and list(d.keys()) == ["a", "c"]
+    d.update([("e", ng.zeros(2))])
+    assert repr(d).splitlines()[1] == "  (a): Parameter containing: [numgrad.FloatTensor of size 1]"
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.plist, self.pdict = params, d
+
+        def forward(self):
+            return sum((p * p).sum() for p in self.plist) + sum((p * p).sum() for p in self.pdict.values())
+
+    net = Net()
+    assert list(net.state_dict()) == ["plist.0", "plist.1", "plist.2", "plist.3", "pdict.a", "pdict.c", "pdict.e"]
+    opt = ng.optim.SGD(net.parameters(), lr=0.25)
+    net().backward()
+    opt.step()
+    np.testing.assert_allclose(params[0].detach().numpy(), [2.5, 2.5])
+    np.testing.assert_allclose(d["c"].detach().numpy(), [0.5, 0.5, 0.5])
+    with pytest.raises(IndexError, match="index 9 is out of range"):
+        params[9]
+    with pytest.raises(KeyError):
+        d["nope"]
+    with pytest.raises(RuntimeError, match="ParameterList should not be called."):
+        params()
+    with pytest.raises(TypeError, match="ParameterList.extend should be called with an iterable"):
+        params.extend(5)
+    with pytest.raises(RuntimeError, match=r"max_pool1d\(\) Expected 2D or 3D input tensor, but got \[7\]"):
+        F.max_pool1d(ng.ones(7), 2)
+    with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[3\], expected input with shape \[\*, 3\]"):
+        F.rms_norm(ng.ones(2, 4), (3,))
+    with pytest.raises(NotImplementedError, match="return_indices=True is supported by numgrad only when"):
+        F.adaptive_max_pool2d(ng.ones(1, 5, 5), 2, return_indices=True)

@@ -49,6 +49,11 @@ from .activation_more import rrelu_, selu, selu_, softshrink, softsign, tanhshri
 from .loss_more import cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, kl_div, margin_ranking_loss
 from .loss_more import multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss
 from .loss_more import triplet_margin_loss
+from .pooling_more import adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices
+from .pooling_more import adaptive_max_pool2d, adaptive_max_pool2d_with_indices, avg_pool1d, max_pool1d
+from .pooling_more import max_pool1d_with_indices
+from .normalization_more import rms_norm
+from .affine_more import bilinear
 
 __all__ = [
     # activation
@@ -71,4 +76,7 @@ __all__ = [
     # loss_more
     "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
     "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+    # pooling_more, normalization_more, affine_more
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices", "avg_pool1d", "max_pool1d", "max_pool1d_with_indices", "rms_norm", "bilinear",
 ]

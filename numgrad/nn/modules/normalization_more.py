@@ -1,0 +1,45 @@
+"""``RMSNorm`` (PyTorch's ``torch.nn.RMSNorm``) over ``F.rms_norm``."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ... import creation
+from ...tensor import Tensor
+from .. import init
+from ..functional.normalization_more import rms_norm
+from ..parameter import Parameter
+from .module import Module
+from .utils import _float_dtype
+
+__all__ = ["RMSNorm"]
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the trailing ``normalized_shape`` dims, with a learnt scale.
+
+    >>> import numgrad as ng
+    >>> ng.nn.RMSNorm(4)(ng.randn(2, 4)).shape
+    (2, 4)
+    """
+
+    def __init__(self, normalized_shape, eps: Optional[float] = None, elementwise_affine: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(creation.ones(*self.normalized_shape, dtype=_float_dtype(dtype)))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
