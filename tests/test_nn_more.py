@@ -199,6 +199,7 @@ def _loss_cases():
         ("MultiMarginLoss", (2, 0.5), {"reduction": "sum"}, [x, cls], [True, False]),
         ("TripletMarginLoss", (), {}, [x, t, _randn(4, 5)], None),
         ("TripletMarginLoss", (0.5, 1.0), {"swap": True, "reduction": "none"}, [x, t, _randn(4, 5)], None),
+        ("TripletMarginWithDistanceLoss", (), {"swap": True}, [x, t, _randn(4, 5)], None),
     ]
 
 
@@ -225,6 +226,11 @@ def test_losses_match_torch():
     with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
         _compare(lambda a: F.kl_div(a, ng.tensor(labels)), lambda a: torch.nn.functional.kl_div(a, torch.tensor(labels)),
                  [x])
+    _compare(lambda a, b, c: F.triplet_margin_with_distance_loss(
+                 a, b, c, distance_function=lambda u, v: 1.0 - F.cosine_similarity(u, v), margin=0.5),
+             lambda a, b, c: torch.nn.functional.triplet_margin_with_distance_loss(
+                 a, b, c, distance_function=lambda u, v: 1.0 - torch.nn.functional.cosine_similarity(u, v),
+                 margin=0.5), [x, _randn(3, 4), _randn(3, 4)])
     _compare(lambda a: F.kl_div(a, ng.tensor(labels), size_average=False),
              lambda a: torch.nn.functional.kl_div(a, torch.tensor(labels), size_average=False), [x])
 
@@ -282,7 +288,11 @@ def test_padding_pooling_norm_bilinear_match_torch():
                           ("AvgPool1d", (3, 2, 1, True, False), x3), ("AdaptiveAvgPool1d", (3,), x3),
                           ("AdaptiveMaxPool1d", (3,), x3), ("AdaptiveMaxPool1d", (1,), x3),
                           ("AdaptiveMaxPool2d", ((3, 2),), x4), ("AdaptiveMaxPool2d", ((2, None),), x4),
-                          ("AdaptiveMaxPool2d", (1,), x4[0])]:
+                          ("AdaptiveMaxPool2d", (1,), x4[0]), ("Unfold", (2,), x4),
+                          ("Unfold", ((2, 3), (2, 1), (1, 0), (1, 2)), x4), ("Unfold", (3, 1, 1, 2), x4[0]),
+                          ("Fold", ((4, 5), 2), _randn(2, 8, 12)), ("Fold", ((5, 4), (2, 3), 1, 1, (2, 1)), _randn(12, 12)),
+                          ("Softmax2d", (), x4), ("ChannelShuffle", (2,), _randn(1, 4, 2, 3)),
+                          ("LPPool1d", (2, 3), np.abs(x3) + 0.1), ("LPPool2d", (1.5, (2, 3), 1), np.abs(x4) + 0.1)]:
         _compare_module(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), [x], f"{name}{args}")
     # indices where bins are equal (the max_pool2d path), 1-D and 2-D
     for ng_fn, t_fn, x in [(lambda a: F.adaptive_max_pool2d(a, (2, 5), True),
@@ -312,6 +322,7 @@ def test_pooling_norm_bilinear_gradcheck_float64():
     w = ng.tensor(_randn(7, dtype="float64"), requires_grad=True)
     assert ng.autograd.gradcheck(lambda a: F.adaptive_max_pool2d(a, (3, 2)), (x,))
     assert ng.autograd.gradcheck(lambda a: F.avg_pool1d(a[0, 0], 3, 2, 1), (x,))
+    assert ng.autograd.gradcheck(lambda a: F.fold(F.unfold(a, 2, 1, 1, 2) * 2.0, (5, 7), 2, 1, 1, 2), (x,))
     assert ng.autograd.gradcheck(lambda a, b: F.rms_norm(a, (7,), b), (x, w))
     a = ng.tensor(_randn(3, 2, dtype="float64"), requires_grad=True)
     b = ng.tensor(_randn(3, 4, dtype="float64"), requires_grad=True)

@@ -16,6 +16,8 @@
 - also conv1d, conv_transpose1d/2d (``conv``), group_norm, instance_norm (``normalization``),
   dropout1d/2d/3d (``regularization``)
 - ``pad`` is ``numgrad.ops.shape.pad``
+- ``activation_more``, ``loss_more``, ``pooling_more`` (1-D, adaptive max, lp), ``normalization_more`` (rms_norm),
+  ``affine_more`` (bilinear), ``fold`` (unfold, fold): compositions of differentiable tensor ops
 
 Each op is a ``Function`` whose forward and backward call Numba kernels through
 ``numgrad.kernels.backend`` (picked by where the data lives), or a composition
@@ -54,6 +56,10 @@ from .pooling_more import adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
 from .pooling_more import max_pool1d_with_indices
 from .normalization_more import rms_norm
 from .affine_more import bilinear
+from .fold import fold, unfold
+from .activation_more import channel_shuffle
+from .loss_more import triplet_margin_with_distance_loss
+from .pooling_more import lp_pool1d, lp_pool2d
 
 __all__ = [
     # activation
@@ -79,4 +85,6 @@ __all__ = [
     # pooling_more, normalization_more, affine_more
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d",
     "adaptive_max_pool2d_with_indices", "avg_pool1d", "max_pool1d", "max_pool1d_with_indices", "rms_norm", "bilinear",
+    "fold", "unfold",
+    "channel_shuffle", "triplet_margin_with_distance_loss", "lp_pool1d", "lp_pool2d",
 ]

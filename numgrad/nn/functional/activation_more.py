@@ -22,7 +22,7 @@ from ._arguments import _as_tensor, _float_only
 __all__ = [
     "selu", "selu_", "celu", "celu_", "mish", "hardswish", "hardsigmoid", "softsign", "softshrink", "hardshrink",
     "tanhshrink", "threshold", "threshold_", "glu", "prelu", "rrelu", "rrelu_", "relu_", "leaky_relu_", "elu_",
-    "hardtanh_", "normalize", "cosine_similarity", "pairwise_distance",
+    "hardtanh_", "normalize", "cosine_similarity", "pairwise_distance", "channel_shuffle",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -340,3 +340,23 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     a, b = _as_tensor(x1), _as_tensor(x2)
     return (a - b + eps).norm(p, -1, keepdim=keepdim)
 
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels (dim 1) of ``groups`` groups: ``(N, g, C/g, *) -> (N, C/g, g, *)`` flattened back.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.channel_shuffle(ng.arange(4.).reshape(1, 4, 1), 2).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+    x = _as_tensor(input)
+    if x.ndim < 3:
+        raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but got input with sizes "
+                           f"{list(x.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
+    c = x.shape[1]
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    shuffled = x.reshape((x.shape[0], groups, c // groups) + x.shape[2:]).transpose(1, 2)
+    return shuffled.reshape(x.shape)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from ...ops.elementwise_functions import clamp_min, exp, log, minimum, softplus, sqrt, where
 from ...ops.pointwise import xlogy
@@ -23,7 +23,7 @@ from .sparse import one_hot
 __all__ = [
     "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss",
     "cosine_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
-    "triplet_margin_loss",
+    "triplet_margin_loss", "triplet_margin_with_distance_loss",
 ]
 
 
@@ -255,4 +255,31 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     d_neg = pairwise_distance(a, neg, p, eps)
     if swap:
         d_neg = minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    return _reduce(clamp_min(margin + d_pos - d_neg, 0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Optional[Callable[[Tensor, Tensor], Tensor]] = None,
+                                      margin: float = 1.0, swap: bool = False, reduction: str = "mean") -> Tensor:
+    """``max(0, d(anchor, positive) - d(anchor, negative) + margin)`` with any distance function ``d``
+    (default ``pairwise_distance``).
+
+    >>> import numgrad as ng
+    >>> a = ng.zeros(1, 2)
+    >>> ng.nn.functional.triplet_margin_with_distance_loss(a, a, ng.ones(1, 2))
+    tensor(0.)
+    """
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: expected margin to be greater than 0, got {margin} instead")
+    reduction = _reduction(reduction)
+    a, pos, neg = _as_tensor(anchor), _as_tensor(positive), _as_tensor(negative)
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number of dimensions, but "
+            f"got: anchor {a.ndim}D, positive {pos.ndim}D, and negative {neg.ndim}D inputs"
+        )
+    distance = distance_function if distance_function is not None else pairwise_distance
+    d_pos, d_neg = distance(a, pos), distance(a, neg)
+    if swap:
+        d_neg = minimum(d_neg, distance(pos, neg))
     return _reduce(clamp_min(margin + d_pos - d_neg, 0.0), reduction)

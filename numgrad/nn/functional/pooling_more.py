@@ -5,9 +5,12 @@ The 1-D poolings run the 2-D Numba kernels on a length-1 height (``(N, C, L) -> 
 their forward and backward kernels. Adaptive max pooling uses ``max_pool2d`` when every bin has the same size
 (the input size is a multiple of the output size) and otherwise takes the max of each of PyTorch's bins
 (``floor(i * n / out)`` to ``ceil((i + 1) * n / out)``) with differentiable slicing and reductions.
+Power-average pooling (``lp_pool1d/2d``) is PyTorch's composition over average pooling.
 """
 from __future__ import annotations
 
+from ...ops.elementwise_functions import abs as _abs
+from ...ops.elementwise_functions import relu, sign
 from ...ops.shape import stack
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _check_float
@@ -15,7 +18,8 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
     "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
-    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "lp_pool1d",
+    "lp_pool2d",
 ]
 
 
@@ -181,3 +185,41 @@ def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices:
     return adaptive_max_pool1d(input, output_size, True)
 
 
+
+
+def _lp_finish(out: Tensor, window: int, norm_type: float) -> Tensor:
+    # PyTorch's formula: sign(out) * relu(|out|) keeps the gradient zero where a window's power sum is zero
+    return ((sign(out) * relu(_abs(out))) * window) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling ``(sum over the window of x**p)**(1/p)`` over the last dimension.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.lp_pool1d(ng.tensor([[3.0, 4.0]]), 2, 2)
+    tensor([[5.]])
+    """
+    x = _as_tensor(input)
+    k = _single(kernel_size, "kernel_size", "lp_pool1d")
+    if norm_type == float("inf"):
+        return max_pool1d(_abs(x), k, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -max_pool1d(-_abs(x), k, stride, 0, 1, ceil_mode)
+    return _lp_finish(avg_pool1d(x ** norm_type, k, stride, 0, ceil_mode), k, norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling ``(sum over the window of x**p)**(1/p)`` over the last two dimensions.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.lp_pool2d(ng.full((1, 2, 2), 2.0), 1, 2)
+    tensor([[[8.]]])
+    """
+    x = _as_tensor(input)
+    kh, kw = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+    if norm_type == float("inf"):
+        return max_pool2d(_abs(x), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -max_pool2d(-_abs(x), kernel_size, stride, 0, 1, ceil_mode)
+    out = avg_pool2d(x ** norm_type, kernel_size, stride if stride is not None else kernel_size, 0, ceil_mode)
+    return _lp_finish(out, kh * kw, norm_type)

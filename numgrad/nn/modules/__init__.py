@@ -21,6 +21,8 @@
   (over ``_Loss`` and ``_WeightedLoss``)
 - ``utils``: helpers the layers share (``_pair``)
 - ``rnn``: ``RNN``, ``LSTM``, ``GRU``, ``RNNCell``, ``LSTMCell``, ``GRUCell`` (over ``RNNBase``, ``RNNCellBase``)
+- ``activation_more``, ``loss_more``, ``pooling_more``, ``normalization_more`` (``RMSNorm``), ``linear_more``
+  (``Bilinear``), ``padding``, ``fold`` (``Unfold``, ``Fold``), ``container_more`` (``ParameterList``, ``ParameterDict``)
 
 Each layer is a thin ``Module`` over ``numgrad.nn.functional`` with PyTorch's
 parameter names, shapes, default initialisation and ``repr``, so a
@@ -64,6 +66,10 @@ from .padding import ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d, Z
 from .pooling_more import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d
 from .normalization_more import RMSNorm
 from .linear_more import Bilinear
+from .fold import Fold, Unfold
+from .activation_more import ChannelShuffle, Softmax2d
+from .loss_more import TripletMarginWithDistanceLoss
+from .pooling_more import LPPool1d, LPPool2d
 
 __all__ = [
     "Module",
@@ -93,4 +99,6 @@ __all__ = [
     "ParameterDict", "ParameterList", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
     "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxPool1d", "RMSNorm", "Bilinear",
+    "Fold", "Unfold",
+    "ChannelShuffle", "Softmax2d", "TripletMarginWithDistanceLoss", "LPPool1d", "LPPool2d",
 ]

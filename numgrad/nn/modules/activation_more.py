@@ -14,7 +14,7 @@ from .utils import _empty
 __all__ = [
     "Hardtanh", "ReLU6", "PReLU", "SELU", "CELU", "Mish", "Hardswish", "Hardsigmoid", "LogSigmoid", "Softsign",
     "Softshrink", "Hardshrink", "Tanhshrink", "Threshold", "Softmin", "GLU", "RReLU", "CosineSimilarity",
-    "PairwiseDistance",
+    "PairwiseDistance", "Softmax2d", "ChannelShuffle",
 ]
 
 
@@ -349,3 +349,36 @@ class PairwiseDistance(Module):
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
         return A.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of a ``(N, C, H, W)`` or ``(C, H, W)`` input.
+
+    >>> import numgrad as ng
+    >>> ng.nn.Softmax2d()(ng.zeros(1, 2, 1, 1)).flatten()
+    tensor([0.5000, 0.5000])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
+        return F.softmax(input, -3)
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet).
+
+    >>> import numgrad as ng
+    >>> ng.nn.ChannelShuffle(2)(ng.arange(4.).reshape(1, 4, 1)).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

@@ -2,18 +2,19 @@
 PyTorch's constructor arguments (including the legacy ``size_average`` / ``reduce`` flags)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from ...tensor import Tensor
 from .. import functional as F
 from ..functional import loss_more as L
 from ..functional.loss import _reduction
+from .activation_more import PairwiseDistance
 from .module import Module
 
 __all__ = [
     "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
     "HingeEmbeddingLoss", "CosineEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
-    "TripletMarginLoss",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss",
 ]
 
 
@@ -227,3 +228,28 @@ class TripletMarginLoss(_LegacyLoss):
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         return L.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
                                      swap=self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_LegacyLoss):
+    """Triplet loss with any distance function (``F.triplet_margin_with_distance_loss``); the default
+    distance is a ``PairwiseDistance`` submodule, as in PyTorch.
+
+    >>> import numgrad as ng
+    >>> ng.nn.TripletMarginWithDistanceLoss()(ng.zeros(1, 2), ng.zeros(1, 2), ng.ones(1, 2))
+    tensor(0.)
+    """
+
+    def __init__(self, *, distance_function: Optional[Callable[[Tensor, Tensor], Tensor]] = None,
+                 margin: float = 1.0, swap: bool = False, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(
+                f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead"
+            )
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return L.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                   distance_function=self.distance_function, margin=self.margin,
+                                                   swap=self.swap, reduction=self.reduction)

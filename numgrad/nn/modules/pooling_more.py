@@ -6,7 +6,7 @@ from ...tensor import Tensor
 from ..functional import pooling_more as P
 from .module import Module
 
-__all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+__all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d"]
 
 
 def _single(v):
@@ -117,3 +117,37 @@ class AdaptiveMaxPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _LPPoolNd(Module):
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """1-D power-average pooling.
+
+    >>> import numgrad as ng
+    >>> ng.nn.LPPool1d(2, 2)(ng.ones(1, 2, 4)).shape
+    (1, 2, 2)
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return P.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(_LPPoolNd):
+    """2-D power-average pooling.
+
+    >>> import numgrad as ng
+    >>> ng.nn.LPPool2d(2, 2)(ng.ones(1, 2, 4, 4)).shape
+    (1, 2, 2, 2)
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return P.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
