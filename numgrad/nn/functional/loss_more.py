@@ -216,7 +216,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     y1 = y.reshape(-1)
     if y1.shape[0] != n:
         raise RuntimeError(f"inconsistent target size, expected {n} but got {list(y.shape)}")
-    labels = y1.numpy()
+    labels = y1.detach().cpu().numpy()
     if labels.size and (labels.min() < 0 or labels.max() >= c):
         raise RuntimeError("target out of range")
     at_target = x2.gather(1, y1.reshape(-1, 1))
