@@ -200,6 +200,9 @@ def _loss_cases():
         ("TripletMarginLoss", (), {}, [x, t, _randn(4, 5)], None),
         ("TripletMarginLoss", (0.5, 1.0), {"swap": True, "reduction": "none"}, [x, t, _randn(4, 5)], None),
         ("TripletMarginWithDistanceLoss", (), {"swap": True}, [x, t, _randn(4, 5)], None),
+        ("MultiLabelMarginLoss", (), {}, [x, np.array([[3, 0, -1, 1, 2], [4, -1, 0, 0, 0], [-1, 1, 1, 1, 1],
+                                                       [0, 1, 2, 3, 4]])], [True, False]),
+        ("MultiLabelMarginLoss", (), {"reduction": "none"}, [x[0], np.array([1, 2, -1, 0, 0])], [True, False]),
     ]
 
 
@@ -292,7 +295,10 @@ def test_padding_pooling_norm_bilinear_match_torch():
                           ("Unfold", ((2, 3), (2, 1), (1, 0), (1, 2)), x4), ("Unfold", (3, 1, 1, 2), x4[0]),
                           ("Fold", ((4, 5), 2), _randn(2, 8, 12)), ("Fold", ((5, 4), (2, 3), 1, 1, (2, 1)), _randn(12, 12)),
                           ("Softmax2d", (), x4), ("ChannelShuffle", (2,), _randn(1, 4, 2, 3)),
-                          ("LPPool1d", (2, 3), np.abs(x3) + 0.1), ("LPPool2d", (1.5, (2, 3), 1), np.abs(x4) + 0.1)]:
+                          ("LPPool1d", (2, 3), np.abs(x3) + 0.1), ("LPPool2d", (1.5, (2, 3), 1), np.abs(x4) + 0.1),
+                          ("CircularPad1d", ((1, 2),), x3), ("CircularPad2d", (1,), x4), ("CircularPad3d", (1,), x4),
+                          ("ReflectionPad3d", (1,), x4), ("ReplicationPad3d", ((1, 0, 2, 1, 0, 1),), x4),
+                          ("LocalResponseNorm", (3,), x3), ("LocalResponseNorm", (2, 0.1, 0.5, 2.0), x4)]:
         _compare_module(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), [x], f"{name}{args}")
     # indices where bins are equal (the max_pool2d path), 1-D and 2-D
     for ng_fn, t_fn, x in [(lambda a: F.adaptive_max_pool2d(a, (2, 5), True),
@@ -375,3 +381,46 @@ def test_parameter_containers():
         F.rms_norm(ng.ones(2, 4), (3,))
     with pytest.raises(NotImplementedError, match="return_indices=True is supported by numgrad only when"):
         F.adaptive_max_pool2d(ng.ones(1, 5, 5), 2, return_indices=True)
+
+
+def test_random_and_deprecated_functions():
+    ng.manual_seed(5)
+    x = ng.tensor(_randn(4000), requires_grad=True)
+    # alpha dropout: every output is a * x + alpha * a * p (kept) or -alpha * a + alpha * a * p (dropped)
+    p, alpha = 0.2, 1.7580993408473766
+    a = 1.0 / np.sqrt((alpha ** 2 * p + 1) * (1 - p))
+    out = F.alpha_dropout(x, p, training=True)
+    kept = np.isclose(out.detach().numpy(), a * x.detach().numpy() + alpha * a * p, atol=1e-6)
+    dropped = np.isclose(out.detach().numpy(), -alpha * a + alpha * a * p, atol=1e-6)
+    assert (kept | dropped).all() and abs(dropped.mean() - p) < 0.03
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(dropped, 0.0, a), rtol=1e-6)
+    assert F.alpha_dropout(x, p) is x and nn.AlphaDropout(p).eval()(x) is x
+    feat = F.feature_alpha_dropout(ng.ones(50, 8, 3), 0.5, training=True).numpy()
+    assert (feat == feat[:, :, :1]).all() and len(np.unique(feat)) == 2
+    assert repr(nn.FeatureAlphaDropout(0.3)) == repr(torch.nn.FeatureAlphaDropout(0.3))
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        F.alpha_dropout(x, 1.5)
+    # gumbel softmax: rows are distributions; hard gives one-hots with the soft sample's gradient
+    logits = ng.tensor(_randn(6, 4), requires_grad=True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(-1), 1.0, rtol=1e-5)
+    hard = F.gumbel_softmax(logits, hard=True, dim=0)
+    assert sorted(np.unique(hard.detach().numpy())) == [0.0, 1.0] and (hard.detach().numpy().sum(0) == 1).all()
+    (hard * ng.tensor(_randn(6, 4))).sum().backward()
+    assert np.abs(logits.grad.numpy()).sum() > 0
+    # deprecated upsampling, pdist, max_pool2d_with_indices against torch
+    img = _randn(1, 2, 3, 4)
+    with pytest.warns(UserWarning, match="upsample_nearest` is deprecated"):
+        _close(F.upsample_nearest(ng.tensor(img), scale_factor=2),
+               torch.nn.functional.interpolate(torch.tensor(img), scale_factor=2, mode="nearest"))
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
+        _close(F.upsample_bilinear(ng.tensor(img), size=(5, 7)),
+               torch.nn.functional.interpolate(torch.tensor(img), size=(5, 7), mode="bilinear", align_corners=True))
+    _close(F.pdist(ng.tensor(img[0, 0])), torch.nn.functional.pdist(torch.tensor(img[0, 0])))
+    (v, i), (tv, ti) = F.max_pool2d_with_indices(ng.tensor(img), 2), torch.nn.functional.max_pool2d_with_indices(
+        torch.tensor(img), 2)
+    _close(v, tv)
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    np.testing.assert_array_equal(F.native_channel_shuffle(ng.tensor(img), 2).numpy(),
+                                  torch.nn.functional.native_channel_shuffle(torch.tensor(img), 2).numpy())

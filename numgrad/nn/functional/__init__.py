@@ -60,6 +60,13 @@ from .fold import fold, unfold
 from .activation_more import channel_shuffle
 from .loss_more import triplet_margin_with_distance_loss
 from .pooling_more import lp_pool1d, lp_pool2d
+from .activation_more import gumbel_softmax, native_channel_shuffle
+from .dropout_more import alpha_dropout, feature_alpha_dropout
+from .loss_more import multilabel_margin_loss
+from .normalization_more import local_response_norm
+from .pooling_more import max_pool2d_with_indices
+from .vision_more import upsample_bilinear, upsample_nearest
+from ...ops.misc import pdist
 
 __all__ = [
     # activation
@@ -87,4 +94,6 @@ __all__ = [
     "adaptive_max_pool2d_with_indices", "avg_pool1d", "max_pool1d", "max_pool1d_with_indices", "rms_norm", "bilinear",
     "fold", "unfold",
     "channel_shuffle", "triplet_margin_with_distance_loss", "lp_pool1d", "lp_pool2d",
+    "gumbel_softmax", "native_channel_shuffle", "alpha_dropout", "feature_alpha_dropout", "multilabel_margin_loss",
+    "local_response_norm", "max_pool2d_with_indices", "upsample_bilinear", "upsample_nearest", "pdist",
 ]

@@ -15,14 +15,16 @@ from typing import Callable
 from ...ops.elementwise import inplace_update
 from ...ops.elementwise_functions import abs as _abs
 from ...ops.elementwise_functions import clamp, clamp_min, elu, leaky_relu, sigmoid, softplus, tanh, where
-from ...creation import rand_like
+from ...creation import empty_like, rand_like, zeros_like
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _float_only
+from .activation import softmax
 
 __all__ = [
     "selu", "selu_", "celu", "celu_", "mish", "hardswish", "hardsigmoid", "softsign", "softshrink", "hardshrink",
     "tanhshrink", "threshold", "threshold_", "glu", "prelu", "rrelu", "rrelu_", "relu_", "leaky_relu_", "elu_",
-    "hardtanh_", "normalize", "cosine_similarity", "pairwise_distance", "channel_shuffle",
+    "hardtanh_", "normalize", "cosine_similarity", "pairwise_distance", "channel_shuffle", "native_channel_shuffle",
+    "gumbel_softmax",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -360,3 +362,24 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
     shuffled = x.reshape((x.shape[0], groups, c // groups) + x.shape[2:]).transpose(1, 2)
     return shuffled.reshape(x.shape)
+
+
+native_channel_shuffle = channel_shuffle
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """A sample from the Gumbel-softmax distribution over ``dim`` (noise from numgrad's generator); with
+    ``hard`` the one-hot of its argmax, whose gradient is the soft sample's (straight-through).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.gumbel_softmax(ng.zeros(2, 3), hard=True).sum(-1)
+    tensor([1., 1.])
+    """
+    x = _as_tensor(logits)
+    gumbels = -empty_like(x).exponential_().log()
+    y_soft = softmax((x + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    index = y_soft.detach().argmax(dim, keepdim=True)
+    y_hard = zeros_like(x).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft

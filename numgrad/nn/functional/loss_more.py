@@ -9,11 +9,14 @@ gradient, as in PyTorch.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 import warnings
 from typing import Callable, Optional, Union
 
 from ...ops.elementwise_functions import clamp_min, exp, log, minimum, softplus, sqrt, where
 from ...ops.pointwise import xlogy
+from ...creation import tensor
 from ...tensor import Tensor
 from ._arguments import _as_tensor
 from .activation_more import pairwise_distance
@@ -23,7 +26,7 @@ from .sparse import one_hot
 __all__ = [
     "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss",
     "cosine_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
-    "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "triplet_margin_loss", "triplet_margin_with_distance_loss", "multilabel_margin_loss",
 ]
 
 
@@ -283,3 +286,40 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     if swap:
         d_neg = minimum(d_neg, distance(pos, neg))
     return _reduce(clamp_min(margin + d_pos - d_neg, 0.0), reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: ``target`` lists each sample's classes, ended by the first -1; each sample's loss is
+    ``sum over its classes j and the other classes k of max(0, 1 - (x[j] - x[k])) / C``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.multilabel_margin_loss(ng.tensor([[0.1, 0.2, 0.4, 0.8]]), ng.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, y = _as_tensor(input), _as_tensor(target)
+    if x.ndim > 2 or x.shape != y.shape:
+        raise RuntimeError(
+            f"multilabel_margin_loss: expected input of 0 to 2 dimensions and a target of the same shape, got input "
+            f"{list(x.shape)} and target {list(y.shape)}"
+        )
+    single = x.ndim < 2
+    x2 = x.reshape(1, -1) if single else x
+    c = x2.shape[1]
+    labels = y.detach().cpu().numpy().reshape(x2.shape)
+    if labels.size and (labels.min() < -1 or labels.max() >= c):
+        raise RuntimeError("multilabel_margin_loss: target out of range")
+    # which classes are targets: the entries before each row's first -1 (host side, as targets carry no gradient)
+    is_target = np.zeros(x2.shape, dtype=x2.dtype.np)
+    for row, classes in enumerate(labels):
+        for cls in classes:
+            if cls < 0:
+                break
+            is_target[row, cls] = 1.0
+    pair_mask = tensor(is_target[:, :, None] * (1.0 - is_target[:, None, :])).to(device=x.device)
+    hinge = clamp_min(1.0 - (x2.unsqueeze(2) - x2.unsqueeze(1)), 0.0) * pair_mask
+    loss = hinge.sum((1, 2)) / c
+    if single:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)

@@ -19,7 +19,7 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 __all__ = [
     "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
     "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "lp_pool1d",
-    "lp_pool2d",
+    "lp_pool2d", "max_pool2d_with_indices",
 ]
 
 
@@ -223,3 +223,14 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mo
         return -max_pool2d(-_abs(x), kernel_size, stride, 0, 1, ceil_mode)
     out = avg_pool2d(x ** norm_type, kernel_size, stride if stride is not None else kernel_size, 0, ceil_mode)
     return _lp_finish(out, kh * kw, norm_type)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+                            return_indices: bool = True):
+    """``max_pool2d`` returning ``(values, indices)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.max_pool2d_with_indices(ng.arange(4.).reshape(1, 2, 2), 2)[1]
+    tensor([[[3]]])
+    """
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)

@@ -70,6 +70,10 @@ from .fold import Fold, Unfold
 from .activation_more import ChannelShuffle, Softmax2d
 from .loss_more import TripletMarginWithDistanceLoss
 from .pooling_more import LPPool1d, LPPool2d
+from .dropout_more import AlphaDropout, FeatureAlphaDropout
+from .loss_more import MultiLabelMarginLoss
+from .normalization_more import LocalResponseNorm
+from .padding import CircularPad1d, CircularPad2d, CircularPad3d, ReflectionPad3d, ReplicationPad3d
 
 __all__ = [
     "Module",
@@ -101,4 +105,6 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxPool1d", "RMSNorm", "Bilinear",
     "Fold", "Unfold",
     "ChannelShuffle", "Softmax2d", "TripletMarginWithDistanceLoss", "LPPool1d", "LPPool2d",
+    "AlphaDropout", "FeatureAlphaDropout", "MultiLabelMarginLoss", "LocalResponseNorm", "CircularPad1d",
+    "CircularPad2d", "CircularPad3d", "ReflectionPad3d", "ReplicationPad3d",
 ]

@@ -14,7 +14,7 @@ from .module import Module
 __all__ = [
     "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
     "HingeEmbeddingLoss", "CosineEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
-    "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "MultiLabelMarginLoss",
 ]
 
 
@@ -253,3 +253,15 @@ class TripletMarginWithDistanceLoss(_LegacyLoss):
         return L.triplet_margin_with_distance_loss(anchor, positive, negative,
                                                    distance_function=self.distance_function, margin=self.margin,
                                                    swap=self.swap, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_LegacyLoss):
+    """Multi-label hinge loss (``F.multilabel_margin_loss``).
+
+    >>> import numgrad as ng
+    >>> ng.nn.MultiLabelMarginLoss()(ng.tensor([[0.1, 0.2, 0.4, 0.8]]), ng.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.multilabel_margin_loss(input, target, reduction=self.reduction)

@@ -1,4 +1,4 @@
-"""``RMSNorm`` (PyTorch's ``torch.nn.RMSNorm``) over ``F.rms_norm``."""
+"""``RMSNorm`` and ``LocalResponseNorm`` (PyTorch's ``torch.nn``) over ``F.rms_norm`` / ``F.local_response_norm``."""
 from __future__ import annotations
 
 from typing import Optional
@@ -6,12 +6,12 @@ from typing import Optional
 from ... import creation
 from ...tensor import Tensor
 from .. import init
-from ..functional.normalization_more import rms_norm
+from ..functional.normalization_more import local_response_norm, rms_norm
 from ..parameter import Parameter
 from .module import Module
 from .utils import _float_dtype
 
-__all__ = ["RMSNorm"]
+__all__ = ["RMSNorm", "LocalResponseNorm"]
 
 
 class RMSNorm(Module):
@@ -43,3 +43,22 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """Normalization across ``size`` neighbouring channels (AlexNet's LRN).
+
+    >>> import numgrad as ng
+    >>> ng.nn.LocalResponseNorm(2)(ng.ones(1, 3, 2, 2)).shape
+    (1, 3, 2, 2)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

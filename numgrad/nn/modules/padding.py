@@ -1,5 +1,5 @@
 """Padding layers (PyTorch's ``torch.nn.modules.padding``): ``ZeroPad1d/2d/3d``, ``ConstantPad1d/2d/3d``,
-``ReflectionPad1d/2d``, ``ReplicationPad1d/2d``, thin layers over ``F.pad``."""
+``ReflectionPad1d/2d/3d``, ``ReplicationPad1d/2d/3d``, ``CircularPad1d/2d/3d``, thin layers over ``F.pad``."""
 from __future__ import annotations
 
 from typing import Sequence, Tuple, Union
@@ -10,7 +10,8 @@ from .module import Module
 
 __all__ = [
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
-    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad1d",
+    "CircularPad2d", "CircularPad3d",
 ]
 
 
@@ -167,3 +168,58 @@ class ReplicationPad2d(_PadNd):
     """
 
     _dims, _mode = 2, "replicate"
+
+
+class ReflectionPad3d(_PadNd):
+    """Pad the last three dimensions with their reflection.
+
+    >>> import numgrad as ng
+    >>> ng.nn.ReflectionPad3d(1)(ng.ones(1, 2, 2, 2)).shape
+    (1, 4, 4, 4)
+    """
+
+    _dims, _mode = 3, "reflect"
+
+
+class ReplicationPad3d(_PadNd):
+    """Pad the last three dimensions with their edge values repeated.
+
+    >>> import numgrad as ng
+    >>> ng.nn.ReplicationPad3d(1)(ng.ones(1, 2, 2, 2)).shape
+    (1, 4, 4, 4)
+    """
+
+    _dims, _mode = 3, "replicate"
+
+
+class CircularPad1d(_PadNd):
+    """Pad the last dimension by wrapping around (periodic padding).
+
+    >>> import numgrad as ng
+    >>> ng.nn.CircularPad1d(1)(ng.ones(1, 1, 2)).shape
+    (1, 1, 4)
+    """
+
+    _dims, _mode = 1, "circular"
+
+
+class CircularPad2d(_PadNd):
+    """Pad the last two dimensions by wrapping around (periodic padding).
+
+    >>> import numgrad as ng
+    >>> ng.nn.CircularPad2d(1)(ng.ones(1, 1, 2, 2)).shape
+    (1, 1, 4, 4)
+    """
+
+    _dims, _mode = 2, "circular"
+
+
+class CircularPad3d(_PadNd):
+    """Pad the last three dimensions by wrapping around (periodic padding).
+
+    >>> import numgrad as ng
+    >>> ng.nn.CircularPad3d(1)(ng.ones(1, 1, 2, 2, 2)).shape
+    (1, 1, 4, 4, 4)
+    """
+
+    _dims, _mode = 3, "circular"
