@@ -16,7 +16,7 @@ from typing import Callable, Optional, Union
 
 from ...ops.elementwise_functions import clamp_min, exp, log, minimum, softplus, sqrt, where
 from ...ops.pointwise import xlogy
-from ...creation import tensor
+from ...creation import full_like, tensor
 from ...tensor import Tensor
 from ._arguments import _as_tensor
 from .activation_more import pairwise_distance
@@ -89,7 +89,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], 
     tensor(1.3466)
     """
     x, t = _as_tensor(input), _as_tensor(target)
-    v = _as_tensor(var) if isinstance(var, Tensor) else _as_tensor(float(var)).to(x.dtype).expand(x.shape)
+    v = var if isinstance(var, Tensor) else full_like(x, float(var))
     if v.shape != x.shape:
         if x.shape[:-1] == v.shape:
             v = v.unsqueeze(-1)
