@@ -16,6 +16,8 @@
 - also conv1d, conv_transpose1d/2d (``conv``), group_norm, instance_norm (``normalization``),
   dropout1d/2d/3d (``regularization``)
 - ``pad`` is ``numgrad.ops.shape.pad``
+- ``activation_more``, ``loss_more``, ``pooling_more`` (1-D, adaptive max, lp), ``normalization_more`` (rms_norm),
+  ``affine_more`` (bilinear), ``fold`` (unfold, fold): compositions of differentiable tensor ops
 
 Each op is a ``Function`` whose forward and backward call Numba kernels through
 ``numgrad.kernels.backend`` (picked by where the data lives), or a composition
@@ -43,6 +45,28 @@ from .conv import conv1d, conv_transpose1d, conv_transpose2d
 from .normalization import group_norm, instance_norm
 from .regularization import dropout1d, dropout2d, dropout3d
 from .vision import interpolate, pixel_shuffle, pixel_unshuffle, upsample
+from .activation_more import celu, celu_, cosine_similarity, elu_, glu, hardshrink, hardsigmoid, hardswish
+from .activation_more import hardtanh_, leaky_relu_, mish, normalize, pairwise_distance, prelu, relu_, rrelu
+from .activation_more import rrelu_, selu, selu_, softshrink, softsign, tanhshrink, threshold, threshold_
+from .loss_more import cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, kl_div, margin_ranking_loss
+from .loss_more import multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss
+from .loss_more import triplet_margin_loss
+from .pooling_more import adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices
+from .pooling_more import adaptive_max_pool2d, adaptive_max_pool2d_with_indices, avg_pool1d, max_pool1d
+from .pooling_more import max_pool1d_with_indices
+from .normalization_more import rms_norm
+from .affine_more import bilinear
+from .fold import fold, unfold
+from .activation_more import channel_shuffle
+from .loss_more import triplet_margin_with_distance_loss
+from .pooling_more import lp_pool1d, lp_pool2d
+from .activation_more import gumbel_softmax, native_channel_shuffle
+from .dropout_more import alpha_dropout, feature_alpha_dropout
+from .loss_more import multilabel_margin_loss
+from .normalization_more import local_response_norm
+from .pooling_more import max_pool2d_with_indices
+from .vision_more import upsample_bilinear, upsample_nearest
+from ...ops.misc import pdist
 
 __all__ = [
     # activation
@@ -58,4 +82,18 @@ __all__ = [
     "multi_head_attention_forward", "scaled_dot_product_attention",
     "conv1d", "conv_transpose1d", "conv_transpose2d", "group_norm", "instance_norm", "dropout1d", "dropout2d",
     "dropout3d", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample",
+    # activation_more
+    "celu", "celu_", "cosine_similarity", "elu_", "glu", "hardshrink", "hardsigmoid", "hardswish",
+    "hardtanh_", "leaky_relu_", "mish", "normalize", "pairwise_distance", "prelu", "relu_", "rrelu", "rrelu_",
+    "selu", "selu_", "softshrink", "softsign", "tanhshrink", "threshold", "threshold_",
+    # loss_more
+    "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
+    "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+    # pooling_more, normalization_more, affine_more
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices", "avg_pool1d", "max_pool1d", "max_pool1d_with_indices", "rms_norm", "bilinear",
+    "fold", "unfold",
+    "channel_shuffle", "triplet_margin_with_distance_loss", "lp_pool1d", "lp_pool2d",
+    "gumbel_softmax", "native_channel_shuffle", "alpha_dropout", "feature_alpha_dropout", "multilabel_margin_loss",
+    "local_response_norm", "max_pool2d_with_indices", "upsample_bilinear", "upsample_nearest", "pdist",
 ]

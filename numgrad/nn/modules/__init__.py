@@ -21,6 +21,8 @@
   (over ``_Loss`` and ``_WeightedLoss``)
 - ``utils``: helpers the layers share (``_pair``)
 - ``rnn``: ``RNN``, ``LSTM``, ``GRU``, ``RNNCell``, ``LSTMCell``, ``GRUCell`` (over ``RNNBase``, ``RNNCellBase``)
+- ``activation_more``, ``loss_more``, ``pooling_more``, ``normalization_more`` (``RMSNorm``), ``linear_more``
+  (``Bilinear``), ``padding``, ``fold`` (``Unfold``, ``Fold``), ``container_more`` (``ParameterList``, ``ParameterDict``)
 
 Each layer is a thin ``Module`` over ``numgrad.nn.functional`` with PyTorch's
 parameter names, shapes, default initialisation and ``repr``, so a
@@ -52,6 +54,26 @@ from .normalization import GroupNorm
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .activation_more import CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU
+from .activation_more import ReLU6, RReLU, SELU, CosineSimilarity, PairwiseDistance, Softmin, Softshrink, Softsign
+from .activation_more import Tanhshrink, Threshold
+from .loss_more import CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss
+from .loss_more import MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss
+from .loss_more import SoftMarginLoss, TripletMarginLoss
+from .container_more import ParameterDict, ParameterList
+from .padding import ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d
+from .padding import ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d, ZeroPad3d
+from .pooling_more import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d
+from .normalization_more import RMSNorm
+from .linear_more import Bilinear
+from .fold import Fold, Unfold
+from .activation_more import ChannelShuffle, Softmax2d
+from .loss_more import TripletMarginWithDistanceLoss
+from .pooling_more import LPPool1d, LPPool2d
+from .dropout_more import AlphaDropout, FeatureAlphaDropout
+from .loss_more import MultiLabelMarginLoss
+from .normalization_more import LocalResponseNorm
+from .padding import CircularPad1d, CircularPad2d, CircularPad3d, ReflectionPad3d, ReplicationPad3d
 
 __all__ = [
     "Module",
@@ -72,4 +94,17 @@ __all__ = [
     "InstanceNorm1d", "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU", "ReLU6",
+    "RReLU", "SELU", "CosineSimilarity", "PairwiseDistance", "Softmin", "Softshrink", "Softsign", "Tanhshrink",
+    "Threshold",
+    "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "MarginRankingLoss",
+    "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss",
+    "TripletMarginLoss",
+    "ParameterDict", "ParameterList", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
+    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxPool1d", "RMSNorm", "Bilinear",
+    "Fold", "Unfold",
+    "ChannelShuffle", "Softmax2d", "TripletMarginWithDistanceLoss", "LPPool1d", "LPPool2d",
+    "AlphaDropout", "FeatureAlphaDropout", "MultiLabelMarginLoss", "LocalResponseNorm", "CircularPad1d",
+    "CircularPad2d", "CircularPad3d", "ReflectionPad3d", "ReplicationPad3d",
 ]
