@@ -10,3 +10,17 @@ def torch_on_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def backend_flags_restored():
+    """Ported scripts set global flags (dcgan: ``cudnn.benchmark = True``) in both libraries; later tests see the
+    defaults again."""
+    import numgrad
+
+    saved = [(mod, {k: getattr(mod, k) for k in ("enabled", "benchmark", "deterministic")})
+             for mod in (numgrad.backends.cudnn, torch.backends.cudnn)]
+    yield
+    for mod, flags in saved:
+        for k, v in flags.items():
+            setattr(mod, k, v)
