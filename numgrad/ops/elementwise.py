@@ -433,11 +433,6 @@ def inplace_update(t, name: str, *others, params: tuple = ()):
         raise RuntimeError(
             f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(shape)} in {name}_"
         )
-    if not t._data.flags.writeable:
-        raise RuntimeError(
-            f"{name}_: unsupported operation: more than one element of the written-to tensor refers to a "
-            "single memory location. Please clone() the tensor before performing the operation."
-        )
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(x, Tensor) and x._requires_grad for x in others))
     if record:
         # rebasing only the view would leave its base's gradient silently wrong

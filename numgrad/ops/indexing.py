@@ -419,14 +419,6 @@ def _fit_values(values, out_shape: tuple, op: str):
     return values
 
 
-def _check_writable(t, op: str) -> None:
-    if not t._data.flags.writeable:
-        raise RuntimeError(
-            f"{op}: unsupported operation: more than one element of the written-to tensor refers to a single "
-            "memory location. Please clone() the tensor before performing the operation."
-        )
-
-
 # ---------------------------------------------------------------------------------------------- public API
 def getitem(self, key):
     """``t[key]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays (PyTorch semantics).
@@ -459,7 +451,6 @@ def setitem(self, key, value) -> None:
     _check_index_put_dtypes(self, value, plan)
     values = _fit_values(_value_tensor(value, self, "setitem"), plan.out_shape, "setitem")
     self._check_inplace("setitem")
-    _check_writable(self, "setitem")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
         check_view_inplace(self, "setitem")
         out = IndexPut.apply(self, plan, values, False, True)
@@ -518,7 +509,6 @@ def index_put_(self, indices, values, accumulate: bool = False):
     _check_index_put_dtypes(self, values, plan)
     values = _fit_values(_value_tensor(values, self, "index_put_"), plan.out_shape, "index_put_")
     self._check_inplace("index_put")
-    _check_writable(self, "index_put_")
     if is_grad_enabled() and (self.requires_grad or values.requires_grad):
         check_view_inplace(self, "index_put_")
         out = IndexPut.apply(self, plan, values, bool(accumulate), True)
@@ -752,7 +742,6 @@ def scatter_add_(self, dim: int, index, src):
     _check_scatter_src("scatter_add_", self, src)
     d = _check_dim_index("scatter_add_", self, dim, index, src)
     self._check_inplace("scatter_add")
-    _check_writable(self, "scatter_add_")
     if is_grad_enabled() and (self.requires_grad or src.requires_grad):
         check_view_inplace(self, "scatter_add_")
         out = ScatterAdd.apply(self, d, index, src, True)
@@ -836,7 +825,6 @@ def masked_fill_(self, mask, value):
             f"shape {_shape_str(self.shape)}"
         )
     self._check_inplace("masked_fill")
-    _check_writable(self, "masked_fill_")
     if is_grad_enabled() and (self.requires_grad or value.requires_grad):
         check_view_inplace(self, "masked_fill_")
     result = masked_fill(self, mask, value)
