@@ -370,8 +370,8 @@ class CompiledFunction:
         reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
         if reason is not None:
             if variant.retries < _RECORDING_RETRIES:
-                # eager numgrad may take another path now and then (a deferred loss summed by the backward kernel
-                # or by its own reduction): record once more and compare with this call
+                # the step's Python may take another path once more after its warm-up call (state created on a
+                # second call, a cache filled late): record once more and compare with this call
                 variant.retries += 1
                 variant.recording = obs
                 return
