@@ -38,17 +38,20 @@ def _softmax_slab(x, out, a, log):
             # a NaN becomes the peak, so it propagates to the whole slab as in PyTorch
             if v > peak or v != v:
                 peak = v
+        # the sum runs in a loop that stores nothing: a loop that stores and sums at once is vectorized or not
+        # by where the arrays lie, and the total would change in its last bit from call to call (DESIGN.md)
         total = 0.0
-        for r in range(rows):
-            e = np.exp(x[a, r, 0] - peak)
-            total += e
-            if not log:
-                out[a, r, 0] = e
         if log:
+            for r in range(rows):
+                total += np.exp(x[a, r, 0] - peak)
             shift = peak + np.log(total)
             for r in range(rows):
                 out[a, r, 0] = x[a, r, 0] - shift
         else:
+            for r in range(rows):
+                out[a, r, 0] = np.exp(x[a, r, 0] - peak)
+            for r in range(rows):
+                total += out[a, r, 0]
             inv = 1 / total
             for r in range(rows):
                 out[a, r, 0] *= inv

@@ -130,15 +130,20 @@ def layer_norm_backward(g, x, mean, rstd, w, gx, gw, gb):
     for r in range(R):
         m = mean[r]
         s = rstd[r]
+        # the row sums in a loop of their own: summed in the loop that also stores gw/gb, they changed in their
+        # last bit with where the arrays lie (LLVM's runtime overlap check picks the vector or the scalar sum)
         sum_gw = 0.0
         sum_gw_xhat = 0.0
         for k in range(D):
             xhat = (x[r, k] - m) * s
             gv = g[r, k]
-            gw[k] += gv * xhat
-            gb[k] += gv
             sum_gw += gv * w[k]
             sum_gw_xhat += gv * w[k] * xhat
+        for k in range(D):
+            xhat = (x[r, k] - m) * s
+            gv = g[r, k]
+            gw[k] += gv * xhat
+            gb[k] += gv
         mean_gw = sum_gw / D
         mean_gw_xhat = sum_gw_xhat / D
         for k in range(D):
