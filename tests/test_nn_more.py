@@ -74,7 +74,7 @@ def test_activations_match_torch():
             return getattr(torch.nn.functional, name)(a * 1.0, **kwargs)
         _compare(ng_fn, t_fn, [x], msg=name)
     # inplace=True through the out-of-place names
-    for name in ("selu", "mish", "hardswish", "hardsigmoid"):
+    for name in ("selu", "mish", "hardswish", "hardsigmoid", "relu", "leaky_relu", "elu", "silu", "hardtanh", "relu6"):
         _compare(lambda a: getattr(F, name)(a * 1.0, inplace=True),
                  lambda a: getattr(torch.nn.functional, name)(a * 1.0, inplace=True), [x], msg=f"{name} inplace")
 
@@ -86,11 +86,13 @@ def test_activation_modules_match_torch():
              ("LogSigmoid", (), {}), ("Softsign", (), {}), ("Softshrink", (), {}), ("Hardshrink", (0.1,), {}),
              ("Tanhshrink", (), {}), ("Threshold", (0.1, 20.0), {}), ("Softmin", (1,), {}), ("GLU", (1,), {}),
              ("SELU", (), {"inplace": True}), ("Hardtanh", (), {"inplace": True}),
-             ("Threshold", (0.1, 20.0), {"inplace": True}), ("CELU", (), {"inplace": True})]
+             ("Threshold", (0.1, 20.0), {"inplace": True}), ("CELU", (), {"inplace": True}),
+             ("ReLU", (), {"inplace": True}), ("LeakyReLU", (0.2, True), {}), ("ELU", (0.7,), {"inplace": True}),
+             ("SiLU", (), {"inplace": True}), ("ReLU6", (), {"inplace": True})]
     for name, args, kwargs in cases:
         mod, t_mod = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
         assert repr(mod) == repr(t_mod)
-        inplace = kwargs.get("inplace", False)
+        inplace = kwargs.get("inplace", False) or getattr(mod, "inplace", False)
         _compare(lambda a: mod(a * 1.0 if inplace else a), lambda a: t_mod(a * 1.0 if inplace else a), [x],
                  msg=repr(mod))
     for mod, t_mod in [(nn.RReLU(), torch.nn.RReLU()), (nn.RReLU(0.1, 0.2, True), torch.nn.RReLU(0.1, 0.2, True))]:
@@ -424,3 +426,19 @@ def test_random_and_deprecated_functions():
     np.testing.assert_array_equal(i.numpy(), ti.numpy())
     np.testing.assert_array_equal(F.native_channel_shuffle(ng.tensor(img), 2).numpy(),
                                   torch.nn.functional.native_channel_shuffle(torch.tensor(img), 2).numpy())
+
+
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "ELU", "SiLU", "ReLU6", "Hardtanh"])
+def test_inplace_activation_modules_write_into_their_input_as_torch(name):
+    values = np.array([-2.0, -0.5, 0.5, 7.0], dtype=np.float32)
+    x, xt = ng.tensor(values), torch.tensor(values)
+    out, out_t = getattr(nn, name)(inplace=True)(x), getattr(torch.nn, name)(inplace=True)(xt)
+    assert out is x
+    np.testing.assert_allclose(x.numpy(), xt.numpy(), rtol=1e-6)
+    leaf, leaf_t = ng.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    with pytest.raises(RuntimeError) as err:
+        getattr(nn, name)(inplace=True)(leaf)
+    with pytest.raises(RuntimeError) as err_t:
+        getattr(torch.nn, name)(inplace=True)(leaf_t)
+    # PyTorch's sentence, then numgrad's hint (the op and what to do)
+    assert str(err.value).startswith(str(err_t.value).rstrip("."))

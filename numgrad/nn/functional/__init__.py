@@ -45,8 +45,9 @@ from .conv import conv1d, conv_transpose1d, conv_transpose2d
 from .normalization import group_norm, instance_norm
 from .regularization import dropout1d, dropout2d, dropout3d
 from .vision import interpolate, pixel_shuffle, pixel_unshuffle, upsample
-from .activation_more import celu, celu_, cosine_similarity, elu_, glu, hardshrink, hardsigmoid, hardswish
-from .activation_more import hardtanh_, leaky_relu_, mish, normalize, pairwise_distance, prelu, relu_, rrelu
+from .activation_more import celu, celu_, cosine_similarity, glu, hardshrink, hardsigmoid, hardswish
+from .activation_more import mish, normalize, pairwise_distance, prelu, rrelu
+from .activation import elu_, hardtanh_, leaky_relu_, relu_
 from .activation_more import rrelu_, selu, selu_, softshrink, softsign, tanhshrink, threshold, threshold_
 from .loss_more import cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, kl_div, margin_ranking_loss
 from .loss_more import multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss

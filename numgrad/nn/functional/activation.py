@@ -16,7 +16,9 @@ import numpy as np
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...kernels.backend import empty_for, softmax_kernels
-from ...ops.elementwise_functions import elu, gelu, hardtanh, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh
+from ...ops import elementwise_functions as _ops
+from ...ops.elementwise import inplace_update
+from ...ops.elementwise_functions import gelu, sigmoid, softplus, tanh
 from ...ops.sum_mean import sum as _sum
 from ...ops.views import contiguous_array
 from ...tensor import Tensor
@@ -24,9 +26,123 @@ from ._arguments import _as_tensor, _float_only
 
 __all__ = [
     "softmax", "log_softmax", "softmin", "logsigmoid",
+    "elu", "hardtanh", "leaky_relu", "relu", "relu6", "silu", "relu_", "leaky_relu_", "elu_", "hardtanh_",
     # numgrad.ops.elementwise_functions
-    "elu", "gelu", "hardtanh", "leaky_relu", "relu", "relu6", "sigmoid", "silu", "softplus", "tanh",
+    "gelu", "sigmoid", "softplus", "tanh",
 ]
+
+
+# ------------------------------------------------------------------ activations with PyTorch's inplace=
+# In-place forms of op-table rows write through ``inplace_update`` (autograd-aware, like ``Tensor.relu_``):
+# the same kernel, the old value saved where the derivative needs it, PyTorch's refusals (a leaf that
+# requires grad, a view of one, memory another tensor still needs).
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``; ``inplace=True`` writes into ``input`` and returns it.
+
+    >>> import numgrad as ng
+    >>> x = ng.tensor([-1.0, 2.0])
+    >>> ng.nn.functional.relu(x, inplace=True) is x, x
+    (True, tensor([0., 2.]))
+    """
+    return relu_(input) if inplace else _ops.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x if x > 0 else negative_slope * x``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.leaky_relu(ng.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
+    return leaky_relu_(input, negative_slope) if inplace else _ops.leaky_relu(input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x if x > 0 else alpha * (exp(x) - 1)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.elu(ng.tensor([0.0, 1.0]))
+    tensor([0., 1.])
+    """
+    return elu_(input, alpha) if inplace else _ops.elu(input, alpha)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.silu(ng.tensor([0.0]))
+    tensor([0.])
+    """
+    if inplace:
+        x = _as_tensor(input)
+        inplace_update(x, "silu")
+        return x
+    return _ops.silu(input)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``clamp(x, min_val, max_val)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.hardtanh(ng.tensor([-3.0, 0.5]))
+    tensor([-1.0000,  0.5000])
+    """
+    return hardtanh_(input, min_val, max_val) if inplace else _ops.hardtanh(input, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.relu6(ng.tensor([-1.0, 7.0]))
+    tensor([0., 6.])
+    """
+    return hardtanh_(input, 0.0, 6.0) if inplace else _ops.relu6(input)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place ``relu``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.relu_(ng.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    return _as_tensor(input).relu_()
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place ``leaky_relu``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.leaky_relu_(ng.tensor([-1.0, 2.0]), 0.5)
+    tensor([-0.5000,  2.0000])
+    """
+    x = _as_tensor(input)
+    inplace_update(x, "leaky_relu", params=(float(negative_slope),))
+    return x
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ``elu``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.elu_(ng.tensor([0.0, 1.0]))
+    tensor([0., 1.])
+    """
+    x = _as_tensor(input)
+    inplace_update(x, "elu", params=(float(alpha),))
+    return x
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place ``hardtanh`` (``clamp_``).
+
+    >>> import numgrad as ng
+    >>> ng.nn.functional.hardtanh_(ng.tensor([-3.0, 0.5]))
+    tensor([-1.0000,  0.5000])
+    """
+    return _as_tensor(input).clamp_(min_val, max_val)
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:

@@ -1,7 +1,8 @@
 """More activations of ``numgrad.nn.functional`` (PyTorch's names, defaults and errors), each a composition of
 op-table elementwise functions so they fuse forward and backward like the built-in ones:
 selu, celu, mish, hardswish, hardsigmoid, softsign, softshrink, hardshrink, tanhshrink, threshold, glu,
-prelu, rrelu, the in-place variants (relu_, leaky_relu_, elu_, hardtanh_, selu_, celu_, threshold_, rrelu_),
+prelu, rrelu, the in-place variants selu_, celu_, threshold_, rrelu_ (relu_, leaky_relu_, elu_, hardtanh_ are in
+``activation``),
 and the similarity helpers normalize, cosine_similarity, pairwise_distance.
 
 In-place variants of table ops write through ``inplace_update`` (autograd-aware, like ``Tensor.relu_``); the
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ...ops.elementwise import inplace_update
 from ...ops.elementwise_functions import abs as _abs
 from ...ops.elementwise_functions import clamp, clamp_min, elu, leaky_relu, sigmoid, softplus, tanh, where
 from ...creation import empty_like, rand_like, zeros_like
@@ -22,8 +22,7 @@ from .activation import softmax
 
 __all__ = [
     "selu", "selu_", "celu", "celu_", "mish", "hardswish", "hardsigmoid", "softsign", "softshrink", "hardshrink",
-    "tanhshrink", "threshold", "threshold_", "glu", "prelu", "rrelu", "rrelu_", "relu_", "leaky_relu_", "elu_",
-    "hardtanh_", "normalize", "cosine_similarity", "pairwise_distance", "channel_shuffle", "native_channel_shuffle",
+    "tanhshrink", "threshold", "threshold_", "glu", "prelu", "rrelu", "rrelu_", "normalize", "cosine_similarity", "pairwise_distance", "channel_shuffle", "native_channel_shuffle",
     "gumbel_softmax",
 ]
 
@@ -35,50 +34,6 @@ def _in_place(input: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
     """``input = fn(input)`` in ``input``'s memory, with the history of ``fn``'s graph (see the module docstring)."""
     x = _as_tensor(input)
     return x.copy_(fn(x.clone()))
-
-
-def relu_(input: Tensor) -> Tensor:
-    """In-place ``relu``.
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.relu_(ng.tensor([-1.0, 2.0]))
-    tensor([0., 2.])
-    """
-    return _as_tensor(input).relu_()
-
-
-def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """In-place ``leaky_relu``.
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.leaky_relu_(ng.tensor([-1.0, 2.0]), 0.5)
-    tensor([-0.5000,  2.0000])
-    """
-    x = _as_tensor(input)
-    inplace_update(x, "leaky_relu", params=(float(negative_slope),))
-    return x
-
-
-def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """In-place ``elu``.
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.elu_(ng.tensor([0.0, 1.0]))
-    tensor([0., 1.])
-    """
-    x = _as_tensor(input)
-    inplace_update(x, "elu", params=(float(alpha),))
-    return x
-
-
-def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """In-place ``hardtanh`` (``clamp_``).
-
-    >>> import numgrad as ng
-    >>> ng.nn.functional.hardtanh_(ng.tensor([-3.0, 0.5]))
-    tensor([-1.0000,  0.5000])
-    """
-    return _as_tensor(input).clamp_(min_val, max_val)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
