@@ -5,6 +5,11 @@ outputs and ``reduce_scatter``'s list of inputs, which MPI needs as one buffer).
 goes through numgrad's write barrier first (pending fused computations reading it run) and has its version
 bumped when the write completes, as every in-place op does.
 
+A collective called inside a step that ``ng.compile`` captures is recorded with the arrays it reads and
+writes (``_profiler_hooks._capture_collective``): the replay runs this module's code again on the same memory,
+checks included, so a rank that replays and a rank that runs the step eagerly exchange the same messages in the
+same order.  Point-to-point messages end the capture.
+
 Before a collective the ranks exchange a few integers describing their tensors (operation, dtype, shape), so
 a mismatch raises an error naming each rank's shape on every rank, instead of hanging or corrupting memory.
 ``NUMGRAD_DISTRIBUTED_CHECK=0`` (read by ``init_process_group``) skips that exchange.
@@ -22,6 +27,7 @@ from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
+from .. import _profiler_hooks
 from ..tensor import Tensor
 from .process_group import ProcessGroup, _world
 
@@ -170,6 +176,8 @@ class Work:
             if self._request is not None:
                 self._request.Wait()
             self._complete()
+        if _profiler_hooks._capture_collective_wait is not None:  # a captured step replays the wait here
+            _profiler_hooks._capture_collective_wait(self)
         return True
 
     def is_completed(self) -> bool:
@@ -189,19 +197,36 @@ class Work:
         return self.result()
 
 
-def _run(request: Any, finish: Optional[Callable[[], Any]], async_op: bool):
-    work = Work(request, finish)
+def collective(pg: ProcessGroup, op: str, key: tuple, start: Callable, arrays: tuple, reads: tuple,
+               tensors: Sequence[Tensor] = (), async_op: bool = True) -> Optional[Work]:
+    """Run ``start(*arrays)`` -> (MPI request or None when it completed, finish or None) and return its ``Work``
+    (``None`` after waiting when not ``async_op``); ``tensors`` get their version bumped when it completes.
+
+    A step being captured by ``ng.compile`` records it (``reads``: positions of the arrays whose data are sent)
+    and replays ``start`` on the same arrays, so ``start`` must do all the call's communication and arithmetic."""
+    work = Work(None, None)
+    if _profiler_hooks._capture_collective is not None:
+        _profiler_hooks._capture_guard(("process group", id(pg)), lambda: pg.comm, pg.comm,
+                                       "the process group's communicator")
+        _profiler_hooks._capture_collective(op, key + (pg.comm.Get_size(),), start, arrays, reads, work)
+    request, finish = start(*arrays)
+
+    def done() -> None:
+        if finish is not None:
+            finish()
+        for t in tensors:
+            t._bump_version()
+    work._request, work._finish = request, done
     if async_op:
         return work
     work.wait()
     return None
 
 
-def _bump(*tensors: Tensor) -> Callable[[], None]:
-    def finish() -> None:
-        for t in tensors:
-            t._bump_version()
-    return finish
+def not_captured(what: str) -> None:
+    """A step ``ng.compile`` is capturing does something its replay could not repeat: it runs eagerly."""
+    if _profiler_hooks._capture_break is not None:
+        _profiler_hooks._capture_break(what)
 
 
 def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Optional[ProcessGroup] = None,
@@ -216,8 +241,11 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Optional[Proc
     MPI = pg.mpi
     arr = _writable(tensor, "all_reduce")
     mpi_op = _mpi_op(MPI, op, arr, "all_reduce")
-    check_same(pg, "all_reduce", arr)
-    return _run(*allreduce_array(pg, arr, op, mpi_op, tensor, blocking=not async_op), async_op)
+
+    def start(a: np.ndarray):
+        check_same(pg, "all_reduce", a)
+        return allreduce_array(pg, a, op, mpi_op, None, blocking=not async_op)
+    return collective(pg, "all_reduce", ("all_reduce", op, async_op), start, (arr,), (0,), (tensor,), async_op)
 
 
 def allreduce_array(pg: ProcessGroup, arr: np.ndarray, op: ReduceOp, mpi_op: Any, tensor: Optional[Tensor],
@@ -254,12 +282,23 @@ def broadcast(tensor: Tensor, src: int = 0, group: Optional[ProcessGroup] = None
     src = src if group_src is None else group_src
     _check_rank(pg, src, "broadcast", "src")
     arr = _writable(tensor, "broadcast")
-    check_same(pg, "broadcast", arr, root=src)
+    _mpi_type(pg.mpi, arr, "broadcast")
+
+    def start(a: np.ndarray):
+        check_same(pg, "broadcast", a, root=src)
+        return broadcast_array(pg, a, src, blocking=not async_op), None
+    reads = (0,) if pg.comm.Get_rank() == src else ()
+    return collective(pg, "broadcast", ("broadcast", src, async_op), start, (arr,), reads, (tensor,), async_op)
+
+
+def broadcast_array(pg: ProcessGroup, arr: np.ndarray, src: int, blocking: bool = False) -> Any:
+    """Start broadcasting rank ``src``'s ``arr`` into every rank's (no checks): the MPI request, or None when
+    ``blocking`` (done)."""
     buffer = [arr, _mpi_type(pg.mpi, arr, "broadcast")]
-    if not async_op:
+    if blocking:
         pg.comm.Bcast(buffer, root=src)
-        return _run(None, _bump(tensor), async_op)
-    return _run(pg.comm.Ibcast(buffer, root=src), _bump(tensor), async_op)
+        return None
+    return pg.comm.Ibcast(buffer, root=src)
 
 
 def _check_rank(pg: ProcessGroup, rank: Any, op: str, arg: str) -> None:
@@ -287,15 +326,17 @@ def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Optional[Proces
         if o.shape != arr.shape or o.dtype != arr.dtype:
             raise ValueError(f"all_gather: tensor_list[{i}] has shape {o.shape} {o.dtype}, but the input tensor "
                              f"has shape {arr.shape} {arr.dtype}; each output must match the input")
-    check_same(pg, "all_gather", arr)
     staging = np.empty((size,) + arr.shape, dtype=arr.dtype)  # MPI gathers into one buffer
-    request = pg.comm.Iallgather([arr, _mpi_type(pg.mpi, arr, "all_gather")], staging)
 
-    def finish() -> None:
-        for o, t, part in zip(outs, tensor_list, staging):
-            np.copyto(o, part)
-            t._bump_version()
-    return _run(request, finish, async_op)
+    def start(a: np.ndarray, *parts: np.ndarray):
+        check_same(pg, "all_gather", a)
+        request = pg.comm.Iallgather([a, _mpi_type(pg.mpi, a, "all_gather")], staging)
+
+        def finish() -> None:
+            for o, part in zip(parts, staging):
+                np.copyto(o, part)
+        return request, finish
+    return collective(pg, "all_gather", ("all_gather",), start, (arr, *outs), (0,), tensor_list, async_op)
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: Optional[ProcessGroup] = None,
@@ -314,9 +355,13 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: O
     if out.size != arr.size * size or out.dtype != arr.dtype:
         raise ValueError(f"all_gather_into_tensor: output_tensor has shape {out.shape} {out.dtype}; it must hold "
                          f"world size ({size}) x the input's {arr.size} elements of {arr.dtype}")
-    check_same(pg, "all_gather_into_tensor", arr, what="input_tensor")
-    request = pg.comm.Iallgather([arr, _mpi_type(pg.mpi, arr, "all_gather_into_tensor")], out)
-    return _run(request, _bump(output_tensor), async_op)
+    _mpi_type(pg.mpi, arr, "all_gather_into_tensor")
+
+    def start(a: np.ndarray, o: np.ndarray):
+        check_same(pg, "all_gather_into_tensor", a, what="input_tensor")
+        return pg.comm.Iallgather([a, _mpi_type(pg.mpi, a, "all_gather_into_tensor")], o), None
+    return collective(pg, "all_gather_into_tensor", ("all_gather_into_tensor",), start, (arr, out), (0,),
+                      (output_tensor,), async_op)
 
 
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp.SUM,
@@ -336,21 +381,21 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
         raise ValueError(f"reduce_scatter_tensor: input has shape {arr.shape} {arr.dtype}; it must hold world size "
                          f"({size}) x output's {out.size} elements of {out.dtype}")
     mpi_op = _mpi_op(pg.mpi, op, arr, "reduce_scatter_tensor")
-    check_same(pg, "reduce_scatter_tensor", arr, what="input")
-    return _run(*_reduce_scatter(pg, arr, out, op, mpi_op, [output]), async_op)
+
+    def start(a: np.ndarray, o: np.ndarray):
+        check_same(pg, "reduce_scatter_tensor", a, what="input")
+        return _reduce_scatter(pg, a, o, op, mpi_op)
+    return collective(pg, "reduce_scatter_tensor", ("reduce_scatter_tensor", op), start, (arr, out), (0,),
+                      (output,), async_op)
 
 
-def _reduce_scatter(pg, arr, out, op, mpi_op, tensors, finish_more=None):
+def _reduce_scatter(pg, arr, out, op, mpi_op):
     request = pg.comm.Ireduce_scatter_block([arr, _mpi_type(pg.mpi, arr, "reduce_scatter")], out, mpi_op)
     size = pg.comm.Get_size()
 
     def finish() -> None:
         if op is ReduceOp.AVG:
             np.divide(out, size, out=out)
-        if finish_more is not None:
-            finish_more()
-        for t in tensors:
-            t._bump_version()
     return request, finish
 
 
@@ -374,9 +419,15 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
             raise ValueError(f"reduce_scatter: input_list[{i}] has shape {a.shape} {a.dtype}, but output has "
                              f"shape {out.shape} {out.dtype}; each input must match the output")
     mpi_op = _mpi_op(pg.mpi, op, out, "reduce_scatter")
-    check_same(pg, "reduce_scatter", out, what="output")
-    staging = np.stack(ins) if ins else np.empty((0,) + out.shape, out.dtype)  # MPI reduces one send buffer
-    return _run(*_reduce_scatter(pg, staging, out, op, mpi_op, [output]), async_op)
+    staging = np.empty((size,) + out.shape, out.dtype)  # MPI reduces one send buffer
+
+    def start(o: np.ndarray, *parts: np.ndarray):
+        check_same(pg, "reduce_scatter", o, what="output")
+        for part, a in zip(staging, parts):
+            np.copyto(part, a)
+        return _reduce_scatter(pg, staging, o, op, mpi_op)
+    return collective(pg, "reduce_scatter", ("reduce_scatter", op), start, (out, *ins),
+                      tuple(range(1, size + 1)), (output,), async_op)
 
 
 def barrier(group: Optional[ProcessGroup] = None, async_op: bool = False, device_ids: Any = None) -> Optional[Work]:
@@ -385,10 +436,13 @@ def barrier(group: Optional[ProcessGroup] = None, async_op: bool = False, device
     >>> dist.barrier()  # doctest: +SKIP
     """
     pg = _world(group)
-    if not async_op:
-        pg.comm.Barrier()
-        return None
-    return _run(pg.comm.Ibarrier(), None, async_op)
+
+    def start():
+        if not async_op:
+            pg.comm.Barrier()
+            return None, None
+        return pg.comm.Ibarrier(), None
+    return collective(pg, "barrier", ("barrier", async_op), start, (), (), (), async_op)
 
 
 def _p2p_check(pg: ProcessGroup, peer: Any, op: str, arg: str) -> None:
@@ -417,6 +471,7 @@ def isend(tensor: Tensor, dst: Optional[int] = None, group: Optional[ProcessGrou
     dst = dst if group_dst is None else group_dst
     _p2p_check(pg, dst, "send", "dst")
     arr = _array(tensor, "send")
+    not_captured("a point-to-point message (send/isend) is not captured by ng.compile")
     return Work(pg.comm.Isend([arr, _mpi_type(pg.mpi, arr, "send")], dest=dst, tag=tag))
 
 
@@ -434,6 +489,7 @@ def recv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGroup
     if src is not None:
         _p2p_check(pg, src, "recv", "src")
     arr = _writable(tensor, "recv")
+    not_captured("a point-to-point message (recv) is not captured by ng.compile")
     status = MPI.Status()
     # probe first: the message's size is checked before it touches the tensor
     pg.comm.Probe(source=MPI.ANY_SOURCE if src is None else src, tag=tag, status=status)
@@ -457,6 +513,7 @@ def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGrou
     if src is not None:
         _p2p_check(pg, src, "irecv", "src")
     arr = _writable(tensor, "irecv")
+    not_captured("a point-to-point message (irecv) is not captured by ng.compile")
     status = MPI.Status()
     mtype = _mpi_type(MPI, arr, "irecv")
     request = pg.comm.Irecv([arr, mtype], source=MPI.ANY_SOURCE if src is None else src, tag=tag)
