@@ -151,6 +151,7 @@ class DistributedDataParallel(Module):
             for pos, i in enumerate(idx):
                 self._slot[i] = (bucket, pos)
         self._finalize_queued = False
+        self._next_bucket = 0  # the next bucket to start reducing (they start in order)
         self._flat_buffers: Dict[Any, np.ndarray] = {}  # dtype -> the flat array buffers are broadcast through
         self._hook_handles = [p.register_post_accumulate_grad_hook(self._make_hook(i))
                               for i, p in enumerate(self._params)]
@@ -255,6 +256,7 @@ class DistributedDataParallel(Module):
                 bucket.reset()
             engine.queue_callback(self._finalize)
             self._finalize_queued = True
+            self._next_bucket = 0
         bucket, pos = self._slot[index]
         if bucket.ready[pos]:
             raise RuntimeError(f"DistributedDataParallel: Expected to mark a variable ready only once; parameter "
@@ -274,11 +276,21 @@ class DistributedDataParallel(Module):
             kernels.copy_into(_flat_view(grad), flat_view)
         bucket.ready[pos] = True
         bucket.n_ready += 1
-        if bucket.n_ready == len(bucket.params):
-            self._launch(bucket)
+        self._launch_ready()
         for other in self._buckets:  # let MPI progress the all-reduces already started
             if other.work is not None:
                 other.work.is_completed()
+
+    def _launch_ready(self) -> None:
+        """Start the all-reduces of the full buckets in bucket order (as PyTorch's reducer): every rank starts
+        the same collectives in the same order, even where gradients arrive in another order on another rank
+        (a parameter unused on one rank only)."""
+        while self._next_bucket < len(self._buckets):
+            bucket = self._buckets[self._next_bucket]
+            if bucket.n_ready < len(bucket.params):
+                return
+            self._launch(bucket)
+            self._next_bucket += 1
 
     def _launch(self, bucket: _Bucket) -> None:
         pg = self.process_group
@@ -299,8 +311,7 @@ class DistributedDataParallel(Module):
                 kernels.fill_zero(bucket.flat_views[pos])  # no gradient on this rank: it contributes zero
                 bucket.ready[pos] = True
                 bucket.n_ready += 1
-                if bucket.n_ready == len(bucket.params):
-                    self._launch(bucket)
+        self._launch_ready()
         if self.find_unused_parameters and self.process_group.comm.Get_size() > 1:
             not_captured("DistributedDataParallel(find_unused_parameters=True) decides in Python which gradients "
                          "to write back, from which parameters each rank used")
