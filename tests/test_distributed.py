@@ -74,6 +74,13 @@ def test_compiled_ddp_step_replays_its_all_reduces():
 
 
 @needs_mpi
+def test_subgroups_on_3_ranks():
+    """new_group: group ranks, global src/dst, non-members warned, errors, DDP(process_group=) eager and
+    compiled: see the script."""
+    assert "subgroups ok" in run_ranks("subgroups.py", 3, timeout=120)
+
+
+@needs_mpi
 def test_digits_ddp_short_run(tmp_path):
     assert "digits ddp ok" in run_ranks("digits_ddp.py", 2, str(tmp_path / "w.npz"))
 

@@ -23,13 +23,14 @@ tensor([3., 6.])
 from __future__ import annotations
 
 import enum
+import warnings
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
 from .. import _profiler_hooks
 from ..tensor import Tensor
-from .process_group import ProcessGroup, _world
+from .process_group import ProcessGroup, _world, not_member
 
 __all__ = [
     "ReduceOp", "Work", "all_gather", "all_gather_into_tensor", "all_reduce", "barrier", "broadcast", "irecv",
@@ -237,6 +238,8 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Optional[Proc
     >>> dist.all_reduce(t, op=dist.ReduceOp.MAX); t  # doctest: +SKIP
     tensor([2., 2., 2.])
     """
+    if not_member(group):
+        return _not_in_group("all_reduce", None)
     pg = _world(group)
     MPI = pg.mpi
     arr = _writable(tensor, "all_reduce")
@@ -278,9 +281,10 @@ def broadcast(tensor: Tensor, src: int = 0, group: Optional[ProcessGroup] = None
     >>> dist.broadcast(t, src=1); t                # doctest: +SKIP
     tensor([1., 1.])
     """
+    if not_member(group):
+        return _not_in_group("broadcast", None)
     pg = _world(group)
-    src = src if group_src is None else group_src
-    _check_rank(pg, src, "broadcast", "src")
+    src = _peer(pg, src, group_src, "broadcast", "src")
     arr = _writable(tensor, "broadcast")
     _mpi_type(pg.mpi, arr, "broadcast")
 
@@ -304,7 +308,32 @@ def broadcast_array(pg: ProcessGroup, arr: np.ndarray, src: int, blocking: bool 
 def _check_rank(pg: ProcessGroup, rank: Any, op: str, arg: str) -> None:
     size = pg.comm.Get_size()
     if not isinstance(rank, int) or not 0 <= rank < size:
-        raise ValueError(f"{op}: {arg}={rank!r} is not a rank of the world (0 .. {size - 1})")
+        where = "the world" if pg.ranks is None else f"the group {pg}"
+        raise ValueError(f"{op}: {arg}={rank!r} is not a rank of {where} (0 .. {size - 1})")
+
+
+def _peer(pg: ProcessGroup, global_rank: Any, group_rank: Optional[int], op: str, arg: str) -> int:
+    """The group rank a call addresses: ``group_rank`` as given, else the world's ``global_rank`` in ``pg``."""
+    if group_rank is not None or pg.ranks is None:
+        rank = global_rank if group_rank is None else group_rank
+        _check_rank(pg, rank, op, arg if group_rank is None else f"group_{arg}")
+        return rank
+    if global_rank not in pg.ranks:
+        raise ValueError(f"{op}: Global rank {global_rank} is not part of group {pg} ({arg} is a global rank; "
+                         f"group_{arg} takes a rank within the group)")
+    return pg.ranks.index(global_rank)
+
+
+def _global(pg: ProcessGroup, group_rank: int) -> int:
+    return group_rank if pg.ranks is None else pg.ranks[group_rank]
+
+
+def _not_in_group(op: str, result: Any) -> Any:
+    """What a collective does on a rank outside its group: warn (as PyTorch) and do nothing."""
+    world = _world()
+    warnings.warn(f"Running {op} on global rank {world.comm.Get_rank()} which does not belong to the given group.",
+                  stacklevel=3)
+    return result
 
 
 def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Optional[ProcessGroup] = None,
@@ -316,6 +345,8 @@ def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Optional[Proces
     >>> dist.all_gather(out, ng.full((2,), float(dist.get_rank()))); out  # doctest: +SKIP
     [tensor([0., 0.]), tensor([1., 1.])]
     """
+    if not_member(group):
+        return _not_in_group("all_gather", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     arr = _array(tensor, "all_gather")
@@ -348,6 +379,8 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: O
     >>> dist.all_gather_into_tensor(out, ng.full((2,), float(dist.get_rank()))); out  # doctest: +SKIP
     tensor([0., 0., 1., 1.])
     """
+    if not_member(group):
+        return _not_in_group("all_gather_into_tensor", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     arr = _array(input_tensor, "all_gather_into_tensor", "input_tensor")
@@ -373,6 +406,8 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
     >>> dist.reduce_scatter_tensor(out, ng.tensor([1.0, 2.0])); out  # on rank 1 of 2  # doctest: +SKIP
     tensor([4.])
     """
+    if not_member(group):
+        return _not_in_group("reduce_scatter_tensor", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     arr = _array(input, "reduce_scatter_tensor", "input")
@@ -408,6 +443,8 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
     >>> dist.reduce_scatter(out, [ng.ones(2), ng.ones(2) * 2]); out  # on rank 1 of 2  # doctest: +SKIP
     tensor([4., 4.])
     """
+    if not_member(group):
+        return _not_in_group("reduce_scatter", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     out = _writable(output, "reduce_scatter", "output")
@@ -435,6 +472,8 @@ def barrier(group: Optional[ProcessGroup] = None, async_op: bool = False, device
 
     >>> dist.barrier()  # doctest: +SKIP
     """
+    if not_member(group):
+        return _not_in_group("barrier", None)
     pg = _world(group)
 
     def start():
@@ -457,6 +496,8 @@ def send(tensor: Tensor, dst: Optional[int] = None, group: Optional[ProcessGroup
 
     >>> dist.send(ng.ones(2), dst=1)  # on rank 0  # doctest: +SKIP
     """
+    if not_member(group):
+        return _not_in_group("send", None)
     isend(tensor, dst, group, tag, group_dst).wait()
 
 
@@ -467,8 +508,10 @@ def isend(tensor: Tensor, dst: Optional[int] = None, group: Optional[ProcessGrou
     >>> w = dist.isend(ng.ones(2), dst=1); w.wait()  # doctest: +SKIP
     True
     """
+    if not_member(group):
+        return _not_in_group("isend", None)
     pg = _world(group)
-    dst = dst if group_dst is None else group_dst
+    dst = _peer(pg, dst, group_dst, "send", "dst")
     _p2p_check(pg, dst, "send", "dst")
     arr = _array(tensor, "send")
     not_captured("a point-to-point message (send/isend) is not captured by ng.compile")
@@ -483,10 +526,12 @@ def recv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGroup
     >>> t = ng.zeros(2); dist.recv(t, src=0)  # on rank 1  # doctest: +SKIP
     0
     """
+    if not_member(group):
+        return _not_in_group("recv", -1)
     pg = _world(group)
-    src = src if group_src is None else group_src
     MPI = pg.mpi
-    if src is not None:
+    if src is not None or group_src is not None:
+        src = _peer(pg, src, group_src, "recv", "src")
         _p2p_check(pg, src, "recv", "src")
     arr = _writable(tensor, "recv")
     not_captured("a point-to-point message (recv) is not captured by ng.compile")
@@ -496,7 +541,7 @@ def recv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGroup
     _check_count(status, arr, "recv", pg)
     pg.comm.Recv([arr, _mpi_type(MPI, arr, "recv")], source=status.Get_source(), tag=tag)
     tensor._bump_version()
-    return status.Get_source()
+    return _global(pg, status.Get_source())
 
 
 def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGroup] = None, tag: int = 0,
@@ -507,10 +552,12 @@ def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGrou
     >>> t = ng.zeros(2); w = dist.irecv(t, src=0); w.wait()  # on rank 1  # doctest: +SKIP
     True
     """
+    if not_member(group):
+        return _not_in_group("irecv", None)
     pg = _world(group)
-    src = src if group_src is None else group_src
     MPI = pg.mpi
-    if src is not None:
+    if src is not None or group_src is not None:
+        src = _peer(pg, src, group_src, "irecv", "src")
         _p2p_check(pg, src, "irecv", "src")
     arr = _writable(tensor, "irecv")
     not_captured("a point-to-point message (irecv) is not captured by ng.compile")
@@ -535,7 +582,7 @@ def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGrou
     def finish() -> int:
         _check_count(status, arr, "irecv", pg)
         tensor._bump_version()
-        return status.Get_source()
+        return _global(pg, status.Get_source())
     return Work(_Request, finish)
 
 
