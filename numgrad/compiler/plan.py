@@ -15,6 +15,11 @@
   written, so the call runs eagerly instead;
 - draws from numgrad's default generator are drawn again on replay, and an optimizer's update
   is called again (its scalars follow Python state);
+- a collective of ``numgrad.distributed`` (``recorder.Collective``, ``CollectiveWait``) is started and
+  waited for again at the same points, by the same code, on the same buffers: replay and eager exchange the
+  same messages, so ranks may differ in which one they run; ``verify`` answers it from what the recorded call
+  exchanged instead of communicating (no rank ever waits on another's verification);
+- ``recorder.Guard``\ s (the communicator, DDP inside ``no_sync()`` or not) are checked before each replay;
 - ``verify`` replays the plan from the state before a recorded call (``api`` does it for both
   recordings), with every float temporary filled with NaN, and requires bit-identical state,
   outputs and gradients: a computation outside numgrad's kernels (NumPy in an op, Python

@@ -10,6 +10,9 @@ Two more things are noted:
 - an optimizer's per-parameter update (``Optimizer._update``) is kept as one Python call: its
   scalars (Adam's bias correction, a scheduler's learning rate) come from Python state that
   changes every step, so replay calls it again instead of baking them in;
+- a collective of ``numgrad.distributed`` is noted where it starts and where it completes (through
+  ``_profiler_hooks._capture_collective``/``_capture_collective_wait``), with the Python state the step's
+  launches depend on (``_capture_guard``); what a replay could not repeat ends the capture (``_capture_break``);
 - Python reading tensor data (``.item()``, ``.tolist()``, ``.numpy()``, ``bool(t)``,
   ``np.asarray(t)``) ends the capture: what the step does next may depend on the value.
 

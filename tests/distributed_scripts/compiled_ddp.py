@@ -64,9 +64,11 @@ def trainer(model, opt, compiled):
 
 
 # 1. a compiled DDP step == the eager DDP step, bit for bit, on every rank; == single-process training on the
-#    global batch within float32 rounding.  Small buckets: several all-reduces start during backward.
+#    global batch within float32 rounding.  Small buckets: several all-reduces start during backward.  With
+#    BatchNorm, forward broadcasts rank 0's buffers (captured too).
 for bn in (False, True):
-    models = [DDP(make(rank, bn), bucket_cap_mb=1e-3) for _ in range(2)]  # rank 0's initial values: equal
+    # rank 0's initial values: equal; with BatchNorm the .grad tensors are views of the buckets too
+    models = [DDP(make(rank, bn), bucket_cap_mb=1e-3, gradient_as_bucket_view=bn) for _ in range(2)]
     assert len(models[0]._buckets) > 1
     opts = [ng.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in models]
     eager, compiled = trainer(models[0], opts[0], False), trainer(models[1], opts[1], True)
