@@ -19,7 +19,7 @@
   waited for again at the same points, by the same code, on the same buffers: replay and eager exchange the
   same messages, so ranks may differ in which one they run; ``verify`` answers it from what the recorded call
   exchanged instead of communicating (no rank ever waits on another's verification);
-- ``recorder.Guard``\ s (the communicator, DDP inside ``no_sync()`` or not) are checked before each replay;
+- ``recorder.Guard`` entries (the communicator, DDP inside ``no_sync()`` or not) are checked before each replay;
 - ``verify`` replays the plan from the state before a recorded call (``api`` does it for both
   recordings), with every float temporary filled with NaN, and requires bit-identical state,
   outputs and gradients: a computation outside numgrad's kernels (NumPy in an op, Python
@@ -260,6 +260,7 @@ class _UpdateCall:
 
 
 _verifying = [False]  # set while ``verify`` replays a plan: collectives then use what the eager call exchanged
+_verified_call = [-1]  # which recorded call's exchanges they use: -1 the last, -2 the one before
 
 
 class _PendingCollective:
@@ -284,15 +285,16 @@ class _CollectiveStart:
         if not _verifying[0]:
             self.pending.request, self.pending.finish = self.start(*arrays)
             return
-        # verification communicates nothing: the replay must send what an eager call sent, and gets its answer
-        matches = [received for sent, received in self.exchanges
-                   if all(_bits_equal(arrays[i], want) for i, want in zip(self.reads, sent))]
-        if not matches:
-            raise AbandonReplay(f"{self.name}: the data this rank sends differs from what the eager step sent")
-        if any(not all(_bits_equal(x, y) for x, y in zip(m, matches[0])) for m in matches[1:]):
-            raise AbandonReplay(f"{self.name}: this rank sent the same data in both recorded calls but received "
-                                "different results; the replay cannot be checked")
-        self.pending.received = matches[0]
+        # verification communicates nothing: the replay must send what the eager call sent, and gets its answer
+        if -_verified_call[0] > len(self.exchanges):
+            raise AbandonReplay(f"{self.name}: {_COLLECTIVE_MISMATCH} (not recorded)")
+        sent, received = self.exchanges[_verified_call[0]]
+        if not all(_bits_equal(arrays[i], want) for i, want in zip(self.reads, sent)):
+            raise AbandonReplay(f"{self.name}: {_COLLECTIVE_MISMATCH}")
+        self.pending.received = received
+
+
+_COLLECTIVE_MISMATCH = "the data this rank sends differs from what the eager step sent"
 
 
 class _CollectiveWait:
@@ -503,12 +505,24 @@ _PYTHON_NUMBERS = (bool, int, float, complex, str, type(None), tuple)
 
 
 def verify(plan: Plan, *args, **kwargs) -> Optional[str]:
-    """``_verify`` with collectives answered from the recorded calls (no rank waits on another's verification)."""
+    """``_verify`` with collectives answered from the recorded calls (no rank waits on another's verification).
+
+    Which recorded call is being verified decides the answers: the last one is tried first, then the one before
+    (each try starts from the state before the call); the replay must match one of them throughout."""
+    calls = max((len(fn.exchanges) for fn, _ in plan.steps if isinstance(fn, _CollectiveStart)), default=1)
+    reasons = []
     _verifying[0] = True
     try:
-        return _verify(plan, *args, **kwargs)
+        for call in range(-1, -calls - 1, -1):
+            _verified_call[0] = call
+            reason = _verify(plan, *args, **kwargs)
+            if reason is None:
+                return None
+            reasons.append(reason)
     finally:
         _verifying[0] = False
+        _verified_call[0] = -1
+    return next((r for r in reasons if _COLLECTIVE_MISMATCH not in r), reasons[0])
 
 
 def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,

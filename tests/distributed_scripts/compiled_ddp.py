@@ -173,7 +173,8 @@ else:
     assert compiled.replays >= 2, (compiled.replays, compiled.fallback_reason)
 assert_synced(models[1], "graph break on one rank")
 
-# 4. a user's all_reduce (AVG) of the loss inside the step is captured: every rank returns the mean loss
+# 4. a user's all_reduce (AVG) and broadcast of the loss inside the step are captured: every rank returns the
+#    mean loss and rank 1's loss (which changes from call to call: what rank 0 receives differs each time)
 models = [DDP(make(0)) for _ in range(2)]
 opts = [ng.optim.SGD(m.parameters(), lr=0.1) for m in models]
 
@@ -183,19 +184,24 @@ def logged(model, opt):
         loss = trainer(model, opt, False)(x, y)
         mean = loss.detach().clone()
         dist.all_reduce(mean, op=dist.ReduceOp.AVG)
-        return mean
+        last = loss.detach().clone()
+        dist.broadcast(last, src=size - 1)
+        return mean, last
     return step
 
 
 eager, compiled = logged(models[0], opts[0]), ng.compile(logged(models[1], opts[1]))
 for step in range(5):
     x, y = batch(60 + step)
-    a, b = eager(mine(x), mine(y)), compiled(mine(x), mine(y))
+    (a, a_last), (b, b_last) = eager(mine(x), mine(y)), compiled(mine(x), mine(y))
     assert np.array_equal(bits(a), bits(b)), f"rank {rank}: all_reduce(AVG) of the loss, step {step}"
-    every = np.empty(size)
-    comm.Allgather(np.array([float(b)]), every)
-    assert (every == every[0]).all()
-assert compiled.replays >= 2 and "all_reduce (MPI)" in compiled.explain()
+    assert np.array_equal(bits(a_last), bits(b_last)), f"rank {rank}: broadcast of the loss, step {step}"
+    for value in (b, b_last):
+        every = np.empty(size)
+        comm.Allgather(np.array([float(value)]), every)
+        assert (every == every[0]).all()
+assert compiled.replays >= 2, compiled.fallback_reason
+assert "all_reduce (MPI)" in compiled.explain() and "broadcast (MPI)" in compiled.explain()
 
 # 5. verification fails on rank 0 only (its step also writes a parameter's memory through NumPy, which the capture
 #    cannot see): rank 0 runs eagerly, the others replay, nobody waits on anybody's verification
