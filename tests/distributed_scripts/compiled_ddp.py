@@ -232,6 +232,32 @@ if rank == 0:
 else:
     assert compiled.replays >= 2, (compiled.replays, compiled.fallback_reason)
 
+# 6. what a replay could not repeat runs eagerly, with the reason: find_unused_parameters=True, send/recv
+models = [DDP(make(0), find_unused_parameters=True) for _ in range(2)]
+opts = [ng.optim.SGD(m.parameters(), lr=0.1) for m in models]
+eager, compiled = trainer(models[0], opts[0], False), trainer(models[1], opts[1], True)
+for step in range(4):
+    x, y = batch(80 + step)
+    eager(mine(x), mine(y))
+    compiled(mine(x), mine(y))
+    assert_same_bits(models[0], models[1], f"find_unused_parameters step {step}")
+assert compiled.replays == 0 and "find_unused_parameters=True" in compiled.fallback_reason, compiled.fallback_reason
+
+
+def exchange(t):
+    out = ng.zeros(2)
+    peer = (rank + 1) % size
+    work = dist.isend(t * 2, dst=peer)
+    dist.recv(out, src=(rank - 1) % size)
+    work.wait()
+    return out
+
+
+compiled = ng.compile(exchange)
+for step in range(4):
+    assert compiled(ng.full((2,), float(step + rank))).tolist() == [2.0 * (step + (rank - 1) % size)] * 2
+assert compiled.replays == 0 and "point-to-point" in compiled.fallback_reason, compiled.fallback_reason
+
 dist.barrier()
 if rank == 0:
     print("compiled ddp ok")
