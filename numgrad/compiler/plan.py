@@ -283,10 +283,12 @@ class _CollectiveStart:
 
     def __call__(self, *arrays):
         if not _verifying[0]:
+            # the first replay: verification is over (api verifies while capturing), its copies can go
+            self.exchanges = self.pending.received = None
             self.pending.request, self.pending.finish = self.start(*arrays)
             return
         # verification communicates nothing: the replay must send what the eager call sent, and gets its answer
-        if -_verified_call[0] > len(self.exchanges):
+        if self.exchanges is None or -_verified_call[0] > len(self.exchanges):
             raise AbandonReplay(f"{self.name}: {_COLLECTIVE_MISMATCH} (not recorded)")
         sent, received = self.exchanges[_verified_call[0]]
         if not all(_bits_equal(arrays[i], want) for i, want in zip(self.reads, sent)):
