@@ -221,6 +221,7 @@ class Recording:
         self._saved: list = []
         self.derived: dict = {}  # id(scalar) -> (scalar, array it was read from): kept alive, so ids stay unique
         self._works: dict = {}  # id(Work) -> (Work, index of its Collective) until it is waited for
+        self._waited: dict = {}  # id(Work) -> Work of those waited for already (a second wait() is no event)
         self._guard_keys: set = set()
 
     # ------------------------------------------------------------ what is noted
@@ -281,9 +282,14 @@ class Recording:
         self.launches.append(Collective(op, key, start, tuple(arrays), tuple(reads)))
 
     def _on_collective_wait(self, work):
-        entry = self._works.pop(id(work), None)
-        if entry is None or threading.get_ident() != self._thread:
+        if self._depth or threading.get_ident() != self._thread:
             return
+        entry = self._works.pop(id(work), None)
+        if entry is None:
+            if id(work) not in self._waited:  # a replay would not wait for it: it may still be writing memory
+                self._break("a collective started outside the step is waited for inside it (start it in the step)")
+            return
+        self._waited[id(work)] = work
         collective = self.launches[entry[1]]
         collective.received = [a.copy() for a in collective.arrays]
         self.launches.append(CollectiveWait(entry[1], collective))

@@ -258,6 +258,23 @@ for step in range(4):
     assert compiled(ng.full((2,), float(step + rank))).tolist() == [2.0 * (step + (rank - 1) % size)] * 2
 assert compiled.replays == 0 and "point-to-point" in compiled.fallback_reason, compiled.fallback_reason
 
+# an all-reduce started before the step and waited for in it: the replay would not wait
+pending = {}
+
+
+def finish_outside_work(x):
+    pending["work"].wait()
+    pending["work"].wait()  # a second wait() is nothing new
+    return pending["t"] * x
+
+
+compiled = ng.compile(finish_outside_work)
+for step in range(4):
+    pending["t"] = ng.full((2,), float(step + rank))
+    pending["work"] = dist.all_reduce(pending["t"], async_op=True)
+    assert compiled(ng.ones(2)).tolist() == [float(sum(step + r for r in range(size)))] * 2
+assert compiled.replays == 0 and "started outside the step" in compiled.fallback_reason, compiled.fallback_reason
+
 dist.barrier()
 if rank == 0:
     print("compiled ddp ok")
