@@ -275,17 +275,22 @@ class _PendingCollective:
 class _CollectiveStart:
     """Starts a captured collective on its arrays (``numgrad.distributed``'s own code, as eager ran it)."""
 
-    __slots__ = ("start", "reads", "exchanges", "pending", "name")
+    __slots__ = ("start", "reads", "exchanges", "pending", "name", "in_flight")
 
-    def __init__(self, collective, pending):
+    def __init__(self, collective, pending, in_flight):
         self.start, self.reads, self.pending, self.name = collective.start, collective.reads, pending, collective.name
         self.exchanges = [(c.sent, c.received) for c in (collective.earlier, collective) if c is not None]
+        self.in_flight = in_flight  # the plan's started, unfinished collectives
 
     def __call__(self, *arrays):
         if not _verifying[0]:
             # the first replay: verification is over (api verifies while capturing), its copies can go
             self.exchanges = self.pending.received = None
+            for other in self.in_flight:  # MPI advances the ones started earlier only inside MPI calls (as DDP's hooks)
+                other.request.Test()
             self.pending.request, self.pending.finish = self.start(*arrays)
+            if self.pending.request is not None and self.pending not in self.in_flight:
+                self.in_flight.append(self.pending)
             return
         # verification communicates nothing: the replay must send what the eager call sent, and gets its answer
         if self.exchanges is None or -_verified_call[0] > len(self.exchanges):
@@ -302,10 +307,10 @@ _COLLECTIVE_MISMATCH = "the data this rank sends differs from what the eager ste
 class _CollectiveWait:
     """Completes a captured collective: waits for MPI and finishes it (``ReduceOp.AVG`` divides)."""
 
-    __slots__ = ("pending",)
+    __slots__ = ("pending", "in_flight")
 
-    def __init__(self, pending):
-        self.pending = pending
+    def __init__(self, pending, in_flight):
+        self.pending, self.in_flight = pending, in_flight
 
     def __call__(self, *arrays):
         p = self.pending
@@ -315,6 +320,8 @@ class _CollectiveWait:
             return
         if p.request is not None:
             p.request.Wait()
+            if p in self.in_flight:
+                self.in_flight.remove(p)
         if p.finish is not None:
             p.finish()
         p.request = p.finish = None
@@ -392,6 +399,7 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
     plan.outputs = outputs_structure
     seen_persistent: dict = {}
     pending: dict = {}  # index of a Collective -> what its start step hands its wait step
+    in_flight: list = []  # during a replay: the collectives started and not yet waited for
     for i, launch in enumerate(launches):
         if isinstance(launch, KernelLaunch):
             args = _rebased(launch.args, mapping)
@@ -424,10 +432,10 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
             plan.kernel_names.append(launch.name)
         elif isinstance(launch, Collective):
             pending[i] = _PendingCollective()
-            plan.steps.append((_CollectiveStart(launch, pending[i]), _rebased(launch.arrays, mapping)))
+            plan.steps.append((_CollectiveStart(launch, pending[i], in_flight), _rebased(launch.arrays, mapping)))
             plan.kernel_names.append(launch.name + " (Python: starts it again on the captured buffers)")
         elif isinstance(launch, CollectiveWait):
-            plan.steps.append((_CollectiveWait(pending[launch.start_index]),
+            plan.steps.append((_CollectiveWait(pending[launch.start_index], in_flight),
                                _rebased(launch.collective.arrays, mapping)))
             plan.kernel_names.append(launch.name)
         elif isinstance(launch, Guard):
