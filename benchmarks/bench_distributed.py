@@ -8,6 +8,8 @@
 2. The overlap bucketing buys: the backward of an MLP (8 layers of 1024 x 1024, 32 MB of gradients) alone,
    with DDP's buckets started from the gradient hooks (25 MB and 4 MB buckets), and with one all-reduce of
    every gradient after backward (no overlap: backward under ``no_sync``, then one flat all-reduce).
+3. A compiled DDP training step (``ng.compile`` of zero_grad, forward, backward with DDP's bucketed all-reduces,
+   SGD step) against the same step run eagerly, on a small MLP where per-op Python dominates.
 
 Each timed repetition starts after a barrier; rank 0 reports the median (the backward cases take turns,
 round after round).
@@ -121,6 +123,40 @@ def overlap_rows(comm, quick: bool) -> list:
     return [{"case": name, "seconds": s, "width": width, "depth": depth, "batch": batch} for name, s in rows]
 
 
+def compiled_rows(comm, quick: bool) -> list:
+    width, depth, batch = (64, 2, 16) if quick else (128, 4, 32)
+    rank = comm.Get_rank()
+    rng = np.random.default_rng(rank)  # each rank its own data, as in training
+    x = ng.tensor(rng.standard_normal((batch, width)).astype(np.float32))
+    y = ng.tensor(rng.standard_normal((batch, width)).astype(np.float32))
+    repeats = 3 if quick else 7
+    steps, compiled = {}, None
+    for name in ("eager", "compiled"):
+        model = DistributedDataParallel(mlp(width, depth))
+        opt = ng.optim.SGD(model.parameters(), lr=1e-3)
+
+        def step(x, y, model=model, opt=opt):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        if name == "compiled":
+            step = compiled = ng.compile(step)
+        steps[f"DDP training step, {name}"] = lambda step=step: step(x, y)
+    for fn in steps.values():  # warm-up and capture (three calls) outside the timing
+        for _ in range(4):
+            fn()
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, fn in steps.items():
+            times[name].append(timed(fn, comm, 20, warmup=1))
+    if compiled.replays == 0:
+        raise RuntimeError(f"the compiled DDP step never replayed: {compiled.fallback_reason}")
+    return [{"case": name, "seconds": float(np.median(t)), "width": width, "depth": depth, "batch": batch}
+            for name, t in times.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
@@ -132,6 +168,7 @@ def main() -> None:
     rank, world = dist.get_rank(), dist.get_world_size()
     reduce_rows = allreduce_rows(comm, MPI, args.quick)
     backward_rows = overlap_rows(comm, args.quick)
+    compile_rows = compiled_rows(comm, args.quick)
     if rank != 0:
         return
     print(f"all-reduce, float32, {world} ranks ({MPI.Get_library_version().splitlines()[0].strip()}), "
@@ -143,9 +180,16 @@ def main() -> None:
     print(f"\nforward + backward step of an MLP ({b['depth']} x Linear({b['width']}, {b['width']}), batch "
           f"{b['batch']}), {world} ranks")
     print(table([(r["case"], f"{r['seconds'] * 1e3:.1f} ms") for r in backward_rows], ["case", "median"]))
+    c = compile_rows[0]
+    print(f"\ntraining step of a small MLP ({c['depth']} x Linear({c['width']}, {c['width']}), batch {c['batch']}, "
+          f"SGD), {world} ranks")
+    print(table([(r["case"], f"{r['seconds'] * 1e6:.0f} us") for r in compile_rows]
+                + [("compiled / eager", f"{compile_rows[1]['seconds'] / compile_rows[0]['seconds']:.2f}x")],
+                ["case", "median"]))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"world": world, "allreduce": reduce_rows, "backward": backward_rows}, f, indent=1)
+            json.dump({"world": world, "allreduce": reduce_rows, "backward": backward_rows,
+                       "compiled_step": compile_rows}, f, indent=1)
 
 
 if __name__ == "__main__":

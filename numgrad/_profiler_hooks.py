@@ -31,6 +31,17 @@ _capture_fill: Optional[Callable] = None
 _capture_scalar: Optional[Callable] = None
 # ... and one called with the 0-d array a reduction kernel's returned number was put in (replay writes it there)
 _capture_result: Optional[Callable] = None
+# ... and one called with each collective numgrad.distributed runs on arrays (``name, key, start, arrays, work``:
+# ``start(*arrays)`` runs it again, returning (MPI request or None, finish or None); ``work`` is the Work of an
+# async call), and one called with such a Work when ``wait()`` completes it: replay communicates at those points
+_capture_collective: Optional[Callable] = None
+_capture_collective_wait: Optional[Callable] = None
+# ... and one called with (key, probe, value, description): replay only while ``probe()`` still returns ``value``
+# (DDP's ``require_backward_grad_sync`` as the step found it: inside ``no_sync()`` or not); the first per key counts
+_capture_guard: Optional[Callable] = None
+# ... and one called with a reason when numgrad code does something a replay could not repeat (a point-to-point
+# message, NumPy arithmetic on a non-contiguous gradient): the step runs eagerly, or raises under fullgraph=True
+_capture_break: Optional[Callable] = None
 _ACTIVE = False  # read by the hooks in cache.py, function.py, lazy.py, backward.py, elementwise.py, deferred.py
 _bypass: Any = None  # the object whose next hooked call is the profiler's own re-call
 

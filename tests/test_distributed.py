@@ -66,6 +66,21 @@ def test_ddp_equals_single_process_training(n):
 
 
 @needs_mpi
+def test_compiled_ddp_step_replays_its_all_reduces():
+    """ng.compile'd DDP steps: bitwise equal to eager DDP, equal to single-process training, replicas synced on
+    different data; no_sync inside and around a compiled step; a graph break on one rank only; a user's
+    all_reduce(AVG) in a step: see the script."""
+    assert "compiled ddp ok" in run_ranks("compiled_ddp.py", 2, timeout=120)
+
+
+@needs_mpi
+def test_subgroups_on_3_ranks():
+    """new_group: group ranks, global src/dst, non-members warned, errors, DDP(process_group=) eager and
+    compiled: see the script."""
+    assert "subgroups ok" in run_ranks("subgroups.py", 3, timeout=120)
+
+
+@needs_mpi
 def test_digits_ddp_short_run(tmp_path):
     assert "digits ddp ok" in run_ranks("digits_ddp.py", 2, str(tmp_path / "w.npz"))
 

@@ -15,6 +15,11 @@
   written, so the call runs eagerly instead;
 - draws from numgrad's default generator are drawn again on replay, and an optimizer's update
   is called again (its scalars follow Python state);
+- a collective of ``numgrad.distributed`` (``recorder.Collective``, ``CollectiveWait``) is started and
+  waited for again at the same points, by the same code, on the same buffers: replay and eager exchange the
+  same messages, so ranks may differ in which one they run; ``verify`` answers it from what the recorded call
+  exchanged instead of communicating (no rank ever waits on another's verification);
+- ``recorder.Guard`` entries (the communicator, DDP inside ``no_sync()`` or not) are checked before each replay;
 - ``verify`` replays the plan from the state before a recorded call (``api`` does it for both
   recordings), with every float temporary filled with NaN, and requires bit-identical state,
   outputs and gradients: a computation outside numgrad's kernels (NumPy in an op, Python
@@ -32,7 +37,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .. import _pending_readers, creation
-from .recorder import Fill, KernelLaunch, RandomDraw, leaves
+from .recorder import Collective, CollectiveWait, Fill, Guard, KernelLaunch, RandomDraw, leaves
 
 
 def owner(arr: np.ndarray) -> np.ndarray:
@@ -107,6 +112,17 @@ def compare_recordings(first: list, second: list, first_derived: dict, second_de
         elif isinstance(a, Fill):
             if not (_same_leaf(a.array, b.array) and _same_leaf(a.value, b.value)):
                 return f"launch {i} ({a.name}) differs between consecutive calls"
+        elif isinstance(a, Collective):
+            if a.key != b.key or len(a.arrays) != len(b.arrays) or a.reads != b.reads \
+                    or not all(_same_leaf(x, y) for x, y in zip(a.arrays, b.arrays)):
+                return f"launch {i} ({a.name}) differs between consecutive calls"
+            b.earlier = a  # verifying the plan against the first call uses what that call exchanged
+        elif isinstance(a, CollectiveWait):
+            if a.start_index != b.start_index:
+                return f"launch {i} ({a.name}) differs between consecutive calls"
+        elif isinstance(a, Guard):
+            if a.key != b.key or a.value is not b.value:
+                return f"{a.name} differs between consecutive calls"
         else:
             if a.optimizer is not b.optimizer or a.args[0] is not b.args[0] or a.args[3] is not b.args[3] \
                     or not all(_same_leaf(x, y) for x, y in zip(a.args[1:3], b.args[1:3])) \
@@ -243,6 +259,74 @@ class _UpdateCall:
             self.param._bump_version()
 
 
+_verifying = [False]  # set while ``verify`` replays a plan: collectives then use what the eager call exchanged
+_verified_call = [-1]  # which recorded call's exchanges they use: -1 the last, -2 the one before
+
+
+class _PendingCollective:
+    """What a started collective hands to its wait step (the MPI request and how to finish)."""
+
+    __slots__ = ("request", "finish", "received")
+
+    def __init__(self):
+        self.request = self.finish = self.received = None
+
+
+class _CollectiveStart:
+    """Starts a captured collective on its arrays (``numgrad.distributed``'s own code, as eager ran it)."""
+
+    __slots__ = ("start", "reads", "exchanges", "pending", "name", "in_flight")
+
+    def __init__(self, collective, pending, in_flight):
+        self.start, self.reads, self.pending, self.name = collective.start, collective.reads, pending, collective.name
+        self.exchanges = [(c.sent, c.received) for c in (collective.earlier, collective) if c is not None]
+        self.in_flight = in_flight  # the plan's started, unfinished collectives
+
+    def __call__(self, *arrays):
+        if not _verifying[0]:
+            # the first replay: verification is over (api verifies while capturing), its copies can go
+            self.exchanges = self.pending.received = None
+            for other in self.in_flight:  # MPI advances the ones started earlier only inside MPI calls (as DDP's hooks)
+                other.request.Test()
+            self.pending.request, self.pending.finish = self.start(*arrays)
+            if self.pending.request is not None and self.pending not in self.in_flight:
+                self.in_flight.append(self.pending)
+            return
+        # verification communicates nothing: the replay must send what the eager call sent, and gets its answer
+        if self.exchanges is None or -_verified_call[0] > len(self.exchanges):
+            raise AbandonReplay(f"{self.name}: {_COLLECTIVE_MISMATCH} (not recorded)")
+        sent, received = self.exchanges[_verified_call[0]]
+        if not all(_bits_equal(arrays[i], want) for i, want in zip(self.reads, sent)):
+            raise AbandonReplay(f"{self.name}: {_COLLECTIVE_MISMATCH}")
+        self.pending.received = received
+
+
+_COLLECTIVE_MISMATCH = "the data this rank sends differs from what the eager step sent"
+
+
+class _CollectiveWait:
+    """Completes a captured collective: waits for MPI and finishes it (``ReduceOp.AVG`` divides)."""
+
+    __slots__ = ("pending", "in_flight")
+
+    def __init__(self, pending, in_flight):
+        self.pending, self.in_flight = pending, in_flight
+
+    def __call__(self, *arrays):
+        p = self.pending
+        if _verifying[0]:
+            for a, value in zip(arrays, p.received):
+                np.copyto(a, value)
+            return
+        if p.request is not None:
+            p.request.Wait()
+            if p in self.in_flight:
+                self.in_flight.remove(p)
+        if p.finish is not None:
+            p.finish()
+        p.request = p.finish = None
+
+
 class Plan:
     """The replayable form of one captured step (see the module docstring)."""
 
@@ -257,8 +341,12 @@ class Plan:
         self.first_write = 0
         self.kernel_names: list = []
         self.sources: list = []  # generated step functions (compiler/codegen.py)
+        self.guards: list = []  # (probe, value, description): replay only while probe() is value
 
     def run(self, input_arrays: list) -> None:
+        for probe, value, description in self.guards:
+            if probe() is not value:
+                raise AbandonReplay(f"{description} is not as it was when the step was captured")
         for position, stage in self.staging:
             np.copyto(stage, input_arrays[position])
         for fn, args in self.steps:
@@ -272,6 +360,7 @@ class Plan:
                  f"{len(self.output_arrays)} outputs"]
         for i, name in enumerate(self.kernel_names):
             lines.append(f"  {i:3d} {name}")
+        lines.extend(f"  replayed only while {description} is as captured" for _, _, description in self.guards)
         if self.sources:
             lines.append(f"replayed as {len(self.steps)} calls; generated functions:")
             lines.extend(self.sources)
@@ -309,6 +398,8 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
     plan.output_arrays = [_rebased(t._buf, mapping) for t in output_tensors]
     plan.outputs = outputs_structure
     seen_persistent: dict = {}
+    pending: dict = {}  # index of a Collective -> what its start step hands its wait step
+    in_flight: list = []  # during a replay: the collectives started and not yet waited for
     for i, launch in enumerate(launches):
         if isinstance(launch, KernelLaunch):
             args = _rebased(launch.args, mapping)
@@ -339,6 +430,16 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
         elif isinstance(launch, Fill):
             plan.steps.append((np.copyto, (_rebased(launch.array, mapping), launch.value)))
             plan.kernel_names.append(launch.name)
+        elif isinstance(launch, Collective):
+            pending[i] = _PendingCollective()
+            plan.steps.append((_CollectiveStart(launch, pending[i], in_flight), _rebased(launch.arrays, mapping)))
+            plan.kernel_names.append(launch.name + " (Python: starts it again on the captured buffers)")
+        elif isinstance(launch, CollectiveWait):
+            plan.steps.append((_CollectiveWait(pending[launch.start_index], in_flight),
+                               _rebased(launch.collective.arrays, mapping)))
+            plan.kernel_names.append(launch.name)
+        elif isinstance(launch, Guard):
+            plan.guards.append((launch.probe, launch.value, launch.description))
         else:
             group, flat, g, state, parallel = launch.args
             for arr in (flat, g):
@@ -350,6 +451,12 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
             fn = _UpdateCall(launch.optimizer, launch.method, launch.param_shape, _param_of(flat, params))
             plan.steps.append((fn, (group, _rebased(flat, mapping), _rebased(g, mapping), state, parallel)))
             plan.kernel_names.append(launch.name + " (Python: its scalars follow the optimizer's state)")
+    first_collective = next((k for k, (fn, _) in enumerate(plan.steps) if isinstance(fn, _CollectiveStart)), None)
+    if first_collective is not None and any(isinstance(fn, _CheckedLaunch) and fn.numbers
+                                            for fn, _ in plan.steps[first_collective:]):
+        # abandoning that replay for an eager call would communicate twice: the ranks would fall out of step
+        raise NotCapturable("a kernel returns a number Python uses after a collective has started (a replay "
+                            "could not be abandoned without communicating twice)")
     plan.persistent_arrays = list(seen_persistent.values())
     plan.persistent_keys = [(_pending_readers.key_of(a), a) for a in plan.persistent_arrays]
     # every array the plan touches that lies in an argument's memory must have been moved to staging
@@ -407,9 +514,30 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
 _PYTHON_NUMBERS = (bool, int, float, complex, str, type(None), tuple)
 
 
-def verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,
-           expected_grads: list, persistent_owner_ids: set, python_state: list,
-           rng_states: tuple = (None, None)) -> Optional[str]:
+def verify(plan: Plan, *args, **kwargs) -> Optional[str]:
+    """``_verify`` with collectives answered from the recorded calls (no rank waits on another's verification).
+
+    Which recorded call is being verified decides the answers: the last one is tried first, then the one before
+    (each try starts from the state before the call); the replay must match one of them throughout."""
+    calls = max((len(fn.exchanges) for fn, _ in plan.steps if isinstance(fn, _CollectiveStart)), default=1)
+    reasons = []
+    _verifying[0] = True
+    try:
+        for call in range(-1, -calls - 1, -1):
+            _verified_call[0] = call
+            reason = _verify(plan, *args, **kwargs)
+            if reason is None:
+                return None
+            reasons.append(reason)
+    finally:
+        _verifying[0] = False
+        _verified_call[0] = -1
+    return next((r for r in reasons if _COLLECTIVE_MISMATCH not in r), reasons[0])
+
+
+def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,
+            expected_grads: list, persistent_owner_ids: set, python_state: list,
+            rng_states: tuple = (None, None)) -> Optional[str]:
     """Replay ``plan`` from the state ``before`` (owner id -> copy) with NaN temporaries and compare with ``after``.
 
     ``python_state`` holds (dict, values before, values after) of optimizer state dicts: their Python numbers

@@ -10,6 +10,9 @@ Two more things are noted:
 - an optimizer's per-parameter update (``Optimizer._update``) is kept as one Python call: its
   scalars (Adam's bias correction, a scheduler's learning rate) come from Python state that
   changes every step, so replay calls it again instead of baking them in;
+- a collective of ``numgrad.distributed`` is noted where it starts and where it completes (through
+  ``_profiler_hooks._capture_collective``/``_capture_collective_wait``), with the Python state the step's
+  launches depend on (``_capture_guard``); what a replay could not repeat ends the capture (``_capture_break``);
 - Python reading tensor data (``.item()``, ``.tolist()``, ``.numpy()``, ``bool(t)``,
   ``np.asarray(t)``) ends the capture: what the step does next may depend on the value.
 
@@ -119,6 +122,57 @@ class RandomDraw:
         return f"random {self.method}{self.array.shape} {self.array.dtype}"
 
 
+class Collective:
+    """A collective ``numgrad.distributed`` started (an all-reduce of a DDP gradient bucket, a broadcast): replay
+    starts it again on the same memory at the same point, with the same op, root and communicator.
+
+    ``sent`` holds the bits of the arrays it reads as this call sent them and ``received`` (set when it completes)
+    what MPI left in all its arrays: verification replays the step without communicating, checking what the
+    replay would send against ``sent`` and using ``received`` as the answer (so a rank that verifies never
+    waits on ranks that do not).  ``earlier`` is the same collective of the previous recording (linked by
+    ``plan.compare_recordings``): a replay verified against that call uses its data."""
+
+    __slots__ = ("op", "key", "start", "arrays", "reads", "sent", "received", "earlier")
+
+    def __init__(self, op, key, start, arrays, reads):
+        self.op, self.key, self.start, self.arrays, self.reads = op, key, start, arrays, reads
+        self.sent = [arrays[i].copy() for i in reads]
+        self.received = None
+        self.earlier = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.op} (MPI)"
+
+
+class CollectiveWait:
+    """The point where a collective started earlier (``Collective`` at ``start_index``) completes (``Work.wait()``,
+    or at once for a blocking call): replay waits there and finishes it (``ReduceOp.AVG``'s division)."""
+
+    __slots__ = ("start_index", "collective")
+
+    def __init__(self, start_index, collective):
+        self.start_index, self.collective = start_index, collective
+
+    @property
+    def name(self) -> str:
+        return f"wait for {self.collective.op} (MPI)"
+
+
+class Guard:
+    """Python state the step's launches depend on (DDP inside ``no_sync()`` or not, the communicator): replay
+    runs only while ``probe()`` is still ``value``; else that call runs eagerly."""
+
+    __slots__ = ("key", "probe", "value", "description")
+
+    def __init__(self, key, probe, value, description):
+        self.key, self.probe, self.value, self.description = key, probe, value, description
+
+    @property
+    def name(self) -> str:
+        return f"guard: {self.description}"
+
+
 class _RecordingGenerator:
     """Stands in for numgrad's default generator while a step is recorded: array draws are noted."""
 
@@ -166,6 +220,9 @@ class Recording:
         self._depth = 0  # > 0 inside an optimizer update: its kernels belong to the update
         self._saved: list = []
         self.derived: dict = {}  # id(scalar) -> (scalar, array it was read from): kept alive, so ids stay unique
+        self._works: dict = {}  # id(Work) -> (Work, index of its Collective) until it is waited for
+        self._waited: dict = {}  # id(Work) -> Work of those waited for already (a second wait() is no event)
+        self._guard_keys: set = set()
 
     # ------------------------------------------------------------ what is noted
     def _on_kernel(self, dispatcher, args, kwargs):
@@ -218,6 +275,31 @@ class Recording:
         else:
             self._break(f"a Python number is drawn from numgrad's generator ({method})")
 
+    def _on_collective(self, op, key, start, arrays, reads, work):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        self._works[id(work)] = (work, len(self.launches))
+        self.launches.append(Collective(op, key, start, tuple(arrays), tuple(reads)))
+
+    def _on_collective_wait(self, work):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        entry = self._works.pop(id(work), None)
+        if entry is None:
+            if id(work) not in self._waited:  # a replay would not wait for it: it may still be writing memory
+                self._break("a collective started outside the step is waited for inside it (start it in the step)")
+            return
+        self._waited[id(work)] = work
+        collective = self.launches[entry[1]]
+        collective.received = [a.copy() for a in collective.arrays]
+        self.launches.append(CollectiveWait(entry[1], collective))
+
+    def _on_guard(self, key, probe, value, description):
+        if threading.get_ident() != self._thread or key in self._guard_keys:
+            return
+        self._guard_keys.add(key)  # the first value the step saw: what it was when the step began
+        self.launches.append(Guard(key, probe, value, description))
+
     def _break(self, reason: str) -> None:
         if threading.get_ident() != self._thread:
             return
@@ -258,6 +340,11 @@ class Recording:
         _profiler_hooks._capture_scalar = self._on_scalar
         self._saved.append((_profiler_hooks, "_capture_result", None))
         _profiler_hooks._capture_result = self._on_result
+        for name, handler in (("_capture_collective", self._on_collective),
+                              ("_capture_collective_wait", self._on_collective_wait),
+                              ("_capture_guard", self._on_guard), ("_capture_break", self._break)):
+            self._saved.append((_profiler_hooks, name, None))
+            setattr(_profiler_hooks, name, handler)
         self._proxy = _RecordingGenerator(creation._rng, self)
         creation._rng = self._proxy
         for opt in self._optimizers:
@@ -283,6 +370,11 @@ class Recording:
         self._saved.clear()
         for opt in self._optimizers:
             opt.__dict__.pop("_update", None)
+        if self._works:  # replay could not know when this rank may touch the memory again
+            work, index = next(iter(self._works.values()))
+            self._works.clear()
+            self._break(f"an asynchronous {self.launches[index].op} started in the step is not waited for "
+                        "(call work.wait() inside the step)")
         with _lock:
             _active.remove(self)
 

@@ -21,8 +21,9 @@ from .collectives import (
     reduce_scatter, reduce_scatter_tensor, send,
 )
 from .process_group import (
-    Backend, GroupMember, ProcessGroup, destroy_process_group, get_backend, get_rank, get_world_size, group,
-    init_process_group, is_available, is_initialized, is_mpi_available,
+    Backend, GroupMember, ProcessGroup, destroy_process_group, get_backend, get_global_rank, get_group_rank,
+    get_process_group_ranks, get_rank, get_world_size, group, init_process_group, is_available, is_initialized,
+    is_mpi_available, new_group,
 )
 
 __all__ = [
@@ -31,3 +32,4 @@ __all__ = [
     "group", "init_process_group", "irecv", "is_available", "is_initialized", "is_mpi_available", "isend",
     "recv", "reduce_scatter", "reduce_scatter_tensor", "send",
 ]
+__all__ += ["get_global_rank", "get_group_rank", "get_process_group_ranks", "new_group"]

@@ -5,6 +5,11 @@ outputs and ``reduce_scatter``'s list of inputs, which MPI needs as one buffer).
 goes through numgrad's write barrier first (pending fused computations reading it run) and has its version
 bumped when the write completes, as every in-place op does.
 
+A collective called inside a step that ``ng.compile`` captures is recorded with the arrays it reads and
+writes (``_profiler_hooks._capture_collective``): the replay runs this module's code again on the same memory,
+checks included, so a rank that replays and a rank that runs the step eagerly exchange the same messages in the
+same order.  Point-to-point messages end the capture.
+
 Before a collective the ranks exchange a few integers describing their tensors (operation, dtype, shape), so
 a mismatch raises an error naming each rank's shape on every rank, instead of hanging or corrupting memory.
 ``NUMGRAD_DISTRIBUTED_CHECK=0`` (read by ``init_process_group``) skips that exchange.
@@ -18,12 +23,14 @@ tensor([3., 6.])
 from __future__ import annotations
 
 import enum
+import warnings
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
+from .. import _profiler_hooks
 from ..tensor import Tensor
-from .process_group import ProcessGroup, _world
+from .process_group import ProcessGroup, _world, not_member
 
 __all__ = [
     "ReduceOp", "Work", "all_gather", "all_gather_into_tensor", "all_reduce", "barrier", "broadcast", "irecv",
@@ -170,6 +177,8 @@ class Work:
             if self._request is not None:
                 self._request.Wait()
             self._complete()
+        if _profiler_hooks._capture_collective_wait is not None:  # a captured step replays the wait here
+            _profiler_hooks._capture_collective_wait(self)
         return True
 
     def is_completed(self) -> bool:
@@ -189,19 +198,36 @@ class Work:
         return self.result()
 
 
-def _run(request: Any, finish: Optional[Callable[[], Any]], async_op: bool):
-    work = Work(request, finish)
+def collective(pg: ProcessGroup, op: str, key: tuple, start: Callable, arrays: tuple, reads: tuple,
+               tensors: Sequence[Tensor] = (), async_op: bool = True) -> Optional[Work]:
+    """Run ``start(*arrays)`` -> (MPI request or None when it completed, finish or None) and return its ``Work``
+    (``None`` after waiting when not ``async_op``); ``tensors`` get their version bumped when it completes.
+
+    A step being captured by ``ng.compile`` records it (``reads``: positions of the arrays whose data are sent)
+    and replays ``start`` on the same arrays, so ``start`` must do all the call's communication and arithmetic."""
+    work = Work(None, None)
+    if _profiler_hooks._capture_collective is not None:
+        _profiler_hooks._capture_guard(("process group", id(pg)), lambda: pg.comm, pg.comm,
+                                       "the process group's communicator")
+        _profiler_hooks._capture_collective(op, key + (pg.comm.Get_size(),), start, arrays, reads, work)
+    request, finish = start(*arrays)
+
+    def done() -> None:
+        if finish is not None:
+            finish()
+        for t in tensors:
+            t._bump_version()
+    work._request, work._finish = request, done
     if async_op:
         return work
     work.wait()
     return None
 
 
-def _bump(*tensors: Tensor) -> Callable[[], None]:
-    def finish() -> None:
-        for t in tensors:
-            t._bump_version()
-    return finish
+def not_captured(what: str) -> None:
+    """A step ``ng.compile`` is capturing does something its replay could not repeat: it runs eagerly."""
+    if _profiler_hooks._capture_break is not None:
+        _profiler_hooks._capture_break(what)
 
 
 def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Optional[ProcessGroup] = None,
@@ -212,12 +238,17 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Optional[Proc
     >>> dist.all_reduce(t, op=dist.ReduceOp.MAX); t  # doctest: +SKIP
     tensor([2., 2., 2.])
     """
+    if not_member(group):
+        return _not_in_group("all_reduce", None)
     pg = _world(group)
     MPI = pg.mpi
     arr = _writable(tensor, "all_reduce")
     mpi_op = _mpi_op(MPI, op, arr, "all_reduce")
-    check_same(pg, "all_reduce", arr)
-    return _run(*allreduce_array(pg, arr, op, mpi_op, tensor, blocking=not async_op), async_op)
+
+    def start(a: np.ndarray):
+        check_same(pg, "all_reduce", a)
+        return allreduce_array(pg, a, op, mpi_op, None, blocking=not async_op)
+    return collective(pg, "all_reduce", ("all_reduce", op, async_op), start, (arr,), (0,), (tensor,), async_op)
 
 
 def allreduce_array(pg: ProcessGroup, arr: np.ndarray, op: ReduceOp, mpi_op: Any, tensor: Optional[Tensor],
@@ -250,22 +281,59 @@ def broadcast(tensor: Tensor, src: int = 0, group: Optional[ProcessGroup] = None
     >>> dist.broadcast(t, src=1); t                # doctest: +SKIP
     tensor([1., 1.])
     """
+    if not_member(group):
+        return _not_in_group("broadcast", None)
     pg = _world(group)
-    src = src if group_src is None else group_src
-    _check_rank(pg, src, "broadcast", "src")
+    src = _peer(pg, src, group_src, "broadcast", "src")
     arr = _writable(tensor, "broadcast")
-    check_same(pg, "broadcast", arr, root=src)
+    _mpi_type(pg.mpi, arr, "broadcast")
+
+    def start(a: np.ndarray):
+        check_same(pg, "broadcast", a, root=src)
+        return broadcast_array(pg, a, src, blocking=not async_op), None
+    reads = (0,) if pg.comm.Get_rank() == src else ()
+    return collective(pg, "broadcast", ("broadcast", src, async_op), start, (arr,), reads, (tensor,), async_op)
+
+
+def broadcast_array(pg: ProcessGroup, arr: np.ndarray, src: int, blocking: bool = False) -> Any:
+    """Start broadcasting rank ``src``'s ``arr`` into every rank's (no checks): the MPI request, or None when
+    ``blocking`` (done)."""
     buffer = [arr, _mpi_type(pg.mpi, arr, "broadcast")]
-    if not async_op:
+    if blocking:
         pg.comm.Bcast(buffer, root=src)
-        return _run(None, _bump(tensor), async_op)
-    return _run(pg.comm.Ibcast(buffer, root=src), _bump(tensor), async_op)
+        return None
+    return pg.comm.Ibcast(buffer, root=src)
 
 
 def _check_rank(pg: ProcessGroup, rank: Any, op: str, arg: str) -> None:
     size = pg.comm.Get_size()
     if not isinstance(rank, int) or not 0 <= rank < size:
-        raise ValueError(f"{op}: {arg}={rank!r} is not a rank of the world (0 .. {size - 1})")
+        where = "the world" if pg.ranks is None else f"the group {pg}"
+        raise ValueError(f"{op}: {arg}={rank!r} is not a rank of {where} (0 .. {size - 1})")
+
+
+def _peer(pg: ProcessGroup, global_rank: Any, group_rank: Optional[int], op: str, arg: str) -> int:
+    """The group rank a call addresses: ``group_rank`` as given, else the world's ``global_rank`` in ``pg``."""
+    if group_rank is not None or pg.ranks is None:
+        rank = global_rank if group_rank is None else group_rank
+        _check_rank(pg, rank, op, arg if group_rank is None else f"group_{arg}")
+        return rank
+    if global_rank not in pg.ranks:
+        raise ValueError(f"{op}: Global rank {global_rank} is not part of group {pg} ({arg} is a global rank; "
+                         f"group_{arg} takes a rank within the group)")
+    return pg.ranks.index(global_rank)
+
+
+def _global(pg: ProcessGroup, group_rank: int) -> int:
+    return group_rank if pg.ranks is None else pg.ranks[group_rank]
+
+
+def _not_in_group(op: str, result: Any) -> Any:
+    """What a collective does on a rank outside its group: warn (as PyTorch) and do nothing."""
+    world = _world()
+    warnings.warn(f"Running {op} on global rank {world.comm.Get_rank()} which does not belong to the given group.",
+                  stacklevel=3)
+    return result
 
 
 def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Optional[ProcessGroup] = None,
@@ -277,6 +345,8 @@ def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Optional[Proces
     >>> dist.all_gather(out, ng.full((2,), float(dist.get_rank()))); out  # doctest: +SKIP
     [tensor([0., 0.]), tensor([1., 1.])]
     """
+    if not_member(group):
+        return _not_in_group("all_gather", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     arr = _array(tensor, "all_gather")
@@ -287,15 +357,17 @@ def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Optional[Proces
         if o.shape != arr.shape or o.dtype != arr.dtype:
             raise ValueError(f"all_gather: tensor_list[{i}] has shape {o.shape} {o.dtype}, but the input tensor "
                              f"has shape {arr.shape} {arr.dtype}; each output must match the input")
-    check_same(pg, "all_gather", arr)
     staging = np.empty((size,) + arr.shape, dtype=arr.dtype)  # MPI gathers into one buffer
-    request = pg.comm.Iallgather([arr, _mpi_type(pg.mpi, arr, "all_gather")], staging)
 
-    def finish() -> None:
-        for o, t, part in zip(outs, tensor_list, staging):
-            np.copyto(o, part)
-            t._bump_version()
-    return _run(request, finish, async_op)
+    def start(a: np.ndarray, *parts: np.ndarray):
+        check_same(pg, "all_gather", a)
+        request = pg.comm.Iallgather([a, _mpi_type(pg.mpi, a, "all_gather")], staging)
+
+        def finish() -> None:
+            for o, part in zip(parts, staging):
+                np.copyto(o, part)
+        return request, finish
+    return collective(pg, "all_gather", ("all_gather",), start, (arr, *outs), (0,), tensor_list, async_op)
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: Optional[ProcessGroup] = None,
@@ -307,6 +379,8 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: O
     >>> dist.all_gather_into_tensor(out, ng.full((2,), float(dist.get_rank()))); out  # doctest: +SKIP
     tensor([0., 0., 1., 1.])
     """
+    if not_member(group):
+        return _not_in_group("all_gather_into_tensor", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     arr = _array(input_tensor, "all_gather_into_tensor", "input_tensor")
@@ -314,9 +388,13 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: O
     if out.size != arr.size * size or out.dtype != arr.dtype:
         raise ValueError(f"all_gather_into_tensor: output_tensor has shape {out.shape} {out.dtype}; it must hold "
                          f"world size ({size}) x the input's {arr.size} elements of {arr.dtype}")
-    check_same(pg, "all_gather_into_tensor", arr, what="input_tensor")
-    request = pg.comm.Iallgather([arr, _mpi_type(pg.mpi, arr, "all_gather_into_tensor")], out)
-    return _run(request, _bump(output_tensor), async_op)
+    _mpi_type(pg.mpi, arr, "all_gather_into_tensor")
+
+    def start(a: np.ndarray, o: np.ndarray):
+        check_same(pg, "all_gather_into_tensor", a, what="input_tensor")
+        return pg.comm.Iallgather([a, _mpi_type(pg.mpi, a, "all_gather_into_tensor")], o), None
+    return collective(pg, "all_gather_into_tensor", ("all_gather_into_tensor",), start, (arr, out), (0,),
+                      (output_tensor,), async_op)
 
 
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp.SUM,
@@ -328,6 +406,8 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
     >>> dist.reduce_scatter_tensor(out, ng.tensor([1.0, 2.0])); out  # on rank 1 of 2  # doctest: +SKIP
     tensor([4.])
     """
+    if not_member(group):
+        return _not_in_group("reduce_scatter_tensor", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     arr = _array(input, "reduce_scatter_tensor", "input")
@@ -336,21 +416,21 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
         raise ValueError(f"reduce_scatter_tensor: input has shape {arr.shape} {arr.dtype}; it must hold world size "
                          f"({size}) x output's {out.size} elements of {out.dtype}")
     mpi_op = _mpi_op(pg.mpi, op, arr, "reduce_scatter_tensor")
-    check_same(pg, "reduce_scatter_tensor", arr, what="input")
-    return _run(*_reduce_scatter(pg, arr, out, op, mpi_op, [output]), async_op)
+
+    def start(a: np.ndarray, o: np.ndarray):
+        check_same(pg, "reduce_scatter_tensor", a, what="input")
+        return _reduce_scatter(pg, a, o, op, mpi_op)
+    return collective(pg, "reduce_scatter_tensor", ("reduce_scatter_tensor", op), start, (arr, out), (0,),
+                      (output,), async_op)
 
 
-def _reduce_scatter(pg, arr, out, op, mpi_op, tensors, finish_more=None):
+def _reduce_scatter(pg, arr, out, op, mpi_op):
     request = pg.comm.Ireduce_scatter_block([arr, _mpi_type(pg.mpi, arr, "reduce_scatter")], out, mpi_op)
     size = pg.comm.Get_size()
 
     def finish() -> None:
         if op is ReduceOp.AVG:
             np.divide(out, size, out=out)
-        if finish_more is not None:
-            finish_more()
-        for t in tensors:
-            t._bump_version()
     return request, finish
 
 
@@ -363,6 +443,8 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
     >>> dist.reduce_scatter(out, [ng.ones(2), ng.ones(2) * 2]); out  # on rank 1 of 2  # doctest: +SKIP
     tensor([4., 4.])
     """
+    if not_member(group):
+        return _not_in_group("reduce_scatter", None)
     pg = _world(group)
     size = pg.comm.Get_size()
     out = _writable(output, "reduce_scatter", "output")
@@ -374,9 +456,15 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
             raise ValueError(f"reduce_scatter: input_list[{i}] has shape {a.shape} {a.dtype}, but output has "
                              f"shape {out.shape} {out.dtype}; each input must match the output")
     mpi_op = _mpi_op(pg.mpi, op, out, "reduce_scatter")
-    check_same(pg, "reduce_scatter", out, what="output")
-    staging = np.stack(ins) if ins else np.empty((0,) + out.shape, out.dtype)  # MPI reduces one send buffer
-    return _run(*_reduce_scatter(pg, staging, out, op, mpi_op, [output]), async_op)
+    staging = np.empty((size,) + out.shape, out.dtype)  # MPI reduces one send buffer
+
+    def start(o: np.ndarray, *parts: np.ndarray):
+        check_same(pg, "reduce_scatter", o, what="output")
+        for part, a in zip(staging, parts):
+            np.copyto(part, a)
+        return _reduce_scatter(pg, staging, o, op, mpi_op)
+    return collective(pg, "reduce_scatter", ("reduce_scatter", op), start, (out, *ins),
+                      tuple(range(1, size + 1)), (output,), async_op)
 
 
 def barrier(group: Optional[ProcessGroup] = None, async_op: bool = False, device_ids: Any = None) -> Optional[Work]:
@@ -384,11 +472,16 @@ def barrier(group: Optional[ProcessGroup] = None, async_op: bool = False, device
 
     >>> dist.barrier()  # doctest: +SKIP
     """
+    if not_member(group):
+        return _not_in_group("barrier", None)
     pg = _world(group)
-    if not async_op:
-        pg.comm.Barrier()
-        return None
-    return _run(pg.comm.Ibarrier(), None, async_op)
+
+    def start():
+        if not async_op:
+            pg.comm.Barrier()
+            return None, None
+        return pg.comm.Ibarrier(), None
+    return collective(pg, "barrier", ("barrier", async_op), start, (), (), (), async_op)
 
 
 def _p2p_check(pg: ProcessGroup, peer: Any, op: str, arg: str) -> None:
@@ -403,6 +496,8 @@ def send(tensor: Tensor, dst: Optional[int] = None, group: Optional[ProcessGroup
 
     >>> dist.send(ng.ones(2), dst=1)  # on rank 0  # doctest: +SKIP
     """
+    if not_member(group):
+        return _not_in_group("send", None)
     isend(tensor, dst, group, tag, group_dst).wait()
 
 
@@ -413,10 +508,13 @@ def isend(tensor: Tensor, dst: Optional[int] = None, group: Optional[ProcessGrou
     >>> w = dist.isend(ng.ones(2), dst=1); w.wait()  # doctest: +SKIP
     True
     """
+    if not_member(group):
+        return _not_in_group("isend", None)
     pg = _world(group)
-    dst = dst if group_dst is None else group_dst
+    dst = _peer(pg, dst, group_dst, "send", "dst")
     _p2p_check(pg, dst, "send", "dst")
     arr = _array(tensor, "send")
+    not_captured("a point-to-point message (send/isend) is not captured by ng.compile")
     return Work(pg.comm.Isend([arr, _mpi_type(pg.mpi, arr, "send")], dest=dst, tag=tag))
 
 
@@ -428,19 +526,22 @@ def recv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGroup
     >>> t = ng.zeros(2); dist.recv(t, src=0)  # on rank 1  # doctest: +SKIP
     0
     """
+    if not_member(group):
+        return _not_in_group("recv", -1)
     pg = _world(group)
-    src = src if group_src is None else group_src
     MPI = pg.mpi
-    if src is not None:
+    if src is not None or group_src is not None:
+        src = _peer(pg, src, group_src, "recv", "src")
         _p2p_check(pg, src, "recv", "src")
     arr = _writable(tensor, "recv")
+    not_captured("a point-to-point message (recv) is not captured by ng.compile")
     status = MPI.Status()
     # probe first: the message's size is checked before it touches the tensor
     pg.comm.Probe(source=MPI.ANY_SOURCE if src is None else src, tag=tag, status=status)
     _check_count(status, arr, "recv", pg)
     pg.comm.Recv([arr, _mpi_type(MPI, arr, "recv")], source=status.Get_source(), tag=tag)
     tensor._bump_version()
-    return status.Get_source()
+    return _global(pg, status.Get_source())
 
 
 def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGroup] = None, tag: int = 0,
@@ -451,12 +552,15 @@ def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGrou
     >>> t = ng.zeros(2); w = dist.irecv(t, src=0); w.wait()  # on rank 1  # doctest: +SKIP
     True
     """
+    if not_member(group):
+        return _not_in_group("irecv", None)
     pg = _world(group)
-    src = src if group_src is None else group_src
     MPI = pg.mpi
-    if src is not None:
+    if src is not None or group_src is not None:
+        src = _peer(pg, src, group_src, "irecv", "src")
         _p2p_check(pg, src, "irecv", "src")
     arr = _writable(tensor, "irecv")
+    not_captured("a point-to-point message (irecv) is not captured by ng.compile")
     status = MPI.Status()
     mtype = _mpi_type(MPI, arr, "irecv")
     request = pg.comm.Irecv([arr, mtype], source=MPI.ANY_SOURCE if src is None else src, tag=tag)
@@ -478,7 +582,7 @@ def irecv(tensor: Tensor, src: Optional[int] = None, group: Optional[ProcessGrou
     def finish() -> int:
         _check_count(status, arr, "irecv", pg)
         tensor._bump_version()
-        return status.Get_source()
+        return _global(pg, status.Get_source())
     return Work(_Request, finish)
 
 

@@ -101,12 +101,13 @@ class Branches(nn.Module):
         return self.a(x) + (self.b(x) if rank == 0 else 0)
 
 
-ng.manual_seed(1)
-model = DDP(Branches(), find_unused_parameters=True)
-model(ng.ones(3, 4)).sum().backward()
-np.testing.assert_allclose(model.module.a.bias.grad.numpy(), [3.0, 3.0])
-np.testing.assert_allclose(model.module.b.bias.grad.numpy(), [3.0 / size] * 2)  # rank 0's, averaged
-assert model.module.never.weight.grad is None
+for cap in (None, 1e-5):  # 1e-5 MB: a bucket per parameter; rank 0 fills b's buckets, the others do not
+    ng.manual_seed(1)
+    model = DDP(Branches(), find_unused_parameters=True, bucket_cap_mb=cap)
+    model(ng.ones(3, 4)).sum().backward()  # the buckets start in the same order on every rank
+    np.testing.assert_allclose(model.module.a.bias.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(model.module.b.bias.grad.numpy(), [3.0 / size] * 2)  # rank 0's, averaged
+    assert model.module.never.weight.grad is None
 model = DDP(Branches())
 try:
     model(ng.ones(3, 4)).sum().backward()

@@ -9,6 +9,12 @@ the backward pass ends the reducer waits for every bucket and writes the average
 ``.grad``: after ``loss.backward()`` every rank holds the gradient of the mean over all ranks' batches, so
 the optimizer steps keep the replicas equal.
 
+A training step with a DDP model can be compiled (``ng.compile``): the gradient copies are kernels and the
+all-reduces are recorded collectives, so the replay communicates as the eager step does (same buckets, same
+order, overlapping backward), and replays only while the model is inside ``no_sync()`` exactly when it was
+captured.  ``find_unused_parameters=True`` decides in Python which gradients to write back: such steps run
+eagerly.
+
 >>> import numgrad as ng, numgrad.distributed as dist
 >>> dist.init_process_group("mpi")                          # doctest: +SKIP
 >>> model = ng.nn.parallel.DistributedDataParallel(ng.nn.Linear(4, 2))  # doctest: +SKIP
@@ -23,8 +29,10 @@ from typing import Any, Dict, Iterator, List, Optional
 import numpy as np
 
 from ... import distributed as dist
+from ... import _profiler_hooks
 from ...autograd import engine
-from ...distributed.collectives import allreduce_array
+from ...distributed import kernels
+from ...distributed.collectives import allreduce_array, broadcast_array, collective, not_captured
 from ...distributed.process_group import _world
 from ...tensor import Tensor
 from ..modules.module import Module
@@ -45,7 +53,8 @@ class _Bucket:
             self.offsets.append(start)
             start += p.numel()
         self.buffer = np.zeros(start, dtype=dtype)
-        self.views = [self.buffer[o:o + p.numel()].reshape(tuple(p.shape)) for o, p in zip(self.offsets, params)]
+        self.flat_views = [self.buffer[o:o + p.numel()] for o, p in zip(self.offsets, params)]
+        self.views = [v.reshape(tuple(p.shape)) for v, p in zip(self.flat_views, params)]
         self.ready = [False] * len(params)
         self.n_ready = 0
         self.work: Optional[dist.Work] = None
@@ -142,6 +151,8 @@ class DistributedDataParallel(Module):
             for pos, i in enumerate(idx):
                 self._slot[i] = (bucket, pos)
         self._finalize_queued = False
+        self._next_bucket = 0  # the next bucket to start reducing (they start in order)
+        self._flat_buffers: Dict[Any, np.ndarray] = {}  # dtype -> the flat array buffers are broadcast through
         self._hook_handles = [p.register_post_accumulate_grad_hook(self._make_hook(i))
                               for i, p in enumerate(self._params)]
 
@@ -160,24 +171,37 @@ class DistributedDataParallel(Module):
             raise RuntimeError("DistributedDataParallel: DDP expects same model across all ranks, but the ranks' "
                                f"parameters differ in number, shape or dtype ({ranks})")
 
-    def _broadcast_from_rank0(self, tensors: List[Tensor]) -> None:
-        """Rank 0's values into every rank's tensors, one message per dtype."""
+    def _broadcast_from_rank0(self, tensors: List[Tensor], keep: bool = False) -> None:
+        """Rank 0's values into every rank's tensors, one message per dtype.  ``keep``: pack them into a flat
+        array kept for the next call (forward's buffer broadcast: a compiled step replays into the same array)."""
         if not tensors or self.process_group.comm.Get_size() == 1:
             return
         by_dtype: Dict[Any, List[Tensor]] = {}
         for t in tensors:
             by_dtype.setdefault(t._data.dtype, []).append(t)
         for dtype, group in by_dtype.items():
-            flat = np.concatenate([t._data.reshape(-1) for t in group])
-            # no shape exchange first: _check_same_model compared the ranks' models at construction
-            self.process_group.comm.Bcast(flat, root=0)
+            n_total = sum(t.numel() for t in group)
+            flat = self._flat_buffers.get(dtype) if keep else None
+            if flat is None or flat.size != n_total:
+                flat = np.empty(n_total, dtype=dtype)
+                if keep:
+                    self._flat_buffers[dtype] = flat
+            pieces = []
             start = 0
             for t in group:
                 n = t.numel()
-                t._before_write()
-                np.copyto(t._data, flat[start:start + n].reshape(t._data.shape))
-                t._bump_version()
+                pieces.append((t, _flat_view(t), flat[start:start + n]))
                 start += n
+            for t, src, dst in pieces:
+                kernels.copy_into(src, dst)
+            # no shape exchange first: _check_same_model compared the ranks' models at construction
+            pg = self.process_group
+            collective(pg, "broadcast", ("DDP broadcast",), lambda a: (broadcast_array(pg, a, 0, blocking=True),
+                                                                          None), (flat,), (0,), (), async_op=False)
+            for t, dst, src in pieces:
+                t._before_write()
+                kernels.copy_into(src, dst)
+                t._bump_version()
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
@@ -187,10 +211,11 @@ class DistributedDataParallel(Module):
                     bucket.work.wait()
                 bucket.reset()
             self._finalize_queued = False
+        self._guard_sync_flag()
         if self.broadcast_buffers and self.require_forward_param_sync:
             buffers = list(self.module.buffers())
             if buffers:
-                self._broadcast_from_rank0(buffers)
+                self._broadcast_from_rank0(buffers, keep=True)
         return self.module(*inputs, **kwargs)
 
     @contextlib.contextmanager
@@ -202,6 +227,7 @@ class DistributedDataParallel(Module):
         ...     ddp(x1).sum().backward()   # local only
         >>> ddp(x2).sum().backward()       # all-reduces the sum of both  # doctest: +SKIP
         """
+        self._guard_sync_flag()
         old = self.require_backward_grad_sync
         self.require_backward_grad_sync = False
         try:
@@ -209,9 +235,17 @@ class DistributedDataParallel(Module):
         finally:
             self.require_backward_grad_sync = old
 
+    def _guard_sync_flag(self) -> None:
+        """A step being compiled replays only while ``no_sync()`` is as it was when the step began."""
+        if _profiler_hooks._capture_guard is not None:
+            _profiler_hooks._capture_guard(("DDP no_sync", id(self)), lambda: self.require_backward_grad_sync,
+                                           self.require_backward_grad_sync,
+                                           "whether DistributedDataParallel is inside no_sync()")
+
     # ------------------------------------------------------------------ the reducer
     def _make_hook(self, index: int):
         def hook(param: Tensor) -> None:
+            self._guard_sync_flag()
             if self.require_backward_grad_sync:
                 self._mark_ready(index)
         return hook
@@ -222,6 +256,7 @@ class DistributedDataParallel(Module):
                 bucket.reset()
             engine.queue_callback(self._finalize)
             self._finalize_queued = True
+            self._next_bucket = 0
         bucket, pos = self._slot[index]
         if bucket.ready[pos]:
             raise RuntimeError(f"DistributedDataParallel: Expected to mark a variable ready only once; parameter "
@@ -229,26 +264,39 @@ class DistributedDataParallel(Module):
         grad = self._params[index].grad
         view = bucket.views[pos]
         world = self.process_group.comm.Get_size()
+        flat_view = bucket.flat_views[pos]
+        factor = view.dtype.type(1.0 / world)  # NumPy's float32 product of the old np.multiply, bit for bit
         if _is_view(grad, view, bucket.buffer):
             grad._before_write()  # the all-reduce writes this .grad in place
             if world > 1:
-                np.multiply(view, 1.0 / world, out=view)
+                kernels.scale_into(flat_view, factor, flat_view)
         elif world > 1:  # the average's division folded into the copy: the all-reduce then sums
-            np.multiply(grad._data, 1.0 / world, out=view)
+            kernels.scale_into(_flat_view(grad), factor, flat_view)
         else:
-            np.copyto(view, grad._data)
+            kernels.copy_into(_flat_view(grad), flat_view)
         bucket.ready[pos] = True
         bucket.n_ready += 1
-        if bucket.n_ready == len(bucket.params):
-            self._launch(bucket)
+        self._launch_ready()
         for other in self._buckets:  # let MPI progress the all-reduces already started
             if other.work is not None:
                 other.work.is_completed()
 
+    def _launch_ready(self) -> None:
+        """Start the all-reduces of the full buckets in bucket order (as PyTorch's reducer): every rank starts
+        the same collectives in the same order, even where gradients arrive in another order on another rank
+        (a parameter unused on one rank only)."""
+        while self._next_bucket < len(self._buckets):
+            bucket = self._buckets[self._next_bucket]
+            if bucket.n_ready < len(bucket.params):
+                return
+            self._launch(bucket)
+            self._next_bucket += 1
+
     def _launch(self, bucket: _Bucket) -> None:
-        request, finish = allreduce_array(self.process_group, bucket.buffer, dist.ReduceOp.SUM,
-                                          self.process_group.mpi.SUM, None)
-        bucket.work = dist.Work(request, finish)
+        pg = self.process_group
+        bucket.work = collective(pg, "all_reduce", ("DDP bucket",),
+                                 lambda a: allreduce_array(pg, a, dist.ReduceOp.SUM, pg.mpi.SUM, None),
+                                 (bucket.buffer,), (0,))
 
     def _finalize(self) -> None:
         """At the end of backward: reduce the buckets still waiting, wait for all, write the averages back."""
@@ -260,12 +308,13 @@ class DistributedDataParallel(Module):
             if not bucket.ready[pos]:
                 missing.append(i)
                 used[i] = 0
-                bucket.views[pos].fill(0)  # no gradient on this rank: it contributes zero
+                kernels.fill_zero(bucket.flat_views[pos])  # no gradient on this rank: it contributes zero
                 bucket.ready[pos] = True
                 bucket.n_ready += 1
-                if bucket.n_ready == len(bucket.params):
-                    self._launch(bucket)
+        self._launch_ready()
         if self.find_unused_parameters and self.process_group.comm.Get_size() > 1:
+            not_captured("DistributedDataParallel(find_unused_parameters=True) decides in Python which gradients "
+                         "to write back, from which parameters each rank used")
             # a parameter no rank used keeps its .grad untouched, as PyTorch's
             self.process_group.comm.Allreduce(self.process_group.mpi.IN_PLACE, used, self.process_group.mpi.MAX)
         for bucket in self._buckets:
@@ -286,11 +335,24 @@ class DistributedDataParallel(Module):
             if _is_view(grad, view, bucket.buffer):
                 grad._bump_version()
             elif self.gradient_as_bucket_view or grad is None:
-                p.grad = Tensor(view if self.gradient_as_bucket_view else view.copy())
+                if self.gradient_as_bucket_view:
+                    p.grad = Tensor(view)
+                else:
+                    p.grad = Tensor(np.empty_like(view))
+                    kernels.copy_into(bucket.flat_views[pos], p.grad._buf.reshape(-1))
             else:
                 grad._before_write()
-                np.copyto(grad._data, view)
+                kernels.copy_into(bucket.flat_views[pos], _flat_view(grad))
                 grad._bump_version()
+
+
+def _flat_view(t: Tensor) -> np.ndarray:
+    """``t``'s memory as a 1-D array (a view: the kernels write through it).  A non-contiguous tensor is copied,
+    which a compiled step could not replay (the copy would be stale): the capture ends there."""
+    arr = t._data
+    if not arr.flags.c_contiguous:
+        not_captured(f"DistributedDataParallel reads a non-contiguous gradient or buffer of shape {arr.shape}")
+    return arr.reshape(-1)
 
 
 def _is_view(grad: Optional[Tensor], view: np.ndarray, buffer: np.ndarray) -> bool:
