@@ -18,7 +18,7 @@ from ...autograd.grad_mode import no_grad
 from ...device import Device, as_device
 from ...ops.elementwise import copy_into
 from ...tensor import Tensor
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter
 
 
 def _as_array(value, key: str, module_name: str) -> np.ndarray:
@@ -200,10 +200,14 @@ class Module:
             modules[name] = None
             return
         buffers = self.__dict__.get("_buffers")
+        if isinstance(value, Buffer):
+            # nn.Buffer: assignment registers it, with its own persistence (as PyTorch's)
+            self.register_buffer(name, value, value.persistent)
+            return
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(numgrad Tensor or None expected)")
+                                "(numgrad.nn.Buffer, numgrad Tensor or None expected)")
             buffers[name] = value
             return
         object.__setattr__(self, name, value)
@@ -511,6 +515,8 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        for name, module in self.named_modules():
+            module._before_load_state_dict(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -544,6 +550,10 @@ class Module:
             for key, target, arr in plan:
                 copy_into(target, arr)
         return _IncompatibleKeys(missing, unexpected)
+
+    def _before_load_state_dict(self, state_dict: Mapping[str, Any], prefix: str) -> None:
+        """Called on every submodule before ``load_state_dict`` compares shapes (PyTorch's load_state_dict pre-hook
+        of lazy modules, which materialize their parameters here); nothing for an ordinary module."""
 
     # ------------------------------------------------------------ repr
     def extra_repr(self) -> str:
