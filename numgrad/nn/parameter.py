@@ -116,7 +116,7 @@ class UninitializedTensorMixin:
         return Size(shape) if dim is None else shape[dim]
 
     def numel(self) -> int:
-        raise ValueError(f"Attempted to use an uninitialized parameter in numel(). "
+        raise ValueError("Attempted to use an uninitialized parameter in numel(). "
                          + _UNINITIALIZED_USE.format(name=type(self).__name__))
 
     def __repr__(self) -> str:

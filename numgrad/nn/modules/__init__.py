@@ -111,3 +111,5 @@ __all__ = [
 from .lazy import *  # noqa: F401,F403 (LazyLinear, LazyConv*, LazyBatchNorm*, LazyInstanceNorm*; 3-D where their concrete classes exist)
 from .lazy import __all__ as _lazy_all
 __all__ += [n for n in _lazy_all if n != "LazyModuleMixin"]
+from .sparse_more import EmbeddingBag
+__all__ += ["EmbeddingBag"]
