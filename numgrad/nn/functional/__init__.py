@@ -100,3 +100,5 @@ __all__ = [
 ]
 from .embedding_bag import embedding_bag
 __all__ += ["embedding_bag"]
+from .ctc import ctc_loss
+__all__ += ["ctc_loss"]

@@ -113,3 +113,5 @@ from .lazy import __all__ as _lazy_all
 __all__ += [n for n in _lazy_all if n != "LazyModuleMixin"]
 from .sparse_more import EmbeddingBag
 __all__ += ["EmbeddingBag"]
+from .loss_ctc import CTCLoss
+__all__ += ["CTCLoss"]
