@@ -102,3 +102,5 @@ from .embedding_bag import embedding_bag
 __all__ += ["embedding_bag"]
 from .ctc import ctc_loss
 __all__ += ["ctc_loss"]
+from .grid import affine_grid, grid_sample
+__all__ += ["affine_grid", "grid_sample"]
