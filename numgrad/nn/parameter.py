@@ -71,6 +71,10 @@ def _creation_empty(shape, dtype, device):
     return creation.empty(*shape, dtype=dtype, device=device)._data
 
 
+UNINITIALIZED_SHAPE = (
+    "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
+    "`load_state_dict` when trying to load an uninitialized parameter into an initialized one. Call "
+    "`forward` to initialize the parameters before accessing their attributes.")
 _UNINITIALIZED_USE = (
     "This error happens when you are using a `LazyModule` or explicitly manipulating "
     "`numgrad.nn.parameter.{name}` objects. When using LazyModules Call `forward` with a dummy batch to "
@@ -105,10 +109,7 @@ class UninitializedTensorMixin:
 
     @property
     def shape(self):
-        raise RuntimeError(
-            "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
-            "`load_state_dict` when trying to load an uninitialized parameter into an initialized one. Call "
-            "`forward` to initialize the parameters before accessing their attributes.")
+        raise RuntimeError(UNINITIALIZED_SHAPE)
 
     def size(self, dim: Optional[int] = None):
         """The placeholder's size, ``(0,)`` (as PyTorch's, whose uninitialized tensors are empty)."""

@@ -18,7 +18,7 @@ from ...autograd.grad_mode import no_grad
 from ...device import Device, as_device
 from ...ops.elementwise import copy_into
 from ...tensor import Tensor
-from ..parameter import Buffer, Parameter
+from ..parameter import UNINITIALIZED_SHAPE, Buffer, Parameter, is_lazy
 
 
 def _as_array(value, key: str, module_name: str) -> np.ndarray:
@@ -523,8 +523,10 @@ class Module:
         errors = []
         plan = []
         for key, target in own.items():
-            if key not in state_dict:
+            if key not in state_dict or is_lazy(target):  # a placeholder still lazy: loaded from one, as PyTorch
                 continue
+            if is_lazy(state_dict[key]):
+                raise RuntimeError(UNINITIALIZED_SHAPE)
             arr = _as_array(state_dict[key], key, type(self).__name__)
             if tuple(arr.shape) != tuple(target.shape):
                 errors.append(
