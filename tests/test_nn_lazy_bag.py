@@ -152,6 +152,10 @@ def test_lazy_load_state_dict_materializes_and_dtype_follows_module():
     lazy.load_state_dict(ng.nn.LazyLinear(2).state_dict())
     lazy.double()
     assert lazy(ng.ones(1, 3, dtype=ng.float64)).dtype == ng.float64 and lazy.weight.dtype == ng.float64
+    norm = ng.nn.LazyBatchNorm1d().double()
+    assert repr(norm.running_mean) == "<UninitializedBuffer>"
+    norm(ng.randn(4, 3, dtype=ng.float64))
+    assert norm.running_mean.dtype == ng.float64 and norm.running_mean.shape == (3,)
     # loading an uninitialized state into an initialized module: PyTorch's error
     with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized parameter"):
         ng.nn.Linear(3, 2).load_state_dict(ng.nn.LazyLinear(2).state_dict())
@@ -450,3 +454,16 @@ def test_grid_errors_and_warnings():
     for call, err, text in cases:
         with pytest.raises(err, match=text):
             call()
+
+
+@pytest.mark.parametrize("module", [
+    "numgrad.nn.parameter", "numgrad.nn.modules.lazy", "numgrad.nn.modules.sparse_more", "numgrad.nn.modules.loss_ctc",
+    "numgrad.nn.functional.embedding_bag", "numgrad.nn.functional.ctc", "numgrad.nn.functional.grid",
+    "numgrad.kernels.cpu.embedding_bag", "numgrad.kernels.cpu.ctc", "numgrad.kernels.cpu.grid_sample",
+])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -102,7 +102,7 @@ class LazyLinear(LazyModuleMixin, Linear):
     """A ``Linear`` whose ``in_features`` is the last dimension of its first input.
 
     >>> import numgrad as ng
-    >>> ng.nn.LazyLinear(3)(ng.ones(2, 7)).weight.shape
+    >>> m = ng.nn.LazyLinear(3); _ = m(ng.ones(2, 7)); m.weight.shape
     (3, 7)
     """
 
@@ -194,7 +194,7 @@ def _lazy_conv(name: str, concrete: type, spatial_dims: int) -> type:
 
     doc = (f"A ``{concrete.__name__}`` whose ``in_channels`` is the channel dimension of its first input.\n\n"
            f"    >>> import numgrad as ng\n"
-           f"    >>> ng.nn.{name}(4, 3)(ng.ones((1, 2) + (5,) * {spatial_dims})).weight.shape[:2]\n"
+           f"    >>> m = ng.nn.{name}(4, 3); _ = m(ng.ones((1, 2) + (5,) * {spatial_dims})); m.weight.shape[:2]\n"
            f"    (4, 2)\n    ")
     return type(name, (_LazyConvXdMixin, concrete), {
         "__init__": __init__, "__doc__": doc, "cls_to_become": concrete, "_spatial_dims": spatial_dims,
@@ -212,7 +212,7 @@ def _lazy_conv_transpose(name: str, concrete: type, spatial_dims: int) -> type:
 
     doc = (f"A ``{concrete.__name__}`` whose ``in_channels`` is the channel dimension of its first input.\n\n"
            f"    >>> import numgrad as ng\n"
-           f"    >>> ng.nn.{name}(4, 3)(ng.ones((1, 2) + (5,) * {spatial_dims})).weight.shape[:2]\n"
+           f"    >>> m = ng.nn.{name}(4, 3); _ = m(ng.ones((1, 2) + (5,) * {spatial_dims})); m.weight.shape[:2]\n"
            f"    (2, 4)\n    ")
     return type(name, (_LazyConvXdMixin, concrete), {
         "__init__": __init__, "__doc__": doc, "cls_to_become": concrete, "_spatial_dims": spatial_dims,

@@ -454,7 +454,9 @@ class Module:
                 for name, b in m._buffers.items():
                     if b is not None:
                         new = converted(b)
-                        if new is not None:
+                        if new is not None and is_lazy(b):
+                            swap_data(b, new)  # a placeholder stays one, with the new dtype/device (as PyTorch)
+                        elif new is not None:
                             m._buffers[name] = new
         return self
 
