@@ -107,8 +107,9 @@ def test_lazy_layer_becomes_concrete_and_matches_torch(lazy, args, concrete, sha
     theirs(torch.tensor(x))
     ours(ng.tensor(x))
     assert type(ours) is getattr(ng.nn, concrete)
-    assert repr(ours) == repr(theirs).replace(", bias=True, track", ", track") if "Instance" in lazy \
-        else repr(ours) == repr(theirs)
+    # InstanceNorm's repr gained PyTorch's "bias=" on the 3-D branch; compare without it to be merge-order proof
+    plain = (lambda r: r.replace(", bias=True", "")) if "Instance" in lazy else (lambda r: r)
+    assert plain(repr(ours)) == plain(repr(theirs))
     assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
         {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
