@@ -468,3 +468,14 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+def test_cuda_tensors_get_a_clear_error_naming_the_op():
+    w = ng.randn(5, 3, device="cuda")
+    with pytest.raises(NotImplementedError, match="embedding_bag: this numgrad op has no CUDA kernel"):
+        F.embedding_bag(ng.tensor([1, 2], device="cuda"), w, ng.tensor([0], device="cuda"))
+    with pytest.raises(NotImplementedError, match="ctc_loss: this numgrad op has no CUDA kernel"):
+        F.ctc_loss(ng.randn(4, 1, 3, device="cuda"), ng.tensor([[1]]), [4], [1])
+    with pytest.raises(NotImplementedError, match="grid_sample: this numgrad op has no CUDA kernel"):
+        F.grid_sample(ng.randn(1, 1, 2, 2, device="cuda"), ng.zeros(1, 1, 1, 2, device="cuda"), align_corners=True)
