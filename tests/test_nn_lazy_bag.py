@@ -397,6 +397,26 @@ def test_grid_sample_values_and_gradients_match_torch(dt, mode, padding_mode, al
     _close(ngr.grad.numpy(), tg.grad.numpy(), dt)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("mode,padding_mode,align_corners", [
+    ("bilinear", "zeros", False), ("bilinear", "reflection", True), ("nearest", "border", False)])
+def test_grid_sample_5d_values_and_gradients_match_torch(dt, mode, padding_mode, align_corners):
+    rng = np.random.default_rng(4)
+    grid = rng.uniform(-1.4, 1.4, (2, 2, 3, 2, 3))
+    grid[0, 0, 0, :2] = [[0.0, 0.0, 0.0], [1.0, -1.0, 1.0]]
+    tx, nx = _pair(rng.standard_normal((2, 2, 4, 3, 5)).astype(dt))
+    tg, ngr = _pair(grid.astype(dt))
+    a = TF.grid_sample(tx, tg, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    b = F.grid_sample(nx, ngr, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    assert type(b.grad_fn).__name__ == "GridSampler3DBackward0"
+    _close(b.detach().numpy(), a.detach().numpy(), dt)
+    g = rng.standard_normal(a.shape).astype(dt)
+    (a * torch.tensor(g)).sum().backward()
+    (b * ng.tensor(g)).sum().backward()
+    _close(nx.grad.numpy(), tx.grad.numpy(), dt)
+    _close(ngr.grad.numpy(), tg.grad.numpy(), dt)
+
+
 def test_grid_sample_and_affine_grid_gradcheck():
     rng = np.random.default_rng(1)
     x = ng.tensor(rng.standard_normal((1, 2, 3, 3)), requires_grad=True)
@@ -404,6 +424,9 @@ def test_grid_sample_and_affine_grid_gradcheck():
     grid = ng.tensor(rng.uniform(-0.9, 0.9, (1, 2, 2, 2)) + 0.013, requires_grad=True)
     for padding_mode in ("zeros", "reflection"):
         assert gradcheck(lambda x, g: F.grid_sample(x, g, padding_mode=padding_mode, align_corners=False), (x, grid))
+    x3 = ng.tensor(rng.standard_normal((1, 1, 2, 3, 2)), requires_grad=True)
+    grid3 = ng.tensor(rng.uniform(-0.9, 0.9, (1, 1, 2, 2, 3)) + 0.013, requires_grad=True)
+    assert gradcheck(lambda x, g: F.grid_sample(x, g, padding_mode="border", align_corners=True), (x3, grid3))
     theta = ng.tensor(rng.standard_normal((1, 2, 3)) * 0.3, requires_grad=True)
     assert gradcheck(lambda t: F.grid_sample(x, F.affine_grid(t, [1, 2, 3, 3], align_corners=True),
                                              align_corners=True), (theta,))
@@ -439,8 +462,8 @@ def test_grid_errors_and_warnings():
         (lambda: F.grid_sample(x, ng.zeros(1, 2, 2), align_corners=False), RuntimeError, "expected 4D or 5D input"),
         (lambda: F.grid_sample(x, grid.double(), align_corners=False), RuntimeError, "same dtype"),
         (lambda: F.grid_sample(x, grid, mode="bicubic", align_corners=False), NotImplementedError, "bicubic"),
-        (lambda: F.grid_sample(ng.zeros(1, 1, 2, 2, 2), ng.zeros(1, 1, 1, 1, 3), align_corners=False),
-         NotImplementedError, "5-D"),
+        (lambda: F.grid_sample(ng.zeros(1, 1, 2, 2, 2), ng.zeros(1, 1, 1, 1, 2), align_corners=False),
+         RuntimeError, "expected grid to have size 3 in last dimension"),
         (lambda: F.affine_grid(ng.zeros(1, 2, 3), [1, 1, 2, 2, 2], align_corners=False), ValueError,
          "Expected a batch of 3D affine matrices of shape Nx3x4"),
         (lambda: F.affine_grid(ng.zeros(1, 2, 3), [1, 2, 2], align_corners=False), NotImplementedError,

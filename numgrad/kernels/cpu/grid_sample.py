@@ -1,9 +1,10 @@
-"""Numba kernels of ``F.grid_sample`` on 4-D input, PyTorch's CPU ``grid_sampler_2d`` and its backward.
+"""Numba kernels of ``F.grid_sample``: PyTorch's CPU ``grid_sampler_2d`` / ``grid_sampler_3d`` and their backwards.
 
 ``x`` is ``(N, C, H, W)``, ``grid`` ``(N, Ho, Wo, 2)`` with ``(x, y)`` in [-1, 1]; ``mode`` 0 bilinear, 1 nearest;
 ``padding`` 0 zeros, 1 border, 2 reflection (PyTorch's enums).  The coordinate helpers return the source
 coordinate and its derivative with respect to the grid value, as PyTorch's ``*_set_grad`` helpers do.
-The input gradient is a scatter, so the loops are serial.
+The ``*3d`` kernels take ``(N, C, D, H, W)`` input and an ``(x, y, z)`` grid.  The input gradient is a scatter,
+so the loops are serial.
 
 >>> import numpy as np
 >>> from numgrad.kernels.cpu import grid_sample as k
@@ -194,3 +195,101 @@ def grid_sample_backward(g, x, grid, mode, padding, align_corners, need_input, n
                 if need_grid:
                     ggrid[n, h, w, 0] = mx * gix
                     ggrid[n, h, w, 1] = my * giy
+
+
+# ----------------------------------------------------------------- 5-D input (volumetric): trilinear / nearest
+@njit(**_OPTS)
+def _corner(i, lo_x, lo_y, lo_z, ix, iy, iz):
+    """Corner ``i`` (bits: x, y, z) of the cell at (lo_x, lo_y, lo_z): its indices, its three 1-D weights and
+    the signs of their derivatives."""
+    bx, by, bz = i & 1, (i >> 1) & 1, (i >> 2) & 1
+    cx, cy, cz = lo_x + bx, lo_y + by, lo_z + bz
+    wx = ix - lo_x if bx else lo_x + 1 - ix
+    wy = iy - lo_y if by else lo_y + 1 - iy
+    wz = iz - lo_z if bz else lo_z + 1 - iz
+    return cx, cy, cz, wx, wy, wz, 2.0 * bx - 1.0, 2.0 * by - 1.0, 2.0 * bz - 1.0
+
+
+@njit(**_OPTS)
+def grid_sample3d_forward(x, grid, mode, padding, align_corners, out):
+    """``out[n, c, d, h, w]``: ``x[n, c]`` (``(D, H, W)``) sampled at ``grid[n, d, h, w]`` = (x, y, z)."""
+    N, C, D, H, W = x.shape
+    for n in range(N):
+        for d in range(out.shape[2]):
+            for h in range(out.shape[3]):
+                for w in range(out.shape[4]):
+                    ix, _ = _source_index(grid[n, d, h, w, 0], W, padding, align_corners)
+                    iy, _ = _source_index(grid[n, d, h, w, 1], H, padding, align_corners)
+                    iz, _ = _source_index(grid[n, d, h, w, 2], D, padding, align_corners)
+                    for c in range(C):
+                        out[n, c, d, h, w] = 0.0
+                    if mode == 1:
+                        xn = int(_round_half_even(ix))
+                        yn = int(_round_half_even(iy))
+                        zn = int(_round_half_even(iz))
+                        if 0 <= xn < W and 0 <= yn < H and 0 <= zn < D:
+                            for c in range(C):
+                                out[n, c, d, h, w] = x[n, c, zn, yn, xn]
+                        continue
+                    lo_x = int(math.floor(ix))
+                    lo_y = int(math.floor(iy))
+                    lo_z = int(math.floor(iz))
+                    for i in range(8):
+                        cx, cy, cz, wx, wy, wz, _, _, _ = _corner(i, lo_x, lo_y, lo_z, ix, iy, iz)
+                        if 0 <= cx < W and 0 <= cy < H and 0 <= cz < D:
+                            wt = wx * wy * wz
+                            for c in range(C):
+                                out[n, c, d, h, w] += x[n, c, cz, cy, cx] * wt
+
+
+@njit(**_OPTS)
+def grid_sample3d_backward(g, x, grid, mode, padding, align_corners, need_input, need_grid, gx, ggrid):
+    """The 5-D counterpart of ``grid_sample_backward``."""
+    N, C, D, H, W = x.shape
+    if need_input:
+        for n in range(N):
+            for c in range(C):
+                for k in range(D):
+                    for i in range(H):
+                        for j in range(W):
+                            gx[n, c, k, i, j] = 0.0
+    for n in range(N):
+        for d in range(g.shape[2]):
+            for h in range(g.shape[3]):
+                for w in range(g.shape[4]):
+                    ix, mx = _source_index(grid[n, d, h, w, 0], W, padding, align_corners)
+                    iy, my = _source_index(grid[n, d, h, w, 1], H, padding, align_corners)
+                    iz, mz = _source_index(grid[n, d, h, w, 2], D, padding, align_corners)
+                    if mode == 1:
+                        if need_grid:
+                            for a in range(3):
+                                ggrid[n, d, h, w, a] = 0.0
+                        xn = int(_round_half_even(ix))
+                        yn = int(_round_half_even(iy))
+                        zn = int(_round_half_even(iz))
+                        if need_input and 0 <= xn < W and 0 <= yn < H and 0 <= zn < D:
+                            for c in range(C):
+                                gx[n, c, zn, yn, xn] += g[n, c, d, h, w]
+                        continue
+                    lo_x = int(math.floor(ix))
+                    lo_y = int(math.floor(iy))
+                    lo_z = int(math.floor(iz))
+                    gix = 0.0
+                    giy = 0.0
+                    giz = 0.0
+                    for i in range(8):
+                        cx, cy, cz, wx, wy, wz, sx, sy, sz = _corner(i, lo_x, lo_y, lo_z, ix, iy, iz)
+                        if not (0 <= cx < W and 0 <= cy < H and 0 <= cz < D):
+                            continue
+                        for c in range(C):
+                            go = g[n, c, d, h, w]
+                            v = x[n, c, cz, cy, cx] * go
+                            gix += sx * wy * wz * v
+                            giy += sy * wx * wz * v
+                            giz += sz * wx * wy * v
+                            if need_input:
+                                gx[n, c, cz, cy, cx] += wx * wy * wz * go
+                    if need_grid:
+                        ggrid[n, d, h, w, 0] = mx * gix
+                        ggrid[n, d, h, w, 1] = my * giy
+                        ggrid[n, d, h, w, 2] = mz * giz

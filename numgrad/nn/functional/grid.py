@@ -1,6 +1,6 @@
 """``grid_sample`` and ``affine_grid`` of ``numgrad.nn.functional`` (PyTorch's spatial transformer pair).
 
-``grid_sample`` (4-D input: bilinear or nearest, zeros/border/reflection padding) runs the Numba kernels of
+``grid_sample`` (4-D and 5-D input: bilinear/trilinear or nearest, zeros/border/reflection padding) runs the Numba kernels of
 ``kernels/cpu/grid_sample.py`` through ``backend.grid_sample_kernels``; the input and the grid get gradients.
 ``affine_grid`` (2-D and 3-D) is a product of a constant base grid with ``theta`` (a differentiable matmul).
 """
@@ -34,8 +34,9 @@ class _GridSample(Function):
     def forward(ctx, input, grid, mode, padding, align_corners):
         xa, ga = _arr(input), _arr(grid)
         K = backend.grid_sample_kernels(xa, "grid_sample")
-        out = np.empty((xa.shape[0], xa.shape[1], ga.shape[1], ga.shape[2]), xa.dtype)
-        K.grid_sample_forward(xa, ga, mode, padding, align_corners, out)
+        out = np.empty(xa.shape[:2] + ga.shape[1:-1], xa.dtype)
+        (K.grid_sample3d_forward if xa.ndim == 5 else K.grid_sample_forward)(xa, ga, mode, padding, align_corners,
+                                                                               out)
         ctx.saved = (K, xa, ga, mode, padding, align_corners)
         return Tensor(out)
 
@@ -43,20 +44,25 @@ class _GridSample(Function):
     def backward(ctx, g):
         K, xa, ga, mode, padding, align_corners = ctx.saved
         need_input, need_grid = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        gx = np.empty(xa.shape if need_input else (0, 0, 0, 0), xa.dtype)
-        ggrid = np.empty(ga.shape if need_grid else (0, 0, 0, 0), ga.dtype)
-        K.grid_sample_backward(np.ascontiguousarray(_arr(g), dtype=xa.dtype), xa, ga, mode, padding, align_corners,
+        gx = np.empty(xa.shape if need_input else (0,) * xa.ndim, xa.dtype)
+        ggrid = np.empty(ga.shape if need_grid else (0,) * ga.ndim, ga.dtype)
+        (K.grid_sample3d_backward if xa.ndim == 5 else K.grid_sample_backward)(np.ascontiguousarray(_arr(g), dtype=xa.dtype), xa, ga, mode, padding, align_corners,
                                need_input, need_grid, gx, ggrid)
         return (Tensor(gx) if need_input else None), (Tensor(ggrid) if need_grid else None), None, None, None
+
+
+class _GridSample3d(_GridSample):
+    node_name = "GridSampler3DBackward0"
 
 
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
                 align_corners: Optional[bool] = None) -> Tensor:
     """Sample ``input`` ``(N, C, H, W)`` at the normalized ``(x, y)`` locations of ``grid`` ``(N, Ho, Wo, 2)``
-    (-1 and 1 are the edges: the outer pixel edges, or with ``align_corners`` the outer pixel centres).
+    (-1 and 1 are the edges: the outer pixel edges, or with ``align_corners`` the outer pixel centres), or
+    ``(N, C, D, H, W)`` input at the ``(x, y, z)`` of ``grid`` ``(N, Do, Ho, Wo, 3)`` (trilinear).
 
     ``mode``: ``'bilinear'`` or ``'nearest'``; ``padding_mode`` for locations outside: ``'zeros'``, ``'border'``
-    or ``'reflection'``.  5-D (volumetric) input and ``'bicubic'`` are not supported in numgrad yet.
+    or ``'reflection'``.  ``'bicubic'`` is not supported in numgrad yet.
 
     >>> import numgrad as ng
     >>> x = ng.arange(4.0).reshape(1, 1, 2, 2)
@@ -87,9 +93,6 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
                            f"{input._type_name()} and grid has {grid._type_name()}")
     _check_float(input, "input", "grid_sample")
-    if input.ndim == 5:
-        raise NotImplementedError(f"grid_sample: 5-D (volumetric) input is not supported in numgrad yet (input "
-                                  f"{list(input.shape)}); sample each depth slice with 4-D input")
     if mode == "bicubic":
         raise NotImplementedError("grid_sample: mode='bicubic' is not supported in numgrad yet; use 'bilinear' or "
                                   "'nearest'")
@@ -98,7 +101,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
                            f"sizes {list(input.shape)} with dimension {2 + list(input.shape[2:]).index(0)} being "
                            "empty")
     backend.check_same_device("grid_sample", "grid", grid._data, input._data)
-    return _GridSample.apply(input, grid, _MODES[mode], _PADDINGS[padding_mode], bool(align_corners))
+    op = _GridSample3d if input.ndim == 5 else _GridSample
+    return op.apply(input, grid, _MODES[mode], _PADDINGS[padding_mode], bool(align_corners))
 
 
 def _base_coords(size: int, align_corners: bool) -> np.ndarray:
