@@ -380,7 +380,8 @@ def test_ctc_loss_errors(kwargs, err, text):
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("mode,padding_mode,align_corners", [
     ("bilinear", "zeros", False), ("bilinear", "border", True), ("bilinear", "reflection", False),
-    ("bilinear", "reflection", True), ("nearest", "zeros", True), ("nearest", "reflection", False)])
+    ("bilinear", "reflection", True), ("nearest", "zeros", True), ("nearest", "reflection", False),
+    ("bicubic", "zeros", True), ("bicubic", "reflection", False)])
 def test_grid_sample_values_and_gradients_match_torch(dt, mode, padding_mode, align_corners):
     rng = np.random.default_rng(0)
     grid = rng.uniform(-1.4, 1.4, (2, 3, 4, 2))
@@ -422,8 +423,9 @@ def test_grid_sample_and_affine_grid_gradcheck():
     x = ng.tensor(rng.standard_normal((1, 2, 3, 3)), requires_grad=True)
     # away from pixel boundaries, where bilinear sampling is not differentiable
     grid = ng.tensor(rng.uniform(-0.9, 0.9, (1, 2, 2, 2)) + 0.013, requires_grad=True)
-    for padding_mode in ("zeros", "reflection"):
-        assert gradcheck(lambda x, g: F.grid_sample(x, g, padding_mode=padding_mode, align_corners=False), (x, grid))
+    for mode, padding_mode in (("bilinear", "zeros"), ("bilinear", "reflection"), ("bicubic", "border")):
+        assert gradcheck(lambda x, g: F.grid_sample(x, g, mode=mode, padding_mode=padding_mode, align_corners=False),
+                         (x, grid))
     x3 = ng.tensor(rng.standard_normal((1, 1, 2, 3, 2)), requires_grad=True)
     grid3 = ng.tensor(rng.uniform(-0.9, 0.9, (1, 1, 2, 2, 3)) + 0.013, requires_grad=True)
     assert gradcheck(lambda x, g: F.grid_sample(x, g, padding_mode="border", align_corners=True), (x3, grid3))
@@ -461,7 +463,8 @@ def test_grid_errors_and_warnings():
          "expected grid to have size 2 in last dimension"),
         (lambda: F.grid_sample(x, ng.zeros(1, 2, 2), align_corners=False), RuntimeError, "expected 4D or 5D input"),
         (lambda: F.grid_sample(x, grid.double(), align_corners=False), RuntimeError, "same dtype"),
-        (lambda: F.grid_sample(x, grid, mode="bicubic", align_corners=False), NotImplementedError, "bicubic"),
+        (lambda: F.grid_sample(ng.zeros(1, 1, 2, 2, 2), ng.zeros(1, 1, 1, 1, 3), mode="bicubic",
+                               align_corners=False), RuntimeError, "bicubic interpolation only supports 4D input"),
         (lambda: F.grid_sample(ng.zeros(1, 1, 2, 2, 2), ng.zeros(1, 1, 1, 1, 2), align_corners=False),
          RuntimeError, "expected grid to have size 3 in last dimension"),
         (lambda: F.affine_grid(ng.zeros(1, 2, 3), [1, 1, 2, 2, 2], align_corners=False), ValueError,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
@@ -293,3 +294,134 @@ def grid_sample3d_backward(g, x, grid, mode, padding, align_corners, need_input,
                         ggrid[n, d, h, w, 0] = mx * gix
                         ggrid[n, d, h, w, 1] = my * giy
                         ggrid[n, d, h, w, 2] = mz * giz
+
+
+# ----------------------------------------------------------------- 4-D bicubic (PyTorch's A = -0.75 convolution)
+_A = -0.75
+
+
+@njit(**_OPTS)
+def _cubic_coefficients(t, out):
+    """The four cubic-convolution weights of taps -1, 0, 1, 2 at fraction ``t`` (PyTorch's
+    ``get_cubic_upsample_coefficients``)."""
+    x = t + 1.0
+    out[0] = ((_A * x - 5.0 * _A) * x + 8.0 * _A) * x - 4.0 * _A
+    out[1] = ((_A + 2.0) * t - (_A + 3.0)) * t * t + 1.0
+    x = 1.0 - t
+    out[2] = ((_A + 2.0) * x - (_A + 3.0)) * x * x + 1.0
+    x = 2.0 - t
+    out[3] = ((_A * x - 5.0 * _A) * x + 8.0 * _A) * x - 4.0 * _A
+
+
+@njit(**_OPTS)
+def _cubic_coefficients_grad(t, out):
+    """PyTorch's ``get_cubic_coefficients_grad`` (its sign convention: the backward subtracts these)."""
+    x = -1.0 - t
+    out[0] = (-3.0 * _A * x - 10.0 * _A) * x - 8.0 * _A
+    x = -t
+    out[1] = (-3.0 * (_A + 2.0) * x - 2.0 * (_A + 3.0)) * x
+    x = 1.0 - t
+    out[2] = (3.0 * (_A + 2.0) * x - 2.0 * (_A + 3.0)) * x
+    x = 2.0 - t
+    out[3] = (3.0 * _A * x - 10.0 * _A) * x + 8.0 * _A
+
+
+@njit(**_OPTS)
+def _tap(v, size, padding, align_corners):
+    """Index of tap coordinate ``v`` after padding (PyTorch's ``get_value_bounded``), -1 when it lies outside."""
+    if padding == 1:
+        v, _ = _clip(v, size)
+    elif padding == 2:
+        if align_corners:
+            v, _ = _reflect(v, 0.0, 2.0 * (size - 1))
+        else:
+            v, _ = _reflect(v, -1.0, 2.0 * size - 1.0)
+        v, _ = _clip(v, size)
+    i = int(v)  # truncation, as PyTorch's static_cast
+    return i if 0 <= i < size else -1
+
+
+@njit(**_OPTS)
+def _unnormalize(coord, size, align_corners):
+    """(pixel coordinate of normalized ``coord``, its derivative), no padding (bicubic pads per tap)."""
+    if align_corners:
+        return (coord + 1.0) * (size - 1) / 2.0, (size - 1) / 2.0
+    return ((coord + 1.0) * size - 1.0) / 2.0, size / 2.0
+
+
+@njit(**_OPTS)
+def grid_sample_bicubic_forward(x, grid, padding, align_corners, out):
+    """``out[n, c, h, w]``: the 4 x 4 cubic convolution of ``x[n, c]`` around ``grid[n, h, w]``."""
+    N, C, H, W = x.shape
+    cx = np.empty(4)
+    cy = np.empty(4)
+    for n in range(N):
+        for h in range(out.shape[2]):
+            for w in range(out.shape[3]):
+                ix, _ = _unnormalize(grid[n, h, w, 0], W, align_corners)
+                iy, _ = _unnormalize(grid[n, h, w, 1], H, align_corners)
+                x0 = math.floor(ix)
+                y0 = math.floor(iy)
+                _cubic_coefficients(ix - x0, cx)
+                _cubic_coefficients(iy - y0, cy)
+                for c in range(C):
+                    out[n, c, h, w] = 0.0
+                for j in range(4):
+                    r = _tap(y0 - 1 + j, H, padding, align_corners)
+                    if r < 0:
+                        continue
+                    for i in range(4):
+                        q = _tap(x0 - 1 + i, W, padding, align_corners)
+                        if q < 0:
+                            continue
+                        wt = cx[i] * cy[j]
+                        for c in range(C):
+                            out[n, c, h, w] += x[n, c, r, q] * wt
+
+
+@njit(**_OPTS)
+def grid_sample_bicubic_backward(g, x, grid, padding, align_corners, need_input, need_grid, gx, ggrid):
+    """The bicubic backward: each tap's weight times the output gradient scattered to its pixel; the grid
+    gradient through the derivatives of the cubic weights."""
+    N, C, H, W = x.shape
+    cx = np.empty(4)
+    cy = np.empty(4)
+    dx = np.empty(4)
+    dy = np.empty(4)
+    if need_input:
+        for n in range(N):
+            for c in range(C):
+                for i in range(H):
+                    for j in range(W):
+                        gx[n, c, i, j] = 0.0
+    for n in range(N):
+        for h in range(g.shape[2]):
+            for w in range(g.shape[3]):
+                ix, mx = _unnormalize(grid[n, h, w, 0], W, align_corners)
+                iy, my = _unnormalize(grid[n, h, w, 1], H, align_corners)
+                x0 = math.floor(ix)
+                y0 = math.floor(iy)
+                _cubic_coefficients(ix - x0, cx)
+                _cubic_coefficients(iy - y0, cy)
+                _cubic_coefficients_grad(ix - x0, dx)
+                _cubic_coefficients_grad(iy - y0, dy)
+                gix = 0.0
+                giy = 0.0
+                for j in range(4):
+                    r = _tap(y0 - 1 + j, H, padding, align_corners)
+                    if r < 0:
+                        continue
+                    for i in range(4):
+                        q = _tap(x0 - 1 + i, W, padding, align_corners)
+                        if q < 0:
+                            continue
+                        for c in range(C):
+                            go = g[n, c, h, w]
+                            v = x[n, c, r, q] * go
+                            gix -= v * dx[i] * cy[j]
+                            giy -= v * dy[j] * cx[i]
+                            if need_input:
+                                gx[n, c, r, q] += cx[i] * cy[j] * go
+                if need_grid:
+                    ggrid[n, h, w, 0] = mx * gix
+                    ggrid[n, h, w, 1] = my * giy

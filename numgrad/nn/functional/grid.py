@@ -1,6 +1,6 @@
 """``grid_sample`` and ``affine_grid`` of ``numgrad.nn.functional`` (PyTorch's spatial transformer pair).
 
-``grid_sample`` (4-D and 5-D input: bilinear/trilinear or nearest, zeros/border/reflection padding) runs the Numba kernels of
+``grid_sample`` (4-D and 5-D input: bilinear/trilinear, nearest or (4-D) bicubic; zeros/border/reflection padding) runs the Numba kernels of
 ``kernels/cpu/grid_sample.py`` through ``backend.grid_sample_kernels``; the input and the grid get gradients.
 ``affine_grid`` (2-D and 3-D) is a product of a constant base grid with ``theta`` (a differentiable matmul).
 """
@@ -20,7 +20,7 @@ from ._arguments import _arr, _check_float, _check_tensor
 
 __all__ = ["affine_grid", "grid_sample"]
 
-_MODES = {"bilinear": 0, "nearest": 1}
+_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
 _PADDINGS = {"zeros": 0, "border": 1, "reflection": 2}
 _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
                   "Please specify align_corners=True if the old behavior is desired. See the documentation of "
@@ -35,8 +35,11 @@ class _GridSample(Function):
         xa, ga = _arr(input), _arr(grid)
         K = backend.grid_sample_kernels(xa, "grid_sample")
         out = np.empty(xa.shape[:2] + ga.shape[1:-1], xa.dtype)
-        (K.grid_sample3d_forward if xa.ndim == 5 else K.grid_sample_forward)(xa, ga, mode, padding, align_corners,
-                                                                               out)
+        if mode == 2:
+            K.grid_sample_bicubic_forward(xa, ga, padding, align_corners, out)
+        else:
+            (K.grid_sample3d_forward if xa.ndim == 5 else K.grid_sample_forward)(xa, ga, mode, padding,
+                                                                                   align_corners, out)
         ctx.saved = (K, xa, ga, mode, padding, align_corners)
         return Tensor(out)
 
@@ -46,8 +49,12 @@ class _GridSample(Function):
         need_input, need_grid = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = np.empty(xa.shape if need_input else (0,) * xa.ndim, xa.dtype)
         ggrid = np.empty(ga.shape if need_grid else (0,) * ga.ndim, ga.dtype)
-        (K.grid_sample3d_backward if xa.ndim == 5 else K.grid_sample_backward)(np.ascontiguousarray(_arr(g), dtype=xa.dtype), xa, ga, mode, padding, align_corners,
-                               need_input, need_grid, gx, ggrid)
+        go = np.ascontiguousarray(_arr(g), dtype=xa.dtype)
+        if mode == 2:
+            K.grid_sample_bicubic_backward(go, xa, ga, padding, align_corners, need_input, need_grid, gx, ggrid)
+        else:
+            (K.grid_sample3d_backward if xa.ndim == 5 else K.grid_sample_backward)(
+                go, xa, ga, mode, padding, align_corners, need_input, need_grid, gx, ggrid)
         return (Tensor(gx) if need_input else None), (Tensor(ggrid) if need_grid else None), None, None, None
 
 
@@ -61,8 +68,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     (-1 and 1 are the edges: the outer pixel edges, or with ``align_corners`` the outer pixel centres), or
     ``(N, C, D, H, W)`` input at the ``(x, y, z)`` of ``grid`` ``(N, Do, Ho, Wo, 3)`` (trilinear).
 
-    ``mode``: ``'bilinear'`` or ``'nearest'``; ``padding_mode`` for locations outside: ``'zeros'``, ``'border'``
-    or ``'reflection'``.  ``'bicubic'`` is not supported in numgrad yet.
+    ``mode``: ``'bilinear'``, ``'nearest'`` or (4-D only) ``'bicubic'``; ``padding_mode`` for locations outside:
+    ``'zeros'``, ``'border'`` or ``'reflection'``.
 
     >>> import numgrad as ng
     >>> x = ng.arange(4.0).reshape(1, 1, 2, 2)
@@ -93,9 +100,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
                            f"{input._type_name()} and grid has {grid._type_name()}")
     _check_float(input, "input", "grid_sample")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode='bicubic' is not supported in numgrad yet; use 'bilinear' or "
-                                  "'nearest'")
+    if mode == "bicubic" and input.ndim == 5:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     if any(s == 0 for s in input.shape[2:]):
         raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
                            f"sizes {list(input.shape)} with dimension {2 + list(input.shape[2:]).index(0)} being "

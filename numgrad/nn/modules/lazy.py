@@ -64,7 +64,9 @@ class LazyModuleMixin:
         # the class is a lazy one only until the first call has inferred the shapes (it then becomes
         # cls_to_become, whose __call__ is Module's): PyTorch's forward pre-hook
         self._infer_parameters(args, kwargs)
-        return self.forward(*args, **kwargs)
+        if isinstance(self, LazyModuleMixin):  # no cls_to_become: the module stays of its lazy class
+            return self.forward(*args, **kwargs)
+        return self(*args, **kwargs)  # the concrete class's __call__, whatever it runs around forward
 
     def _infer_parameters(self, args, kwargs) -> None:
         """PyTorch's forward pre-hook: initialize, check, become the concrete class."""
