@@ -9,6 +9,7 @@ from . import functional  # noqa: F401
 from . import init  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .parameter import Parameter  # noqa: F401
+from .parameter import Buffer, UninitializedBuffer, UninitializedParameter  # noqa: F401
 from . import utils  # noqa: F401
 from . import parallel  # noqa: F401
 from .parallel import DataParallel  # noqa: F401

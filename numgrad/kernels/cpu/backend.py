@@ -413,6 +413,27 @@ class CpuBackend:
 
         return scatter_reduce
 
+    def embedding_bag_kernels(self, arr, op: str):
+        """``kernels/cpu/embedding_bag.py``: bags of embedding rows (sum/mean/max) and their gradients."""
+        refuse_16bit_floats(op, arr)
+        from . import embedding_bag
+
+        return embedding_bag
+
+    def ctc_kernels(self, arr, op: str):
+        """``kernels/cpu/ctc.py``: the CTC loss's log-space alpha/beta recursions (``op``: the calling op)."""
+        refuse_16bit_floats(op, arr)
+        from . import ctc
+
+        return ctc
+
+    def grid_sample_kernels(self, arr, op: str):
+        """``kernels/cpu/grid_sample.py``: 2-D grid sampling (bilinear/nearest) and its gradients."""
+        refuse_16bit_floats(op, arr)
+        from . import grid_sample
+
+        return grid_sample
+
     def norm_kernels(self, arr):
         """``kernels/cpu/norm.py``: batch and layer norm, embedding, dropout (``kernels/cuda/norm.py``'s contract)."""
         refuse_16bit_floats("batch_norm/layer_norm/embedding/dropout", arr)

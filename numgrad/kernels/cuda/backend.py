@@ -259,6 +259,18 @@ class CudaBackend:
         """Scatter max/min kernels: none on CUDA yet."""
         raise _no_cuda_kernel(op)
 
+    def embedding_bag_kernels(self, arr, op: str):
+        """EmbeddingBag kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
+    def ctc_kernels(self, arr, op: str):
+        """CTC loss kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
+    def grid_sample_kernels(self, arr, op: str):
+        """grid_sample kernels: none on CUDA yet."""
+        raise _no_cuda_kernel(op)
+
     def norm_kernels(self, arr):
         """``kernels/cuda/norm.py``: normalization, embedding and dropout (``*_par`` names are the same kernels)."""
         return self._norm

@@ -98,3 +98,9 @@ __all__ = [
     "gumbel_softmax", "native_channel_shuffle", "alpha_dropout", "feature_alpha_dropout", "multilabel_margin_loss",
     "local_response_norm", "max_pool2d_with_indices", "upsample_bilinear", "upsample_nearest", "pdist",
 ]
+from .embedding_bag import embedding_bag
+__all__ += ["embedding_bag"]
+from .ctc import ctc_loss
+__all__ += ["ctc_loss"]
+from .grid import affine_grid, grid_sample
+__all__ += ["affine_grid", "grid_sample"]

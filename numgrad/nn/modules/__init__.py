@@ -108,3 +108,10 @@ __all__ = [
     "AlphaDropout", "FeatureAlphaDropout", "MultiLabelMarginLoss", "LocalResponseNorm", "CircularPad1d",
     "CircularPad2d", "CircularPad3d", "ReflectionPad3d", "ReplicationPad3d",
 ]
+from .lazy import *  # noqa: F401,F403 (LazyLinear, LazyConv*, LazyBatchNorm*, LazyInstanceNorm*; 3-D where their concrete classes exist)
+from .lazy import __all__ as _lazy_all
+__all__ += [n for n in _lazy_all if n != "LazyModuleMixin"]
+from .sparse_more import EmbeddingBag
+__all__ += ["EmbeddingBag"]
+from .loss_ctc import CTCLoss
+__all__ += ["CTCLoss"]

@@ -18,7 +18,7 @@ from ...autograd.grad_mode import no_grad
 from ...device import Device, as_device
 from ...ops.elementwise import copy_into
 from ...tensor import Tensor
-from ..parameter import Parameter
+from ..parameter import UNINITIALIZED_SHAPE, Buffer, Parameter, is_lazy
 
 
 def _as_array(value, key: str, module_name: str) -> np.ndarray:
@@ -200,10 +200,14 @@ class Module:
             modules[name] = None
             return
         buffers = self.__dict__.get("_buffers")
+        if isinstance(value, Buffer):
+            # nn.Buffer: assignment registers it, with its own persistence (as PyTorch's)
+            self.register_buffer(name, value, value.persistent)
+            return
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(numgrad Tensor or None expected)")
+                                "(numgrad.nn.Buffer, numgrad Tensor or None expected)")
             buffers[name] = value
             return
         object.__setattr__(self, name, value)
@@ -450,7 +454,9 @@ class Module:
                 for name, b in m._buffers.items():
                     if b is not None:
                         new = converted(b)
-                        if new is not None:
+                        if new is not None and is_lazy(b):
+                            swap_data(b, new)  # a placeholder stays one, with the new dtype/device (as PyTorch)
+                        elif new is not None:
                             m._buffers[name] = new
         return self
 
@@ -511,14 +517,18 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        for name, module in self.named_modules():
+            module._before_load_state_dict(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         plan = []
         for key, target in own.items():
-            if key not in state_dict:
+            if key not in state_dict or is_lazy(target):  # a placeholder still lazy: loaded from one, as PyTorch
                 continue
+            if is_lazy(state_dict[key]):
+                raise RuntimeError(UNINITIALIZED_SHAPE)
             arr = _as_array(state_dict[key], key, type(self).__name__)
             if tuple(arr.shape) != tuple(target.shape):
                 errors.append(
@@ -544,6 +554,10 @@ class Module:
             for key, target, arr in plan:
                 copy_into(target, arr)
         return _IncompatibleKeys(missing, unexpected)
+
+    def _before_load_state_dict(self, state_dict: Mapping[str, Any], prefix: str) -> None:
+        """Called on every submodule before ``load_state_dict`` compares shapes (PyTorch's load_state_dict pre-hook
+        of lazy modules, which materialize their parameters here); nothing for an ordinary module."""
 
     # ------------------------------------------------------------ repr
     def extra_repr(self) -> str:
