@@ -98,3 +98,13 @@ __all__ = [
     "gumbel_softmax", "native_channel_shuffle", "alpha_dropout", "feature_alpha_dropout", "multilabel_margin_loss",
     "local_response_norm", "max_pool2d_with_indices", "upsample_bilinear", "upsample_nearest", "pdist",
 ]
+
+# the 3-D family (conv_more, pooling_3d) and max unpooling
+from .conv_more import conv3d, conv_transpose3d  # noqa: E402
+from .pooling_3d import adaptive_avg_pool3d, adaptive_max_pool3d, adaptive_max_pool3d_with_indices  # noqa: E402
+from .pooling_3d import avg_pool3d, lp_pool3d, max_pool3d, max_pool3d_with_indices  # noqa: E402
+from .unpooling import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: E402
+
+__all__ += ["conv3d", "conv_transpose3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+            "adaptive_max_pool3d_with_indices", "avg_pool3d", "lp_pool3d", "max_pool3d", "max_pool3d_with_indices",
+            "max_unpool1d", "max_unpool2d", "max_unpool3d"]

@@ -202,7 +202,7 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
     if min(out_size) <= 0:
         raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, in_size))}). Calculated output size "
                            f"per channel: ({' x '.join(map(str, out_size))}). Output size is too small")
-    (sd, sh, sw), (pd, ph, pw), (opd, oph, opw), (dd, dh, dw) = stride, padding, output_padding, dilation
+    (sd, sh, sw), (pd, ph, pw), (_, oph, opw), (dd, dh, dw) = stride, padding, output_padding, dilation
     n, depth = x.shape[0], x.shape[2]
     planes = x.permute(0, 2, 1, 3, 4).reshape(n * depth, cin, x.shape[3], x.shape[4])
     w2 = weight.reshape(cin, cout_g * kd, kh, kw)
