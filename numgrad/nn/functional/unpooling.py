@@ -52,7 +52,7 @@ def _scatter_planes(input: Tensor, indices: Tensor, out_size: Tuple[int, ...], n
     _float_only(input, native)
     dims = len(out_size)
     if indices.dtype != _dtypes.int64:
-        suffix = "" if dims == 3 else f": {_SCALAR_NAMES.get(indices.dtype.name, indices.dtype.name)}"
+        suffix = "" if dims == 3 else f" but got: {_SCALAR_NAMES.get(indices.dtype.name, indices.dtype.name)}"
         raise RuntimeError(f"elements in indices should be type int64{suffix}")
     if indices.shape != input.shape:
         raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(input.shape)}) "
