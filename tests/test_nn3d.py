@@ -285,3 +285,13 @@ def test_what_numgrad_refuses_says_so():
         F.conv3d(ng.ones(1, 2, 3, 4, 5), ng.ones(1, 2, 1, 1))
     with pytest.raises(RuntimeError, match=r"max_pool3d\(\): expected a float32 or float64 input"):
         F.max_pool3d(ng.ones(1, 2, 2, 2, dtype=ng.int64), 2)
+
+
+@pytest.mark.parametrize("module", ["numgrad.nn.functional.conv_more", "numgrad.nn.functional.pooling_3d",
+                                    "numgrad.nn.functional.unpooling", "numgrad.nn.modules.pooling_3d"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
