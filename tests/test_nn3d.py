@@ -295,3 +295,33 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+CUDA_CASES = [
+    ("conv3d", lambda F, x, w: F.conv3d(x, w, stride=(2, 1, 1), padding=1), [(1, 1, 3, 2, 2), (1, 1, 2, 2, 2)]),
+    ("conv_transpose3d", lambda F, x, w: F.conv_transpose3d(x, w, stride=2), [(1, 1, 2, 2, 1), (1, 1, 2, 1, 2)]),
+    ("max_pool3d", lambda F, x: F.max_pool3d(x, 2, return_indices=True), [(1, 1, 2, 2, 4)]),
+    ("avg_pool3d", lambda F, x: F.avg_pool3d(x, 2, padding=1), [(1, 1, 2, 2, 2)]),
+    ("adaptive_max_pool3d", lambda F, x: F.adaptive_max_pool3d(x, (1, 1, 2), return_indices=True), [(1, 1, 2, 2, 4)]),
+    ("max_unpool3d", lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2), [(1, 1, 2, 2, 4)]),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+@pytest.mark.usefixtures("fast_simulated_barriers")
+@pytest.mark.parametrize("case", CUDA_CASES, ids=[c[0] for c in CUDA_CASES])
+def test_on_cuda_tensors_as_on_the_cpu(case):
+    """The 3-D ops are compositions of ops with CUDA kernels: on CUDA tensors they stay there and agree."""
+    _, fn, shapes = case
+    arrays = [RNG.standard_normal(s) for s in shapes]
+    results = {}
+    for device in ("cpu", "cuda"):
+        xs = [ng.tensor(a, device=device, requires_grad=True) for a in arrays]
+        outs = fn(ng.nn.functional, *xs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        assert all(o.device.type == device for o in outs)
+        outs[0].sum().backward()
+        results[device] = [o.detach().cpu() for o in outs] + [x.grad.cpu() for x in xs]
+    for cpu, gpu in zip(results["cpu"], results["cuda"]):
+        assert_close(gpu, cpu, 1e-9, 1e-10)
