@@ -288,7 +288,9 @@ def test_what_numgrad_refuses_says_so():
 
 
 @pytest.mark.parametrize("module", ["numgrad.nn.functional.conv_more", "numgrad.nn.functional.pooling_3d",
-                                    "numgrad.nn.functional.unpooling", "numgrad.nn.modules.pooling_3d"])
+                                    "numgrad.nn.functional.unpooling", "numgrad.nn.modules.pooling_3d",
+                                    "numgrad.nn.functional.pooling_fractional",
+                                    "numgrad.nn.modules.pooling_fractional"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib
@@ -325,3 +327,78 @@ def test_on_cuda_tensors_as_on_the_cpu(case):
         results[device] = [o.detach().cpu() for o in outs] + [x.grad.cpu() for x in xs]
     for cpu, gpu in zip(results["cpu"], results["cuda"]):
         assert_close(gpu, cpu, 1e-9, 1e-10)
+
+
+FRACTIONAL = [
+    (2, (2, 3, 9, 11), (2, 3), dict(output_size=(4, 5))),
+    (2, (3, 10, 7), 3, dict(output_ratio=(0.6, 0.5))),
+    (3, (2, 2, 6, 7, 9), (2, 3, 2), dict(output_size=(3, 4, 5))),
+    (3, (2, 5, 8, 6), 2, dict(output_ratio=(0.5, 0.7, 0.6))),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", FRACTIONAL, ids=[f"{c[0]}d-{i}" for i, c in enumerate(FRACTIONAL)])
+def test_fractional_max_pool_matches_torch_given_the_samples(case, dtype):
+    """The same _random_samples give PyTorch's windows (its interval rule runs in the input's precision)."""
+    dims, shape, kernel, kwargs = case
+    batch = 1 if len(shape) == dims + 1 else shape[0]
+    samples = RNG.random((batch, shape[-dims - 1], dims)).astype(dtype)
+
+    def call(lib, x):
+        return getattr(lib.nn.functional, f"fractional_max_pool{dims}d")(
+            x, kernel, return_indices=True, _random_samples=lib.tensor(samples), **kwargs)
+    _run_both(call, [shape], dtype)
+
+
+def test_fractional_max_pool_samples_come_from_numgrads_generator():
+    x = ng.tensor(RNG.standard_normal((2, 3, 9, 8)), requires_grad=True)
+    layer = ng.nn.FractionalMaxPool2d(2, output_ratio=0.5, return_indices=True)
+    ng.manual_seed(7)
+    first, first_idx = layer(x)
+    ng.manual_seed(7)
+    again, again_idx = layer(x)
+    assert np.array_equal(first_idx.numpy(), again_idx.numpy()) and first.shape == (2, 3, 4, 4)
+    assert_close(first, again)
+    y = ng.tensor(RNG.standard_normal((1, 4, 3, 5)), requires_grad=True)
+    assert ng.autograd.gradcheck(lambda y: ng.nn.functional.fractional_max_pool3d(
+        y, 2, (2, 1, 2), _random_samples=ng.tensor([[[0.3, 0.6, 0.9]]], dtype=ng.float64)), (y,))
+
+
+def test_fractional_max_pool_layers_and_errors_match_torch():
+    samples = torch.rand(1, 2, 3)
+    for lib in (torch, ng):
+        assert repr(lib.nn.FractionalMaxPool3d(2, output_size=3)) == "FractionalMaxPool3d()"
+        layer = lib.nn.FractionalMaxPool3d(2, output_size=(2, 2, 3), _random_samples=lib.tensor(samples.numpy()))
+        assert list(layer.state_dict()) == ["_random_samples"]
+        assert list(lib.nn.FractionalMaxPool2d(2, output_size=3).state_dict()) == []
+    cases = [
+        (lambda lib: lib.nn.FractionalMaxPool2d(2, output_ratio=1.5), ValueError,
+         r"output_ratio must be between 0 and 1 \(got 1.5\)"),
+        (lambda lib: lib.nn.FractionalMaxPool3d(2), ValueError,
+         "FractionalMaxPool3d requires specifying either an output size, or a pooling ratio"),
+        (lambda lib: lib.nn.FractionalMaxPool2d(2, output_size=2, output_ratio=0.5), ValueError,
+         "only one of output_size and output_ratio may be specified"),
+        (lambda lib: lib.nn.functional.fractional_max_pool2d(lib.ones(1, 2, 5, 6), 2), ValueError,
+         "fractional_max_pool2d requires specifying either an output_size or an output_ratio"),
+        (lambda lib: lib.nn.functional.fractional_max_pool2d(lib.ones(1, 2, 5, 6), 3, output_size=4), RuntimeError,
+         r"fractional_max_pool2d\(\): pool height 3 too large relative to input height 5"),
+        (lambda lib: lib.nn.functional.fractional_max_pool3d(lib.ones(1, 2, 3, 4, 5), 2, output_size=(2, 3, 4)),
+         RuntimeError, r"fractional_max_pool3d_out\(\): pool time 2 too large relative to input time 3"),
+        (lambda lib: lib.nn.functional.fractional_max_pool2d(lib.ones(1, 2, 5, 6), 2, output_size=3,
+                                                             _random_samples=lib.ones(1, 2, 3)), RuntimeError,
+         r"Expect _random_samples.size\(2\) equals to 2; got 3."),
+        (lambda lib: lib.nn.functional.fractional_max_pool2d(lib.ones(1, 2, 5, 6), 2, output_size=3,
+                                                             _random_samples=lib.ones(1, 3, 2)), RuntimeError,
+         r"Expect _random_samples.size\(1\) equals to input channel size."),
+        (lambda lib: lib.nn.functional.fractional_max_pool2d(lib.ones(1, 2, 5, 6), 2, output_size=3,
+                                                             _random_samples=lib.ones(2, 2)), RuntimeError,
+         "Expect _random_samples to have 3 dimensions, got 2"),
+        (lambda lib: lib.nn.functional.fractional_max_pool2d(lib.ones(1, 2, 5, 6), 2, output_size=3,
+                                                             _random_samples=lib.ones(1, 2, 2, dtype=lib.float64)),
+         RuntimeError, "Expect _random_samples to have the same dtype as input"),
+    ]
+    for call, error, pattern in cases:
+        for lib in (torch, ng):
+            with pytest.raises(error, match=pattern):
+                call(lib)
