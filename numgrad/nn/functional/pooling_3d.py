@@ -7,7 +7,8 @@ and CUDA): the ``(H, W)`` window over ``(N, C * D, H, W)``, then the depth windo
 pass keeps the first of equal values), which is the one PyTorch picks; averages compose because every divisor
 PyTorch uses (window size with or without padding, clipped at the borders) is a product of one factor per
 dimension. Indices compose as ``d * H * W + (the (H, W) pass's index at that d)``. Both passes are
-differentiable Functions, so gradients and double backward come from them.
+differentiable Functions, so gradients and double backward come from them. Adaptive max pooling with unequal
+bins gathers each bin instead (``_windows.max_over_windows``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from ...ops.elementwise_functions import abs as _abs
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _check_float, _check_tensor
 from .pooling import _pool_out, adaptive_avg_pool2d, avg_pool2d, max_pool2d
-from .pooling_more import _adaptive_max_2d, _adaptive_sizes, _lp_finish
+from ._windows import adaptive_bins, max_over_windows
+from .pooling_more import _adaptive_sizes, _lp_finish
 
 __all__ = [
     "max_pool3d", "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
@@ -202,9 +204,8 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
 
 
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
-    """Max pooling of the last three dimensions to ``output_size`` bins (``None`` keeps that size).
-
-    ``return_indices=True`` needs each input size to be a multiple of its output size (equal bins).
+    """Max pooling of the last three dimensions to ``output_size`` bins (``None`` keeps that size), with PyTorch's
+    bins.
 
     >>> import numgrad as ng
     >>> ng.nn.functional.adaptive_max_pool3d(ng.arange(8.).reshape(1, 2, 2, 2), 1)
@@ -218,18 +219,19 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
     if unbatched:
         x = x.unsqueeze(0)
     n, c, d, h, w = x.shape
-    if return_indices and (d % od or h % oh or w % ow):
-        raise NotImplementedError(
-            f"{op}: return_indices=True is supported by numgrad only when each input size ({d}, {h}, {w}) is a "
-            f"multiple of the output size ({od}, {oh}, {ow})")
-    planes = _adaptive_max_2d(x.reshape(n, c * d, h, w), (oh, ow), return_indices, op)
-    planes, plane_idx = planes if return_indices else (planes, None)
-    out = _adaptive_max_2d(planes.reshape(n, c, d, oh * ow), (od, oh * ow), return_indices, op)
-    out, depth_idx = out if return_indices else (out, None)
-    out = out.reshape(n, c, od, oh, ow)
+    if d % od or h % oh or w % ow:
+        bins = [adaptive_bins(size, o) for size, o in ((d, od), (h, oh), (w, ow))]
+        out, idx = max_over_windows(x, *zip(*bins))
+    else:
+        # equal bins: two passes of the max_pool2d kernel
+        kernel = (d // od, h // oh, w // ow)
+        planes, plane_idx = max_pool2d(x.reshape(n, c * d, h, w), kernel[1:], kernel[1:], return_indices=True)
+        out, depth_idx = max_pool2d(planes.reshape(n, c, d, oh * ow), (kernel[0], 1), (kernel[0], 1),
+                                    return_indices=True)
+        out = out.reshape(n, c, od, oh, ow)
+        idx = _compose_indices(plane_idx, depth_idx, n, c, d, h * w) if return_indices else None
     if not return_indices:
         return out.squeeze(0) if unbatched else out
-    idx = _compose_indices(plane_idx, depth_idx, n, c, d, h * w)
     return (out.squeeze(0), idx.squeeze(0)) if unbatched else (out, idx)
 
 

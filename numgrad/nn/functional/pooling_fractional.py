@@ -3,21 +3,20 @@
 
 Each ``(N, C)`` plane gets its own pseudo-random window starts from one sample in ``[0, 1)`` per spatial
 dimension (``_random_samples``, drawn from numgrad's generator when not given), with PyTorch's interval rule
-computed in the input's precision, so the same samples give PyTorch's windows. The windows are gathered into a
-``(N, C, outputs, window)`` tensor and reduced by ``max`` over the last axis: gradients route to each maximum
-through ``gather``'s and ``max``'s own rules, on any device.
+computed in the input's precision, so the same samples give PyTorch's windows; ``_windows.max_over_windows``
+takes their maxima.
 """
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Optional
 
 import numpy as np
 
-from ...creation import rand, tensor
+from ...creation import rand
 from ...tensor import Tensor
 from ._arguments import _check_float, _check_tensor
+from ._windows import max_over_windows
 
 __all__ = ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
            "fractional_max_pool3d_with_indices"]
@@ -102,26 +101,10 @@ def _fractional_max_pool(input: Tensor, kernel_size, output_size, output_ratio, 
     else:
         _check_samples(_random_samples, x, dims)
     samples = _random_samples.detach().cpu().numpy()[:n_img]
-    # flat input position of every (output cell, window offset) pair, per plane
-    strides = [math.prod(spatial[i + 1:]) for i in range(dims)]
-    flat = np.zeros((n_img, channels) + outs + kernel, dtype=np.int64)
-    for i in range(dims):
-        starts = _intervals(samples[:, :, _SAMPLE_COLUMN[dims][i]], spatial[i], outs[i], kernel[i])
-        shape = [n_img, channels] + [1] * (2 * dims)
-        shape[2 + i] = outs[i]
-        offsets_shape = [1] * (2 + 2 * dims)
-        offsets_shape[2 + dims + i] = kernel[i]
-        flat += (starts.reshape(shape) + np.arange(kernel[i]).reshape(offsets_shape)) * strides[i]
-    cells, window = math.prod(outs), math.prod(kernel)
-    positions = tensor(flat.reshape(n_img, channels, cells * window), device=x.device)
-    planes = x.reshape(n_img, channels, math.prod(spatial))
-    windows = planes.gather(2, positions).reshape(n_img, channels, cells, window)
-    values, best = windows.max(-1)
-    out = values.reshape((n_img, channels) + outs)
+    starts = [_intervals(samples[:, :, _SAMPLE_COLUMN[dims][i]], spatial[i], outs[i], kernel[i]) for i in range(dims)]
+    out, indices = max_over_windows(x, starts, kernel, kernel)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
-    indices = positions.reshape(n_img, channels, cells, window).gather(3, best.unsqueeze(-1))
-    indices = indices.reshape((n_img, channels) + outs)
     return (out.squeeze(0), indices.squeeze(0)) if unbatched else (out, indices)
 
 
