@@ -306,6 +306,8 @@ CUDA_CASES = [
     ("avg_pool3d", lambda F, x: F.avg_pool3d(x, 2, padding=1), [(1, 1, 2, 2, 2)]),
     ("adaptive_max_pool3d", lambda F, x: F.adaptive_max_pool3d(x, (1, 1, 2), return_indices=True), [(1, 1, 2, 2, 4)]),
     ("max_unpool3d", lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2), [(1, 1, 2, 2, 4)]),
+    ("adaptive_max_pool3d_unequal_bins", lambda F, x: F.adaptive_max_pool3d(x, (1, 2, 2), return_indices=True),
+     [(1, 1, 2, 3, 3)]),
 ]
 
 
