@@ -90,7 +90,7 @@ def _reset_conv(weight, bias) -> None:
 
 
 class _ConvNd(Module):
-    """The shared constructor of the 1-D and transposed layers (Conv2d keeps its own)."""
+    """The shared constructor of the 1-D, 3-D and transposed layers (Conv2d keeps its own)."""
 
     _dims = 1
     _transposed = False
