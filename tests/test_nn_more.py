@@ -381,8 +381,11 @@ def test_parameter_containers():
         F.max_pool1d(ng.ones(7), 2)
     with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[3\], expected input with shape \[\*, 3\]"):
         F.rms_norm(ng.ones(2, 4), (3,))
-    with pytest.raises(NotImplementedError, match="return_indices=True is supported by numgrad only when"):
-        F.adaptive_max_pool2d(ng.ones(1, 5, 5), 2, return_indices=True)
+    # unequal bins return PyTorch's indices too (tests/test_nn3d.py checks values and gradients)
+    x = np.arange(25.0).reshape(1, 5, 5)[..., ::-1].copy()
+    out, idx = F.adaptive_max_pool2d(ng.tensor(x), 2, return_indices=True)
+    ref, ref_idx = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), 2, return_indices=True)
+    assert np.array_equal(idx.numpy(), ref_idx.numpy()) and np.array_equal(out.numpy(), ref.numpy())
 
 
 def test_random_and_deprecated_functions():

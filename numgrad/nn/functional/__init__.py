@@ -104,3 +104,16 @@ from .ctc import ctc_loss
 __all__ += ["ctc_loss"]
 from .grid import affine_grid, grid_sample
 __all__ += ["affine_grid", "grid_sample"]
+
+# the 3-D family (conv_more, pooling_3d), max unpooling and fractional max pooling
+from .conv_more import conv3d, conv_transpose3d  # noqa: E402
+from .pooling_3d import adaptive_avg_pool3d, adaptive_max_pool3d, adaptive_max_pool3d_with_indices  # noqa: E402
+from .pooling_3d import avg_pool3d, lp_pool3d, max_pool3d, max_pool3d_with_indices  # noqa: E402
+from .unpooling import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: E402
+from .pooling_fractional import fractional_max_pool2d, fractional_max_pool2d_with_indices  # noqa: E402
+from .pooling_fractional import fractional_max_pool3d, fractional_max_pool3d_with_indices  # noqa: E402
+
+__all__ += ["conv3d", "conv_transpose3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+            "adaptive_max_pool3d_with_indices", "avg_pool3d", "lp_pool3d", "max_pool3d", "max_pool3d_with_indices",
+            "max_unpool1d", "max_unpool2d", "max_unpool3d", "fractional_max_pool2d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d", "fractional_max_pool3d_with_indices"]

@@ -3,17 +3,17 @@ adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d (and their ``_with
 
 The 1-D poolings run the 2-D Numba kernels on a length-1 height (``(N, C, L) -> (N, C, 1, L)``), so they share
 their forward and backward kernels. Adaptive max pooling uses ``max_pool2d`` when every bin has the same size
-(the input size is a multiple of the output size) and otherwise takes the max of each of PyTorch's bins
-(``floor(i * n / out)`` to ``ceil((i + 1) * n / out)``) with differentiable slicing and reductions.
+(the input size is a multiple of the output size) and otherwise gathers each of PyTorch's bins
+(``floor(i * n / out)`` to ``ceil((i + 1) * n / out)``) and takes its maximum (``_windows.max_over_windows``).
 Power-average pooling (``lp_pool1d/2d``) is PyTorch's composition over average pooling.
 """
 from __future__ import annotations
 
 from ...ops.elementwise_functions import abs as _abs
 from ...ops.elementwise_functions import relu, sign
-from ...ops.shape import stack
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _check_float
+from ._windows import adaptive_bins, max_over_windows
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
@@ -95,10 +95,6 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return adaptive_avg_pool2d(_as_planes(input, "adaptive_avg_pool1d"), (1, size)).squeeze(-2)
 
 
-def _bins(n: int, out: int):
-    return [((i * n) // out, -((-(i + 1) * n) // out)) for i in range(out)]
-
-
 def _adaptive_max_2d(x: Tensor, sizes, return_indices: bool, op: str):
     h, w = x.shape[-2], x.shape[-1]
     oh, ow = sizes
@@ -106,16 +102,13 @@ def _adaptive_max_2d(x: Tensor, sizes, return_indices: bool, op: str):
         # equal bins: one max_pool2d kernel (with the plane-flat indices PyTorch returns)
         kernel = (h // oh, w // ow)
         return max_pool2d(x, kernel, kernel, return_indices=return_indices)
-    if return_indices:
-        raise NotImplementedError(
-            f"{op}: return_indices=True is supported by numgrad only when each input size ({h}, {w}) is a multiple "
-            f"of the output size ({oh}, {ow})"
-        )
-    rows = []
-    for r0, r1 in _bins(h, oh):
-        cells = [x[..., r0:r1, c0:c1].amax(dim=(-2, -1)) for c0, c1 in _bins(w, ow)]
-        rows.append(stack(cells, -1))
-    return stack(rows, -2)
+    unbatched = x.ndim == 3
+    planes = x.unsqueeze(0) if unbatched else x
+    (h0, hn, hk), (w0, wn, wk) = adaptive_bins(h, oh), adaptive_bins(w, ow)
+    out, idx = max_over_windows(planes, (h0, w0), (hn, wn), (hk, wk))
+    if unbatched:
+        out, idx = out.squeeze(0), idx.squeeze(0)
+    return (out, idx) if return_indices else out
 
 
 def _adaptive_sizes(output_size, x: Tensor, n: int, op: str):

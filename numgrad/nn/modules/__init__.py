@@ -115,3 +115,15 @@ from .sparse_more import EmbeddingBag
 __all__ += ["EmbeddingBag"]
 from .loss_ctc import CTCLoss
 __all__ += ["CTCLoss"]
+
+# the 3-D family, max unpooling and fractional max pooling
+from .conv import Conv3d, ConvTranspose3d  # noqa: E402
+from .batchnorm import BatchNorm3d  # noqa: E402
+from .instancenorm import InstanceNorm3d  # noqa: E402
+from .pooling_3d import AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, LPPool3d, MaxPool3d  # noqa: E402
+from .pooling_3d import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d  # noqa: E402
+from .pooling_fractional import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: E402
+
+__all__ += ["Conv3d", "ConvTranspose3d", "BatchNorm3d", "InstanceNorm3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d",
+            "AvgPool3d", "LPPool3d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d",
+            "FractionalMaxPool3d"]

@@ -101,3 +101,17 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _expected_dims = (4,)
+
+
+__all__ += ["BatchNorm3d"]
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization over ``(N, C, D, H, W)`` input.
+
+    >>> import numgrad as ng
+    >>> ng.nn.BatchNorm3d(3)(ng.randn(2, 3, 2, 4, 4)).shape
+    (2, 3, 2, 4, 4)
+    """
+
+    _expected_dims = (5,)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence, Tuple
 
+from ...ops.shape import pad
 from ...tensor import Tensor
 from .. import init
 from ..functional.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ..functional.conv_more import conv3d, conv_transpose3d
 from .module import Module
-from .utils import _empty, _pair
+from .utils import _empty, _pair, _triple
 
 __all__ = ["Conv2d"]
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
@@ -62,7 +64,7 @@ class Conv2d(Module):
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -88,7 +90,7 @@ def _reset_conv(weight, bias) -> None:
 
 
 class _ConvNd(Module):
-    """The shared constructor of the 1-D and transposed layers (Conv2d keeps its own)."""
+    """The shared constructor of the 1-D, 3-D and transposed layers (Conv2d keeps its own)."""
 
     _dims = 1
     _transposed = False
@@ -104,7 +106,7 @@ class _ConvNd(Module):
             raise ValueError("out_channels must be divisible by groups")
         if padding_mode != "zeros":
             raise ValueError(f"{type(self).__name__}: padding_mode '{padding_mode}' is not supported (only 'zeros')")
-        tup = _single if self._dims == 1 else _pair
+        tup = {1: _single, 2: _pair, 3: _triple}[self._dims]
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = tup(kernel_size)
         self.stride = tup(stride)
@@ -132,7 +134,7 @@ class _ConvNd(Module):
         zero = (0,) * self._dims
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != zero:
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             s += f", dilation={self.dilation}"
         if self.output_padding != zero:
@@ -194,6 +196,8 @@ class _ConvTransposeNd(_ConvNd):
         if isinstance(padding, str):
             raise ValueError(f"{type(self).__name__}: string padding ('{padding}') is not supported for transposed "
                              "convolutions")
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, dtype=dtype)
 
@@ -239,4 +243,81 @@ class ConvTranspose2d(_ConvTransposeNd):
     def forward(self, input: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
         output_padding = self._output_padding(input, output_size)
         return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                self.groups, self.dilation)
+
+
+__all__ += ["Conv3d", "ConvTranspose3d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution layer over ``(N, C, D, H, W)``; weight ``(out_channels, in_channels // groups, kD, kH, kW)``.
+    ``padding_mode`` ``'reflect'``, ``'replicate'`` or ``'circular'`` pads the input with ``F.pad`` first, as
+    PyTorch does.
+
+    >>> import numgrad as ng
+    >>> ng.nn.Conv3d(2, 4, 3, padding=1)(ng.ones(1, 2, 4, 5, 5)).shape
+    (1, 4, 4, 5, 5)
+    """
+
+    _dims = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {set(_PADDING_MODES)}, but got padding_mode="
+                             f"'{padding_mode}'")
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in _triple(stride)):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, "zeros",
+                         dtype=dtype)
+        self.padding_mode = padding_mode
+
+    def _reversed_padding_repeated_twice(self) -> List[int]:
+        """F.pad's argument for the non-zero padding modes: last dimension first, (left, right) per dimension."""
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+        elif self.padding == "valid":
+            totals = [0, 0, 0]
+        else:
+            totals = [2 * p for p in self.padding]
+        pads: List[int] = []
+        for total in reversed(totals):
+            pads += [total // 2, total - total // 2]
+        return pads
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":
+            padded = pad(input, self._reversed_padding_repeated_twice(), mode=self.padding_mode)
+            return conv3d(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.padding_mode == "zeros" else s + f", padding_mode={self.padding_mode}"
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution layer; weight ``(in_channels, out_channels // groups, kD, kH, kW)``.
+
+    >>> import numgrad as ng
+    >>> ng.nn.ConvTranspose3d(2, 4, 3, stride=2)(ng.ones(1, 2, 2, 3, 3)).shape
+    (1, 4, 5, 7, 7)
+    """
+
+    _dims = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, dtype=dtype)
+
+    def forward(self, input: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
+        output_padding = self._output_padding(input, output_size)
+        return conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                                 self.groups, self.dilation)

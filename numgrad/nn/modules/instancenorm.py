@@ -39,7 +39,7 @@ class _InstanceNorm(_NormBase):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.affine}, track_running_stats={self.track_running_stats}")
 
 
 class InstanceNorm1d(_InstanceNorm):
@@ -64,3 +64,18 @@ class InstanceNorm2d(_InstanceNorm):
 
     _no_batch_dim = 3
     _expected_dims = (3, 4)
+
+
+__all__ += ["InstanceNorm3d"]
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input.
+
+    >>> import numgrad as ng
+    >>> ng.nn.InstanceNorm3d(3, affine=True)(ng.randn(2, 3, 2, 4, 4)).shape
+    (2, 3, 2, 4, 4)
+    """
+
+    _no_batch_dim = 4
+    _expected_dims = (4, 5)
