@@ -33,11 +33,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
-from numba.np.linalg import ensure_blas
-
 from ..config import FASTMATH
-
-ensure_blas()
+from .blas_library import SYMBOLS
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
@@ -47,7 +44,6 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH)
 # threads start to pay.
 PARALLEL_MIN_MACS = 1 << 21
 
-_CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
 
 
@@ -55,38 +51,41 @@ _VOIDP = ir.IntType(8).as_pointer()
 def _xxgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     """Column-major BLAS gemm ``c = alpha op(a) op(b) + beta c`` on the arrays' data pointers.
 
-    ``transa``/``transb`` are ``ord('n')`` or ``ord('t')``; leading dimensions in elements.
+    ``transa``/``transb`` are ``ord('n')`` or ``ord('t')``; leading dimensions in elements.  Calls the
+    Fortran-interface ``?gemm`` that ``blas_library`` bound to ``numgrad_sgemm``/``numgrad_dgemm`` (MKL or
+    OpenBLAS): every argument by pointer, 32-bit integers.
     """
     dtype = c.dtype
-    sig = types.intc(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    sig = types.void(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     kind = {types.float32: "s", types.float64: "d"}[dtype]
 
     def codegen(context, builder, signature, args):
         (ta, tb, m_, n_, k_, alpha_, a_, lda_, b_, ldb_, beta_, c_, ldc_) = args
-        intp = context.get_value_type(types.intp)
-        fnty = ir.FunctionType(ir.IntType(32), [_CHAR, _CHAR, _CHAR, intp, intp, intp, _VOIDP, _VOIDP, intp,
-                                                _VOIDP, intp, _VOIDP, _VOIDP, intp])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        fnty = ir.FunctionType(ir.VoidType(), [_VOIDP] * 13)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, SYMBOLS[kind])
         arg_types = signature.args
 
-        def cast(value, ty, to):
-            return context.cast(builder, value, ty, to)
+        def slot(value, ty, to):
+            """A stack slot holding ``value`` cast to ``to``, as ``void*`` (Fortran passes by reference)."""
+            value = context.cast(builder, value, ty, to)
+            return builder.bitcast(cgutils.alloca_once_value(builder, value), _VOIDP)
+
+        def int_slot(value, ty, bits=32):
+            """A stack slot holding ``value`` as a ``bits``-bit integer (a char for the trans flags)."""
+            wide = context.cast(builder, value, ty, types.intp)
+            return builder.bitcast(cgutils.alloca_once_value(builder, builder.trunc(wide, ir.IntType(bits))), _VOIDP)
 
         def data(value, ty):
             return builder.bitcast(context.make_array(ty)(context, builder, value).data, _VOIDP)
 
-        alpha_slot = cgutils.alloca_once_value(builder, cast(alpha_, arg_types[5], dtype))
-        beta_slot = cgutils.alloca_once_value(builder, cast(beta_, arg_types[10], dtype))
-        return builder.call(fn, (
-            ir.Constant(_CHAR, ord(kind)),
-            builder.trunc(cast(ta, arg_types[0], types.intp), _CHAR),
-            builder.trunc(cast(tb, arg_types[1], types.intp), _CHAR),
-            cast(m_, arg_types[2], types.intp), cast(n_, arg_types[3], types.intp),
-            cast(k_, arg_types[4], types.intp),
-            builder.bitcast(alpha_slot, _VOIDP), data(a_, arg_types[6]), cast(lda_, arg_types[7], types.intp),
-            data(b_, arg_types[8]), cast(ldb_, arg_types[9], types.intp),
-            builder.bitcast(beta_slot, _VOIDP), data(c_, arg_types[11]), cast(ldc_, arg_types[12], types.intp),
+        builder.call(fn, (
+            int_slot(ta, arg_types[0], 8), int_slot(tb, arg_types[1], 8),
+            int_slot(m_, arg_types[2]), int_slot(n_, arg_types[3]), int_slot(k_, arg_types[4]),
+            slot(alpha_, arg_types[5], dtype), data(a_, arg_types[6]), int_slot(lda_, arg_types[7]),
+            data(b_, arg_types[8]), int_slot(ldb_, arg_types[9]),
+            slot(beta_, arg_types[10], dtype), data(c_, arg_types[11]), int_slot(ldc_, arg_types[12]),
         ))
+        return context.get_dummy_value()
 
     return sig, codegen
 
