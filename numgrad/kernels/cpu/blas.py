@@ -2,14 +2,15 @@
 
 Why not ``np.dot``: Numba's ``np.dot(a, b, out)`` takes only whole C- or
 F-contiguous matrices, so it cannot write a column block ``out[:, lo:hi]``,
-accumulate (``beta = 1``) or scale.  ``gemm`` below calls the same BLAS entry
-point Numba's ``np.dot`` lowers to (``numba_xxgemm`` in Numba's helper
-library, which forwards to SciPy's OpenBLAS) with explicit leading dimensions.
+accumulate (``beta = 1``) or scale.  ``gemm`` below calls the Fortran-interface
+``?gemm`` of the library ``blas_library`` binds (Intel MKL when its wheel is
+installed, else SciPy's OpenBLAS, the library Numba's ``np.dot`` calls) with
+explicit leading dimensions.
 
 Why split a gemm ourselves: OpenBLAS's own threads busy-wait after every call,
 and on a 2-core machine they then steal the core a Numba-parallel kernel
 needs (measured: an MLP step 1.7x *slower* with ``OPENBLAS_NUM_THREADS=2``),
-so numgrad runs OpenBLAS single-threaded (``numgrad/config.py``).
+so numgrad runs OpenBLAS single-threaded (``numgrad/config.py``), and MKL sequential.
 ``gemm_parallel`` gives big products both cores anyway by running one
 single-threaded gemm per column (or row) block inside a ``prange`` over
 Numba's own thread pool: one pool, no oversubscription, no spinning.

@@ -87,8 +87,17 @@ def _load_mkl(path: str) -> tuple:
     buffer = ctypes.create_string_buffer(256)
     lib.MKL_Get_Version_String(buffer, len(buffer))
     version = buffer.value.decode(errors="replace").strip()
-    addresses = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in ("sgemm_", "dgemm_")]
-    return (version, *addresses, lib)
+    return (version, _function_address(lib, "sgemm"), _function_address(lib, "dgemm"), lib)
+
+
+def _function_address(lib: ctypes.CDLL, name: str) -> int:
+    """Address of a Fortran BLAS function: ``name_`` on Linux, ``name`` or ``NAME`` in Windows DLLs."""
+    for symbol in (name + "_", name, name.upper()):
+        try:
+            return ctypes.cast(getattr(lib, symbol), ctypes.c_void_p).value
+        except AttributeError:
+            continue
+    raise AttributeError(f"{lib._name} has no {name}_ / {name} / {name.upper()} function")
 
 
 def _scipy_openblas() -> tuple:
