@@ -48,6 +48,7 @@ SYMBOLS = {"s": "numgrad_sgemm", "d": "numgrad_dgemm"}
 _MKL_THREADING_SEQUENTIAL = 1
 _MKL_INTERFACE_LP64 = 0  # 32-bit integers: the Fortran interface the intrinsic calls
 _MKL_CBWR_AUTO = 2
+_MKL_DOMAIN_BLAS = 1
 
 
 def mkl_library_path() -> str | None:
@@ -79,7 +80,11 @@ def _load_mkl(path: str) -> tuple:
     lib = ctypes.CDLL(path)
     # the threading and interface layers must be chosen before any other MKL call
     lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
-    lib.MKL_Set_Threading_Layer(_MKL_THREADING_SEQUENTIAL)
+    if lib.MKL_Set_Threading_Layer(_MKL_THREADING_SEQUENTIAL) != _MKL_THREADING_SEQUENTIAL:
+        # this MKL was already in use (loaded by another library) with threads: one thread for BLAS,
+        # as numgrad asks of OpenBLAS (OPENBLAS_NUM_THREADS=1)
+        lib.MKL_Domain_Set_Num_Threads.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.MKL_Domain_Set_Num_Threads(1, _MKL_DOMAIN_BLAS)
     lib.MKL_Set_Interface_Layer.argtypes = [ctypes.c_int]
     lib.MKL_Set_Interface_Layer(_MKL_INTERFACE_LP64)
     lib.MKL_CBWR_Set.argtypes = [ctypes.c_int]
