@@ -7,6 +7,8 @@ empty shapes.
 """
 from __future__ import annotations
 
+import doctest
+import importlib
 import os
 import subprocess
 import sys
@@ -128,3 +130,10 @@ def test_asking_for_mkl_without_its_wheel_says_what_to_install(monkeypatch):
     monkeypatch.setattr(blas_library, "mkl_library_path", lambda: None)
     with pytest.raises(ImportError, match=r"pip install 'numgrad-engine\[mkl\]'"):
         blas_library._bind()
+
+
+@pytest.mark.parametrize("module", ["numgrad.kernels.cpu.blas_library", "numgrad.backends.mkl",
+                                    "numgrad.kernels.cpu.blas", "numgrad.kernels.cpu.matmul"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -228,7 +228,7 @@ def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool 
     ``a``/``b`` may be transposes or blocks of bigger arrays; ``out`` must be row-major with unit column stride.
 
     >>> import numpy as np
-    >>> matmul_into(np.eye(2), np.full((2, 2), 3.0), np.empty((2, 2)))[1, 1]
+    >>> float(matmul_into(np.eye(2), np.full((2, 2), 3.0), np.empty((2, 2)))[1, 1])
     3.0
     """
     parts = gemm_parts(a.shape[0], b.shape[1], a.shape[1])
