@@ -137,3 +137,11 @@ def test_asking_for_mkl_without_its_wheel_says_what_to_install(monkeypatch):
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_row_stride_beyond_the_32_bit_interface_is_refused_not_truncated():
+    base = np.zeros(4, np.float32)
+    # a 2x2 view whose rows lie 2**31 elements apart: never read, the check comes first
+    huge = np.lib.stride_tricks.as_strided(base, shape=(2, 2), strides=(4 * 2**31, 4))
+    with pytest.raises(ValueError, match=r"exceeds 2\*\*31 - 1 elements"):
+        blas.gemm(huge, np.ones((2, 2), np.float32), np.empty((2, 2), np.float32), 1.0, 0.0)

@@ -46,6 +46,8 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH)
 PARALLEL_MIN_MACS = 1 << 21
 
 _VOIDP = ir.IntType(8).as_pointer()
+# the Fortran BLAS interface (LP64) takes 32-bit integers
+_INT32_MAX = 2**31 - 1
 
 
 @intrinsic
@@ -157,6 +159,9 @@ def _gemm(a, b, c, alpha, beta):
         b = np.ascontiguousarray(b)
         b_row, ldb = True, n
     ldc = c.strides[0] // c.itemsize if m > 1 else max(n, 1)
+    if max(m, n, k, lda, ldb, ldc) > _INT32_MAX:
+        raise ValueError("matmul: a dimension or row stride exceeds 2**31 - 1 elements, the limit of the "
+                         "32-bit BLAS interface numgrad calls; split the product into smaller blocks")
     # row-major c = a b is column-major c^T = b^T a^T: BLAS sees b first
     _xxgemm(ord("n") if b_row else ord("t"), ord("n") if a_row else ord("t"),
             n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
