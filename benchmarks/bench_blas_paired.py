@@ -9,6 +9,8 @@ numgrad's split (one sequential gemm per column/row block in a ``prange``)
 runs for each library.  Also timed: numgrad's own ``blas.matmul_into`` from
 Python (OpenBLAS here: ``NUMGRAD_BLAS=openblas`` is set before import) and
 ``torch.mm(out=)``.  Needs the ``mkl`` and ``scipy-openblas32`` wheels and torch.
+``CBWR=1`` in the environment runs MKL with its reproducibility mode off
+(numgrad sets 2, ``MKL_CBWR_AUTO``).
 
 Run: ``python -m benchmarks.bench_blas_paired --threads 1 --rounds 15 --json out.json``
 """
