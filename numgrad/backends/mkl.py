@@ -1,24 +1,32 @@
-"""``numgrad.backends.mkl``: whether the BLAS numgrad's matmuls call is Intel MKL.
+"""``numgrad.backends.mkl``: whether numgrad's matrix products call Intel MKL.
 
-numgrad's CPU matmul calls the BLAS that Numba finds through SciPy (usually OpenBLAS).
+numgrad's CPU gemm calls MKL when the ``mkl`` wheel is installed
+(``pip install 'numgrad-engine[mkl]'``) and OpenBLAS (SciPy's) otherwise;
+``NUMGRAD_BLAS=mkl|openblas|auto`` chooses before ``import numgrad``.
 
 >>> isinstance(is_available(), bool)
 True
 """
 from __future__ import annotations
 
-__all__ = ["is_available"]
+from ..kernels.cpu.blas_library import active_blas, blas_version
+
+__all__ = ["is_available", "blas_library", "blas_version"]
 
 
 def is_available() -> bool:
-    """True only when SciPy's BLAS, which numgrad's matmul kernels call, is MKL.
+    """True when numgrad's matmul, linear, conv and RNN products run on Intel MKL in this process.
 
     >>> isinstance(is_available(), bool)
     True
     """
-    try:
-        import scipy  # numba's BLAS bindings come from SciPy: its build config names the library
-        blas = scipy.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    except Exception:  # noqa: BLE001 - no SciPy or no build info: then no MKL is known to be in use
-        return False
-    return "mkl" in str(blas.get("name", "")).lower()
+    return active_blas() == "mkl"
+
+
+def blas_library() -> str:
+    """``'mkl'`` or ``'openblas'``: the BLAS numgrad's matrix products call (``blas_version()`` has its version).
+
+    >>> blas_library() in ("mkl", "openblas")
+    True
+    """
+    return active_blas()

@@ -2,14 +2,15 @@
 
 Why not ``np.dot``: Numba's ``np.dot(a, b, out)`` takes only whole C- or
 F-contiguous matrices, so it cannot write a column block ``out[:, lo:hi]``,
-accumulate (``beta = 1``) or scale.  ``gemm`` below calls the same BLAS entry
-point Numba's ``np.dot`` lowers to (``numba_xxgemm`` in Numba's helper
-library, which forwards to SciPy's OpenBLAS) with explicit leading dimensions.
+accumulate (``beta = 1``) or scale.  ``gemm`` below calls the Fortran-interface
+``?gemm`` of the library ``blas_library`` binds (Intel MKL when its wheel is
+installed, else SciPy's OpenBLAS, the library Numba's ``np.dot`` calls) with
+explicit leading dimensions.
 
 Why split a gemm ourselves: OpenBLAS's own threads busy-wait after every call,
 and on a 2-core machine they then steal the core a Numba-parallel kernel
 needs (measured: an MLP step 1.7x *slower* with ``OPENBLAS_NUM_THREADS=2``),
-so numgrad runs OpenBLAS single-threaded (``numgrad/config.py``).
+so numgrad runs OpenBLAS single-threaded (``numgrad/config.py``), and MKL sequential.
 ``gemm_parallel`` gives big products both cores anyway by running one
 single-threaded gemm per column (or row) block inside a ``prange`` over
 Numba's own thread pool: one pool, no oversubscription, no spinning.
@@ -33,11 +34,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
-from numba.np.linalg import ensure_blas
-
 from ..config import FASTMATH
-
-ensure_blas()
+from .blas_library import SYMBOLS
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
@@ -47,46 +45,50 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH)
 # threads start to pay.
 PARALLEL_MIN_MACS = 1 << 21
 
-_CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
+# the Fortran BLAS interface (LP64) takes 32-bit integers
+_INT32_MAX = 2**31 - 1
 
 
 @intrinsic
 def _xxgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     """Column-major BLAS gemm ``c = alpha op(a) op(b) + beta c`` on the arrays' data pointers.
 
-    ``transa``/``transb`` are ``ord('n')`` or ``ord('t')``; leading dimensions in elements.
+    ``transa``/``transb`` are ``ord('n')`` or ``ord('t')``; leading dimensions in elements.  Calls the
+    Fortran-interface ``?gemm`` that ``blas_library`` bound to ``numgrad_sgemm``/``numgrad_dgemm`` (MKL or
+    OpenBLAS): every argument by pointer, 32-bit integers.
     """
     dtype = c.dtype
-    sig = types.intc(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    sig = types.void(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     kind = {types.float32: "s", types.float64: "d"}[dtype]
 
     def codegen(context, builder, signature, args):
         (ta, tb, m_, n_, k_, alpha_, a_, lda_, b_, ldb_, beta_, c_, ldc_) = args
-        intp = context.get_value_type(types.intp)
-        fnty = ir.FunctionType(ir.IntType(32), [_CHAR, _CHAR, _CHAR, intp, intp, intp, _VOIDP, _VOIDP, intp,
-                                                _VOIDP, intp, _VOIDP, _VOIDP, intp])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        fnty = ir.FunctionType(ir.VoidType(), [_VOIDP] * 13)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, SYMBOLS[kind])
         arg_types = signature.args
 
-        def cast(value, ty, to):
-            return context.cast(builder, value, ty, to)
+        def slot(value, ty, to):
+            """A stack slot holding ``value`` cast to ``to``, as ``void*`` (Fortran passes by reference)."""
+            value = context.cast(builder, value, ty, to)
+            return builder.bitcast(cgutils.alloca_once_value(builder, value), _VOIDP)
+
+        def int_slot(value, ty, bits=32):
+            """A stack slot holding ``value`` as a ``bits``-bit integer (a char for the trans flags)."""
+            wide = context.cast(builder, value, ty, types.intp)
+            return builder.bitcast(cgutils.alloca_once_value(builder, builder.trunc(wide, ir.IntType(bits))), _VOIDP)
 
         def data(value, ty):
             return builder.bitcast(context.make_array(ty)(context, builder, value).data, _VOIDP)
 
-        alpha_slot = cgutils.alloca_once_value(builder, cast(alpha_, arg_types[5], dtype))
-        beta_slot = cgutils.alloca_once_value(builder, cast(beta_, arg_types[10], dtype))
-        return builder.call(fn, (
-            ir.Constant(_CHAR, ord(kind)),
-            builder.trunc(cast(ta, arg_types[0], types.intp), _CHAR),
-            builder.trunc(cast(tb, arg_types[1], types.intp), _CHAR),
-            cast(m_, arg_types[2], types.intp), cast(n_, arg_types[3], types.intp),
-            cast(k_, arg_types[4], types.intp),
-            builder.bitcast(alpha_slot, _VOIDP), data(a_, arg_types[6]), cast(lda_, arg_types[7], types.intp),
-            data(b_, arg_types[8]), cast(ldb_, arg_types[9], types.intp),
-            builder.bitcast(beta_slot, _VOIDP), data(c_, arg_types[11]), cast(ldc_, arg_types[12], types.intp),
+        builder.call(fn, (
+            int_slot(ta, arg_types[0], 8), int_slot(tb, arg_types[1], 8),
+            int_slot(m_, arg_types[2]), int_slot(n_, arg_types[3]), int_slot(k_, arg_types[4]),
+            slot(alpha_, arg_types[5], dtype), data(a_, arg_types[6]), int_slot(lda_, arg_types[7]),
+            data(b_, arg_types[8]), int_slot(ldb_, arg_types[9]),
+            slot(beta_, arg_types[10], dtype), data(c_, arg_types[11]), int_slot(ldc_, arg_types[12]),
         ))
+        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -157,6 +159,9 @@ def _gemm(a, b, c, alpha, beta):
         b = np.ascontiguousarray(b)
         b_row, ldb = True, n
     ldc = c.strides[0] // c.itemsize if m > 1 else max(n, 1)
+    if max(m, n, k, lda, ldb, ldc) > _INT32_MAX:
+        raise ValueError("matmul: a dimension or row stride exceeds 2**31 - 1 elements, the limit of the "
+                         "32-bit BLAS interface numgrad calls; split the product into smaller blocks")
     # row-major c = a b is column-major c^T = b^T a^T: BLAS sees b first
     _xxgemm(ord("n") if b_row else ord("t"), ord("n") if a_row else ord("t"),
             n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
@@ -228,7 +233,7 @@ def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool 
     ``a``/``b`` may be transposes or blocks of bigger arrays; ``out`` must be row-major with unit column stride.
 
     >>> import numpy as np
-    >>> matmul_into(np.eye(2), np.full((2, 2), 3.0), np.empty((2, 2)))[1, 1]
+    >>> float(matmul_into(np.eye(2), np.full((2, 2), 3.0), np.empty((2, 2)))[1, 1])
     3.0
     """
     parts = gemm_parts(a.shape[0], b.shape[1], a.shape[1])

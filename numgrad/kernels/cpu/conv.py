@@ -4,7 +4,8 @@ Layout contract: every array argument is C-contiguous (the ops layer makes it
 so) and float arrays of one call share a dtype; kernels compile once per
 (dtype, ndim) and never per shape.  Matrix products call BLAS gemm through
 ``blas.gemm`` / ``blas.gemm_parallel`` (strided blocks, accumulation, and
-large products split over Numba's threads).
+large products split over Numba's threads), on MKL or OpenBLAS
+(``blas_library``).
 
 Convolution is im2col + gemm, one image at a time: ``cols`` (C*kh*kw, OH*OW)
 holds one image's receptive fields (about 110 KB for 3x3 over 3x32x32, so it

@@ -1,11 +1,11 @@
 """Matrix-multiply kernels for the CPU.
 
-Floating-point products call BLAS through ``np.dot`` inside ``@njit`` (Numba
-binds the BLAS that SciPy ships); a plain 2-D product goes through
-``blas.matmul_into``, which splits large ones over Numba's threads.  ``np.dot`` takes C- or F-contiguous 2-D
-operands without copying, so a transposed operand (``w.T`` in ``linear``, the
-``b^T`` of a backward pass) is passed as the transpose of a C-contiguous array
-and BLAS reads it with its transpose flag.  Batched products loop over the
+Floating-point products call BLAS gemm (``blas.gemm``: MKL when installed,
+else SciPy's OpenBLAS; ``blas_library``); a plain 2-D product goes through
+``blas.matmul_into``, which splits large ones over Numba's threads.  gemm takes
+row- or column-major operands without copying, so a transposed operand (``w.T``
+in ``linear``, the ``b^T`` of a backward pass) is passed as the transpose of a
+C-contiguous array and BLAS reads it with its transpose flag.  Batched products loop over the
 batch inside one jitted function; broadcast batch dimensions are handled with
 index maps (batch ``i`` of the output reads matrix ``ia[i]`` of ``a``), so an
 operand broadcast over the batch is never copied.
@@ -25,47 +25,25 @@ from numba import njit, prange
 
 from ..config import FASTMATH, PARALLEL_THRESHOLD
 from .elementwise import contiguous as _contiguous
-from .blas import matmul_into
+from .blas import gemm, matmul_into
 
-# Numba's np.dot needs SciPy's BLAS bindings; without SciPy the loop kernel serves floats too.
+# OpenBLAS comes with SciPy (blas_library); without SciPy the loop kernel serves floats too.
 BLAS_AVAILABLE = importlib.util.find_spec("scipy") is not None
 
 # numba accepts a set (not a frozenset) of fast-math flags
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
 
-# Batched BLAS products.  The suffix says which operands hold the TRANSPOSE of
-# the matrix to multiply (``t``) as a C-contiguous stack; ``x[i].T`` is then an
-# F-contiguous matrix that BLAS reads without a copy.  Four functions instead
-# of a runtime flag because a C and an F matrix are different Numba types.
 @njit(**_OPTS)
-def bmm_blas_nn(a, b, out, ia, ib):
+def bmm_blas(a, b, out, ia, ib):
+    """Batched ``out[i] = a[ia[i]] @ b[ib[i]]`` through BLAS gemm.
+
+    ``a``/``b`` may be stacks of transposes (``np.swapaxes`` of a C-contiguous
+    stack): ``gemm`` reads either layout without a copy and every layout shares
+    one compiled specialization.
+    """
     for i in range(out.shape[0]):
-        np.dot(a[ia[i]], b[ib[i]], out[i])
-
-
-@njit(**_OPTS)
-def bmm_blas_nt(a, b, out, ia, ib):
-    for i in range(out.shape[0]):
-        np.dot(a[ia[i]], b[ib[i]].T, out[i])
-
-
-@njit(**_OPTS)
-def bmm_blas_tn(a, b, out, ia, ib):
-    for i in range(out.shape[0]):
-        np.dot(a[ia[i]].T, b[ib[i]], out[i])
-
-
-@njit(**_OPTS)
-def bmm_blas_tt(a, b, out, ia, ib):
-    for i in range(out.shape[0]):
-        np.dot(a[ia[i]].T, b[ib[i]].T, out[i])
-
-
-_BMM_BLAS = {
-    (False, False): bmm_blas_nn, (False, True): bmm_blas_nt,
-    (True, False): bmm_blas_tn, (True, True): bmm_blas_tt,
-}
+        gemm(a[ia[i]], b[ib[i]], out[i], 1.0, 0.0)
 
 
 @njit(**_OPTS)
@@ -117,19 +95,20 @@ def _matrix(arr: np.ndarray) -> np.ndarray:
     return _contiguous(arr)
 
 
-def _stack(arr: np.ndarray):
-    """(3-D C-contiguous stack, transposed) for an operand of shape (*batch, R, C).
+def _stack(arr: np.ndarray) -> np.ndarray:
+    """A 3-D stack (batch, R, C) of the matrices of an operand of shape (*batch, R, C) that gemm reads in place.
 
-    ``transposed`` means the stack holds the matrices' transposes; a copy is made
-    only when neither the array nor its last-two-axes swap is C-contiguous.
+    The stack is C-contiguous or the axis swap of a C-contiguous stack of the
+    transposes; a copy is made only when neither the array nor its
+    last-two-axes swap is C-contiguous.
     """
     rows, cols = arr.shape[-2:]
     if arr.flags.c_contiguous:
-        return arr.reshape(-1, rows, cols), False
+        return arr.reshape(-1, rows, cols)
     swapped = np.swapaxes(arr, -1, -2)
     if swapped.flags.c_contiguous:
-        return swapped.reshape(-1, cols, rows), True
-    return _contiguous(arr).reshape(-1, rows, cols), False
+        return np.swapaxes(swapped.reshape(-1, cols, rows), 1, 2)
+    return _contiguous(arr).reshape(-1, rows, cols)
 
 
 def _batch_index(batch: tuple, full: tuple) -> np.ndarray:
@@ -169,9 +148,8 @@ def matmul_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         matmul_into(_matrix(_reshape(a, (-1, k))), _matrix(b), out.reshape(-1, n))
         return out
     if use_blas:
-        a3, ta = _stack(a)
-        b3, tb = _stack(b)
-        _BMM_BLAS[(ta, tb)](a3, b3, out.reshape(-1, m, n), _batch_index(batch_a, batch), _batch_index(batch_b, batch))
+        bmm_blas(_stack(a), _stack(b), out.reshape(-1, m, n), _batch_index(batch_a, batch),
+                 _batch_index(batch_b, batch))
         return out
     a3 = _reshape(a, (-1,) + a.shape[-2:])
     b3 = _reshape(b, (-1,) + b.shape[-2:])

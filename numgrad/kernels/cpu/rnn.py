@@ -12,7 +12,7 @@ one backward), as in PyTorch's fused CUDA cells:
 
 The ``*_layer_forward`` / ``*_layer_backward`` drivers run one direction of
 one layer over a whole (packed) sequence inside Numba: per step one ``gemm``
-(``blas.py``) for ``h W_hh^T`` and the step kernel, so no Python runs
+(``blas.py``: MKL or OpenBLAS, ``blas_library``) for ``h W_hh^T`` and the step kernel, so no Python runs
 between steps.  A sequence is stored packed, time-major: step ``t`` owns
 rows ``offsets[t] : offsets[t] + batch_sizes[t]`` of every ``(N, .)`` array,
 ``batch_sizes`` non-increasing (longest sequences first), and the hidden
