@@ -397,6 +397,7 @@ class CompiledFunction:
                               if t._buf is not None and id(owner(t._buf)) in referenced]
         variant.guard_slots = obs.slots_before
         variant.guard_grads = [(t, g) for t, g in plan.end_grads]
+        plan.prepare_fast()
         variant.plan = plan
         variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None
@@ -427,7 +428,7 @@ class CompiledFunction:
         """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
         loop_steps = plan.steps
         try:
-            plan.steps, plan.sources = codegen.fuse_steps(loop_steps)
+            plan.steps, plan.sources = codegen.fuse_steps(loop_steps, plan.arena)
         except Exception as exc:  # noqa: BLE001 - a step that does not compile replays as a Python loop
             _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
                        self.__name__, type(exc).__name__, exc)
