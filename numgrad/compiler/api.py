@@ -95,11 +95,21 @@ def _constant_key(structure) -> Any:
     return ("id", id(structure))
 
 
+def _layout_key(t: Tensor) -> tuple:
+    """What of a tensor argument the kernels' types see (rank, dtype, C/F order), without its shape."""
+    arr = t._buf
+    if type(arr) is DeviceArray:
+        return ("cuda",)
+    return (arr.ndim, arr.dtype, arr.dtype.metadata is not None, arr.flags.c_contiguous, arr.flags.f_contiguous,
+            t._requires_grad, t.grad is None)
+
+
 def _tensor_key(t: Tensor) -> tuple:
     arr = t._data  # a lazy argument is computed now: the step reads its memory
     if type(arr) is DeviceArray:
         return ("cuda",)
-    return (arr.shape, arr.dtype.str, arr.strides, arr.flags.c_contiguous, t._requires_grad, t.grad is None)
+    # shape and strides say the layout; the dtype object (with its metadata: bfloat16 words are not uint16)
+    return (arr.shape, arr.dtype, arr.dtype.metadata is not None, arr.strides, t._requires_grad, t.grad is None)
 
 
 # ------------------------------------------------------------------ one guard key's captured variant
@@ -107,7 +117,7 @@ class _Variant:
     """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
 
     __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads",
-                 "retries")
+                 "retries", "siblings", "structure", "from_one_call", "shapes")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
@@ -119,6 +129,10 @@ class _Variant:
         self.reason: Optional[str] = None
         self.input_grads: list = []  # positions of arguments whose .grad the step sets
         self.retries = 0
+        self.siblings: list = []  # variants of the same step that differ only in shapes (dynamic shapes)
+        self.structure: Optional[tuple] = None  # ``plan.launch_structure`` of the captured recording
+        self.from_one_call = False
+        self.shapes: tuple = ()
 
     def guards_hold(self) -> bool:
         for t, buf in self.guard_bufs:
@@ -179,6 +193,7 @@ class CompiledFunction:
         self.verify = verify
         self.fuse = fuse
         self._variants: dict = {}
+        self._families: dict = {}  # guard key without the shapes -> its variants
         self._modules: Optional[list] = None
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
         self.captures = 0
@@ -197,15 +212,20 @@ class CompiledFunction:
             return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
-        inputs: list = []
-        structure = _flatten((args, kwargs), inputs)
+        if not kwargs and all(type(a) is Tensor for a in args):
+            # the usual call (tensors only): no tree to walk, the argument count stands for the structure
+            inputs = args
+            constants = len(args)
+        else:
+            inputs = []
+            constants = _flatten((args, kwargs), inputs)
         if self._modules is None:
             self._modules = reachable_state(self._fn, args, kwargs).modules
         try:
-            tensor_keys = tuple(_tensor_key(t) for t in inputs)
+            tensor_keys = tuple(map(_tensor_key, inputs))
             # fusion, the default dtype and the thread count change which kernels eager code would launch
-            key = (tensor_keys, _constant_key(structure), is_grad_enabled(),
-                   tuple(m.training for m in self._modules), is_fusion_enabled(), get_default_dtype(),
+            key = (tensor_keys, constants if type(constants) is int else _constant_key(constants), is_grad_enabled(),
+                   tuple([m.training for m in self._modules]), is_fusion_enabled(), get_default_dtype(),
                    get_num_threads())
         except TypeError:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
@@ -215,6 +235,15 @@ class CompiledFunction:
                 return self._eager(f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys "
                                    "run eagerly", args, kwargs)
             variant = self._variants[key] = _Variant()
+            variant.shapes = tuple(k[0] for k in tensor_keys if k != ("cuda",))
+            family = self._families.setdefault((tuple(map(_layout_key, inputs)),) + key[1:], [])
+            if family and self.dynamic is not False:
+                # PyTorch's automatic dynamic shapes: after a shape miss the step is compiled for any size; here
+                # the new size is captured from its first call (no eager warm-up, one recording) when it launches
+                # what a captured size launches (``_capture_from_sibling``)
+                variant.siblings = family
+                variant.stage = 1
+            family.append(variant)
             if any(k == ("cuda",) for k in tensor_keys):
                 self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
                               NotImplementedError)
@@ -276,6 +305,8 @@ class CompiledFunction:
         if variant.reason is not None:
             return result
         if variant.stage == 1:
+            if variant.siblings and self._capture_from_sibling(variant, obs):
+                return result
             variant.recording = obs
             variant.stage = 2
             return result
@@ -364,6 +395,20 @@ class CompiledFunction:
         return _plan.verify(plan, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
                             set(obs.persistent), obs.python_state, obs.rng_states)
 
+    def _capture_from_sibling(self, variant: _Variant, obs: "_Observation") -> bool:
+        """Build the plan of a new shape from one recorded call, if a captured variant of another shape launched the
+        same kernels with the same kinds of arguments (its two recordings showed that the step's scalars do not
+        change from call to call); True when that happened (captured, or given up with a reason)."""
+        structure = _plan.launch_structure(obs.rec.launches)
+        if not any(v.plan is not None and v.structure == structure for v in variant.siblings):
+            return False
+        variant.from_one_call = True
+        self._build(variant, obs, obs)
+        if variant.plan is None and variant.reason is None:  # not captured: record again, as for a first shape
+            variant.from_one_call = False
+            return False
+        return True
+
     def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
         """Turn the second recorded call into a verified plan (or give up with the reason)."""
         rec = obs.rec
@@ -396,8 +441,16 @@ class CompiledFunction:
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
         variant.guard_slots = obs.slots_before
-        variant.guard_grads = [(t, g) for t, g in plan.end_grads]
+        # the .grad a parameter has when a replay starts: the one the plan reads or writes in place, or None if
+        # the recorded call started from None (a backward then creates it; a replay must not overwrite a .grad
+        # that eager code would accumulate into).  A .grad the step drops without reading it (zero_grad() setting
+        # None) is not guarded: calls alternating between batch sizes, or an eager call in between, replay
+        # without recapturing
+        before = {id(t): g for t, g in obs.grads_before}
+        variant.guard_grads = [(t, g if before.get(id(t)) is not None else None) for t, g in plan.end_grads
+                               if before.get(id(t)) is None or id(owner(before[id(t)]._buf)) in referenced]
         plan.prepare_fast()
+        variant.structure = _plan.launch_structure(rec.launches)
         variant.plan = plan
         variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None

@@ -249,6 +249,11 @@ class _Builder:
             "\n".join(views + self.lines) + "\n"
 
 
+# LLVM's time on one function grows faster than its length: a 1000-launch step compiles in parts of this many
+# launches (one more native call each, well under a microsecond)
+MAX_STEPS_PER_FUNCTION = 200
+
+
 def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
     """``steps`` with every run of two or more fusable steps replaced by one generated function, and the
     generated sources (for ``explain``); arrays in ``arena`` (the plan's memory) are built inside the function."""
@@ -273,6 +278,8 @@ def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
     for fn, args in steps:
         if fn is np.copyto or _unpack(fn, args) is not None:
             run.append((fn, args))
+            if len(run) == MAX_STEPS_PER_FUNCTION:
+                flush()
         else:
             flush()
             out.append((fn, args))

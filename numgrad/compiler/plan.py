@@ -117,6 +117,30 @@ def compare_recordings(first: list, second: list, first_derived: dict, second_de
     return None
 
 
+def _leaf_kind(value) -> tuple:
+    if isinstance(value, np.ndarray):
+        return ("array", value.ndim, value.dtype.str, value.flags.c_contiguous, value.flags.f_contiguous)
+    return (type(value).__name__,)
+
+
+def launch_structure(launches: list) -> tuple:
+    """What two recordings of different shapes must share for one to be captured like the other: the same
+    kernels, draws, fills and optimizer updates in the same order, with arguments of the same kinds (array rank,
+    dtype and order; number types).  Shapes and the numbers passed may differ."""
+    out = []
+    for launch in launches:
+        if isinstance(launch, KernelLaunch):
+            out.append((id(launch.dispatcher), tuple(map(_leaf_kind, leaves(launch.args))),
+                        launch.result_array is not None))
+        elif isinstance(launch, RandomDraw):
+            out.append(("draw", launch.method, _leaf_kind(launch.array)))
+        elif isinstance(launch, Fill):
+            out.append(("fill", _leaf_kind(launch.array), _leaf_kind(launch.value)))
+        else:
+            out.append(("update", id(launch.optimizer), id(launch.args[0]), id(launch.args[3])))
+    return tuple(out)
+
+
 def _span(a: np.ndarray) -> tuple:
     """(first, one past the last) byte address ``a`` touches."""
     ptr = a.__array_interface__["data"][0]
