@@ -46,6 +46,7 @@ _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-c
 _BACKENDS = ("inductor", "numgrad", "eager")
 _OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
 _MAX_SNAPSHOT_BYTES = 1 << 30
+_MISSING = object()
 _RECORDING_RETRIES = 2  # consecutive calls that differ are recorded again this many times before giving up
 
 
@@ -449,6 +450,8 @@ class CompiledFunction:
         before = {id(t): g for t, g in obs.grads_before}
         variant.guard_grads = [(t, g if before.get(id(t)) is not None else None) for t, g in plan.end_grads
                                if before.get(id(t)) is None or id(owner(before[id(t)]._buf)) in referenced]
+        # a replay sets only the .grad tensors the step rebinds (one it leaves alone stays whatever it is then)
+        plan.end_grads = [(t, g) for t, g in plan.end_grads if g is not before.get(id(t), _MISSING)]
         plan.prepare_fast()
         variant.structure = _plan.launch_structure(rec.launches)
         variant.plan = plan
