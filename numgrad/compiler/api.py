@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import _pending_readers, _profiler_hooks, creation
+from ..fusion.explain import register_explainer
 from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
 from ..fusion.state import is_fusion_enabled
@@ -379,9 +380,10 @@ class CompiledFunction:
             reason = ("a tensor argument that requires grad is not a leaf, or already has a .grad: gradients flowing "
                       "into another graph, or accumulating into an argument's .grad, are not captured")
         elif rec.backward_calls == 0 and any(t._requires_grad for t in out_tensors):
-            reason = ("the step returns a tensor that requires grad and runs no backward: a compiled forward cannot "
-                      "be differentiated yet; compile the whole training step (forward, backward, optimizer step) "
-                      "or run under no_grad()")
+            reason = ("the step returns a tensor that requires grad and runs no backward: a replayed forward would "
+                      "return no autograd graph, so the forward runs eagerly and the backward you run on its output "
+                      "is eager's; to replay, compile the whole training step (forward, backward, optimizer step), "
+                      "or run the forward under no_grad()")
         else:
             bad = [v for v in _leaves(out_structure) if type(v) is not _TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
             if bad:
@@ -501,25 +503,34 @@ class CompiledFunction:
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:
-        """The captured plans (one per guard key) and the reasons of eager fallbacks, as text.
+        """The captured plans (one per guard key), how each was captured, and the reasons of eager fallbacks, as text
+        (``ng.explain(compiled)`` shows the same).
 
         >>> import numgrad as ng
         >>> w = ng.ones(3)
         >>> step = ng.compile(lambda x: (x * w).sum())
-        >>> for _ in range(3):
+        >>> for _ in range(4):
         ...     _ = step(ng.ones(3))
         >>> print(step.explain().splitlines()[0])
-        captured step: 1 launches, 1 staged inputs, 1 outputs
+        ng.compile(<lambda>): 1 variant, 1 replays, 0 recaptures, 3 eager calls
         """
-        parts = []
-        for key, variant in self._variants.items():
+        name = getattr(self, "__name__", "function")
+        parts = [f"ng.compile({name}): {len(self._variants)} variant{'s' if len(self._variants) != 1 else ''}, "
+                 f"{self.replays} replays, {self.recaptures} recaptures, {self.eager_calls} eager calls"]
+        for k, variant in enumerate(self._variants.values()):
+            shapes = ", ".join(str(tuple(s)) for s in variant.shapes) or "no tensor arguments"
             if variant.plan is not None:
+                how = ("captured from its first call (dynamic shapes: it launches what a captured variant of other "
+                       "shapes launches)" if variant.from_one_call else
+                       "captured from a warm-up call and two recorded calls")
+                parts.append(f"variant {k}: arguments {shapes}; {how}")
                 parts.append(variant.plan.describe())
             elif variant.reason is not None:
-                parts.append(f"runs eagerly: {variant.reason}")
+                parts.append(f"variant {k}: arguments {shapes}; runs eagerly (exactly the eager code: its autograd "
+                             f"graph, backward and optimizer steps): {variant.reason}")
             else:
-                parts.append(f"not captured yet (stage {variant.stage} of 3)")
-        return "\n".join(parts) if parts else "not called yet"
+                parts.append(f"variant {k}: arguments {shapes}; not captured yet (stage {variant.stage} of 3)")
+        return "\n".join(parts)
 
 
 def _leaves(structure):
@@ -632,3 +643,7 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
         compiled = CompiledFunction(model.__call__, fullgraph, dynamic, **settings)
         return OptimizedModule(model, compiled)
     return CompiledFunction(model, fullgraph, dynamic, **settings)
+
+
+register_explainer(CompiledFunction, CompiledFunction.explain)
+register_explainer(OptimizedModule, lambda m: m._compiled_call.explain())

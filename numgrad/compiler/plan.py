@@ -347,8 +347,9 @@ class Plan:
                 t.grad = g
 
     def describe(self) -> str:
+        arena = 0 if self.arena is None else self.arena.nbytes
         lines = [f"captured step: {len(self.kernel_names)} launches, {len(self.staging)} staged inputs, "
-                 f"{len(self.output_arrays)} outputs"]
+                 f"{len(self.output_arrays)} outputs, {arena} bytes of temporaries (one arena)"]
         for i, name in enumerate(self.kernel_names):
             lines.append(f"  {i:3d} {name}")
         if self.sources:
