@@ -3,7 +3,11 @@
 A compiled function runs eagerly on its first call for a new guard key (kernels compile), is
 recorded on the next two (``recorder.Recording``) and from then on replays the captured launches
 (``plan.Plan``): no autograd recording, no lazy regions, no per-op Python - one Python loop over
-prepared (kernel, arguments) pairs, plus one Python call per optimizer update.
+prepared (kernel, arguments) pairs (or a few generated ``@njit`` functions, ``codegen``), plus one
+Python call per optimizer update.  A compiled module (``ng.compile(model)``) whose forward runs
+in grad mode returns a tensor that needs an autograd graph: that forward runs eagerly (the reason
+is in ``explain()``), so its backward and the optimizer step are exactly eager's; under
+``no_grad()`` (evaluation) it replays.
 
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
@@ -11,8 +15,25 @@ The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices 
 kernel thread count; a captured plan also checks that the
 parameters, buffers and ``.grad`` tensors it was captured with are still the ones in place.
 A new key captures a new variant (at most ``cache_size_limit`` of them, 8 by default as in
-PyTorch); past that the function runs eagerly.  Shapes are always specialized: ``dynamic=True``
-is accepted but still captures one variant per shape (numgrad's replay binds buffers of one size).
+PyTorch); past that the function runs eagerly.
+
+Shapes (``dynamic``): a plan binds buffers of one size, so every batch size has its own variant.
+With ``dynamic=None`` (the default: PyTorch's automatic dynamic shapes) or ``dynamic=True``, a
+new size of a step that is already captured for another size is captured from its FIRST call -
+no eager warm-up, one recording instead of two - when that call launches the same kernels, fills,
+draws and optimizer updates with arguments of the same kinds (``plan.launch_structure``); the
+captured size's two recordings already showed that the step's numbers do not change from call to
+call.  The plan gets its own arena (allocation by shape) and verification, and its generated
+function is the other size's (offsets, shapes and numbers come from tables, not the source), so no
+compile happens.  An epoch whose last batch is smaller replays every full batch from the first
+epoch on, captures the last batch on its first call and replays it from the second epoch on,
+without recapturing either.  ``dynamic=False`` captures every size from scratch.  Numbers that
+depend on the batch size (``mean``'s ``1/N``) are simply the ones the new size's recording saw.
+
+The ``.grad`` guard: a gradient the plan reads or writes in place (accumulation, ``zero_grad(
+set_to_none=False)``) must be the captured tensor; one the step drops without reading it
+(``zero_grad()`` sets ``None``, backward creates a new one) is not guarded; a gradient that was
+``None`` when the captured call started must be ``None`` again (else eager code would accumulate).
 
 What cannot be captured runs eagerly, with the reason logged once (``NUMGRAD_DEBUG=1``) and kept in
 ``compiled.fallback_reason``; under ``fullgraph=True`` it raises ``GraphBreak`` instead.
@@ -25,6 +46,7 @@ import threading
 from typing import Any, Callable, Optional
 
 import numpy as np
+from numba.np.ufunc import parallel as _numba_parallel
 
 from .. import _pending_readers, _profiler_hooks, creation
 from ..fusion.explain import register_explainer
@@ -49,6 +71,15 @@ _OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
 _MAX_SNAPSHOT_BYTES = 1 << 30
 _MISSING = object()
 _RECORDING_RETRIES = 2  # consecutive calls that differ are recorded again this many times before giving up
+
+
+def _thread_count() -> int:
+    """``get_num_threads()`` without its lock once Numba's threads run (the guard key reads it on every call)."""
+    if getattr(_numba_parallel, "_is_initialized", False):
+        count = _numba_parallel._get_num_threads()
+        if count > 0:
+            return count
+    return get_num_threads()
 
 
 # ------------------------------------------------------------------ arguments as trees of tensors and constants
@@ -228,7 +259,7 @@ class CompiledFunction:
             # fusion, the default dtype and the thread count change which kernels eager code would launch
             key = (tensor_keys, constants if type(constants) is int else _constant_key(constants), is_grad_enabled(),
                    tuple([m.training for m in self._modules]), is_fusion_enabled(), get_default_dtype(),
-                   get_num_threads())
+                   _thread_count())
         except TypeError:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
         variant = self._variants.get(key)
