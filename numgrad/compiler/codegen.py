@@ -2,18 +2,21 @@
 
 Numba dispatchers can be called from jitted code with array arguments, so a run of plan steps
 (kernel launches, constant fills, scalars read from memory, reduction results written into their
-0-d arrays) becomes the body of one function whose arguments are the run's arrays and scalars::
+0-d arrays) becomes the body of one function.  Its arguments are the plan's arena, one table of
+numbers per dtype, and the arrays that do not live in the arena (parameters, optimizer state)::
 
     @njit(cache=True, nogil=True)
     def step(v0, v1, v2, v3):
-        _k0(v0, v1, v2)
-        v3[()] = _k1(v0, v2)
+        a0 = arena_view_c(v2, v3[0], (v3[1], ), (v3[2], ), np.float32)
+        a1 = arena_view_c(v2, v3[3], (v3[4], ), (v3[5], ), np.float32)
+        _k0(v0, a0, v1[0], a1)
 
 The same kernels run with the same arguments in the same order, so results stay bit-identical.
 Steps that need Python (an optimizer's update, a launch whose returned number is checked) end a
 run.  The source goes through numgrad's kernel cache (``kernels.cache.load_module``), so another
 process loads the compiled step from disk; it names every kernel's module and, for numgrad's own
-kernel files, a hash of their source, so a changed kernel never runs from a stale step.
+kernel files, a hash of their source, so a changed kernel never runs from a stale step.  It holds
+no shapes, offsets or numbers, so a step of another batch size reuses it.
 
 >>> fusable_step_kinds()
 ('kernel', 'fill', 'scalars from memory', 'result into 0-d array')

@@ -7,8 +7,10 @@
 - an argument array is *persistent* (parameters, gradients, optimizer and module state: its
   memory existed before the call and is reached from the step), an *input* (memory of a tensor
   argument: replay copies the new argument into a private staging buffer the launches read),
-  or a *temporary* (created during the call: the plan keeps it, so later replays reuse it and
-  the buffer pool never hands it to anyone else);
+  or a *temporary* (created during the call, or any other memory that is not persistent state);
+  staging buffers, temporaries and outputs are moved into one private arena per plan (their
+  bytes copied in), so the buffer pool never hands them to anyone else and a generated step
+  function builds its views from the arena instead of taking one argument per buffer;
 - the arrays a kernel returns are copied into the recorded ones on replay (later launches read
   those); numbers a kernel returns are checked on replay (an out-of-range target, a count that
   Python used), and a different value abandons the replay before any persistent buffer was
@@ -29,10 +31,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
-
-from ..tensor import Tensor
 from numba.core.registry import CPUDispatcher
 
+from ..tensor import Tensor
 from .. import _pending_readers, _profiler_hooks, creation
 from .recorder import Fill, KernelLaunch, RandomDraw, leaves
 
