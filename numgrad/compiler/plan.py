@@ -35,7 +35,7 @@ from numba.core.registry import CPUDispatcher
 
 from ..tensor import Tensor
 from .. import _pending_readers, _profiler_hooks, creation
-from .recorder import Fill, KernelLaunch, RandomDraw, leaves
+from .recorder import Fill, KernelLaunch, OptimizerUpdate, RandomDraw, leaves
 
 
 def owner(arr: np.ndarray) -> np.ndarray:
@@ -137,8 +137,10 @@ def launch_structure(launches: list) -> tuple:
             out.append(("draw", launch.method, _leaf_kind(launch.array)))
         elif isinstance(launch, Fill):
             out.append(("fill", _leaf_kind(launch.array), _leaf_kind(launch.value)))
-        else:
+        elif isinstance(launch, OptimizerUpdate):
             out.append(("update", id(launch.optimizer), id(launch.args[0]), id(launch.args[3])))
+        else:  # another kind of launch: never taken for another shape's
+            out.append((type(launch).__name__, id(launch)))
     return tuple(out)
 
 
@@ -487,9 +489,10 @@ def _launch_arrays(launch, derived: dict):
                 yield derived[id(a)][1]
     elif isinstance(launch, (RandomDraw, Fill)):
         yield launch.array
-    else:
+    elif isinstance(launch, OptimizerUpdate):
         yield launch.args[1]
         yield launch.args[2]
+    # another kind of launch keeps the memory it was recorded with (not moved into the arena)
 
 
 def _first_write_index(plan: Plan, mutated: dict, poisoned: set) -> tuple:
