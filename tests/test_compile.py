@@ -7,6 +7,7 @@ import pytest
 import numgrad as ng
 from numgrad import nn
 from numgrad.compiler import GraphBreak
+from numgrad.compiler import plan as _plan
 
 RNG = np.random.default_rng(0)
 BATCHES = [(ng.tensor(RNG.standard_normal((8, 6)).astype(np.float32)),
@@ -71,9 +72,10 @@ def test_guard_miss_recaptures_on_new_shape_and_train_eval():
     for _ in range(4):
         compiled(x, y)
     assert compiled.replays == 1 and compiled.captures == 1
-    for _ in range(4):  # a smaller batch: a new variant
+    for _ in range(4):  # a smaller batch: a new variant, captured from its first call (automatic dynamic shapes)
         compiled(x[:5], y[:5])
-    assert compiled.captures == 2 and compiled.replays == 2 and len(compiled._variants) == 2
+    assert compiled.captures == 2 and compiled.replays == 4 and len(compiled._variants) == 2
+    assert compiled.recaptures == 0
     model = step.__closure__[[c.cell_contents.__class__.__name__ for c in step.__closure__].index("Sequential")]
     model.cell_contents.eval()
     for _ in range(4):
@@ -217,9 +219,11 @@ def test_small_cnn_with_batchnorm_is_bitwise_eager():
     eager_model, eager_step = make()
     model, step = make()
     compiled = ng.compile(step)
-    for x, y in data:
+    small = [(x[:3], y[:3]) for x, y in data[:2]]  # a smaller batch: BatchNorm's and the loss's 1/N change
+    for x, y in data + small:
         assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
-    assert compiled.replays == 2 and compiled.fallback_reason is None
+    assert compiled.replays == 2 + 1 and compiled.fallback_reason is None and compiled.recaptures == 0
+    assert list(compiled._variants.values())[1].from_one_call
     for (name, p), q in zip(eager_model.state_dict().items(), model.state_dict().values()):
         assert np.array_equal(p.numpy(), q.numpy()), name  # parameters and BatchNorm statistics
 
@@ -303,7 +307,8 @@ def test_arguments_sliced_from_one_dataset_array():
         assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
     assert compiled.replays == 2
     plan = next(iter(compiled._variants.values())).plan
-    assert sum(s.base.nbytes for _, s in plan.staging) < data.numpy().nbytes  # the batch's bytes, not the dataset
+    spans = [_plan._span(s) for _, s in plan.staging]
+    assert sum(hi - lo for lo, hi in spans) < data.numpy().nbytes  # the batch's bytes, not the dataset
     for p, q in zip(eager_model.parameters(), model.parameters()):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy())
 
@@ -515,5 +520,121 @@ def test_cache_size_limit_bounds_the_variants():
     for n in (2, 3, 4):
         for _ in range(4):
             assert compiled(ng.ones(n)).item() == float(n)
-    assert len(compiled._variants) == 2 and compiled.replays == 2
+    # n=2: warm-up, two recordings, one replay; n=3: captured from its first call, three replays; n=4: eager
+    assert len(compiled._variants) == 2 and compiled.replays == 4
     assert "cache_size_limit (2)" in compiled.fallback_reason
+
+
+def _epoch_batches(last: int = 3) -> list:
+    """``BATCHES`` with a smaller last batch, as a DataLoader without ``drop_last`` gives."""
+    return BATCHES[:-1] + [(BATCHES[-1][0][:last], BATCHES[-1][1][:last])]
+
+
+@pytest.mark.parametrize("dynamic", [None, False])
+def test_last_smaller_batch_of_every_epoch_replays_without_recaptures(dynamic):
+    eager_model, eager_opt, eager_step = _mlp_step("adam")
+    model, opt, step = _mlp_step("adam")
+    compiled = ng.compile(step, dynamic=dynamic)
+    for _ in range(3):
+        for x, y in _epoch_batches():
+            assert _same_loss(compiled(x, y).item(), eager_step(x, y).item())
+    assert _same_state(_state_of(model, opt), _state_of(eager_model, eager_opt))
+    assert compiled.fallback_reason is None and compiled.recaptures == 0 and len(compiled._variants) == 2
+    big, small = compiled._variants.values()
+    if dynamic is None:
+        # PyTorch's automatic dynamic shapes: the second batch size is captured from its first call (no warm-up,
+        # one recording), and its generated function is the first size's (numbers and offsets come from tables)
+        assert small.from_one_call and compiled.eager_calls == 4 and compiled.replays == 3 * 6 - 4
+        assert small.plan.sources == big.plan.sources
+        assert "captured from its first call" in compiled.explain()
+    else:  # every size from scratch: warm-up and two recordings, one call per epoch (replays from epoch 4 on)
+        assert not small.from_one_call and compiled.eager_calls == 3 + 3 and compiled.replays == 3 * 5 - 3
+
+
+def test_generated_step_takes_the_arena_and_number_tables_not_one_argument_per_buffer():
+    rng = np.random.default_rng(1)
+    w = ng.tensor(rng.standard_normal((4, 4)).astype(np.float32) * 0.5)
+
+    def chain(x):
+        with ng.no_grad():
+            for _ in range(10):
+                x = x @ w + 0.25
+        return x
+
+    compiled = ng.compile(chain)
+    x = ng.tensor(rng.standard_normal((4, 4)).astype(np.float32))
+    outs = [compiled(x * k) for k in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    assert compiled.replays == 2 and compiled.fallback_reason is None
+    for out, k in zip(outs, (1.0, 2.0, 3.0, 4.0, 5.0)):
+        assert np.array_equal(out.numpy(), chain(x * k).numpy())
+    plan = next(iter(compiled._variants.values())).plan
+    (fn, args), = plan.steps  # the 20 launches (and the staged input's views) are one native call
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    assert len(args) == len(arrays) <= 4 and any(a is plan.arena for a in arrays)
+    source = plan.sources[0]
+    assert "arena_view_c(" in source and "0.25" not in source  # numbers are read from a table, not folded in
+    assert plan.fast_steps[0][0] is not fn  # a replay calls the compiled entry point, not the dispatcher
+
+
+def test_gradient_that_the_step_accumulates_into_is_guarded():
+    w = ng.tensor(RNG.standard_normal(5).astype(np.float32), requires_grad=True)
+
+    def step(x):
+        loss = (x * w).sum()
+        loss.backward()  # no zero_grad: .grad accumulates, unless the caller resets it
+        return loss
+
+    compiled = ng.compile(step)
+    x = ng.tensor(RNG.standard_normal(5).astype(np.float32))
+    for _ in range(4):
+        w.grad = None
+        compiled(x)
+    assert compiled.replays == 1 and np.array_equal(w.grad.numpy(), x.numpy())
+    compiled(x)  # the caller did not reset .grad: eager code accumulates, so must this call
+    assert compiled.recaptures == 1 and np.array_equal(w.grad.numpy(), x.numpy() + x.numpy())
+
+
+def test_compiled_module_in_an_eager_training_loop_is_eager_and_eval_replays():
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        return model, ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    eager_model, eager_opt = make()
+    model, opt = make()
+    compiled = ng.compile(model)  # PyTorch's `model = torch.compile(model)`
+    loss_fn = nn.MSELoss()
+    for (x, y) in _epoch_batches():
+        for m, o in ((compiled, opt), (eager_model, eager_opt)):
+            o.zero_grad()
+            loss = loss_fn(m(x), y)
+            loss.backward()
+            o.step()
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+        assert np.array_equal(p.grad.numpy(), q.grad.numpy())
+    report = str(ng.explain(compiled))
+    assert "runs eagerly (exactly the eager code" in report and "requires grad" in report
+    compiled.eval()
+    eager_model.eval()
+    with ng.no_grad():
+        for _ in range(2):
+            for x, _ in _epoch_batches():
+                assert np.array_equal(compiled(x).numpy(), eager_model(x).numpy())
+    assert compiled._compiled_call.replays == 2 * 6 - 4  # warm-up, two recordings, the small batch's one recording
+
+
+def test_ng_explain_shows_the_plans_and_generated_source():
+    _, _, step = _mlp_step("sgd")
+    compiled = ng.compile(step)
+    assert str(ng.explain(compiled)) == "ng.compile(step): 0 variants, 0 replays, 0 recaptures, 0 eager calls"
+    x, y = BATCHES[0]
+    for _ in range(4):
+        compiled(x, y)
+    report = ng.explain(compiled)
+    text = str(report)
+    assert text == repr(report) == compiled.explain()
+    assert text.startswith("ng.compile(step): 1 variant, 1 replays, 0 recaptures, 3 eager calls")
+    assert "variant 0: arguments (8, 6), (8, 3); captured from a warm-up call and two recorded calls" in text
+    assert "linear_forward" in text and "@njit(cache=True, nogil=True)\ndef step(" in text
+    assert "tanh" in str(ng.explain(ng.tanh(x * 2)))  # a tensor: its fused region, as before

@@ -3,7 +3,11 @@
 A compiled function runs eagerly on its first call for a new guard key (kernels compile), is
 recorded on the next two (``recorder.Recording``) and from then on replays the captured launches
 (``plan.Plan``): no autograd recording, no lazy regions, no per-op Python - one Python loop over
-prepared (kernel, arguments) pairs, plus one Python call per optimizer update.
+prepared (kernel, arguments) pairs (or a few generated ``@njit`` functions, ``codegen``), plus one
+Python call per optimizer update.  A compiled module (``ng.compile(model)``) whose forward runs
+in grad mode returns a tensor that needs an autograd graph: that forward runs eagerly (the reason
+is in ``explain()``), so its backward and the optimizer step are exactly eager's; under
+``no_grad()`` (evaluation) it replays.
 
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
@@ -11,8 +15,25 @@ The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices 
 kernel thread count; a captured plan also checks that the
 parameters, buffers and ``.grad`` tensors it was captured with are still the ones in place.
 A new key captures a new variant (at most ``cache_size_limit`` of them, 8 by default as in
-PyTorch); past that the function runs eagerly.  Shapes are always specialized: ``dynamic=True``
-is accepted but still captures one variant per shape (numgrad's replay binds buffers of one size).
+PyTorch); past that the function runs eagerly.
+
+Shapes (``dynamic``): a plan binds buffers of one size, so every batch size has its own variant.
+With ``dynamic=None`` (the default: PyTorch's automatic dynamic shapes) or ``dynamic=True``, a
+new size of a step that is already captured for another size is captured from its FIRST call -
+no eager warm-up, one recording instead of two - when that call launches the same kernels, fills,
+draws and optimizer updates with arguments of the same kinds (``plan.launch_structure``); the
+captured size's two recordings already showed that the step's numbers do not change from call to
+call.  The plan gets its own arena (allocation by shape) and verification, and its generated
+function is the other size's (offsets, shapes and numbers come from tables, not the source), so no
+compile happens.  An epoch whose last batch is smaller replays every full batch from the first
+epoch on, captures the last batch on its first call and replays it from the second epoch on,
+without recapturing either.  ``dynamic=False`` captures every size from scratch.  Numbers that
+depend on the batch size (``mean``'s ``1/N``) are simply the ones the new size's recording saw.
+
+The ``.grad`` guard: a gradient the plan reads or writes in place (accumulation, ``zero_grad(
+set_to_none=False)``) must be the captured tensor; one the step drops without reading it
+(``zero_grad()`` sets ``None``, backward creates a new one) is not guarded; a gradient that was
+``None`` when the captured call started must be ``None`` again (else eager code would accumulate).
 
 What cannot be captured runs eagerly, with the reason logged once (``NUMGRAD_DEBUG=1``) and kept in
 ``compiled.fallback_reason``; under ``fullgraph=True`` it raises ``GraphBreak`` instead.
@@ -25,8 +46,10 @@ import threading
 from typing import Any, Callable, Optional
 
 import numpy as np
+from numba.np.ufunc import parallel as _numba_parallel
 
 from .. import _pending_readers, _profiler_hooks, creation
+from ..fusion.explain import register_explainer
 from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
 from ..fusion.state import is_fusion_enabled
@@ -46,7 +69,17 @@ _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-c
 _BACKENDS = ("inductor", "numgrad", "eager")
 _OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
 _MAX_SNAPSHOT_BYTES = 1 << 30
+_MISSING = object()
 _RECORDING_RETRIES = 2  # consecutive calls that differ are recorded again this many times before giving up
+
+
+def _thread_count() -> int:
+    """``get_num_threads()`` without its lock once Numba's threads run (the guard key reads it on every call)."""
+    if getattr(_numba_parallel, "_is_initialized", False):
+        count = _numba_parallel._get_num_threads()
+        if count > 0:
+            return count
+    return get_num_threads()
 
 
 # ------------------------------------------------------------------ arguments as trees of tensors and constants
@@ -95,11 +128,21 @@ def _constant_key(structure) -> Any:
     return ("id", id(structure))
 
 
+def _layout_key(t: Tensor) -> tuple:
+    """What of a tensor argument the kernels' types see (rank, dtype, C/F order), without its shape."""
+    arr = t._buf
+    if type(arr) is DeviceArray:
+        return ("cuda",)
+    return (arr.ndim, arr.dtype, arr.dtype.metadata is not None, arr.flags.c_contiguous, arr.flags.f_contiguous,
+            t._requires_grad, t.grad is None)
+
+
 def _tensor_key(t: Tensor) -> tuple:
     arr = t._data  # a lazy argument is computed now: the step reads its memory
     if type(arr) is DeviceArray:
         return ("cuda",)
-    return (arr.shape, arr.dtype.str, arr.strides, arr.flags.c_contiguous, t._requires_grad, t.grad is None)
+    # shape and strides say the layout; the dtype object (with its metadata: bfloat16 words are not uint16)
+    return (arr.shape, arr.dtype, arr.dtype.metadata is not None, arr.strides, t._requires_grad, t.grad is None)
 
 
 # ------------------------------------------------------------------ one guard key's captured variant
@@ -107,7 +150,7 @@ class _Variant:
     """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
 
     __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads",
-                 "retries")
+                 "retries", "siblings", "structure", "from_one_call", "shapes")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
@@ -119,6 +162,10 @@ class _Variant:
         self.reason: Optional[str] = None
         self.input_grads: list = []  # positions of arguments whose .grad the step sets
         self.retries = 0
+        self.siblings: list = []  # variants of the same step that differ only in shapes (dynamic shapes)
+        self.structure: Optional[tuple] = None  # ``plan.launch_structure`` of the captured recording
+        self.from_one_call = False
+        self.shapes: tuple = ()
 
     def guards_hold(self) -> bool:
         for t, buf in self.guard_bufs:
@@ -179,6 +226,7 @@ class CompiledFunction:
         self.verify = verify
         self.fuse = fuse
         self._variants: dict = {}
+        self._families: dict = {}  # guard key without the shapes -> its variants
         self._modules: Optional[list] = None
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
         self.captures = 0
@@ -197,16 +245,21 @@ class CompiledFunction:
             return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
-        inputs: list = []
-        structure = _flatten((args, kwargs), inputs)
+        if not kwargs and all(type(a) is Tensor for a in args):
+            # the usual call (tensors only): no tree to walk, the argument count stands for the structure
+            inputs = args
+            constants = len(args)
+        else:
+            inputs = []
+            constants = _flatten((args, kwargs), inputs)
         if self._modules is None:
             self._modules = reachable_state(self._fn, args, kwargs).modules
         try:
-            tensor_keys = tuple(_tensor_key(t) for t in inputs)
+            tensor_keys = tuple(map(_tensor_key, inputs))
             # fusion, the default dtype and the thread count change which kernels eager code would launch
-            key = (tensor_keys, _constant_key(structure), is_grad_enabled(),
-                   tuple(m.training for m in self._modules), is_fusion_enabled(), get_default_dtype(),
-                   get_num_threads())
+            key = (tensor_keys, constants if type(constants) is int else _constant_key(constants), is_grad_enabled(),
+                   tuple([m.training for m in self._modules]), is_fusion_enabled(), get_default_dtype(),
+                   _thread_count())
         except TypeError:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
         variant = self._variants.get(key)
@@ -215,6 +268,15 @@ class CompiledFunction:
                 return self._eager(f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys "
                                    "run eagerly", args, kwargs)
             variant = self._variants[key] = _Variant()
+            variant.shapes = tuple(k[0] for k in tensor_keys if k != ("cuda",))
+            family = self._families.setdefault((tuple(map(_layout_key, inputs)),) + key[1:], [])
+            if family and self.dynamic is not False:
+                # PyTorch's automatic dynamic shapes: after a shape miss the step is compiled for any size; here
+                # the new size is captured from its first call (no eager warm-up, one recording) when it launches
+                # what a captured size launches (``_capture_from_sibling``)
+                variant.siblings = family
+                variant.stage = 1
+            family.append(variant)
             if any(k == ("cuda",) for k in tensor_keys):
                 self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
                               NotImplementedError)
@@ -276,6 +338,8 @@ class CompiledFunction:
         if variant.reason is not None:
             return result
         if variant.stage == 1:
+            if variant.siblings and self._capture_from_sibling(variant, obs):
+                return result
             variant.recording = obs
             variant.stage = 2
             return result
@@ -347,9 +411,10 @@ class CompiledFunction:
             reason = ("a tensor argument that requires grad is not a leaf, or already has a .grad: gradients flowing "
                       "into another graph, or accumulating into an argument's .grad, are not captured")
         elif rec.backward_calls == 0 and any(t._requires_grad for t in out_tensors):
-            reason = ("the step returns a tensor that requires grad and runs no backward: a compiled forward cannot "
-                      "be differentiated yet; compile the whole training step (forward, backward, optimizer step) "
-                      "or run under no_grad()")
+            reason = ("the step returns a tensor that requires grad and runs no backward: a replayed forward would "
+                      "return no autograd graph, so the forward runs eagerly and the backward you run on its output "
+                      "is eager's; to replay, compile the whole training step (forward, backward, optimizer step), "
+                      "or run the forward under no_grad()")
         else:
             bad = [v for v in _leaves(out_structure) if type(v) is not _TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
             if bad:
@@ -363,6 +428,20 @@ class CompiledFunction:
         expected_grads = [obs.grad_values.get(id(t)) for t, _ in plan.end_grads]
         return _plan.verify(plan, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
                             set(obs.persistent), obs.python_state, obs.rng_states)
+
+    def _capture_from_sibling(self, variant: _Variant, obs: "_Observation") -> bool:
+        """Build the plan of a new shape from one recorded call, if a captured variant of another shape launched the
+        same kernels with the same kinds of arguments (its two recordings showed that the step's scalars do not
+        change from call to call); True when that happened (captured, or given up with a reason)."""
+        structure = _plan.launch_structure(obs.rec.launches)
+        if not any(v.plan is not None and v.structure == structure for v in variant.siblings):
+            return False
+        variant.from_one_call = True
+        self._build(variant, obs, obs)
+        if variant.plan is None and variant.reason is None:  # not captured: record again, as for a first shape
+            variant.from_one_call = False
+            return False
+        return True
 
     def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
         """Turn the second recorded call into a verified plan (or give up with the reason)."""
@@ -396,7 +475,18 @@ class CompiledFunction:
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
         variant.guard_slots = obs.slots_before
-        variant.guard_grads = [(t, g) for t, g in plan.end_grads]
+        # the .grad a parameter has when a replay starts: the one the plan reads or writes in place, or None if
+        # the recorded call started from None (a backward then creates it; a replay must not overwrite a .grad
+        # that eager code would accumulate into).  A .grad the step drops without reading it (zero_grad() setting
+        # None) is not guarded: calls alternating between batch sizes, or an eager call in between, replay
+        # without recapturing
+        before = {id(t): g for t, g in obs.grads_before}
+        variant.guard_grads = [(t, g if before.get(id(t)) is not None else None) for t, g in plan.end_grads
+                               if before.get(id(t)) is None or id(owner(before[id(t)]._buf)) in referenced]
+        # a replay sets only the .grad tensors the step rebinds (one it leaves alone stays whatever it is then)
+        plan.end_grads = [(t, g) for t, g in plan.end_grads if g is not before.get(id(t), _MISSING)]
+        plan.prepare_fast()
+        variant.structure = _plan.launch_structure(rec.launches)
         variant.plan = plan
         variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None
@@ -427,7 +517,7 @@ class CompiledFunction:
         """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
         loop_steps = plan.steps
         try:
-            plan.steps, plan.sources = codegen.fuse_steps(loop_steps)
+            plan.steps, plan.sources = codegen.fuse_steps(loop_steps, plan.arena)
         except Exception as exc:  # noqa: BLE001 - a step that does not compile replays as a Python loop
             _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
                        self.__name__, type(exc).__name__, exc)
@@ -444,25 +534,34 @@ class CompiledFunction:
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:
-        """The captured plans (one per guard key) and the reasons of eager fallbacks, as text.
+        """The captured plans (one per guard key), how each was captured, and the reasons of eager fallbacks, as text
+        (``ng.explain(compiled)`` shows the same).
 
         >>> import numgrad as ng
         >>> w = ng.ones(3)
         >>> step = ng.compile(lambda x: (x * w).sum())
-        >>> for _ in range(3):
+        >>> for _ in range(4):
         ...     _ = step(ng.ones(3))
         >>> print(step.explain().splitlines()[0])
-        captured step: 1 launches, 1 staged inputs, 1 outputs
+        ng.compile(<lambda>): 1 variant, 1 replays, 0 recaptures, 3 eager calls
         """
-        parts = []
-        for key, variant in self._variants.items():
+        name = getattr(self, "__name__", "function")
+        parts = [f"ng.compile({name}): {len(self._variants)} variant{'s' if len(self._variants) != 1 else ''}, "
+                 f"{self.replays} replays, {self.recaptures} recaptures, {self.eager_calls} eager calls"]
+        for k, variant in enumerate(self._variants.values()):
+            shapes = ", ".join(str(tuple(s)) for s in variant.shapes) or "no tensor arguments"
             if variant.plan is not None:
+                how = ("captured from its first call (dynamic shapes: it launches what a captured variant of other "
+                       "shapes launches)" if variant.from_one_call else
+                       "captured from a warm-up call and two recorded calls")
+                parts.append(f"variant {k}: arguments {shapes}; {how}")
                 parts.append(variant.plan.describe())
             elif variant.reason is not None:
-                parts.append(f"runs eagerly: {variant.reason}")
+                parts.append(f"variant {k}: arguments {shapes}; runs eagerly (exactly the eager code: its autograd "
+                             f"graph, backward and optimizer steps): {variant.reason}")
             else:
-                parts.append(f"not captured yet (stage {variant.stage} of 3)")
-        return "\n".join(parts) if parts else "not called yet"
+                parts.append(f"variant {k}: arguments {shapes}; not captured yet (stage {variant.stage} of 3)")
+        return "\n".join(parts)
 
 
 def _leaves(structure):
@@ -575,3 +674,7 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
         compiled = CompiledFunction(model.__call__, fullgraph, dynamic, **settings)
         return OptimizedModule(model, compiled)
     return CompiledFunction(model, fullgraph, dynamic, **settings)
+
+
+register_explainer(CompiledFunction, CompiledFunction.explain)
+register_explainer(OptimizedModule, lambda m: m._compiled_call.explain())

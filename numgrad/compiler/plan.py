@@ -7,8 +7,10 @@
 - an argument array is *persistent* (parameters, gradients, optimizer and module state: its
   memory existed before the call and is reached from the step), an *input* (memory of a tensor
   argument: replay copies the new argument into a private staging buffer the launches read),
-  or a *temporary* (created during the call: the plan keeps it, so later replays reuse it and
-  the buffer pool never hands it to anyone else);
+  or a *temporary* (created during the call, or any other memory that is not persistent state);
+  staging buffers, temporaries and outputs are moved into one private arena per plan (their
+  bytes copied in), so the buffer pool never hands them to anyone else and a generated step
+  function builds its views from the arena instead of taking one argument per buffer;
 - the arrays a kernel returns are copied into the recorded ones on replay (later launches read
   those); numbers a kernel returns are checked on replay (an out-of-range target, a count that
   Python used), and a different value abandons the replay before any persistent buffer was
@@ -34,10 +36,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
+from numba.core.registry import CPUDispatcher
 
 from ..tensor import Tensor
-from .. import _pending_readers, creation
-from .recorder import Collective, CollectiveWait, Fill, Guard, KernelLaunch, RandomDraw, leaves
+from .. import _pending_readers, _profiler_hooks, creation
+from .recorder import Collective, CollectiveWait, Fill, Guard, KernelLaunch, OptimizerUpdate, RandomDraw, leaves
 
 
 def owner(arr: np.ndarray) -> np.ndarray:
@@ -131,6 +134,32 @@ def compare_recordings(first: list, second: list, first_derived: dict, second_de
     return None
 
 
+def _leaf_kind(value) -> tuple:
+    if isinstance(value, np.ndarray):
+        return ("array", value.ndim, value.dtype.str, value.flags.c_contiguous, value.flags.f_contiguous)
+    return (type(value).__name__,)
+
+
+def launch_structure(launches: list) -> tuple:
+    """What two recordings of different shapes must share for one to be captured like the other: the same
+    kernels, draws, fills and optimizer updates in the same order, with arguments of the same kinds (array rank,
+    dtype and order; number types).  Shapes and the numbers passed may differ."""
+    out = []
+    for launch in launches:
+        if isinstance(launch, KernelLaunch):
+            out.append((id(launch.dispatcher), tuple(map(_leaf_kind, leaves(launch.args))),
+                        launch.result_array is not None))
+        elif isinstance(launch, RandomDraw):
+            out.append(("draw", launch.method, _leaf_kind(launch.array)))
+        elif isinstance(launch, Fill):
+            out.append(("fill", _leaf_kind(launch.array), _leaf_kind(launch.value)))
+        elif isinstance(launch, OptimizerUpdate):
+            out.append(("update", id(launch.optimizer), id(launch.args[0]), id(launch.args[3])))
+        else:  # another kind of launch: never taken for another shape's
+            out.append((type(launch).__name__, id(launch)))
+    return tuple(out)
+
+
 def _span(a: np.ndarray) -> tuple:
     """(first, one past the last) byte address ``a`` touches."""
     ptr = a.__array_interface__["data"][0]
@@ -146,13 +175,46 @@ def _span(a: np.ndarray) -> tuple:
 
 
 def _add_region(mapping: dict, own: np.ndarray, lo: int, hi: int) -> None:
-    """Private memory for bytes [lo, hi) of ``own``'s allocation (overlapping regions merge)."""
+    """Private memory for bytes [lo, hi) of ``own``'s allocation (overlapping regions merge); the memory itself is
+    carved from the plan's arena by ``_place_regions`` once every region is known."""
     regions = mapping.setdefault(id(own), [])
     for region in list(regions):
         if region[0] < hi and lo < region[1]:
             regions.remove(region)
             lo, hi = min(lo, region[0]), max(hi, region[1])
-    regions.append((lo, hi, np.empty(hi - lo, dtype=np.uint8)))
+    regions.append((lo, hi, None))
+
+
+_ALIGN = 64  # every region starts on a cache line, as a fresh NumPy allocation of that size would (nearly)
+
+
+def _place_regions(mapping: dict, owners: dict) -> np.ndarray:
+    """Give every private region its bytes in ONE arena (what the region held is copied in) and return the arena.
+
+    One allocation instead of one per temporary: a generated step function takes the arena and builds its
+    views inside (``codegen``), so a replay passes a handful of arrays to Numba instead of one per buffer.
+    """
+    total = 0
+    layout = []
+    for key, regions in mapping.items():
+        for lo, hi, _ in regions:
+            layout.append((key, lo, hi, total))
+            total += -(-(hi - lo) // _ALIGN) * _ALIGN
+    raw = np.empty(total + _ALIGN, dtype=np.uint8)
+    skip = -raw.__array_interface__["data"][0] % _ALIGN
+    arena = raw[skip:skip + total]
+    placed: dict = {}
+    for key, lo, hi, offset in layout:
+        region = arena[offset:offset + hi - lo]
+        own = owners[key]
+        base = own.__array_interface__["data"][0]
+        # the bytes the recorded memory holds now: a buffer read before any launch writes it keeps its value
+        if own.flags.c_contiguous:
+            region[...] = own.reshape(-1).view(np.uint8)[lo - base:hi - base]
+        placed.setdefault(key, []).append((lo, hi, region))
+    mapping.clear()
+    mapping.update(placed)
+    return arena
 
 
 def _rebased(value, mapping: dict):
@@ -182,11 +244,13 @@ class _CheckedLaunch:
 
     __slots__ = ("dispatcher", "numbers", "array_targets", "name")
 
-    def __init__(self, dispatcher, result, name):
+    def __init__(self, dispatcher, result, name, numbers=None, array_targets=None):
         self.dispatcher = dispatcher
         self.name = name
-        self.numbers = [(i, v) for i, v in enumerate(_result_leaves(result)) if not isinstance(v, np.ndarray)]
-        self.array_targets = [(i, v) for i, v in enumerate(_result_leaves(result)) if isinstance(v, np.ndarray)]
+        if result is not None:
+            numbers = [(i, v) for i, v in enumerate(_result_leaves(result)) if not isinstance(v, np.ndarray)]
+            array_targets = [(i, v) for i, v in enumerate(_result_leaves(result)) if isinstance(v, np.ndarray)]
+        self.numbers, self.array_targets = numbers, array_targets
 
     def __call__(self, *args):
         result = self.dispatcher(*args)
@@ -342,6 +406,23 @@ class Plan:
         self.kernel_names: list = []
         self.sources: list = []  # generated step functions (compiler/codegen.py)
         self.guards: list = []  # (probe, value, description): replay only while probe() is value
+        self.arena: Optional[np.ndarray] = None  # the memory of every temporary, output and staging buffer
+        self.fast_steps: Optional[list] = None  # ``steps`` calling compiled entry points (``prepare_fast``)
+
+    def prepare_fast(self) -> None:
+        """Resolve each kernel step's compiled overload once: a replay calls its entry point, skipping the
+        dispatcher's typing of every argument (the argument types never change between replays)."""
+        fast = []
+        for fn, args in self.steps:
+            if isinstance(fn, (_ResultInto, _CheckedLaunch)):
+                entry = _entry_point(fn.dispatcher, args)
+                if entry is not fn.dispatcher:
+                    fn = _ResultInto(entry, fn.target) if isinstance(fn, _ResultInto) else \
+                        _CheckedLaunch(entry, None, fn.name, fn.numbers, fn.array_targets)
+            else:
+                fn = _entry_point(fn, args)
+            fast.append((fn, args))
+        self.fast_steps = fast
 
     def run(self, input_arrays: list) -> None:
         for probe, value, description in self.guards:
@@ -349,15 +430,17 @@ class Plan:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
         for position, stage in self.staging:
             np.copyto(stage, input_arrays[position])
-        for fn, args in self.steps:
+        # the profiler sees kernels through their guarded callables; otherwise the compiled entry points run
+        for fn, args in (self.steps if _profiler_hooks._ACTIVE or self.fast_steps is None else self.fast_steps):
             fn(*args)
         for t, g in self.end_grads:
             if t.grad is not g:
                 t.grad = g
 
     def describe(self) -> str:
+        arena = 0 if self.arena is None else self.arena.nbytes
         lines = [f"captured step: {len(self.kernel_names)} launches, {len(self.staging)} staged inputs, "
-                 f"{len(self.output_arrays)} outputs"]
+                 f"{len(self.output_arrays)} outputs, {arena} bytes of temporaries (one arena)"]
         for i, name in enumerate(self.kernel_names):
             lines.append(f"  {i:3d} {name}")
         lines.extend(f"  replayed only while {description} is as captured" for _, _, description in self.guards)
@@ -365,6 +448,20 @@ class Plan:
             lines.append(f"replayed as {len(self.steps)} calls; generated functions:")
             lines.extend(self.sources)
         return "\n".join(lines)
+
+
+def _entry_point(fn, args):
+    """The compiled function ``fn`` (a Numba dispatcher, or numgrad's guarded wrapper of one) runs for ``args``,
+    or ``fn`` itself when there is none."""
+    dispatcher = fn if isinstance(fn, CPUDispatcher) else getattr(fn, "__wrapped__", None)
+    if not isinstance(dispatcher, CPUDispatcher):
+        return fn
+    try:
+        signature = tuple(dispatcher.typeof_pyval(a) for a in args)
+    except Exception:  # noqa: BLE001 - an argument Numba cannot type: keep the dispatcher
+        return fn
+    compiled = dispatcher.overloads.get(signature)
+    return fn if compiled is None else compiled.entry_point
 
 
 def _param_of(flat: np.ndarray, tensors: list):
@@ -380,21 +477,36 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
     """The plan of recorded ``launches`` (the second recording); see the module docstring."""
     plan = Plan()
     mapping: dict = {}
+    owners: dict = {}
     # inputs: one private staging buffer each, laid out like the recorded argument's memory
     for arr in input_arrays:
         own = owner(arr)
         if id(own) in persistent_owner_ids:
             raise NotCapturable("a tensor argument shares memory with the step's persistent state (a parameter "
                                 "or buffer passed as an argument): pass it through the closure instead")
+        owners[id(own)] = own
         _add_region(mapping, own, *_span(arr))  # only the argument's own bytes: not the dataset it slices
+    input_owner_ids = set(mapping)
+
+    def claim(arr) -> None:
+        """An output or a temporary: its whole allocation moves into the plan's arena."""
+        if not isinstance(arr, np.ndarray):
+            return
+        own = owner(arr)
+        if id(own) not in owners and id(own) not in persistent_owner_ids:
+            owners[id(own)] = own
+            _add_region(mapping, own, *_span(own))
+
+    # outputs first (private memory too, so replaying never changes a tensor the caller got from the recorded
+    # call), then every other buffer the launches touch that is not persistent state
+    for t in output_tensors:
+        claim(t._buf)
+    for launch in launches:
+        for arr in _launch_arrays(launch, derived):
+            claim(arr)
+    plan.arena = _place_regions(mapping, owners)
     for position, arr in enumerate(input_arrays):
         plan.staging.append((position, _rebased(arr, mapping)))
-    input_owner_ids = set(mapping)
-    # outputs: private memory too, so replaying never changes a tensor the caller got from the recorded call
-    for t in output_tensors:
-        own = owner(t._buf)
-        if id(own) not in mapping and id(own) not in persistent_owner_ids:
-            _add_region(mapping, own, *_span(own))
     plan.output_arrays = [_rebased(t._buf, mapping) for t in output_tensors]
     plan.outputs = outputs_structure
     seen_persistent: dict = {}
@@ -471,6 +583,23 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
             g = Tensor(_rebased(g._buf, mapping))
         plan.end_grads.append((t, g))
     return plan
+
+
+def _launch_arrays(launch, derived: dict):
+    """The arrays a recorded launch reads or writes (arguments, results, the arrays its scalars came from)."""
+    if isinstance(launch, KernelLaunch):
+        yield from leaves(launch.args)
+        yield from _result_leaves(launch.result)
+        yield launch.result_array
+        for a in leaves(launch.args):
+            if id(a) in derived and derived[id(a)][0] is a:
+                yield derived[id(a)][1]
+    elif isinstance(launch, (RandomDraw, Fill)):
+        yield launch.array
+    elif isinstance(launch, OptimizerUpdate):
+        yield launch.args[1]
+        yield launch.args[2]
+    # another kind of launch keeps the memory it was recorded with (not moved into the arena)
 
 
 def _first_write_index(plan: Plan, mutated: dict, poisoned: set) -> tuple:

@@ -18,14 +18,26 @@ class Explanation:
     __str__ = __repr__
 
 
+_EXPLAINERS: list = []  # (type, function giving its report): higher layers register theirs (``ng.compile``'s)
+
+
+def register_explainer(kind: type, describe) -> None:
+    """``ng.explain(obj)`` of an instance of ``kind`` shows ``describe(obj)`` (a str)."""
+    _EXPLAINERS.append((kind, describe))
+
+
 def explain(t) -> Explanation:
-    """Describe how ``t`` is (or will be) computed: its fused region and kernel source.
+    """Describe how ``t`` is (or will be) computed: its fused region and kernel source (for a tensor), or the
+    captured plans and generated source (for what ``ng.compile`` returns).
 
     >>> import numgrad as ng
     >>> x = ng.ones(3)
     >>> "tanh" in str(ng.explain(ng.tanh(x * 2 + 1)))
     True
     """
+    for kind, describe in _EXPLAINERS:
+        if isinstance(t, kind):
+            return Explanation(describe(t))
     op = pending_op(t)
     if op is None:
         lines = [f"tensor of shape {list(t.shape)}, dtype {t.dtype}: already computed (no pending region)."]
