@@ -396,7 +396,11 @@ class CompiledFunction:
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
         variant.guard_slots = obs.slots_before
-        variant.guard_grads = [(t, g) for t, g in plan.end_grads]
+        # a .grad the step replaced (zero_grad's set_to_none, then backward) without reading the old one is not
+        # guarded: another variant's replay (the last, smaller batch of an epoch) may have left its own there
+        grads_before = {id(t): g for t, g in obs.grads_before}
+        variant.guard_grads = [(t, g) for t, g in plan.end_grads
+                               if not _replaced_unread(grads_before.get(id(t)), g, referenced)]
         variant.plan = plan
         variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None
@@ -474,6 +478,12 @@ def _leaves(structure):
             yield from _leaves(v)
     else:
         yield structure
+
+
+def _replaced_unread(before: Optional[Tensor], after: Optional[Tensor], referenced: set) -> bool:
+    """True when a recorded step left a new ``.grad`` where it found ``before`` and read none of its memory."""
+    return (before is not None and after is not None and before is not after and before._buf is not None
+            and id(owner(before._buf)) not in referenced)
 
 
 def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:
