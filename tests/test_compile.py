@@ -579,3 +579,25 @@ def test_two_batch_sizes_alternating_replay_without_recapturing():
     for k in eager_state:
         assert np.array_equal(eager_state[k], comp_state[k]), k
     assert compiled.recaptures == 0 and compiled.captures == 2 and compiled.replays == len(sizes) - 6
+
+
+def test_pooled_gradients_are_not_copied_while_recorded():
+    """Gradients large enough for the buffer pool become .grad without a copy eagerly; the recording's own
+    references to kernel arguments must not change that (else the plan replays three extra copies)."""
+    n = 300_000  # 1.2 MB per array: pooled
+    x, w, b = (ng.tensor(RNG.standard_normal(n).astype(np.float32), requires_grad=True) for _ in range(3))
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = ng.compile(step, options={"fuse": False})
+    with ng.profiler.profile() as prof:
+        step()
+    eager_kernels = sum(1 for e in prof.events if e.kind == "kernel")
+    losses = [compiled().item() for _ in range(4)]
+    assert compiled.replays == 1 and len(set(losses)) == 1
+    launches = [line for line in compiled.explain().splitlines()[1:] if "fill" not in line]
+    assert len(launches) == eager_kernels == 1, compiled.explain()
