@@ -502,7 +502,7 @@ _CAPTURE_SCRIPT = textwrap.dedent("""
         step(*data[len(call_s)])
         call_s.append(time.perf_counter() - t1)
     t_capture = sum(call_s)
-    for epoch in range(2):
+    for epoch in range(3):  # the smaller last batch is captured in the third (eager, recorded, recorded+built)
         for x, y in data:
             step(x, y).item()
     print(json.dumps({"import_s": t_import, "capture_s": t_capture, "call_s": call_s,
@@ -590,7 +590,7 @@ def run(quick: bool = False, subprocesses: bool = True) -> dict:
                  "s: warm-up call + recorded call + recorded call, verified and generated",
                  f"{r['capture_s']:.2f} ({calls})", f"<= {limit}", "yes" if r["capture_s"] <= limit else "NO"])
         r = cc["warm"]
-        results["targets"].append(["MLP epochs (12 x b128 + b40), 2 epochs after capture", "recaptures, variants",
+        results["targets"].append(["MLP epochs (12 x b128 + b40), 3 epochs after capture", "recaptures, captured variants",
                                    f"{r['recaptures']}, {r['captures']}", "0, <= 2",
                                    "yes" if r["recaptures"] == 0 and r["captures"] <= 2 else "NO"])
     results["rows"] = rows
