@@ -26,55 +26,19 @@ import statistics
 import sys
 import time
 
+import numgrad as ng  # before NumPy: numgrad's thread defaults (OpenBLAS single-threaded) then hold for NumPy too
 import numpy as np
-
-import numgrad as ng
 from benchmarks import bench_fusion, bench_nn
 from benchmarks import bench_gpt
 from benchmarks import bench_rnn
 from benchmarks import bench_compile
+from benchmarks.bench_nn import mlp_numpy
 from benchmarks.common import median_time, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --------------------------------------------------------------------------- extra peers
-def mlp_numpy(batch: int):
-    """MLP 784-512-256-10 SGD step by hand in NumPy (float32)."""
-    rng = np.random.default_rng(0)
-    ws = [(rng.standard_normal((i, o), dtype=np.float32) * np.float32(1 / np.sqrt(i)), np.zeros(o, np.float32))
-          for i, o in ((784, 512), (512, 256), (256, 10))]
-    x = rng.standard_normal((batch, 784), dtype=np.float32)
-    y = rng.integers(0, 10, batch)
-
-    def step():
-        acts = [x]
-        h = x
-        for k, (w, b) in enumerate(ws):
-            h = h @ w + b
-            if k < 2:
-                h = np.maximum(h, 0)
-            acts.append(h)
-        m = h.max(1, keepdims=True)
-        e = np.exp(h - m)
-        p = e / e.sum(1, keepdims=True)
-        loss = -np.log(p[np.arange(batch), y]).mean()
-        g = p
-        g[np.arange(batch), y] -= 1
-        g /= batch
-        for k in (2, 1, 0):
-            w, b = ws[k]
-            gw = acts[k].T @ g
-            gb = g.sum(0)
-            if k:
-                g = (g @ w.T) * (acts[k] > 0)
-            w -= 0.01 * gw
-            b -= 0.01 * gb
-        return float(loss)
-
-    return step
-
-
 def mlp_torch_compiled(batch: int):
     try:
         import torch
@@ -241,6 +205,8 @@ def build_tables(res: dict) -> list:
                  f"{cc['hand_fused_compile_s']:.3f}"]]
         out.append(("compile: first W1-like step in a new process", rows, ["case", "first step s", "kernels",
                                                                            "per kernel"]))
+    if res.get("ng_compile"):
+        out.extend(bench_compile.report_tables(res["ng_compile"]))
     rows = [[f"{int(n):.0e}", _ms(r["plain_s"]), _ms(r["profiled_s"]), f"{100 * r['overhead']:+.1f}%",
              f"{100 * r['overhead_of_minimums']:+.1f}%"] for n, r in res["profiler_overhead"].items()]
     out.append((f"profiler overhead: W1 step with ng.profiler.profile() on (interleaved runs; added cost per "
@@ -347,7 +313,7 @@ def main(argv=None) -> dict:
     for name, r in bench_rnn.run(repeats=5 if quick else 30).items():
         res["nn"][f"{name}_b{bench_rnn.BATCH}_h{bench_rnn.HIDDEN}"] = r
     print("\n== ng.compile: eager vs captured-and-replayed steps (bench_compile) ==")
-    res["ng_compile"] = {k: {n: v for n, v in r.items()} for k, r in bench_compile.run(quick=quick).items()}
+    res["ng_compile"] = bench_compile.run(quick=quick)
     for name, r in res["nn"].items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f} ms" for k, v in r.items() if v))
 

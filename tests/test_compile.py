@@ -638,3 +638,87 @@ def test_ng_explain_shows_the_plans_and_generated_source():
     assert "variant 0: arguments (8, 6), (8, 3); captured from a warm-up call and two recorded calls" in text
     assert "linear_forward" in text and "@njit(cache=True, nogil=True)\ndef step(" in text
     assert "tanh" in str(ng.explain(ng.tanh(x * 2)))  # a tensor: its fused region, as before
+
+
+def _bn_dropout_ce_step():
+    """A CNN step whose forward writes batch norm's running statistics and draws a dropout mask before cross
+    entropy checks its targets (the digits job's order)."""
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * 4 * 4, 3))
+    opt = ng.optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+def _run_bn_dropout_ce(compiled_run: bool, calls) -> tuple:
+    """(the values each call returned or raised, the final state dict, the compiled function) of a fresh model
+    trained from one seed through ``calls``, a list of (x, y)."""
+    model, step = _bn_dropout_ce_step()
+    fn = ng.compile(step) if compiled_run else step
+    ng.manual_seed(1)  # the dropout masks: the same draws in both runs
+    out = []
+    for x, y in calls:
+        try:
+            out.append(np.float64(fn(x, y).item()).tobytes())
+        except IndexError as exc:
+            out.append(str(exc))
+    return out, {k: v.numpy().copy() for k, v in model.state_dict().items()}, fn
+
+
+def test_target_check_after_batchnorm_puts_the_state_back_before_running_eagerly():
+    rng = np.random.default_rng(2)
+    calls = [(ng.tensor(rng.standard_normal((4, 1, 8, 8)).astype(np.float32)), ng.tensor(rng.integers(0, 3, 4)))
+             for _ in range(6)]
+    # an out-of-range target in the 6th call: its replay abandons after batch norm wrote its statistics and
+    # after the dropout draw; the eager run then raises as eager does, from the state before the call
+    calls.insert(5, (calls[0][0], ng.tensor(np.array([0, 1, 7, 2]))))
+    (eager, eager_state, _), (comp, comp_state, compiled) = (_run_bn_dropout_ce(c, calls) for c in (False, True))
+    assert eager[5] == comp[5] == "Target 7 is out of bounds."
+    assert eager == comp  # losses to the bit, before and after the abandoned replay
+    for k in eager_state:
+        assert np.array_equal(eager_state[k], comp_state[k]), k  # statistics updated once, as eager did
+    assert compiled.fallback_reason is None and compiled.replays == 3 and compiled.eager_calls == 4
+
+
+def test_two_batch_sizes_alternating_replay_without_recapturing():
+    """An epoch's last, smaller batch is a variant of its own; switching between the two (each zero_grad sets
+    .grad to None, backward makes new ones) replays both without capturing again."""
+    rng = np.random.default_rng(3)
+    sizes = [4, 4, 3] * 4
+    calls = [(ng.tensor(rng.standard_normal((n, 1, 8, 8)).astype(np.float32)), ng.tensor(rng.integers(0, 3, n)))
+             for n in sizes]
+    (eager, eager_state, _), (comp, comp_state, compiled) = (_run_bn_dropout_ce(c, calls) for c in (False, True))
+    assert eager == comp
+    for k in eager_state:
+        assert np.array_equal(eager_state[k], comp_state[k]), k
+    assert compiled.recaptures == 0 and compiled.captures == 2 and compiled.replays == len(sizes) - 6
+
+
+def test_pooled_gradients_are_not_copied_while_recorded():
+    """Gradients large enough for the buffer pool become .grad without a copy eagerly; the recording's own
+    references to kernel arguments must not change that (else the plan replays three extra copies)."""
+    n = 300_000  # 1.2 MB per array: pooled
+    x, w, b = (ng.tensor(RNG.standard_normal(n).astype(np.float32), requires_grad=True) for _ in range(3))
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        loss = (ng.tanh(x * w + b) * ng.sigmoid(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = ng.compile(step, options={"fuse": False})
+    with ng.profiler.profile() as prof:
+        step()
+    eager_kernels = sum(1 for e in prof.events if e.kind == "kernel")
+    losses = [compiled().item() for _ in range(4)]
+    assert compiled.replays == 1 and len(set(losses)) == 1
+    launches = [line for line in compiled.explain().splitlines()[1:] if "fill" not in line]
+    assert len(launches) == eager_kernels == 1, compiled.explain()

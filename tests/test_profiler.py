@@ -225,6 +225,8 @@ def test_benchmark_suite_quick_runs(tmp_path):
     assert res["quick"] and res["w1"] and res["nn"] and "profiler_overhead" in res
     assert res["per_op"]["python_floor_us"] > 0 and res["nn"]["mlp_b128"]["gemm_only_numgrad"] > 0
     assert res["w1_compute_elements_per_s"] > 0 and all(r["hand_fused"] > 0 for r in res["w1"].values())
+    compiled = res["ng_compile"]  # bench_compile: every workload timed, every target row filled
+    assert all(t["numgrad compiled"] > 0 for t in compiled["times"].values()) and len(compiled["targets"]) >= 9
 
 
 def test_benchmark_reference_points_compute_what_they_claim():

@@ -13,8 +13,10 @@
   function builds its views from the arena instead of taking one argument per buffer;
 - the arrays a kernel returns are copied into the recorded ones on replay (later launches read
   those); numbers a kernel returns are checked on replay (an out-of-range target, a count that
-  Python used), and a different value abandons the replay before any persistent buffer was
-  written, so the call runs eagerly instead;
+  Python used), and a different value abandons the replay, so the call runs eagerly instead: a
+  check that comes after the step wrote persistent memory (batch norm's running statistics in
+  the forward, before the loss checks its targets) has that memory (at most ``_MAX_UNDO_BYTES``)
+  and the generator's state saved at the start of each replay and put back before it abandons;
 - draws from numgrad's default generator are drawn again on replay, and an optimizer's update
   is called again (its scalars follow Python state);
 - a collective of ``numgrad.distributed`` (``recorder.Collective``, ``CollectiveWait``) is started and
@@ -403,6 +405,10 @@ class Plan:
         self.persistent_arrays: list = []  # arrays the step may write: pending readers are computed first
         self.persistent_keys: list = []  # (their key in the pending-readers table, array)
         self.first_write = 0
+        # (persistent array, saved copy) put back when a check after the first persistent write abandons a
+        # replay; None when that cannot be done (an optimizer update, or too many bytes, before such a check)
+        self.undo: Optional[list] = []
+        self.undo_rng = False  # the default generator's state is saved too (a draw comes before such a check)
         self.kernel_names: list = []
         self.sources: list = []  # generated step functions (compiler/codegen.py)
         self.guards: list = []  # (probe, value, description): replay only while probe() is value
@@ -431,11 +437,30 @@ class Plan:
         for position, stage in self.staging:
             np.copyto(stage, input_arrays[position])
         # the profiler sees kernels through their guarded callables; otherwise the compiled entry points run
-        for fn, args in (self.steps if _profiler_hooks._ACTIVE or self.fast_steps is None else self.fast_steps):
-            fn(*args)
+        steps = self.steps if _profiler_hooks._ACTIVE or self.fast_steps is None else self.fast_steps
+        if self.undo or self.undo_rng:
+            self._run_undoable(steps)
+        else:
+            for fn, args in steps:
+                fn(*args)
         for t, g in self.end_grads:
             if t.grad is not g:
                 t.grad = g
+
+    def _run_undoable(self, steps: list) -> None:
+        """Run ``steps``; if a check abandons the replay, put back what the steps before it wrote."""
+        for own, copy in self.undo:
+            np.copyto(copy, own)
+        rng_state = creation._rng.bit_generator.state if self.undo_rng else None
+        try:
+            for fn, args in steps:
+                fn(*args)
+        except AbandonReplay:
+            for own, copy in self.undo:
+                np.copyto(own, copy)
+            if rng_state is not None:
+                creation._rng.bit_generator.state = rng_state
+            raise
 
     def describe(self) -> str:
         arena = 0 if self.arena is None else self.arena.nbytes
@@ -698,6 +723,7 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
         for position, stage in plan.staging:
             np.copyto(stage, input_arrays[position])
         plan.first_write, suspect = _first_write_index(plan, mutated, poisoned)
+        plan.undo, plan.undo_rng = _undo_buffers(plan, persistent_owner_ids)
         for t, g in plan.end_grads:
             t.grad = g
     except AbandonReplay as exc:
@@ -748,10 +774,44 @@ def _poison_view(a: np.ndarray) -> None:
         a[...] = np.nan
 
 
+_MAX_UNDO_BYTES = 1 << 22  # copied at the start of every replay: keep it small next to a step
+
+
+def _undo_buffers(plan: Plan, persistent_owner_ids: set) -> tuple:
+    """(persistent arrays with a copy each, whether the generator state is needed) to put back when a check
+    after ``plan.first_write`` abandons a replay; ([], False) when no check comes after it, (None, False) when
+    what comes before that check cannot be put back.
+
+    Every persistent array the steps up to the last such check pass to a kernel is saved (a kernel's arguments
+    do not say which it writes; parameters read by the forward are saved too, so they are kept under the cap).
+    """
+    last = max((i for i, (fn, _) in enumerate(plan.steps)
+                if isinstance(fn, _CheckedLaunch) and fn.numbers and i > plan.first_write), default=-1)
+    if last < 0:
+        return [], False
+    owners: dict = {}
+    draws = False
+    for fn, args in plan.steps[:last + 1]:
+        if isinstance(fn, _UpdateCall):  # its Python state (Adam's step count) is not put back
+            return None, False
+        draws = draws or isinstance(fn, _Draw)
+        for a in _step_arrays(fn, args):
+            own = owner(a)
+            if id(own) in persistent_owner_ids and own.flags.writeable:
+                owners[id(own)] = own
+    if sum(o.nbytes for o in owners.values()) > _MAX_UNDO_BYTES:
+        return None, False
+    return [(o, np.empty_like(o)) for o in owners.values()], draws
+
+
 def checked_guard_positions(plan: Plan) -> Optional[str]:
-    """Why the plan's checked launches cannot abandon a replay safely (one comes after a persistent write)."""
+    """Why the plan's checked launches cannot abandon a replay safely (one comes after a persistent write that
+    cannot be put back), or None."""
+    if plan.undo is not None:
+        return None
     for i, (fn, args) in enumerate(plan.steps):
         if isinstance(fn, _CheckedLaunch) and fn.numbers and i > plan.first_write:
             return (f"{fn.name} returns a number Python uses after the step has already written persistent state "
-                    "(a replay could not be abandoned safely)")
+                    "(a replay could not be abandoned safely: an optimizer update, or more than "
+                    f"{_MAX_UNDO_BYTES >> 20} MiB of persistent memory to put back, comes before it)")
     return None

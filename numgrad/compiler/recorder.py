@@ -36,6 +36,7 @@ from numba import _dispatcher
 from numba.core.registry import CPUDispatcher
 
 from .. import _profiler_hooks, creation
+from ..kernels.cpu import buffer_pool
 from ..kernels.cuda.array import DeviceArray
 from ..tensor import Tensor
 
@@ -219,6 +220,7 @@ class Recording:
         self._thread = threading.get_ident()
         self._depth = 0  # > 0 inside an optimizer update: its kernels belong to the update
         self._saved: list = []
+        self._recorded_views: list = []  # views of pooled buffers this recording keeps (``_kept``)
         self.derived: dict = {}  # id(scalar) -> (scalar, array it was read from): kept alive, so ids stay unique
         self._works: dict = {}  # id(Work) -> (Work, index of its Collective) until it is waited for
         self._waited: dict = {}  # id(Work) -> Work of those waited for already (a second wait() is no event)
@@ -231,8 +233,24 @@ class Recording:
         if kwargs:
             self._break(f"kernel {dispatcher.py_func.__name__} called with keyword arguments")
         result = _base_call(dispatcher, *args)
-        self.launches.append(KernelLaunch(dispatcher, args, result))
+        self.launches.append(KernelLaunch(dispatcher, self._kept(args), result))
         return result
+
+    def _kept(self, args: tuple) -> tuple:
+        """``args`` with each view of a pooled buffer replaced by a view only this recording holds
+        (``buffer_pool.recorded_view``): the engine's ownership checks then see what they see eagerly (else
+        every pooled gradient was copied while recorded, and the plan replayed those copies)."""
+        out = []
+        for a in args:
+            if type(a) is tuple:
+                a = self._kept(a)
+            elif type(a) is np.ndarray:
+                kept = buffer_pool.recorded_view(a)
+                if kept is not a:
+                    self._recorded_views.append(kept)
+                a = kept
+            out.append(a)
+        return tuple(out)
 
     def _on_update(self, optimizer, method, args):
         if self._depth or threading.get_ident() != self._thread:
@@ -250,7 +268,10 @@ class Recording:
         if type(array) is DeviceArray:
             self.device_arrays = True
             return
-        self.launches.append(Fill(array, value))
+        kept = buffer_pool.recorded_view(array)
+        if kept is not array:
+            self._recorded_views.append(kept)
+        self.launches.append(Fill(kept, value))
 
     def _on_scalar(self, value, array):
         if self._depth or threading.get_ident() != self._thread:
@@ -370,6 +391,8 @@ class Recording:
         self._saved.clear()
         for opt in self._optimizers:
             opt.__dict__.pop("_update", None)
+        buffer_pool.release_recorded(self._recorded_views)
+        self._recorded_views = []
         if self._works:  # replay could not know when this rank may touch the memory again
             work, index = next(iter(self._works.values()))
             self._works.clear()

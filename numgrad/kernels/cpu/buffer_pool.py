@@ -78,12 +78,47 @@ def is_sole_view(arr: np.ndarray) -> bool:
     """True when ``arr`` is a pooled buffer that no other array, tensor or export sees.
 
     The autograd engine takes ownership of a fresh gradient array instead of copying it; a pooled one is a
-    view of the pool's owner, and is just as fresh when it is that owner's only view.
+    view of the pool's owner, and is just as fresh when it is that owner's only view.  Views an
+    ``ng.compile`` recording keeps of kernel arguments (``recorded_view``) do not count: a step decides
+    the same while it is recorded as it does eagerly.
     """
-    if _base_refs(arr) > _SOLE_REFS:
-        return False
+    refs = _base_refs(arr)  # before naming the owner here, which would add a reference
     owner = arr.base
+    if refs - _recorded_refs.get(id(owner), 0) > _SOLE_REFS:
+        return False
     return any(o is owner for o in _owners)
+
+
+# id(owner) -> how many views of it ng.compile's recorder holds (each view adds one reference to its owner);
+# the recorder releases them (``release_recorded``) when its recording ends
+_recorded_refs: dict = {}
+
+
+def recorded_view(arr: np.ndarray) -> np.ndarray:
+    """``arr``, or when it views a pooled buffer a new view of it (same memory, shape, strides, dtype) that
+    ``is_sole_view`` does not count; a recorder keeps it so the memory is not handed out during the step.
+
+    >>> a = np.ones(3)
+    >>> recorded_view(a) is a
+    True
+    """
+    owner = arr.base
+    if owner is None or not any(o is owner for o in _owners):
+        return arr
+    view = arr.view()
+    _recorded_refs[id(owner)] = _recorded_refs.get(id(owner), 0) + 1
+    return view
+
+
+def release_recorded(arrays: list) -> None:
+    """Count the views from ``recorded_view`` among ``arrays`` again (the recording that holds them ended)."""
+    for arr in arrays:
+        key = id(arr.base)
+        left = _recorded_refs.get(key, 0) - 1
+        if left > 0:
+            _recorded_refs[key] = left
+        else:
+            _recorded_refs.pop(key, None)
 
 
 def _calibrate_sole() -> int:
