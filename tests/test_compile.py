@@ -1,6 +1,8 @@
 """ng.compile: captured steps replay bit-identically to eager; guards recapture; what cannot be captured falls back."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -699,7 +701,10 @@ def test_two_batch_sizes_alternating_replay_without_recapturing():
     assert eager == comp
     for k in eager_state:
         assert np.array_equal(eager_state[k], comp_state[k]), k
-    assert compiled.recaptures == 0 and compiled.captures == 2 and compiled.replays == len(sizes) - 6
+    # the size-3 variant is captured while the size-4 one is still recording (a warm-up call and two recordings
+    # each, interleaved): five calls run eagerly, every later one replays
+    assert compiled.recaptures == 0 and compiled.captures == 2 and compiled.eager_calls == 5
+    assert compiled.replays == len(sizes) - 5
 
 
 def test_pooled_gradients_are_not_copied_while_recorded():
@@ -720,5 +725,5 @@ def test_pooled_gradients_are_not_copied_while_recorded():
     eager_kernels = sum(1 for e in prof.events if e.kind == "kernel")
     losses = [compiled().item() for _ in range(4)]
     assert compiled.replays == 1 and len(set(losses)) == 1
-    launches = [line for line in compiled.explain().splitlines()[1:] if "fill" not in line]
+    launches = [line for line in compiled.explain().splitlines() if re.match(r"\s+\d+ ", line) and "fill" not in line]
     assert len(launches) == eager_kernels == 1, compiled.explain()
