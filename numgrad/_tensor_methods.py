@@ -24,6 +24,7 @@ from .nn.functional import log_softmax, softmax
 OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
 OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api", "random", "pointwise",  # issue 16
                 "scatter", "shape_more", "statistics", "dense_linalg", "misc")
+OPS_MODULES += ("torch_globals",)  # h-torchfn: global settings, inference mode, dtype helpers
 
 
 def _ops_modules():
