@@ -25,6 +25,8 @@ OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "lina
 OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api", "random", "pointwise",  # issue 16
                 "scatter", "shape_more", "statistics", "dense_linalg", "misc")
 OPS_MODULES += ("torch_globals",)  # h-torchfn: global settings, inference mode, dtype helpers
+OPS_MODULES += ("tensor_storage",)  # h-torchfn: as_strided, storage offsets, in-place view ops, resize_
+OPS_MODULES += ("inplace_more",)  # h-torchfn: cumsum_, true_divide_, random_/cauchy_/..., apply_/map_
 
 
 def _ops_modules():
