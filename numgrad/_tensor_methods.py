@@ -27,6 +27,7 @@ OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api
 OPS_MODULES += ("torch_globals",)  # h-torchfn: global settings, inference mode, dtype helpers
 OPS_MODULES += ("tensor_storage",)  # h-torchfn: as_strided, storage offsets, in-place view ops, resize_
 OPS_MODULES += ("special_math",)  # h-torchfn: lgamma, digamma, polygamma, erfinv, i0, igamma, gcd, frexp, renorm
+OPS_MODULES += ("stats_more", "windows")  # h-torchfn: mode, histogram, unravel_index, ger; window functions
 OPS_MODULES += ("inplace_more",)  # h-torchfn: cumsum_, true_divide_, random_/cauchy_/..., apply_/map_
 
 

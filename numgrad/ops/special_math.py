@@ -4,6 +4,7 @@ in-place forms.
 """
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -17,6 +18,10 @@ from .elementwise import apply, inplace_update
 from .reductions import all as _all
 from .reductions import norm as _norm
 from .sum_mean import sum as _sum
+
+
+frexp_return_type = collections.namedtuple("frexp", ("mantissa", "exponent"))
+frexp_return_type.__module__ = "numgrad.return_types"
 
 
 def _tensor_arg(x, op: str, arg: str = "input") -> Tensor:
@@ -179,7 +184,7 @@ def frexp(input):
 
     >>> import numgrad as ng
     >>> ng.frexp(ng.tensor([8., 0.75]))
-    torch.return_types.frexp(mantissa=tensor([0.5000, 0.7500]), exponent=tensor([4, 0], dtype=numgrad.int32))
+    frexp(mantissa=tensor([0.5000, 0.7500]), exponent=tensor([4, 0], dtype=numgrad.int32))
     """
     _tensor_arg(input, "frexp")
     if not input.dtype.is_floating_point:
@@ -194,25 +199,7 @@ def frexp(input):
     e = pw.where(finite, e, 0.0)
     scale = pw.exp2(-e).to(input.dtype)
     mantissa = input * scale
-    return _FrexpResult(mantissa, e.to(_dtypes.int32))
-
-
-class _FrexpResult(tuple):
-    """``torch.return_types.frexp``: a named pair ``(mantissa, exponent)``."""
-
-    def __new__(cls, mantissa, exponent):
-        return super().__new__(cls, (mantissa, exponent))
-
-    @property
-    def mantissa(self):
-        return self[0]
-
-    @property
-    def exponent(self):
-        return self[1]
-
-    def __repr__(self) -> str:
-        return f"torch.return_types.frexp(mantissa={self[0]!r}, exponent={self[1]!r})"
+    return frexp_return_type(mantissa, e.to(_dtypes.int32))
 
 
 def renorm(input, p, dim: int, maxnorm) -> Tensor:
