@@ -349,20 +349,19 @@ def _sp_lcm(a, b):
 '''.replace("{fn}", _FN)
 
 
-def _special(name, arity, kind, scalar, grad=None, node=None):
+def _special(name, arity, kind, scalar, grad=None, node=None, domain="any"):
     node_name = node or "".join(p.capitalize() for p in name.split("_")) + "Backward0"
-    register(Row(name, arity, kind, scalar, grad, (), node_name, "any", SPECIAL_SOURCE))
+    register(Row(name, arity, kind, scalar, grad, (), node_name, domain, SPECIAL_SOURCE))
 
 
-_LOG_PI = 1.1447298858494002
-
-_special("lgamma", 1, "float", "_sp_lgamma({0})", lambda F, x, out, g: (g * F.digamma(x[0]),))
-_special("digamma", 1, "float", "_sp_digamma({0})", lambda F, x, out, g: (g * F.polygamma(x[0], 1.0),))
+_special("lgamma", 1, "float", "_sp_lgamma({0})", lambda F, x, out, g: (g * F.digamma(x[0]),), domain="positive")
+_special("digamma", 1, "float", "_sp_digamma({0})", lambda F, x, out, g: (g * F.polygamma(x[0], 1.0),),
+         domain="positive")
 # polygamma(x, n): the order n is the second operand (a number), so its derivative is polygamma(x, n + 1)
 _special("polygamma", 2, "float", "_sp_polygamma({1}, {0})",
          lambda F, x, out, g: (g * F.polygamma(x[0], x[1] + 1.0), None))
 _special("erfinv", 1, "float", "_sp_erfinv({0})",
-         lambda F, x, out, g: (g * (0.5 * 1.7724538509055159) * F.exp(out * out),))
+         lambda F, x, out, g: (g * (0.5 * 1.7724538509055159) * F.exp(out * out),), domain="open_unit")
 _special("i1", 1, "float", "_sp_i1({0})",
          lambda F, x, out, g: (g * F.where(F.eq(x[0], 0.0), 0.5, F.i0(x[0]) - out / x[0]),), node="SpecialI1Backward0")
 _special("i0", 1, "float", "_sp_i0({0})", lambda F, x, out, g: (g * F.i1(x[0]),))
