@@ -8,7 +8,8 @@ tensor dtype (float32 results are rounded once on store) and follow PyTorch's CP
 (``aten/src/ATen/native/Math.h``: Cephes' digamma, trigamma, Hurwitz zeta and incomplete gamma, the
 rational erfinv start with two Newton steps), so special values match: ``digamma(0) = -inf``,
 ``digamma(-1) = nan``, ``erfinv(1) = inf``, ``igamma(0, x > 0) = 1``. ``i0``/``i1`` sum their power series
-below 30 and the asymptotic series above.
+below 30 and the asymptotic series above; ``i0(±inf)`` is ``inf`` (as NumPy's and SciPy's; PyTorch's
+Chebyshev form gives NaN there).
 
 Derivatives are the ones of PyTorch's ``derivatives.yaml``; ``igamma``/``igammac`` have none for ``input``
 (``a``), as in PyTorch; gcd, lcm and nextafter none at all.

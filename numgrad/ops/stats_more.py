@@ -105,8 +105,8 @@ def histogram(input, bins: Union[int, Tensor] = 100, *, range: Optional[Sequence
             lo, hi = float(values.min()), float(values.max())
         else:
             lo, hi = 0.0, 0.0
-        if lo == hi:  # PyTorch widens an empty range by 1 on each side
-            lo, hi = lo - 1.0, hi + 1.0
+        if lo == hi:  # PyTorch (and NumPy) widen an empty range by 0.5 on each side
+            lo, hi = lo - 0.5, hi + 0.5
         # the edges in the input's dtype, as PyTorch's linspace makes them
         edges = np.linspace(lo, hi, int(bins) + 1).astype(input.dtype.np if input.dtype.name != "bfloat16"
                                                           else np.float32).astype(np.float64)
