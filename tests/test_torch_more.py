@@ -495,3 +495,16 @@ def test_window_functions_match_torch(name, extra):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert getattr(ng, name)(4, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("module", [
+    "numgrad.ops.torch_globals", "numgrad.ops.tensor_storage", "numgrad.ops.inplace_more", "numgrad.ops.special_math",
+    "numgrad.ops.stats_more", "numgrad.ops.windows", "numgrad.ir.special", "numgrad.kernels.settings",
+    "numgrad._format", "numgrad.autograd.grad_mode",
+])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -74,7 +74,7 @@ def mvlgamma(input, p: int) -> Tensor:
 
     >>> import numgrad as ng
     >>> ng.mvlgamma(ng.tensor([2.5]), 2)
-    tensor([1.1724])
+    tensor([0.8570])
     """
     _tensor_arg(input, "mvlgamma")
     if p < 1:
