@@ -1,6 +1,6 @@
-"""PyTorch's special-function and integer math: lgamma, digamma, polygamma, mvlgamma, erfinv, i0, igamma,
-igammac, gcd, lcm, nextafter (rows of ``numgrad/ir/special.py``, so they fuse), frexp, renorm, and their
-in-place forms.
+"""PyTorch's special-function and integer math: polygamma, mvlgamma, igamma, igammac, gcd, lcm, nextafter
+(rows of ``numgrad/ir/special.py``, so they fuse), frexp, renorm, and the in-place forms of these and of
+lgamma, digamma, erfinv and i0 (whose functions ``elementwise_functions`` generates from their rows).
 """
 from __future__ import annotations
 
@@ -30,26 +30,6 @@ def _tensor_arg(x, op: str, arg: str = "input") -> Tensor:
     return x
 
 
-def lgamma(input) -> Tensor:
-    """``log |Gamma(x)|`` elementwise (``inf`` at 0 and the negative integers).
-
-    >>> import numgrad as ng
-    >>> ng.lgamma(ng.tensor([1., 3.]))
-    tensor([0.0000, 0.6931])
-    """
-    return apply("lgamma", _tensor_arg(input, "lgamma"))
-
-
-def digamma(input) -> Tensor:
-    """The logarithmic derivative of Gamma, ``psi(x)``; ``-inf`` at 0 and NaN at the negative integers.
-
-    >>> import numgrad as ng
-    >>> ng.digamma(ng.tensor([1.]))
-    tensor([-0.5772])
-    """
-    return apply("digamma", _tensor_arg(input, "digamma"))
-
-
 def _check_order(n, op: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{op}(): argument 'n' must be int, not {type(n).__name__}")
@@ -58,14 +38,19 @@ def _check_order(n, op: str) -> int:
     return int(n)
 
 
-def polygamma(n: int, input) -> Tensor:
+def _result(name: str, result: Tensor, out, inputs) -> Tensor:
+    return result if out is None else pw._write_out(name, result, out, inputs)
+
+
+def polygamma(n: int, input, *, out=None) -> Tensor:
     """The ``n``-th derivative of ``digamma`` (``n = 0`` is ``digamma`` itself).
 
     >>> import numgrad as ng
     >>> ng.polygamma(1, ng.tensor([1.]))
     tensor([1.6449])
     """
-    return apply("polygamma", _tensor_arg(input, "polygamma"), float(_check_order(n, "polygamma")))
+    result = apply("polygamma", _tensor_arg(input, "polygamma"), float(_check_order(n, "polygamma")))
+    return _result("polygamma", result, out, (input,))
 
 
 def mvlgamma(input, p: int) -> Tensor:
@@ -84,28 +69,8 @@ def mvlgamma(input, p: int) -> Tensor:
     if not bool(_all(pw.gt(input.detach(), (p - 1) / 2.0))):
         raise RuntimeError("All elements must be greater than (p-1)/2")
     shifts = arange(p, dtype=input.dtype, device=input.device) * -0.5
-    terms = apply("lgamma", input.unsqueeze(-1) + shifts)
+    terms = pw.lgamma(input.unsqueeze(-1) + shifts)
     return _sum(terms, -1) + p * (p - 1) / 4.0 * math.log(math.pi)
-
-
-def erfinv(input) -> Tensor:
-    """The inverse error function on ``[-1, 1]`` (``±inf`` at ``±1``, NaN outside).
-
-    >>> import numgrad as ng
-    >>> ng.erfinv(ng.tensor([0., 0.5]))
-    tensor([0.0000, 0.4769])
-    """
-    return apply("erfinv", _tensor_arg(input, "erfinv"))
-
-
-def i0(input) -> Tensor:
-    """The modified Bessel function of the first kind, order 0.
-
-    >>> import numgrad as ng
-    >>> ng.i0(ng.tensor([0., 1.]))
-    tensor([1.0000, 1.2661])
-    """
-    return apply("i0", _tensor_arg(input, "i0"))
 
 
 def _check_igamma_input(input, op: str) -> None:
@@ -113,7 +78,7 @@ def _check_igamma_input(input, op: str) -> None:
         raise NotImplementedError(f"the derivative for '{op}: input' is not implemented.")
 
 
-def igamma(input, other) -> Tensor:
+def igamma(input, other, *, out=None) -> Tensor:
     """The regularized lower incomplete gamma function ``P(a, x)`` (``a = input``). Differentiable in ``other``
     only, as in PyTorch.
 
@@ -122,10 +87,10 @@ def igamma(input, other) -> Tensor:
     tensor([0.6321])
     """
     _check_igamma_input(input, "igamma")
-    return apply("igamma", input, other)
+    return _result("igamma", apply("igamma", input, other), out, (input, other))
 
 
-def igammac(input, other) -> Tensor:
+def igammac(input, other, *, out=None) -> Tensor:
     """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``.
 
     >>> import numgrad as ng
@@ -133,7 +98,7 @@ def igammac(input, other) -> Tensor:
     tensor([0.3679])
     """
     _check_igamma_input(input, "igammac")
-    return apply("igammac", input, other)
+    return _result("igammac", apply("igammac", input, other), out, (input, other))
 
 
 def _check_integral(op: str, *xs) -> None:
@@ -142,7 +107,7 @@ def _check_integral(op: str, *xs) -> None:
             raise RuntimeError(f'"{op}_cpu" not implemented for \'{_dtypes.torch_type_name(x.dtype)}\'')
 
 
-def gcd(input, other) -> Tensor:
+def gcd(input, other, *, out=None) -> Tensor:
     """Greatest common divisor of integer tensors (non-negative; ``gcd(0, 0) = 0``).
 
     >>> import numgrad as ng
@@ -150,10 +115,10 @@ def gcd(input, other) -> Tensor:
     tensor([4, 6, 0])
     """
     _check_integral("gcd", input, other)
-    return apply("gcd", input, other)
+    return _result("gcd", apply("gcd", input, other), out, (input, other))
 
 
-def lcm(input, other) -> Tensor:
+def lcm(input, other, *, out=None) -> Tensor:
     """Least common multiple of integer tensors (non-negative; 0 when either is 0).
 
     >>> import numgrad as ng
@@ -161,10 +126,10 @@ def lcm(input, other) -> Tensor:
     tensor([12, 12])
     """
     _check_integral("lcm", input, other)
-    return apply("lcm", input, other)
+    return _result("lcm", apply("lcm", input, other), out, (input, other))
 
 
-def nextafter(input, other) -> Tensor:
+def nextafter(input, other, *, out=None) -> Tensor:
     """The next floating-point value after ``input`` towards ``other``, in ``input``'s dtype.
 
     >>> import numgrad as ng
@@ -174,7 +139,7 @@ def nextafter(input, other) -> Tensor:
     for x in (input, other):
         if isinstance(x, Tensor) and not x.dtype.is_floating_point:
             raise RuntimeError(f'"nextafter_cpu" not implemented for \'{_dtypes.torch_type_name(x.dtype)}\'')
-    return apply("nextafter", input, other)
+    return _result("nextafter", apply("nextafter", input, other), out, (input, other))
 
 
 def frexp(input):
@@ -268,8 +233,7 @@ def _igamma_check_(self, other) -> None:
 
 
 TENSOR_METHODS = {
-    "lgamma": lgamma, "digamma": digamma, "polygamma": _polygamma_method, "mvlgamma": mvlgamma, "erfinv": erfinv,
-    "i0": i0, "igamma": igamma, "igammac": igammac, "gcd": gcd, "lcm": lcm, "nextafter": nextafter,
+    "polygamma": _polygamma_method, "mvlgamma": mvlgamma, "igamma": igamma, "igammac": igammac, "gcd": gcd, "lcm": lcm, "nextafter": nextafter,
     "frexp": frexp, "renorm": renorm,
     "lgamma_": _inplace("lgamma"), "digamma_": _inplace("digamma"), "erfinv_": _inplace("erfinv"),
     "i0_": _inplace("i0"), "igamma_": _inplace("igamma", _igamma_check_), "igammac_": _inplace("igammac", lambda s, o: _check_igamma_input(s, "igammac")),
@@ -277,5 +241,4 @@ TENSOR_METHODS = {
     "lcm_": _inplace("lcm", lambda s, o: _check_integral("lcm", s, o)),
     "nextafter_": _inplace("nextafter"), "polygamma_": polygamma_, "mvlgamma_": mvlgamma_, "renorm_": renorm_,
 }
-PUBLIC = ("lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "i0", "igamma", "igammac", "gcd", "lcm",
-          "nextafter", "frexp", "renorm")
+PUBLIC = ("polygamma", "mvlgamma", "igamma", "igammac", "gcd", "lcm", "nextafter", "frexp", "renorm")
