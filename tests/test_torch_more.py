@@ -497,10 +497,107 @@ def test_window_functions_match_torch(name, extra):
         assert getattr(ng, name)(4, requires_grad=True).requires_grad
 
 
+
+# ------------------------------------------------------------------------- real-only complex API, misc
+def test_complex_api_on_real_tensors_matches_torch():
+    v = np.array([1.0, -2.0, np.nan, 0.0])
+    x, tx = ng.tensor(v), torch.tensor(v)
+    for name in ("conj", "conj_physical", "resolve_conj", "resolve_neg", "real"):
+        assert getattr(ng, name)(x) is x and (getattr(torch, name)(tx) is tx)
+    assert x.real is x and x.conj() is x and not x.is_conj() and not x.is_neg() and not ng.is_conj(x)
+    assert_close(ng.angle(x), torch.angle(tx))
+    assert_close(ng.angle(ng.tensor([1, -2])), torch.angle(torch.tensor([1, -2])))
+    g, tg = ng.tensor([1.0, -2.0], requires_grad=True), torch.tensor([1.0, -2.0], requires_grad=True)
+    ng.angle(g).sum().backward()
+    torch.angle(tg).sum().backward()
+    assert_close(g.grad, tg.grad)
+    m = np.arange(24.0).reshape(2, 3, 4)
+    assert_close(ng.tensor(m).mH, torch.tensor(m).mH)
+    assert_close(ng.adjoint(ng.tensor(m)), torch.adjoint(torch.tensor(m)))
+    assert_close(ng.tensor(m[0]).H, torch.tensor(m[0]).H)
+    for fn, exc, text in [(lambda: x.imag, RuntimeError, "imag is not implemented for tensors with non-complex"),
+                          (lambda: ng.view_as_real(x), RuntimeError, "view_as_real is only supported for complex"),
+                          (lambda: ng.ones(2, 2, 2).H, RuntimeError, "tensor.H is only supported on matrices"),
+                          (lambda: ng.view_as_complex(ng.ones(2, 2)), TypeError, "numgrad has no complex dtypes"),
+                          (lambda: ng.polar(x, x), TypeError, "numgrad has no complex dtypes"),
+                          (lambda: ng.complex(x, x), TypeError, "numgrad has no complex dtypes"),
+                          (lambda: x.cfloat(), TypeError, "numgrad has no complex dtypes")]:
+        with pytest.raises(exc, match=text):
+            fn()
+
+
+def test_gradient_matches_torch_values_and_grads():
+    data = np.array([[1.0, 4.0, 9.0, 16.0], [2.0, 3.0, 5.0, 4.0], [0.5, 0.0, 1.0, 2.0]])
+    for kwargs in (dict(), dict(spacing=2.0, edge_order=2), dict(spacing=[1.0, 3.0], dim=(0, 1)), dict(dim=1)):
+        x, tx = ng.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+        got, want = ng.gradient(x, **kwargs), torch.gradient(tx, **kwargs)
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            assert_close(a, b)
+        sum(o.sum() * (i + 1) for i, o in enumerate(got)).backward()
+        sum(o.sum() * (i + 1) for i, o in enumerate(want)).backward()
+        assert_close(x.grad, tx.grad)
+    with pytest.raises(RuntimeError, match="expected each dimension size to be at least edge_order\\+1"):
+        ng.gradient(ng.tensor([1.0, 2.0]), edge_order=2)
+
+
+def test_misc_functions_match_torch():
+    for size, fill in ((2, -1), (5, -7)):
+        a = [[0, 1], [1, 0], [1, 1]]
+        assert ng.nonzero_static(ng.tensor(a), size=size, fill_value=fill).tolist() == \
+            torch.nonzero_static(torch.tensor(a), size=size, fill_value=fill).tolist()
+    assert ng.empty_permuted((2, 3, 4), (0, 2, 1)).stride() == torch.empty_permuted((2, 3, 4), (0, 2, 1)).stride()
+    buf = bytearray(np.arange(4, dtype=np.float32).tobytes())
+    fb = ng.frombuffer(buf, dtype=ng.float32, count=2, offset=4)
+    assert fb.tolist() == [1.0, 2.0]
+    fb[0] = 9.0  # shares the buffer's memory, as in PyTorch
+    assert np.frombuffer(buf, dtype=np.float32)[1] == 9.0
+    x, tx = ng.zeros(6, requires_grad=True), torch.zeros(6, requires_grad=True)
+    s, ts = ng.ones(2, 2, requires_grad=True), torch.ones(2, 2, requires_grad=True)
+    out, tout = ng.as_strided_scatter(x * 1, s * 2, (2, 2), (1, 2), 1), torch.as_strided_scatter(tx * 1, ts * 2,
+                                                                                                 (2, 2), (1, 2), 1)
+    assert_close(out, tout)
+    w = np.arange(6.0)
+    (out * ng.tensor(w, dtype=ng.float32)).sum().backward()
+    (tout * torch.tensor(w, dtype=torch.float32)).sum().backward()
+    # the overwritten elements get no gradient; torch 2.13 returns the complement ([0, 1, 2, 3, 4, 0]) for input
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0, 0.0, 5.0]
+    assert_close(s.grad, ts.grad)
+    xs = ng.randn(6, dtype=ng.float64, requires_grad=True)
+    ss = ng.randn(2, 2, dtype=ng.float64, requires_grad=True)
+    assert ng.autograd.gradcheck(lambda a, b: ng.as_strided_scatter(a, b, (2, 2), (1, 2), 1), (xs, ss))
+    assert [c.shape for c in ng.unsafe_split(ng.zeros(5), 2)] == [tuple(c.shape) for c in torch.unsafe_split(
+        torch.zeros(5), 2)]
+    assert [c.shape for c in ng.zeros(4, 2).unsafe_chunk(2)] == [tuple(c.shape) for c in torch.zeros(4, 2).unsafe_chunk(2)]
+    assert_close(ng.tensor([1, 2]).bitwise_left_shift_(2), torch.tensor([1, 2]).bitwise_left_shift_(2))
+    assert_close(ng.tensor([8, 5]).bitwise_right_shift_(1), torch.tensor([8, 5]).bitwise_right_shift_(1))
+    assert ng.ones(2, 3, 4).permute(2, 0, 1).dim_order() == torch.ones(2, 3, 4).permute(2, 0, 1).dim_order()
+    y = ng.ones(3)
+    assert y.is_set_to(y) and not y.is_set_to(y.clone()) and y.const_data_ptr() == y.data_ptr()
+    assert ng.set_flush_denormal(True) is False
+    ng.manual_seed(0)
+    p = ng.poisson(ng.full((4000,), 3.0, dtype=ng.float64))
+    assert p.dtype == ng.float64 and abs(float(p.mean()) - 3.0) < 0.15 and float(p.min()) >= 0
+    with pytest.raises(RuntimeError, match="invalid Poisson rate, expected rate to be non-negative"):
+        ng.poisson(ng.tensor([-1.0]))
+
+
+def test_functional_ops_under_their_top_level_names():
+    x = np.random.default_rng(0).standard_normal((1, 4, 3, 3)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((2, 4, 2, 2)).astype(np.float32)
+    assert_close(ng.conv2d(ng.tensor(x), ng.tensor(w), padding=1), torch.conv2d(torch.tensor(x), torch.tensor(w),
+                                                                                 padding=1), rtol=1e-5, atol=1e-5)
+    assert_close(ng.pixel_shuffle(ng.tensor(x), 2), torch.pixel_shuffle(torch.tensor(x), 2))
+    v = np.array([-1.0, 0.2, 0.7])
+    assert_close(ng.hardshrink(ng.tensor(v), 0.5), torch.hardshrink(torch.tensor(v), 0.5))
+    assert_close(ng.tensor(v).hardshrink(), torch.tensor(v).hardshrink())
+    assert_close(ng.relu_(ng.tensor(v)), torch.relu_(torch.tensor(v)))
+
+
 @pytest.mark.parametrize("module", [
     "numgrad.ops.torch_globals", "numgrad.ops.tensor_storage", "numgrad.ops.inplace_more", "numgrad.ops.special_math",
     "numgrad.ops.stats_more", "numgrad.ops.windows", "numgrad.ir.special", "numgrad.kernels.settings",
-    "numgrad._format", "numgrad.autograd.grad_mode",
+    "numgrad._format", "numgrad.autograd.grad_mode", "numgrad.ops.complex_api", "numgrad.ops.misc_torch",
 ])
 def test_docstring_examples_run(module):
     import doctest

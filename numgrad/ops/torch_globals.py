@@ -170,6 +170,18 @@ def get_num_interop_threads() -> int:
     return _INTEROP_THREADS[0]
 
 
+def set_flush_denormal(mode: bool) -> bool:
+    """PyTorch's switch for flushing denormal floats to zero on the CPU. numgrad's Numba kernels do not change
+    the CPU's floating-point modes, so this returns False ("not supported here") and changes nothing, which is
+    what ``torch.set_flush_denormal`` answers on CPUs without the feature.
+
+    >>> import numgrad as ng
+    >>> ng.set_flush_denormal(True)
+    False
+    """
+    return False
+
+
 def is_inference(input: Tensor) -> bool:
     """Whether ``input`` was made under ``inference_mode`` (an inference tensor).
 
@@ -266,5 +278,5 @@ __all__ = ["use_deterministic_algorithms", "are_deterministic_algorithms_enabled
           "get_deterministic_debug_mode", "set_float32_matmul_precision", "get_float32_matmul_precision",
           "set_printoptions", "set_warn_always", "is_warn_always_enabled", "get_num_interop_threads",
           "set_num_interop_threads", "inference_mode", "is_inference", "is_inference_mode_enabled",
-          "promote_types", "can_cast", "typename", "is_complex"]
+          "promote_types", "can_cast", "typename", "is_complex", "set_flush_denormal"]
 PUBLIC = tuple(__all__)
