@@ -74,6 +74,7 @@ from .nn.functional import (  # noqa: E402,F401
     adaptive_avg_pool1d, avg_pool1d, bilinear, celu_, channel_shuffle, conv1d, conv2d, conv_transpose1d,
     conv_transpose2d, hardshrink, pixel_shuffle, pixel_unshuffle, prelu, relu_, rrelu_, selu_, threshold_,
 )
+from ._dtypes import DType as dtype  # noqa: E402,F401 - torch.dtype: isinstance(x, torch.dtype)
 
 
 def __getattr__(name: str):

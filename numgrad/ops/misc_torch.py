@@ -15,6 +15,7 @@ from .. import _dtypes
 from ..creation import _finish, default_generator, empty, from_numpy
 from ..tensor import Tensor
 from .indexing import nonzero
+from .scatter import scatter_reduce
 from .shape import cat
 from .tensor_storage import _storage_offset, as_strided, data_ptr
 
@@ -162,6 +163,42 @@ def as_strided_scatter(input, src, size: Sequence[int], stride: Sequence[int],
     return out
 
 
+def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: bool = True) -> Tensor:
+    """Reduce the slices of ``source`` along ``dim`` into a copy of ``input`` at the positions ``index`` names:
+    ``reduce='mean'``, ``'amax'`` or ``'amin'`` (``include_self=False`` leaves the old values out). PyTorch's
+    ``'prod'`` is not implemented (as in numgrad's ``scatter_reduce``). Differentiable like ``scatter_reduce``.
+
+    >>> import numgrad as ng
+    >>> ng.index_reduce(ng.zeros(2, 2), 0, ng.tensor([1, 1]), ng.tensor([[1., 2.], [3., 4.]]), "amax")
+    tensor([[0., 0.],
+            [3., 4.]])
+    """
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    if reduce == "prod":
+        raise NotImplementedError("index_reduce(reduce='prod'): numgrad implements 'mean', 'amax' and 'amin'")
+    if index.dtype.name not in ("int32", "int64"):
+        raise RuntimeError(f"index_reduce_(): Expected dtype int32/int64 for index but got: "
+                           f"{_dtypes.torch_type_name(index.dtype)}")
+    if index.ndim > 1:
+        raise IndexError(f"index_reduce_(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
+                         f"{_dtypes.torch_type_name(index.dtype)} and size: {list(index.shape)}")
+    d = dim + input.ndim if dim < 0 else dim
+    if source.ndim and index.numel() != source.shape[d]:
+        raise RuntimeError(f"index_reduce_(): Number of indices ({index.numel()}) should be equal to "
+                           f"source.size(dim): ({source.shape[d]}), for dim: {dim}")
+    # scatter_reduce's index: index[i] along dim, broadcast over the other dimensions of source
+    shape = [1] * source.ndim
+    shape[d] = index.numel()
+    positions = index.to(_dtypes.int64).reshape(shape).expand(*source.shape)
+    return scatter_reduce(input, d, positions, source, reduce, include_self=include_self)
+
+
+def _index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True) -> Tensor:
+    """In-place ``index_reduce``."""
+    return self.copy_(index_reduce(self, dim, index, source, reduce, include_self=include_self))
+
+
 def unsafe_chunk(input, chunks: int, dim: int = 0) -> tuple:
     """``chunk`` (PyTorch's variant without view checks; numgrad's views are always checked).
 
@@ -207,7 +244,8 @@ def _is_set_to(self, tensor: Tensor) -> bool:
 TENSOR_METHODS = {
     "unsafe_chunk": unsafe_chunk, "unsafe_split": unsafe_split, "bitwise_left_shift_": _bitwise_left_shift_,
     "bitwise_right_shift_": _bitwise_right_shift_, "dim_order": _dim_order, "is_set_to": _is_set_to,
-    "const_data_ptr": data_ptr, "as_strided_scatter": as_strided_scatter,
+    "const_data_ptr": data_ptr, "as_strided_scatter": as_strided_scatter, "index_reduce": index_reduce,
+    "index_reduce_": _index_reduce_,
 }
 PUBLIC = ("poisson", "gradient", "nonzero_static", "empty_permuted", "frombuffer", "as_strided_scatter",
-          "unsafe_chunk", "unsafe_split")
+          "unsafe_chunk", "unsafe_split", "index_reduce")
