@@ -333,6 +333,38 @@ def _sp_igammac(a, x):
 
 
 {fn}
+def _sp_nextafter(x, y):
+    # the next value of the kernel's dtype T after x towards y, from frexp/ldexp (which CUDA has, unlike
+    # np.nextafter); T(2**24 + 1) rounds to 2**24 only in single precision
+    if T(16777217.0) == T(16777216.0):
+        digits = 24
+        min_exp = -125
+        max_exp = 128
+    else:
+        digits = 53
+        min_exp = -1021
+        max_exp = 1024
+    if x != x or y != y:
+        return x + y
+    if x == y:
+        return y
+    if x == 0.0:
+        return math.copysign(math.ldexp(1.0, min_exp - digits), y)
+    if x == math.inf or x == -math.inf:
+        return math.copysign(math.ldexp(2.0 - math.ldexp(1.0, 1 - digits), max_exp - 1), x)
+    m, e = math.frexp(x)
+    if e < min_exp:
+        e = min_exp  # subnormals: one fixed spacing
+    toward_zero = (y > x) != (x > 0.0)
+    if toward_zero and abs(m) == 0.5 and e > min_exp:
+        e -= 1  # just below a power of two the spacing halves
+    step = math.ldexp(1.0, e - digits)
+    if y > x:
+        return x + step
+    return x - step
+
+
+{fn}
 def _sp_gcd(a, b):
     a = abs(a)
     b = abs(b)
@@ -373,4 +405,4 @@ _special("igammac", 2, "float", "_sp_igammac({0}, {1})",
          lambda F, x, out, g: (None, -g * F.exp((x[0] - 1.0) * F.log(x[1]) - x[1] - F.lgamma(x[0]))))
 _special("gcd", 2, "arith", "_sp_gcd({0}, {1})")
 _special("lcm", 2, "arith", "_sp_lcm({0}, {1})")
-_special("nextafter", 2, "arith", "np.nextafter({0}, {1})")
+_special("nextafter", 2, "arith", "_sp_nextafter({0}, {1})")

@@ -139,6 +139,9 @@ def nextafter(input, other, *, out=None) -> Tensor:
     for x in (input, other):
         if isinstance(x, Tensor) and not x.dtype.is_floating_point:
             raise RuntimeError(f'"nextafter_cpu" not implemented for \'{_dtypes.torch_type_name(x.dtype)}\'')
+        if isinstance(x, Tensor) and x.dtype.is_16bit_float:
+            raise NotImplementedError(f"nextafter: numgrad computes {x.dtype.name} in float32, so it cannot step "
+                                      f"by one {x.dtype.name} ulp; convert to float32 or float64 first")
     return _result("nextafter", apply("nextafter", input, other), out, (input, other))
 
 
