@@ -371,6 +371,20 @@ def test_erfinv_polygamma_igamma_values_match_torch():
         torch.nextafter(torch.tensor(f), torch.tensor(g)).numpy().tobytes()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nextafter_bitwise_equal_to_torch(dtype):
+    fi = np.finfo(dtype)
+    x = np.array([0.0, -0.0, 1.0, -1.0, 0.5, fi.tiny, -fi.tiny, fi.smallest_subnormal, fi.max, -fi.max, np.inf, -np.inf,
+                  np.nan, 3.0, 1e-3, 1.0], dtype=dtype)
+    y = np.array([-1.0, 0.0, 5.0, 0.0, -5.0, -5.0, 5.0, -5.0, np.inf, 5.0, 0.0, 0.0, 1.0, 3.0, -5.0, np.nan], dtype=dtype)
+    got = ng.nextafter(ng.tensor(x), ng.tensor(y)).numpy()
+    want = torch.nextafter(torch.tensor(x), torch.tensor(y)).numpy()
+    assert got.tobytes() == want.tobytes() or np.array_equal(got, want, equal_nan=True) and \
+        np.array_equal(np.signbit(got), np.signbit(want))
+    with pytest.raises(NotImplementedError, match="nextafter: numgrad computes float16 in float32"):
+        ng.nextafter(ng.ones(2, dtype=ng.float16), ng.zeros(2, dtype=ng.float16))
+
+
 def test_special_gradients_gradcheck():
     rng = np.random.default_rng(0)
     pos = ng.tensor(np.abs(rng.standard_normal(5)) + 0.4, requires_grad=True)
