@@ -480,6 +480,31 @@ def test_histogram_matches_torch():
         ng.histogram(ng.ones(3), 3, range=(2.0, 1.0))
 
 
+def test_histogramdd_matches_torch():
+    pts = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.5, 1.5]])
+    w = np.array([1.0, 2.0, 4.0, 8.0, 3.0])
+    cases = [(dict(bins=[3, 3]), True), (dict(bins=2, range=[0.0, 1.0, 0.0, 1.0], density=True), False),
+             (dict(bins="edges"), False), (dict(bins=4, density=True), True)]
+    for kwargs, weighted in cases:
+        nk, tk = dict(kwargs), dict(kwargs)
+        if kwargs["bins"] == "edges":
+            nk["bins"] = [ng.tensor([0.0, 1.0, 2.0]), ng.tensor([0.0, 2.0])]
+            tk["bins"] = [torch.tensor([0.0, 1.0, 2.0]), torch.tensor([0.0, 2.0])]
+        if weighted:
+            nk["weight"], tk["weight"] = ng.tensor(w, dtype=ng.float32), torch.tensor(w, dtype=torch.float32)
+        got = ng.histogramdd(ng.tensor(pts, dtype=ng.float32), **nk)
+        want = torch.histogramdd(torch.tensor(pts, dtype=torch.float32), **tk)
+        assert_close(got.hist, want.hist)
+        assert len(got.bin_edges) == len(want.bin_edges)
+        for a, b in zip(got.bin_edges, want.bin_edges):
+            assert_close(a, b)
+    with pytest.raises(RuntimeError, match="The size of bins must be equal to the innermost dimension"):
+        ng.histogramdd(ng.tensor(pts), bins=[2, 2, 2])
+    with pytest.raises(RuntimeError, match="for a 2-dimensional histogram range should have 4 elements, but got 2"):
+        ng.histogramdd(ng.tensor(pts), bins=2, range=[0.0, 1.0])
+    assert ng.ones(2).is_pinned() is False and ng.ones(2).is_shared() is False
+
+
 def test_unravel_index_and_ger_match_torch():
     for idx, shape in [([4, 1, 6, -1], (2, 3)), ([[0, 23], [5, 7]], (2, 3, 4)), ([3], 5)]:
         got = ng.unravel_index(ng.tensor(idx), shape)

@@ -1,4 +1,5 @@
-"""``mode``, ``histogram``, ``unravel_index`` and ``ger`` (PyTorch's old name of ``outer``).
+"""``mode``, ``histogram``, ``histogramdd``, ``unravel_index`` and ``ger`` (PyTorch's old name of ``outer``);
+``Tensor.is_pinned``/``is_shared`` (False: numgrad has neither kind of memory).
 
 ``mode`` finds the indices on the host (a sort per row) and gathers the values, so its gradient reaches
 the chosen element as PyTorch's does; ``histogram`` counts on the host like PyTorch's CPU-only kernel;
@@ -20,7 +21,10 @@ from .linalg import outer
 
 mode_return_type = collections.namedtuple("mode", ("values", "indices"))
 histogram_return_type = collections.namedtuple("histogram", ("hist", "bin_edges"))
+histogramdd_return_type = collections.namedtuple("histogramdd", ("hist", "bin_edges"))
 mode_return_type.__module__ = histogram_return_type.__module__ = "numgrad.return_types"
+histogramdd_return_type.__module__ = "numgrad.return_types"
+builtins_range = range  # histogram's keyword argument ``range`` shadows the builtin inside it
 
 
 def _host(t: Tensor) -> np.ndarray:
@@ -64,6 +68,62 @@ def mode(input, dim: int = -1, keepdim: bool = False):
     return mode_return_type(values, indices)
 
 
+def _edges(values: np.ndarray, bins, bounds, dtype, dim: int) -> np.ndarray:
+    """Bin edges of one dimension, as PyTorch's histogramdd makes them (float64 here)."""
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1 or bins.shape[0] < 1:
+            raise RuntimeError("torch.histogramdd: bins tensor should have one dimension and at least 1 entry")
+        edges = _host(bins).astype(np.float64)
+        if np.any(np.diff(edges) < 0):
+            raise RuntimeError("torch.histogramdd: bin edges should be monotonically increasing")
+        return edges
+    if int(bins) <= 0:
+        raise RuntimeError(f"torch.histogramdd: bins must be > 0, but got {bins} for dimension {dim}")
+    if bounds is not None:
+        lo, hi = float(bounds[0]), float(bounds[1])
+        if lo > hi:
+            raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {bounds[0]:g} max "
+                               f"{bounds[1]:g} for dimension {dim}")
+    elif values.size:
+        lo, hi = float(values.min()), float(values.max())
+    else:
+        lo, hi = 0.0, 0.0
+    if lo == hi:  # PyTorch (and NumPy) widen an empty range by 0.5 on each side
+        lo, hi = lo - 0.5, hi + 0.5
+    # the edges in the input's dtype, as PyTorch's linspace makes them
+    np_dtype = dtype.np if dtype.name != "bfloat16" else np.float32
+    return np.linspace(lo, hi, int(bins) + 1).astype(np_dtype).astype(np.float64)
+
+
+def _check_float_input(input, op: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{_dtypes.torch_type_name(input.dtype)}'")
+
+
+def _weights(weight, expected_shape, input) -> Optional[np.ndarray]:
+    if weight is None:
+        return None
+    if tuple(weight.shape) != tuple(expected_shape):
+        raise RuntimeError("torch.histogramdd: if weight tensor is provided it should have the same shape as the "
+                           f"input tensor excluding its innermost dimension, but got input with shape "
+                           f"{list(input.shape)} and weight with shape {list(weight.shape)}")
+    return _host(weight).reshape(-1).astype(np.float64)
+
+
+def _density(hist: np.ndarray, edges: list) -> np.ndarray:
+    total = hist.sum()
+    if not total:
+        return hist * np.nan
+    hist = hist / total
+    for k, e in enumerate(edges):
+        shape = [1] * hist.ndim
+        shape[k] = -1
+        hist = hist / np.diff(e).reshape(shape)
+    return hist
+
+
 def histogram(input, bins: Union[int, Tensor] = 100, *, range: Optional[Sequence[float]] = None,
               weight: Optional[Tensor] = None, density: bool = False):
     """Histogram of ``input``'s values: ``bins`` equal bins over ``range`` (the data's min and max by default)
@@ -75,49 +135,48 @@ def histogram(input, bins: Union[int, Tensor] = 100, *, range: Optional[Sequence
     >>> ng.histogram(ng.tensor([1., 2., 1.]), bins=2, range=(0., 2.))
     histogram(hist=tensor([0., 3.]), bin_edges=tensor([0., 1., 2.]))
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"histogram(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    if not input.dtype.is_floating_point:
-        raise NotImplementedError(f"\"histogramdd\" not implemented for '{_dtypes.torch_type_name(input.dtype)}'")
+    _check_float_input(input, "histogram")
     values = _host(input).reshape(-1).astype(np.float64)
-    w = None
-    if weight is not None:
-        if tuple(weight.shape) != tuple(input.shape):
-            raise RuntimeError("torch.histogramdd: if weight tensor is provided it should have the same shape as "
-                               f"the input tensor excluding its innermost dimension, but got input with shape "
-                               f"{list(input.shape)} and weight with shape {list(weight.shape)}")
-        w = _host(weight).reshape(-1).astype(np.float64)
-    if isinstance(bins, Tensor):
-        if bins.ndim != 1 or bins.shape[0] < 1:
-            raise RuntimeError("torch.histogramdd: bins tensor should have one dimension and at least 1 entry")
-        edges = _host(bins).astype(np.float64)
-        if np.any(np.diff(edges) < 0):
-            raise RuntimeError("torch.histogramdd: bin edges should be monotonically increasing")
-    else:
-        if int(bins) <= 0:
-            raise RuntimeError(f"torch.histogramdd: bins must be > 0, but got {bins} for dimension 0")
-        if range is not None:
-            lo, hi = float(range[0]), float(range[1])
-            if lo > hi:
-                raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {range[0]:g} max "
-                                   f"{range[1]:g} for dimension 0")
-        elif values.size:
-            lo, hi = float(values.min()), float(values.max())
-        else:
-            lo, hi = 0.0, 0.0
-        if lo == hi:  # PyTorch (and NumPy) widen an empty range by 0.5 on each side
-            lo, hi = lo - 0.5, hi + 0.5
-        # the edges in the input's dtype, as PyTorch's linspace makes them
-        edges = np.linspace(lo, hi, int(bins) + 1).astype(input.dtype.np if input.dtype.name != "bfloat16"
-                                                          else np.float32).astype(np.float64)
+    w = _weights(weight, input.shape, input)
+    edges = _edges(values, bins, range, input.dtype, 0)
     hist, _ = np.histogram(values, bins=edges, weights=w)
     hist = hist.astype(np.float64)
     if density:
-        total = hist.sum()
-        hist = hist / (total * np.diff(edges)) if total else hist * np.nan
-    hist_t = _finish(hist, False, input.device).to(input.dtype)
-    edges_t = _finish(edges, False, input.device).to(input.dtype)
-    return histogram_return_type(hist_t, edges_t)
+        hist = _density(hist, [edges])
+    return histogram_return_type(_finish(hist, False, input.device).to(input.dtype),
+                                 _finish(edges, False, input.device).to(input.dtype))
+
+
+def histogramdd(input, bins: Union[int, Sequence[int], Sequence[Tensor]] = 10, *,
+                range: Optional[Sequence[float]] = None, weight: Optional[Tensor] = None, density: bool = False):
+    """The ``D``-dimensional histogram of the points in the rows of ``input`` (shape ``(..., D)``): per dimension
+    ``bins`` equal bins (an int, or one per dimension) or edges (a list of 1-D tensors); ``range`` is
+    ``[min_0, max_0, min_1, max_1, ...]``. Returns ``(hist, bin_edges)`` with one edge tensor per dimension.
+
+    >>> import numgrad as ng
+    >>> ng.histogramdd(ng.tensor([[0., 1.], [1., 0.]]), bins=2).hist
+    tensor([[0., 1.],
+            [1., 0.]])
+    """
+    _check_float_input(input, "histogramdd")
+    if input.ndim < 1:
+        raise RuntimeError("torch.histogramdd: input should have at least 1 dimension")
+    D = input.shape[-1]
+    points = _host(input).reshape(-1, D).astype(np.float64)
+    per_dim = list(bins) if isinstance(bins, (list, tuple)) else [bins] * D
+    if len(per_dim) != D:
+        raise RuntimeError("histogramdd: The size of bins must be equal to the innermost dimension of the input.")
+    if range is not None and len(range) != 2 * D:
+        raise RuntimeError(f"torch.histogramdd: for a {D}-dimensional histogram range should have {2 * D} "
+                           f"elements, but got {len(range)}")
+    edges = [_edges(points[:, k], per_dim[k], None if range is None else range[2 * k:2 * k + 2], input.dtype, k)
+             for k in builtins_range(D)]
+    w = _weights(weight, input.shape[:-1], input)
+    hist, _ = np.histogramdd(points, bins=edges, weights=w)
+    if density:
+        hist = _density(hist, edges)
+    return histogramdd_return_type(_finish(hist, False, input.device).to(input.dtype),
+                                   tuple(_finish(e, False, input.device).to(input.dtype) for e in edges))
 
 
 def unravel_index(indices, shape) -> tuple:
@@ -157,10 +216,21 @@ def ger(input, vec2) -> Tensor:
     return outer(input, vec2)
 
 
+def _is_pinned(self, device=None) -> bool:
+    """False: numgrad never allocates page-locked host memory."""
+    return False
+
+
+def _is_shared(self) -> bool:
+    """False: numgrad tensors never live in shared memory."""
+    return False
+
+
 def _mode_method(self, dim: int = -1, keepdim: bool = False):
     """``mode`` along ``dim``."""
     return mode(self, dim, keepdim)
 
 
-TENSOR_METHODS = {"mode": _mode_method, "histogram": histogram, "ger": ger}
-PUBLIC = ("mode", "histogram", "unravel_index", "ger")
+TENSOR_METHODS = {"mode": _mode_method, "histogram": histogram, "ger": ger, "is_pinned": _is_pinned,
+                  "is_shared": _is_shared}
+PUBLIC = ("mode", "histogram", "histogramdd", "unravel_index", "ger")
