@@ -172,6 +172,7 @@ def apply(name: str, *operands, params: tuple = ()):
     shape = None
     same_shape = True
     needs_grad = False
+    inference = False  # an inference tensor among the operands (see _check_inference_operands)
     generic = False
     device = None
     for x in operands:
@@ -184,6 +185,7 @@ def apply(name: str, *operands, params: tuple = ()):
             elif xs != shape:
                 same_shape = False
             needs_grad = needs_grad or x._requires_grad
+            inference = inference or x._inference
         elif type(x) not in _PLAIN_NUMBERS:
             generic = True
             break
@@ -191,6 +193,7 @@ def apply(name: str, *operands, params: tuple = ()):
         operands = tuple(_to_operand(x, name) for x in operands)
         shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
         needs_grad = any(isinstance(x, Tensor) and x._requires_grad for x in operands)
+        inference = any(isinstance(x, Tensor) and x._inference for x in operands)
         device = None
         for x in operands:
             if isinstance(x, Tensor) and x._device is not device:
@@ -215,7 +218,7 @@ def apply(name: str, *operands, params: tuple = ()):
         (out_arr,) = run_map(forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
         out = Tensor(out_arr)
     if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
-        if any(isinstance(x, Tensor) and x._inference for x in operands):
+        if inference:
             _check_inference_operands(row, operands)
         node = ElementwiseNode(row, operands, params, out, compute, shape, out_dtype, versions)
         out._attach(node, 0)
