@@ -50,6 +50,20 @@ def test_deterministic_flags_and_debug_mode():
         ng.use_deterministic_algorithms(False)
 
 
+def test_deterministic_mode_fills_uninitialized_memory_as_torch():
+    try:
+        ng.use_deterministic_algorithms(True)
+        torch.use_deterministic_algorithms(True)
+        for make in (lambda lib: lib.empty(3), lambda lib: lib.empty(2, dtype=lib.int32),
+                     lambda lib: lib.empty(2, dtype=lib.uint8), lambda lib: lib.empty(2, dtype=lib.bool),
+                     lambda lib: lib.empty_like(lib.ones(2)), lambda lib: lib.ones(2).new_empty(2),
+                     lambda lib: lib.empty_strided((2, 2), (1, 2))):
+            assert_close(make(ng), make(torch))
+    finally:
+        ng.use_deterministic_algorithms(False)
+        torch.use_deterministic_algorithms(False)
+
+
 def test_deterministic_mode_refuses_cuda_float_atomics():
     if not ng.cuda.is_available():
         pytest.skip("no CUDA (real or simulated)")

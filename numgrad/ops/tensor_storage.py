@@ -20,7 +20,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..creation import _target, tensor, zeros
+from ..creation import empty, tensor, zeros
 from ..kernels import backend as _backend
 from ..kernels.cuda.array import DeviceArray
 from ..tensor import Tensor, is_inference_mode_enabled
@@ -289,7 +289,7 @@ def empty_strided(size: Sequence[int], stride: Sequence[int], *, dtype=None, lay
     """
     size, stride = _check_size_stride(size, stride, "empty_strided")
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-    memory = _backend.empty((max(_required_elements(size, stride, 0), 1),), dt.np, _target(device))
+    memory = empty(max(_required_elements(size, stride, 0), 1), dtype=dt, device=device)._data
     return Tensor(_strided_array(memory, size, stride, 0), requires_grad=requires_grad)
 
 

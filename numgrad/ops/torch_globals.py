@@ -24,7 +24,9 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
     numgrad's CPU kernels are deterministic for a fixed thread count whatever the flag. Its CUDA kernels
     that add duplicate indices with floating-point atomics (``index_put_(accumulate=True)``, ``scatter_add``,
     embedding backward) are not: with the flag on they raise ``RuntimeError`` (a warning with
-    ``warn_only=True``), as PyTorch's nondeterministic ops do.
+    ``warn_only=True``), as PyTorch's nondeterministic ops do. As in PyTorch, ``empty`` and its relatives
+    then fill their memory (NaN for floats, the largest value for integers) so results never depend on
+    what the memory held before.
 
     >>> import numgrad as ng
     >>> ng.use_deterministic_algorithms(True); ng.are_deterministic_algorithms_enabled()
