@@ -227,6 +227,19 @@ def test_inplace_view_ops_match_torch(op, args):
         getattr(ng.ones(shape, requires_grad=True), op)(*args)
 
 
+def test_inplace_write_through_a_transposed_in_place_view_matches_torch():
+    results = []
+    for lib in (ng, torch):
+        a = lib.arange(6.0, requires_grad=True)
+        w = a.reshape(2, 3) * 1
+        v = w[:, 1:]
+        v.t_()
+        v.mul_(lib.tensor([[2.0], [3.0]]))
+        (w * lib.arange(6.0).reshape(2, 3)).sum().backward()
+        results.append((w.tolist(), a.grad.tolist()))
+    assert results[0] == results[1]
+
+
 def test_inplace_view_of_view_writes_through():
     base = ng.zeros(2, 3)
     v = base.t()
