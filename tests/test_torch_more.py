@@ -271,8 +271,9 @@ def test_as_strided_storage_offset_and_data_ptr_match_torch():
         ng.ones(3).as_strided((3, 3), (3, 1))
     with pytest.raises(RuntimeError, match="mismatch in length of strides and shape"):
         ng.ones(3).as_strided((3,), (1, 1))
-    with pytest.raises(NotImplementedError, match="numgrad tensors have no Storage objects"):
-        ng.ones(3).untyped_storage()
+    for name in ("untyped_storage", "storage", "storage_type"):
+        with pytest.raises(NotImplementedError, match="numgrad tensors have no Storage objects"):
+            getattr(ng.ones(3), name)()
 
 
 def test_as_strided_gradcheck_and_overlap():
@@ -613,6 +614,7 @@ def test_misc_functions_match_torch():
         a = [[0, 1], [1, 0], [1, 1]]
         assert ng.nonzero_static(ng.tensor(a), size=size, fill_value=fill).tolist() == \
             torch.nonzero_static(torch.tensor(a), size=size, fill_value=fill).tolist()
+    assert ng.tensor([0, 3, 0, 4]).nonzero_static(size=1).tolist() == [[1]]
     assert ng.empty_permuted((2, 3, 4), (0, 2, 1)).stride() == torch.empty_permuted((2, 3, 4), (0, 2, 1)).stride()
     buf = bytearray(np.arange(4, dtype=np.float32).tobytes())
     fb = ng.frombuffer(buf, dtype=ng.float32, count=2, offset=4)

@@ -245,7 +245,7 @@ TENSOR_METHODS = {
     "unsafe_chunk": unsafe_chunk, "unsafe_split": unsafe_split, "bitwise_left_shift_": _bitwise_left_shift_,
     "bitwise_right_shift_": _bitwise_right_shift_, "dim_order": _dim_order, "is_set_to": _is_set_to,
     "const_data_ptr": data_ptr, "as_strided_scatter": as_strided_scatter, "index_reduce": index_reduce,
-    "index_reduce_": _index_reduce_,
+    "index_reduce_": _index_reduce_, "nonzero_static": nonzero_static,
 }
 PUBLIC = ("poisson", "gradient", "nonzero_static", "empty_permuted", "frombuffer", "as_strided_scatter",
           "unsafe_chunk", "unsafe_split", "index_reduce")

@@ -336,7 +336,8 @@ def fill_diagonal_(self, fill_value, wrap: bool = False) -> Tensor:
 
 TENSOR_METHODS = {
     "as_strided": as_strided, "as_strided_": as_strided_, "storage_offset": _storage_offset, "data_ptr": data_ptr,
-    "untyped_storage": _no_storage, "storage": _no_storage, "unsqueeze_": unsqueeze_, "squeeze_": squeeze_,
+    "untyped_storage": _no_storage, "storage": _no_storage,
+    "storage_type": _no_storage, "unsqueeze_": unsqueeze_, "squeeze_": squeeze_,
     "t_": t_, "transpose_": transpose_, "swapaxes_": swapaxes_, "swapdims_": swapdims_, "resize_": resize_,
     "resize_as_": resize_as_, "new_empty_strided": new_empty_strided, "fill_diagonal_": fill_diagonal_,
 }
