@@ -6,9 +6,45 @@ import math
 import numpy as np
 from ._dtypes import bool_, get_default_dtype, int64
 
-LINEWIDTH = 80
-EDGEITEMS = 3
-THRESHOLD = 1000
+
+
+class _PrintOptions:
+    """``numgrad.set_printoptions``' state (PyTorch's ``PRINT_OPTS``): read at every ``repr``."""
+
+    precision = 4
+    threshold = 1000
+    edgeitems = 3
+    linewidth = 80
+    sci_mode = None  # None: chosen from the values; True/False: forced
+
+
+PRINT_OPTS = _PrintOptions()
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None) -> None:
+    """How tensors print, as ``torch.set_printoptions``: ``precision`` (digits after the point), ``threshold``
+    (more elements than this are summarized), ``edgeitems`` (items shown at each end when summarized),
+    ``linewidth`` (characters per line), ``profile`` (``"default"``, ``"short"`` or ``"full"``: sets the four
+    first) and ``sci_mode`` (True/False forces scientific notation on/off, None chooses).
+
+    >>> import numgrad as ng
+    >>> ng.set_printoptions(precision=2); r = repr(ng.tensor([1.23456])); ng.set_printoptions(profile="default")
+    >>> r
+    'tensor([1.23])'
+    """
+    if profile in _PROFILES:  # another name changes nothing, as in PyTorch
+        (PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth) = _PROFILES[profile]
+    if precision is not None:
+        PRINT_OPTS.precision = int(precision)
+    if threshold is not None:
+        PRINT_OPTS.threshold = threshold
+    if edgeitems is not None:
+        PRINT_OPTS.edgeitems = int(edgeitems)
+    if linewidth is not None:
+        PRINT_OPTS.linewidth = int(linewidth)
+    PRINT_OPTS.sci_mode = None if sci_mode is None else bool(sci_mode)
 
 
 class _Formatter:
@@ -27,12 +63,14 @@ class _Formatter:
                 sci = hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
             else:
                 sci = False
+            if PRINT_OPTS.sci_mode is not None:
+                sci = PRINT_OPTS.sci_mode
             if sci:
-                self.fmt = "{:.4e}"
+                self.fmt = "{:.%de}" % PRINT_OPTS.precision
             elif self.int_mode:
                 self.fmt = "{:.0f}."
             else:
-                self.fmt = "{:.4f}"
+                self.fmt = "{:.%df}" % PRINT_OPTS.precision
         if self.kind == "f":
             # like PyTorch, only non-zero finite values set the width
             flat = values.reshape(-1)
@@ -57,8 +95,9 @@ def _shown(arr: np.ndarray, summarize: bool) -> np.ndarray:
     """The values that will be printed (edges only when summarizing)."""
     if not summarize or arr.ndim == 0:
         return arr.reshape(-1)
-    if arr.shape[0] > 2 * EDGEITEMS:
-        parts = [_shown(arr[i], summarize) for i in list(range(EDGEITEMS)) + list(range(-EDGEITEMS, 0))]
+    edge = PRINT_OPTS.edgeitems
+    if arr.shape[0] > 2 * edge:
+        parts = [_shown(arr[i], summarize) for i in list(range(edge)) + list(range(-edge, 0))]
     else:
         parts = [_shown(arr[i], summarize) for i in range(arr.shape[0])]
     return np.concatenate(parts) if parts else arr.reshape(-1)
@@ -66,10 +105,11 @@ def _shown(arr: np.ndarray, summarize: bool) -> np.ndarray:
 
 def _vector(arr, indent, summarize, fmt) -> str:
     element_length = fmt.width + 2
-    per_line = max(1, int(math.floor((LINEWIDTH - indent) / element_length)))
-    if summarize and arr.shape[0] > 2 * EDGEITEMS:
-        data = ([fmt.format(v) for v in arr[:EDGEITEMS].tolist()] + [" ..."]
-                + [fmt.format(v) for v in arr[-EDGEITEMS:].tolist()])
+    per_line = max(1, int(math.floor((PRINT_OPTS.linewidth - indent) / element_length)))
+    edge = PRINT_OPTS.edgeitems
+    if summarize and arr.shape[0] > 2 * edge:
+        data = ([fmt.format(v) for v in arr[:edge].tolist()] + [" ..."]
+                + [fmt.format(v) for v in arr[-edge:].tolist()])
     else:
         data = [fmt.format(v) for v in arr.tolist()]
     lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
@@ -81,9 +121,10 @@ def _body(arr, indent, summarize, fmt) -> str:
         return fmt.format(arr.item())
     if arr.ndim == 1:
         return _vector(arr, indent, summarize, fmt)
-    if summarize and arr.shape[0] > 2 * EDGEITEMS:
-        slices = ([_body(arr[i], indent + 1, summarize, fmt) for i in range(EDGEITEMS)] + ["..."]
-                  + [_body(arr[i], indent + 1, summarize, fmt) for i in range(arr.shape[0] - EDGEITEMS, arr.shape[0])])
+    edge = PRINT_OPTS.edgeitems
+    if summarize and arr.shape[0] > 2 * edge:
+        slices = ([_body(arr[i], indent + 1, summarize, fmt) for i in range(edge)] + ["..."]
+                  + [_body(arr[i], indent + 1, summarize, fmt) for i in range(arr.shape[0] - edge, arr.shape[0])])
     else:
         slices = [_body(arr[i], indent + 1, summarize, fmt) for i in range(arr.shape[0])]
     return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
@@ -95,7 +136,7 @@ def format_tensor(t) -> str:
     if arr.size == 0:
         body = "[]" if arr.ndim == 1 else f"[], size={tuple(arr.shape)}"
     else:
-        summarize = arr.size > THRESHOLD
+        summarize = arr.size > PRINT_OPTS.threshold
         fmt = _Formatter(_shown(arr, summarize))
         body = _body(arr, len(prefix), summarize, fmt)
     extras = []

@@ -20,10 +20,17 @@ from .autograd.views import check_view_inplace
 from .ops import pointwise as _ops_pointwise
 from .tensor import Tensor
 from .nn.functional import log_softmax, softmax
+from .nn.functional import hardshrink
 
 OPS_MODULES = ("elementwise_functions", "views", "sum_mean", "reductions", "linalg", "shape", "indexing")
 OPS_MODULES += ("sorting", "scan", "diagonals", "einsum", "combine", "tensor_api", "random", "pointwise",  # issue 16
                 "scatter", "shape_more", "statistics", "dense_linalg", "misc")
+OPS_MODULES += ("torch_globals",)  # h-torchfn: global settings, inference mode, dtype helpers
+OPS_MODULES += ("tensor_storage",)  # h-torchfn: as_strided, storage offsets, in-place view ops, resize_
+OPS_MODULES += ("special_math",)  # h-torchfn: lgamma, digamma, polygamma, erfinv, i0, igamma, gcd, frexp, renorm
+OPS_MODULES += ("stats_more", "windows")  # h-torchfn: mode, histogram, unravel_index, ger; window functions
+OPS_MODULES += ("inplace_more",)
+OPS_MODULES += ("complex_api", "misc_torch")  # h-torchfn: real-only complex API; poisson, gradient, ...  # h-torchfn: cumsum_, true_divide_, random_/cauchy_/..., apply_/map_
 
 
 def _ops_modules():
@@ -289,6 +296,11 @@ def _log_softmax_method(self, dim, dtype=None):
     return log_softmax(self, dim, dtype=dtype)
 
 
+def _hardshrink_method(self, lambd: float = 0.5):
+    """``hardshrink`` with threshold ``lambd`` (see ``numgrad.nn.functional.hardshrink``)."""
+    return hardshrink(self, lambd)
+
+
 def _accumulate_(self, g) -> None:
     """``self += g`` without recording: the engine accumulating a gradient into ``.grad``."""
     ew.inplace_update(self, "add", g)
@@ -354,6 +366,7 @@ def install() -> None:
         setattr(T, name, fn)
     T.softmax = _softmax_method
     T.log_softmax = _log_softmax_method
+    T.hardshrink = _hardshrink_method  # h-torchfn
     for name, fn in _ops_pointwise.INPLACE_IF_MISSING.items():  # issue 16: the remaining <op>_ forms
         if not hasattr(T, name):
             setattr(T, name, fn)

@@ -16,6 +16,7 @@ from . import _pending_readers
 from .tensor import _NO_DATA, Tensor, _legacy_constructor_array
 from .device import as_device, cpu, get_default_device
 from .kernels import backend as _backend
+from .kernels import settings as _settings
 
 _rng = np.random.default_rng()
 
@@ -317,7 +318,25 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.empty(3).shape
     (3,)
     """
+    if _settings.deterministic_enabled():
+        # PyTorch's fill_uninitialized_memory under use_deterministic_algorithms: NaN, or the largest integer
+        dt = _dt(dtype)
+        return _filled(_shape(size), uninitialized_fill(dt), dt, requires_grad, device)
     return Tensor(_backend.empty(_shape(size), _dt(dtype).np, _target(device)), requires_grad=requires_grad)
+
+
+def uninitialized_fill(dtype):
+    """What ``empty`` memory holds under ``use_deterministic_algorithms(True)``, as in PyTorch: NaN for floats,
+    True for bool, the largest value for integers.
+
+    >>> uninitialized_fill(_dtypes.int32), uninitialized_fill(_dtypes.bool_)
+    (2147483647, True)
+    """
+    if dtype.is_floating_point:
+        return float("nan")
+    if dtype is _dtypes.bool_:
+        return True
+    return int(np.iinfo(dtype.np).max)
 
 
 def _fill_dtype(value, dtype):

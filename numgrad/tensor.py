@@ -8,6 +8,7 @@ forwards every operation to ``numgrad.ops``.
 """
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import numpy as np
@@ -17,6 +18,21 @@ from . import _pending_readers
 from ._format import format_tensor
 from .device import Device, cpu, cuda0
 from .kernels.cuda.array import DeviceArray
+
+# inference mode's thread-local switch ("on"), set by numgrad.autograd.grad_mode.inference_mode; read when a
+# tensor is made, so tensors made under it are inference tensors, as in PyTorch
+_INFERENCE = threading.local()
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``numgrad.inference_mode()`` (on this thread), as ``torch.is_inference_mode_enabled``.
+
+    >>> import numgrad as ng
+    >>> with ng.inference_mode():
+    ...     ng.is_inference_mode_enabled()
+    True
+    """
+    return _INFERENCE.__dict__.get("on", False)
 
 
 _NO_DATA = object()
@@ -120,6 +136,7 @@ class Tensor:
         "_buf", "_lazy", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version",
         "_acc", "_hooks", "_retains_grad", "_device", "_view", "_views", "__weakref__",
         "_post_acc_hooks",  # register_post_accumulate_grad_hook's hooks (numgrad.autograd)
+        "_inference",  # made under inference_mode (numgrad.autograd.grad_mode): PyTorch's inference tensors
     )
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
@@ -143,6 +160,7 @@ class Tensor:
         self._views = None  # on a base: weak references to the views taken of it
         # where the data lives is the device: one source of truth
         self._device = cuda0 if type(data) is DeviceArray else cpu
+        self._inference = _INFERENCE.__dict__.get("on", False)
         if requires_grad:
             self.requires_grad = True
 
@@ -164,6 +182,7 @@ class Tensor:
         t._view = None
         t._views = None
         t._device = lazy.device
+        t._inference = _INFERENCE.__dict__.get("on", False)
         return t
 
     # The array behind the tensor.  A lazy tensor computes it (runs its fused
@@ -277,6 +296,8 @@ class Tensor:
                 f"only Tensors of floating point dtype can require gradients (got {self.dtype}); "
                 "convert with .to(numgrad.float32) first"
             )
+        if value and self._inference and not _INFERENCE.__dict__.get("on", False):
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         if not value and self._grad_fn is not None:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "

@@ -6,6 +6,7 @@ from .function import Function, Node
 from .grad_api import backward, grad
 from .gradcheck import gradcheck, gradgradcheck
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import inference_mode  # noqa: F401
 
 __all__ = ["backward", "grad", "Function", "Node", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled"]

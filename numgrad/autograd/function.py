@@ -13,7 +13,7 @@ import weakref
 
 from .. import _profiler_hooks as _profiler  # hooks in Function.apply / FunctionNode.apply
 from ..creation import tensor, zeros
-from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor, version_of
+from ..tensor import VIEW_DEFAULT, VIEW_IN_NO_GRAD, VIEW_OF_MULTIPLE, Tensor, is_inference_mode_enabled, version_of
 from .grad_mode import _set, is_grad_enabled
 
 _sequence = itertools.count()
@@ -106,6 +106,21 @@ def modified_in_place(t, expected_version: int, index: int, node) -> RuntimeErro
     )
 
 
+INFERENCE_SAVED_MSG = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in inference "
+                       "mode in computation tracked by autograd. To work around this, you can make a clone to get a "
+                       "normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+                       "`torch.inference_mode()`.")
+
+
+def check_not_inference(tensors) -> None:
+    """PyTorch's rule: a recorded op may not keep an inference tensor (made under ``inference_mode``) for its
+    backward, since inference tensors have no version counter to catch later in-place writes."""
+    if not is_inference_mode_enabled():
+        for t in tensors:
+            if t is not None and getattr(t, "_inference", False):
+                raise RuntimeError(INFERENCE_SAVED_MSG)
+
+
 class Context:
     """The ``ctx`` passed to ``Function.forward`` and ``Function.backward``."""
 
@@ -118,6 +133,8 @@ class Context:
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; modifying them in place afterwards is detected."""
+        if getattr(self, "recording", False):
+            check_not_inference(tensors)
         self._saved = tuple(None if t is None else SavedTensor(t) for t in tensors)
 
     @property
@@ -308,6 +325,9 @@ def _mark_views(cls, args, kwargs, outs, grad_mode: bool) -> None:
     """Remember how each output was viewed from its base (``Tensor._view``), so an in-place write into the view
     (or the base) can rebase the base's history (CopySlices) and retake the views' histories (``autograd.views``)."""
     parent = args[0]
+    for o in outs:  # a view made under inference_mode of a normal tensor is a normal tensor, as in PyTorch
+        if o is not None:
+            o._inference = parent._inference
     info = parent._view
     if info is None:
         base, replay, creation = parent, (), VIEW_DEFAULT

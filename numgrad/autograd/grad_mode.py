@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 import threading
 
+from ..tensor import _INFERENCE, is_inference_mode_enabled
+
 _state = threading.local()
 
 
@@ -94,3 +96,51 @@ class set_grad_enabled:
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+class inference_mode:
+    """Context manager and decorator for inference: like ``no_grad``, and the tensors made inside are
+    *inference tensors* (``Tensor.is_inference()``), as in PyTorch. Outside the mode an inference tensor
+    cannot be written in place, cannot be given ``requires_grad=True`` and cannot be saved for backward by a
+    recorded op (PyTorch's errors); ``clone()`` it to get a normal tensor. ``inference_mode(False)`` turns
+    inference mode off and grad mode on inside it, as PyTorch's guard does.
+
+    >>> import numgrad as ng
+    >>> with ng.inference_mode():
+    ...     y = ng.ones(2) * 2
+    >>> y.is_inference(), y.requires_grad
+    (True, False)
+    """
+
+    def __new__(cls, mode=True):
+        if not isinstance(mode, bool) and callable(mode):  # bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = (is_grad_enabled(), is_inference_mode_enabled())
+        # PyTorch's InferenceMode guard: grad mode is the opposite of the inference flag
+        _set(not self.mode)
+        _INFERENCE.on = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _set(self._prev[0])
+        _INFERENCE.on = self._prev[1]
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> "inference_mode":
+        return self.__class__(self.mode)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import weakref
 from typing import Callable, Optional
 
-from ..tensor import Tensor
+from ..tensor import Tensor, is_inference_mode_enabled
 from .function import AccumulateGrad
 from .grad_api import backward as autograd_backward
 from .grad_mode import is_grad_enabled
@@ -121,6 +121,10 @@ def backward(self: Tensor, gradient=None, retain_graph: Optional[bool] = None, c
 def _check_inplace(self: Tensor, op: str) -> None:
     """Called before every in-place write: autograd's leaf rule, and pending fused
     ops that read this memory must compute their values first."""
+    if self._inference and not is_inference_mode_enabled():
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+                           "clone to get a normal tensor before doing inplace update.See "
+                           "https://github.com/pytorch/rfcs/pull/17 for more details.")
     view = self._view
     if view is not None and view[0]._requires_grad and is_grad_enabled():
         # PyTorch refuses writes into a view taken under no_grad of a tensor that requires grad, and into

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .expr import Expr, forward_roots
 from .table import (CAST_ROWS, ELEMENTWISE, MissingMathError, Row, math_functions, register,
                     register_math_renderer)
+from . import special  # noqa: F401,E402 - the special-function rows (lgamma, digamma, erfinv, ...) join the table
 
 __all__ = ["CAST_ROWS", "ELEMENTWISE", "Expr", "MissingMathError", "Row", "forward_roots", "math_functions",
            "register", "register_math_renderer"]

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import _dtypes
-from ..autograd.function import FREED_MSG, Node, SavedTensor, modified_in_place
+from ..autograd.function import FREED_MSG, Node, SavedTensor, check_not_inference, modified_in_place
 from ..autograd.grad_mode import is_grad_enabled
 from ..creation import full_like, tensor
 from ..device import cpu, devices_differ
@@ -172,6 +172,7 @@ def apply(name: str, *operands, params: tuple = ()):
     shape = None
     same_shape = True
     needs_grad = False
+    inference = False  # an inference tensor among the operands (see _check_inference_operands)
     generic = False
     device = None
     for x in operands:
@@ -184,6 +185,7 @@ def apply(name: str, *operands, params: tuple = ()):
             elif xs != shape:
                 same_shape = False
             needs_grad = needs_grad or x._requires_grad
+            inference = inference or x._inference
         elif type(x) not in _PLAIN_NUMBERS:
             generic = True
             break
@@ -191,6 +193,7 @@ def apply(name: str, *operands, params: tuple = ()):
         operands = tuple(_to_operand(x, name) for x in operands)
         shape = broadcast_shapes(*(x.shape for x in operands if isinstance(x, Tensor)))
         needs_grad = any(isinstance(x, Tensor) and x._requires_grad for x in operands)
+        inference = any(isinstance(x, Tensor) and x._inference for x in operands)
         device = None
         for x in operands:
             if isinstance(x, Tensor) and x._device is not device:
@@ -215,12 +218,22 @@ def apply(name: str, *operands, params: tuple = ()):
         (out_arr,) = run_map(forward_roots(row), raw, (out_dtype.np,), shape, compute.name, casts)
         out = Tensor(out_arr)
     if needs_grad and row.grad is not None and out_dtype.is_floating_point and is_grad_enabled():
+        if inference:
+            _check_inference_operands(row, operands)
         node = ElementwiseNode(row, operands, params, out, compute, shape, out_dtype, versions)
         out._attach(node, 0)
     return out
 
 
 _rule_cache: dict = {}
+
+
+def _check_inference_operands(row, operands) -> None:
+    """PyTorch refuses to save an inference tensor for backward: an operand the row's derivative rule reads
+    (``x * w`` keeps ``x``; ``x + w`` keeps nothing and is allowed)."""
+    needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in operands[:row.arity])
+    _, used = _symbolic_grads(row, needs)
+    check_not_inference([x for i, x in enumerate(operands) if i in used and isinstance(x, Tensor)])
 
 
 def _symbolic_grads(row, needs: tuple):

@@ -75,6 +75,7 @@ def _generated(name: str, arity: int):
 
 _SPECIAL = {"isclose", "add", "sub", "clamp", "clamp_min", "clamp_max", "leaky_relu", "gelu", "gelu_tanh", "softplus",
             "elu", "round", "identity", "where"}
+_SPECIAL |= {"polygamma", "igamma", "igammac", "gcd", "lcm", "nextafter", "i1"}  # written out in ops/special_math.py
 for _name, _row in ELEMENTWISE.items():
     if _name not in _SPECIAL and not _name.startswith("cast_"):
         globals()[_name] = _generated(_name, _row.arity)

@@ -24,6 +24,7 @@ from numba import cuda
 
 from .array import DeviceArray, empty, from_host
 from .elementwise import launch_config
+from .. import settings
 
 # dtypes cuda.atomic.add lowers for on a GPU (the simulator would take any)
 ATOMIC_ADD_DTYPES = ("float32", "float64", "int32", "int64", "uint32", "uint64")
@@ -295,6 +296,8 @@ def gather_offsets(src, pre_off, mid_off, post_off, out) -> None:
 
 
 def _check_atomic(dtype, op: str) -> None:
+    if np.dtype(dtype).kind == "f":  # float atomics add duplicates in a varying order; integer ones do not
+        settings.alert_not_deterministic(f"{op} on CUDA")
     if np.dtype(dtype).name not in ATOMIC_ADD_DTYPES:
         raise NotImplementedError(
             f"{op} on CUDA accumulates with atomic adds, which support float32, float64, int32, int64, uint32 and "
