@@ -52,7 +52,7 @@ class AotPlans:
     """The captured forward and backward of one guard key (see the module docstring)."""
 
     __slots__ = ("forward", "backward", "n_outputs", "out_structure", "wrt_inputs", "params", "grad_slots",
-                 "read_params", "lock", "replays")
+                 "read_params", "lock", "flags")
 
     def __init__(self, forward, backward, n_outputs, out_structure, wrt_inputs, params, grad_slots, read_params,
                  lock):
@@ -67,7 +67,14 @@ class AotPlans:
         self.grad_slots = grad_slots
         self.read_params = read_params  # params the backward reads: modified in place before it, it raises
         self.lock = lock
-        self.replays = 0
+        # (tensor, requires_grad) of every tensor the module reaches: which parameters get a gradient is baked in
+        self.flags: list = []
+
+    def flags_hold(self) -> bool:
+        for t, flag in self.flags:
+            if t._requires_grad is not flag:
+                return False
+        return True
 
 
 class ModuleReplay(Function):
@@ -217,6 +224,9 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
             obs.reason = rec.data_reads[0]
         elif rec.device_arrays and obs.reason is None:
             obs.reason = "CUDA tensors are not captured yet (only the CPU backend is)"
+    except BaseException:
+        _put_back(obs)  # GraphBreak under fullgraph=True, or the module's own error: the state as before
+        raise
     finally:
         for t, acc, pre, post in hooks_before:
             acc._pre_hooks, t._post_acc_hooks = pre, post
@@ -282,6 +292,9 @@ def build(first: AotObservation, obs: AotObservation, verify: bool, lock: thread
             return None, str(exc)
         if any(isinstance(fn, (_plan._UpdateCall, _plan._CollectiveStart)) for fn, _ in fwd.steps + bwd.steps):
             return None, "the module's call runs an optimizer update or a collective"
+        if any(isinstance(fn, _plan._CheckedLaunch) and fn.numbers for fn, _ in bwd.steps):
+            # the engine is already running that backward: it could not run eagerly instead
+            return None, "the module's backward checks a number a kernel returns (not captured)"
         persistent_ids = set(obs.persistent)
         if verify:
             reason = _plan.verify(fwd, obs.before, obs.after, obs.inputs_before, obs.out_values + obs.saved_values,
@@ -291,8 +304,6 @@ def build(first: AotObservation, obs: AotObservation, verify: bool, lock: thread
             if reason is None:
                 reason = _plan.verify(bwd, {}, {}, [p._buf for p in obs.placeholders] + obs.saved_values,
                                       [v for v in obs.grad_values if v is not None], [], persistent_ids, [])
-            if reason is None and bwd.undo:
-                reason = "the module's backward checks a value it computed (not captured)"
             if reason is not None:
                 return None, reason
         fwd.prepare_fast()

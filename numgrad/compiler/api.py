@@ -5,9 +5,12 @@ recorded on the next two (``recorder.Recording``) and from then on replays the c
 (``plan.Plan``): no autograd recording, no lazy regions, no per-op Python - one Python loop over
 prepared (kernel, arguments) pairs (or a few generated ``@njit`` functions, ``codegen``), plus one
 Python call per optimizer update.  A compiled module (``ng.compile(model)``) whose forward runs
-in grad mode returns a tensor that needs an autograd graph: that forward runs eagerly (the reason
-is in ``explain()``), so its backward and the optimizer step are exactly eager's; under
-``no_grad()`` (evaluation) it replays.
+in grad mode (its parameters or arguments require grad) is captured as a forward and a backward
+(``aot``, as PyTorch's AOTAutograd): a replay returns outputs whose ``grad_fn`` is one
+``CompiledFunctionBackward`` node, whose backward replays the captured backward kernels and hands
+the gradients to the engine, so an ordinary eager loop (``loss_fn(model(x), y).backward();
+opt.step()``) works unchanged; under ``no_grad()`` (evaluation) the forward alone replays.  A
+compiled function (not a module) returning a tensor that needs a graph runs eagerly.
 
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
@@ -287,10 +290,11 @@ class CompiledFunction:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
         if variant.stage == 3:
-            if variant.guards_hold():
+            if variant.guards_hold() and (variant.aot is None or variant.aot.flags_hold()):
                 if variant.aot is not None:
                     return self._replay_aot(variant, inputs, constants, args, kwargs)
                 return self._replay(variant, inputs, args, kwargs)
+            # a parameter replaced, or (for a module's grad-mode call) frozen or unfrozen
             self.recaptures += 1
             variant.stage, variant.plan, variant.recording, variant.aot = 0, None, None, None
         if self._module is not None and key[2] and self._needs_autograd(inputs, args, kwargs):
@@ -392,6 +396,7 @@ class CompiledFunction:
                 variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
                                       if t._buf is not None and id(owner(t._buf)) in referenced]
                 variant.guard_slots = list(state.module_slots)
+                plans.flags = [(t, t._requires_grad) for t in state.tensors.values()]
                 variant.aot = plans
                 variant.stage = 3
                 self.captures += 1
