@@ -439,9 +439,9 @@ def test_arguments_that_require_grad_get_their_grad():
 def test_docstring_examples_of_the_compiler_run():
     import doctest
 
-    from numgrad.compiler import api, codegen, plan, recorder, state
+    from numgrad.compiler import aot, api, codegen, plan, recorder, state
 
-    for module in (api, codegen, plan, recorder, state):
+    for module in (aot, api, codegen, plan, recorder, state):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
 
 
