@@ -827,3 +827,27 @@ def test_gradients_of_an_argument_and_double_backward_through_a_compiled_module(
         compiled(x * 2).sum().backward()
     assert model[0].weight.grad is None and model[0].bias.grad is not None
     assert compiled._compiled_call.recaptures == 1
+
+
+class _HookedInside(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.seen = 0
+
+    def forward(self, x):
+        h = self.lin(x)
+        h.register_hook(self._count)  # a replayed backward could not call it: this module stays eager
+        return h.tanh()
+
+    def _count(self, grad):
+        self.seen += 1
+
+
+def test_hook_on_a_tensor_inside_the_module_keeps_it_eager():
+    m = _HookedInside()
+    compiled = ng.compile(m)
+    for _ in range(4):
+        compiled(BATCHES[0][0]).sum().backward()
+    assert m.seen == 4 and "hook" in compiled._compiled_call.fallback_reason
+

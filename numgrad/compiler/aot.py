@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _pending_readers, creation
 from ..autograd.engine import run_backward
-from ..autograd.function import Function
+from ..autograd.function import AccumulateGrad, Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import plan as _plan
@@ -211,6 +211,9 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
                 obs.reason = "an output of the module does not require grad (a replay would give it a graph)"
             elif any(t.dtype.is_floating_point is False for t in out_tensors):
                 obs.reason = "an output of the module is not a floating-point tensor"
+            elif _hooked(out_tensors):
+                obs.reason = ("a tensor inside the module has a hook or retains its grad (the captured backward "
+                              "would not call it)")
             else:
                 gen = np.random.default_rng(1234)
                 obs.placeholders = [Tensor(gen.standard_normal(t._buf.shape).astype(t._buf.dtype))
@@ -259,6 +262,21 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
     obs.saved_values = [a.copy() for a in obs.saved]
     _put_back(obs)  # the call then runs eagerly: its side effects happen once
     return obs
+
+
+def _hooked(out_tensors: list) -> bool:
+    """Whether a node of the outputs' graph, above the leaves, has a tensor hook or a retain_grad."""
+    stack = [t._grad_fn for t in out_tensors if t._grad_fn is not None]
+    seen: set = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, AccumulateGrad):
+            continue
+        seen.add(id(node))
+        if node._pre_hooks or node._retain:
+            return True
+        stack.extend(edge[0] for edge in node._next if edge is not None)
+    return False
 
 
 def _put_back(obs: AotObservation) -> None:
