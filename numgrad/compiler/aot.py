@@ -67,7 +67,7 @@ class AotPlans:
         self.grad_slots = grad_slots
         self.read_params = read_params  # params the backward reads: modified in place before it, it raises
         self.lock = lock
-        # (tensor, requires_grad) of every tensor the module reaches: which parameters get a gradient is baked in
+        # (tensor, requires_grad) of every parameter and buffer: which of them get a gradient is baked in
         self.flags: list = []
 
     def flags_hold(self) -> bool:

@@ -366,10 +366,10 @@ class CompiledFunction:
             variant.stage = 1
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
-        if any(type(t._buf) is DeviceArray for t in inputs):
+        state = reachable_state(self._fn, args, kwargs)
+        if any(type(t._data) is DeviceArray for t in list(inputs) + list(state.tensors.values())):
             self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)", NotImplementedError)
             return self._fn(*args, **kwargs)
-        state = reachable_state(self._fn, args, kwargs)
         if type(constants) is int:
             def substitute(tensors):
                 return tuple(tensors), {}
@@ -396,7 +396,7 @@ class CompiledFunction:
                 variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
                                       if t._buf is not None and id(owner(t._buf)) in referenced]
                 variant.guard_slots = list(state.module_slots)
-                plans.flags = [(t, t._requires_grad) for t in state.tensors.values()]
+                plans.flags = [(t, t._requires_grad) for _, _, t in state.module_slots if t is not None]
                 variant.aot = plans
                 variant.stage = 3
                 self.captures += 1
