@@ -128,7 +128,7 @@ def test_w1_closure_step_and_outputs_are_fresh_tensors():
         assert np.array_equal(t.grad.numpy(), g)
 
 
-def test_forward_of_module_under_no_grad_and_fallback_when_output_needs_grad():
+def test_forward_of_module_under_no_grad_and_function_fallback_when_output_needs_grad():
     ng.manual_seed(0)
     lin = nn.Linear(6, 3)
     m = ng.compile(lin)
@@ -141,8 +141,12 @@ def test_forward_of_module_under_no_grad_and_fallback_when_output_needs_grad():
     y = m(x)  # grad mode on: a new guard key, whose output needs a graph
     for _ in range(3):
         y = m(x)
-    assert y.requires_grad and y.grad_fn is not None  # eager result
-    assert "requires grad" in m._compiled_call.fallback_reason
+    assert y.grad_fn.name() == "CompiledFunctionBackward"  # a module's forward and backward are captured
+    assert np.array_equal(y.detach().numpy(), lin(x).detach().numpy())
+    f = ng.compile(lambda x: lin(x))  # a function returning a tensor that needs a graph runs eagerly
+    for _ in range(4):
+        y = f(x)
+    assert y.grad_fn.name() == "AddmmBackward0" and "requires grad" in f.fallback_reason
 
 
 def test_item_in_step_falls_back_with_reason_or_raises_under_fullgraph(caplog):
@@ -435,9 +439,9 @@ def test_arguments_that_require_grad_get_their_grad():
 def test_docstring_examples_of_the_compiler_run():
     import doctest
 
-    from numgrad.compiler import api, codegen, plan, recorder, state
+    from numgrad.compiler import aot, api, codegen, plan, recorder, state
 
-    for module in (api, codegen, plan, recorder, state):
+    for module in (aot, api, codegen, plan, recorder, state):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
 
 
@@ -595,37 +599,6 @@ def test_gradient_that_the_step_accumulates_into_is_guarded():
     compiled(x)  # the caller did not reset .grad: eager code accumulates, so must this call
     assert compiled.recaptures == 1 and np.array_equal(w.grad.numpy(), x.numpy() + x.numpy())
 
-
-def test_compiled_module_in_an_eager_training_loop_is_eager_and_eval_replays():
-    def make():
-        ng.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
-        return model, ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-    eager_model, eager_opt = make()
-    model, opt = make()
-    compiled = ng.compile(model)  # PyTorch's `model = torch.compile(model)`
-    loss_fn = nn.MSELoss()
-    for (x, y) in _epoch_batches():
-        for m, o in ((compiled, opt), (eager_model, eager_opt)):
-            o.zero_grad()
-            loss = loss_fn(m(x), y)
-            loss.backward()
-            o.step()
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
-        assert np.array_equal(p.grad.numpy(), q.grad.numpy())
-    report = str(ng.explain(compiled))
-    assert "runs eagerly (exactly the eager code" in report and "requires grad" in report
-    compiled.eval()
-    eager_model.eval()
-    with ng.no_grad():
-        for _ in range(2):
-            for x, _ in _epoch_batches():
-                assert np.array_equal(compiled(x).numpy(), eager_model(x).numpy())
-    assert compiled._compiled_call.replays == 2 * 6 - 4  # warm-up, two recordings, the small batch's one recording
-
-
 def test_ng_explain_shows_the_plans_and_generated_source():
     _, _, step = _mlp_step("sgd")
     compiled = ng.compile(step)
@@ -727,3 +700,154 @@ def test_pooled_gradients_are_not_copied_while_recorded():
     assert compiled.replays == 1 and len(set(losses)) == 1
     launches = [line for line in compiled.explain().splitlines() if re.match(r"\s+\d+ ", line) and "fill" not in line]
     assert len(launches) == eager_kernels == 1, compiled.explain()
+
+
+# ------------------------------------------------------------------ a compiled module in an eager training loop
+def _loop(make, data, steps_per_model=1):
+    """Train a compiled and an uncompiled copy side by side (same seed before each forward: same dropout masks);
+    return (compiled module, [(compiled loss, eager loss)], the two models)."""
+    eager_model, eager_opt = make()
+    model, opt = make()
+    compiled = ng.compile(model)  # PyTorch's `model = torch.compile(model)`
+    loss_fn = nn.MSELoss()
+    losses = []
+    for k, (x, y) in enumerate(data):
+        pair = []
+        for m, o in ((compiled, opt), (eager_model, eager_opt)):
+            ng.manual_seed(100 + k)
+            o.zero_grad()
+            loss = loss_fn(m(x), y)
+            loss.backward()
+            o.step()
+            pair.append(loss.item())
+        losses.append(pair)
+    return compiled, losses, model, eager_model
+
+
+def test_compiled_mlp_with_dropout_in_an_eager_training_loop_matches_eager_bitwise():
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+        return model, ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    compiled, losses, model, eager_model = _loop(make, BATCHES + BATCHES)
+    assert all(_same_loss(a, b) for a, b in losses)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+        assert np.array_equal(p.grad.numpy(), q.grad.numpy())
+    call = compiled._compiled_call
+    assert call.replays == len(losses) - 3 and call.fallback_reason is None  # warm-up + two recorded calls
+    out = compiled(BATCHES[0][0])
+    assert out.grad_fn.name() == "CompiledFunctionBackward"
+    assert "CompiledFunctionBackward" in str(ng.explain(compiled))
+    compiled.eval()  # eval() + no_grad forwards still replay (another guard key)
+    eager_model.eval()
+    with ng.no_grad():
+        for x, _ in BATCHES[:4]:
+            assert np.array_equal(compiled(x).numpy(), eager_model(x).numpy())
+    assert call.replays == len(losses) - 3 + 2
+
+
+def test_compiled_cnn_with_batchnorm_in_an_eager_training_loop_matches_eager_bitwise():
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+        return model, ng.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    rng = np.random.default_rng(1)
+    data = [(ng.tensor(rng.standard_normal((4, 1, 8, 8)).astype(np.float32)),
+             ng.tensor(rng.standard_normal((4, 3)).astype(np.float32))) for _ in range(6)]
+    compiled, losses, model, eager_model = _loop(make, data)
+    assert all(_same_loss(a, b) for a, b in losses)
+    assert compiled._compiled_call.replays == 3
+    for (name, p), q in zip(eager_model.state_dict().items(), model.state_dict().values()):
+        assert np.array_equal(p.numpy(), q.numpy()), name  # parameters, BatchNorm statistics: updated once per call
+
+
+def _captured_linear_relu():
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3))
+    compiled = ng.compile(model)
+    for x, _ in BATCHES[:3]:  # warm-up and two recorded calls
+        compiled(x).sum().backward()
+    model.zero_grad()
+    return model, compiled
+
+
+def _eager_grads(model, x, g) -> list:
+    out = model(x)
+    out.backward(g)
+    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    model.zero_grad()
+    return grads
+
+
+def test_two_forwards_then_two_backwards_hooks_and_errors():
+    model, compiled = _captured_linear_relu()
+    (x1, _), (x2, _) = BATCHES[3], BATCHES[4]
+    g1 = ng.tensor(RNG.standard_normal((8, 3)).astype(np.float32))
+    g2 = ng.tensor(RNG.standard_normal((8, 3)).astype(np.float32))
+    want1, want2 = _eager_grads(model, x1, g1), _eager_grads(model, x2, g2)
+    fired = []
+    model[0].weight.register_hook(lambda grad: fired.append(grad.shape))
+    out1 = compiled(x1)
+    out2 = compiled(x2)  # a second forward before the first backward: each call keeps its own saved buffers
+    assert compiled._compiled_call.replays == 2
+    assert np.array_equal(out1.detach().numpy(), model(x1).detach().numpy())
+    out2.backward(g2, retain_graph=True)
+    assert [np.array_equal(p.grad.numpy(), w) for p, w in zip(model.parameters(), want2)] == [True] * 4
+    model.zero_grad()
+    out1.backward(g1)
+    assert [np.array_equal(p.grad.numpy(), w) for p, w in zip(model.parameters(), want1)] == [True] * 4
+    out2.backward(g2)  # retained: runs again and accumulates
+    assert np.array_equal(model[2].bias.grad.numpy(), want1[3] + want2[3])
+    assert fired == [(5, 6)] * 3
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        out1.backward(g1)
+
+
+def test_gradients_of_an_argument_and_double_backward_through_a_compiled_module():
+    model, compiled = _captured_linear_relu()
+    x = BATCHES[3][0].detach().requires_grad_(True)
+    for _ in range(4):
+        x.grad = None
+        compiled(x * 2).sum().backward()  # the argument is not a leaf: its gradient flows on to x
+    assert compiled._compiled_call.replays >= 1
+    ref = x.detach().requires_grad_(True)
+    model(ref * 2).sum().backward()
+    assert np.array_equal(x.grad.numpy(), ref.grad.numpy())
+    out = compiled(x * 2)
+    assert out.grad_fn.name() == "CompiledFunctionBackward"
+    with pytest.raises(RuntimeError, match="double backward .* CompiledFunctionBackward is not supported"):
+        ng.autograd.grad(out.sum(), x, create_graph=True)
+    model[0].weight.requires_grad_(False)  # which parameters get a gradient is guarded: recaptured
+    model.zero_grad()
+    for _ in range(4):
+        compiled(x * 2).sum().backward()
+    assert model[0].weight.grad is None and model[0].bias.grad is not None
+    assert compiled._compiled_call.recaptures == 1
+
+
+class _HookedInside(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.seen = 0
+
+    def forward(self, x):
+        h = self.lin(x)
+        h.register_hook(self._count)  # a replayed backward could not call it: this module stays eager
+        return h.tanh()
+
+    def _count(self, grad):
+        self.seen += 1
+
+
+def test_hook_on_a_tensor_inside_the_module_keeps_it_eager():
+    m = _HookedInside()
+    compiled = ng.compile(m)
+    for _ in range(4):
+        compiled(BATCHES[0][0]).sum().backward()
+    assert m.seen == 4 and "hook" in compiled._compiled_call.fallback_reason
+

@@ -5,9 +5,12 @@ recorded on the next two (``recorder.Recording``) and from then on replays the c
 (``plan.Plan``): no autograd recording, no lazy regions, no per-op Python - one Python loop over
 prepared (kernel, arguments) pairs (or a few generated ``@njit`` functions, ``codegen``), plus one
 Python call per optimizer update.  A compiled module (``ng.compile(model)``) whose forward runs
-in grad mode returns a tensor that needs an autograd graph: that forward runs eagerly (the reason
-is in ``explain()``), so its backward and the optimizer step are exactly eager's; under
-``no_grad()`` (evaluation) it replays.
+in grad mode (its parameters or arguments require grad) is captured as a forward and a backward
+(``aot``, as PyTorch's AOTAutograd): a replay returns outputs whose ``grad_fn`` is one
+``CompiledFunctionBackward`` node, whose backward replays the captured backward kernels and hands
+the gradients to the engine, so an ordinary eager loop (``loss_fn(model(x), y).backward();
+opt.step()``) works unchanged; under ``no_grad()`` (evaluation) the forward alone replays.  A
+compiled function (not a module) returning a tensor that needs a graph runs eagerly.
 
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
@@ -57,6 +60,7 @@ from ..kernels.config import get_num_threads
 from ..kernels.cuda.array import DeviceArray
 from ..nn.modules.module import Module
 from ..tensor import Tensor
+from . import aot as _aot
 from . import codegen
 from . import plan as _plan
 from .plan import owner
@@ -150,7 +154,7 @@ class _Variant:
     """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
 
     __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads",
-                 "retries", "siblings", "structure", "from_one_call", "shapes")
+                 "retries", "siblings", "structure", "from_one_call", "shapes", "aot")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
@@ -166,6 +170,7 @@ class _Variant:
         self.structure: Optional[tuple] = None  # ``plan.launch_structure`` of the captured recording
         self.from_one_call = False
         self.shapes: tuple = ()
+        self.aot: Optional[_aot.AotPlans] = None  # a compiled module's grad-mode forward + backward (``aot``)
 
     def guards_hold(self) -> bool:
         for t, buf in self.guard_bufs:
@@ -228,6 +233,7 @@ class CompiledFunction:
         self._variants: dict = {}
         self._families: dict = {}  # guard key without the shapes -> its variants
         self._modules: Optional[list] = None
+        self._module: Optional[Module] = None  # set for ``ng.compile(module)``: its grad-mode calls are ``aot``'s
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
         self.captures = 0
         self.recaptures = 0
@@ -284,10 +290,15 @@ class CompiledFunction:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
         if variant.stage == 3:
-            if variant.guards_hold():
+            if variant.guards_hold() and (variant.aot is None or variant.aot.flags_hold()):
+                if variant.aot is not None:
+                    return self._replay_aot(variant, inputs, constants, args, kwargs)
                 return self._replay(variant, inputs, args, kwargs)
+            # a parameter replaced, or (for a module's grad-mode call) frozen or unfrozen
             self.recaptures += 1
-            variant.stage, variant.plan, variant.recording = 0, None, None
+            variant.stage, variant.plan, variant.recording, variant.aot = 0, None, None, None
+        if self._module is not None and key[2] and self._needs_autograd(inputs, args, kwargs):
+            return self._capture_aot(variant, inputs, constants, args, kwargs)
         return self._capture_step(variant, inputs, args, kwargs)
 
     def _eager(self, reason: str, args, kwargs):
@@ -327,6 +338,70 @@ class CompiledFunction:
         for j, k in enumerate(variant.input_grads):
             inputs[k].grad = Tensor(plan.output_arrays[n_out + j].copy())
         return _unflatten(plan.outputs, plan.output_arrays)
+
+    # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
+    def _needs_autograd(self, inputs: list, args, kwargs) -> bool:
+        """Whether the call's outputs need a graph: an argument or a reachable leaf requires grad."""
+        if any(t._requires_grad for t in inputs):
+            return True
+        return any(t._requires_grad and t._grad_fn is None
+                   for t in reachable_state(self._fn, args, kwargs).tensors.values())
+
+    def _replay_aot(self, variant: _Variant, inputs: list, constants, args, kwargs):
+        plans = variant.aot
+        params = plans.params
+        try:
+            outs = _aot.ModuleReplay.apply(plans, *inputs, *params)
+        except _plan.AbandonReplay as exc:
+            _log.debug("ng.compile: %s: %s; this call runs eagerly", self.__name__, exc)
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
+        self.replays += 1
+        return _aot.rebuild_outputs(plans.out_structure, outs)
+
+    def _capture_aot(self, variant: _Variant, inputs: list, constants, args, kwargs):
+        """Warm up, record the forward and a backward twice, build and verify both plans; each call of these
+        returns eager's result (the recorded run's side effects are put back first)."""
+        if variant.stage == 0:
+            variant.stage = 1
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
+        state = reachable_state(self._fn, args, kwargs)
+        if any(type(t._data) is DeviceArray for t in list(inputs) + list(state.tensors.values())):
+            self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)", NotImplementedError)
+            return self._fn(*args, **kwargs)
+        if type(constants) is int:
+            def substitute(tensors):
+                return tuple(tensors), {}
+        else:
+            def substitute(tensors):
+                return _place(constants, tensors)
+        obs = _aot.record(self._fn, args, kwargs, inputs, substitute, state, self.fullgraph)
+        if obs.reason is not None:
+            self._give_up(variant, obs.reason)
+        elif variant.stage == 1:
+            variant.recording = obs
+            variant.stage = 2
+        else:
+            plans, reason = _aot.build(variant.recording, obs, self.verify, self._lock)
+            variant.recording = None
+            if plans is None:
+                if variant.retries < _RECORDING_RETRIES:
+                    variant.retries += 1
+                    variant.recording = obs
+                else:
+                    self._give_up(variant, reason)
+            else:
+                referenced = {id(a) for p in (plans.forward, plans.backward) for a in p.persistent_arrays}
+                variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
+                                      if t._buf is not None and id(owner(t._buf)) in referenced]
+                variant.guard_slots = list(state.module_slots)
+                plans.flags = [(t, t._requires_grad) for _, _, t in state.module_slots if t is not None]
+                variant.aot = plans
+                variant.stage = 3
+                self.captures += 1
+        self.eager_calls += 1
+        return self._fn(*args, **kwargs)
 
     # ------------------------------------------------------------ capture
     def _capture_step(self, variant: _Variant, inputs: list, args, kwargs):
@@ -550,7 +625,13 @@ class CompiledFunction:
                  f"{self.replays} replays, {self.recaptures} recaptures, {self.eager_calls} eager calls"]
         for k, variant in enumerate(self._variants.values()):
             shapes = ", ".join(str(tuple(s)) for s in variant.shapes) or "no tensor arguments"
-            if variant.plan is not None:
+            if variant.aot is not None:
+                parts.append(f"variant {k}: arguments {shapes}; a module's grad-mode call, captured as a forward and "
+                             "a backward (outputs with one CompiledFunctionBackward node) from a warm-up call and "
+                             "two recorded calls")
+                parts.append("forward " + variant.aot.forward.describe())
+                parts.append("backward " + variant.aot.backward.describe())
+            elif variant.plan is not None:
                 how = ("captured from its first call (dynamic shapes: it launches what a captured variant of other "
                        "shapes launches)" if variant.from_one_call else
                        "captured from a warm-up call and two recorded calls")
@@ -562,6 +643,17 @@ class CompiledFunction:
             else:
                 parts.append(f"variant {k}: arguments {shapes}; not captured yet (stage {variant.stage} of 3)")
         return "\n".join(parts)
+
+
+def _place(structure, tensors: list):
+    """The call's ``(args, kwargs)`` with ``tensors`` in the tensor slots of ``structure`` (``_flatten``'s)."""
+    if type(structure) is _TensorSlot:
+        return tensors[structure.index]
+    if type(structure) in (tuple, list):
+        return type(structure)(_place(v, tensors) for v in structure)
+    if type(structure) is dict:
+        return {k: _place(v, tensors) for k, v in structure.items()}
+    return structure
 
 
 def _leaves(structure):
@@ -672,6 +764,7 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
         return model
     if isinstance(model, Module):
         compiled = CompiledFunction(model.__call__, fullgraph, dynamic, **settings)
+        compiled._module = model
         return OptimizedModule(model, compiled)
     return CompiledFunction(model, fullgraph, dynamic, **settings)
 
