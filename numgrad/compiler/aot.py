@@ -205,7 +205,7 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
             obs.after = {k: (o, o.copy()) for k, o in obs.persistent.items()}  # NumPy copies: nothing recorded
             obs.out_tensors = out_tensors
             obs.out_values = [t._buf.copy() for t in out_tensors]
-            if any(not isinstance(v, (_Slot, type(None), bool, int, float, str)) for v in _leaves(obs.out_structure)):
+            if any(not isinstance(v, (_Slot, type(None), bool, int, float, str)) for v in structure_leaves(obs.out_structure)):
                 obs.reason = "the module returns something other than tensors and constants"
             elif not out_tensors or any(not t._requires_grad for t in out_tensors):
                 obs.reason = "an output of the module does not require grad (a replay would give it a graph)"
@@ -368,12 +368,13 @@ def rebuild_outputs(structure, tensors: tuple):
     return structure
 
 
-def _leaves(structure):
+def structure_leaves(structure):
+    """The leaves of a nested tuple/list/dict structure (a call's arguments, a step's outputs)."""
     if type(structure) in (tuple, list):
         for v in structure:
-            yield from _leaves(v)
+            yield from structure_leaves(v)
     elif type(structure) is dict:
         for v in structure.values():
-            yield from _leaves(v)
+            yield from structure_leaves(v)
     else:
         yield structure

@@ -491,7 +491,8 @@ class CompiledFunction:
                       "is eager's; to replay, compile the whole training step (forward, backward, optimizer step), "
                       "or run the forward under no_grad()")
         else:
-            bad = [v for v in _leaves(out_structure) if type(v) is not _TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
+            bad = [v for v in _aot.structure_leaves(out_structure)
+                   if type(v) is not _TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
             if bad:
                 reason = f"the step returns a {type(bad[0]).__name__}, which replay cannot rebuild"
         if reason is not None:
@@ -654,17 +655,6 @@ def _place(structure, tensors: list):
     if type(structure) is dict:
         return {k: _place(v, tensors) for k, v in structure.items()}
     return structure
-
-
-def _leaves(structure):
-    if type(structure) in (tuple, list):
-        for v in structure:
-            yield from _leaves(v)
-    elif type(structure) is dict:
-        for v in structure.values():
-            yield from _leaves(v)
-    else:
-        yield structure
 
 
 def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:
