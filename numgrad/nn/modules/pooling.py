@@ -10,13 +10,9 @@ from .module import Module
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
 
-class MaxPool2d(Module):
-    """2-D max pooling (``stride`` defaults to ``kernel_size``).
-
-    >>> import numgrad as ng
-    >>> ng.nn.MaxPool2d(2)(ng.ones(1, 1, 4, 4)).shape
-    (1, 1, 2, 2)
-    """
+class _MaxPoolNd(Module):
+    """What MaxPool1d/2d/3d share, as PyTorch's ``_MaxPoolNd``: the arguments (``stride`` defaults to
+    ``kernel_size``) and the repr."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
@@ -26,13 +22,41 @@ class MaxPool2d(Module):
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
-    def forward(self, input: Tensor):
-        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                          self.return_indices)
-
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class _AdaptivePoolNd(Module):
+    """What the adaptive average poolings share (PyTorch's ``_AdaptiveAvgPoolNd``): the output size."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    """The adaptive max poolings (PyTorch's ``_AdaptiveMaxPoolNd``): the output size and ``return_indices``."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling (``stride`` defaults to ``kernel_size``).
+
+    >>> import numgrad as ng
+    >>> ng.nn.MaxPool2d(2)(ng.ones(1, 1, 4, 4)).shape
+    (1, 1, 2, 2)
+    """
+
+    def forward(self, input: Tensor):
+        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
 
 
 class AvgPool2d(Module):
@@ -59,7 +83,7 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
     """Average pooling to a fixed output size.
 
     >>> import numgrad as ng
@@ -67,12 +91,5 @@ class AdaptiveAvgPool2d(Module):
     (2, 3, 1, 1)
     """
 
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
     def forward(self, input: Tensor) -> Tensor:
         return adaptive_avg_pool2d(input, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"

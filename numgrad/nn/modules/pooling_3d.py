@@ -8,6 +8,7 @@ from ...tensor import Tensor
 from ..functional import pooling_3d as P
 from ..functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
 from .module import Module
+from .pooling import _AdaptiveMaxPoolNd, _AdaptivePoolNd, _MaxPoolNd
 from .pooling_more import _LPPoolNd, _single
 from .utils import _pair, _triple
 
@@ -15,7 +16,7 @@ __all__ = ["MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "
            "MaxUnpool2d", "MaxUnpool3d"]
 
 
-class MaxPool3d(Module):
+class MaxPool3d(_MaxPoolNd):
     """3-D max pooling (``stride`` defaults to ``kernel_size``).
 
     >>> import numgrad as ng
@@ -23,21 +24,9 @@ class MaxPool3d(Module):
     (1, 1, 2, 2, 2)
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
     def forward(self, input: Tensor):
         return P.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool3d(Module):
@@ -64,7 +53,7 @@ class AvgPool3d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool3d(Module):
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
     """Average pooling of the last three dimensions to ``output_size`` (``None`` keeps that size).
 
     >>> import numgrad as ng
@@ -72,18 +61,11 @@ class AdaptiveAvgPool3d(Module):
     (2, 3, 1, 2, 5)
     """
 
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
     def forward(self, input: Tensor) -> Tensor:
         return P.adaptive_avg_pool3d(input, self.output_size)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class AdaptiveMaxPool3d(Module):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Max pooling of the last three dimensions to ``output_size`` bins.
 
     >>> import numgrad as ng
@@ -91,15 +73,8 @@ class AdaptiveMaxPool3d(Module):
     (1, 3, 2, 2, 2)
     """
 
-    def __init__(self, output_size, return_indices: bool = False):
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
     def forward(self, input: Tensor):
         return P.adaptive_max_pool3d(input, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class LPPool3d(_LPPoolNd):

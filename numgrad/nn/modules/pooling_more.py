@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...tensor import Tensor
 from ..functional import pooling_more as P
 from .module import Module
+from .pooling import _AdaptiveMaxPoolNd, _AdaptivePoolNd, _MaxPoolNd
 
 __all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d"]
 
@@ -13,7 +14,7 @@ def _single(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
 
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """1-D max pooling (``stride`` defaults to ``kernel_size``).
 
     >>> import numgrad as ng
@@ -21,21 +22,9 @@ class MaxPool1d(Module):
     (1, 2, 3)
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
     def forward(self, input: Tensor):
         return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool1d(Module):
@@ -62,7 +51,7 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool1d(Module):
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
     """Average pooling of the last dimension to ``output_size`` bins.
 
     >>> import numgrad as ng
@@ -70,18 +59,11 @@ class AdaptiveAvgPool1d(Module):
     (1, 3, 2)
     """
 
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
     def forward(self, input: Tensor) -> Tensor:
         return P.adaptive_avg_pool1d(input, self.output_size)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class AdaptiveMaxPool1d(Module):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max pooling of the last dimension to ``output_size`` bins.
 
     >>> import numgrad as ng
@@ -89,18 +71,11 @@ class AdaptiveMaxPool1d(Module):
     (1, 3, 2)
     """
 
-    def __init__(self, output_size, return_indices: bool = False):
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
     def forward(self, input: Tensor):
         return P.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Max pooling of the last two dimensions to ``output_size`` bins.
 
     >>> import numgrad as ng
@@ -108,15 +83,8 @@ class AdaptiveMaxPool2d(Module):
     (1, 3, 2, 3)
     """
 
-    def __init__(self, output_size, return_indices: bool = False):
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
     def forward(self, input: Tensor):
         return P.adaptive_max_pool2d(input, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class _LPPoolNd(Module):
