@@ -578,7 +578,7 @@ def test_generated_step_takes_the_arena_and_number_tables_not_one_argument_per_b
     arrays = [a for a in args if isinstance(a, np.ndarray)]
     assert len(args) == len(arrays) <= 4 and any(a is plan.arena for a in arrays)
     source = plan.sources[0]
-    assert "arena_view_c(" in source and "0.25" not in source  # numbers are read from a table, not folded in
+    assert "address_view_c(" in source and "0.25" not in source  # numbers are read from a table, not folded in
     assert plan.fast_steps[0][0] is not fn  # a replay calls the compiled entry point, not the dispatcher
 
 
