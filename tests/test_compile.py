@@ -582,6 +582,31 @@ def test_generated_step_takes_the_arena_and_number_tables_not_one_argument_per_b
     assert plan.fast_steps[0][0] is not fn  # a replay calls the compiled entry point, not the dispatcher
 
 
+def test_long_chain_is_one_generated_loop_over_its_kinds_of_launches_and_matches_eager():
+    rng = np.random.default_rng(2)
+    w = ng.tensor(rng.standard_normal((4, 4)).astype(np.float32) * 0.5)
+    b = ng.tensor(rng.standard_normal(4).astype(np.float32))
+
+    def chain(x):
+        with ng.no_grad():
+            for _ in range(150):
+                x = (x @ w + b) * 0.5  # a matrix product and one fused elementwise kernel
+        return x
+
+    compiled = ng.compile(chain)
+    inputs = [ng.tensor(rng.standard_normal((4, 4)).astype(np.float32)) for _ in range(6)]
+    outs = [compiled(x) for x in inputs]
+    assert compiled.replays == 3 and compiled.fallback_reason is None
+    for out, x in zip(outs, inputs):
+        assert np.array_equal(out.numpy(), chain(x).numpy())
+    plan = next(iter(compiled._variants.values())).plan
+    assert len(plan.kernel_names) >= 300 and len(plan.steps) == 1 and len(plan.sources) == 1
+    # the source holds one call per kind of launch (not per launch): the same kernel with the same argument kinds
+    source = plan.sources[0]
+    calls = re.findall(r"\b_k\d+\(", source)
+    assert len(calls) == len(set(plan.kernel_names)) == 2 and "for pc in range(" in source
+
+
 def test_gradient_that_the_step_accumulates_into_is_guarded():
     w = ng.tensor(RNG.standard_normal(5).astype(np.float32), requires_grad=True)
 
