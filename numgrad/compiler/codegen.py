@@ -42,6 +42,7 @@ import hashlib
 import sys
 from typing import Optional
 
+import numba
 import numpy as np
 from numba.core.registry import CPUDispatcher
 
@@ -220,8 +221,9 @@ class _Builder:
         return tuple(tables) + tuple(self.passed)
 
     # ------------------------------------------------------------ the source
-    def _expr(self, key: tuple, cursor: dict) -> str:
-        """The expression reading an operand of kind ``key`` from the tables (``cursor``: offsets used so far)."""
+    def _expr(self, key: tuple, cursor: dict, lines: list, prefix: str) -> str:
+        """The expression reading an operand of kind ``key`` from the tables (``cursor``: offsets read so far); an
+        array is built into a local variable first (a line added to ``lines``, named ``prefix`` and a number)."""
         def take(dtype):
             offset = cursor.get(dtype, 0)
             cursor[dtype] = offset + 1
@@ -235,9 +237,12 @@ class _Builder:
             strides = [take("int64") for _ in range(ndim)]
             view = f"address_view_{layout.lower()}{'_readonly' if readonly else ''}"
             np_name = "np.bool_" if dtype == "bool" else f"np.{dtype}"
-            return f"{view}({address}, {_tuple(shape)}, {_tuple(strides)}, {np_name})"
+            # one name per kind and operand: Numba would unify one variable's types across branches
+            name = f"{prefix}{sum(line.startswith(prefix) for line in lines)}"
+            lines.append(f"{name} = {view}({address}, {_tuple(shape)}, {_tuple(strides)}, {np_name})")
+            return name
         if tag == "tuple":
-            return _tuple([self._expr(k, cursor) for k in key[1:]])
+            return _tuple([self._expr(k, cursor, lines, prefix) for k in key[1:]])
         if tag == "none":
             return "None"
         if tag == "number":
@@ -246,22 +251,24 @@ class _Builder:
 
     def _kind_lines(self, code: int, key: tuple) -> list:
         cursor: dict = {}
-        lines = []
+        lines: list = []
+        prefix = f"x{code}_"
         if key[0] == "fill":
             _, arr, value = key
-            a, v = self._expr(arr, cursor), self._expr(value, cursor)
+            a, v = self._expr(arr, cursor, lines, prefix), self._expr(value, cursor, lines, prefix)
             lines.append(f"{a}[()] = {v}" if arr[2] == 0 else f"{a}.fill({v})")
         else:
             _, k, arg_keys, source_keys, target_key = key
             names = {}
             for position, src in source_keys:
-                # one name per kind and position: Numba would unify one variable's types across branches
                 names[position] = f"s{code}_{position}"
                 index = ", ".join("0" for _ in range(src[2])) or "()"
-                lines.append(f"{names[position]} = {self._expr(src, cursor)}[{index}]")
-            args = [names[i] if a == ("source",) else self._expr(a, cursor) for i, a in enumerate(arg_keys)]
+                lines.append(f"{names[position]} = {self._expr(src, cursor, lines, prefix)}[{index}]")
+            args = [names[i] if a == ("source",) else self._expr(a, cursor, lines, prefix)
+                    for i, a in enumerate(arg_keys)]
             call = f"{k}({', '.join(args)})"
-            lines.append(f"{self._expr(target_key, cursor)}[()] = {call}" if target_key is not None else call)
+            lines.append(f"{self._expr(target_key, cursor, lines, prefix)}[()] = {call}" if target_key is not None
+                         else call)
         lines.extend(f"c_{dtype} += {n}" for dtype, n in cursor.items())
         return lines
 
@@ -316,7 +323,10 @@ def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
         else:
             source = builder.source()
             module = cache.load_module(source, prefix="step")
-            out.append((module.step, builder.finish()))
+            args = builder.finish()
+            # compiled (or loaded from the disk cache) here, so a failure falls back to the launch loop (``api._fuse``)
+            module.step.compile(tuple(numba.typeof(a) for a in args))
+            out.append((module.step, args))
             sources.append(source)
         builder = _Builder(arena)
 
