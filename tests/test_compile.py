@@ -607,6 +607,33 @@ def test_long_chain_is_one_generated_loop_over_its_kinds_of_launches_and_matches
     assert len(calls) == len(set(plan.kernel_names)) == 2 and "for pc in range(" in source
 
 
+def test_run_with_more_kinds_of_launches_than_a_function_holds_is_split(monkeypatch):
+    from numgrad.compiler import codegen
+
+    monkeypatch.setattr(codegen, "MAX_KINDS_PER_FUNCTION", 1)
+    rng = np.random.default_rng(3)
+    w = ng.tensor(rng.standard_normal((4, 4)).astype(np.float32) * 0.5)
+    w64 = ng.tensor(rng.standard_normal((4, 4)) * 0.5)
+
+    def chain(x):
+        with ng.no_grad():
+            for _ in range(20):
+                x = x @ w
+            x = x.double()  # a cast kernel between two runs of float32 and of float64 products
+            for _ in range(20):
+                x = x @ w64
+        return x
+
+    compiled = ng.compile(chain)
+    inputs = [ng.tensor(rng.standard_normal((4, 4)).astype(np.float32)) for _ in range(5)]
+    outs = [compiled(x) for x in inputs]
+    assert compiled.replays == 2 and compiled.fallback_reason is None
+    for out, x in zip(outs, inputs):
+        assert np.array_equal(out.numpy(), chain(x).numpy())
+    plan = next(iter(compiled._variants.values())).plan
+    assert len(plan.kernel_names) == 41 and len(plan.sources) == 2 and len(plan.steps) == 3
+
+
 def test_gradient_that_the_step_accumulates_into_is_guarded():
     w = ng.tensor(RNG.standard_normal(5).astype(np.float32), requires_grad=True)
 

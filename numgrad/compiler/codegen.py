@@ -204,17 +204,23 @@ class _Builder:
         values: list = []
         key = self._key(fn, args, values)
         if key is None:
-            for v in self.passed[undo[0]:]:
-                del self.passed_ids[id(v)]
-            del self.passed[undo[0]:]
-            self.imports = undo[1]
-            return False
+            return self._refuse(undo)
+        if key not in self.kinds and len(self.kinds) == MAX_KINDS_PER_FUNCTION:
+            return self._refuse(undo)
         code = self.kinds.setdefault(key, len(self.kinds))
         self.codes.append(code)
         for dtype, v in values:
             self.tables.setdefault(dtype, []).append(v)
         self.steps.append((fn, args))
         return True
+
+    def _refuse(self, undo: tuple) -> bool:
+        """Forget what encoding a refused step added (``undo``: the passed values' count and the imports before)."""
+        for v in self.passed[undo[0]:]:
+            del self.passed_ids[id(v)]
+        del self.passed[undo[0]:]
+        self.imports = undo[1]
+        return False
 
     def finish(self) -> tuple:
         """The arguments of the generated function: the tables, then the passed values."""
@@ -316,6 +322,12 @@ def _tuple(items: list) -> str:
     return "(" + "".join(f"{x}, " for x in items) + ")"
 
 
+# Numba's and LLVM's time on a generated function grows faster than its number of kinds of steps (each kind's
+# kernels are linked in and optimized again with it: 2.6 s for 41 kinds, 6.5 s for 81, 15-25 s for 161): a run
+# with more kinds is split, at the cost of one more native call per function
+MAX_KINDS_PER_FUNCTION = 64
+
+
 def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
     """``steps`` with every run of two or more fusable steps replaced by one generated function, and the
     generated sources (for ``explain``); ``arena`` (the plan's memory) is passed as the owner of its views."""
@@ -340,6 +352,8 @@ def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
     for fn, args in steps:
         if not builder.add(fn, args):
             flush()
-            out.append((fn, args))
+            if not builder.add(fn, args):  # refused by a full function, a fresh one takes it
+                flush()
+                out.append((fn, args))
     flush()
     return out, sources
