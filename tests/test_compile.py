@@ -603,7 +603,7 @@ def test_long_chain_is_one_generated_loop_over_its_kinds_of_launches_and_matches
     assert len(plan.kernel_names) >= 300 and len(plan.steps) == 1 and len(plan.sources) == 1
     # the source holds one call per kind of launch (not per launch): the same kernel with the same argument kinds
     source = plan.sources[0]
-    calls = re.findall(r"\b_k\d+\(", source)
+    calls = re.findall(r"call_compiled\(_k\d+, ", source)
     assert len(calls) == len(set(plan.kernel_names)) == 2 and "for pc in range(" in source
 
 

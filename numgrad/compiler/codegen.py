@@ -55,7 +55,9 @@ from numba.core.registry import CPUDispatcher
 
 from ..kernels import cache
 from . import plan as _plan
+from . import native_calls as _native_calls
 from . import views as _views
+from .native_calls import native_address, signature_key
 
 _file_hashes: dict = {}
 
@@ -191,12 +193,22 @@ class _Builder:
         k = self._kernel(dispatcher)
         if k is None:
             return None
-        # the operands in the order ``_kind_lines`` reads them: sources, arguments, target
+        # the types eager code dispatched on (a scalar read from memory as ``_ScalarsFromMemory`` reads it)
+        read = dict(sources)
+        try:
+            argtypes = tuple(dispatcher.typeof_pyval(read[i].reshape(-1)[0] if i in read else a)
+                             for i, a in enumerate(call_args))
+        except Exception:  # noqa: BLE001 - an argument Numba cannot type: the launch loop calls it
+            return None
+        address = native_address(dispatcher, argtypes)
+        if address is None:
+            return None
+        # the operands in the order ``_kind_lines`` reads them: address, sources, arguments, target
+        values.append(("int64", address))
         source_keys = tuple((position, self._operand(src, values)) for position, src in sources)
-        positions = {position for position, _ in sources}
-        arg_keys = tuple(("source",) if i in positions else self._operand(a, values) for i, a in enumerate(call_args))
+        arg_keys = tuple(("source",) if i in read else self._operand(a, values) for i, a in enumerate(call_args))
         target_key = None if target is None else self._operand(target, values)
-        return ("kernel", k, arg_keys, source_keys, target_key)
+        return ("kernel", k, signature_key(argtypes), arg_keys, source_keys, target_key)
 
     def add(self, fn, args) -> bool:
         """Encode one step; False (and nothing added) when a generated function cannot run it."""
@@ -245,14 +257,13 @@ class _Builder:
         tag = key[0]
         if tag == "array":
             _, dtype, ndim, layout, readonly = key
-            address = take("int64")
-            shape = [take("int64") for _ in range(ndim)]
-            strides = [take("int64") for _ in range(ndim)]
+            offset = cursor.get("int64", 0)
+            cursor["int64"] = offset + 1 + 2 * ndim  # address, shape, strides
             view = f"address_view_{layout.lower()}{'_readonly' if readonly else ''}"
             np_name = "np.bool_" if dtype == "bool" else f"np.{dtype}"
             # one name per kind and operand: Numba would unify one variable's types across branches
             name = f"{prefix}{sum(line.startswith(prefix) for line in lines)}"
-            lines.append(f"{name} = {view}({address}, {_tuple(shape)}, {_tuple(strides)}, {np_name})")
+            lines.append(f"{name} = {view}(t_int64, c_int64{f' + {offset}' if offset else ''}, {ndim}, {np_name})")
             return name
         if tag == "tuple":
             return _tuple([self._expr(k, cursor, lines, prefix) for k in key[1:]])
@@ -271,7 +282,8 @@ class _Builder:
             a, v = self._expr(arr, cursor, lines, prefix), self._expr(value, cursor, lines, prefix)
             lines.append(f"{a}[()] = {v}" if arr[2] == 0 else f"{a}.fill({v})")
         else:
-            _, k, arg_keys, source_keys, target_key = key
+            _, k, signature, arg_keys, source_keys, target_key = key
+            address = self._expr(("number", "int64"), cursor, lines, prefix)
             names = {}
             for position, src in source_keys:
                 names[position] = f"s{code}_{position}"
@@ -279,7 +291,7 @@ class _Builder:
                 lines.append(f"{names[position]} = {self._expr(src, cursor, lines, prefix)}[{index}]")
             args = [names[i] if a == ("source",) else self._expr(a, cursor, lines, prefix)
                     for i, a in enumerate(arg_keys)]
-            call = f"{k}({', '.join(args)})"
+            call = f"call_compiled({k}, {hex(signature)}, {address}, {_tuple(args)})"
             lines.append(f"{self._expr(target_key, cursor, lines, prefix)}[()] = {call}" if target_key is not None
                          else call)
         lines.extend(f"c_{dtype} += {n}" for dtype, n in cursor.items())
@@ -295,6 +307,7 @@ class _Builder:
 
     def source(self) -> str:
         head = ["import numpy as np", "from numba import njit",
+                f"from numgrad.compiler.native_calls import call_compiled  # source {_module_hash(_native_calls)}",
                 "from numgrad.compiler.views import address_view_a, address_view_a_readonly, address_view_c, "
                 "address_view_c_readonly, address_view_f, address_view_f_readonly  # source "
                 f"{_module_hash(_views)}"]
