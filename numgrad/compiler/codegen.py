@@ -1,11 +1,10 @@
 """One generated ``@njit`` function per run of captured kernel launches: replay with no Python per launch.
 
-Numba dispatchers can be called from jitted code with array arguments, so a run of plan steps (kernel
-launches, constant fills, scalars read from memory, reduction results written into their 0-d arrays) is
-replayed by one function.  Its body is a loop over the run, one branch per *kind* of step (the same kernel
-with the same kinds of arguments: array dtypes, ranks, layouts; number types), and every operand comes from
-a table: one ``int64`` table holds the run's kind codes and each array's data address, shape and strides, one
-table per number dtype holds the numbers::
+A run of plan steps (kernel launches, constant fills, scalars read from memory, reduction results written
+into their 0-d arrays) is replayed by one function.  Its body is a loop over the run, one branch per *kind*
+of step (the same kernel with the same Numba argument types: array dtypes, ranks, layouts; number types),
+and every operand comes from a table: one ``int64`` table holds the run's kind codes, each launch's kernel
+address and each array's data address, shape and strides; one table per number dtype holds the numbers::
 
     @njit(cache=True, nogil=True)
     def step(t_int64, t_float64, v0, v1):
@@ -14,10 +13,10 @@ table per number dtype holds the numbers::
         for pc in range(1, t_int64[0] + 1):
             op = t_int64[pc]
             if op < 1:
-                x0_0 = address_view_c(t_int64[c_int64], (t_int64[c_int64 + 1], ), (t_int64[c_int64 + 2], ), np.float32)
-                x0_1 = address_view_c(t_int64[c_int64 + 3], (t_int64[c_int64 + 4], ), (t_int64[c_int64 + 5], ), np.float32)
-                _k0(x0_0, x0_1, t_float64[c_float64])
-                c_int64 += 6
+                x0_0 = address_view_c(t_int64, c_int64 + 1, 1, np.float32)
+                x0_1 = address_view_c(t_int64, c_int64 + 4, 1, np.float32)
+                call_compiled(_k0, 0x2d5a..., t_int64[c_int64], (x0_0, x0_1, t_float64[c_float64], ))
+                c_int64 += 7
                 c_float64 += 1
             else:
                 ...
@@ -25,20 +24,23 @@ table per number dtype holds the numbers::
 The source, and so Numba's typing and LLVM's work, grows with the number of kinds, not of launches: a
 1000-launch chain compiles as fast as a 2-launch one.  (A function with one call per launch took Numba about
 6 ms of typing per call, and LLVM's SROA pass time growing with the square of the length, since every
-variable lived across all calls: 3.8 s for 100 launches of one kernel, 27 s for 200.)  Dispatching a launch
-costs a few comparisons (``op``: a binary tree over the kinds) and filling its arrays' structs from the table.  The same kernels run with the same
-arguments (the same Numba types) in the same order, so results stay bit-identical.  Numbers stay out of the
-source on purpose: written in as constants, LLVM would propagate them into inlined kernels, whose fast-math
-flags (``reassoc``, ``contract``) then let it fold and reorder differently than the kernels eager code runs.
+variable lived across all calls: 3.8 s for 100 launches of one kernel, 27 s for 200.)  Kernels are called
+through their compiled code's address (``native_calls.call_compiled``): a direct call of a dispatcher would
+link the kernel into the step and compile it again (most of a step's compile time).  Dispatching a launch
+costs a few comparisons (``op``: a binary tree over the kinds) and filling its arrays' structs from the
+table.  The same compiled kernels run with the same arguments in the same order, so results stay
+bit-identical.  Numbers stay out of the source on purpose: written in as constants, LLVM could fold them
+into the code around the calls, and a kernel linked in would be optimized with them.
 
 Every array's memory (its owner: the plan's arena, a parameter's buffer) is also passed to the function:
 Numba holds a reference while the step runs, the plan's checks (``plan._step_arrays``) see which persistent
 memory the step touches, and the owners live as long as the step's arguments.  Steps that need Python (an
 optimizer's update, a launch whose returned number is checked) end a run.  The source goes through numgrad's
-kernel cache (``kernels.cache.load_module``), so another process loads the compiled step from disk; it names
-every kernel's module and, for numgrad's own kernel files, a hash of their source, so a changed kernel never
-runs from a stale step.  It holds no shapes, offsets, numbers or launch counts, so a step of another batch
-size, or another run with the same kinds of steps, reuses it.
+kernel cache (``kernels.cache.load_module``), so another process loads the compiled step from disk (the
+kernel addresses come from the table, filled in that process); it names every kernel's module and, for
+numgrad's own kernel files, a hash of their source, so a changed kernel never runs with a stale step.  It
+holds no shapes, offsets, numbers or launch counts, so a step of another batch size, or another run with the
+same kinds of steps, reuses it.
 
 >>> fusable_step_kinds()
 ('kernel', 'fill', 'scalars from memory', 'result into 0-d array')
@@ -335,9 +337,8 @@ def _tuple(items: list) -> str:
     return "(" + "".join(f"{x}, " for x in items) + ")"
 
 
-# Numba's and LLVM's time on a generated function grows faster than its number of kinds of steps (each kind's
-# kernels are linked in and optimized again with it: 2.6 s for 41 kinds, 6.5 s for 81, 15-25 s for 161): a run
-# with more kinds is split, at the cost of one more native call per function
+# Numba's time on a generated function grows a little faster than its number of kinds of steps (2.9 s for 33
+# kinds, 5.4 s for 64, on a busy 2-core machine): a run with more kinds is split, at one more native call each
 MAX_KINDS_PER_FUNCTION = 64
 
 

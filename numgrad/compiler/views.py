@@ -41,7 +41,8 @@ def _address_view(layout: str, readonly: bool):
             table_value, offset_value, _, _ = args
             src = make_array(signature.args[0])(context, builder, table_value)
             start = context.cast(builder, offset_value, signature.args[1], types.intp)
-            entries = [builder.load(builder.gep(src.data, [builder.add(start, start.type(i))])) for i in range(1 + 2 * n)]
+            entries = [builder.load(builder.gep(src.data, [builder.add(start, start.type(i))]))
+                       for i in range(1 + 2 * n)]
             out = make_array(result)(context, builder)
             data = builder.inttoptr(entries[0], out.data.type)
             itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(result.dtype)))
