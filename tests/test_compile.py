@@ -439,9 +439,9 @@ def test_arguments_that_require_grad_get_their_grad():
 def test_docstring_examples_of_the_compiler_run():
     import doctest
 
-    from numgrad.compiler import aot, api, codegen, plan, recorder, state
+    from numgrad.compiler import aot, api, codegen, native_calls, plan, recorder, state, views
 
-    for module in (aot, api, codegen, plan, recorder, state):
+    for module in (aot, api, codegen, native_calls, plan, recorder, state, views):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
 
 
@@ -632,6 +632,32 @@ def test_run_with_more_kinds_of_launches_than_a_function_holds_is_split(monkeypa
         assert np.array_equal(out.numpy(), chain(x).numpy())
     plan = next(iter(compiled._variants.values())).plan
     assert len(plan.kernel_names) == 41 and len(plan.sources) == 2 and len(plan.steps) == 3
+
+
+def test_call_through_an_address_compiles_only_for_the_signature_the_address_was_taken_for():
+    from numba import njit, typeof
+    from numba.core.errors import TypingError
+
+    from numgrad.compiler.native_calls import call_compiled, native_address, signature_key
+
+    @njit
+    def double(a):
+        a *= 2
+
+    a = np.ones(3)
+    double(a)
+    key = signature_key((typeof(a),))
+    address = native_address(double, (typeof(a),))
+    assert native_address(double, (typeof(a.astype(np.float32)),)) is None  # no such overload
+
+    @njit
+    def through(a, address):
+        call_compiled(double, key, address, (a,))
+
+    through(a, address)
+    assert np.array_equal(a, [4.0, 4.0, 4.0])  # doubled by the call above and through the address
+    with pytest.raises(TypingError):  # a float32 array: the address is of the float64 function
+        through(np.ones(3, np.float32), address)
 
 
 def test_gradient_that_the_step_accumulates_into_is_guarded():
