@@ -187,7 +187,8 @@ class _Builder:
             arr, value = args
             if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous or _number_dtype(value) is None:
                 return None
-            return ("fill", self._operand(arr, values), self._operand(value, values))
+            arr_key = self._operand(arr, values)
+            return ("fill", arr_key, self._operand(value, values)) if arr_key[0] == "array" else None
         unpacked = _unpack(fn, args)
         if unpacked is None:
             return None
@@ -208,6 +209,8 @@ class _Builder:
         # the operands in the order ``_kind_lines`` reads them: address, sources, arguments, target
         values.append(("int64", address))
         source_keys = tuple((position, self._operand(src, values)) for position, src in sources)
+        if any(key[0] != "array" for _, key in source_keys):
+            return None  # an array no view can be built of (unaligned, another dtype): the launch loop reads it
         arg_keys = tuple(("source",) if i in read else self._operand(a, values) for i, a in enumerate(call_args))
         target_key = None if target is None else self._operand(target, values)
         return ("kernel", k, signature_key(argtypes), arg_keys, source_keys, target_key)
