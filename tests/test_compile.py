@@ -439,9 +439,9 @@ def test_arguments_that_require_grad_get_their_grad():
 def test_docstring_examples_of_the_compiler_run():
     import doctest
 
-    from numgrad.compiler import aot, api, codegen, plan, recorder, state
+    from numgrad.compiler import aot, api, codegen, native_calls, plan, recorder, state, views
 
-    for module in (aot, api, codegen, plan, recorder, state):
+    for module in (aot, api, codegen, native_calls, plan, recorder, state, views):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
 
 
@@ -578,8 +578,86 @@ def test_generated_step_takes_the_arena_and_number_tables_not_one_argument_per_b
     arrays = [a for a in args if isinstance(a, np.ndarray)]
     assert len(args) == len(arrays) <= 4 and any(a is plan.arena for a in arrays)
     source = plan.sources[0]
-    assert "arena_view_c(" in source and "0.25" not in source  # numbers are read from a table, not folded in
+    assert "address_view_c(" in source and "0.25" not in source  # numbers are read from a table, not folded in
     assert plan.fast_steps[0][0] is not fn  # a replay calls the compiled entry point, not the dispatcher
+
+
+def test_long_chain_is_one_generated_loop_over_its_kinds_of_launches_and_matches_eager():
+    rng = np.random.default_rng(2)
+    w = ng.tensor(rng.standard_normal((4, 4)).astype(np.float32) * 0.5)
+    b = ng.tensor(rng.standard_normal(4).astype(np.float32))
+
+    def chain(x):
+        with ng.no_grad():
+            for _ in range(150):
+                x = (x @ w + b) * 0.5  # a matrix product and one fused elementwise kernel
+        return x
+
+    compiled = ng.compile(chain)
+    inputs = [ng.tensor(rng.standard_normal((4, 4)).astype(np.float32)) for _ in range(6)]
+    outs = [compiled(x) for x in inputs]
+    assert compiled.replays == 3 and compiled.fallback_reason is None
+    for out, x in zip(outs, inputs):
+        assert np.array_equal(out.numpy(), chain(x).numpy())
+    plan = next(iter(compiled._variants.values())).plan
+    assert len(plan.kernel_names) >= 300 and len(plan.steps) == 1 and len(plan.sources) == 1
+    # the source holds one call per kind of launch (not per launch): the same kernel with the same argument kinds
+    source = plan.sources[0]
+    calls = re.findall(r"call_compiled\(_k\d+, ", source)
+    assert len(calls) == len(set(plan.kernel_names)) == 2 and "for pc in range(" in source
+
+
+def test_run_with_more_kinds_of_launches_than_a_function_holds_is_split(monkeypatch):
+    from numgrad.compiler import codegen
+
+    monkeypatch.setattr(codegen, "MAX_KINDS_PER_FUNCTION", 1)
+    rng = np.random.default_rng(3)
+    w = ng.tensor(rng.standard_normal((4, 4)).astype(np.float32) * 0.5)
+    w64 = ng.tensor(rng.standard_normal((4, 4)) * 0.5)
+
+    def chain(x):
+        with ng.no_grad():
+            for _ in range(20):
+                x = x @ w
+            x = x.double()  # a cast kernel between two runs of float32 and of float64 products
+            for _ in range(20):
+                x = x @ w64
+        return x
+
+    compiled = ng.compile(chain)
+    inputs = [ng.tensor(rng.standard_normal((4, 4)).astype(np.float32)) for _ in range(5)]
+    outs = [compiled(x) for x in inputs]
+    assert compiled.replays == 2 and compiled.fallback_reason is None
+    for out, x in zip(outs, inputs):
+        assert np.array_equal(out.numpy(), chain(x).numpy())
+    plan = next(iter(compiled._variants.values())).plan
+    assert len(plan.kernel_names) == 41 and len(plan.sources) == 2 and len(plan.steps) == 3
+
+
+def test_call_through_an_address_compiles_only_for_the_signature_the_address_was_taken_for():
+    from numba import njit, typeof
+    from numba.core.errors import TypingError
+
+    from numgrad.compiler.native_calls import call_compiled, native_address, signature_key
+
+    @njit
+    def double(a):
+        a *= 2
+
+    a = np.ones(3)
+    double(a)
+    key = signature_key((typeof(a),))
+    address = native_address(double, (typeof(a),))
+    assert native_address(double, (typeof(a.astype(np.float32)),)) is None  # no such overload
+
+    @njit
+    def through(a, address):
+        call_compiled(double, key, address, (a,))
+
+    through(a, address)
+    assert np.array_equal(a, [4.0, 4.0, 4.0])  # doubled by the call above and through the address
+    with pytest.raises(TypingError):  # a float32 array: the address is of the float64 function
+        through(np.ones(3, np.float32), address)
 
 
 def test_gradient_that_the_step_accumulates_into_is_guarded():

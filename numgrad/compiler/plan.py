@@ -298,16 +298,21 @@ class _Draw:
 class _ScalarsFromMemory:
     """A launch whose scalar arguments are read from arrays (a 0-d result, a broadcast gradient) on each replay."""
 
-    __slots__ = ("fn", "template", "sources")
+    __slots__ = ("fn", "template", "sources", "reads")
 
     def __init__(self, fn, template, sources):
         self.fn, self.template, self.sources = fn, template, sources
+        # the first element as a NumPy scalar of the array's dtype (``src.reshape(-1)[0]``), without a reshape
+        self.reads = [(position, src, (0,) * src.ndim) for position, src in sources]
+
+    def arguments(self) -> list:
+        args = list(self.template)
+        for position, src, index in self.reads:
+            args[position] = src[index]
+        return args
 
     def __call__(self):
-        args = list(self.template)
-        for position, src in self.sources:
-            args[position] = src.reshape(-1)[0]
-        return self.fn(*args)
+        return self.fn(*self.arguments())
 
 
 class _UpdateCall:
@@ -418,17 +423,7 @@ class Plan:
     def prepare_fast(self) -> None:
         """Resolve each kernel step's compiled overload once: a replay calls its entry point, skipping the
         dispatcher's typing of every argument (the argument types never change between replays)."""
-        fast = []
-        for fn, args in self.steps:
-            if isinstance(fn, (_ResultInto, _CheckedLaunch)):
-                entry = _entry_point(fn.dispatcher, args)
-                if entry is not fn.dispatcher:
-                    fn = _ResultInto(entry, fn.target) if isinstance(fn, _ResultInto) else \
-                        _CheckedLaunch(entry, None, fn.name, fn.numbers, fn.array_targets)
-            else:
-                fn = _entry_point(fn, args)
-            fast.append((fn, args))
-        self.fast_steps = fast
+        self.fast_steps = [(_fast(fn, args), args) for fn, args in self.steps]
 
     def run(self, input_arrays: list) -> None:
         for probe, value, description in self.guards:
@@ -473,6 +468,20 @@ class Plan:
             lines.append(f"replayed as {len(self.steps)} calls; generated functions:")
             lines.extend(self.sources)
         return "\n".join(lines)
+
+
+def _fast(fn, args):
+    """Plan step ``fn`` calling the compiled entry point its kernel runs for ``args`` (``Plan.prepare_fast``)."""
+    if isinstance(fn, _ScalarsFromMemory):  # the scalars' types are their arrays' dtypes: they never change either
+        inner = _fast(fn.fn, fn.arguments())
+        return fn if inner is fn.fn else _ScalarsFromMemory(inner, fn.template, fn.sources)
+    if isinstance(fn, (_ResultInto, _CheckedLaunch)):
+        entry = _entry_point(fn.dispatcher, args)
+        if entry is fn.dispatcher:
+            return fn
+        return _ResultInto(entry, fn.target) if isinstance(fn, _ResultInto) else \
+            _CheckedLaunch(entry, None, fn.name, fn.numbers, fn.array_targets)
+    return _entry_point(fn, args)
 
 
 def _entry_point(fn, args):
