@@ -237,7 +237,8 @@ def index_array_for(idx, data):
 
 
 def nll_scatter(g, target, weight, ignore_index: int, out) -> None:
-    """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
+    """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]``, and 0 in every other element of
+    ``out`` (the kernel writes all of it: no zero fill first)."""
     backend_for(out).nll_scatter(g, target, weight, ignore_index, out)
 
 

@@ -133,16 +133,17 @@ softmax_backward, softmax_backward_par = serial_and_parallel(softmax_backward, *
 
 
 @njit(**_OPTS)
-def nll_gather(logp, target, weight, ignore_index, out):
-    """``out[n, d] = -weight[t] * logp[n, t, d]`` with ``t = target[n, d]`` (0 where ignored).
+def nll_gather(logp, target, weight, ignore_index, out, total):
+    """``out[n, d] = -weight[t] * logp[n, t, d]`` with ``t = target[n, d]`` (0 where ignored), and
+    ``total[0]`` = the sum of the weights of the counted targets (summed in float64, stored in total's dtype).
 
-    logp: (N, C, D); target: (N, D) integers; weight: (C,); out: (N, D).
-    Returns (sum of the weights of the counted targets, flat position of the
-    first out-of-range target or -1).  Serial: the weight total is one
-    accumulator, and the pass is a single read of N*D elements.
+    logp: (N, C, D); target: (N, D) integers; weight: (C,); out: (N, D); total: (1,).
+    Returns the flat position of the first out-of-range target, or -1.  The total is written here, not
+    returned, so that ``ng.compile`` replays it with the step (a returned number is only checked on replay).
+    Serial: the weight total is one accumulator, and the pass is a single read of N*D elements.
     """
     classes = logp.shape[1]
-    total = 0.0
+    acc = 0.0
     for n in range(target.shape[0]):
         for d in range(target.shape[1]):
             t = target[n, d]
@@ -150,21 +151,28 @@ def nll_gather(logp, target, weight, ignore_index, out):
                 out[n, d] = 0
                 continue
             if t < 0 or t >= classes:
-                return total, n * target.shape[1] + d
+                total[0] = acc
+                return n * target.shape[1] + d
             w = weight[t]
             out[n, d] = -w * logp[n, t, d]
-            total += w
-    return total, -1
+            acc += w
+    total[0] = acc
+    return -1
 
 
 @njit(**_OPTS)
 def nll_scatter(g, target, weight, ignore_index, out):
-    """Adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``.
+    """Adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` with ``t = target[n, d]``, and 0 in
+    every other element of ``out`` (N, C, D): the kernel writes all of it, so no zero fill outside a kernel is
+    needed (``ng.compile`` replays what kernels write).
 
-    Each (n, d) writes a distinct element, so there are no colliding writes.
-    Targets were range-checked by the forward pass.
+    Each (n, d) writes a distinct element, so there are no colliding writes.  Targets were range-checked by
+    the forward pass.
     """
     for n in range(target.shape[0]):
+        for c in range(out.shape[1]):
+            for d in range(out.shape[2]):
+                out[n, c, d] = 0
         for d in range(target.shape[1]):
             t = target[n, d]
             if t != ignore_index:

@@ -299,7 +299,8 @@ class CudaBackend:
         return total, bad
 
     def nll_scatter(self, g, target, weight, ignore_index: int, out) -> None:
-        """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
+        """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]``, and 0 in every other element
+        of ``out`` (the kernel writes all of it)."""
         self._indexing.nll_scatter(g, target, weight, ignore_index, out)
 
     def cross_entropy_kernels(self, x):
