@@ -1,0 +1,207 @@
+"""Class-index losses under ng.compile: nll_loss and weighted / label-smoothed / N-d cross_entropy replay bit for bit.
+
+The weight total of ``nll_loss`` is written by its gather kernel and the scatter kernel writes every element of
+the gradient, so no NumPy arithmetic sits between the kernels a compiled step replays.  Also: the kernels against
+PyTorch, gradcheck of weighted nll_loss, double backward.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import numgrad as ng
+import numgrad.nn.functional as F
+from numgrad.kernels.cpu import nnfunc
+from tests.helpers import assert_close
+
+RNG = np.random.default_rng(17)
+CLASSES, FEATURES = 4, 5
+WEIGHT = np.array([0.5, 1.0, 2.0, 0.25])
+
+
+def _batches(shape, dtype, ignore_index=None, count=6):
+    """(features (*shape, FEATURES), targets of ``shape``) with a varying number of ignored targets per batch, so
+    the weight total changes from call to call."""
+    out = []
+    for i in range(count):
+        y = RNG.integers(0, CLASSES, shape)
+        if ignore_index is not None:
+            y.reshape(-1)[RNG.random(y.size) < 0.1 + 0.1 * (i % 3)] = ignore_index
+        out.append((ng.tensor(RNG.standard_normal(shape + (FEATURES,)).astype(dtype)), ng.tensor(y)))
+    return out
+
+
+def _step_factory(loss, dtype, w0):
+    def make():
+        w = ng.tensor(w0.astype(dtype), requires_grad=True)
+        opt = ng.optim.SGD([w], lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            logits = x @ w  # (*shape, C): the class dimension goes to 1 as nll_loss expects
+            if logits.ndim > 2:
+                logits = logits.movedim(-1, 1)
+            out = loss(logits, y)
+            out.backward()
+            opt.step()
+            return out
+
+        return w, step
+    return make
+
+
+_WEIGHTS = {np.dtype(d): ng.tensor(WEIGHT.astype(d)) for d in (np.float32, np.float64)}
+
+
+def _weight(dtype):
+    """The class weight, made once (outside the steps, as a loss module holds it)."""
+    return _WEIGHTS[np.dtype(dtype)]
+
+
+CASES = {
+    "nll_mean_weight_ignore": (lambda z, y: F.nll_loss(F.log_softmax(z, 1), y, weight=_weight(z.dtype.np)),
+                               (8,), -100),
+    "nll_sum_weight": (lambda z, y: F.nll_loss(F.log_softmax(z, 1), y, weight=_weight(z.dtype.np),
+                                               reduction="sum"), (8,), None),
+    "nll_none_4d_ignore": (lambda z, y: (F.nll_loss(F.log_softmax(z, 1), y, reduction="none") ** 2).sum(),
+                           (2, 3, 2), -100),
+    "ce_weight_ignore_in_range": (lambda z, y: F.cross_entropy(z, y, weight=_weight(z.dtype.np), ignore_index=1),
+                                  (8,), 1),
+    "ce_smoothing_mean_ignore": (lambda z, y: F.cross_entropy(z, y, label_smoothing=0.1), (8,), -100),
+    "ce_smoothing_weight_3d": (lambda z, y: F.cross_entropy(z, y, weight=_weight(z.dtype.np),
+                                                            label_smoothing=0.2), (3, 4), -100),
+    "ce_fused_2d_ignore": (lambda z, y: F.cross_entropy(z, y), (8,), -100),
+}
+
+
+@pytest.mark.parametrize("name, dtype", [(n, np.float32) for n in CASES] + [("nll_mean_weight_ignore", np.float64)])
+def test_compiled_step_replays_bitwise_eager(name, dtype):
+    loss, shape, ignore = CASES[name]
+    make = _step_factory(loss, dtype, RNG.standard_normal((FEATURES, CLASSES)) * 0.5)
+    w_eager, eager = make()
+    w_comp, step = make()
+    compiled = ng.compile(step)
+    for x, y in _batches(shape, dtype, ignore):
+        got, want = compiled(x, y), eager(x, y)
+        assert got.detach().numpy().tobytes() == want.detach().numpy().tobytes()
+    assert compiled.fallback_reason is None and compiled.replays == 3 and compiled.eager_calls == 3
+    assert w_comp.detach().numpy().tobytes() == w_eager.detach().numpy().tobytes()
+    assert w_comp.grad.numpy().tobytes() == w_eager.grad.numpy().tobytes()
+
+
+def test_out_of_range_target_in_a_replayed_step_raises_like_eager():
+    make = _step_factory(lambda z, y: F.nll_loss(F.log_softmax(z, 1), y, weight=_weight(np.float32)),
+                         np.float32, RNG.standard_normal((FEATURES, CLASSES)))
+    w, step = make()
+    compiled = ng.compile(step)
+    batches = _batches((8,), np.float32, -100, count=4)
+    for x, y in batches:
+        compiled(x, y)
+    assert compiled.replays == 1, compiled.fallback_reason
+    before = w.detach().numpy().copy()
+    bad = ng.tensor(np.array([0, 1, 2, 3, 7, 0, 1, 2]))
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        compiled(batches[0][0], bad)
+    assert np.array_equal(w.detach().numpy(), before)  # the abandoned replay left the parameters alone
+
+
+# ---------------------------------------------------------------- the kernels against PyTorch
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_nd_nll_and_smoothed_cross_entropy_match_torch(dtype, reduction):
+    x = RNG.standard_normal((3, CLASSES, 2, 3)).astype(dtype)
+    t = RNG.integers(0, CLASSES, (3, 2, 3))
+    t[0, 1, :2] = 2  # ignore_index=2 hits a class the weight counts
+    w = RNG.uniform(0.5, 2.0, CLASSES).astype(dtype)
+    rtol, atol = (1e-5, 1e-6) if dtype == np.float32 else (1e-12, 1e-13)
+    for kwargs in ({"ignore_index": 2}, {"label_smoothing": 0.15, "ignore_index": 2}):
+        a = ng.tensor(x, requires_grad=True)
+        b = torch.tensor(x, requires_grad=True)
+        ours = F.cross_entropy(a, ng.tensor(t), weight=ng.tensor(w), reduction=reduction, **kwargs)
+        theirs = TF.cross_entropy(b, torch.tensor(t), weight=torch.tensor(w), reduction=reduction, **kwargs)
+        assert_close(ours, theirs.detach(), rtol, atol)
+        g = RNG.standard_normal(ours.shape).astype(dtype)
+        ours.backward(ng.tensor(g))
+        theirs.backward(torch.tensor(g))
+        assert_close(a.grad, b.grad, rtol, atol)
+    a = ng.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ours = F.nll_loss(a, ng.tensor(t), weight=ng.tensor(w), reduction=reduction, ignore_index=2)
+    theirs = TF.nll_loss(b, torch.tensor(t), weight=torch.tensor(w), reduction=reduction, ignore_index=2)
+    assert_close(ours, theirs.detach(), rtol, atol)
+    ours.sum().backward()
+    theirs.sum().backward()
+    assert_close(a.grad, b.grad, rtol, atol)
+
+
+def test_gather_kernel_writes_the_total_and_reports_the_first_bad_target():
+    logp = RNG.standard_normal((2, 3, 2))
+    target = np.array([[2, -100], [0, 1]])
+    out = np.full((2, 2), np.nan)
+    total = np.full(1, np.nan, dtype=np.float32)  # stored in the total's dtype
+    assert nnfunc.nll_gather(logp, target, np.array([0.5, 1.5, 2.0]), -100, out, total) == -1
+    assert total[0] == np.float32(4.0)
+    assert np.array_equal(out, [[-2.0 * logp[0, 2, 0], 0.0], [-0.5 * logp[1, 0, 0], -1.5 * logp[1, 1, 1]]])
+    bad = np.array([[0, 1], [3, 0]])
+    assert nnfunc.nll_gather(logp, bad, np.ones(3), -100, out, total) == 2
+
+
+def test_scatter_kernel_writes_every_element():
+    g = np.array([[1.5, -2.0], [0.5, 3.0]])
+    target = np.array([[2, -100], [0, 2]])
+    out = np.full((2, 3, 2), np.nan)  # whatever the memory held: no zero fill needed before the kernel
+    nnfunc.nll_scatter(g, target, np.array([0.5, 1.0, 2.0]), -100, out)
+    want = np.zeros((2, 3, 2))
+    want[0, 2, 0], want[1, 0, 0], want[1, 2, 1] = -3.0, -0.25, -6.0
+    assert np.array_equal(out, want)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_weighted_16bit_nll_matches_torch(dtype):
+    x = RNG.standard_normal((5, CLASSES)).astype(np.float32)
+    t = np.array([0, 3, -100, 2, 1])
+    a = ng.tensor(x).to(getattr(ng, dtype)).requires_grad_()
+    b = torch.tensor(x).to(getattr(torch, dtype)).requires_grad_()
+    ours = F.nll_loss(a, ng.tensor(t), weight=ng.tensor(WEIGHT).to(getattr(ng, dtype)))
+    theirs = TF.nll_loss(b, torch.tensor(t), weight=torch.tensor(WEIGHT).to(getattr(torch, dtype)))
+    assert ours.dtype == getattr(ng, dtype)
+    assert_close(ours.float(), theirs.detach().float(), 1e-2, 1e-3)
+    ours.backward()
+    theirs.backward()
+    assert_close(a.grad.float(), b.grad.float(), 1e-2, 1e-3)
+
+
+# ---------------------------------------------------------------- gradients
+
+def test_weighted_nll_gradcheck_float64():
+    x = ng.tensor(RNG.standard_normal((3, CLASSES, 2)), requires_grad=True)
+    t = ng.tensor(np.array([[0, 1], [3, -100], [2, 0]]))
+    w = ng.tensor(RNG.uniform(0.5, 2.0, CLASSES))
+    for reduction in ("mean", "sum", "none"):
+        assert ng.autograd.gradcheck(lambda v, r=reduction: F.nll_loss(v, t, weight=w, reduction=r), (x,))
+    assert ng.autograd.gradgradcheck(lambda v: F.nll_loss(v * v, t, weight=w), (x,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_double_backward_of_weighted_and_fused_cross_entropy_matches_torch(reduction):
+    x = RNG.standard_normal((5, CLASSES))
+    t = np.array([1, 3, 0, 1, 2])
+    for weight in (None, RNG.uniform(0.5, 2.0, CLASSES)):  # None: the fused (N, C) kernels
+        a = ng.tensor(x, requires_grad=True)
+        b = torch.tensor(x, requires_grad=True)
+        kw = {"reduction": reduction, "ignore_index": 1}
+        ours = F.cross_entropy(a, ng.tensor(t), weight=None if weight is None else ng.tensor(weight), **kw)
+        theirs = TF.cross_entropy(b, torch.tensor(t), weight=None if weight is None else torch.tensor(weight), **kw)
+        g = RNG.standard_normal(ours.shape)
+        gg = ng.tensor(g, requires_grad=True)
+        tg = torch.tensor(g, requires_grad=True)
+        (ga,) = ng.autograd.grad(ours, a, gg, create_graph=True)
+        (gb,) = torch.autograd.grad(theirs, b, tg, create_graph=True)
+        assert_close(ga, gb.detach(), 1e-10, 1e-12)
+        (ga * ga.tanh()).sum().backward()
+        (gb * gb.tanh()).sum().backward()
+        assert_close(a.grad, b.grad, 1e-10, 1e-12)
+        assert_close(gg.grad, tg.grad, 1e-10, 1e-12)
