@@ -501,5 +501,15 @@ class CpuBackend:
         """True when every element of the 1-D ``flat`` lies in [0, 1] (NaN fails)."""
         return self._nnfunc.all_in_unit_interval(flat)
 
+    def any_below(self, flat, bound: float) -> bool:
+        """True when some element of the 1-D ``flat`` is below ``bound`` (NaN is not): ``gaussian_nll_loss``'s
+        check of its variance, as one kernel whose answer ``ng.compile`` checks again on every replay."""
+        return self._nnfunc.any_below(flat, bound)
+
+    def multilabel_target_mask(self, labels, mask) -> bool:
+        """``mask[n, c]`` = 1 where class c is among row n's labels (those before its first negative one), else 0,
+        for (N, C) ``labels``; False when a label lies outside [-1, C) (``multilabel_margin_loss``)."""
+        return self._nnfunc.multilabel_target_mask(labels, mask)
+
 
 CPU = CpuBackend()

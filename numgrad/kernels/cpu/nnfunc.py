@@ -189,6 +189,35 @@ def all_in_unit_interval(x):
     return True
 
 
+@njit(**_OPTS)
+def any_below(x, bound):
+    """True when some element of the 1-D array ``x`` is below ``bound`` (NaN is not)."""
+    for i in range(x.shape[0]):
+        if x[i] < bound:
+            return True
+    return False
+
+
+@njit(**_OPTS)
+def multilabel_target_mask(labels, mask):
+    """``mask[n, c]`` = 1 where class c is among row n's targets (the entries of ``labels[n]`` before its first
+    negative one), else 0; every element of ``mask`` is written.  labels: (N, C) integers; mask: (N, C) floats.
+    Returns False (mask unspecified) when some label lies outside [-1, C)."""
+    classes = labels.shape[1]
+    for n in range(labels.shape[0]):
+        for c in range(classes):
+            v = labels[n, c]
+            if v < -1 or v >= classes:
+                return False
+            mask[n, c] = 0
+        for c in range(classes):
+            v = labels[n, c]
+            if v < 0:
+                break
+            mask[n, v] = 1
+    return True
+
+
 # ----------------------------------------------------------------- fused cross entropy (class indices)
 @njit(**_OPTS)
 def cross_entropy_forward(x, target, ignore_index, mean, lse, losses, row_weight, total):
