@@ -207,3 +207,92 @@ def test_double_backward_of_weighted_and_fused_cross_entropy_matches_torch(reduc
         (gb * gb.tanh()).sum().backward()
         assert_close(a.grad, b.grad, 1e-10, 1e-12)
         assert_close(gg.grad, tg.grad, 1e-10, 1e-12)
+
+
+# ---------------------------------------------------------------- the other losses with checks or target masks
+
+def _margin_targets(shape, dtype, ignore_index=None, count=6):
+    """multilabel_margin_loss targets: each row lists 1-3 classes, then -1."""
+    out = []
+    for _ in range(count):
+        labels = np.zeros(shape + (CLASSES,), dtype=np.int64)
+        for row in labels.reshape(-1, CLASSES):
+            k = RNG.integers(1, CLASSES)
+            row[:k] = RNG.permutation(CLASSES)[:k]
+            row[k] = -1
+        out.append((ng.tensor(RNG.standard_normal(shape + (FEATURES,)).astype(dtype)), ng.tensor(labels)))
+    return out
+
+
+VAR = ng.full((8, CLASSES), 0.7)
+OTHER = {
+    "multi_margin_p2_weight": (lambda z, y: F.multi_margin_loss(z, y, p=2, weight=_weight(np.float32)), _batches),
+    "multilabel_margin": (lambda z, y: F.multilabel_margin_loss(z, y), _margin_targets),
+    "gaussian_nll": (lambda z, y: F.gaussian_nll_loss(z, y.float().unsqueeze(1).expand(8, CLASSES), VAR),
+                     _batches),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER))
+def test_losses_with_checks_replay_bitwise_eager(name):
+    loss, data = OTHER[name]
+    make = _step_factory(loss, np.float32, RNG.standard_normal((FEATURES, CLASSES)) * 0.5)
+    w_eager, eager = make()
+    w_comp, step = make()
+    compiled = ng.compile(step)
+    for x, y in data((8,), np.float32):
+        assert compiled(x, y).detach().numpy().tobytes() == eager(x, y).detach().numpy().tobytes()
+    assert compiled.fallback_reason is None and compiled.replays == 3
+    assert w_comp.detach().numpy().tobytes() == w_eager.detach().numpy().tobytes()
+
+
+def test_checks_still_raise_in_a_replayed_step():
+    x = ng.tensor(RNG.standard_normal((2, CLASSES)).astype(np.float32))
+    cases = [
+        (lambda t: F.multi_margin_loss(x, t), [ng.tensor([0, 3])] * 4 + [ng.tensor([0, 4])], RuntimeError,
+         "target out of range"),
+        (lambda t: F.multilabel_margin_loss(x, t), [ng.tensor([[0, -1, 0, 0], [3, 1, -1, 2]])] * 4
+         + [ng.tensor([[0, -1, 0, 0], [3, 4, -1, 2]])], RuntimeError, "multilabel_margin_loss: target out of range"),
+        (lambda v: F.gaussian_nll_loss(x, x, v), [ng.full((2, CLASSES), 0.5)] * 4 + [ng.full((2, CLASSES), -0.5)],
+         ValueError, "var has negative entry/entries"),
+    ]
+    for fn, args, exc, message in cases:
+        compiled = ng.compile(fn)
+        for a in args[:-1]:
+            compiled(a)
+        assert compiled.replays == 1 and compiled.fallback_reason is None  # warm-up, two recordings, a replay
+        with pytest.raises(exc, match=message):  # the replay's check abandons it; the eager call raises
+            compiled(args[-1])
+        assert compiled.replays == 1
+
+
+def test_check_and_mask_kernels():
+    assert not nnfunc.any_below(np.array([0.0, np.nan, 2.0]), 0.0)  # NaN is not negative (as torch's var < 0)
+    assert nnfunc.any_below(np.array([0.0, -1e-30], dtype=np.float32), 0.0)
+    labels = np.array([[2, 0, -1, 3], [-1, 1, 1, 1], [3, 2, 1, 0]])
+    mask = np.full((3, 4), np.nan, dtype=np.float32)
+    assert nnfunc.multilabel_target_mask(labels, mask)
+    assert np.array_equal(mask, [[1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]])
+    assert not nnfunc.multilabel_target_mask(np.array([[0, -2, 0, 0]]), mask[:1])
+    assert not nnfunc.multilabel_target_mask(np.array([[4, -1, 0, 0]]), mask[:1])
+
+
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+def test_losses_on_cuda_match_the_cpu():
+    x = RNG.standard_normal((3, CLASSES))
+    labels = np.array([[2, 0, -1, 3], [-1, 1, 1, 1], [3, 2, 1, 0]])
+    results = {}
+    for device in ("cpu", "cuda"):
+        a = ng.tensor(x, device=device, requires_grad=True)
+        t = ng.tensor(np.array([1, -100, 3]), device=device)
+        loss = (F.multilabel_margin_loss(a, ng.tensor(labels, device=device))
+                + F.gaussian_nll_loss(a, a.detach() * 0.5, ng.full((3, CLASSES), 0.3, device=device))
+                + F.cross_entropy(a, t, weight=ng.tensor(WEIGHT, device=device), label_smoothing=0.1))
+        loss.backward()
+        results[device] = (loss.cpu(), a.grad.cpu())
+        with pytest.raises(RuntimeError, match="multilabel_margin_loss: target out of range"):
+            F.multilabel_margin_loss(a, ng.tensor(labels + 2, device=device))
+        with pytest.raises(ValueError, match="var has negative entry/entries"):
+            F.gaussian_nll_loss(a, a, ng.full((3, CLASSES), -0.3, device=device))
+    assert_close(results["cuda"][0], results["cpu"][0], 1e-10, 1e-12)
+    assert_close(results["cuda"][1], results["cpu"][1], 1e-10, 1e-12)
