@@ -296,3 +296,20 @@ def test_losses_on_cuda_match_the_cpu():
             F.gaussian_nll_loss(a, a, ng.full((3, CLASSES), -0.3, device=device))
     assert_close(results["cuda"][0], results["cpu"][0], 1e-10, 1e-12)
     assert_close(results["cuda"][1], results["cpu"][1], 1e-10, 1e-12)
+
+
+def test_one_hot_in_a_replayed_step_checks_its_classes():
+    # num_classes given: the range check is a kernel answer checked on every replay (the fill would write out
+    # of bounds); inferred: the output's shape comes from the data, so the read ends the capture
+    compiled = ng.compile(lambda t: F.one_hot(t, 4).sum(0))
+    for _ in range(4):
+        assert compiled(ng.tensor([0, 1, 3, 3])).tolist() == [1, 1, 0, 2]
+    assert compiled.replays == 1
+    with pytest.raises(RuntimeError, match=r"Class values must be smaller than num_classes. \(got class 9"):
+        compiled(ng.tensor([0, 1, 2, 9]))
+    with pytest.raises(RuntimeError, match="Class values must be non-negative."):
+        compiled(ng.tensor([0, -1, 2, 3]))
+    inferred = ng.compile(lambda t: F.one_hot(t).sum(0))
+    for labels in ([0, 1], [0, 1], [0, 1], [2, 0]):
+        assert inferred(ng.tensor(labels)).tolist() == F.one_hot(ng.tensor(labels)).sum(0).tolist()
+    assert inferred.replays == 0 and ".item()" in inferred.fallback_reason
