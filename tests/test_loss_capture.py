@@ -313,3 +313,16 @@ def test_one_hot_in_a_replayed_step_checks_its_classes():
     for labels in ([0, 1], [0, 1], [0, 1], [2, 0]):
         assert inferred(ng.tensor(labels)).tolist() == F.one_hot(ng.tensor(labels)).sum(0).tolist()
     assert inferred.replays == 0 and ".item()" in inferred.fallback_reason
+
+
+def test_zero_dim_tensor_index_is_not_baked_into_a_capture():
+    # x[t] with a 0-d integer tensor is a view at a Python number (as in PyTorch): a compiled function reading
+    # it falls back instead of replaying the first calls' row
+    x = ng.arange(12.0).reshape(4, 3)
+    compiled = ng.compile(lambda x, i: x[i] * 2)
+    for k in (0, 0, 0, 1, 2):
+        assert compiled(x, ng.tensor(k)).tolist() == (x[k] * 2).tolist()
+    assert compiled.replays == 0 and ".item()" in compiled.fallback_reason
+    y = x.clone()
+    y[ng.tensor(2)].add_(1)  # still a view
+    assert y[2].tolist() == [7.0, 8.0, 9.0] and x[ng.tensor(True)].shape == (1, 4, 3)

@@ -174,10 +174,16 @@ def _as_index_array(k, Tensor):
         if arr.size == 0 and arr.dtype.kind == "f":
             arr = arr.astype(np.int64)
     if arr.dtype.kind == "b" or arr.dtype == np.uint8:
-        return ("bool", bool(arr)) if arr.ndim == 0 else ("mask", arr)
+        return ("bool", bool(_index_value(k, arr))) if arr.ndim == 0 else ("mask", arr)
     if arr.dtype.kind in "iu":
-        return ("int", int(arr.item())) if arr.ndim == 0 else ("adv", arr)
+        return ("int", int(_index_value(k, arr))) if arr.ndim == 0 else ("adv", arr)
     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+
+
+def _index_value(k, arr):
+    """The value of a 0-d index (a Python number, as PyTorch makes it: the result is a view).  A tensor is read
+    through the tensor, so ng.compile sees the read instead of baking one call's value into a capture."""
+    return k.item() if isinstance(k, Tensor) else arr.item()
 
 
 def _parse(shape: tuple, key) -> IndexPlan:
