@@ -140,7 +140,9 @@ def nll_gather(logp, target, weight, ignore_index, out, total):
     logp: (N, C, D); target: (N, D) integers; weight: (C,); out: (N, D); total: (1,).
     Returns the flat position of the first out-of-range target, or -1.  The total is written here, not
     returned, so that ``ng.compile`` replays it with the step (a returned number is only checked on replay).
-    Serial: the weight total is one accumulator, and the pass is a single read of N*D elements.
+    Serial: the weight total is one accumulator, and the pass is a single read of N*D elements.  The loop's
+    early exit keeps LLVM from vectorizing it (checked in the IR), so the total's summation order never
+    depends on where the arrays lie.
     """
     classes = logp.shape[1]
     acc = 0.0
