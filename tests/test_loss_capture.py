@@ -389,3 +389,15 @@ def test_recurrent_steps_replay_bitwise_eager(kind):
     assert compiled.replays == 2 and compiled.fallback_reason is None
     for p, q in zip(params, eager_params):
         assert p.detach().numpy().tobytes() == q.detach().numpy().tobytes()
+
+
+def test_max_unpool_step_replays_and_checks_its_indices():
+    # the index range check is a kernel answer: a replay with a bad index is abandoned and the eager call raises
+    compiled = ng.compile(lambda v, i: F.max_unpool1d(v, i, 2).sum(-1))
+    values = ng.tensor(RNG.standard_normal((2, 3)).astype(np.float32))
+    good = ng.tensor(np.array([[0, 3, 4], [1, 2, 5]]))
+    for _ in range(4):
+        assert compiled(values, good).tolist() == values.sum(-1).tolist()
+    assert compiled.replays == 1 and compiled.fallback_reason is None
+    with pytest.raises(RuntimeError, match=r"Found an invalid max index: 6 \(output volumes are of size 6x1\)"):
+        compiled(values, ng.tensor(np.array([[0, 3, 4], [1, 6, 5]])))
