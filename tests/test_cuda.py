@@ -439,7 +439,9 @@ for T in (f32, f64):
               (cnorm._fill_zero, (T[:, :],)),
               (cnorm._embedding_backward, (T[:, :], i64[:], i64, T[:, :])),
               (cnorm._dropout_forward, (T[:], T[:], f64, f64, T[:], T[:])),
-              (nnfunc._outside_unit_interval, (T[:], types.int32[:]))]
+              (nnfunc._outside_unit_interval, (T[:], types.int32[:])),
+              (nnfunc._below, (T[:], f64, types.int32[:])),
+              (nnfunc._multilabel_target_mask, (i64[:, :], T[:, :], types.int32[:]))]
 extra += [(cnorm._rsqrt_eps, (f64[:], f64, f64[:]))]
 for kern, sig in extra:
     compile_sm90(kern.py_func, sig, f"{kern.py_func.__name__} {sig}")

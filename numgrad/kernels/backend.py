@@ -237,7 +237,8 @@ def index_array_for(idx, data):
 
 
 def nll_scatter(g, target, weight, ignore_index: int, out) -> None:
-    """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
+    """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]``, and 0 in every other element of
+    ``out`` (the kernel writes all of it: no zero fill first)."""
     backend_for(out).nll_scatter(g, target, weight, ignore_index, out)
 
 
@@ -280,6 +281,8 @@ rnn_kernels = _by_first(CpuBackend.rnn_kernels)
 nonzero_positions = _by_first(CpuBackend.nonzero_positions)
 nll_gather = _by_first(CpuBackend.nll_gather)
 all_in_unit_interval = _by_first(CpuBackend.all_in_unit_interval)
+any_below = _by_first(CpuBackend.any_below)
+multilabel_target_mask = _by_first(CpuBackend.multilabel_target_mask)
 sorting_kernels = _by_first(CpuBackend.sorting_kernels)
 scan_kernels = _by_first(CpuBackend.scan_kernels)
 sampling_kernels = _by_first(CpuBackend.sampling_kernels)

@@ -174,10 +174,16 @@ def _as_index_array(k, Tensor):
         if arr.size == 0 and arr.dtype.kind == "f":
             arr = arr.astype(np.int64)
     if arr.dtype.kind == "b" or arr.dtype == np.uint8:
-        return ("bool", bool(arr)) if arr.ndim == 0 else ("mask", arr)
+        return ("bool", bool(_index_value(k, arr))) if arr.ndim == 0 else ("mask", arr)
     if arr.dtype.kind in "iu":
-        return ("int", int(arr.item())) if arr.ndim == 0 else ("adv", arr)
+        return ("int", int(_index_value(k, arr))) if arr.ndim == 0 else ("adv", arr)
     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+
+
+def _index_value(k, arr):
+    """The value of a 0-d index (a Python number, as PyTorch makes it: the result is a view).  A tensor is read
+    through the tensor, so ng.compile sees the read instead of baking one call's value into a capture."""
+    return k.item() if isinstance(k, Tensor) else arr.item()
 
 
 def _parse(shape: tuple, key) -> IndexPlan:
@@ -849,17 +855,20 @@ def one_hot(tensor, num_classes: int = -1):
         if num_classes < 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         return Tensor(_backend.full_for((arr,), arr.shape + (num_classes,), np.int64, 0))
-    axes = list(range(arr.ndim))
-    low = int(reduce_array(arr, axes, "amin", np.int64).item()) if arr.ndim else int(arr.item())
-    high = int(reduce_array(arr, axes, "amax", np.int64).item()) if arr.ndim else int(arr.item())
-    if low < 0:
-        raise RuntimeError("Class values must be non-negative.")
+    flat = arr.reshape(-1) if arr.flags.c_contiguous else _contiguous(arr).reshape(-1)
     if num_classes < 0:
-        num_classes = high + 1
-    elif high >= num_classes:
+        # the output's shape depends on the largest class: read it (as PyTorch does) through a tensor, so that
+        # ng.compile sees the read and does not replay a shape computed from one call's data
+        num_classes = max(int(Tensor(reduce_array(flat, [0], "amax", np.int64)).item()), -1) + 1
+    # the range check is one kernel returning its answer: ng.compile checks it again on every replay (the
+    # fill below writes out of bounds for a class outside [0, num_classes))
+    if _kernels(flat).check_bounds(flat, num_classes) >= 0:
+        low = int(reduce_array(flat, [0], "amin", np.int64).item())
+        if low < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        high = int(reduce_array(flat, [0], "amax", np.int64).item())
         raise RuntimeError(f"Class values must be smaller than num_classes. (got class {high}, num_classes "
                            f"{num_classes})")
-    flat = arr.reshape(-1) if arr.flags.c_contiguous else _contiguous(arr).reshape(-1)
     out = _backend.full_for((flat,), (flat.size, num_classes), np.int64, 0)
     _kernels(out).one_hot_fill(flat, out)
     return Tensor(out.reshape(arr.shape + (num_classes,)))

@@ -461,15 +461,19 @@ class CpuBackend:
 
     def nll_gather(self, logp, target, weight, ignore_index: int, out):
         """``out[n, d] = -weight[t] * logp[n, t, d]`` for ``(N, C, D)`` logp; returns (total counted weight as a
-        0-d array of logp's dtype, flat position of the first out-of-range target or -1)."""
+        0-d array of logp's dtype, flat position of the first out-of-range target or -1).  Kernels write the
+        total (no NumPy arithmetic), so ``ng.compile`` replays weighted and ignore_index losses."""
         if logp.itemsize == 2 and _map.half_kind(logp):
-            total, bad = self._wide16.nll_gather(logp, target, weight, ignore_index, out)
-            return _map.copy(np.array(total, dtype=np.float64), logp.dtype), bad
-        total, bad = self._nnfunc.nll_gather(logp, target, weight, ignore_index, out)
-        return np.array(total, dtype=logp.dtype), bad
+            total = np.empty(1, dtype=np.float64)
+            bad = self._wide16.nll_gather(logp, target, weight, ignore_index, out, total)
+            return _map.copy(total.reshape(()), logp.dtype), bad
+        total = np.empty(1, dtype=logp.dtype)
+        bad = self._nnfunc.nll_gather(logp, target, weight, ignore_index, out, total)
+        return total.reshape(()), bad
 
     def nll_scatter(self, g, target, weight, ignore_index: int, out) -> None:
-        """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
+        """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]``, and 0 in every other element
+        of ``out`` (the kernel writes all of it)."""
         nn = self._wide16 if out.itemsize == 2 and _map.half_kind(out) else self._nnfunc
         nn.nll_scatter(g, target, weight, ignore_index, out)
 
@@ -496,6 +500,16 @@ class CpuBackend:
     def all_in_unit_interval(self, flat) -> bool:
         """True when every element of the 1-D ``flat`` lies in [0, 1] (NaN fails)."""
         return self._nnfunc.all_in_unit_interval(flat)
+
+    def any_below(self, flat, bound: float) -> bool:
+        """True when some element of the 1-D ``flat`` is below ``bound`` (NaN is not): ``gaussian_nll_loss``'s
+        check of its variance, as one kernel whose answer ``ng.compile`` checks again on every replay."""
+        return self._nnfunc.any_below(flat, bound)
+
+    def multilabel_target_mask(self, labels, mask) -> bool:
+        """``mask[n, c]`` = 1 where class c is among row n's labels (those before its first negative one), else 0,
+        for (N, C) ``labels``; False when a label lies outside [-1, C) (``multilabel_margin_loss``)."""
+        return self._nnfunc.multilabel_target_mask(labels, mask)
 
 
 CPU = CpuBackend()

@@ -133,16 +133,19 @@ softmax_backward, softmax_backward_par = serial_and_parallel(softmax_backward, *
 
 
 @njit(**_OPTS)
-def nll_gather(logp, target, weight, ignore_index, out):
-    """``out[n, d] = -weight[t] * logp[n, t, d]`` with ``t = target[n, d]`` (0 where ignored).
+def nll_gather(logp, target, weight, ignore_index, out, total):
+    """``out[n, d] = -weight[t] * logp[n, t, d]`` with ``t = target[n, d]`` (0 where ignored), and
+    ``total[0]`` = the sum of the weights of the counted targets (summed in float64, stored in total's dtype).
 
-    logp: (N, C, D); target: (N, D) integers; weight: (C,); out: (N, D).
-    Returns (sum of the weights of the counted targets, flat position of the
-    first out-of-range target or -1).  Serial: the weight total is one
-    accumulator, and the pass is a single read of N*D elements.
+    logp: (N, C, D); target: (N, D) integers; weight: (C,); out: (N, D); total: (1,).
+    Returns the flat position of the first out-of-range target, or -1.  The total is written here, not
+    returned, so that ``ng.compile`` replays it with the step (a returned number is only checked on replay).
+    Serial: the weight total is one accumulator, and the pass is a single read of N*D elements.  The loop's
+    early exit keeps LLVM from vectorizing it (checked in the IR), so the total's summation order never
+    depends on where the arrays lie.
     """
     classes = logp.shape[1]
-    total = 0.0
+    acc = 0.0
     for n in range(target.shape[0]):
         for d in range(target.shape[1]):
             t = target[n, d]
@@ -150,21 +153,28 @@ def nll_gather(logp, target, weight, ignore_index, out):
                 out[n, d] = 0
                 continue
             if t < 0 or t >= classes:
-                return total, n * target.shape[1] + d
+                total[0] = acc
+                return n * target.shape[1] + d
             w = weight[t]
             out[n, d] = -w * logp[n, t, d]
-            total += w
-    return total, -1
+            acc += w
+    total[0] = acc
+    return -1
 
 
 @njit(**_OPTS)
 def nll_scatter(g, target, weight, ignore_index, out):
-    """Adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``.
+    """Adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` with ``t = target[n, d]``, and 0 in
+    every other element of ``out`` (N, C, D): the kernel writes all of it, so no zero fill outside a kernel is
+    needed (``ng.compile`` replays what kernels write).
 
-    Each (n, d) writes a distinct element, so there are no colliding writes.
-    Targets were range-checked by the forward pass.
+    Each (n, d) writes a distinct element, so there are no colliding writes.  Targets were range-checked by
+    the forward pass.
     """
     for n in range(target.shape[0]):
+        for c in range(out.shape[1]):
+            for d in range(out.shape[2]):
+                out[n, c, d] = 0
         for d in range(target.shape[1]):
             t = target[n, d]
             if t != ignore_index:
@@ -178,6 +188,35 @@ def all_in_unit_interval(x):
         v = x[i]
         if not (v >= 0 and v <= 1):
             return False
+    return True
+
+
+@njit(**_OPTS)
+def any_below(x, bound):
+    """True when some element of the 1-D array ``x`` is below ``bound`` (NaN is not)."""
+    for i in range(x.shape[0]):
+        if x[i] < bound:
+            return True
+    return False
+
+
+@njit(**_OPTS)
+def multilabel_target_mask(labels, mask):
+    """``mask[n, c]`` = 1 where class c is among row n's targets (the entries of ``labels[n]`` before its first
+    negative one), else 0; every element of ``mask`` is written.  labels: (N, C) integers; mask: (N, C) floats.
+    Returns False (mask unspecified) when some label lies outside [-1, C)."""
+    classes = labels.shape[1]
+    for n in range(labels.shape[0]):
+        for c in range(classes):
+            v = labels[n, c]
+            if v < -1 or v >= classes:
+                return False
+            mask[n, c] = 0
+        for c in range(classes):
+            v = labels[n, c]
+            if v < 0:
+                break
+            mask[n, v] = 1
     return True
 
 

@@ -96,16 +96,17 @@ softmax_backward = _softmax_grad(_nn.softmax_backward)
 softmax_backward_par = _softmax_grad(_nn.softmax_backward_par)
 
 
-def nll_gather(logp, target, weight, ignore_index: int, out):
-    """``nnfunc.nll_gather`` in float32: ``out`` (16-bit) gets the rounded losses; returns (total, bad)."""
+def nll_gather(logp, target, weight, ignore_index: int, out, total):
+    """``nnfunc.nll_gather`` in float32: ``out`` (16-bit) gets the rounded losses, ``total`` (float64 (1,))
+    the weight total; returns the first bad position or -1."""
     wide = np.empty(out.shape, dtype=_F32)
-    total, bad = _nn.nll_gather(_wide(logp), target, _wide(weight), ignore_index, wide)
+    bad = _nn.nll_gather(_wide(logp), target, _wide(weight), ignore_index, wide, total)
     copy(wide, out=out)
-    return total, bad
+    return bad
 
 
 def nll_scatter(g, target, weight, ignore_index: int, out) -> None:
-    """``nnfunc.nll_scatter`` in float32 into the zeroed 16-bit ``out``."""
-    wide = np.zeros(out.shape, dtype=_F32)
+    """``nnfunc.nll_scatter`` in float32, rounded into every element of the 16-bit ``out``."""
+    wide = np.empty(out.shape, dtype=_F32)
     _nn.nll_scatter(_wide(g), target, _wide(weight), ignore_index, wide)
     copy(wide, out=out)

@@ -299,7 +299,8 @@ class CudaBackend:
         return total, bad
 
     def nll_scatter(self, g, target, weight, ignore_index: int, out) -> None:
-        """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``."""
+        """The adjoint of ``nll_gather``: ``out[n, t, d] = -weight[t] * g[n, d]``, and 0 in every other element
+        of ``out`` (the kernel writes all of it)."""
         self._indexing.nll_scatter(g, target, weight, ignore_index, out)
 
     def cross_entropy_kernels(self, x):
@@ -311,6 +312,16 @@ class CudaBackend:
         """True when every element of the 1-D ``flat`` lies in [0, 1] (NaN fails): a device check and one read
         back (as PyTorch's CUDA binary_cross_entropy also reports bad input)."""
         return self._nnfunc.all_in_unit_interval(flat)
+
+    def any_below(self, flat, bound: float) -> bool:
+        """True when some element of the 1-D ``flat`` is below ``bound`` (NaN is not): ``gaussian_nll_loss``'s
+        check of its variance, as one kernel whose answer ``ng.compile`` checks again on every replay."""
+        return self._nnfunc.any_below(flat, bound)
+
+    def multilabel_target_mask(self, labels, mask) -> bool:
+        """``mask[n, c]`` = 1 where class c is among row n's labels (those before its first negative one), else 0,
+        for (N, C) ``labels``; False when a label lies outside [-1, C) (``multilabel_margin_loss``)."""
+        return self._nnfunc.multilabel_target_mask(labels, mask)
 
 
 CUDA = CudaBackend()

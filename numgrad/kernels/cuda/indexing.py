@@ -200,14 +200,19 @@ def _nll_gather(logp, target, weight, ignore_index, out, counted, bad):
 
 @cuda.jit(cache=True)
 def _nll_scatter(g, target, weight, ignore_index, out):
-    """``out[n, t, d] = -weight[t] * g[n, d]`` into a zeroed ``out``; each (n, d) writes its own element."""
-    D = target.shape[1]
-    for i in range(cuda.grid(1), target.shape[0] * D, cuda.gridsize(1)):
-        n = i // D
+    """``out[n, c, d] = -weight[t] * g[n, d]`` where ``c == t = target[n, d]``, else 0: one thread per element
+    of ``out`` writes it, so ``out`` needs no zero fill first (the CPU kernel's contract)."""
+    C = out.shape[1]
+    D = out.shape[2]
+    for i in range(cuda.grid(1), out.shape[0] * C * D, cuda.gridsize(1)):
+        n = i // (C * D)
+        c = (i // D) % C
         d = i % D
         t = target[n, d]
-        if t != ignore_index:
-            out[n, t, d] = -weight[t] * g[n, d]
+        if t != ignore_index and c == t:
+            out[n, c, d] = -weight[t] * g[n, d]
+        else:
+            out[n, c, d] = 0
 
 
 # ---------------------------------------------------------------------------------------------- wrappers
@@ -374,8 +379,11 @@ def nll_gather(logp, target, weight, ignore_index: int, out):
 
 
 def nll_scatter(g, target, weight, ignore_index: int, out) -> None:
-    """Adjoint of ``nll_gather`` into a zeroed ``out`` (targets were range-checked by the forward pass)."""
-    _launch(_nll_scatter, target.size, g.kernel_arg(), target.kernel_arg(), weight.kernel_arg(), int(ignore_index),
+    """Adjoint of ``nll_gather``, writing every element of ``out`` (targets were range-checked by the forward
+    pass)."""
+    if out.size == 0:
+        return
+    _launch(_nll_scatter, out.size, g.kernel_arg(), target.kernel_arg(), weight.kernel_arg(), int(ignore_index),
             out.kernel_arg())
 
 

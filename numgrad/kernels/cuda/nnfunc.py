@@ -1,5 +1,6 @@
 """CUDA kernels behind ``numgrad.nn.functional``: softmax / log_softmax, forward and backward, and the
-input check of ``binary_cross_entropy``.
+input checks of ``binary_cross_entropy`` and ``gaussian_nll_loss``, and the target mask of
+``multilabel_margin_loss``.
 
 Same contract as the CPU kernels in ``kernels/cpu/nnfunc.py``: arrays viewed as
 C-contiguous ``(A, R, C)`` slabs, softmax over the middle axis.  One thread per
@@ -84,3 +85,48 @@ def all_in_unit_interval(x) -> bool:
         blocks, threads = launch_config(x.size)
         _outside_unit_interval[blocks, threads](x.kernel_arg(), flag.kernel_arg())
     return flag.item() == 0
+
+
+@cuda.jit(cache=True)
+def _below(x, bound, flag):
+    """flag[0] = 1 when some element of the 1-D x is below ``bound`` (every writer stores the same 1)."""
+    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
+        if x[i] < bound:
+            flag[0] = 1
+
+
+def any_below(x, bound: float) -> bool:
+    """True when some element of the 1-D DeviceArray ``x`` is below ``bound`` (NaN is not): one kernel, one read
+    back."""
+    flag = from_host(np.zeros(1, dtype=np.int32))
+    if x.size:
+        blocks, threads = launch_config(x.size)
+        _below[blocks, threads](x.kernel_arg(), float(bound), flag.kernel_arg())
+    return flag.item() != 0
+
+
+@cuda.jit(cache=True)
+def _multilabel_target_mask(labels, mask, bad):
+    """One thread per row n: ``mask[n, c]`` = 1 where c is among the labels before the row's first negative one,
+    else 0; ``bad[0]`` = 1 when a label lies outside [-1, C)."""
+    classes = labels.shape[1]
+    for n in range(cuda.grid(1), labels.shape[0], cuda.gridsize(1)):
+        for c in range(classes):
+            v = labels[n, c]
+            if v < -1 or v >= classes:
+                bad[0] = 1
+            mask[n, c] = 0
+        for c in range(classes):
+            v = labels[n, c]
+            if v < 0 or v >= classes:
+                break
+            mask[n, v] = 1
+
+
+def multilabel_target_mask(labels, mask) -> bool:
+    """``nnfunc.multilabel_target_mask`` of the CPU on (N, C) DeviceArrays: one kernel, one read back."""
+    bad = from_host(np.zeros(1, dtype=np.int32))
+    if labels.shape[0]:
+        blocks, threads = launch_config(labels.shape[0])
+        _multilabel_target_mask[blocks, threads](labels.kernel_arg(), mask.kernel_arg(), bad.kernel_arg())
+    return bad.item() == 0

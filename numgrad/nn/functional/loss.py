@@ -107,7 +107,8 @@ class _NllScatter(Function):
         ctx.target_arr, ctx.weight_arr, ctx.ignore_index = target_arr, weight_arr, ignore_index
         ctx.g_shape = g.shape
         g_data = g._data
-        out = _backend.full_for((g_data,), logp_shape, g.dtype.np, 0)
+        # the scatter kernel writes every element (zeros off the targets): no fill outside a kernel
+        out = empty_for((g_data,), logp_shape, g.dtype.np)
         holder = Tensor(out)
         out3, targets = _nll_layout(holder, target_arr)
         g_arr = contiguous_array(np.broadcast_to(g_data, g.shape)).reshape(targets.shape)
@@ -151,13 +152,16 @@ class _CrossEntropy(Function):
         (x,) = ctx.saved_tensors
         row_weight = ctx.row_weight
         if is_grad_enabled():
-            # create_graph: the same gradient written with differentiable ops (in x and in g)
-            onehot = np.zeros(x.shape, dtype=x.dtype.np)
-            rows = np.nonzero(row_weight)[0]
-            onehot[rows, ctx.target_arr[rows]] = 1
-            scale = Tensor(row_weight[:, None])  # 0 on ignored rows
+            # create_graph: the same gradient written with differentiable ops (in x and in g), all of them
+            # kernels: softmax(x) * s - onehot(t) * s with s = row_weight * g (0 on ignored rows), the one-hot
+            # term being nll_loss's scatter (its own backward is the gather)
+            scale = Tensor(row_weight[:, None])
             g_rows = g.reshape(-1, 1) if ctx.reduction == "none" else g
-            return (softmax(x, 1) - Tensor(onehot)) * (scale * g_rows), None, None, None
+            s = scale * g_rows  # (N, 1)
+            ones = _backend.full_for((x._data,), (x.shape[1],), x.dtype.np, 1)
+            onehot_term = _NllScatter.apply(s, ctx.target_arr.reshape(-1, 1), ones, ctx.ignore_index,
+                                            (x.shape[0], x.shape[1], 1))
+            return softmax(x, 1) * s + onehot_term.reshape(x.shape), None, None, None
         g_arr = contiguous_array(g._data).reshape(-1)
         if g_arr.dtype != x.dtype.np:
             g_arr = g_arr.astype(x.dtype.np)

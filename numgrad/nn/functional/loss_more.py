@@ -4,19 +4,21 @@ soft_margin_loss, multilabel_soft_margin_loss, multi_margin_loss, triplet_margin
 
 Each is a composition of differentiable tensor ops (elementwise table ops, reductions, gather), so the
 elementwise parts fuse forward and backward and every input, target and weight that requires grad gets a
-gradient, as in PyTorch.
+gradient, as in PyTorch.  Input checks and target masks are kernels that return their answer (never tensor
+data read in Python), so a training step with any of these losses replays under ``ng.compile``.
 """
 from __future__ import annotations
 
 import math
-
-import numpy as np
 import warnings
 from typing import Callable, Optional, Union
 
 from ...ops.elementwise_functions import clamp_min, exp, log, minimum, softplus, sqrt, where
 from ...ops.pointwise import xlogy
-from ...creation import full_like, tensor
+from ...creation import full_like
+from ...kernels import backend as _backend
+from ...kernels.backend import empty_for
+from ...ops.views import contiguous_array
 from ...tensor import Tensor
 from ._arguments import _as_tensor
 from .activation_more import pairwise_distance
@@ -97,7 +99,8 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], 
             raise ValueError("var is of incorrect size")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
-    if bool((v.detach() < 0).any()):
+    # one kernel returns the answer (a tensor read in Python would end an ng.compile capture)
+    if v.numel() and _backend.any_below(contiguous_array(v._data).reshape(-1), 0.0):
         raise ValueError("var has negative entry/entries")
     # PyTorch clamps a clone of var under no_grad: the value is clamped, the gradient passes through unchanged
     v = v + (clamp_min(v.detach(), eps) - v.detach())
@@ -219,8 +222,8 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     y1 = y.reshape(-1)
     if y1.shape[0] != n:
         raise RuntimeError(f"inconsistent target size, expected {n} but got {list(y.shape)}")
-    labels = y1.detach().cpu().numpy()
-    if labels.size and (labels.min() < 0 or labels.max() >= c):
+    flat = contiguous_array(y1._data)
+    if flat.size and _backend.indexing_kernels(flat).check_bounds(flat, c) >= 0:
         raise RuntimeError("target out of range")
     at_target = x2.gather(1, y1.reshape(-1, 1))
     hinge = clamp_min(margin - at_target + x2, 0.0)
@@ -307,17 +310,14 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     single = x.ndim < 2
     x2 = x.reshape(1, -1) if single else x
     c = x2.shape[1]
-    labels = y.detach().cpu().numpy().reshape(x2.shape)
-    if labels.size and (labels.min() < -1 or labels.max() >= c):
+    _backend.check_same_device("multilabel_margin_loss", "target", y._data, x._data)
+    labels = contiguous_array(y._data).reshape(x2.shape)
+    # which classes are targets: the entries before each row's first -1, marked by one kernel
+    is_target = empty_for((labels,), x2.shape, x2.dtype.np)
+    if labels.size and not _backend.multilabel_target_mask(labels, is_target):
         raise RuntimeError("multilabel_margin_loss: target out of range")
-    # which classes are targets: the entries before each row's first -1 (host side, as targets carry no gradient)
-    is_target = np.zeros(x2.shape, dtype=x2.dtype.np)
-    for row, classes in enumerate(labels):
-        for cls in classes:
-            if cls < 0:
-                break
-            is_target[row, cls] = 1.0
-    pair_mask = tensor(is_target[:, :, None] * (1.0 - is_target[:, None, :])).to(device=x.device)
+    mask = Tensor(is_target)
+    pair_mask = mask.unsqueeze(2) * (1.0 - mask.unsqueeze(1))
     hinge = clamp_min(1.0 - (x2.unsqueeze(2) - x2.unsqueeze(1)), 0.0) * pair_mask
     loss = hinge.sum((1, 2)) / c
     if single:

@@ -79,7 +79,9 @@ def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, bat
     # the same generator and rule (keep where u >= p) as dropout, so ng.manual_seed reproduces the mask
     u = default_generator().random(int(np.prod(shape, dtype=np.int64)), dtype=np_dtype).reshape(shape)
     scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
-    mask = Tensor(backend.to_device(np.where(u >= p, scale, 0.0).astype(np_dtype), input.device))
+    draws = Tensor(backend.to_device(u, input.device))
+    # the mask is computed from the draws by a kernel (not NumPy), so ng.compile replays it after the draw
+    mask = (draws >= p).to(draws.dtype) * scale
     out = input * mask
     if inplace:
         input.copy_(out)

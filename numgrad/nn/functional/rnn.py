@@ -47,7 +47,8 @@ def _one(a):
 
 
 def _no_bias(a: np.ndarray, n: int) -> np.ndarray:
-    return np.zeros((n,), dtype=a.dtype)
+    # the backend's fill, which ng.compile records and replays (memory NumPy zeroed would not be)
+    return backend.full_for((a,), (n,), a.dtype, 0)
 
 
 def check_cpu(op: str, *tensors) -> None:
@@ -89,7 +90,8 @@ class _LSTMCellGates(Function):
                           dh * tc * o * (1 - o)], 1)
             return dgates, dgates, dct * f
         ca = _arr(c_prev)
-        dca = np.array(_arr(dc), copy=True)  # the kernel turns it into the gradient of c_prev in place
+        dca = backend.copy(_arr(dc))  # the kernel turns it into the gradient of c_prev in place (a kernel copy:
+        # ng.compile replays kernels, not NumPy)
         dgates = np.empty(ctx.acts.shape, ca.dtype)
         backend.rnn_kernels(ca).lstm_step_backward(_arr(dh), dca, ctx.acts, ca, _one(ca), dgates)
         dgates = Tensor(dgates)
@@ -302,7 +304,7 @@ class _RecurrentLayer(Function):
         douta = _arr(dout)
         dtype = douta.dtype
         rows = douta.shape[0]
-        dh = np.array(_arr(dhn), copy=True)  # becomes the gradient of h0
+        dh = backend.copy(_arr(dhn))  # becomes the gradient of h0 (a kernel copy, which ng.compile replays)
         batch, state = dh.shape
         bs, offs, rev = ctx.batch_sizes, ctx.offsets, ctx.reverse
         gate_width = whh.shape[0]
@@ -312,7 +314,7 @@ class _RecurrentLayer(Function):
             w_hr = saved[3]
             has_proj = w_hr is not None
             whr = _arr(w_hr) if has_proj else np.zeros((0, 0), dtype)
-            dc = np.array(_arr(dcn), copy=True)
+            dc = backend.copy(_arr(dcn))
             dh_all = np.empty((rows, state), dtype)
             dh_raw = np.empty((batch, dc.shape[1]), dtype)
             k.lstm_layer_backward(douta, whh, whr, has_proj, ctx.acts, ctx.c_prev_all, bs, offs, rev, _one(dtype),

@@ -11,6 +11,8 @@ from typing import Optional, Sequence, Tuple
 
 from ... import _dtypes
 from ...creation import zeros
+from ...kernels import backend as _backend
+from ...ops.views import contiguous_array
 from ...tensor import Tensor
 from ._arguments import _SCALAR_NAMES, _check_tensor, _float_only
 
@@ -68,10 +70,11 @@ def _scatter_planes(input: Tensor, indices: Tensor, out_size: Tuple[int, ...], n
     volume = math.prod(out_size)
     flat_idx = indices.reshape(lead + (-1,))
     if flat_idx.numel():
-        if int(flat_idx.min().item()) < 0 or int(flat_idx.max().item()) >= volume:
-            idx = flat_idx.detach().cpu().numpy().reshape(-1)
-            bad = idx[(idx < 0) | (idx >= volume)][0]
-            raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+        # one kernel returns the first bad position (no tensor read in Python: ng.compile checks it on replay)
+        flat = contiguous_array(indices._data).reshape(-1)
+        bad = _backend.indexing_kernels(flat).check_bounds(flat, volume)
+        if bad >= 0:
+            raise RuntimeError(f"Found an invalid max index: {int(flat[bad].item())} (output volumes are of size "
                                f"{'x'.join(map(str, out_size))})")
     out = zeros(lead + (volume,), dtype=input.dtype, device=input.device)
     return out.scatter(-1, flat_idx, input.reshape(lead + (-1,))).reshape(lead + tuple(out_size))
