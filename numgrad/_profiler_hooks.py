@@ -26,6 +26,11 @@ from .ir import expr as ex
 # ng.compile's capture (numgrad.compiler.recorder): while a step is recorded, a function called with each array
 # the backend fills with a constant in NumPy (no kernel to record), so replay refills it; None otherwise
 _capture_fill: Optional[Callable] = None
+# ... and one called with (array, shape_constant) for each tensor a factory builds from Python data (``tensor``,
+# ``arange``, ``from_numpy``, ...): replay cannot build it again, so verification checks that the captured step
+# never reads what it held; ``shape_constant``: numgrad's own table computed from shapes and arguments only (an
+# interpolation's taps, a causal mask), which the guards cover, so the plan keeps it
+_capture_python_data: Optional[Callable] = None
 # ... and one called with each scalar a map kernel gets read out of an array (a 0-d result, a broadcast
 # gradient), so replay reads it from that memory again instead of baking in this step's value
 _capture_scalar: Optional[Callable] = None

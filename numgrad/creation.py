@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _dtypes
 from . import _pending_readers
+from . import _profiler_hooks as _hooks
 from .tensor import _NO_DATA, Tensor, _legacy_constructor_array
 from .device import as_device, cpu, get_default_device
 from .kernels import backend as _backend
@@ -158,8 +159,12 @@ def _target(device):
     return as_device(device) if device is not None else get_default_device()
 
 
-def _finish(arr: np.ndarray, requires_grad: bool, device=None):
-    return Tensor(_backend.to_device(arr, _target(device)), requires_grad=requires_grad)
+def _finish(arr: np.ndarray, requires_grad: bool, device=None, shape_constant: bool = False):
+    """A tensor of Python data ``arr`` on ``device`` (ng.compile's recorder is told: replay cannot rebuild it)."""
+    out = Tensor(_backend.to_device(arr, _target(device)), requires_grad=requires_grad)
+    if _hooks._capture_python_data is not None:
+        _hooks._capture_python_data(out._buf, shape_constant)
+    return out
 
 
 def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
@@ -178,6 +183,25 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.tensor(2.0, requires_grad=True)
     tensor(2., requires_grad=True)
     """
+    return _tensor(data, dtype, device, requires_grad, False)
+
+
+def shape_constant(data, dtype=None, device=None) -> Tensor:
+    """``tensor(data)`` for numgrad's own tables computed from shapes and Python arguments only (an
+    interpolation's taps, a causal mask): a step ng.compile captures keeps it, since the guards (shapes,
+    argument values) cover everything it depends on, where a tensor built from other Python data makes the
+    step run eagerly.
+
+    >>> import numpy as np, numgrad as ng
+    >>> from numgrad.creation import shape_constant
+    >>> shape_constant(np.tril(np.ones((2, 2), dtype=bool)))
+    tensor([[ True, False],
+            [ True,  True]])
+    """
+    return _tensor(data, dtype, device, False, True)
+
+
+def _tensor(data, dtype, device, requires_grad: bool, shape_constant: bool) -> Tensor:
     if isinstance(data, Tensor):
         arr = np.array(data._host(), copy=True)
         if device is None:
@@ -202,7 +226,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
             arr = _backend.copy(arr, dt.np)  # the cast kernel (it reads bfloat16 words as values)
     elif arr.dtype != dt.np or dt is _dtypes.bfloat16:
         arr = _astype(arr, dt)
-    return _finish(arr, requires_grad, device)
+    return _finish(arr, requires_grad, device, shape_constant)
 
 
 def as_tensor(data, dtype=None, device=None):

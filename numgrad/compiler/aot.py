@@ -132,6 +132,7 @@ class AotObservation:
     def __init__(self):
         self.launches: list = []
         self.derived: dict = {}
+        self.python_data: list = []  # the recording's tensors built from Python data (``Recording.python_data``)
         self.split = 0  # launches[:split] are the forward's
         self.input_arrays: list = []
         self.inputs_before: list = []
@@ -223,6 +224,7 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
                 obs.grad_values = [None if g is None else g._data.copy() for g in obs.grad_tensors]
             obs.launches = rec.launches
             obs.derived = rec.derived
+            obs.python_data = rec.python_data
         if rec.data_reads and obs.reason is None:
             obs.reason = rec.data_reads[0]
         elif rec.device_arrays and obs.reason is None:
@@ -301,11 +303,12 @@ def build(first: AotObservation, obs: AotObservation, verify: bool, lock: thread
             return None, "the recorded backward did not reach the module's parameters"
         try:
             fwd = _plan.build_plan(obs.launches[:obs.split], obs.derived, obs.input_arrays, obs.out_structure,
-                                   obs.out_tensors + [Tensor(a) for a in obs.saved], [], set(obs.persistent), [])
+                                   obs.out_tensors + [Tensor(a) for a in obs.saved], [], set(obs.persistent), [],
+                                   obs.python_data)
             grads = [g for g in obs.grad_tensors if g is not None]
             bwd = _plan.build_plan(obs.launches[obs.split:], obs.derived,
                                    [p._buf for p in obs.placeholders] + obs.saved, None, grads, [],
-                                   set(obs.persistent), [])
+                                   set(obs.persistent), [], obs.python_data)
         except _plan.NotCapturable as exc:
             return None, str(exc)
         if any(isinstance(fn, (_plan._UpdateCall, _plan._CollectiveStart)) for fn, _ in fwd.steps + bwd.steps):

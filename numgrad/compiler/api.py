@@ -535,7 +535,7 @@ class CompiledFunction:
         try:
             plan = _plan.build_plan(rec.launches, rec.derived, obs.input_arrays, obs.out_structure,
                                     obs.out_tensors, obs.end_grads, set(obs.persistent),
-                                    [t for t, _ in obs.grads_before])
+                                    [t for t, _ in obs.grads_before], rec.python_data)
         except _plan.NotCapturable as exc:
             self._give_up(variant, str(exc))
             return
@@ -546,7 +546,10 @@ class CompiledFunction:
                 self._give_up(variant, reason)
                 return
         if self.fuse:
-            self._fuse(plan, verify, first, obs)
+            reason = self._fuse(plan, verify, first, obs)
+            if reason is not None:
+                self._give_up(variant, reason)
+                return
         referenced = {id(a) for a in plan.persistent_arrays}
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
@@ -589,8 +592,12 @@ class CompiledFunction:
             reason = _plan.checked_guard_positions(plan)
         return reason
 
-    def _fuse(self, plan, verify: bool, first: "_Observation", obs: "_Observation") -> None:
-        """Runs of kernel launches become one generated @njit function each (checked again, as the loop was)."""
+    def _fuse(self, plan, verify: bool, first: "_Observation", obs: "_Observation") -> Optional[str]:
+        """Runs of kernel launches become one generated @njit function each (checked again, as the loop was).
+
+        Returns why the step cannot replay at all, or None: when the generated step differs, the launch loop
+        replays instead, but only if it still reproduces the recorded call (the failed check poisoned the
+        temporaries; one that no launch writes would stay poisoned)."""
         loop_steps = plan.steps
         try:
             plan.steps, plan.sources = codegen.fuse_steps(loop_steps, plan.arena)
@@ -598,15 +605,19 @@ class CompiledFunction:
             _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
                        self.__name__, type(exc).__name__, exc)
             plan.steps, plan.sources = loop_steps, []
-            return
+            return None
         if not plan.sources or not verify:
-            return
+            return None
         reason = self._verify_both(plan, first, obs)
-        if reason is not None:
-            _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
-                       "launch", self.__name__, reason)
-            plan.steps, plan.sources = loop_steps, []
-            self._verify(plan, obs)
+        if reason is None:
+            return None
+        _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
+                   "launch", self.__name__, reason)
+        plan.steps, plan.sources = loop_steps, []
+        again = self._verify(plan, obs)
+        if again is not None:
+            return f"{reason} (and the launch loop, checked again: {again})"
+        return None
 
     # ------------------------------------------------------------ inspection
     def explain(self) -> str:

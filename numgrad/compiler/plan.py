@@ -416,6 +416,10 @@ class Plan:
         self.undo_rng = False  # the default generator's state is saved too (a draw comes before such a check)
         self.kernel_names: list = []
         self.sources: list = []  # generated step functions (compiler/codegen.py)
+        # tensors the step built from Python data, in the arena: replay keeps what the recorded call put there,
+        # so verification poisons them (every dtype) - unless numgrad built them from shapes only (``shape_constants``)
+        self.python_data: list = []
+        self.shape_constants: list = []
         self.guards: list = []  # (probe, value, description): replay only while probe() is value
         self.arena: Optional[np.ndarray] = None  # the memory of every temporary, output and staging buffer
         self.fast_steps: Optional[list] = None  # ``steps`` calling compiled entry points (``prepare_fast``)
@@ -507,8 +511,10 @@ def _param_of(flat: np.ndarray, tensors: list):
 
 
 def build_plan(launches: list, derived: dict, input_arrays: list, outputs_structure, output_tensors: list,
-               end_grads: list, persistent_owner_ids: set, params: list) -> Plan:
-    """The plan of recorded ``launches`` (the second recording); see the module docstring."""
+               end_grads: list, persistent_owner_ids: set, params: list, python_data: list = ()) -> Plan:
+    """The plan of recorded ``launches`` (the second recording); see the module docstring.
+
+    ``python_data``: (array, shape_constant) of the tensors the step built from Python data (the recording's)."""
     plan = Plan()
     mapping: dict = {}
     owners: dict = {}
@@ -612,6 +618,9 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
             if _overlaps(a, input_spans):
                 raise NotCapturable("a kernel reads a tensor argument's memory through a view the capture cannot "
                                     "follow")
+    for arr, shape_constant in python_data:
+        if id(owner(arr)) in mapping:
+            (plan.shape_constants if shape_constant else plan.python_data).append(_rebased(arr, mapping))
     for t, g in end_grads:
         if g is not None and id(owner(g._buf)) in mapping:
             g = Tensor(_rebased(g._buf, mapping))
@@ -655,16 +664,19 @@ def _first_write_index(plan: Plan, mutated: dict, poisoned: set) -> tuple:
         if unwritten and suspect is None:
             name = plan.kernel_names[i] if len(plan.kernel_names) == len(plan.steps) else f"generated step {i}"
             suspect = (f"launch {i} ({name}) reads a {unwritten[0].shape} {unwritten[0].dtype} buffer that no "
-                       "captured launch wrote")
+                       "captured launch wrote (a tensor built from Python data or by NumPy inside the step, which "
+                       "replay cannot rebuild: create it once, outside the step)")
         if first == len(plan.steps) and any(not _bits_equal(o, b) for o, b in zip(touched, before)):
             first = i
     return first, suspect
 
 
 def _step_arrays(fn, args) -> list:
-    """The arrays a plan step passes to its kernel."""
+    """The arrays a plan step passes to its kernel, and those it reads its scalar arguments from."""
     if isinstance(fn, _ScalarsFromMemory):
-        args = fn.template
+        # the sources too: verification must poison a number read from a buffer no captured launch writes (a
+        # tensor built from Python data inside the step), or the replay would reuse the recorded number
+        return [a for a in leaves(tuple(fn.template)) if isinstance(a, np.ndarray)] + [src for _, src in fn.sources]
     return [a for a in leaves(tuple(args)) if isinstance(a, np.ndarray)]
 
 
@@ -714,8 +726,12 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
     for key, (own, copy) in before.items():
         if own.flags.writeable:
             np.copyto(own, copy)
-    # every float temporary the plan reads is filled with NaN first
-    keep = [_span(own) for own, _ in before.values()] + [_span(a) for a in input_arrays]
+    # every float temporary the plan reads is filled with NaN first, and every tensor built from Python data
+    # is changed (any dtype): a replay must not depend on what the recorded call put there
+    keep = [_span(own) for own, _ in before.values()] + [_span(a) for a in input_arrays] + \
+        [_span(a) for a in plan.shape_constants]
+    for a in plan.python_data:
+        _poison_any(a)
     poisoned: set = set()
     for fn, args in plan.steps:
         for a in _step_arrays(fn, args):
@@ -737,6 +753,8 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
             t.grad = g
     except AbandonReplay as exc:
         reason = f"replaying the captured step failed: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a kernel fed a poisoned buffer may raise; the step then runs eagerly
+        reason = f"replaying the captured step raised {type(exc).__name__}: {exc}"
     if reason is None:
         for key, (own, copy) in after.items():
             if not _bits_equal(own, copy):
@@ -767,6 +785,10 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
     if reason is not None:
         if suspect is not None:
             reason += f"; first suspect: {suspect}"
+        elif plan.python_data:
+            shapes = ", ".join(f"{a.shape} {a.dtype}" for a in plan.python_data[:3])
+            reason += (f"; the step builds tensors from Python data ({shapes}: ng.tensor, arange, from_numpy, ...), "
+                       "which replay cannot build again: create them once, outside the step")
         for d, _, new in python_state:
             d.update({k: v for k, v in new.items() if isinstance(v, _PYTHON_NUMBERS)})
         for key, (own, copy) in after.items():
@@ -781,6 +803,21 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
 def _poison_view(a: np.ndarray) -> None:
     if a.flags.writeable:
         a[...] = np.nan
+
+
+def _poison_any(a: np.ndarray) -> None:
+    """NaN in a float array, the most negative value in a signed integer one (no index: a kernel taking it as one
+    reports it out of range), the largest in an unsigned one, every flag flipped in a bool one."""
+    if not a.flags.writeable:
+        return
+    if a.dtype.kind in "fc":
+        a[...] = np.nan
+    elif a.dtype.kind == "i":
+        a[...] = np.iinfo(a.dtype).min
+    elif a.dtype.kind == "u":
+        a[...] = np.iinfo(a.dtype).max
+    else:
+        np.logical_not(a, out=a)
 
 
 _MAX_UNDO_BYTES = 1 << 22  # copied at the start of every replay: keep it small next to a step

@@ -27,6 +27,7 @@ Two more things are noted:
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import traceback
 from typing import Any
@@ -204,6 +205,18 @@ def _user_location() -> str:
     return "inside numgrad"
 
 
+_CREATION_FILE = os.path.join(_PACKAGE_DIR, "creation.py")
+
+
+def _called_from_user_code() -> bool:
+    """Whether the code that called into ``numgrad.creation`` (the innermost frame outside that module) lies
+    outside the numgrad package."""
+    frame = sys._getframe(2)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _CREATION_FILE:
+        frame = frame.f_back
+    return frame is not None and not os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
+
+
 class Recording:
     """A context manager that records the kernel launches of the code it runs (see the module docstring).
 
@@ -225,6 +238,8 @@ class Recording:
         self._works: dict = {}  # id(Work) -> (Work, index of its Collective) until it is waited for
         self._waited: dict = {}  # id(Work) -> Work of those waited for already (a second wait() is no event)
         self._guard_keys: set = set()
+        # (array, shape_constant) of each tensor built from Python data during the step (``creation._finish``)
+        self.python_data: list = []
 
     # ------------------------------------------------------------ what is noted
     def _on_kernel(self, dispatcher, args, kwargs):
@@ -235,6 +250,15 @@ class Recording:
         result = _base_call(dispatcher, *args)
         self.launches.append(KernelLaunch(dispatcher, self._kept(args), result))
         return result
+
+    def _on_python_data(self, array, shape_constant: bool) -> None:
+        """Note a tensor built from Python data when the user's code asked for it (``ng.tensor``, ``ng.arange``,
+        ``ng.rand(generator=g)`` in the step) or numgrad built it from shapes (``shape_constant``); one numgrad
+        built for itself otherwise (an index grid) is an ordinary temporary of the plan."""
+        if threading.get_ident() != self._thread or not isinstance(array, np.ndarray):
+            return
+        if shape_constant or _called_from_user_code():
+            self.python_data.append((array, shape_constant))
 
     def _kept(self, args: tuple) -> tuple:
         """``args`` with each view of a pooled buffer replaced by a view only this recording holds
@@ -357,6 +381,8 @@ class Recording:
         _profiler_hooks.backward_started = backward_started
         self._saved.append((_profiler_hooks, "_capture_fill", None))
         _profiler_hooks._capture_fill = self._on_fill
+        self._saved.append((_profiler_hooks, "_capture_python_data", None))
+        _profiler_hooks._capture_python_data = self._on_python_data
         self._saved.append((_profiler_hooks, "_capture_scalar", None))
         _profiler_hooks._capture_scalar = self._on_scalar
         self._saved.append((_profiler_hooks, "_capture_result", None))

@@ -105,7 +105,7 @@ def _mask_slabs(mask_shape, batch) -> np.ndarray:
 
 def _causal_bool(n_q: int, n_k: int, like: Tensor) -> Tensor:
     keep = np.tril(np.ones((n_q, n_k), dtype=np.bool_))
-    return creation.tensor(keep, device=like.device)
+    return creation.shape_constant(keep, device=like.device)
 
 
 def _composed_softmax(scores: Tensor, fmask, bmask, scale: float, causal: bool) -> Tensor:

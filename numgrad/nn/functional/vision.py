@@ -132,14 +132,14 @@ def interpolate(input: Tensor, size: Optional[Union[int, Sequence[int]]] = None,
         scale = _scale(n_in, n_out, None if factors is None else factors[d], align_corners, linear)
         if not linear:
             idx = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
-            out = out.index_select(axis, creation.tensor(idx, device=input.device))
+            out = out.index_select(axis, creation.shape_constant(idx, device=input.device))
             continue
         left, right, frac = _linear_taps(n_in, n_out, scale, align_corners)
         shape = [1] * out.ndim
         shape[axis] = n_out
-        w_right = creation.tensor(frac.reshape(shape), dtype=input.dtype, device=input.device)
-        lo = out.index_select(axis, creation.tensor(left, device=input.device))
-        hi = out.index_select(axis, creation.tensor(right, device=input.device))
+        w_right = creation.shape_constant(frac.reshape(shape), dtype=input.dtype, device=input.device)
+        lo = out.index_select(axis, creation.shape_constant(left, device=input.device))
+        hi = out.index_select(axis, creation.shape_constant(right, device=input.device))
         out = lo + (hi - lo) * w_right
     return out if out is not input else input.clone()
 

@@ -36,8 +36,8 @@ def _generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor
     upper = np.triu(np.ones((sz, sz), dtype=np.bool_), 1)
     dt = _float_dtype(dtype)
     if dt == _dtypes.bool_:
-        return creation.tensor(upper, device=device)
-    return creation.tensor(np.where(upper, -np.inf, 0.0), dtype=dt, device=device)
+        return creation.shape_constant(upper, device=device)
+    return creation.shape_constant(np.where(upper, -np.inf, 0.0), dtype=dt, device=device)
 
 
 def _detect_is_causal_mask(mask: Optional[Tensor], is_causal: Optional[bool] = None,
