@@ -28,6 +28,7 @@ The CUDA twin of ``plan.py``, built from the same recordings (``recorder.CudaLau
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import sys
@@ -101,19 +102,27 @@ class _Memory:
     """Where each device view of a recording lives, and its new place in the plan's arena."""
 
     def __init__(self, allocations: list, inputs: list, persistent: dict):
-        self.slots: list = []  # (lo, hi, kind, key) of memory moved into the arena
+        slots = []  # [lo, hi, kind, input position, arena offset] of memory moved into the arena
         seen: set = set()
         for k, arr in enumerate(inputs):
             lo, hi = _extent(arr.shape, arr.strides, arr.itemsize)
             base = _address(arr.storage) + arr.offset
-            self.slots.append([base + lo, base + hi, "input", k, None])
-        for dev in allocations:
+            slots.append([base + lo, base + hi, "input", k, None])
+        for dev in allocations:  # alive (the recording holds them): their address ranges are disjoint
             start = _address(dev)
             if start in seen or dev.nbytes == 0:
                 continue
             seen.add(start)
-            self.slots.append([start, start + dev.nbytes, "temporary", None, None])
-        self.persistent = [(_address(s), _address(s) + s.nbytes, key) for key, s in persistent.items()]
+            slots.append([start, start + dev.nbytes, "temporary", None, None])
+        slots.sort(key=lambda slot: slot[0])
+        if any(a[1] > b[0] for a, b in zip(slots, slots[1:])):
+            raise NotCapturable("two tensor arguments share memory (the same tensor passed twice, or views of one "
+                                "tensor): replay stages each argument on its own")
+        self.slots = slots
+        self._starts = [slot[0] for slot in slots]
+        state = sorted((_address(s), _address(s) + s.nbytes, key) for key, s in persistent.items())
+        self._state = state
+        self._state_starts = [start for start, _, _ in state]
         self.used: set = set()
         self.persistent_used: dict = {}  # key -> True for persistent memory a step touches
         self.arena: Optional[DeviceArray] = None
@@ -121,16 +130,19 @@ class _Memory:
     def locate(self, lo: int, hi: int):
         """The slot holding bytes [lo, hi), or None (memory left where it is); a view straddling a slot's edge
         cannot be followed."""
-        for i, slot in enumerate(self.slots):
-            if slot[0] <= lo and hi <= slot[1]:
-                self.used.add(i)
-                return slot
-            if slot[0] < hi and lo < slot[1]:
-                raise NotCapturable("a kernel reads memory next to a tensor argument's data (outside the argument's "
-                                    "own view), which replay cannot follow")
-        for start, end, key in self.persistent:
-            if start <= lo and hi <= end:
-                self.persistent_used[key] = True
+        i = bisect.bisect_right(self._starts, lo) - 1
+        for j in (i, i + 1):
+            if 0 <= j < len(self.slots):
+                slot = self.slots[j]
+                if slot[0] <= lo and hi <= slot[1]:
+                    self.used.add(j)
+                    return slot
+                if slot[0] < hi and lo < slot[1]:
+                    raise NotCapturable("a kernel reads memory next to a tensor argument's data (outside the "
+                                        "argument's own view), which replay cannot follow")
+        k = bisect.bisect_right(self._state_starts, lo) - 1
+        if k >= 0 and hi <= self._state[k][1]:
+            self.persistent_used[self._state[k][2]] = True
         return None
 
     def note(self, value) -> None:
@@ -422,6 +434,10 @@ def build_plan(rec, input_arrays: list, outputs_structure, output_tensors: list,
                                 "CUDA kernels are not captured (keep the step's tensors on one device)")
         if isinstance(launch, (Collective, CollectiveWait)):
             raise NotCapturable("collectives of numgrad.distributed in a CUDA step are not captured")
+    for arr in input_arrays:
+        if id(arr.storage) in persistent:
+            raise NotCapturable("a tensor argument shares memory with the step's persistent state (a parameter "
+                                "or buffer passed as an argument): pass it through the closure instead")
     memory = _Memory(rec.device_allocations, input_arrays, persistent)
     # first pass: which memory the plan touches (the arena holds only that)
     for launch in launches:

@@ -43,6 +43,7 @@ from numba.core.registry import CPUDispatcher
 
 from .. import _profiler_hooks, creation
 from ..kernels.cpu import buffer_pool
+from ..kernels.cuda import simulator_enabled
 from ..kernels.cuda.array import DeviceArray
 from ..tensor import Tensor
 
@@ -507,7 +508,7 @@ def _install_cuda_hooks(rec: Recording) -> bool:
     cuda = _cuda_module()
     if cuda is None:
         return False
-    sim = sys.modules.get("numba.cuda.simulator.kernel")
+    sim = sys.modules.get("numba.cuda.simulator.kernel") if simulator_enabled() else None
     if sim is not None:
         fake = sim.FakeCUDAKernel
         original = fake.__dict__["__call__"]
@@ -520,8 +521,8 @@ def _install_cuda_hooks(rec: Recording) -> bool:
 
         rec._saved.append((fake, "__call__", original))
         fake.__call__ = simulated_call
-    dispatcher_module = sys.modules.get("numba.cuda.dispatcher")
-    if dispatcher_module is not None and sim is None:
+    dispatcher_module = None if simulator_enabled() else sys.modules.get("numba.cuda.dispatcher")
+    if dispatcher_module is not None:
         cls = dispatcher_module.CUDADispatcher
         original_call = cls.__dict__["call"]
 
