@@ -27,10 +27,12 @@ def _batch(n: int, classes: int = 3):
 BATCHES = [_batch(5) for _ in range(6)]
 
 
-def _mlp_step(opt_name: str, read_loss: bool = False):
-    """Linear-ReLU-Linear, cross_entropy, SGD (momentum) or Adam, all on CUDA."""
+def _mlp_step(opt_name: str, read_loss: bool = False, batch_norm: bool = False):
+    """Linear-ReLU-Linear (with BatchNorm1d after the first Linear), cross_entropy, SGD (momentum) or Adam, all on
+    CUDA."""
     ng.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to("cuda")
+    norm = [nn.BatchNorm1d(8)] if batch_norm else []
+    model = nn.Sequential(nn.Linear(4, 8), *norm, nn.ReLU(), nn.Linear(8, 3)).to("cuda")
     if opt_name == "sgd":
         opt = ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     else:
@@ -53,7 +55,7 @@ def _host_state(model, opt) -> list:
     out += [p.grad.cpu().numpy() for p in model.parameters()]
     for p in model.parameters():
         out += [v.cpu().numpy() for v in opt.state[p].values() if isinstance(v, ng.Tensor)]
-    return out
+    return out + [b.cpu().numpy() for b in model.buffers()]
 
 
 def _bits(values) -> list:
@@ -93,16 +95,21 @@ def test_new_batch_size_on_cuda_is_a_guard_miss():
 
 
 def test_out_of_range_target_on_cuda_runs_eagerly_and_raises():
-    eager_model, eager_opt, eager_step = _mlp_step("sgd")
-    model, opt, step = _mlp_step("sgd")
+    eager_model, eager_opt, eager_step = _mlp_step("sgd", batch_norm=True)
+    model, opt, step = _mlp_step("sgd", batch_norm=True)
     compiled = ng.compile(step)
     for x, y in BATCHES[:4]:
         eager_step(x, y)
         compiled(x, y)
     assert compiled.replays == 1
+    # BatchNorm's running mean, variance and batch count are written before the targets are checked: the plan
+    # saves them on each replay
+    (variant,) = compiled._variants.values()
+    assert len(variant.plan.undo) == 3
     bad_x, _ = BATCHES[4]
     bad_y = ng.tensor(np.array([0, 1, 7, 1, 0]), device="cuda")
-    # the replay reads the range check's flag back, sees another value and runs the call eagerly: eager's error
+    # the replay reads the range check's flag back, sees another value, puts the running statistics back and runs
+    # the call eagerly: eager's error, and eager's statistics (updated once, by the forward before the error)
     with pytest.raises(IndexError, match="Target 7 is out of bounds"):
         compiled(bad_x, bad_y)
     with pytest.raises(IndexError, match="Target 7 is out of bounds"):
