@@ -658,6 +658,11 @@ class CompiledFunction:
             if reason is not None:
                 self._give_up(variant, reason)
                 return
+        else:
+            reason = _cuda_plan.undo_unverified(plan)
+            if reason is not None:
+                self._give_up(variant, reason)
+                return
         referenced = plan.persistent_ids
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if type(t._buf) is DeviceArray and id(t._buf.storage) in referenced]

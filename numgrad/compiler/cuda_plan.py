@@ -587,6 +587,19 @@ def verify(plan: CudaPlan, before: dict, after: dict, inputs_before: list, expec
     return reason
 
 
+def undo_unverified(plan: CudaPlan) -> Optional[str]:
+    """Without a verification to say which persistent memory the steps before the last device read write, save
+    all they touch (``plan.undo``); returns why that cannot be done cheaply, or None."""
+    last_check = max(plan.checks, default=-1)
+    touched = {key for keys in plan.touched[:last_check] for key in keys}
+    owners = [own for own in plan.persistent_arrays if id(own) in touched]
+    if sum(o.nbytes for o in owners) > _MAX_UNDO_BYTES:
+        return (f"numgrad reads a value back from the GPU after steps that touch more than {_MAX_UNDO_BYTES >> 20} "
+                "MiB of persistent state (verify=False cannot tell which of it they write)")
+    plan.undo = [(own, _device_copy_like(own)) for own in owners]
+    return None
+
+
 def _device_copy_like(own):
     """Device memory of ``own``'s size for the undo copy."""
     return device_empty((own.nbytes,), np.uint8).storage
