@@ -37,7 +37,7 @@ from typing import Optional
 import numpy as np
 
 from .. import creation
-from ..kernels.cuda import simulator_enabled
+from ..kernels.cuda import numba_cuda, simulator_enabled
 from ..kernels.cuda.array import DeviceArray, empty as device_empty
 from ..tensor import Tensor
 from .plan import AbandonReplay, NotCapturable, _Draw, _PYTHON_NUMBERS, _UpdateCall
@@ -236,11 +236,11 @@ class _GraphRun:
     Built on its first call by stream capture on a stream that synchronises with the default stream (numba's
     ``cuda.stream()``), so the graph runs after the copies and launches before it and before those after it."""
 
-    __slots__ = ("launches", "graph", "stream", "failed")
+    __slots__ = ("launches", "graph", "stream", "numba_stream", "failed")
 
     def __init__(self, launches: list):
         self.launches = launches  # (numba-cuda launch configuration, args)
-        self.graph = self.stream = None
+        self.graph = self.stream = self.numba_stream = None
         self.failed = False
 
     def __call__(self) -> None:
@@ -254,16 +254,15 @@ class _GraphRun:
 
     def _build(self) -> None:
         try:
-            from numba import cuda
-            from numba.cuda.cudadrv import driver
-
-            stream = driver._to_core_stream(cuda.stream())
+            driver = sys.modules["numba.cuda.cudadrv.driver"]  # loaded: ``graphs_wanted`` checked
+            numba_stream = numba_cuda().stream()  # kept: the cuda.core view below does not own the CUDA stream
+            stream = driver._to_core_stream(numba_stream)
             builder = stream.create_graph_builder()
             builder.begin_building()
             for config, args in self.launches:
                 config.dispatcher.configure(config.griddim, config.blockdim, builder, config.sharedmem)(*args)
             builder.end_building()
-            self.graph, self.stream = builder.complete(), stream
+            self.graph, self.stream, self.numba_stream = builder.complete(), stream, numba_stream
         except Exception as exc:  # noqa: BLE001 - any failure: the launch loop, which is what was verified
             _log.debug("ng.compile: CUDA graph capture failed (%s: %s); replaying launch by launch",
                        type(exc).__name__, exc)
