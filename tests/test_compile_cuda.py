@@ -172,3 +172,32 @@ def test_dropout_on_cuda_replays_the_generator():
     assert _bits(losses) == _bits(eager_losses)
     assert _bits(_host_state(model, opt)) == _bits(_host_state(eager_model, eager_opt))
     assert compiled.replays == 2 and compiled.fallback_reason is None
+
+
+def test_cpu_batches_moved_to_the_gpu_inside_the_step():
+    def make():
+        ng.manual_seed(0)
+        model = nn.Linear(4, 3).to("cuda")
+        opt = ng.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            x, y = x.to("cuda"), y.to("cuda")  # the batch arrives in host memory, as from a DataLoader
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, opt, step
+
+    eager_model, eager_opt, eager_step = make()
+    model, opt, step = make()
+    compiled = ng.compile(step)
+    calls = [(x.cpu(), y.cpu()) for x, y in BATCHES[:5]]
+    eager_losses = [eager_step(x, y).item() for x, y in calls]
+    losses = [compiled(x, y).item() for x, y in calls]
+    assert _bits(losses) == _bits(eager_losses)
+    assert _bits(_host_state(model, opt)) == _bits(_host_state(eager_model, eager_opt))
+    assert compiled.replays == 2 and compiled.fallback_reason is None
+    text = compiled.explain()
+    assert "copy tensor argument 0 to the GPU" in text and "copy tensor argument 1 to the GPU" in text

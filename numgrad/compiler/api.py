@@ -478,11 +478,6 @@ class CompiledFunction:
         """``_observed_call`` for a step on the CUDA backend: its state is device memory (``cuda_plan``)."""
         obs = _Observation()
         obs.cuda = True
-        for t in inputs:
-            if type(t._buf) is not DeviceArray:
-                self._give_up(variant, f"a tensor argument of shape {tuple(t.shape)} is on the CPU while the step "
-                                       "runs on CUDA: move the arguments to the GPU before the call")
-                return self._fn(*args, **kwargs), None
         arrays = {}  # id of each storage of the state -> a DeviceArray on it
         for t in state.tensors.values():
             buf = t._data  # a pending value in the state is computed before the step, as it would be when read
@@ -490,7 +485,7 @@ class CompiledFunction:
                 arrays.setdefault(id(buf.storage), buf)
         obs.persistent = arrays
         obs.input_arrays = [t._buf for t in inputs]
-        obs.inputs_before = [_cuda_plan.host_copy(_cuda_plan.span_bytes(a)) for a in obs.input_arrays]
+        obs.inputs_before = [_cuda_plan.input_snapshot(a) for a in obs.input_arrays]
         obs.verify = self.verify and sum(a.storage.nbytes for a in arrays.values()) <= _MAX_SNAPSHOT_BYTES
         obs.before = {k: (a.storage, _cuda_plan.host_copy(a.storage)) for k, a in arrays.items()} \
             if obs.verify else {}
@@ -506,7 +501,7 @@ class CompiledFunction:
         obs.rec = rec
         obs.rng_states = (rng_before, creation._rng.bit_generator.state)
         reason = _rebinding(obs.bufs_before, obs.slots_before, obs.opt_state_before)
-        if reason is None and any(not _cuda_plan._bits_equal(_cuda_plan.host_copy(_cuda_plan.span_bytes(a)), b)
+        if reason is None and any(not _cuda_plan._bits_equal(_cuda_plan.input_snapshot(a), b)
                                   for a, b in zip(obs.input_arrays, obs.inputs_before)):
             reason = "the step writes into a tensor argument in place"
         if reason is None and any(type(t._buf) is not DeviceArray for t in out_tensors):
@@ -632,7 +627,8 @@ class CompiledFunction:
 
     def _build_cuda(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
         """``_build`` for a CUDA step (``cuda_plan``): compare the recordings, build, verify against both calls."""
-        reason = _cuda_plan.compare_recordings(first.rec.launches, obs.rec.launches)
+        reason = _cuda_plan.compare_recordings(first.rec.launches, obs.rec.launches, first.input_arrays,
+                                               obs.input_arrays)
         if reason is not None:
             if variant.retries < _RECORDING_RETRIES:
                 variant.retries += 1

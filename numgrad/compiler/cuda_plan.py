@@ -12,7 +12,8 @@ The CUDA twin of ``plan.py``, built from the same recordings (``recorder.CudaLau
 - a replay is one loop over prepared (launcher, arguments) pairs: on a GPU the launcher is
   numba-cuda's configured launch (``kernel[griddim, blockdim]``, made once), on the simulator
   the simulated kernel; host-to-device copies made in the step are made again (a range check's
-  flag preset, a dropout mask drawn on the host), device reads by numgrad's own code are read
+  flag preset, a dropout mask drawn on the host; a CPU tensor argument the step moves to the GPU is
+  copied from the new argument), device reads by numgrad's own code are read
   again and a different value abandons the replay (the call runs eagerly: it raises the eager
   error), optimizer updates and random draws are called again as in ``plan.py``;
 - with ``NUMGRAD_CUDA_GRAPHS=1`` on a real GPU (not the simulator, and only when numba-cuda's
@@ -93,6 +94,27 @@ def host_copy(dev) -> np.ndarray:
     return dev.copy_to_host()
 
 
+def input_snapshot(arr) -> np.ndarray:
+    """What verification stages for a tensor argument: the bytes of a CUDA one, a copy of a CPU one (which the
+    step copies to the GPU itself)."""
+    return arr.copy() if isinstance(arr, np.ndarray) else host_copy(span_bytes(arr))
+
+
+def _input_position(source, inputs: list) -> Optional[int]:
+    """The CPU tensor argument whose memory the host array ``source`` is (copied to the GPU in the step), or None;
+    a copy of part of one cannot be followed."""
+    if not isinstance(source, np.ndarray):
+        return None
+    for k, arr in enumerate(inputs):
+        if isinstance(arr, np.ndarray) and np.shares_memory(source, arr):
+            if source.__array_interface__["data"][0] == arr.__array_interface__["data"][0] \
+                    and source.nbytes == arr.nbytes and arr.flags.c_contiguous:
+                return k
+            raise NotCapturable("the step copies part of a CPU tensor argument to the GPU (a slice or a "
+                                "non-contiguous one): pass the whole, contiguous tensor, or move it before the call")
+    return None
+
+
 def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and bool(
         np.array_equal(np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8)))
@@ -105,6 +127,8 @@ class _Memory:
         slots = []  # [lo, hi, kind, input position, arena offset] of memory moved into the arena
         seen: set = set()
         for k, arr in enumerate(inputs):
+            if type(arr) is not DeviceArray:  # a CPU argument: its copy to the GPU is a step of its own
+                continue
             lo, hi = _extent(arr.shape, arr.strides, arr.itemsize)
             base = _address(arr.storage) + arr.offset
             slots.append([base + lo, base + hi, "input", k, None])
@@ -215,6 +239,19 @@ class _Upload:
         target.copy_to_device(self.host)
 
 
+class _UploadInput:
+    """A CPU tensor argument copied to the GPU inside the step: replay copies the new argument's bytes."""
+
+    __slots__ = ("bound", "position", "dtype", "shape")
+
+    def __init__(self, bound: list, position: int, data: np.ndarray):
+        self.bound, self.position, self.dtype, self.shape = bound, position, data.dtype, data.shape
+
+    def __call__(self, target) -> None:
+        host = self.bound[0][self.position]
+        target.copy_to_device(host.reshape(-1).view(self.dtype).reshape(self.shape))
+
+
 class _CheckRead:
     """A device read of numgrad's own code (a range check's flag): the same value, or the call runs eagerly."""
 
@@ -299,6 +336,7 @@ class CudaPlan:
         self.touched: list = []  # per step: the persistent storages its arguments lie in
         self.undo: list = []  # (persistent storage, device copy) saved before each replay, put back on abandon
         self.graph_steps: Optional[list] = None
+        self.bound: list = [None]  # the call's argument arrays while a replay runs (``_UploadInput``)
 
     def prepare_fast(self) -> None:
         """Group runs of plain GPU launches into CUDA graphs when they are wanted (``graphs_wanted``)."""
@@ -323,20 +361,24 @@ class CudaPlan:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
         for position, stage in self.staging:
             stage.copy_to_device(span_bytes(input_arrays[position]))
+        self.bound[0] = input_arrays
         steps = self.graph_steps if self.graph_steps is not None else self.steps
-        if self.undo:
-            for own, copy in self.undo:
-                copy.copy_to_device(own)
-            try:
+        try:
+            if self.undo:
+                for own, copy in self.undo:
+                    copy.copy_to_device(own)
+                try:
+                    for fn, args in steps:
+                        fn(*args)
+                except AbandonReplay:
+                    for own, copy in self.undo:
+                        own.copy_to_device(copy)
+                    raise
+            else:
                 for fn, args in steps:
                     fn(*args)
-            except AbandonReplay:
-                for own, copy in self.undo:
-                    own.copy_to_device(copy)
-                raise
-        else:
-            for fn, args in steps:
-                fn(*args)
+        finally:
+            self.bound[0] = None  # the call's arguments are not kept alive
         for t, g in self.end_grads:
             if t.grad is not g:
                 t.grad = g
@@ -379,8 +421,9 @@ def _drawn(source, draws: list) -> Optional[np.ndarray]:
     return None
 
 
-def compare_recordings(first: list, second: list) -> Optional[str]:
-    """Why two recordings of consecutive calls of a CUDA step differ (None when they do the same things)."""
+def compare_recordings(first: list, second: list, first_inputs: list = (), second_inputs: list = ()) -> Optional[str]:
+    """Why two recordings of consecutive calls of a CUDA step differ (None when they do the same things); the
+    ``*_inputs`` are the calls' argument arrays (a CPU one copied to the GPU may carry other bytes)."""
     if len(first) != len(second):
         return (f"consecutive calls launched {len(first)} and {len(second)} kernels: the step's Python takes "
                 "different paths from call to call")
@@ -399,7 +442,12 @@ def compare_recordings(first: list, second: list) -> Optional[str]:
                         "computed in Python each step (a random seed, a counter) is not capturable yet")
         elif isinstance(a, HostToDevice):
             from_draw = _drawn(a.source, draws_a) is not None and _drawn(b.source, draws_b) is not None
-            if not (_same_view(a.data, b.data) and (from_draw or _bits_equal(a.data, b.data))):
+            try:
+                position = _input_position(a.source, list(first_inputs))
+                from_input = position is not None and position == _input_position(b.source, list(second_inputs))
+            except NotCapturable as exc:
+                return str(exc)
+            if not (_same_view(a.data, b.data) and (from_draw or from_input or _bits_equal(a.data, b.data))):
                 return (f"launch {i} ({a.name}) copies other host data on consecutive calls (a value computed on "
                         "the host each step)")
         elif isinstance(a, DeviceToHost):
@@ -434,7 +482,7 @@ def build_plan(rec, input_arrays: list, outputs_structure, output_tensors: list,
         if isinstance(launch, (Collective, CollectiveWait)):
             raise NotCapturable("collectives of numgrad.distributed in a CUDA step are not captured")
     for arr in input_arrays:
-        if id(arr.storage) in persistent:
+        if type(arr) is DeviceArray and id(arr.storage) in persistent:
             raise NotCapturable("a tensor argument shares memory with the step's persistent state (a parameter "
                                 "or buffer passed as an argument): pass it through the closure instead")
     memory = _Memory(rec.device_allocations, input_arrays, persistent)
@@ -472,11 +520,19 @@ def build_plan(rec, input_arrays: list, outputs_structure, output_tensors: list,
             plan.steps.append((fn, args))
         elif isinstance(launch, HostToDevice):
             drawn = _drawn(launch.source, draws)
+            position = _input_position(launch.source, input_arrays)
             if drawn is None and launch.source is not None and any(
                     _overlaps_host(launch.source, x) for x in draws):
                 raise NotCapturable("a random draw is changed on the host before it is copied to the GPU")
-            plan.steps.append((_Upload(launch.data if drawn is None else drawn.view(launch.data.dtype).reshape(
-                launch.data.shape)), (memory.rebase(launch.target),)))
+            if position is not None:
+                fn = _UploadInput(plan.bound, position, launch.data)
+            else:
+                fn = _Upload(launch.data if drawn is None else drawn.view(launch.data.dtype).reshape(launch.data.shape))
+            plan.steps.append((fn, (memory.rebase(launch.target),)))
+            if position is not None:
+                plan.kernel_names.append(f"copy tensor argument {position} to the GPU (each call's)")
+                plan.touched.append(list(memory.persistent_used))
+                continue
         elif isinstance(launch, DeviceToHost):
             plan.steps.append((_CheckRead(launch.value, launch.name), (memory.rebase(launch.array),)))
             plan.checks.append(len(plan.steps) - 1)
@@ -534,6 +590,7 @@ def verify(plan: CudaPlan, before: dict, after: dict, inputs_before: list, expec
     try:
         for position, stage in plan.staging:
             stage.copy_to_device(inputs_before[position])
+        plan.bound[0] = inputs_before
         for i, (fn, args) in enumerate(plan.steps):
             watched = [(key, before[key][0], host_copy(before[key][0])) for key in plan.touched[i]
                        if i < last_check and key in before]
@@ -545,6 +602,8 @@ def verify(plan: CudaPlan, before: dict, after: dict, inputs_before: list, expec
             t.grad = g
     except AbandonReplay as exc:
         reason = f"replaying the captured step failed: {exc}"
+    finally:
+        plan.bound[0] = None
     if reason is None and sum(o.nbytes for o in written.values()) > _MAX_UNDO_BYTES:
         reason = (f"numgrad reads a value back from the GPU after the step wrote more than {_MAX_UNDO_BYTES >> 20} "
                   "MiB of persistent state (a replay could not be abandoned cheaply)")
