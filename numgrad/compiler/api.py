@@ -12,6 +12,10 @@ the gradients to the engine, so an ordinary eager loop (``loss_fn(model(x), y).b
 opt.step()``) works unchanged; under ``no_grad()`` (evaluation) the forward alone replays.  A
 compiled function (not a module) returning a tensor that needs a graph runs eagerly.
 
+A step whose arguments or state live on the CUDA backend is captured the same way into a
+``cuda_plan.CudaPlan`` (the recorded ``@cuda.jit`` launches over one device arena, replayed as a loop
+over configured launches); a compiled module's grad-mode call on CUDA runs eagerly.
+
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
 ``training`` flag of every module the step reaches, fusion on/off, the default dtype and the
