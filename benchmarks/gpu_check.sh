@@ -12,3 +12,5 @@ python3 -c "import numgrad as ng; print('GPU:', ng.cuda.is_available() and ng.cu
 # -p no:cacheprovider: the working tree may be read-only there; -x: a broken kernel should not eat the lease
 timeout 420 python3 -m pytest -q -p no:cacheprovider -x -m gpu tests 2>&1 | tee "$out/gpu-tests.log"
 timeout 240 python3 -m benchmarks.bench_cuda --out "$out/bench_cuda.json" 2>&1 | tee "$out/bench_cuda.log"
+# ng.compile on CUDA (issue #17): compiled vs eager steps bit for bit, then timed (launch loop and CUDA graphs)
+timeout 240 python3 -m benchmarks.gpu_compile_check --out "$out/gpu_compile.json" 2>&1 | tee "$out/gpu_compile.log"

@@ -228,7 +228,9 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
         if rec.data_reads and obs.reason is None:
             obs.reason = rec.data_reads[0]
         elif rec.device_arrays and obs.reason is None:
-            obs.reason = "CUDA tensors are not captured yet (only the CPU backend is)"
+            obs.reason = ("a compiled module's grad-mode call on CUDA is not captured as a forward and a backward; "
+                          "compile the whole training step (forward, backward, optimizer step) instead, which is "
+                          "captured on CUDA")
     except BaseException:
         _put_back(obs)  # GraphBreak under fullgraph=True, or the module's own error: the state as before
         raise

@@ -12,6 +12,10 @@ the gradients to the engine, so an ordinary eager loop (``loss_fn(model(x), y).b
 opt.step()``) works unchanged; under ``no_grad()`` (evaluation) the forward alone replays.  A
 compiled function (not a module) returning a tensor that needs a graph runs eagerly.
 
+A step whose arguments or state live on the CUDA backend is captured the same way into a
+``cuda_plan.CudaPlan`` (the recorded ``@cuda.jit`` launches over one device arena, replayed as a loop
+over configured launches); a compiled module's grad-mode call on CUDA runs eagerly.
+
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
 ``training`` flag of every module the step reaches, fusion on/off, the default dtype and the
@@ -56,12 +60,14 @@ from ..fusion.explain import register_explainer
 from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
 from ..fusion.state import is_fusion_enabled
+from ..kernels.backend import copy as _copy_array
 from ..kernels.config import get_num_threads
 from ..kernels.cuda.array import DeviceArray
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 from . import aot as _aot
 from . import codegen
+from . import cuda_plan as _cuda_plan
 from . import plan as _plan
 from .plan import owner
 from .recorder import GraphBreak, Recording, _active
@@ -99,9 +105,14 @@ def _flatten(value, tensors: list):
     return value
 
 
+def _fresh_copy(arr):
+    """A copy of a plan's output buffer the caller owns (a NumPy copy, or one CUDA copy kernel)."""
+    return arr.copy() if type(arr) is np.ndarray else _copy_array(arr)
+
+
 def _unflatten(structure, arrays: list):
     if type(structure) is _TensorSlot:
-        return Tensor(arrays[structure.index].copy())
+        return Tensor(_fresh_copy(arrays[structure.index]))
     if type(structure) in (tuple, list):
         return type(structure)(_unflatten(v, arrays) for v in structure)
     if type(structure) is dict:
@@ -136,15 +147,16 @@ def _layout_key(t: Tensor) -> tuple:
     """What of a tensor argument the kernels' types see (rank, dtype, C/F order), without its shape."""
     arr = t._buf
     if type(arr) is DeviceArray:
-        return ("cuda",)
+        return ("cuda", arr.ndim, arr.dtype, arr.flags.c_contiguous, arr.flags.f_contiguous, t._requires_grad,
+                t.grad is None)
     return (arr.ndim, arr.dtype, arr.dtype.metadata is not None, arr.flags.c_contiguous, arr.flags.f_contiguous,
             t._requires_grad, t.grad is None)
 
 
 def _tensor_key(t: Tensor) -> tuple:
     arr = t._data  # a lazy argument is computed now: the step reads its memory
-    if type(arr) is DeviceArray:
-        return ("cuda",)
+    if type(arr) is DeviceArray:  # a CUDA plan binds the argument's layout like a CPU one
+        return ("cuda", arr.shape, arr.dtype, arr.strides, t._requires_grad, t.grad is None)
     # shape and strides say the layout; the dtype object (with its metadata: bfloat16 words are not uint16)
     return (arr.shape, arr.dtype, arr.dtype.metadata is not None, arr.strides, t._requires_grad, t.grad is None)
 
@@ -208,6 +220,7 @@ class _Observation:
         self.end_grads: list = []
         self.grad_values: dict = {}
         self.input_grads: list = []
+        self.cuda = False  # the step's state and arguments are CUDA memory (``cuda_plan``)
 
 
 class CompiledFunction:
@@ -274,7 +287,7 @@ class CompiledFunction:
                 return self._eager(f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys "
                                    "run eagerly", args, kwargs)
             variant = self._variants[key] = _Variant()
-            variant.shapes = tuple(k[0] for k in tensor_keys if k != ("cuda",))
+            variant.shapes = tuple(k[1] if k[0] == "cuda" else k[0] for k in tensor_keys)
             family = self._families.setdefault((tuple(map(_layout_key, inputs)),) + key[1:], [])
             if family and self.dynamic is not False:
                 # PyTorch's automatic dynamic shapes: after a shape miss the step is compiled for any size; here
@@ -283,9 +296,6 @@ class CompiledFunction:
                 variant.siblings = family
                 variant.stage = 1
             family.append(variant)
-            if any(k == ("cuda",) for k in tensor_keys):
-                self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
-                              NotImplementedError)
         if variant.reason is not None:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
@@ -336,7 +346,7 @@ class CompiledFunction:
         self.replays += 1
         n_out = len(plan.output_arrays) - len(variant.input_grads)
         for j, k in enumerate(variant.input_grads):
-            inputs[k].grad = Tensor(plan.output_arrays[n_out + j].copy())
+            inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
         return _unflatten(plan.outputs, plan.output_arrays)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
@@ -368,7 +378,9 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         state = reachable_state(self._fn, args, kwargs)
         if any(type(t._data) is DeviceArray for t in list(inputs) + list(state.tensors.values())):
-            self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)", NotImplementedError)
+            self._give_up(variant, "a compiled module's grad-mode call on CUDA is not captured as a forward and a "
+                          "backward; compile the whole training step (forward, backward, optimizer step) instead, "
+                          "which is captured on CUDA", NotImplementedError)
             return self._fn(*args, **kwargs)
         if type(constants) is int:
             def substitute(tensors):
@@ -424,14 +436,12 @@ class CompiledFunction:
     def _observed_call(self, variant: _Variant, inputs: list, args, kwargs):
         """Run the step once, recorded, with what a verification needs (state before and after, outputs)."""
         state = reachable_state(self._fn, args, kwargs)
+        if any(type(t._data) is DeviceArray for t in list(inputs) + list(state.tensors.values())):
+            return self._observed_cuda_call(variant, state, inputs, args, kwargs)
         obs = _Observation()
         persistent = obs.persistent
         for t in state.tensors.values():
             buf = t._data  # a pending value in the state is computed before the step, as it would be when read
-            if type(buf) is DeviceArray:
-                self._give_up(variant, "CUDA tensors are not captured yet (only the CPU backend is)",
-                              NotImplementedError)
-                return self._fn(*args, **kwargs), None
             own = owner(buf)
             persistent[id(own)] = own
         obs.input_arrays = [t._buf for t in inputs]
@@ -468,7 +478,51 @@ class CompiledFunction:
         obs.out_values = [t._buf.copy() for t in obs.out_tensors]
         return result, obs
 
-    def _record(self, variant, state, inputs, args, kwargs):
+    def _observed_cuda_call(self, variant: _Variant, state, inputs: list, args, kwargs):
+        """``_observed_call`` for a step on the CUDA backend: its state is device memory (``cuda_plan``)."""
+        obs = _Observation()
+        obs.cuda = True
+        arrays = {}  # id of each storage of the state -> a DeviceArray on it
+        for t in state.tensors.values():
+            buf = t._data  # a pending value in the state is computed before the step, as it would be when read
+            if type(buf) is DeviceArray:
+                arrays.setdefault(id(buf.storage), buf)
+        obs.persistent = arrays
+        obs.input_arrays = [t._buf for t in inputs]
+        obs.inputs_before = [_cuda_plan.input_snapshot(a) for a in obs.input_arrays]
+        obs.verify = self.verify and sum(a.storage.nbytes for a in arrays.values()) <= _MAX_SNAPSHOT_BYTES
+        obs.before = {k: (a.storage, _cuda_plan.host_copy(a.storage)) for k, a in arrays.items()} \
+            if obs.verify else {}
+        obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
+        obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
+        obs.slots_before = list(state.module_slots)
+        obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
+                                for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+        rng_before = creation._rng.bit_generator.state
+        result, rec, (obs.out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs, cuda=True)
+        if variant.reason is not None:
+            return result, None
+        obs.rec = rec
+        obs.rng_states = (rng_before, creation._rng.bit_generator.state)
+        reason = _rebinding(obs.bufs_before, obs.slots_before, obs.opt_state_before)
+        if reason is None and any(not _cuda_plan._bits_equal(_cuda_plan.input_snapshot(a), b)
+                                  for a, b in zip(obs.input_arrays, obs.inputs_before)):
+            reason = "the step writes into a tensor argument in place"
+        if reason is None and any(type(t._buf) is not DeviceArray for t in out_tensors):
+            reason = "the CUDA step returns a CPU tensor (a value copied to the host inside the step)"
+        if reason is not None:
+            self._give_up(variant, reason)
+            return result, None
+        obs.end_grads = [(t, t.grad) for t, _ in obs.grads_before]
+        obs.grad_values = {id(t): (g._buf.to_host() if g is not None else None) for t, g in obs.end_grads}
+        obs.after = {k: (a.storage, _cuda_plan.host_copy(a.storage)) for k, a in arrays.items()} if obs.verify else {}
+        obs.python_state = [(d, old, dict(d)) for d, old in obs.opt_state_before]
+        obs.input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
+        obs.out_tensors = out_tensors + [g for _, g in obs.input_grads]
+        obs.out_values = [t._buf.to_host() for t in obs.out_tensors]
+        return result, obs
+
+    def _record(self, variant, state, inputs, args, kwargs, cuda: bool = False):
         foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
         with Recording(state.optimizers, self.fullgraph) as rec:
             result = self._fn(*args, **kwargs)
@@ -480,8 +534,9 @@ class CompiledFunction:
         reason = None
         if rec.data_reads:
             reason = rec.data_reads[0]
-        elif rec.device_arrays:
-            reason = "CUDA tensors are not captured yet (only the CPU backend is)"
+        elif rec.device_arrays and not cuda:
+            reason = ("the step makes CUDA tensors while its arguments and state are on the CPU: put the model or "
+                      "an argument on the GPU before the call, so the step is captured on the CUDA backend")
         elif foreign_grads:
             reason = ("a tensor argument that requires grad is not a leaf, or already has a .grad: gradients flowing "
                       "into another graph, or accumulating into an argument's .grad, are not captured")
@@ -521,6 +576,9 @@ class CompiledFunction:
 
     def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
         """Turn the second recorded call into a verified plan (or give up with the reason)."""
+        if obs.cuda:
+            self._build_cuda(variant, first, obs)
+            return
         rec = obs.rec
         reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
         if reason is not None:
@@ -573,6 +631,61 @@ class CompiledFunction:
         self.captures += 1
         _log.debug("ng.compile: captured %s: %d launches, replayed as %d calls", self.__name__,
                    len(plan.kernel_names), len(plan.steps))
+
+    def _build_cuda(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
+        """``_build`` for a CUDA step (``cuda_plan``): compare the recordings, build, verify against both calls."""
+        reason = _cuda_plan.compare_recordings(first.rec.launches, obs.rec.launches, first.input_arrays,
+                                               obs.input_arrays)
+        if reason is not None:
+            if variant.retries < _RECORDING_RETRIES:
+                variant.retries += 1
+                variant.recording = obs
+                return
+            self._give_up(variant, reason)
+            return
+        try:
+            plan = _cuda_plan.build_plan(obs.rec, obs.input_arrays, obs.out_structure, obs.out_tensors,
+                                         obs.end_grads, obs.persistent, [t for t, _ in obs.grads_before])
+        except _plan.NotCapturable as exc:
+            self._give_up(variant, str(exc))
+            return
+        if obs.verify and first.verify:
+            reason = None
+            if not all(_cuda_plan._bits_equal(a, b) for a, b in zip(first.inputs_before, obs.inputs_before)):
+                reason = self._verify_cuda(plan, first)
+                if reason is not None:
+                    self._verify_cuda(plan, obs)  # puts the state back as the eager step left it
+                    reason += " (replaying the first recorded call, with other inputs)"
+            if reason is None:
+                reason = self._verify_cuda(plan, obs)
+            if reason is not None:
+                self._give_up(variant, reason)
+                return
+        else:
+            reason = _cuda_plan.undo_unverified(plan)
+            if reason is not None:
+                self._give_up(variant, reason)
+                return
+        referenced = plan.persistent_ids
+        variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
+                              if type(t._buf) is DeviceArray and id(t._buf.storage) in referenced]
+        variant.guard_slots = obs.slots_before
+        before = {id(t): g for t, g in obs.grads_before}
+        variant.guard_grads = [(t, g if before.get(id(t)) is not None else None) for t, g in plan.end_grads
+                               if before.get(id(t)) is None or id(before[id(t)]._buf.storage) in referenced]
+        plan.end_grads = [(t, g) for t, g in plan.end_grads if g is not before.get(id(t), _MISSING)]
+        plan.prepare_fast()
+        variant.plan = plan
+        variant.input_grads = [k for k, _ in obs.input_grads]
+        variant.recording = None
+        variant.stage = 3
+        self.captures += 1
+        _log.debug("ng.compile: captured %s on CUDA: %d launches", self.__name__, len(plan.kernel_names))
+
+    def _verify_cuda(self, plan, obs: "_Observation") -> Optional[str]:
+        expected_grads = [obs.grad_values.get(id(t)) for t, _ in plan.end_grads]
+        return _cuda_plan.verify(plan, obs.before, obs.after, obs.inputs_before, obs.out_values, expected_grads,
+                                 obs.end_grads, obs.python_state, obs.rng_states)
 
     def _verify_both(self, plan, first: "_Observation", obs: "_Observation") -> Optional[str]:
         """Replay against the first recorded call, then the second (the state ends as the second left it).

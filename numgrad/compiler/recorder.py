@@ -14,7 +14,12 @@ Two more things are noted:
   ``_profiler_hooks._capture_collective``/``_capture_collective_wait``), with the Python state the step's
   launches depend on (``_capture_guard``); what a replay could not repeat ends the capture (``_capture_break``);
 - Python reading tensor data (``.item()``, ``.tolist()``, ``.numpy()``, ``bool(t)``,
-  ``np.asarray(t)``) ends the capture: what the step does next may depend on the value.
+  ``np.asarray(t)``) ends the capture: what the step does next may depend on the value;
+- on the CUDA backend, every configured launch of a ``@cuda.jit`` kernel (numba-cuda's
+  ``CUDADispatcher.call`` on a GPU, the simulator's ``FakeCUDAKernel.__call__``, patched at class
+  level like the CPU dispatcher) with its grid and block, every device allocation
+  (``numba.cuda.device_array``/``to_device``), every host-to-device copy (``to_device``) and every
+  read back of device data by numgrad's own code (``DeviceArray.to_host``: a range check's flag).
 
 >>> import numpy as np, numgrad as ng
 >>> x = ng.ones(3)
@@ -38,6 +43,7 @@ from numba.core.registry import CPUDispatcher
 
 from .. import _profiler_hooks, creation
 from ..kernels.cpu import buffer_pool
+from ..kernels.cuda import simulator_enabled
 from ..kernels.cuda.array import DeviceArray
 from ..tensor import Tensor
 
@@ -76,6 +82,60 @@ class KernelLaunch:
     def name(self) -> str:
         py = getattr(self.dispatcher, "py_func", None)
         return f"{getattr(py, '__module__', '?')}.{getattr(py, '__name__', 'kernel')}"
+
+
+class CudaLaunch:
+    """One configured launch of a ``@cuda.jit`` kernel from Python: ``kernel[griddim, blockdim, 0, sharedmem](*args)``.
+
+    ``config`` is numba-cuda's ``_LaunchConfiguration`` on a GPU (calling it launches again), None on the simulator.
+    """
+
+    __slots__ = ("kernel", "griddim", "blockdim", "sharedmem", "args", "config")
+
+    def __init__(self, kernel, griddim, blockdim, sharedmem, args, config=None):
+        self.kernel, self.griddim, self.blockdim, self.sharedmem = kernel, griddim, blockdim, sharedmem
+        self.args, self.config = args, config
+
+    @property
+    def name(self) -> str:
+        py = getattr(self.kernel, "py_func", None)
+        return (f"{getattr(py, '__module__', '?')}.{getattr(py, '__name__', 'kernel')}"
+                f"[{_dims(self.griddim)}, {_dims(self.blockdim)}] (CUDA)")
+
+
+def _dims(d) -> str:
+    d = tuple(d)
+    while len(d) > 1 and d[-1] == 1:
+        d = d[:-1]
+    return "x".join(map(str, d))
+
+
+class HostToDevice:
+    """A copy of host memory to a fresh device allocation (``numba.cuda.to_device``): ``source`` is the host array
+    it read, ``data`` its bytes then, ``target`` the device array made; replay copies again."""
+
+    __slots__ = ("source", "data", "target")
+
+    def __init__(self, source, data, target):
+        self.source, self.data, self.target = source, data, target
+
+    @property
+    def name(self) -> str:
+        return f"copy {self.data.shape} {self.data.dtype} to the GPU"
+
+
+class DeviceToHost:
+    """numgrad's own code reading device data back (``DeviceArray.to_host``: a range check's flag): replay reads it
+    again and runs the call eagerly when it differs from ``value``."""
+
+    __slots__ = ("array", "value")
+
+    def __init__(self, array, value):
+        self.array, self.value = array, value
+
+    @property
+    def name(self) -> str:
+        return f"read {self.array.shape} {self.array.dtype} back from the GPU"
 
 
 class OptimizerUpdate:
@@ -226,7 +286,8 @@ class Recording:
     def __init__(self, optimizers=(), fullgraph: bool = False):
         self.launches: list = []
         self.data_reads: list = []
-        self.device_arrays = False
+        self.device_arrays = False  # a CUDA launch, allocation or transfer was noted
+        self.device_allocations: list = []  # numba device arrays allocated during the step (``cuda_plan``)
         self.backward_calls = 0
         self._optimizers = list(optimizers)
         self._fullgraph = fullgraph
@@ -240,6 +301,8 @@ class Recording:
         self._guard_keys: set = set()
         # (array, shape_constant) of each tensor built from Python data during the step (``creation._finish``)
         self.python_data: list = []
+        self._in_cuda = False
+        self._cuda_loaded = False
 
     # ------------------------------------------------------------ what is noted
     def _on_kernel(self, dispatcher, args, kwargs):
@@ -276,6 +339,32 @@ class Recording:
             out.append(a)
         return tuple(out)
 
+    def _on_cuda_launch(self, kernel, griddim, blockdim, sharedmem, args, config, launch):
+        if self._depth or self._in_cuda or threading.get_ident() != self._thread:
+            return launch()
+        self._in_cuda = True  # numba-cuda may re-enter its launch path (another dispatcher for this config)
+        try:
+            launch()
+        finally:
+            self._in_cuda = False
+        self.device_arrays = True
+        self.launches.append(CudaLaunch(kernel, griddim, blockdim, sharedmem, tuple(args), config))
+
+    def _on_device_alloc(self, array, source=None):
+        if threading.get_ident() != self._thread:
+            return
+        self.device_arrays = True
+        self.device_allocations.append(array)
+        if source is not None and not self._depth:
+            host = np.array(source, copy=True)
+            self.launches.append(HostToDevice(source, host, array))
+
+    def _on_device_read(self, array, value):
+        if self._depth or threading.get_ident() != self._thread:
+            return
+        self.device_arrays = True
+        self.launches.append(DeviceToHost(array, np.array(value, copy=True)))
+
     def _on_update(self, optimizer, method, args):
         if self._depth or threading.get_ident() != self._thread:
             return method(*args)
@@ -289,8 +378,7 @@ class Recording:
     def _on_fill(self, array, value):
         if self._depth or threading.get_ident() != self._thread:
             return
-        if type(array) is DeviceArray:
-            self.device_arrays = True
+        if type(array) is DeviceArray:  # filled by a CUDA kernel, which is recorded
             return
         kept = buffer_pool.recorded_view(array)
         if kept is not array:
@@ -366,6 +454,7 @@ class Recording:
             return rec._on_kernel(dispatcher, args, kwargs)
 
         CPUDispatcher.__call__ = recording_call
+        self._cuda_loaded = _install_cuda_hooks(self)
         for name in ("_host", "numpy", "__array__"):
             original = Tensor.__dict__[name]
             self._saved.append((Tensor, name, original))
@@ -417,6 +506,8 @@ class Recording:
         self._saved.clear()
         for opt in self._optimizers:
             opt.__dict__.pop("_update", None)
+        if not self._cuda_loaded and _cuda_module() is not None:  # its launches were not watched
+            self._break("CUDA is first used inside the step (call it once eagerly first)")
         buffer_pool.release_recorded(self._recorded_views)
         self._recorded_views = []
         if self._works:  # replay could not know when this rank may touch the memory again
@@ -426,6 +517,72 @@ class Recording:
                         "(call work.wait() inside the step)")
         with _lock:
             _active.remove(self)
+
+
+def _cuda_module():
+    """``numba.cuda`` when numgrad has loaded it (``kernels.cuda.numba_cuda``), else None: CPU-only steps never
+    import it."""
+    if "numgrad.kernels.cuda" not in sys.modules:
+        return None
+    return sys.modules["numgrad.kernels.cuda"]._state["cuda"]
+
+
+def _install_cuda_hooks(rec: Recording) -> bool:
+    """Patch numba-cuda's launch path, its allocation functions and ``DeviceArray.to_host`` (restored by
+    ``Recording.__exit__`` through ``rec._saved``); False when CUDA is not loaded."""
+    cuda = _cuda_module()
+    if cuda is None:
+        return False
+    sim = sys.modules.get("numba.cuda.simulator.kernel") if simulator_enabled() else None
+    if sim is not None:
+        fake = sim.FakeCUDAKernel
+        original = fake.__dict__["__call__"]
+
+        def simulated_call(kernel, *args):
+            if kernel._device or sim._kernel_context is not None:  # a device function, or inside a kernel
+                return original(kernel, *args)
+            grid, block, shared = kernel.grid_dim, kernel.block_dim, kernel.dynshared_size
+            return rec._on_cuda_launch(kernel, grid, block, shared, args, None, lambda: original(kernel, *args))
+
+        rec._saved.append((fake, "__call__", original))
+        fake.__call__ = simulated_call
+    dispatcher_module = None if simulator_enabled() else sys.modules.get("numba.cuda.dispatcher")
+    if dispatcher_module is not None:
+        cls = dispatcher_module.CUDADispatcher
+        original_call = cls.__dict__["call"]
+
+        def gpu_call(dispatcher, args, launch_config):
+            return rec._on_cuda_launch(dispatcher, launch_config.griddim, launch_config.blockdim,
+                                       launch_config.sharedmem, args, launch_config,
+                                       lambda: original_call(dispatcher, args, launch_config))
+
+        rec._saved.append((cls, "call", original_call))
+        cls.call = gpu_call
+    device_array, to_device = cuda.device_array, cuda.to_device
+
+    def recorded_device_array(*args, **kwargs):
+        out = device_array(*args, **kwargs)
+        rec._on_device_alloc(out)
+        return out
+
+    def recorded_to_device(obj, *args, **kwargs):
+        out = to_device(obj, *args, **kwargs)
+        if kwargs.get("to") is None and (len(args) < 3 or args[2] is None):
+            rec._on_device_alloc(out, obj)
+        return out
+
+    rec._saved.extend([(cuda, "device_array", device_array), (cuda, "to_device", to_device)])
+    cuda.device_array, cuda.to_device = recorded_device_array, recorded_to_device
+    original_to_host = DeviceArray.__dict__["to_host"]
+
+    def to_host(arr):
+        value = original_to_host(arr)
+        rec._on_device_read(arr, value)
+        return value
+
+    rec._saved.append((DeviceArray, "to_host", original_to_host))
+    DeviceArray.to_host = to_host
+    return True
 
 
 def _reading(original, name: str, rec: Recording):

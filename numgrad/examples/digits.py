@@ -15,11 +15,12 @@ GPU (the data set stays in host memory and each batch is copied over).  With
 epoch (``--batch-size`` stays the global batch: each rank takes 1/N of it); rank
 0 prints and saves.
 
-The training step (zero_grad, forward, loss, backward, Adam) runs under ``ng.compile`` on the CPU:
-captured once, then replayed as a few generated Numba calls, with the same results bit for bit.
+The training step (zero_grad, forward, loss, backward, Adam) runs under ``ng.compile``: captured
+once, then replayed (on the CPU as a few generated Numba calls, on CUDA as a loop over the captured
+kernel launches), with the same results bit for bit.
 To show what that buys, epoch 2 runs the same step eagerly and the last line compares its time with
-the compiled epochs after it (``--no-compile`` trains eagerly throughout; ``--ddp`` and CUDA train
-eagerly, as ``ng.compile`` does not capture them yet).
+the compiled epochs after it (``--no-compile`` trains eagerly throughout; ``--ddp`` trains eagerly,
+as ``ng.compile`` does not capture DDP's communication yet).
 """
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
     """Train ``DigitsCNN`` on ``device`` and return ``{"accuracy", "losses", "accuracies", "seconds", "model",
     "epoch_seconds", "epoch_modes", "compiled_step"}``.
 
-    ``compile``: the training step runs under ``ng.compile`` (CPU without ``ddp`` only), except in epoch 2,
+    ``compile``: the training step runs under ``ng.compile`` (without ``ddp`` only), except in epoch 2,
     which runs it eagerly for the comparison printed at the end; ``epoch_modes`` says how each epoch ran and
     ``compiled_step`` is the ``ng.compile``d step (None when training eagerly).
     ``num_threads``: numgrad's kernel threads while training (restored afterwards; None keeps the setting).
@@ -196,8 +197,8 @@ def train(epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, seed: int = 
         optimizer.step()
         return loss
 
-    # ng.compile captures CPU steps only, and not DDP's communication yet
-    compiled_step = ng.compile(train_step) if compile and ng.device(device).type == "cpu" and not ddp else None
+    # ng.compile captures CPU and CUDA steps, not DDP's communication yet
+    compiled_step = ng.compile(train_step) if compile and not ddp else None
     say(f"digits: {len(train_idx)} training / {len(test_idx)} held-out images, {epochs} epochs, "
         f"{sum(p.numel() for p in model.parameters())} parameters, on {ng.device(device)}"
         + (f", data-parallel over {world} MPI ranks" if ddp else ""))
