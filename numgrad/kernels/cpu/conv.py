@@ -66,53 +66,82 @@ def linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb, parts):
                 gb[j] += g[i, j]
 
 
-# ----------------------------------------------------------------- conv2d (im2col + gemm, one image at a time)
-@njit(**_OPTS)
-def _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
-    """cols (C*kh*kw, out_h*out_w) = the receptive fields of image n of x."""
-    C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    for c in range(C):
-        for i in range(kh):
-            for j in range(kw):
-                row = (c * kh + i) * kw + j
-                for oh in range(out_h):
-                    ih = oh * sh - ph + i * dh
-                    dst = oh * out_w
-                    if ih < 0 or ih >= H:
-                        for ow in range(out_w):
-                            cols[row, dst + ow] = 0
-                    else:
-                        for ow in range(out_w):
-                            iw = ow * sw - pw + j * dw
-                            if iw >= 0 and iw < W:
-                                cols[row, dst + ow] = x[n, c, ih, iw]
-                            else:
-                                cols[row, dst + ow] = 0
+# ----------------------------------------------------------------- conv2d (im2col + gemm over blocks of images)
+# Column blocks narrower than this many pixels are filled with several images, so
+# that one gemm covers a block of images.  For small images a gemm per image is
+# mostly call and packing overhead: 32x16x4x4 -> 32 channels (the digits CNN's
+# second conv) took 155 us per forward one image at a time against ~60 us in one
+# 512-column gemm (Intel host, MKL, one thread).  Images of 512 pixels or more get
+# a block each, as before (the gemm writes straight into ``out[n]``).
+BLOCK_PIXELS = 512
 
 
 @njit(**_OPTS)
-def _col2im_image(cols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx):
-    """gx[n] = the adjoint of ``_im2col_image`` applied to cols (overwrites gx[n])."""
-    C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
+def images_per_block(pixels, n_img):
+    """How many images of ``pixels`` output pixels share one column block (1: a block per image)."""
+    return max(1, min(n_img, BLOCK_PIXELS // max(pixels, 1)))
+
+
+@njit(**_OPTS)
+def _tap_map(H, W, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
+    """(kh*kw, out_h*out_w): the flat position ``ih * W + iw`` in an input plane that tap (i, j) of output pixel p
+    reads, or -1 where it falls in the padding.  One table per call: im2col is then a gather with no per-element
+    bounds arithmetic (3.4x faster for 32x16x4x4, 1.4x for 32x3x32x32)."""
+    taps = np.empty((kh * kw, out_h * out_w), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            t = i * kw + j
+            for oh in range(out_h):
+                ih = oh * sh - ph + i * dh
+                for ow in range(out_w):
+                    iw = ow * sw - pw + j * dw
+                    inside = ih >= 0 and ih < H and iw >= 0 and iw < W
+                    taps[t, oh * out_w + ow] = ih * W + iw if inside else -1
+    return taps
+
+
+@njit(**_OPTS)
+def _geo_taps(x_shape, geo):
+    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    return _tap_map(x_shape[2], x_shape[3], kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w)
+
+
+@njit(**_OPTS)
+def _im2col_block(planes, C, n0, count, taps, cols):
+    """cols[:, k*P:(k+1)*P] (C*kh*kw rows) = the receptive fields of image n0 + k, k < count;
+    ``planes`` is x as (N*C, H*W)."""
+    T, P = taps.shape
     for c in range(C):
-        for ih in range(H):
-            for iw in range(W):
-                gx[n, c, ih, iw] = 0
-        for i in range(kh):
-            for j in range(kw):
-                row = (c * kh + i) * kw + j
-                for oh in range(out_h):
-                    ih = oh * sh - ph + i * dh
-                    if ih < 0 or ih >= H:
-                        continue
-                    src = oh * out_w
-                    for ow in range(out_w):
-                        iw = ow * sw - pw + j * dw
-                        if iw >= 0 and iw < W:
-                            gx[n, c, ih, iw] += cols[row, src + ow]
+        for t in range(T):
+            row = c * T + t
+            for k in range(count):
+                plane = planes[(n0 + k) * C + c]
+                dst = k * P
+                for p in range(P):
+                    q = taps[t, p]
+                    cols[row, dst + p] = plane[q] if q >= 0 else 0
 
 
-# The serial and parallel variants call the same per-image (per-plane) helpers
+@njit(**_OPTS)
+def _col2im_block(cols, C, n0, count, taps, gplanes):
+    """gplanes[(n0 + k) * C + c] = the adjoint of ``_im2col_block`` applied to cols (overwrites those planes).
+
+    Each plane sums its taps in one fixed order (tap, then pixel), so the result does not depend on blocking."""
+    T, P = taps.shape
+    for k in range(count):
+        src = k * P
+        for c in range(C):
+            plane = gplanes[(n0 + k) * C + c]
+            plane[:] = 0
+            for t in range(T):
+                row = c * T + t
+                for p in range(P):
+                    q = taps[t, p]
+                    if q >= 0:
+                        plane[q] += cols[row, src + p]
+
+
+# The serial and parallel variants call the same per-image-range helpers
 # with int64 bounds: a literal 0 or prange's unsigned index would compile each
 # helper a second time (two specializations each in a cold digits run).
 @njit(**_OPTS)
@@ -122,30 +151,56 @@ def _image_range(part, parts, n_img):
 
 
 @njit(**_OPTS)
-def _group_scratch(w2, groups, pixels, like):
-    """(w2 as (groups, OC/groups, CK), one image's column scratch (groups*CK, pixels), the same per group)."""
-    oc_total, ck = w2.shape
-    cols = np.empty((groups * ck, pixels), dtype=like.dtype)
-    return w2.reshape(groups, oc_total // groups, ck), cols, cols.reshape(groups, ck, pixels)
+def _channels_first(g, n0, count, gt):
+    """gt[oc, k*P + p] = g[n0 + k, oc, p]: a block of images' gradients as one (OC, count*P) matrix."""
+    P = g.shape[2]
+    for k in range(count):
+        for oc in range(g.shape[1]):
+            gt[oc, k * P:(k + 1) * P] = g[n0 + k, oc]
 
 
 @njit(**_OPTS)
 def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
-    """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1, one gemm per group."""
-    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
-    oc_total = w2.shape[0]
+    """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1, one gemm per group and block of images."""
+    groups = geo[8]
+    oc_total, ck = w2.shape
     ocg = oc_total // groups
-    w3, cols, cols3 = _group_scratch(w2, groups, out_h * out_w, out)
-    for n in range(lo, hi):
-        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
-        out3 = out[n].reshape(groups, ocg, out_h * out_w)
-        beta = 0.0
-        if has_bias:
-            beta = 1.0
-            for oc in range(oc_total):
-                out[n, oc, :] = b[oc]
+    N, C = x.shape[0], x.shape[1]
+    P = out.shape[2]
+    taps = _geo_taps(x.shape, geo)
+    planes = x.reshape(N * C, x.shape[2] * x.shape[3])
+    w3 = w2.reshape(groups, ocg, ck)
+    nb = images_per_block(P, hi - lo)
+    cols = np.empty((groups * ck, nb * P), dtype=out.dtype)
+    cols3 = cols.reshape(groups, ck, nb * P)
+    if nb == 1:
+        # a block per image: the gemm writes straight into out[n] on top of the bias
+        for n in range(lo, hi):
+            _im2col_block(planes, C, n, 1, taps, cols)
+            out3 = out[n].reshape(groups, ocg, P)
+            beta = 0.0
+            if has_bias:
+                beta = 1.0
+                for oc in range(oc_total):
+                    out[n, oc, :] = b[oc]
+            for grp in range(groups):
+                gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
+        return
+    res = np.empty((oc_total, nb * P), dtype=out.dtype)
+    res3 = res.reshape(groups, ocg, nb * P)
+    for n0 in range(lo, hi, nb):
+        count = min(nb, hi - n0)
+        width = count * P
+        _im2col_block(planes, C, n0, count, taps, cols)
         for grp in range(groups):
-            gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
+            gemm(w3[grp], cols3[grp, :, :width], res3[grp, :, :width], 1.0, 0.0)
+        for k in range(count):
+            for oc in range(oc_total):
+                if has_bias:
+                    for p in range(P):
+                        out[n0 + k, oc, p] = res[oc, k * P + p] + b[oc]
+                else:
+                    out[n0 + k, oc, :] = res[oc, k * P:(k + 1) * P]
 
 
 def conv_forward(x, w2, b, has_bias, geo, out, parts=1):
@@ -161,15 +216,34 @@ conv_forward, conv_forward_par = serial_and_parallel(conv_forward, **_OPTS)
 
 @njit(**_OPTS)
 def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
-    """gx[n] = col2im(w2_g.T @ g[n]_g per group) for images lo..hi-1."""
-    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
-    ocg = w2.shape[0] // groups
-    w3, gcols, gcols3 = _group_scratch(w2, groups, out_h * out_w, g)
-    for n in range(lo, hi):
-        g3 = g[n].reshape(groups, ocg, out_h * out_w)
+    """gx[n] = col2im(w2_g.T @ g[n]_g per group) for images lo..hi-1, one gemm per group and block of images."""
+    groups = geo[8]
+    oc_total, ck = w2.shape
+    ocg = oc_total // groups
+    N, C = gx.shape[0], gx.shape[1]
+    P = g.shape[2]
+    taps = _geo_taps(gx.shape, geo)
+    gplanes = gx.reshape(N * C, gx.shape[2] * gx.shape[3])
+    w3 = w2.reshape(groups, ocg, ck)
+    nb = images_per_block(P, hi - lo)
+    gcols = np.empty((groups * ck, nb * P), dtype=g.dtype)
+    gcols3 = gcols.reshape(groups, ck, nb * P)
+    if nb == 1:
+        for n in range(lo, hi):
+            g3 = g[n].reshape(groups, ocg, P)
+            for grp in range(groups):
+                gemm(w3[grp].T, g3[grp], gcols3[grp], 1.0, 0.0)
+            _col2im_block(gcols, C, n, 1, taps, gplanes)
+        return
+    gt = np.empty((oc_total, nb * P), dtype=g.dtype)
+    gt3 = gt.reshape(groups, ocg, nb * P)
+    for n0 in range(lo, hi, nb):
+        count = min(nb, hi - n0)
+        width = count * P
+        _channels_first(g, n0, count, gt)
         for grp in range(groups):
-            gemm(w3[grp].T, g3[grp], gcols3[grp], 1.0, 0.0)
-        _col2im_image(gcols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+            gemm(w3[grp].T, gt3[grp, :, :width], gcols3[grp, :, :width], 1.0, 0.0)
+        _col2im_block(gcols, C, n0, count, taps, gplanes)
 
 
 def conv_input_grad(g, w2, geo, gx, parts=1):
@@ -184,18 +258,34 @@ conv_input_grad, conv_input_grad_par = serial_and_parallel(conv_input_grad, **_O
 
 @njit(**_OPTS)
 def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
-    """gw2 (OC, CK) += g[n]_g @ im2col(x[n])_g.T per group, for images lo..hi-1."""
-    kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    """gw2 (OC, CK) += g_g @ im2col(x)_g.T per group, over images lo..hi-1 in blocks of images."""
+    groups = geo[8]
     oc_total, ck = gw2.shape
     ocg = oc_total // groups
+    N, C = x.shape[0], x.shape[1]
+    P = g.shape[2]
+    taps = _geo_taps(x.shape, geo)
+    planes = x.reshape(N * C, x.shape[2] * x.shape[3])
     gw3 = gw2.reshape(groups, ocg, ck)
-    cols = np.empty((groups * ck, out_h * out_w), dtype=g.dtype)
-    cols3 = cols.reshape(groups, ck, out_h * out_w)
-    for n in range(lo, hi):
-        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
-        g3 = g[n].reshape(groups, ocg, out_h * out_w)
+    nb = images_per_block(P, hi - lo)
+    cols = np.empty((groups * ck, nb * P), dtype=g.dtype)
+    cols3 = cols.reshape(groups, ck, nb * P)
+    if nb == 1:
+        for n in range(lo, hi):
+            _im2col_block(planes, C, n, 1, taps, cols)
+            g3 = g[n].reshape(groups, ocg, P)
+            for grp in range(groups):
+                gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
+        return
+    gt = np.empty((oc_total, nb * P), dtype=g.dtype)
+    gt3 = gt.reshape(groups, ocg, nb * P)
+    for n0 in range(lo, hi, nb):
+        count = min(nb, hi - n0)
+        width = count * P
+        _im2col_block(planes, C, n0, count, taps, cols)
+        _channels_first(g, n0, count, gt)
         for grp in range(groups):
-            gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
+            gemm(gt3[grp, :, :width], cols3[grp, :, :width].T, gw3[grp], 1.0, 1.0)
 
 
 def conv_weight_grad(x, g, geo, gw2, parts=1):
@@ -236,20 +326,60 @@ def channel_sums(g, out):
 _max_pool_window = njit(inline="always", **_OPTS)(element_bodies.max_pool_window)
 
 
+@njit(**_OPTS)
+def _inside_range(out_count, stride, pad, span, size):
+    """[lo, hi): the outputs o whose window [o*stride - pad, o*stride - pad + span) lies inside [0, size)."""
+    lo = min(out_count, (pad + stride - 1) // stride)
+    hi = (size - span + pad) // stride + 1  # floor division: negative when no window fits
+    return lo, max(lo, min(hi, out_count))
+
+
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
-    """out, idx (N, C, OH, OW) = the max of each window of x and its flat position ``ih * W + iw`` in the plane."""
-    C = x.shape[1]
+    """out, idx (N, C, OH, OW) = the max of each window of x and its flat position ``ih * W + iw`` in the plane.
+
+    Windows inside the plane scan a precomputed list of tap offsets with no bounds
+    tests; windows touching the padding (or past the edge in ceil mode) take the
+    general window scan.  Both visit taps in the same (i, j) order with the same
+    comparisons, so values and indices are those of the general scan.  Measured
+    for 32x16x8x8, k2 s2 (the digits CNN): 43 us against 90 us with the general
+    scan everywhere (Intel host, one thread).
+    """
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    taps = np.empty(kh * kw, dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            taps[i * kw + j] = i * dh * W + j * dw
+    oh_lo, oh_hi = _inside_range(OH, sh, ph, (kh - 1) * dh + 1, H)
+    ow_lo, ow_hi = _inside_range(OW, sw, pw, (kw - 1) * dw + 1, W)
+    planes = x.reshape(x.shape[0] * C, H * W)
     for nc in prange(x.shape[0] * C):
         # int64 whether nc is range's int64 or prange's unsigned index: one compilation of the window body
-        plane = np.int64(nc)
-        n = plane // C
-        c = plane % C
-        for oh in range(out.shape[2]):
-            for ow in range(out.shape[3]):
-                # -inf as a float64 literal: the comparisons run in float64, exact for float32 inputs
-                best, best_i = _max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, -np.inf)
-                out[n, c, oh, ow] = best
-                idx[n, c, oh, ow] = best_i
+        plane_i = np.int64(nc)
+        n = plane_i // C
+        c = plane_i % C
+        plane = planes[plane_i]
+        for oh in range(OH):
+            inside_h = oh >= oh_lo and oh < oh_hi
+            for ow in range(OW):
+                if inside_h and ow >= ow_lo and ow < ow_hi:
+                    start = (oh * sh - ph) * W + ow * sw - pw
+                    best = plane[start]
+                    best_i = start
+                    for t in range(1, kh * kw):
+                        q = start + taps[t]
+                        v = plane[q]
+                        # NaN wins, as in PyTorch
+                        if v > best or v != v:
+                            best = v
+                            best_i = q
+                    out[n, c, oh, ow] = best
+                    idx[n, c, oh, ow] = best_i
+                else:
+                    # -inf as a float64 literal: the comparisons run in float64, exact for float32 inputs
+                    best64, best_i = _max_pool_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, -np.inf)
+                    out[n, c, oh, ow] = best64
+                    idx[n, c, oh, ow] = best_i
 
 
 max_pool2d_forward, max_pool2d_forward_par = serial_and_parallel(max_pool2d_forward, **_OPTS)
