@@ -17,14 +17,24 @@ with ``beta = 1`` (``blas.gemm``).  Measured on the 2-vCPU build machine for
 batch-wide column matrix (plus two transposes), see benchmarks/RESULTS.md for
 the per-image kernels.  A direct parallel loop nest vectorized along output
 rows took 2.2-2.6x as long as im2col + gemm (benchmarks/bench_nn.py).
+Small images are the exception: a gemm per 4x4 image is mostly call and
+packing overhead, so images of at most ``SMALL_IMAGE_PIXELS`` output pixels
+are put side by side in one column block (``images_per_block``) and one gemm
+covers the block; the results are scattered into ``out`` afterwards.
+
+Max pooling scans the windows that lie inside the plane through a list of tap
+offsets, and only the windows touching the padding or the edge with the
+general bounds-checked scan (``element_bodies.max_pool_window``, shared with
+the CUDA kernel); both visit the taps in one order, so the values and indices
+are those of the general scan.
 
 Parallel variants (``*_par``) split work over images or channel planes only,
 so no two threads ever write the same element (no scatter races); the conv
 weight gradient sums one partial per part in a fixed order, so results do not
 depend on thread timing.  The ops layer picks them above a size threshold.
 Each serial/parallel pair is one ``prange`` loop compiled both ways by
-``variants.serial_and_parallel``; the conv drivers take ``parts=1`` by
-default, so the serial variant is called without it.
+``variants.serial_and_parallel``; the conv and max-pool drivers take
+``parts=1`` by default, so the serial variant is called without it.
 """
 from __future__ import annotations
 
@@ -72,7 +82,7 @@ def linear_backward(g, x, w, need_x, need_w, need_b, gx, gw, gb, parts):
 # gemm per group covers a block of images: for small images a gemm per image is
 # mostly call and packing overhead.  Measured on the digits CNN's second conv
 # (32x16x4x4 -> 32 channels, k3 p1; Intel host, MKL, one thread, CPU time):
-# forward 150 -> 72 us, weight gradient 155 -> 112 us, input gradient 150 -> 94 us.
+# forward 150 -> 70 us, weight gradient 160 -> 75 us, input gradient 150 -> 75 us.
 # Larger images keep a block each, where the gemm writes straight into ``out[n]``.
 SMALL_IMAGE_PIXELS = 64
 BLOCK_PIXELS = 2048
@@ -81,7 +91,8 @@ BLOCK_ELEMENTS = 1 << 20
 
 @njit(**_OPTS)
 def images_per_block(pixels, rows, n_img):
-    """How many images of ``pixels`` output pixels share one column block of ``rows`` rows (1: one per image)."""
+    """How many images of ``pixels`` output pixels share one column block (1: one per image); ``rows``: the
+    most rows of a block's scratch matrices (columns C*kh*kw, gemm result or gradient OC)."""
     pixels = max(pixels, 1)
     if pixels > SMALL_IMAGE_PIXELS:
         return 1
@@ -222,7 +233,7 @@ def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
     ocg = oc_total // groups
     P = out.shape[2]
     w3 = w2.reshape(groups, ocg, ck)
-    nb = images_per_block(P, groups * ck, hi - lo)
+    nb = images_per_block(P, max(groups * ck, oc_total), hi - lo)
     cols = np.empty((groups * ck, nb * P), dtype=out.dtype)
     cols3 = cols.reshape(groups, ck, nb * P)
     if nb == 1:
@@ -278,7 +289,7 @@ def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
     ocg = oc_total // groups
     P = g.shape[2]
     w3 = w2.reshape(groups, ocg, ck)
-    nb = images_per_block(P, groups * ck, hi - lo)
+    nb = images_per_block(P, max(groups * ck, oc_total), hi - lo)
     gcols = np.empty((groups * ck, nb * P), dtype=g.dtype)
     gcols3 = gcols.reshape(groups, ck, nb * P)
     if nb == 1:
@@ -320,7 +331,7 @@ def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
     ocg = oc_total // groups
     P = g.shape[2]
     gw3 = gw2.reshape(groups, ocg, ck)
-    nb = images_per_block(P, groups * ck, hi - lo)
+    nb = images_per_block(P, max(groups * ck, oc_total), hi - lo)
     cols = np.empty((groups * ck, nb * P), dtype=g.dtype)
     cols3 = cols.reshape(groups, ck, nb * P)
     if nb == 1:
