@@ -92,7 +92,11 @@ BLOCK_ELEMENTS = 1 << 20
 @njit(**_OPTS)
 def images_per_block(pixels, rows, n_img):
     """How many images of ``pixels`` output pixels share one column block (1: one per image); ``rows``: the
-    most rows of a block's scratch matrices (columns C*kh*kw, gemm result or gradient OC)."""
+    most rows of a block's scratch matrices (columns C*kh*kw, gemm result or gradient OC).
+
+    >>> images_per_block(16, 144, 32), images_per_block(64, 9, 100), images_per_block(1024, 27, 32)
+    (32, 32, 1)
+    """
     pixels = max(pixels, 1)
     if pixels > SMALL_IMAGE_PIXELS:
         return 1
