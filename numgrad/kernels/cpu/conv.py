@@ -230,29 +230,39 @@ def _channels_first(g, n0, count, gt):
 
 
 @njit(**_OPTS)
-def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
-    """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1, one gemm per group and block of images."""
+def _conv_forward_per_image(x, w2, b, has_bias, geo, out, lo, hi):
+    """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1, one gemm per image and group, written
+    straight into out[n] on top of the bias."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    oc_total, ck = w2.shape
+    ocg = oc_total // groups
+    P = out_h * out_w
+    w3 = w2.reshape(groups, ocg, ck)
+    cols = np.empty((groups * ck, P), dtype=out.dtype)
+    cols3 = cols.reshape(groups, ck, P)
+    for n in range(lo, hi):
+        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+        out3 = out[n].reshape(groups, ocg, P)
+        beta = 0.0
+        if has_bias:
+            beta = 1.0
+            for oc in range(oc_total):
+                out[n, oc, :] = b[oc]
+        for grp in range(groups):
+            gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
+
+
+@njit(**_OPTS)
+def _conv_forward_blocks(x, w2, b, has_bias, geo, out, lo, hi, nb):
+    """out[n] for images lo..hi-1 in blocks of nb images: one gemm per block and group into a scratch, then
+    scattered into out (plus the bias)."""
+    groups = geo[8]
     oc_total, ck = w2.shape
     ocg = oc_total // groups
     P = out.shape[2]
     w3 = w2.reshape(groups, ocg, ck)
-    nb = images_per_block(P, max(groups * ck, oc_total), hi - lo)
     cols = np.empty((groups * ck, nb * P), dtype=out.dtype)
     cols3 = cols.reshape(groups, ck, nb * P)
-    if nb == 1:
-        # a block per image: the gemm writes straight into out[n] on top of the bias
-        for n in range(lo, hi):
-            _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
-            out3 = out[n].reshape(groups, ocg, P)
-            beta = 0.0
-            if has_bias:
-                beta = 1.0
-                for oc in range(oc_total):
-                    out[n, oc, :] = b[oc]
-            for grp in range(groups):
-                gemm(w3[grp], cols3[grp], out3[grp], 1.0, beta)
-        return
     C = x.shape[1]
     taps = _geo_taps(x.shape, geo)
     planes = x.reshape(x.shape[0] * C, x.shape[2] * x.shape[3])
@@ -274,6 +284,16 @@ def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
                         out[n0 + k, oc, p] = res[oc, k * P + p]
 
 
+@njit(**_OPTS)
+def _conv_forward_images(x, w2, b, has_bias, geo, out, lo, hi):
+    """out[n] (OC, P) = w2 @ im2col(x[n]) + b for images lo..hi-1."""
+    nb = images_per_block(out.shape[2], max(w2.shape[1] * geo[8], w2.shape[0]), hi - lo)
+    if nb == 1:
+        _conv_forward_per_image(x, w2, b, has_bias, geo, out, lo, hi)
+    else:
+        _conv_forward_blocks(x, w2, b, has_bias, geo, out, lo, hi, nb)
+
+
 def conv_forward(x, w2, b, has_bias, geo, out, parts=1):
     """conv2d forward: out (N, OC, P) from x (N, C, H, W) and w2 (OC, C/groups*kh*kw);
     ``geo = (kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)``; images in ``parts`` blocks."""
@@ -286,23 +306,32 @@ conv_forward, conv_forward_par = serial_and_parallel(conv_forward, **_OPTS)
 
 
 @njit(**_OPTS)
-def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
-    """gx[n] = col2im(w2_g.T @ g[n]_g per group) for images lo..hi-1, one gemm per group and block of images."""
+def _conv_input_grad_per_image(g, w2, geo, gx, lo, hi):
+    """gx[n] = col2im(w2_g.T @ g[n]_g per group) for images lo..hi-1, one gemm per image and group."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    oc_total, ck = w2.shape
+    ocg = oc_total // groups
+    P = out_h * out_w
+    w3 = w2.reshape(groups, ocg, ck)
+    gcols = np.empty((groups * ck, P), dtype=g.dtype)
+    gcols3 = gcols.reshape(groups, ck, P)
+    for n in range(lo, hi):
+        g3 = g[n].reshape(groups, ocg, P)
+        for grp in range(groups):
+            gemm(w3[grp].T, g3[grp], gcols3[grp], 1.0, 0.0)
+        _col2im_image(gcols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
+
+
+@njit(**_OPTS)
+def _conv_input_grad_blocks(g, w2, geo, gx, lo, hi, nb):
+    """gx[n] for images lo..hi-1 in blocks of nb images: one gemm per block and group, then col2im per image."""
+    groups = geo[8]
     oc_total, ck = w2.shape
     ocg = oc_total // groups
     P = g.shape[2]
     w3 = w2.reshape(groups, ocg, ck)
-    nb = images_per_block(P, max(groups * ck, oc_total), hi - lo)
     gcols = np.empty((groups * ck, nb * P), dtype=g.dtype)
     gcols3 = gcols.reshape(groups, ck, nb * P)
-    if nb == 1:
-        for n in range(lo, hi):
-            g3 = g[n].reshape(groups, ocg, P)
-            for grp in range(groups):
-                gemm(w3[grp].T, g3[grp], gcols3[grp], 1.0, 0.0)
-            _col2im_image(gcols, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, gx)
-        return
     C = gx.shape[1]
     taps = _geo_taps(gx.shape, geo)
     gplanes = gx.reshape(gx.shape[0] * C, gx.shape[2] * gx.shape[3])
@@ -317,6 +346,16 @@ def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
         _col2im_block(gcols, C, n0, count, taps, gplanes)
 
 
+@njit(**_OPTS)
+def _conv_input_grad_images(g, w2, geo, gx, lo, hi):
+    """gx[n] = the gradient of conv2d in image n's input, for images lo..hi-1."""
+    nb = images_per_block(g.shape[2], max(w2.shape[1] * geo[8], w2.shape[0]), hi - lo)
+    if nb == 1:
+        _conv_input_grad_per_image(g, w2, geo, gx, lo, hi)
+    else:
+        _conv_input_grad_blocks(g, w2, geo, gx, lo, hi, nb)
+
+
 def conv_input_grad(g, w2, geo, gx, parts=1):
     """The gradient of conv2d in its input: gx (N, C, H, W) from g (N, OC, P); images in ``parts`` blocks."""
     for part in prange(parts):
@@ -328,23 +367,32 @@ conv_input_grad, conv_input_grad_par = serial_and_parallel(conv_input_grad, **_O
 
 
 @njit(**_OPTS)
-def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
-    """gw2 (OC, CK) += g_g @ im2col(x)_g.T per group, over images lo..hi-1 (blocks of small images)."""
+def _conv_weight_grad_per_image(x, g, geo, gw2, lo, hi):
+    """gw2 (OC, CK) += g[n]_g @ im2col(x[n])_g.T per group, one gemm per image and group, for images lo..hi-1."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w = geo
+    oc_total, ck = gw2.shape
+    ocg = oc_total // groups
+    P = out_h * out_w
+    gw3 = gw2.reshape(groups, ocg, ck)
+    cols = np.empty((groups * ck, P), dtype=g.dtype)
+    cols3 = cols.reshape(groups, ck, P)
+    for n in range(lo, hi):
+        _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+        g3 = g[n].reshape(groups, ocg, P)
+        for grp in range(groups):
+            gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
+
+
+@njit(**_OPTS)
+def _conv_weight_grad_blocks(x, g, geo, gw2, lo, hi, nb):
+    """gw2 (OC, CK) += the weight gradient of images lo..hi-1, one gemm per block of nb images and group."""
+    groups = geo[8]
     oc_total, ck = gw2.shape
     ocg = oc_total // groups
     P = g.shape[2]
     gw3 = gw2.reshape(groups, ocg, ck)
-    nb = images_per_block(P, max(groups * ck, oc_total), hi - lo)
     cols = np.empty((groups * ck, nb * P), dtype=g.dtype)
     cols3 = cols.reshape(groups, ck, nb * P)
-    if nb == 1:
-        for n in range(lo, hi):
-            _im2col_image(x, n, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
-            g3 = g[n].reshape(groups, ocg, P)
-            for grp in range(groups):
-                gemm(g3[grp], cols3[grp].T, gw3[grp], 1.0, 1.0)
-        return
     gt = np.empty((oc_total, nb * P), dtype=g.dtype)
     gt3 = gt.reshape(groups, ocg, nb * P)
     # the transposed product cols @ gt.T (CK, OC): with the long block dimension as the inner one of both
@@ -364,6 +412,16 @@ def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
         for o in range(ocg):
             for q in range(ck):
                 gw3[grp, o, q] += gwt[grp, q, o]
+
+
+@njit(**_OPTS)
+def _conv_weight_grad_images(x, g, geo, gw2, lo, hi):
+    """gw2 (OC, CK) += the weight gradient of images lo..hi-1."""
+    nb = images_per_block(g.shape[2], max(gw2.shape[1] * geo[8], gw2.shape[0]), hi - lo)
+    if nb == 1:
+        _conv_weight_grad_per_image(x, g, geo, gw2, lo, hi)
+    else:
+        _conv_weight_grad_blocks(x, g, geo, gw2, lo, hi, nb)
 
 
 def conv_weight_grad(x, g, geo, gw2, parts=1):
