@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from ... import _dtypes
-from ..config import PARALLEL_THRESHOLD
+from ..config import PARALLEL_THRESHOLD, get_num_threads
 from ..cuda.array import DeviceArray  # the one foreign array type a CPU method must recognise (and refuse or copy)
 from . import buffer_pool as _pool
 from . import elementwise as _map
@@ -313,8 +313,11 @@ class CpuBackend:
         n, c = x.shape[:2]
         out = np.empty((n, c) + out_hw, dtype=x.dtype)
         idx = np.empty((n, c) + out_hw, dtype=np.int64)
-        (k.max_pool2d_forward_par if x.size >= PARALLEL_THRESHOLD else k.max_pool2d_forward)(
-            x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+        if x.size >= PARALLEL_THRESHOLD and n * c > 1:
+            # a block of planes per thread
+            k.max_pool2d_forward_par(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx, min(get_num_threads(), n * c))
+        else:
+            k.max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
         return out, idx
 
     def max_pool2d_backward(self, g, idx, x_shape, geo):
