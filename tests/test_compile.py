@@ -184,7 +184,8 @@ def test_varying_python_scalar_falls_back():
     compiled = ng.compile(step)
     outs = [compiled(ng.ones(3)) for _ in range(5)]
     assert [o[0].item() for o in outs] == [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert "changes between consecutive calls" in compiled.fallback_reason
+    # the counter is a Python value the step reads and changes: found at the warm-up call
+    assert "the step changes Python state (item 0 of a list)" in compiled.fallback_reason
 
 
 def test_argument_errors_follow_torch():
@@ -907,11 +908,13 @@ def test_gradients_of_an_argument_and_double_backward_through_a_compiled_module(
     assert compiled._compiled_call.recaptures == 1
 
 
+_HOOK_CALLS: list = []  # outside the module: a counter on the module would be a guarded value that changes
+
+
 class _HookedInside(nn.Module):
     def __init__(self):
         super().__init__()
         self.lin = nn.Linear(6, 3)
-        self.seen = 0
 
     def forward(self, x):
         h = self.lin(x)
@@ -919,13 +922,14 @@ class _HookedInside(nn.Module):
         return h.tanh()
 
     def _count(self, grad):
-        self.seen += 1
+        _HOOK_CALLS.append(grad.shape)
 
 
 def test_hook_on_a_tensor_inside_the_module_keeps_it_eager():
     m = _HookedInside()
     compiled = ng.compile(m)
+    _HOOK_CALLS.clear()
     for _ in range(4):
         compiled(BATCHES[0][0]).sum().backward()
-    assert m.seen == 4 and "hook" in compiled._compiled_call.fallback_reason
+    assert len(_HOOK_CALLS) == 4 and "hook" in compiled._compiled_call.fallback_reason
 

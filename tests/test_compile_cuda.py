@@ -144,7 +144,8 @@ def test_host_value_copied_each_call_is_not_captured():
     compiled = ng.compile(step)
     got = [compiled().cpu().numpy() for _ in range(5)]
     assert [g.tolist() for g in got] == [[float(k)] * 3 for k in range(1, 6)]
-    assert "copies other host data on consecutive calls" in compiled.fallback_reason and compiled.replays == 0
+    # the counter is a Python value the step reads and changes: found at the warm-up call
+    assert "changes Python state (item 0 of a list)" in compiled.fallback_reason and compiled.replays == 0
 
 
 def test_dropout_on_cuda_replays_the_generator():

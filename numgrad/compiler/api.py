@@ -63,7 +63,7 @@ from ..fusion.state import is_fusion_enabled
 from ..kernels.backend import copy as _copy_array
 from ..kernels.config import get_num_threads
 from ..kernels.cuda.array import DeviceArray
-from ..nn.modules.module import Module
+from ..nn.modules.module import Module, plain_attribute_writes
 from ..tensor import Tensor
 from . import aot as _aot
 from . import codegen
@@ -71,7 +71,7 @@ from . import cuda_plan as _cuda_plan
 from . import plan as _plan
 from .plan import owner
 from .recorder import GraphBreak, Recording, _active
-from .state import reachable_state
+from .state import changed_python_value, read_python_values, reachable_state
 
 _log = logging.getLogger("numgrad")
 
@@ -246,6 +246,12 @@ class CompiledFunction:
         self._variants: dict = {}
         self._families: dict = {}  # guard key without the shapes -> its variants
         self._modules: Optional[list] = None
+        self._python_values: list = []  # ``state.PythonValue``s: the Python values the step reads, in the key
+        self._side_effect: Optional[str] = None  # why the step never replays: it changes the Python values it reads
+        self._module_values: list = []  # the guarded values that are module attributes ...
+        self._other_values: list = []  # ... and the others (closure variables, globals, list items, attributes)
+        self._module_values_at = -1  # ``plain_attribute_writes`` when ``_module_values_now`` was read
+        self._module_values_now: tuple = ()
         self._module: Optional[Module] = None  # set for ``ng.compile(module)``: its grad-mode calls are ``aot``'s
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
         self.captures = 0
@@ -271,14 +277,20 @@ class CompiledFunction:
         else:
             inputs = []
             constants = _flatten((args, kwargs), inputs)
+        if self._side_effect is not None:
+            return self._eager(self._side_effect, args, kwargs)
         if self._modules is None:
-            self._modules = reachable_state(self._fn, args, kwargs).modules
+            found = reachable_state(self._fn, args, kwargs)
+            self._modules, self._python_values = found.modules, found.python_values
+            self._module_values = [v for v in found.python_values if v.in_module]
+            self._other_values = [v for v in found.python_values if not v.in_module]
         try:
             tensor_keys = tuple(map(_tensor_key, inputs))
-            # fusion, the default dtype and the thread count change which kernels eager code would launch
+            # fusion, the default dtype and the thread count change which kernels eager code would launch; the
+            # Python values the step reads (a global, a closure variable, a module's p or eps) may be baked in
             key = (tensor_keys, constants if type(constants) is int else _constant_key(constants), is_grad_enabled(),
                    tuple([m.training for m in self._modules]), is_fusion_enabled(), get_default_dtype(),
-                   _thread_count())
+                   _thread_count(), self._python_key())
         except TypeError:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
         variant = self._variants.get(key)
@@ -310,6 +322,15 @@ class CompiledFunction:
         if self._module is not None and key[2] and self._needs_autograd(inputs, args, kwargs):
             return self._capture_aot(variant, inputs, constants, args, kwargs)
         return self._capture_step(variant, inputs, args, kwargs)
+
+    def _python_key(self) -> tuple:
+        """The guarded Python values (``state.PythonValue``) as they are now; the modules' attributes are read
+        again only after some module attribute was set (reading a few dozen every call costs microseconds)."""
+        writes = plain_attribute_writes[0]
+        if writes != self._module_values_at:
+            self._module_values_now = read_python_values(self._module_values)
+            self._module_values_at = writes
+        return read_python_values(self._other_values), self._module_values_now
 
     def _eager(self, reason: str, args, kwargs):
         if self.fallback_reason != reason:
@@ -420,7 +441,16 @@ class CompiledFunction:
         if variant.stage == 0:
             variant.stage = 1
             self.eager_calls += 1
-            return self._fn(*args, **kwargs)
+            before = read_python_values(self._python_values)
+            result = self._fn(*args, **kwargs)
+            changed = changed_python_value(self._python_values, before)
+            if changed is not None:
+                # every later call would find the value changed again (a new guard key): the step never replays
+                self._side_effect = (f"the step changes Python state ({changed}), which a replay would not change "
+                                     "(it runs only the captured kernels): make that change outside the compiled "
+                                     "step")
+                self._give_up(variant, self._side_effect)
+            return result
         result, obs = self._observed_call(variant, inputs, args, kwargs)
         if variant.reason is not None:
             return result
@@ -524,6 +554,7 @@ class CompiledFunction:
 
     def _record(self, variant, state, inputs, args, kwargs, cuda: bool = False):
         foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
+        python_before = read_python_values(self._python_values)
         with Recording(state.optimizers, self.fullgraph) as rec:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
@@ -532,7 +563,12 @@ class CompiledFunction:
                 t._data  # computed inside the recording: the plan produces it
         self.eager_calls += 1
         reason = None
-        if rec.data_reads:
+        side_effect = changed_python_value(self._python_values, python_before)
+        if side_effect is not None:
+            reason = self._side_effect = (
+                f"the step changes Python state ({side_effect}), which a replay would not change (it runs only the "
+                "captured kernels): make that change outside the compiled step")
+        elif rec.data_reads:
             reason = rec.data_reads[0]
         elif rec.device_arrays and not cuda:
             reason = ("the step makes CUDA tensors while its arguments and state are on the CPU: put the model or "

@@ -14,8 +14,11 @@ containers and plain objects' attributes (a few levels deep).
 """
 from __future__ import annotations
 
+import dis
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Optional
+
+import numpy as np
 
 from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
@@ -29,7 +32,7 @@ _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, str, bytes, int, f
 class ReachableState:
     """Tensors (by id), modules and optimizers reachable from a step, in discovery order."""
 
-    __slots__ = ("tensors", "modules", "optimizers", "module_slots")
+    __slots__ = ("tensors", "modules", "optimizers", "module_slots", "python_values")
 
     def __init__(self):
         self.tensors: dict = {}
@@ -37,6 +40,82 @@ class ReachableState:
         self.optimizers: list = []
         # (registry dict, key, tensor): a module's parameters and buffers, guarded by identity
         self.module_slots: list = []
+        # the Python values a replay bakes in, as TorchDynamo guards them: ``PythonValue``s
+        self.python_values: list = []
+
+
+# plain values a step's Python may read and bake into its kernels' scalars (a global learning rate, a list item,
+# a module's ``p`` or ``eps``): guarded by equality
+_PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
+_MAX_ITEMS = 64  # a longer list or dict is walked but its items are not guarded (reading them costs every call)
+_MISSING = object()
+
+
+def _is_plain(value, depth: int = 0) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    return (type(value) is tuple and depth < 2 and len(value) <= 16
+            and all(_is_plain(v, depth + 1) for v in value))
+
+
+class PythonValue:
+    """One slot holding a value the step reads: a closure cell, a global, a list or dict item, an attribute.
+
+    ``read()`` gives what it holds now: the value itself for a plain value (compared with ``==``), the
+    object's id for a list, dict or plain object the walk went into (a rebinding is a different object; the
+    object is kept alive, so its id stays unique).
+
+    >>> scale = [0.5]
+    >>> slot = PythonValue(scale, 0, "scale[0]", plain=True)
+    >>> slot.read(), slot.description
+    (0.5, 'scale[0]')
+    """
+
+    __slots__ = ("container", "key", "description", "plain", "held", "in_module")
+
+    def __init__(self, container, key, description: str, plain: bool, in_module: bool = False):
+        self.container, self.key, self.description, self.plain = container, key, description, plain
+        # a module's attribute: only ``Module.__setattr__`` changes it (``module.plain_attribute_writes`` counts)
+        self.in_module = in_module
+        self.held = None if plain else self._get()  # keeps the object (and so its id) alive
+
+    def _get(self):
+        c = self.container
+        if isinstance(c, types.CellType):
+            try:
+                return c.cell_contents
+            except ValueError:
+                return _MISSING
+        if isinstance(c, dict):
+            return c.get(self.key, _MISSING)
+        return c[self.key] if self.key < len(c) else _MISSING
+
+    def read(self):
+        value = self._get()
+        return value if self.plain else id(value)
+
+
+def read_python_values(slots: list) -> tuple:
+    """What every slot holds now (see ``PythonValue.read``), hashable: part of a compiled step's guard key."""
+    return tuple([slot.read() for slot in slots])
+
+
+def changed_python_value(slots: list, before: tuple) -> Optional[str]:
+    """The description of the first slot whose value differs from ``before`` (``read_python_values``), or None."""
+    for slot, old in zip(slots, before):
+        new = slot.read()
+        if type(new) is not type(old) or new != old:
+            return slot.description
+    return None
+
+
+def _note_value(found: ReachableState, container, key, value, description: str, walked: bool,
+                in_module: bool = False) -> None:
+    """Guard a slot holding a plain value (by equality), or a container the walk goes into (by identity)."""
+    if _is_plain(value):
+        found.python_values.append(PythonValue(container, key, description, True, in_module))
+    elif walked:
+        found.python_values.append(PythonValue(container, key, description, False, in_module))
 
 
 def _code_names(code: types.CodeType, out: set) -> None:
@@ -72,6 +151,56 @@ def _function_roots(fn: Callable) -> list:
     return roots
 
 
+def _global_names(fn) -> list:
+    """The globals ``fn``'s code (and the code nested in it) loads: ``co_names`` also holds attribute names
+    (``opt.step`` names ``step``), which would make a script's loop variable ``step`` a guard."""
+    names: set = set()
+    _loaded_globals(fn.__code__, names)
+    return sorted(names)
+
+
+def _loaded_globals(code: types.CodeType, out: set) -> None:
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            out.add(ins.argval)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _loaded_globals(const, out)
+
+
+def _function_slots(fn: Callable, found: ReachableState, depth: int) -> None:
+    """Guard the closure cells and globals of a function the step calls (the step itself at ``depth`` 0, the
+    user functions it reaches below that), as TorchDynamo guards the values its trace read."""
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    code = getattr(fn, "__code__", None)
+    if code is None or not isinstance(fn, types.FunctionType) or _is_numgrad(fn):
+        return
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        _note_value(found, cell, None, value, f"{fn.__name__}'s closure variable {name!r}",
+                    isinstance(value, (list, dict)) or _is_user_object(value))
+    g = fn.__globals__
+    for name in _global_names(fn):
+        if name in g and not name.startswith("__"):
+            value = g[name]
+            _note_value(found, g, name, value, f"global {name!r} of {fn.__module__}",
+                        isinstance(value, (list, dict)) or _is_user_object(value))
+
+
+def _is_numgrad(obj) -> bool:
+    return (getattr(obj, "__module__", None) or "").partition(".")[0] == "numgrad"
+
+
+def _is_user_object(value) -> bool:
+    """A plain object of the user's (a config, a namespace) whose attributes a step may read."""
+    return (not isinstance(value, (_OPAQUE, types.FunctionType, types.MethodType, Tensor, Module, Optimizer)) and
+            isinstance(getattr(value, "__dict__", None), dict) and not _is_numgrad(type(value)))
+
+
 def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     """Everything ``fn(*args, **kwargs)`` can reach that outlives the call (see the module docstring).
 
@@ -80,11 +209,12 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     """
     found = ReachableState()
     seen: set = set()
+    _function_slots(fn, found, 0)
     roots = _function_roots(fn)
     roots.extend(a for a in args if not isinstance(a, Tensor))
     roots.extend(v for v in kwargs.values() if not isinstance(v, Tensor))
     for r in roots:
-        _walk(r, found, seen, 0)
+        _walk(r, found, seen, 0, True)
     return found
 
 
@@ -97,7 +227,9 @@ def _add_tensor(t: Tensor, found: ReachableState, seen: set, depth: int) -> None
         _add_tensor(t.grad, found, seen, depth)
 
 
-def _walk(obj: Any, found: ReachableState, seen: set, depth: int) -> None:
+def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -> None:
+    """Add what ``obj`` holds to ``found``; ``guard``: its plain values are the user's to change (not reached
+    through numgrad's own bookkeeping, such as DDP's bucket flags or an underscored attribute)."""
     if isinstance(obj, Tensor):
         _add_tensor(obj, found, seen, depth)
         return
@@ -113,10 +245,13 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int) -> None:
                     _add_tensor(t, found, seen, depth)
         for sub in obj._modules.values():
             if sub is not None:
-                _walk(sub, found, seen, depth)  # a module tree is walked whole, however deep
+                _walk(sub, found, seen, depth, guard)  # a module tree is walked whole, however deep
         for key, value in obj.__dict__.items():
             if key not in ("_parameters", "_buffers", "_modules"):
-                _walk(value, found, seen, depth + 1)
+                public = guard and not key.startswith("_")
+                if public and key != "training":  # training is in the key already
+                    _note_value(found, obj.__dict__, key, value, f"{type(obj).__name__}.{key}", False, True)
+                _walk(value, found, seen, depth + 1, public)
         return
     if isinstance(obj, Optimizer):
         found.optimizers.append(obj)
@@ -126,25 +261,36 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int) -> None:
         for per_param in obj.state.values():
             if isinstance(per_param, dict):
                 for v in per_param.values():
-                    _walk(v, found, seen, depth + 1)
+                    _walk(v, found, seen, depth + 1, False)
         return
     if isinstance(obj, dict):
-        for v in list(obj.values()):
-            _walk(v, found, seen, depth + 1)
+        items = guard and len(obj) <= _MAX_ITEMS
+        for k, v in list(obj.items()):
+            if items:
+                _note_value(found, obj, k, v, f"item {k!r} of a dict", False)
+            _walk(v, found, seen, depth + 1, guard)
         return
     if isinstance(obj, (list, tuple, set, frozenset)):
-        for v in list(obj):
-            _walk(v, found, seen, depth + 1)
+        items = guard and type(obj) is list and len(obj) <= _MAX_ITEMS
+        for i, v in enumerate(list(obj)):
+            if items:
+                _note_value(found, obj, i, v, f"item {i} of a list", False)
+            _walk(v, found, seen, depth + 1, guard)
         return
     if isinstance(obj, types.FunctionType):
+        if guard:
+            _function_slots(obj, found, depth + 1)
         for r in _function_roots(obj):
-            _walk(r, found, seen, depth + 1)
+            _walk(r, found, seen, depth + 1, guard and not _is_numgrad(obj))
         return
     if isinstance(obj, types.MethodType):
-        _walk(obj.__self__, found, seen, depth + 1)
-        _walk(obj.__func__, found, seen, depth + 1)
+        _walk(obj.__self__, found, seen, depth + 1, guard)
+        _walk(obj.__func__, found, seen, depth + 1, guard)
         return
     attrs = getattr(obj, "__dict__", None)
     if isinstance(attrs, dict):
-        for v in list(attrs.values()):
-            _walk(v, found, seen, depth + 1)
+        user = guard and _is_user_object(obj)
+        for k, v in list(attrs.items()):
+            if user:
+                _note_value(found, attrs, k, v, f"{type(obj).__name__}.{k}", False)
+            _walk(v, found, seen, depth + 1, user)

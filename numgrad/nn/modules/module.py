@@ -65,6 +65,11 @@ class _IncompatibleKeys(tuple):
         return f"_IncompatibleKeys(missing_keys={self[0]}, unexpected_keys={self[1]})"
 
 
+# how many plain attributes (not parameters, buffers or submodules) were set on any module so far: ng.compile
+# reads the modules' plain attributes it guards (a dropout's p, an eps) again only when this number moved
+plain_attribute_writes = [0]
+
+
 class Module:
     """Base class for all neural-network modules.
 
@@ -210,6 +215,7 @@ class Module:
                                 "(numgrad.nn.Buffer, numgrad Tensor or None expected)")
             buffers[name] = value
             return
+        plain_attribute_writes[0] += 1
         object.__setattr__(self, name, value)
 
     @staticmethod
