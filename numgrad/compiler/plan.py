@@ -730,18 +730,37 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
     # is changed (any dtype): a replay must not depend on what the recorded call put there
     keep = [_span(own) for own, _ in before.values()] + [_span(a) for a in input_arrays] + \
         [_span(a) for a in plan.shape_constants]
+    # what the poisoned memory held is put back afterwards: a value no recorded output depended on (a fill
+    # value under an all-False mask) must not stay poisoned for the replays
+    held: list = []
     for a in plan.python_data:
-        _poison_any(a)
+        if a.flags.writeable:
+            held.append((a, a.copy()))
+            _poison_any(a)
     poisoned: set = set()
     for fn, args in plan.steps:
         for a in _step_arrays(fn, args):
             if a.dtype.kind in "fc" and id(owner(a)) not in persistent_owner_ids and not _overlaps(a, keep) \
                     and a.flags.writeable:
+                held.append((a, a.copy()))
                 _poison_view(a)
                 poisoned.add(id(a))
     for arr in plan.output_arrays:
-        if arr.dtype.kind in "fc":
+        if arr.dtype.kind in "fc" and arr.flags.writeable:
+            held.append((arr, arr.copy()))
             _poison_view(arr)
+    try:
+        return _replay_and_compare(plan, before, after, input_arrays, expected_outputs, expected_grads,
+                                   persistent_owner_ids, python_state, rng_states, poisoned)
+    finally:
+        for a, copy in reversed(held):  # in reverse: overlapping views end as the first copy saw them
+            np.copyto(a, copy)
+
+
+def _replay_and_compare(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,
+                        expected_grads: list, persistent_owner_ids: set, python_state: list, rng_states: tuple,
+                        poisoned: set) -> Optional[str]:
+    """The rest of ``_verify``, once the temporaries are poisoned."""
     mutated = {k for k, (own, copy) in after.items() if not _bits_equal(before[k][1], copy)} if before else set()
     reason = suspect = None
     try:

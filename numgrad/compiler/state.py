@@ -49,6 +49,7 @@ class ReachableState:
 _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
 _MAX_ITEMS = 64  # a longer list or dict is walked but its items are not guarded (reading them costs every call)
 _MISSING = object()
+_LENGTH = object()  # the key of a ``PythonValue`` guarding a list's or dict's length (an append is a change)
 
 
 def _is_plain(value, depth: int = 0) -> bool:
@@ -86,6 +87,8 @@ class PythonValue:
                 return c.cell_contents
             except ValueError:
                 return _MISSING
+        if self.key is _LENGTH:
+            return len(c)
         if isinstance(c, dict):
             return c.get(self.key, _MISSING)
         return c[self.key] if self.key < len(c) else _MISSING
@@ -225,6 +228,9 @@ def _add_tensor(t: Tensor, found: ReachableState, seen: set, depth: int) -> None
     found.tensors[id(t)] = t
     if t.grad is not None:
         _add_tensor(t.grad, found, seen, depth)
+    for hooks in (t._hooks, t._post_acc_hooks):  # the user's hooks run inside the step: what they read is guarded
+        for hook in hooks or ():
+            _walk(hook, found, seen, depth + 1, True)  # numgrad's own (DDP's) are not guarded: _function_slots
 
 
 def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -> None:
@@ -255,6 +261,9 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         return
     if isinstance(obj, Optimizer):
         found.optimizers.append(obj)
+        for name in ("_step_pre_hooks", "_step_post_hooks"):  # called by step(): user functions
+            for hook in obj.__dict__.get(name, ()):
+                _walk(hook, found, seen, depth + 1, True)
         for group in obj.param_groups:
             for p in group["params"]:
                 _add_tensor(p, found, seen, depth)
@@ -265,6 +274,8 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         return
     if isinstance(obj, dict):
         items = guard and len(obj) <= _MAX_ITEMS
+        if guard:
+            found.python_values.append(PythonValue(obj, _LENGTH, "the length of a dict", True))
         for k, v in list(obj.items()):
             if items:
                 _note_value(found, obj, k, v, f"item {k!r} of a dict", False)
@@ -272,6 +283,8 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         return
     if isinstance(obj, (list, tuple, set, frozenset)):
         items = guard and type(obj) is list and len(obj) <= _MAX_ITEMS
+        if guard and type(obj) is list:
+            found.python_values.append(PythonValue(obj, _LENGTH, "the length of a list", True))
         for i, v in enumerate(list(obj)):
             if items:
                 _note_value(found, obj, i, v, f"item {i} of a list", False)

@@ -168,7 +168,8 @@ for step in range(6):
     compiled(mine(x), mine(y))
     assert_same_bits(models[0], models[1], f"graph break on rank 0, step {step}")
 if rank == 0:
-    assert compiled.replays == 0 and "tensor data is read in Python" in compiled.fallback_reason
+    # it appends to a global list (a Python side effect, found at the warm-up call) after reading the loss
+    assert compiled.replays == 0 and "changes Python state (the length of a list)" in compiled.fallback_reason
 else:
     assert compiled.replays >= 2, (compiled.replays, compiled.fallback_reason)
 assert_synced(models[1], "graph break on one rank")
