@@ -252,6 +252,7 @@ class CompiledFunction:
         self._other_values: list = []  # ... and the others (closure variables, globals, list items, attributes)
         self._module_values_at = -1  # ``plain_attribute_writes`` when ``_module_values_now`` was read
         self._module_values_now: tuple = ()
+        self._leaf_tensors: list = []  # the leaves the step reaches that required grad at its first call
         self._module: Optional[Module] = None  # set for ``ng.compile(module)``: its grad-mode calls are ``aot``'s
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
         self.captures = 0
@@ -283,6 +284,8 @@ class CompiledFunction:
             found = reachable_state(self._fn, args, kwargs)
             self._modules, self._python_values = found.modules, found.python_values
             self._module_values = [v for v in found.python_values if v.in_module]
+            # freezing a parameter changes what backward computes and what the optimizer updates
+            self._leaf_tensors = [t for t in found.tensors.values() if t._grad_fn is None and t._requires_grad]
             self._other_values = [v for v in found.python_values if not v.in_module]
         try:
             tensor_keys = tuple(map(_tensor_key, inputs))
@@ -330,7 +333,8 @@ class CompiledFunction:
         if writes != self._module_values_at:
             self._module_values_now = read_python_values(self._module_values)
             self._module_values_at = writes
-        return read_python_values(self._other_values), self._module_values_now
+        return (read_python_values(self._other_values), self._module_values_now,
+                tuple([t._requires_grad for t in self._leaf_tensors]))
 
     def _eager(self, reason: str, args, kwargs):
         if self.fallback_reason != reason:
