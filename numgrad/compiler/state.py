@@ -244,6 +244,11 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
     seen.add(id(obj))
     if isinstance(obj, Module):
         found.modules.append(obj)
+        forward = getattr(type(obj), "forward", None)
+        if isinstance(forward, types.FunctionType) and not _is_numgrad(forward):
+            # a user's forward: the globals and closure values it reads (a parameter it does not register, a
+            # scale in a list) are state and guards, as the step's own
+            _walk(forward, found, seen, depth + 1, guard)
         for registry in (obj._parameters, obj._buffers):
             for key, t in registry.items():
                 found.module_slots.append((registry, key, t))
