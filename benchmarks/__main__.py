@@ -32,7 +32,7 @@ from benchmarks import bench_fusion, bench_nn
 from benchmarks import bench_gpt
 from benchmarks import bench_rnn
 from benchmarks import bench_compile
-from benchmarks.bench_nn import mlp_numpy
+from benchmarks.peer_numpy import mlp_numpy
 from benchmarks.common import median_time, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
