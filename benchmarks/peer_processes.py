@@ -97,7 +97,11 @@ class PeerWorker:
         self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.peer_processes", json.dumps(_spec_json(spec))],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         self.steps: list = []
-        hello = self._read()
+        try:
+            hello = self._read()
+        except BaseException:
+            self.close()
+            raise
         self.configuration: str = hello["configuration"]
 
     def request(self, op: str, **fields) -> dict:
@@ -119,14 +123,17 @@ class PeerWorker:
         return reply
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
+        try:
+            if self.proc.poll() is None:
                 self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-                self.proc.stdin.close()
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.stdin.close()
+        except OSError:  # the worker exited already
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         self.proc.stdout.close()
 
 
