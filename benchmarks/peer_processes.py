@@ -229,20 +229,26 @@ def _cpu_ns(pid: int) -> int | None:
     return total
 
 
-def wait_until_idle(pid: int, window_s: float = 0.01, busy_fraction: float = 0.05, timeout_s: float = 2.0) -> float:
-    """Wait until process ``pid`` used under ``busy_fraction`` of a CPU over ``window_s``: its thread pools
-    stopped spinning.  Returns the seconds waited (at most about ``timeout_s``; a fixed 50 ms without /proc)."""
+def wait_until_idle(pid: int, window_s: float = 0.01, quiet_windows: int = 3, busy_fraction: float = 0.05,
+                    timeout_s: float = 2.0) -> float:
+    """Wait until process ``pid`` used under ``busy_fraction`` of a CPU in each of ``quiet_windows`` windows of
+    ``window_s`` in a row: its thread pools stopped spinning (on a loaded machine a spinning thread can go a
+    window unscheduled, hence several).  Returns the seconds waited (at most about ``timeout_s``; a fixed 50 ms
+    where /proc has no schedstat)."""
     start = time.perf_counter()
     before = _cpu_ns(pid)
     if before is None:
         time.sleep(0.05)
         return time.perf_counter() - start
-    while True:
+    quiet = 0
+    while quiet < quiet_windows and time.perf_counter() - start < timeout_s:
         time.sleep(window_s)
         now = _cpu_ns(pid)
-        if now is None or now - before < busy_fraction * window_s * 1e9 or time.perf_counter() - start > timeout_s:
-            return time.perf_counter() - start
+        if now is None:  # the process exited
+            break
+        quiet = quiet + 1 if now - before < busy_fraction * window_s * 1e9 else 0
         before = now
+    return time.perf_counter() - start
 
 
 def settle_summary(settle_s: list) -> str:

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -57,6 +58,7 @@ def test_wait_until_idle_waits_for_a_busy_process_and_not_for_an_idle_one():
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
+        time.sleep(0.3)  # both started: one sleeping, one spinning
         assert wait_until_idle(idle.pid, timeout_s=5.0) < 2.0
         assert wait_until_idle(busy.pid, timeout_s=0.3) >= 0.3
     finally:
