@@ -210,7 +210,7 @@ def run(quick: bool = False, subprocesses: bool = True) -> dict:
     ``python -m benchmarks``: ``results["ng_compile"]``)."""
     big = 10**5 if quick else 10**7
     chain_n = 100 if quick else 1000
-    results: dict = {"times": {}, "runs": {}, "targets": [], "quick": quick}
+    results: dict = {"times": {}, "by_process": {}, "runs": {}, "targets": [], "quick": quick}
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, PeerPool(peer_specs(quick)) as pool:
@@ -221,13 +221,14 @@ def run(quick: bool = False, subprocesses: bool = True) -> dict:
             path = os.path.join(tmp, f"inputs{k}.npz")
             np.savez(path, **inputs)
             pool.build(workload, path, params)
-            times = _fold_thread_settings(pool.alternating_medians(n_rounds, n_repeats, _warmup_calls))
+            by_process = results["by_process"][label] = pool.alternating_medians(n_rounds, n_repeats, _warmup_calls)
+            times = _fold_thread_settings(by_process)
             for name in ("numgrad eager", "numgrad compiled", "torch eager"):
                 times.setdefault(name, None)  # a peer not installed: reported as not measured
             results["times"][label] = times
             runs = results["runs"][label] = _compiled_runs(times, pool.reports())
-            print(f"  {label}: {time.perf_counter() - started:.1f} s (setup, captures, jit compiles and timing)",
-                  flush=True)
+            print(f"  {label}: {time.perf_counter() - started:.1f} s (setup, captures, jit compiles and timing); "
+                  "ms per process: " + ", ".join(f"{k} {_ms(t)}" for k, t in by_process.items()), flush=True)
 
             def cell(name):
                 threads = times.get(f"{name} threads")
