@@ -32,7 +32,7 @@ from benchmarks import bench_fusion, bench_nn
 from benchmarks import bench_gpt
 from benchmarks import bench_rnn
 from benchmarks import bench_compile
-from benchmarks.bench_nn import mlp_numpy
+from benchmarks.peer_numpy import mlp_numpy
 from benchmarks.common import median_time, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -262,9 +262,10 @@ def write_results_md(res: dict, tables: list, path: str) -> None:
              f"jax {m['jax'] or 'not installed'}, numgrad {m['numgrad']}",
              f"- {m['platform']}",
              f"- threads: Numba layer {m.get('threading_layer')}, GOMP_SPINCOUNT={m.get('gomp_spincount')} "
-             "(numgrad's default; PyTorch's intra-op threads share the process's OpenMP runtime, so they ran "
-             "with it too: a side-by-side here measured torch's MLP b128 step 2.01 ms with libgomp's default "
-             "spin and 2.17 ms with 10000)",
+             "(numgrad's default; in the benchmarks that time the peers in numgrad's process, PyTorch's intra-op "
+             "threads share the process's OpenMP runtime, so they ran with it too: a side-by-side here measured "
+             "torch's MLP b128 step 2.01 ms with libgomp's default spin and 2.17 ms with 10000; the ng.compile "
+             "tables time every peer in its own process, with its own settings)",
              f"- 512-bit vectors allowed (AVX-512 host): {m.get('wide_vectors')}",
              f"- memory bandwidth (float32 triad, measured in the run): {res['bandwidth_GBps']:.1f} GB/s",
              f"- W1 hand-fused into one Numba kernel, on in-cache arrays (2^16 elements): "

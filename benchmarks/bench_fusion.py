@@ -209,18 +209,11 @@ def w1_torch(n: int, compiled: bool = False):
 
 def w1_jax(n: int):
     try:
-        import jax
-        import jax.numpy as jnp
+        from benchmarks.peer_jax import w1_step
     except ImportError:
         return None
-    key = jax.random.PRNGKey(0)
-    x, w, b = (jax.random.normal(k, (n,), dtype=jnp.float32) for k in jax.random.split(key, 3))
-    grad = jax.jit(jax.grad(lambda x, w, b: (jnp.tanh(x * w + b) * jax.nn.sigmoid(x) ** 2).sum(), argnums=(0, 1, 2)))
-
-    def step():
-        for g in grad(x, w, b):
-            g.block_until_ready()
-    return step
+    rng = np.random.default_rng(0)
+    return w1_step(*(rng.standard_normal(n, dtype=np.float32) for _ in range(3)))
 
 
 def w1_peak_memory(n: int) -> dict:

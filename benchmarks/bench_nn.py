@@ -23,9 +23,12 @@ import numgrad.optim as optim
 from numba import njit, prange  # noqa: E402
 
 from benchmarks.common import interleaved_medians
+from benchmarks.peer_numpy import _mlp_products
 
 try:
     import torch
+
+    from benchmarks.peer_torch import mlp_gemm_floor_torch
 except ImportError:  # the benchmark still reports numgrad's own times
     torch = None
 
@@ -63,51 +66,6 @@ def mlp_step_torch(batch: int):
     return step
 
 
-def mlp_numpy(batch: int):
-    """MLP 784-512-256-10 SGD step by hand in NumPy (float32)."""
-    rng = np.random.default_rng(0)
-    ws = [(rng.standard_normal((i, o), dtype=np.float32) * np.float32(1 / np.sqrt(i)), np.zeros(o, np.float32))
-          for i, o in ((784, 512), (512, 256), (256, 10))]
-    x = rng.standard_normal((batch, 784), dtype=np.float32)
-    y = rng.integers(0, 10, batch)
-
-    def step():
-        acts = [x]
-        h = x
-        for k, (w, b) in enumerate(ws):
-            h = h @ w + b
-            if k < 2:
-                h = np.maximum(h, 0)
-            acts.append(h)
-        m = h.max(1, keepdims=True)
-        e = np.exp(h - m)
-        p = e / e.sum(1, keepdims=True)
-        loss = -np.log(p[np.arange(batch), y]).mean()
-        g = p
-        g[np.arange(batch), y] -= 1
-        g /= batch
-        for k in (2, 1, 0):
-            w, b = ws[k]
-            gw = acts[k].T @ g
-            gb = g.sum(0)
-            if k:
-                g = (g @ w.T) * (acts[k] > 0)
-            w -= 0.01 * gw
-            b -= 0.01 * gb
-        return float(loss)
-
-    return step
-
-
-def _mlp_products(batch: int) -> list:
-    """(M, K, N) of every matrix product one MLP step makes: 3 forward, 3 weight grads, 2 input grads."""
-    dims = [784, 512, 256, 10]
-    forward = [(batch, k, n) for k, n in zip(dims, dims[1:])]
-    weight_grads = [(n, batch, k) for k, n in zip(dims, dims[1:])]
-    input_grads = [(batch, n, k) for k, n in zip(dims[1:-1], dims[2:])]
-    return forward + weight_grads + input_grads
-
-
 def mlp_gemm_floor_numgrad(batch: int):
     """The MLP step's matrix products alone, through numgrad's BLAS path (``blas.matmul_into``).
 
@@ -123,16 +81,6 @@ def mlp_gemm_floor_numgrad(batch: int):
     def products():
         for a, b, out in operands:
             matmul_into(a, b, out)
-    return products
-
-
-def mlp_gemm_floor_torch(batch: int):
-    """The same products in PyTorch (``torch.mm(out=)``): the part of torch's step that is its BLAS."""
-    operands = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)) for m, k, n in _mlp_products(batch)]
-
-    def products():
-        for a, b, out in operands:
-            torch.mm(a, b, out=out)
     return products
 
 
