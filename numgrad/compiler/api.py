@@ -329,12 +329,14 @@ class CompiledFunction:
     def _python_key(self) -> tuple:
         """The guarded Python values (``state.PythonValue``) as they are now; the modules' attributes are read
         again only after some module attribute was set (reading a few dozen every call costs microseconds)."""
+        leaves = tuple([t._requires_grad for t in self._leaf_tensors])
+        if not self._python_values:  # the usual tensors-and-modules step: nothing else to read
+            return leaves
         writes = plain_attribute_writes[0]
         if writes != self._module_values_at:
             self._module_values_now = read_python_values(self._module_values)
             self._module_values_at = writes
-        return (read_python_values(self._other_values), self._module_values_now,
-                tuple([t._requires_grad for t in self._leaf_tensors]))
+        return read_python_values(self._other_values), self._module_values_now, leaves
 
     def _eager(self, reason: str, args, kwargs):
         if self.fallback_reason != reason:
@@ -369,9 +371,10 @@ class CompiledFunction:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
         self.replays += 1
-        n_out = len(plan.output_arrays) - len(variant.input_grads)
-        for j, k in enumerate(variant.input_grads):
-            inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
+        if variant.input_grads:
+            n_out = len(plan.output_arrays) - len(variant.input_grads)
+            for j, k in enumerate(variant.input_grads):
+                inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
         return _unflatten(plan.outputs, plan.output_arrays)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
