@@ -253,6 +253,7 @@ class CompiledFunction:
         self._module_values_at = -1  # ``plain_attribute_writes`` when ``_module_values_now`` was read
         self._module_values_now: tuple = ()
         self._leaf_tensors: list = []  # the leaves the step reaches that required grad at its first call
+        self._optimizers: list = []  # the optimizers the step reaches
         self._module: Optional[Module] = None  # set for ``ng.compile(module)``: its grad-mode calls are ``aot``'s
         self.fallback_reason: Optional[str] = None  # the last reason a call ran eagerly for good
         self.captures = 0
@@ -286,6 +287,7 @@ class CompiledFunction:
             self._module_values = [v for v in found.python_values if v.in_module]
             # freezing a parameter changes what backward computes and what the optimizer updates
             self._leaf_tensors = [t for t in found.tensors.values() if t._grad_fn is None and t._requires_grad]
+            self._optimizers = found.optimizers  # a parameter group added between calls is a new variant
             self._other_values = [v for v in found.python_values if not v.in_module]
         try:
             tensor_keys = tuple(map(_tensor_key, inputs))
@@ -330,6 +332,8 @@ class CompiledFunction:
         """The guarded Python values (``state.PythonValue``) as they are now; the modules' attributes are read
         again only after some module attribute was set (reading a few dozen every call costs microseconds)."""
         leaves = tuple([t._requires_grad for t in self._leaf_tensors])
+        if self._optimizers:
+            leaves += tuple([len(o.param_groups) for o in self._optimizers])
         if not self._python_values:  # the usual tensors-and-modules step: nothing else to read
             return leaves
         writes = plain_attribute_writes[0]
@@ -435,7 +439,7 @@ class CompiledFunction:
                 referenced = {id(a) for p in (plans.forward, plans.backward) for a in p.persistent_arrays}
                 variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
                                       if t._buf is not None and id(owner(t._buf)) in referenced]
-                variant.guard_slots = list(state.module_slots)
+                variant.guard_slots = list(state.module_slots) + state.state_slots
                 plans.flags = [(t, t._requires_grad) for _, _, t in state.module_slots if t is not None]
                 variant.aot = plans
                 variant.stage = 3
@@ -487,7 +491,7 @@ class CompiledFunction:
         obs.before = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
         obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
         obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
-        obs.slots_before = list(state.module_slots)
+        obs.slots_before = list(state.module_slots) + state.state_slots
         # optimizer state dicts and parameter groups: their numbers (Adam's step count, a scheduler's lr) are
         # read by the optimizer update that replay calls again
         obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
@@ -532,7 +536,7 @@ class CompiledFunction:
             if obs.verify else {}
         obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
         obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
-        obs.slots_before = list(state.module_slots)
+        obs.slots_before = list(state.module_slots) + state.state_slots
         obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
                                 for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
         rng_before = creation._rng.bit_generator.state
@@ -832,7 +836,7 @@ def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) ->
                     "tensor) instead of writing it in place")
     for registry, key, t in slots_before:
         if registry.get(key) is not t:
-            return f"the step replaces module parameter or buffer '{key}'"
+            return f"the step replaces module parameter, buffer or submodule '{key}'"
     for d, copy in opt_state_before:
         for k, v in copy.items():
             if isinstance(v, Tensor) and d.get(k) is not v:

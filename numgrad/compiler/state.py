@@ -32,7 +32,7 @@ _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, str, bytes, int, f
 class ReachableState:
     """Tensors (by id), modules and optimizers reachable from a step, in discovery order."""
 
-    __slots__ = ("tensors", "modules", "optimizers", "module_slots", "python_values")
+    __slots__ = ("tensors", "modules", "optimizers", "module_slots", "state_slots", "python_values")
 
     def __init__(self):
         self.tensors: dict = {}
@@ -40,6 +40,9 @@ class ReachableState:
         self.optimizers: list = []
         # (registry dict, key, tensor): a module's parameters and buffers, guarded by identity
         self.module_slots: list = []
+        # (dict, key, object) guarded by identity too: a module's submodules, an optimizer's state tensors (a
+        # replaced layer or a loaded optimizer state is other memory than the plan's)
+        self.state_slots: list = []
         # the Python values a replay bakes in, as TorchDynamo guards them: ``PythonValue``s
         self.python_values: list = []
 
@@ -254,7 +257,8 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
                 found.module_slots.append((registry, key, t))
                 if t is not None:
                     _add_tensor(t, found, seen, depth)
-        for sub in obj._modules.values():
+        for key, sub in obj._modules.items():
+            found.state_slots.append((obj._modules, key, sub))
             if sub is not None:
                 _walk(sub, found, seen, depth, guard)  # a module tree is walked whole, however deep
         for key, value in obj.__dict__.items():
@@ -272,8 +276,11 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         for group in obj.param_groups:
             for p in group["params"]:
                 _add_tensor(p, found, seen, depth)
-        for per_param in obj.state.values():
+        found.state_slots.append((obj.__dict__, "state", obj.state))  # load_state_dict puts a new one there
+        for p, per_param in list(obj.state.items()):
+            found.state_slots.append((obj.state, p, per_param))  # load_state_dict puts new dicts there
             if isinstance(per_param, dict):
+                found.state_slots.extend((per_param, k, v) for k, v in per_param.items() if isinstance(v, Tensor))
                 for v in per_param.values():
                     _walk(v, found, seen, depth + 1, False)
         return
