@@ -40,6 +40,7 @@ class Program:
     setup: List[str] = field(default_factory=list)  # statements inside make(), before the step
     body: List[str] = field(default_factory=list)  # the step's statements (a ``with`` block is one entry)
     mutations: Dict[int, List[str]] = field(default_factory=dict)  # call index -> statements run before it
+    per_call: List[str] = field(default_factory=list)  # statements run before every call but the first
     batches: List[int] = field(default_factory=list)
     in_features: int = 6
 
@@ -53,6 +54,9 @@ class Program:
             lines += ["        " + ln for ln in stmt.split("\n")]
         lines.append("    def mutate(k):")
         lines.append("        global SCALE, KCOL")
+        if self.per_call:
+            lines.append("        if k > 0:")
+            lines += ["            " + s for s in self.per_call]
         for k in sorted(mutations):
             if mutations[k]:
                 lines.append(f"        if k == {k}:")
@@ -103,10 +107,10 @@ class Generator:
     def mutate(self, stmt: str, undo: str = "") -> None:
         """Run ``stmt`` before a random call (mostly after the step was captured), and often ``undo`` a call or
         two later, so the first variant replays again."""
-        k = self.rng.randrange(3, self.calls) if self.rng.random() < 0.8 else self.rng.randrange(1, self.calls)
+        k = self.rng.randrange(4, self.calls) if self.rng.random() < 0.85 else self.rng.randrange(1, self.calls)
         self.p.mutations.setdefault(k, []).append(stmt)
         back = k + self.rng.randint(1, 2)
-        if undo and back < self.calls and self.rng.random() < 0.6:
+        if undo and back < self.calls and self.rng.random() < 0.7:
             self.p.mutations.setdefault(back, []).append(undo)
 
     def value(self) -> float:
@@ -323,9 +327,13 @@ class Generator:
         else:
             ctor = f"ng.optim.RMSprop([{params}], lr=0.01, momentum={self.rng.choice([0.0, 0.5])})"
         self.setup(f"opt = {ctor}")
-        if self.rng.random() < 0.2:
-            self.setup("sched = ng.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)")
-            self.tail_sched = True
+        if self.rng.random() < 0.25:
+            self.setup(self.rng.choice(["sched = ng.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)",
+                                        "sched = ng.optim.lr_scheduler.ExponentialLR(opt, 0.9)"]))
+            if self.rng.random() < 0.2:  # inside the step: the learning rate changes on every call (may fall back)
+                self.tail_sched = True
+            else:  # an epoch loop's scheduler, outside the step
+                self.p.per_call.append("sched.step()")
         self.p.body.insert(0, self.rng.choice(["opt.zero_grad()", "opt.zero_grad()", "opt.zero_grad(set_to_none=False)"]))
 
     def generate(self) -> Program:
@@ -376,7 +384,7 @@ class Generator:
         return self.p
 
 
-def generate(seed: int, calls: int = 8) -> Program:
+def generate(seed: int, calls: int = 10) -> Program:
     return Generator(seed, calls).generate()
 
 
@@ -541,7 +549,7 @@ def shrink(program: Program, fuse: bool = True) -> tuple:
     return body, mutations
 
 
-def check(seed: int, fuse: bool = True, calls: int = 8, minimize: bool = True) -> tuple:
+def check(seed: int, fuse: bool = True, calls: int = 10, minimize: bool = True) -> tuple:
     """(a report of the mismatch or None, the outcome) for the program of ``seed``."""
     program = generate(seed, calls)
     outcome = run(program, fuse=fuse)
@@ -561,7 +569,7 @@ def check(seed: int, fuse: bool = True, calls: int = 8, minimize: bool = True) -
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0:300", help="start:stop")
-    parser.add_argument("--calls", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--no-fuse", action="store_true", help="replay as a Python launch loop (fuse=False)")
     parser.add_argument("--no-minimize", action="store_true")
     parser.add_argument("--show", action="store_true", help="print each program's source")
