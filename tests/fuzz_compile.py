@@ -76,8 +76,18 @@ class _Hidden:
         self.value = value
 
 
+# Mismatches found by this fuzzer and not fixed yet (each has a strict xfail in tests/test_fuzz_compile.py): the
+# generator leaves them out unless asked (``--known-bugs``), so new runs find new bugs
+KNOWN_BUGS = {
+    "masked_fill_value": "masked_fill(mask, 1.0) with a mask that is all False in the recorded calls replays NaN "
+                         "where the mask is True later (the fill value is a tensor from Python data, poisoned by "
+                         "verification and never rebuilt)",
+}
+
+
 class Generator:
-    def __init__(self, seed: int, calls: int):
+    def __init__(self, seed: int, calls: int, known_bugs: frozenset = frozenset()):
+        self.known_bugs = known_bugs
         self.rng = random.Random(seed)
         self.p = Program(seed)
         self.calls = calls
@@ -196,7 +206,10 @@ class Generator:
             cols = [self.rng.randrange(f) for _ in range(f)]
             self.body(f"h = h[:, {cols}]")
         elif r == 5:  # a boolean mask from the data
-            self.body("h = h.masked_fill(h > 1.0, 1.0)")
+            if "masked_fill_value" in self.known_bugs:
+                self.body("h = h.masked_fill(h > 1.0, 1.0)")
+            else:
+                self.body("h = ng.where(h > 1.0, h * 0.5, h)")
         else:
             self.body("h = h.flip(1) * 0.5 + h")
 
@@ -384,8 +397,9 @@ class Generator:
         return self.p
 
 
-def generate(seed: int, calls: int = 10) -> Program:
-    return Generator(seed, calls).generate()
+def generate(seed: int, calls: int = 10, known_bugs: frozenset = frozenset()) -> Program:
+    """The program of ``seed``; ``known_bugs``: names in ``KNOWN_BUGS`` whose triggers may be generated."""
+    return Generator(seed, calls, known_bugs).generate()
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -549,9 +563,10 @@ def shrink(program: Program, fuse: bool = True) -> tuple:
     return body, mutations
 
 
-def check(seed: int, fuse: bool = True, calls: int = 10, minimize: bool = True) -> tuple:
+def check(seed: int, fuse: bool = True, calls: int = 10, minimize: bool = True,
+          known_bugs: frozenset = frozenset()) -> tuple:
     """(a report of the mismatch or None, the outcome) for the program of ``seed``."""
-    program = generate(seed, calls)
+    program = generate(seed, calls, known_bugs)
     outcome = run(program, fuse=fuse)
     if outcome.mismatch is None:
         return None, outcome
@@ -573,15 +588,17 @@ def main(argv=None) -> int:
     parser.add_argument("--no-fuse", action="store_true", help="replay as a Python launch loop (fuse=False)")
     parser.add_argument("--no-minimize", action="store_true")
     parser.add_argument("--show", action="store_true", help="print each program's source")
+    parser.add_argument("--known-bugs", action="store_true", help="also generate the triggers of KNOWN_BUGS")
     args = parser.parse_args(argv)
     start, stop = (int(s) for s in args.seeds.split(":"))
     failures = replays = replayed = raised = 0
     reasons: Dict[str, int] = {}
     t0 = time.time()
     for seed in range(start, stop):
+        known = frozenset(KNOWN_BUGS) if args.known_bugs else frozenset()
         if args.show:
-            print(generate(seed, args.calls).source())
-        report, outcome = check(seed, not args.no_fuse, args.calls, not args.no_minimize)
+            print(generate(seed, args.calls, known).source())
+        report, outcome = check(seed, not args.no_fuse, args.calls, not args.no_minimize, known)
         replays += outcome.replays
         replayed += outcome.replays > 0
         raised += outcome.raised is not None
