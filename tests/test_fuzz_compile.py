@@ -1,0 +1,105 @@
+"""The ng.compile differential fuzzer (tests/fuzz_compile.py) in CI, and the mismatches it found.
+
+Each seeded program is a random training step run compiled and eagerly on two identical copies of its state;
+after every call outputs, parameters, gradients, optimizer state and buffers must be equal bit for bit.
+Run hundreds locally with ``python -m tests.fuzz_compile --seeds 0:300`` (and ``--no-fuse``).
+
+The strict xfails below are minimal repros of silent wrong results found by the fuzzer (or by probing what it
+found): each flips to a failure when fixed, so the fix also removes the xfail (and the KNOWN_BUGS entry).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+from numgrad import nn
+from tests.fuzz_compile import check
+
+RUNS = {True: range(0, 24), False: range(1000, 1012)}
+
+
+@pytest.mark.parametrize("fuse", [True, False], ids=["fuse", "launch-loop"])
+def test_compiled_steps_match_eager_bit_for_bit(fuse):
+    reports, replayed, replays = [], 0, 0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+        for seed in RUNS[fuse]:
+            report, outcome = check(seed, fuse=fuse, minimize=False)
+            if report:
+                reports.append(report)
+            replayed += outcome.replays > 0
+            replays += outcome.replays
+    assert not reports, f"{len(reports)} compiled programs differ from eager:\n\n" + "\n\n".join(reports[:3])
+    # a fuzzer whose programs all fall back tests nothing: most of them must replay
+    assert replayed >= len(RUNS[fuse]) // 2, f"only {replayed} of {len(RUNS[fuse])} programs replayed"
+    assert replays >= 2 * replayed
+
+
+# ------------------------------------------------------------------ minimal repros of mismatches (strict xfail)
+@pytest.mark.xfail(strict=True, reason="masked_fill's fill value is a tensor from Python data: verification "
+                   "poisons it (NaN), no recorded output depended on it (the mask was all False), so the plan "
+                   "is kept and replays the poisoned value")
+@pytest.mark.parametrize("fuse", [True, False], ids=["fuse", "launch-loop"])
+def test_masked_fill_value_unused_while_recording(fuse):
+    def step(x):
+        return x.masked_fill(x > 1.0, 1.0) * 2
+
+    compiled = ng.compile(step, options={"fuse": fuse})
+    for k in range(5):
+        x = ng.full((3,), 0.5 if k < 3 else 2.0)  # the mask is all False in the recorded calls, True later
+        assert np.array_equal(compiled(x).numpy(), step(x).numpy()), f"call {k}: {compiled.explain()}"
+
+
+def _hooked_copy(register):
+    ng.manual_seed(0)
+    lin = nn.Linear(3, 2)
+    opt = ng.optim.SGD(lin.parameters(), lr=0.1)
+    state = {"scale": [1.0], "seen": []}
+    register(lin, opt, state)
+
+    def step(x):
+        opt.zero_grad()
+        loss = lin(x).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return step, lin, state
+
+
+@pytest.mark.xfail(strict=True, reason="a gradient hook registered outside the step is not reached by the "
+                   "guards: the Python value it reads is baked into the replay")
+def test_a_gradient_hook_reading_a_python_value():
+    def register(lin, opt, state):
+        lin.weight.register_hook(lambda g: g * state["scale"][0])
+
+    c_step, c_lin, c_state = _hooked_copy(register)
+    e_step, e_lin, e_state = _hooked_copy(register)
+    compiled = ng.compile(c_step)
+    x = ng.ones(4, 3)
+    for k in range(6):
+        if k == 4:
+            c_state["scale"][0] = e_state["scale"][0] = 3.0
+        compiled(x)
+        e_step(x)
+        assert np.array_equal(c_lin.weight.detach().numpy(), e_lin.weight.detach().numpy()), f"call {k}"
+
+
+@pytest.mark.xfail(strict=True, reason="a replay runs only the captured kernels: the Python hooks of the step "
+                   "(optimizer step hooks, tensor and parameter hooks) are not called, and their side effects "
+                   "are silently missing (torch.compile keeps them)")
+@pytest.mark.parametrize("kind", ["optimizer post hook", "parameter hook"])
+def test_python_hooks_run_on_every_call(kind):
+    def register(lin, opt, state):
+        if kind == "optimizer post hook":
+            opt.register_step_post_hook(lambda o, a, kw: state["seen"].append(1))
+        else:
+            lin.weight.register_hook(lambda g: state["seen"].append(1))
+
+    step, _, state = _hooked_copy(register)
+    compiled = ng.compile(step)
+    for _ in range(6):
+        compiled(ng.ones(4, 3))
+    assert len(state["seen"]) == 6, f"{len(state['seen'])} hook calls in 6 steps ({compiled.replays} replays)"
