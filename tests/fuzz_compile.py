@@ -83,6 +83,8 @@ KNOWN_BUGS = {
     "masked_fill_value": "masked_fill(mask, 1.0) with a mask that is all False in the recorded calls replays NaN "
                          "where the mask is True later (the fill value is a tensor from Python data, poisoned by "
                          "verification and never rebuilt)",
+    "grad_hook_value": "a gradient hook registered outside the step reads a Python value the guards never see: the "
+                       "replay keeps the recorded value",
 }
 
 
@@ -261,6 +263,8 @@ class Generator:
         affine = self.rng.random() < 0.8
         m = self.layer(f"nn.BatchNorm1d({self.features}, momentum={momentum}, affine={affine})", trainable=affine)
         self.body(f"h = {m}(h)")
+        if momentum is not None and self.rng.random() < 0.3:
+            self.mutate(f"{m}.momentum = 0.5", f"{m}.momentum = {momentum}")
 
     def python_data(self) -> None:
         """A tensor built from Python data inside the step (falls back or replays correctly)."""
@@ -278,6 +282,17 @@ class Generator:
             self.body(f"h = h + ng.full(({f},), cfg[0])")
             if self.rng.random() < 0.5:
                 self.mutate(f"cfg[0] = {self.value()}", "cfg[0] = 0.5")
+
+    def grad_hook(self) -> None:
+        """A gradient hook on a parameter, registered outside the step."""
+        layer = self.rng.choice([n for n in self.trainable if n.startswith("m")] or [None])
+        if layer is None:
+            return
+        if "grad_hook_value" in self.known_bugs and self.rng.random() < 0.5:
+            self.setup(f"{layer}.weight.register_hook(lambda g: g * cfg[0])")
+            self.mutate(f"cfg[0] = {self.value()}", "cfg[0] = 0.5")
+        else:
+            self.setup(f"{layer}.weight.register_hook(lambda g: g.clamp(-0.05, 0.05))")
 
     def item_read(self) -> None:
         self.body(self.rng.choice(["s = h.detach().abs().sum().item()\nh = h * (0.5 if s > 10.0 else 2.0)",
@@ -341,6 +356,17 @@ class Generator:
         else:
             ctor = f"ng.optim.RMSprop([{params}], lr=0.01, momentum={self.rng.choice([0.0, 0.5])})"
         self.setup(f"opt = {ctor}")
+        r = self.rng.random()
+        if r < 0.15:  # hyperparameters changed between calls, as a schedule by hand does
+            key = self.rng.choice(["lr", "weight_decay"] + (["momentum"] if "momentum=0.9" in ctor else []))
+            self.mutate(f"opt.param_groups[0][{key!r}] = {self.rng.choice([0.001, 0.02])}")
+        elif r < 0.25:  # freezing a layer between calls
+            layer = self.rng.choice([n for n in self.trainable if n.startswith("m")] or self.trainable)
+            what = f"{layer}.parameters()" if layer.startswith("m") else f"[{layer}]"
+            self.mutate(f"for q in {what}: q.requires_grad_(False)", f"for q in {what}: q.requires_grad_(True)")
+        elif r < 0.3:  # gradient accumulation: one call's zero_grad skipped
+            self.p.body = [b for b in self.p.body if not b.startswith("opt.zero_grad")]
+            self.p.per_call.append("if k % 2 == 0: opt.zero_grad()")
         if self.rng.random() < 0.25:
             self.setup(self.rng.choice(["sched = ng.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)",
                                         "sched = ng.optim.lr_scheduler.ExponentialLR(opt, 0.9)"]))
@@ -366,7 +392,7 @@ class Generator:
         moves = [(self.linear, 3), (self.activation, 4), (self.scalar_op, 3), (self.elementwise, 2),
                  (self.reduction, 2), (self.matmul, 1), (self.indexing, 2), (self.view_inplace, 2),
                  (self.no_grad_part, 1), (self.dropout, 1.5), (self.batchnorm, 1.5), (self.python_data, 0.5),
-                 (self.item_read, 0.25)]
+                 (self.item_read, 0.25), (self.grad_hook, 0.5)]
         fns, weights = [m for m, _ in moves], [w for _, w in moves]
         for _ in range(rng.randint(2, 7)):
             rng.choices(fns, weights)[0]()
