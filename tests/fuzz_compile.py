@@ -44,15 +44,38 @@ class Program:
     per_call: List[str] = field(default_factory=list)  # statements run before every call but the first
     batches: List[int] = field(default_factory=list)
     in_features: int = 6
+    # ``ng.compile(model)`` in an eager loop (a compiled module's forward and backward, ``compiler/aot.py``)
+    # instead of a compiled step: the body up to FORWARD_END is the module's forward
+    module_mode: bool = False
+    layers: List[str] = field(default_factory=list)  # the modules a module-mode Net holds
+    free_params: List[str] = field(default_factory=list)  # the nn.Parameters it holds (else closure-only)
+    input_layout: str = "contiguous"  # or "transposed", "sliced": inputs that are strided views
+    input_grad: bool = False  # the input requires grad (a leaf argument: its .grad is compared too)
 
     def source(self, body: Optional[List[str]] = None, mutations: Optional[Dict[int, List[str]]] = None) -> str:
         body = self.body if body is None else body
         mutations = self.mutations if mutations is None else mutations
-        lines = ["SCALE = 0.5", "KCOL = 1", "", "def make():", f"    ng.manual_seed({self.seed})"]
+        lines = ["SCALE = 0.5", "KCOL = 1", "", "def make(compile_model=False, options=None):",
+                 f"    ng.manual_seed({self.seed})"]
         lines += ["    " + s for s in self.setup]
+        if self.module_mode and FORWARD_END in body:
+            end = body.index(FORWARD_END)
+            head = [b for b in body[:end] if b.startswith("opt.zero_grad")]
+            forward = [b for b in body[:end] if not b.startswith("opt.zero_grad")]
+            lines += ["    class Net(nn.Module):", "        def __init__(self):", "            super().__init__()",
+                      f"            self.parts = nn.ModuleList([{', '.join(self.layers)}])"]
+            if self.free_params:  # parameters the forward reads from its closure, registered in the module too
+                lines.append(f"            self.free = nn.ParameterList([{', '.join(self.free_params)}])")
+            lines.append("        def forward(self, x):")
+            for stmt in forward:
+                lines += ["            " + ln for ln in stmt.split("\n")]
+            lines += ["            return h", "    net = Net()",
+                      "    model = ng.compile(net, options=options) if compile_model else net"]
+            body = head + ["h = model(x)"] + body[end + 1:]
         lines.append("    def step(x, y):")
         for stmt in body:
-            lines += ["        " + ln for ln in stmt.split("\n")]
+            if stmt != FORWARD_END:
+                lines += ["        " + ln for ln in stmt.split("\n")]
         lines.append("    def mutate(k):")
         lines.append("        global SCALE, KCOL")
         if self.per_call:
@@ -65,6 +88,9 @@ class Program:
         lines.append("        pass")
         lines.append("    return step, mutate, locals()")
         return "\n".join(lines)
+
+
+FORWARD_END = "# end of the forward"  # a body marker: where a module-mode program's module forward ends
 
 
 class _Hidden:
@@ -85,6 +111,9 @@ KNOWN_BUGS = {
                          "verification and never rebuilt)",
     "freeze_parameter": "requires_grad_(False) on a parameter between calls is not in the guards of a compiled "
                         "step: the replay keeps computing its gradient and the optimizer keeps updating it",
+    "module_closure_parameter": "ng.compile(module) whose forward reads an nn.Parameter the module does not "
+                                "register (a closure variable): each recording call leaves the placeholder "
+                                "backward's gradient in its .grad",
     "grad_hook_value": "a gradient hook registered outside the step reads a Python value the guards never see: the "
                        "replay keeps the recorded value",
 }
@@ -321,6 +350,7 @@ class Generator:
     def loss(self) -> None:
         head = self.layer(f"nn.Linear({self.features}, {CLASSES})")
         self.body(f"h = {head}(h)")
+        self.body(FORWARD_END)
         r = self.rng.randrange(8)
         red = self.rng.choice(["mean", "mean", "sum"])
         if r == 0:
@@ -416,6 +446,13 @@ class Generator:
                               [3, 3, 1, 0.3])[0])
         if self.modules and rng.random() < 0.3:  # train/eval switches between calls
             self.mutate(f"{rng.choice(self.modules)}.eval()", "for mod in [" + ", ".join(self.modules) + "]: mod.train()")
+        self.p.module_mode = train and rng.random() < 0.2
+        self.p.layers = [m for m in self.modules]
+        if "module_closure_parameter" not in self.known_bugs:
+            self.p.free_params = [n for n in self.trainable if n.startswith("w")]
+        r = rng.random()
+        self.p.input_layout = "contiguous" if r < 0.8 else ("transposed" if r < 0.9 else "sliced")
+        self.p.input_grad = rng.random() < 0.1
         batches = [BATCH] * self.calls
         r = rng.random()
         if r < 0.4:  # an epoch's smaller last batch
@@ -436,12 +473,23 @@ def _inputs(program: Program, k: int, ng):
     rng = np.random.default_rng(program.seed * 1000 + k)
     b = program.batches[k]
     shape = (b,) + IMAGE if program.conv else (b, program.in_features)
-    x = ng.tensor(rng.standard_normal(shape).astype(np.float32))
+    data = rng.standard_normal(shape).astype(np.float32)
+    if program.input_layout == "transposed":  # the same values, Fortran order: x.t() of a contiguous tensor
+        x = ng.tensor(np.ascontiguousarray(data.T)).permute(*reversed(range(data.ndim)))
+    elif program.input_layout == "sliced":  # every other element of a wider buffer
+        wide = np.zeros(shape[:-1] + (2 * shape[-1],), np.float32)
+        wide[..., ::2] = data
+        x = ng.tensor(wide)[..., ::2]
+    else:
+        x = ng.tensor(data)
+    if program.input_grad:
+        x.requires_grad_(True)
     y = ng.tensor(rng.integers(0, CLASSES, size=b).astype(np.int64))
     return x, y
 
 
-def _instantiate(source: str):
+def _instantiate(source: str, *args):
+    """``make(*args)`` of the program ``source``, in a namespace of its own: (step, mutate, make's locals)."""
     import types
 
     import numgrad as ng
@@ -449,7 +497,7 @@ def _instantiate(source: str):
     from numgrad.nn import functional as F
     env = {"ng": ng, "nn": nn, "F": F, "types": types, "Hidden": _Hidden, "__name__": "fuzz_compile_program"}
     exec(compile(source, "<fuzz_compile program>", "exec"), env)
-    step, mutate, local = env["make"]()
+    step, mutate, local = env["make"](*args)
     return step, mutate, local
 
 
@@ -530,16 +578,23 @@ def run(program: Program, body: Optional[List[str]] = None, mutations=None, fuse
     import numgrad as ng
     source = program.source(body, mutations)
     outcome = Outcome()
+    module_mode = program.module_mode and "model = ng.compile" in source
     try:
-        c_step, c_mutate, c_local = _instantiate(source)
+        c_step, c_mutate, c_local = _instantiate(source, module_mode, {"fuse": fuse})
         e_step, e_mutate, e_local = _instantiate(source)
     except Exception as exc:  # noqa: BLE001 - a program whose setup fails (shrinking) compares nothing
         outcome.raised = f"setup: {type(exc).__name__}: {exc}"
         return outcome
-    compiled = ng.compile(c_step, options={"fuse": fuse})
+    if module_mode:  # the module is compiled; the step around it runs eagerly
+        compiled = c_local["model"]._compiled_call
+        c_local = {k: v for k, v in c_local.items() if k != "model"}
+        e_local = {k: v for k, v in e_local.items() if k != "model"}
+    else:
+        compiled = c_step = ng.compile(c_step, options={"fuse": fuse})
     for k, _ in enumerate(program.batches):
         results = []
-        for step, mutate in ((compiled, c_mutate), (e_step, e_mutate)):
+        input_grads = []
+        for step, mutate in ((c_step, c_mutate), (e_step, e_mutate)):
             mutate(k)
             x, y = _inputs(program, k, ng)
             ng.manual_seed(program.seed * 7919 + k)
@@ -547,6 +602,7 @@ def run(program: Program, body: Optional[List[str]] = None, mutations=None, fuse
                 results.append(("ok", step(x, y)))
             except Exception as exc:  # noqa: BLE001 - compared across the two copies
                 results.append(("raised", f"{type(exc).__name__}: {str(exc)[:300]}"))
+            input_grads.append(("x.grad", None if x.grad is None else x.grad.numpy().copy()))
         (ck, cv), (ek, ev) = results
         if ck != ek or (ck == "raised" and cv.split(":")[0] != ev.split(":")[0]):
             outcome.mismatch = f"call {k}: compiled {ck} {cv if ck == 'raised' else ''} / eager {ek} " \
@@ -555,7 +611,7 @@ def run(program: Program, body: Optional[List[str]] = None, mutations=None, fuse
         if ck == "raised":
             outcome.raised = f"call {k}: {ev}"
             break
-        got, want = snapshot(c_local, cv), snapshot(e_local, ev)
+        got, want = snapshot(c_local, cv) + input_grads[:1], snapshot(e_local, ev) + input_grads[1:]
         diffs = [f"{n}: compiled {_describe(a)} vs eager {_describe(b)}"
                  for (n, a), (_, b) in zip(got, want) if not _same(a, b)]
         if len(got) != len(want):
@@ -579,7 +635,7 @@ def shrink(program: Program, fuse: bool = True) -> tuple:
     while changed:
         changed = False
         for i in range(len(body) - 1, -1, -1):
-            if body[i].startswith("return"):
+            if body[i].startswith("return") or body[i] == FORWARD_END:
                 continue
             trial = body[:i] + body[i + 1:]
             if run(program, trial, mutations, fuse).mismatch:
