@@ -114,6 +114,8 @@ KNOWN_BUGS = {
     "module_closure_parameter": "ng.compile(module) whose forward reads an nn.Parameter the module does not "
                                 "register (a closure variable): each recording call leaves the placeholder "
                                 "backward's gradient in its .grad",
+    "module_python_value": "ng.compile(module) in grad mode: a global or closure value its forward reads is not "
+                           "guarded, the replay keeps the recorded value",
     "grad_hook_value": "a gradient hook registered outside the step reads a Python value the guards never see: the "
                        "replay keeps the recorded value",
 }
@@ -447,6 +449,9 @@ class Generator:
         if self.modules and rng.random() < 0.3:  # train/eval switches between calls
             self.mutate(f"{rng.choice(self.modules)}.eval()", "for mod in [" + ", ".join(self.modules) + "]: mod.train()")
         self.p.module_mode = train and rng.random() < 0.2
+        if self.p.module_mode and "module_python_value" not in self.known_bugs:
+            plain = ("SCALE", "KCOL", "cfg", "opts", "hidden")
+            self.p.mutations = {k: [m for m in v if not m.startswith(plain)] for k, v in self.p.mutations.items()}
         self.p.layers = [m for m in self.modules]
         if "module_closure_parameter" not in self.known_bugs:
             self.p.free_params = [n for n in self.trainable if n.startswith("w")]
