@@ -18,7 +18,7 @@ import numgrad as ng
 from numgrad import nn
 from tests.fuzz_compile import check
 
-RUNS = {True: range(0, 24), False: range(1000, 1012)}
+RUNS = {True: range(0, 60), False: range(1000, 1030)}
 
 
 @pytest.mark.parametrize("fuse", [True, False], ids=["fuse", "launch-loop"])
