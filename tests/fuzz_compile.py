@@ -51,11 +51,13 @@ class Program:
     free_params: List[str] = field(default_factory=list)  # the nn.Parameters it holds (else closure-only)
     input_layout: str = "contiguous"  # or "transposed", "sliced": inputs that are strided views
     input_grad: bool = False  # the input requires grad (a leaf argument: its .grad is compared too)
+    dynamic: Optional[bool] = None  # ng.compile's dynamic= (False: every batch size captured from scratch)
+    cache_size_limit: int = 8
 
     def source(self, body: Optional[List[str]] = None, mutations: Optional[Dict[int, List[str]]] = None) -> str:
         body = self.body if body is None else body
         mutations = self.mutations if mutations is None else mutations
-        lines = ["SCALE = 0.5", "KCOL = 1", "", "def make(compile_model=False, options=None):",
+        lines = ["SCALE = 0.5", "KCOL = 1", "", "def make(compile_model=False, options=None, dynamic=None):",
                  f"    ng.manual_seed({self.seed})"]
         lines += ["    " + s for s in self.setup]
         if self.module_mode and FORWARD_END in body:
@@ -70,7 +72,7 @@ class Program:
             for stmt in forward:
                 lines += ["            " + ln for ln in stmt.split("\n")]
             lines += ["            return h", "    net = Net()",
-                      "    model = ng.compile(net, options=options) if compile_model else net"]
+                      "    model = ng.compile(net, dynamic=dynamic, options=options) if compile_model else net"]
             body = head + ["h = model(x)"] + body[end + 1:]
         lines.append("    def step(x, y):")
         for stmt in body:
@@ -458,6 +460,8 @@ class Generator:
         r = rng.random()
         self.p.input_layout = "contiguous" if r < 0.8 else ("transposed" if r < 0.9 else "sliced")
         self.p.input_grad = rng.random() < 0.1
+        self.p.dynamic = None if rng.random() < 0.8 else rng.choice([False, True])
+        self.p.cache_size_limit = 8 if rng.random() < 0.9 else 2
         batches = [BATCH] * self.calls
         r = rng.random()
         if r < 0.4:  # an epoch's smaller last batch
@@ -585,7 +589,8 @@ def run(program: Program, body: Optional[List[str]] = None, mutations=None, fuse
     outcome = Outcome()
     module_mode = program.module_mode and "model = ng.compile" in source
     try:
-        c_step, c_mutate, c_local = _instantiate(source, module_mode, {"fuse": fuse})
+        options = {"fuse": fuse, "cache_size_limit": program.cache_size_limit}
+        c_step, c_mutate, c_local = _instantiate(source, module_mode, options, program.dynamic)
         e_step, e_mutate, e_local = _instantiate(source)
     except Exception as exc:  # noqa: BLE001 - a program whose setup fails (shrinking) compares nothing
         outcome.raised = f"setup: {type(exc).__name__}: {exc}"
@@ -595,7 +600,7 @@ def run(program: Program, body: Optional[List[str]] = None, mutations=None, fuse
         c_local = {k: v for k, v in c_local.items() if k != "model"}
         e_local = {k: v for k, v in e_local.items() if k != "model"}
     else:
-        compiled = c_step = ng.compile(c_step, options={"fuse": fuse})
+        compiled = c_step = ng.compile(c_step, dynamic=program.dynamic, options=options)
     for k, _ in enumerate(program.batches):
         results = []
         input_grads = []
