@@ -110,7 +110,7 @@ class _Hidden:
 KNOWN_BUGS = {
     "masked_fill_value": "masked_fill(mask, 1.0) with a mask that is all False in the recorded calls replays NaN "
                          "where the mask is True later (the fill value is a tensor from Python data, poisoned by "
-                         "verification and never rebuilt)",
+                         "verification and never rebuilt; clamp(x, max=ng.tensor(1.0)) likewise)",
     "freeze_parameter": "requires_grad_(False) on a parameter between calls is not in the guards of a compiled "
                         "step: the replay keeps computing its gradient and the optimizer keeps updating it",
     "module_closure_parameter": "ng.compile(module) whose forward reads an nn.Parameter the module does not "

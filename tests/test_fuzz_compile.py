@@ -39,13 +39,26 @@ def test_compiled_steps_match_eager_bit_for_bit(fuse):
 
 
 # ------------------------------------------------------------------ minimal repros of mismatches (strict xfail)
-@pytest.mark.xfail(strict=True, reason="masked_fill's fill value is a tensor from Python data: verification "
-                   "poisons it (NaN), no recorded output depended on it (the mask was all False), so the plan "
-                   "is kept and replays the poisoned value")
+def _masked_fill_inplace(x):
+    y = x.clone()
+    y.masked_fill_(y > 1.0, 1.0)
+    return y * 2
+
+
+UNUSED_WHILE_RECORDING = {
+    "masked_fill": lambda x: x.masked_fill(x > 1.0, 1.0) * 2,
+    "masked_fill_": _masked_fill_inplace,
+    "clamp to a tensor": lambda x: ng.clamp(x, max=ng.tensor(1.0)) * 2,
+}
+
+
+@pytest.mark.xfail(strict=True, reason="the fill value (the clamp bound) is a tensor from Python data: "
+                   "verification poisons it (NaN), no recorded output depended on it (the mask was all False), so "
+                   "the plan is kept and replays the poisoned value (NaN, or no clamping)")
 @pytest.mark.parametrize("fuse", [True, False], ids=["fuse", "launch-loop"])
-def test_masked_fill_value_unused_while_recording(fuse):
-    def step(x):
-        return x.masked_fill(x > 1.0, 1.0) * 2
+@pytest.mark.parametrize("op", list(UNUSED_WHILE_RECORDING))
+def test_python_data_unused_while_recording(op, fuse):
+    step = UNUSED_WHILE_RECORDING[op]
 
     compiled = ng.compile(step, options={"fuse": fuse})
     for k in range(5):
