@@ -4,8 +4,11 @@ Each seed makes a program (Python source): module-level state (layers, an optimi
 list, an object whose attribute the step reads), a step ``step(x, y)`` (a chain of layers and ops, a loss,
 optionally backward and an optimizer step, ``no_grad`` parts, ``.item()`` reads, tensors built from Python
 data) and a ``mutate(k)`` that changes what the step reads between calls (the global, a list item, a
-module attribute such as ``Dropout.p``, ``train()``/``eval()``).  The program is executed twice, into two
-independent copies of all state built from the same seed; one copy's step is wrapped in ``ng.compile``.
+module attribute such as ``Dropout.p``, ``train()``/``eval()``, optimizer hyperparameters, loaded or rebound
+weights, a scheduler step).  The program is executed twice, into two independent copies of all state built
+from the same seed; one copy's step is wrapped in ``ng.compile`` (or, in some programs, its model is:
+``ng.compile(model)`` in an eager loop).  Inputs are sometimes strided views or require grad; some programs
+use ``dynamic=False``/``True`` or a small ``cache_size_limit``.
 Both run the same calls (random batch sizes, a smaller last batch, the same generator seed before each
 call) and after every call their outputs, parameters, gradients, optimizer state and module buffers must
 be equal bit for bit (NaN equal to NaN), and both must raise the same exception type when one raises.
@@ -15,6 +18,10 @@ Run many seeds locally (replay through generated functions, and as a Python laun
 
     python -m tests.fuzz_compile --seeds 0:300
     python -m tests.fuzz_compile --seeds 0:100 --no-fuse
+    python -m tests.fuzz_compile --seeds 0:200 --known-bugs   # also the triggers of KNOWN_BUGS
+
+Each line says how many calls of the program replayed; the summary counts the programs that replayed at
+least once and the fallback reasons (a fuzzer whose programs all fall back tests nothing).
 """
 from __future__ import annotations
 
