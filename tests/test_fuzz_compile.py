@@ -4,8 +4,8 @@ Each seeded program is a random training step run compiled and eagerly on two id
 after every call outputs, parameters, gradients, optimizer state and buffers must be equal bit for bit.
 Run hundreds locally with ``python -m tests.fuzz_compile --seeds 0:300`` (and ``--no-fuse``).
 
-The strict xfails below are minimal repros of silent wrong results found by the fuzzer (or by probing what it
-found): each flips to a failure when fixed, so the fix also removes the xfail (and the KNOWN_BUGS entry).
+The tests below are minimal repros of silent wrong results the fuzzer found (or probing around them found), each
+fixed since; the comment above each says what went wrong.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_compiled_steps_match_eager_bit_for_bit(fuse):
     assert replays >= 2 * replayed
 
 
-# ------------------------------------------------------------------ minimal repros of mismatches (strict xfail)
+# ------------------------------------------------------------------ minimal repros of mismatches (fixed)
 def _masked_fill_inplace(x):
     y = x.clone()
     y.masked_fill_(y > 1.0, 1.0)
@@ -52,9 +52,9 @@ UNUSED_WHILE_RECORDING = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the fill value (the clamp bound) is a tensor from Python data: "
-                   "verification poisons it (NaN), no recorded output depended on it (the mask was all False), so "
-                   "the plan is kept and replays the poisoned value (NaN, or no clamping)")
+# was: the fill value (the clamp bound) is a tensor from Python data: verification poisons it (NaN), no recorded
+# output depended on it (the mask was all False), so the plan is kept and replays the poisoned value (NaN, or no
+# clamping)
 @pytest.mark.parametrize("fuse", [True, False], ids=["fuse", "launch-loop"])
 @pytest.mark.parametrize("op", list(UNUSED_WHILE_RECORDING))
 def test_python_data_unused_while_recording(op, fuse):
@@ -82,8 +82,8 @@ def _hooked_copy(register):
     return step, lin, state
 
 
-@pytest.mark.xfail(strict=True, reason="a gradient hook registered outside the step is not reached by the "
-                   "guards: the Python value it reads is baked into the replay")
+# was: a gradient hook registered outside the step is not reached by the guards: the Python value it reads is baked
+# into the replay
 def test_a_gradient_hook_reading_a_python_value():
     def register(lin, opt, state):
         lin.weight.register_hook(lambda g: g * state["scale"][0])
@@ -100,9 +100,8 @@ def test_a_gradient_hook_reading_a_python_value():
         assert np.array_equal(c_lin.weight.detach().numpy(), e_lin.weight.detach().numpy()), f"call {k}"
 
 
-@pytest.mark.xfail(strict=True, reason="a replay runs only the captured kernels: the Python hooks of the step "
-                   "(optimizer step hooks, tensor and parameter hooks) are not called, and their side effects "
-                   "are silently missing (torch.compile keeps them)")
+# was: a replay runs only the captured kernels: the Python hooks of the step (optimizer step hooks, tensor and
+# parameter hooks) are not called, and their side effects are silently missing (torch.compile keeps them)
 @pytest.mark.parametrize("kind", ["optimizer post hook", "parameter hook"])
 def test_python_hooks_run_on_every_call(kind):
     def register(lin, opt, state):
@@ -118,9 +117,8 @@ def test_python_hooks_run_on_every_call(kind):
     assert len(state["seen"]) == 6, f"{len(state['seen'])} hook calls in 6 steps ({compiled.replays} replays)"
 
 
-@pytest.mark.xfail(strict=True, reason="a parameter's requires_grad is not guarded for a compiled step (only for a "
-                   "compiled module's grad-mode call): after freezing, the replay still computes its gradient and "
-                   "the optimizer still updates it")
+# was: a parameter's requires_grad is not guarded for a compiled step (only for a compiled module's grad-mode call):
+# after freezing, the replay still computes its gradient and the optimizer still updates it
 def test_freezing_a_parameter_between_calls():
     def make():
         ng.manual_seed(0)
@@ -149,9 +147,8 @@ def test_freezing_a_parameter_between_calls():
         assert (c_a.weight.grad is None) == (e_a.weight.grad is None), f"call {k}"
 
 
-@pytest.mark.xfail(strict=True, reason="a compiled module's recording calls run a backward from placeholder "
-                   "gradients and undo it for the module's own parameters only: a parameter the forward reads from "
-                   "its closure keeps the placeholder gradient")
+# was: a compiled module's recording calls run a backward from placeholder gradients and undo it for the module's
+# own parameters only: a parameter the forward reads from its closure keeps the placeholder gradient
 def test_a_compiled_module_reading_a_parameter_it_does_not_register():
     ng.manual_seed(0)
     w = nn.Parameter(ng.randn(3, 2))
@@ -173,8 +170,8 @@ def test_a_compiled_module_reading_a_parameter_it_does_not_register():
 SHIFT = 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="a compiled module's grad-mode call (captured as a forward and a backward) "
-                   "does not guard the Python values its forward reads: the replay keeps the recorded ones")
+# was: a compiled module's grad-mode call (captured as a forward and a backward) does not guard the Python values
+# its forward reads: the replay keeps the recorded ones
 @pytest.mark.parametrize("what", ["closure list item", "global"])
 def test_a_compiled_module_reading_a_python_value(what):
     global SHIFT
@@ -233,9 +230,9 @@ STATE_CHANGES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="state changed between calls that the guards do not see: a replaced "
-                   "submodule's parameters, optimizer state loaded from a state_dict, a new param group; the replay "
-                   "keeps updating the captured tensors with the captured settings")
+# was: state changed between calls that the guards do not see: a replaced submodule's parameters, optimizer state
+# loaded from a state_dict, a new param group; the replay keeps updating the captured tensors with the captured
+# settings
 @pytest.mark.parametrize("change", list(STATE_CHANGES))
 def test_state_changed_between_calls(change):
     def make():
