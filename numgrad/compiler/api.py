@@ -629,13 +629,7 @@ class CompiledFunction:
         rec = obs.rec
         reason = _plan.compare_recordings(first.rec.launches, rec.launches, first.rec.derived, rec.derived)
         if reason is not None:
-            if variant.retries < _RECORDING_RETRIES:
-                # the step's Python may take another path once more after its warm-up call (state created on a
-                # second call, a cache filled late): record once more and compare with this call
-                variant.retries += 1
-                variant.recording = obs
-                return
-            self._give_up(variant, reason)
+            self._record_again_or_give_up(variant, obs, reason)
             return
         try:
             plan = _plan.build_plan(rec.launches, rec.derived, obs.input_arrays, obs.out_structure,
@@ -679,16 +673,22 @@ class CompiledFunction:
         _log.debug("ng.compile: captured %s: %d launches, replayed as %d calls", self.__name__,
                    len(plan.kernel_names), len(plan.steps))
 
+    def _record_again_or_give_up(self, variant: _Variant, obs: "_Observation", reason: str) -> None:
+        """Two recorded calls differ: the step's Python may take another path once more after its warm-up call
+        (state created on a second call, a cache filled late), so record once more and compare with ``obs``; give
+        up after ``_RECORDING_RETRIES`` of those."""
+        if variant.retries < _RECORDING_RETRIES:
+            variant.retries += 1
+            variant.recording = obs
+            return
+        self._give_up(variant, reason)
+
     def _build_cuda(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
         """``_build`` for a CUDA step (``cuda_plan``): compare the recordings, build, verify against both calls."""
         reason = _cuda_plan.compare_recordings(first.rec.launches, obs.rec.launches, first.input_arrays,
                                                obs.input_arrays)
         if reason is not None:
-            if variant.retries < _RECORDING_RETRIES:
-                variant.retries += 1
-                variant.recording = obs
-                return
-            self._give_up(variant, reason)
+            self._record_again_or_give_up(variant, obs, reason)
             return
         try:
             plan = _cuda_plan.build_plan(obs.rec, obs.input_arrays, obs.out_structure, obs.out_tensors,
