@@ -342,6 +342,15 @@ class CompiledFunction:
             self._module_values_at = writes
         return read_python_values(self._other_values), self._module_values_now, leaves
 
+    def _changes_python_state(self, before: tuple) -> Optional[str]:
+        """After a call: why the step can never replay when it changed a Python value it reads (then also kept as
+        ``_side_effect``: every later call runs eagerly), else None."""
+        changed = changed_python_value(self._python_values, before)
+        if changed is not None:
+            self._side_effect = (f"the step changes Python state ({changed}), which a replay would not change (it "
+                                 "runs only the captured kernels): make that change outside the compiled step")
+        return self._side_effect if changed is not None else None
+
     def _eager(self, reason: str, args, kwargs):
         if self.fallback_reason != reason:
             _log.debug("ng.compile: %s runs eagerly: %s", self.__name__, reason)
@@ -454,12 +463,8 @@ class CompiledFunction:
             self.eager_calls += 1
             before = read_python_values(self._python_values)
             result = self._fn(*args, **kwargs)
-            changed = changed_python_value(self._python_values, before)
-            if changed is not None:
+            if self._changes_python_state(before) is not None:
                 # every later call would find the value changed again (a new guard key): the step never replays
-                self._side_effect = (f"the step changes Python state ({changed}), which a replay would not change "
-                                     "(it runs only the captured kernels): make that change outside the compiled "
-                                     "step")
                 self._give_up(variant, self._side_effect)
             return result
         result, obs = self._observed_call(variant, inputs, args, kwargs)
@@ -574,11 +579,8 @@ class CompiledFunction:
                 t._data  # computed inside the recording: the plan produces it
         self.eager_calls += 1
         reason = None
-        side_effect = changed_python_value(self._python_values, python_before)
-        if side_effect is not None:
-            reason = self._side_effect = (
-                f"the step changes Python state ({side_effect}), which a replay would not change (it runs only the "
-                "captured kernels): make that change outside the compiled step")
+        if self._changes_python_state(python_before) is not None:
+            reason = self._side_effect
         elif rec.data_reads:
             reason = rec.data_reads[0]
         elif rec.device_arrays and not cuda:

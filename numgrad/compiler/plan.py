@@ -735,20 +735,17 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
     held: list = []
     for a in plan.python_data:
         if a.flags.writeable:
-            held.append((a, a.copy()))
-            _poison_any(a)
+            _poison(a, held)
     poisoned: set = set()
     for fn, args in plan.steps:
         for a in _step_arrays(fn, args):
             if a.dtype.kind in "fc" and id(owner(a)) not in persistent_owner_ids and not _overlaps(a, keep) \
                     and a.flags.writeable:
-                held.append((a, a.copy()))
-                _poison_view(a)
+                _poison(a, held)
                 poisoned.add(id(a))
     for arr in plan.output_arrays:
         if arr.dtype.kind in "fc" and arr.flags.writeable:
-            held.append((arr, arr.copy()))
-            _poison_view(arr)
+            _poison(arr, held)
     try:
         return _replay_and_compare(plan, before, after, input_arrays, expected_outputs, expected_grads,
                                    persistent_owner_ids, python_state, rng_states, poisoned)
@@ -819,16 +816,11 @@ def _replay_and_compare(plan: Plan, before: dict, after: dict, input_arrays: lis
     return reason
 
 
-def _poison_view(a: np.ndarray) -> None:
-    if a.flags.writeable:
-        a[...] = np.nan
-
-
-def _poison_any(a: np.ndarray) -> None:
-    """NaN in a float array, the most negative value in a signed integer one (no index: a kernel taking it as one
-    reports it out of range), the largest in an unsigned one, every flag flipped in a bool one."""
-    if not a.flags.writeable:
-        return
+def _poison(a: np.ndarray, held: list) -> None:
+    """Note what writeable ``a`` holds in ``held`` (put back after the check), then poison it: NaN in a float
+    array, the most negative value in a signed integer one (no index: a kernel taking it as one reports it out of
+    range), the largest in an unsigned one, every flag flipped in a bool one."""
+    held.append((a, a.copy()))
     if a.dtype.kind in "fc":
         a[...] = np.nan
     elif a.dtype.kind == "i":

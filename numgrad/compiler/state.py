@@ -174,9 +174,9 @@ def _loaded_globals(code: types.CodeType, out: set) -> None:
             _loaded_globals(const, out)
 
 
-def _function_slots(fn: Callable, found: ReachableState, depth: int) -> None:
-    """Guard the closure cells and globals of a function the step calls (the step itself at ``depth`` 0, the
-    user functions it reaches below that), as TorchDynamo guards the values its trace read."""
+def _function_slots(fn: Callable, found: ReachableState) -> None:
+    """Guard the closure cells and globals of a function the step calls (the step itself, and the user functions
+    it reaches), as TorchDynamo guards the values its trace read."""
     if isinstance(fn, types.MethodType):
         fn = fn.__func__
     code = getattr(fn, "__code__", None)
@@ -215,7 +215,7 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     """
     found = ReachableState()
     seen: set = set()
-    _function_slots(fn, found, 0)
+    _function_slots(fn, found)
     roots = _function_roots(fn)
     roots.extend(a for a in args if not isinstance(a, Tensor))
     roots.extend(v for v in kwargs.values() if not isinstance(v, Tensor))
@@ -304,7 +304,7 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         return
     if isinstance(obj, types.FunctionType):
         if guard:
-            _function_slots(obj, found, depth + 1)
+            _function_slots(obj, found)
         for r in _function_roots(obj):
             _walk(r, found, seen, depth + 1, guard and not _is_numgrad(obj))
         return
