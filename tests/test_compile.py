@@ -934,3 +934,56 @@ def test_hook_on_a_tensor_inside_the_module_keeps_it_eager():
         compiled(BATCHES[0][0]).sum().backward()
     assert len(_HOOK_CALLS) == 4 and "hook" in compiled._compiled_call.fallback_reason
 
+
+
+def test_repeated_calls_replay_without_the_key_yet_every_setting_in_it_still_counts():
+    """A call with the last replayed variant's key replays it without building the key (``_HotVariant``); each
+    setting the key holds, changed after such replays, must still give eager's result."""
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.Dropout(0.25), nn.Linear(16, 3))
+    eager_model = nn.Sequential(nn.Linear(6, 16), nn.Dropout(0.25), nn.Linear(16, 3))
+    eager_model.load_state_dict(model.state_dict())
+    scale = [1.0]
+
+    def make(m):
+        def step(x):
+            out = (m(x) * scale[0]).sum()
+            out.backward()
+            return out
+        return step
+
+    compiled, eager = ng.compile(make(model)), make(eager_model)
+    x = BATCHES[0][0]
+    threads = ng.get_num_threads()
+
+    def same_for_a_while():
+        for _ in range(4):
+            ng.manual_seed(1)
+            got = compiled(x).item()
+            ng.manual_seed(1)
+            assert _same_loss(got, eager(x).item())
+            for p in list(model.parameters()) + list(eager_model.parameters()):
+                p.grad = None
+
+    same_for_a_while()
+    assert compiled._hot is not None
+    changes = [lambda: (model.eval(), eager_model.eval()),  # train(): no Module.__setattr__
+               lambda: (model[1].__setattr__("p", 0.5), eager_model[1].__setattr__("p", 0.5)),
+               lambda: scale.__setitem__(0, 2.0),
+               lambda: ng.set_num_threads(1 if threads > 1 else 2),
+               lambda: ng.set_default_dtype(ng.float64),
+               lambda: ng.set_fusion(False),
+               lambda: (model[0].bias.requires_grad_(False), eager_model[0].bias.requires_grad_(False))]
+    try:
+        for change in changes:
+            replays = compiled.replays
+            change()
+            same_for_a_while()
+            assert compiled.replays > replays  # the new key's variant replays too
+    finally:
+        ng.set_num_threads(threads)
+        ng.set_default_dtype(ng.float32)
+        ng.set_fusion(True)
+    with ng.no_grad():  # grad mode: the step's backward cannot run; eager's error, not a stale replay
+        with pytest.raises(RuntimeError):
+            compiled(x)

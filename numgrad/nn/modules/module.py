@@ -354,6 +354,7 @@ class Module:
         """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
+        plain_attribute_writes[0] += 1  # a compiled step's guard key holds the flags (``ng.compile``)
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
