@@ -39,6 +39,7 @@ from ..autograd.function import AccumulateGrad, Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import plan as _plan
+from . import trees
 from .plan import owner
 from .recorder import Recording
 
@@ -198,7 +199,7 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
         with Recording((), fullgraph) as rec:
             result = fn(*shadow_args, **shadow_kwargs)
             out_tensors: list = []
-            obs.out_structure = _flatten_outputs(result, out_tensors)
+            obs.out_structure = trees.flatten(result, out_tensors)
             for t in out_tensors:
                 t._data  # computed inside the recording: the forward plan produces it
             obs.split = len(rec.launches)
@@ -206,7 +207,8 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
             obs.after = {k: (o, o.copy()) for k, o in obs.persistent.items()}  # NumPy copies: nothing recorded
             obs.out_tensors = out_tensors
             obs.out_values = [t._buf.copy() for t in out_tensors]
-            if any(not isinstance(v, (_Slot, type(None), bool, int, float, str)) for v in structure_leaves(obs.out_structure)):
+            if any(not isinstance(v, (trees.TensorSlot, type(None), bool, int, float, str))
+                   for v in trees.leaves(obs.out_structure)):
                 obs.reason = "the module returns something other than tensors and constants"
             elif not out_tensors or any(not t._requires_grad for t in out_tensors):
                 obs.reason = "an output of the module does not require grad (a replay would give it a graph)"
@@ -342,44 +344,3 @@ def build(first: AotObservation, obs: AotObservation, verify: bool, lock: thread
         return plans, None
     finally:
         _put_back(obs)
-
-
-class _Slot:
-    __slots__ = ("index",)
-
-    def __init__(self, index: int):
-        self.index = index
-
-
-def _flatten_outputs(value, tensors: list):
-    if isinstance(value, Tensor):
-        tensors.append(value)
-        return _Slot(len(tensors) - 1)
-    if type(value) in (tuple, list):
-        return type(value)(_flatten_outputs(v, tensors) for v in value)
-    if type(value) is dict:
-        return {k: _flatten_outputs(v, tensors) for k, v in value.items()}
-    return value
-
-
-def rebuild_outputs(structure, tensors: tuple):
-    """The module's output structure with the replayed tensors in place."""
-    if type(structure) is _Slot:
-        return tensors[structure.index]
-    if type(structure) in (tuple, list):
-        return type(structure)(rebuild_outputs(v, tensors) for v in structure)
-    if type(structure) is dict:
-        return {k: rebuild_outputs(v, tensors) for k, v in structure.items()}
-    return structure
-
-
-def structure_leaves(structure):
-    """The leaves of a nested tuple/list/dict structure (a call's arguments, a step's outputs)."""
-    if type(structure) in (tuple, list):
-        for v in structure:
-            yield from structure_leaves(v)
-    elif type(structure) is dict:
-        for v in structure.values():
-            yield from structure_leaves(v)
-    else:
-        yield structure

@@ -69,8 +69,10 @@ from . import aot as _aot
 from . import codegen
 from . import cuda_plan as _cuda_plan
 from . import plan as _plan
+from . import trees
 from .plan import owner
 from .recorder import GraphBreak, Recording, _active
+from .trees import TensorSlot, flatten
 from .state import changed_python_value, read_python_values, reachable_state
 
 _log = logging.getLogger("numgrad")
@@ -93,38 +95,14 @@ def _thread_count() -> int:
 
 
 # ------------------------------------------------------------------ arguments as trees of tensors and constants
-def _flatten(value, tensors: list):
-    """``value`` with every tensor replaced by its index in ``tensors`` (appended); other leaves kept."""
-    if isinstance(value, Tensor):
-        tensors.append(value)
-        return _TensorSlot(len(tensors) - 1)
-    if type(value) in (tuple, list):
-        return type(value)(_flatten(v, tensors) for v in value)
-    if type(value) is dict:
-        return {k: _flatten(v, tensors) for k, v in value.items()}
-    return value
-
-
 def _fresh_copy(arr):
     """A copy of a plan's output buffer the caller owns (a NumPy copy, or one CUDA copy kernel)."""
     return arr.copy() if type(arr) is np.ndarray else _copy_array(arr)
 
 
-def _unflatten(structure, arrays: list):
-    if type(structure) is _TensorSlot:
-        return Tensor(_fresh_copy(arrays[structure.index]))
-    if type(structure) in (tuple, list):
-        return type(structure)(_unflatten(v, arrays) for v in structure)
-    if type(structure) is dict:
-        return {k: _unflatten(v, arrays) for k, v in structure.items()}
-    return structure
-
-
-class _TensorSlot:
-    __slots__ = ("index",)
-
-    def __init__(self, index: int):
-        self.index = index
+def _fresh_outputs(structure, arrays: list):
+    """A replay's result: ``structure`` (``trees.flatten``'s) with a fresh tensor of each output array."""
+    return trees.rebuild(structure, lambda index: Tensor(_fresh_copy(arrays[index])))
 
 
 _CONSTANT_TYPES = (type(None), bool, int, float, complex, str, bytes)
@@ -132,7 +110,7 @@ _CONSTANT_TYPES = (type(None), bool, int, float, complex, str, bytes)
 
 def _constant_key(structure) -> Any:
     """A hashable key for the non-tensor parts of the arguments (values of constants, identity of objects)."""
-    if type(structure) is _TensorSlot:
+    if type(structure) is TensorSlot:
         return ("T",)
     if type(structure) in (tuple, list):
         return (type(structure).__name__,) + tuple(_constant_key(v) for v in structure)
@@ -312,7 +290,7 @@ class CompiledFunction:
             constants = len(args)
         else:
             inputs = []
-            constants = _flatten((args, kwargs), inputs)
+            constants = flatten((args, kwargs), inputs)
         if self._side_effect is not None:
             return self._eager(self._side_effect, args, kwargs)
         if self._modules is None:
@@ -427,7 +405,7 @@ class CompiledFunction:
             n_out = len(plan.output_arrays) - len(variant.input_grads)
             for j, k in enumerate(variant.input_grads):
                 inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
-        return _unflatten(plan.outputs, plan.output_arrays)
+        return _fresh_outputs(plan.outputs, plan.output_arrays)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
     def _needs_autograd(self, inputs: list, args, kwargs) -> bool:
@@ -447,7 +425,7 @@ class CompiledFunction:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
         self.replays += 1
-        return _aot.rebuild_outputs(plans.out_structure, outs)
+        return trees.rebuild(plans.out_structure, outs.__getitem__)
 
     def _capture_aot(self, variant: _Variant, inputs: list, constants, args, kwargs):
         """Warm up, record the forward and a backward twice, build and verify both plans; each call of these
@@ -467,7 +445,7 @@ class CompiledFunction:
                 return tuple(tensors), {}
         else:
             def substitute(tensors):
-                return _place(constants, tensors)
+                return trees.rebuild(constants, tensors.__getitem__)
         obs = _aot.record(self._fn, args, kwargs, inputs, substitute, state, self.fullgraph)
         if obs.reason is not None:
             self._give_up(variant, obs.reason)
@@ -613,7 +591,7 @@ class CompiledFunction:
         with Recording(state.optimizers, self.fullgraph) as rec:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
-            out_structure = _flatten(result, out_tensors)
+            out_structure = flatten(result, out_tensors)
             for t in out_tensors:
                 t._data  # computed inside the recording: the plan produces it
         self.eager_calls += 1
@@ -634,8 +612,8 @@ class CompiledFunction:
                       "is eager's; to replay, compile the whole training step (forward, backward, optimizer step), "
                       "or run the forward under no_grad()")
         else:
-            bad = [v for v in _aot.structure_leaves(out_structure)
-                   if type(v) is not _TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
+            bad = [v for v in trees.leaves(out_structure)
+                   if type(v) is not TensorSlot and not isinstance(v, _CONSTANT_TYPES)]
             if bad:
                 reason = f"the step returns a {type(bad[0]).__name__}, which replay cannot rebuild"
         if reason is not None:
@@ -856,17 +834,6 @@ class CompiledFunction:
             else:
                 parts.append(f"variant {k}: arguments {shapes}; not captured yet (stage {variant.stage} of 3)")
         return "\n".join(parts)
-
-
-def _place(structure, tensors: list):
-    """The call's ``(args, kwargs)`` with ``tensors`` in the tensor slots of ``structure`` (``_flatten``'s)."""
-    if type(structure) is _TensorSlot:
-        return tensors[structure.index]
-    if type(structure) in (tuple, list):
-        return type(structure)(_place(v, tensors) for v in structure)
-    if type(structure) is dict:
-        return {k: _place(v, tensors) for k, v in structure.items()}
-    return structure
 
 
 def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:
