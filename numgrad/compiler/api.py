@@ -102,6 +102,8 @@ def _fresh_copy(arr):
 
 def _fresh_outputs(structure, arrays: list):
     """A replay's result: ``structure`` (``trees.flatten``'s) with a fresh tensor of each output array."""
+    if type(structure) is TensorSlot:  # the usual step returns one tensor (its loss): no tree, no closure
+        return Tensor(_fresh_copy(arrays[structure.index]))
     return trees.rebuild(structure, lambda index: Tensor(_fresh_copy(arrays[index])))
 
 
