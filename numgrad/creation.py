@@ -224,9 +224,25 @@ def _tensor(data, dtype, device, requires_grad: bool, shape_constant: bool) -> T
     if isinstance(data, Tensor):
         if data.dtype is not dt:
             arr = _backend.copy(arr, dt.np)  # the cast kernel (it reads bfloat16 words as values)
+    elif _is_python_number(data):
+        return _filled((), _number_as(arr, dt), dt, requires_grad, device)
     elif arr.dtype != dt.np or dt is _dtypes.bfloat16:
         arr = _astype(arr, dt)
     return _finish(arr, requires_grad, device, shape_constant)
+
+
+def _is_python_number(data) -> bool:
+    """A Python bool, int or float (not a NumPy scalar, which may have been read out of a tensor's memory)."""
+    return isinstance(data, (bool, int, float)) and not isinstance(data, np.generic)
+
+
+def _number_as(arr: np.ndarray, dt: _dtypes.DType):
+    """The Python number ``arr`` (0-d, as ``np.array(number)`` made it) holds, converted to ``dt`` exactly as
+    ``_astype`` converts it (wrapping integers, rounding floats): the value a fill of ``dt`` writes unchanged.
+    bfloat16 gets the float64 value, which the fill rounds to its word with the cast kernel ``_astype`` uses."""
+    if dt is _dtypes.bfloat16:
+        return float(arr)
+    return arr.astype(dt.np).item()
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -165,7 +165,8 @@ class Fill:
 
     @property
     def name(self) -> str:
-        return f"fill {self.array.shape} {self.array.dtype} with {self.value!r}"
+        value = self.value.item() if isinstance(self.value, np.generic) else self.value
+        return f"fill {self.array.shape} {self.array.dtype} with {value!r}"
 
 
 class RandomDraw:
@@ -383,6 +384,10 @@ class Recording:
         kept = buffer_pool.recorded_view(array)
         if kept is not array:
             self._recorded_views.append(kept)
+        if array.size:
+            # the element written, not the number asked for: replay's copy then writes the same bits (a float
+            # into an integer array, a bfloat16 word, -0.0) without converting anything again
+            value = array.reshape(-1)[0]
         self.launches.append(Fill(kept, value))
 
     def _on_scalar(self, value, array):

@@ -388,7 +388,7 @@ class IndexPut(Function):
             if ctx.accumulate:
                 g_base = g
             else:
-                zero = Tensor(np.zeros((), dtype=g.dtype.np))
+                zero = zeros((), dtype=g.dtype, device=g.device)  # a recorded fill: ng.compile replays it
                 g_base = IndexPut.apply(g, ctx.plan, zero, False, False)
         if ctx.needs_input_grad[2]:
             g_values = sum_to(Index.apply(g, ctx.plan), ctx.values_shape)
