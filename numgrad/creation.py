@@ -224,25 +224,36 @@ def _tensor(data, dtype, device, requires_grad: bool, shape_constant: bool) -> T
     if isinstance(data, Tensor):
         if data.dtype is not dt:
             arr = _backend.copy(arr, dt.np)  # the cast kernel (it reads bfloat16 words as values)
-    elif _is_python_number(data):
-        return _filled((), _number_as(arr, dt), dt, requires_grad, device)
     elif arr.dtype != dt.np or dt is _dtypes.bfloat16:
         arr = _astype(arr, dt)
     return _finish(arr, requires_grad, device, shape_constant)
 
 
-def _is_python_number(data) -> bool:
-    """A Python bool, int or float (not a NumPy scalar, which may have been read out of a tensor's memory)."""
-    return isinstance(data, (bool, int, float)) and not isinstance(data, np.generic)
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (of the default dtype unless ``dtype`` is given), as PyTorch's.
 
+    Written by the backend's fill kernel, not copied from a NumPy array: a step ``ng.compile`` captures keeps
+    the number as a number (compared between the recorded calls, guarded where the step reads it), the way it
+    keeps the scalar of ``x * 0.25``.  numgrad's ops turn the numbers users give them (``masked_fill(m, 2.0)``,
+    ``t[i] = 0.5``, ``index_fill``, ``scatter(..., value=...)``) into tensors with it; a tensor the user builds
+    from Python data (``tensor``, ``new_tensor``, ``from_numpy``) stays Python data.
 
-def _number_as(arr: np.ndarray, dt: _dtypes.DType):
-    """The Python number ``arr`` (0-d, as ``np.array(number)`` made it) holds, converted to ``dt`` exactly as
-    ``_astype`` converts it (wrapping integers, rounding floats): the value a fill of ``dt`` writes unchanged.
-    bfloat16 gets the float64 value, which the fill rounds to its word with the cast kernel ``_astype`` uses."""
-    if dt is _dtypes.bfloat16:
-        return float(arr)
-    return arr.astype(dt.np).item()
+    >>> import numgrad as ng
+    >>> ng.scalar_tensor(3)
+    tensor(3.)
+    >>> ng.scalar_tensor(True, dtype=ng.int64)
+    tensor(1)
+    """
+    if not isinstance(s, (numbers.Number, np.bool_)) or isinstance(s, (complex, np.complexfloating)):
+        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be a real number, not {type(s).__name__}")
+    dt = _dt(dtype)
+    arr = np.array(s)
+    if arr.dtype == object:  # an int beyond 64 bits
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: {s}")
+    # the value converted as ``tensor(s, dtype=dt)`` converts it (wrapping integers, rounding floats), as a Python
+    # number of that dtype, which the fill writes unchanged; bfloat16's fill rounds the float64 value to its word
+    value = float(arr) if dt is _dtypes.bfloat16 else arr.astype(dt.np).item()
+    return _filled((), value, dt, requires_grad, device)
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -266,14 +266,15 @@ def _user_location() -> str:
     return "inside numgrad"
 
 
-_CREATION_FILE = os.path.join(_PACKAGE_DIR, "creation.py")
+# the functions a user calls to build a tensor from Python data: ``creation`` and ``Tensor.new_tensor``
+_CREATION_FILES = (os.path.join(_PACKAGE_DIR, "creation.py"), os.path.join(_PACKAGE_DIR, "ops", "tensor_api.py"))
 
 
 def _called_from_user_code() -> bool:
-    """Whether the code that called into ``numgrad.creation`` (the innermost frame outside that module) lies
-    outside the numgrad package."""
+    """Whether the code that called into ``numgrad.creation`` (the innermost frame outside it and
+    ``Tensor.new_tensor``'s module) lies outside the numgrad package."""
     frame = sys._getframe(2)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _CREATION_FILE:
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) in _CREATION_FILES:
         frame = frame.f_back
     return frame is not None and not os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
 
