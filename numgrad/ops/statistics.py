@@ -306,7 +306,8 @@ def _cat_along(parts, d: int, like):
     shaped = []
     for t in parts:
         if t.ndim == 0:
-            t = t.reshape(*[1 if k == d else n for k, n in enumerate(like.shape)])
+            # a number: one slice of ``like``'s shape along d, the number everywhere in it
+            t = t.reshape((1,) * like.ndim).expand(*[1 if k == d else n for k, n in enumerate(like.shape)])
         shaped.append(t)
     return cat(shaped, d)
 
