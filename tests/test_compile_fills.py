@@ -56,6 +56,8 @@ BODIES = {
     "zeros_ones_like": lambda h: (h + ng.zeros_like(h)) * ng.ones_like(h),
     "scalar_tensor": lambda h: h * ng.scalar_tensor(1.5),
     "diff_prepend": lambda h: ng.diff(h, dim=1, prepend=0.5),
+    # a boolean fill read by a kernel as a scalar (triu's masked_fill(mask, False) of a causal mask)
+    "bool_causal_mask": lambda h: h.masked_fill(ng.ones(3, 4, dtype=ng.bool).triu(1), -1e9).softmax(-1),
 }
 
 
@@ -160,6 +162,25 @@ def test_a_number_that_changes_from_call_to_call_is_noticed_at_capture():
     want = [step(x).numpy().copy() for _ in range(6)]
     assert all(g.tobytes() == w.tobytes() for g, w in zip(got, want))
     assert compiled.replays == 0 and "differs between consecutive calls" in compiled.fallback_reason
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_boolean_computed_from_data_is_not_replayed_stale(overwrite):
+    # a 0-d boolean a kernel reads as a scalar is kept only when a fill wrote it and nothing wrote it since
+    def step(x):
+        if overwrite:
+            flag = ng.scalar_tensor(False, dtype=ng.bool)
+            flag.copy_(x.sum() > 0)
+        else:
+            flag = x.sum() > 0
+        return ng.where(flag, x, -x)
+
+    compiled = ng.compile(step)
+    for sign in (1, 1, 1, 1, -1, -1):
+        x = ng.tensor(BATCHES[0] * 0 + sign)
+        assert compiled(x).numpy().tobytes() == step(x).numpy().tobytes()
+    if overwrite:  # (the comparison alone fuses into where's kernel, which replays it from the data)
+        assert compiled.replays == 0 and "a boolean read from a tensor" in compiled.fallback_reason
 
 
 class _Hidden:

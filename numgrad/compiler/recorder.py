@@ -41,7 +41,7 @@ import numpy as np
 from numba import _dispatcher
 from numba.core.registry import CPUDispatcher
 
-from .. import _profiler_hooks, creation
+from .. import _pending_readers, _profiler_hooks, creation
 from ..kernels.cpu import buffer_pool
 from ..kernels.cuda import simulator_enabled
 from ..kernels.cuda.array import DeviceArray
@@ -298,6 +298,9 @@ class Recording:
         self._saved: list = []
         self._recorded_views: list = []  # views of pooled buffers this recording keeps (``_kept``)
         self.derived: dict = {}  # id(scalar) -> (scalar, array it was read from): kept alive, so ids stay unique
+        # id(allocation) -> allocation of each one-element array a Fill wrote that no launch has touched since: a
+        # number read out of it is the fill's number (``_on_scalar``)
+        self._constant_fills: dict = {}
         self._works: dict = {}  # id(Work) -> (Work, index of its Collective) until it is waited for
         self._waited: dict = {}  # id(Work) -> Work of those waited for already (a second wait() is no event)
         self._guard_keys: set = set()
@@ -314,7 +317,15 @@ class Recording:
             self._break(f"kernel {dispatcher.py_func.__name__} called with keyword arguments")
         result = _base_call(dispatcher, *args)
         self.launches.append(KernelLaunch(dispatcher, self._kept(args), result))
+        if self._constant_fills:
+            self._touched(leaves(args))
         return result
+
+    def _touched(self, arrays) -> None:
+        """A launch or collective passed ``arrays``: a fill among them may hold something else from now on."""
+        for a in arrays:
+            if isinstance(a, np.ndarray):
+                self._constant_fills.pop(id(_pending_readers.owner(a)), None)
 
     def _on_python_data(self, array, shape_constant: bool) -> None:
         """Note a tensor built from Python data when the user's code asked for it (``ng.tensor``, ``ng.arange``,
@@ -389,12 +400,19 @@ class Recording:
             # the element written, not the number asked for: replay's copy then writes the same bits (a float
             # into an integer array, a bfloat16 word, -0.0) without converting anything again
             value = array.reshape(-1)[0]
+        if array.size == 1:
+            own = _pending_readers.owner(array)
+            self._constant_fills[id(own)] = own
         self.launches.append(Fill(kept, value))
 
     def _on_scalar(self, value, array):
         if self._depth or threading.get_ident() != self._thread:
             return
         if isinstance(value, np.bool_):  # NumPy's booleans are two shared objects: the value cannot be traced
+            if id(_pending_readers.owner(array)) in self._constant_fills:
+                # ... but one a recorded fill wrote (``masked_fill(mask, False)``) is that fill's number, which the
+                # two recordings compare and the guards cover, like a Python scalar: the kernel keeps it
+                return
             self._break("a boolean read from a tensor is passed to a kernel as a scalar")
             return
         self.derived[id(value)] = (value, array)
@@ -419,6 +437,7 @@ class Recording:
             return
         self._works[id(work)] = (work, len(self.launches))
         self.launches.append(Collective(op, key, start, tuple(arrays), tuple(reads)))
+        self._touched(arrays)
 
     def _on_collective_wait(self, work):
         if self._depth or threading.get_ident() != self._thread:

@@ -245,8 +245,12 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         raise TypeError(f"searchsorted(): argument 'sorted_sequence' must be Tensor, not "
                         f"{type(sorted_sequence).__name__}")
     scalar = not isinstance(input, Tensor)
-    values = input if not scalar else scalar_tensor(input, dtype=sorted_sequence.dtype, device=sorted_sequence.device) \
-        if isinstance(input, numbers.Number) else tensor(input, dtype=sorted_sequence.dtype)
+    if not scalar:
+        values = input
+    elif isinstance(input, numbers.Number):  # a recorded fill (ng.compile keeps the number)
+        values = scalar_tensor(input, dtype=sorted_sequence.dtype, device=sorted_sequence.device)
+    else:
+        values = tensor(input, dtype=sorted_sequence.dtype)
     if sorter is not None:
         sorted_sequence = gather(sorted_sequence, -1, sorter)
     seq = sorted_sequence
