@@ -169,8 +169,8 @@ def test_a_boolean_computed_from_data_is_not_replayed_stale(overwrite):
     # a 0-d boolean a kernel reads as a scalar is kept only when a fill wrote it and nothing wrote it since
     def step(x):
         if overwrite:
-            flag = ng.scalar_tensor(False, dtype=ng.bool)
-            flag.copy_(x.sum() > 0)
+            flag = ng.zeros((), dtype=ng.bool)  # a fill, which a copy kernel then overwrites from data
+            flag.copy_(x.sum().clamp(min=0))
         else:
             flag = x.sum() > 0
         return ng.where(flag, x, -x)
