@@ -6,7 +6,7 @@ hand-written kernels of ``kernels/cpu``) or through a generated module's guard
 replaced at class level by one that notes (dispatcher, arguments, result) and calls the real
 one; when no recording is open the class is untouched, so eager code pays nothing.
 
-Two more things are noted:
+More things are noted:
 - an optimizer's per-parameter update (``Optimizer._update``) is kept as one Python call: its
   scalars (Adam's bias correction, a scheduler's learning rate) come from Python state that
   changes every step, so replay calls it again instead of baking them in;
@@ -15,6 +15,9 @@ Two more things are noted:
   launches depend on (``_capture_guard``); what a replay could not repeat ends the capture (``_capture_break``);
 - Python reading tensor data (``.item()``, ``.tolist()``, ``.numpy()``, ``bool(t)``,
   ``np.asarray(t)``) ends the capture: what the step does next may depend on the value;
+- a CPU array the backend fills with a number (``backend.full``: ``zeros``, ``full``, ``scalar_tensor``, the
+  number of ``masked_fill(m, 2.0)`` or ``t[i] = 0.5``) is a ``Fill`` of the element it wrote, which replay
+  writes again; the two recordings compare it like a kernel's scalar;
 - on the CUDA backend, every configured launch of a ``@cuda.jit`` kernel (numba-cuda's
   ``CUDADispatcher.call`` on a GPU, the simulator's ``FakeCUDAKernel.__call__``, patched at class
   level like the CPU dispatcher) with its grid and block, every device allocation
