@@ -390,3 +390,16 @@ def test_write_through_a_chain_of_views_rebases_the_base():
     assert y.tolist() == [[2.0, 8.0, 2.0], [2.0, 5.0, 2.0]]
     assert x.grad.tolist() == [[8.0, 0.0, 8.0], [8.0, 0.0, 8.0]]
     assert v.grad.item() == 32.0
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_index_put_of_a_tensor_into_itself_raises_as_torch(strided):
+    """PyTorch refuses ``t[idx] = t`` (the same tensor is always an overlap, however strided its memory); a
+    fuzzed program found numgrad writing it silently when the tensor was a strided view."""
+    for lib in (ng, torch):
+        base = lib.tensor([[-0.5, -1.0, 0.125], [-1.0, 2.0, 2.0]])
+        t = base[..., 1] if strided else base[0, :2]
+        index = lib.tensor([0, 1])
+        with pytest.raises(RuntimeError, match="refer to a single memory location. Please clone"):
+            t[index] = t
+        t[index] = t.clone()  # a copy is fine

@@ -474,8 +474,9 @@ def _check_index_put_dtypes(target, value, plan) -> None:
     if not isinstance(value, Tensor):
         pass
     elif plan.adv:
-        # the write computes both anyway: a pending (lazy) value or target is computed here
-        if memory_overlap(target._data, value._data) != "none":
+        # the write computes both anyway: a pending (lazy) value or target is computed here.  The tensor itself
+        # is always an overlap (PyTorch's same-TensorImpl check), even where its memory is too strided to compare
+        if value is target or memory_overlap(target._data, value._data) != "none":
             raise RuntimeError(OVERLAP_MSG)
     elif value._buf is not None and target._buf is not None:
         if memory_overlap(_take(target._buf, plan), value._buf) == "partial":
