@@ -21,10 +21,12 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..nn.modules.module import Module
+from ..nn.modules.module_hooks import CALL_HOOK_DICTS, GLOBAL_CALL_HOOK_DICTS
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
 
 _MAX_DEPTH = 4
+_NOT_WALKED_AS_ATTRIBUTES = frozenset(("_parameters", "_buffers", "_modules") + CALL_HOOK_DICTS)
 # objects whose attributes never hold a step's state (and can be huge to walk)
 _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, str, bytes, int, float, complex, bool, type(None))
 
@@ -221,7 +223,20 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     roots.extend(v for v in kwargs.values() if not isinstance(v, Tensor))
     for r in roots:
         _walk(r, found, seen, 0, True)
+    for hooks in GLOBAL_CALL_HOOK_DICTS:  # ``register_module_forward_hook`` & co. run in every module call
+        _walk_hooks(hooks, "the global module hooks", found, seen, 0)
     return found
+
+
+def _walk_hooks(hooks: dict, description: str, found: ReachableState, seen: set, depth: int) -> None:
+    """A dict of module hooks: which hooks it holds is guarded (its length, each hook by identity: a hook
+    registered or removed is another variant), and each hook is walked as a user function (what it reads is
+    guarded; what it changes makes the step run eagerly).  Only ``register_*``/``remove`` change these dicts, and
+    they count in ``plain_attribute_writes``, so the guards are read with the modules' attributes."""
+    found.python_values.append(PythonValue(hooks, _LENGTH, f"the length of {description}", True, True))
+    for key, hook in list(hooks.items()):
+        _note_value(found, hooks, key, hook, f"item {key} of {description}", True, True)
+        _walk(hook, found, seen, depth + 1, True)
 
 
 def _add_tensor(t: Tensor, found: ReachableState, seen: set, depth: int) -> None:
@@ -261,8 +276,12 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
             found.state_slots.append((obj._modules, key, sub))
             if sub is not None:
                 _walk(sub, found, seen, depth, guard)  # a module tree is walked whole, however deep
+        for name in CALL_HOOK_DICTS:  # the module's hooks run inside its calls: user functions, walked as such
+            hooks = obj.__dict__.get(name)
+            if hooks is not None:
+                _walk_hooks(hooks, f"{type(obj).__name__}.{name}", found, seen, depth)
         for key, value in obj.__dict__.items():
-            if key not in ("_parameters", "_buffers", "_modules"):
+            if key not in _NOT_WALKED_AS_ATTRIBUTES:
                 public = guard and not key.startswith("_")
                 if public and key != "training":  # training is in the key already
                     _note_value(found, obj.__dict__, key, value, f"{type(obj).__name__}.{key}", False, True)
