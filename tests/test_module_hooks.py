@@ -148,6 +148,7 @@ def test_handles_remove_once_and_work_as_context_managers():
     m(ng.ones(1))
     handle.remove()  # a second remove is harmless
     assert calls == [1] and not m._slow_call and not m._forward_hooks
+    assert m not in nn.modules.module_hooks._modules_with_call_hooks  # Module.__call__'s global check counts it out
     h1 = m.register_forward_hook(lambda mod, a, o: None, with_kwargs=True, always_call=True)
     assert h1.id in m._forward_hooks_with_kwargs and h1.id in m._forward_hooks_always_called
     h1.remove()
@@ -568,3 +569,12 @@ def test_a_deepcopied_model_accumulates_into_its_own_parameters():
     twin(ng.ones(1, 3)).sum().backward()
     np.testing.assert_array_equal(twin.weight.grad.numpy(), 1.0)
     np.testing.assert_array_equal(lin.weight.grad.numpy(), 1.0)  # the original's gradient is its own
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("numgrad.nn.modules.module_hooks", "numgrad.nn.modules.module", "numgrad.autograd.tensor_methods"):
+        module = importlib.import_module(name)
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, name

@@ -23,6 +23,7 @@ from ...device import Device, as_device
 from ...ops.elementwise import copy_into
 from ...tensor import Tensor
 from ..parameter import UNINITIALIZED_SHAPE, Buffer, Parameter, is_lazy
+from . import module_hooks
 from .module_hooks import (  # noqa: F401 - PyTorch's names in torch.nn.modules.module
     CALL_HOOK_DICTS, STATE_HOOK_DICTS, ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks, _global_forward_hooks,
     _global_forward_hooks_always_called, _global_forward_hooks_with_kwargs, _global_forward_pre_hooks,
@@ -118,9 +119,8 @@ class Module(ModuleHooks):
         )
 
     def __call__(self, *args, **kwargs):
-        # hooks, compile() or global hooks make _slow_call True (module_hooks); without them: forward, after one
-        # attribute check
-        if self._slow_call:
+        # hooks, compile() or global hooks (module_hooks): without any anywhere, forward after one global's check
+        if module_hooks.any_call_hooks and self._slow_call:
             return self._wrapped_call_impl(*args, **kwargs)
         return self.forward(*args, **kwargs)
 
@@ -610,8 +610,8 @@ class Module(ModuleHooks):
         ...         return {"calls": self.calls}
         ...     def set_extra_state(self, state):
         ...         self.calls = state["calls"]
-        >>> Counter().state_dict()
-        OrderedDict({'_extra_state': {'calls': 3}})
+        >>> dict(Counter().state_dict())
+        {'_extra_state': {'calls': 3}}
         """
         raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called: a module "
                            "that saves extra state overrides get_extra_state and set_extra_state")

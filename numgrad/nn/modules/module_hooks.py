@@ -1,11 +1,12 @@
 """``nn.Module``'s hooks, as PyTorch's: forward (pre-)hooks, full backward (pre-)hooks, the global ones, state-dict
 hooks, and ``Module.compile``.
 
-``Module.__call__`` checks one attribute, ``_slow_call``: False (the class default) while neither the module nor
-any global registration has a hook and the module is not ``compile()``d, so a call without hooks costs what it did
-before hooks existed.  Registering or removing a hook sets it (on the module; on ``ModuleHooks`` itself for the
-global hooks) and bumps ``hook_writes`` and ``plain_attribute_writes``, which ``ng.compile`` reads to walk a step's
-hooks again (their Python runs inside the step, so what they read is guarded) and to drop its hot variant.
+``Module.__call__`` checks ``any_call_hooks`` (a global of this module, False while no module has a hook or a
+``compile()``d call and no global hook exists: a call then costs what it did before hooks existed), then the
+module's ``_slow_call`` (True on a module with hooks or a compiled call; the class default, on ``ModuleHooks``,
+is True while global hooks exist).  Registering or removing a hook updates both and bumps ``hook_writes`` and
+``plain_attribute_writes``, which ``ng.compile`` reads to walk a step's hooks again (their Python runs inside the
+step, so what they read is guarded) and to drop its hot variant.
 
 Full backward hooks are PyTorch's ``BackwardHook``: the module's positional tensor inputs and its outputs pass
 through an identity ``autograd.Function`` (``BackwardHookFunction``) whose backward calls the hooks, so
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from collections import OrderedDict
 from typing import Callable
 
@@ -45,6 +47,16 @@ _global_forward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_hooks_always_called: "OrderedDict[int, bool]" = OrderedDict()
 _global_forward_hooks_with_kwargs: "OrderedDict[int, bool]" = OrderedDict()
+
+# whether any module call may have hooks to run (``Module.__call__`` reads it first: a global is the cheapest check)
+any_call_hooks = False
+_modules_with_call_hooks: "weakref.WeakSet" = weakref.WeakSet()  # modules whose ``_slow_call`` is True
+
+
+def _update_any_call_hooks() -> None:
+    global any_call_hooks
+    any_call_hooks = bool(_modules_with_call_hooks) or ModuleHooks._slow_call
+
 
 # the dicts of hooks that run inside a module call (what ng.compile walks and guards), per module and global
 CALL_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks",
@@ -80,6 +92,7 @@ def _global_hooks_changed() -> None:
     # the class attribute every module without hooks of its own reads in ``__call__``
     ModuleHooks._slow_call = bool(_global_forward_pre_hooks or _global_forward_hooks or _global_backward_pre_hooks
                                   or _global_backward_hooks)
+    _update_any_call_hooks()
     _count_hook_change()
 
 
@@ -288,8 +301,11 @@ class ModuleHooks:
         if (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_pre_hooks"] or d["_backward_hooks"]
                 or d.get("_compiled_call_impl") is not None):
             d["_slow_call"] = True
+            _modules_with_call_hooks.add(self)
         else:
             d.pop("_slow_call", None)  # back to the class attribute (True only while global hooks exist)
+            _modules_with_call_hooks.discard(self)
+        _update_any_call_hooks()
         _count_hook_change()
 
     def _call_handle(self, hooks: dict, extra_dict=None) -> RemovableHandle:
