@@ -578,3 +578,31 @@ def test_docstring_examples_run():
     for name in ("numgrad.nn.modules.module_hooks", "numgrad.nn.modules.module", "numgrad.autograd.tensor_methods"):
         module = importlib.import_module(name)
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, name
+
+
+def _doubler(module, *rest):
+    """Doubles a forward hook's output or a forward pre-hook's arguments."""
+    value = rest[-1]
+    return tuple(v * 2.0 for v in value) if isinstance(value, tuple) else value * 2.0
+
+
+def test_the_same_hook_moved_to_another_module_or_kind_is_a_new_guard():
+    model, twin, x, y = _models_and_data()
+    step = ng.compile(_train_step(model, ng.optim.SGD(model.parameters(), lr=0.1)))
+    eager = _train_step(twin, ng.optim.SGD(twin.parameters(), lr=0.1))
+    placements = [
+        lambda m: m[0].register_forward_hook(_doubler),
+        lambda m: m[2].register_forward_hook(_doubler),
+        lambda m: m[2].register_forward_pre_hook(_doubler),
+        lambda m: ng_module.register_module_forward_hook(_doubler) if m is model else None,
+        lambda m: ng_module.register_module_forward_pre_hook(_doubler) if m is model else None,
+    ]
+    for place in placements:
+        handles = [place(model), place(twin)]
+        for _ in range(4):
+            assert step(x, y).item() == eager(x, y).item()
+        for h in handles:
+            if h is not None:
+                h.remove()
+    assert step.replays >= 5
+    np.testing.assert_array_equal(model[0].weight.detach().numpy(), twin[0].weight.detach().numpy())

@@ -184,8 +184,9 @@ class _HotVariant:
     settings still give that key replays it without building and hashing the key (``CompiledFunction.__call__``;
     the whole key costs about 2 us, a W1 step at 1e4 elements 14 us).
 
-    The modules' ``training`` flags and plain attributes are not read: ``plain_attribute_writes`` counts every
-    write of them (``Module.__setattr__`` and ``train()``), and a hot call needs it unchanged.
+    The modules' ``training`` flags, plain attributes and hooks are not read: ``plain_attribute_writes`` counts every
+    write of them (``Module.__setattr__``, ``train()``, a hook registered or removed), and a hot call needs it
+    unchanged.
     """
 
     __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "writes")

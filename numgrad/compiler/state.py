@@ -223,8 +223,11 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     roots.extend(v for v in kwargs.values() if not isinstance(v, Tensor))
     for r in roots:
         _walk(r, found, seen, 0, True)
-    for hooks in GLOBAL_CALL_HOOK_DICTS:  # ``register_module_forward_hook`` & co. run in every module call
-        _walk_hooks(hooks, "the global module hooks", found, seen, 0)
+    if any(GLOBAL_CALL_HOOK_DICTS):  # ``register_module_forward_hook`` & co. run in every module call
+        # guarded only while some exist (a step with no module then keeps its guard-free key; registering the
+        # first global hook makes ng.compile walk again), and then all of them (which dict a hook is in counts)
+        for hooks in GLOBAL_CALL_HOOK_DICTS:
+            _walk_hooks(hooks, "the global module hooks", found, seen, 0)
     return found
 
 
