@@ -161,6 +161,15 @@ def test_handles_remove_once_and_work_as_context_managers():
 def test_register_backward_hook_points_to_the_full_one():
     with pytest.raises(NotImplementedError, match="use register_full_backward_hook"):
         nn.Linear(1, 1).register_backward_hook(lambda m, gi, go: None)
+    with pytest.raises(NotImplementedError, match="use register_module_full_backward_hook"):
+        ng_module.register_module_backward_hook(lambda m, gi, go: None)
+
+
+def test_module_has_torchs_hook_and_module_methods():
+    missing = {n for n in dir(torch.nn.Module) if not n.startswith("__")} - set(dir(nn.Module))
+    # devices numgrad has no backend for, torch's TorchScript/DataParallel internals and its class flags
+    assert missing <= {"T_destination", "_maybe_warn_non_full_backward_hook", "_replicate_for_data_parallel",
+                       "_slow_forward", "call_super_init", "dump_patches", "ipu", "mtia", "xpu"}
 
 
 # ------------------------------------------------------------------ backward hooks

@@ -42,6 +42,12 @@ set_to_none=False)``) must be the captured tensor; one the step drops without re
 (``zero_grad()`` sets ``None``, backward creates a new one) is not guarded; a gradient that was
 ``None`` when the captured call started must be ``None`` again (else eager code would accumulate).
 
+Module hooks (forward, full backward, global) are Python inside the step: they are walked like the step's
+own code (``state``: what they read is guarded; which hooks a reachable module has is part of the key, so a hook
+registered or removed after a capture never replays the other plan).  A step that changes Python state it reads
+(a hook appending to a list) or prints runs eagerly; a compiled module's grad-mode call with a full backward hook
+does too (its captured backward would not call the hook).
+
 What cannot be captured runs eagerly, with the reason logged once (``NUMGRAD_DEBUG=1``) and kept in
 ``compiled.fallback_reason``; under ``fullgraph=True`` it raises ``GraphBreak`` instead.
 """
@@ -865,8 +871,9 @@ class CompiledFunction:
 
 
 class _OutputWatch:
-    """While a step runs eagerly to be captured: whether it wrote to ``sys.stdout`` or ``sys.stderr`` (a ``print`` in
-    the step or in a module hook), which a replay (the captured kernels only) would not do.
+    """While a step runs eagerly to be captured: whether it wrote to ``sys.stdout`` (a ``print`` in the step or in a
+    module hook), which a replay (the captured kernels only) would not do.  ``sys.stderr`` is not watched: Python
+    shows a warning there once per place anyway, and a warning in a step's first call must not keep it eager.
 
     >>> with _OutputWatch() as watch:
     ...     print("hello")
@@ -880,20 +887,18 @@ class _OutputWatch:
         self._saved = None
 
     def __enter__(self) -> "_OutputWatch":
-        self._saved = (sys.stdout, sys.stderr)
+        self._saved = sys.stdout
         if sys.stdout is not None:
             sys.stdout = _WatchedStream(sys.stdout, self)
-        if sys.stderr is not None:
-            sys.stderr = _WatchedStream(sys.stderr, self)
         return self
 
     def __exit__(self, *exc) -> None:
-        sys.stdout, sys.stderr = self._saved
+        sys.stdout = self._saved
 
     @staticmethod
     def reason() -> str:
-        return ("the step prints (writes to sys.stdout or sys.stderr), which a replay would not do (it runs only the "
-                "captured kernels): print outside the compiled step, or from a hook that is removed while compiling")
+        return ("the step prints (writes to sys.stdout), which a replay would not do (it runs only the captured "
+                "kernels): print outside the compiled step, or from a hook that is removed while compiling")
 
 
 class _WatchedStream:

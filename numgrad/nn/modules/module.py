@@ -28,7 +28,7 @@ from .module_hooks import (  # noqa: F401 - PyTorch's names in torch.nn.modules.
     CALL_HOOK_DICTS, STATE_HOOK_DICTS, ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks, _global_forward_hooks,
     _global_forward_hooks_always_called, _global_forward_hooks_with_kwargs, _global_forward_pre_hooks,
     plain_attribute_writes, register_module_forward_hook, register_module_forward_pre_hook,
-    register_module_full_backward_hook, register_module_full_backward_pre_hook)
+    register_module_backward_hook, register_module_full_backward_hook, register_module_full_backward_pre_hook)
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
@@ -549,8 +549,8 @@ class Module(ModuleHooks):
         """Cast floating-point parameters and buffers to bfloat16."""
         return self.to(_dtypes.bfloat16)
 
-    def _apply_to_tensors(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
-        """``fn`` on every parameter (and its ``.grad``) and buffer: parameters keep their identity (their data is
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
+        """(PyTorch's private ``_apply``, which some libraries call) ``fn`` on every parameter (and its ``.grad``) and buffer: parameters keep their identity (their data is
         replaced, as PyTorch's ``param.data = fn(param)``), buffers are replaced."""
         with no_grad():
             for m in (self.modules() if recurse else (self,)):
@@ -572,7 +572,7 @@ class Module(ModuleHooks):
         >>> ng.nn.Linear(1, 1).type(ng.float64).weight.dtype
         numgrad.float64
         """
-        return self._apply_to_tensors(lambda t: t.type(dst_type))
+        return self._apply(lambda t: t.type(dst_type))
 
     def to_empty(self, *, device, recurse: bool = True) -> "Module":
         """Give every parameter and buffer new, uninitialized memory on ``device`` (same shapes and dtypes).
@@ -581,7 +581,7 @@ class Module(ModuleHooks):
         >>> ng.nn.Linear(2, 1).to_empty(device="cpu").weight.shape
         (1, 2)
         """
-        return self._apply_to_tensors(lambda t: empty_like(t, device=device), recurse)
+        return self._apply(lambda t: empty_like(t, device=device), recurse)
 
     def share_memory(self) -> "Module":
         """Not supported: PyTorch moves the parameters and buffers into shared memory for other processes
@@ -846,7 +846,7 @@ def _size(shape) -> str:
 
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
-           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook", "register_module_backward_hook",
            "_global_backward_hooks", "_global_backward_pre_hooks", "_global_forward_hooks",
            "_global_forward_hooks_always_called", "_global_forward_hooks_with_kwargs", "_global_forward_pre_hooks",
            "plain_attribute_writes"]

@@ -177,6 +177,21 @@ def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
     return handle
 
 
+def register_module_backward_hook(hook: Callable) -> RemovableHandle:
+    """PyTorch's deprecated global non-full backward hook: not supported; use
+    ``register_module_full_backward_hook``.
+
+    >>> from numgrad.nn.modules.module import register_module_backward_hook
+    >>> register_module_backward_hook(print)
+    Traceback (most recent call last):
+    ...
+    NotImplementedError: register_module_backward_hook (deprecated in PyTorch) is not supported by numgrad: use register_module_full_backward_hook, whose grad_input are the gradients w.r.t. the module's inputs
+    """
+    raise NotImplementedError("register_module_backward_hook (deprecated in PyTorch) is not supported by numgrad: use "
+                              "register_module_full_backward_hook, whose grad_input are the gradients w.r.t. the "
+                              "module's inputs")
+
+
 # ------------------------------------------------------------------ full backward hooks (PyTorch's BackwardHook)
 class BackwardHookFunction(Function):
     """Identity on a module's input (or output) tensors whose backward calls the module's backward hooks."""
@@ -288,6 +303,7 @@ class ModuleHooks:
     """The hook half of ``nn.Module`` (its base class): registration, ``_call_impl`` and ``compile``."""
 
     _slow_call = False  # see the module docstring; True on a module with hooks, here while global hooks exist
+    _compiled_call_impl = None  # set on the module by ``compile()``
 
     def _init_hooks(self) -> None:
         d = self.__dict__
