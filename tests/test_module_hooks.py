@@ -227,6 +227,57 @@ def test_full_backward_hooks_match_torch(y_requires_grad):
     _same(ng_gy, t_gy)
 
 
+def test_backward_hooks_see_none_for_an_unused_output_and_zeros_for_an_input_without_grad():
+    def run(lib, mod):
+        base = nn.Module if lib is ng else torch.nn.Module
+
+        class Two(base):
+            def forward(self, a, b):
+                return a * b, a * 3.0
+
+        seen = []
+        m = Two()
+        m.register_full_backward_pre_hook(lambda mod_, go: seen.append(("pre", go)))
+        m.register_full_backward_hook(lambda mod_, gi, go: seen.append(("hook", gi, go)))
+        a = lib.tensor([0.5, 1.0], dtype=lib.float64, requires_grad=True)
+        first, _ = m(a, lib.tensor([2.0, 4.0], dtype=lib.float64))
+        first.sum().backward()
+        return seen, a.grad
+
+    (ng_seen, ng_grad), (t_seen, t_grad) = _both(run)
+    assert [e[0] for e in ng_seen] == [e[0] for e in t_seen] == ["pre", "hook"]
+    _same(ng_seen[0][1], t_seen[0][1])
+    assert ng_seen[0][1][1] is None
+    _same(ng_seen[1][1], t_seen[1][1])
+    _same(ng_seen[1][2], t_seen[1][2])
+    _same(ng_grad, t_grad)
+
+
+def test_set_materialize_grads_matches_torch():
+    def run(lib):
+        seen = []
+
+        class Pair(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, materialize):
+                ctx.set_materialize_grads(materialize)
+                return x * 1, x * 2
+
+            @staticmethod
+            def backward(ctx, ga, gb):
+                seen.append(gb)
+                return ga, None
+
+        for materialize in (True, False):
+            x = lib.ones(2, requires_grad=True)
+            Pair.apply(x, materialize)[0].sum().backward()
+        return seen
+
+    ng_seen, t_seen = run(ng), run(torch)
+    _same(tuple(ng_seen), tuple(t_seen))
+    assert ng_seen[1] is None
+
+
 def test_backward_hook_errors_match_torch():
     def run(lib, mod, which):
         m = (nn if lib is ng else torch.nn).Linear(2, 2).double()
@@ -584,7 +635,8 @@ def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ("numgrad.nn.modules.module_hooks", "numgrad.nn.modules.module", "numgrad.autograd.tensor_methods"):
+    for name in ("numgrad.nn.modules.module_hooks", "numgrad.nn.modules.module", "numgrad.autograd.tensor_methods",
+                 "numgrad.autograd.function"):
         module = importlib.import_module(name)
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, name
 

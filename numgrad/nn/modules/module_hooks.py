@@ -197,16 +197,20 @@ class BackwardHookFunction(Function):
     """Identity on a module's input (or output) tensors whose backward calls the module's backward hooks."""
 
     @staticmethod
-    def forward(ctx, on_backward, *tensors):
+    def forward(ctx, on_backward, materialize_grads, *tensors):
         ctx.on_backward = on_backward
+        # the output side's hooks see None for an output no gradient reached (PyTorch's hook there is a node hook,
+        # which sees the gradients as they arrive); the input side's see the zeros backward materialized
+        ctx.set_materialize_grads(materialize_grads)
         # tensors that do not require grad come back as themselves, as PyTorch's
         ctx.mark_non_differentiable(*[t for t in tensors if not t.requires_grad])
         return tensors
 
     @staticmethod
     def backward(ctx, *grads):
-        # a tensor that does not require grad gets zeros here (its gradient, materialized), as in PyTorch
-        return (None,) + tuple(ctx.on_backward(grads))
+        # an input that does not require grad gets zeros on the input side (its gradient, materialized), as in
+        # PyTorch
+        return (None, None) + tuple(ctx.on_backward(grads))
 
 
 class BackwardHook:
@@ -274,26 +278,26 @@ class BackwardHook:
         return tuple(local_grad_outputs[i] for i in self.output_tensors_index)
 
     @staticmethod
-    def _apply_on_tensors(on_backward, args: tuple):
+    def _apply_on_tensors(on_backward, args: tuple, materialize_grads: bool):
         index = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         tensors = [args[i] for i in index]
         if not (any(t.requires_grad for t in tensors) and is_grad_enabled()):
             return args, None
-        new = BackwardHookFunction.apply(on_backward, *tensors)
+        new = BackwardHookFunction.apply(on_backward, materialize_grads, *tensors)
         items = list(args)
         for i, t in zip(index, new):
             items[i] = t
         return (tuple(items) if type(args) is tuple else type(args)(*items)), index
 
     def setup_input_hook(self, args: tuple) -> tuple:
-        res, self.input_tensors_index = self._apply_on_tensors(self._input_backward, args)
+        res, self.input_tensors_index = self._apply_on_tensors(self._input_backward, args, True)
         self.n_inputs = len(args)
         return res
 
     def setup_output_hook(self, result):
         is_tuple = isinstance(result, tuple)
         outputs = result if is_tuple else (result,)
-        res, self.output_tensors_index = self._apply_on_tensors(self._output_backward, outputs)
+        res, self.output_tensors_index = self._apply_on_tensors(self._output_backward, outputs, False)
         self.n_outputs = len(outputs)
         return res if is_tuple else res[0]
 
