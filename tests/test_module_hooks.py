@@ -636,7 +636,7 @@ def test_docstring_examples_run():
     import importlib
 
     for name in ("numgrad.nn.modules.module_hooks", "numgrad.nn.modules.module", "numgrad.autograd.tensor_methods",
-                 "numgrad.autograd.function"):
+                 "numgrad.autograd.function", "numgrad.utils.hooks"):
         module = importlib.import_module(name)
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, name
 

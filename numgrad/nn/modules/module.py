@@ -8,11 +8,10 @@ converting the values of a state dict.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
-
 import threading
 import warnings
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -24,9 +23,10 @@ from ...ops.elementwise import copy_into
 from ...tensor import Tensor
 from ..parameter import UNINITIALIZED_SHAPE, Buffer, Parameter, is_lazy
 from . import module_hooks
-from .module_hooks import (  # noqa: F401 - PyTorch's names in torch.nn.modules.module
-    CALL_HOOK_DICTS, STATE_HOOK_DICTS, ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks, _global_forward_hooks,
-    _global_forward_hooks_always_called, _global_forward_hooks_with_kwargs, _global_forward_pre_hooks,
+from .module_hooks import (  # the global hooks: PyTorch's names in torch.nn.modules.module (``__all__``)
+    CALL_HOOK_DICTS, STATE_HOOK_DICTS, ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks,
+    _global_forward_hooks, _global_forward_hooks_always_called, _global_forward_hooks_with_kwargs,
+    _global_forward_pre_hooks,
     plain_attribute_writes, register_module_forward_hook, register_module_forward_pre_hook,
     register_module_backward_hook, register_module_full_backward_hook, register_module_full_backward_pre_hook)
 
@@ -542,16 +542,27 @@ class Module(ModuleHooks):
         return self.to(device)
 
     def half(self) -> "Module":
-        """Cast floating-point parameters and buffers to float16 (stored in 16 bits, computed in float32)."""
+        """Cast floating-point parameters and buffers to float16 (stored in 16 bits, computed in float32).
+
+        >>> import numgrad as ng
+        >>> ng.nn.Linear(1, 1).half().weight.dtype
+        numgrad.float16
+        """
         return self.to(_dtypes.float16)
 
     def bfloat16(self) -> "Module":
-        """Cast floating-point parameters and buffers to bfloat16."""
+        """Cast floating-point parameters and buffers to bfloat16.
+
+        >>> import numgrad as ng
+        >>> ng.nn.Linear(1, 1).bfloat16().weight.dtype
+        numgrad.bfloat16
+        """
         return self.to(_dtypes.bfloat16)
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
-        """(PyTorch's private ``_apply``, which some libraries call) ``fn`` on every parameter (and its ``.grad``) and buffer: parameters keep their identity (their data is
-        replaced, as PyTorch's ``param.data = fn(param)``), buffers are replaced."""
+        """``fn`` on every parameter (and its ``.grad``) and buffer (PyTorch's private ``_apply``, which some
+        libraries call): parameters keep their identity (their data is replaced, as PyTorch's
+        ``param.data = fn(param)``), buffers are replaced."""
         with no_grad():
             for m in (self.modules() if recurse else (self,)):
                 for p in m._parameters.values():
@@ -589,10 +600,10 @@ class Module(ModuleHooks):
         (``Tensor.is_shared()`` is False), so processes would silently train copies.
 
         >>> import numgrad as ng
-        >>> ng.nn.Linear(1, 1).share_memory()
+        >>> ng.nn.Linear(1, 1).share_memory()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        NotImplementedError: Module.share_memory: numgrad tensors cannot be moved to shared memory (they live in process-private NumPy or CUDA memory), so other processes would update copies; share parameters between processes by sending their values (state_dict) instead
+        NotImplementedError: Module.share_memory: numgrad tensors cannot be moved to shared memory ...
         """
         raise NotImplementedError("Module.share_memory: numgrad tensors cannot be moved to shared memory (they live in "
                                   "process-private NumPy or CUDA memory), so other processes would update copies; "
@@ -846,7 +857,8 @@ def _size(shape) -> str:
 
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
-           "register_module_full_backward_pre_hook", "register_module_full_backward_hook", "register_module_backward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
+           "register_module_backward_hook",
            "_global_backward_hooks", "_global_backward_pre_hooks", "_global_forward_hooks",
            "_global_forward_hooks_always_called", "_global_forward_hooks_with_kwargs", "_global_forward_pre_hooks",
            "plain_attribute_writes"]

@@ -182,10 +182,10 @@ def register_module_backward_hook(hook: Callable) -> RemovableHandle:
     ``register_module_full_backward_hook``.
 
     >>> from numgrad.nn.modules.module import register_module_backward_hook
-    >>> register_module_backward_hook(print)
+    >>> register_module_backward_hook(print)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    NotImplementedError: register_module_backward_hook (deprecated in PyTorch) is not supported by numgrad: use register_module_full_backward_hook, whose grad_input are the gradients w.r.t. the module's inputs
+    NotImplementedError: register_module_backward_hook (deprecated in PyTorch) is not supported by numgrad: use ...
     """
     raise NotImplementedError("register_module_backward_hook (deprecated in PyTorch) is not supported by numgrad: use "
                               "register_module_full_backward_hook, whose grad_input are the gradients w.r.t. the "
@@ -418,10 +418,10 @@ class ModuleHooks:
         inputs, not the module's); use ``register_full_backward_hook``.
 
         >>> import numgrad as ng
-        >>> ng.nn.Identity().register_backward_hook(print)
+        >>> ng.nn.Identity().register_backward_hook(print)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        NotImplementedError: Module.register_backward_hook (deprecated in PyTorch) is not supported by numgrad: use register_full_backward_hook, whose grad_input are the gradients w.r.t. the module's inputs
+        NotImplementedError: Module.register_backward_hook (deprecated in PyTorch) is not supported by numgrad: ...
         """
         raise NotImplementedError("Module.register_backward_hook (deprecated in PyTorch) is not supported by numgrad: "
                                   "use register_full_backward_hook, whose grad_input are the gradients w.r.t. the "
