@@ -667,3 +667,27 @@ def test_the_same_hook_moved_to_another_module_or_kind_is_a_new_guard():
                 h.remove()
     assert step.replays >= 5
     np.testing.assert_array_equal(model[0].weight.detach().numpy(), twin[0].weight.detach().numpy())
+
+
+def _scaler(scale):
+    return lambda module, args, output: output * scale
+
+
+def test_a_new_hook_where_a_freed_one_was_is_a_new_guard():
+    # the guard is the handles' ids, never reused: a new hook function may get a freed one's id (its address)
+    model, twin, x, y = _models_and_data()
+    step = ng.compile(_train_step(model, ng.optim.SGD(model.parameters(), lr=0.1)))
+    eager = _train_step(twin, ng.optim.SGD(twin.parameters(), lr=0.1))
+    ids = []
+    for scale in (2.0, 3.0, 0.5):
+        hook = _scaler(scale)
+        ids.append(id(hook))
+        handles = [model[2].register_forward_hook(hook), twin[2].register_forward_hook(_scaler(scale))]
+        del hook
+        for _ in range(4):
+            assert step(x, y).item() == eager(x, y).item()
+        for h in handles:
+            h.remove()
+        for _ in range(2):  # walked again without the hook: the old one is freed
+            assert step(x, y).item() == eager(x, y).item()
+    assert step.replays >= 6

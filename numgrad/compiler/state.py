@@ -55,6 +55,9 @@ _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
 _MAX_ITEMS = 64  # a longer list or dict is walked but its items are not guarded (reading them costs every call)
 _MISSING = object()
 _LENGTH = object()  # the key of a ``PythonValue`` guarding a list's or dict's length (an append is a change)
+# the key of a ``PythonValue`` whose container is a list of hook dicts: it reads their keys, the ids of the handles
+# that registered the hooks (never reused, unlike the id of a freed hook function)
+_HOOK_KEYS = object()
 
 
 def _is_plain(value, depth: int = 0) -> bool:
@@ -94,6 +97,8 @@ class PythonValue:
                 return _MISSING
         if self.key is _LENGTH:
             return len(c)
+        if self.key is _HOOK_KEYS:
+            return tuple([tuple(hooks) for hooks in c])
         if isinstance(c, dict):
             return c.get(self.key, _MISSING)
         return c[self.key] if self.key < len(c) else _MISSING
@@ -224,22 +229,22 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     for r in roots:
         _walk(r, found, seen, 0, True)
     if any(GLOBAL_CALL_HOOK_DICTS):  # ``register_module_forward_hook`` & co. run in every module call
-        # guarded only while some exist (a step with no module then keeps its guard-free key; registering the
-        # first global hook makes ng.compile walk again), and then all of them (which dict a hook is in counts)
-        for hooks in GLOBAL_CALL_HOOK_DICTS:
-            _walk_hooks(hooks, "the global module hooks", found, seen, 0)
+        # guarded only while some exist: a step with no module then keeps its guard-free key (registering the first
+        # global hook makes ng.compile walk again)
+        _walk_hooks(list(GLOBAL_CALL_HOOK_DICTS), "the global module hooks", found, seen, 0)
     return found
 
 
-def _walk_hooks(hooks: dict, description: str, found: ReachableState, seen: set, depth: int) -> None:
-    """A dict of module hooks: which hooks it holds is guarded (its length, each hook by identity: a hook
-    registered or removed is another variant), and each hook is walked as a user function (what it reads is
-    guarded; what it changes makes the step run eagerly).  Only ``register_*``/``remove`` change these dicts, and
-    they count in ``plain_attribute_writes``, so the guards are read with the modules' attributes."""
-    found.python_values.append(PythonValue(hooks, _LENGTH, f"the length of {description}", True, True))
-    for key, hook in list(hooks.items()):
-        _note_value(found, hooks, key, hook, f"item {key} of {description}", True, True)
-        _walk(hook, found, seen, depth + 1, True)
+def _walk_hooks(hook_dicts: list, description: str, found: ReachableState, seen: set, depth: int) -> None:
+    """Dicts of module hooks (a module's, or the global ones): which hooks they hold is one guard (the handle ids
+    in each dict: a hook registered, removed or moved to another dict or module is another variant), and each hook
+    is walked as a user function (what it reads is guarded; what it changes makes the step run eagerly).  Only
+    ``register_*`` and ``remove`` change these dicts, and they count in ``plain_attribute_writes``, so the guard is
+    read with the modules' attributes."""
+    found.python_values.append(PythonValue(hook_dicts, _HOOK_KEYS, description, True, True))
+    for hooks in hook_dicts:
+        for hook in list(hooks.values()):
+            _walk(hook, found, seen, depth + 1, True)
 
 
 def _add_tensor(t: Tensor, found: ReachableState, seen: set, depth: int) -> None:
@@ -279,10 +284,9 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
             found.state_slots.append((obj._modules, key, sub))
             if sub is not None:
                 _walk(sub, found, seen, depth, guard)  # a module tree is walked whole, however deep
-        for name in CALL_HOOK_DICTS:  # the module's hooks run inside its calls: user functions, walked as such
-            hooks = obj.__dict__.get(name)
-            if hooks is not None:
-                _walk_hooks(hooks, f"{type(obj).__name__}.{name}", found, seen, depth)
+        hook_dicts = [obj.__dict__[name] for name in CALL_HOOK_DICTS if name in obj.__dict__]
+        if hook_dicts:  # the module's hooks run inside its calls: user functions, walked as such
+            _walk_hooks(hook_dicts, f"the hooks of a {type(obj).__name__}", found, seen, depth)
         for key, value in obj.__dict__.items():
             if key not in _NOT_WALKED_AS_ATTRIBUTES:
                 public = guard and not key.startswith("_")
