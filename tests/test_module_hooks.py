@@ -148,7 +148,7 @@ def test_handles_remove_once_and_work_as_context_managers():
     m(ng.ones(1))
     handle.remove()  # a second remove is harmless
     assert calls == [1] and not m._slow_call and not m._forward_hooks
-    assert m not in nn.modules.module_hooks._modules_with_call_hooks  # Module.__call__'s global check counts it out
+    assert id(m) not in nn.modules.module_hooks._modules_with_call_hooks  # Module.__call__'s global check
     h1 = m.register_forward_hook(lambda mod, a, o: None, with_kwargs=True, always_call=True)
     assert h1.id in m._forward_hooks_with_kwargs and h1.id in m._forward_hooks_always_called
     h1.remove()
@@ -156,6 +156,17 @@ def test_handles_remove_once_and_work_as_context_managers():
     with ng_module.register_module_forward_pre_hook(lambda mod, a: None):
         assert nn.Identity()._slow_call  # the class attribute: every module runs the global hook
     assert not nn.Identity()._slow_call
+
+
+def test_hooks_on_a_module_class_without_hash():
+    class Unhashable(nn.Identity):
+        def __eq__(self, other):
+            return isinstance(other, Unhashable)
+
+    m = Unhashable()
+    with m.register_forward_hook(lambda mod, a, o: o + 1):
+        np.testing.assert_array_equal(m(ng.zeros(1)).numpy(), [1.0])
+    np.testing.assert_array_equal(m(ng.zeros(1)).numpy(), [0.0])
 
 
 def test_register_backward_hook_points_to_the_full_one():

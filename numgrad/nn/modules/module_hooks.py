@@ -50,7 +50,8 @@ _global_forward_hooks_with_kwargs: "OrderedDict[int, bool]" = OrderedDict()
 
 # whether any module call may have hooks to run (``Module.__call__`` reads it first: a global is the cheapest check)
 any_call_hooks = False
-_modules_with_call_hooks: "weakref.WeakSet" = weakref.WeakSet()  # modules whose ``_slow_call`` is True
+# id -> module, for the modules whose ``_slow_call`` is True (by id: a module class may define ``__eq__`` and no hash)
+_modules_with_call_hooks: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 
 
 def _update_any_call_hooks() -> None:
@@ -321,10 +322,10 @@ class ModuleHooks:
         if (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_pre_hooks"] or d["_backward_hooks"]
                 or d.get("_compiled_call_impl") is not None):
             d["_slow_call"] = True
-            _modules_with_call_hooks.add(self)
+            _modules_with_call_hooks[id(self)] = self
         else:
             d.pop("_slow_call", None)  # back to the class attribute (True only while global hooks exist)
-            _modules_with_call_hooks.discard(self)
+            _modules_with_call_hooks.pop(id(self), None)
         _update_any_call_hooks()
         _count_hook_change()
 
