@@ -371,8 +371,7 @@ def test_get_buffer_and_set_submodule_match_torch():
 
     ng_out, t_out = run(ng), run(torch)
     assert tuple(ng_out[0]) == tuple(t_out[0])
-    assert ng_out[1:3] == t_out[1:3]
-    assert ng_out[4:] == [s.replace("<class 'int'>", "<class 'int'>") for s in t_out[4:]]
+    assert ng_out[1:] == t_out[1:]
 
 
 def _counter_class(lib):
@@ -417,7 +416,7 @@ def test_extra_state_round_trip_and_missing_extra_state_error():
     assert ng_out[0] == t_out[0] == ["0._extra_state", "0.lin.weight", "0.lin.bias"]
     assert ng_out[1] == t_out[1]
     assert ng_out[2] == t_out[2] == 3
-    assert ng_out[3] == t_out[3].replace("Sequential", "Sequential")
+    assert ng_out[3] == t_out[3]
     assert ng_out[4] == t_out[4]
 
 
