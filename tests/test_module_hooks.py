@@ -420,6 +420,15 @@ def test_extra_state_round_trip_and_missing_extra_state_error():
     assert ng_out[4] == t_out[4]
 
 
+def test_state_dict_metadata_matches_torch():
+    def run(lib):
+        tnn = nn if lib is ng else torch.nn
+        model = tnn.Sequential(tnn.Linear(2, 2), tnn.Sequential(tnn.BatchNorm1d(2), tnn.InstanceNorm1d(2)))
+        return dict(model.state_dict()._metadata), dict(model.state_dict(prefix="m.")._metadata)
+
+    assert run(ng) == run(torch)
+
+
 def test_state_dict_and_load_state_dict_hooks_match_torch():
     def run(lib):
         tnn = nn if lib is ng else torch.nn
