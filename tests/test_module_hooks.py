@@ -474,6 +474,23 @@ def test_state_dict_and_load_state_dict_hooks_match_torch():
     assert ng_out[1:] == t_out[1:]
 
 
+def test_load_state_dict_assign_matches_torch():
+    def run(lib):
+        tnn = nn if lib is ng else torch.nn
+        model = tnn.Sequential(tnn.Linear(2, 2), tnn.BatchNorm1d(2))
+        model[0].bias.requires_grad_(False)
+        source = tnn.Sequential(tnn.Linear(2, 2), tnn.BatchNorm1d(2)).double()
+        sd = source.state_dict()
+        model.load_state_dict(sd, assign=True)
+        w, b, rm = model[0].weight, model[0].bias, model[1].running_mean
+        shares = (np.shares_memory(w.detach().numpy(), sd["0.weight"].numpy()) if lib is ng
+                  else w.data_ptr() == sd["0.weight"].data_ptr())
+        return (type(w).__name__, str(w.dtype).split(".")[-1], w.requires_grad, b.requires_grad,
+                str(rm.dtype).split(".")[-1], shares, rm is not sd["1.running_mean"])
+
+    assert run(ng) == run(torch) == ("Parameter", "float64", True, False, "float64", True, False)
+
+
 def test_size_mismatch_loads_nothing_but_a_missing_key_error_comes_after_loading():
     lin = nn.Linear(2, 1)
     before = lin.weight.detach().numpy().copy()

@@ -701,6 +701,7 @@ class Module(ModuleHooks):
                            if v is not None and k not in self._non_persistent_buffers)
         pending = getattr(_pending_loads, "plan", None)
         copies = [] if pending is None else pending[0]
+        assign = local_metadata.get("assign_to_params_buffers", False)
         for name, target in local_state.items():
             key = prefix + name
             if key not in state_dict:
@@ -721,7 +722,7 @@ class Module(ModuleHooks):
             if arr.dtype.kind not in "biuf":
                 error_msgs.append(f"value of {key} has unsupported dtype {arr.dtype}")
                 continue
-            copies.append((target, arr))
+            copies.append((self, name, target, state_dict[key] if assign else arr, assign))
         extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
         if getattr(type(self), "set_extra_state", Module.set_extra_state) is not Module.set_extra_state:
             if extra_key in state_dict:
@@ -743,9 +744,7 @@ class Module(ModuleHooks):
                     elif head[0] not in local_state:
                         unexpected_keys.append(key)
         if pending is None:
-            with no_grad():
-                for target, arr in copies:
-                    copy_into(target, arr)
+            _load_values(copies)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
         """Copy parameters, buffers and extra state from ``state_dict`` (numgrad tensors, NumPy arrays or torch
@@ -754,7 +753,8 @@ class Module(ModuleHooks):
         Returns ``(missing_keys, unexpected_keys)``.  A size mismatch (or an unusable value) raises PyTorch's
         error before anything is modified; with ``strict`` (default) a missing or unexpected key raises it after
         the matching entries were loaded and the load post-hooks ran (they may clear the key lists in place), as
-        PyTorch does.
+        PyTorch does.  With ``assign`` the checkpoint's tensors take the places of the parameters and buffers
+        (their dtype and memory; a parameter keeps its ``requires_grad``) instead of being copied into them.
 
         >>> import numgrad as ng
         >>> a, b = ng.nn.Linear(2, 3), ng.nn.Linear(2, 3)
@@ -790,9 +790,7 @@ class Module(ModuleHooks):
         finally:
             _pending_loads.plan = outer
         if not errors:
-            with no_grad():
-                for target, arr in pending[0]:
-                    copy_into(target, arr)
+            _load_values(pending[0])
             for module, extra in pending[1]:
                 module.set_extra_state(extra)
         keys = _IncompatibleKeys(missing, unexpected)
@@ -850,6 +848,24 @@ class Module(ModuleHooks):
                 self.__dict__[name] = OrderedDict()
         self.__dict__.setdefault("_compiled_call_impl", None)
         self._hooks_changed()
+
+
+def _load_values(copies: list) -> None:
+    """Copy each checked value into its parameter or buffer, or (``load_state_dict(assign=True)``, as PyTorch) put the
+    checkpoint's tensor in its place: a parameter stays a ``Parameter`` with the module's ``requires_grad``."""
+    with no_grad():
+        for module, name, target, value, assign in copies:
+            if not assign:
+                copy_into(target, value)
+                continue
+            if not isinstance(value, Tensor):
+                value = Tensor(_as_array(value, name, type(module).__name__))
+            if isinstance(target, Parameter):
+                if isinstance(value, Parameter):
+                    value.requires_grad_(target.requires_grad)
+                else:
+                    value = Parameter(value, requires_grad=target.requires_grad)
+            setattr(module, name, value)
 
 
 def _size(shape) -> str:
