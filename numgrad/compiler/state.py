@@ -4,7 +4,9 @@
 optimizer state, BatchNorm statistics, module buffers).  They are found the way TorchDynamo finds
 what to guard: from the function's closure cells, the globals its code names, a bound method's
 ``self``, its defaults and the call's non-tensor arguments, walking into modules, optimizers,
-containers and plain objects' attributes (a few levels deep).
+containers and plain objects' attributes (a few levels deep).  The hooks of the modules it reaches (and the
+global module hooks) run inside the step: they are walked as the step's own functions, and which hooks each
+module has is one guard (``_walk_hooks``).
 
 >>> import numgrad as ng
 >>> lin = ng.nn.Linear(2, 1)
