@@ -75,6 +75,7 @@ from .nn.functional import (  # noqa: E402,F401
     conv_transpose2d, hardshrink, pixel_shuffle, pixel_unshuffle, prelu, relu_, rrelu_, selu_, threshold_,
 )
 from ._dtypes import DType as dtype  # noqa: E402,F401 - torch.dtype: isinstance(x, torch.dtype)
+from .creation import scalar_tensor  # noqa: E402,F401 - h-fills: torch.scalar_tensor (a recorded fill)
 
 
 def __getattr__(name: str):

@@ -229,6 +229,33 @@ def _tensor(data, dtype, device, requires_grad: bool, shape_constant: bool) -> T
     return _finish(arr, requires_grad, device, shape_constant)
 
 
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (of the default dtype unless ``dtype`` is given), as PyTorch's.
+
+    Written by the backend's fill kernel, not copied from a NumPy array: a step ``ng.compile`` captures keeps
+    the number as a number (compared between the recorded calls, guarded where the step reads it), the way it
+    keeps the scalar of ``x * 0.25``.  numgrad's ops turn the numbers users give them (``masked_fill(m, 2.0)``,
+    ``t[i] = 0.5``, ``index_fill``, ``scatter(..., value=...)``) into tensors with it; a tensor the user builds
+    from Python data (``tensor``, ``new_tensor``, ``from_numpy``) stays Python data.
+
+    >>> import numgrad as ng
+    >>> ng.scalar_tensor(3)
+    tensor(3.)
+    >>> ng.scalar_tensor(True, dtype=ng.int64)
+    tensor(1)
+    """
+    if not isinstance(s, (numbers.Number, np.bool_)) or isinstance(s, (complex, np.complexfloating)):
+        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be a real number, not {type(s).__name__}")
+    dt = _dt(dtype)
+    arr = np.array(s)
+    if arr.dtype == object:  # an int beyond 64 bits
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: {s}")
+    # the value converted as ``tensor(s, dtype=dt)`` converts it (wrapping integers, rounding floats), as a Python
+    # number of that dtype, which the fill writes unchanged; bfloat16's fill rounds the float64 value to its word
+    value = float(arr) if dt is _dtypes.bfloat16 else arr.astype(dt.np).item()
+    return _filled((), value, dt, requires_grad, device)
+
+
 def as_tensor(data, dtype=None, device=None):
     """Like :func:`tensor` but without copying when ``data`` already is a matching tensor or array."""
     if isinstance(data, Tensor) and (dtype is None or _dtypes.as_dtype(dtype) == data.dtype):

@@ -29,18 +29,51 @@ def _calls(step, values: list, setting: list, x=X) -> tuple:
 
 
 class _Hidden:
-    """A value the guards do not see (an object without ``__dict__``): the Python-data check is the backstop."""
+    """A value the guards do not see (held in a NumPy array, whose contents are not guarded): the Python-data
+    check is the backstop."""
 
-    __slots__ = ("value",)
+    __slots__ = ("cell",)
+
+    def __init__(self, value):
+        self.cell = np.empty(1, dtype=object)
+        self.cell[0] = value
+
+    def __getitem__(self, i):
+        return self.cell[0]
+
+    def __setitem__(self, i, v):
+        self.cell[0] = v
+
+
+class _Slotted:
+    """A user object with ``__slots__`` and no ``__dict__`` (a ``@dataclass(slots=True)`` config)."""
+
+    __slots__ = ("value", "__private")
 
     def __init__(self, value):
         self.value = value
+        self.__private = value
 
     def __getitem__(self, i):
-        return self.value
+        return self.value if i == 0 else self.__private
 
     def __setitem__(self, i, v):
-        self.value = v
+        if i == 0:
+            self.value = v
+        else:
+            self.__private = v
+
+
+@pytest.mark.parametrize("slot", [0, 1])
+def test_a_value_in_a_slot_of_a_user_object_is_guarded(slot):
+    setting = _Slotted(3.0)
+
+    def step(x):
+        return (x * setting[slot]).sum()
+
+    got, want, compiled = _calls(step, [3.0, 3.0, 3.0, 3.0, 6.0, 6.0, 6.0, 6.0, 3.0], setting)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert compiled.replays == 3 and compiled.fallback_reason is None  # 3.0 once, 6.0 once, 3.0 again
 
 
 def test_a_float_scalar_from_a_global_is_not_replayed_stale():

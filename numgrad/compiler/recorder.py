@@ -6,7 +6,7 @@ hand-written kernels of ``kernels/cpu``) or through a generated module's guard
 replaced at class level by one that notes (dispatcher, arguments, result) and calls the real
 one; when no recording is open the class is untouched, so eager code pays nothing.
 
-Two more things are noted:
+More things are noted:
 - an optimizer's per-parameter update (``Optimizer._update``) is kept as one Python call: its
   scalars (Adam's bias correction, a scheduler's learning rate) come from Python state that
   changes every step, so replay calls it again instead of baking them in;
@@ -15,6 +15,9 @@ Two more things are noted:
   launches depend on (``_capture_guard``); what a replay could not repeat ends the capture (``_capture_break``);
 - Python reading tensor data (``.item()``, ``.tolist()``, ``.numpy()``, ``bool(t)``,
   ``np.asarray(t)``) ends the capture: what the step does next may depend on the value;
+- a CPU array the backend fills with a number (``backend.full``: ``zeros``, ``full``, ``scalar_tensor``, the
+  number of ``masked_fill(m, 2.0)`` or ``t[i] = 0.5``) is a ``Fill`` of the element it wrote, which replay
+  writes again; the two recordings compare it like a kernel's scalar;
 - on the CUDA backend, every configured launch of a ``@cuda.jit`` kernel (numba-cuda's
   ``CUDADispatcher.call`` on a GPU, the simulator's ``FakeCUDAKernel.__call__``, patched at class
   level like the CPU dispatcher) with its grid and block, every device allocation
@@ -41,7 +44,7 @@ import numpy as np
 from numba import _dispatcher
 from numba.core.registry import CPUDispatcher
 
-from .. import _profiler_hooks, creation
+from .. import _pending_readers, _profiler_hooks, creation
 from ..kernels.cpu import buffer_pool
 from ..kernels.cuda import simulator_enabled
 from ..kernels.cuda.array import DeviceArray
@@ -165,7 +168,8 @@ class Fill:
 
     @property
     def name(self) -> str:
-        return f"fill {self.array.shape} {self.array.dtype} with {self.value!r}"
+        value = self.value.item() if isinstance(self.value, np.generic) else self.value
+        return f"fill {self.array.shape} {self.array.dtype} with {value!r}"
 
 
 class RandomDraw:
@@ -265,14 +269,15 @@ def _user_location() -> str:
     return "inside numgrad"
 
 
-_CREATION_FILE = os.path.join(_PACKAGE_DIR, "creation.py")
+# the functions a user calls to build a tensor from Python data: ``creation`` and ``Tensor.new_tensor``
+_CREATION_FILES = (os.path.join(_PACKAGE_DIR, "creation.py"), os.path.join(_PACKAGE_DIR, "ops", "tensor_api.py"))
 
 
 def _called_from_user_code() -> bool:
-    """Whether the code that called into ``numgrad.creation`` (the innermost frame outside that module) lies
-    outside the numgrad package."""
+    """Whether the code that called into ``numgrad.creation`` (the innermost frame outside it and
+    ``Tensor.new_tensor``'s module) lies outside the numgrad package."""
     frame = sys._getframe(2)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _CREATION_FILE:
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) in _CREATION_FILES:
         frame = frame.f_back
     return frame is not None and not os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
 
@@ -296,6 +301,9 @@ class Recording:
         self._saved: list = []
         self._recorded_views: list = []  # views of pooled buffers this recording keeps (``_kept``)
         self.derived: dict = {}  # id(scalar) -> (scalar, array it was read from): kept alive, so ids stay unique
+        # id(allocation) -> allocation of each one-element array a Fill wrote that no launch has touched since: a
+        # number read out of it is the fill's number (``_on_scalar``)
+        self._constant_fills: dict = {}
         self._works: dict = {}  # id(Work) -> (Work, index of its Collective) until it is waited for
         self._waited: dict = {}  # id(Work) -> Work of those waited for already (a second wait() is no event)
         self._guard_keys: set = set()
@@ -312,7 +320,15 @@ class Recording:
             self._break(f"kernel {dispatcher.py_func.__name__} called with keyword arguments")
         result = _base_call(dispatcher, *args)
         self.launches.append(KernelLaunch(dispatcher, self._kept(args), result))
+        if self._constant_fills:
+            self._touched(leaves(args))
         return result
+
+    def _touched(self, arrays) -> None:
+        """A launch or collective passed ``arrays``: a fill among them may hold something else from now on."""
+        for a in arrays:
+            if isinstance(a, np.ndarray):
+                self._constant_fills.pop(id(_pending_readers.owner(a)), None)
 
     def _on_python_data(self, array, shape_constant: bool) -> None:
         """Note a tensor built from Python data when the user's code asked for it (``ng.tensor``, ``ng.arange``,
@@ -383,12 +399,23 @@ class Recording:
         kept = buffer_pool.recorded_view(array)
         if kept is not array:
             self._recorded_views.append(kept)
+        if array.size:
+            # the element written, not the number asked for: replay's copy then writes the same bits (a float
+            # into an integer array, a bfloat16 word, -0.0) without converting anything again
+            value = array.reshape(-1)[0]
+        if array.size == 1:
+            own = _pending_readers.owner(array)
+            self._constant_fills[id(own)] = own
         self.launches.append(Fill(kept, value))
 
     def _on_scalar(self, value, array):
         if self._depth or threading.get_ident() != self._thread:
             return
         if isinstance(value, np.bool_):  # NumPy's booleans are two shared objects: the value cannot be traced
+            if id(_pending_readers.owner(array)) in self._constant_fills:
+                # ... but one a recorded fill wrote (``masked_fill(mask, False)``) is that fill's number, which the
+                # two recordings compare and the guards cover, like a Python scalar: the kernel keeps it
+                return
             self._break("a boolean read from a tensor is passed to a kernel as a scalar")
             return
         self.derived[id(value)] = (value, array)
@@ -413,6 +440,7 @@ class Recording:
             return
         self._works[id(work)] = (work, len(self.launches))
         self.launches.append(Collective(op, key, start, tuple(arrays), tuple(reads)))
+        self._touched(arrays)
 
     def _on_collective_wait(self, work):
         if self._depth or threading.get_ident() != self._thread:

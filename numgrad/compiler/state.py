@@ -17,6 +17,7 @@ module has is one guard (``_walk_hooks``).
 from __future__ import annotations
 
 import dis
+import functools
 import types
 from typing import Any, Callable, Optional
 
@@ -62,6 +63,27 @@ _LENGTH = object()  # the key of a ``PythonValue`` guarding a list's or dict's l
 _HOOK_KEYS = object()
 
 
+class _Attribute(str):
+    """The key of a ``PythonValue`` guarding an attribute held in a ``__slots__`` slot (read with getattr)."""
+
+    __slots__ = ()
+
+
+@functools.lru_cache(maxsize=None)
+def _slot_names(cls: type) -> tuple:
+    """The attributes ``cls``'s ``__slots__`` (its own and its bases') hold, private names mangled."""
+    names = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            names.append(name)
+    return tuple(names)
+
+
 def _is_plain(value, depth: int = 0) -> bool:
     if isinstance(value, _PLAIN):
         return True
@@ -101,6 +123,8 @@ class PythonValue:
             return len(c)
         if self.key is _HOOK_KEYS:
             return tuple([tuple(hooks) for hooks in c])
+        if type(self.key) is _Attribute:
+            return getattr(c, self.key, _MISSING)
         if isinstance(c, dict):
             return c.get(self.key, _MISSING)
         return c[self.key] if self.key < len(c) else _MISSING
@@ -211,9 +235,11 @@ def _is_numgrad(obj) -> bool:
 
 
 def _is_user_object(value) -> bool:
-    """A plain object of the user's (a config, a namespace) whose attributes a step may read."""
+    """A plain object of the user's (a config, a namespace, a slotted dataclass) whose attributes a step may
+    read."""
     return (not isinstance(value, (_OPAQUE, types.FunctionType, types.MethodType, Tensor, Module, Optimizer)) and
-            isinstance(getattr(value, "__dict__", None), dict) and not _is_numgrad(type(value)))
+            (isinstance(getattr(value, "__dict__", None), dict) or bool(_slot_names(type(value))))
+            and not _is_numgrad(type(value)))
 
 
 def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
@@ -340,10 +366,16 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         _walk(obj.__self__, found, seen, depth + 1, guard)
         _walk(obj.__func__, found, seen, depth + 1, guard)
         return
+    user = guard and _is_user_object(obj)
     attrs = getattr(obj, "__dict__", None)
     if isinstance(attrs, dict):
-        user = guard and _is_user_object(obj)
         for k, v in list(attrs.items()):
             if user:
                 _note_value(found, attrs, k, v, f"{type(obj).__name__}.{k}", False)
+            _walk(v, found, seen, depth + 1, user)
+    for name in _slot_names(type(obj)):
+        v = getattr(obj, name, _MISSING)
+        if user:
+            _note_value(found, obj, _Attribute(name), v, f"{type(obj).__name__}.{name}", False)
+        if v is not _MISSING:
             _walk(v, found, seen, depth + 1, user)

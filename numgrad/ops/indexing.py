@@ -29,7 +29,7 @@ from ..kernels.backend import empty_for
 from ..ir.expr import forward_roots
 from ..ir.table import ELEMENTWISE
 from ..autograd.grad_mode import is_grad_enabled
-from ..creation import tensor, zeros
+from ..creation import scalar_tensor, tensor, zeros
 from .elementwise import OVERLAP_MSG, broadcast_shapes, copy_into, memory_overlap
 from .elementwise_functions import where
 from .shape import pad
@@ -388,7 +388,7 @@ class IndexPut(Function):
             if ctx.accumulate:
                 g_base = g
             else:
-                zero = Tensor(np.zeros((), dtype=g.dtype.np))
+                zero = zeros((), dtype=g.dtype, device=g.device)  # a recorded fill: ng.compile replays it
                 g_base = IndexPut.apply(g, ctx.plan, zero, False, False)
         if ctx.needs_input_grad[2]:
             g_values = sum_to(Index.apply(g, ctx.plan), ctx.values_shape)
@@ -402,7 +402,7 @@ def _value_tensor(value, target, op: str):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (numbers.Number, np.bool_, np.number)):
-        return tensor(value, dtype=target.dtype)
+        return scalar_tensor(value, dtype=target.dtype, device=target.device)
     if isinstance(value, np.ndarray):
         return tensor(value)
     raise TypeError(f"{op}: can't assign a {type(value).__name__} to a {target._type_name()}")
@@ -799,7 +799,7 @@ def _mask_and_value(op: str, input, mask, value):
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     else:
-        value = tensor(value, dtype=input.dtype)
+        value = scalar_tensor(value, dtype=input.dtype, device=input.device)
     return mask, value
 
 

@@ -90,7 +90,8 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     """
     if not isinstance(elements, Tensor):
         raise TypeError("isin(): elements must be a Tensor here")
-    test = test_elements if isinstance(test_elements, Tensor) else Tensor(np.asarray([test_elements]))
+    test = test_elements if isinstance(test_elements, Tensor) else full(
+        (1,), test_elements, dtype=_dtypes.from_numpy_dtype(np.result_type(test_elements)), device=elements.device)
     if test.numel() == 0:
         found = pw.ne(elements, elements) if elements.dtype.is_floating_point else zeros(
             *elements.shape, dtype=_dtypes.bool_, device=elements.device)

@@ -12,7 +12,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _dtypes
-from ..creation import _finish, default_generator, empty, from_numpy
+from ..creation import _finish, default_generator, empty, from_numpy, full
 from ..tensor import Tensor
 from .indexing import nonzero
 from .scatter import scatter_reduce
@@ -102,7 +102,7 @@ def nonzero_static(input, *, size: int, fill_value: int = -1) -> Tensor:
     found = nonzero(input)
     if found.shape[0] >= size:
         return found[:size]
-    pad = _finish(np.full((size - found.shape[0], found.shape[1]), fill_value, dtype=np.int64), False, input.device)
+    pad = full((size - found.shape[0], found.shape[1]), fill_value, dtype=_dtypes.int64, device=input.device)
     return cat([found, pad], 0)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 
 from ..tensor import Tensor
-from ..creation import arange, full_like, ones_like, tensor
+from ..creation import arange, full_like, ones_like, scalar_tensor
 from . import elementwise_functions as pw
 from .elementwise import broadcast_shapes
 from ..autograd.function import Function
@@ -84,7 +84,7 @@ def _src_or_value(op: str, input, src, value):
         return src
     if not isinstance(src, numbers.Number):
         raise TypeError(f"{op}(): argument 'src' must be Tensor or a number, not {type(src).__name__}")
-    return tensor(src, dtype=input.dtype, device=input.device)
+    return scalar_tensor(src, dtype=input.dtype, device=input.device)
 
 
 def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
@@ -151,8 +151,8 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
             raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (got "
                                f"{input.dtype.name} and {src.dtype.name})")
         return ScatterExtreme.apply(input, d, index, values, reduce == "amax", bool(include_self))
-    base = input if include_self else index_put(input, positions, tensor(0, dtype=input.dtype,
-                                                                         device=input.device))
+    base = input if include_self else index_put(input, positions, scalar_tensor(0, dtype=input.dtype,
+                                                                                device=input.device))
     total = index_put(base, positions, values, accumulate=True)
     if reduce == "sum":
         return total
@@ -271,7 +271,7 @@ def _fill_value(op: str, input, value):
             raise RuntimeError(f"{op}(): only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.ndim} dimension(s).")
         return value.to(input.dtype) if value.dtype != input.dtype else value
-    return tensor(value, dtype=input.dtype, device=input.device)
+    return scalar_tensor(value, dtype=input.dtype, device=input.device)
 
 
 def index_fill(input, dim: int, index, value) -> Tensor:

@@ -13,7 +13,6 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .. import _dtypes
 from ..tensor import Tensor, result_type
 from ..autograd.function import Function
 from ..kernels import backend as _backend
@@ -454,9 +453,8 @@ class ConstantPad(Function):
             # negative padding crops the input
             src_key.append(slice(max(-lo, 0), n - max(-hi, 0)))
             dst_key.append(slice(max(lo, 0), max(lo, 0) + max(n - max(-lo, 0) - max(-hi, 0), 0)))
-        out = empty_for((x._data,), out_shape, x.dtype.np)
-        # the fill value reaches bfloat16 memory (16-bit words) through the cast kernel, not NumPy
-        _backend.copy(np.asarray(value, dtype=np.float64 if x.dtype is _dtypes.bfloat16 else out.dtype), None, out)
+        # the backend's fill (a recorded fill under ng.compile, where a NumPy array of the value was not)
+        out = _backend.full_for((x._data,), tuple(out_shape), x.dtype.np, value)
         src = x._data[tuple(src_key)]
         if src.size:
             _backend.copy(src, None, out[tuple(dst_key)])

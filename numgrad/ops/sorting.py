@@ -18,7 +18,7 @@ import numpy as np
 from ..tensor import Tensor, result_type
 from ..kernels import backend as _backend
 from ..kernels.backend import sorting_kernels as _kernels
-from ..creation import tensor
+from ..creation import scalar_tensor, tensor
 from .indexing import gather, index_select
 from .shape import narrow
 
@@ -245,7 +245,12 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         raise TypeError(f"searchsorted(): argument 'sorted_sequence' must be Tensor, not "
                         f"{type(sorted_sequence).__name__}")
     scalar = not isinstance(input, Tensor)
-    values = tensor(input, dtype=sorted_sequence.dtype) if scalar else input
+    if not scalar:
+        values = input
+    elif isinstance(input, numbers.Number):  # a recorded fill (ng.compile keeps the number)
+        values = scalar_tensor(input, dtype=sorted_sequence.dtype, device=sorted_sequence.device)
+    else:
+        values = tensor(input, dtype=sorted_sequence.dtype)
     if sorter is not None:
         sorted_sequence = gather(sorted_sequence, -1, sorter)
     seq = sorted_sequence
@@ -282,7 +287,8 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
         shape = list(boundaries.shape) if isinstance(boundaries, Tensor) else type(boundaries).__name__
         raise RuntimeError(f"bucketize(): boundaries tensor must be 1 dimension, but got dim({shape})")
     if not isinstance(input, Tensor):
-        input = tensor(input, dtype=boundaries.dtype)
+        input = scalar_tensor(input, dtype=boundaries.dtype, device=boundaries.device) \
+            if isinstance(input, numbers.Number) else tensor(input, dtype=boundaries.dtype)
     flat = input.reshape(-1) if input.ndim else input
     out = searchsorted(boundaries, flat, out_int32=out_int32, right=right)
     return out.reshape(input.shape)

@@ -13,7 +13,7 @@ import numbers
 from typing import Optional
 
 from ..tensor import Tensor
-from ..creation import full_like, tensor
+from ..creation import full_like, scalar_tensor, tensor
 from ..kernels.backend import empty_for, scan_kernels
 from ..kernels.backend import reduction_kernels as _reduce_kernels
 from . import elementwise_functions as pw
@@ -288,7 +288,8 @@ def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     d = _wrap_dim(dim, input.ndim, "diff")
     parts = [t for t in (prepend, input, append) if t is not None]
     if len(parts) > 1:
-        from_numbers = [t if isinstance(t, Tensor) else tensor(t, dtype=input.dtype) for t in parts]
+        from_numbers = [t if isinstance(t, Tensor) else scalar_tensor(t, dtype=input.dtype, device=input.device)
+                        if isinstance(t, numbers.Number) else tensor(t, dtype=input.dtype) for t in parts]
         x = _cat_along(from_numbers, d, input)
     else:
         x = input
@@ -305,7 +306,8 @@ def _cat_along(parts, d: int, like):
     shaped = []
     for t in parts:
         if t.ndim == 0:
-            t = t.reshape(*[1 if k == d else n for k, n in enumerate(like.shape)])
+            # a number: one slice of ``like``'s shape along d, the number everywhere in it
+            t = t.reshape((1,) * like.ndim).expand(*[1 if k == d else n for k, n in enumerate(like.shape)])
         shaped.append(t)
     return cat(shaped, d)
 

@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _dtypes
-from ..creation import _finish
+from ..creation import _finish, zeros
 from ..tensor import Tensor
 from . import elementwise_functions as pw
 from .indexing import gather
@@ -45,7 +45,7 @@ def mode(input, dim: int = -1, keepdim: bool = False):
         d = 0
         if dim not in (0, -1):
             raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got {dim})")
-        idx = _finish(np.zeros((), dtype=np.int64), False, input.device)
+        idx = zeros((), dtype=_dtypes.int64, device=input.device)
         return mode_return_type(input.clone() if input.requires_grad else input.detach().clone(), idx)
     d = dim + input.ndim if dim < 0 else dim
     if not 0 <= d < input.ndim:

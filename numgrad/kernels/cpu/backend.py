@@ -168,7 +168,7 @@ class CpuBackend:
 
     def full(self, shape, dtype, value):
         """A new array of ``shape`` filled with ``value``."""
-        if value == 0:
+        if value == 0 and not np.signbit(value):  # -0.0 keeps its sign bit (np.zeros writes +0.0)
             return np.zeros(shape, dtype=dtype)
         if np.dtype(dtype).itemsize == 2 and _dtypes.is_bfloat16_array_dtype(np.dtype(dtype)):
             # bfloat16 memory holds 16-bit words: the value is rounded to its word by the cast kernel
