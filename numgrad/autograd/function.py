@@ -130,6 +130,25 @@ class Context:
         self.needs_input_grad = ()
         self._non_differentiable = ()
         self._node = None
+        self._materialize_grads = True
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` gets zeros (the default) or ``None`` for outputs no gradient reached (PyTorch's).
+
+        >>> import numgrad as ng
+        >>> class Pair(ng.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.set_materialize_grads(False)
+        ...         return x * 1, x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, ga, gb):
+        ...         return ga if gb is None else ga + 2 * gb
+        >>> x = ng.ones(2, requires_grad=True)
+        >>> Pair.apply(x)[0].sum().backward(); x.grad
+        tensor([1., 1.])
+        """
+        self._materialize_grads = bool(value)
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; modifying them in place afterwards is detected."""
@@ -174,8 +193,9 @@ class FunctionNode(Node):
         if self.ctx._freed:
             raise RuntimeError(FREED_MSG)
         filled = []
+        materialize = self.ctx._materialize_grads
         for g, meta in zip(grads, self.ctx._out_meta):
-            if g is None:
+            if g is None and materialize:
                 g = zeros(meta[0], dtype=meta[1], device=meta[2])
             filled.append(g)
         prev = is_grad_enabled()

@@ -23,22 +23,60 @@ from .views import check_view_inplace, rebase_view, retake_views
 
 
 class RemovableHandle:
-    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+    """What ``register_hook`` (and every other hook registration) returns: ``handle.remove()`` unregisters the hook.
 
-    def __init__(self, hooks: list, hook):
+    ``hooks`` is the list the hook was appended to, or (PyTorch's form, for ``nn.Module`` hooks) the dict that
+    holds it under ``handle.id``; ``extra_dict`` (a dict or a list of them) loses the same key on removal
+    (the ``with_kwargs``/``always_call`` flags) and ``on_remove`` is called after each removal.  Used as a
+    context manager, the hook is removed when the block ends (as PyTorch's).
+
+    >>> import numgrad as ng
+    >>> x = ng.tensor([1.0], requires_grad=True)
+    >>> with x.register_hook(lambda g: g * 10):
+    ...     (x * 1).sum().backward()
+    >>> (x * 1).sum().backward(); x.grad
+    tensor([11.])
+    """
+
+    next_id = 0
+
+    def __init__(self, hooks, hook=None, *, extra_dict=None, on_remove: Optional[Callable[[], None]] = None):
         self._hooks = hooks
         self._hook = hook
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+        if extra_dict is None:
+            self._extra = ()
+        elif isinstance(extra_dict, dict):
+            self._extra = (extra_dict,)
+        else:
+            self._extra = tuple(extra_dict)
+        self._on_remove = on_remove
 
     def remove(self) -> None:
-        try:
-            self._hooks.remove(self._hook)
-        except ValueError:
-            pass
+        hooks = self._hooks
+        if isinstance(hooks, dict):
+            hooks.pop(self.id, None)
+            for extra in self._extra:
+                extra.pop(self.id, None)
+        else:
+            try:
+                hooks.remove(self._hook)
+            except ValueError:
+                pass
+        if self._on_remove is not None:
+            self._on_remove()
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 def _accumulator(self: Tensor) -> AccumulateGrad:
     acc = self._acc() if self._acc is not None else None
-    if acc is None:
+    if acc is None or acc.variable is not self:  # a copy.deepcopy of a leaf copies the reference: not its own
         acc = AccumulateGrad(self)
         if self._hooks is None:
             self._hooks = []

@@ -37,6 +37,7 @@ from .. import _pending_readers, creation
 from ..autograd.engine import run_backward
 from ..autograd.function import AccumulateGrad, Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..nn.modules.module_hooks import BackwardHookFunction
 from ..tensor import Tensor
 from . import plan as _plan
 from . import trees
@@ -215,8 +216,8 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
             elif any(t.dtype.is_floating_point is False for t in out_tensors):
                 obs.reason = "an output of the module is not a floating-point tensor"
             elif _hooked(out_tensors):
-                obs.reason = ("a tensor inside the module has a hook or retains its grad (the captured backward "
-                              "would not call it)")
+                obs.reason = ("a tensor inside the module has a hook or retains its grad, or a module has a full "
+                              "backward hook (the captured backward would not call it)")
             else:
                 gen = np.random.default_rng(1234)
                 obs.placeholders = [Tensor(gen.standard_normal(t._buf.shape).astype(t._buf.dtype))
@@ -271,7 +272,8 @@ def record(fn, args: tuple, kwargs: dict, inputs: list, substitute, state, fullg
 
 
 def _hooked(out_tensors: list) -> bool:
-    """Whether a node of the outputs' graph, above the leaves, has a tensor hook or a retain_grad."""
+    """Whether a node of the outputs' graph, above the leaves, has a tensor hook or a retain_grad, or calls a module's
+    full backward (pre-)hooks (``BackwardHookFunction``)."""
     stack = [t._grad_fn for t in out_tensors if t._grad_fn is not None]
     seen: set = set()
     while stack:
@@ -279,7 +281,7 @@ def _hooked(out_tensors: list) -> bool:
         if id(node) in seen or isinstance(node, AccumulateGrad):
             continue
         seen.add(id(node))
-        if node._pre_hooks or node._retain:
+        if node._pre_hooks or node._retain or getattr(node, "fn", None) is BackwardHookFunction:
             return True
         stack.extend(edge[0] for edge in node._next if edge is not None)
     return False

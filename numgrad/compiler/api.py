@@ -42,6 +42,12 @@ set_to_none=False)``) must be the captured tensor; one the step drops without re
 (``zero_grad()`` sets ``None``, backward creates a new one) is not guarded; a gradient that was
 ``None`` when the captured call started must be ``None`` again (else eager code would accumulate).
 
+Module hooks (forward, full backward, global) are Python inside the step: they are walked like the step's
+own code (``state``: what they read is guarded; which hooks a reachable module has is part of the key, so a hook
+registered or removed after a capture never replays the other plan).  A step that changes Python state it reads
+(a hook appending to a list) or prints runs eagerly; a compiled module's grad-mode call with a full backward hook
+does too (its captured backward would not call the hook).
+
 What cannot be captured runs eagerly, with the reason logged once (``NUMGRAD_DEBUG=1``) and kept in
 ``compiled.fallback_reason``; under ``fullgraph=True`` it raises ``GraphBreak`` instead.
 """
@@ -49,6 +55,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from typing import Any, Callable, Optional
 
@@ -64,6 +71,7 @@ from ..kernels.backend import copy as _copy_array
 from ..kernels.config import get_num_threads
 from ..kernels.cuda.array import DeviceArray
 from ..nn.modules.module import Module, plain_attribute_writes
+from ..nn.modules.module_hooks import has_backward_hooks, hook_writes, register_module_compiler
 from ..tensor import Tensor
 from . import aot as _aot
 from . import codegen
@@ -182,8 +190,9 @@ class _HotVariant:
     settings still give that key replays it without building and hashing the key (``CompiledFunction.__call__``;
     the whole key costs about 2 us, a W1 step at 1e4 elements 14 us).
 
-    The modules' ``training`` flags and plain attributes are not read: ``plain_attribute_writes`` counts every
-    write of them (``Module.__setattr__`` and ``train()``), and a hot call needs it unchanged.
+    The modules' ``training`` flags, plain attributes and hooks are not read: ``plain_attribute_writes`` counts every
+    write of them (``Module.__setattr__``, ``train()``, a hook registered or removed), and a hot call needs it
+    unchanged.
     """
 
     __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "writes")
@@ -255,6 +264,7 @@ class CompiledFunction:
         self._variants: dict = {}
         self._families: dict = {}  # guard key without the shapes -> its variants
         self._modules: Optional[list] = None
+        self._hook_writes = -1  # ``module_hooks.hook_writes`` when the step's state was walked
         self._python_values: list = []  # ``state.PythonValue``s: the Python values the step reads, in the key
         self._side_effect: Optional[str] = None  # why the step never replays: it changes the Python values it reads
         self._module_values: list = []  # the guarded values that are module attributes ...
@@ -293,9 +303,12 @@ class CompiledFunction:
         else:
             inputs = []
             constants = flatten((args, kwargs), inputs)
-        if self._side_effect is not None:
-            return self._eager(self._side_effect, args, kwargs)
-        if self._modules is None:
+        if self._modules is None or self._hook_writes != hook_writes[0]:
+            # first call, or a module hook was registered or removed since the walk: walk again (a new hook's Python
+            # runs in the step; the hook dicts are guards, so a variant captured with other hooks never replays)
+            self._hook_writes = hook_writes[0]
+            self._side_effect = None  # found again by the next warm-up if it is the step's own
+            self._module_values_at = -1
             found = reachable_state(self._fn, args, kwargs)
             self._modules, self._python_values = found.modules, found.python_values
             self._module_values = [v for v in found.python_values if v.in_module]
@@ -303,6 +316,8 @@ class CompiledFunction:
             self._leaf_tensors = [t for t in found.tensors.values() if t._grad_fn is None and t._requires_grad]
             self._optimizers = found.optimizers  # a parameter group added between calls is a new variant
             self._other_values = [v for v in found.python_values if not v.in_module]
+        if self._side_effect is not None:
+            return self._eager(self._side_effect, args, kwargs)
         try:
             tensor_keys = tuple(map(_tensor_key, inputs))
             # fusion, the default dtype and the thread count change which kernels eager code would launch; the
@@ -432,10 +447,22 @@ class CompiledFunction:
     def _capture_aot(self, variant: _Variant, inputs: list, constants, args, kwargs):
         """Warm up, record the forward and a backward twice, build and verify both plans; each call of these
         returns eager's result (the recorded run's side effects are put back first)."""
+        if has_backward_hooks(self._modules):
+            self._give_up(variant, "a module in the call has a full backward hook or pre-hook, which the captured "
+                          "backward would not call; compile the whole training step (forward, backward, optimizer "
+                          "step) instead, which runs the hooks while it is captured")
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
         if variant.stage == 0:
             variant.stage = 1
             self.eager_calls += 1
-            return self._fn(*args, **kwargs)
+            before = read_python_values(self._python_values)
+            with _OutputWatch() as output:
+                result = self._fn(*args, **kwargs)
+            if self._changes_python_state(before) is not None or output.wrote:
+                # a hook or forward that appends to a list or prints: a replay would not (every call runs eagerly)
+                self._give_up(variant, self._side_effect or output.reason())
+            return result
         state = reachable_state(self._fn, args, kwargs)
         if any(type(t._data) is DeviceArray for t in list(inputs) + list(state.tensors.values())):
             self._give_up(variant, "a compiled module's grad-mode call on CUDA is not captured as a forward and a "
@@ -481,10 +508,13 @@ class CompiledFunction:
             variant.stage = 1
             self.eager_calls += 1
             before = read_python_values(self._python_values)
-            result = self._fn(*args, **kwargs)
+            with _OutputWatch() as output:
+                result = self._fn(*args, **kwargs)
             if self._changes_python_state(before) is not None:
                 # every later call would find the value changed again (a new guard key): the step never replays
                 self._give_up(variant, self._side_effect)
+            elif output.wrote:
+                self._give_up(variant, output.reason())
             return result
         result, obs = self._observed_call(variant, inputs, args, kwargs)
         if variant.reason is not None:
@@ -590,7 +620,7 @@ class CompiledFunction:
     def _record(self, variant, state, inputs, args, kwargs, cuda: bool = False):
         foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
         python_before = read_python_values(self._python_values)
-        with Recording(state.optimizers, self.fullgraph) as rec:
+        with Recording(state.optimizers, self.fullgraph) as rec, _OutputWatch() as output:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
             out_structure = flatten(result, out_tensors)
@@ -600,6 +630,8 @@ class CompiledFunction:
         reason = None
         if self._changes_python_state(python_before) is not None:
             reason = self._side_effect
+        elif output.wrote:
+            reason = output.reason()
         elif rec.data_reads:
             reason = rec.data_reads[0]
         elif rec.device_arrays and not cuda:
@@ -838,6 +870,57 @@ class CompiledFunction:
         return "\n".join(parts)
 
 
+class _OutputWatch:
+    """While a step runs eagerly to be captured: whether it wrote to ``sys.stdout`` (a ``print`` in the step or in a
+    module hook), which a replay (the captured kernels only) would not do.  ``sys.stderr`` is not watched: Python
+    shows a warning there once per place anyway, and a warning in a step's first call must not keep it eager.
+
+    >>> with _OutputWatch() as watch:
+    ...     print("hello")
+    hello
+    >>> watch.wrote
+    True
+    """
+
+    def __init__(self):
+        self.wrote = False
+        self._saved = None
+
+    def __enter__(self) -> "_OutputWatch":
+        self._saved = sys.stdout
+        if sys.stdout is not None:
+            sys.stdout = _WatchedStream(sys.stdout, self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sys.stdout = self._saved
+
+    @staticmethod
+    def reason() -> str:
+        return ("the step prints (writes to sys.stdout), which a replay would not do (it runs only the captured "
+                "kernels): print outside the compiled step, or from a hook that is removed while compiling")
+
+
+class _WatchedStream:
+    """A stream that notes writes and passes everything to the stream it wraps."""
+
+    def __init__(self, stream, watch: _OutputWatch):
+        self._stream = stream
+        self._watch = watch
+
+    def write(self, text):
+        if text:
+            self._watch.wrote = True
+        return self._stream.write(text)
+
+    def writelines(self, lines):
+        self._watch.wrote = True
+        return self._stream.writelines(lines)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:
     """Why the step rebinds state instead of updating it in place (the replay could not follow), or None."""
     for t, buf in bufs_before.values():
@@ -940,5 +1023,15 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     return CompiledFunction(model, fullgraph, dynamic, **settings)
 
 
+def _compile_module_call(module: Module, **options) -> Callable:
+    """``Module.compile(**options)``: the module's ``_call_impl`` (forward with its hooks) compiled as
+    ``ng.compile(module)`` compiles its call (a grad-mode call is captured as a forward and a backward)."""
+    compiled = compile(module._call_impl, **options)
+    if isinstance(compiled, CompiledFunction):
+        compiled._module = module
+    return compiled
+
+
+register_module_compiler(_compile_module_call)
 register_explainer(CompiledFunction, CompiledFunction.explain)
 register_explainer(OptimizedModule, lambda m: m._compiled_call.explain())

@@ -4,7 +4,9 @@
 optimizer state, BatchNorm statistics, module buffers).  They are found the way TorchDynamo finds
 what to guard: from the function's closure cells, the globals its code names, a bound method's
 ``self``, its defaults and the call's non-tensor arguments, walking into modules, optimizers,
-containers and plain objects' attributes (a few levels deep).
+containers and plain objects' attributes (a few levels deep).  The hooks of the modules it reaches (and the
+global module hooks) run inside the step: they are walked as the step's own functions, and which hooks each
+module has is one guard (``_walk_hooks``).
 
 >>> import numgrad as ng
 >>> lin = ng.nn.Linear(2, 1)
@@ -22,10 +24,12 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..nn.modules.module import Module
+from ..nn.modules.module_hooks import CALL_HOOK_DICTS, GLOBAL_CALL_HOOK_DICTS
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
 
 _MAX_DEPTH = 4
+_NOT_WALKED_AS_ATTRIBUTES = frozenset(("_parameters", "_buffers", "_modules") + CALL_HOOK_DICTS)
 # objects whose attributes never hold a step's state (and can be huge to walk)
 _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, str, bytes, int, float, complex, bool, type(None))
 
@@ -54,6 +58,9 @@ _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
 _MAX_ITEMS = 64  # a longer list or dict is walked but its items are not guarded (reading them costs every call)
 _MISSING = object()
 _LENGTH = object()  # the key of a ``PythonValue`` guarding a list's or dict's length (an append is a change)
+# the key of a ``PythonValue`` whose container is a list of hook dicts: it reads their keys, the ids of the handles
+# that registered the hooks (never reused, unlike the id of a freed hook function)
+_HOOK_KEYS = object()
 
 
 class _Attribute(str):
@@ -114,6 +121,8 @@ class PythonValue:
                 return _MISSING
         if self.key is _LENGTH:
             return len(c)
+        if self.key is _HOOK_KEYS:
+            return tuple([tuple(hooks) for hooks in c])
         if type(self.key) is _Attribute:
             return getattr(c, self.key, _MISSING)
         if isinstance(c, dict):
@@ -247,7 +256,23 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     roots.extend(v for v in kwargs.values() if not isinstance(v, Tensor))
     for r in roots:
         _walk(r, found, seen, 0, True)
+    if any(GLOBAL_CALL_HOOK_DICTS):  # ``register_module_forward_hook`` & co. run in every module call
+        # guarded only while some exist: a step with no module then keeps its guard-free key (registering the first
+        # global hook makes ng.compile walk again)
+        _walk_hooks(list(GLOBAL_CALL_HOOK_DICTS), "the global module hooks", found, seen, 0)
     return found
+
+
+def _walk_hooks(hook_dicts: list, description: str, found: ReachableState, seen: set, depth: int) -> None:
+    """Dicts of module hooks (a module's, or the global ones): which hooks they hold is one guard (the handle ids
+    in each dict: a hook registered, removed or moved to another dict or module is another variant), and each hook
+    is walked as a user function (what it reads is guarded; what it changes makes the step run eagerly).  Only
+    ``register_*`` and ``remove`` change these dicts, and they count in ``plain_attribute_writes``, so the guard is
+    read with the modules' attributes."""
+    found.python_values.append(PythonValue(hook_dicts, _HOOK_KEYS, description, True, True))
+    for hooks in hook_dicts:
+        for hook in list(hooks.values()):
+            _walk(hook, found, seen, depth + 1, True)
 
 
 def _add_tensor(t: Tensor, found: ReachableState, seen: set, depth: int) -> None:
@@ -287,8 +312,11 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
             found.state_slots.append((obj._modules, key, sub))
             if sub is not None:
                 _walk(sub, found, seen, depth, guard)  # a module tree is walked whole, however deep
+        hook_dicts = [obj.__dict__[name] for name in CALL_HOOK_DICTS if name in obj.__dict__]
+        if hook_dicts:  # the module's hooks run inside its calls: user functions, walked as such
+            _walk_hooks(hook_dicts, f"the hooks of a {type(obj).__name__}", found, seen, depth)
         for key, value in obj.__dict__.items():
-            if key not in ("_parameters", "_buffers", "_modules"):
+            if key not in _NOT_WALKED_AS_ATTRIBUTES:
                 public = guard and not key.startswith("_")
                 if public and key != "training":  # training is in the key already
                     _note_value(found, obj.__dict__, key, value, f"{type(obj).__name__}.{key}", False, True)

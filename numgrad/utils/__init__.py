@@ -1,4 +1,4 @@
-"""``numgrad.utils``: PyTorch's ``torch.utils`` namespace (``numgrad.utils.data``).
+"""``numgrad.utils``: PyTorch's ``torch.utils`` namespace (``numgrad.utils.data``, ``numgrad.utils.hooks``).
 
 >>> import numgrad as ng
 >>> from numgrad.utils.data import DataLoader, TensorDataset
@@ -8,5 +8,6 @@
 from __future__ import annotations
 
 from . import data  # noqa: F401
+from . import hooks  # noqa: F401
 
-__all__ = ["data"]
+__all__ = ["data", "hooks"]

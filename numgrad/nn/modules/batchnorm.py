@@ -21,6 +21,7 @@ class _NormBase(Module):
     """Parameters, running statistics and their resets, shared by batch and instance norm (PyTorch's ``_NormBase``)."""
 
     _expected_dims: Tuple[int, ...] = ()
+    _version = 2  # PyTorch's (num_batches_tracked exists since version 2): ``state_dict()._metadata`` says so
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None):

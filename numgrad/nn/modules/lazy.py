@@ -65,7 +65,7 @@ class LazyModuleMixin:
         # cls_to_become, whose __call__ is Module's): PyTorch's forward pre-hook
         self._infer_parameters(args, kwargs)
         if isinstance(self, LazyModuleMixin):  # no cls_to_become: the module stays of its lazy class
-            return self.forward(*args, **kwargs)
+            return super().__call__(*args, **kwargs)  # Module's: its hooks around forward
         return self(*args, **kwargs)  # the concrete class's __call__, whatever it runs around forward
 
     def _infer_parameters(self, args, kwargs) -> None:
@@ -76,13 +76,12 @@ class LazyModuleMixin:
         if self.cls_to_become is not None:
             self.__class__ = self.cls_to_become
 
-    def state_dict(self, destination: Optional[dict] = None, prefix: str = "", keep_vars: bool = False):
-        """As ``Module.state_dict``, with placeholders saved as themselves (they cannot be detached)."""
-        out = super().state_dict(destination, prefix, keep_vars)
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """As ``Module``'s, with placeholders saved as themselves (they cannot be detached)."""
+        super()._save_to_state_dict(destination, prefix, keep_vars)
         for name, t in list(self._parameters.items()) + list(self._buffers.items()):
             if is_lazy(t) and name not in self._non_persistent_buffers:
-                out[prefix + name] = t
-        return out
+                destination[prefix + name] = t
 
     def _before_load_state_dict(self, state_dict: Mapping[str, Any], prefix: str) -> None:
         # PyTorch's _lazy_load_hook: a placeholder takes the shape of the tensor about to be copied into it

@@ -8,6 +8,8 @@ converting the values of a state dict.
 """
 from __future__ import annotations
 
+import threading
+import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
@@ -15,10 +17,20 @@ import numpy as np
 
 from ... import _dtypes
 from ...autograd.grad_mode import no_grad
+from ...creation import empty_like
 from ...device import Device, as_device
 from ...ops.elementwise import copy_into
 from ...tensor import Tensor
 from ..parameter import UNINITIALIZED_SHAPE, Buffer, Parameter, is_lazy
+from . import module_hooks
+from .module_hooks import (  # the global hooks: PyTorch's names in torch.nn.modules.module (``__all__``)
+    CALL_HOOK_DICTS, STATE_HOOK_DICTS, ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks,
+    _global_forward_hooks, _global_forward_hooks_always_called, _global_forward_hooks_with_kwargs,
+    _global_forward_pre_hooks,
+    plain_attribute_writes, register_module_forward_hook, register_module_forward_pre_hook,
+    register_module_backward_hook, register_module_full_backward_hook, register_module_full_backward_pre_hook)
+
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
 def _as_array(value, key: str, module_name: str) -> np.ndarray:
@@ -65,12 +77,11 @@ class _IncompatibleKeys(tuple):
         return f"_IncompatibleKeys(missing_keys={self[0]}, unexpected_keys={self[1]})"
 
 
-# how many plain attributes (not parameters, buffers or submodules) were set on any module so far: ng.compile
-# reads the modules' plain attributes it guards (a dropout's p, an eps) again only when this number moved
-plain_attribute_writes = [0]
+# the copies a running ``load_state_dict`` collects (per thread): made once every module's keys checked out
+_pending_loads = threading.local()
 
 
-class Module:
+class Module(ModuleHooks):
     """Base class for all neural-network modules.
 
     Subclasses call ``super().__init__()`` first, assign parameters, buffers
@@ -91,6 +102,7 @@ class Module:
     """
 
     training: bool
+    _version: int = 1  # saved in ``state_dict()._metadata`` (PyTorch's per-class format version)
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -98,6 +110,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        self._init_hooks()
 
     # ------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
@@ -106,6 +119,9 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        # hooks, compile() or global hooks (module_hooks): without any anywhere, forward after one global's check
+        if module_hooks.any_call_hooks and self._slow_call:
+            return self._wrapped_call_impl(*args, **kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------ registration
@@ -344,6 +360,44 @@ class Module:
             raise AttributeError(f"{type(module).__name__} has no parameter `{name}`")
         return module._parameters[name]
 
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target``.
+
+        >>> import numgrad as ng
+        >>> ng.nn.Sequential(ng.nn.BatchNorm1d(2)).get_buffer("0.running_var")
+        tensor([1., 1.])
+        """
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(module._get_name() + " has no attribute `" + name + "`")
+        buffer = getattr(module, name)
+        if name not in module._buffers:
+            raise AttributeError("`" + name + "` is not a buffer")
+        return buffer
+
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Put ``module`` at dotted path ``target`` (its parent must exist; with ``strict`` the attribute too).
+
+        >>> import numgrad as ng
+        >>> seq = ng.nn.Sequential(ng.nn.Linear(2, 2))
+        >>> seq.set_submodule("0", ng.nn.ReLU()); seq
+        Sequential(
+          (0): ReLU()
+        )
+        """
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        atoms = target.split(".")
+        if not isinstance(module, Module):
+            raise ValueError("`module` is not an nn.Module, found " + str(type(module)))
+        parent = self if len(atoms) == 1 else self.get_submodule(".".join(atoms[:-1]))
+        if strict and not hasattr(parent, atoms[-1]):
+            raise AttributeError(parent._get_name() + " has no attribute `" + atoms[-1] + "`")
+        if hasattr(parent, atoms[-1]) and not isinstance(getattr(parent, atoms[-1]), Module):
+            raise AttributeError("`" + atoms[-1] + "` is not an nn.Module")
+        setattr(parent, atoms[-1], module)
+
     # ------------------------------------------------------------ modes and utilities
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (dropout active, batch norm uses batch statistics).
@@ -487,35 +541,220 @@ class Module:
             device = f"cuda:{device}"
         return self.to(device)
 
-    # ------------------------------------------------------------ state dict
-    def state_dict(self, destination: Optional[dict] = None, prefix: str = "", keep_vars: bool = False) -> Dict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name (PyTorch's keys and shapes).
-
-        Values share memory with the module (detached unless ``keep_vars``).
+    def half(self) -> "Module":
+        """Cast floating-point parameters and buffers to float16 (stored in 16 bits, computed in float32).
 
         >>> import numgrad as ng
-        >>> {k: v.shape for k, v in ng.nn.Linear(2, 3).state_dict().items()}
-        {'weight': (3, 2), 'bias': (3,)}
+        >>> ng.nn.Linear(1, 1).half().weight.dtype
+        numgrad.float16
         """
-        if destination is None:
-            destination = OrderedDict()
+        return self.to(_dtypes.float16)
+
+    def bfloat16(self) -> "Module":
+        """Cast floating-point parameters and buffers to bfloat16.
+
+        >>> import numgrad as ng
+        >>> ng.nn.Linear(1, 1).bfloat16().weight.dtype
+        numgrad.bfloat16
+        """
+        return self.to(_dtypes.bfloat16)
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
+        """``fn`` on every parameter (and its ``.grad``) and buffer (PyTorch's private ``_apply``, which some
+        libraries call): parameters keep their identity (their data is replaced, as PyTorch's
+        ``param.data = fn(param)``), buffers are replaced."""
+        with no_grad():
+            for m in (self.modules() if recurse else (self,)):
+                for p in m._parameters.values():
+                    if p is None:
+                        continue
+                    p._data = fn(p)._data
+                    if p.grad is not None:
+                        p.grad._data = fn(p.grad)._data
+                for name, b in m._buffers.items():
+                    if b is not None:
+                        m._buffers[name] = fn(b)
+        return self
+
+    def type(self, dst_type) -> "Module":
+        """Cast every parameter and buffer (integer ones included, as PyTorch's) to ``dst_type``.
+
+        >>> import numgrad as ng
+        >>> ng.nn.Linear(1, 1).type(ng.float64).weight.dtype
+        numgrad.float64
+        """
+        return self._apply(lambda t: t.type(dst_type))
+
+    def to_empty(self, *, device, recurse: bool = True) -> "Module":
+        """Give every parameter and buffer new, uninitialized memory on ``device`` (same shapes and dtypes).
+
+        >>> import numgrad as ng
+        >>> ng.nn.Linear(2, 1).to_empty(device="cpu").weight.shape
+        (1, 2)
+        """
+        return self._apply(lambda t: empty_like(t, device=device), recurse)
+
+    def share_memory(self) -> "Module":
+        """Not supported: PyTorch moves the parameters and buffers into shared memory for other processes
+        (``Tensor.share_memory_``); numgrad tensors live in process-private NumPy (or CUDA) memory
+        (``Tensor.is_shared()`` is False), so processes would silently train copies.
+
+        >>> import numgrad as ng
+        >>> ng.nn.Linear(1, 1).share_memory()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Module.share_memory: numgrad tensors cannot be moved to shared memory ...
+        """
+        raise NotImplementedError("Module.share_memory: numgrad tensors cannot be moved to shared memory (they live in "
+                                  "process-private NumPy or CUDA memory), so other processes would update copies; "
+                                  "share parameters between processes by sending their values (state_dict) instead")
+
+    # ------------------------------------------------------------ state dict
+    def get_extra_state(self) -> Any:
+        """Override (with ``set_extra_state``) to save non-tensor state in ``state_dict`` under ``_extra_state``.
+
+        >>> import numgrad as ng
+        >>> class Counter(ng.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__(); self.calls = 3
+        ...     def get_extra_state(self):
+        ...         return {"calls": self.calls}
+        ...     def set_extra_state(self, state):
+        ...         self.calls = state["calls"]
+        >>> dict(Counter().state_dict())
+        {'_extra_state': {'calls': 3}}
+        """
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called: a module "
+                           "that saves extra state overrides get_extra_state and set_extra_state")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore what ``get_extra_state`` returned (``load_state_dict`` calls it with the ``_extra_state`` value)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called: a module "
+                           "that saves extra state overrides get_extra_state and set_extra_state")
+
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """This module's own entries (not its submodules'): parameters, persistent buffers, extra state."""
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if getattr(type(self), "get_extra_state", Module.get_extra_state) is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
+
+    def state_dict(self, *args, destination: Optional[dict] = None, prefix: str = "",
+                   keep_vars: bool = False) -> Dict[str, Any]:
+        """Parameters, persistent buffers and extra state by dotted name (PyTorch's keys and shapes).
+
+        Values share memory with the module (detached unless ``keep_vars``).  State-dict pre-hooks run before a
+        module is saved, post-hooks after it and its submodules were; the returned ``OrderedDict`` has
+        PyTorch's ``_metadata`` (each module's ``version``).
+
+        >>> import numgrad as ng
+        >>> {k: v.shape for k, v in ng.nn.Linear(2, 3).state_dict().items()}
+        {'weight': (3, 2), 'bias': (3,)}
+        """
+        if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html#torch.nn.Module.state_dict"
+                          " for details.", FutureWarning, stacklevel=2)
+            if destination is None:
+                destination = args[0]
+            if len(args) > 1 and prefix == "":
+                prefix = args[1]
+            if len(args) > 2 and keep_vars is False:
+                keep_vars = args[2]
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        local_metadata = dict(version=self._version)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(destination, prefix + name + ".", keep_vars)
+                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in self._state_dict_hooks.values():
+            result = hook(self, destination, prefix, local_metadata)
+            if not getattr(hook, "_from_public_api", False):
+                if result is not None:
+                    destination = result
+            elif result is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
-        """Copy parameters and buffers from ``state_dict`` (numgrad tensors, NumPy arrays or torch tensors).
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """Load this module's own entries (PyTorch's signature, which subclasses override to convert old keys).
 
-        Returns ``(missing_keys, unexpected_keys)``; with ``strict`` (default)
-        any missing key, unexpected key or shape mismatch raises PyTorch's error
-        and nothing is modified.
+        Under ``load_state_dict`` the copies are collected and made only once every key checked out (a size
+        mismatch anywhere leaves the whole model as it was); called directly, they are made here.
+        """
+        self._before_load_state_dict(state_dict, prefix)
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        local_state = {k: v for k, v in self._parameters.items() if v is not None}
+        local_state.update((k, v) for k, v in self._buffers.items()
+                           if v is not None and k not in self._non_persistent_buffers)
+        pending = getattr(_pending_loads, "plan", None)
+        copies = [] if pending is None else pending[0]
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        for name, target in local_state.items():
+            key = prefix + name
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            if is_lazy(target):  # a placeholder still lazy: loaded from one, as PyTorch
+                continue
+            if is_lazy(state_dict[key]):
+                raise RuntimeError(UNINITIALIZED_SHAPE)
+            arr = _as_array(state_dict[key], key, type(self).__name__)
+            if tuple(arr.shape) != tuple(target.shape):
+                error_msgs.append(
+                    f"size mismatch for {key}: copying a param with shape {_size(arr.shape)} from checkpoint, "
+                    f"the shape in current model is {_size(target.shape)}."
+                )
+                continue
+            if arr.dtype.kind not in "biuf":
+                error_msgs.append(f"value of {key} has unsupported dtype {arr.dtype}")
+                continue
+            copies.append((self, name, target, state_dict[key] if assign else arr, assign))
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if getattr(type(self), "set_extra_state", Module.set_extra_state) is not Module.set_extra_state:
+            if extra_key in state_dict:
+                if pending is None:
+                    self.set_extra_state(state_dict[extra_key])
+                else:
+                    pending[1].append((self, state_dict[extra_key]))
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix) and key != extra_key:
+                    head = key[len(prefix):].split(".", 1)
+                    if len(head) > 1:
+                        if head[0] not in self._modules:
+                            unexpected_keys.append(key)
+                    elif head[0] not in local_state:
+                        unexpected_keys.append(key)
+        if pending is None:
+            _load_values(copies)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """Copy parameters, buffers and extra state from ``state_dict`` (numgrad tensors, NumPy arrays or torch
+        tensors).
+
+        Returns ``(missing_keys, unexpected_keys)``.  A size mismatch (or an unusable value) raises PyTorch's
+        error before anything is modified; with ``strict`` (default) a missing or unexpected key raises it after
+        the matching entries were loaded and the load post-hooks ran (they may clear the key lists in place), as
+        PyTorch does.  With ``assign`` the checkpoint's tensors take the places of the parameters and buffers
+        (their dtype and memory; a parameter keeps its ``requires_grad``) instead of being copied into them.
 
         >>> import numgrad as ng
         >>> a, b = ng.nn.Linear(2, 3), ng.nn.Linear(2, 3)
@@ -524,29 +763,43 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        for name, module in self.named_modules():
-            module._before_load_state_dict(state_dict, name + "." if name else "")
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        plan = []
-        for key, target in own.items():
-            if key not in state_dict or is_lazy(target):  # a placeholder still lazy: loaded from one, as PyTorch
-                continue
-            if is_lazy(state_dict[key]):
-                raise RuntimeError(UNINITIALIZED_SHAPE)
-            arr = _as_array(state_dict[key], key, type(self).__name__)
-            if tuple(arr.shape) != tuple(target.shape):
-                errors.append(
-                    f"size mismatch for {key}: copying a param with shape {_size(arr.shape)} from checkpoint, "
-                    f"the shape in current model is {_size(target.shape)}."
-                )
-                continue
-            if arr.dtype.kind not in "biuf":
-                errors.append(f"value of {key} has unsupported dtype {arr.dtype}")
-                continue
-            plan.append((key, target, arr))
+        missing: list = []
+        unexpected: list = []
+        errors: list = []
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)  # the pre-hooks may change it: a copy
+        if metadata is not None:
+            state_dict._metadata = metadata
+        post_order: list = []
+
+        def load(module: "Module", local: dict, prefix: str) -> None:
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(local, prefix, local_metadata, True, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local.items() if k.startswith(child_prefix)}, child_prefix)
+            post_order.append(module)
+
+        outer = getattr(_pending_loads, "plan", None)
+        _pending_loads.plan = pending = ([], [])
+        try:
+            load(self, state_dict, "")
+        finally:
+            _pending_loads.plan = outer
+        if not errors:
+            _load_values(pending[0])
+            for module, extra in pending[1]:
+                module.set_extra_state(extra)
+        keys = _IncompatibleKeys(missing, unexpected)
+        for module in post_order:
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, keys) is not None:
+                    raise AssertionError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                                         "expected to return new values, if incompatible_keys need to be modified, "
+                                         "it should be done inplace.")
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
@@ -556,11 +809,7 @@ class Module:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
-
-        with no_grad():
-            for key, target, arr in plan:
-                copy_into(target, arr)
-        return _IncompatibleKeys(missing, unexpected)
+        return keys
 
     def _before_load_state_dict(self, state_dict: Mapping[str, Any], prefix: str) -> None:
         """Called on every submodule before ``load_state_dict`` compares shapes (PyTorch's load_state_dict pre-hook
@@ -587,11 +836,45 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def __getstate__(self):
-        return self.__dict__.copy()
+        state = self.__dict__.copy()
+        state.pop("_compiled_call_impl", None)  # a compiled call is not pickled (as PyTorch's)
+        state.pop("_slow_call", None)
+        return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for name in CALL_HOOK_DICTS + STATE_HOOK_DICTS:
+            if name not in self.__dict__:  # pickled before these existed
+                self.__dict__[name] = OrderedDict()
+        self.__dict__.setdefault("_compiled_call_impl", None)
+        self._hooks_changed()
+
+
+def _load_values(copies: list) -> None:
+    """Copy each checked value into its parameter or buffer, or (``load_state_dict(assign=True)``, as PyTorch) put the
+    checkpoint's tensor in its place: a parameter stays a ``Parameter`` with the module's ``requires_grad``."""
+    with no_grad():
+        for module, name, target, value, assign in copies:
+            if not assign:
+                copy_into(target, value)
+                continue
+            if not isinstance(value, Tensor):
+                value = Tensor(_as_array(value, name, type(module).__name__))
+            if isinstance(target, Parameter):
+                if isinstance(value, Parameter):
+                    value.requires_grad_(target.requires_grad)
+                else:
+                    value = Parameter(value, requires_grad=target.requires_grad)
+            setattr(module, name, value)
 
 
 def _size(shape) -> str:
     return f"numgrad.Size({list(shape)})"
+
+
+__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
+           "register_module_backward_hook",
+           "_global_backward_hooks", "_global_backward_pre_hooks", "_global_forward_hooks",
+           "_global_forward_hooks_always_called", "_global_forward_hooks_with_kwargs", "_global_forward_pre_hooks",
+           "plain_attribute_writes"]
