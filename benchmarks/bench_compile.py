@@ -21,7 +21,8 @@ from the environment the benchmark was launched with: timed in one process, the 
 slowed whoever ran next and numgrad's import set NumPy's BLAS to one thread.  The workers, each built once per
 workload from the same input arrays and warmed up, take turns, one at a time:
 - numgrad (eager, compiled, and the floors that run in Numba: ``peer_numgrad.py``) with its own defaults
-  (OpenBLAS single-threaded, bounded OpenMP spin), PyTorch eager (``peer_torch.py``: its own OpenMP
+  (OpenBLAS single-threaded, bounded OpenMP spin) except that its 2-thread process spins as libgomp's default
+  does (``NUMGRAD_ALONE_SPIN``: the setting numgrad documents for a process alone on the machine), PyTorch eager (``peer_torch.py``: its own OpenMP
   defaults), jax.jit (``peer_jax.py``: XLA's CPU client) and NumPy by hand (``peer_numpy.py``: its OpenBLAS),
   each in one process on 1 thread and another on 2, the faster reported (1t/2t);
 - --quick: one process per peer, each with its library's default threads.
@@ -47,6 +48,14 @@ PEER_MODULES = (("numgrad", "benchmarks.peer_numgrad"), ("torch", "benchmarks.pe
                 ("jax", "benchmarks.peer_jax"), ("numpy", "benchmarks.peer_numpy"))
 
 
+# numgrad's 2-thread worker spins as libgomp does by default (and so PyTorch's threads here): the setting numgrad
+# documents for one process on an otherwise idle machine (``kernels/config.py``), which is what each worker's turn
+# is.  numgrad's own default (10 000, for processes that share cores) let its OpenMP thread sleep between a step's
+# parallel kernels; after the idle gap before each turn the second virtual CPU then woke slowly (the hypervisor's
+# halt polling had shrunk), and a 2-thread MLP step took 5 ms instead of 1.5 in about a third of the turns.
+NUMGRAD_ALONE_SPIN = (("GOMP_SPINCOUNT", "300000"),)
+
+
 def peer_specs(quick: bool) -> list:
     """The worker processes: every peer on 1 and on 2 threads (--quick: once, with its library's default)."""
     specs = []
@@ -54,6 +63,8 @@ def peer_specs(quick: bool) -> list:
         for threads in ((None,) if quick else (1, 2)):
             # NumPy's OpenBLAS reads its thread count when it loads; XLA sizes its pool from the usable CPUs
             env = (("OPENBLAS_NUM_THREADS", str(threads)),) if peer == "numpy" and threads else ()
+            if peer == "numgrad" and threads == 2:
+                env = NUMGRAD_ALONE_SPIN
             specs.append(PeerSpec(peer, module, threads, env, pool_sized_at_start=peer == "jax"))
     return specs
 
@@ -287,7 +298,8 @@ def configuration(processes: dict, quick: bool = False) -> str:
     how = ("one process per peer" if quick else
            "each peer in two processes, one on 1 thread and one on 2 (the faster shown, 1t/2t)")
     return (f"{how}, each importing only its own library and started from the launch environment (numgrad's "
-            "thread defaults hold in numgrad's processes only); the processes took turns, one running at a time, "
+            "thread defaults hold in numgrad's processes only, but for its 2-thread process's OpenMP spin, "
+            "libgomp's default as PyTorch's: see NUMGRAD_ALONE_SPIN); the processes took turns, one running at a time, "
             "each turn after the previous process's threads went idle. "
             + "; ".join(f"[{key}] {conf}" for key, conf in processes.items()))
 

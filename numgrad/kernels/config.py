@@ -40,6 +40,11 @@ NJIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 # numgrad processes side by side then took 72 ms per MLP step against 6.8 ms
 # with 10 000, and 30 000-100 000 were the worst of both.  A user who runs one
 # process on an otherwise idle machine may set GOMP_SPINCOUNT=300000 itself.
+# Measured again (2026-12, Intel host): with 10 000, a 2-thread MLP b128 step run in bursts of 5 steps after
+# 50 ms idle took 5.0-5.5 ms instead of 1.5 (every step of the burst, for 15 bursts in a row), while after
+# bursts of 40 steps the next bursts ran at 1.5 from their second step: the thread sleeps between the step's
+# parallel kernels, and how fast a sleeping virtual CPU wakes depends on the hypervisor's halt polling, which
+# long idle gaps shrink.  With 300 000 the same 5-step bursts ran at 1.5-1.8 ms (the first step 2.2-2.6).
 GOMP_SPINCOUNT_DEFAULT = "10000"
 
 
