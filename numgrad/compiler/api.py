@@ -454,15 +454,7 @@ class CompiledFunction:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
         if variant.stage == 0:
-            variant.stage = 1
-            self.eager_calls += 1
-            before = read_python_values(self._python_values)
-            with _OutputWatch() as output:
-                result = self._fn(*args, **kwargs)
-            if self._changes_python_state(before) is not None or output.wrote:
-                # a hook or forward that appends to a list or prints: a replay would not (every call runs eagerly)
-                self._give_up(variant, self._side_effect or output.reason())
-            return result
+            return self._warm_up(variant, args, kwargs)
         state = reachable_state(self._fn, args, kwargs)
         if any(type(t._data) is DeviceArray for t in list(inputs) + list(state.tensors.values())):
             self._give_up(variant, "a compiled module's grad-mode call on CUDA is not captured as a forward and a "
@@ -503,19 +495,24 @@ class CompiledFunction:
         return self._fn(*args, **kwargs)
 
     # ------------------------------------------------------------ capture
+    def _warm_up(self, variant: _Variant, args, kwargs):
+        """A variant's first call: eager (its kernels compile); a step that changes Python state it reads or prints
+        (a counter, a hook appending to a list) is given up, since a replay would do neither."""
+        variant.stage = 1
+        self.eager_calls += 1
+        before = read_python_values(self._python_values)
+        with _OutputWatch() as output:
+            result = self._fn(*args, **kwargs)
+        if self._changes_python_state(before) is not None:
+            # every later call would find the value changed again (a new guard key): the step never replays
+            self._give_up(variant, self._side_effect)
+        elif output.wrote:
+            self._give_up(variant, output.reason())
+        return result
+
     def _capture_step(self, variant: _Variant, inputs: list, args, kwargs):
         if variant.stage == 0:
-            variant.stage = 1
-            self.eager_calls += 1
-            before = read_python_values(self._python_values)
-            with _OutputWatch() as output:
-                result = self._fn(*args, **kwargs)
-            if self._changes_python_state(before) is not None:
-                # every later call would find the value changed again (a new guard key): the step never replays
-                self._give_up(variant, self._side_effect)
-            elif output.wrote:
-                self._give_up(variant, output.reason())
-            return result
+            return self._warm_up(variant, args, kwargs)
         result, obs = self._observed_call(variant, inputs, args, kwargs)
         if variant.reason is not None:
             return result
@@ -543,13 +540,7 @@ class CompiledFunction:
         obs.inputs_before = [a.copy() for a in obs.input_arrays]
         obs.verify = self.verify and sum(o.nbytes for o in persistent.values()) <= _MAX_SNAPSHOT_BYTES
         obs.before = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
-        obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
-        obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
-        obs.slots_before = list(state.module_slots) + state.state_slots
-        # optimizer state dicts and parameter groups: their numbers (Adam's step count, a scheduler's lr) are
-        # read by the optimizer update that replay calls again
-        obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
-                                for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+        _note_bindings(obs, state)
         rng_before = creation._rng.bit_generator.state
         result, rec, (obs.out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs)
         if variant.reason is not None:
@@ -588,11 +579,7 @@ class CompiledFunction:
         obs.verify = self.verify and sum(a.storage.nbytes for a in arrays.values()) <= _MAX_SNAPSHOT_BYTES
         obs.before = {k: (a.storage, _cuda_plan.host_copy(a.storage)) for k, a in arrays.items()} \
             if obs.verify else {}
-        obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
-        obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
-        obs.slots_before = list(state.module_slots) + state.state_slots
-        obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
-                                for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+        _note_bindings(obs, state)
         rng_before = creation._rng.bit_generator.state
         result, rec, (obs.out_structure, out_tensors) = self._record(variant, state, inputs, args, kwargs, cuda=True)
         if variant.reason is not None:
@@ -919,6 +906,18 @@ class _WatchedStream:
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+def _note_bindings(obs: _Observation, state) -> None:
+    """What the state reachable from the step is bound to before a recorded call (its buffers, leaf gradients,
+    module and optimizer slots, optimizer state dicts and parameter groups), for ``_rebinding`` after it."""
+    obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
+    obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
+    obs.slots_before = list(state.module_slots) + state.state_slots
+    # optimizer state dicts and parameter groups: their numbers (Adam's step count, a scheduler's lr) are read by
+    # the optimizer update that replay calls again
+    obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
+                            for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
 
 
 def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:
