@@ -41,7 +41,7 @@ from .. import creation
 from ..kernels.cuda import numba_cuda, simulator_enabled
 from ..kernels.cuda.array import DeviceArray, empty as device_empty
 from ..tensor import Tensor
-from .plan import AbandonReplay, NotCapturable, _Draw, _PYTHON_NUMBERS, _UpdateCall
+from .plan import AbandonReplay, NotCapturable, _bits_equal, _Draw, _PYTHON_NUMBERS, _UpdateCall, results_reason
 from .recorder import (Collective, CollectiveWait, CudaLaunch, DeviceToHost, Fill, Guard, HostToDevice, KernelLaunch,
                        OptimizerUpdate, RandomDraw, leaves)
 
@@ -113,11 +113,6 @@ def _input_position(source, inputs: list) -> Optional[int]:
             raise NotCapturable("the step copies part of a CPU tensor argument to the GPU (a slice or a "
                                 "non-contiguous one): pass the whole, contiguous tensor, or move it before the call")
     return None
-
-
-def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(
-        np.array_equal(np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8)))
 
 
 class _Memory:
@@ -618,21 +613,7 @@ def verify(plan: CudaPlan, before: dict, after: dict, inputs_before: list, expec
             for k, v in new.items():
                 if isinstance(v, _PYTHON_NUMBERS) and d.get(k) != v:
                     reason = f"replaying the optimizer update leaves its state '{k}' at {d.get(k)!r}, not {v!r}"
-    if reason is None:
-        for k, (arr, want) in enumerate(zip(plan.output_arrays, expected_outputs)):
-            if not _bits_equal(arr.to_host(), want):
-                reason = f"replaying the captured kernels does not reproduce output {k} of the eager step"
-                break
-    if reason is None:
-        for (t, g), want in zip(plan.end_grads, expected_grads):
-            if g is not None and want is not None and not _bits_equal(g._buf.to_host(), want):
-                reason = (f"replaying the captured kernels does not reproduce the gradient of a tensor of shape "
-                          f"{tuple(t.shape)}")
-                break
-    if rng_states[1] is not None:
-        if reason is None and creation._rng.bit_generator.state != rng_states[1]:
-            reason = "replaying the captured step draws a different amount of random numbers than the eager step"
-        creation._rng.bit_generator.state = rng_states[1]
+    reason = results_reason(reason, plan, expected_outputs, expected_grads, rng_states, DeviceArray.to_host)
     if reason is not None:
         for d, _, new in python_state:
             d.update({k: v for k, v in new.items() if isinstance(v, _PYTHON_NUMBERS)})

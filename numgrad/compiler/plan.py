@@ -35,7 +35,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from numba.core.registry import CPUDispatcher
@@ -689,6 +689,33 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
 _PYTHON_NUMBERS = (bool, int, float, complex, str, type(None), tuple)
 
 
+def _as_is(arr):
+    return arr
+
+
+def results_reason(reason: Optional[str], plan: Plan, expected_outputs: list, expected_grads: list, rng_states: tuple,
+                   host: Callable) -> Optional[str]:
+    """``reason``, or (when None) why the replay's outputs, gradients or random draws differ from the recorded
+    call's; the default generator is put back to its state after that call either way.  ``host``: an array of the
+    plan as host memory (the CUDA plan's copy back; the CPU plan's arrays as they are)."""
+    if reason is None:
+        for k, (arr, want) in enumerate(zip(plan.output_arrays, expected_outputs)):
+            if not _bits_equal(host(arr), want):
+                reason = f"replaying the captured kernels does not reproduce output {k} of the eager step"
+                break
+    if reason is None:
+        for (t, g), want in zip(plan.end_grads, expected_grads):
+            if g is not None and want is not None and not _bits_equal(host(g._buf), want):
+                reason = (f"replaying the captured kernels does not reproduce the gradient of a tensor of shape "
+                          f"{tuple(t.shape)}")
+                break
+    if rng_states[1] is not None:
+        if reason is None and creation._rng.bit_generator.state != rng_states[1]:
+            reason = "replaying the captured step draws a different amount of random numbers than the eager step"
+        creation._rng.bit_generator.state = rng_states[1]
+    return reason
+
+
 def verify(plan: Plan, *args, **kwargs) -> Optional[str]:
     """``_verify`` with collectives answered from the recorded calls (no rank waits on another's verification).
 
@@ -783,21 +810,7 @@ def _replay_and_compare(plan: Plan, before: dict, after: dict, input_arrays: lis
             for k, v in new.items():
                 if isinstance(v, _PYTHON_NUMBERS) and not _same_leaf(d.get(k), v):
                     reason = f"replaying the optimizer update leaves its state '{k}' at {d.get(k)!r}, not {v!r}"
-    if reason is None:
-        for k, (arr, want) in enumerate(zip(plan.output_arrays, expected_outputs)):
-            if not _bits_equal(arr, want):
-                reason = f"replaying the captured kernels does not reproduce output {k} of the eager step"
-                break
-    if reason is None:
-        for (t, g), want in zip(plan.end_grads, expected_grads):
-            if g is not None and want is not None and not _bits_equal(g._buf, want):
-                reason = (f"replaying the captured kernels does not reproduce the gradient of a tensor of shape "
-                          f"{tuple(t.shape)}")
-                break
-    if rng_states[1] is not None:
-        if reason is None and creation._rng.bit_generator.state != rng_states[1]:
-            reason = "replaying the captured step draws a different amount of random numbers than the eager step"
-        creation._rng.bit_generator.state = rng_states[1]
+    reason = results_reason(reason, plan, expected_outputs, expected_grads, rng_states, _as_is)
     if reason is not None:
         if suspect is not None:
             reason += f"; first suspect: {suspect}"
