@@ -317,7 +317,8 @@ def build(first: AotObservation, obs: AotObservation, verify: bool, lock: thread
                                    set(obs.persistent), [], obs.python_data)
         except _plan.NotCapturable as exc:
             return None, str(exc)
-        if any(isinstance(fn, (_plan._UpdateCall, _plan._CollectiveStart)) for fn, _ in fwd.steps + bwd.steps):
+        python_steps = _plan._PYTHON_STATE_STEPS + (_plan._CollectiveStart,)
+        if any(isinstance(fn, python_steps) for fn, _ in fwd.steps + bwd.steps):
             return None, "the module's call runs an optimizer update or a collective"
         if any(isinstance(fn, _plan._CheckedLaunch) and fn.numbers for fn, _ in bwd.steps):
             # the engine is already running that backward: it could not run eagerly instead

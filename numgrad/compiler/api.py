@@ -48,6 +48,12 @@ registered or removed after a capture never replays the other plan).  A step tha
 (a hook appending to a list) or prints runs eagerly; a compiled module's grad-mode call with a full backward hook
 does too (its captured backward would not call the hook).
 
+Learning rates: an optimizer update reads its group's numbers (``lr``, ``momentum``) on every replay, and a
+learning-rate scheduler's ``step()`` inside the step is called again on replay (``recorder.SchedulerStep``), so
+both a scheduler stepped outside the step and one stepped inside it are followed.  A step whose own code names
+``param_groups``, ``get_last_lr`` or a scheduler's counters is guarded on those numbers (``state``); one that
+changes a group's number other than through a scheduler runs eagerly (``_unexplained_rate_change``).
+
 What cannot be captured runs eagerly, with the reason logged once (``NUMGRAD_DEBUG=1``) and kept in
 ``compiled.fallback_reason``; under ``fullgraph=True`` it raises ``GraphBreak`` instead.
 """
@@ -79,7 +85,7 @@ from . import cuda_plan as _cuda_plan
 from . import plan as _plan
 from . import trees
 from .plan import owner
-from .recorder import GraphBreak, Recording, _active
+from .recorder import GraphBreak, Recording, SchedulerStep, _active
 from .trees import TensorSlot, flatten
 from .state import changed_python_value, read_python_values, reachable_state
 
@@ -607,7 +613,8 @@ class CompiledFunction:
     def _record(self, variant, state, inputs, args, kwargs, cuda: bool = False):
         foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
         python_before = read_python_values(self._python_values)
-        with Recording(state.optimizers, self.fullgraph) as rec, _OutputWatch() as output:
+        rates_before = _group_numbers(state.optimizers)
+        with Recording(state.optimizers, self.fullgraph, state.schedulers) as rec, _OutputWatch() as output:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
             out_structure = flatten(result, out_tensors)
@@ -615,8 +622,11 @@ class CompiledFunction:
                 t._data  # computed inside the recording: the plan produces it
         self.eager_calls += 1
         reason = None
+        rate_change = _unexplained_rate_change(rates_before, rec)
         if self._changes_python_state(python_before) is not None:
             reason = self._side_effect
+        elif rate_change is not None:
+            reason = rate_change
         elif output.wrote:
             reason = output.reason()
         elif rec.data_reads:
@@ -918,6 +928,29 @@ def _note_bindings(obs: _Observation, state) -> None:
     # the optimizer update that replay calls again
     obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
                             for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+    # and the schedulers' attributes: replay calls their step() again (``recorder.SchedulerStep``)
+    obs.opt_state_before += [(vars(s), dict(vars(s))) for s in state.schedulers]
+
+
+def _group_numbers(optimizers: list) -> list:
+    """(optimizer, group index, group, its Python numbers) of every parameter group, before a recorded call."""
+    return [(opt, i, group, {k: v for k, v in group.items() if isinstance(v, _plan._PYTHON_NUMBERS)})
+            for opt in optimizers for i, group in enumerate(opt.param_groups)]
+
+
+def _unexplained_rate_change(before: list, rec) -> Optional[str]:
+    """Why a recorded call cannot be replayed because it changed a parameter group's number (a learning rate)
+    other than through a scheduler's ``step()`` (which replay calls again), or None."""
+    stepped = {id(launch.scheduler.optimizer) for launch in rec.launches if isinstance(launch, SchedulerStep)}
+    for opt, i, group, numbers in before:
+        if id(opt) in stepped:
+            continue
+        for key in set(numbers) | {k for k, v in group.items() if isinstance(v, _plan._PYTHON_NUMBERS)}:
+            if key not in numbers or key not in group or not _plan._same_leaf(group[key], numbers[key]):
+                return (f"the step changes {type(opt).__name__}.param_groups[{i}][{key!r}] itself, which a replay "
+                        "would not do (only a learning-rate scheduler's step() is replayed): change it outside the "
+                        "compiled step")
+    return None
 
 
 def _rebinding(bufs_before: dict, slots_before: list, opt_state_before: list) -> Optional[str]:

@@ -41,9 +41,10 @@ from .. import creation
 from ..kernels.cuda import numba_cuda, simulator_enabled
 from ..kernels.cuda.array import DeviceArray, empty as device_empty
 from ..tensor import Tensor
-from .plan import AbandonReplay, NotCapturable, _bits_equal, _Draw, _PYTHON_NUMBERS, _UpdateCall, results_reason
+from .plan import (_PYTHON_NUMBERS, _PYTHON_STATE_STEPS, AbandonReplay, NotCapturable, _bits_equal, _Draw,
+                   _SchedulerCall, _UpdateCall, results_reason, scheduler_steps_differ)
 from .recorder import (Collective, CollectiveWait, CudaLaunch, DeviceToHost, Fill, Guard, HostToDevice, KernelLaunch,
-                       OptimizerUpdate, RandomDraw, leaves)
+                       OptimizerUpdate, RandomDraw, SchedulerStep, leaves)
 
 _log = logging.getLogger("numgrad")
 _ALIGN = 256  # every arena slot starts where cudaMalloc would start an allocation
@@ -455,6 +456,10 @@ def compare_recordings(first: list, second: list, first_inputs: list = (), secon
         elif isinstance(a, Guard):
             if a.key != b.key or a.value is not b.value:
                 return f"{a.name} differs between consecutive calls"
+        elif isinstance(a, SchedulerStep):
+            reason = scheduler_steps_differ(i, a, b)
+            if reason is not None:
+                return reason
         elif isinstance(a, OptimizerUpdate):
             if a.optimizer is not b.optimizer or a.args[0] is not b.args[0] or a.args[3] is not b.args[3] \
                     or not all(_same_view(x, y) for x, y in zip(a.args[1:3], b.args[1:3])) \
@@ -536,6 +541,8 @@ def build_plan(rec, input_arrays: list, outputs_structure, output_tensors: list,
         elif isinstance(launch, Guard):
             plan.guards.append((launch.probe, launch.value, launch.description))
             continue
+        elif isinstance(launch, SchedulerStep):
+            plan.steps.append((_SchedulerCall(launch.method, launch.args, launch.kwargs), ()))
         elif isinstance(launch, OptimizerUpdate):
             group, flat, g, state, parallel = launch.args
             param = next((t for t in params if type(t._buf) is DeviceArray and t._buf.storage is flat.storage), None)
@@ -543,9 +550,9 @@ def build_plan(rec, input_arrays: list, outputs_structure, output_tensors: list,
             plan.steps.append((fn, (group, memory.rebase(flat), memory.rebase(g), state, parallel)))
         plan.kernel_names.append(launch.name)
         plan.touched.append(list(memory.persistent_used))
-    if any(isinstance(fn, _UpdateCall) for fn, _ in plan.steps[:max(plan.checks, default=-1)]):
-        raise NotCapturable("numgrad reads a value back from the GPU after an optimizer update in the step (a "
-                            "replay could not be abandoned safely)")
+    if any(isinstance(fn, _PYTHON_STATE_STEPS) for fn, _ in plan.steps[:max(plan.checks, default=-1)]):
+        raise NotCapturable("numgrad reads a value back from the GPU after an optimizer update or a scheduler step in "
+                            "the step (a replay could not be abandoned safely)")
     used = {key for keys in plan.touched for key in keys}
     plan.persistent_ids = used
     plan.persistent_arrays = [persistent[key] for key in used]

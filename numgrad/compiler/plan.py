@@ -42,7 +42,8 @@ from numba.core.registry import CPUDispatcher
 
 from ..tensor import Tensor
 from .. import _pending_readers, _profiler_hooks, creation
-from .recorder import Collective, CollectiveWait, Fill, Guard, KernelLaunch, OptimizerUpdate, RandomDraw, leaves
+from .recorder import (Collective, CollectiveWait, Fill, Guard, KernelLaunch, OptimizerUpdate, RandomDraw,
+                       SchedulerStep, leaves)
 
 
 def owner(arr: np.ndarray) -> np.ndarray:
@@ -128,11 +129,23 @@ def compare_recordings(first: list, second: list, first_derived: dict, second_de
         elif isinstance(a, Guard):
             if a.key != b.key or a.value is not b.value:
                 return f"{a.name} differs between consecutive calls"
+        elif isinstance(a, SchedulerStep):
+            reason = scheduler_steps_differ(i, a, b)
+            if reason is not None:
+                return reason
         else:
             if a.optimizer is not b.optimizer or a.args[0] is not b.args[0] or a.args[3] is not b.args[3] \
                     or not all(_same_leaf(x, y) for x, y in zip(a.args[1:3], b.args[1:3])) \
                     or a.args[4] != b.args[4]:
                 return f"optimizer update {i} ({a.name}) works on different state on consecutive calls"
+    return None
+
+
+def scheduler_steps_differ(i: int, a: SchedulerStep, b: SchedulerStep) -> Optional[str]:
+    """Why launch ``i``, a scheduler's step in two recordings, cannot be replayed with the arguments it had."""
+    if a.scheduler is not b.scheduler or repr(a.args) != repr(b.args) or repr(a.kwargs) != repr(b.kwargs):
+        return (f"launch {i} ({a.name}) is called with other arguments on consecutive calls (an epoch number "
+                "computed in the step): step the scheduler without arguments, or outside the compiled step")
     return None
 
 
@@ -157,6 +170,8 @@ def launch_structure(launches: list) -> tuple:
             out.append(("fill", _leaf_kind(launch.array), _leaf_kind(launch.value)))
         elif isinstance(launch, OptimizerUpdate):
             out.append(("update", id(launch.optimizer), id(launch.args[0]), id(launch.args[3])))
+        elif isinstance(launch, SchedulerStep):
+            out.append(("scheduler", id(launch.scheduler), repr(launch.args), repr(launch.kwargs)))
         else:  # another kind of launch: never taken for another shape's
             out.append((type(launch).__name__, id(launch)))
     return tuple(out)
@@ -315,6 +330,19 @@ class _ScalarsFromMemory:
         return self.fn(*self.arguments())
 
 
+class _SchedulerCall:
+    """A learning-rate scheduler's ``step()``, called again on replay with the recorded arguments (it changes the
+    scheduler's counters and the learning rates the optimizer updates after it read)."""
+
+    __slots__ = ("method", "args", "kwargs")
+
+    def __init__(self, method, args: tuple, kwargs: dict):
+        self.method, self.args, self.kwargs = method, args, kwargs
+
+    def __call__(self):
+        self.method(*self.args, **self.kwargs)
+
+
 class _UpdateCall:
     """An optimizer's per-parameter update, called again on replay (its scalars come from Python state)."""
 
@@ -329,6 +357,10 @@ class _UpdateCall:
         if self.param is not None:
             self.param._bump_version()
 
+
+# plan steps that write Python state (an optimizer's step count, a scheduler's epoch): verification runs them
+# without comparing arrays, and a check after one cannot abandon a replay (the Python state is not put back)
+_PYTHON_STATE_STEPS = (_UpdateCall, _SchedulerCall)
 
 _verifying = [False]  # set while ``verify`` replays a plan: collectives then use what the eager call exchanged
 _verified_call = [-1]  # which recorded call's exchanges they use: -1 the last, -2 the one before
@@ -592,6 +624,9 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
             plan.kernel_names.append(launch.name)
         elif isinstance(launch, Guard):
             plan.guards.append((launch.probe, launch.value, launch.description))
+        elif isinstance(launch, SchedulerStep):
+            plan.steps.append((_SchedulerCall(launch.method, launch.args, launch.kwargs), ()))
+            plan.kernel_names.append(launch.name + " (Python: the scheduler sets the learning rates again)")
         else:
             group, flat, g, state, parallel = launch.args
             for arr in (flat, g):
@@ -651,7 +686,7 @@ def _first_write_index(plan: Plan, mutated: dict, poisoned: set) -> tuple:
     first = len(plan.steps)
     suspect = None
     for i, (fn, args) in enumerate(plan.steps):
-        if isinstance(fn, _UpdateCall):
+        if isinstance(fn, _PYTHON_STATE_STEPS):
             first = min(first, i)
             fn(*args)
             continue
@@ -862,7 +897,7 @@ def _undo_buffers(plan: Plan, persistent_owner_ids: set) -> tuple:
     owners: dict = {}
     draws = False
     for fn, args in plan.steps[:last + 1]:
-        if isinstance(fn, _UpdateCall):  # its Python state (Adam's step count) is not put back
+        if isinstance(fn, _PYTHON_STATE_STEPS):  # their Python state (Adam's step count) is not put back
             return None, False
         draws = draws or isinstance(fn, _Draw)
         for a in _step_arrays(fn, args):

@@ -10,6 +10,8 @@ More things are noted:
 - an optimizer's per-parameter update (``Optimizer._update``) is kept as one Python call: its
   scalars (Adam's bias correction, a scheduler's learning rate) come from Python state that
   changes every step, so replay calls it again instead of baking them in;
+- a learning-rate scheduler's ``step()`` (``SchedulerStep``) is kept as one Python call too: it changes the
+  scheduler's counters and the optimizer's learning rates, which the updates after it read;
 - a collective of ``numgrad.distributed`` is noted where it starts and where it completes (through
   ``_profiler_hooks._capture_collective``/``_capture_collective_wait``), with the Python state the step's
   launches depend on (``_capture_guard``); what a replay could not repeat ends the capture (``_capture_break``);
@@ -53,6 +55,7 @@ from ..tensor import Tensor
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _base_call = _dispatcher.Dispatcher.__call__
 _active: list = []  # the open Recording (one at a time)
+_NOT_SET = object()  # an instance attribute ``Recording`` sets and, on exit, removes again
 _lock = threading.Lock()
 
 
@@ -155,6 +158,20 @@ class OptimizerUpdate:
     @property
     def name(self) -> str:
         return f"{type(self.optimizer).__name__}._update"
+
+
+class SchedulerStep:
+    """One ``step()`` call of a learning-rate scheduler the step reaches, replayed as Python with the same arguments
+    (only the outermost: ``SequentialLR``'s own calls of its schedulers are part of its step)."""
+
+    __slots__ = ("scheduler", "method", "args", "kwargs")
+
+    def __init__(self, scheduler, method, args: tuple, kwargs: dict):
+        self.scheduler, self.method, self.args, self.kwargs = scheduler, method, args, kwargs
+
+    @property
+    def name(self) -> str:
+        return f"{type(self.scheduler).__name__}.step"
 
 
 class Fill:
@@ -288,13 +305,15 @@ class Recording:
     ``fullgraph=True`` raises ``GraphBreak`` at the first data read instead of noting it.
     """
 
-    def __init__(self, optimizers=(), fullgraph: bool = False):
+    def __init__(self, optimizers=(), fullgraph: bool = False, schedulers=()):
         self.launches: list = []
         self.data_reads: list = []
         self.device_arrays = False  # a CUDA launch, allocation or transfer was noted
         self.device_allocations: list = []  # numba device arrays allocated during the step (``cuda_plan``)
         self.backward_calls = 0
         self._optimizers = list(optimizers)
+        self._schedulers = list(schedulers)
+        self._scheduler_depth = 0  # > 0 inside a scheduler's step (a SequentialLR stepping its schedulers)
         self._fullgraph = fullgraph
         self._thread = threading.get_ident()
         self._depth = 0  # > 0 inside an optimizer update: its kernels belong to the update
@@ -435,6 +454,20 @@ class Recording:
         else:
             self._break(f"a Python number is drawn from numgrad's generator ({method})")
 
+    def _on_scheduler_step(self, scheduler, method, args: tuple, kwargs: dict):
+        if self._scheduler_depth or threading.get_ident() != self._thread:
+            return method(*args, **kwargs)
+        if any(isinstance(a, Tensor) for a in list(args) + list(kwargs.values())):
+            # (ReduceLROnPlateau's metric): its value decides the learning rate, so Python reads the tensor
+            self._break(f"{type(scheduler).__name__}.step is given a tensor (pass a Python number, or step the "
+                        "scheduler outside the compiled step)")
+        self.launches.append(SchedulerStep(scheduler, method, args, dict(kwargs)))
+        self._scheduler_depth += 1
+        try:
+            return method(*args, **kwargs)
+        finally:
+            self._scheduler_depth -= 1
+
     def _on_collective(self, op, key, start, arrays, reads, work):
         if self._depth or threading.get_ident() != self._thread:
             return
@@ -518,6 +551,14 @@ class Recording:
                 return rec._on_update(_opt, _method, args)
 
             opt.__dict__["_update"] = update
+        for sched in self._schedulers:
+            method = sched.step  # bound: the subclass's step (or one set on the instance, put back on exit)
+            self._saved.append((sched, "step", sched.__dict__.get("step", _NOT_SET)))
+
+            def scheduler_step(*args, _sched=sched, _method=method, **kwargs):
+                return rec._on_scheduler_step(_sched, _method, args, kwargs)
+
+            sched.__dict__["step"] = scheduler_step
         return self
 
     def __exit__(self, *exc) -> None:
@@ -530,7 +571,10 @@ class Recording:
         except AttributeError:
             pass
         for owner, name, original in reversed(self._saved):
-            setattr(owner, name, original)
+            if original is _NOT_SET:
+                owner.__dict__.pop(name, None)
+            else:
+                setattr(owner, name, original)
         self._saved.clear()
         for opt in self._optimizers:
             opt.__dict__.pop("_update", None)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..nn.modules.module import Module
 from ..nn.modules.module_hooks import CALL_HOOK_DICTS, GLOBAL_CALL_HOOK_DICTS
+from ..optim._scheduler_base import LRScheduler
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
 
@@ -37,12 +38,15 @@ _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, str, bytes, int, f
 class ReachableState:
     """Tensors (by id), modules and optimizers reachable from a step, in discovery order."""
 
-    __slots__ = ("tensors", "modules", "optimizers", "module_slots", "state_slots", "python_values")
+    __slots__ = ("tensors", "modules", "optimizers", "schedulers", "module_slots", "state_slots", "python_values",
+                 "code_names")
 
     def __init__(self):
         self.tensors: dict = {}
         self.modules: list = []
         self.optimizers: list = []
+        self.schedulers: list = []  # learning-rate schedulers: the recorder notes their step() calls
+        self.code_names: set = set()  # the names (globals, attributes) the user functions walked use
         # (registry dict, key, tensor): a module's parameters and buffers, guarded by identity
         self.module_slots: list = []
         # (dict, key, object) guarded by identity too: a module's submodules, an optimizer's state tensors (a
@@ -215,6 +219,7 @@ def _function_slots(fn: Callable, found: ReachableState) -> None:
     code = getattr(fn, "__code__", None)
     if code is None or not isinstance(fn, types.FunctionType) or _is_numgrad(fn):
         return
+    _code_names(code, found.code_names)
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
@@ -260,7 +265,30 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
         # guarded only while some exist: a step with no module then keeps its guard-free key (registering the first
         # global hook makes ng.compile walk again)
         _walk_hooks(list(GLOBAL_CALL_HOOK_DICTS), "the global module hooks", found, seen, 0)
+    if found.code_names & _LEARNING_RATE_NAMES:
+        _guard_learning_rates(found)
     return found
+
+
+# names through which a step's own code may read an optimizer's learning rate (or a scheduler's counters) and bake
+# it into a kernel's scalar; numgrad's optimizer updates read them on every replay, the step's code would not
+_LEARNING_RATE_NAMES = frozenset(("param_groups", "get_last_lr", "_last_lr", "get_lr", "last_epoch", "base_lrs"))
+
+
+def _guard_learning_rates(found: ReachableState) -> None:
+    """Guard the numbers of every parameter group (``lr``, ``momentum``, ...) and every scheduler counter the step
+    reaches: its own code names one of ``_LEARNING_RATE_NAMES``, so a number it computes from them may be baked in.
+    A step that also steps a scheduler then changes what it reads on every call, and runs eagerly."""
+    for opt in found.optimizers:
+        for i, group in enumerate(opt.param_groups):
+            for key, value in group.items():
+                if _is_plain(value):
+                    found.python_values.append(PythonValue(
+                        group, key, f"{type(opt).__name__}.param_groups[{i}][{key!r}]", True))
+    for sched in found.schedulers:
+        for key, value in vars(sched).items():
+            if _is_plain(value):
+                found.python_values.append(PythonValue(sched.__dict__, key, f"{type(sched).__name__}.{key}", True))
 
 
 def _walk_hooks(hook_dicts: list, description: str, found: ReachableState, seen: set, depth: int) -> None:
@@ -366,6 +394,8 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         _walk(obj.__self__, found, seen, depth + 1, guard)
         _walk(obj.__func__, found, seen, depth + 1, guard)
         return
+    if isinstance(obj, LRScheduler):
+        found.schedulers.append(obj)
     user = guard and _is_user_object(obj)
     attrs = getattr(obj, "__dict__", None)
     if isinstance(attrs, dict):
