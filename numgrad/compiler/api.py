@@ -87,7 +87,7 @@ from . import trees
 from .plan import owner
 from .recorder import GraphBreak, Recording, SchedulerStep, _active
 from .trees import TensorSlot, flatten
-from .state import changed_python_value, read_python_values, reachable_state
+from .state import changed_python_value, holds_tensor, read_python_values, reachable_state, tensor_slot_guards
 
 _log = logging.getLogger("numgrad")
 
@@ -159,15 +159,18 @@ def _tensor_key(t: Tensor) -> tuple:
 class _Variant:
     """The state of one guard key: warming up, recording, ready to replay, or eager with a reason."""
 
-    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_grads", "reason", "input_grads",
-                 "retries", "siblings", "structure", "from_one_call", "shapes", "aot")
+    __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_cells", "guard_values",
+                 "guard_grads", "reason", "input_grads", "retries", "siblings", "structure", "from_one_call", "shapes",
+                 "aot")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
         self.recording = None
         self.plan = None
         self.guard_bufs: list = []
-        self.guard_slots: list = []
+        self.guard_slots: list = []  # (dict, key, object): the dict still holds that object there
+        self.guard_cells: list = []  # (closure cell, tensor): a closure variable still holds that tensor
+        self.guard_values: list = []  # (``state.PythonValue``, tensor): another slot still holds that tensor
         self.guard_grads: list = []
         self.reason: Optional[str] = None
         self.input_grads: list = []  # positions of arguments whose .grad the step sets
@@ -184,6 +187,15 @@ class _Variant:
                 return False
         for registry, key, t in self.guard_slots:
             if registry.get(key) is not t:
+                return False
+        try:
+            for cell, t in self.guard_cells:
+                if cell.cell_contents is not t:
+                    return False
+        except ValueError:  # the variable was deleted
+            return False
+        for slot, t in self.guard_values:
+            if slot._get() is not t:
                 return False
         for t, g in self.guard_grads:
             if t.grad is not g:
@@ -275,6 +287,7 @@ class CompiledFunction:
         self._side_effect: Optional[str] = None  # why the step never replays: it changes the Python values it reads
         self._module_values: list = []  # the guarded values that are module attributes ...
         self._other_values: list = []  # ... and the others (closure variables, globals, list items, attributes)
+        self._tensor_slots: list = []  # the guarded values that are tensors (checked by identity, not keyed)
         self._module_values_at = -1  # ``plain_attribute_writes`` when ``_module_values_now`` was read
         self._module_values_now: tuple = ()
         self._leaf_tensors: list = []  # the leaves the step reaches that required grad at its first call
@@ -317,11 +330,13 @@ class CompiledFunction:
             self._module_values_at = -1
             found = reachable_state(self._fn, args, kwargs)
             self._modules, self._python_values = found.modules, found.python_values
-            self._module_values = [v for v in found.python_values if v.in_module]
+            # a slot holding a tensor is checked by identity in the variant's guards (``_tensor_guards``), not keyed
+            self._tensor_slots = [v for v in found.python_values if holds_tensor(v)]
+            self._module_values = [v for v in found.python_values if v.in_module and not holds_tensor(v)]
             # freezing a parameter changes what backward computes and what the optimizer updates
             self._leaf_tensors = [t for t in found.tensors.values() if t._grad_fn is None and t._requires_grad]
             self._optimizers = found.optimizers  # a parameter group added between calls is a new variant
-            self._other_values = [v for v in found.python_values if not v.in_module]
+            self._other_values = [v for v in found.python_values if not v.in_module and not holds_tensor(v)]
         if self._side_effect is not None:
             return self._eager(self._side_effect, args, kwargs)
         try:
@@ -371,7 +386,7 @@ class CompiledFunction:
         leaves = tuple([t._requires_grad for t in self._leaf_tensors])
         if self._optimizers:
             leaves += tuple([len(o.param_groups) for o in self._optimizers])
-        if not self._python_values:  # the usual tensors-and-modules step: nothing else to read
+        if not self._other_values and not self._module_values:  # the usual step: nothing else to read
             return leaves
         writes = plain_attribute_writes[0]
         if writes != self._module_values_at:
@@ -493,6 +508,7 @@ class CompiledFunction:
                 variant.guard_bufs = [(t, t._buf) for t in state.tensors.values()
                                       if t._buf is not None and id(owner(t._buf)) in referenced]
                 variant.guard_slots = list(state.module_slots) + state.state_slots
+                self._tensor_guards(variant)
                 plans.flags = [(t, t._requires_grad) for _, _, t in state.module_slots if t is not None]
                 variant.aot = plans
                 variant.stage = 3
@@ -703,6 +719,7 @@ class CompiledFunction:
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
         variant.guard_slots = obs.slots_before
+        self._tensor_guards(variant)
         # the .grad a parameter has when a replay starts: the one the plan reads or writes in place, or None if
         # the recorded call started from None (a backward then creates it; a replay must not overwrite a .grad
         # that eager code would accumulate into).  A .grad the step drops without reading it (zero_grad() setting
@@ -722,6 +739,12 @@ class CompiledFunction:
         self.captures += 1
         _log.debug("ng.compile: captured %s: %d launches, replayed as %d calls", self.__name__,
                    len(plan.kernel_names), len(plan.steps))
+
+    def _tensor_guards(self, variant: _Variant) -> None:
+        """Guard the tensors the step reads through Python slots (globals, closure variables, attributes) by
+        identity: the plan binds their memory, so a slot rebound to another tensor makes the variant recapture."""
+        in_dicts, variant.guard_cells, variant.guard_values = tensor_slot_guards(self._tensor_slots)
+        variant.guard_slots = list(variant.guard_slots) + in_dicts
 
     def _record_again_or_give_up(self, variant: _Variant, obs: "_Observation", reason: str) -> None:
         """Two recorded calls differ: the step's Python may take another path once more after its warm-up call
@@ -767,6 +790,7 @@ class CompiledFunction:
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if type(t._buf) is DeviceArray and id(t._buf.storage) in referenced]
         variant.guard_slots = obs.slots_before
+        self._tensor_guards(variant)
         before = {id(t): g for t, g in obs.grads_before}
         variant.guard_grads = [(t, g if before.get(id(t)) is not None else None) for t, g in plan.end_grads
                                if before.get(id(t)) is None or id(before[id(t)]._buf.storage) in referenced]

@@ -664,7 +664,8 @@ def _reading(original, name: str, rec: Recording):
         if type(self._buf) is DeviceArray:
             rec.device_arrays = True
         rec._break(f"tensor data is read in Python ({label}, or bool()/float()/int() of a tensor) at "
-                   f"{_user_location()}: the rest of the step may depend on the value")
+                   f"{_user_location()}: the rest of the step may depend on the value (to log a loss, return the "
+                   "tensor and call .item() outside the compiled step)")
         return original(self, *args, **kwargs)
 
     read.__name__ = name

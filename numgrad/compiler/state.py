@@ -138,6 +138,32 @@ class PythonValue:
         return value if self.plain else id(value)
 
 
+def tensor_slot_guards(slots: list) -> tuple:
+    """The slots holding tensors (``PythonValue``s whose value is a ``Tensor``) as identity guards of a captured
+    variant, with the tensor each holds now: (dict slots as (dict, key, tensor): a global, a dict item, an object's
+    or module's attribute; closure cells as (cell, tensor); the rest as (slot, tensor)).  They are checked on every
+    replay (``ng.compile``'s ``_Variant.guards_hold``), not hashed into the guard key: a few identity tests cost
+    less than reading them into the key."""
+    in_dicts, cells, others = [], [], []
+    for slot in slots:
+        value = slot._get()
+        if not isinstance(value, Tensor):
+            continue
+        c = slot.container
+        if isinstance(c, types.CellType):
+            cells.append((c, value))
+        elif isinstance(c, dict) and type(slot.key) is not _Attribute and slot.key is not _LENGTH:
+            in_dicts.append((c, slot.key, value))
+        else:
+            others.append((slot, value))
+    return in_dicts, cells, others
+
+
+def holds_tensor(slot: PythonValue) -> bool:
+    """Whether ``slot`` was noted for the tensor it held (an identity guard of ``tensor_slot_guards``)."""
+    return not slot.plain and isinstance(slot.held, Tensor)
+
+
 def read_python_values(slots: list) -> tuple:
     """What every slot holds now (see ``PythonValue.read``), hashable: part of a compiled step's guard key."""
     return tuple([slot.read() for slot in slots])
@@ -154,10 +180,12 @@ def changed_python_value(slots: list, before: tuple) -> Optional[str]:
 
 def _note_value(found: ReachableState, container, key, value, description: str, walked: bool,
                 in_module: bool = False) -> None:
-    """Guard a slot holding a plain value (by equality), or a container the walk goes into (by identity)."""
+    """Guard a slot holding a plain value (by equality), or a tensor or a container the walk goes into (by
+    identity: a plan binds the memory of the tensor the slot held, so a slot rebound to another tensor, a new
+    mask or a carried hidden state, is another variant, and a step that rebinds it runs eagerly)."""
     if _is_plain(value):
         found.python_values.append(PythonValue(container, key, description, True, in_module))
-    elif walked:
+    elif walked or isinstance(value, Tensor):
         found.python_values.append(PythonValue(container, key, description, False, in_module))
 
 

@@ -1,0 +1,132 @@
+"""ng.compile and tensors the step reads through Python slots: a global, a closure variable, a list item, a plain
+(unregistered) module attribute, a user object's attribute.
+
+A plan binds the memory of the tensor a slot held when the step was captured, so the slot is guarded by identity:
+rebinding it between calls (a new mask, a rescaled weight) is a guard miss (the step is captured again), and a step that rebinds it itself (a
+hidden state carried from call to call) runs eagerly.  Compiled and eager runs must agree to the bit.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+from numgrad import nn
+
+SCALE = ng.ones(3)
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.scale = ng.ones(3)  # a plain tensor attribute, not a buffer
+
+    def forward(self, x):
+        return self.lin(x) * self.scale
+
+
+def _rebind_global(value):
+    global SCALE
+    SCALE = value
+
+
+def _slots():
+    """name -> (read the slot's tensor in a step, rebind it): each slot kind a step can read a tensor from."""
+    cell = [ng.ones(3)]
+    holder = types.SimpleNamespace(t=ng.ones(3))
+    table = {"t": ng.ones(3)}
+    closure_t = ng.ones(3)
+
+    def read_closure():
+        return closure_t
+
+    def set_closure(value):
+        nonlocal closure_t
+        closure_t = value
+
+    def set_list(value):
+        cell[0] = value
+
+    def set_attr(value):
+        holder.t = value
+
+    def set_dict(value):
+        table["t"] = value
+
+    return {
+        "global": (lambda: SCALE, _rebind_global),
+        "closure": (read_closure, set_closure),
+        "list_item": (lambda: cell[0], set_list),
+        "object_attribute": (lambda: holder.t, set_attr),
+        "dict_item": (lambda: table["t"], set_dict),
+    }
+
+
+@pytest.mark.parametrize("slot", sorted(_slots()))
+def test_a_tensor_slot_rebound_between_calls_is_a_guard_miss(slot):
+    read, rebind = _slots()[slot]
+    rebind(ng.ones(3))
+    step = ng.compile(lambda x: (x * read()).sum())
+    for k in range(10):
+        if k == 5:
+            rebind(ng.full((3,), 2.0))
+        assert step(ng.ones(3)).item() == (6.0 if k >= 5 else 3.0), step.explain()
+    assert step.replays == 4  # calls 3 and 4 replay, call 5 misses the guard: recaptured, calls 8 and 9 replay
+    assert step.recaptures == 1
+
+
+def test_a_module_tensor_attribute_rebound_between_calls_matches_eager():
+    def run(compiled: bool) -> list:
+        ng.manual_seed(0)
+        model = _Scaled()
+        opt = ng.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        fn = ng.compile(step) if compiled else step
+        losses = []
+        for k in range(10):
+            if k == 5:
+                model.scale = ng.full((3,), 2.0)
+            losses.append(fn(ng.ones(2, 3)).item())
+        if compiled:
+            assert fn.replays == 4, fn.explain()
+        return losses + [p.detach().numpy().tobytes() for p in model.parameters()]
+
+    assert run(True) == run(False)
+
+
+def test_a_step_carrying_a_hidden_state_in_a_global_runs_eagerly_and_matches_eager():
+    """Truncated backpropagation through time with the hidden state kept in a module-level variable."""
+    def run(compiled: bool) -> tuple:
+        ng.manual_seed(0)
+        rnn = nn.RNN(3, 4, batch_first=True)
+        opt = ng.optim.SGD(rnn.parameters(), lr=0.1)
+        state = types.SimpleNamespace(hidden=ng.zeros(1, 2, 4))
+
+        def step(x):
+            opt.zero_grad()
+            out, h = rnn(x, state.hidden)
+            state.hidden = h.detach()  # rebinds the slot the next call reads
+            loss = out.pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        fn = ng.compile(step) if compiled else step
+        rng = np.random.default_rng(0)
+        losses = [fn(ng.tensor(rng.standard_normal((2, 5, 3)).astype(np.float32))).item() for _ in range(6)]
+        if compiled:
+            assert fn.replays == 0
+            assert "the step changes Python state (SimpleNamespace.hidden)" in fn.fallback_reason
+        return losses, state.hidden.numpy().tobytes()
+
+    assert run(True) == run(False)
