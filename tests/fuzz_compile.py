@@ -128,6 +128,9 @@ FOUND_BUGS = {
                            "guarded, the replay keeps the recorded value",
     "grad_hook_value": "a gradient hook registered outside the step reads a Python value the guards never see: the "
                        "replay keeps the recorded value",
+    "tensor_slot": "a tensor the step reads from a list item or an object attribute, rebound between calls, is not "
+                   "guarded: the replay keeps reading the old tensor's memory (found by hand, not by this fuzzer; its "
+                   "trigger is generated since)",
 }
 
 
@@ -207,6 +210,17 @@ class Generator:
             self.body(self.rng.choice(["h = h * opts.scale", "h = h + opts.scale * 0.5"]))
             if self.rng.random() < 0.6:
                 self.mutate(f"opts.scale = {self.value()}", "opts.scale = 1.5")
+        elif r < 0.8 and "tensor_slot" in self.known_bugs:  # a tensor in a Python slot, rebound between calls
+            f, k = self.features, self.n_layers
+            self.n_layers += 1
+            if self.rng.random() < 0.5:
+                self.setup(f"tslot{k} = [ng.ones({f})]")
+                self.body(f"h = h * tslot{k}[0]")
+                self.mutate(f"tslot{k}[0] = ng.full(({f},), {self.value()})", f"tslot{k}[0] = ng.ones({f})")
+            else:
+                self.setup(f"tslot{k} = types.SimpleNamespace(t=ng.zeros({f}))")
+                self.body(f"h = h + tslot{k}.t")
+                self.mutate(f"tslot{k}.t = ng.full(({f},), {self.value()})", f"tslot{k}.t = ng.zeros({f})")
         else:
             self.body(f"h = h * {self.value()} + {self.value()}")
 

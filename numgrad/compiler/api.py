@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import sys
 import threading
 from typing import Any, Callable, Optional
@@ -630,6 +631,7 @@ class CompiledFunction:
         foreign_grads = any(t._requires_grad and (t._grad_fn is not None or t.grad is not None) for t in inputs)
         python_before = read_python_values(self._python_values)
         rates_before = _group_numbers(state.optimizers)
+        random_before = _global_random_states()
         with Recording(state.optimizers, self.fullgraph, state.schedulers) as rec, _OutputWatch() as output:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
@@ -643,6 +645,10 @@ class CompiledFunction:
             reason = self._side_effect
         elif rate_change is not None:
             reason = rate_change
+        elif _global_random_states() != random_before:
+            reason = ("the step draws from Python's random module or NumPy's global generator (random.random(), "
+                      "np.random.rand()): a replay would not draw again; draw with ng.rand, ng.randn or ng.randint "
+                      "(replayed), or pass the number as an argument")
         elif output.wrote:
             reason = output.reason()
         elif rec.data_reads:
@@ -954,6 +960,13 @@ def _note_bindings(obs: _Observation, state) -> None:
                             for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
     # and the schedulers' attributes: replay calls their step() again (``recorder.SchedulerStep``)
     obs.opt_state_before += [(vars(s), dict(vars(s))) for s in state.schedulers]
+
+
+def _global_random_states() -> tuple:
+    """Python's ``random`` and NumPy's global generator as they are now (a step drawing from them, for a random
+    branch or a NumPy noise array, gets other numbers on every call; numgrad's own generator is recorded)."""
+    _, key, pos, has_gauss, gauss = np.random.get_state()
+    return random.getstate(), key.tobytes(), pos, has_gauss, gauss
 
 
 def _group_numbers(optimizers: list) -> list:

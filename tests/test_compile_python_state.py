@@ -1,12 +1,15 @@
-"""ng.compile and tensors the step reads through Python slots: a global, a closure variable, a list item, a plain
-(unregistered) module attribute, a user object's attribute.
+"""ng.compile and Python state a step reads: tensors held in Python slots (a global, a closure variable, a list
+item, a plain unregistered module attribute, a user object's attribute), and Python's or NumPy's global random
+generators.
 
 A plan binds the memory of the tensor a slot held when the step was captured, so the slot is guarded by identity:
 rebinding it between calls (a new mask, a rescaled weight) is a guard miss (the step is captured again), and a step that rebinds it itself (a
-hidden state carried from call to call) runs eagerly.  Compiled and eager runs must agree to the bit.
+hidden state carried from call to call) runs eagerly.  A step drawing from ``random`` or ``np.random`` runs
+eagerly too (a replay would not draw).  Compiled and eager runs must agree to the bit.
 """
 from __future__ import annotations
 
+import random
 import types
 
 import numpy as np
@@ -130,3 +133,24 @@ def test_a_step_carrying_a_hidden_state_in_a_global_runs_eagerly_and_matches_eag
         return losses, state.hidden.numpy().tobytes()
 
     assert run(True) == run(False)
+
+
+@pytest.mark.parametrize("draw", ["random", "numpy"])
+def test_a_step_drawing_from_a_global_python_or_numpy_generator_runs_eagerly(draw):
+    w = ng.ones(3)
+    uniform = random.random if draw == "random" else np.random.rand
+
+    def step(x):
+        with ng.no_grad():
+            return (x * w).sum() * (2.0 if uniform() < 0.3 else 1.0)
+
+    def run(fn) -> list:
+        random.seed(0)
+        np.random.seed(1)
+        return [fn(ng.ones(3)).item() for _ in range(12)]
+
+    compiled = ng.compile(step)
+    eager = run(step)
+    assert 6.0 in eager and run(compiled) == eager
+    assert compiled.replays == 0
+    assert "the step draws from Python's random module or NumPy's global generator" in compiled.fallback_reason
