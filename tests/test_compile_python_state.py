@@ -19,6 +19,12 @@ import numgrad as ng
 from numgrad import nn
 
 SCALE = ng.ones(3)
+# a script's settings module (``import hparams``), and a package with a submodule (``config.train.factor``)
+HPARAMS = types.ModuleType("hparams")
+HPARAMS.SCALE = 1.0
+CONFIG = types.ModuleType("config")
+CONFIG.train = types.ModuleType("config.train")
+CONFIG.train.factor = ng.ones(3)
 
 
 class _Scaled(nn.Module):
@@ -154,3 +160,25 @@ def test_a_step_drawing_from_a_global_python_or_numpy_generator_runs_eagerly(dra
     assert 6.0 in eager and run(compiled) == eager
     assert compiled.replays == 0
     assert "the step draws from Python's random module or NumPy's global generator" in compiled.fallback_reason
+
+
+@pytest.mark.parametrize("which", ["number", "submodule_tensor"])
+def test_a_module_attribute_the_step_reads_is_guarded(which):
+    w = ng.ones(3)
+
+    def step(x):
+        with ng.no_grad():
+            return ((x * w).sum() * HPARAMS.SCALE if which == "number" else (x * CONFIG.train.factor).sum())
+
+    compiled = ng.compile(step)
+    try:
+        for k in range(10):
+            if k == 5:
+                if which == "number":
+                    HPARAMS.SCALE = 2.0
+                else:
+                    CONFIG.train.factor = ng.full((3,), 2.0)
+            assert compiled(ng.ones(3)).item() == (6.0 if k >= 5 else 3.0), compiled.explain()
+    finally:
+        HPARAMS.SCALE, CONFIG.train.factor = 1.0, ng.ones(3)
+    assert compiled.replays == 4

@@ -239,7 +239,7 @@ def _loaded_globals(code: types.CodeType, out: set) -> None:
             _loaded_globals(const, out)
 
 
-def _function_slots(fn: Callable, found: ReachableState) -> None:
+def _function_slots(fn: Callable, found: ReachableState, seen: set) -> None:
     """Guard the closure cells and globals of a function the step calls (the step itself, and the user functions
     it reaches), as TorchDynamo guards the values its trace read."""
     if isinstance(fn, types.MethodType):
@@ -256,11 +256,31 @@ def _function_slots(fn: Callable, found: ReachableState) -> None:
         _note_value(found, cell, None, value, f"{fn.__name__}'s closure variable {name!r}",
                     isinstance(value, (list, dict)) or _is_user_object(value))
     g = fn.__globals__
+    names: set = set()
+    _code_names(code, names)
     for name in _global_names(fn):
         if name in g and not name.startswith("__"):
             value = g[name]
             _note_value(found, g, name, value, f"global {name!r} of {fn.__module__}",
                         isinstance(value, (list, dict)) or _is_user_object(value))
+            if isinstance(value, types.ModuleType):
+                _module_attributes(value, names, found, seen, 0)
+
+
+def _module_attributes(module: types.ModuleType, names: set, found: ReachableState, seen: set, depth: int) -> None:
+    """Guard the attributes of ``module`` (a global of the step's code: a script's ``hparams`` or ``config``) whose
+    names the code uses (``hparams.SCALE``), when they hold numbers or tensors; a submodule named too
+    (``config.train.lr``) is looked into, one level down.  Such a tensor is state of the step too."""
+    attrs = vars(module)
+    for name in sorted(names & attrs.keys()):
+        value = attrs[name]
+        if isinstance(value, types.ModuleType):
+            if depth < 1:
+                _module_attributes(value, names, found, seen, depth + 1)
+        elif _is_plain(value) or isinstance(value, Tensor):
+            _note_value(found, attrs, name, value, f"{module.__name__}.{name}", False)
+            if isinstance(value, Tensor):
+                _add_tensor(value, found, seen, depth)
 
 
 def _is_numgrad(obj) -> bool:
@@ -283,7 +303,7 @@ def reachable_state(fn: Callable, args: tuple, kwargs: dict) -> ReachableState:
     """
     found = ReachableState()
     seen: set = set()
-    _function_slots(fn, found)
+    _function_slots(fn, found, seen)
     roots = _function_roots(fn)
     roots.extend(a for a in args if not isinstance(a, Tensor))
     roots.extend(v for v in kwargs.values() if not isinstance(v, Tensor))
@@ -414,7 +434,7 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
         return
     if isinstance(obj, types.FunctionType):
         if guard:
-            _function_slots(obj, found)
+            _function_slots(obj, found, seen)
         for r in _function_roots(obj):
             _walk(r, found, seen, depth + 1, guard and not _is_numgrad(obj))
         return
