@@ -182,3 +182,39 @@ def test_a_module_attribute_the_step_reads_is_guarded(which):
     finally:
         HPARAMS.SCALE, CONFIG.train.factor = 1.0, ng.ones(3)
     assert compiled.replays == 4
+
+
+class _WithClassScale(nn.Module):
+    SCALE = 1.0  # a class attribute the forward reads as self.SCALE
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(ng.ones(3))
+
+    def forward(self, x):
+        return (x * self.w).sum() * self.SCALE
+
+
+class _Settings:
+    factor = 1.0
+
+
+def test_class_attributes_of_user_modules_and_objects_are_guarded():
+    model, settings = _WithClassScale(), _Settings()
+
+    def step(x):
+        with ng.no_grad():
+            return model(x) * settings.factor
+
+    compiled = ng.compile(step)
+    try:
+        for k in range(12):
+            if k == 5:
+                _WithClassScale.SCALE = 2.0
+            if k == 8:
+                _Settings.factor = 3.0
+            want = 3.0 * (2.0 if k >= 5 else 1.0) * (3.0 if k >= 8 else 1.0)
+            assert compiled(ng.ones(3)).item() == want, compiled.explain()
+    finally:
+        _WithClassScale.SCALE, _Settings.factor = 1.0, 1.0
+    assert compiled.replays == 3  # calls 3 and 4 replay; each change is a new variant (calls 5-7, 8-10), call 11

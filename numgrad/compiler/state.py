@@ -351,6 +351,23 @@ def _walk_hooks(hook_dicts: list, description: str, found: ReachableState, seen:
             _walk(hook, found, seen, depth + 1, True)
 
 
+def _class_values(obj, found: ReachableState) -> None:
+    """Guard the numbers held as class attributes by the user's classes ``obj`` is an instance of (``SCALE = 0.5``
+    in a user's module or config class): ``self.SCALE`` reads them, and ``Model.SCALE = 2.0`` changes them without
+    touching the instance (read on every call: setting a class attribute is not counted)."""
+    cls = type(obj)
+    noted: set = set()
+    for klass in cls.__mro__:
+        if klass is object or _is_numgrad(klass) or klass.__module__ == "builtins":
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("__") or name in noted or not _is_plain(value):
+                continue
+            noted.add(name)
+            found.python_values.append(PythonValue(cls, _Attribute(name), f"{cls.__name__}.{name} (a class attribute)",
+                                                   True))
+
+
 def _add_tensor(t: Tensor, found: ReachableState, seen: set, depth: int) -> None:
     if id(t) in seen:
         return
@@ -374,6 +391,8 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
     seen.add(id(obj))
     if isinstance(obj, Module):
         found.modules.append(obj)
+        if guard and not _is_numgrad(type(obj)):
+            _class_values(obj, found)
         forward = getattr(type(obj), "forward", None)
         if isinstance(forward, types.FunctionType) and not _is_numgrad(forward):
             # a user's forward: the globals and closure values it reads (a parameter it does not register, a
@@ -445,6 +464,8 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
     if isinstance(obj, LRScheduler):
         found.schedulers.append(obj)
     user = guard and _is_user_object(obj)
+    if user:
+        _class_values(obj, found)
     attrs = getattr(obj, "__dict__", None)
     if isinstance(attrs, dict):
         for k, v in list(attrs.items()):
