@@ -27,6 +27,10 @@ CONFIG.train = types.ModuleType("config.train")
 CONFIG.train.factor = ng.ones(3)
 
 
+class CFG:  # a class used as a namespace of settings
+    scale = 1.0
+
+
 class _Scaled(nn.Module):
     def __init__(self):
         super().__init__()
@@ -162,25 +166,26 @@ def test_a_step_drawing_from_a_global_python_or_numpy_generator_runs_eagerly(dra
     assert "the step draws from Python's random module or NumPy's global generator" in compiled.fallback_reason
 
 
-@pytest.mark.parametrize("which", ["number", "submodule_tensor"])
-def test_a_module_attribute_the_step_reads_is_guarded(which):
+@pytest.mark.parametrize("which", ["number", "submodule_tensor", "class_namespace"])
+def test_a_module_or_namespace_class_attribute_the_step_reads_is_guarded(which):
     w = ng.ones(3)
 
     def step(x):
         with ng.no_grad():
-            return ((x * w).sum() * HPARAMS.SCALE if which == "number" else (x * CONFIG.train.factor).sum())
+            if which == "number":
+                return (x * w).sum() * HPARAMS.SCALE
+            if which == "class_namespace":
+                return (x * w).sum() * CFG.scale
+            return (x * CONFIG.train.factor).sum()
 
     compiled = ng.compile(step)
     try:
         for k in range(10):
             if k == 5:
-                if which == "number":
-                    HPARAMS.SCALE = 2.0
-                else:
-                    CONFIG.train.factor = ng.full((3,), 2.0)
+                HPARAMS.SCALE, CFG.scale, CONFIG.train.factor = 2.0, 2.0, ng.full((3,), 2.0)
             assert compiled(ng.ones(3)).item() == (6.0 if k >= 5 else 3.0), compiled.explain()
     finally:
-        HPARAMS.SCALE, CONFIG.train.factor = 1.0, ng.ones(3)
+        HPARAMS.SCALE, CFG.scale, CONFIG.train.factor = 1.0, 1.0, ng.ones(3)
     assert compiled.replays == 4
 
 

@@ -263,24 +263,45 @@ def _function_slots(fn: Callable, found: ReachableState, seen: set) -> None:
             value = g[name]
             _note_value(found, g, name, value, f"global {name!r} of {fn.__module__}",
                         isinstance(value, (list, dict)) or _is_user_object(value))
-            if isinstance(value, types.ModuleType):
-                _module_attributes(value, names, found, seen, 0)
+            if _is_namespace(value):
+                _namespace_attributes(value, names, found, seen, 0)
 
 
-def _module_attributes(module: types.ModuleType, names: set, found: ReachableState, seen: set, depth: int) -> None:
-    """Guard the attributes of ``module`` (a global of the step's code: a script's ``hparams`` or ``config``) whose
-    names the code uses (``hparams.SCALE``), when they hold numbers or tensors; a submodule named too
-    (``config.train.lr``) is looked into, one level down.  Such a tensor is state of the step too."""
-    attrs = vars(module)
-    for name in sorted(names & attrs.keys()):
-        value = attrs[name]
-        if isinstance(value, types.ModuleType):
+def _namespace_attributes(space, names: set, found: ReachableState, seen: set, depth: int) -> None:
+    """Guard the attributes of ``space`` (a global of the step's code that is a module, such as a script's
+    ``hparams``, or a user class used as a namespace, ``class CFG: lr = 1e-3``) whose names the code uses
+    (``hparams.SCALE``, ``CFG.lr``), when they hold numbers or tensors (such a tensor is state of the step too); a
+    module or class named too (``config.train.lr``) is looked into, one level down."""
+    for name in sorted(names):
+        if name.startswith("__"):
+            continue
+        value = _namespace_lookup(space, name)
+        if value is _MISSING:
+            continue
+        if _is_namespace(value):
             if depth < 1:
-                _module_attributes(value, names, found, seen, depth + 1)
+                _namespace_attributes(value, names, found, seen, depth + 1)
         elif _is_plain(value) or isinstance(value, Tensor):
-            _note_value(found, attrs, name, value, f"{module.__name__}.{name}", False)
+            container, key = (vars(space), name) if isinstance(space, types.ModuleType) else (space, _Attribute(name))
+            _note_value(found, container, key, value, f"{space.__name__}.{name}", False)
             if isinstance(value, Tensor):
                 _add_tensor(value, found, seen, depth)
+
+
+def _is_namespace(value) -> bool:
+    """A module, or a class of the user's (its attributes read through the class: ``CFG.lr``)."""
+    return isinstance(value, types.ModuleType) or (
+        isinstance(value, type) and not _is_numgrad(value) and value.__module__ != "builtins")
+
+
+def _namespace_lookup(space, name: str):
+    """``getattr(space, name)`` without running a property or ``__getattr__`` (``_MISSING`` when absent)."""
+    if isinstance(space, types.ModuleType):
+        return vars(space).get(name, _MISSING)
+    for klass in space.__mro__:
+        if klass is not object and name in vars(klass):
+            return vars(klass)[name]
+    return _MISSING
 
 
 def _is_numgrad(obj) -> bool:
