@@ -131,6 +131,8 @@ FOUND_BUGS = {
     "tensor_slot": "a tensor the step reads from a list item or an object attribute, rebound between calls, is not "
                    "guarded: the replay keeps reading the old tensor's memory (found by hand, not by this fuzzer; its "
                    "trigger is generated since)",
+    "class_namespace": "a number the step reads as an attribute of a class used as a namespace (CFG.scale), changed "
+                       "between calls, is not guarded (found by hand; its trigger is generated since)",
 }
 
 
@@ -210,6 +212,12 @@ class Generator:
             self.body(self.rng.choice(["h = h * opts.scale", "h = h + opts.scale * 0.5"]))
             if self.rng.random() < 0.6:
                 self.mutate(f"opts.scale = {self.value()}", "opts.scale = 1.5")
+        elif r < 0.75 and "class_namespace" in self.known_bugs:  # a class of settings, changed between calls
+            k = self.n_layers
+            self.n_layers += 1
+            self.setup(f"Knobs{k} = type('Knobs{k}', (), {{'scale': 1.5}})")
+            self.body(f"h = h * Knobs{k}.scale")
+            self.mutate(f"Knobs{k}.scale = {self.value()}", f"Knobs{k}.scale = 1.5")
         elif r < 0.8 and "tensor_slot" in self.known_bugs:  # a tensor in a Python slot, rebound between calls
             f, k = self.features, self.n_layers
             self.n_layers += 1
