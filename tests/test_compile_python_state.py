@@ -223,3 +223,23 @@ def test_class_attributes_of_user_modules_and_objects_are_guarded():
     finally:
         _WithClassScale.SCALE, _Settings.factor = 1.0, 1.0
     assert compiled.replays == 3  # calls 3 and 4 replay; each change is a new variant (calls 5-7, 8-10), call 11
+
+
+def test_a_parameter_appended_to_an_optimizer_group_between_calls_is_updated():
+    def run(compiled: bool) -> list:
+        a, b = nn.Parameter(ng.ones(3)), nn.Parameter(ng.ones(3))
+        opt = ng.optim.SGD([a], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            ((a + b) * x).sum().backward()
+            opt.step()
+
+        fn = ng.compile(step) if compiled else step
+        for k in range(9):
+            if k == 5:
+                opt.param_groups[0]["params"].append(b)
+            fn(ng.ones(3))
+        return [a.numpy().tobytes(), b.numpy().tobytes()]
+
+    assert run(True) == run(False)

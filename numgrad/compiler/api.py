@@ -386,6 +386,8 @@ class CompiledFunction:
         again only after some module attribute was set (reading a few dozen every call costs microseconds)."""
         leaves = tuple([t._requires_grad for t in self._leaf_tensors])
         if self._optimizers:
+            # a group added, or a parameter appended to a group's list: the replay would not update it
+            leaves += tuple([len(g["params"]) for o in self._optimizers for g in o.param_groups])
             leaves += tuple([len(o.param_groups) for o in self._optimizers])
         if not self._other_values and not self._module_values:  # the usual step: nothing else to read
             return leaves
