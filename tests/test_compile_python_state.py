@@ -240,6 +240,6 @@ def test_a_parameter_appended_to_an_optimizer_group_between_calls_is_updated():
             if k == 5:
                 opt.param_groups[0]["params"].append(b)
             fn(ng.ones(3))
-        return [a.numpy().tobytes(), b.numpy().tobytes()]
+        return [a.detach().numpy().tobytes(), b.detach().numpy().tobytes()]
 
     assert run(True) == run(False)
