@@ -161,7 +161,45 @@ def retain_grad_on_written_base(lib):
     return x, (y.grad * 1).sum()
 
 
+def diagonal_view_written(lib):  # diagonal() is a view: A.diagonal().mul_(k) changes A
+    x = _x(lib, (3, 3))
+    y = x * 2
+    y.diagonal().mul_(3)
+    return x, (y * y).sum()
+
+
+def offset_diagonal_of_a_batch_written(lib):
+    x = _x(lib, (2, 3, 4))
+    y = x * 1
+    y.diagonal(1, 1, 2).add_(x[:, 0, :3])
+    return x, (y * y).sum()
+
+
+def base_written_then_diagonal_used(lib):
+    x = _x(lib, (3, 3))
+    y = x * 2
+    d = y.diagonal()
+    y.mul_(y)
+    return x, (d * d).sum()
+
+
+def unfold_view_written(lib):  # windows that do not overlap: a writable view
+    x = _x(lib, (6,))
+    y = x * 1
+    y.unfold(0, 2, 3).mul_(x[:2])
+    return x, (y * y).sum()
+
+
+def expanded_leaf_row_written(lib):
+    x = _x(lib, (3,))
+    y = (x * 2).expand(4, 3)
+    y[2].add_(x)  # one row of an expanded tensor is its memory: written once per element
+    return x, (y * y).sum()
+
+
 PROGRAMS = [
+    diagonal_view_written, offset_diagonal_of_a_batch_written, base_written_then_diagonal_used,
+    unfold_view_written, expanded_leaf_row_written,
     view_before_base_write, write_into_select, setitem_into_column, setitem_through_two_indexings,
     write_into_transposed_view, view_of_view_written_then_base_used, copy_into_view_of_fresh_buffer,
     fill_and_zero_on_views, views_retaken_after_base_write, no_grad_write_into_view_then_backward,
@@ -183,11 +221,7 @@ def _run(lib, program):
     return loss.detach().numpy().copy(), grads
 
 
-KNOWN_DIFFERENCES = {
-    # numgrad refuses any in-place write through an expand()ed view (NumPy marks them read-only); PyTorch
-    # allows one that reaches each element once
-    expand_then_index_write: "write through an expanded view that covers each element once",
-}
+KNOWN_DIFFERENCES: dict = {}  # program -> why numgrad differs from PyTorch (none now)
 
 
 @pytest.mark.parametrize("program", [
@@ -233,3 +267,32 @@ def test_double_backward_through_a_written_view():
         return g.detach().numpy(), h.numpy()
     for got, want in zip(program(ng), program(torch)):
         np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.ones(2, 4).view(lib.float64),
+    lambda lib: lib.tensor([1.0, -2.0]).view(lib.int32),
+    lambda lib: lib.ones(2, 2, dtype=lib.float64).view(lib.float32),
+    lambda lib: lib.ones(3).view(lib.float64),  # size(-1) not divisible
+    lambda lib: lib.ones(4, 3).t().view(lib.float64),  # stride(-1) != 1
+    lambda lib: lib.ones(4, 4)[:, 1:3].view(lib.float64),  # storage offset not divisible
+    lambda lib: lib.tensor(1.0).view(lib.float64),  # 0-d
+], ids=["float_as_double", "float_as_int", "double_as_float", "size", "stride", "offset", "zero_dim"])
+def test_view_as_a_dtype_matches_pytorch(case):
+    def run(lib):
+        try:
+            out = case(lib)
+        except RuntimeError as e:
+            return "raised", str(e)
+        return out.dtype.itemsize if lib is ng else out.element_size(), tuple(out.shape), out.tolist()
+
+    assert run(ng) == run(torch)
+
+
+def test_a_dtype_view_shares_memory_and_needs_no_grad():
+    x = ng.zeros(2, 2)
+    bits = x.view(ng.int32)
+    bits.add_(1)  # the smallest positive float32: written through the int32 view
+    assert x[0, 0].item() == np.float32(1.401298464324817e-45)
+    w = ng.ones(3, requires_grad=True)
+    assert not w.view(ng.float32).requires_grad  # as PyTorch: a dtype view is not differentiable

@@ -15,6 +15,8 @@ from __future__ import annotations
 import weakref
 from typing import Callable, Optional
 
+import numpy as np
+
 from ..tensor import Tensor, is_inference_mode_enabled
 from .function import AccumulateGrad
 from .grad_api import backward as autograd_backward
@@ -175,11 +177,42 @@ def _check_inplace(self: Tensor, op: str) -> None:
         )
     buf = self._buf
     if buf is not None and not buf.flags.writeable:  # expand()ed memory (stride 0), or read-only NumPy memory
+        alias = _writable_alias(buf)
+        if alias is not None:  # a row of an expanded tensor: NumPy marks it read-only, PyTorch writes it
+            self._buf = alias
+            self._before_write()
+            return
         raise RuntimeError(
             f"{op}_: unsupported operation: more than one element of the written-to tensor refers to a single "
             "memory location. Please clone() the tensor before performing the operation."
         )
     self._before_write()
+
+
+def _writable_alias(arr) -> Optional[np.ndarray]:
+    """A writable array over the same memory as the read-only NumPy view ``arr``, when no two of its elements
+    share an address and the memory it views is writable (a row of an ``expand()``ed tensor: NumPy marks every view
+    of a broadcast read-only); None otherwise (memory shared by several elements, or read-only memory).
+
+    >>> import numpy as np
+    >>> row = np.broadcast_to(np.zeros(3), (2, 3))[0]
+    >>> _writable_alias(row).flags.writeable, _writable_alias(np.broadcast_to(np.zeros(3), (2, 3)))
+    (True, None)
+    """
+    if type(arr) is not np.ndarray:
+        return None
+    root = arr
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return None
+    reach = arr.itemsize  # bytes spanned by the dims of smaller stride: each larger stride must step past them
+    for stride, n in sorted((abs(st), n) for n, st in zip(arr.shape, arr.strides) if n > 1):
+        if stride < reach:
+            return None
+        reach = stride * (n - 1) + reach
+    offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(arr.shape, arr.dtype, buffer=root, offset=offset, strides=arr.strides)
 
 
 def _rebase_history(self: Tensor, node, output_nr: int) -> None:

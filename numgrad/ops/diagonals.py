@@ -1,24 +1,27 @@
 """Triangles and diagonals of matrices: tril, triu (and in place), diagonal, diag, diag_embed, diagflat,
 trace, tril_indices, triu_indices.
 
-All are written with existing differentiable ops (a broadcast position mask and ``masked_fill``
-for the triangles, advanced indexing for the diagonals), so they fuse where their parts fuse,
-run on every device those parts run on, and their gradients are PyTorch's: the gradient of a
-triangle is the incoming gradient masked the same way; a diagonal's gradient is scattered back
-onto the diagonal. ``diagonal`` returns a copy, not a view as in PyTorch: writing into it does
-not change the input.
+The triangles and ``diag_embed`` are written with existing differentiable ops (a broadcast position
+mask and ``masked_fill``, advanced indexing), so they fuse where their parts fuse, run on every
+device those parts run on, and their gradients are PyTorch's: the gradient of a triangle is the
+incoming gradient masked the same way.  ``diagonal`` is a view, as in PyTorch (``A.diagonal().add_(eps)``
+changes ``A``): the input's memory with one stride that steps along both dims; its gradient is
+written onto the diagonal of zeros (PyTorch's ``diagonal_backward``).  ``diag`` of a matrix copies, as
+PyTorch's does.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _dtypes
+from ..autograd.function import Function
 from ..tensor import Tensor
 from ..creation import _finish, arange, zeros
 from ..device import as_device
 from . import elementwise_functions as pw
 from .indexing import _wrap_dim, masked_fill
 from .shape import movedim
+from .tensor_storage import _root, _strided_array
 
 
 def _need_matrix(input, op: str) -> None:
@@ -80,20 +83,53 @@ def _diag_positions(n: int, m: int, offset: int, device):
     return length, rows, cols
 
 
+class Diagonal(Function):
+    """The diagonal of dims ``d1``, ``d2`` shifted by ``offset``, as a view: the other dims keep their strides and
+    the diagonal's stride is the sum of the two."""
+
+    node_name = "DiagonalBackward0"
+    returns_views = True
+
+    @staticmethod
+    def forward(ctx, x, offset: int, d1: int, d2: int):
+        ctx.in_shape, ctx.geometry = x.shape, (offset, d1, d2)
+        arr = x._data
+        _, start, _ = _root(arr)
+        stride = x.stride()
+        length = max(0, min(x.shape[d1] - max(0, -offset), x.shape[d2] - max(0, offset)))
+        if length:
+            start += max(0, offset) * stride[d2] + max(0, -offset) * stride[d1]
+        kept = [d for d in range(x.ndim) if d not in (d1, d2)]
+        size = tuple(x.shape[d] for d in kept) + (length,)
+        steps = tuple(stride[d] for d in kept) + (stride[d1] + stride[d2],)
+        return Tensor(_strided_array(arr, size, steps, start), _version=x._version)
+
+    @staticmethod
+    def backward(ctx, g):
+        offset, d1, d2 = ctx.geometry
+        grad = zeros(*ctx.in_shape, dtype=g.dtype, device=g.device)
+        Diagonal.apply(grad, offset, d1, d2).copy_(g)  # differentiable in g: a copy into a view
+        return grad, None, None, None
+
+
 def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """The diagonal of the matrices in dims ``dim1``, ``dim2`` (shifted by ``offset``), appended as the last dim.
+    """The diagonal of the matrices in dims ``dim1``, ``dim2`` (shifted by ``offset``), appended as the last dim;
+    a view of ``input``, as in PyTorch.
 
     >>> import numgrad as ng
     >>> ng.diagonal(ng.tensor([[1., 2.], [3., 4.]]), offset=1)
     tensor([2.])
+    >>> a = ng.zeros(2, 2)
+    >>> _ = a.diagonal().add_(1.0)
+    >>> a
+    tensor([[1., 0.],
+            [0., 1.]])
     """
     _need_matrix(input, "diagonal")
     d1, d2 = _wrap_dim(dim1, input.ndim, "diagonal"), _wrap_dim(dim2, input.ndim, "diagonal")
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    moved = movedim(input, (d1, d2), (-2, -1))
-    _, rows, cols = _diag_positions(moved.shape[-2], moved.shape[-1], int(offset), input.device)
-    return moved[..., rows, cols]
+    return Diagonal.apply(input, int(offset), d1, d2)
 
 
 _diagonal_of = diagonal  # ``diag``'s argument named ``diagonal`` (PyTorch's name) hides the function
@@ -135,7 +171,7 @@ def diag(input, diagonal: int = 0) -> Tensor:
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
     if input.ndim == 1:
         return diag_embed(input, diagonal)
-    return _diagonal_of(input, diagonal)
+    return _diagonal_of(input, diagonal).clone()  # PyTorch's diag copies
 
 
 def diagflat(input, offset: int = 0) -> Tensor:

@@ -11,11 +11,14 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from ..autograd.function import Function
 from ..tensor import Tensor
-from ..creation import _finish, arange
+from ..creation import _finish, arange, zeros
 from .elementwise import broadcast_shapes
 from .indexing import _wrap_dim, index_select
+from .scatter import index_add
 from .shape import cat, flip, movedim, narrow, stack
+from .tensor_storage import _root, _strided_array
 from .views import transpose
 
 
@@ -420,28 +423,57 @@ def rot90(input, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     return input.clone()
 
 
+class Unfold(Function):
+    """Every window of ``size`` elements along dim ``d``, ``step`` apart, as a view: dim ``d`` counts the windows
+    (stride ``step`` times the dim's) and a last dim of ``size`` walks one window (the dim's stride).  Windows that
+    overlap (``step < size``) make a view no in-place op can write, as expanded memory."""
+
+    node_name = "UnfoldBackward0"
+    returns_views = True
+
+    @staticmethod
+    def forward(ctx, x, d: int, size: int, step: int):
+        windows = (x.shape[d] - size) // step + 1
+        ctx.in_shape, ctx.geometry = x.shape, (d, size, step, windows)
+        arr = x._data
+        _, start, _ = _root(arr)
+        stride = x.stride()
+        shape = x.shape[:d] + (windows,) + x.shape[d + 1:] + (size,)
+        steps = stride[:d] + (stride[d] * step,) + stride[d + 1:] + (stride[d],)
+        return Tensor(_strided_array(arr, shape, steps, start), _version=x._version)
+
+    @staticmethod
+    def backward(ctx, g):
+        # each window's gradient added back where its elements lie (overlapping windows add up)
+        d, size, step, windows = ctx.geometry
+        index = (arange(windows, device=g.device).reshape(windows, 1) * step
+                 + arange(size, device=g.device).reshape(1, size)).reshape(-1)
+        per_element = movedim(g, -1, d + 1).reshape(*ctx.in_shape[:d], windows * size, *ctx.in_shape[d + 1:])
+        return index_add(zeros(*ctx.in_shape, dtype=g.dtype, device=g.device), d, index, per_element), None, None, None
+
+
 def unfold(self, dimension: int, size: int, step: int) -> Tensor:
     """Every window of ``size`` elements along ``dimension``, ``step`` apart: that dim becomes the window count
-    and a last dim of ``size`` is added (``Tensor.unfold``; copies, where PyTorch returns a view).
+    and a last dim of ``size`` is added (``Tensor.unfold``; a view, as in PyTorch).
 
     >>> import numgrad as ng
     >>> ng.arange(5.).unfold(0, 2, 2)
     tensor([[0., 1.],
             [2., 3.]])
     """
+    if self.ndim == 0:  # PyTorch treats a 0-d tensor as one element along dim 0
+        _wrap_dim(dimension, 0, "unfold")
+        if size > 1:
+            raise RuntimeError(f"maximum size for tensor at dimension 0 is 1 but size is {size}")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        return self.reshape(1)
     d = _wrap_dim(dimension, self.ndim, "unfold")
-    n = self.shape[d] if self.ndim else 1
-    if size > n:
-        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if size > self.shape[d]:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {self.shape[d]} but size is {size}")
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
-    windows = (n - size) // step + 1
-    starts = arange(windows, device=self.device).reshape(windows, 1) * step
-    index = (starts + arange(size, device=self.device).reshape(1, size)).reshape(-1)
-    x = self if self.ndim else self.reshape(1)
-    picked = index_select(x, d, index)
-    shaped = picked.reshape(*x.shape[:d], windows, size, *x.shape[d + 1:])
-    return movedim(shaped, d + 1, -1) if self.ndim else shaped.reshape(windows, size)
+    return Unfold.apply(self, d, int(size), int(step))
 
 
 TENSOR_METHODS = {

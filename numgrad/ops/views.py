@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtypes
 from ..tensor import Tensor
 from ..autograd.function import Function
 from ..kernels import backend as _backend
@@ -107,14 +108,48 @@ def reshape(input, *shape):
 
 
 def view(input, *shape):
-    """A view with a new shape; raises if the strides do not allow one (use reshape).
+    """A view with a new shape; raises if the strides do not allow one (use reshape).  ``view(dtype)``
+    reinterprets the memory's bits as another dtype, as PyTorch's does (not differentiable).
 
     >>> import numgrad as ng
     >>> ng.zeros(4).view(2, 2).shape
     (2, 2)
+    >>> ng.tensor([1.0]).view(ng.int32)
+    tensor([1065353216], dtype=numgrad.int32)
     """
+    if len(shape) == 1 and isinstance(shape[0], _dtypes.DType):
+        return _view_as_dtype(input, shape[0])
     shape = infer_shape(_size_arg(shape), input.numel(), "view", input.shape)
     return Reshape.apply(input, shape, True)
+
+
+def _view_as_dtype(input, dtype: "_dtypes.DType") -> Tensor:
+    """``input``'s memory seen as ``dtype`` (PyTorch's ``Tensor.view(dtype)``: shares memory and the version
+    counter, needs no grad; with another element size the last dim, of stride 1, scales)."""
+    arr = input._data
+    old, new = input.dtype, dtype
+    if new.itemsize != old.itemsize:
+        names = f"{_dtypes.torch_type_name(old)} as {_dtypes.torch_type_name(new)} (different element sizes)"
+        if input.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 to view {names}")
+        if input.stride(-1) != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 to view {names}, but got {input.stride(-1)}")
+        if new.itemsize > old.itemsize:
+            ratio = new.itemsize // old.itemsize
+            if input.shape[-1] % ratio:
+                raise RuntimeError(f"self.size(-1) must be divisible by {ratio} to view {names}, but got "
+                                   f"{input.shape[-1]}")
+            for d in range(input.ndim - 1):
+                if input.stride(d) % ratio:
+                    raise RuntimeError(f"self.stride({d}) must be divisible by {ratio} to view {names}, but got "
+                                       f"{input.stride(d)}")
+            if input.storage_offset() % ratio:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} to view {names}, but got "
+                                   f"{input.storage_offset()}")
+        if type(arr) is not np.ndarray:
+            raise NotImplementedError(f"view({new.name}) of a {old.name} tensor on {input.device}: numgrad views "
+                                      "device memory as a dtype of the same element size only; call .cpu() first")
+    return Tensor(arr.view(new.np), _version=input._version)
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
