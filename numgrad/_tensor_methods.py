@@ -44,6 +44,13 @@ def _method_table() -> dict:
     return table
 
 
+def _div_(self, other, *, rounding_mode=None):
+    """In-place ``div``: ``x.div_(2, rounding_mode='floor')`` keeps an integer tensor's dtype, as PyTorch's."""
+    if rounding_mode is None:
+        return _iop("div")(self, other)
+    return self.copy_(_ops_pointwise.divide(self, other, rounding_mode=rounding_mode))
+
+
 def _binary(name, reverse=False):
     if reverse:
         def method(self, other):
@@ -331,7 +338,7 @@ def install() -> None:
     T.__iadd__ = _iop("add"); T.__isub__ = _iop("sub"); T.__imul__ = _iop("mul"); T.__itruediv__ = _iop("div")
     T.add_ = _inplace("add"); T.sub_ = _inplace("sub")
     T.mul_ = lambda self, other: _iop("mul")(self, other)
-    T.div_ = lambda self, other: _iop("div")(self, other)
+    T.div_ = _div_
     T.pow_ = lambda self, other: _iop("pow")(self, other)
     T.fill_ = _fill_
     T._accumulate_ = _accumulate_

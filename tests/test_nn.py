@@ -187,6 +187,36 @@ def test_embedding_repeated_indices(padding_idx):
         np.testing.assert_array_equal(fresh.weight.detach().numpy()[padding_idx], 0.0)
 
 
+@pytest.mark.parametrize("kwargs", [
+    {"max_norm": 1.0}, {"max_norm": 2.0, "norm_type": 1.0}, {"scale_grad_by_freq": True},
+    {"scale_grad_by_freq": True, "padding_idx": 2}, {"max_norm": 1.5, "scale_grad_by_freq": True},
+], ids=["max_norm", "max_norm_l1", "scale_grad_by_freq", "scale_and_padding", "both"])
+def test_embedding_max_norm_and_frequency_scaling_match_torch(kwargs):
+    weights = np.random.default_rng(4).standard_normal((5, 3)) * 2
+    idx = np.array([[0, 2, 2], [4, 2, 0]])
+    results = []
+    for lib in (ng, torch):
+        table = lib.nn.Embedding.from_pretrained(lib.tensor(weights.copy()), freeze=False, **kwargs)
+        out = table(lib.tensor(idx))
+        (out * lib.tensor(np.arange(18.0).reshape(2, 3, 3))).sum().backward()
+        # max_norm rescales the rows looked up in the weight itself, before the lookup
+        results.append([out.detach().numpy(), table.weight.detach().numpy(), table.weight.grad.numpy()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_embedding_from_pretrained_freezes_and_sparse_raises():
+    table = nn.Embedding.from_pretrained(ng.eye(3))
+    assert not table.weight.requires_grad and table(ng.tensor([2])).tolist() == [[0.0, 0.0, 1.0]]
+    assert nn.Embedding.from_pretrained(ng.eye(3), freeze=False).weight.requires_grad
+    assert repr(nn.Embedding(4, 2, max_norm=1.0, scale_grad_by_freq=True)) == \
+        "Embedding(4, 2, max_norm=1.0, scale_grad_by_freq=True)"
+    with pytest.raises(NotImplementedError, match="numgrad has no sparse gradients; use sparse=False"):
+        nn.Embedding(4, 2, sparse=True)
+    with pytest.raises(AssertionError, match="Embeddings parameter is expected to be 2-dimensional"):
+        nn.Embedding.from_pretrained(ng.ones(3))
+
+
 @pytest.mark.parametrize("ng_cls, t_cls, kwargs", [
     (nn.ReLU, torch.nn.ReLU, {}),
     (nn.GELU, torch.nn.GELU, {}),

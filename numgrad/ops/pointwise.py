@@ -173,6 +173,19 @@ def divide(input, other, *, rounding_mode=None) -> Tensor:
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
+def div(input, other, *, rounding_mode=None) -> Tensor:
+    """``input / other`` (``torch.div``): true division, or rounded toward zero (``rounding_mode='trunc'``) or
+    down (``'floor'``), which keeps an integer dtype.
+
+    >>> import numgrad as ng
+    >>> ng.div(ng.tensor([-7, 7]), 2, rounding_mode='trunc')
+    tensor([-3,  3])
+    """
+    if rounding_mode is None:
+        return pw.div(input, other)
+    return divide(input, other, rounding_mode=rounding_mode)
+
+
 def _is_float(*xs) -> bool:
     return any(isinstance(x, float) or (isinstance(x, Tensor) and x.dtype.is_floating_point) for x in xs)
 
@@ -416,7 +429,7 @@ def _inplace_if_missing() -> dict:
 TENSOR_METHODS = {
     "lerp": lerp, "lerp_": lerp_, "addcmul": addcmul, "addcmul_": addcmul_, "addcdiv": addcdiv, "addcdiv_": addcdiv_,
     "nan_to_num": nan_to_num, "nan_to_num_": nan_to_num_, "equal": equal, "logaddexp": logaddexp, "hypot": hypot,
-    "xlogy": xlogy, "divide": divide, "where": _where_method, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_,
+    "xlogy": xlogy, "divide": divide, "div": div, "where": _where_method, "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_,
     "clip_": _clip_,
     "absolute": absolute, "negative": negative, "multiply": multiply, "subtract": subtract, "greater": greater,
     "greater_equal": greater_equal, "less": less, "less_equal": less_equal, "not_equal": not_equal, "fix": fix,
@@ -424,7 +437,7 @@ TENSOR_METHODS = {
     "arctan2": arctan2, "sgn": sgn, "frac": frac, "fmod": fmod, "logit": logit, "sinc": sinc, "heaviside": heaviside,
     "float_power": float_power, "signbit": signbit, "copysign": copysign, "deg2rad": deg2rad, "rad2deg": rad2deg,
 }
-PUBLIC = ("where", "lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide",
+PUBLIC = ("where", "lerp", "addcmul", "addcdiv", "nan_to_num", "equal", "logaddexp", "hypot", "xlogy", "divide", "div",
           "absolute", "negative", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal",
           "fix",
           "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sgn",

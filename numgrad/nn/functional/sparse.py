@@ -13,9 +13,11 @@ import numpy as np
 
 from ... import _dtypes
 from ...autograd.function import Function
+from ...autograd.grad_mode import no_grad
 from ...kernels import backend
 from ...ops.elementwise import apply as _ew
 from ...ops.indexing import one_hot as _one_hot
+from ...ops.misc import bincount
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
 
@@ -29,18 +31,21 @@ class _Embedding(Function):
     node_name = "EmbeddingBackward0"
 
     @staticmethod
-    def forward(ctx, indices, weight, padding_idx):
+    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq=False):
         idx = _as_int64(_arr(indices).reshape(-1))
         wa = _arr(weight)
         out = backend.empty_allocator(wa)((idx.shape[0], wa.shape[1]), wa.dtype)
         backend.norm_kernels(wa).embedding_forward(wa, idx, out)
         ctx.idx, ctx.num, ctx.padding_idx = idx, wa.shape[0], padding_idx
-        ctx.indices = indices
+        ctx.indices, ctx.scale_grad_by_freq = indices, scale_grad_by_freq
         return Tensor(out.reshape(tuple(indices.shape) + (wa.shape[1],)))
 
     @staticmethod
     def backward(ctx, g):
-        return None, _EmbeddingDenseGrad.apply(g, ctx.indices, ctx.idx, ctx.num, ctx.padding_idx), None
+        if ctx.scale_grad_by_freq:  # each row's gradient over the number of times the batch looks it up
+            frequency = bincount(ctx.indices.reshape(-1), minlength=ctx.num)[ctx.indices]
+            g = _ew("div", g, frequency.to(g.dtype).unsqueeze(-1))
+        return None, _EmbeddingDenseGrad.apply(g, ctx.indices, ctx.idx, ctx.num, ctx.padding_idx), None, None
 
 
 class _EmbeddingDenseGrad(Function):
@@ -64,12 +69,20 @@ class _EmbeddingDenseGrad(Function):
         return rows, None, None, None, None
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None) -> Tensor:
+def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Look up rows of ``weight`` by integer ``input``; the ``padding_idx`` row gets no gradient.
+
+    ``max_norm``: first rescale, in place, each looked-up row whose ``norm_type``-norm exceeds it (PyTorch's
+    ``embedding_renorm_``); ``scale_grad_by_freq``: divide each row's gradient by how often the batch looks it up.
 
     >>> import numgrad as ng
     >>> ng.nn.functional.embedding(ng.tensor([[0, 2]]), ng.eye(3)).shape
     (1, 2, 3)
+    >>> w = ng.full((2, 2), 3.0)
+    >>> _ = ng.nn.functional.embedding(ng.tensor([1]), w, max_norm=1.0)
+    >>> w.norm(dim=1)
+    tensor([4.2426, 1.0000])
     """
     _check_tensor(input, "input", "embedding")
     _check_tensor(weight, "weight", "embedding")
@@ -81,6 +94,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None) 
     if weight.ndim != 2:
         raise RuntimeError(f"embedding(): 'weight' must be 2-D, got shape {list(weight.shape)}")
     _check_float(weight, "weight", "embedding")
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): numgrad has no sparse gradients; use sparse=False (the "
+                                  "dense weight gradient holds the same values)")
     num = weight.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:
@@ -94,7 +110,13 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None) 
             f"index out of range in self (embedding: index {flat[bad].item()} with num_embeddings={num}, "
             f"input shape {list(input.shape)})"
         )
-    return _Embedding.apply(input, weight, padding_idx)
+    if max_norm is not None:
+        with no_grad():
+            weight._before_write()
+            backend.embedding_bag_kernels(weight._data, "embedding(max_norm=...)").embedding_renorm(
+                weight._data, np.ascontiguousarray(flat), float(max_norm), float(norm_type))
+            weight._bump_version()
+    return _Embedding.apply(input, weight, padding_idx, bool(scale_grad_by_freq))
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
