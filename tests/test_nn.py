@@ -336,9 +336,31 @@ def test_losses(ng_cls, t_cls, kwargs, target):
     assert repr(ng_cls(**kwargs)).split("(")[0] == repr(t_cls(**kwargs)).split("(")[0]
 
 
-def test_loss_reduction_validated():
+def test_loss_reduction_validated_when_called_as_torch_does():
+    loss = nn.MSELoss(reduction="bogus")  # PyTorch's constructor takes it; the loss function refuses it
     with pytest.raises(ValueError, match="bogus is not a valid value for reduction"):
-        nn.MSELoss(reduction="bogus")
+        loss(ng.ones(2), ng.ones(2))
+
+
+@pytest.mark.parametrize("cls", ["MSELoss", "L1Loss", "BCELoss", "NLLLoss", "CrossEntropyLoss", "SmoothL1Loss"])
+def test_losses_take_the_legacy_size_average_and_reduce_flags_with_torch_warning(cls):
+    for lib in (nn, torch.nn):
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated, please use "
+                                             "reduction='sum' instead"):
+            loss = getattr(lib, cls)(size_average=False)
+        assert loss.reduction == "sum"
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_mse_and_l1_losses_match_torch(name, reduction):
+    rng = np.random.default_rng(6)
+    x, y, w = rng.standard_normal((3, 2, 3))
+    got, want = (getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(y), reduction=reduction,
+                                                   weight=lib.tensor(np.abs(w))) for lib in (ng, torch))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="Weights and input must have the same size."):
+        getattr(F, name)(ng.tensor(x), ng.tensor(y), weight=ng.ones(3))
 
 
 # ------------------------------------------------------------------ Module bookkeeping
@@ -527,3 +549,23 @@ def test_default_init_is_seedable():
 def test_layer_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.nn.BatchNorm1d(3, bias=False), lambda lib: lib.nn.InstanceNorm1d(3, affine=True, bias=False),
+    lambda lib: lib.nn.GroupNorm(1, 3, bias=False), lambda lib: lib.nn.BatchNorm1d(3, affine=False, bias=False),
+], ids=["batch", "instance", "group", "batch_without_affine"])
+def test_norms_without_a_bias_match_torch(make):
+    x = _randn(4, 3, 5).astype(np.float32)
+    got, want = [], []
+    for lib, out in ((ng, got), (torch, want)):
+        m = make(lib)
+        inp = lib.tensor(x, requires_grad=True)
+        y = m(inp)
+        y.pow(2).sum().backward()
+        out += [repr(m), sorted(m.state_dict()), y.detach().numpy(), inp.grad.numpy()]
+        if m.weight is not None:
+            out.append(m.weight.grad.numpy())
+    assert got[:2] == want[:2]
+    for a, b in zip(got[2:], want[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

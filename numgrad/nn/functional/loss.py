@@ -9,6 +9,7 @@ formulas, reductions and errors.
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 
 import numpy as np
 
@@ -29,11 +30,15 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _reduction(reduction: str, size_average=None, reduce=None) -> str:
-    """PyTorch's reduction argument, including the legacy ``size_average``/``reduce`` flags."""
+    """PyTorch's reduction argument, including the legacy ``size_average``/``reduce`` flags (with PyTorch's
+    deprecation warning)."""
     if size_average is not None or reduce is not None:
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
-        return "none" if not reduce else ("mean" if size_average else "sum")
+        legacy = "none" if not reduce else ("mean" if size_average else "sum")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead.",
+                      UserWarning, stacklevel=3)
+        return legacy
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
@@ -347,21 +352,26 @@ def _pair(input, target, op: str, warn: bool = True):
     return x, t
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """Mean squared error ``(input - target)**2`` with ``reduction``.
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+             weight: Optional[Tensor] = None) -> Tensor:
+    """Mean squared error ``(input - target)**2`` with ``reduction``; ``weight`` (the input's size) weighs each
+    element, and its mean is then the weighted sum over the sum of the weights (PyTorch's).
 
     >>> import numgrad as ng
     >>> ng.nn.functional.mse_loss(ng.tensor([1.0, 2.0]), ng.tensor([1.0, 4.0]))
     tensor(2.)
+    >>> ng.nn.functional.mse_loss(ng.tensor([1.0, 2.0]), ng.tensor([1.0, 4.0]), weight=ng.tensor([1.0, 3.0]))
+    tensor(3.)
     """
     reduction = _reduction(reduction, size_average, reduce)
     x, t = _pair(input, target, "mse_loss")
     diff = x - t
-    return _reduce(diff * diff, reduction)
+    return _weighted_reduce(diff * diff, reduction, weight, input)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """Mean absolute error ``|input - target|`` with ``reduction``.
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+            weight: Optional[Tensor] = None) -> Tensor:
+    """Mean absolute error ``|input - target|`` with ``reduction``; ``weight`` as in :func:`mse_loss`.
 
     >>> import numgrad as ng
     >>> ng.nn.functional.l1_loss(ng.tensor([1.0, 2.0]), ng.tensor([1.0, 4.0]))
@@ -369,7 +379,19 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     """
     reduction = _reduction(reduction, size_average, reduce)
     x, t = _pair(input, target, "l1_loss")
-    return _reduce((x - t).abs(), reduction)
+    return _weighted_reduce((x - t).abs(), reduction, weight, input)
+
+
+def _weighted_reduce(errors: Tensor, reduction: str, weight: Optional[Tensor], input: Tensor) -> Tensor:
+    """``errors`` reduced, each first multiplied by its ``weight`` (then ``'mean'`` divides by the weights' sum)."""
+    if weight is None:
+        return _reduce(errors, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    weighted = errors * weight
+    if reduction == "mean":
+        return weighted.sum() / weight.sum()
+    return _reduce(weighted, reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",

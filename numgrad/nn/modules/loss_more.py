@@ -7,9 +7,8 @@ from typing import Callable, Optional
 from ...tensor import Tensor
 from .. import functional as F
 from ..functional import loss_more as L
-from ..functional.loss import _reduction
 from .activation_more import PairwiseDistance
-from .module import Module
+from .loss import _Loss
 
 __all__ = [
     "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
@@ -18,17 +17,7 @@ __all__ = [
 ]
 
 
-class _LegacyLoss(Module):
-    """PyTorch's ``_Loss``: ``reduction``, or the string the deprecated ``size_average`` / ``reduce`` flags give."""
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__()
-        if size_average is not None or reduce is not None:
-            reduction = _reduction(reduction, size_average, reduce)
-        self.reduction = reduction
-
-
-class SmoothL1Loss(_LegacyLoss):
+class SmoothL1Loss(_Loss):
     """Squared error below ``beta``, absolute error above (``F.smooth_l1_loss``).
 
     >>> import numgrad as ng
@@ -44,7 +33,7 @@ class SmoothL1Loss(_LegacyLoss):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class HuberLoss(_LegacyLoss):
+class HuberLoss(_Loss):
     """Squared error below ``delta``, ``delta``-scaled absolute error above (``F.huber_loss``).
 
     >>> import numgrad as ng
@@ -60,7 +49,7 @@ class HuberLoss(_LegacyLoss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-class KLDivLoss(_LegacyLoss):
+class KLDivLoss(_Loss):
     """Kullback-Leibler divergence from log-probabilities (``F.kl_div``); ``reduction='batchmean'`` for the
     mathematical definition.
 
@@ -77,7 +66,7 @@ class KLDivLoss(_LegacyLoss):
         return L.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
-class PoissonNLLLoss(_LegacyLoss):
+class PoissonNLLLoss(_Loss):
     """Poisson negative log-likelihood (``F.poisson_nll_loss``).
 
     >>> import numgrad as ng
@@ -95,7 +84,7 @@ class PoissonNLLLoss(_LegacyLoss):
                                   reduction=self.reduction)
 
 
-class GaussianNLLLoss(_LegacyLoss):
+class GaussianNLLLoss(_Loss):
     """Gaussian negative log-likelihood with predicted variance (``F.gaussian_nll_loss``).
 
     >>> import numgrad as ng
@@ -111,7 +100,7 @@ class GaussianNLLLoss(_LegacyLoss):
         return L.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
 
 
-class MarginRankingLoss(_LegacyLoss):
+class MarginRankingLoss(_Loss):
     """``max(0, -y * (x1 - x2) + margin)`` (``F.margin_ranking_loss``).
 
     >>> import numgrad as ng
@@ -127,7 +116,7 @@ class MarginRankingLoss(_LegacyLoss):
         return L.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
 
 
-class HingeEmbeddingLoss(_LegacyLoss):
+class HingeEmbeddingLoss(_Loss):
     """``x`` for ``y == 1``, ``max(0, margin - x)`` for ``y == -1`` (``F.hinge_embedding_loss``).
 
     >>> import numgrad as ng
@@ -143,7 +132,7 @@ class HingeEmbeddingLoss(_LegacyLoss):
         return L.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
 
-class CosineEmbeddingLoss(_LegacyLoss):
+class CosineEmbeddingLoss(_Loss):
     """``1 - cos`` for ``y == 1``, ``max(0, cos - margin)`` for ``y == -1`` (``F.cosine_embedding_loss``).
 
     >>> import numgrad as ng
@@ -159,7 +148,7 @@ class CosineEmbeddingLoss(_LegacyLoss):
         return L.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
 
 
-class SoftMarginLoss(_LegacyLoss):
+class SoftMarginLoss(_Loss):
     """``log(1 + exp(-y * x))`` (``F.soft_margin_loss``).
 
     >>> import numgrad as ng
@@ -171,7 +160,7 @@ class SoftMarginLoss(_LegacyLoss):
         return L.soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class MultiLabelSoftMarginLoss(_LegacyLoss):
+class MultiLabelSoftMarginLoss(_Loss):
     """One-vs-all logistic loss averaged over classes (``F.multilabel_soft_margin_loss``).
 
     >>> import numgrad as ng
@@ -187,7 +176,7 @@ class MultiLabelSoftMarginLoss(_LegacyLoss):
         return L.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
 
 
-class MultiMarginLoss(_LegacyLoss):
+class MultiMarginLoss(_Loss):
     """Multi-class hinge loss (``F.multi_margin_loss``).
 
     >>> import numgrad as ng
@@ -210,7 +199,7 @@ class MultiMarginLoss(_LegacyLoss):
                                    reduction=self.reduction)
 
 
-class TripletMarginLoss(_LegacyLoss):
+class TripletMarginLoss(_Loss):
     """``max(0, d(a, p) - d(a, n) + margin)`` (``F.triplet_margin_loss``).
 
     >>> import numgrad as ng
@@ -230,7 +219,7 @@ class TripletMarginLoss(_LegacyLoss):
                                      swap=self.swap, reduction=self.reduction)
 
 
-class TripletMarginWithDistanceLoss(_LegacyLoss):
+class TripletMarginWithDistanceLoss(_Loss):
     """Triplet loss with any distance function (``F.triplet_margin_with_distance_loss``); the default
     distance is a ``PairwiseDistance`` submodule, as in PyTorch.
 
@@ -255,7 +244,7 @@ class TripletMarginWithDistanceLoss(_LegacyLoss):
                                                    swap=self.swap, reduction=self.reduction)
 
 
-class MultiLabelMarginLoss(_LegacyLoss):
+class MultiLabelMarginLoss(_Loss):
     """Multi-label hinge loss (``F.multilabel_margin_loss``).
 
     >>> import numgrad as ng

@@ -57,7 +57,7 @@ class GroupNorm(Module):
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
-                 dtype=None):
+                 dtype=None, *, bias: bool = True):
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -65,7 +65,10 @@ class GroupNorm(Module):
         dt = _float_dtype(dtype)
         if affine:
             self.weight = Parameter(creation.ones(num_channels, dtype=dt))
-            self.bias = Parameter(creation.zeros(num_channels, dtype=dt))
+            if bias:
+                self.bias = Parameter(creation.zeros(num_channels, dtype=dt))
+            else:  # a scale without a shift (PyTorch's bias=False)
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -74,10 +77,11 @@ class GroupNorm(Module):
         """PyTorch's default: weight 1, bias 0."""
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
