@@ -987,3 +987,15 @@ def test_repeated_calls_replay_without_the_key_yet_every_setting_in_it_still_cou
     with ng.no_grad():  # grad mode: the step's backward cannot run; eager's error, not a stale replay
         with pytest.raises(RuntimeError):
             compiled(x)
+
+
+def test_compile_takes_torch_2_13_arguments():
+    doubled = ng.compile(lambda x: x * 2, name="doubler", recompile_limit=2, isolate_recompiles=True)
+    for n in (1, 2, 3, 4):  # a new size each call: two variants, then eager
+        doubled(ng.ones(n))
+    assert doubled.explain().splitlines()[0].startswith("ng.compile(doubler): 2 variants")
+    assert "cache_size_limit (2) variants reached" in doubled.fallback_reason
+    with pytest.raises(NotImplementedError, match="numgrad has no symbolic shape specs"):
+        ng.compile(lambda x: x, shapes_spec={})
+    with pytest.raises(ValueError, match="recompile_limit must be at least 1"):
+        ng.compile(lambda x: x, recompile_limit=0)

@@ -159,7 +159,7 @@ def test_activation_errors():
         F.softshrink(ng.ones(2), -1.0)
     with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
         F.prelu(ng.ones(2, 3), ng.ones(2))
-    with pytest.raises(ValueError, match=r"max_val \(1.0\) must be greater than min_val \(2.0\)"):
+    with pytest.raises(AssertionError, match=r"max_val \(1.0\) must be greater than min_val \(2.0\)"):
         nn.Hardtanh(2.0, 1.0)
     leaf = ng.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
@@ -445,3 +445,10 @@ def test_inplace_activation_modules_write_into_their_input_as_torch(name):
         getattr(torch.nn, name)(inplace=True)(leaf_t)
     # PyTorch's sentence, then numgrad's hint (the op and what to do)
     assert str(err.value).startswith(str(err_t.value).rstrip("."))
+
+
+def test_hardtanh_takes_the_deprecated_min_value_and_max_value_names_as_torch():
+    for lib in (ng, torch):
+        with pytest.warns(FutureWarning, match="keyword argument `min_value` is deprecated and renamed to `min_val`"):
+            m = lib.nn.Hardtanh(min_value=-0.5, max_value=0.5)
+        assert (m.min_val, m.max_val) == (-0.5, 0.5)

@@ -1037,7 +1037,8 @@ class OptimizedModule(Module):
 
 def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynamic: Optional[bool] = None,
             backend: Any = "inductor", mode: Optional[str] = None, options: Optional[dict] = None,
-            disable: bool = False):
+            name: Optional[str] = None, disable: bool = False, recompile_limit: Optional[int] = None,
+            isolate_recompiles: bool = False, shapes_spec: Any = None):
     """Capture a function's (or a module's) kernel launches once and replay them (PyTorch's ``torch.compile``).
 
     ``model`` may contain a whole training step: forward, ``loss.backward()``, ``optimizer.step()``,
@@ -1046,7 +1047,10 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     too.  ``backend`` may be ``"inductor"`` (PyTorch's default name) or ``"numgrad"`` (both capture) or
     ``"eager"`` (no capture); ``mode`` accepts PyTorch's names (they all capture the same way);
     ``options`` takes ``cache_size_limit`` (default 8) and ``verify`` (default True: check one replay
-    against the eager step before using the plan).
+    against the eager step before using the plan).  ``recompile_limit`` is PyTorch's name of
+    ``cache_size_limit``; ``name`` names the step in ``explain`` and the logs; every ``ng.compile`` call
+    keeps its own variants (as PyTorch's ``isolate_recompiles=True``, whatever it is given); ``shapes_spec``
+    is not supported.
 
     >>> import numgrad as ng
     >>> model = ng.nn.Linear(4, 2)
@@ -1066,9 +1070,13 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     if model is None:
         def decorate(fn):
             return compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options,
-                           disable=disable)
+                           name=name, disable=disable, recompile_limit=recompile_limit,
+                           isolate_recompiles=isolate_recompiles, shapes_spec=shapes_spec)
 
         return decorate
+    if shapes_spec is not None:
+        raise NotImplementedError("ng.compile(shapes_spec=...): numgrad has no symbolic shape specs; each batch size "
+                                  "is a variant of its own (see dynamic=)")
     if mode is not None and options is not None:
         raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
     if mode not in _MODES:
@@ -1083,6 +1091,10 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
         if not isinstance(value, _OPTIONS[key]):
             raise TypeError(f"ng.compile option {key} must be a {_OPTIONS[key].__name__}, got {type(value).__name__}")
         settings[key] = value
+    if recompile_limit is not None:
+        if int(recompile_limit) < 1:
+            raise ValueError(f"ng.compile: recompile_limit must be at least 1, got {recompile_limit}")
+        settings["cache_size_limit"] = int(recompile_limit)
     if not callable(model):
         raise RuntimeError(f"ng.compile expects a callable or a Module, got {type(model).__name__}")
     if disable or backend == "eager":
@@ -1090,8 +1102,13 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     if isinstance(model, Module):
         compiled = CompiledFunction(model.__call__, fullgraph, dynamic, **settings)
         compiled._module = model
+        if name is not None:
+            compiled.__name__ = name
         return OptimizedModule(model, compiled)
-    return CompiledFunction(model, fullgraph, dynamic, **settings)
+    compiled = CompiledFunction(model, fullgraph, dynamic, **settings)
+    if name is not None:
+        compiled.__name__ = name
+    return compiled
 
 
 def _compile_module_call(module: Module, **options) -> Callable:
