@@ -243,3 +243,19 @@ def test_a_parameter_appended_to_an_optimizer_group_between_calls_is_updated():
         return [a.detach().numpy().tobytes(), b.detach().numpy().tobytes()]
 
     assert run(True) == run(False)
+
+
+def test_a_settings_class_made_in_an_enclosing_function_is_guarded():
+    knobs = type("Knobs", (), {"scale": 1.0})  # a class the step reaches through its closure
+    w = ng.ones(3)
+
+    @ng.compile
+    def step(x):
+        with ng.no_grad():
+            return (x * w).sum() * knobs.scale
+
+    for k in range(10):
+        if k == 5:
+            knobs.scale = 2.0
+        assert step(ng.ones(3)).item() == (6.0 if k >= 5 else 3.0), step.explain()
+    assert step.replays == 4

@@ -248,6 +248,8 @@ def _function_slots(fn: Callable, found: ReachableState, seen: set) -> None:
     if code is None or not isinstance(fn, types.FunctionType) or _is_numgrad(fn):
         return
     _code_names(code, found.code_names)
+    names: set = set()
+    _code_names(code, names)
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
@@ -255,9 +257,9 @@ def _function_slots(fn: Callable, found: ReachableState, seen: set) -> None:
             continue
         _note_value(found, cell, None, value, f"{fn.__name__}'s closure variable {name!r}",
                     isinstance(value, (list, dict)) or _is_user_object(value))
+        if _is_namespace(value):  # a settings class (or module) made in an enclosing function
+            _namespace_attributes(value, names, found, seen, 0)
     g = fn.__globals__
-    names: set = set()
-    _code_names(code, names)
     for name in _global_names(fn):
         if name in g and not name.startswith("__"):
             value = g[name]
@@ -268,8 +270,8 @@ def _function_slots(fn: Callable, found: ReachableState, seen: set) -> None:
 
 
 def _namespace_attributes(space, names: set, found: ReachableState, seen: set, depth: int) -> None:
-    """Guard the attributes of ``space`` (a global of the step's code that is a module, such as a script's
-    ``hparams``, or a user class used as a namespace, ``class CFG: lr = 1e-3``) whose names the code uses
+    """Guard the attributes of ``space`` (a global or closure variable of the step's code that is a module, such as
+    a script's ``hparams``, or a user class used as a namespace, ``class CFG: lr = 1e-3``) whose names the code uses
     (``hparams.SCALE``, ``CFG.lr``), when they hold numbers or tensors (such a tensor is state of the step too); a
     module or class named too (``config.train.lr``) is looked into, one level down."""
     for name in sorted(names):
