@@ -259,3 +259,26 @@ def test_a_settings_class_made_in_an_enclosing_function_is_guarded():
             knobs.scale = 2.0
         assert step(ng.ones(3)).item() == (6.0 if k >= 5 else 3.0), step.explain()
     assert step.replays == 4
+
+
+# a module of the user's own (``import losses``): its function reads the module's global
+LOSSES = types.ModuleType("losses")
+exec("GAMMA = 1.0\ndef scaled(x):\n    return x * GAMMA", LOSSES.__dict__)
+
+
+def test_a_function_of_a_user_module_the_step_calls_has_its_globals_guarded():
+    w = ng.ones(3)
+
+    @ng.compile
+    def step(x):
+        with ng.no_grad():
+            return LOSSES.scaled((x * w).sum())
+
+    try:
+        for k in range(10):
+            if k == 5:
+                LOSSES.GAMMA = 2.0
+            assert step(ng.ones(3)).item() == (6.0 if k >= 5 else 3.0), step.explain()
+    finally:
+        LOSSES.GAMMA = 1.0
+    assert step.replays == 4

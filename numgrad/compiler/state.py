@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import dis
 import functools
+import os
+import sys
+import sysconfig
 import types
 from typing import Any, Callable, Optional
 
@@ -288,6 +291,24 @@ def _namespace_attributes(space, names: set, found: ReachableState, seen: set, d
             _note_value(found, container, key, value, f"{space.__name__}.{name}", False)
             if isinstance(value, Tensor):
                 _add_tensor(value, found, seen, depth)
+        elif isinstance(value, types.FunctionType) and _is_user_code(value):
+            # a function of the user's own module the step calls (``losses.focal(...)``): what it reads is guarded
+            _walk(value, found, seen, depth + 1, True)
+
+
+def _is_user_code(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` is the user's code, not an installed library's or the standard library's (whose globals are
+    theirs: walking them would guard hundreds of values a step never changes)."""
+    path = getattr(fn.__code__, "co_filename", "")
+    if _is_numgrad(fn) or path.startswith("<frozen"):
+        return False
+    return not any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+# where installed packages and the standard library live
+_LIBRARY_ROOTS = tuple(sorted({os.path.join(p, "") for key, p in sysconfig.get_paths().items()
+                               if key in ("stdlib", "platstdlib", "purelib", "platlib")} |
+                              {os.path.join(p, "") for p in (sys.base_prefix, sys.base_exec_prefix)}))
 
 
 def _is_namespace(value) -> bool:
