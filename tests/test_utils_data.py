@@ -220,3 +220,23 @@ def test_loader_arguments_and_workers():
     assert nud.get_worker_info() is None
     custom = nud.DataLoader(ours, batch_size=3, collate_fn=lambda samples: len(samples))
     assert list(custom) == [3, 3, 1]
+
+
+def test_a_numgrad_generator_seeds_random_split_samplers_and_loaders():
+    """PyTorch's idiom ``random_split(ds, [7, 3], generator=torch.Generator().manual_seed(42))``."""
+    ds = ng.utils.data.TensorDataset(ng.arange(10.0))
+
+    def split():
+        return [list(part.indices) for part in
+                ng.utils.data.random_split(ds, [7, 3], generator=ng.Generator().manual_seed(42))]
+
+    def shuffled():
+        loader = ng.utils.data.DataLoader(ds, batch_size=10, shuffle=True, generator=ng.Generator().manual_seed(7))
+        return next(iter(loader))[0].tolist()
+
+    assert split() == split() and sorted(sum(split(), [])) == list(range(10))
+    assert shuffled() == shuffled() and sorted(shuffled()) == list(range(10))
+    sampler = ng.utils.data.RandomSampler(ds, generator=ng.Generator().manual_seed(3))
+    assert sorted(sampler) == list(range(10))
+    with pytest.raises(TypeError, match="generator must be a numgrad.Generator, a numpy.random.Generator or an int"):
+        ng.utils.data.random_split(ds, [7, 3], generator="seed")

@@ -14,7 +14,7 @@ from typing import Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from ...creation import default_generator
+from ...creation import Generator, default_generator
 from ...tensor import Tensor
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
@@ -22,8 +22,8 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
 
 
 def as_numpy_generator(generator) -> np.random.Generator:
-    """The NumPy generator a sampler draws from: ``generator`` itself, a new one seeded by an int, or numgrad's
-    global generator for None.
+    """The NumPy generator a sampler draws from: ``generator`` itself, the one an ``ng.Generator`` holds now, a new
+    one seeded by an int, or numgrad's global generator for None.
 
     >>> bool(as_numpy_generator(3).integers(10) == as_numpy_generator(3).integers(10))
     True
@@ -32,9 +32,12 @@ def as_numpy_generator(generator) -> np.random.Generator:
         return default_generator()
     if isinstance(generator, np.random.Generator):
         return generator
+    if isinstance(generator, Generator):  # ng.Generator (PyTorch's torch.Generator().manual_seed(42) idiom)
+        return generator._np
     if isinstance(generator, (numbers.Integral, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be a numpy.random.Generator or an int seed, got {type(generator).__name__}")
+    raise TypeError(f"generator must be a numgrad.Generator, a numpy.random.Generator or an int seed, got "
+                    f"{type(generator).__name__}")
 
 
 def _positive_int(value) -> bool:
