@@ -13,9 +13,34 @@ True
 """
 from __future__ import annotations
 
+from .amp import cuda_amp as amp
+from .creation import initial_seed as _initial_seed, manual_seed as _manual_seed
 from .kernels.cuda import is_available, numba_cuda, simulator_enabled
 
-__all__ = ["is_available", "device_count", "synchronize", "get_device_name", "simulator_enabled"]
+__all__ = ["is_available", "device_count", "synchronize", "get_device_name", "simulator_enabled", "amp",
+           "manual_seed", "manual_seed_all", "initial_seed"]
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator CUDA tensors draw from: numgrad's one default generator (random CUDA tensors are drawn by
+    it and copied to the GPU), so this is ``ng.manual_seed(seed)`` (it also reseeds the CPU's draws, which PyTorch's
+    separate CUDA generator would not).
+
+    >>> import numgrad as ng
+    >>> ng.cuda.manual_seed(0); a = ng.rand(2); ng.cuda.manual_seed(0); bool((a == ng.rand(2)).all())
+    True
+    """
+    _manual_seed(seed)
+
+
+def manual_seed_all(seed: int) -> None:
+    """``manual_seed`` for every GPU: numgrad's GPUs share its one default generator."""
+    _manual_seed(seed)
+
+
+def initial_seed() -> int:
+    """The seed of the generator CUDA tensors draw from (numgrad's default generator)."""
+    return _initial_seed()
 
 
 def device_count() -> int:

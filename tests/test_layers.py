@@ -30,7 +30,7 @@ LAYERS = [
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
-             "numgrad.onnx", "numgrad.distributed"]),
+             "numgrad.onnx", "numgrad.distributed", "numgrad.amp"]),
     ("linalg", ["numgrad.linalg"]),  # torch.linalg's namespace: ops only, above the top layer's packages
     ("compile", ["numgrad.compiler"]),
     ("binding", ["numgrad._tensor_methods"]),
