@@ -67,6 +67,22 @@ def _accumulate(a, b):
     return a + b
 
 
+# one entry per running backward pass: whether it is a plain ``backward()`` (every leaf's ``.grad`` accumulates),
+# not ``autograd.grad`` or ``backward(inputs=...)``; a checkpoint's backward may only run inside a plain one
+_plain_backwards: list = []
+
+
+def is_checkpoint_valid() -> bool:
+    """Whether a backward run from inside a node's backward (a reentrant checkpoint recomputing its forward) may
+    accumulate into ``.grad``: the running backward pass is a plain ``backward()`` (PyTorch's
+    ``torch.autograd._is_checkpoint_valid``).
+
+    >>> is_checkpoint_valid()
+    True
+    """
+    return not _plain_backwards or _plain_backwards[-1]
+
+
 def run_backward(
     roots: Sequence,
     grad_roots: Sequence,
@@ -106,6 +122,7 @@ def run_backward(
     _set(create_graph)
     _profiler_hooks.backward_started()
     _final_callbacks.append([])
+    _plain_backwards.append(inputs is None and accumulate_into_grad)
     try:
         while heap:
             _, _, node = heapq.heappop(heap)
@@ -160,6 +177,7 @@ def run_backward(
                 if edge is not None:
                     _deliver(edge, g, buffers, deps, heap)
     finally:
+        _plain_backwards.pop()
         callbacks = _final_callbacks.pop()
         _profiler_hooks.backward_finished()
         _set(prev_mode)

@@ -1,4 +1,5 @@
-"""``numgrad.utils``: PyTorch's ``torch.utils`` namespace (``numgrad.utils.data``, ``numgrad.utils.hooks``).
+"""``numgrad.utils``: PyTorch's ``torch.utils`` namespace (``numgrad.utils.data``, ``numgrad.utils.hooks``,
+``numgrad.utils.checkpoint``).
 
 >>> import numgrad as ng
 >>> from numgrad.utils.data import DataLoader, TensorDataset
@@ -7,7 +8,8 @@
 """
 from __future__ import annotations
 
+from . import checkpoint  # noqa: F401
 from . import data  # noqa: F401
 from . import hooks  # noqa: F401
 
-__all__ = ["data", "hooks"]
+__all__ = ["checkpoint", "data", "hooks"]
