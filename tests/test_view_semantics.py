@@ -296,3 +296,18 @@ def test_a_dtype_view_shares_memory_and_needs_no_grad():
     assert x[0, 0].item() == np.float32(1.401298464324817e-45)
     w = ng.ones(3, requires_grad=True)
     assert not w.view(ng.float32).requires_grad  # as PyTorch: a dtype view is not differentiable
+
+
+def test_a_second_backward_through_a_written_views_base_raises_as_torch():
+    """eager fuzzer seed 14417: CopySlices is single use without retain_graph, as PyTorch's."""
+    def program(lib):
+        v2 = lib.tensor([-0.75, 2.0, -0.5, -0.5], requires_grad=True)
+        v3 = v2 + v2
+        v5 = v3[0:]
+        v5.add_(v2)
+        (v3 * v3).sum().backward()
+        with pytest.raises(RuntimeError) as raised:
+            (v5 * v5).sum().backward()
+        return str(raised.value)[:60]
+
+    assert program(ng) == program(torch) == "Trying to backward through the graph a second time (or direc"

@@ -65,7 +65,9 @@ class CopySlices(Function):
     """
 
     node_name = "CopySlices"
-    saves_only_metadata = True
+    # single use, as PyTorch's (which drops the wrapped node when the graph is released): a second backward
+    # through a written view's base without retain_graph raises, as there
+    saves_only_metadata = False
 
     @staticmethod
     def forward(ctx, base, view_value, replay):
