@@ -57,6 +57,7 @@ from .creation import (  # noqa: E402,F401 - PyTorch's legacy typed constructors
     BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
 )
 from . import linalg  # noqa: E402,F401 - torch.linalg's norms and products
+from . import special  # noqa: E402,F401 - torch.special's names
 from .creation import Generator, get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402,F401
 from .creation import asarray, inclusive_range as range  # noqa: E402,F401 - torch.range: the deprecated inclusive one
 from .nn.functional import log_softmax, softmax  # noqa: E402,F401 - torch.softmax / torch.log_softmax

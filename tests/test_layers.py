@@ -31,7 +31,7 @@ LAYERS = [
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
              "numgrad.onnx", "numgrad.distributed", "numgrad.amp"]),
-    ("linalg", ["numgrad.linalg"]),  # torch.linalg's namespace: ops only, above the top layer's packages
+    ("linalg", ["numgrad.linalg", "numgrad.special"]),  # torch.linalg/special namespaces: ops, above the top layer
     ("compile", ["numgrad.compiler"]),
     ("binding", ["numgrad._tensor_methods"]),
     ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace

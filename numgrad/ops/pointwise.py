@@ -12,12 +12,15 @@ import math
 
 import numpy as np
 
+from ..autograd.function import Function
+from ..creation import scalar_tensor
 from ..tensor import Tensor
 from . import elementwise_functions as pw
 from ..ir.table import ELEMENTWISE
 from .elementwise import inplace_update
 from .indexing import nonzero
 from .reductions import all as _all
+from .sum_mean import sum_to
 
 
 def lerp(input, end, weight) -> Tensor:
@@ -146,15 +149,61 @@ def hypot(input, other) -> Tensor:
     return pw.sqrt(input * input + other * other)
 
 
+class _XLogY(Function):
+    """``x * log(y)`` (``log1p`` for ``xlog1py``), 0 where ``x`` is 0 unless ``y`` is NaN, with PyTorch's
+    derivatives: ``log(y)`` for ``x`` (0 where ``y`` is 0: the 0 at ``x == 0`` defines the value, not the slope, so
+    it is not the derivative of a ``where``) and ``x / y`` for ``y`` (``x / (1 + y)``)."""
+
+    node_name = "XlogyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, log1p: bool):
+        ctx.save_for_backward(x, y)
+        ctx.log1p = log1p
+        product = x * (pw.log1p(y) if log1p else pw.log(y))
+        return pw.where(pw.logical_and(pw.eq(x, 0), pw.logical_not(pw.isnan(y))), 0.0, product)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            if ctx.log1p:
+                slope = pw.where(pw.ne(y, -1), pw.log1p(y), 0.0)
+            else:
+                slope = pw.where(pw.ne(y, 0), pw.log(y), 0.0)
+            gx = sum_to(g * slope, x.shape)
+        if ctx.needs_input_grad[1]:
+            gy = sum_to(g * x / (y + 1 if ctx.log1p else y), y.shape)
+        return gx, gy, None
+
+
+def _xlogy(input, other, log1p: bool) -> Tensor:
+    if not isinstance(input, Tensor):
+        input = scalar_tensor(input, dtype=other.dtype if isinstance(other, Tensor) else None)
+    if not isinstance(other, Tensor):
+        other = scalar_tensor(other, dtype=input.dtype if input.dtype.is_floating_point else None)
+    return _XLogY.apply(input, other, log1p)
+
+
 def xlogy(input, other) -> Tensor:
-    """``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is NaN).
+    """``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is NaN); PyTorch's derivatives.
 
     >>> import numgrad as ng
     >>> ng.xlogy(ng.tensor([0., 2.]), ng.tensor([0., 1.]))
     tensor([0., 0.])
     """
-    product = input * pw.log(other)
-    return pw.where(pw.logical_and(pw.eq(input, 0), pw.logical_not(pw.isnan(other))), 0.0, product)
+    return _xlogy(input, other, False)
+
+
+def xlog1py(input, other) -> Tensor:
+    """``input * log1p(other)``, and 0 where ``input`` is 0 (unless ``other`` is NaN); PyTorch's derivatives.
+
+    >>> import numgrad as ng
+    >>> ng.special.xlog1py(ng.tensor([0.0, 2.0]), ng.tensor([-1.0, 0.0]))
+    tensor([0., 0.])
+    """
+    return _xlogy(input, other, True)
 
 
 def divide(input, other, *, rounding_mode=None) -> Tensor:
