@@ -51,6 +51,7 @@ def _elementwise_specs():
         "leaky_relu": dict(negative_slope=0.2),
         "softplus": dict(beta=1.5, threshold=2.0),
         "elu": dict(alpha=0.7),
+        "hardtanh": dict(min_val=-0.5, max_val=0.8),
     }
     torch_names = {"gelu_tanh": "gelu", "identity": "clone", "clamp_min": "clamp_min", "clamp_max": "clamp_max"}
     skip = {"bitwise_and", "bitwise_or", "bitwise_xor", "logical_and", "logical_or", "logical_xor",
@@ -63,6 +64,8 @@ def _elementwise_specs():
         kwargs = special_args.get(name, {})
 
         def fn(ng, *a, _n=name, **k):
+            if _n == "hardtanh":
+                return ng.nn.functional.hardtanh(*a, **k)
             if _n == "gelu_tanh":
                 return ng.gelu(*a, approximate="tanh")
             if _n == "identity":
@@ -78,14 +81,14 @@ def _elementwise_specs():
                 return torch.where(a[0] > 0, a[1], a[2])
             if _n in ("maximum", "minimum", "atan2") and not isinstance(a[1], torch.Tensor):
                 a = (a[0], torch.tensor(a[1], dtype=a[0].dtype))
-            if _n in ("leaky_relu", "softplus", "elu", "gelu", "silu"):
+            if _n in ("leaky_relu", "softplus", "elu", "gelu", "silu", "hardtanh"):
                 return getattr(torch.nn.functional, _n)(*a, **k)
             return getattr(torch, torch_names.get(_n, _n))(*a, **k)
 
         def samples(rng, _row=row, _kw=kwargs):
             return _elementwise_samples(rng, _row, _kw)
 
-        kink = name in ("abs", "relu", "leaky_relu", "maximum", "minimum", "clamp", "clamp_min", "clamp_max",
+        kink = name in ("abs", "relu", "leaky_relu", "maximum", "minimum", "clamp", "clamp_min", "clamp_max", "hardtanh",
                         "sign", "floor", "ceil", "round", "trunc", "remainder", "elu", "where")
         specs.append(OpSpec(f"elementwise.{name}", fn, torch_fn, samples, differentiable=row.grad is not None,
                             gradcheck=not kink or name in ("where",)))

@@ -223,6 +223,11 @@ row(
     ),
     node="ClampBackward1",
 )
+# clamp's value with PyTorch's hardtanh gradient: 0 at the bounds too (clamp passes the gradient there),
+# and passed through at NaN
+row("hardtanh", 1, "arith", "({2} if {0} > {2} else ({1} if {0} < {1} else {0}))",
+    lambda F, x, out, g: (F.where(F.logical_or(F.le(x[0], x[1]), F.ge(x[0], x[2])), 0.0, g),),
+    params=("min_val", "max_val"), node="HardtanhBackward0")
 row("clamp_min", 2, "arith", "({1} if {0} < {1} else {0})",
     lambda F, x, out, g: (F.where(F.ge(x[0], x[1]), g, 0.0), F.where(F.lt(x[0], x[1]), g, 0.0)),
     node="ClampMinBackward1")
@@ -269,8 +274,12 @@ row("atanh", 1, "float", "M.atanh({0})", lambda F, x, out, g: (g / (1.0 - x[0] *
 row("log10", 1, "float", "M.log10({0})", lambda F, x, out, g: (g / (x[0] * LN10),), domain="positive")
 row("erfc", 1, "float", "M.erfc({0})",
     lambda F, x, out, g: (-g * (2.0 * INV_SQRT_2PI * 1.4142135623730951) * F.exp(-x[0] * x[0]),))
+# 0 at the origin, as PyTorch's atan2_backward (x / (x*x + y*y) would be 0/0 there)
 row("atan2", 2, "float", "M.atan2({0}, {1})",
-    lambda F, x, out, g: (g * x[1] / (x[0] * x[0] + x[1] * x[1]), -g * x[0] / (x[0] * x[0] + x[1] * x[1])),
+    lambda F, x, out, g: (
+        F.where(F.eq(x[0] * x[0] + x[1] * x[1], 0.0), 0.0, g * x[1] / (x[0] * x[0] + x[1] * x[1])),
+        F.where(F.eq(x[0] * x[0] + x[1] * x[1], 0.0), 0.0, -g * x[0] / (x[0] * x[0] + x[1] * x[1])),
+    ),
     domain="nonzero")
 
 # ------------------------------------------------------------- activations

@@ -66,10 +66,15 @@ def _clamp(b, x, p, dt, shape):
     return b.op("Min", [b.op("Max", [x[0], x[1]], dt, shape), x[2]], dt, shape)
 
 
+def _hardtanh(b, x, p, dt, shape):
+    return b.op("Min", [b.op("Max", [x[0], _k(b, float(p[0]), dt)], dt, shape), _k(b, float(p[1]), dt)], dt, shape)
+
+
 ELEMENTWISE_RULES = {
     "add": _binary("Add"), "sub": _binary("Sub"), "mul": _binary("Mul"), "div": _binary("Div"),
     "pow": _binary("Pow"), "maximum": _binary("Max"), "minimum": _binary("Min"),
-    "clamp_min": _binary("Max"), "clamp_max": _binary("Min"), "clamp": _clamp, "remainder": _remainder,
+    "clamp_min": _binary("Max"), "clamp_max": _binary("Min"), "clamp": _clamp, "hardtanh": _hardtanh,
+    "remainder": _remainder,
     "neg": _unary("Neg"), "abs": _unary("Abs"), "sign": _unary("Sign"), "reciprocal": _unary("Reciprocal"),
     "square": lambda b, x, p, dt, shape: b.op("Mul", [x[0], x[0]], dt, shape),
     "floor": _unary("Floor"), "ceil": _unary("Ceil"), "round": _unary("Round"), "identity": _unary("Identity"),

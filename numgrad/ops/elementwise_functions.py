@@ -73,7 +73,8 @@ def _generated(name: str, arity: int):
     return fn
 
 
-_SPECIAL = {"isclose", "add", "sub", "clamp", "clamp_min", "clamp_max", "leaky_relu", "gelu", "gelu_tanh", "softplus",
+_SPECIAL = {"isclose", "add", "sub", "clamp", "clamp_min", "clamp_max", "leaky_relu", "hardtanh", "gelu", "gelu_tanh",
+            "softplus",
             "elu", "round", "identity", "where"}
 _SPECIAL |= {"polygamma", "igamma", "igammac", "gcd", "lcm", "nextafter", "i1"}  # written out in ops/special_math.py
 for _name, _row in ELEMENTWISE.items():
@@ -225,13 +226,13 @@ def true_divide(input, other):
 
 
 def relu6(input):
-    """``min(max(x, 0), 6)``."""
-    return apply("clamp", input, 0.0, 6.0)
+    """``min(max(x, 0), 6)``; its gradient is 0 at 0 and 6 (PyTorch's hardtanh's)."""
+    return hardtanh(input, 0.0, 6.0)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0):
-    """``clamp(x, min_val, max_val)``."""
-    return apply("clamp", input, min_val, max_val)
+    """``clamp(x, min_val, max_val)``, with PyTorch's gradient: 1 strictly between the bounds, 0 at them."""
+    return apply("hardtanh", input, params=(float(min_val), float(max_val)))
 
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):

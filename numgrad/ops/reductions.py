@@ -389,7 +389,9 @@ class _VarStd(Function):
         g = _keep(g, ctx)
         if ctx.take_sqrt:
             std = _keep(_graph_output(ctx, out), ctx)
-            return g * centered / (std * ctx.dof), None, None, None, None
+            # 0 where the deviation is 0 (constant data), as PyTorch's std_backward masks it
+            grad = pw.where(pw.eq(std, 0), 0.0, g / (std * ctx.dof))
+            return grad * centered, None, None, None, None
         scale = 2.0 / ctx.dof if ctx.dof else math.inf
         return g * centered * scale, None, None, None, None
 

@@ -12,6 +12,7 @@ import collections
 import numbers
 from typing import Optional
 
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ..creation import full_like, scalar_tensor, tensor
 from ..kernels.backend import empty_for, scan_kernels
@@ -58,10 +59,23 @@ def _median(input, dim, keepdim: bool, ignore_nan: bool, op: str):
         pos = pw.where(pw.gt(nan_count, 0), n - nan_count, (n - 1) // 2)
     idx, values = _pick(x, d, order, pos)
     if flat:
-        return values.reshape(())
+        value = values.reshape(())
+        if x.requires_grad and is_grad_enabled():
+            return _shared_by_ties(x, value)
+        return value
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
     return (nanmedian_return_type if ignore_nan else median_return_type)(values, idx)
+
+
+def _shared_by_ties(x: Tensor, value: Tensor) -> Tensor:
+    """``value`` (an element of ``x``) whose gradient ``x``'s elements equal to it share evenly (the NaN ones when
+    it is NaN), as PyTorch's ``evenly_distribute_backward`` for a median of all elements: the forward value is
+    ``value`` exactly (``value + 0``)."""
+    value = value.detach()
+    ties = pw.where(pw.isnan(value), pw.isnan(x), pw.eq(x, value))
+    share = _sum(pw.where(ties, x - x.detach(), 0.0)) / _sum(ties)
+    return value + share
 
 
 def median(input, dim: Optional[int] = None, keepdim: bool = False):

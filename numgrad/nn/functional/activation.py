@@ -82,7 +82,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
-    """``clamp(x, min_val, max_val)``.
+    """``clamp(x, min_val, max_val)``; the gradient is 0 at the bounds (PyTorch's, unlike clamp's).
 
     >>> import numgrad as ng
     >>> ng.nn.functional.hardtanh(ng.tensor([-3.0, 0.5]))
@@ -136,13 +136,15 @@ def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """In-place ``hardtanh`` (``clamp_``).
+    """In-place ``hardtanh``.
 
     >>> import numgrad as ng
     >>> ng.nn.functional.hardtanh_(ng.tensor([-3.0, 0.5]))
     tensor([-1.0000,  0.5000])
     """
-    return _as_tensor(input).clamp_(min_val, max_val)
+    x = _as_tensor(input)
+    inplace_update(x, "hardtanh", params=(float(min_val), float(max_val)))
+    return x
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:
