@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ...ops.elementwise_functions import abs as _abs
-from ...ops.elementwise_functions import clamp, clamp_min, elu, leaky_relu, sigmoid, softplus, tanh, where
+from ...ops.elementwise_functions import clamp_min, elu, hardtanh, leaky_relu, sigmoid, softplus, tanh, where
 from ...creation import empty_like, rand_like, zeros_like
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _float_only
@@ -104,7 +104,8 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """
     if inplace:
         return _in_place(input, hardsigmoid)
-    return clamp(_as_tensor(input) + 3.0, 0.0, 6.0) / 6.0
+    # hardtanh, not clamp: no gradient at the bounds, as PyTorch's hardsigmoid_backward
+    return hardtanh(_as_tensor(input) + 3.0, 0.0, 6.0) / 6.0
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -117,7 +118,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     if inplace:
         return _in_place(input, hardswish)
     x = _as_tensor(input)
-    return x * clamp(x + 3.0, 0.0, 6.0) / 6.0
+    return x * hardtanh(x + 3.0, 0.0, 6.0) / 6.0  # the gradient at -3 and 3 is PyTorch's (0 and 1)
 
 
 def softsign(input: Tensor) -> Tensor:
