@@ -144,6 +144,21 @@ def _common_device(name, device, x, operands):
     raise devices_differ(device, x._device, f"{name} of shapes {shapes}; move them with .to(device)")
 
 
+def _refuse_bool_arithmetic(name: str, operands) -> None:
+    """PyTorch's refusals of ``-`` on bool tensors (a mask is inverted with ``~``, two compared with ``^``)."""
+    bools = [isinstance(x, Tensor) and x.dtype is _dtypes.bool_ for x in operands]
+    if not any(bools):
+        return
+    if name == "neg":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert "
+                           "a mask, use the `~` or `logical_not()` operator instead.")
+    if all(b or type(x) is bool for b, x in zip(bools, operands)):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                       "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
 def _plan(row, operands, n_params):
     """(compute dtype, output dtype, casts) for this row and operand dtypes, cached."""
     key = [row.name, n_params]
@@ -156,6 +171,8 @@ def _plan(row, operands, n_params):
     key = tuple(key)
     plan = _plans.get(key)
     if plan is None:
+        if row.name in ("sub", "neg"):
+            _refuse_bool_arithmetic(row.name, operands)
         compute, out_dtype = _dtypes_for(row, operands)
         if compute.is_16bit_float:
             # float16/bfloat16 are stored in 16 bits and computed in float32 (as PyTorch's CPU kernels do):

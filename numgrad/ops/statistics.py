@@ -49,6 +49,8 @@ def _median(input, dim, keepdim: bool, ignore_nan: bool, op: str):
     d = 0 if flat else _wrap_dim(dim, x.ndim, op)
     n = x.shape[d]
     if n == 0:
+        if flat and input.dtype.is_floating_point:  # PyTorch's median of no elements is NaN
+            return scalar_tensor(float("nan"), dtype=input.dtype, device=input.device)
         raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
     order = _argsort_dim(x, d, False, op)
     nan_count = _sum(pw.isnan(x), d, keepdim=True)

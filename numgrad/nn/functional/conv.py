@@ -18,6 +18,7 @@ import numpy as np
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...kernels import backend
+from ...ops.shape import pad
 from ...tensor import Tensor
 from ._arguments import IntPair, _arr, _check_float, _check_tensor, _pair, _same_dtype
 
@@ -126,19 +127,17 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
     if dh <= 0 or dw <= 0:
         raise RuntimeError("dilation should be greater than zero")
     oc, cg, kh, kw = weight.shape
+    same_extra = (0, 0)  # the far-side element of an odd 'same' padding
     if isinstance(padding, str):
         if padding == "valid":
             ph = pw = 0
         elif padding == "same":
             if (sh, sw) != (1, 1):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
+            # PyTorch's split: half on each side, the odd element on the far side (padded explicitly below)
             total_h, total_w = dh * (kh - 1), dw * (kw - 1)
-            if total_h % 2 or total_w % 2:
-                raise RuntimeError(
-                    f"conv2d(): padding='same' needs an even total padding (kernel {kh}x{kw}, dilation "
-                    f"{dh}x{dw}); numgrad pads symmetrically only"
-                )
             ph, pw = total_h // 2, total_w // 2
+            same_extra = (total_h - 2 * ph, total_w - 2 * pw)
         else:
             raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
     else:
@@ -146,6 +145,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
     if ph < 0 or pw < 0:
         raise RuntimeError("negative padding is not supported")
     x = input.unsqueeze(0) if unbatched else input
+    if same_extra != (0, 0):
+        x = pad(x, (0, same_extra[1], 0, same_extra[0]))
     if x.shape[1] != cg * groups:
         raise RuntimeError(
             f"Given groups={groups}, weight of size {list(weight.shape)}, expected input{list(x.shape)} to have "
