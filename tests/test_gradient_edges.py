@@ -1,8 +1,8 @@
 """Gradients at the edges of ops' domains (zeros, ties, bounds, infinities) against PyTorch's: where a derivative
 formula meets 0/0 or a tie, PyTorch's answer (a masked 0, an even split, a strict bound) is the one to give.
 
-PyTorch answers differently on: ``special.entr`` at 0 (+inf; numgrad NaN), ``copysign``'s ``other`` (zeros;
-numgrad no gradient) and ``det`` of a singular matrix (numgrad raises); numgrad has no bicubic interpolation and
+PyTorch answers differently on: ``special.entr`` at 0 (+inf; numgrad NaN) and ``det`` of a singular matrix
+(numgrad raises); numgrad has no bicubic interpolation and
 no ``linalg.cholesky``.
 """
 from __future__ import annotations
@@ -72,6 +72,7 @@ CASES = {
  "round_grad": (lambda L, x: x.round(), [0.4, 1.5]),
  "remainder": (lambda L, x, y: L.remainder(x, y), [5.0, -3.0], [3.0, 2.0]),
  "fmod": (lambda L, x, y: L.fmod(x, y), [5.0, -3.0], [3.0, 2.0]),
+ "copysign": (lambda L, x, y: L.copysign(x, y), [1.0, 2.0, 0.0], [-1.0, 0.0, -2.0]),
  "lerp_w": (lambda L, x, y, w: L.lerp(x, y, w), [1.0, 2.0], [3.0, 4.0], [0.5, 0.9]),
  "addcdiv": (lambda L, x, y, z: L.addcdiv(x, y, z, value=2.0), [1.0], [2.0], [4.0]),
  "trace": (lambda L, x: x.reshape(2, 2).trace(), [1.0, 2.0, 3.0, 4.0]),

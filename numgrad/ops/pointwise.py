@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..creation import scalar_tensor
+from ..autograd.grad_mode import is_grad_enabled
+from ..creation import scalar_tensor, zeros
 from ..tensor import Tensor
 from . import elementwise_functions as pw
 from ..ir.table import ELEMENTWISE
@@ -336,11 +337,39 @@ def copysign(input, other) -> Tensor:
     >>> ng.copysign(ng.tensor([1., -2.]), -1.)
     tensor([-1., -2.])
     """
+    if isinstance(other, Tensor) and other.requires_grad and is_grad_enabled():
+        return _CopySign.apply(input, other)  # PyTorch gives ``other`` a gradient of zeros
+    return _copysign(input, other)
+
+
+def _copysign(input, other) -> Tensor:
     negative = signbit(other) if isinstance(other, Tensor) else math.copysign(1.0, other) < 0
     magnitude = pw.abs(input if input.dtype.is_floating_point else input.to("float32"))
     if isinstance(negative, bool):
         return -magnitude if negative else magnitude
     return pw.where(negative, -magnitude, magnitude)
+
+
+class _CopySign(Function):
+    """``copysign`` with PyTorch's derivatives: ``result / input`` (0 where ``input`` is 0) for ``input``, zeros
+    for ``other``."""
+
+    node_name = "CopysignBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other):
+        out = _copysign(input, other)
+        ctx.save_for_backward(input, out)
+        ctx.other_shape, ctx.other_dtype = other.shape, other.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        input, out = ctx.saved_tensors
+        ratio = pw.where(pw.eq(input, 0), 0.0, out / input)
+        g_input = sum_to(g * ratio, input.shape) if ctx.needs_input_grad[0] else None
+        g_other = zeros(*ctx.other_shape, dtype=ctx.other_dtype, device=g.device) if ctx.needs_input_grad[1] else None
+        return g_input, g_other
 
 
 def deg2rad(input) -> Tensor:
