@@ -24,6 +24,7 @@ CASES = {
     "float_minus_bool": lambda L: L.tensor([1.0]) - L.tensor([True]),
     "int_minus_bool": lambda L: 1 - L.tensor([True]),
     "negated_bool": lambda L: -L.tensor([True, False]),
+    "sub_alpha_of_bool": lambda L: L.sub(L.tensor([1.0]), L.tensor([True]), alpha=2),
     "conv1d_same_even_kernel": lambda L: L.nn.functional.conv1d(L.arange(5.0).reshape(1, 1, 5), L.ones(1, 1, 2),
                                                                  padding="same"),
     "conv2d_same_odd_total": lambda L: L.nn.functional.conv2d(L.arange(16.0).reshape(1, 1, 4, 4),

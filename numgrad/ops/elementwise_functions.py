@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import _dtypes
 from ..autograd.grad_mode import is_grad_enabled, no_grad
-from .elementwise import apply
+from .elementwise import _refuse_bool_arithmetic, apply
 from ..ir.table import ELEMENTWISE
 from ..creation import tensor
 from ..kernels.backend import reduce_array
@@ -101,6 +101,8 @@ def sub(input, other, *, alpha=1, out=None):
     >>> ng.sub(ng.tensor([1.0]), 2)
     tensor([-1.])
     """
+    if alpha != 1:  # (the scaled operand is no longer bool: PyTorch refuses the bool one all the same)
+        _refuse_bool_arithmetic("sub", (input, other))
     scaled = apply("mul", other, alpha) if alpha != 1 else other
     result = apply("sub", input, scaled)
     return result if out is None else _write_out("sub", result, out, (input, other))
