@@ -999,3 +999,24 @@ def test_compile_takes_torch_2_13_arguments():
         ng.compile(lambda x: x, shapes_spec={})
     with pytest.raises(ValueError, match="recompile_limit must be at least 1"):
         ng.compile(lambda x: x, recompile_limit=0)
+
+
+def test_an_eval_step_with_batchnorm_replays_and_matches_eager():
+    """BatchNorm in eval mode casts its running statistics to float64 on every call: while a step is recorded the
+    cast runs as numgrad's copy kernel (NumPy's was invisible, so the step never replayed)."""
+    def run(compiled):
+        ng.manual_seed(0)
+        model = ng.nn.Sequential(ng.nn.Conv2d(1, 2, 3), ng.nn.BatchNorm2d(2), ng.nn.ReLU()).eval()
+
+        def infer(x):
+            with ng.no_grad():
+                return model(x)
+
+        fn = ng.compile(infer) if compiled else infer
+        ng.manual_seed(1)
+        outs = [fn(ng.randn(2, 1, 5, 5)).numpy().tobytes() for _ in range(5)]
+        if compiled:
+            assert fn.replays == 2, fn.explain()
+        return outs
+
+    assert run(True) == run(False)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from functools import update_wrapper
 
+import numpy as np
+
 from .. import _profiler_hooks as _hooks
 from ..device import cpu, cuda0, devices_differ
 from .cpu.backend import CPU, CpuBackend
@@ -271,7 +273,21 @@ avg_pool2d_backward = _by_first(CpuBackend.avg_pool2d_backward)
 adaptive_avg_pool2d_forward = _by_first(CpuBackend.adaptive_avg_pool2d_forward)
 adaptive_avg_pool2d_backward = _by_first(CpuBackend.adaptive_avg_pool2d_backward)
 contiguous = _by_first(CpuBackend.contiguous)
-copy_as = _by_first(CpuBackend.copy_as)
+_copy_as = _by_first(CpuBackend.copy_as)
+
+
+def copy_as(x, dtype):
+    """A fresh copy of ``x`` cast to ``dtype``, on its device (``CpuBackend.copy_as``: NumPy's ``astype`` on the
+    CPU).  While ``ng.compile`` records a step, a CPU copy runs as numgrad's copy kernel instead: NumPy's cast is
+    invisible to the recording, and a replay must cast again (a BatchNorm in eval mode casts its running
+    statistics every call); the exact casts numgrad makes this way give the same bits either way.
+
+    >>> copy_as(np.arange(3), np.float32)
+    array([0., 1., 2.], dtype=float32)
+    """
+    if _hooks._capture_fill is not None and type(x) is np.ndarray:
+        return copy(x, dtype)
+    return _copy_as(x, dtype)
 empty_allocator = _by_first(CpuBackend.empty_allocator)
 optimizer_kernels = _by_first(CpuBackend.optimizer_kernels)
 indexing_kernels = _by_first(CpuBackend.indexing_kernels)
