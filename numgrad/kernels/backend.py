@@ -273,9 +273,6 @@ avg_pool2d_backward = _by_first(CpuBackend.avg_pool2d_backward)
 adaptive_avg_pool2d_forward = _by_first(CpuBackend.adaptive_avg_pool2d_forward)
 adaptive_avg_pool2d_backward = _by_first(CpuBackend.adaptive_avg_pool2d_backward)
 contiguous = _by_first(CpuBackend.contiguous)
-_copy_as = _by_first(CpuBackend.copy_as)
-
-
 def copy_as(x, dtype):
     """A fresh copy of ``x`` cast to ``dtype``, on its device (``CpuBackend.copy_as``: NumPy's ``astype`` on the
     CPU).  While ``ng.compile`` records a step, a CPU copy runs as numgrad's copy kernel instead: NumPy's cast is
@@ -287,7 +284,7 @@ def copy_as(x, dtype):
     """
     if _hooks._capture_fill is not None and type(x) is np.ndarray:
         return copy(x, dtype)
-    return _copy_as(x, dtype)
+    return _pick((x,)).copy_as(x, dtype)
 empty_allocator = _by_first(CpuBackend.empty_allocator)
 optimizer_kernels = _by_first(CpuBackend.optimizer_kernels)
 indexing_kernels = _by_first(CpuBackend.indexing_kernels)
