@@ -2,12 +2,12 @@
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from benchmarks.bench_compile import _compiled_runs, _fold_thread_settings
+from benchmarks import peer_processes
 from benchmarks.peer_processes import PeerError, PeerPool, PeerSpec, wait_until_idle
 
 NUMPY_1T = PeerSpec("numpy", "benchmarks.peer_numpy", 1, (("OPENBLAS_NUM_THREADS", "1"),))
@@ -54,17 +54,37 @@ def test_worker_environment_is_the_launch_environment_not_numgrads():
     assert conf.endswith(f"GOMP_SPINCOUNT={expected}" if expected else "libgomp default spin")
 
 
-def test_wait_until_idle_waits_for_a_busy_process_and_not_for_an_idle_one():
-    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.3)  # both started: one sleeping, one spinning
-        assert wait_until_idle(idle.pid, timeout_s=5.0) < 2.0
-        assert wait_until_idle(busy.pid, timeout_s=0.3) >= 0.3
-    finally:
-        for p in (idle, busy):
-            p.kill()
-            p.wait()
+class _Clock:
+    """A clock ``wait_until_idle`` reads and sleeps on: time passes only when it sleeps (no wall-clock timing)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wait_until_idle_waits_for_a_busy_process_and_not_for_an_idle_one(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(peer_processes, "time", clock)
+    # CPU time used so far: the idle process none, the busy one all of the time that passed
+    monkeypatch.setattr(peer_processes, "_cpu_ns", lambda pid: 0 if pid == "idle" else int(clock.now * 1e9))
+    assert wait_until_idle("idle", window_s=0.01, quiet_windows=3, timeout_s=5.0) == pytest.approx(0.03)
+    clock.now = 0.0
+    waited = wait_until_idle("busy", window_s=0.01, quiet_windows=3, timeout_s=0.3)
+    assert 0.3 <= waited < 0.3 + 0.011  # it gives up at the timeout, not before
+
+
+def test_cpu_time_of_a_process_is_read_from_proc():
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    if peer_processes._cpu_ns(os.getpid()) is None:
+        pytest.skip("no /proc schedstat on this system")
+    assert peer_processes._cpu_ns(os.getpid()) > 0
+    assert peer_processes._cpu_ns(finished.pid) is None  # gone: no tasks to read
 
 
 def test_thread_settings_fold_into_the_faster_and_its_compiled_counters():
