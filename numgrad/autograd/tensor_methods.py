@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .._pending_readers import owner
 from ..tensor import Tensor, is_inference_mode_enabled
 from .function import AccumulateGrad
 from .grad_api import backward as autograd_backward
@@ -201,9 +202,7 @@ def _writable_alias(arr) -> Optional[np.ndarray]:
     """
     if type(arr) is not np.ndarray:
         return None
-    root = arr
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    root = owner(arr)
     if not root.flags.writeable or not root.flags.c_contiguous:
         return None
     reach = arr.itemsize  # bytes spanned by the dims of smaller stride: each larger stride must step past them

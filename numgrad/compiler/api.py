@@ -1099,16 +1099,14 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
         raise RuntimeError(f"ng.compile expects a callable or a Module, got {type(model).__name__}")
     if disable or backend == "eager":
         return model
-    if isinstance(model, Module):
-        compiled = CompiledFunction(model.__call__, fullgraph, dynamic, **settings)
-        compiled._module = model
-        if name is not None:
-            compiled.__name__ = name
-        return OptimizedModule(model, compiled)
-    compiled = CompiledFunction(model, fullgraph, dynamic, **settings)
+    module = model if isinstance(model, Module) else None
+    compiled = CompiledFunction(model.__call__ if module is not None else model, fullgraph, dynamic, **settings)
     if name is not None:
         compiled.__name__ = name
-    return compiled
+    if module is None:
+        return compiled
+    compiled._module = module
+    return OptimizedModule(module, compiled)
 
 
 def _compile_module_call(module: Module, **options) -> Callable:

@@ -250,9 +250,9 @@ def _function_slots(fn: Callable, found: ReachableState, seen: set) -> None:
     code = getattr(fn, "__code__", None)
     if code is None or not isinstance(fn, types.FunctionType) or _is_numgrad(fn):
         return
-    _code_names(code, found.code_names)
     names: set = set()
     _code_names(code, names)
+    found.code_names |= names
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
@@ -311,10 +311,14 @@ _LIBRARY_ROOTS = tuple(sorted({os.path.join(p, "") for key, p in sysconfig.get_p
                               {os.path.join(p, "") for p in (sys.base_prefix, sys.base_exec_prefix)}))
 
 
+def _is_user_class(klass: type) -> bool:
+    """A class of the user's: not numgrad's, not a builtin (nor ``object``)."""
+    return not _is_numgrad(klass) and klass.__module__ != "builtins"
+
+
 def _is_namespace(value) -> bool:
     """A module, or a class of the user's (its attributes read through the class: ``CFG.lr``)."""
-    return isinstance(value, types.ModuleType) or (
-        isinstance(value, type) and not _is_numgrad(value) and value.__module__ != "builtins")
+    return isinstance(value, types.ModuleType) or (isinstance(value, type) and _is_user_class(value))
 
 
 def _namespace_lookup(space, name: str):
@@ -402,7 +406,7 @@ def _class_values(obj, found: ReachableState) -> None:
     cls = type(obj)
     noted: set = set()
     for klass in cls.__mro__:
-        if klass is object or _is_numgrad(klass) or klass.__module__ == "builtins":
+        if not _is_user_class(klass):
             continue
         for name, value in vars(klass).items():
             if name.startswith("__") or name in noted or not _is_plain(value):

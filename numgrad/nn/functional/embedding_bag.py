@@ -14,11 +14,10 @@ import numpy as np
 
 from ... import _dtypes
 from ...autograd.function import Function
-from ...autograd.grad_mode import no_grad
 from ...kernels import backend
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
-from .sparse import _as_int64
+from .sparse import _as_int64, renorm_rows_
 
 __all__ = ["embedding_bag"]
 
@@ -170,10 +169,6 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
                 f"'per_sample_weights'; but type {weight._type_name()} does not equal "
                 f"{per_sample_weights._type_name()} (while checking arguments for embedding_bag)")
     if max_norm is not None:
-        with no_grad():
-            weight._before_write()
-            backend.embedding_bag_kernels(weight._data, "embedding_bag").embedding_renorm(
-                weight._data, idx, float(max_norm), float(norm_type))
-            weight._bump_version()
+        renorm_rows_(weight, idx, max_norm, norm_type, "embedding_bag")
     return _EmbeddingBag.apply(weight, per_sample_weights, idx, bounds, _MODES[mode],
                                -1 if padding_idx is None else padding_idx, bool(scale_grad_by_freq))

@@ -22,6 +22,17 @@ from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
 
 
+def renorm_rows_(weight: Tensor, idx, max_norm: float, norm_type: float, op: str) -> None:
+    """PyTorch's ``embedding_renorm_``: each row of ``weight`` that ``idx`` (int64, on the host) names and whose
+    ``norm_type``-norm exceeds ``max_norm`` is rescaled to it, in place, outside autograd (``embedding`` and
+    ``embedding_bag`` with ``max_norm``)."""
+    with no_grad():
+        weight._before_write()
+        backend.embedding_bag_kernels(weight._data, op).embedding_renorm(weight._data, idx, float(max_norm),
+                                                                        float(norm_type))
+        weight._bump_version()
+
+
 def _as_int64(idx):
     """``idx`` itself when int64, else an int64 copy (on its device)."""
     return idx if idx.dtype == np.int64 else backend.copy_as(idx, np.int64)
@@ -111,11 +122,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None, 
             f"input shape {list(input.shape)})"
         )
     if max_norm is not None:
-        with no_grad():
-            weight._before_write()
-            backend.embedding_bag_kernels(weight._data, "embedding(max_norm=...)").embedding_renorm(
-                weight._data, np.ascontiguousarray(flat), float(max_norm), float(norm_type))
-            weight._bump_version()
+        renorm_rows_(weight, np.ascontiguousarray(flat), max_norm, norm_type, "embedding(max_norm=...)")
     return _Embedding.apply(input, weight, padding_idx, bool(scale_grad_by_freq))
 
 
