@@ -154,6 +154,14 @@ def _astype(arr: np.ndarray, dt: _dtypes.DType) -> np.ndarray:
     return arr.astype(dt.np)
 
 
+def _drawn_as(arr: np.ndarray, dt: _dtypes.DType) -> np.ndarray:
+    """A draw (float64 or int64) as ``dt``.  While ``ng.compile`` records, the cast is numgrad's copy kernel
+    (``backend.copy_as``), so a replay casts the new draw; NumPy's cast would be invisible to it."""
+    if dt is _dtypes.bfloat16:
+        return _backend.copy(arr, dt.np)
+    return _backend.copy_as(arr, dt.np)
+
+
 def _target(device):
     """The device a factory function puts its tensor on: the one asked for, else the default device."""
     return as_device(device) if device is not None else get_default_device()
@@ -492,7 +500,7 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
     """
     g = generator or _rng
     dt = _dt(dtype)
-    return _finish(_astype(g.random(_shape(size), dtype=np.float64), dt), requires_grad, device)
+    return _finish(_drawn_as(g.random(_shape(size), dtype=np.float64), dt), requires_grad, device)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
@@ -504,7 +512,7 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     """
     g = generator or _rng
     dt = _dt(dtype)
-    return _finish(_astype(g.standard_normal(_shape(size)), dt), requires_grad, device)
+    return _finish(_drawn_as(g.standard_normal(_shape(size)), dt), requires_grad, device)
 
 
 def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
@@ -529,7 +537,7 @@ def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     g = generator or _rng
     dt = _dt(dtype, _dtypes.int64)
-    return _finish(g.integers(low, high, size=_shape((size,))).astype(dt.np), requires_grad, device)
+    return _finish(_drawn_as(g.integers(low, high, size=_shape((size,))), dt), requires_grad, device)
 
 
 def rand_like(input, dtype=None, requires_grad: bool = False):

@@ -115,11 +115,19 @@ def _fresh_copy(arr):
     return arr.copy() if type(arr) is np.ndarray else _copy_array(arr)
 
 
-def _fresh_outputs(structure, arrays: list):
-    """A replay's result: ``structure`` (``trees.flatten``'s) with a fresh tensor of each output array."""
-    if type(structure) is TensorSlot:  # the usual step returns one tensor (its loss): no tree, no closure
+def _fresh_outputs(plan):
+    """A replay's result: the plan's output structure (``trees.flatten``'s) with a fresh tensor of each output
+    array, except for outputs in persistent memory (``plan.live_outputs``), which stay that memory."""
+    structure, arrays, live = plan.outputs, plan.output_arrays, plan.live_outputs
+    if type(structure) is TensorSlot and not live:  # the usual step returns its loss: no tree, no closure
         return Tensor(_fresh_copy(arrays[structure.index]))
-    return trees.rebuild(structure, lambda index: Tensor(_fresh_copy(arrays[index])))
+
+    def output(index: int) -> Tensor:
+        if index in live:
+            kept = live[index]
+            return kept if kept is not None else Tensor(arrays[index])
+        return Tensor(_fresh_copy(arrays[index]))
+    return trees.rebuild(structure, output)
 
 
 _CONSTANT_TYPES = (type(None), bool, int, float, complex, str, bytes)
@@ -446,7 +454,7 @@ class CompiledFunction:
             n_out = len(plan.output_arrays) - len(variant.input_grads)
             for j, k in enumerate(variant.input_grads):
                 inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
-        return _fresh_outputs(plan.outputs, plan.output_arrays)
+        return _fresh_outputs(plan)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
     def _needs_autograd(self, inputs: list, args, kwargs) -> bool:

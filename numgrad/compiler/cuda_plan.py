@@ -42,7 +42,7 @@ from ..kernels.cuda import numba_cuda, simulator_enabled
 from ..kernels.cuda.array import DeviceArray, empty as device_empty
 from ..tensor import Tensor
 from .plan import (_PYTHON_NUMBERS, _PYTHON_STATE_STEPS, AbandonReplay, NotCapturable, _bits_equal, _Draw,
-                   _SchedulerCall, _UpdateCall, results_reason, scheduler_steps_differ)
+                   _SchedulerCall, _UpdateCall, keep_earlier_grads, results_reason, scheduler_steps_differ)
 from .recorder import (Collective, CollectiveWait, CudaLaunch, DeviceToHost, Fill, Guard, HostToDevice, KernelLaunch,
                        OptimizerUpdate, RandomDraw, SchedulerStep, leaves)
 
@@ -319,7 +319,9 @@ class CudaPlan:
         self.staging: list = []  # (input position, arena bytes): the new argument's bytes are copied in
         self.outputs = None
         self.output_arrays: list = []  # DeviceArrays on the arena (or persistent memory)
+        self.live_outputs: dict = {}  # as ``plan.Plan``'s
         self.end_grads: list = []
+        self.arena_grads: list = []  # as ``plan.Plan``'s
         self.persistent_arrays: list = []  # one DeviceArray per persistent storage the steps touch
         self.persistent_keys: list = []
         self.persistent_ids: set = set()  # ids of those storages
@@ -335,7 +337,11 @@ class CudaPlan:
         self.bound: list = [None]  # the call's argument arrays while a replay runs (``_UploadInput``)
 
     def prepare_fast(self) -> None:
-        """Group runs of plain GPU launches into CUDA graphs when they are wanted (``graphs_wanted``)."""
+        """Group runs of plain GPU launches into CUDA graphs when they are wanted (``graphs_wanted``); note which
+        ``.grad`` tensors live in the arena (``keep_earlier_grads``)."""
+        storage = self.arena.storage if self.arena is not None else None
+        self.arena_grads = [k for k, (_, g) in enumerate(self.end_grads)
+                            if g is not None and type(g._buf) is DeviceArray and g._buf.storage is storage]
         if not graphs_wanted():
             return
         grouped, run = [], []
@@ -355,6 +361,8 @@ class CudaPlan:
         for probe, value, description in self.guards:
             if probe() is not value:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
+        if self.arena_grads:
+            keep_earlier_grads(self.end_grads, self.arena_grads)
         for position, stage in self.staging:
             stage.copy_to_device(span_bytes(input_arrays[position]))
         self.bound[0] = input_arrays
@@ -559,6 +567,9 @@ def build_plan(rec, input_arrays: list, outputs_structure, output_tensors: list,
     plan.persistent_keys = [(key, state_arrays[key]) for key in used if key in state_arrays]
     plan.outputs = outputs_structure
     plan.output_arrays = [memory.rebase(t._buf) for t in output_tensors]
+    for k, t in enumerate(output_tensors):
+        if type(t._buf) is DeviceArray and id(t._buf.storage) in persistent:
+            plan.live_outputs[k] = t if t._grad_fn is None else None
     for t, g in end_grads:
         if g is not None:
             moved = memory.rebase(g._buf)

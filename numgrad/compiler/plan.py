@@ -35,11 +35,13 @@
 """
 from __future__ import annotations
 
+from sys import getrefcount
 from typing import Any, Callable, Optional
 
 import numpy as np
 from numba.core.registry import CPUDispatcher
 
+from ..kernels.backend import copy as _copy_array
 from ..tensor import Tensor
 from .. import _pending_readers, _profiler_hooks, creation
 from .recorder import (Collective, CollectiveWait, Fill, Guard, KernelLaunch, OptimizerUpdate, RandomDraw,
@@ -438,6 +440,13 @@ class Plan:
         self.staging: list = []  # (input position, staging view): the new input is copied in
         self.outputs: Any = None  # the returned structure, with ("__out__", k) for tensors
         self.output_arrays: list = []
+        # output index -> what a replay returns for an output in persistent memory (a parameter, a buffer, a view
+        # of one): the recorded tensor itself when it is a leaf, else None (a new tensor on that same memory).
+        # Eager returns those tensors, not copies: a caller keeping one sees later updates.
+        self.live_outputs: dict = {}
+        # end_grads positions whose .grad lives in the arena: a replay writes the same memory again, so a .grad a
+        # caller kept from the previous call gets its own copy first (eager would have made a new tensor)
+        self.arena_grads: list = []
         self.end_grads: list = []  # (tensor, grad tensor or None) to restore after a replay
         self.persistent_arrays: list = []  # arrays the step may write: pending readers are computed first
         self.persistent_keys: list = []  # (their key in the pending-readers table, array)
@@ -460,11 +469,16 @@ class Plan:
         """Resolve each kernel step's compiled overload once: a replay calls its entry point, skipping the
         dispatcher's typing of every argument (the argument types never change between replays)."""
         self.fast_steps = [(_fast(fn, args), args) for fn, args in self.steps]
+        arena = owner(self.arena) if self.arena is not None else None
+        self.arena_grads = [k for k, (_, g) in enumerate(self.end_grads)
+                            if g is not None and arena is not None and owner(g._buf) is arena]
 
     def run(self, input_arrays: list) -> None:
         for probe, value, description in self.guards:
             if probe() is not value:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
+        if self.arena_grads:
+            keep_earlier_grads(self.end_grads, self.arena_grads)
         for position, stage in self.staging:
             np.copyto(stage, input_arrays[position])
         # the profiler sees kernels through their guarded callables; otherwise the compiled entry points run
@@ -504,6 +518,23 @@ class Plan:
             lines.append(f"replayed as {len(self.steps)} calls; generated functions:")
             lines.extend(self.sources)
         return "\n".join(lines)
+
+
+def keep_earlier_grads(end_grads: list, arena_grads: list) -> None:
+    """Before a replay writes the arena's gradients again: a .grad tensor of the previous call that is still
+    referenced outside the plan (``kept = p.grad``) gets that call's values in memory of its own, and the plan
+    binds a new tensor to the arena (eager code gives every call's backward a new .grad tensor).
+
+    ``arena_grads``: the positions in ``end_grads`` ((tensor, grad) pairs) whose grad lives in the arena."""
+    for k in arena_grads:
+        t, g = end_grads[k]
+        # references: the plan's pair, this frame's name, getrefcount's argument and, while still set, t._grad
+        if getrefcount(g) > 3 + (t._grad is g):
+            arena_view = g._buf
+            g._data = _copy_array(arena_view)
+            end_grads[k] = (t, Tensor(arena_view))
+            if t._grad is g:
+                t._grad = None  # the replay sets the new tensor when it ends
 
 
 def _fast(fn, args):
@@ -581,6 +612,9 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
         plan.staging.append((position, _rebased(arr, mapping)))
     plan.output_arrays = [_rebased(t._buf, mapping) for t in output_tensors]
     plan.outputs = outputs_structure
+    for k, t in enumerate(output_tensors):
+        if id(owner(t._buf)) in persistent_owner_ids:
+            plan.live_outputs[k] = t if t._grad_fn is None else None
     seen_persistent: dict = {}
     pending: dict = {}  # index of a Collective -> what its start step hands its wait step
     in_flight: list = []  # during a replay: the collectives started and not yet waited for
@@ -806,7 +840,10 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
                 _poison(a, held)
                 poisoned.add(id(a))
     for arr in plan.output_arrays:
-        if arr.dtype.kind in "fc" and arr.flags.writeable:
+        # an output may be persistent memory itself (a step returning a parameter or a view of it): that is
+        # state, not a temporary, and what ``held`` puts back afterwards would undo the replayed update
+        if arr.dtype.kind in "fc" and id(owner(arr)) not in persistent_owner_ids and not _overlaps(arr, keep) \
+                and arr.flags.writeable:
             _poison(arr, held)
     try:
         return _replay_and_compare(plan, before, after, input_arrays, expected_outputs, expected_grads,

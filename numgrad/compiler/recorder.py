@@ -259,7 +259,7 @@ class Guard:
 class _RecordingGenerator:
     """Stands in for numgrad's default generator while a step is recorded: array draws are noted."""
 
-    _DRAWS = ("random", "standard_normal", "normal", "uniform", "integers", "bernoulli", "exponential")
+    _DRAWS = ("random", "standard_normal", "normal", "uniform", "integers", "bernoulli", "exponential", "permutation")
 
     def __init__(self, real, rec: "Recording"):
         self._real = real

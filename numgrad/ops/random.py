@@ -15,7 +15,7 @@ import numpy as np
 from .. import _dtypes
 from ..tensor import Tensor
 from ..autograd.grad_mode import no_grad
-from ..creation import _finish, _shape, default_generator
+from ..creation import _drawn_as, _finish, _shape, default_generator
 from ..device import as_device
 from ..kernels import backend as _backend
 from ..kernels.backend import sampling_kernels
@@ -114,8 +114,7 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Ten
     """
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    samples = _gen(generator).standard_normal(self.shape) * std + mean
-    return self.copy_(_finish(samples, False, self.device))
+    return self.copy_(_scaled(_gen(generator).standard_normal(self.shape), std, mean, self.device))
 
 
 def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator=None, **kwargs) -> Tensor:
@@ -170,8 +169,15 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-    samples = _gen(generator).standard_normal(_shape((size,))) * std + mean
-    return _finish(samples.astype(dt.np), False, as_device(device) if device is not None else None)
+    draws = _gen(generator).standard_normal(_shape((size,)))
+    return _scaled(draws, std, mean, as_device(device) if device is not None else None).to(dt)
+
+
+def _scaled(draws: np.ndarray, std: float, mean: float, device) -> Tensor:
+    """``draws * std + mean`` (float64) by numgrad's kernels: a step that ``ng.compile`` replays scales its new
+    draws again (NumPy arithmetic would be invisible to the recording)."""
+    with no_grad():
+        return _finish(draws, False, device) * std + mean
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -184,7 +190,7 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: 
     if n < 0:
         raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
-    perm = _gen(generator).permutation(int(n)).astype(dt.np)
+    perm = _drawn_as(_gen(generator).permutation(int(n)), dt)
     return _finish(perm, requires_grad, as_device(device) if device is not None else None)
 
 

@@ -1,0 +1,125 @@
+"""ng.compile: what a replay returns or leaves behind must alias memory as eager's results do.
+
+- A step returning persistent state (a parameter, a buffer, a view of one) returns that memory, not a copy: a
+  caller keeping it sees later updates, as in eager code.
+- A ``.grad`` the replay writes into its arena (``zero_grad()`` set it to ``None``, so backward made a new one)
+  is written again by the next replay: a ``.grad`` a caller kept from an earlier call keeps that call's values.
+- Draws from numgrad's generator inside the step (``randn``, ``randint``, ``normal_``, ``randperm``...) are
+  drawn again, and cast and scaled again, by a replay.
+
+Compiled and eager runs must agree to the bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+from numgrad import nn
+import numgrad.nn.functional as F
+
+RNG = np.random.default_rng(3)
+BATCHES = [(RNG.standard_normal((8, 6)).astype(np.float32), RNG.standard_normal((8, 3)).astype(np.float32))
+           for _ in range(7)]
+
+
+def _batch(i: int):
+    x, y = BATCHES[i]
+    return ng.tensor(x), ng.tensor(y)
+
+
+def _training(returns):
+    """A small SGD step returning ``returns(model, loss)``."""
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = ng.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return returns(model, loss)
+
+    return model, step
+
+
+def _bits(t) -> bytes:
+    return t.detach().numpy().tobytes()
+
+
+@pytest.mark.parametrize("returns", [
+    lambda m, loss: m[0].weight,  # the parameter itself
+    lambda m, loss: (loss, m[0].weight[1]),  # a view of one
+    lambda m, loss: {"bias": m[2].bias.detach(), "loss": loss},  # the same memory, detached
+], ids=["parameter", "view", "detached"])
+def test_a_returned_parameter_stays_the_parameters_memory(returns):
+    eager_model, eager_step = _training(returns)
+    model, step = _training(returns)
+    compiled = ng.compile(step)
+    kept_eager, kept = [], []
+    for i in range(len(BATCHES)):
+        kept_eager.append(eager_step(*_batch(i)))
+        kept.append(compiled(*_batch(i)))
+    assert compiled.replays == len(BATCHES) - 3 and compiled.fallback_reason is None
+    leaves = lambda results: [t for r in results for t in ng.compiler.trees.leaves(r) if isinstance(t, ng.Tensor)]
+    # every kept result (the first ones included) reads the parameters as they are now, as eager's do
+    assert [_bits(t) for t in leaves(kept)] == [_bits(t) for t in leaves(kept_eager)]
+    assert all(_bits(a) == _bits(b) for a, b in zip(model.parameters(), eager_model.parameters()))
+    if isinstance(kept[-1], ng.Tensor):
+        assert kept[-1] is model[0].weight and kept[-1].requires_grad
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_a_kept_grad_keeps_the_values_of_its_own_call(set_to_none):
+    def make():
+        ng.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+        opt = ng.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad(set_to_none=set_to_none)
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = ng.compile(step)
+    kept_eager, kept = [], []
+    for i in range(len(BATCHES)):
+        eager_step(*_batch(i))
+        compiled(*_batch(i))
+        kept_eager.append(eager_model[0].weight.grad)
+        kept.append(model[0].weight.grad)
+    assert compiled.replays == len(BATCHES) - 3
+    assert [_bits(g) for g in kept] == [_bits(g) for g in kept_eager]
+    assert [a is b for a, b in zip(kept, kept[1:])] == [a is b for a, b in zip(kept_eager, kept_eager[1:])]
+    assert _bits(model[0].weight.grad) == _bits(eager_model[0].weight.grad)
+
+
+_DRAWS = {
+    "randn": lambda x: x + ng.randn(8, 6),
+    "rand float64": lambda x: x.double() * ng.rand(8, 6, dtype=ng.float64),
+    "randint": lambda x: x + ng.randint(0, 5, (8, 6)),
+    "randint_like": lambda x: x + ng.randint_like(x, 3),
+    "normal_": lambda x: x + ng.empty(8, 6).normal_(1.0, 2.0),
+    "normal": lambda x: x * ng.normal(0.5, 2.0, size=(8, 6)),
+    "randperm": lambda x: x[ng.randperm(8)],
+    "uniform_": lambda x: x + ng.empty(8, 6).uniform_(-1, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(_DRAWS))
+def test_draws_inside_a_step_are_drawn_again_by_each_replay(name):
+    fn = _DRAWS[name]
+    compiled = ng.compile(fn)
+    x = ng.tensor(BATCHES[0][0])
+    for seed in range(6):
+        ng.manual_seed(seed)
+        got = compiled(x)
+        ng.manual_seed(seed)
+        assert _bits(got) == _bits(fn(x))
+    assert compiled.fallback_reason is None and compiled.replays == 3
