@@ -33,7 +33,7 @@ LAYERS = [
              "numgrad.onnx", "numgrad.distributed", "numgrad.amp"]),
     ("linalg", ["numgrad.linalg", "numgrad.special"]),  # torch.linalg/special namespaces: ops, above the top layer
     ("compile", ["numgrad.compiler"]),
-    ("binding", ["numgrad._tensor_methods"]),
+    ("binding", ["numgrad._tensor_methods", "numgrad._out_arguments"]),
     ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace
 ]
 

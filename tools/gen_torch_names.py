@@ -13,6 +13,9 @@ The rules, per namespace (a name must be public, i.e. not start with ``_``):
 - ``nn``: the classes in ``torch.nn`` and its public submodules users import.
 - ``nn.functional``: its functions defined by PyTorch (not re-exported helpers or typing names).
 - ``optim``, ``optim.lr_scheduler``, ``utils.data``: their ``__all__``.
+
+``out_arguments`` lists the ``torch`` functions whose ATen schema has an ``out=`` overload, with the number of
+tensors ``out`` takes (``sort``: 2); ``numgrad/_out_arguments.py`` gives those names ``out=``.
 """
 from __future__ import annotations
 
@@ -91,11 +94,29 @@ def functional_names() -> list:
     return sorted(out)
 
 
+def out_arguments(names: list) -> dict:
+    """name -> the number of ``out`` tensors of its ``out=`` overloads (the most, when they differ: ``max``'s
+    ``(values, indices)``), for the ``torch`` functions whose ATen schemas have one."""
+    found = {}
+    for n in names:
+        if n.endswith("_"):
+            continue
+        try:
+            schemas = torch._C._jit_get_schemas_for_operator("aten::" + n)
+        except RuntimeError:
+            continue
+        counts = [sum(1 for a in s.arguments if a.is_out) for s in schemas]
+        if any(counts):
+            found[n] = max(counts)
+    return found
+
+
 def main() -> None:
+    torch_public = torch_names()
     data = {
         "torch_version": torch.__version__,
         "namespaces": {
-            "torch": torch_names(),
+            "torch": torch_public,
             "Tensor": tensor_names(),
             "nn": nn_names(),
             "nn.functional": functional_names(),
@@ -103,6 +124,7 @@ def main() -> None:
             "optim.lr_scheduler": sorted(n for n in torch.optim.lr_scheduler.__all__ if not n.startswith("_")),
             "utils.data": sorted(n for n in torch.utils.data.__all__ if not n.startswith("_")),
         },
+        "out_arguments": out_arguments(torch_public),
     }
     path = os.path.join(os.path.dirname(__file__), "..", "numgrad", "_torch_names.json")
     with open(path, "w", encoding="utf-8") as f:

@@ -6,6 +6,8 @@ are written out.
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import _dtypes
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from .elementwise import _refuse_bool_arithmetic, apply
@@ -22,9 +24,16 @@ def _kind(dtype) -> int:
     return 2 if dtype.is_floating_point else (0 if dtype is _dtypes.bool_ else 1)
 
 
-def _write_out(name: str, result: Tensor, out, inputs) -> Tensor:
-    """``out=``: ``result`` written into ``out`` (PyTorch's rules: no autograd through it, a result dtype that
-    casts to out's without changing kind, the result's shape) and ``out`` returned."""
+def write_out(name: str, result: Tensor, out, inputs) -> Tensor:
+    """``out=``: ``result`` written into ``out`` with PyTorch's rules, and ``out`` returned: no autograd through
+    it, a result dtype that casts to out's without changing kind, out's device, and out resized to the result's
+    shape (with PyTorch's deprecation warning when it had elements).
+
+    >>> import numgrad as ng
+    >>> out = ng.empty(0)
+    >>> ng.add(ng.ones(2), 1, out=out) is out, out
+    (True, tensor([2., 2.]))
+    """
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
@@ -33,11 +42,17 @@ def _write_out(name: str, result: Tensor, out, inputs) -> Tensor:
     if _kind(result.dtype) > _kind(out.dtype):
         raise RuntimeError(f"result type {_dtypes.torch_type_name(result.dtype)} can't be cast to the desired "
                            f"output type {_dtypes.torch_type_name(out.dtype)}")
+    if out.device != result.device:
+        raise RuntimeError(f"{name}(): Expected out tensor to have device {result.device}, but got {out.device} "
+                           "instead")
     if tuple(out.shape) != tuple(result.shape):
-        # PyTorch resizes a mismatched out (deprecated, with a warning); numgrad tensors cannot be resized
-        raise RuntimeError(f"{name}(): out= has shape {list(out.shape)} but the result has shape "
-                           f"{list(result.shape)}; numgrad does not resize out= tensors: pass one of the result's "
-                           "shape")
+        if out.numel() != 0:
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                          f"which does not match the required output shape {list(result.shape)}. This behavior is "
+                          "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                          "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                          "elements with t.resize_(0).", UserWarning, stacklevel=3)
+        out.resize_(*result.shape)
     with no_grad():
         out.copy_(result)
     return out
@@ -48,12 +63,12 @@ def _generated(name: str, arity: int):
     if arity == 1:
         def fn(input, *, out=None):
             result = apply(name, input)
-            return result if out is None else _write_out(name, result, out, (input,))
+            return result if out is None else write_out(name, result, out, (input,))
         sig = "input"
     elif arity == 2:
         def fn(input, other, *, out=None):
             result = apply(name, input, other)
-            return result if out is None else _write_out(name, result, out, (input, other))
+            return result if out is None else write_out(name, result, out, (input, other))
         sig = "input, other"
     else:
         def fn(*operands):
@@ -91,7 +106,7 @@ def add(input, other, *, alpha=1, out=None):
     """
     scaled = apply("mul", other, alpha) if alpha != 1 else other
     result = apply("add", input, scaled)
-    return result if out is None else _write_out("add", result, out, (input, other))
+    return result if out is None else write_out("add", result, out, (input, other))
 
 
 def sub(input, other, *, alpha=1, out=None):
@@ -105,7 +120,7 @@ def sub(input, other, *, alpha=1, out=None):
         _refuse_bool_arithmetic("sub", (input, other))
     scaled = apply("mul", other, alpha) if alpha != 1 else other
     result = apply("sub", input, scaled)
-    return result if out is None else _write_out("sub", result, out, (input, other))
+    return result if out is None else write_out("sub", result, out, (input, other))
 
 
 def rsub(input, other, *, alpha=1):

@@ -17,7 +17,7 @@ from .. import _dtypes
 from ..autograd.function import Function
 from ..kernels.backend import matmul_arrays
 from .sum_mean import sum_to
-from .elementwise_functions import _write_out
+from .elementwise_functions import write_out
 from ..creation import tensor
 
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
@@ -169,7 +169,7 @@ def matmul(input, other, *, out=None):
     _check_shapes(a, b)
     _check_dtypes(a, b, "matmul")
     result = _matmul16(a, b) if a.dtype.is_16bit_float else Matmul.apply(a, b)
-    return result if out is None else _write_out("matmul", result, out, (a, b))
+    return result if out is None else write_out("matmul", result, out, (a, b))
 
 
 def _matmul16(a, b):

@@ -39,7 +39,7 @@ def _check_order(n, op: str) -> int:
 
 
 def _result(name: str, result: Tensor, out, inputs) -> Tensor:
-    return result if out is None else pw._write_out(name, result, out, inputs)
+    return result if out is None else pw.write_out(name, result, out, inputs)
 
 
 def polygamma(n: int, input, *, out=None) -> Tensor:
