@@ -31,7 +31,8 @@ LAYERS = [
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
              "numgrad.onnx", "numgrad.distributed", "numgrad.amp"]),
-    ("linalg", ["numgrad.linalg", "numgrad.special"]),  # torch.linalg/special namespaces: ops, above the top layer
+    # torch.linalg/special/autograd.functional namespaces: ops, above the top layer
+    ("linalg", ["numgrad.linalg", "numgrad.special", "numgrad.autograd.functional"]),
     ("compile", ["numgrad.compiler"]),
     ("binding", ["numgrad._tensor_methods", "numgrad._out_arguments"]),
     ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace
