@@ -1,9 +1,8 @@
 """Gradients at the edges of ops' domains (zeros, ties, bounds, infinities) against PyTorch's: where a derivative
 formula meets 0/0 or a tie, PyTorch's answer (a masked 0, an even split, a strict bound) is the one to give.
 
-PyTorch answers differently on: ``special.entr`` at 0 (+inf; numgrad NaN) and ``det`` of a singular matrix
-(numgrad raises); numgrad has no bicubic interpolation and
-no ``linalg.cholesky``.
+PyTorch answers differently on ``det`` of a singular matrix (numgrad raises); numgrad has no bicubic
+interpolation.
 """
 from __future__ import annotations
 
@@ -38,6 +37,7 @@ CASES = {
  "prod_two_zeros": (lambda L, x: x.prod(), [0.0, 2.0, 0.0]),
  "cumprod_zero": (lambda L, x: x.cumprod(0), [2.0, 0.0, 3.0]),
  "std_const": (lambda L, x: x.std(), [1.0, 1.0, 1.0]),
+ "entr_edges": (lambda L, x: L.special.entr(x), [0.0, -1.0, 0.5]),  # +inf at 0, NaN below
  "normalize_zero": (lambda L, x: L.nn.functional.normalize(x.reshape(1, 2), dim=1), [0.0, 0.0]),
  "pow00": (lambda L, x: x.pow(0.0), [0.0, 2.0]),
  "pow_x_y": (lambda L, x, y: x.pow(y), [0.0, 2.0], [2.0, 0.5]),
