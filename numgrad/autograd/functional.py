@@ -141,6 +141,16 @@ def _fill_in_zeros(grads: tuple, refs: tuple, strict: bool, create_graph: bool, 
     return tuple(filled)
 
 
+def _products(outputs: tuple, outputs_are_tuple: bool, differentiate: Callable, refs: tuple, refs_are_tuple: bool,
+              strict: bool, create_graph: bool, stage: str) -> tuple:
+    """The end of every product: ``differentiate()`` (the last backward, recorded only for ``create_graph``),
+    zeros for what it does not reach, and ``(outputs, products)`` shaped as the caller's arguments were."""
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
+        products = _fill_in_zeros(differentiate(), refs, strict, create_graph, stage)
+    return (_unpack(_finish(outputs, create_graph), outputs_are_tuple),
+            _unpack(_finish(products, create_graph), refs_are_tuple))
+
+
 def _single_element_v(v, tensors: tuple, tensors_are_tuple: bool, create_graph: bool, fn_name: str,
                       which: str) -> Optional[tuple]:
     if v is not None:
@@ -169,10 +179,8 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         _check_requires_grad(outputs, "outputs", strict)
         v = _single_element_v(v, outputs, outputs_are_tuple, create_graph, "vjp",
                               "the user-provided function returns")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        result = _fill_in_zeros(_grads(outputs, inputs, v, create_graph), inputs, strict, create_graph, "back")
-    return (_unpack(_finish(outputs, create_graph), outputs_are_tuple),
-            _unpack(_finish(result, create_graph), inputs_are_tuple))
+    return _products(outputs, outputs_are_tuple, lambda: _grads(outputs, inputs, v, create_graph), inputs,
+                     inputs_are_tuple, strict, create_graph, "back")
 
 
 def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -193,11 +201,8 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         grad_outputs = tuple(zeros_like(out, requires_grad=True) for out in outputs)
         grad_inputs = _grads(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        result = _fill_in_zeros(_grads(grad_inputs, grad_outputs, v, create_graph), outputs, strict, create_graph,
-                                "back_trick")
-    return (_unpack(_finish(outputs, create_graph), outputs_are_tuple),
-            _unpack(_finish(result, create_graph), outputs_are_tuple))
+    return _products(outputs, outputs_are_tuple, lambda: _grads(grad_inputs, grad_outputs, v, create_graph), outputs,
+                     outputs_are_tuple, strict, create_graph, "back_trick")
 
 
 def _refuse_forward_mode(strategy: str, fn_name: str, argument: str) -> None:
@@ -310,10 +315,8 @@ def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     with enable_grad():
         inputs_are_tuple, inputs, v, outputs_are_tuple, outputs, jac = _scalar_function_grads(
             func, inputs, v, create_graph, strict, "vhp")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        result = _fill_in_zeros(_grads(jac, inputs, v, create_graph), inputs, strict, create_graph, "double_back")
-    return (_unpack(_finish(outputs, create_graph), outputs_are_tuple),
-            _unpack(_finish(result, create_graph), inputs_are_tuple))
+    return _products(outputs, outputs_are_tuple, lambda: _grads(jac, inputs, v, create_graph), inputs,
+                     inputs_are_tuple, strict, create_graph, "double_back")
 
 
 def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -330,8 +333,5 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         grad_jac = tuple(zeros_like(t, requires_grad=True) for t in inputs)
         double_back = _grads(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        result = _fill_in_zeros(_grads(double_back, grad_jac, v, create_graph), inputs, strict, create_graph,
-                                "double_back_trick")
-    return (_unpack(_finish(outputs, create_graph), outputs_are_tuple),
-            _unpack(_finish(result, create_graph), inputs_are_tuple))
+    return _products(outputs, outputs_are_tuple, lambda: _grads(double_back, grad_jac, v, create_graph), inputs,
+                     inputs_are_tuple, strict, create_graph, "double_back_trick")
