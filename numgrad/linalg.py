@@ -1,8 +1,13 @@
 """``numgrad.linalg``: the parts of ``torch.linalg`` built from numgrad's ops.
 
-Norms, products, diagonals, ``inv``, ``det``, ``slogdet``, ``solve`` and ``matrix_power``;
-decompositions (``svd``, ``eigh``, ``cholesky``, ``qr``, ...) have no kernels yet and are not
-defined here, so a port that needs them fails at the attribute lookup rather than with a wrong answer.
+Norms (matrix norms 'nuc', 2 and -2 through the singular values), products, diagonals, ``inv``, ``det``,
+``slogdet``, ``solve``, ``matrix_power``, and the decompositions with what is built on them
+(``numgrad/ops/decompositions.py``): ``cholesky``, ``cholesky_ex``, ``solve_triangular``, ``qr``, ``eigh``,
+``eigvalsh``, ``svd``, ``svdvals``, ``pinv``, ``lstsq``, ``matrix_rank``, ``cond``, ``matrix_exp``, with
+PyTorch's values, errors (``LinAlgError``) and gradients. Not defined yet, so a port that needs them fails at
+the attribute lookup rather than with a wrong answer: the LU family (``lu``, ``lu_factor``, ``lu_solve``),
+general (non-symmetric) eigensystems (``eig``, ``eigvals``, which PyTorch returns complex), ``inv_ex``,
+``solve_ex``, ``householder_product``, ``ldl_factor``.
 
 >>> import numgrad as ng
 >>> ng.linalg.vector_norm(ng.tensor([3., 4.]))
@@ -13,13 +18,20 @@ from __future__ import annotations
 import math
 from typing import Sequence, Union
 
+from . import _dtypes
+from .creation import eye as _eye
 from .tensor import Tensor
 from .ops import elementwise_functions as pw
 from .ops.combine import cross as _cross
-from .ops.dense_linalg import det, inverse as inv, matrix_power, slogdet, solve
+from .ops.decompositions import (  # noqa: F401 - torch.linalg's names
+    cholesky_ex, eigh, eigvalsh, linalg_cholesky as cholesky, linalg_qr as qr, linalg_svd as svd, lstsq, matrix_exp,
+    matrix_rank, pinv, solve_triangular, svdvals,
+)
+from .ops.dense_linalg import LinAlgError, det, inverse as inv, matrix_power, slogdet, solve
 from .ops.diagonals import diagonal as _diagonal
 from .ops.linalg import matmul, mm
 from .ops.reductions import amax, amin, norm as _norm
+from .ops.shape import movedim as _movedim, narrow as _narrow
 from .ops.sum_mean import sum as _sum
 
 
@@ -47,8 +59,8 @@ def vector_norm(x, ord: Union[float, int] = 2, dim: Union[int, Sequence[int], No
 
 def matrix_norm(A, ord: Union[str, float] = "fro", dim: Sequence[int] = (-2, -1), keepdim: bool = False,
                 *, dtype=None) -> Tensor:
-    """The ``ord``-norm of the matrices in dims ``dim``: 'fro', 1, -1 (max/min column sum), inf, -inf (max/min
-    row sum). 'nuc', 2 and -2 need singular values, which numgrad does not compute yet.
+    """The ``ord``-norm of the matrices in dims ``dim``: 'fro', 'nuc' (sum of the singular values), 2 and -2
+    (largest and smallest singular value), 1, -1 (max/min column sum), inf, -inf (max/min row sum).
 
     >>> import numgrad as ng
     >>> ng.linalg.matrix_norm(ng.tensor([[1., -2.], [3., 4.]]), ord=1)
@@ -63,8 +75,12 @@ def matrix_norm(A, ord: Union[str, float] = "fro", dim: Sequence[int] = (-2, -1)
     if ord == "fro":
         return _norm(A, 2.0, dim=(d0, d1), keepdim=keepdim)
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"linalg.matrix_norm(ord={ord!r}) needs singular values, which numgrad does not "
-                                  "compute yet; 'fro', 1, -1, inf and -inf are supported")
+        S = svdvals(_movedim(A, (d0, d1), (-2, -1)))
+        out = _sum(S, -1) if ord == "nuc" else (amax if ord == 2 else amin)(S, -1)
+        if keepdim:
+            for d in sorted((d0, d1)):
+                out = out.unsqueeze(d)
+        return out
     if ord in (1, -1, math.inf, -math.inf):
         # 1/-1: sum over rows (dim d0) then the max/min over columns; inf/-inf the other way round
         summed, over = (d0, d1) if ord in (1, -1) else (d1, d0)
@@ -90,6 +106,42 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if isinstance(ord, str):
         return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
     return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+def _inverse_or_inf(A) -> Tensor:
+    """The inverse of each matrix, inf-filled where it is singular (PyTorch's ``inv_ex`` then ``masked_fill``)."""
+    sign, _ = slogdet(A)
+    singular = pw.eq(sign, 0).unsqueeze(-1).unsqueeze(-1)
+    identity = _eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    return pw.where(singular, math.inf, inv(pw.where(singular, identity, A)))
+
+
+def cond(A, p=None) -> Tensor:
+    """The condition number of each matrix in the ``p``-norm: None or 2 (largest over smallest singular value,
+    any shape), -2 (the reciprocal), or 'fro', 'nuc', 1, -1, inf, -inf (``norm(A) * norm(inv(A))``, square
+    matrices; inf where A is singular).
+
+    >>> import numgrad as ng
+    >>> ng.linalg.cond(ng.tensor([[2., 0.], [0., 0.5]]))
+    tensor(4.)
+    """
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg_cond(): argument 'input' must be Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    if p is None or p in (2, -2):
+        S = svdvals(A)
+        s_max, s_min = _narrow(S, -1, 0, 1), _narrow(S, -1, S.shape[-1] - 1, 1)
+        return (s_min / s_max if p == -2 else s_max / s_min).squeeze(-1)
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are {A.shape[-2]} "
+                           f"by {A.shape[-1]} matrices")
+    if not A.dtype.is_floating_point:
+        raise RuntimeError(f"linalg.inv: Expected a floating point or complex tensor as input. Got "
+                           f"{_dtypes.torch_type_name(A.dtype)}")
+    return matrix_norm(A, p) * matrix_norm(_inverse_or_inf(A), p)
 
 
 def cross(input, other, *, dim: int = -1) -> Tensor:
@@ -148,4 +200,5 @@ def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "cross", "vecdot", "multi_dot", "diagonal", "matmul", "inv", "det",
-           "slogdet", "solve", "matrix_power"]
+           "slogdet", "solve", "matrix_power", "LinAlgError", "cholesky", "cholesky_ex", "solve_triangular", "qr", "eigh",
+           "eigvalsh", "svd", "svdvals", "pinv", "lstsq", "matrix_rank", "cond", "matrix_exp"]

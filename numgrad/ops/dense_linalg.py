@@ -20,6 +20,11 @@ from ..creation import eye
 from . import elementwise_functions as pw
 from .linalg import matmul
 
+class LinAlgError(RuntimeError):
+    """PyTorch's ``torch.linalg.LinAlgError``: a ``RuntimeError`` for a matrix the factorization cannot handle
+    (singular for ``inv``/``solve``, not positive-definite for ``cholesky``...)."""
+
+
 slogdet_return_type = collections.namedtuple("slogdet", ("sign", "logabsdet"))
 slogdet_return_type.__module__ = "numgrad.return_types"
 
@@ -47,7 +52,7 @@ class Inverse(Function):
         try:
             out = K.inv_batch(_batch(A._data)) if A.numel() else np.empty(A.shape, A.dtype.np)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.inv: The diagonal element 1 is zero, the inversion could not be completed "
+            raise LinAlgError("linalg.inv: The diagonal element 1 is zero, the inversion could not be completed "
                                "because the input matrix is singular.") from None
         out = Tensor(out.reshape(A.shape))
         ctx.save_for_backward(out)
@@ -139,7 +144,7 @@ class Solve(Function):
         try:
             x = K.solve_batch(_batch(A._data), _backend.contiguous(b3).reshape(-1, n, b3.shape[-1]))
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.solve: The solver failed because the input matrix is singular.") from None
+            raise LinAlgError("linalg.solve: The solver failed because the input matrix is singular.") from None
         out = Tensor(x.reshape(batch + ((n,) if vector else (n, b3.shape[-1]))))
         ctx.save_for_backward(A, out)
         ctx.vector = vector
