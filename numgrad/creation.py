@@ -154,6 +154,24 @@ def _astype(arr: np.ndarray, dt: _dtypes.DType) -> np.ndarray:
     return arr.astype(dt.np)
 
 
+def sampling_generator(generator):
+    """The generator a sampler draws from: ``generator`` when one is given, else numgrad's default one.
+
+    A step that ``ng.compile`` records runs eagerly when it draws from a given generator: a replay draws again
+    only from the default generator (``ng.manual_seed``'s), so it would reuse the recorded draws.
+
+    >>> sampling_generator(None) is default_generator()
+    True
+    """
+    if generator is None:
+        return _rng
+    if _hooks._capture_break is not None:
+        _hooks._capture_break("the step draws from a generator passed as generator= (a replay draws again only from "
+                              "numgrad's default generator, the one ng.manual_seed seeds): draw from the default "
+                              "generator in the step, or draw outside it and pass the tensor in")
+    return generator
+
+
 def _drawn_as(arr: np.ndarray, dt: _dtypes.DType) -> np.ndarray:
     """A draw (float64 or int64) as ``dt``.  While ``ng.compile`` records, the cast is numgrad's copy kernel
     (``backend.copy_as``), so a replay casts the new draw; NumPy's cast would be invisible to it."""
@@ -168,7 +186,10 @@ def _target(device):
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, device=None, shape_constant: bool = False):
-    """A tensor of Python data ``arr`` on ``device`` (ng.compile's recorder is told: replay cannot rebuild it)."""
+    """A tensor of Python data ``arr`` on ``device`` (ng.compile's recorder is told: replay cannot rebuild it).
+
+    ``shape_constant``: ``arr`` follows from Python numbers only (``arange``'s, ``linspace``'s, ``eye``'s
+    arguments), which a compiled step's guards cover as they cover the numbers in ``x * k``: a replay keeps it."""
     out = Tensor(_backend.to_device(arr, _target(device)), requires_grad=requires_grad)
     if _hooks._capture_python_data is not None:
         _hooks._capture_python_data(out._buf, shape_constant)
@@ -311,7 +332,7 @@ def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requi
     count = int(np.floor((end - start) / step)) + 1
     dt = _dt(dtype)
     values = start + step * np.arange(max(count, 0), dtype=np.float64)
-    return _finish(values.astype(dt.np), requires_grad, device)
+    return _finish(values.astype(dt.np), requires_grad, device, shape_constant=True)
 
 
 def from_numpy(array: np.ndarray):
@@ -467,7 +488,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         dt = _dtypes.get_default_dtype() if is_float else _dtypes.int64
     else:
         dt = _dtypes.as_dtype(dtype)
-    return _finish(_astype(np.arange(start, end, step), dt), requires_grad, device)
+    return _finish(_astype(np.arange(start, end, step), dt), requires_grad, device, shape_constant=True)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False):
@@ -477,7 +498,8 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     >>> ng.linspace(0, 1, 3)
     tensor([0.0000, 0.5000, 1.0000])
     """
-    return _finish(_astype(np.linspace(start, end, int(steps)), _dt(dtype)), requires_grad, device)
+    return _finish(_astype(np.linspace(start, end, int(steps)), _dt(dtype)), requires_grad, device,
+                   shape_constant=True)
 
 
 def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad: bool = False):
@@ -488,7 +510,7 @@ def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad:
     tensor([[1., 0.],
             [0., 1.]])
     """
-    return _finish(_astype(np.eye(n, m), _dt(dtype)), requires_grad, device)
+    return _finish(_astype(np.eye(n, m), _dt(dtype)), requires_grad, device, shape_constant=True)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
@@ -498,7 +520,7 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
     >>> ng.rand(2, 2).shape
     (2, 2)
     """
-    g = generator or _rng
+    g = sampling_generator(generator)
     dt = _dt(dtype)
     return _finish(_drawn_as(g.random(_shape(size), dtype=np.float64), dt), requires_grad, device)
 
@@ -510,7 +532,7 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     >>> ng.randn(3).shape
     (3,)
     """
-    g = generator or _rng
+    g = sampling_generator(generator)
     dt = _dt(dtype)
     return _finish(_drawn_as(g.standard_normal(_shape(size)), dt), requires_grad, device)
 
@@ -535,7 +557,7 @@ def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad:
         raise TypeError(f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}")
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    g = generator or _rng
+    g = sampling_generator(generator)
     dt = _dt(dtype, _dtypes.int64)
     return _finish(_drawn_as(g.integers(low, high, size=_shape((size,))), dt), requires_grad, device)
 

@@ -5,7 +5,8 @@
 - A ``.grad`` the replay writes into its arena (``zero_grad()`` set it to ``None``, so backward made a new one)
   is written again by the next replay: a ``.grad`` a caller kept from an earlier call keeps that call's values.
 - Draws from numgrad's generator inside the step (``randn``, ``randint``, ``normal_``, ``randperm``...) are
-  drawn again, and cast and scaled again, by a replay.
+  drawn again, and cast and scaled again, by a replay; a draw from a generator passed as ``generator=`` makes
+  the step run eagerly (a replay would reuse the recorded draws).
 
 Compiled and eager runs must agree to the bit.
 """
@@ -123,3 +124,25 @@ def test_draws_inside_a_step_are_drawn_again_by_each_replay(name):
         ng.manual_seed(seed)
         assert _bits(got) == _bits(fn(x))
     assert compiled.fallback_reason is None and compiled.replays == 3
+
+
+@pytest.mark.parametrize("name", ["randn", "randperm", "normal_", "multinomial"])
+def test_a_draw_from_a_generator_the_step_is_given_runs_eagerly(name):
+    gen = ng.Generator()
+    draws = {
+        "randn": lambda x: x + ng.randn(8, 6, generator=gen),
+        "randperm": lambda x: x[ng.randperm(8, generator=gen)],
+        "normal_": lambda x: x + ng.empty(8, 6).normal_(generator=gen),
+        "multinomial": lambda x: x[ng.multinomial(ng.ones(8), 8, replacement=True, generator=gen)],
+    }
+    fn = draws[name]
+    compiled = ng.compile(fn)
+    x = ng.tensor(BATCHES[0][0])
+    for seed in range(5):
+        gen.manual_seed(seed)
+        got = compiled(x)
+        gen.manual_seed(seed)
+        assert _bits(got) == _bits(fn(x))
+    assert compiled.replays == 0
+    assert "the step draws from a generator passed as generator=" in compiled.fallback_reason
+

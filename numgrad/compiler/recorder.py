@@ -286,8 +286,10 @@ def _user_location() -> str:
     return "inside numgrad"
 
 
-# the functions a user calls to build a tensor from Python data: ``creation`` and ``Tensor.new_tensor``
-_CREATION_FILES = (os.path.join(_PACKAGE_DIR, "creation.py"), os.path.join(_PACKAGE_DIR, "ops", "tensor_api.py"))
+# the functions a user calls to build a tensor from Python data: ``creation`` and ``Tensor.new_tensor``, and
+# the ``out=`` wrapper around the namespace's functions (``_out_arguments``), which only passes the call on
+_CREATION_FILES = (os.path.join(_PACKAGE_DIR, "creation.py"), os.path.join(_PACKAGE_DIR, "ops", "tensor_api.py"),
+                   os.path.join(_PACKAGE_DIR, "_out_arguments.py"))
 
 
 def _called_from_user_code() -> bool:

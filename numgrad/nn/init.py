@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..creation import default_generator
+from ..creation import sampling_generator
 from ..ops.elementwise import copy_into
 from ..tensor import Tensor
 
@@ -33,7 +33,7 @@ def _write(tensor: Tensor, values) -> Tensor:
 
 
 def _rng(generator) -> np.random.Generator:
-    return generator if generator is not None else default_generator()
+    return sampling_generator(generator)
 
 
 def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:

@@ -203,7 +203,8 @@ def _triangle_indices(row: int, col: int, offset: int, dtype, device, lower: boo
                            f"(got {row}, {col})")
     r, c = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
-    return _finish(np.stack([r, c]).astype(dt.np), False, as_device(device) if device is not None else None)
+    return _finish(np.stack([r, c]).astype(dt.np), False, as_device(device) if device is not None else None,
+                   shape_constant=True)
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import _dtypes
-from ..creation import _finish, default_generator
+from ..creation import _finish, sampling_generator
 from ..tensor import Tensor
 from . import elementwise_functions as pw
 from .misc import bitwise_not, ldexp
@@ -21,7 +21,7 @@ from .reductions import cumsum
 
 
 def _gen(generator) -> np.random.Generator:
-    return generator if generator is not None else default_generator()
+    return sampling_generator(generator)
 
 
 def cumsum_(self, dim: int, *, dtype=None) -> Tensor:

@@ -432,7 +432,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
     exps = np.linspace(start, end, steps, dtype=np.float64)
     return _finish((float(base) ** exps).astype(dt.np), requires_grad,
-                   as_device(device) if device is not None else None)
+                   as_device(device) if device is not None else None, shape_constant=True)
 
 
 def vander(x, N: Optional[int] = None, increasing: bool = False) -> Tensor:

@@ -12,7 +12,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _dtypes
-from ..creation import _finish, default_generator, empty, from_numpy, full
+from ..creation import _finish, empty, from_numpy, full, sampling_generator
 from ..tensor import Tensor
 from .indexing import nonzero
 from .scatter import scatter_reduce
@@ -33,7 +33,7 @@ def poisson(input, generator=None) -> Tensor:
     rates = input.detach().cpu().numpy().astype(np.float64)
     if np.any(rates < 0) or np.any(np.isnan(rates)):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    gen = generator if generator is not None else default_generator()
+    gen = sampling_generator(generator)
     return _finish(gen.poisson(rates).astype(np.float64), False, input.device).to(input.dtype)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from .. import _dtypes
 from ..tensor import Tensor
 from ..autograd.grad_mode import no_grad
-from ..creation import _drawn_as, _finish, _shape, default_generator
+from ..creation import _drawn_as, _finish, _shape, sampling_generator
 from ..device import as_device
 from ..kernels import backend as _backend
 from ..kernels.backend import sampling_kernels
@@ -24,7 +24,7 @@ from .elementwise import broadcast_shapes
 
 
 def _gen(generator) -> np.random.Generator:
-    return generator if generator is not None else default_generator()
+    return sampling_generator(generator)
 
 
 def _uniform_like(t, generator) -> Tensor:

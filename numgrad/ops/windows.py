@@ -25,7 +25,7 @@ def _window(name: str, window_length: int, periodic: bool, dtype, device, requir
     else:
         n = window_length + 1 if periodic else window_length
         values = formula(np.arange(n, dtype=np.float64), n)[:window_length]
-    out = _finish(values, False, device).to(dt)
+    out = _finish(values, False, device, shape_constant=True).to(dt)
     if requires_grad:
         out.requires_grad_(True)
     return out
