@@ -74,8 +74,9 @@ from ._dtypes import float32 as float, float64 as double, float16 as half  # noq
 from ._dtypes import int64 as long, int32 as int, int16 as short  # noqa: E402,F401
 # h-torchfn: PyTorch's top-level names of nn.functional ops (torch.conv2d, torch.pixel_shuffle, torch.relu_...)
 from .nn.functional import (  # noqa: E402,F401
-    adaptive_avg_pool1d, avg_pool1d, bilinear, celu_, channel_shuffle, conv1d, conv2d, conv_transpose1d,
-    conv_transpose2d, hardshrink, pixel_shuffle, pixel_unshuffle, prelu, relu_, rrelu_, selu_, threshold_,
+    adaptive_avg_pool1d, avg_pool1d, bilinear, celu_, channel_shuffle, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, conv_transpose3d, hardshrink, pixel_shuffle, pixel_unshuffle, prelu, relu_, rrelu_, selu_,
+    threshold_,
 )
 from ._dtypes import DType as dtype  # noqa: E402,F401 - torch.dtype: isinstance(x, torch.dtype)
 from .creation import scalar_tensor  # noqa: E402,F401 - torch.scalar_tensor (a recorded fill under ng.compile)

@@ -684,6 +684,12 @@ def test_functional_ops_under_their_top_level_names():
     assert_close(ng.conv2d(ng.tensor(x), ng.tensor(w), padding=1), torch.conv2d(torch.tensor(x), torch.tensor(w),
                                                                                  padding=1), rtol=1e-5, atol=1e-5)
     assert_close(ng.pixel_shuffle(ng.tensor(x), 2), torch.pixel_shuffle(torch.tensor(x), 2))
+    v = np.random.default_rng(2).standard_normal((1, 2, 3, 3, 3)).astype(np.float32)
+    k = np.random.default_rng(3).standard_normal((2, 3, 2, 2, 2)).astype(np.float32)
+    assert_close(ng.conv3d(ng.tensor(v), ng.tensor(k).transpose(0, 1)),
+                 torch.conv3d(torch.tensor(v), torch.tensor(k).transpose(0, 1)), rtol=1e-5, atol=1e-5)
+    assert_close(ng.conv_transpose3d(ng.tensor(v), ng.tensor(k), stride=2),
+                 torch.conv_transpose3d(torch.tensor(v), torch.tensor(k), stride=2), rtol=1e-5, atol=1e-5)
     v = np.array([-1.0, 0.2, 0.7])
     assert_close(ng.hardshrink(ng.tensor(v), 0.5), torch.hardshrink(torch.tensor(v), 0.5))
     assert_close(ng.tensor(v).hardshrink(), torch.tensor(v).hardshrink())
