@@ -139,7 +139,7 @@ class Module(ModuleHooks):
         """
         self._check_init()
         self._check_name(name, "parameter")
-        if name in self.__dict__ and name not in self._parameters:
+        if (name in self.__dict__ or _is_property(self, name)) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
@@ -158,7 +158,8 @@ class Module(ModuleHooks):
         """
         self._check_init()
         self._check_name(name, "buffer")
-        if (name in self.__dict__ or name in self._parameters or name in self._modules) and name not in self._buffers:
+        if ((name in self.__dict__ or name in self._parameters or name in self._modules or _is_property(self, name))
+                and name not in self._buffers):
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
@@ -870,6 +871,12 @@ def _load_values(copies: list) -> None:
 
 def _size(shape) -> str:
     return f"numgrad.Size({list(shape)})"
+
+
+def _is_property(module: Module, name: str) -> bool:
+    """Whether ``name`` is a property of the module's class (a parametrized tensor's, ``nn.utils.parametrize``):
+    registering a parameter or buffer under it would be hidden by the property (PyTorch refuses it too)."""
+    return isinstance(getattr(type(module), name, None), property)
 
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
