@@ -24,10 +24,10 @@ from .tensor import Tensor
 from .ops import elementwise_functions as pw
 from .ops.combine import cross as _cross
 from .ops.decompositions import (  # noqa: F401 - torch.linalg's names
-    cholesky_ex, eigh, eigvalsh, linalg_cholesky as cholesky, linalg_qr as qr, linalg_svd as svd, lstsq, matrix_exp,
-    matrix_rank, pinv, solve_triangular, svdvals,
+    cholesky_ex, det, eigh, eigvalsh, linalg_cholesky as cholesky, linalg_qr as qr, linalg_svd as svd, lstsq,
+    matrix_exp, matrix_rank, pinv, solve_triangular, svdvals,
 )
-from .ops.dense_linalg import LinAlgError, det, inverse as inv, matrix_power, slogdet, solve
+from .ops.dense_linalg import LinAlgError, inverse as inv, matrix_power, slogdet, solve
 from .ops.diagonals import diagonal as _diagonal
 from .ops.linalg import matmul, mm
 from .ops.reductions import amax, amin, norm as _norm

@@ -243,3 +243,25 @@ def test_docstring_examples(module):
         warnings.simplefilter("ignore", UserWarning)
         result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+SINGULAR = {
+    "rank1_2x2": [[1.0, 2.0], [2.0, 4.0]],
+    "zero_pivot": [[0.0, 1.0], [0.0, 0.0]],
+    "rank2_3x3": [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]],
+    "rank1_3x3": np.ones((3, 3)).tolist(),
+    "batch_mixed": [[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [0.5, 3.0]]],
+}
+
+
+@pytest.mark.parametrize("name", list(SINGULAR))
+def test_det_gradient_at_a_singular_matrix_is_the_adjugate(name):
+    # the derivative of det is the adjugate's transpose, also where det is 0 (PyTorch 2.13 gives it under
+    # create_graph=True, through the SVD; without it, an exactly singular matrix gets zeros from its LU path)
+    a = np.array(SINGULAR[name])
+    ours = ng.tensor(a, requires_grad=True)
+    theirs = torch.tensor(a, requires_grad=True)
+    ng.det(ours).sum().backward()
+    (want,) = torch.autograd.grad(torch.linalg.det(theirs).sum(), theirs, create_graph=True)
+    np.testing.assert_allclose(ours.grad.numpy(), want.detach().numpy(), rtol=1e-9, atol=1e-12)
+    assert ng.autograd.gradcheck(ng.linalg.det, (ng.tensor(a, requires_grad=True),))

@@ -1,8 +1,8 @@
 """Gradients at the edges of ops' domains (zeros, ties, bounds, infinities) against PyTorch's: where a derivative
 formula meets 0/0 or a tie, PyTorch's answer (a masked 0, an even split, a strict bound) is the one to give.
 
-PyTorch answers differently on ``det`` of a singular matrix (numgrad raises); numgrad has no bicubic
-interpolation.
+``det`` at a singular matrix is in ``tests/test_decompositions.py`` (the adjugate, PyTorch's answer under
+create_graph); numgrad has no bicubic interpolation.
 """
 from __future__ import annotations
 

@@ -24,17 +24,18 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
-from ..creation import eye, zeros
+from ..creation import eye, ones_like, zeros
 from ..kernels import backend as _backend
 from ..kernels.backend import dense_linalg_kernels
 from ..tensor import Tensor, result_type
 from . import elementwise_functions as pw
-from .dense_linalg import LinAlgError
+from .dense_linalg import LinAlgError, _square, inverse, slogdet
 from .diagonals import diag_embed, tril, triu
 from .elementwise import broadcast_shapes
 from .linalg import matmul
 from .reductions import amax
-from .shape import cat, narrow
+from .scan import cumprod
+from .shape import cat, flip, narrow
 from .sum_mean import sum as _sum
 
 
@@ -926,9 +927,59 @@ def matrix_exp(A) -> Tensor:
     return MatrixExp.apply(A)
 
 
+def _exclusive_products(S: Tensor) -> Tensor:
+    """``P[..., i]`` = the product of every ``S[..., j]`` but ``S[..., i]`` (PyTorch's ``prod_safe_zeros_backward``:
+    exact with zeros among them, where dividing the whole product by ``S[..., i]`` is not)."""
+    ones = ones_like(narrow(S, -1, 0, 1))
+    n = S.shape[-1]
+    before = cumprod(cat([ones, narrow(S, -1, 0, n - 1)], -1), -1)
+    after = flip(cumprod(flip(cat([narrow(S, -1, 1, n - 1), ones], -1), [-1]), -1), [-1])
+    return before * after
+
+
+class Det(Function):
+    node_name = "LinalgDetBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        sign, logabs = slogdet(A)
+        out = sign * logabs.exp()
+        ctx.save_for_backward(A, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        A, out = ctx.saved_tensors
+        eps = float(np.finfo(A.dtype.np).eps)
+        absolute = _backend.contiguous(pw.abs(out)._data).reshape(-1)
+        if A.numel() == 0 or not _backend.any_below(absolute, eps):  # (one kernel: ng.compile checks its answer)
+            return (g * out).unsqueeze(-1).unsqueeze(-2) * inverse(A).mT
+        # PyTorch's singular case, for the whole batch: with A = U diag(S) Vh, det A = det U det Vh prod S, so
+        # the gradient is U diag(d prod S / d S) Vh times g det U det Vh (both +-1)
+        U, S, Vh = SVD.apply(A, False)
+        alpha = slogdet(U).sign * slogdet(Vh).sign
+        D = _exclusive_products(S) * (g * alpha).unsqueeze(-1)
+        return matmul(U * D.unsqueeze(-2), Vh)
+
+
+def det(A) -> Tensor:
+    """The determinant of each square matrix; its gradient is ``det * A^-T`` and, at a singular matrix,
+    PyTorch's through the SVD (the adjugate's transpose).
+
+    >>> import numgrad as ng
+    >>> A = ng.tensor([[2., 0.], [0., 0.]], requires_grad=True)
+    >>> ng.det(A).backward(); A.grad
+    tensor([[0., 0.],
+            [0., 2.]])
+    """
+    _square(A, "det")
+    return Det.apply(A)
+
+
 TENSOR_METHODS = {
+    "det": det,
     "cholesky": cholesky, "cholesky_solve": cholesky_solve, "cholesky_inverse": cholesky_inverse, "qr": qr,
     "svd": svd, "pinverse": pinverse, "matrix_exp": matrix_exp, "triangular_solve": triangular_solve,
 }
-PUBLIC = ("cholesky", "cholesky_solve", "cholesky_inverse", "qr", "svd", "pinverse", "matrix_exp",
+PUBLIC = ("det", "cholesky", "cholesky_solve", "cholesky_inverse", "qr", "svd", "pinverse", "matrix_exp",
           "triangular_solve")

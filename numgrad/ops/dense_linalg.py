@@ -1,10 +1,11 @@
-"""Inverse, determinants and linear solves of (batches of) square matrices, and ``matrix_power``.
+"""Inverse, log-determinants and linear solves of (batches of) square matrices, and ``matrix_power``.
 
 Forward values come from the dense kernels of the data's device (``numgrad/kernels/cpu/dense_linalg.py``
 through ``kernels.backend.dense_linalg_kernels``: NumPy's LAPACK routines under Numba); the
 backward passes are written with these ops and matmul, so they are differentiable again. The
 gradients use the inverse, so they are those of PyTorch for invertible matrices; at a singular
-matrix the inverse raises PyTorch's error (PyTorch's ``det`` backward goes through an SVD there).
+matrix the inverse raises PyTorch's error.  ``det`` is in ``decompositions``: its backward at a singular
+matrix goes through the SVD, as PyTorch's does.
 """
 from __future__ import annotations
 
@@ -108,18 +109,6 @@ def slogdet(A):
     return slogdet_return_type(*SlogDet.apply(A))
 
 
-def det(A) -> Tensor:
-    """The determinant of each square matrix (``sign * exp(log|det|)``; gradient ``det * A^-T``).
-
-    >>> import numgrad as ng
-    >>> ng.det(ng.tensor([[2., 0.], [0., 3.]]))
-    tensor(6.)
-    """
-    _square(A, "det")
-    sign, logabs = slogdet(A)
-    return sign * logabs.exp()
-
-
 def logdet(A) -> Tensor:
     """``log(det(A))``: NaN where the determinant is negative, -inf where it is 0.
 
@@ -207,5 +196,6 @@ def matrix_power(input, n: int) -> Tensor:
     return result
 
 
-TENSOR_METHODS = {"inverse": inverse, "det": det, "logdet": logdet, "slogdet": slogdet, "matrix_power": matrix_power}
-PUBLIC = ("inverse", "det", "logdet", "slogdet", "matrix_power")
+# det is in ``decompositions`` (its gradient at a singular matrix goes through the SVD)
+TENSOR_METHODS = {"inverse": inverse, "logdet": logdet, "slogdet": slogdet, "matrix_power": matrix_power}
+PUBLIC = ("inverse", "logdet", "slogdet", "matrix_power")
