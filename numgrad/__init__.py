@@ -65,6 +65,7 @@ from . import utils  # noqa: E402,F401
 from . import accelerator, backends, testing  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401 - torch.distributed: data-parallel over MPI
 from . import amp  # noqa: E402,F401 - torch.amp: GradScaler, autocast (enabled=False)
+from . import distributions  # noqa: E402,F401 - torch.distributions
 from .amp import autocast  # noqa: E402,F401
 from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
 from .device import get_default_device, set_default_device  # noqa: E402,F401

@@ -30,7 +30,7 @@ LAYERS = [
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
-             "numgrad.onnx", "numgrad.distributed", "numgrad.amp"]),
+             "numgrad.onnx", "numgrad.distributed", "numgrad.amp", "numgrad.distributions"]),
     # torch.linalg/special/autograd.functional namespaces: ops, above the top layer
     ("linalg", ["numgrad.linalg", "numgrad.special", "numgrad.autograd.functional"]),
     ("compile", ["numgrad.compiler"]),
