@@ -147,10 +147,10 @@ def test_named_tuples_ranks_and_lstsq_outputs_follow_torch():
         for field in ("solution", "residuals", "rank", "singular_values"):
             h, w = getattr(have, field), getattr(want, field)
             assert tuple(h.shape) == tuple(w.shape) and str(h.dtype).split(".")[-1] == str(w.dtype).split(".")[-1]
-            if field == "solution" and driver != "gels":
-                # rank-deficient: the minimum-norm solution (NumPy's gelsd); torch's gelsy decides the rank of
-                # this matrix (smallest singular value 1e-17) differently now and then, from run to run
-                w = torch.tensor(np.linalg.lstsq(a, b, rcond=None)[0])
+            if field in ("solution", "rank") and driver != "gels":
+                # rank-deficient: the minimum-norm solution and rank of NumPy's gelsd; torch's gelsy decides the
+                # rank of this matrix (smallest singular value 1e-17) differently now and then, from run to run
+                w = torch.tensor(np.linalg.lstsq(a, b, rcond=None)[0 if field == "solution" else 2])
             np.testing.assert_allclose(h.numpy(), w.numpy(), rtol=1e-9, atol=1e-12)
     for kwargs in ({}, {"hermitian": True}, {"atol": 0.5}, {"rtol": 0.5}, {"tol": 1.0}):
         sym = a.T @ a
