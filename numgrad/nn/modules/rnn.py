@@ -31,7 +31,7 @@ from ...tensor import Tensor
 from .. import init
 from ..functional.regularization import dropout as _dropout
 from ..functional.rnn import GATES, check_cpu, gru_cell, lstm_cell, recurrent_layer, rnn_relu_cell, rnn_tanh_cell
-from ..utils.rnn import PackedSequence
+from ..packed_sequence import PackedSequence
 from .module import Module
 from .utils import _empty
 
