@@ -423,3 +423,27 @@ def test_collect_lists_every_region_node_after_all_its_consumers():
     td = (torch.sigmoid(ta) + tb) * ta + torch.exp(tb)
     (td * td).sum().backward()
     assert_close(x.grad, t.grad, rtol=1e-4)
+
+
+def test_what_depends_only_on_scalar_inputs_is_computed_once_before_the_loop():
+    # a fused formula of one-element tensors (their values reach the kernel as scalars): its branches (clamps,
+    # softplus's threshold, the range checks inside fm.log) stayed in the element loop, where LLVM unswitched the
+    # loop once per branch, and compiling it took minutes
+    from numgrad.ir.expr import E, var
+    from numgrad.kernels.cpu import elementwise as cpu_elementwise
+
+    p = E.clamp(var(0), 1e-7, 1.0 - 1e-7)
+    root = var(1) * E.log1p(E.exp(E.log(p) - E.log1p(-p)))
+    source = cpu_elementwise._source_16([root], ("s", "a"), ("", ""), 1, 1, "float32", None)
+    serial = source[source.index("def serial"):source.index("def parallel")]
+    before_loop, loop = serial.split("for i0 in", 1)
+    assert "fm.log1p" in before_loop and "fm.log" in before_loop and "fm.exp" in before_loop
+    assert loop.count("fm.") == 0
+    a, b = ng.full((1,), 0.5), ng.full((1,), 0.3)
+    ca, cb = a.clamp(min=1e-7, max=1 - 1e-7), b.clamp(min=1e-7, max=1 - 1e-7)
+    la, lb = ca.log() - (-ca).log1p(), cb.log() - (-cb).log1p()
+    got = a * (ng.nn.functional.softplus(-lb) - ng.nn.functional.softplus(-la))
+    t = {k: torch.tensor([v]) for k, v in (("a", 0.5), ("b", 0.3))}
+    softplus = torch.nn.functional.softplus
+    want = t["a"] * (softplus(-torch.logit(t["b"])) - softplus(-torch.logit(t["a"])))
+    assert_close(got, want, rtol=1e-5, atol=1e-6)

@@ -274,6 +274,26 @@ def render(roots, var_names: Callable[[int], str], const_fmt: Callable[[float], 
     return lines, [names[r] for r in roots]
 
 
+def invariant_lines(roots, invariant_var: Callable[[int], bool]) -> list:
+    """For each line ``render(roots, ...)`` returns, in order: whether its value depends only on constants and
+    on variables ``invariant_var`` accepts (a kernel's scalar inputs: the value is the same for every element).
+
+    >>> invariant_lines([(var(0) * 2.0) + var(1)], lambda i: i == 0)
+    [True, False]
+    """
+    invariant: dict = {}
+    flags = []
+    for node in postorder(roots):
+        if node.op == "var":
+            invariant[node] = invariant_var(node.arg)
+        elif node.op == "const":
+            invariant[node] = True
+        else:
+            invariant[node] = all(invariant[a] for a in node.args)
+            flags.append(invariant[node])
+    return flags
+
+
 def structural_key(roots) -> str:
     """A string that identifies the DAG's structure (used as a kernel cache key)."""
     ids: dict = {}

@@ -122,6 +122,18 @@ def _load(kind: str, k: int, index: str, array: str = "a") -> str:
     return f"{_TO_FLOAT[kind]}({load})" if kind in _TO_FLOAT else load
 
 
+def _split_invariant(roots, kinds, lines: list) -> tuple:
+    """(``lines`` whose values depend only on scalar inputs and constants, the others), each in order.
+
+    The first are the same for every element, so a kernel computes them once, before its loops.  Left inside a
+    loop, each branch among them (a clamp, softplus's threshold, the range checks of ``fm.log``) is loop-invariant
+    and LLVM unswitches the loop on it, doubling the loop per branch: a fused region whose inputs all had one
+    element compiled for minutes.
+    """
+    flags = ex.invariant_lines(roots, lambda k: kinds[k] == "s")
+    return [ln for ln, f in zip(lines, flags) if f], [ln for ln, f in zip(lines, flags) if not f]
+
+
 def _store(out_kind: str, value: str) -> str:
     return f"{_FROM_FLOAT[out_kind]}({value})" if out_kind in _FROM_FLOAT else value
 
@@ -158,16 +170,20 @@ def _source_16(roots, in_kinds, in_casts, n_out, ndim, compute, out_kinds) -> st
         "",
         preamble,
     ]
+    loads = load_lines(in_kinds, in_casts, idx, "")
+    scalar_loads = [ln for ln, kind in zip(loads, in_kinds) if kind == "s"]
+    element_loads = [ln for ln, kind in zip(loads, in_kinds) if kind != "s"]
+    invariant, per_element = _split_invariant(roots, in_kinds, lines)
     for variant, rng, extra in (("serial", "range", ""), ("parallel", "prange", ", parallel=True")):
         src.append(f"@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH{extra})")
         src.append(f"def {variant}({', '.join(args)}):")
         ind = "    "
+        src.extend(ind + line for line in scalar_loads + invariant)
         for d in range(ndim):
             loop = rng if d == 0 else "range"
             src.append(f"{ind}for i{d} in {loop}(o0.shape[{d}]):")
             ind += "    "
-        src.extend(load_lines(in_kinds, in_casts, idx, ind))
-        src.extend(ind + line for line in lines)
+        src.extend(ind + line for line in element_loads + per_element)
         for j, name in enumerate(outs):
             src.append(f"{ind}o{j}[{idx}] = {_store(out_kinds[j], name)}")
         src.append("")
@@ -357,8 +373,13 @@ def _reduce_source(root, kinds, reducer: str, acc: str) -> str:
     lines, (out,) = ex.render([root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
     args = [f"a{k}" for k in range(len(kinds))]
     loads = [f"v{k} = {_load(kind, k, 'i')}" for k, kind in enumerate(kinds)]
-    body = "\n".join("            " + line for line in loads + lines)
+    invariant, per_element = _split_invariant([root], kinds, lines)
+    before = "\n".join("    " + line for line in
+                       [ld for ld, kind in zip(loads, kinds) if kind == "s"] + invariant)
+    body = "\n".join("            " + line for line in
+                     [ld for ld, kind in zip(loads, kinds) if kind != "s"] + per_element)
     parallel = _parallel_reduce(reducer, init, step, body).replace("{ARGS}", ", ".join(args)).replace("{OUT}", out)
+    parallel = parallel.replace("{BEFORE}", before)
     preamble = _preambles([root])
     return f"""import math
 import numpy as np
@@ -372,6 +393,7 @@ FASTMATH = {FASTMATH_LITERAL}
 
 @njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
 def serial(n, {', '.join(args)}):
+{before}
     acc = {init}
     for i in range(n):
         if True:
@@ -390,6 +412,7 @@ def _parallel_reduce(reducer, init, step, body) -> str:
         # here than hand-made chunks)
         return f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH, parallel=True)
 def parallel(n, {{ARGS}}):
+{{BEFORE}}
     acc = {init}
     for i in prange(n):
         if True:
@@ -400,6 +423,7 @@ def parallel(n, {{ARGS}}):
 """
     return f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH, parallel=True)
 def parallel(n, {{ARGS}}):
+{{BEFORE}}
     partial = np.empty({_REDUCE_CHUNKS}, dtype=T)
     for c in prange({_REDUCE_CHUNKS}):
         acc = {init}
@@ -462,7 +486,10 @@ def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out
     views += [f"p{j} = o{j}[start:start + m]" for j in range(n_out)]
     loads = [f"v{k} = {_load(kind, k, 'j', array='x')}" for k, kind in enumerate(kinds)]
     stores = [f"p{j}[j] = {name}" for j, name in enumerate(names[:-1])]
-    body = "\n".join("    " + line for line in loads + lines + stores)
+    invariant, per_element = _split_invariant(list(map_roots) + [reduce_root], kinds, lines)
+    before = "\n".join("    " + line for line in [ld for ld, kind in zip(loads, kinds) if kind == "s"] + invariant)
+    body = "\n".join("    " + line for line in
+                     [ld for ld, kind in zip(loads, kinds) if kind != "s"] + per_element + stores)
     preamble = _preambles(list(map_roots) + [reduce_root])
     block_loops = "\n".join(["m = min(BLOCK, n - start)"] + views) + f"""
 part = A(0)
@@ -473,6 +500,7 @@ for j in range(m):
     part += values[j]"""
     serial = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
 def serial(n, {', '.join(args)}):
+{before}
     values = np.empty(BLOCK, dtype=A)
     acc = A(0)
     for block in range((n + BLOCK - 1) // BLOCK):
@@ -483,6 +511,7 @@ def serial(n, {', '.join(args)}):
 """
     parallel = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH, parallel=True)
 def parallel(n, {', '.join(args)}):
+{before}
     blocks = (n + BLOCK - 1) // BLOCK
     acc = A(0)
     for task in prange((blocks + TASK - 1) // TASK):
