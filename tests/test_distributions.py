@@ -28,7 +28,7 @@ def unfused():
     ng.set_fusion(False)
     yield
     ng.set_fusion(was)
-B = 3  # batch size of the parameters (never 1: see the report on size-1 regions)
+B = 3  # batch size of the parameters
 
 
 def _pos(*shape):
@@ -551,3 +551,40 @@ def test_fused_smoke():
         np.testing.assert_allclose(scale.grad.numpy(), ts.grad.numpy(), rtol=1e-5)
     finally:
         ng.set_fusion(False)
+
+
+def test_a_compiled_vae_step_replays_bit_for_bit_with_validation_off():
+    # with validation on (the default, as in PyTorch) the constraint checks read data and the step runs eagerly
+    def make():
+        ng.manual_seed(0)
+        enc, dec = ng.nn.Linear(6, 4), ng.nn.Linear(2, 6)
+        opt = ng.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-2)
+
+        def step(x):
+            opt.zero_grad()
+            h = enc(x)
+            q = nd.Normal(h[:, :2], h[:, 2:].exp())
+            prior = nd.Normal(ng.zeros_like(q.loc), ng.ones_like(q.loc))
+            loss = ng.nn.functional.mse_loss(dec(q.rsample()), x) + nd.kl_divergence(q, prior).sum(1).mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return [*enc.parameters(), *dec.parameters()], step
+
+    validating = nd.Distribution._validate_args
+    nd.Distribution.set_default_validate_args(False)
+    try:
+        eager_params, eager_step = make()
+        params, step = make()
+        compiled = ng.compile(step)
+        for i in range(6):
+            x = ng.tensor(RNG.standard_normal((5, 6)).astype(np.float32))
+            ng.manual_seed(i)
+            want = eager_step(x).item()
+            ng.manual_seed(i)
+            assert compiled(x).item() == want
+    finally:
+        nd.Distribution.set_default_validate_args(validating)
+    assert compiled.replays == 3 and compiled.fallback_reason is None
+    assert all(np.array_equal(a.detach().numpy(), b.detach().numpy()) for a, b in zip(params, eager_params))
+
