@@ -60,6 +60,8 @@ class Program:
     input_grad: bool = False  # the input requires grad (a leaf argument: its .grad is compared too)
     dynamic: Optional[bool] = None  # ng.compile's dynamic= (False: every batch size captured from scratch)
     cache_size_limit: int = 8
+    # how the caller keeps each call's parameter .grad: the tensor, or an array or a view of its memory
+    grads_kept_as: str = "tensor"
 
     def source(self, body: Optional[List[str]] = None, mutations: Optional[Dict[int, List[str]]] = None) -> str:
         body = self.body if body is None else body
@@ -137,6 +139,17 @@ FOUND_BUGS = {
                       "left the parameter one update behind (its memory was poisoned as an output and put back); a "
                       ".grad kept from an earlier call was overwritten by the next replay (found by hand; its "
                       "trigger is generated, and every call's results and .grad tensors are kept and compared)",
+    "kept_grad_views": "a .grad kept from an earlier call as an array or a view of its memory (p.grad.detach(), "
+                       ".numpy(), p.grad[0]) was overwritten by the next replay: only references to the .grad tensor "
+                       "itself were counted (found by hand; its trigger is generated since)",
+}
+
+# how a caller may keep a parameter's .grad after a call (``Program.grads_kept_as``)
+GRAD_KEEPERS = {
+    "tensor": lambda g: g,
+    "detach": lambda g: g.detach(),
+    "numpy": lambda g: g.numpy(),
+    "row": lambda g: g[0],
 }
 
 
@@ -506,6 +519,8 @@ class Generator:
         self.p.input_grad = rng.random() < 0.1
         self.p.dynamic = None if rng.random() < 0.8 else rng.choice([False, True])
         self.p.cache_size_limit = 8 if rng.random() < 0.9 else 2
+        if "kept_grad_views" in self.known_bugs and rng.random() < 0.3:
+            self.p.grads_kept_as = rng.choice(["detach", "numpy", "row"])
         batches = [BATCH] * self.calls
         r = rng.random()
         if r < 0.4:  # an epoch's smaller last batch
@@ -558,6 +573,8 @@ def _arrays(value, prefix: str, out: list) -> None:
     import numgrad as ng
     if isinstance(value, ng.Tensor):
         out.append((prefix, value.detach().numpy().copy()))
+    elif isinstance(value, np.ndarray):
+        out.append((prefix, value.copy()))
     elif isinstance(value, dict):
         for k in value:
             _arrays(value[k], f"{prefix}[{k!r}]", out)
@@ -669,7 +686,9 @@ def run(program: Program, body: Optional[List[str]] = None, mutations=None, fuse
             outcome.raised = f"call {k}: {ev}"
             break
         for keep, local, value in zip(kept, (c_local, e_local), (cv, ev)):
-            keep.append((value, [p.grad for m in local.values() if isinstance(m, ng.nn.Module) for p in m.parameters()]))
+            keep_grad = GRAD_KEEPERS[program.grads_kept_as]
+            keep.append((value, [None if p.grad is None else keep_grad(p.grad)
+                                 for m in local.values() if isinstance(m, ng.nn.Module) for p in m.parameters()]))
         got, want = snapshot(c_local, cv) + input_grads[:1], snapshot(e_local, ev) + input_grads[1:]
         for out, keep in ((got, kept[0]), (want, kept[1])):
             _arrays(keep, "kept", out)

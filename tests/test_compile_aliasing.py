@@ -3,7 +3,8 @@
 - A step returning persistent state (a parameter, a buffer, a view of one) returns that memory, not a copy: a
   caller keeping it sees later updates, as in eager code.
 - A ``.grad`` the replay writes into its arena (``zero_grad()`` set it to ``None``, so backward made a new one)
-  is written again by the next replay: a ``.grad`` a caller kept from an earlier call keeps that call's values.
+  is written again by the next replay: a ``.grad`` a caller kept from an earlier call keeps that call's values,
+  also when what was kept is an array or a view of its memory (``detach()``, ``.numpy()``, a row).
 - Draws from numgrad's generator inside the step (``randn``, ``randint``, ``normal_``, ``randperm``...) are
   drawn again, and cast and scaled again, by a replay; a draw from a generator passed as ``generator=`` makes
   the step run eagerly (a replay would reuse the recorded draws).
@@ -99,6 +100,67 @@ def test_a_kept_grad_keeps_the_values_of_its_own_call(set_to_none):
     assert [_bits(g) for g in kept] == [_bits(g) for g in kept_eager]
     assert [a is b for a, b in zip(kept, kept[1:])] == [a is b for a, b in zip(kept_eager, kept_eager[1:])]
     assert _bits(model[0].weight.grad) == _bits(eager_model[0].weight.grad)
+
+
+_KEEPERS = {
+    "detach": lambda g: g.detach(),
+    "data": lambda g: g.data,
+    "numpy": lambda g: g.numpy(),
+    "numpy slice": lambda g: g.numpy()[1:],
+    "np.asarray": lambda g: np.asarray(g),
+    "row": lambda g: g[0],
+    "view": lambda g: g.view(-1),
+    "transpose": lambda g: g.t(),
+}
+
+
+def _keeping_training():
+    ng.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+    opt = ng.optim.Adam(model.parameters(), lr=0.01)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, step
+
+
+@pytest.mark.parametrize("keep", list(_KEEPERS))
+def test_an_array_or_view_of_a_kept_grad_keeps_the_values_of_its_own_call(keep):
+    # eager code makes a new .grad every call, so what a caller keeps of one is never written again; a replay
+    # that finds its arena's memory held this way moves to new memory (fails on a replay that counted only
+    # references to the .grad tensor itself: every kept array read the last call's gradient)
+    eager_model, eager_step = _keeping_training()
+    model, step = _keeping_training()
+    compiled = ng.compile(step)
+    kept_eager, kept = [], []
+    for i in range(len(BATCHES)):
+        eager_step(*_batch(i))
+        compiled(*_batch(i))
+        kept_eager.append([_KEEPERS[keep](p.grad) for p in eager_model.parameters()])
+        kept.append([_KEEPERS[keep](p.grad) for p in model.parameters()])
+    assert compiled.replays == len(BATCHES) - 3 and compiled.fallback_reason is None
+    as_bytes = lambda a: np.asarray(a).tobytes()
+    assert [[as_bytes(a) for a in call] for call in kept] == [[as_bytes(a) for a in call] for call in kept_eager]
+    assert all(_bits(a) == _bits(b) for a, b in zip(model.parameters(), eager_model.parameters()))
+
+
+def test_a_replay_not_kept_from_stays_in_its_memory():
+    # the check costs no move when nothing is kept: the arena a replay writes is the one it was built with
+    model, step = _keeping_training()
+    compiled = ng.compile(step)
+    for i in range(4):
+        compiled(*_batch(i))
+    plan = compiled._hot.variant.plan
+    arena = plan.arena
+    norms = []
+    for i in range(4, len(BATCHES)):
+        compiled(*_batch(i))
+        norms.append(float(model[0].weight.grad.norm()))  # reads a .grad, keeps nothing of it
+    assert plan.arena is arena and compiled.replays == len(BATCHES) - 3 and len(set(norms)) == len(norms)
 
 
 _DRAWS = {

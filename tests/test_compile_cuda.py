@@ -202,3 +202,20 @@ def test_cpu_batches_moved_to_the_gpu_inside_the_step():
     assert compiled.replays == 2 and compiled.fallback_reason is None
     text = compiled.explain()
     assert "copy tensor argument 0 to the GPU" in text and "copy tensor argument 1 to the GPU" in text
+
+
+def test_a_grad_kept_as_a_view_on_cuda_keeps_its_calls_values():
+    # a replay would write the arena's .grad memory again: with a detached copy or a row of an earlier call's .grad
+    # still held, that call runs eagerly (a CUDA plan is not moved to new memory), as eager code makes new .grads
+    eager_model, _, eager_step = _mlp_step("sgd")
+    model, _, step = _mlp_step("sgd")
+    compiled = ng.compile(step)
+    kept_eager, kept = [], []
+    for k, (x, y) in enumerate(BATCHES):
+        eager_step(x, y)
+        compiled(x, y)
+        keep = (lambda g: g.detach()) if k % 2 else (lambda g: g[0])
+        kept_eager.append(keep(eager_model[0].weight.grad))
+        kept.append(keep(model[0].weight.grad))
+    assert _bits(g.cpu().numpy() for g in kept) == _bits(g.cpu().numpy() for g in kept_eager)
+    assert compiled.replays == 0 and compiled.eager_calls == len(BATCHES)

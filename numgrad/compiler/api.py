@@ -850,11 +850,11 @@ class CompiledFunction:
         temporaries; one that no launch writes would stay poisoned)."""
         loop_steps = plan.steps
         try:
-            plan.steps, plan.sources = codegen.fuse_steps(loop_steps, plan.arena)
+            plan.steps, plan.sources, plan.table_addresses = codegen.fuse_steps(loop_steps, plan.arena)
         except Exception as exc:  # noqa: BLE001 - a step that does not compile replays as a Python loop
             _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
                        self.__name__, type(exc).__name__, exc)
-            plan.steps, plan.sources = loop_steps, []
+            plan.steps, plan.sources, plan.table_addresses = loop_steps, [], {}
             return None
         if not plan.sources or not verify:
             return None
@@ -863,7 +863,7 @@ class CompiledFunction:
             return None
         _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
                    "launch", self.__name__, reason)
-        plan.steps, plan.sources = loop_steps, []
+        plan.steps, plan.sources, plan.table_addresses = loop_steps, [], {}
         again = self._verify(plan, obs)
         if again is not None:
             return f"{reason} (and the launch loop, checked again: {again})"

@@ -147,6 +147,7 @@ class _Builder:
         self.passed: list = []  # values passed to the function: array owners, values no table holds
         self.passed_ids: dict = {}
         self.steps: list = []  # the steps added, as they were
+        self.addresses: list = []  # where the int64 operands that are array data addresses lie (``finish``)
 
     # ------------------------------------------------------------ encoding a step
     def _pass(self, v) -> int:
@@ -161,7 +162,7 @@ class _Builder:
         if type(v) is np.ndarray and v.dtype.name in _ARRAY_DTYPES and not v.dtype.metadata and v.flags.aligned:
             own = _plan.owner(v)
             self._pass(self.arena if own is self.arena_owner and self.arena is not None else own)
-            values.append(("int64", v.__array_interface__["data"][0]))
+            values.append(("address", v.__array_interface__["data"][0]))
             values.extend(("int64", n) for n in v.shape + v.strides)
             return ("array", v.dtype.name, v.ndim, _layout(v), not v.flags.writeable)
         if type(v) is tuple:
@@ -226,7 +227,11 @@ class _Builder:
             return self._refuse(undo)
         code = self.kinds.setdefault(key, len(self.kinds))
         self.codes.append(code)
+        operands = self.tables["int64"]
         for dtype, v in values:
+            if dtype == "address":
+                self.addresses.append(len(operands))
+                dtype = "int64"
             self.tables.setdefault(dtype, []).append(v)
         self.steps.append((fn, args))
         return True
@@ -238,6 +243,10 @@ class _Builder:
         del self.passed[undo[0]:]
         self.imports = undo[1]
         return False
+
+    def address_positions(self) -> np.ndarray:
+        """The positions in the int64 table ``finish`` makes of the array data addresses it holds."""
+        return np.array(self.addresses, dtype=np.int64) + 1 + len(self.codes)
 
     def finish(self) -> tuple:
         """The arguments of the generated function: the tables, then the passed values."""
@@ -346,10 +355,12 @@ MAX_KINDS_PER_FUNCTION = 64
 
 
 def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
-    """``steps`` with every run of two or more fusable steps replaced by one generated function, and the
-    generated sources (for ``explain``); ``arena`` (the plan's memory) is passed as the owner of its views."""
+    """``steps`` with every run of two or more fusable steps replaced by one generated function, the generated
+    sources (for ``explain``), and {index of a generated step: where its int64 table holds array data addresses}
+    (``plan.Plan._move_to_new_memory`` moves them); ``arena`` (the plan's memory) is passed as the owner of its views."""
     out: list = []
     sources: list = []
+    addresses: dict = {}
     builder = _Builder(arena)
 
     def flush():
@@ -362,6 +373,7 @@ def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
             args = builder.finish()
             # compiled (or loaded from the disk cache) here, so a failure falls back to the launch loop (``api._fuse``)
             module.step.compile(tuple(numba.typeof(a) for a in args))
+            addresses[len(out)] = builder.address_positions()
             out.append((module.step, args))
             sources.append(source)
         builder = _Builder(arena)
@@ -373,4 +385,5 @@ def fuse_steps(steps: list, arena: Optional[np.ndarray] = None) -> tuple:
                 flush()
                 out.append((fn, args))
     flush()
-    return out, sources
+    return out, sources, addresses
+

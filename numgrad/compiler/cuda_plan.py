@@ -33,6 +33,7 @@ import bisect
 import logging
 import os
 import sys
+from sys import getrefcount
 from typing import Optional
 
 import numpy as np
@@ -334,6 +335,7 @@ class CudaPlan:
         self.touched: list = []  # per step: the persistent storages its arguments lie in
         self.undo: list = []  # (persistent storage, device copy) saved before each replay, put back on abandon
         self.graph_steps: Optional[list] = None
+        self.own_references: Optional[tuple] = None  # (``prepare_fast``)
         self.bound: list = [None]  # the call's argument arrays while a replay runs (``_UploadInput``)
 
     def prepare_fast(self) -> None:
@@ -342,8 +344,18 @@ class CudaPlan:
         storage = self.arena.storage if self.arena is not None else None
         self.arena_grads = [k for k, (_, g) in enumerate(self.end_grads)
                             if g is not None and type(g._buf) is DeviceArray and g._buf.storage is storage]
-        if not graphs_wanted():
-            return
+        del storage  # (a reference the count in ``_note_own_references`` must not see)
+        if graphs_wanted():
+            self._group_graphs()
+        self._note_own_references()
+
+    def _note_own_references(self) -> None:
+        # as ``plan.Plan.own_references``: more references at the start of a replay mean the caller kept an array
+        # or a view of a .grad in the arena, which the replay would overwrite (a CUDA plan is not moved: that call
+        # runs eagerly)
+        self.own_references = self._arena_references() if self.arena is not None else None
+
+    def _group_graphs(self) -> None:
         grouped, run = [], []
         for fn, args in self.steps:
             if hasattr(fn, "dispatcher") and hasattr(fn, "griddim"):  # numba-cuda's configured launch
@@ -357,12 +369,20 @@ class CudaPlan:
             grouped.append((_GraphRun(run), ()))
         self.graph_steps = grouped
 
+    def _arena_references(self) -> tuple:
+        end_grads = self.end_grads
+        return (getrefcount(self.arena.storage),) + tuple([getrefcount(end_grads[k][1]._buf)
+                                                           for k in self.arena_grads])
+
     def run(self, input_arrays: list) -> None:
         for probe, value, description in self.guards:
             if probe() is not value:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
         if self.arena_grads:
             keep_earlier_grads(self.end_grads, self.arena_grads)
+        if self.own_references is not None and self._arena_references() != self.own_references:
+            raise AbandonReplay("the caller holds an array or a view of a .grad an earlier replay made (a replay "
+                                "would write it again; eager code makes a new .grad each call)")
         for position, stage in self.staging:
             stage.copy_to_device(span_bytes(input_arrays[position]))
         self.bound[0] = input_arrays

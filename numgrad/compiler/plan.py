@@ -258,6 +258,24 @@ def _rebased(value, mapping: dict):
     return value
 
 
+def _rebased_callable(fn, mapping: dict):
+    """Plan step callable ``fn`` with the arrays it holds in remapped memory rebuilt as views of the new
+    (``_rebased``)."""
+    if isinstance(fn, _ScalarsFromMemory):
+        return _ScalarsFromMemory(_rebased_callable(fn.fn, mapping), _rebased(tuple(fn.template), mapping),
+                                  [(position, _rebased(src, mapping)) for position, src in fn.sources])
+    if isinstance(fn, _ResultInto):
+        return _ResultInto(fn.dispatcher, _rebased(fn.target, mapping))
+    if isinstance(fn, _CheckedLaunch):
+        return _CheckedLaunch(fn.dispatcher, None, fn.name, fn.numbers,
+                              [(i, _rebased(target, mapping)) for i, target in fn.array_targets])
+    if isinstance(fn, (_CollectiveStart, _CollectiveWait)):
+        # their exchanges and in-flight requests hold the buffers; such a call runs eagerly instead
+        raise AbandonReplay("the caller holds an array or a view of a .grad an earlier replay made, and a step "
+                            "with collectives is not moved to new memory")
+    return fn
+
+
 class _CheckedLaunch:
     """A launch whose result Python used: its numbers must come back the same, its arrays are copied back."""
 
@@ -464,6 +482,15 @@ class Plan:
         self.guards: list = []  # (probe, value, description): replay only while probe() is value
         self.arena: Optional[np.ndarray] = None  # the memory of every temporary, output and staging buffer
         self.fast_steps: Optional[list] = None  # ``steps`` calling compiled entry points (``prepare_fast``)
+        # index in ``steps`` of each generated function (``codegen.fuse_steps``) -> where its int64 table (its first
+        # argument) holds array data addresses: a plan moved to new memory moves those
+        self.table_addresses: dict = {}
+        # the references to the arena's allocation and to each arena .grad's array that the plan itself holds
+        # (``note_own_references``): more at the start of a replay means the caller kept an array or a view of
+        # that memory, which the replay must not write again (``_move_to_new_memory``)
+        self.own_references: Optional[int] = None
+        self.arena_memory: Optional[np.ndarray] = None  # the arena's allocation (``owner``)
+        self.arena_grad_arrays: list = []  # the arrays of the arena .grad tensors
 
     def prepare_fast(self) -> None:
         """Resolve each kernel step's compiled overload once: a replay calls its entry point, skipping the
@@ -472,6 +499,20 @@ class Plan:
         arena = owner(self.arena) if self.arena is not None else None
         self.arena_grads = [k for k, (_, g) in enumerate(self.end_grads)
                             if g is not None and arena is not None and owner(g._buf) is arena]
+        self.arena_memory = arena
+        del arena  # (a reference the count below must not see)
+        self.note_own_references()
+
+    def note_own_references(self) -> None:
+        """Count the references the plan holds to its arena (call where no caller can hold any: when the plan is
+        built or moved, from a frame that holds none of its arrays)."""
+        self.arena_grad_arrays = [self.end_grads[k][1]._buf for k in self.arena_grads]
+        self.own_references = None if self.arena is None else self._arena_references()
+
+    def _arena_references(self) -> int:
+        # (one number: the plan's own references never go away, so a count above its own is never hidden by another
+        # below its own)
+        return getrefcount(self.arena_memory) + sum(map(getrefcount, self.arena_grad_arrays))
 
     def run(self, input_arrays: list) -> None:
         for probe, value, description in self.guards:
@@ -479,6 +520,9 @@ class Plan:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
         if self.arena_grads:
             keep_earlier_grads(self.end_grads, self.arena_grads)
+        if self.own_references is not None and self._arena_references() != self.own_references:
+            self._move_to_new_memory()
+            self.note_own_references()
         for position, stage in self.staging:
             np.copyto(stage, input_arrays[position])
         # the profiler sees kernels through their guarded callables; otherwise the compiled entry points run
@@ -491,6 +535,44 @@ class Plan:
         for t, g in self.end_grads:
             if t._grad is not g:  # (the setter's checks passed when the recorded call set it)
                 t._grad = g
+
+    def _move_to_new_memory(self) -> None:
+        """Give the plan a new arena with the old one's bytes, and rebind every step, buffer and .grad tensor to it.
+
+        Called when the caller holds an array or a view of the arena (``p.grad.detach()``, ``p.grad.numpy()``,
+        ``p.grad[0]`` kept from an earlier call): eager code would have made a new ``.grad`` this call and left
+        that memory alone, so the replay must too.  The old arena stays with whoever holds it."""
+        old = self.arena
+        raw = np.empty(old.nbytes + _ALIGN, dtype=np.uint8)
+        skip = -raw.__array_interface__["data"][0] % _ALIGN
+        new = raw[skip:skip + old.nbytes]
+        np.copyto(new, old)
+        start = old.__array_interface__["data"][0]
+        mapping = {id(owner(old)): [(start, start + old.nbytes, new)]}
+        shift = new.__array_interface__["data"][0] - start
+        steps, fast_steps = [], []
+        for k, ((fn, args), (fast, _)) in enumerate(zip(self.steps, self.fast_steps)):
+            addresses = self.table_addresses.get(k)
+            if addresses is None:
+                args = _rebased(args, mapping)
+            else:
+                table = args[0].copy()
+                inside = addresses[(table[addresses] >= start) & (table[addresses] < start + old.nbytes)]
+                table[inside] += shift
+                table.flags.writeable = False  # (as ``codegen`` leaves its tables)
+                # then number tables, and the owners of the memory the step reads (the arena's among them)
+                args = (table,) + tuple(new if a is old else _rebased(a, mapping) for a in args[1:])
+            # (the compiled entry points stay: the arguments' types are the same)
+            steps.append((_rebased_callable(fn, mapping), args))
+            fast_steps.append((_rebased_callable(fast, mapping), args))
+        self.staging = [(position, _rebased(stage, mapping)) for position, stage in self.staging]
+        self.output_arrays = [_rebased(a, mapping) for a in self.output_arrays]
+        self.python_data = [_rebased(a, mapping) for a in self.python_data]
+        self.shape_constants = [_rebased(a, mapping) for a in self.shape_constants]
+        self.end_grads = [(t, g if g is None or k not in self.arena_grads else Tensor(_rebased(g._buf, mapping)))
+                          for k, (t, g) in enumerate(self.end_grads)]
+        self.arena, self.arena_memory = new, raw
+        self.steps, self.fast_steps = steps, fast_steps
 
     def _run_undoable(self, steps: list) -> None:
         """Run ``steps``; if a check abandons the replay, put back what the steps before it wrote."""
