@@ -92,7 +92,11 @@ def as_device(spec) -> Device:
 
 
 # the device of tensors made by factory functions given no ``device`` (per thread, as in PyTorch)
-_default = threading.local()
+class _DefaultDevice(threading.local):
+    device = cpu  # (a class attribute: read without a caught AttributeError in threads that never set one)
+
+
+_default = _DefaultDevice()
 
 
 def get_default_device() -> Device:
@@ -102,7 +106,7 @@ def get_default_device() -> Device:
     >>> ng.get_default_device()
     device(type='cpu')
     """
-    return getattr(_default, "device", cpu)
+    return _default.device
 
 
 def set_default_device(device) -> None:

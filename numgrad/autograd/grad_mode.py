@@ -6,12 +6,18 @@ import threading
 
 from ..tensor import _INFERENCE, is_inference_mode_enabled
 
-_state = threading.local()
+class _GradMode(threading.local):
+    # the default as a class attribute: a thread that never set it reads it without the AttributeError that
+    # ``getattr(local, name, default)`` raises and catches inside (340 ns against 40, on every op)
+    enabled = True
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """True when operations on tensors that require grad record the graph."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(enabled: bool) -> None:
