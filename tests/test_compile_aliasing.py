@@ -5,6 +5,8 @@
 - A ``.grad`` the replay writes into its arena (``zero_grad()`` set it to ``None``, so backward made a new one)
   is written again by the next replay: a ``.grad`` a caller kept from an earlier call keeps that call's values,
   also when what was kept is an array or a view of its memory (``detach()``, ``.numpy()``, a row).
+- A step returning its tensor argument, or a view of it, returns the call's own argument or that view of it, as
+  eager code does: a caller writing into the result writes into the argument.
 - Draws from numgrad's generator inside the step (``randn``, ``randint``, ``normal_``, ``randperm``...) are
   drawn again, and cast and scaled again, by a replay; a draw from a generator passed as ``generator=`` makes
   the step run eagerly (a replay would reuse the recorded draws).
@@ -100,6 +102,32 @@ def test_a_kept_grad_keeps_the_values_of_its_own_call(set_to_none):
     assert [_bits(g) for g in kept] == [_bits(g) for g in kept_eager]
     assert [a is b for a, b in zip(kept, kept[1:])] == [a is b for a, b in zip(kept_eager, kept_eager[1:])]
     assert _bits(model[0].weight.grad) == _bits(eager_model[0].weight.grad)
+
+
+_ARGUMENT_VIEWS = {
+    "the argument": lambda x: x,
+    "a row": lambda x: x[1],
+    "a flat view": lambda x: x.view(-1),
+    "a transpose, beside a loss": lambda x: ((x * 2).sum(), x.t()),
+    "a strided column": lambda x: {"col": x[:, 2]},
+}
+
+
+@pytest.mark.parametrize("name", list(_ARGUMENT_VIEWS))
+def test_a_returned_argument_or_view_of_it_is_the_calls_own_memory(name):
+    fn = _ARGUMENT_VIEWS[name]
+    compiled = ng.compile(fn)
+    for i in range(len(BATCHES)):
+        x, x_eager = ng.tensor(BATCHES[i][0]), ng.tensor(BATCHES[i][0])
+        got, want = compiled(x), fn(x_eager)
+        leaves = [t for t in ng.compiler.trees.leaves(got) if isinstance(t, ng.Tensor)]
+        wanted = [t for t in ng.compiler.trees.leaves(want) if isinstance(t, ng.Tensor)]
+        for t in leaves[-1:] + wanted[-1:]:
+            t.add_(1.0)  # written through the result: eager's argument changes with it
+        assert _bits(x) == _bits(x_eager)
+        assert [_bits(t) for t in leaves] == [_bits(t) for t in wanted]
+        assert (got is x) == (want is x_eager)
+    assert compiled.replays == len(BATCHES) - 3 and compiled.fallback_reason is None
 
 
 _KEEPERS = {

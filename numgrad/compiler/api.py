@@ -115,17 +115,26 @@ def _fresh_copy(arr):
     return arr.copy() if type(arr) is np.ndarray else _copy_array(arr)
 
 
-def _fresh_outputs(plan):
+def _fresh_outputs(plan, inputs):
     """A replay's result: the plan's output structure (``trees.flatten``'s) with a fresh tensor of each output
-    array, except for outputs in persistent memory (``plan.live_outputs``), which stay that memory."""
-    structure, arrays, live = plan.outputs, plan.output_arrays, plan.live_outputs
-    if type(structure) is TensorSlot and not live:  # the usual step returns its loss: no tree, no closure
+    array, except for outputs in persistent memory (``plan.live_outputs``), which stay that memory, and outputs in a
+    tensor argument's memory (``plan.argument_views``), which are that argument (of this call, ``inputs``) or a
+    view of it."""
+    structure, arrays, live, views = plan.outputs, plan.output_arrays, plan.live_outputs, plan.argument_views
+    if type(structure) is TensorSlot and not live and not views:  # the usual step returns its loss: no tree
         return Tensor(_fresh_copy(arrays[structure.index]))
 
     def output(index: int) -> Tensor:
         if index in live:
             kept = live[index]
             return kept if kept is not None else Tensor(arrays[index])
+        if index in views:
+            view = views[index]
+            argument = inputs[view[0]]
+            if view[1] is None:  # the argument itself
+                return argument
+            _, shape, strides, offset = view
+            return argument.as_strided(shape, strides, argument.storage_offset() + offset)
         return Tensor(_fresh_copy(arrays[index]))
     return trees.rebuild(structure, output)
 
@@ -454,7 +463,7 @@ class CompiledFunction:
             n_out = len(plan.output_arrays) - len(variant.input_grads)
             for j, k in enumerate(variant.input_grads):
                 inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
-        return _fresh_outputs(plan)
+        return _fresh_outputs(plan, inputs)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
     def _needs_autograd(self, inputs: list, args, kwargs) -> bool:

@@ -321,6 +321,7 @@ class CudaPlan:
         self.outputs = None
         self.output_arrays: list = []  # DeviceArrays on the arena (or persistent memory)
         self.live_outputs: dict = {}  # as ``plan.Plan``'s
+        self.argument_views: dict = {}  # (``plan.Plan``'s; on CUDA an output in an argument's memory is a copy)
         self.end_grads: list = []
         self.arena_grads: list = []  # as ``plan.Plan``'s
         self.persistent_arrays: list = []  # one DeviceArray per persistent storage the steps touch

@@ -462,6 +462,10 @@ class Plan:
         # of one): the recorded tensor itself when it is a leaf, else None (a new tensor on that same memory).
         # Eager returns those tensors, not copies: a caller keeping one sees later updates.
         self.live_outputs: dict = {}
+        # output index -> how an output in a tensor argument's memory is that argument or a view of it
+        # (``_view_of_argument``): a replay returns the call's own argument, or that view of it, as eager code does
+        # (a caller writing into it writes into the argument)
+        self.argument_views: dict = {}
         # end_grads positions whose .grad lives in the arena: a replay writes the same memory again, so a .grad a
         # caller kept from the previous call gets its own copy first (eager would have made a new tensor)
         self.arena_grads: list = []
@@ -697,6 +701,10 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
     for k, t in enumerate(output_tensors):
         if id(owner(t._buf)) in persistent_owner_ids:
             plan.live_outputs[k] = t if t._grad_fn is None else None
+        elif id(owner(t._buf)) in input_owner_ids:
+            view = _view_of_argument(t._buf, input_arrays)
+            if view is not None:
+                plan.argument_views[k] = view
     seen_persistent: dict = {}
     pending: dict = {}  # index of a Collective -> what its start step hands its wait step
     in_flight: list = []  # during a replay: the collectives started and not yet waited for
@@ -777,6 +785,25 @@ def build_plan(launches: list, derived: dict, input_arrays: list, outputs_struct
             g = Tensor(_rebased(g._buf, mapping))
         plan.end_grads.append((t, g))
     return plan
+
+
+def _view_of_argument(arr: np.ndarray, input_arrays: list) -> Optional[tuple]:
+    """How output ``arr``, which lies in a tensor argument's memory, is that argument or a view of it:
+    (argument position, None) when it is the argument's own array, else (position, shape, element strides,
+    element offset from the argument's first element); None when it is not such a view (another dtype)."""
+    lo, hi = _span(arr)
+    for position, arg in enumerate(input_arrays):
+        if arr is arg:
+            return position, None
+        arg_lo, arg_hi = _span(arg)
+        if owner(arg) is not owner(arr) or not (arg_lo <= lo and hi <= arg_hi) or arg.dtype != arr.dtype:
+            continue
+        size = arr.itemsize
+        delta = arr.__array_interface__["data"][0] - arg.__array_interface__["data"][0]
+        if delta % size or any(st % size for st in arr.strides):
+            return None
+        return position, arr.shape, tuple(st // size for st in arr.strides), delta // size
+    return None
 
 
 def _launch_arrays(launch, derived: dict):
