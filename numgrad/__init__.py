@@ -69,6 +69,8 @@ from . import distributions  # noqa: E402,F401 - torch.distributions
 from .amp import autocast  # noqa: E402,F401
 from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
 from .device import get_default_device, set_default_device  # noqa: E402,F401
+from .memory_format import (  # noqa: E402,F401
+    channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format)
 from .tensor import Size  # noqa: E402,F401
 # PyTorch's other dtype names (torch.float, torch.long, ...): last, since they shadow builtins in this module
 from ._dtypes import float32 as float, float64 as double, float16 as half  # noqa: E402,F401

@@ -12,10 +12,12 @@ from .autograd import grad_mode as _grad_mode
 from .autograd.function import Function
 from .creation import tensor, zeros_like
 from .device import Device, as_device
+from .memory_format import check_rank, contiguous_format, dense_strides, preserve_format
 from .kernels.backend import to_device
 from .ops import elementwise as ew
 from .ops import elementwise_functions as pw
 from .ops.sum_mean import sum_to
+from .ops.views import Contiguous
 from .autograd.views import check_view_inplace
 from .ops import pointwise as _ops_pointwise
 from .tensor import Tensor
@@ -80,8 +82,11 @@ def _iop(name):
     return method
 
 
-def _to(self, *args, dtype=None, device=None, copy: bool = False):
-    """Convert dtype (and/or device): ``t.to(ng.float64)``, ``t.to('cpu')``."""
+def _to(self, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False, memory_format=None):
+    """Convert dtype (and/or device): ``t.to(ng.float64)``, ``t.to('cpu')``.
+
+    ``non_blocking`` is accepted as PyTorch's hint: numgrad's copies finish before ``to`` returns.
+    ``memory_format``: see ``Tensor.contiguous``."""
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
@@ -98,9 +103,16 @@ def _to(self, *args, dtype=None, device=None, copy: bool = False):
         if device != self._device:
             out = _ToDevice.apply(self, device)
             copy = False
-    if dtype is None or _dtypes.as_dtype(dtype) == out.dtype:
-        return pw.clone(out) if copy else out
-    return _Cast.apply(out, _dtypes.as_dtype(dtype))
+    if dtype is not None and _dtypes.as_dtype(dtype) != out.dtype:
+        out, copy = _Cast.apply(out, _dtypes.as_dtype(dtype)), False
+    if memory_format is not None and memory_format is not preserve_format:
+        check_rank(out.ndim, memory_format)
+        # (PyTorch's ``to`` keeps a tensor whose strides are the format's own, else copies into them: a
+        # (2, 3, 1, 1) row-major tensor counts as channels last for ``contiguous`` but not for ``to``)
+        if not (out.is_contiguous() if memory_format is contiguous_format
+                else out.stride() == dense_strides(out.shape, memory_format)):
+            out, copy = Contiguous.apply(out, memory_format), False
+    return pw.clone(out) if copy else out
 
 
 def _cpu(self):
@@ -277,15 +289,20 @@ def _type(self, dtype=None, non_blocking: bool = False):
     >>> import numgrad as ng
     >>> ng.ones(2).type(), ng.ones(2).type(ng.float64).dtype, ng.ones(2).type("torch.IntTensor").dtype
     ('numgrad.FloatTensor', numgrad.float64, numgrad.int32)
+    >>> ng.ones(2).type(ng.LongTensor).dtype
+    numgrad.int64
     """
     if dtype is None:
         prefix = "numgrad.cuda." if self.is_cuda else "numgrad."
         return prefix + _TYPE_NAMES[self.dtype.name]
+    if isinstance(dtype, type) and dtype.__name__ in _TYPE_BY_NAME and isinstance(getattr(dtype, "dtype", None),
+                                                                                  _dtypes.DType):
+        dtype = "numgrad." + dtype.__name__  # a legacy type (``ng.FloatTensor``): a CPU tensor of its dtype
     if isinstance(dtype, str):
         module, _, name = dtype.rpartition(".")
         if name in _TYPE_BY_NAME:
             target = _dtypes.as_dtype(_TYPE_BY_NAME[name])
-            device = "cuda" if module.endswith("cuda") else self.device
+            device = "cuda" if module.endswith("cuda") else "cpu"
             return _to(self, target, device=device)
     return _to(self, dtype)
 

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from . import _dtypes
+from . import memory_format as _memory_format
 from . import _pending_readers
 from ._format import format_tensor
 from .device import Device, cpu, cuda0
@@ -270,9 +271,20 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 
-    def is_contiguous(self) -> bool:
-        # a lazy tensor will be computed into fresh contiguous memory
-        return self._buf is None or bool(self._buf.flags.c_contiguous)
+    def is_contiguous(self, memory_format: _memory_format.memory_format = _memory_format.contiguous_format) -> bool:
+        """Whether the memory is laid out densely in ``memory_format`` (row-major by default; see
+        ``numgrad.memory_format``).
+
+        >>> import numgrad as ng
+        >>> ng.zeros(2, 3).t().is_contiguous(), ng.zeros(1, 3, 2, 2).is_contiguous(memory_format=ng.channels_last)
+        (False, False)
+        """
+        if memory_format is _memory_format.preserve_format:
+            raise RuntimeError("is_contiguous(): preserve_format is not a memory format a tensor can be laid out in")
+        if memory_format is _memory_format.contiguous_format:
+            # a lazy tensor will be computed into fresh contiguous memory
+            return self._buf is None or bool(self._buf.flags.c_contiguous)
+        return self._buf is not None and _memory_format.is_dense_in(self.shape, self.stride(), memory_format)
 
     def stride(self, dim: Optional[int] = None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(numgrad.__file__)
 # Layers from the bottom up: a module may import its own layer and the ones before it.
 LAYERS = [
     ("base", ["numgrad._version", "numgrad._dtypes", "numgrad.device", "numgrad.ir", "numgrad._profiler_hooks",
-              "numgrad._gc"]),
+              "numgrad._gc", "numgrad.memory_format"]),
     ("kernels", ["numgrad.kernels"]),
     ("tensor", ["numgrad._pending_readers", "numgrad._format", "numgrad.tensor", "numgrad.creation"]),
     ("autograd", ["numgrad.autograd"]),

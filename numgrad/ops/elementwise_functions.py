@@ -9,12 +9,14 @@ from __future__ import annotations
 import warnings
 
 from .. import _dtypes
+from .. import memory_format as _memory_format
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from .elementwise import _refuse_bool_arithmetic, apply
 from ..ir.table import ELEMENTWISE
 from ..creation import tensor
 from ..kernels.backend import reduce_array
 from ..tensor import Tensor
+from .views import Contiguous
 
 _EXAMPLE_INPUT = {"any": "[0.5, -1.0]", "positive": "[0.5, 2.0]", "unit": "[0.5, -0.25]", "nonzero": "[0.5, 2.0]",
                   "open_unit": "[0.5, -0.25]", "above_one": "[1.5, 2.0]"}
@@ -228,13 +230,17 @@ def round(input, decimals: int = 0):
     return apply("div", apply("round", apply("mul", input, scale)), scale)
 
 
-def clone(input):
-    """A copy of ``input`` with its own memory (differentiable).
+def clone(input, *, memory_format=_memory_format.preserve_format):
+    """A copy of ``input`` with its own memory (differentiable); ``memory_format=ng.channels_last`` (or
+    ``channels_last_3d``) lays the copy out channels last (see ``numgrad.memory_format``).
 
     >>> import numgrad as ng
     >>> ng.clone(ng.tensor([1.0]))
     tensor([1.])
     """
+    if memory_format is _memory_format.channels_last or memory_format is _memory_format.channels_last_3d:
+        _memory_format.check_rank(input.ndim, memory_format)
+        return Contiguous.apply(input, memory_format)
     return apply("identity", input)
 
 

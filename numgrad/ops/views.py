@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes
+from .. import memory_format as _memory_format
 from ..tensor import Tensor
 from ..autograd.function import Function
 from ..kernels import backend as _backend
@@ -335,19 +336,42 @@ class Contiguous(Function):
     node_name = "CloneBackward0"
 
     @staticmethod
-    def forward(ctx, x):
-        return Tensor(contiguous_array(x._data))
+    def forward(ctx, x, fmt):
+        if fmt is _memory_format.contiguous_format:
+            return Tensor(contiguous_array(x._data))
+        return Tensor(_laid_out(x._data, fmt))
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        return g, None
 
 
-def contiguous(input):
-    """A C-contiguous tensor with the same values (``input`` itself if already contiguous)."""
-    if input._data.flags.c_contiguous:
+def _laid_out(arr: np.ndarray, fmt) -> np.ndarray:
+    """A copy of ``arr`` whose memory is laid out densely in ``fmt`` (channels last: NHWC / NDHWC order)."""
+    order = (0,) + tuple(range(2, arr.ndim)) + (1,)  # the dimensions in memory order
+    dense = np.empty(tuple(arr.shape[d] for d in order), dtype=arr.dtype)
+    out = dense.transpose(np.argsort(order))
+    out[...] = arr
+    return out
+
+
+def contiguous(input, memory_format=_memory_format.contiguous_format):
+    """A tensor with the same values laid out densely in ``memory_format`` (row-major by default; see
+    ``numgrad.memory_format``): ``input`` itself if it already is.
+
+    >>> import numgrad as ng
+    >>> ng.zeros(3, 2).t().contiguous().stride(), ng.zeros(1, 2, 3, 3).contiguous(memory_format=ng.channels_last).stride()
+    ((3, 1), (18, 1, 6, 2))
+    """
+    if memory_format is _memory_format.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if not isinstance(memory_format, _memory_format.memory_format):
+        raise TypeError(f"contiguous(): argument 'memory_format' must be numgrad.memory_format, not "
+                        f"{type(memory_format).__name__}")
+    _memory_format.check_rank(input.ndim, memory_format)
+    if input.is_contiguous(memory_format=memory_format):
         return input
-    return Contiguous.apply(input)
+    return Contiguous.apply(input, memory_format)
 
 
 def _T(self):

@@ -469,6 +469,8 @@ class Module(ModuleHooks):
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
+        # channels_last (channels_last_3d) lays out the 4-D (5-D) parameters and buffers, as PyTorch's does
+        layout = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() received an invalid combination of arguments - got unexpected keyword "
                             f"argument '{next(iter(kwargs))}'")
@@ -487,16 +489,17 @@ class Module(ModuleHooks):
                 raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         if device is not None:
             device = as_device(device)
-        if dtype is None and device is None:
+        if dtype is None and device is None and layout is None:
             return self
 
         def converted(t: Tensor) -> Optional[Tensor]:
-            """``t`` on ``device`` with ``dtype`` (floating point only), or None when it already is."""
+            """``t`` on ``device`` with ``dtype`` (floating point only) and the layout, or None when it already is."""
             want = dtype if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype else None
             move = device if device is not None and t.device != device else None
-            if want is None and move is None:
+            lay = layout if layout is not None and t.ndim in (4, 5) else None
+            if want is None and move is None and (lay is None or t.is_contiguous(memory_format=lay)):
                 return None
-            return t.detach().to(device=move, dtype=want)
+            return t.detach().to(device=move, dtype=want, memory_format=lay)
 
         def swap_data(t: Tensor, new: Tensor) -> None:
             t._data = new._data  # what PyTorch's ``param.data = ...`` does: same object, new storage (and device)
