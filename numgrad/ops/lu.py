@@ -467,8 +467,8 @@ def linalg_lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False, 
     _check_pivot_range(pivots._data, n,
                        "Pivots given to lu_solve must all be greater or equal to 1. Did you properly pass the result "
                        "of lu_factor?",
-                       f"Pivots given to lu_solve must all be smaller or equal to LU.size(-2). Did you properly pass "
-                       f"the result of lu_factor?")
+                       "Pivots given to lu_solve must all be smaller or equal to LU.size(-2). Did you properly pass "
+                       "the result of lu_factor?")
     X = _lu_solve(LU, pivots, B, left, adjoint)
     return X if out is None else write_out("linalg_lu_solve", X, out, [LU, B])
 
