@@ -23,7 +23,7 @@ tensor([[1.],
 from __future__ import annotations
 
 import importlib
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -366,7 +366,8 @@ def _lu_factor_ex(A, pivot: bool, check_errors: bool, op: str, fn: str):
     return LuFactor.apply(A, op, bool(check_errors))
 
 
-def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False, out=None):
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False,
+                 out: Optional[Sequence[Tensor]] = None) -> tuple:
     """``(LU, pivots, info)``: the LU factorisation with partial pivoting of each matrix of ``A`` (..., m, n),
     in LAPACK's compact form (L's strictly lower part and U in one matrix; 1-based int32 pivots of length
     ``min(m, n)``), and ``info``, 0 or the 1-based index of the first zero on U's diagonal. Raises on a singular
@@ -381,7 +382,7 @@ def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False, out=None)
     return result if out is None else _write_outs("linalg_lu_factor_ex", result, out, [A])
 
 
-def lu_factor(A, *, pivot: bool = True, out=None):
+def lu_factor(A: Tensor, *, pivot: bool = True, out: Optional[Sequence[Tensor]] = None) -> tuple:
     """``(LU, pivots)``: the compact LU factorisation of each matrix of ``A`` (see ``lu_factor_ex``); a matrix
     whose U has a zero on the diagonal raises PyTorch's error naming it (use ``lu_factor_ex`` or ``lu`` to get
     the factorisation anyway). Differentiable w.r.t. ``A`` (PyTorch's ``lu_factor_ex_backward``).
@@ -396,7 +397,7 @@ def lu_factor(A, *, pivot: bool = True, out=None):
     return result if out is None else _write_outs("linalg_lu_factor", result, out, [A])
 
 
-def linalg_lu(A, *, pivot: bool = True, out=None):
+def linalg_lu(A: Tensor, *, pivot: bool = True, out: Optional[Sequence[Tensor]] = None) -> tuple:
     """``(P, L, U)`` with ``A = P L U`` for each matrix of ``A`` (..., m, n): ``P`` (m, m) a permutation, ``L``
     (m, k) unit lower triangular, ``U`` (k, n) upper triangular, ``k = min(m, n)``. Singular matrices are fine.
     Differentiable w.r.t. ``A`` through ``L`` and ``U`` (square, wide and tall; ``P`` has no gradient).
@@ -423,7 +424,8 @@ def _lu_solve(LU, pivots, B, left: bool, adjoint: bool):
     return LuSolve.apply(LU, pivots, B, bool(left), bool(adjoint))
 
 
-def linalg_lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False, out=None) -> Tensor:
+def linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False,
+                    out: Optional[Tensor] = None) -> Tensor:
     """``X`` with ``A X = B`` given ``A``'s compact LU factorisation (``linalg.lu_factor``'s ``LU, pivots``);
     ``left=False``: ``X A = B``; ``adjoint=True``: ``A^H`` (here ``A^T``) in place of ``A``. Batch dims of
     ``LU`` and ``B`` broadcast; ``pivots`` has ``LU``'s batch shape. Differentiable w.r.t. ``LU`` and ``B``.
@@ -473,7 +475,7 @@ def linalg_lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False, 
     return X if out is None else write_out("linalg_lu_solve", X, out, [LU, B])
 
 
-def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool = True):
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True) -> tuple:
     """``(P, L, U)`` from a compact LU factorisation (``linalg.lu_factor``'s output): ``P`` (..., m, m) the
     permutation, ``L`` (..., m, k) unit lower, ``U`` (..., k, n) upper, so that ``P @ L @ U`` is the factorised
     matrix. ``unpack_data=False`` / ``unpack_pivots=False`` return empty ``L, U`` / ``P``. Differentiable w.r.t.
@@ -514,7 +516,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool 
     return lu_unpack_return_type(*LuUnpack.apply(LU_data, pivots, bool(unpack_data), bool(unpack_pivots)))
 
 
-def lu(A, pivot: bool = True, get_infos: bool = False, out=None):
+def lu(A: Tensor, pivot: bool = True, get_infos: bool = False, out: Optional[Sequence[Tensor]] = None) -> tuple:
     """``torch.lu`` (deprecated there in favour of ``linalg.lu_factor``): ``(LU, pivots)``, or with
     ``get_infos=True`` ``(LU, pivots, info)``. Never raises for a singular matrix (``info`` reports it).
 
@@ -539,7 +541,7 @@ def lu(A, pivot: bool = True, get_infos: bool = False, out=None):
     return _write_outs("lu", result, out, [A])
 
 
-def torch_lu_solve(b, LU_data, LU_pivots) -> Tensor:
+def torch_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
     """``torch.lu_solve`` (deprecated there): ``linalg.lu_solve(LU_data, LU_pivots, b)``.
 
     >>> import numgrad as ng
@@ -577,7 +579,7 @@ class Geqrf(Function):
         raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
 
 
-def geqrf(input):
+def geqrf(input: Tensor) -> tuple:
     """``(a, tau)``: LAPACK's ``geqrf`` QR factorisation of each matrix (..., m, n): R in ``a``'s upper
     triangle, the Householder vectors below it (their leading 1 implied) and their scalars in ``tau``. Feed them
     to ``linalg.householder_product`` (Q) or ``ormqr`` (products with Q). No derivative (PyTorch's error).
@@ -626,7 +628,7 @@ def _check_householder(input, tau, op: str, fn: str) -> None:
     _check_dtype(input, op, op, False)
 
 
-def householder_product(A, tau, *, out=None) -> Tensor:
+def householder_product(A: Tensor, tau: Tensor, *, out: Optional[Tensor] = None) -> Tensor:
     """The first ``n`` columns of ``H_1 H_2 ... H_k`` for the Householder reflectors ``H_i = I - tau_i v_i v_i^T``
     stored in ``A`` (..., m, n) as ``geqrf`` leaves them (LAPACK's ``orgqr``); differentiable w.r.t. ``A`` and
     ``tau``.
@@ -651,7 +653,7 @@ def householder_product(A, tau, *, out=None) -> Tensor:
     return Q if out is None else write_out("linalg_householder_product", Q, out, [A, tau])
 
 
-def orgqr(input, input2) -> Tensor:
+def orgqr(input: Tensor, input2: Tensor) -> Tensor:
     """``torch.orgqr``: ``linalg.householder_product(input, input2)`` (``input2`` the reflectors' ``tau``).
 
     >>> import numgrad as ng
@@ -662,7 +664,7 @@ def orgqr(input, input2) -> Tensor:
     return householder_product(input, input2)
 
 
-def ormqr(input, input2, input3, left: bool = True, transpose: bool = False) -> Tensor:
+def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, transpose: bool = False) -> Tensor:
     """``Q C``, ``Q^T C`` (``transpose``), ``C Q`` or ``C Q^T`` (``left=False``) for ``C = input3`` and the
     orthogonal ``Q = H_1 ... H_k`` whose reflectors ``geqrf`` stored in ``input`` (with ``tau = input2``),
     without forming Q (LAPACK's ``ormqr``). Differentiable w.r.t. all three.
@@ -703,12 +705,12 @@ def ormqr(input, input2, input3, left: bool = True, transpose: bool = False) -> 
     return C
 
 
-def _lu_method(self, pivot: bool = True, get_infos: bool = False):
+def _lu_method(self: Tensor, pivot: bool = True, get_infos: bool = False) -> tuple:
     """``Tensor.lu``: ``numgrad.lu(self, pivot, get_infos)``."""
     return lu(self, pivot, get_infos)
 
 
-def _lu_solve_method(self, LU_data, LU_pivots):
+def _lu_solve_method(self: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
     """``Tensor.lu_solve``: ``numgrad.lu_solve(self, LU_data, LU_pivots)``."""
     return torch_lu_solve(self, LU_data, LU_pivots)
 
