@@ -706,12 +706,23 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
 
 
 def _lu_method(self: Tensor, pivot: bool = True, get_infos: bool = False) -> tuple:
-    """``Tensor.lu``: ``numgrad.lu(self, pivot, get_infos)``."""
+    """``Tensor.lu``: ``numgrad.lu(self, pivot, get_infos)`` (deprecated in PyTorch for ``linalg.lu_factor``).
+
+    >>> import numgrad as ng
+    >>> ng.tensor([[1., 2.], [3., 4.]]).lu().pivots
+    tensor([2, 2], dtype=numgrad.int32)
+    """
     return lu(self, pivot, get_infos)
 
 
 def _lu_solve_method(self: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
-    """``Tensor.lu_solve``: ``numgrad.lu_solve(self, LU_data, LU_pivots)``."""
+    """``Tensor.lu_solve``: ``numgrad.lu_solve(self, LU_data, LU_pivots)``, X with ``A X = self``.
+
+    >>> import numgrad as ng
+    >>> ng.tensor([[2.], [4.]]).lu_solve(*ng.linalg.lu_factor(ng.tensor([[2., 0.], [0., 4.]])))
+    tensor([[1.],
+            [1.]])
+    """
     return torch_lu_solve(self, LU_data, LU_pivots)
 
 
