@@ -709,7 +709,7 @@ def _lu_method(self: Tensor, pivot: bool = True, get_infos: bool = False) -> tup
     """``Tensor.lu``: ``numgrad.lu(self, pivot, get_infos)`` (deprecated in PyTorch for ``linalg.lu_factor``).
 
     >>> import numgrad as ng
-    >>> ng.tensor([[1., 2.], [3., 4.]]).lu().pivots
+    >>> ng.tensor([[1., 2.], [3., 4.]]).lu()[1]
     tensor([2, 2], dtype=numgrad.int32)
     """
     return lu(self, pivot, get_infos)
