@@ -238,7 +238,21 @@ def _lu_of(L, dtype=None):
     lambda L: L.lu_unpack(_lu_of(L)[0], _lu_of(L)[1] + 5),
     lambda L: L.linalg.householder_product(L.ones(2, 3), L.ones(2)),
     lambda L: L.linalg.householder_product(L.ones(3, 2), L.ones(3)),
+    lambda L: L.linalg.householder_product(L.ones(3, 2), L.ones(2, dtype=L.float64)),
+    lambda L: L.linalg.householder_product(L.ones(2, 3, 2), L.ones(3, 2)),
+    lambda L: L.linalg.householder_product(L.ones(2, 3, 2), L.ones(2)),
+    lambda L: L.linalg.householder_product(L.ones(3, 2, dtype=L.int64), L.ones(2, dtype=L.int64)),
+    lambda L: L.orgqr(L.ones(3, 2, dtype=L.float16), L.ones(2, dtype=L.float16)),
     lambda L: L.ormqr(L.ones(4, 3), L.ones(3), L.ones(3, 2)),
+    lambda L: L.ormqr(L.ones(5, 3), L.ones(2), L.ones(5, 2)),
+    lambda L: L.ormqr(L.ones(5, 3), L.ones(2), L.ones(2, 5), left=False),
+    lambda L: L.ormqr(L.ones(5, 3), L.ones(3), L.ones(5, 2, dtype=L.float64)),
+    lambda L: L.ormqr(L.ones(5, 3, dtype=L.float64), L.ones(3), L.ones(5, 2)),
+    lambda L: L.ormqr(L.ones(2, 5, 3), L.ones(3), L.ones(2, 5, 2)),
+    lambda L: L.ormqr(L.ones(5, 3), L.ones(3), L.ones(2, 5, 2)),
+    lambda L: L.ormqr(L.ones(5, 3, dtype=L.float16), L.ones(3, dtype=L.float16), L.ones(5, 2, dtype=L.float16)),
+    lambda L: L.geqrf(L.ones(3)),
+    lambda L: L.geqrf(L.ones(3, 2, dtype=L.int64)),
 ])
 def test_misuse_raises_torchs_error(fn):
     _same_error(fn)

@@ -592,7 +592,7 @@ def geqrf(input: Tensor) -> tuple:
     """
     _check_tensor(input, "geqrf", "input", 1)
     if input.ndim < 2:
-        raise RuntimeError(f"torch.geqrf: input must have at least 2 dimensions. Got size: {list(input.shape)}")
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
     _check_dtype(input, "geqrf", "geqrf_cpu", True)
     _cpu_only(input, "geqrf")
     return geqrf_return_type(*Geqrf.apply(input))
@@ -612,20 +612,14 @@ def _apply_reflector(C, v, tau_i, left: bool):
     return C - matmul(matmul(C, v) * tau_i, v.mT)
 
 
-def _check_householder(input, tau, op: str, fn: str) -> None:
-    _check_tensor(input, fn, "input", 1)
-    _check_tensor(tau, fn, "tau", 2)
-    if input.ndim < 2:
-        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
-    if tau.ndim < 1:
-        raise RuntimeError(f"{op}: tau must have at least 1 dimension.")
-    if tuple(tau.shape[:-1]) != tuple(input.shape[:-2]):
+def _check_reflector_batches(input, tau, op: str) -> None:
+    """PyTorch's checks that ``tau`` holds one scalar per reflector of each matrix of ``input``."""
+    if input.ndim - tau.ndim != 1:
+        raise RuntimeError(f"{op}: Expected tau to have one dimension less than input, but got tau.ndim equal to "
+                           f"{tau.ndim} and input.ndim is equal to {input.ndim}")
+    if input.ndim > 2 and tuple(tau.shape[:-1]) != tuple(input.shape[:-2]):
         raise RuntimeError(f"{op}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
                            f"{list(tau.shape[:-1])}")
-    if input.dtype != tau.dtype:
-        raise RuntimeError(f"{op}: tau dtype {_dtypes.torch_type_name(tau.dtype)} does not match input dtype "
-                           f"{_dtypes.torch_type_name(input.dtype)}")
-    _check_dtype(input, op, op, False)
 
 
 def householder_product(A: Tensor, tau: Tensor, *, out: Optional[Tensor] = None) -> Tensor:
@@ -640,12 +634,21 @@ def householder_product(A: Tensor, tau: Tensor, *, out: Optional[Tensor] = None)
     True
     """
     op = "torch.linalg.householder_product"
-    _check_householder(A, tau, op, "linalg_householder_product")
-    m, n, k = A.shape[-2], A.shape[-1], tau.shape[-1]
+    _check_tensor(A, "linalg_householder_product", "input", 1)
+    _check_tensor(tau, "linalg_householder_product", "tau", 2)
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
+    m, n = A.shape[-2], A.shape[-1]
+    k = tau.shape[-1] if tau.ndim else 1
     if m < n:
         raise RuntimeError(f"{op}: input.shape[-2] must be greater than or equal to input.shape[-1]")
     if n < k:
         raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    _check_reflector_batches(A, tau, op)
+    if tau.dtype != A.dtype:
+        raise RuntimeError(f"{op}: tau dtype {_dtypes.torch_type_name(tau.dtype)} does not match input dtype "
+                           f"{_dtypes.torch_type_name(A.dtype)}")
+    _check_dtype(A, op, "orgqr_cpu", True)
     V = _reflectors(A, k)
     Q = eye(m, n, dtype=A.dtype, device=A.device).expand(*A.shape)
     for i in reversed(range(k)):  # H_1 (H_2 (... (H_k E)))
@@ -676,26 +679,36 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
             [4., 5.]])
     """
     op = "torch.ormqr"
-    tau = input2
-    _check_householder(input, tau, op, "ormqr")
-    _check_tensor(input3, "ormqr", "input3", 3)
-    other = input3
+    tau, other = input2, input3
+    for t, name, position in ((input, "input", 1), (tau, "input2", 2), (other, "input3", 3)):
+        _check_tensor(t, "ormqr", name, position)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
     if other.ndim < 2:
         raise RuntimeError(f"{op}: other must have at least 2 dimensions.")
-    if other.dtype != input.dtype:
-        raise RuntimeError(f"{op}: other dtype {_dtypes.torch_type_name(other.dtype)} does not match input dtype "
-                           f"{_dtypes.torch_type_name(input.dtype)}")
-    side = other.shape[-2] if left else other.shape[-1]
-    if side != input.shape[-2]:
-        raise RuntimeError(f"{op}: other.shape[{-2 if left else -1}] must be equal to input.shape[-2]")
-    k = tau.shape[-1]
-    if k > side:
-        raise RuntimeError(f"{op}: tau.shape[-1] must be less than or equal to other.shape[{-2 if left else -1}]")
+    side = -2 if left else -1  # the dim of other that Q multiplies
+    k = tau.shape[-1] if tau.ndim else 1
+    if other.shape[side] < k:
+        raise RuntimeError(f"{op}: other.shape[{side}] must be greater than or equal to tau.shape[-1]")
+    if other.shape[side] != input.shape[-2]:
+        raise RuntimeError(f"{op}: other.shape[{side}] must be equal to input.shape[-2]")
     if k > input.shape[-1]:
-        raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
-    if tuple(other.shape[:-2]) != tuple(input.shape[:-2]):
+        raise RuntimeError(f"{op}: tau.shape[-1] must be less than or equal to input.shape[-1]")
+    _check_reflector_batches(input, tau, op)
+    if other.ndim != input.ndim:
+        raise RuntimeError(f"{op}: Expected other to have the same number of dimensions as input, but got other.ndim "
+                           f"equal to {other.ndim} and input.ndim is equal to {input.ndim}")
+    if input.ndim > 2 and tuple(other.shape[:-2]) != tuple(input.shape[:-2]):
         raise RuntimeError(f"{op}: Expected batch dimensions of other to be equal to input.shape[:-2], but got "
                            f"{list(other.shape[:-2])}")
+    for t, name in ((tau, "tau"), (other, "other")):
+        if t.dtype != input.dtype:  # (PyTorch's message, its missing space included)
+            raise RuntimeError(f"{op}: Expected input and {name} to have the same dtype, but input has dtype"
+                               f"{_dtypes.torch_type_name(input.dtype)} and {name} has dtype "
+                               f"{_dtypes.torch_type_name(t.dtype)}")
+    _check_dtype(input, op, "ormqr_cpu", True)
+    if k != min(other.shape[side], input.shape[-1]):
+        raise RuntimeError(f"{op}: tau.shape[-1] must be equal to min(other.shape[{side}], input.shape[-1])")
     V = _reflectors(input, k)
     # Q C = H_1 (... (H_k C)) and C Q^T = C H_k ... H_1 take the reflectors last to first; the other two first to last
     order = range(k) if left == bool(transpose) else reversed(range(k))
