@@ -57,6 +57,8 @@ CASES = {
     "lu_solve_right_adjoint": (lambda L, a, b: _solve(L, a, b, left=False, adjoint=True), (A33, B32)),
     "torch_lu_solve": (lambda L, b, a: _quiet(lambda: L.lu_solve(b, *L.linalg.lu_factor(a))), (B32, A33)),
     "householder_product": (lambda L, a, tau: L.linalg.householder_product(a, tau), (A43, TAU[0])),
+    "householder_product_batched_fewer_reflectors": (lambda L, a, tau: L.linalg.householder_product(a, tau),
+                                                      (np.stack([A43, A43[::-1]]), TAU[:, :2])),
     "ormqr": (lambda L, a, tau, c: L.ormqr(a, tau, c), (A43, TAU[0], C42)),
     "ormqr_right_transposed": (lambda L, a, tau, c: L.ormqr(a, tau, c.mT, left=False, transpose=True),
                                (A43, TAU[0], C42)),
