@@ -33,6 +33,7 @@ OPS_MODULES += ("special_math",)  # h-torchfn: lgamma, digamma, polygamma, erfin
 OPS_MODULES += ("stats_more", "windows")  # h-torchfn: mode, histogram, unravel_index, ger; window functions
 OPS_MODULES += ("inplace_more",)
 OPS_MODULES += ("decompositions",)  # cholesky, qr, svd, pinverse, matrix_exp, triangular_solve (Tensor methods, torch.*)
+OPS_MODULES += ("lu",)  # torch.lu, lu_solve, lu_unpack, geqrf, orgqr, ormqr (Tensor methods, torch.*)
 OPS_MODULES += ("complex_api", "misc_torch")  # h-torchfn: real-only complex API; poisson, gradient, ...  # h-torchfn: cumsum_, true_divide_, random_/cauchy_/..., apply_/map_
 
 

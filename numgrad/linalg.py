@@ -3,11 +3,11 @@
 Norms (matrix norms 'nuc', 2 and -2 through the singular values), products, diagonals, ``inv``, ``det``,
 ``slogdet``, ``solve``, ``matrix_power``, and the decompositions with what is built on them
 (``numgrad/ops/decompositions.py``): ``cholesky``, ``cholesky_ex``, ``solve_triangular``, ``qr``, ``eigh``,
-``eigvalsh``, ``svd``, ``svdvals``, ``pinv``, ``lstsq``, ``matrix_rank``, ``cond``, ``matrix_exp``, with
-PyTorch's values, errors (``LinAlgError``) and gradients. Not defined yet, so a port that needs them fails at
-the attribute lookup rather than with a wrong answer: the LU family (``lu``, ``lu_factor``, ``lu_solve``),
-general (non-symmetric) eigensystems (``eig``, ``eigvals``, which PyTorch returns complex), ``inv_ex``,
-``solve_ex``, ``householder_product``, ``ldl_factor``.
+``eigvalsh``, ``svd``, ``svdvals``, ``pinv``, ``lstsq``, ``matrix_rank``, ``cond``, ``matrix_exp``, and the LU
+family with ``householder_product`` (``numgrad/ops/lu.py``: ``lu``, ``lu_factor``, ``lu_factor_ex``,
+``lu_solve``), with PyTorch's values, errors (``LinAlgError``) and gradients. Not defined yet, so a port that
+needs them fails at the attribute lookup rather than with a wrong answer: general (non-symmetric) eigensystems
+(``eig``, ``eigvals``, which PyTorch returns complex), ``inv_ex``, ``solve_ex``, ``ldl_factor``.
 
 >>> import numgrad as ng
 >>> ng.linalg.vector_norm(ng.tensor([3., 4.]))
@@ -26,6 +26,9 @@ from .ops.combine import cross as _cross
 from .ops.decompositions import (  # noqa: F401 - torch.linalg's names
     cholesky_ex, det, eigh, eigvalsh, linalg_cholesky as cholesky, linalg_qr as qr, linalg_svd as svd, lstsq,
     matrix_exp, matrix_rank, pinv, solve_triangular, svdvals,
+)
+from .ops.lu import (  # noqa: F401 - torch.linalg's names
+    householder_product, linalg_lu as lu, linalg_lu_solve as lu_solve, lu_factor, lu_factor_ex,
 )
 from .ops.dense_linalg import LinAlgError, inverse as inv, matrix_power, slogdet, solve
 from .ops.diagonals import diagonal as _diagonal
@@ -201,4 +204,5 @@ def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "cross", "vecdot", "multi_dot", "diagonal", "matmul", "inv", "det",
            "slogdet", "solve", "matrix_power", "LinAlgError", "cholesky", "cholesky_ex", "solve_triangular", "qr", "eigh",
-           "eigvalsh", "svd", "svdvals", "pinv", "lstsq", "matrix_rank", "cond", "matrix_exp"]
+           "eigvalsh", "svd", "svdvals", "pinv", "lstsq", "matrix_rank", "cond", "matrix_exp", "lu", "lu_factor",
+           "lu_factor_ex", "lu_solve", "householder_product"]
