@@ -27,6 +27,8 @@ import functools
 from collections import OrderedDict
 from typing import Any, Callable, Optional, Sequence, Union
 
+import numpy as np
+
 from .tensor import Tensor
 from .creation import default_generator, zeros_like
 from .ops.shape import stack
@@ -194,12 +196,14 @@ def _replace_args(args: tuple, new_args, argnums: argnums_t) -> tuple:
     return tuple(new_args[positions[i]] if i in positions else a for i, a in enumerate(args))
 
 
-def _differentiable(x) -> Tensor:
+def _differentiable(x, outer_grad_enabled: bool) -> Tensor:
     """The tensor a transform differentiates with respect to, in place of ``x``: a view of ``x`` when ``x`` is
-    already tracked (by the caller or an outer transform, whose derivative must flow through), else a new leaf."""
+    already tracked (by the caller or an outer transform, whose derivative must flow through), else a new leaf.
+    ``outer_grad_enabled``: grad mode where the transform was called (under the caller's no_grad nothing outside
+    tracks ``x``; inside an outer transform grad mode is on)."""
     if not isinstance(x, Tensor):
         raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
-    if x.requires_grad and is_grad_enabled():
+    if x.requires_grad and outer_grad_enabled:
         return x.view_as(x)
     return x.detach().requires_grad_()
 
@@ -282,10 +286,11 @@ def grad_and_value(func: Callable, argnums: argnums_t = 0, has_aux: bool = False
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         api = "grad_and_value(f)(*args)"
+        outer = is_grad_enabled()
         with enable_grad():
             diff_args = _slice_argnums(args, argnums, as_tuple=False)
             flat_diff, diff_spec = tree_flatten(diff_args)
-            local = [_differentiable(x) for x in flat_diff]
+            local = [_differentiable(x, outer) for x in flat_diff]
             local_ids = _local_leaf_ids(local)
             output = func(*_replace_args(args, tree_unflatten(local, diff_spec), argnums), **kwargs)
             output, aux = _split_aux(output, has_aux, api)
@@ -330,13 +335,14 @@ def grad(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Calla
 
 def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[argnums_t] = None, has_aux: bool = False,
                       api: str = "vjp(f, *primals)"):
+    outer = is_grad_enabled()
     with enable_grad():
         if argnums is None:
             diff_primals = primals
         else:
             diff_primals = _slice_argnums(primals, argnums, as_tuple=False)
         flat_diff, diff_spec = tree_flatten(diff_primals)
-        local = [_differentiable(x) for x in flat_diff]
+        local = [_differentiable(x, outer) for x in flat_diff]
         local_ids = _local_leaf_ids(local)
         new_diff = tree_unflatten(local, diff_spec)
         call_args = new_diff if argnums is None else _replace_args(primals, new_diff, argnums)
@@ -420,8 +426,9 @@ def jvp(func: Callable, primals: tuple, tangents, *, strict: bool = False, has_a
             raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
                                f"Tensor, this is not supported. Tensor is of size {list(p.shape)} while the given "
                                f"forward gradient is of size {list(t.shape)}.")
+    outer = is_grad_enabled()
     with enable_grad():
-        local = [_differentiable(x) for x in flat_primals]
+        local = [_differentiable(x, outer) for x in flat_primals]
         local_ids = _local_leaf_ids(local)
         output = func(*tree_unflatten(local, primals_spec))
         output, aux = _split_aux(output, has_aux, _JVP)
@@ -429,6 +436,12 @@ def jvp(func: Callable, primals: tuple, tangents, *, strict: bool = False, has_a
         _check_outputs_are_tensors(flat_out, _JVP)
         dummies = [zeros_like(out, requires_grad=True) for out in flat_out]
         transposed = _grads(tuple(flat_out), tuple(local), tuple(dummies), create_graph=True)
+        for g in transposed:
+            if g is not None and not g.requires_grad:
+                # J^T u must be recorded as a function of u, or the second vjp would silently give zeros
+                raise RuntimeError(f"{_JVP}: numgrad computes jvp by differentiating a vjp (the double-vjp trick), "
+                                   "but the backward of an op in f was not recorded for differentiation (it does "
+                                   "not support create_graph=True); use vjp or jacrev instead")
         pairs = [(g, t) for g, t in zip(transposed, flat_tangents) if g is not None]
         products = _grads(tuple(g for g, _ in pairs), tuple(dummies), tuple(t for _, t in pairs),
                           create_graph=True) if pairs else (None,) * len(dummies)
@@ -455,8 +468,9 @@ def _jacobian_transform(func: Callable, argnums: argnums_t, has_aux: bool, api: 
     def wrapper(*args):
         primals = _slice_argnums(args, argnums)  # a tuple: one entry per argnum (the one argument for an int)
         flat_primals, primals_spec = tree_flatten(primals)
+        outer = is_grad_enabled()
         with enable_grad():
-            local = [_differentiable(x) for x in flat_primals]
+            local = [_differentiable(x, outer) for x in flat_primals]
             local_ids = _local_leaf_ids(local)
         found = {}
 
@@ -667,7 +681,8 @@ def _stack_outputs(results: list, out_dims, func):
         values = [flat_out[k] for flat_out, _, _ in results]
         if out_dim is None:
             if isinstance(values[0], Tensor) and any(
-                    v is not values[0] and (v.shape != values[0].shape or not bool((v == values[0]).all()))
+                    v is not values[0] and not np.array_equal(v.detach().numpy(), values[0].detach().numpy(),
+                                                              equal_nan=v.is_floating_point())
                     for v in values[1:]):
                 raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
             stacked.append(values[0])
@@ -835,7 +850,9 @@ def functional_call(module: Module, parameter_and_buffer_dicts, args: Any = None
                                                                                 "\n\t".join(messages)))
     if kwargs is None:
         kwargs = {}
-    if not isinstance(args, tuple):
+    if args is None:
+        args = ()
+    elif not isinstance(args, tuple):
         args = (args,)
     memo: dict = {}
     originals: "OrderedDict[str, Any]" = OrderedDict()
