@@ -37,9 +37,11 @@ from .autograd.grad_mode import enable_grad, is_grad_enabled
 from .autograd.function import AccumulateGrad
 from .autograd.functional import _grads, jacobian as _autograd_jacobian
 from .nn.modules.module import Module
+from .nn.modules.batchnorm import _BatchNorm
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
-           "stack_module_state"]
+           "stack_module_state", "linearize", "functionalize", "debug_unwrap", "replace_all_batch_norm_modules_",
+           "rearrange"]
 
 argnums_t = Union[int, tuple]
 
@@ -455,6 +457,40 @@ def jvp(func: Callable, primals: tuple, tangents, *, strict: bool = False, has_a
     out_tree, jvp_tree = _release((tree_unflatten(flat_out, out_spec), tree_unflatten(products, out_spec)),
                                   local_ids | {id(d) for d in dummies})
     return (out_tree, jvp_tree, aux) if has_aux else (out_tree, jvp_tree)
+
+
+def linearize(func: Callable, *primals) -> tuple:
+    """``torch.func.linearize``: ``(func(*primals), jvp_fn)``, where ``jvp_fn(*tangents)`` is the Jacobian-vector
+    product at ``primals`` (tangents structured and shaped as ``primals``).
+
+    PyTorch traces the linearized function once; numgrad has no tracer, so each ``jvp_fn`` call runs :func:`jvp`
+    at the saved primals again (``func`` runs again: a ``func`` that draws random numbers draws again).
+
+    >>> import numgrad as ng
+    >>> out, jvp_fn = linearize(lambda x: x ** 2, ng.tensor([1., 3.]))
+    >>> jvp_fn(ng.tensor([1., 1.]))
+    tensor([2., 6.])
+    """
+    output = func(*primals)
+    _, output_spec = tree_flatten(output)
+    flat_primals, primals_spec = tree_flatten(primals)
+    saved = [p.detach() for p in flat_primals]
+
+    def jvp_fn(*tangents):
+        flat_tangents, tangents_spec = tree_flatten(tangents)
+        if tangents_spec != primals_spec:
+            raise RuntimeError(f"Expected the tangents {tangents_spec} to have the same argspec as the primals "
+                               f"{primals_spec}")
+        for idx, (t, p) in enumerate(zip(flat_tangents, saved)):
+            for what in ("shape", "device", "dtype"):
+                if getattr(t, what) != getattr(p, what):
+                    raise RuntimeError(f"tangent:{idx} with {what} {getattr(t, what)} in flattened pytree doesn't "
+                                       f"match the {what} {getattr(p, what)} of the corresponding primal.")
+        tangent_out = jvp(func, tree_unflatten(saved, primals_spec), tree_unflatten(flat_tangents, primals_spec))[1]
+        flat_out, _ = tree_flatten(tangent_out)
+        return tree_unflatten(flat_out, output_spec)
+
+    return output, jvp_fn
 
 
 # ----------------------------------------------------------------------------------------------- Jacobians
@@ -899,3 +935,73 @@ def stack_module_state(models: Sequence[Module]) -> tuple:
     buffers = {k: stacked([b[k] for b in all_buffers], k) for k in all_buffers[0]}
     return params, buffers
 
+
+
+# ---------------------------------------------------------------------------------------- the other names
+
+def functionalize(func: Callable, *, remove: str = "mutations") -> Callable:
+    """``torch.func.functionalize``: ``func`` with the same semantics.  In PyTorch it rewrites in-place ops into
+    out-of-place ones for tracing (``make_fx``); numgrad has no tracer to hand the program to, so the function
+    returned calls ``func`` as is (the results, and mutations of the inputs, are the same).
+
+    >>> import numgrad as ng
+    >>> functionalize(lambda x: x.clone().add_(1))(ng.tensor([1.]))
+    tensor([2.])
+    """
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}. Valid options "
+            "are:\n     remove='mutations': all inplace and out= operators will be removed from the program, and "
+            "replaced with their out-of-place equivalents.\n     remove='mutations_and_views': In addition to the "
+            "above, all aliasing operators {view} will be replaced with their non-aliasing counterparts, "
+            "{view}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def debug_unwrap(tensor: Tensor, *, recurse: bool = True) -> Tensor:
+    """``torch.func.debug_unwrap``: the tensor under a transform's wrapper.  numgrad's transforms do not wrap
+    tensors (vmap passes real slices, grad real tensors), so this returns ``tensor`` itself.
+
+    >>> import numgrad as ng
+    >>> t = ng.ones(2); debug_unwrap(t) is t
+    True
+    """
+    return tensor
+
+
+def replace_all_batch_norm_modules_(root: Module) -> Module:
+    """``torch.func.replace_all_batch_norm_modules_``: in place, every BatchNorm module under ``root`` stops
+    tracking running statistics (``running_mean``/``running_var``/``num_batches_tracked`` set to None), so it
+    normalises with the batch's statistics under ``vmap``; returns ``root``.
+
+    >>> import numgrad as ng
+    >>> bn = replace_all_batch_norm_modules_(ng.nn.BatchNorm1d(3))
+    >>> bn.running_mean is None, bn.track_running_stats
+    (True, False)
+    """
+    for module in root.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root
+
+
+def rearrange(tensor, pattern: str, **axes_lengths: int) -> Tensor:
+    """``torch.func.rearrange`` (einops' ``rearrange`` through vmap): not supported in numgrad.
+
+    >>> import numgrad as ng
+    >>> try:
+    ...     rearrange(ng.ones(2, 3), "a b -> b a")
+    ... except NotImplementedError as error:
+    ...     print(str(error)[:57])
+    numgrad.func.rearrange (einops patterns) is not supported
+    """
+    raise NotImplementedError("numgrad.func.rearrange (einops patterns) is not supported: write the pattern with "
+                              "permute/reshape/flatten/unflatten (for \"a b -> b a\": tensor.permute(1, 0))")

@@ -390,3 +390,53 @@ def test_ensemble_with_stack_module_state_and_buffers():
     _raises(RuntimeError, "stack_module_state: Expected at least one model, got 0.", NF.stack_module_state, [])
     _raises(RuntimeError, "stack_module_state: Expected all models to be of the same class.",
             NF.stack_module_state, [ng.nn.Linear(1, 1), ng.nn.Tanh()])
+
+
+# ------------------------------------------------------------------------------------------- the other names
+
+def test_linearize_functionalize_and_batch_norm_replacement():
+    def run(L, x, t):
+        out, jvp_fn = _api(L).linearize(lambda a: (a.sin() * a, a.sum()), x)
+        return out, jvp_fn(t), jvp_fn(t * 2)
+
+    _both(lambda L: lambda x, t: run(L, x, t), A, A[::-1].copy())
+    _, jvp_fn = NF.linearize(ng.sin, ng.tensor(B))
+    _raises(RuntimeError, "tangent:0 with shape", jvp_fn, ng.tensor(A))
+    _raises(RuntimeError, "Expected the tangents", jvp_fn, ng.tensor(B), ng.tensor(B))
+    _both(lambda L: _api(L).functionalize(lambda x: x.clone().mul_(2).sin()), A)
+    _raises(RuntimeError, "received invalid argument for remove=x", NF.functionalize, ng.sin, remove="x")
+    t_bn, n_bn = (_api(L).replace_all_batch_norm_modules_(L.nn.Sequential(L.nn.BatchNorm1d(2))) for L in (torch, ng))
+    for bn in (t_bn[0], n_bn[0]):
+        assert bn.running_mean is None and bn.running_var is None and not bn.track_running_stats
+    x = ng.tensor(RNG.standard_normal((3, 4, 2)))
+    _close(TF.vmap(t_bn.double())(torch.tensor(x.numpy())), NF.vmap(n_bn.double())(x))
+    assert NF.debug_unwrap(x) is x
+    _raises(NotImplementedError, "numgrad.func.rearrange (einops patterns) is not supported", NF.rearrange, x,
+            "a b c -> c b a")
+
+
+@pytest.mark.parametrize("case", ["grad", "vjp", "jvp", "jacrev", "vmap_grad", "no_grad"])
+def test_results_track_the_callers_graph_as_torch(case):
+    """A result keeps a graph exactly where PyTorch's does: when the caller's tensors are tracked."""
+    def build(L):
+        api = _api(L)
+        f = lambda t: (t.sin() * t).sum()  # noqa: E731
+        return {"grad": api.grad(f), "vjp": lambda x: api.vjp(L.exp, x)[1](x)[0],
+                "jvp": lambda x: api.jvp(L.exp, (x,), (x,))[1], "jacrev": api.jacrev(L.exp),
+                "vmap_grad": api.vmap(api.grad(f)), "no_grad": lambda x: _no_grad(L, api.grad(f), x)}[case]
+
+    results = []
+    for L, arr in ((torch, A), (ng, A)):
+        x = L.tensor(arr).requires_grad_()
+        out = build(L)(x)
+        if out.requires_grad:
+            out.sum().backward()
+        results.append((out.requires_grad, x.grad))
+    assert results[0][0] == results[1][0]
+    if results[0][1] is not None:
+        _close(results[0][1], results[1][1])
+
+
+def _no_grad(L, fn, x):
+    with L.no_grad():
+        return fn(x)
