@@ -43,14 +43,14 @@ __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"
            "stack_module_state", "linearize", "functionalize", "debug_unwrap", "replace_all_batch_norm_modules_",
            "rearrange"]
 
-argnums_t = Union[int, tuple]
+_ArgNums = Union[int, tuple]
 
 
 # ----------------------------------------------------------------------------------------------------- pytrees
 # The containers PyTorch's pytree walks by default: tuples (named ones too), lists, dicts, OrderedDicts.  Anything
 # else (a Tensor, a number, None) is a leaf.
 
-class TreeSpec:
+class _TreeSpec:
     """The structure of a pytree: its container type, the keys or field names, and the children's structures."""
 
     __slots__ = ("kind", "context", "children")
@@ -63,7 +63,7 @@ class TreeSpec:
         return 1 if self.kind is None else sum(c.num_leaves for c in self.children)
 
     def __eq__(self, other) -> bool:
-        return (isinstance(other, TreeSpec) and self.kind is other.kind and self.context == other.context
+        return (isinstance(other, _TreeSpec) and self.kind is other.kind and self.context == other.context
                 and self.children == other.children)
 
     def __hash__(self):
@@ -75,7 +75,7 @@ class TreeSpec:
         return f"TreeSpec({self.kind.__name__}, {self.context}, [{', '.join(map(repr, self.children))}])"
 
 
-_LEAF = TreeSpec(None, None, ())
+_LEAF = _TreeSpec(None, None, ())
 
 
 def _is_namedtuple(tree) -> bool:
@@ -92,35 +92,35 @@ def _children(tree):
     return None
 
 
-def tree_flatten(tree) -> tuple:
-    """``(leaves, spec)`` of a pytree of tuples, lists and dicts, as ``torch.utils._pytree.tree_flatten``.
+def _tree_flatten(tree) -> tuple:
+    """``(leaves, spec)`` of a pytree of tuples, lists and dicts, as ``torch.utils._pytree._tree_flatten``.
 
-    >>> tree_flatten((1, [2, {"a": 3}]))[0]
+    >>> _tree_flatten((1, [2, {"a": 3}]))[0]
     [1, 2, 3]
     """
     leaves: list = []
 
-    def walk(node) -> TreeSpec:
+    def walk(node) -> _TreeSpec:
         parts = _children(node)
         if parts is None:
             leaves.append(node)
             return _LEAF
         kind, context, children = parts
-        return TreeSpec(kind, context, tuple(walk(c) for c in children))
+        return _TreeSpec(kind, context, tuple(walk(c) for c in children))
 
     spec = walk(tree)
     return leaves, spec
 
 
-def tree_unflatten(leaves: Sequence, spec: TreeSpec):
-    """The pytree of ``spec``'s structure holding ``leaves`` (the inverse of :func:`tree_flatten`).
+def _tree_unflatten(leaves: Sequence, spec: _TreeSpec):
+    """The pytree of ``spec``'s structure holding ``leaves`` (the inverse of :func:`_tree_flatten`).
 
-    >>> leaves, spec = tree_flatten({"a": (1, 2)}); tree_unflatten([5, 6], spec)
+    >>> leaves, spec = _tree_flatten({"a": (1, 2)}); _tree_unflatten([5, 6], spec)
     {'a': (5, 6)}
     """
     it = iter(leaves)
 
-    def build(s: TreeSpec):
+    def build(s: _TreeSpec):
         if s.kind is None:
             return next(it)
         children = [build(c) for c in s.children]
@@ -133,17 +133,17 @@ def tree_unflatten(leaves: Sequence, spec: TreeSpec):
     return build(spec)
 
 
-def tree_map(fn: Callable, tree):
-    leaves, spec = tree_flatten(tree)
-    return tree_unflatten([fn(leaf) for leaf in leaves], spec)
+def _tree_map(fn: Callable, tree):
+    leaves, spec = _tree_flatten(tree)
+    return _tree_unflatten([fn(leaf) for leaf in leaves], spec)
 
 
-def _broadcast_to_and_flatten(prefix, spec: TreeSpec) -> Optional[list]:
+def _broadcast_to_and_flatten(prefix, spec: _TreeSpec) -> Optional[list]:
     """``prefix``'s leaves repeated over the leaves of ``spec`` they stand for (``in_dims=(0, None)`` against
     ``(x, (y, z))``: ``[0, None, None]``), or None when ``prefix`` is not a prefix of ``spec``'s structure."""
     out: list = []
 
-    def walk(p, s: TreeSpec) -> bool:
+    def walk(p, s: _TreeSpec) -> bool:
         parts = _children(p)
         if parts is None:
             out.extend([p] * s.num_leaves)
@@ -174,7 +174,7 @@ def _validate_and_wrap_argnum(argnum, num_args: int) -> int:
     raise RuntimeError(f"Got argnum={argnum}, but only {num_args} positional inputs")
 
 
-def _slice_argnums(args: tuple, argnums: argnums_t, as_tuple: bool = True):
+def _slice_argnums(args: tuple, argnums: _ArgNums, as_tuple: bool = True):
     """The arguments ``argnums`` names (``(arg,)`` for an int when ``as_tuple``), with PyTorch's errors."""
     if not isinstance(argnums, (int, tuple)):
         raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
@@ -189,7 +189,7 @@ def _slice_argnums(args: tuple, argnums: argnums_t, as_tuple: bool = True):
     return tuple(args[i] for i in argnums)
 
 
-def _replace_args(args: tuple, new_args, argnums: argnums_t) -> tuple:
+def _replace_args(args: tuple, new_args, argnums: _ArgNums) -> tuple:
     """``args`` with the ones ``argnums`` names replaced by ``new_args`` (one value for an int argnums)."""
     if isinstance(argnums, int):
         index = argnums % len(args)
@@ -237,7 +237,7 @@ def _release(tree, local_leaves: set):
         if isinstance(x, Tensor) and x.grad_fn is None and x.requires_grad and id(x) in local_leaves:
             return x.detach()
         return x
-    return tree_map(release, tree)
+    return _tree_map(release, tree)
 
 
 def _local_leaf_ids(tensors) -> set:
@@ -268,14 +268,14 @@ def _split_aux(output, has_aux: bool, api: str):
 
 def _check_aux(aux) -> None:
     # PyTorch unwraps aux leaf by leaf and accepts only tensors there
-    for leaf in tree_flatten(aux)[0]:
+    for leaf in _tree_flatten(aux)[0]:
         if not isinstance(leaf, Tensor):
             raise RuntimeError(f"Expected tensors, got unsupported type {type(leaf)}")
 
 
 # ----------------------------------------------------------------------------------------------- grad
 
-def grad_and_value(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Callable:
+def grad_and_value(func: Callable, argnums: _ArgNums = 0, has_aux: bool = False) -> Callable:
     """``torch.func.grad_and_value``: a function returning ``(gradient, value)`` of scalar ``func`` with respect
     to the argument(s) ``argnums`` (each may be a pytree of tensors: the gradient has its structure); with
     ``has_aux``, ``func`` returns ``(value, aux)`` and the result is ``(gradient, (value, aux))``.
@@ -291,10 +291,10 @@ def grad_and_value(func: Callable, argnums: argnums_t = 0, has_aux: bool = False
         outer = is_grad_enabled()
         with enable_grad():
             diff_args = _slice_argnums(args, argnums, as_tuple=False)
-            flat_diff, diff_spec = tree_flatten(diff_args)
+            flat_diff, diff_spec = _tree_flatten(diff_args)
             local = [_differentiable(x, outer) for x in flat_diff]
             local_ids = _local_leaf_ids(local)
-            output = func(*_replace_args(args, tree_unflatten(local, diff_spec), argnums), **kwargs)
+            output = func(*_replace_args(args, _tree_unflatten(local, diff_spec), argnums), **kwargs)
             output, aux = _split_aux(output, has_aux, api)
             if not isinstance(output, Tensor):
                 raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got {type(output)}")
@@ -305,14 +305,14 @@ def grad_and_value(func: Callable, argnums: argnums_t = 0, has_aux: bool = False
             grads = _zeros_for_unused(_grads((output,), local, create_graph=True), local)
         if has_aux:
             _check_aux(aux)
-        result = _release((tree_unflatten(grads, diff_spec), output, aux), local_ids)
+        result = _release((_tree_unflatten(grads, diff_spec), output, aux), local_ids)
         grads_tree, value, aux = result
         return (grads_tree, (value, aux)) if has_aux else (grads_tree, value)
 
     return wrapper
 
 
-def grad(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Callable:
+def grad(func: Callable, argnums: _ArgNums = 0, has_aux: bool = False) -> Callable:
     """``torch.func.grad``: a function returning the gradient of scalar ``func`` with respect to the argument(s)
     ``argnums`` (an int or a tuple of ints; each argument may be a pytree of tensors).  With ``has_aux``,
     ``func`` returns ``(value, aux)`` and the result is ``(gradient, aux)``.  Composes: ``grad(grad(f))``.
@@ -335,7 +335,7 @@ def grad(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Calla
 
 # --------------------------------------------------------------------------------------------- vjp / jvp
 
-def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[argnums_t] = None, has_aux: bool = False,
+def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[_ArgNums] = None, has_aux: bool = False,
                       api: str = "vjp(f, *primals)"):
     outer = is_grad_enabled()
     with enable_grad():
@@ -343,14 +343,14 @@ def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[argnums_t] = N
             diff_primals = primals
         else:
             diff_primals = _slice_argnums(primals, argnums, as_tuple=False)
-        flat_diff, diff_spec = tree_flatten(diff_primals)
+        flat_diff, diff_spec = _tree_flatten(diff_primals)
         local = [_differentiable(x, outer) for x in flat_diff]
         local_ids = _local_leaf_ids(local)
-        new_diff = tree_unflatten(local, diff_spec)
+        new_diff = _tree_unflatten(local, diff_spec)
         call_args = new_diff if argnums is None else _replace_args(primals, new_diff, argnums)
         output = func(*call_args)
         output, aux = _split_aux(output, has_aux, "vjp(f, *primals)")
-        flat_out, out_spec = tree_flatten(output)
+        flat_out, out_spec = _tree_flatten(output)
         _check_outputs_are_tensors(flat_out, api)
         for out in flat_out:
             if not out.is_floating_point():
@@ -363,7 +363,7 @@ def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[argnums_t] = N
     def vjp_fn(cotangents, retain_graph: bool = True, create_graph: Optional[bool] = None):
         if create_graph is None:
             create_graph = is_grad_enabled()
-        flat_cotangents, cotangents_spec = tree_flatten(cotangents)
+        flat_cotangents, cotangents_spec = _tree_flatten(cotangents)
         if cotangents_spec != out_spec:
             raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of "
                                f"outputs to the function. cotangents: {cotangents_spec}, primal output: {out_spec}")
@@ -371,7 +371,7 @@ def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[argnums_t] = N
             grads = _grads(tuple(flat_out), tuple(local), tuple(flat_cotangents), create_graph=create_graph,
                            retain_graph=retain_graph)
         grads = _zeros_for_unused(grads, local)
-        return _release(tree_unflatten(grads, diff_spec), local_ids)
+        return _release(_tree_unflatten(grads, diff_spec), local_ids)
 
     results = _release(output, local_ids)
     return (results, vjp_fn, aux) if has_aux else (results, vjp_fn)
@@ -415,8 +415,8 @@ def jvp(func: Callable, primals: tuple, tangents, *, strict: bool = False, has_a
     """
     if not isinstance(primals, tuple):
         raise RuntimeError(f"{_JVP}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals).")
-    flat_primals, primals_spec = tree_flatten(primals)
-    flat_tangents, tangents_spec = tree_flatten(tangents)
+    flat_primals, primals_spec = _tree_flatten(primals)
+    flat_tangents, tangents_spec = _tree_flatten(tangents)
     if primals_spec != tangents_spec:
         raise RuntimeError(f"{_JVP}: Expected primals and tangents to have the same python structure. For example, "
                            f"if primals is a tuple of 3 tensors, tangents also must be. Got primals with structure "
@@ -432,9 +432,9 @@ def jvp(func: Callable, primals: tuple, tangents, *, strict: bool = False, has_a
     with enable_grad():
         local = [_differentiable(x, outer) for x in flat_primals]
         local_ids = _local_leaf_ids(local)
-        output = func(*tree_unflatten(local, primals_spec))
+        output = func(*_tree_unflatten(local, primals_spec))
         output, aux = _split_aux(output, has_aux, _JVP)
-        flat_out, out_spec = tree_flatten(output)
+        flat_out, out_spec = _tree_flatten(output)
         _check_outputs_are_tensors(flat_out, _JVP)
         dummies = [zeros_like(out, requires_grad=True) for out in flat_out]
         transposed = _grads(tuple(flat_out), tuple(local), tuple(dummies), create_graph=True)
@@ -454,7 +454,7 @@ def jvp(func: Callable, primals: tuple, tangents, *, strict: bool = False, has_a
     if has_aux:
         _check_aux(aux)
         aux = _release(aux, local_ids)
-    out_tree, jvp_tree = _release((tree_unflatten(flat_out, out_spec), tree_unflatten(products, out_spec)),
+    out_tree, jvp_tree = _release((_tree_unflatten(flat_out, out_spec), _tree_unflatten(products, out_spec)),
                                   local_ids | {id(d) for d in dummies})
     return (out_tree, jvp_tree, aux) if has_aux else (out_tree, jvp_tree)
 
@@ -472,12 +472,12 @@ def linearize(func: Callable, *primals) -> tuple:
     tensor([2., 6.])
     """
     output = func(*primals)
-    _, output_spec = tree_flatten(output)
-    flat_primals, primals_spec = tree_flatten(primals)
+    _, output_spec = _tree_flatten(output)
+    flat_primals, primals_spec = _tree_flatten(primals)
     saved = [p.detach() for p in flat_primals]
 
     def jvp_fn(*tangents):
-        flat_tangents, tangents_spec = tree_flatten(tangents)
+        flat_tangents, tangents_spec = _tree_flatten(tangents)
         if tangents_spec != primals_spec:
             raise RuntimeError(f"Expected the tangents {tangents_spec} to have the same argspec as the primals "
                                f"{primals_spec}")
@@ -486,16 +486,16 @@ def linearize(func: Callable, *primals) -> tuple:
                 if getattr(t, what) != getattr(p, what):
                     raise RuntimeError(f"tangent:{idx} with {what} {getattr(t, what)} in flattened pytree doesn't "
                                        f"match the {what} {getattr(p, what)} of the corresponding primal.")
-        tangent_out = jvp(func, tree_unflatten(saved, primals_spec), tree_unflatten(flat_tangents, primals_spec))[1]
-        flat_out, _ = tree_flatten(tangent_out)
-        return tree_unflatten(flat_out, output_spec)
+        tangent_out = jvp(func, _tree_unflatten(saved, primals_spec), _tree_unflatten(flat_tangents, primals_spec))[1]
+        flat_out, _ = _tree_flatten(tangent_out)
+        return _tree_unflatten(flat_out, output_spec)
 
     return output, jvp_fn
 
 
 # ----------------------------------------------------------------------------------------------- Jacobians
 
-def _jacobian_transform(func: Callable, argnums: argnums_t, has_aux: bool, api: str, outputs_api: str,
+def _jacobian_transform(func: Callable, argnums: _ArgNums, has_aux: bool, api: str, outputs_api: str,
                         output_what: str) -> Callable:
     """The shared body of ``jacrev`` and ``jacfwd``: one backward per output element (numgrad's reverse mode),
     results shaped ``output.shape + input.shape`` and nested as PyTorch nests them (output structure outside,
@@ -503,7 +503,7 @@ def _jacobian_transform(func: Callable, argnums: argnums_t, has_aux: bool, api: 
     @functools.wraps(func)
     def wrapper(*args):
         primals = _slice_argnums(args, argnums)  # a tuple: one entry per argnum (the one argument for an int)
-        flat_primals, primals_spec = tree_flatten(primals)
+        flat_primals, primals_spec = _tree_flatten(primals)
         outer = is_grad_enabled()
         with enable_grad():
             local = [_differentiable(x, outer) for x in flat_primals]
@@ -511,10 +511,10 @@ def _jacobian_transform(func: Callable, argnums: argnums_t, has_aux: bool, api: 
         found = {}
 
         def flat_func(*flat_inputs):
-            inputs = tree_unflatten(list(flat_inputs), primals_spec)
+            inputs = _tree_unflatten(list(flat_inputs), primals_spec)
             call_args = _replace_args(args, inputs[0] if isinstance(argnums, int) else inputs, argnums)
             output, aux = _split_aux(func(*call_args), has_aux, api)
-            flat_out, out_spec = tree_flatten(output)
+            flat_out, out_spec = _tree_flatten(output)
             _check_outputs_are_tensors(flat_out, outputs_api, output_what)
             found.update(spec=out_spec, aux=aux, outputs=flat_out)
             return tuple(flat_out)
@@ -528,9 +528,9 @@ def _jacobian_transform(func: Callable, argnums: argnums_t, has_aux: bool, api: 
                                    f"or complex Tensors, got Tensor with dtype {out.dtype}")
         nested = []
         for row in per_output:
-            by_input = tree_unflatten(list(row), primals_spec)
+            by_input = _tree_unflatten(list(row), primals_spec)
             nested.append(by_input[0] if isinstance(argnums, int) else by_input)
-        result = _release(tree_unflatten(nested, out_spec), local_ids)
+        result = _release(_tree_unflatten(nested, out_spec), local_ids)
         if has_aux:
             _check_aux(found["aux"])
             return result, _release(found["aux"], local_ids)
@@ -539,7 +539,7 @@ def _jacobian_transform(func: Callable, argnums: argnums_t, has_aux: bool, api: 
     return wrapper
 
 
-def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chunk_size: Optional[int] = None,
+def jacrev(func: Callable, argnums: _ArgNums = 0, *, has_aux: bool = False, chunk_size: Optional[int] = None,
            _preallocate_and_copy: bool = False) -> Callable:
     """``torch.func.jacrev``: a function returning the Jacobian of ``func`` with respect to the argument(s)
     ``argnums``, by reverse mode (one backward per output element).  ``chunk_size`` is validated as PyTorch does;
@@ -555,7 +555,7 @@ def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chu
     return _jacobian_transform(func, argnums, has_aux, "vjp(f, *primals)", "vjp(f, *primals)", "f(*primals)")
 
 
-def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
+def jacfwd(func: Callable, argnums: _ArgNums = 0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
     """``torch.func.jacfwd``: the Jacobian of ``func`` with respect to the argument(s) ``argnums``.
 
     numgrad has no forward-mode AD: the Jacobian is computed by reverse mode (one backward per output element),
@@ -580,7 +580,7 @@ def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, ran
     return wrapper
 
 
-def hessian(func: Callable, argnums: argnums_t = 0) -> Callable:
+def hessian(func: Callable, argnums: _ArgNums = 0) -> Callable:
     """``torch.func.hessian``: ``jacfwd(jacrev(func, argnums), argnums)`` (both by reverse mode in numgrad).
 
     >>> import numgrad as ng
@@ -615,7 +615,7 @@ def _get_name(func) -> str:
 
 
 def _check_out_dims_is_int_or_int_pytree(out_dims, func) -> None:
-    for leaf in tree_flatten(out_dims)[0]:
+    for leaf in _tree_flatten(out_dims)[0]:
         if leaf is not None and not isinstance(leaf, int):
             raise ValueError(f"vmap({_get_name(func)}, ..., out_dims={out_dims}): `out_dims` must be an int, None or "
                              "a python collection of ints representing where in the outputs the vmapped dimension "
@@ -630,11 +630,11 @@ def _process_batched_inputs(in_dims, args: tuple, func) -> tuple:
     if len(args) == 0:
         raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, or you are trying "
                          "to vmap over a function with no inputs. The latter is unsupported.")
-    flat_args, args_spec = tree_flatten(args)
+    flat_args, args_spec = _tree_flatten(args)
     flat_in_dims = _broadcast_to_and_flatten(in_dims, args_spec)
     if flat_in_dims is None:
         raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
-                         f"structure of `inputs`. in_dims has structure {tree_flatten(in_dims)[1]} but inputs has "
+                         f"structure of `inputs`. in_dims has structure {_tree_flatten(in_dims)[1]} but inputs has "
                          f"structure {args_spec}.")
     for i, (arg, in_dim) in enumerate(zip(flat_args, flat_in_dims)):
         if in_dim is not None and (not isinstance(in_dim, int) or isinstance(in_dim, bool)):
@@ -659,10 +659,10 @@ def _process_batched_inputs(in_dims, args: tuple, func) -> tuple:
     return batch_sizes[0], flat_in_dims, flat_args, args_spec
 
 
-def _flat_out_dims(out_dims, outputs, output_spec: TreeSpec, func) -> list:
+def _flat_out_dims(out_dims, outputs, output_spec: _TreeSpec, func) -> list:
     def incompatible():
         return ValueError(f"vmap({_get_name(func)}, ..., out_dims={out_dims})(<inputs>): out_dims is not compatible "
-                          f"with the structure of `outputs`. out_dims has structure {tree_flatten(out_dims)[1]} but "
+                          f"with the structure of `outputs`. out_dims has structure {_tree_flatten(out_dims)[1]} but "
                           f"outputs has structure {output_spec}.")
     if isinstance(outputs, Tensor):
         if isinstance(out_dims, int) or out_dims is None:
@@ -676,7 +676,7 @@ def _flat_out_dims(out_dims, outputs, output_spec: TreeSpec, func) -> list:
     return flat
 
 
-def _run_examples(func, flat_args: list, flat_in_dims: list, args_spec: TreeSpec, indices: range, randomness: str,
+def _run_examples(func, flat_args: list, flat_in_dims: list, args_spec: _TreeSpec, indices: range, randomness: str,
                   kwargs: dict) -> list:
     """``func`` on each example in ``indices``: ``[(flat outputs, output spec, output)]``."""
     name = _get_name(func)
@@ -689,7 +689,7 @@ def _run_examples(func, flat_args: list, flat_in_dims: list, args_spec: TreeSpec
         if same_state is not None:
             _set_generator_state(same_state)  # 'same': every example draws what the first one drew
         state_before = _generator_state() if randomness == "error" else None
-        output = func(*tree_unflatten(example, args_spec), **kwargs)
+        output = func(*_tree_unflatten(example, args_spec), **kwargs)
         if state_before is not None and _generator_state() != state_before:
             raise RuntimeError(_RANDOMNESS_ERROR)
         for (position, arg), version in zip(unmapped, versions):
@@ -699,7 +699,7 @@ def _run_examples(func, flat_args: list, flat_in_dims: list, args_spec: TreeSpec
                     f"{list(arg.shape)}). numgrad's vmap runs `{name}` once per example, so the write would happen "
                     "once per example (PyTorch raises for an in-place write of a batched value into an unbatched "
                     "tensor). Use the out-of-place op, or clone() the input inside the function.")
-        flat_out, out_spec = tree_flatten(output)
+        flat_out, out_spec = _tree_flatten(output)
         results.append((flat_out, out_spec, output))
     return results
 
@@ -727,7 +727,7 @@ def _stack_outputs(results: list, out_dims, func):
             raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(values[0])}. "
                              "Did you mean to set out_dims= to None for output?")
         stacked.append(stack(values, dim=out_dim))
-    return tree_unflatten(stacked, spec)
+    return _tree_unflatten(stacked, spec)
 
 
 def vmap(func: Callable, in_dims: Union[int, tuple] = 0, out_dims: Any = 0, randomness: str = "error", *,

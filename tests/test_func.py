@@ -2,6 +2,8 @@
 ``has_aux``, ``vmap``'s dims, chunks and randomness, ``functional_call``, and the errors."""
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 import torch
@@ -440,3 +442,8 @@ def test_results_track_the_callers_graph_as_torch(case):
 def _no_grad(L, fn, x):
     with L.no_grad():
         return fn(x)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(NF, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 20
