@@ -637,7 +637,7 @@ def _process_batched_inputs(in_dims, args: tuple, func) -> tuple:
                          f"structure of `inputs`. in_dims has structure {_tree_flatten(in_dims)[1]} but inputs has "
                          f"structure {args_spec}.")
     for i, (arg, in_dim) in enumerate(zip(flat_args, flat_in_dims)):
-        if in_dim is not None and (not isinstance(in_dim, int) or isinstance(in_dim, bool)):
+        if in_dim is not None and not isinstance(in_dim, int):
             raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={in_dim} for an input but "
                              "in_dim must be either an integer dimension or None.")
         if in_dim is not None and not isinstance(arg, Tensor):
@@ -750,7 +750,7 @@ def vmap(func: Callable, in_dims: Union[int, tuple] = 0, out_dims: Any = 0, rand
     tensor([21., 43.])
     """
     _check_randomness_arg(randomness)
-    if chunk_size is not None and not (isinstance(chunk_size, int) and chunk_size > 0):
+    if not (chunk_size is None or chunk_size > 0):
         raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
 
     @functools.wraps(func)
