@@ -370,6 +370,25 @@ def test_functional_call_ties_strict_and_dicts():
     np.testing.assert_allclose(out.numpy(), [[2.0, 2.0]])
 
 
+def _parametrized_linear(L):
+    class Symmetric(L.nn.Module):
+        def forward(self, X):
+            return X + X.T
+
+    lin = L.nn.Linear(2, 2).double()
+    L.nn.utils.parametrize.register_parametrization(lin, "weight", Symmetric())
+    return lin
+
+
+def test_functional_call_through_a_parametrization():
+    _both(lambda L: lambda w, b, x: _api(L).functional_call(
+        _parametrized_linear(L), {"parametrizations.weight.original": w, "bias": b}, (x,)),
+        np.array([[1.0, 2.0], [0.0, 3.0]]), B, A)
+    w = ng.tensor(np.eye(2))
+    _raises(NotImplementedError, "`weight` of ParametrizedLinear is a property", NF.functional_call,
+            _parametrized_linear(ng), {"weight": w}, (w,))
+
+
 def test_ensemble_with_stack_module_state_and_buffers():
     torch.manual_seed(1)
     t_models = [torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)).double().eval()
