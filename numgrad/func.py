@@ -301,12 +301,18 @@ def grad_and_value(func: Callable, argnums: _ArgNums = 0, has_aux: bool = False)
             if output.dim() != 0:
                 raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got tensor with "
                                    f"{output.dim()} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
-            # create_graph: an outer transform may differentiate the gradient again
-            grads = _zeros_for_unused(_grads((output,), local, create_graph=True), local)
+            # record the backward (create_graph) only when an outer transform or the caller tracks something the
+            # output depends on: else nothing can differentiate the gradient again, and a plain backward is cheaper
+            tracked_outside = output.grad_fn is not None and _reaches_outside(output, local_ids)
+            grads = _grads((output,), local, create_graph=tracked_outside, retain_graph=True)
+            grads = _zeros_for_unused(grads, local)
         if has_aux:
             _check_aux(aux)
-        result = _release((_tree_unflatten(grads, diff_spec), output, aux), local_ids)
-        grads_tree, value, aux = result
+        if tracked_outside:
+            grads_tree, value = _release((_tree_unflatten(grads, diff_spec), output), local_ids)
+        else:  # the gradients were not recorded and the value's graph is the transform's own: no walk needed
+            grads_tree, value = _tree_unflatten(grads, diff_spec), output.detach()
+        aux = _release(aux, local_ids)
         return (grads_tree, (value, aux)) if has_aux else (grads_tree, value)
 
     return wrapper
@@ -360,10 +366,14 @@ def _vjp_with_argnums(func: Callable, *primals, argnums: Optional[_ArgNums] = No
         _check_aux(aux)
         aux = _release(aux, local_ids)
 
+    outputs_tracked_outside = any(out.grad_fn is not None and _reaches_outside(out, local_ids) for out in flat_out)
+
     def vjp_fn(cotangents, retain_graph: bool = True, create_graph: Optional[bool] = None):
-        if create_graph is None:
-            create_graph = is_grad_enabled()
         flat_cotangents, cotangents_spec = _tree_flatten(cotangents)
+        if create_graph is None:
+            # PyTorch's default is is_grad_enabled(); a graph nothing outside the transform can use is not recorded
+            create_graph = is_grad_enabled() and (outputs_tracked_outside or any(
+                isinstance(c, Tensor) and c.requires_grad for c in flat_cotangents))
         if cotangents_spec != out_spec:
             raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of "
                                f"outputs to the function. cotangents: {cotangents_spec}, primal output: {out_spec}")
