@@ -91,6 +91,8 @@ def __getattr__(name: str):
                              "are bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)")
     raise AttributeError(f"module 'numgrad' has no attribute '{name}'")
 from .autograd import functional as _autograd_functional  # noqa: E402,F401 - torch.autograd.functional (uses ops)
+from . import func  # noqa: E402,F401 - torch.func: grad, vjp, jvp, jacrev, jacfwd, hessian, vmap, functional_call
+from .func import vmap  # noqa: E402,F401 - torch.vmap is torch.func.vmap
 from . import _out_arguments  # noqa: E402 - last: PyTorch's out= for the whole namespace
 
 _out_arguments.install(globals())

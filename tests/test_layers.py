@@ -32,7 +32,8 @@ LAYERS = [
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
              "numgrad.onnx", "numgrad.distributed", "numgrad.amp", "numgrad.distributions"]),
     # torch.linalg/special/autograd.functional namespaces: ops, above the top layer
-    ("linalg", ["numgrad.linalg", "numgrad.special", "numgrad.autograd.functional"]),
+    ("linalg", ["numgrad.linalg", "numgrad.special", "numgrad.autograd.functional",
+                "numgrad.func"]),
     ("compile", ["numgrad.compiler"]),
     ("binding", ["numgrad._tensor_methods", "numgrad._out_arguments"]),
     ("package", ["numgrad", "numgrad.coverage"]),  # coverage inspects the finished namespace
