@@ -51,6 +51,7 @@ from .interop import from_dlpack  # noqa: E402,F401
 _interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
+from . import jit, version  # noqa: E402,F401 - torch.jit (TorchScript-free), torch.version
 from .compiler import compile  # noqa: E402,F401
 from . import onnx  # noqa: E402,F401
 from .creation import (  # noqa: E402,F401 - PyTorch's legacy typed constructors

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(numgrad.__file__)
 # Layers from the bottom up: a module may import its own layer and the ones before it.
 LAYERS = [
     ("base", ["numgrad._version", "numgrad._dtypes", "numgrad.device", "numgrad.ir", "numgrad._profiler_hooks",
-              "numgrad._gc", "numgrad.memory_format"]),
+              "numgrad._gc", "numgrad.memory_format", "numgrad.version"]),
     ("kernels", ["numgrad.kernels"]),
     ("tensor", ["numgrad._pending_readers", "numgrad._format", "numgrad.tensor", "numgrad.creation"]),
     ("autograd", ["numgrad.autograd"]),
@@ -30,7 +30,7 @@ LAYERS = [
     ("top", ["numgrad.nn", "numgrad.optim", "numgrad.profiler", "numgrad.viz", "numgrad.data",
              "numgrad.serialization", "numgrad.interop", "numgrad.cuda", "numgrad.demo", "numgrad.examples",
              "numgrad.utils", "numgrad.accelerator", "numgrad.backends", "numgrad.testing",
-             "numgrad.onnx", "numgrad.distributed", "numgrad.amp", "numgrad.distributions"]),
+             "numgrad.onnx", "numgrad.distributed", "numgrad.amp", "numgrad.distributions", "numgrad.jit"]),
     # torch.linalg/special/autograd.functional namespaces: ops, above the top layer
     ("linalg", ["numgrad.linalg", "numgrad.special", "numgrad.autograd.functional",
                 "numgrad.func"]),
