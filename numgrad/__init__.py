@@ -52,6 +52,7 @@ _interop.install(Tensor)
 from . import profiler, viz  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
 from . import jit, version  # noqa: E402,F401 - torch.jit (TorchScript-free), torch.version
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: E402,F401
 from .compiler import compile  # noqa: E402,F401
 from . import onnx  # noqa: E402,F401
 from .creation import (  # noqa: E402,F401 - PyTorch's legacy typed constructors

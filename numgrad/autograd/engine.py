@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from .. import _profiler_hooks
 from ..kernels.cpu import buffer_pool as _pool
+from . import anomaly_mode as _anomaly
 from .function import AccumulateGrad, FunctionNode, _edge
 from .grad_mode import _set, is_grad_enabled
 
@@ -110,7 +111,8 @@ def run_backward(
     captured: list = [None] * (len(inputs) if inputs is not None else 0)
     assigned_ids = {id(g._data) for g in grad_roots if g is not None}
 
-    fuse = _fusion_backward(create_graph)
+    anomaly = _anomaly.is_anomaly_enabled()
+    fuse = None if anomaly else _fusion_backward(create_graph)  # (anomaly mode checks node by node)
     if fuse is not None:
         in_degree = dict(deps)
         blocked = {n for n, _ in targets}
@@ -170,7 +172,8 @@ def run_backward(
             elif all(g is None for g in grads):
                 outs = [None] * len(node._next)
             else:
-                outs = node.apply(grads, create_graph)
+                outs = node.apply(grads, create_graph) if not anomaly else _anomaly.checked_apply(node, grads,
+                                                                                                   create_graph)
                 if not retain_graph:
                     node.release()
             for edge, g in zip(node._next, outs):
