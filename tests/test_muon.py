@@ -130,3 +130,33 @@ def test_a_compiled_training_step_replays_and_matches_eager_to_the_bit():
     assert "Muon._update" in step.explain()
     for a, b in zip(eager_model.parameters(), compiled_model.parameters()):
         assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+
+
+def test_a_tensor_learning_rate_as_torch():
+    rng = np.random.default_rng(3)
+    w0, g = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    theirs = torch.nn.Parameter(torch.tensor(w0))
+    ours = ng.nn.Parameter(ng.tensor(w0))
+    theirs.grad, ours.grad = torch.tensor(g), ng.tensor(g)
+    torch.optim.Muon([theirs], lr=torch.tensor(0.05)).step()
+    ng.optim.Muon([ours], lr=ng.tensor(0.05)).step()
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=4e-7, atol=1e-7)
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        ng.optim.Muon([ours], lr=ng.tensor([0.1, 0.2]))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="no GPU and no CUDA simulator")
+def test_a_gpu_parameter_steps_like_the_cpu_one():
+    rng = np.random.default_rng(4)
+    w0 = rng.standard_normal((2, 3)).astype(np.float32)
+    on_gpu = ng.nn.Parameter(ng.tensor(w0, device="cuda"))
+    on_cpu = ng.nn.Parameter(ng.tensor(w0))
+    opt_gpu, opt_cpu = ng.optim.Muon([on_gpu], lr=0.1), ng.optim.Muon([on_cpu], lr=0.1)
+    for _ in range(2):
+        g = rng.standard_normal((2, 3)).astype(np.float32)
+        on_gpu.grad, on_cpu.grad = ng.tensor(g, device="cuda"), ng.tensor(g)
+        opt_gpu.step()
+        opt_cpu.step()
+    assert opt_gpu.state[on_gpu]["momentum_buffer"].device.type == "cuda"
+    np.testing.assert_array_equal(on_gpu.detach().cpu().numpy(), on_cpu.detach().numpy())

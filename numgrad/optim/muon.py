@@ -137,9 +137,13 @@ class Muon(Optimizer):
         grad = Tensor(g).view(shape)
         buf.copy_(_lerp(buf, grad, 1 - momentum))
         update = _lerp(grad, buf, momentum) if group["nesterov"] else buf
+        if update.device.type != "cpu":
+            # numgrad's CUDA kernels have no bfloat16: a GPU parameter's iteration runs on the host (small matrices
+            # of hidden layers; the bits are PyTorch's CPU ones) and the update goes back widened to its dtype
+            update = update.cpu()
         update = zeropower_via_newtonschulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
         adjusted_lr = _adjust_lr(lr, group["adjust_lr_fn"], shape)
         param = Tensor(p).view(shape)
         # PyTorch's two in-place steps: decay, then the bfloat16 update added in the parameter's dtype
         param.mul_(1 - lr * group["weight_decay"])
-        param.add_(update.to(param.dtype), alpha=-adjusted_lr)
+        param.add_(update.to(param.dtype).to(param.device), alpha=-adjusted_lr)
