@@ -5,6 +5,7 @@ there.  A machine without one is simulated by turning ``kernels.cuda.pinned``'s 
 errors and warnings are compared with the installed PyTorch, a CPU build with no accelerator.
 """
 import collections
+import gc
 import warnings
 
 import numpy as np
@@ -42,7 +43,11 @@ def test_without_an_accelerator_pinning_raises_torchs_errors(no_accelerator):
                  ("randint", lambda m, **kw: m.randint(3, (2,), **kw)),
                  ("zeros_like", lambda m, **kw: m.zeros_like(m.ones(2), **kw)),
                  ("empty_like", lambda m, **kw: m.empty_like(m.ones(2), **kw)),
-                 ("full_like", lambda m, **kw: m.full_like(m.ones(2), 3.0, **kw))]
+                 ("full_like", lambda m, **kw: m.full_like(m.ones(2), 3.0, **kw)),
+                 ("new_zeros", lambda m, **kw: m.ones(2).new_zeros(3, **kw)),
+                 ("empty_strided", lambda m, **kw: m.empty_strided((2, 3), (1, 2), **kw)),
+                 ("empty_permuted", lambda m, **kw: m.empty_permuted((2, 3), (1, 0), **kw)),
+                 ("hann_window", lambda m, **kw: m.hann_window(4, **kw))]
     for name, make in factories:
         want = _error_text(lambda: make(torch, pin_memory=True))
         assert _error_text(lambda: make(ng, pin_memory=True)) == want, name
@@ -126,3 +131,28 @@ def test_dataloader_pins_every_tensor_in_the_batch():
     assert tensors[0].is_pinned()
     with pytest.warns(UserWarning, match="pin_memory_device is deprecated"):
         iter(DataLoader(TensorDataset(ng.arange(4.0)), pin_memory=True, pin_memory_device="cuda"))
+
+
+@needs_pinned_allocator
+def test_strided_factories_new_methods_and_windows_pin_memory_true():
+    strided = ng.empty_strided((2, 3), (1, 2), pin_memory=True)
+    assert strided.is_pinned() and strided.stride() == (1, 2)  # the layout asked for, over pinned memory
+    permuted = ng.empty_permuted((2, 3, 4), (0, 2, 1), pin_memory=True)
+    assert permuted.is_pinned() and permuted.stride() == (12, 1, 3)
+    assert ng.ones(2).new_full((2,), 7.0, pin_memory=True).is_pinned()
+    window = ng.hann_window(4, pin_memory=True, requires_grad=True)
+    assert window.is_pinned() and window.requires_grad
+    np.testing.assert_allclose(window.detach().numpy(), torch.hann_window(4).numpy())
+
+
+@needs_pinned_allocator
+def test_freed_pinned_memory_leaves_the_registry():
+    before = len(pinned_backend._pinned_allocations)
+    pinned = ng.ones(4).pin_memory()
+    view = pinned[1:]
+    assert len(pinned_backend._pinned_allocations) == before + 1
+    del pinned
+    assert view.is_pinned()  # the view keeps the allocation alive
+    del view
+    gc.collect()
+    assert len(pinned_backend._pinned_allocations) == before

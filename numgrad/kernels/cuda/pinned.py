@@ -27,8 +27,10 @@ NO_ACCELERATOR_FOR_PIN_MEMORY = "Cannot access accelerator device when none is a
 NO_PINNED_ALLOCATOR = ("pin_memory=True requires a CUDA or other accelerator backend; no pinned memory allocator "
                        "is available on this system.")
 
-# id of each pinned allocation (the array numba returned) -> a weak reference to it; the reference's callback
-# drops the entry when the allocation is freed, so a later array with a recycled id is never taken for pinned
+# id of each pinned allocation (the array numba returned) -> (its first byte's address, one past its last, a weak
+# reference to it); the reference's callback drops the entry when the allocation is freed, so memory reused later
+# is never taken for pinned.  Addresses, not ``base`` chains, decide: ``as_strided`` views (``empty_strided``)
+# hang off a NumPy helper object instead of the array they view
 _pinned_allocations: dict = {}
 _registry_lock = threading.Lock()  # DataLoader pinning and user threads may allocate at once
 
@@ -42,11 +44,8 @@ def pinned_memory_available() -> bool:
     return is_available()
 
 
-def _root(arr: np.ndarray) -> np.ndarray:
-    """The array that owns ``arr``'s memory (``arr`` itself, or the last NumPy array down its ``base`` chain)."""
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    return arr
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
 
 
 def is_pinned_array(arr) -> bool:
@@ -55,10 +54,12 @@ def is_pinned_array(arr) -> bool:
     >>> is_pinned_array(np.ones(2))
     False
     """
-    if type(arr) is not np.ndarray:  # device memory, or something that is not an array at all
+    if type(arr) is not np.ndarray or not _pinned_allocations:  # device memory, or no pinned memory at all
         return False
-    ref = _pinned_allocations.get(id(_root(arr)))
-    return ref is not None and ref() is _root(arr)
+    address = _address(arr)
+    with _registry_lock:
+        entries = list(_pinned_allocations.values())
+    return any(start <= address < end and ref() is not None for start, end, ref in entries)
 
 
 def _forget(key: int):
@@ -78,9 +79,9 @@ def pinned_empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
     # numba allocates bytes and views them; numgrad's bfloat16 is a uint16 dtype with metadata, which a view keeps
     raw = numba_cuda().pinned_array(max(int(np.prod(shape, dtype=np.int64)), 1) * dtype.itemsize, dtype=np.uint8)
     arr = raw[:int(np.prod(shape, dtype=np.int64)) * dtype.itemsize].view(dtype).reshape(shape)
-    root = _root(arr)
+    start = _address(raw)
     with _registry_lock:
-        _pinned_allocations[id(root)] = weakref.ref(root, _forget(id(root)))
+        _pinned_allocations[id(raw)] = (start, start + raw.nbytes, weakref.ref(raw, _forget(id(raw))))
     return arr
 
 
