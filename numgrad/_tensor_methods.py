@@ -35,6 +35,7 @@ OPS_MODULES += ("inplace_more",)
 OPS_MODULES += ("decompositions",)  # cholesky, qr, svd, pinverse, matrix_exp, triangular_solve (Tensor methods, torch.*)
 OPS_MODULES += ("lu",)  # torch.lu, lu_solve, lu_unpack, geqrf, orgqr, ormqr (Tensor methods, torch.*)
 OPS_MODULES += ("complex_api", "misc_torch")  # h-torchfn: real-only complex API; poisson, gradient, ...  # h-torchfn: cumsum_, true_divide_, random_/cauchy_/..., apply_/map_
+OPS_MODULES += ("pinned_memory",)  # Tensor.pin_memory, is_pinned (page-locked host memory)
 
 
 def _ops_modules():

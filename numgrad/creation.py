@@ -18,6 +18,7 @@ from .tensor import _NO_DATA, Tensor, _legacy_constructor_array
 from .device import as_device, cpu, get_default_device
 from .kernels import backend as _backend
 from .kernels import settings as _settings
+from .kernels.cuda.pinned import NO_PINNED_ALLOCATOR, pinned_copy, pinned_memory_available
 
 _rng = np.random.default_rng()
 
@@ -201,7 +202,23 @@ def _filled(shape: tuple, value, dtype, requires_grad: bool, device):
     return Tensor(_backend.full(shape, dtype.np, value, _target(device)), requires_grad=requires_grad)
 
 
-def tensor(data, dtype=None, device=None, requires_grad: bool = False):
+def _pinned(made: Tensor) -> Tensor:
+    """``made`` (a factory's new tensor) copied into page-locked host memory: the factories' ``pin_memory=True``.
+
+    PyTorch's error where no pinned allocator exists (no GPU, no CUDA simulator); a tensor made on a GPU cannot be
+    pinned (pinning is for host memory that is copied to a GPU)."""
+    if not pinned_memory_available():
+        raise RuntimeError(NO_PINNED_ALLOCATOR)
+    if made.device.type != "cpu":
+        raise RuntimeError(f"Only dense CPU tensors can be pinned (pin_memory=True with device='{made.device}'); "
+                           "make the tensor on the CPU, pinned, and copy it with .to(device, non_blocking=True)")
+    out = Tensor(pinned_copy(made._data), requires_grad=made.requires_grad)
+    if _hooks._capture_python_data is not None:  # a copy ng.compile's replay would not repeat: the step runs eagerly
+        _hooks._capture_python_data(out._buf, False)
+    return out
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """Build a tensor from Python numbers, nested lists or a NumPy array (copies the data).
 
     Python floats become float32 (the default dtype), ints int64, bools bool.
@@ -212,7 +229,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False):
     >>> ng.tensor(2.0, requires_grad=True)
     tensor(2., requires_grad=True)
     """
-    return _tensor(data, dtype, device, requires_grad, False)
+    result = _tensor(data, dtype, device, requires_grad, False)
+    return _pinned(result) if pin_memory else result
 
 
 def shape_constant(data, dtype=None, device=None) -> Tensor:
@@ -258,7 +276,7 @@ def _tensor(data, dtype, device, requires_grad: bool, shape_constant: bool) -> T
     return _finish(arr, requires_grad, device, shape_constant)
 
 
-def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A 0-d tensor holding the number ``s`` (of the default dtype unless ``dtype`` is given), as PyTorch's.
 
     Written by the backend's fill kernel, not copied from a NumPy array: a step ``ng.compile`` captures keeps
@@ -282,7 +300,8 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
     # the value converted as ``tensor(s, dtype=dt)`` converts it (wrapping integers, rounding floats), as a Python
     # number of that dtype, which the fill writes unchanged; bfloat16's fill rounds the float64 value to its word
     value = float(arr) if dt is _dtypes.bfloat16 else arr.astype(dt.np).item()
-    return _filled((), value, dt, requires_grad, device)
+    result = _filled((), value, dt, requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -316,7 +335,8 @@ def asarray(obj, *, dtype=None, device=None, copy: Optional[bool] = None, requir
     return out
 
 
-def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False):
+def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False,
+                    pin_memory: bool = False):
     """Values from ``start`` to ``end`` INCLUSIVE by ``step``, float by default (deprecated in PyTorch in favour
     of :func:`arange`, kept for old scripts).
 
@@ -332,7 +352,8 @@ def inclusive_range(start=0, end=None, step=1, *, dtype=None, device=None, requi
     count = int(np.floor((end - start) / step)) + 1
     dt = _dt(dtype)
     values = start + step * np.arange(max(count, 0), dtype=np.float64)
-    return _finish(values.astype(dt.np), requires_grad, device, shape_constant=True)
+    result = _finish(values.astype(dt.np), requires_grad, device, shape_constant=True)
+    return _pinned(result) if pin_memory else result
 
 
 def from_numpy(array: np.ndarray):
@@ -371,27 +392,29 @@ def _dt(dtype, default=None):
     return _dtypes.as_dtype(dtype)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False):
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """A tensor of zeros.
 
     >>> import numgrad as ng
     >>> ng.zeros(2, 3).shape
     (2, 3)
     """
-    return _filled(_shape(size), 0, _dt(dtype), requires_grad, device)
+    result = _filled(_shape(size), 0, _dt(dtype), requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False):
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """A tensor of ones.
 
     >>> import numgrad as ng
     >>> ng.ones(2)
     tensor([1., 1.])
     """
-    return _filled(_shape(size), 1, _dt(dtype), requires_grad, device)
+    result = _filled(_shape(size), 1, _dt(dtype), requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False):
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """An uninitialized tensor.
 
     >>> import numgrad as ng
@@ -401,8 +424,10 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False):
     if _settings.deterministic_enabled():
         # PyTorch's fill_uninitialized_memory under use_deterministic_algorithms: NaN, or the largest integer
         dt = _dt(dtype)
-        return _filled(_shape(size), uninitialized_fill(dt), dt, requires_grad, device)
-    return Tensor(_backend.empty(_shape(size), _dt(dtype).np, _target(device)), requires_grad=requires_grad)
+        result = _filled(_shape(size), uninitialized_fill(dt), dt, requires_grad, device)
+        return _pinned(result) if pin_memory else result
+    result = Tensor(_backend.empty(_shape(size), _dt(dtype).np, _target(device)), requires_grad=requires_grad)
+    return _pinned(result) if pin_memory else result
 
 
 def uninitialized_fill(dtype):
@@ -429,7 +454,7 @@ def _fill_dtype(value, dtype):
     return _dtypes.get_default_dtype()
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False):
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """A tensor filled with ``fill_value`` (its dtype follows the value, as in PyTorch).
 
     >>> import numgrad as ng
@@ -437,7 +462,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     tensor([7, 7])
     """
     dt = _fill_dtype(fill_value, dtype)
-    return _filled(_shape((size,)), fill_value, dt, requires_grad, device)
+    result = _filled(_shape((size,)), fill_value, dt, requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
 def _like(t, dtype):
@@ -450,29 +476,33 @@ def _like_device(t, device):
 
 # the *_like functions take the shape from a tensor, which needs no validation (backward's implicit
 # ones_like(loss) runs every step)
-def zeros_like(input, dtype=None, device=None, requires_grad: bool = False):
+def zeros_like(input, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """Zeros with the shape (and dtype) of ``input``."""
-    return _filled(input.shape, 0, _like(input, dtype), requires_grad, _like_device(input, device))
+    result = _filled(input.shape, 0, _like(input, dtype), requires_grad, _like_device(input, device))
+    return _pinned(result) if pin_memory else result
 
 
-def ones_like(input, dtype=None, device=None, requires_grad: bool = False):
+def ones_like(input, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """Ones with the shape (and dtype) of ``input``."""
-    return _filled(input.shape, 1, _like(input, dtype), requires_grad, _like_device(input, device))
+    result = _filled(input.shape, 1, _like(input, dtype), requires_grad, _like_device(input, device))
+    return _pinned(result) if pin_memory else result
 
 
-def empty_like(input, dtype=None, device=None, requires_grad: bool = False):
+def empty_like(input, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """Uninitialized memory with the shape (and dtype) of ``input``."""
-    return empty(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
-                requires_grad=requires_grad)
+    result = empty(input.shape, dtype=_like(input, dtype), device=_like_device(input, device),
+                   requires_grad=requires_grad)
+    return _pinned(result) if pin_memory else result
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad: bool = False):
+def full_like(input, fill_value, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """``fill_value`` everywhere, with the shape (and dtype) of ``input``."""
-    return full(input.shape, fill_value, dtype=_like(input, dtype), device=_like_device(input, device),
-                requires_grad=requires_grad)
+    result = full(input.shape, fill_value, dtype=_like(input, dtype), device=_like_device(input, device),
+                  requires_grad=requires_grad)
+    return _pinned(result) if pin_memory else result
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False):
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False):
     """Values from ``start`` to ``end`` (exclusive) by ``step``.
 
     >>> import numgrad as ng
@@ -488,21 +518,25 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         dt = _dtypes.get_default_dtype() if is_float else _dtypes.int64
     else:
         dt = _dtypes.as_dtype(dtype)
-    return _finish(_astype(np.arange(start, end, step), dt), requires_grad, device, shape_constant=True)
+    result = _finish(_astype(np.arange(start, end, step), dt), requires_grad, device, shape_constant=True)
+    return _pinned(result) if pin_memory else result
 
 
-def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False):
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False,
+             pin_memory: bool = False):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
 
     >>> import numgrad as ng
     >>> ng.linspace(0, 1, 3)
     tensor([0.0000, 0.5000, 1.0000])
     """
-    return _finish(_astype(np.linspace(start, end, int(steps)), _dt(dtype)), requires_grad, device,
-                   shape_constant=True)
+    result = _finish(_astype(np.linspace(start, end, int(steps)), _dt(dtype)), requires_grad, device,
+                     shape_constant=True)
+    return _pinned(result) if pin_memory else result
 
 
-def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad: bool = False):
+def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad: bool = False,
+        pin_memory: bool = False):
     """Identity matrix of shape (n, m).
 
     >>> import numgrad as ng
@@ -510,10 +544,11 @@ def eye(n: int, m: Optional[int] = None, dtype=None, device=None, requires_grad:
     tensor([[1., 0.],
             [0., 1.]])
     """
-    return _finish(_astype(np.eye(n, m), _dt(dtype)), requires_grad, device, shape_constant=True)
+    result = _finish(_astype(np.eye(n, m), _dt(dtype)), requires_grad, device, shape_constant=True)
+    return _pinned(result) if pin_memory else result
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
+def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None, pin_memory: bool = False):
     """Uniform samples in [0, 1).
 
     >>> import numgrad as ng
@@ -522,10 +557,11 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
     """
     g = sampling_generator(generator)
     dt = _dt(dtype)
-    return _finish(_drawn_as(g.random(_shape(size), dtype=np.float64), dt), requires_grad, device)
+    result = _finish(_drawn_as(g.random(_shape(size), dtype=np.float64), dt), requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None):
+def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None, pin_memory: bool = False):
     """Standard normal samples.
 
     >>> import numgrad as ng
@@ -534,10 +570,12 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     """
     g = sampling_generator(generator)
     dt = _dt(dtype)
-    return _finish(_drawn_as(g.standard_normal(_shape(size)), dt), requires_grad, device)
+    result = _finish(_drawn_as(g.standard_normal(_shape(size)), dt), requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
-def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None):
+def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad: bool = False, generator=None,
+            pin_memory: bool = False):
     """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``, as in PyTorch.
 
     >>> import numgrad as ng
@@ -559,24 +597,28 @@ def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     g = sampling_generator(generator)
     dt = _dt(dtype, _dtypes.int64)
-    return _finish(_drawn_as(g.integers(low, high, size=_shape((size,))), dt), requires_grad, device)
+    result = _finish(_drawn_as(g.integers(low, high, size=_shape((size,))), dt), requires_grad, device)
+    return _pinned(result) if pin_memory else result
 
 
-def rand_like(input, dtype=None, requires_grad: bool = False):
+def rand_like(input, dtype=None, requires_grad: bool = False, pin_memory: bool = False):
     """Uniform samples with the shape of ``input``."""
-    return rand(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    result = rand(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    return _pinned(result) if pin_memory else result
 
 
-def randn_like(input, dtype=None, requires_grad: bool = False):
+def randn_like(input, dtype=None, requires_grad: bool = False, pin_memory: bool = False):
     """Normal samples with the shape of ``input``."""
-    return randn(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    result = randn(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    return _pinned(result) if pin_memory else result
 
 
-def randint_like(input, low, high=None, dtype=None):
+def randint_like(input, low, high=None, dtype=None, pin_memory: bool = False):
     """Random integers with the shape of ``input``: ``randint_like(x, high)`` or ``randint_like(x, low, high)``."""
     if high is None:
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), dtype=_like(input, dtype))
+    result = randint(low, high, tuple(input.shape), dtype=_like(input, dtype))
+    return _pinned(result) if pin_memory else result
 
 
 class _LegacyTensorType(type):

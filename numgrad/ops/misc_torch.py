@@ -120,7 +120,7 @@ def empty_permuted(size: Sequence[int], physical_layout: Sequence[int], *, dtype
     if sorted(layout_dims) != list(range(len(size))):
         raise RuntimeError(f"empty_permuted: physical_layout {list(layout_dims)} is not a permutation of the "
                            f"{len(size)} dimensions")
-    physical = empty(*[size[p] for p in layout_dims], dtype=dtype, device=device)
+    physical = empty(*[size[p] for p in layout_dims], dtype=dtype, device=device, pin_memory=pin_memory)
     inverse = [0] * len(size)
     for i, p in enumerate(layout_dims):
         inverse[p] = i

@@ -1,5 +1,5 @@
 """``mode``, ``histogram``, ``histogramdd``, ``unravel_index`` and ``ger`` (PyTorch's old name of ``outer``);
-``Tensor.is_pinned``/``is_shared`` (False: numgrad has neither kind of memory).
+``Tensor.is_shared`` (False: numgrad tensors never live in shared memory; ``is_pinned`` is in ``pinned_memory``).
 
 ``mode`` finds the indices on the host (a sort per row) and gathers the values, so its gradient reaches
 the chosen element as PyTorch's does; ``histogram`` counts on the host like PyTorch's CPU-only kernel;
@@ -216,11 +216,6 @@ def ger(input, vec2) -> Tensor:
     return outer(input, vec2)
 
 
-def _is_pinned(self, device=None) -> bool:
-    """False: numgrad never allocates page-locked host memory."""
-    return False
-
-
 def _is_shared(self) -> bool:
     """False: numgrad tensors never live in shared memory."""
     return False
@@ -231,6 +226,5 @@ def _mode_method(self, dim: int = -1, keepdim: bool = False):
     return mode(self, dim, keepdim)
 
 
-TENSOR_METHODS = {"mode": _mode_method, "histogram": histogram, "ger": ger, "is_pinned": _is_pinned,
-                  "is_shared": _is_shared}
+TENSOR_METHODS = {"mode": _mode_method, "histogram": histogram, "ger": ger, "is_shared": _is_shared}
 PUBLIC = ("mode", "histogram", "histogramdd", "unravel_index", "ger")

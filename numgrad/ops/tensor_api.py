@@ -16,37 +16,44 @@ def _size(size) -> tuple:
     return tuple(size)
 
 
-def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False,
+              pin_memory: bool = False) -> Tensor:
     """Zeros of ``size`` with this tensor's dtype and device (unless given).
 
     >>> import numgrad as ng
     >>> ng.tensor([1, 2]).new_zeros(2, 3).dtype
     numgrad.int64
     """
-    return zeros(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return zeros(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad,
+                 pin_memory=pin_memory)
 
 
-def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False,
+             pin_memory: bool = False) -> Tensor:
     """Ones of ``size`` with this tensor's dtype and device (unless given).
 
     >>> import numgrad as ng
     >>> ng.zeros(1).new_ones((2,))
     tensor([1., 1.])
     """
-    return ones(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return ones(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad,
+                pin_memory=pin_memory)
 
 
-def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False,
+              pin_memory: bool = False) -> Tensor:
     """Uninitialised memory of ``size`` with this tensor's dtype and device (unless given).
 
     >>> import numgrad as ng
     >>> ng.zeros(1).new_empty(2, 2).shape
     (2, 2)
     """
-    return empty(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return empty(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad,
+                 pin_memory=pin_memory)
 
 
-def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
+             pin_memory: bool = False) -> Tensor:
     """``size`` filled with ``fill_value``, with this tensor's dtype and device (unless given).
 
     >>> import numgrad as ng
@@ -54,7 +61,7 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: 
     tensor([7., 7.])
     """
     return full(tuple(size), fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                requires_grad=requires_grad)
+                requires_grad=requires_grad, pin_memory=pin_memory)
 
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -289,7 +289,7 @@ def empty_strided(size: Sequence[int], stride: Sequence[int], *, dtype=None, lay
     """
     size, stride = _check_size_stride(size, stride, "empty_strided")
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-    memory = empty(max(_required_elements(size, stride, 0), 1), dtype=dt, device=device)._data
+    memory = empty(max(_required_elements(size, stride, 0), 1), dtype=dt, device=device, pin_memory=pin_memory)._data
     return Tensor(_strided_array(memory, size, stride, 0), requires_grad=requires_grad)
 
 
@@ -302,7 +302,7 @@ def new_empty_strided(self, size: Sequence[int], stride: Sequence[int], *, dtype
     numgrad.float64
     """
     return empty_strided(size, stride, dtype=dtype or self.dtype, device=device or self.device,
-                         requires_grad=requires_grad)
+                         requires_grad=requires_grad, pin_memory=pin_memory)
 
 
 def fill_diagonal_(self, fill_value, wrap: bool = False) -> Tensor:

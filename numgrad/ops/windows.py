@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes
-from ..creation import _finish
+from ..creation import _finish, _pinned
 from ..tensor import Tensor
 
 
-def _window(name: str, window_length: int, periodic: bool, dtype, device, requires_grad: bool, formula) -> Tensor:
+def _window(name: str, window_length: int, periodic: bool, dtype, device, requires_grad: bool, pin_memory: bool,
+            formula) -> Tensor:
     if window_length < 0:
         raise RuntimeError(f"{name} requires non-negative window_length, got window_length={window_length}")
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
@@ -26,6 +27,8 @@ def _window(name: str, window_length: int, periodic: bool, dtype, device, requir
         n = window_length + 1 if periodic else window_length
         values = formula(np.arange(n, dtype=np.float64), n)[:window_length]
     out = _finish(values, False, device, shape_constant=True).to(dt)
+    if pin_memory:
+        out = _pinned(out)
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -39,7 +42,7 @@ def hann_window(window_length: int, periodic: bool = True, *, dtype=None, layout
     >>> ng.hann_window(4)
     tensor([0.0000, 0.5000, 1.0000, 0.5000])
     """
-    return _window("hann_window", window_length, periodic, dtype, device, requires_grad,
+    return _window("hann_window", window_length, periodic, dtype, device, requires_grad, pin_memory,
                    lambda n, N: 0.5 - 0.5 * np.cos(2 * np.pi * n / (N - 1)))
 
 
@@ -52,7 +55,7 @@ def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.5
     >>> ng.hamming_window(3, periodic=False)
     tensor([0.0800, 1.0000, 0.0800])
     """
-    return _window("hamming_window", window_length, periodic, dtype, device, requires_grad,
+    return _window("hamming_window", window_length, periodic, dtype, device, requires_grad, pin_memory,
                    lambda n, N: alpha - beta * np.cos(2 * np.pi * n / (N - 1)))
 
 
@@ -64,7 +67,7 @@ def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, la
     >>> ng.bartlett_window(5, periodic=False)
     tensor([0.0000, 0.5000, 1.0000, 0.5000, 0.0000])
     """
-    return _window("bartlett_window", window_length, periodic, dtype, device, requires_grad,
+    return _window("bartlett_window", window_length, periodic, dtype, device, requires_grad, pin_memory,
                    lambda n, N: 1.0 - np.abs(2.0 * n / (N - 1) - 1.0))
 
 
@@ -76,7 +79,7 @@ def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, la
     >>> ng.blackman_window(3, periodic=False)[1]
     tensor(1.)
     """
-    return _window("blackman_window", window_length, periodic, dtype, device, requires_grad,
+    return _window("blackman_window", window_length, periodic, dtype, device, requires_grad, pin_memory,
                    lambda n, N: 0.42 - 0.5 * np.cos(2 * np.pi * n / (N - 1)) + 0.08 * np.cos(4 * np.pi * n / (N - 1)))
 
 
@@ -88,7 +91,7 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
     >>> ng.kaiser_window(3, periodic=False, beta=0.0)
     tensor([1., 1., 1.])
     """
-    return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad,
+    return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad, pin_memory,
                    lambda n, N: np.i0(beta * np.sqrt(np.clip(1.0 - (2.0 * n / (N - 1) - 1.0) ** 2, 0.0, None)))
                    / np.i0(beta))
 

@@ -23,3 +23,7 @@ from . import swa_utils  # noqa: F401
 
 __all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer", "RAdam", "RMSprop",
            "Rprop", "SGD", "lr_scheduler", "swa_utils"]
+
+from .muon import Muon  # noqa: E402,F401
+
+__all__ += ["Muon"]

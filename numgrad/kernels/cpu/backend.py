@@ -237,7 +237,9 @@ class CpuBackend:
         """(gx, gw, gb) of ``linear`` from the incoming gradient g (M, N); None where not needed."""
         gx = np.empty(x.shape, dtype=x.dtype) if need_x else x
         gw = np.empty(w.shape, dtype=w.dtype) if need_w else w
-        gb = np.empty((w.shape[0],), dtype=w.dtype) if need_b else w[:, 0].copy()
+        # unused by the kernel when the bias needs no gradient, but always an (N,) array: w[:, 0] would fail for a
+        # weight with no input features (an adaptive softmax's tail for in_features // div_value**i == 0)
+        gb = np.empty((w.shape[0],), dtype=w.dtype)
         if g.size == 0 or x.shape[1] == 0:
             if need_x:
                 gx[...] = 0

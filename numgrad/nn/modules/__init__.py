@@ -127,3 +127,7 @@ from .pooling_fractional import FractionalMaxPool2d, FractionalMaxPool3d  # noqa
 __all__ += ["Conv3d", "ConvTranspose3d", "BatchNorm3d", "InstanceNorm3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d",
             "AvgPool3d", "LPPool3d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d",
             "FractionalMaxPool3d"]
+
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+
+__all__ += ["AdaptiveLogSoftmaxWithLoss"]

@@ -19,7 +19,9 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
+from ...kernels.cuda.pinned import pinned_memory_available
 from ._collate import default_collate, default_convert
+from ._pin_memory import pin_memory as _pin_batch
 from .dataset import Dataset, IterableDataset, TensorDataset, gather_rows
 from .sampler import BatchSampler, RandomSampler, SequentialSampler, as_numpy_generator
 
@@ -124,6 +126,7 @@ class DataLoader:
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
         self.generator = generator
@@ -139,9 +142,17 @@ class DataLoader:
         return self.batch_sampler is not None
 
     def __iter__(self) -> Iterator:
-        if self._iterable:
-            return self._iter_stream()
-        return self._iter_map()
+        batches = self._iter_stream() if self._iterable else self._iter_map()
+        # PyTorch's warnings, when the iterator is made, and its rule: pin only where a GPU can use pinned memory
+        if self.pin_memory and self.pin_memory_device:
+            warnings.warn("pin_memory_device is deprecated, the current accelerator will be used as the device,"
+                          f"ignore pin_memory_device='{self.pin_memory_device}'.", stacklevel=2)
+        if self.pin_memory and not pinned_memory_available():
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned "
+                          "memory won't be used.", stacklevel=2)
+        if self.pin_memory and pinned_memory_available():
+            return (_pin_batch(batch) for batch in batches)
+        return batches
 
     def _iter_map(self):
         dataset, collate = self.dataset, self.collate_fn
