@@ -604,3 +604,17 @@ def test_out_argument_of_elementwise_functions_follows_torch():
         assert ng.add(x, y, out=resized) is resized and resized.shape == (2, 2)  # as torch: resized, with a warning
     with pytest.raises(TypeError, match="argument 'out' must be Tensor, not list"):
         ng.add(x, y, out=[0.0])
+
+
+@pytest.mark.parametrize("weight", [0.25, 0.5, 0.75, 1.0, -0.7, "tensor"])
+def test_lerp_is_torchs_to_the_bit(weight):
+    # PyTorch switches formula at |weight| = 0.5 (end - (end - start) * (1 - weight) above): lerp(a, b, 1) is b
+    rng = np.random.default_rng(5)
+    a, b, w = (rng.standard_normal(1031).astype(np.float32) for _ in range(3))
+    ours = ng.tensor(w) if weight == "tensor" else weight
+    theirs = torch.tensor(w) if weight == "tensor" else weight
+    got = ng.lerp(ng.tensor(a), ng.tensor(b), ours).numpy()
+    assert got.tobytes() == torch.lerp(torch.tensor(a), torch.tensor(b), theirs).numpy().tobytes()
+    x = ng.tensor(a)
+    x.lerp_(ng.tensor(b), ours)
+    assert x.numpy().tobytes() == got.tobytes()

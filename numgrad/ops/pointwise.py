@@ -27,16 +27,22 @@ from .sum_mean import sum_to
 def lerp(input, end, weight) -> Tensor:
     """``input + weight * (end - input)``; ``weight`` is a number or a tensor (broadcast).
 
+    Computed as PyTorch does, to the bit: ``input + weight * (end - input)`` where ``|weight| < 0.5``, else
+    ``end - (end - input) * (1 - weight)`` (exact at ``weight == 1``).
+
     >>> import numgrad as ng
     >>> ng.lerp(ng.tensor([0., 10.]), ng.tensor([10., 20.]), 0.5)
     tensor([ 5., 15.])
     """
-    return input + weight * (end - input)
+    diff = end - input
+    if not isinstance(weight, Tensor):
+        return input + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+    return where(weight.abs() < 0.5, input + weight * diff, end - diff * (1 - weight))
 
 
 def lerp_(self, end, weight) -> Tensor:
     """In-place :func:`lerp`."""
-    return self.add_(weight * (end - self))
+    return self.copy_(lerp(self, end, weight))
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
