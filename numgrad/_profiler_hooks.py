@@ -123,9 +123,8 @@ def backward_finished() -> None:
     _bw_depth[0] -= 1
 
 
-def _op(name: str, phase: Optional[str], fn: Callable, args: tuple, kwargs: dict, key, ops=None):
-    """Run ``fn(*args, **kwargs)`` (a hooked function, re-called past its hook) as a timed op scope."""
-    global _bypass
+def open_scope(name: str, phase: Optional[str] = None, ops=None) -> _Event:
+    """Start a timed op scope (an op, or a user's ``record_function`` range); ``close_scope`` ends it."""
     parent = _stack[-1] if _stack else None
     backward = phase == "backward"
     if not backward:
@@ -137,20 +136,31 @@ def _op(name: str, phase: Optional[str], fn: Callable, args: tuple, kwargs: dict
     _stack.append(ev)
     if backward:
         _bw_depth[0] += 1
+    ev.start = _perf()
+    return ev
+
+
+def close_scope(ev: _Event) -> None:
+    """End the scope ``open_scope`` started (the innermost open one)."""
+    ev.total = _perf() - ev.start
+    if ev.phase == "backward":
+        _bw_depth[0] -= 1
+    _stack.pop()
+    if ev.parent is not None:
+        ev.parent.child_time += ev.total
+
+
+def _op(name: str, phase: Optional[str], fn: Callable, args: tuple, kwargs: dict, key, ops=None):
+    """Run ``fn(*args, **kwargs)`` (a hooked function, re-called past its hook) as a timed op scope."""
+    global _bypass
+    ev = open_scope(name, phase, ops)
     _bypass = key
-    t0 = _perf()
-    ev.start = t0
     try:
         return fn(*args, **kwargs)
     finally:
-        ev.total = _perf() - t0
         if _bypass is key:
             _bypass = None
-        if backward:
-            _bw_depth[0] -= 1
-        _stack.pop()
-        if parent is not None:
-            parent.child_time += ev.total
+        close_scope(ev)
 
 
 def _kernel_name(dispatcher) -> tuple:

@@ -283,3 +283,25 @@ def test_compare_refuses_to_call_numgrad_time_numpy():
 
     c = ng.profiler.compare(lambda x: tanh(x).sum(), ng.randn(100), repeats=1)
     assert c.totals["numpy"] is None and "returned a numgrad Tensor" in c.notes[0]
+
+
+def test_record_function_names_a_range_whose_ops_are_its_children():
+    x = ng.randn(64, requires_grad=True)
+
+    @ng.profiler.record_function("decorated")
+    def inner():
+        return (x * 3).sum()
+
+    with ng.profiler.record_function("unprofiled"):  # no profile running: nothing recorded, nothing raised
+        inner()
+    with ng.profiler.profile() as prof:
+        with ng.profiler.record_function("outer_block"):
+            inner().backward()
+    records = prof.to_records(bandwidth=False)
+    by_name = {r["name"]: r for r in records}
+    assert "unprofiled" not in by_name and by_name["outer_block"]["phase"] == "forward"
+    assert by_name["decorated"]["op"] == "outer_block"
+    assert by_name["outer_block"]["total_s"] >= by_name["decorated"]["total_s"] >= 0
+    assert by_name["outer_block"]["self_s"] <= by_name["outer_block"]["total_s"]
+    with pytest.raises(TypeError, match="record_function\\(\\): argument 'name' must be str, not int"):
+        ng.profiler.record_function(3)

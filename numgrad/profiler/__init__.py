@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from .bandwidth import cpu_model, memory_bandwidth
 from .compare import Comparison, compare
+from .record_function import record_function
 from .report import profile
 
-__all__ = ["profile", "compare", "Comparison", "memory_bandwidth", "cpu_model"]
+__all__ = ["profile", "compare", "Comparison", "memory_bandwidth", "cpu_model", "record_function"]
