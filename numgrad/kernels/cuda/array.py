@@ -15,6 +15,7 @@ offset, is one object.
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -247,6 +248,22 @@ def _refuse_bfloat16(dtype: np.dtype) -> None:
                         "use .float() (or float16) on the GPU")
 
 
+# bytes of device memory held by numgrad's tensor storages now, and the most since the last reset
+# (``numgrad.cuda.memory_allocated`` / ``max_memory_allocated``); a storage's bytes leave when it is freed
+memory_counters = {"allocated": 0, "peak": 0}
+
+
+def _count_storage(storage) -> None:
+    nbytes = int(storage.nbytes)
+    memory_counters["allocated"] += nbytes
+    memory_counters["peak"] = max(memory_counters["peak"], memory_counters["allocated"])
+    weakref.finalize(storage, _uncount, nbytes)
+
+
+def _uncount(nbytes: int) -> None:
+    memory_counters["allocated"] -= nbytes
+
+
 def empty(shape, dtype) -> DeviceArray:
     """Uninitialised C-contiguous device memory."""
     cuda = numba_cuda()
@@ -254,6 +271,7 @@ def empty(shape, dtype) -> DeviceArray:
     _refuse_bfloat16(dtype)
     shape = tuple(int(n) for n in shape)
     storage = cuda.device_array(max(_nbytes(shape, dtype), 1), dtype=np.uint8)
+    _count_storage(storage)
     strides = _c_strides(shape, dtype.itemsize)
     return DeviceArray(storage, 0, shape, strides, dtype)
 
@@ -274,6 +292,7 @@ def from_host(arr: np.ndarray) -> DeviceArray:
     host = np.array(arr, order="C", copy=None)  # np.ascontiguousarray would make a 0-d array 1-d
     raw = host.reshape(-1).view(np.uint8) if host.size else np.zeros(1, dtype=np.uint8)
     storage = cuda.to_device(raw)
+    _count_storage(storage)
     return DeviceArray(storage, 0, host.shape, _c_strides(host.shape, host.itemsize), host.dtype)
 
 
