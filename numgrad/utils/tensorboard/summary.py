@@ -77,7 +77,7 @@ _TENSOR_TYPE_MAP = {
     _dtypes.int16: ("DT_INT16", "int_val", _array_to_list),
     _dtypes.int32: ("DT_INT32", "int_val", _array_to_list),
     _dtypes.int64: ("DT_INT64", "int64_val", _array_to_list),
-    _dtypes.bool: ("DT_BOOL", "bool_val", _array_to_list),
+    _dtypes.bool_: ("DT_BOOL", "bool_val", _array_to_list),
 }
 
 
@@ -235,7 +235,7 @@ def make_histogram(values: np.ndarray, bins: Any, max_bins: Optional[int] = None
     TensorBoard stores only right edges, so one empty bucket is kept on the left to carry the leftmost edge.
 
     >>> make_histogram(np.array([0.0, 1.0]), bins=[0, 1, 2, 3]).bucket_limit
-    [1.0, 2.0]
+    [0.0, 1.0, 2.0]
     """
     if values.size == 0:
         raise ValueError("The input has no element.")
@@ -496,7 +496,7 @@ def compute_curve(labels: np.ndarray, predictions: np.ndarray, num_thresholds: O
     """True/false positive/negative counts, precision and recall at ``num_thresholds`` thresholds (6 rows).
 
     >>> compute_curve(np.array([0, 1]), np.array([0.2, 0.9]), num_thresholds=2)[0].tolist()
-    [1.0, 1.0]
+    [1.0, 0.0]
     """
     minimum_count = 1e-7
     if weights is None:

@@ -73,7 +73,9 @@ class FileWriter:
     def __init__(self, log_dir: Union[str, os.PathLike], max_queue: int = 10, flush_secs: int = 120,
                  filename_suffix: str = "") -> None:
         # EventFileWriter joins paths as strings: a pathlib.Path must become one
-        self.event_writer = EventFileWriter(str(log_dir), max_queue, flush_secs, filename_suffix)
+        self._writer_arguments = (str(log_dir), max_queue, flush_secs, filename_suffix)
+        self.event_writer = EventFileWriter(*self._writer_arguments)
+        self._closed = False
 
     def get_logdir(self) -> str:
         """The directory the event file is written in.
@@ -136,13 +138,18 @@ class FileWriter:
         >>> import tempfile; FileWriter(tempfile.mkdtemp()).close()
         """
         self.event_writer.close()
+        self._closed = True
 
     def reopen(self) -> None:
         """After ``close()``, open a new event file in the same directory (nothing if not closed).
 
         >>> import tempfile; w = FileWriter(tempfile.mkdtemp()); w.close(); w.reopen(); w.close()
         """
-        self.event_writer.reopen()
+        # tensorboard's EventFileWriter lost its reopen (PyTorch's FileWriter.reopen raises AttributeError with
+        # tensorboard 2.x): a new EventFileWriter is a new file in the same directory, which is what reopen meant
+        if self._closed:
+            self.event_writer = EventFileWriter(*self._writer_arguments)
+            self._closed = False
 
 
 def _default_bins() -> List[float]:
