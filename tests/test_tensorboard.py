@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import os
 import socket
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -282,6 +284,9 @@ def test_values_and_errors(tmp_path):
             writer.add_hparams({"lr": [0.1]}, {})
         with pytest.raises(AssertionError, match="Expected 3 tags"):
             writer.add_custom_scalars_marginchart(["a", "b"])
+        if importlib.util.find_spec("moviepy") is None:  # torch prints and logs nothing; numgrad says what to install
+            with pytest.raises(ImportError, match="add_video needs the moviepy package"):
+                writer.add_video("clip", np.zeros((1, 2, 3, 4, 4)), 0)
     assert _accumulator(tmp_path).Scalars("bf16")[0].value == 0.5
 
 
@@ -301,5 +306,6 @@ def test_missing_tensorboard_raises_torchs_import_error(monkeypatch):
 def test_docstring_examples(module, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib").use("Agg")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the examples' mkdtemp() directories land here
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
