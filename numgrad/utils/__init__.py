@@ -1,5 +1,6 @@
 """``numgrad.utils``: PyTorch's ``torch.utils`` namespace (``numgrad.utils.data``, ``numgrad.utils.hooks``,
-``numgrad.utils.checkpoint``).
+``numgrad.utils.checkpoint``; ``numgrad.utils.tensorboard`` when the ``tensorboard`` package is installed:
+import it by name, as with PyTorch).
 
 >>> import numgrad as ng
 >>> from numgrad.utils.data import DataLoader, TensorDataset
