@@ -8,6 +8,7 @@ when the backward itself is being recorded (``create_graph=True``).
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Optional
 
@@ -32,7 +33,7 @@ class _BatchNorm(Function):
         k = backend.norm_kernels(xa)
         empty = backend.empty_allocator(xa)
         n, c = xa.shape[:2]
-        x3 = xa.reshape(n, c, -1)
+        x3 = xa.reshape(n, c, math.prod(xa.shape[2:]))  # spelled out: -1 fails on an empty batch
         count = x3.shape[0] * x3.shape[2]
         if training:
             mean = empty((c,), np.float64)
@@ -69,7 +70,7 @@ class _BatchNorm(Function):
             k = backend.norm_kernels(xa)
             empty = backend.empty_allocator(xa)
             n, c = xa.shape[:2]
-            x3 = xa.reshape(n, c, -1)
+            x3 = xa.reshape(n, c, math.prod(xa.shape[2:]))
             w = _arr(weight) if weight is not None else backend.full_for((xa,), (c,), xa.dtype, 1)
             gx = empty(xa.shape, xa.dtype)
             gw = empty((c,), xa.dtype)
@@ -103,19 +104,17 @@ def _batch_norm_backward_graph(ctx, g, x, weight):
     return gx.reshape(x.shape), (g3 * xhat).sum((0, 2)), g3.sum((0, 2))
 
 
-def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
-               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Batch normalization over dim 1 of ``(N, C, *)`` input.
-
-    In training the batch statistics normalize and the running statistics (when
-    given) are updated in place with ``momentum``; in eval the running ones are used.
+def check_batch_norm_arguments(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+                               weight: Optional[Tensor], bias: Optional[Tensor]) -> None:
+    """``batch_norm``'s checks of its tensors (also ``nn.SyncBatchNorm``'s, whose kernels index the per-channel
+    tensors by channel): a float input of at least 2 dims, and per-channel tensors of ``C`` elements on its
+    device, weight and bias of its dtype.
 
     >>> import numgrad as ng
-    >>> x = ng.randn(8, 3)
-    >>> y = ng.nn.functional.batch_norm(x, ng.zeros(3), ng.ones(3), training=True)
-    >>> y.shape
-    (8, 3)
+    >>> check_batch_norm_arguments(ng.randn(4, 3), None, None, ng.ones(2), None)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: weight should contain 3 elements not 2
     """
     _check_tensor(input, "input", "batch_norm")
     if input.ndim < 2:
@@ -134,6 +133,27 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
             raise RuntimeError(f"batch_norm(): {name} must be float32 or float64, got {t.dtype}")
     if (running_mean is None) != (running_var is None):
         raise RuntimeError("batch_norm(): running_mean and running_var must be given together")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            _same_dtype(input, t, "batch_norm", f"input and {name}")
+
+
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over dim 1 of ``(N, C, *)`` input.
+
+    In training the batch statistics normalize and the running statistics (when
+    given) are updated in place with ``momentum``; in eval the running ones are used.
+
+    >>> import numgrad as ng
+    >>> x = ng.randn(8, 3)
+    >>> y = ng.nn.functional.batch_norm(x, ng.zeros(3), ng.ones(3), training=True)
+    >>> y.shape
+    (8, 3)
+    """
+    check_batch_norm_arguments(input, running_mean, running_var, weight, bias)
+    c = input.shape[1]
     if not training and running_mean is None:
         raise RuntimeError("batch_norm(): running_mean and running_var are required when training=False")
     if training:
@@ -142,9 +162,6 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input size {list(input.shape)}"
             )
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None:
-            _same_dtype(input, t, "batch_norm", f"input and {name}")
     momentum = 0.0 if momentum is None else float(momentum)
     return _BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training), momentum, float(eps))
 

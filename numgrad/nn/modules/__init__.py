@@ -7,7 +7,7 @@
 - ``pooling``: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``
 - ``flatten``: ``Flatten``, ``Unflatten``
 - ``dropout``: ``Dropout``
-- ``batchnorm``: ``BatchNorm1d``, ``BatchNorm2d``
+- ``batchnorm``: ``BatchNorm1d``, ``BatchNorm2d`` (also ``BatchNorm3d``, ``SyncBatchNorm``)
 - ``normalization``: ``LayerNorm``
 - ``sparse``: ``Embedding``
 - ``activation``: ``ReLU``, ``LeakyReLU``, ``GELU``, ``ELU``, ``Softplus``, ``Tanh``, ``Sigmoid``, ``SiLU``,
@@ -131,3 +131,8 @@ __all__ += ["Conv3d", "ConvTranspose3d", "BatchNorm3d", "InstanceNorm3d", "Adapt
 from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
 
 __all__ += ["AdaptiveLogSoftmaxWithLoss"]
+
+# data-parallel batch norm over numgrad.distributed (statistics of every rank's batch)
+from .batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["SyncBatchNorm"]
