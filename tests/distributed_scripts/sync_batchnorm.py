@@ -83,6 +83,18 @@ sync = nn.SyncBatchNorm(3, bias=False)
 check_bias_free = sync(ng.randn(4, 3, requires_grad=True))
 check_bias_free.sum().backward()
 assert sync.bias is None and sync.weight.grad is not None
+# an input that needs no gradient (the first layer): backward skips the all-reduce on every rank, as PyTorch's
+frozen_input = nn.SyncBatchNorm(3)
+rows = ng.tensor(np.arange(12.0).reshape(4, 3) + 12 * rank)
+(frozen_input(rows) ** 2).sum().backward()
+assert frozen_input.weight.grad is not None and frozen_input.bias.grad is not None
+# double backward through the synchronized statistics is not supported: a clear error on every rank
+x = ng.randn(4, 3, requires_grad=True)
+try:
+    ng.autograd.grad(nn.SyncBatchNorm(3)(x).pow(3).sum(), x, create_graph=True)
+    raise AssertionError("create_graph=True through SyncBatchNorm should raise")
+except RuntimeError as e:
+    assert "SyncBatchNorm's backward is not differentiable" in str(e), e
 
 # 2. the process_group argument: the world given explicitly; a rank outside a group never syncs
 check((4, 2), (2, 2), steps=1)
