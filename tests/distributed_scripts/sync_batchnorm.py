@@ -79,6 +79,15 @@ check((7, 3), (5, 2), momentum=None)  # cumulative average; uneven shares
 check((6, 2, 4, 4), (2, 4), affine=False)
 check((9, 3), (8, 1), track_running_stats=False)  # one row on rank 1: fine, 9 rows in all
 check((5, 3, 2, 2), (5, 0))  # rank 1 holds an empty batch: it still joins both collectives
+# float32: statistics in float64 as BatchNorm's, so the two agree to float32 rounding
+ref32, sync32 = nn.BatchNorm2d(3, dtype=ng.float32), nn.SyncBatchNorm(3, dtype=ng.float32)
+x32 = ng.tensor(np.random.default_rng(3).standard_normal((6, 3, 4, 4)).astype(np.float32) * 4 + 2)
+for _ in range(2):
+    np.testing.assert_allclose(sync32(x32[rank * 3:rank * 3 + 3]).detach().numpy(),
+                               ref32(x32)[rank * 3:rank * 3 + 3].detach().numpy(),
+                               rtol=1e-5, atol=1e-5, err_msg=f"rank {rank}: float32 output")
+for b, b_ref in zip(sync32.buffers(), ref32.buffers()):
+    np.testing.assert_allclose(b.numpy(), b_ref.numpy(), rtol=1e-6, atol=1e-6, err_msg=f"rank {rank}: float32 stats")
 sync = nn.SyncBatchNorm(3, bias=False)
 check_bias_free = sync(ng.randn(4, 3, requires_grad=True))
 check_bias_free.sum().backward()

@@ -10,7 +10,8 @@ the variance itself instead of ``invstd``, which spares the ``1 / invstd^2 - eps
 Backward: each rank reduces ``sum(dy)`` and ``sum(dy * (x - mean))`` over its batch, one ``all_reduce`` sums
 them over the ranks, and the input gradient is the one of a single batch norm over the concatenated global
 batch.  The weight and bias gradients are this rank's own sums, as PyTorch's: ``DistributedDataParallel``
-averages them with the other gradients.
+averages them with the other gradients.  A rank whose batch is empty gets zero weight and bias gradients
+(PyTorch leaves them ``None``), so DDP finds a gradient for every parameter on every rank.
 
 Every step is a Numba kernel or a recorded collective, so ``ng.compile`` captures and replays it.
 

@@ -184,7 +184,8 @@ class SyncBatchNorm(_BatchNorm):
         # running statistics are updated only when tracked, and read in eval
         running_mean = self.running_mean if not self.training or self.track_running_stats else None
         running_var = self.running_var if not self.training or self.track_running_stats else None
-        need_sync = bn_training and self.training and dist.is_available() and dist.is_initialized()
+        # an initialized process group implies mpi4py is there (PyTorch's is_available() check is implied)
+        need_sync = bn_training and self.training and dist.is_initialized()
         if need_sync:
             process_group = self.process_group if self.process_group else dist.group.WORLD
             world_size = dist.get_world_size(process_group)  # -1 on a rank outside the group: no sync
