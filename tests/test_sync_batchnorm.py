@@ -117,6 +117,20 @@ def test_input_errors_match_torch(shape):
             lambda: torch.nn.SyncBatchNorm(3)._check_input_dim(torch.zeros(shape)))
 
 
+def test_a_cuda_input_that_would_synchronize_says_mpi_moves_cpu_tensors(monkeypatch):
+    """The device check comes before any communication, so a faked 2-rank world reaches it in one process;
+    in eval (no synchronization) the same module runs on the device as a plain batch norm."""
+    import numgrad.distributed as dist
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda group=None: 2)
+    sync = nn.SyncBatchNorm(3).to("cuda")
+    with pytest.raises(ValueError, match="SyncBatchNorm: numgrad synchronizes batch statistics over MPI, which "
+                                         "communicates CPU tensors; the input is on cuda"):
+        sync(ng.randn(4, 3, device="cuda"))
+    assert sync.eval()(ng.randn(4, 3, device="cuda")).device.type == "cuda"
+
+
 def test_batch_norm_of_an_empty_batch_in_eval_is_empty_as_torchs():
     out = nn.functional.batch_norm(ng.zeros(0, 3, 2), ng.zeros(3), ng.ones(3), training=False)
     assert out.shape == tuple(torch.nn.functional.batch_norm(torch.zeros(0, 3, 2), torch.zeros(3), torch.ones(3)).shape)
