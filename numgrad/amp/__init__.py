@@ -1,4 +1,4 @@
-"""``numgrad.amp``: PyTorch's ``torch.amp`` (``GradScaler``, ``autocast``).
+"""``numgrad.amp``: PyTorch's ``torch.amp`` (``GradScaler``, ``autocast``: automatic mixed precision).
 
 >>> import numgrad as ng
 >>> ng.amp.GradScaler("cpu", enabled=False).scale(ng.tensor(2.0))
@@ -8,5 +8,9 @@ from __future__ import annotations
 
 from .autocast_mode import autocast, is_autocast_available
 from .grad_scaler import GradScaler
+from ..ops.autocast_policy import (  # noqa: F401 - PyTorch's torch.* autocast state functions
+    autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache, get_autocast_dtype,
+    is_autocast_cache_enabled, is_autocast_enabled, set_autocast_cache_enabled, set_autocast_dtype,
+    set_autocast_enabled)
 
 __all__ = ["GradScaler", "autocast", "is_autocast_available"]

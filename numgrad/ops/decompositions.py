@@ -37,6 +37,7 @@ from .reductions import amax
 from .scan import cumprod
 from .shape import cat, flip, narrow
 from .sum_mean import sum as _sum
+from .autocast_policy import autocast_op
 
 
 def _return_type(name: str, fields: tuple):
@@ -166,6 +167,7 @@ def _cholesky(A, upper: bool, op: str, check_errors: bool):
     return Cholesky.apply(A, bool(upper), op, check_errors)
 
 
+@autocast_op(name="linalg.cholesky")
 def linalg_cholesky(A, *, upper: bool = False) -> Tensor:
     """The Cholesky factor ``L`` (lower; ``upper=True``: ``U = L^T``) of each symmetric positive-definite matrix,
     read from its lower (upper) triangle. Not positive-definite: ``LinAlgError`` naming the leading minor.
@@ -189,6 +191,7 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False):
     return cholesky_ex_return_type(*_cholesky(A, upper, "linalg.cholesky_ex", check_errors))
 
 
+@autocast_op
 def cholesky(input, upper: bool = False) -> Tensor:
     """``torch.cholesky`` (deprecated there in favour of ``linalg.cholesky``): the lower factor, or the upper one.
 
@@ -240,6 +243,7 @@ class CholeskySolve(Function):
         return g_b, g_f
 
 
+@autocast_op
 def cholesky_solve(input, input2, upper: bool = False) -> Tensor:
     """``X`` with ``A X = input`` for ``A = L L^T`` given its Cholesky factor ``input2`` (``L``; ``upper=True``:
     ``U`` with ``A = U^T U``). Batch dims broadcast.
@@ -295,6 +299,7 @@ class CholeskyInverse(Function):
         return -matmul(F, common) if ctx.upper else -matmul(common, F)
 
 
+@autocast_op
 def cholesky_inverse(input, upper: bool = False) -> Tensor:
     """The inverse of ``A = L L^T`` (``upper=True``: ``U^T U``) from its Cholesky factor.
 
@@ -470,6 +475,7 @@ def _qr(A, mode: str):
     return QR.apply(A, mode)
 
 
+@autocast_op(name="linalg.qr")
 def linalg_qr(A, mode: str = "reduced"):
     """``(Q, R)`` with ``A = Q R``, ``Q`` orthonormal columns and ``R`` upper triangular (LAPACK's Householder
     QR, as PyTorch's: R's diagonal may be negative). ``mode``: 'reduced' (k = min(m, n) columns), 'complete'
@@ -532,6 +538,7 @@ def _eigh(A, UPLO: str, op: str):
     return Eigh.apply(A, UPLO in ("U", "u"))
 
 
+@autocast_op(name="linalg.eigh")
 def eigh(A, UPLO: str = "L"):
     """``(eigenvalues, eigenvectors)`` of each symmetric matrix (read from its lower triangle, or upper with
     ``UPLO='U'``): eigenvalues ascending, eigenvectors orthonormal columns (each up to sign).
@@ -543,6 +550,7 @@ def eigh(A, UPLO: str = "L"):
     return eigh_return_type(*_eigh(A, UPLO, "linalg.eigh"))
 
 
+@autocast_op(name="linalg.eigvalsh")
 def eigvalsh(A, UPLO: str = "L") -> Tensor:
     """The eigenvalues (ascending) of each symmetric matrix; the gradient is ``V diag(g) V^T``.
 
@@ -630,6 +638,7 @@ def _svd(A, full_matrices: bool, driver=None):
     return SVD.apply(A, bool(full_matrices))
 
 
+@autocast_op(name="linalg.svd")
 def linalg_svd(A, full_matrices: bool = True, *, driver=None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``: singular values descending, singular vectors up to sign
     (LAPACK's gesdd, as PyTorch's on the CPU). ``full_matrices=True`` gives square ``U``, ``Vh``; only their
@@ -642,6 +651,7 @@ def linalg_svd(A, full_matrices: bool = True, *, driver=None):
     return svd_return_type(*_svd(A, full_matrices, driver))
 
 
+@autocast_op(name="linalg.svdvals")
 def svdvals(A, *, driver=None) -> Tensor:
     """The singular values of each matrix, descending; the gradient is ``U diag(g) Vh``.
 
@@ -764,6 +774,7 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
     return Pinv.apply(A, atol, rtol, bool(hermitian))
 
 
+@autocast_op
 def pinverse(input, rcond: float = 1e-15) -> Tensor:
     """``torch.pinverse``: ``linalg.pinv(input, rcond)``.
 
@@ -804,6 +815,7 @@ class LstsqSolution(Function):
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
+@autocast_op(name="linalg.lstsq")
 def lstsq(A, B, rcond=None, *, driver=None):
     """``(solution, residuals, rank, singular_values)`` of min |A X - B| for each matrix (``B`` a matrix, or a
     vector per matrix), filled as PyTorch fills them for ``driver`` (default 'gelsy', PyTorch's CPU default):
@@ -863,6 +875,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     return lstsq_return_type(X.squeeze(-1) if vector else X, residuals, rank, singular_values)
 
 
+@autocast_op(name="linalg.matrix_rank")
 def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
     """The number of singular values (absolute eigenvalues with ``hermitian=True``) above
     ``max(atol, rtol * largest)`` (default ``rtol``: eps * max(m, n); the old ``tol`` is ``atol`` with ``rtol=0``).

@@ -20,6 +20,7 @@ from ...kernels import backend
 from ...kernels.config import PARALLEL_THRESHOLD
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor, _same_dtype
+from ...ops.autocast_policy import autocast_op
 
 
 # ================================================================== batch norm
@@ -204,6 +205,7 @@ class _LayerNorm(Function):
                 gb.reshape(wshape) if need_b else None, None, None)
 
 
+@autocast_op
 def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` dimensions, then scale and shift.
@@ -259,6 +261,7 @@ def _check_channel_param(t: Optional[Tensor], name: str, channels: int, input: T
     _same_dtype(input, t, op, f"input and {name}")
 
 
+@autocast_op
 def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                eps: float = 1e-5) -> Tensor:
     """Normalize each group of ``C / num_groups`` channels of every sample of ``(N, C, *)`` input over the
