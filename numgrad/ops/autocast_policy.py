@@ -64,7 +64,9 @@ POLICY_LISTS: Dict[str, Dict[str, Tuple[str, ...]]] = {
             "inverse", "pinverse", "cholesky", "cholesky_inverse", "cholesky_solve", "avg_pool3d", "max_pool3d",
             "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool2d", "max_unpool3d", "grid_sample",
             "linalg.cholesky", "linalg.solve", "linalg.svdvals", "linalg.eigvalsh", "linalg.eigh",
-            "linalg.qr", "linalg.svd", "linalg.lstsq", "linalg.cond", "linalg.matrix_rank"),
+            "linalg.qr", "linalg.svd", "linalg.lstsq", "linalg.cond", "linalg.matrix_rank", "linalg.cholesky_ex",
+            "linalg.householder_product", "fractional_max_pool2d", "fractional_max_pool3d", "lu_solve", "geqrf",
+            "orgqr", "ormqr", "qr", "svd", "triangular_solve"),
         PROMOTE: ("cat", "stack", "index_copy"),
     },
     "cuda": {

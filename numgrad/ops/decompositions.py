@@ -180,6 +180,7 @@ def linalg_cholesky(A, *, upper: bool = False) -> Tensor:
     return _cholesky(A, upper, "linalg.cholesky", True)[0]
 
 
+@autocast_op(name="linalg.cholesky_ex")
 def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False):
     """``(L, info)``: the Cholesky factor and, per matrix, 0 or the order of the first leading minor that is not
     positive-definite (then ``L`` is LAPACK's partial factor); raises only with ``check_errors=True``.
@@ -378,6 +379,7 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
     return SolveTriangular.apply(A, B, bool(upper), bool(left), bool(unitriangular))
 
 
+@autocast_op
 def triangular_solve(input, A, upper: bool = True, transpose: bool = False, unitriangular: bool = False):
     """``torch.triangular_solve`` (deprecated there): ``(solution, cloned_coefficient)`` with
     ``op(A) X = input``, ``op`` the transpose when ``transpose=True``; the second item is a copy of ``A``
@@ -489,6 +491,7 @@ def linalg_qr(A, mode: str = "reduced"):
     return qr_return_type(*_qr(A, mode))
 
 
+@autocast_op
 def qr(input, some: bool = True):
     """``torch.qr``: ``linalg.qr`` with ``some=True`` meaning mode 'reduced', ``False`` 'complete'.
 
@@ -662,6 +665,7 @@ def svdvals(A, *, driver=None) -> Tensor:
     return _svd(A, False, driver)[1]
 
 
+@autocast_op
 def svd(input, some: bool = True, compute_uv: bool = True):
     """``torch.svd``: ``(U, S, V)`` with ``A = U diag(S) V^T`` (``V``, not ``Vh``); ``some=False`` gives square
     ``U``, ``V``; ``compute_uv=False`` gives zero-filled (m, m) ``U`` and (n, n) ``V``, as PyTorch's.
