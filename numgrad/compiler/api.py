@@ -233,7 +233,8 @@ class _HotVariant:
     unchanged.
     """
 
-    __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "writes")
+    __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "autocast",
+                 "writes")
 
     def __init__(self, owner: "CompiledFunction", variant: _Variant, key: tuple):
         self.owner = owner
