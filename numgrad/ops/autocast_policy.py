@@ -37,13 +37,20 @@ from ..tensor import Tensor
 
 __all__ = ["POLICY_LISTS", "POLICIES", "autocast_op", "is_autocast_enabled", "set_autocast_enabled",
            "get_autocast_dtype", "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
-           "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting", "autocast_state_key"]
+           "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting", "autocast_state_key",
+           "is_any_autocast_enabled"]
 
 DEVICE_TYPES = ("cpu", "cuda")
 DEFAULT_DTYPES = {"cpu": _dtypes.bfloat16, "cuda": _dtypes.float16}
 
 LOWER_PRECISION_FP, FP32, FP32_SET_OPT_DTYPE, PROMOTE, BANNED = (
     "lower_precision_fp", "fp32", "fp32_set_opt_dtype", "promote", "banned")
+# numgrad's own policy, not one of PyTorch's: the op is not cast, but 16-bit inputs are computed in float32 and
+# float32 results rounded back to the input's 16-bit dtype (what PyTorch's CPU kernels do inside), and the ops it
+# calls are not cast.  For ops PyTorch runs on whatever dtype autocast hands them (a bfloat16 activation reaching
+# batch_norm, max_pool2d or dropout) but whose numgrad kernels have no 16-bit path, and for ops PyTorch runs as
+# one kernel that numgrad composes from listed ops (mv, dot and bilinear would otherwise come out in bfloat16).
+FLOAT32_MATH = "float32_math"
 
 # THE op table.  Names are numgrad's (``cross_entropy`` is PyTorch's ``cross_entropy_loss``; ``linalg.<name>`` is
 # ``numgrad.linalg.<name>``); only ops numgrad has are listed.  Where PyTorch registers an op that decomposes
@@ -56,9 +63,15 @@ _LOSSES = (
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div", "poisson_nll_loss",
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "soft_margin_loss", "triplet_margin_loss",
     "multi_margin_loss", "multilabel_margin_loss", "binary_cross_entropy_with_logits")
+_NO_16_BIT_KERNEL = (
+    "batch_norm", "instance_norm", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "lp_pool1d", "lp_pool2d", "dropout",
+    "dropout1d", "dropout2d", "dropout3d", "embedding", "embedding_bag", "interpolate", "recurrent_layer")
+_RNN_CELLS = ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell")
 POLICY_LISTS: Dict[str, Dict[str, Tuple[str, ...]]] = {
     "cpu": {
-        LOWER_PRECISION_FP: _MATRIX_PRODUCTS_AND_CONVOLUTIONS,
+        # (the RNN cells: PyTorch's CPU composes them from linear, so their outputs come out in the lower precision)
+        LOWER_PRECISION_FP: _MATRIX_PRODUCTS_AND_CONVOLUTIONS + ("rnn_tanh_cell", "rnn_relu_cell"),
         FP32: _LOSSES + (
             "cross_entropy", "binary_cross_entropy", "ctc_loss", "prod", "quantile", "nanquantile", "cdist", "trace",
             "inverse", "pinverse", "cholesky", "cholesky_inverse", "cholesky_solve", "avg_pool3d", "max_pool3d",
@@ -68,16 +81,19 @@ POLICY_LISTS: Dict[str, Dict[str, Tuple[str, ...]]] = {
             "linalg.householder_product", "fractional_max_pool2d", "fractional_max_pool3d", "lu_solve", "geqrf",
             "orgqr", "ormqr", "qr", "svd", "triangular_solve"),
         PROMOTE: ("cat", "stack", "index_copy"),
+        FLOAT32_MATH: _NO_16_BIT_KERNEL + ("lstm_cell", "gru_cell", "layer_norm", "group_norm", "rms_norm", "mv", "dot", "vdot",
+                                                        "bilinear"),
     },
     "cuda": {
         LOWER_PRECISION_FP: _MATRIX_PRODUCTS_AND_CONVOLUTIONS + (
-            "addmv", "addr", "einsum", "mv", "chain_matmul", "linalg.multi_dot"),
+            "addmv", "addr", "einsum", "mv", "chain_matmul", "linalg.multi_dot") + _RNN_CELLS,
         FP32: _LOSSES + (
             "cross_entropy", "layer_norm", "group_norm", "rms_norm", "cosine_similarity", "cdist", "pdist", "dist",
             "renorm", "logsumexp"),
         FP32_SET_OPT_DTYPE: ("softmax", "log_softmax", "prod", "linalg.vector_norm", "linalg.matrix_norm"),
         PROMOTE: ("addcdiv", "addcmul", "bilinear", "cross", "dot", "vdot", "tensordot"),
         BANNED: ("binary_cross_entropy",),
+        FLOAT32_MATH: _NO_16_BIT_KERNEL,
     },
 }
 
@@ -143,6 +159,16 @@ def is_autocast_enabled(device_type: Optional[str] = None) -> bool:
     if device_type is None:
         device_type = "cuda"
     return _state.enabled[_check_device_type(device_type, "is_autocast_enabled")]
+
+
+def is_any_autocast_enabled() -> bool:
+    """Whether autocast is on in this thread for any device type (PyTorch's ``torch._C._is_any_autocast_enabled``).
+
+    >>> import numgrad as ng
+    >>> ng.ops.autocast_policy.is_any_autocast_enabled()
+    False
+    """
+    return _enabled_count[0] > 0 and any(_state.enabled.values())
 
 
 def set_autocast_enabled(device_type: str, enabled: bool) -> None:
@@ -315,6 +341,24 @@ def _run_in_16_bits(fn: Callable, args: tuple, kwargs: dict, device_type: str, d
     return _map_tensors(result, lambda t: t.to(dtype) if t.dtype is _dtypes.float32 else t)
 
 
+def _run_16_bit_inputs_in_float32(fn: Callable, args: tuple, kwargs: dict, device_type: str):
+    """``fn`` with its 16-bit floating inputs as float32; float32 results in the first such input's dtype."""
+    found = []
+
+    def widen(t: Tensor) -> Tensor:
+        if _eligible(t, device_type) and t.dtype.is_16bit_float:
+            found.append(t.dtype)
+            return t.to(_dtypes.float32)
+        return t
+
+    args = tuple(_map_tensors(a, widen) for a in args)
+    kwargs = {k: _map_tensors(v, widen) for k, v in kwargs.items()}
+    result = fn(*args, **kwargs)
+    if not found:
+        return result
+    return _map_tensors(result, lambda t: t.to(found[0]) if t.dtype is _dtypes.float32 else t)
+
+
 def _apply_policy(name: str, policy: str, fn: Callable, args: tuple, kwargs: dict, device_type: str):
     if policy == BANNED:
         raise RuntimeError(_BANNED_MESSAGES[name])
@@ -324,6 +368,8 @@ def _apply_policy(name: str, policy: str, fn: Callable, args: tuple, kwargs: dic
         target = _promote_type(args, kwargs, device_type, name)
         if target is not _dtypes.float32:
             return _run_in_16_bits(fn, args, kwargs, device_type, target)
+    elif policy == FLOAT32_MATH:
+        return _run_16_bit_inputs_in_float32(fn, args, kwargs, device_type)
     elif policy == FP32_SET_OPT_DTYPE:
         first = args[0] if args else next(iter(kwargs.values()), None)
         if _eligible(first, device_type) and kwargs.get("dtype") is None:

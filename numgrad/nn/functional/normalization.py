@@ -104,6 +104,7 @@ def _batch_norm_backward_graph(ctx, g, x, weight):
     return gx.reshape(x.shape), (g3 * xhat).sum((0, 2)), g3.sum((0, 2))
 
 
+@autocast_op
 def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -288,6 +289,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
     return _channel_affine(y, weight, bias)
 
 
+@autocast_op
 def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None, running_var: Optional[Tensor] = None,
                   weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
