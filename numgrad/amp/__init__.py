@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from .autocast_mode import autocast, is_autocast_available
 from .grad_scaler import GradScaler
-from ..ops.autocast_policy import (  # noqa: F401 - PyTorch's torch.* autocast state functions
+from ..ops.autocast_policy import (  # PyTorch's torch.* autocast state functions (per thread)
     autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache, get_autocast_dtype,
     is_autocast_cache_enabled, is_autocast_enabled, set_autocast_cache_enabled, set_autocast_dtype,
     set_autocast_enabled)
 
-__all__ = ["GradScaler", "autocast", "is_autocast_available"]
+__all__ = ["GradScaler", "autocast", "is_autocast_available", "autocast_decrement_nesting",
+           "autocast_increment_nesting", "clear_autocast_cache", "get_autocast_dtype", "is_autocast_cache_enabled",
+           "is_autocast_enabled", "set_autocast_cache_enabled", "set_autocast_dtype", "set_autocast_enabled"]

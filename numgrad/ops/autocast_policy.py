@@ -81,8 +81,8 @@ POLICY_LISTS: Dict[str, Dict[str, Tuple[str, ...]]] = {
             "linalg.householder_product", "fractional_max_pool2d", "fractional_max_pool3d", "lu_solve", "geqrf",
             "orgqr", "ormqr", "qr", "svd", "triangular_solve"),
         PROMOTE: ("cat", "stack", "index_copy"),
-        FLOAT32_MATH: _NO_16_BIT_KERNEL + ("lstm_cell", "gru_cell", "layer_norm", "group_norm", "rms_norm", "mv", "dot", "vdot",
-                                                        "bilinear"),
+        FLOAT32_MATH: _NO_16_BIT_KERNEL + ("lstm_cell", "gru_cell", "layer_norm", "group_norm", "rms_norm", "mv",
+                                           "dot", "vdot", "bilinear"),
     },
     "cuda": {
         LOWER_PRECISION_FP: _MATRIX_PRODUCTS_AND_CONVOLUTIONS + (
