@@ -14,6 +14,7 @@ Shapes are tiny: the file runs in seconds.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import warnings
@@ -241,23 +242,78 @@ _TORCH_RENAMES = {"cross_entropy_loss": "cross_entropy", "grid_sampler": "grid_s
 
 
 def test_every_op_torch_autocasts_on_the_cpu_is_in_the_table():
-    missing = []
+    missing = sorted(name for name, fn in _torch_autocast_ops("AutocastCPU") if fn is not None
+                     and name not in NOT_LISTED
+                     # (linalg.inv is numgrad's inverse: listed under the name its function carries)
+                     and "cpu" not in policy.POLICIES.get(getattr(fn, "autocast_name", None) or name, {}))
+    assert not missing, f"torch autocasts these on the CPU; add them to POLICY_LISTS['cpu']: {missing}"
+
+
+# ops torch autocasts on CUDA that numgrad has but its CUDA table does not list yet: elementwise ops and
+# reductions whose entry points are generated or on hot paths (a known gap, listed so that it cannot grow silently)
+CUDA_NOT_LISTED_YET = {"acos", "asin", "atan2", "cosh", "cumprod", "cumsum", "erfinv", "exp", "expm1", "index_put",
+                       "log", "log10", "log1p", "log2", "norm", "pow", "reciprocal", "rsqrt", "scatter_add", "sinh",
+                       "softplus", "sum", "tan"}
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_autocast_registrations() -> dict:
+    """op -> torch's dispatcher dump, for the ops with an autocast kernel (one pass over torch's ops)."""
+    dumps = {}
     for op in torch._C._dispatch_get_all_op_names():
-        if not re.search(r"AutocastCPU: registered at [^\n]*autocast_mode\.cpp", torch._C._dispatch_dump(op)):
+        dump = torch._C._dispatch_dump(op)
+        if "autocast_mode.cpp" in dump:
+            dumps[op] = dump
+    return dumps
+
+
+def _torch_autocast_ops(dispatch_key: str):
+    """(numgrad name, numgrad function or None) of every op torch registers an autocast kernel for."""
+    for op, dump in _torch_autocast_registrations().items():
+        if not re.search(dispatch_key + r": registered at [^\n]*autocast_mode\.cpp", dump):
             continue
         base = op.replace("aten::", "").split(".")[0]
         base = _TORCH_RENAMES.get(base, base)
         if base.startswith("linalg_"):
-            fn = getattr(ng.linalg, base[len("linalg_"):], None)
-            base = "linalg." + base[len("linalg_"):]
+            yield "linalg." + base[len("linalg_"):], getattr(ng.linalg, base[len("linalg_"):], None)
         else:
-            fn = getattr(ng, base, None) or getattr(F, base, None)
-        if fn is None or base in NOT_LISTED:
-            continue
-        marked = getattr(fn, "autocast_name", None)  # linalg.inv is numgrad's inverse: listed under that name
-        if "cpu" not in policy.POLICIES.get(marked or base, {}):
-            missing.append(base)
-    assert not missing, f"torch autocasts these on the CPU; add them to POLICY_LISTS['cpu']: {sorted(missing)}"
+            yield base, getattr(ng, base, None) or getattr(F, base, None)
+
+
+def test_every_op_torch_autocasts_on_cuda_is_in_the_cuda_table_or_a_listed_gap():
+    missing = {name for name, fn in _torch_autocast_ops("AutocastCUDA") if fn is not None
+               and "cuda" not in policy.POLICIES.get(getattr(fn, "autocast_name", None) or name, {})}
+    assert missing == CUDA_NOT_LISTED_YET
+
+
+def test_cuda_only_policies_apply_as_torch_describes():
+    """The CUDA policies PyTorch's CPU table does not use, run through the policy code on CPU tensors."""
+    half = ng.tensor(_rand(2, 3)).half()
+    with ng.autocast("cpu", dtype=ng.float16):
+        out = policy._apply_policy("softmax", policy.FP32_SET_OPT_DTYPE, F.softmax, (half, 1), {}, "cpu")
+        assert out.dtype == ng.float32  # dtype=float32 appended
+        out = policy._apply_policy("softmax", policy.FP32_SET_OPT_DTYPE, F.softmax, (half, 1),
+                                   {"dtype": ng.float64}, "cpu")
+        assert out.dtype == ng.float64  # a dtype the caller chose is kept
+        out = policy._apply_policy("addcmul", policy.PROMOTE, ng.addcmul, (half, half, ng.tensor(_rand(2, 3))), {},
+                                   "cpu")
+        assert out.dtype == ng.float32
+        out = policy._apply_policy("einsum", policy.LOWER_PRECISION_FP, ng.einsum,
+                                   ("ij,kj->ik", ng.tensor(_rand(2, 3)), ng.tensor(_rand(4, 3))), {}, "cpu")
+        assert out.dtype == ng.float16
+
+
+@pytest.mark.skipif(not ng.cuda.is_available(), reason="needs a GPU")
+def test_cuda_autocast_float16():
+    x, w = ng.tensor(_rand(3, 4)).cuda(), ng.tensor(_rand(5, 4)).cuda().requires_grad_()
+    with ng.autocast("cuda"):
+        y = F.linear(x, w)
+        assert y.dtype == ng.float16
+        assert F.softmax(y, 1).dtype == ng.float32 and F.mse_loss(y, y.detach().float()).dtype == ng.float32
+        with pytest.raises(RuntimeError, match="unsafe to autocast"):
+            F.binary_cross_entropy(ng.sigmoid(y), ng.ones(3, 5, device="cuda"))
+    y.float().sum().backward()
+    assert w.grad.dtype == ng.float32
 
 
 def test_promote_takes_the_widest_floating_input_and_leaves_float64_and_integers():

@@ -91,7 +91,7 @@ POLICY_LISTS: Dict[str, Dict[str, Tuple[str, ...]]] = {
             "cross_entropy", "layer_norm", "group_norm", "rms_norm", "cosine_similarity", "cdist", "pdist", "dist",
             "renorm", "logsumexp"),
         FP32_SET_OPT_DTYPE: ("softmax", "log_softmax", "prod", "linalg.vector_norm", "linalg.matrix_norm"),
-        PROMOTE: ("addcdiv", "addcmul", "bilinear", "cross", "dot", "vdot", "tensordot"),
+        PROMOTE: ("addcdiv", "addcmul", "bilinear", "cross", "dot", "vdot", "tensordot", "grid_sample"),
         BANNED: ("binary_cross_entropy",),
         FLOAT32_MATH: _NO_16_BIT_KERNEL,
     },
