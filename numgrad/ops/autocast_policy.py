@@ -9,6 +9,11 @@ This module is that mechanism for numgrad:
 - ``POLICY_LISTS``: THE table, per device type and policy, in PyTorch's terms (``aten/src/ATen/autocast_mode.cpp``:
   ``KERNEL_CPU``/``KERNEL_CUDA`` registrations), under numgrad's function names.  ``tests/test_autocast.py`` runs
   every entry under numgrad's and torch's autocast and compares the output dtypes, so the two cannot drift apart.
+- ``float32_math``: numgrad's one policy of its own, for ops that PyTorch runs on whatever dtype autocast hands
+  them but whose numgrad kernels have no 16-bit path (a bfloat16 activation reaching ``batch_norm``,
+  ``max_pool2d``, ``dropout``): 16-bit inputs are computed in float32 and the result is rounded back to their
+  dtype, which is what PyTorch's CPU kernels do inside; and for ops PyTorch runs as one kernel that numgrad
+  composes from listed ops (``mv``, ``dot``, ``bilinear``), whose outputs would otherwise come out 16-bit.
 - ``autocast_op``: the decorator each listed op's definition carries.  With autocast off everywhere it costs one
   check of a module global; on, it applies the op's policy for the device its tensors live on.  As in PyTorch
   (whose wrappers exclude the autocast dispatch key while the op runs), the ops a listed op calls internally are
