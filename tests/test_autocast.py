@@ -463,7 +463,8 @@ def test_compiled_step_with_autocast_replays_like_eager():
 def test_nesting_enabled_false_and_dtype_are_restored():
     a = ng.ones(2, 2)
     assert not ng.is_autocast_enabled("cpu")
-    with ng.autocast("cpu"):
+    with ng.autocast("cpu") as context:
+        assert isinstance(context, ng.autocast)  # __enter__ returns the context, as torch's
         assert ng.is_autocast_enabled("cpu") and ng.get_autocast_dtype("cpu") == ng.bfloat16
         with ng.autocast("cpu", enabled=False):
             assert not ng.is_autocast_enabled("cpu")

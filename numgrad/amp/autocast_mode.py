@@ -84,7 +84,7 @@ class autocast:
                           f"{label} Autocast only supports dtypes of {names} currently.", stacklevel=2)
             self._enabled = False
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> "autocast":
         self.prev_cache_enabled = _policy.is_autocast_cache_enabled()
         self.prev = _policy.is_autocast_enabled(self.device)
         self.prev_fastdtype = _policy.get_autocast_dtype(self.device)
@@ -92,7 +92,7 @@ class autocast:
         _policy.set_autocast_dtype(self.device, self.fast_dtype)
         _policy.autocast_increment_nesting()
         _policy.set_autocast_cache_enabled(self._cache_enabled)
-        return None
+        return self
 
     def __exit__(self, *exc) -> bool:
         if _policy.autocast_decrement_nesting() == 0:

@@ -339,10 +339,17 @@ def _promote_type(args: tuple, kwargs: dict, device_type: str, name: str) -> DTy
 def _run_in_16_bits(fn: Callable, args: tuple, kwargs: dict, device_type: str, dtype: DType):
     """``fn`` on its eligible arguments rounded to 16-bit ``dtype``, computed in float32, its float32 results
     rounded to ``dtype``."""
+    lowered = []
+
     def lower(t: Tensor) -> Tensor:
-        return _lowered(t, dtype)[1] if _eligible(t, device_type) else t
+        if not _eligible(t, device_type):
+            return t
+        lowered.append(t)
+        return _lowered(t, dtype)[1]
 
     result = fn(*[_map_tensors(a, lower) for a in args], **{k: _map_tensors(v, lower) for k, v in kwargs.items()})
+    if not lowered:  # float64 or integer inputs only: the op ran as it would without autocast
+        return result
     return _map_tensors(result, lambda t: t.to(dtype) if t.dtype is _dtypes.float32 else t)
 
 
