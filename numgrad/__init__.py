@@ -73,6 +73,9 @@ from .amp import (  # noqa: E402,F401 - torch's autocast state functions (per th
     autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache, get_autocast_dtype,
     is_autocast_cache_enabled, is_autocast_enabled, set_autocast_cache_enabled, set_autocast_dtype,
     set_autocast_enabled)
+from .amp import (  # noqa: E402,F401 - torch's deprecated per-device autocast names
+    get_autocast_cpu_dtype, get_autocast_gpu_dtype, is_autocast_cpu_enabled, set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled, set_autocast_gpu_dtype)
 from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
 from .device import get_default_device, set_default_device  # noqa: E402,F401
 from .memory_format import (  # noqa: E402,F401

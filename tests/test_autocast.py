@@ -531,6 +531,15 @@ def test_state_functions_match_torch_names():
         ng.set_autocast_enabled("cpu", False)
     assert ng.amp.is_autocast_available("cpu")
     assert ng.amp.is_autocast_available("cuda") == ng.cuda.is_available()
+    with pytest.warns(DeprecationWarning, match=re.escape(
+            "torch.get_autocast_cpu_dtype() is deprecated. Please use torch.get_autocast_dtype('cpu') instead.")):
+        assert ng.get_autocast_cpu_dtype() == ng.bfloat16
+    with pytest.warns(DeprecationWarning, match="is_autocast_cpu_enabled"), ng.autocast("cpu"):
+        assert ng.is_autocast_cpu_enabled()
+    with pytest.warns(DeprecationWarning, match="get_autocast_gpu_dtype"):
+        assert ng.get_autocast_gpu_dtype() == ng.float16
+    for name in ("set_autocast_cpu_enabled", "set_autocast_cpu_dtype", "set_autocast_gpu_dtype"):
+        assert hasattr(torch, name) and callable(getattr(ng, name))
 
 
 def test_misuse_errors_and_warnings_as_torch():

@@ -28,7 +28,8 @@ from .. import _dtypes
 from ..kernels.cuda import is_available as _cuda_available
 from ..ops import autocast_policy as _policy
 
-__all__ = ["autocast", "is_autocast_available"]
+__all__ = ["autocast", "is_autocast_available", "is_autocast_cpu_enabled", "set_autocast_cpu_enabled",
+           "get_autocast_cpu_dtype", "set_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_gpu_dtype"]
 
 _SUPPORTED_DTYPES = {"cpu": (_dtypes.bfloat16, _dtypes.float16), "cuda": (_dtypes.float16, _dtypes.bfloat16)}
 
@@ -108,3 +109,51 @@ class autocast:
             with self:
                 return func(*args, **kwargs)
         return decorated
+
+
+# ---------------------------------------------------------------------------- PyTorch's deprecated per-device names
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"torch.{old} is deprecated. Please use torch.{new} instead.", DeprecationWarning, stacklevel=3)
+
+
+def is_autocast_cpu_enabled() -> bool:
+    """Deprecated ``torch.is_autocast_cpu_enabled()``: ``is_autocast_enabled("cpu")``, with PyTorch's warning.
+
+    >>> import warnings, numgrad as ng
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     ng.is_autocast_cpu_enabled()
+    False
+    """
+    _deprecated("is_autocast_cpu_enabled()", "is_autocast_enabled('cpu')")
+    return _policy.is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled: bool) -> None:
+    """Deprecated ``torch.set_autocast_cpu_enabled(enabled)``: ``set_autocast_enabled("cpu", enabled)``."""
+    _deprecated("set_autocast_cpu_enabled(enabled)", "set_autocast_enabled('cpu', enabled)")
+    _policy.set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype() -> Any:
+    """Deprecated ``torch.get_autocast_cpu_dtype()``: ``get_autocast_dtype("cpu")``."""
+    _deprecated("get_autocast_cpu_dtype()", "get_autocast_dtype('cpu')")
+    return _policy.get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype: Any) -> None:
+    """Deprecated ``torch.set_autocast_cpu_dtype(dtype)``: ``set_autocast_dtype("cpu", dtype)``."""
+    _deprecated("set_autocast_cpu_dtype(dtype)", "set_autocast_dtype('cpu', dtype)")
+    _policy.set_autocast_dtype("cpu", dtype)
+
+
+def get_autocast_gpu_dtype() -> Any:
+    """Deprecated ``torch.get_autocast_gpu_dtype()``: ``get_autocast_dtype("cuda")``."""
+    _deprecated("get_autocast_gpu_dtype()", "get_autocast_dtype('cuda')")
+    return _policy.get_autocast_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype: Any) -> None:
+    """Deprecated ``torch.set_autocast_gpu_dtype(dtype)``: ``set_autocast_dtype("cuda", dtype)``."""
+    _deprecated("set_autocast_gpu_dtype(dtype)", "set_autocast_dtype('cuda', dtype)")
+    _policy.set_autocast_dtype("cuda", dtype)
