@@ -400,6 +400,19 @@ def test_mlp_conv_cross_entropy_step_matches_torch_values_and_float32_gradients(
         np.testing.assert_allclose(p_ng.grad.numpy(), p_t.grad.numpy(), rtol=0, atol=scale * 2 ** -5)
 
 
+def test_gradient_accumulation_inside_one_context_reuses_the_cached_weight_cast():
+    """Two micro-batches in one ``autocast`` share the weight's cached cast: both backwards pass through it."""
+    w0, xs = _rand(2, 3), [_rand(4, 3, seed=1), _rand(4, 3, seed=2)]
+    grads = []
+    for lib, F_ in ((ng, F), (torch, torch_F)):
+        w = lib.tensor(w0, requires_grad=True)
+        with lib.autocast("cpu"):
+            for x in xs:
+                F_.mse_loss(F_.linear(lib.tensor(x), w), lib.zeros(4, 2)).backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=0, atol=2 ** -7 * float(np.abs(grads[1]).max()))
+
+
 def test_grad_scaler_float16_loop_matches_torch():
     """The usual loop: forward under autocast(float16), scaler.scale(loss).backward(), step, update."""
     w0, b0, x, target = _rand(3, 4) * 0.5, _rand(3) * 0.1, _rand(5, 4), _rand(5, 3)
