@@ -66,9 +66,16 @@ from .nn.functional import log_softmax, softmax  # noqa: E402,F401 - torch.softm
 from . import utils  # noqa: E402,F401
 from . import accelerator, backends, testing  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401 - torch.distributed: data-parallel over MPI
-from . import amp  # noqa: E402,F401 - torch.amp: GradScaler, autocast (enabled=False)
+from . import amp  # noqa: E402,F401 - torch.amp: GradScaler, autocast (automatic mixed precision)
 from . import distributions  # noqa: E402,F401 - torch.distributions
 from .amp import autocast  # noqa: E402,F401
+from .amp import (  # noqa: E402,F401 - torch's autocast state functions (per thread)
+    autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache, get_autocast_dtype,
+    is_autocast_cache_enabled, is_autocast_enabled, set_autocast_cache_enabled, set_autocast_dtype,
+    set_autocast_enabled)
+from .amp import (  # noqa: E402,F401 - torch's deprecated per-device autocast names
+    get_autocast_cpu_dtype, get_autocast_gpu_dtype, is_autocast_cpu_enabled, set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled, set_autocast_gpu_dtype)
 from ._dtypes import bfloat16, finfo, iinfo  # noqa: E402,F401
 from .device import get_default_device, set_default_device  # noqa: E402,F401
 from .memory_format import (  # noqa: E402,F401

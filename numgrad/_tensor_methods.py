@@ -138,6 +138,9 @@ def _cuda(self, device=None):
 
 class _Cast(Function):
     node_name = "ToCopyBackward0"
+    # nothing saved but the dtype: a second backward works, as PyTorch's (autocast's cached weight casts are
+    # shared by every forward of the context, so gradient accumulation backpropagates through them twice)
+    saves_only_metadata = True
 
     @staticmethod
     def forward(ctx, x, dtype):

@@ -36,8 +36,10 @@ from .ops.linalg import matmul, mm
 from .ops.reductions import amax, amin, norm as _norm
 from .ops.shape import movedim as _movedim, narrow as _narrow
 from .ops.sum_mean import sum as _sum
+from .ops.autocast_policy import autocast_op
 
 
+@autocast_op(name="linalg.vector_norm")
 def vector_norm(x, ord: Union[float, int] = 2, dim: Union[int, Sequence[int], None] = None, keepdim: bool = False,
                 *, dtype=None) -> Tensor:
     """The ``ord``-norm of ``x`` as a vector (all elements, or over ``dim``): any float ``ord``, ``inf``, ``-inf``
@@ -60,6 +62,7 @@ def vector_norm(x, ord: Union[float, int] = 2, dim: Union[int, Sequence[int], No
     return _norm(x, float(ord), dim=dim, keepdim=keepdim)
 
 
+@autocast_op(name="linalg.matrix_norm")
 def matrix_norm(A, ord: Union[str, float] = "fro", dim: Sequence[int] = (-2, -1), keepdim: bool = False,
                 *, dtype=None) -> Tensor:
     """The ``ord``-norm of the matrices in dims ``dim``: 'fro', 'nuc' (sum of the singular values), 2 and -2
@@ -119,6 +122,7 @@ def _inverse_or_inf(A) -> Tensor:
     return pw.where(singular, math.inf, inv(pw.where(singular, identity, A)))
 
 
+@autocast_op(name="linalg.cond")
 def cond(A, p=None) -> Tensor:
     """The condition number of each matrix in the ``p``-norm: None or 2 (largest over smallest singular value,
     any shape), -2 (the reciprocal), or 'fro', 'nuc', 1, -1, inf, -inf (``norm(A) * norm(inv(A))``, square
@@ -157,6 +161,7 @@ def cross(input, other, *, dim: int = -1) -> Tensor:
     return _cross(input, other, dim=dim)
 
 
+@autocast_op(name="linalg.vecdot")
 def vecdot(x, y, *, dim: int = -1) -> Tensor:
     """Dot products along ``dim`` (shapes broadcast).
 
@@ -167,6 +172,7 @@ def vecdot(x, y, *, dim: int = -1) -> Tensor:
     return _sum(x * y, dim)
 
 
+@autocast_op(name="linalg.multi_dot")
 def multi_dot(tensors: Sequence) -> Tensor:
     """The product of the matrices in order (first may be 1-D as a row, last 1-D as a column).
 

@@ -18,8 +18,9 @@ over configured launches); a compiled module's grad-mode call on CUDA runs eager
 
 The guard key (as torch.compile's guards): the shapes, dtypes, strides, devices and
 ``requires_grad`` of tensor arguments, the values of other arguments, grad mode, the
-``training`` flag of every module the step reaches, fusion on/off, the default dtype and the
-kernel thread count; a captured plan also checks that the
+``training`` flag of every module the step reaches, fusion on/off, the default dtype, the
+kernel thread count and the autocast state the call is made in (an ``autocast`` block inside the step is
+part of the step's code and replays as captured); a captured plan also checks that the
 parameters, buffers and ``.grad`` tensors it was captured with are still the ones in place.
 A new key captures a new variant (at most ``cache_size_limit`` of them, 8 by default as in
 PyTorch); past that the function runs eagerly.
@@ -73,6 +74,7 @@ from .. import _pending_readers, _profiler_hooks, creation
 from ..fusion.explain import register_explainer
 from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
+from ..ops.autocast_policy import autocast_state_key
 from ..fusion.state import is_fusion_enabled
 from ..kernels.backend import copy as _copy_array
 from ..kernels.config import get_num_threads
@@ -231,12 +233,13 @@ class _HotVariant:
     unchanged.
     """
 
-    __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "writes")
+    __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "autocast",
+                 "writes")
 
     def __init__(self, owner: "CompiledFunction", variant: _Variant, key: tuple):
         self.owner = owner
         self.variant = variant
-        self.tensor_keys, _, self.grad, _, self.fusion, self.dtype, self.threads, self.python_key = key
+        self.tensor_keys, _, self.grad, _, self.fusion, self.dtype, self.threads, self.python_key, self.autocast = key
         self.writes = plain_attribute_writes[0]
 
     def holds(self, args: tuple) -> bool:
@@ -248,6 +251,7 @@ class _HotVariant:
                 return False
         return (is_grad_enabled() is self.grad and is_fusion_enabled() is self.fusion
                 and get_default_dtype() is self.dtype and _thread_count() == self.threads
+                and autocast_state_key() == self.autocast
                 and self.owner._python_key() == self.python_key and self.variant.guards_hold())
 
 
@@ -359,11 +363,12 @@ class CompiledFunction:
             return self._eager(self._side_effect, args, kwargs)
         try:
             tensor_keys = tuple(map(_tensor_key, inputs))
-            # fusion, the default dtype and the thread count change which kernels eager code would launch; the
+            # fusion, the default dtype, the thread count and the autocast state (an ``autocast`` around the call)
+            # change which kernels eager code would launch; the
             # Python values the step reads (a global, a closure variable, a module's p or eps) may be baked in
             key = (tensor_keys, constants if type(constants) is int else _constant_key(constants), is_grad_enabled(),
                    tuple([m.training for m in self._modules]), is_fusion_enabled(), get_default_dtype(),
-                   _thread_count(), self._python_key())
+                   _thread_count(), self._python_key(), autocast_state_key())
         except TypeError:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
         variant = self._variants.get(key)

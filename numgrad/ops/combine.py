@@ -15,6 +15,7 @@ from .linalg import bmm, dot, matmul, mm, mv, outer
 from .reductions import norm
 from .shape import stack
 from .views import permute
+from .autocast_policy import autocast_op
 
 
 def _scale_add(input, product, beta, alpha, op: str):
@@ -34,6 +35,7 @@ def _scale_add(input, product, beta, alpha, op: str):
     return scaled + (input if beta == 1 else input * beta)
 
 
+@autocast_op
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)`` for matrices; ``input`` broadcasts.
 
@@ -45,6 +47,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     return _scale_add(input, mm(mat1, mat2), beta, alpha, "addmm")
 
 
+@autocast_op
 def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * (mat @ vec)``.
 
@@ -55,6 +58,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
     return _scale_add(input, mv(mat, vec), beta, alpha, "addmv")
 
 
+@autocast_op
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * bmm(batch1, batch2)``.
 
@@ -65,6 +69,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     return _scale_add(input, bmm(batch1, batch2), beta, alpha, "baddbmm")
 
 
+@autocast_op
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``.
 
@@ -76,6 +81,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     return _scale_add(input, product.sum(0), beta, alpha, "addbmm")
 
 
+@autocast_op
 def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * outer(vec1, vec2)``.
 
@@ -95,6 +101,7 @@ def _inplace(name: str, fn):
     return method
 
 
+@autocast_op
 def cross(input, other, dim: Optional[int] = None) -> Tensor:
     """Cross product of 3-vectors along ``dim`` (default: the first dim of size 3); shapes broadcast.
 
@@ -123,6 +130,7 @@ def cross(input, other, dim: Optional[int] = None) -> Tensor:
     return stack([a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1], dim)
 
 
+@autocast_op
 def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """p-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2`` (..., R, M): (..., P, R).
 
@@ -143,6 +151,7 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     return norm(diff, p, dim=-1)
 
 
+@autocast_op
 def dist(input, other, p: float = 2) -> Tensor:
     """The p-norm of ``input - other`` (broadcast).
 
@@ -189,6 +198,7 @@ def inner(input, other) -> Tensor:
     return matmul(a, b.mT).reshape(*input.shape[:-1], *other.shape[:-1])
 
 
+@autocast_op
 def vdot(input, other) -> Tensor:
     """Dot product of two 1-D tensors (real numbers: the same as ``dot``).
 
@@ -199,6 +209,7 @@ def vdot(input, other) -> Tensor:
     return dot(input, other)
 
 
+@autocast_op
 def tensordot(a, b, dims: Union[int, Sequence] = 2) -> Tensor:
     """Sum of products over ``dims``: the last ``dims`` of ``a`` with the first of ``b``, or the listed pairs.
 
@@ -231,6 +242,7 @@ def tensordot(a, b, dims: Union[int, Sequence] = 2) -> Tensor:
     return matmul(a2, b2).reshape(*[a.shape[d] for d in free_a], *[b.shape[d] for d in free_b])
 
 
+@autocast_op
 def chain_matmul(*matrices) -> Tensor:
     """The product of the matrices left to right (deprecated in PyTorch; ``linalg.multi_dot``).
 

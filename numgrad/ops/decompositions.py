@@ -37,6 +37,7 @@ from .reductions import amax
 from .scan import cumprod
 from .shape import cat, flip, narrow
 from .sum_mean import sum as _sum
+from .autocast_policy import autocast_op
 
 
 def _return_type(name: str, fields: tuple):
@@ -166,6 +167,7 @@ def _cholesky(A, upper: bool, op: str, check_errors: bool):
     return Cholesky.apply(A, bool(upper), op, check_errors)
 
 
+@autocast_op(name="linalg.cholesky")
 def linalg_cholesky(A, *, upper: bool = False) -> Tensor:
     """The Cholesky factor ``L`` (lower; ``upper=True``: ``U = L^T``) of each symmetric positive-definite matrix,
     read from its lower (upper) triangle. Not positive-definite: ``LinAlgError`` naming the leading minor.
@@ -178,6 +180,7 @@ def linalg_cholesky(A, *, upper: bool = False) -> Tensor:
     return _cholesky(A, upper, "linalg.cholesky", True)[0]
 
 
+@autocast_op(name="linalg.cholesky_ex")
 def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False):
     """``(L, info)``: the Cholesky factor and, per matrix, 0 or the order of the first leading minor that is not
     positive-definite (then ``L`` is LAPACK's partial factor); raises only with ``check_errors=True``.
@@ -189,6 +192,7 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False):
     return cholesky_ex_return_type(*_cholesky(A, upper, "linalg.cholesky_ex", check_errors))
 
 
+@autocast_op
 def cholesky(input, upper: bool = False) -> Tensor:
     """``torch.cholesky`` (deprecated there in favour of ``linalg.cholesky``): the lower factor, or the upper one.
 
@@ -240,6 +244,7 @@ class CholeskySolve(Function):
         return g_b, g_f
 
 
+@autocast_op
 def cholesky_solve(input, input2, upper: bool = False) -> Tensor:
     """``X`` with ``A X = input`` for ``A = L L^T`` given its Cholesky factor ``input2`` (``L``; ``upper=True``:
     ``U`` with ``A = U^T U``). Batch dims broadcast.
@@ -295,6 +300,7 @@ class CholeskyInverse(Function):
         return -matmul(F, common) if ctx.upper else -matmul(common, F)
 
 
+@autocast_op
 def cholesky_inverse(input, upper: bool = False) -> Tensor:
     """The inverse of ``A = L L^T`` (``upper=True``: ``U^T U``) from its Cholesky factor.
 
@@ -373,6 +379,7 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
     return SolveTriangular.apply(A, B, bool(upper), bool(left), bool(unitriangular))
 
 
+@autocast_op
 def triangular_solve(input, A, upper: bool = True, transpose: bool = False, unitriangular: bool = False):
     """``torch.triangular_solve`` (deprecated there): ``(solution, cloned_coefficient)`` with
     ``op(A) X = input``, ``op`` the transpose when ``transpose=True``; the second item is a copy of ``A``
@@ -470,6 +477,7 @@ def _qr(A, mode: str):
     return QR.apply(A, mode)
 
 
+@autocast_op(name="linalg.qr")
 def linalg_qr(A, mode: str = "reduced"):
     """``(Q, R)`` with ``A = Q R``, ``Q`` orthonormal columns and ``R`` upper triangular (LAPACK's Householder
     QR, as PyTorch's: R's diagonal may be negative). ``mode``: 'reduced' (k = min(m, n) columns), 'complete'
@@ -483,6 +491,7 @@ def linalg_qr(A, mode: str = "reduced"):
     return qr_return_type(*_qr(A, mode))
 
 
+@autocast_op
 def qr(input, some: bool = True):
     """``torch.qr``: ``linalg.qr`` with ``some=True`` meaning mode 'reduced', ``False`` 'complete'.
 
@@ -532,6 +541,7 @@ def _eigh(A, UPLO: str, op: str):
     return Eigh.apply(A, UPLO in ("U", "u"))
 
 
+@autocast_op(name="linalg.eigh")
 def eigh(A, UPLO: str = "L"):
     """``(eigenvalues, eigenvectors)`` of each symmetric matrix (read from its lower triangle, or upper with
     ``UPLO='U'``): eigenvalues ascending, eigenvectors orthonormal columns (each up to sign).
@@ -543,6 +553,7 @@ def eigh(A, UPLO: str = "L"):
     return eigh_return_type(*_eigh(A, UPLO, "linalg.eigh"))
 
 
+@autocast_op(name="linalg.eigvalsh")
 def eigvalsh(A, UPLO: str = "L") -> Tensor:
     """The eigenvalues (ascending) of each symmetric matrix; the gradient is ``V diag(g) V^T``.
 
@@ -630,6 +641,7 @@ def _svd(A, full_matrices: bool, driver=None):
     return SVD.apply(A, bool(full_matrices))
 
 
+@autocast_op(name="linalg.svd")
 def linalg_svd(A, full_matrices: bool = True, *, driver=None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``: singular values descending, singular vectors up to sign
     (LAPACK's gesdd, as PyTorch's on the CPU). ``full_matrices=True`` gives square ``U``, ``Vh``; only their
@@ -642,6 +654,7 @@ def linalg_svd(A, full_matrices: bool = True, *, driver=None):
     return svd_return_type(*_svd(A, full_matrices, driver))
 
 
+@autocast_op(name="linalg.svdvals")
 def svdvals(A, *, driver=None) -> Tensor:
     """The singular values of each matrix, descending; the gradient is ``U diag(g) Vh``.
 
@@ -652,6 +665,7 @@ def svdvals(A, *, driver=None) -> Tensor:
     return _svd(A, False, driver)[1]
 
 
+@autocast_op
 def svd(input, some: bool = True, compute_uv: bool = True):
     """``torch.svd``: ``(U, S, V)`` with ``A = U diag(S) V^T`` (``V``, not ``Vh``); ``some=False`` gives square
     ``U``, ``V``; ``compute_uv=False`` gives zero-filled (m, m) ``U`` and (n, n) ``V``, as PyTorch's.
@@ -764,6 +778,7 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
     return Pinv.apply(A, atol, rtol, bool(hermitian))
 
 
+@autocast_op
 def pinverse(input, rcond: float = 1e-15) -> Tensor:
     """``torch.pinverse``: ``linalg.pinv(input, rcond)``.
 
@@ -804,6 +819,7 @@ class LstsqSolution(Function):
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
+@autocast_op(name="linalg.lstsq")
 def lstsq(A, B, rcond=None, *, driver=None):
     """``(solution, residuals, rank, singular_values)`` of min |A X - B| for each matrix (``B`` a matrix, or a
     vector per matrix), filled as PyTorch fills them for ``driver`` (default 'gelsy', PyTorch's CPU default):
@@ -863,6 +879,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     return lstsq_return_type(X.squeeze(-1) if vector else X, residuals, rank, singular_values)
 
 
+@autocast_op(name="linalg.matrix_rank")
 def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
     """The number of singular values (absolute eigenvalues with ``hermitian=True``) above
     ``max(atol, rtol * largest)`` (default ``rtol``: eps * max(m, n); the old ``tol`` is ``atol`` with ``rtol=0``).

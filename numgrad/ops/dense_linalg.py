@@ -20,6 +20,7 @@ from ..kernels.backend import dense_linalg_kernels
 from ..creation import eye
 from . import elementwise_functions as pw
 from .linalg import matmul
+from .autocast_policy import autocast_op
 
 class LinAlgError(RuntimeError):
     """PyTorch's ``torch.linalg.LinAlgError``: a ``RuntimeError`` for a matrix the factorization cannot handle
@@ -66,6 +67,7 @@ class Inverse(Function):
         return -matmul(matmul(inv_t, g), inv_t)
 
 
+@autocast_op
 def inverse(input) -> Tensor:
     """The inverse of each square matrix in the last two dims.
 
@@ -150,6 +152,7 @@ class Solve(Function):
         return g_a, g_b, None
 
 
+@autocast_op(name="linalg.solve")
 def solve(A, B, *, left: bool = True) -> Tensor:
     """The solution ``X`` of ``A X = B`` for square ``A`` (``B`` a matrix, or a vector per matrix).
 

@@ -22,6 +22,7 @@ from . import elementwise_functions as pw
 from .indexing import _wrap_dim, masked_fill
 from .shape import movedim
 from .tensor_storage import _root, _strided_array
+from .autocast_policy import autocast_op
 
 
 def _need_matrix(input, op: str) -> None:
@@ -185,6 +186,7 @@ def diagflat(input, offset: int = 0) -> Tensor:
     return diag_embed(input.reshape(-1), offset)
 
 
+@autocast_op
 def trace(input) -> Tensor:
     """Sum of the main diagonal of a 2-D tensor.
 

@@ -15,6 +15,7 @@ from ..tensor import Tensor
 from .diagonals import diagonal
 from .linalg import matmul
 from .views import permute
+from .autocast_policy import autocast_op
 
 _LETTERS = set(string.ascii_letters)
 
@@ -147,6 +148,7 @@ def _contract(a, la: list, b, lb: list, needed: set):
     return out, batch + a_only + b_only
 
 
+@autocast_op
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation: ``einsum('ij,jk->ik', a, b)`` is ``a @ b``; ``'...'`` stands for broadcast dims;
     without ``->`` the output has the labels that occur once, in alphabetical order.

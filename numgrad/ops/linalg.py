@@ -19,6 +19,7 @@ from ..kernels.backend import matmul_arrays
 from .sum_mean import sum_to
 from .elementwise_functions import write_out
 from ..creation import tensor
+from .autocast_policy import autocast_op
 
 # how PyTorch names dtypes in matmul's (C++ names) and dot's (ScalarType names) errors
 _CPP_NAMES = _dtypes.TORCH_CPP_NAMES
@@ -154,6 +155,7 @@ class Matmul(Function):
         return grad_a, grad_b
 
 
+@autocast_op
 def matmul(input, other, *, out=None):
     """Matrix product with ``torch.matmul``'s rules (1-D promotion, broadcast batch dims), into ``out`` when
     given.
@@ -179,6 +181,7 @@ def _matmul16(a, b):
     return Matmul.apply(a.float(), b.float()).to(a.dtype)
 
 
+@autocast_op
 def mm(input, mat2):
     """Product of two matrices (2-D only; no broadcasting).
 
@@ -195,6 +198,7 @@ def mm(input, mat2):
     return matmul(a, b)
 
 
+@autocast_op
 def bmm(input, mat2):
     """Batched product of 3-D tensors with equal batch sizes (no broadcasting).
 
@@ -219,6 +223,7 @@ def bmm(input, mat2):
     return out
 
 
+@autocast_op
 def mv(input, vec):
     """Matrix-vector product.
 
@@ -240,6 +245,7 @@ def mv(input, vec):
     return matmul(a, b)
 
 
+@autocast_op
 def dot(input, other):
     """Inner product of two 1-D tensors of the same size and dtype.
 

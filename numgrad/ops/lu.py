@@ -38,6 +38,7 @@ from .elementwise import broadcast_shapes
 from .elementwise_functions import write_out
 from .linalg import matmul
 from .shape import cat, narrow
+from .autocast_policy import autocast_op
 
 lu_factor_return_type = _return_type("linalg_lu_factor", ("LU", "pivots"))
 lu_factor_ex_return_type = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
@@ -541,6 +542,7 @@ def lu(A: Tensor, pivot: bool = True, get_infos: bool = False, out: Optional[Seq
     return _write_outs("lu", result, out, [A])
 
 
+@autocast_op(name="lu_solve")
 def torch_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
     """``torch.lu_solve`` (deprecated there): ``linalg.lu_solve(LU_data, LU_pivots, b)``.
 
@@ -579,6 +581,7 @@ class Geqrf(Function):
         raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
 
 
+@autocast_op
 def geqrf(input: Tensor) -> tuple:
     """``(a, tau)``: LAPACK's ``geqrf`` QR factorisation of each matrix (..., m, n): R in ``a``'s upper
     triangle, the Householder vectors below it (their leading 1 implied) and their scalars in ``tau``. Feed them
@@ -622,6 +625,7 @@ def _check_reflector_batches(input, tau, op: str) -> None:
                            f"{list(tau.shape[:-1])}")
 
 
+@autocast_op(name="linalg.householder_product")
 def householder_product(A: Tensor, tau: Tensor, *, out: Optional[Tensor] = None) -> Tensor:
     """The first ``n`` columns of ``H_1 H_2 ... H_k`` for the Householder reflectors ``H_i = I - tau_i v_i v_i^T``
     stored in ``A`` (..., m, n) as ``geqrf`` leaves them (LAPACK's ``orgqr``); differentiable w.r.t. ``A`` and
@@ -656,6 +660,7 @@ def householder_product(A: Tensor, tau: Tensor, *, out: Optional[Tensor] = None)
     return Q if out is None else write_out("linalg_householder_product", Q, out, [A, tau])
 
 
+@autocast_op
 def orgqr(input: Tensor, input2: Tensor) -> Tensor:
     """``torch.orgqr``: ``linalg.householder_product(input, input2)`` (``input2`` the reflectors' ``tau``).
 
@@ -667,6 +672,7 @@ def orgqr(input: Tensor, input2: Tensor) -> Tensor:
     return householder_product(input, input2)
 
 
+@autocast_op
 def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, transpose: bool = False) -> Tensor:
     """``Q C``, ``Q^T C`` (``transpose``), ``C Q`` or ``C Q^T`` (``left=False``) for ``C = input3`` and the
     orthogonal ``Q = H_1 ... H_k`` whose reflectors ``geqrf`` stored in ``input`` (with ``tau = input2``),

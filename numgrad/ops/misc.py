@@ -28,6 +28,7 @@ from .shape import cat, narrow, stack
 from .sorting import searchsorted, sort
 from .sum_mean import mean
 from .sum_mean import sum as _sum
+from .autocast_policy import autocast_op
 
 
 def bincount(input, weights=None, minlength: int = 0) -> Tensor:
@@ -454,6 +455,7 @@ def vander(x, N: Optional[int] = None, increasing: bool = False) -> Tensor:
     return stack(cols, 1) if cols else zeros(x.shape[0], 0, dtype=x.dtype, device=x.device)
 
 
+@autocast_op
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast), each norm clamped to at least
     ``eps`` in value only (the gradient is the norm's, as in PyTorch).
@@ -480,6 +482,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     return _norm(x1 - x2 + eps, float(p), dim=-1, keepdim=keepdim)
 
 
+@autocast_op
 def pdist(input, p: float = 2.0) -> Tensor:
     """The p-norm distances between every pair of rows ``i < j`` of the 2-D ``input``, row by row.
 

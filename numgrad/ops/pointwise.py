@@ -22,6 +22,7 @@ from .elementwise import inplace_update
 from .indexing import nonzero
 from .reductions import all as _all
 from .sum_mean import sum_to
+from .autocast_policy import autocast_op
 
 
 def lerp(input, end, weight) -> Tensor:
@@ -45,6 +46,7 @@ def lerp_(self, end, weight) -> Tensor:
     return self.copy_(lerp(self, end, weight))
 
 
+@autocast_op
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
     """``input + value * tensor1 * tensor2`` (broadcast).
 
@@ -56,6 +58,7 @@ def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
     return input + (product if value == 1 else product * value)
 
 
+@autocast_op
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
     """``input + value * tensor1 / tensor2`` (broadcast); integer division is refused as in PyTorch.
 

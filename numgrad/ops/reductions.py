@@ -33,6 +33,7 @@ from .sum_mean import mean as _mean
 from .sum_mean import sum as _sum
 from ..creation import arange
 from .elementwise import _cast_array
+from .autocast_policy import autocast_op
 
 Dims = Union[int, Sequence[int], None]
 
@@ -336,6 +337,7 @@ def _prod_dims(x, dims: tuple):
     return Prod.apply(x, dims, True, x.dtype)
 
 
+@autocast_op
 def prod(input, dim: Optional[int] = None, keepdim: bool = False, *, dtype=None):
     """Product of elements (over one ``dim``, or all); integers and bools give int64.
 
@@ -463,6 +465,7 @@ class LogSumExp(Function):
         return _keep(g, ctx) * softmax, None, None
 
 
+@autocast_op
 def logsumexp(input, dim: Dims, keepdim: bool = False):
     """``log(sum(exp(input)))`` over ``dim``, computed without overflow.
 

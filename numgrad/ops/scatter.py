@@ -20,6 +20,7 @@ from ..autograd.function import Function
 from ..kernels import backend as _backend
 from ..kernels.backend import scatter_reduce_kernels
 from .indexing import _wrap_dim, gather, index_put, index_put_, scatter_add
+from .autocast_policy import autocast_op
 
 
 def _check_index(op: str, index, want_1d: bool = False) -> None:
@@ -248,6 +249,7 @@ def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
     return index_put_(self, positions, values, accumulate=True) if positions else self.add_(values.reshape(()))
 
 
+@autocast_op
 def index_copy(input, dim: int, index, source) -> Tensor:
     """A copy of ``input`` with the slices of ``source`` written at positions ``index`` along ``dim``.
 

@@ -18,6 +18,7 @@ from ..autograd.function import Function
 from ..kernels import backend as _backend
 from ..kernels.backend import empty_for
 from ..creation import tensor, zeros
+from .autocast_policy import autocast_op
 
 
 def _wrap(dim: int, ndim: int, op: str) -> int:
@@ -86,6 +87,7 @@ class Cat(Function):
         return tuple(grads)
 
 
+@autocast_op
 def cat(tensors: Sequence, dim: int = 0):
     """Concatenate tensors along an existing dimension (dtypes promote as in PyTorch).
 
@@ -131,6 +133,7 @@ def concat(tensors: Sequence, dim: int = 0):
 concatenate = concat
 
 
+@autocast_op
 def stack(tensors: Sequence, dim: int = 0):
     """Join equally shaped tensors along a new dimension ``dim``.
 

@@ -18,6 +18,7 @@ from .elementwise import apply, inplace_update
 from .reductions import all as _all
 from .reductions import norm as _norm
 from .sum_mean import sum as _sum
+from .autocast_policy import autocast_op
 
 
 frexp_return_type = collections.namedtuple("frexp", ("mantissa", "exponent"))
@@ -170,6 +171,7 @@ def frexp(input):
     return frexp_return_type(mantissa, e.to(_dtypes.int32))
 
 
+@autocast_op
 def renorm(input, p, dim: int, maxnorm) -> Tensor:
     """Scale each slice ``input.select(dim, i)`` whose ``p``-norm exceeds ``maxnorm`` down to norm ``maxnorm``
     (PyTorch's ``maxnorm / (norm + 1e-7)`` factor); other slices are unchanged.

@@ -23,6 +23,7 @@ from .reductions import amax, amin, std, var
 from .shape import cat, narrow, stack
 from .sorting import _argsort_dim
 from .sum_mean import mean, sum as _sum
+from .autocast_policy import autocast_op
 
 median_return_type = collections.namedtuple("median", ("values", "indices"))
 nanmedian_return_type = collections.namedtuple("nanmedian", ("values", "indices"))
@@ -162,6 +163,7 @@ def _quantile(input, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool
     return outs[0] if scalar_q else stack(outs, 0)
 
 
+@autocast_op
 def quantile(input, q, dim: Optional[int] = None, keepdim: bool = False, *, interpolation: str = "linear"):
     """The ``q``-quantiles (a number or a 1-D tensor in [0, 1]) of all elements or along ``dim``; between
     two data points ``interpolation`` decides (linear, lower, higher, midpoint, nearest). NaN propagates.
@@ -173,6 +175,7 @@ def quantile(input, q, dim: Optional[int] = None, keepdim: bool = False, *, inte
     return _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
 
 
+@autocast_op
 def nanquantile(input, q, dim: Optional[int] = None, keepdim: bool = False, *, interpolation: str = "linear"):
     """:func:`quantile` ignoring NaN.
 

@@ -23,6 +23,7 @@ from ...ops.sum_mean import sum as _sum
 from ...ops.views import contiguous_array
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _float_only
+from ...ops.autocast_policy import autocast_op
 
 __all__ = [
     "softmax", "log_softmax", "softmin", "logsigmoid",
@@ -219,6 +220,7 @@ def _softmax_impl(input, dim, dtype, log: bool, name: str) -> Tensor:
     return _Softmax.apply(x, _wrap_dim(int(dim), x.ndim), log)
 
 
+@autocast_op
 def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (one fused, max-shifted Numba pass).
 
@@ -229,6 +231,7 @@ def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) 
     return _softmax_impl(input, dim, dtype, False, "softmax")
 
 
+@autocast_op
 def log_softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``, computed stably in one fused Numba pass.
 

@@ -19,6 +19,7 @@ from ...creation import empty_like, rand_like, zeros_like
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _float_only
 from .activation import softmax
+from ...ops.autocast_policy import autocast_op
 
 __all__ = [
     "selu", "selu_", "celu", "celu_", "mish", "hardswish", "hardsigmoid", "softsign", "softshrink", "hardshrink",
@@ -211,6 +212,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * sigmoid(b)
 
 
+@autocast_op
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` where positive, else ``weight * x``; ``weight`` has 1 element or one per channel (dim 1).
 
@@ -274,6 +276,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
     return x / clamp_min(x.norm(p, dim, keepdim=True), eps)
 
 
+@autocast_op
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (they broadcast); each norm is clamped to
     ``eps`` from below.

@@ -19,6 +19,7 @@ from ...kernels import backend
 from ...ops.linalg import matmul
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor, _same_dtype
+from ...ops.autocast_policy import autocast_op
 
 
 class _Linear(Function):
@@ -46,6 +47,7 @@ class _Linear(Function):
         return tuple(Tensor(a) if a is not None else None for a in grads)
 
 
+@autocast_op
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """``input @ weight.T + bias`` over the last dimension of ``input`` (one fused kernel).
 

@@ -6,10 +6,12 @@ from typing import Optional
 from ...ops.einsum import einsum
 from ...tensor import Tensor
 from ._arguments import _as_tensor
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["bilinear"]
 
 
+@autocast_op
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
 

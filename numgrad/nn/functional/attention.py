@@ -29,6 +29,7 @@ from ._arguments import _arr, _check_tensor, _scalar_name
 from .activation import softmax
 from .affine import linear
 from .regularization import dropout
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "multi_head_attention"]
 
@@ -195,6 +196,7 @@ def _repeat_heads(t: Tensor, repeats: int) -> Tensor:
     return expanded.reshape(*shape[:-3], shape[-3] * repeats, *shape[-2:])
 
 
+@autocast_op
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Optional[Tensor] = None,
                                  dropout_p: float = 0.0, is_causal: bool = False, scale: Optional[float] = None,
                                  enable_gqa: bool = False) -> Tensor:

@@ -21,6 +21,7 @@ from ...kernels import backend
 from ...ops.shape import pad
 from ...tensor import Tensor
 from ._arguments import IntPair, _arr, _check_float, _check_tensor, _pair, _same_dtype
+from ...ops.autocast_policy import autocast_op
 
 
 def _unbatched(x: Tensor, op: str, allowed=(3, 4), what: str = "3D (unbatched) or 4D (batched)") -> bool:
@@ -100,6 +101,7 @@ class _ConvWeightGrad(Function):
         return dx, dg, None, None
 
 
+@autocast_op
 def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntPair = 1,
            padding: Union[IntPair, str] = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) over ``(N, C, H, W)`` or ``(C, H, W)`` input.
@@ -182,6 +184,7 @@ def _single(value, name: str, op: str) -> int:
     return int(value)
 
 
+@autocast_op
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding: Union[int, str] = 0,
            dilation=1, groups: int = 1) -> Tensor:
     """1-D convolution over ``(N, C, L)`` or ``(C, L)`` input; weight ``(out_channels, in_channels/groups, k)``.
@@ -227,6 +230,7 @@ class _ConvTranspose2d(_ConvInputGrad):
         return dg, dw, None, None
 
 
+@autocast_op
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntPair = 1,
                      padding: IntPair = 0, output_padding: IntPair = 0, groups: int = 1,
                      dilation: IntPair = 1) -> Tensor:
@@ -294,6 +298,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
     return out.squeeze(0) if unbatched else out
 
 
+@autocast_op
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """1-D transposed convolution of ``(N, C_in, L)`` or ``(C_in, L)`` input with weight ``(C_in, C_out/groups, k)``.

@@ -28,6 +28,7 @@ from ...ops.shape import pad
 from ...tensor import Tensor
 from ._arguments import _check_float, _check_tensor, _same_dtype
 from .conv import _unbatched, conv2d, conv_transpose2d
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["conv3d", "conv_transpose3d"]
 
@@ -102,6 +103,7 @@ def _same_padding(x: Tensor, kernel, dilation) -> Tuple[Tensor, Tuple[int, int, 
     return x, left
 
 
+@autocast_op
 def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntTriple = 1,
            padding: Union[IntTriple, str] = 0, dilation: IntTriple = 1, groups: int = 1) -> Tensor:
     """3-D convolution (cross-correlation, as in PyTorch) over ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with
@@ -166,6 +168,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
     return out.squeeze(0) if unbatched else out
 
 
+@autocast_op
 def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntTriple = 1,
                      padding: IntTriple = 0, output_padding: IntTriple = 0, groups: int = 1,
                      dilation: IntTriple = 1) -> Tensor:

@@ -16,6 +16,7 @@ from ...creation import tensor
 from ...kernels import backend
 from ...tensor import Tensor
 from ._arguments import _SCALAR_NAMES, _arr, _check_tensor
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["ctc_loss"]
 
@@ -65,6 +66,7 @@ def _lengths(value, name: str, batch: int) -> np.ndarray:
     return arr
 
 
+@autocast_op
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Union[Tensor, Sequence[int]],
              target_lengths: Union[Tensor, Sequence[int]], blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False) -> Tensor:

@@ -18,6 +18,7 @@ from ...kernels import backend
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
 from .sparse import _as_int64, renorm_rows_
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["embedding_bag"]
 
@@ -73,6 +74,7 @@ def _host_int64(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(_as_int64(arr.reshape(-1)))
 
 
+@autocast_op
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = None, max_norm: Optional[float] = None,
                   norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
                   per_sample_weights: Optional[Tensor] = None, include_last_offset: bool = False,

@@ -17,6 +17,7 @@ from ...kernels import backend
 from ...ops.linalg import matmul
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -62,6 +63,7 @@ class _GridSample3d(_GridSample):
     node_name = "GridSampler3DBackward0"
 
 
+@autocast_op
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
                 align_corners: Optional[bool] = None) -> Tensor:
     """Sample ``input`` ``(N, C, H, W)`` at the normalized ``(x, y)`` locations of ``grid`` ``(N, Ho, Wo, 2)``

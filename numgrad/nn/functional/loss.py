@@ -25,6 +25,7 @@ from ...ops.views import contiguous_array
 from ...tensor import Tensor, result_type
 from ._arguments import _SCALAR_NAMES, _as_tensor, _float_only
 from .activation import log_softmax, softmax
+from ...ops.autocast_policy import autocast_op
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -239,6 +240,7 @@ def _nll(input: Tensor, target: Tensor, weight, ignore_index: int, op: str):
     return _NllGather.apply(input, target_arr, weight_arr, int(ignore_index), out_shape)
 
 
+@autocast_op
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class-index targets given log-probabilities.
@@ -268,6 +270,7 @@ def _class_weight_view(weight: Tensor, ndim: int, class_dim: int) -> Tensor:
     return weight.reshape(shape)
 
 
+@autocast_op
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross entropy between logits ``input`` and class-index or class-probability targets.
@@ -352,6 +355,7 @@ def _pair(input, target, op: str, warn: bool = True):
     return x, t
 
 
+@autocast_op
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
              weight: Optional[Tensor] = None) -> Tensor:
     """Mean squared error ``(input - target)**2`` with ``reduction``; ``weight`` (the input's size) weighs each
@@ -369,6 +373,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     return _weighted_reduce(diff * diff, reduction, weight, input)
 
 
+@autocast_op
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
             weight: Optional[Tensor] = None) -> Tensor:
     """Mean absolute error ``|input - target|`` with ``reduction``; ``weight`` as in :func:`mse_loss`.
@@ -394,6 +399,7 @@ def _weighted_reduce(errors: Tensor, reduction: str, weight: Optional[Tensor], i
     return _reduce(weighted, reduction)
 
 
+@autocast_op
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (``d = input - target``).
@@ -413,6 +419,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``.
 
@@ -467,6 +474,7 @@ class _BinaryCrossEntropy(Function):
         return grad_x, grad_t, None
 
 
+@autocast_op
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """``-(t * log(x) + (1 - t) * log(1 - x))`` for probabilities ``x`` (logs clamped at -100).
@@ -502,6 +510,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(_BinaryCrossEntropy.apply(x, t, weight), reduction)
 
 
+@autocast_op
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction: str = "mean", pos_weight=None) -> Tensor:
     """BCE on logits, stable for any ``|x|``: ``(1 - t) x + (1 + (pos_weight - 1) t) softplus(-x)``.

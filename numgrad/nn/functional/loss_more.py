@@ -24,6 +24,7 @@ from ._arguments import _as_tensor
 from .activation_more import pairwise_distance
 from .loss import _reduce, _reduction
 from .sparse import one_hot
+from ...ops.autocast_policy import autocast_op
 
 __all__ = [
     "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 
+@autocast_op
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``: ``target * (log(target) -
@@ -61,6 +63,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     return _reduce(pointwise, reduction)
 
 
+@autocast_op
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
                      eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of ``target ~ Poisson(rate)``: ``exp(input) - target * input`` when ``input`` is
@@ -110,6 +113,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], 
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:
     """``max(0, -target * (input1 - input2) + margin)`` with ``target`` in {1, -1}.
@@ -128,6 +132,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     return _reduce(clamp_min(-y * (a - b) + margin, 0.0), reduction)
 
 
+@autocast_op
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """``input`` where ``target == 1``, ``max(0, margin - input)`` where ``target == -1``.
@@ -142,6 +147,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """Two-class logistic loss ``log(1 + exp(-target * input))`` (computed as a stable softplus).
@@ -155,6 +161,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     return _reduce(softplus(-y * x), reduction)
 
 
+@autocast_op
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0, size_average=None,
                           reduce=None, reduction: str = "mean") -> Tensor:
     """``1 - cos(x1, x2)`` where ``target == 1``, ``max(0, cos(x1, x2) - margin)`` where ``target == -1``;
@@ -198,6 +205,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Optional[
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Optional[Tensor] = None,
                       size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Multi-class hinge loss: for each sample, ``sum_{j != y} max(0, margin - x[y] + x[j])**p / C`` (times
@@ -239,6 +247,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
@@ -291,6 +300,7 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     return _reduce(clamp_min(margin + d_pos - d_neg, 0.0), reduction)
 
 
+@autocast_op
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                            reduction: str = "mean") -> Tensor:
     """Multi-label hinge loss: ``target`` lists each sample's classes, ended by the first -1; each sample's loss is

@@ -21,6 +21,7 @@ from ...kernels import backend
 from ...kernels.config import PARALLEL_THRESHOLD
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor, _same_dtype
+from ...ops.autocast_policy import autocast_op
 
 
 # ================================================================== batch norm
@@ -138,6 +139,7 @@ def check_batch_norm_arguments(input: Tensor, running_mean: Optional[Tensor], ru
             _same_dtype(input, t, "batch_norm", f"input and {name}")
 
 
+@autocast_op
 def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -221,6 +223,7 @@ class _LayerNorm(Function):
                 gb.reshape(wshape) if need_b else None, None, None)
 
 
+@autocast_op
 def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` dimensions, then scale and shift.
@@ -276,6 +279,7 @@ def _check_channel_param(t: Optional[Tensor], name: str, channels: int, input: T
     _same_dtype(input, t, op, f"input and {name}")
 
 
+@autocast_op
 def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                eps: float = 1e-5) -> Tensor:
     """Normalize each group of ``C / num_groups`` channels of every sample of ``(N, C, *)`` input over the
@@ -302,6 +306,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
     return _channel_affine(y, weight, bias)
 
 
+@autocast_op
 def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None, running_var: Optional[Tensor] = None,
                   weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:

@@ -13,10 +13,12 @@ from ...ops.shape import pad
 from ...tensor import Tensor
 from ._arguments import _as_tensor, _check_float
 from .pooling import avg_pool2d
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["rms_norm", "local_response_norm"]
 
 
+@autocast_op
 def rms_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
              eps: Optional[float] = None) -> Tensor:
     """``x / sqrt(mean(x**2) + eps) * weight`` over the trailing ``normalized_shape`` dimensions; ``eps``

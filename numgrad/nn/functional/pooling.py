@@ -12,6 +12,7 @@ from ...autograd.function import Function
 from ...kernels import backend
 from ...tensor import Tensor
 from ._arguments import IntPair, _arr, _check_float, _check_tensor, _pair
+from ...ops.autocast_policy import autocast_op
 
 
 def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -101,6 +102,7 @@ class _MaxPoolGather(Function):
         return _MaxPoolScatter.apply(g, ctx.indices, ctx.src_shape, ctx.geo), None, None
 
 
+@autocast_op
 def max_pool2d(input: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0,
                dilation: IntPair = 1, ceil_mode: bool = False, return_indices: bool = False):
     """2-D max pooling; with ``return_indices`` also the flat index of each maximum within its plane.
@@ -149,6 +151,7 @@ class _AvgPool2dAdjoint(Function):
         return _AvgPool2d.apply(ggx, ctx.geo, tuple(ctx.out_hw)), None, None
 
 
+@autocast_op
 def avg_pool2d(input: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: Optional[int] = None) -> Tensor:
@@ -197,6 +200,7 @@ class _AdaptiveAvgPool2dAdjoint(Function):
         return _AdaptiveAvgPool2d.apply(ggx, ctx.out_hw), None
 
 
+@autocast_op
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed output size (``None`` keeps that input size), with PyTorch's bins.
 

@@ -23,6 +23,7 @@ from ._arguments import _as_tensor, _check_float, _check_tensor
 from .pooling import _pool_out, adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from ._windows import adaptive_bins, max_over_windows
 from .pooling_more import _adaptive_sizes, _lp_finish
+from ...ops.autocast_policy import autocast_op
 
 __all__ = [
     "max_pool3d", "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
@@ -100,6 +101,7 @@ def _compose_indices(plane_idx: Tensor, depth_idx: Tensor, n: int, c: int, d: in
     return (picked + d_sel * hw).reshape(n, c, depth_idx.shape[2], oh, ow)
 
 
+@autocast_op
 def max_pool3d(input: Tensor, kernel_size: IntTriple, stride: Optional[IntTriple] = None, padding: IntTriple = 0,
                dilation: IntTriple = 1, ceil_mode: bool = False, return_indices: bool = False):
     """3-D max pooling over ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input; with ``return_indices`` also the flat
@@ -138,6 +140,7 @@ def max_pool3d_with_indices(input: Tensor, kernel_size: IntTriple, stride: Optio
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+@autocast_op
 def avg_pool3d(input: Tensor, kernel_size: IntTriple, stride: Optional[IntTriple] = None, padding: IntTriple = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: Optional[int] = None) -> Tensor:
@@ -186,6 +189,7 @@ def _adaptive3d_sizes(output_size, x: Tensor, op: str, wrong_length: str):
     return _adaptive_sizes(output_size, x, 3, op)
 
 
+@autocast_op
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Average pooling of the last three dimensions to ``output_size`` bins (``None`` keeps that size), with
     PyTorch's bins.
@@ -203,6 +207,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     return out.reshape(lead + (od, oh, ow))
 
 
+@autocast_op
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of the last three dimensions to ``output_size`` bins (``None`` keeps that size), with PyTorch's
     bins.

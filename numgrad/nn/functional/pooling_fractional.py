@@ -17,6 +17,7 @@ from ...creation import rand
 from ...tensor import Tensor
 from ._arguments import _check_float, _check_tensor
 from ._windows import max_over_windows
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
            "fractional_max_pool3d_with_indices"]
@@ -108,6 +109,7 @@ def _fractional_max_pool(input: Tensor, kernel_size, output_size, output_ratio, 
     return (out.squeeze(0), indices.squeeze(0)) if unbatched else (out, indices)
 
 
+@autocast_op
 def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
                           return_indices: bool = False, _random_samples: Optional[Tensor] = None):
     """2-D fractional max pooling of ``(N, C, H, W)`` or ``(C, H, W)`` input to ``output_size`` (or
@@ -131,6 +133,7 @@ def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=N
     return _fractional_max_pool(input, kernel_size, output_size, output_ratio, True, _random_samples, 2)
 
 
+@autocast_op
 def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
                           return_indices: bool = False, _random_samples: Optional[Tensor] = None):
     """3-D fractional max pooling of ``(N, C, T, H, W)`` or ``(C, T, H, W)`` input to ``output_size`` (or

@@ -15,6 +15,7 @@ from ...tensor import Tensor
 from ._arguments import _as_tensor, _check_float
 from ._windows import adaptive_bins, max_over_windows
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ...ops.autocast_policy import autocast_op
 
 __all__ = [
     "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
@@ -38,6 +39,7 @@ def _as_planes(input, op: str) -> Tensor:
     return x.unsqueeze(-2)
 
 
+@autocast_op
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
     """1-D max pooling over the last dimension of an ``(N, C, L)`` or ``(C, L)`` input.
@@ -68,6 +70,7 @@ def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, 
     return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+@autocast_op
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """1-D average pooling over the last dimension of an ``(N, C, L)`` or ``(C, L)`` input.
@@ -84,6 +87,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     return out.squeeze(-2)
 
 
+@autocast_op
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     """Average pooling of the last dimension to ``output_size`` bins (PyTorch's bins).
 
@@ -126,6 +130,7 @@ def _adaptive_sizes(output_size, x: Tensor, n: int, op: str):
     return sizes
 
 
+@autocast_op
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of the last two dimensions to ``output_size`` bins (``None`` keeps that size).
 
@@ -151,6 +156,7 @@ def adaptive_max_pool2d_with_indices(input: Tensor, output_size, return_indices:
     return adaptive_max_pool2d(input, output_size, True)
 
 
+@autocast_op
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of the last dimension to ``output_size`` bins.
 
@@ -185,6 +191,7 @@ def _lp_finish(out: Tensor, window: int, norm_type: float) -> Tensor:
     return ((sign(out) * relu(_abs(out))) * window) ** (1.0 / norm_type)
 
 
+@autocast_op
 def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride=None, ceil_mode: bool = False) -> Tensor:
     """Power-average pooling ``(sum over the window of x**p)**(1/p)`` over the last dimension.
 
@@ -201,6 +208,7 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride=None, ce
     return _lp_finish(avg_pool1d(x ** norm_type, k, stride, 0, ceil_mode), k, norm_type)
 
 
+@autocast_op
 def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
     """Power-average pooling ``(sum over the window of x**p)**(1/p)`` over the last two dimensions.
 

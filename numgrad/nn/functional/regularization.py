@@ -19,6 +19,7 @@ from ...kernels.config import PARALLEL_THRESHOLD
 from ...ops.elementwise import apply as _ew
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
+from ...ops.autocast_policy import autocast_op
 
 
 class _Dropout(Function):
@@ -45,6 +46,7 @@ class _Dropout(Function):
         return _ew("mul", g, ctx.mask), None
 
 
+@autocast_op
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (training only).
 
@@ -89,6 +91,7 @@ def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, bat
     return out
 
 
+@autocast_op
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero entire channels of ``(N, C, L)`` or ``(C, L)`` input with probability ``p``; scale the rest by
     ``1 / (1 - p)``.
@@ -106,6 +109,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _feature_dropout(input, p, training, inplace, input.ndim == 3, "dropout1d")
 
 
+@autocast_op
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero entire channels of ``(N, C, H, W)`` input with probability ``p`` (PyTorch's warnings and its
     ``(N, C, L)`` reading of 3-D input included).
@@ -132,6 +136,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _feature_dropout(input, p, training, inplace, input.ndim >= 2, "dropout2d")
 
 
+@autocast_op
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero entire channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``.
 

@@ -34,6 +34,7 @@ from ...ops.shape import cat
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float
 from .affine import linear
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "recurrent_layer", "GATES"]
 
@@ -193,6 +194,7 @@ def _cell_inputs(op: str, input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
                            f"{gates} * hidden_size = {gates * hidden} rows")
 
 
+@autocast_op
 def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = None,
               b_hh: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """One LSTM step (PyTorch's ``torch.lstm_cell``): ``(h', c')`` from ``input`` (B, I) and ``hx = (h, c)``.
@@ -209,6 +211,7 @@ def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor, b
     return _LSTMCellGates.apply(linear(input, w_ih, b_ih), linear(h, w_hh, b_hh), c)
 
 
+@autocast_op
 def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = None,
              b_hh: Optional[Tensor] = None) -> Tensor:
     """One GRU step (PyTorch's ``torch.gru_cell``, gates r, z, n; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``).
@@ -222,6 +225,7 @@ def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Option
     return _GRUCellGates.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
 
 
+@autocast_op
 def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = None,
                   b_hh: Optional[Tensor] = None) -> Tensor:
     """One Elman step ``tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (PyTorch's ``torch.rnn_tanh_cell``).
@@ -235,6 +239,7 @@ def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: O
     return _RNNCellGates.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), False)
 
 
+@autocast_op
 def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = None,
                   b_hh: Optional[Tensor] = None) -> Tensor:
     """One Elman step ``relu(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (PyTorch's ``torch.rnn_relu_cell``).
@@ -385,6 +390,7 @@ def packed_offsets(batch_sizes: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(batch_sizes)[:-1]]).astype(np.int64)
 
 
+@autocast_op
 def recurrent_layer(mode: str, input: Tensor, batch_sizes: np.ndarray, h0: Tensor, c0: Optional[Tensor],
                     w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor], b_hh: Optional[Tensor],
                     w_hr: Optional[Tensor] = None, reverse: bool = False) -> Tuple[Tensor, ...]:

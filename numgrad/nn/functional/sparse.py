@@ -20,6 +20,7 @@ from ...ops.indexing import one_hot as _one_hot
 from ...ops.misc import bincount
 from ...tensor import Tensor
 from ._arguments import _arr, _check_float, _check_tensor
+from ...ops.autocast_policy import autocast_op
 
 
 def renorm_rows_(weight: Tensor, idx, max_norm: float, norm_type: float, op: str) -> None:
@@ -80,6 +81,7 @@ class _EmbeddingDenseGrad(Function):
         return rows, None, None, None, None
 
 
+@autocast_op
 def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Look up rows of ``weight`` by integer ``input``; the ``padding_idx`` row gets no gradient.

@@ -15,6 +15,7 @@ from ...kernels import backend as _backend
 from ...ops.views import contiguous_array
 from ...tensor import Tensor
 from ._arguments import _SCALAR_NAMES, _check_tensor, _float_only
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
@@ -97,6 +98,7 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     return out.squeeze(-1)
 
 
+@autocast_op
 def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
     """Partial inverse of ``max_pool2d``: each value of ``(N, C, H, W)`` or ``(C, H, W)`` input goes to the flat
     position ``h * W_out + w`` its index names; the rest of the output is zero.
@@ -116,6 +118,7 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     return _scatter_planes(input, indices, out_size, "max_unpool2d", input.ndim)
 
 
+@autocast_op
 def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
     """Partial inverse of ``max_pool3d``: each value of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input goes to the
     flat position ``d * H_out * W_out + h * W_out + w`` its index names; the rest of the output is zero.

@@ -19,6 +19,7 @@ import numpy as np
 from ... import creation
 from ...tensor import Tensor
 from ._arguments import _check_float, _check_tensor
+from ...ops.autocast_policy import autocast_op
 
 __all__ = ["interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle"]
 
@@ -59,6 +60,7 @@ def _as_list(value, n: int) -> list:
     return list(value) if isinstance(value, (tuple, list)) else [value] * n
 
 
+@autocast_op
 def interpolate(input: Tensor, size: Optional[Union[int, Sequence[int]]] = None,
                 scale_factor: Optional[Union[float, Sequence[float]]] = None, mode: str = "nearest",
                 align_corners: Optional[bool] = None, recompute_scale_factor: Optional[bool] = None,

@@ -27,6 +27,7 @@ import numpy as np
 
 from ... import creation
 from ...ops.shape import cat, stack
+from ...ops.autocast_policy import is_any_autocast_enabled
 from ...tensor import Tensor
 from .. import init
 from ..functional.regularization import dropout as _dropout
@@ -137,7 +138,8 @@ class RNNBase(Module):
     # ------------------------------------------------------------ PyTorch's argument checks
     def check_input(self, input: Tensor, batch_sizes: Optional[np.ndarray]) -> None:
         weight_dtype = self._flat_weights[0].dtype
-        if input.dtype != weight_dtype:
+        # as PyTorch: under autocast the input may be 16-bit while the weights are float32
+        if input.dtype != weight_dtype and not is_any_autocast_enabled():
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
                              f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})")
         expected_input_dim = 2 if batch_sizes is not None else 3
@@ -160,7 +162,8 @@ class RNNBase(Module):
                           msg: str = "Expected hidden size {}, got {}") -> None:
         if tuple(hx.shape) != tuple(expected_hidden_size):
             raise RuntimeError(msg.format(tuple(expected_hidden_size), list(hx.shape)))
-        if hx.dtype != self._flat_weights[0].dtype:
+        # (under autocast a 16-bit state is allowed, as in check_input)
+        if hx.dtype != self._flat_weights[0].dtype and not is_any_autocast_enabled():
             raise RuntimeError(f"{type(self).__name__}: the initial state has dtype {hx.dtype} but the weights "
                                f"{self._flat_weights[0].dtype}; convert it with .to(dtype)")
 
