@@ -251,7 +251,7 @@ class _HotVariant:
                 return False
         return (is_grad_enabled() is self.grad and is_fusion_enabled() is self.fusion
                 and get_default_dtype() is self.dtype and _thread_count() == self.threads
-                and autocast_state_key() == self.autocast
+                and autocast_state_key() is self.autocast  # (the same object until a setter changes the state)
                 and self.owner._python_key() == self.python_key and self.variant.guards_hold())
 
 

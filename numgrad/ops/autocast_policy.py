@@ -136,6 +136,12 @@ class _ThreadState(threading.local):
         self.nesting = 0
         self.inside_listed_op = 0  # >0 while a listed op runs: what it calls is not cast again (PyTorch's rule)
         self.cache: Dict[int, tuple] = {}  # id(float32 leaf) -> (leaf, its version, lowered, lowered as float32)
+        self.key = _state_key(self)  # ``autocast_state_key``'s value, made again by the two setters
+
+
+def _state_key(state: "_ThreadState") -> tuple:
+    enabled, dtype = state.enabled, state.dtype
+    return (enabled["cpu"], dtype["cpu"], enabled["cuda"], dtype["cuda"])
 
 
 _state = _ThreadState()
@@ -190,6 +196,7 @@ def set_autocast_enabled(device_type: str, enabled: bool) -> None:
     was = _state.enabled[device_type]
     if was != enabled:
         _state.enabled[device_type] = enabled
+        _state.key = _state_key(_state)
         with _lock:
             _enabled_count[0] += 1 if enabled else -1
 
@@ -214,6 +221,7 @@ def set_autocast_dtype(device_type: str, dtype: Any) -> None:
     >>> ng.set_autocast_dtype("cpu", ng.bfloat16)
     """
     _state.dtype[_check_device_type(device_type, "set_autocast_dtype")] = _dtypes.as_dtype(dtype)
+    _state.key = _state_key(_state)
 
 
 def is_autocast_cache_enabled() -> bool:
@@ -270,8 +278,7 @@ def autocast_state_key() -> tuple:
     >>> ng.ops.autocast_policy.autocast_state_key()
     (False, numgrad.bfloat16, False, numgrad.float16)
     """
-    enabled, dtype = _state.enabled, _state.dtype
-    return (enabled["cpu"], dtype["cpu"], enabled["cuda"], dtype["cuda"])
+    return _state.key  # (kept by the setters: a replay reads it on every call)
 
 
 # --------------------------------------------------------------------------- applying a policy
