@@ -20,6 +20,7 @@ import math
 from numba import njit
 
 from ..kernels.config import FASTMATH
+from ..kernels.cpu.norm import batch_norm_stats
 
 _OPTS = dict(cache=True, nogil=True)
 # the statistics kernels: numpy's error model (a global count of 1 gives a NaN unbiased variance, as PyTorch's,
@@ -55,23 +56,10 @@ def sync_bn_local_stats(x, stats):
     (two passes), then the count N * L.  An empty batch writes zeros (count 0), which ``sync_bn_combine`` skips."""
     n_img, C, L = x.shape
     count = n_img * L
-    for c in range(C):
-        mean = 0.0
-        var = 0.0
-        if count > 0:
-            acc = 0.0
-            for n in range(n_img):
-                for p in range(L):
-                    acc += x[n, c, p]
-            mean = acc / count
-            acc2 = 0.0
-            for n in range(n_img):
-                for p in range(L):
-                    d = x[n, c, p] - mean
-                    acc2 += d * d
-            var = acc2 / count
-        stats[c] = mean
-        stats[C + c] = var
+    if count > 0:
+        batch_norm_stats(x, stats[:C], stats[C:2 * C])  # BatchNorm's own two-pass statistics
+    else:
+        stats[:2 * C] = 0.0
     stats[2 * C] = count
 
 
