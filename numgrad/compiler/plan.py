@@ -207,6 +207,13 @@ def _add_region(mapping: dict, own: np.ndarray, lo: int, hi: int) -> None:
 _ALIGN = 64  # every region starts on a cache line, as a fresh NumPy allocation of that size would (nearly)
 
 
+def _new_arena(nbytes: int) -> np.ndarray:
+    """``nbytes`` of fresh memory starting on a cache line (a view of its allocation, which ``owner`` finds)."""
+    raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
+    skip = -raw.__array_interface__["data"][0] % _ALIGN
+    return raw[skip:skip + nbytes]
+
+
 def _place_regions(mapping: dict, owners: dict) -> np.ndarray:
     """Give every private region its bytes in ONE arena (what the region held is copied in) and return the arena.
 
@@ -219,9 +226,7 @@ def _place_regions(mapping: dict, owners: dict) -> np.ndarray:
         for lo, hi, _ in regions:
             layout.append((key, lo, hi, total))
             total += -(-(hi - lo) // _ALIGN) * _ALIGN
-    raw = np.empty(total + _ALIGN, dtype=np.uint8)
-    skip = -raw.__array_interface__["data"][0] % _ALIGN
-    arena = raw[skip:skip + total]
+    arena = _new_arena(total)
     placed: dict = {}
     for key, lo, hi, offset in layout:
         region = arena[offset:offset + hi - lo]
@@ -547,9 +552,7 @@ class Plan:
         ``p.grad[0]`` kept from an earlier call): eager code would have made a new ``.grad`` this call and left
         that memory alone, so the replay must too.  The old arena stays with whoever holds it."""
         old = self.arena
-        raw = np.empty(old.nbytes + _ALIGN, dtype=np.uint8)
-        skip = -raw.__array_interface__["data"][0] % _ALIGN
-        new = raw[skip:skip + old.nbytes]
+        new = _new_arena(old.nbytes)
         np.copyto(new, old)
         start = old.__array_interface__["data"][0]
         mapping = {id(owner(old)): [(start, start + old.nbytes, new)]}
@@ -575,7 +578,7 @@ class Plan:
         self.shape_constants = [_rebased(a, mapping) for a in self.shape_constants]
         self.end_grads = [(t, g if g is None or k not in self.arena_grads else Tensor(_rebased(g._buf, mapping)))
                           for k, (t, g) in enumerate(self.end_grads)]
-        self.arena, self.arena_memory = new, raw
+        self.arena, self.arena_memory = new, owner(new)
         self.steps, self.fast_steps = steps, fast_steps
 
     def _run_undoable(self, steps: list) -> None:
