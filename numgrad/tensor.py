@@ -168,21 +168,27 @@ class Tensor:
     @classmethod
     def _from_lazy(cls, lazy, _version=None) -> "Tensor":
         """A tensor whose value is a not-yet-computed fused expression (see numgrad.fusion)."""
+        return cls._new(None, lazy, lazy.device, _version if _version is not None else [0])
+
+    @classmethod
+    def _new(cls, buf, lazy, device, version: list) -> "Tensor":
+        """A tensor of ``buf`` (an array of ``device``) or ``lazy``, without ``__init__``'s argument checks (a
+        compiled step's replay returns its loss through it: ``compiler.api._HotVariant.replay``)."""
         t = cls.__new__(cls)
-        t._buf = None
+        t._buf = buf
         t._lazy = lazy
         t._requires_grad = False
         t._grad = None
         t._grad_fn = None
         t._output_nr = 0
-        t._version = _version if _version is not None else [0]
+        t._version = version
         t._acc = None
         t._hooks = None
         t._post_acc_hooks = None
         t._retains_grad = False
         t._view = None
         t._views = None
-        t._device = lazy.device
+        t._device = device
         t._inference = _INFERENCE.__dict__.get("on", False)
         return t
 

@@ -104,6 +104,47 @@ def test_a_kept_grad_keeps_the_values_of_its_own_call(set_to_none):
     assert _bits(model[0].weight.grad) == _bits(eager_model[0].weight.grad)
 
 
+@pytest.mark.parametrize("keeps", ["the tensor, clearing its slot", "the tensor and its array, clearing its slot",
+                                   "nothing, clearing its slot", "the tensor, every other call"])
+def test_a_replay_checks_the_grads_again_whenever_the_caller_changed_them(keeps):
+    """A replay that finds the references to its memory and the .grad slots as the last one left them skips its
+    checks (``Plan.run``).  Kept references and cleared slots that cancel out in a count must still be caught."""
+    def make():
+        rng = np.random.default_rng(1)
+        x = ng.tensor(rng.standard_normal(5).astype(np.float32), requires_grad=True)
+        w = ng.tensor(rng.standard_normal(5).astype(np.float32), requires_grad=True)
+
+        def step():  # no arguments: the hot path (``_HotVariant.replay``) replays it
+            x.grad = w.grad = None
+            loss = (ng.tanh(x * w) ** 2).sum()
+            loss.backward()
+            with ng.no_grad():
+                w.sub_(0.5 * w.grad)  # so that every call's gradients differ
+            return loss
+        return w, step
+
+    runs = []
+    for compiled in (False, True):
+        w, step = make()
+        fn = ng.compile(step) if compiled else step
+        kept = []
+        for i in range(9):
+            fn()
+            if keeps == "the tensor, every other call":
+                if i % 2:
+                    kept.append(w.grad)
+                continue
+            if keeps != "nothing, clearing its slot":
+                kept.append(w.grad)
+            if keeps == "the tensor and its array, clearing its slot":
+                kept.append(w.grad.detach().numpy())
+            w.grad = None
+        runs.append(([k.tobytes() if isinstance(k, np.ndarray) else _bits(k) for k in kept], _bits(w)))
+        if compiled:
+            assert fn.replays == 6
+    assert runs[0] == runs[1]
+
+
 _ARGUMENT_VIEWS = {
     "the argument": lambda x: x,
     "a row": lambda x: x[1],

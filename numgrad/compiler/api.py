@@ -74,6 +74,7 @@ from .. import _pending_readers, _profiler_hooks, creation
 from ..fusion.explain import register_explainer
 from .._dtypes import get_default_dtype
 from ..autograd import is_grad_enabled
+from ..device import cpu
 from ..ops.autocast_policy import autocast_state_key
 from ..fusion.state import is_fusion_enabled
 from ..kernels.backend import copy as _copy_array
@@ -99,6 +100,7 @@ _BACKENDS = ("inductor", "numgrad", "eager")
 _OPTIONS = {"cache_size_limit": int, "verify": bool, "fuse": bool}
 _MAX_SNAPSHOT_BYTES = 1 << 30
 _MISSING = object()
+_MISS = object()  # (``_HotVariant.replay``: the call is not the hot variant's)
 _RECORDING_RETRIES = 2  # consecutive calls that differ are recorded again this many times before giving up
 
 
@@ -112,6 +114,14 @@ def _thread_count() -> int:
 
 
 # ------------------------------------------------------------------ arguments as trees of tensors and constants
+def _flush_readers_of(plan) -> None:
+    """Before a replay: a deferred computation outside the step that reads memory the step writes runs first."""
+    pending = _pending_readers._pending
+    for key, arr in plan.persistent_keys:
+        if key in pending:
+            _pending_readers.flush_readers(arr)
+
+
 def _fresh_copy(arr):
     """A copy of a plan's output buffer the caller owns (a NumPy copy, or one CUDA copy kernel)."""
     return arr.copy() if type(arr) is np.ndarray else _copy_array(arr)
@@ -230,29 +240,63 @@ class _HotVariant:
 
     The modules' ``training`` flags, plain attributes and hooks are not read: ``plain_attribute_writes`` counts every
     write of them (``Module.__setattr__``, ``train()``, a hook registered or removed), and a hot call needs it
-    unchanged.
+    unchanged.  ``replay`` is the whole hot path in as few Python frames as it can be (each costs about as much
+    as a dozen of its lines): what the key and the plan always have is read once, here.
     """
 
-    __slots__ = ("owner", "variant", "tensor_keys", "grad", "fusion", "dtype", "threads", "python_key", "autocast",
-                 "writes")
+    __slots__ = ("owner", "variant", "tensor_keys", "n_args", "grad", "fusion", "dtype", "threads", "python_key",
+                 "autocast", "writes", "leaf_flags", "output_index")
 
     def __init__(self, owner: "CompiledFunction", variant: _Variant, key: tuple):
         self.owner = owner
         self.variant = variant
         self.tensor_keys, _, self.grad, _, self.fusion, self.dtype, self.threads, self.python_key, self.autocast = key
+        self.n_args = len(self.tensor_keys)
         self.writes = plain_attribute_writes[0]
+        # the usual step reads no other Python value: its Python key is its leaves' requires_grad flags
+        plain = not owner._optimizers and not owner._other_values and not owner._module_values
+        self.leaf_flags = list(zip(owner._leaf_tensors, self.python_key)) if plain else None
+        plan = variant.plan
+        # a CPU step returning one tensor (a loss) in its arena: the replay returns a fresh copy of it
+        simple = (type(plan) is _plan.Plan and type(plan.outputs) is TensorSlot and not plan.live_outputs
+                  and not plan.argument_views and not variant.input_grads)
+        self.output_index = plan.outputs.index if simple else None
 
-    def holds(self, args: tuple) -> bool:
-        """Whether a call with tensor arguments ``args`` has this variant's key and its guards hold."""
-        if _profiler_hooks._ACTIVE or plain_attribute_writes[0] != self.writes or len(args) != len(self.tensor_keys):
-            return False  # (the profiler's record of the step is ``_replay``'s)
+    def replay(self, args: tuple):
+        """The result of a call with tensor arguments ``args`` replayed, or ``_MISS`` when the call does not have
+        this variant's key or its guards do not hold."""
+        if (_profiler_hooks._ACTIVE or plain_attribute_writes[0] != self.writes or len(args) != self.n_args
+                or is_grad_enabled() is not self.grad or is_fusion_enabled() is not self.fusion
+                or get_default_dtype() is not self.dtype
+                or autocast_state_key() is not self.autocast  # (the same object until a setter changes the state)
+                or _thread_count() != self.threads):
+            return _MISS  # (the profiler's record of the step is ``_replay``'s)
         for arg, key in zip(args, self.tensor_keys):
             if type(arg) is not Tensor or _tensor_key(arg) != key:
-                return False
-        return (is_grad_enabled() is self.grad and is_fusion_enabled() is self.fusion
-                and get_default_dtype() is self.dtype and _thread_count() == self.threads
-                and autocast_state_key() is self.autocast  # (the same object until a setter changes the state)
-                and self.owner._python_key() == self.python_key and self.variant.guards_hold())
+                return _MISS
+        owner = self.owner
+        if self.leaf_flags is None:
+            if owner._python_key() != self.python_key:
+                return _MISS
+        else:
+            for t, flag in self.leaf_flags:
+                if t._requires_grad is not flag:
+                    return _MISS
+        variant = self.variant
+        if not variant.guards_hold():
+            return _MISS
+        index = self.output_index
+        if index is None:
+            return owner._run_plan(variant, args, args, {})
+        plan = variant.plan
+        if _pending_readers._pending:
+            _flush_readers_of(plan)
+        try:
+            plan.run([t._buf for t in args] if args else [])
+        except _plan.AbandonReplay as exc:
+            return owner._abandoned(exc, args, {})
+        owner.replays += 1
+        return Tensor._new(plan.output_arrays[index].copy(), None, cpu, [0])
 
 
 class _Observation:
@@ -331,8 +375,10 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         with self._lock:
             hot = self._hot
-            if hot is not None and not kwargs and hot.holds(args):
-                return self._run_plan(hot.variant, args, args, kwargs)
+            if hot is not None and not kwargs:
+                out = hot.replay(args)
+                if out is not _MISS:
+                    return out
             return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
@@ -452,23 +498,24 @@ class CompiledFunction:
 
     def _run_plan(self, variant: _Variant, inputs, args, kwargs):
         plan = variant.plan
-        pending = _pending_readers._pending
-        if pending:  # a deferred computation outside the step reads memory the step writes: it runs first
-            for key, arr in plan.persistent_keys:
-                if key in pending:
-                    _pending_readers.flush_readers(arr)
+        if _pending_readers._pending:
+            _flush_readers_of(plan)
         try:
-            plan.run([t._buf for t in inputs])
+            plan.run([t._buf for t in inputs] if inputs else [])
         except _plan.AbandonReplay as exc:
-            _log.debug("ng.compile: %s: %s; this call runs eagerly", self.__name__, exc)
-            self.eager_calls += 1
-            return self._fn(*args, **kwargs)
+            return self._abandoned(exc, args, kwargs)
         self.replays += 1
         if variant.input_grads:
             n_out = len(plan.output_arrays) - len(variant.input_grads)
             for j, k in enumerate(variant.input_grads):
                 inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
         return _fresh_outputs(plan, inputs)
+
+    def _abandoned(self, exc: Exception, args, kwargs):
+        """A replay a check abandoned (``plan.AbandonReplay``): this call runs eagerly."""
+        _log.debug("ng.compile: %s: %s; this call runs eagerly", self.__name__, exc)
+        self.eager_calls += 1
+        return self._fn(*args, **kwargs)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
     def _needs_autograd(self, inputs: list, args, kwargs) -> bool:

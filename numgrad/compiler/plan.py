@@ -500,6 +500,11 @@ class Plan:
         self.own_references: Optional[int] = None
         self.arena_memory: Optional[np.ndarray] = None  # the arena's allocation (``owner``)
         self.arena_grad_arrays: list = []  # the arrays of the arena .grad tensors
+        # the references to the arena's memory, its .grad arrays and tensors when the last replay ended (``_settle``):
+        # a replay finding as many, and every ``end_grads`` tensor still holding its .grad, skips the checks for
+        # memory the caller kept (``_separate_from_caller``); None: the next replay checks
+        self.settled_references: Optional[int] = None
+        self.watched: list = []
 
     def prepare_fast(self) -> None:
         """Resolve each kernel step's compiled overload once: a replay calls its entry point, skipping the
@@ -527,11 +532,17 @@ class Plan:
         for probe, value, description in self.guards:
             if probe() is not value:
                 raise AbandonReplay(f"{description} is not as it was when the step was captured")
-        if self.arena_grads:
-            keep_earlier_grads(self.end_grads, self.arena_grads)
-        if self.own_references is not None and self._arena_references() != self.own_references:
-            self._move_to_new_memory()
-            self.note_own_references()
+        settled = self.settled_references
+        if settled is not None and sum(map(getrefcount, self.watched)) != settled:
+            settled = None  # the caller holds some of the plan's memory or .grad tensors
+        elif settled is not None:
+            for t, g in self.end_grads:
+                if t._grad is not g:
+                    settled = None
+                    break
+            t = g = None  # (these names must not hold a .grad while ``_settle`` counts references)
+        if settled is None:
+            self._separate_from_caller()
         for position, stage in self.staging:
             np.copyto(stage, input_arrays[position])
         # the profiler sees kernels through their guarded callables; otherwise the compiled entry points run
@@ -541,9 +552,32 @@ class Plan:
         else:
             for fn, args in steps:
                 fn(*args)
-        for t, g in self.end_grads:
-            if t._grad is not g:  # (the setter's checks passed when the recorded call set it)
-                t._grad = g
+        if settled is None:
+            self._settle()
+
+    def _separate_from_caller(self) -> None:
+        """Before a replay that found the .grad slots or the references to its memory changed since the last one:
+        give a .grad tensor or arena memory the caller kept from an earlier call memory of its own."""
+        self.settled_references = None  # (until this replay ends: an abandoned one leaves the next to check)
+        self.watched = []  # (the counts below expect only the plan's other references)
+        if self.arena_grads:
+            keep_earlier_grads(self.end_grads, self.arena_grads)
+        if self.own_references is not None and self._arena_references() != self.own_references:
+            self._move_to_new_memory()
+            self.note_own_references()
+
+    def _settle(self) -> None:
+        """After a replay that checked: set the .grad tensors the step leaves and, when nothing outside the plan
+        holds its memory or its .grad tensors (the tests of ``_separate_from_caller``), note the references that
+        the next replay compares."""
+        _set_grads(self.end_grads)
+        if ((self.own_references is not None and self._arena_references() != self.own_references)
+                or keep_earlier_grads(self.end_grads, self.arena_grads, separate=False)):
+            return  # (something else holds them, as a step's optimizer keeping a .grad: each replay checks)
+        self.watched = [] if self.arena is None else (
+            [self.arena_memory] + self.arena_grad_arrays + [self.end_grads[k][1] for k in self.arena_grads])
+        # (no local name holds a watched object here: ``_set_grads``' loop ran in its own frame)
+        self.settled_references = sum(map(getrefcount, self.watched))
 
     def _move_to_new_memory(self) -> None:
         """Give the plan a new arena with the old one's bytes, and rebind every step, buffer and .grad tensor to it.
@@ -609,21 +643,33 @@ class Plan:
         return "\n".join(lines)
 
 
-def keep_earlier_grads(end_grads: list, arena_grads: list) -> None:
+def _set_grads(pairs: list) -> None:
+    for t, g in pairs:
+        if t._grad is not g:  # (the setter's checks passed when the recorded call set it)
+            t._grad = g
+
+
+def keep_earlier_grads(end_grads: list, arena_grads: list, separate: bool = True) -> bool:
     """Before a replay writes the arena's gradients again: a .grad tensor of the previous call that is still
     referenced outside the plan (``kept = p.grad``) gets that call's values in memory of its own, and the plan
-    binds a new tensor to the arena (eager code gives every call's backward a new .grad tensor).
+    binds a new tensor to the arena (eager code gives every call's backward a new .grad tensor).  Returns whether
+    some .grad was referenced outside the plan (``separate=False``: only that, changing nothing).
 
     ``arena_grads``: the positions in ``end_grads`` ((tensor, grad) pairs) whose grad lives in the arena."""
+    held = False
     for k in arena_grads:
         t, g = end_grads[k]
         # references: the plan's pair, this frame's name, getrefcount's argument and, while still set, t._grad
         if getrefcount(g) > 3 + (t._grad is g):
+            held = True
+            if not separate:
+                break
             arena_view = g._buf
             g._data = _copy_array(arena_view)
             end_grads[k] = (t, Tensor(arena_view))
             if t._grad is g:
                 t._grad = None  # the replay sets the new tensor when it ends
+    return held
 
 
 def _fast(fn, args):
