@@ -589,14 +589,19 @@ def _check_dim_index(op: str, input, dim: int, index, src=None) -> int:
                 f"Expected index {_shape_str(index.shape)} to be no larger than src {_shape_str(src.shape)} "
                 f"apart from dimension {d} ({op})"
             )
-    if index.numel():
-        idx = index._data.reshape(-1) if index._data.flags.c_contiguous else _contiguous(index._data).reshape(-1)
-        bad = _kernels(idx).check_bounds(idx, xshape[d])
-        if bad >= 0:
-            raise RuntimeError(
-                f"index {int(idx[bad].item())} is out of bounds for dimension {d} with size {xshape[d]}"
-            )
+    bad = _first_out_of_bounds(index, xshape[d])
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {xshape[d]}")
     return d
+
+
+def _first_out_of_bounds(index, size: int):
+    """The first entry of the int tensor ``index`` outside ``[0, size)`` (an int), or None when there is none."""
+    if not index.numel():
+        return None
+    idx = index._data.reshape(-1) if index._data.flags.c_contiguous else _contiguous(index._data).reshape(-1)
+    bad = _kernels(idx).check_bounds(idx, size)
+    return None if bad < 0 else int(idx[bad].item())
 
 
 def _dim_layout(arr: np.ndarray, index_shape: tuple, dim: int):

@@ -14,7 +14,7 @@ import numpy as np
 from .. import _dtypes
 from ..creation import _finish, empty, from_numpy, full, sampling_generator
 from ..tensor import Tensor
-from .indexing import nonzero
+from .indexing import _first_out_of_bounds, _wrap_dim, nonzero
 from .scatter import scatter_reduce
 from .shape import cat
 from .tensor_storage import _storage_offset, as_strided, data_ptr
@@ -165,32 +165,60 @@ def as_strided_scatter(input, src, size: Sequence[int], stride: Sequence[int],
 
 def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce the slices of ``source`` along ``dim`` into a copy of ``input`` at the positions ``index`` names:
-    ``reduce='mean'``, ``'amax'`` or ``'amin'`` (``include_self=False`` leaves the old values out). PyTorch's
-    ``'prod'`` is not implemented (as in numgrad's ``scatter_reduce``). Differentiable like ``scatter_reduce``.
+    ``reduce='prod'``, ``'mean'``, ``'amax'`` or ``'amin'`` (``include_self=False`` leaves the old values out).
+    Differentiable like ``scatter_reduce``, with PyTorch's gradients.
 
     >>> import numgrad as ng
     >>> ng.index_reduce(ng.zeros(2, 2), 0, ng.tensor([1, 1]), ng.tensor([[1., 2.], [3., 4.]]), "amax")
     tensor([[0., 0.],
             [3., 4.]])
+    >>> ng.index_reduce(ng.full((2, 2), 2.), 0, ng.tensor([1, 1]), ng.tensor([[1., 2.], [3., 4.]]), "prod")
+    tensor([[ 2.,  2.],
+            [ 6., 16.]])
     """
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
-    if reduce == "prod":
-        raise NotImplementedError("index_reduce(reduce='prod'): numgrad implements 'mean', 'amax' and 'amin'")
+    for name, arg in (("index", index), ("source", source)):
+        if not isinstance(arg, Tensor):
+            raise TypeError(f"index_reduce(): argument '{name}' must be Tensor, not {type(arg).__name__}")
     if index.dtype.name not in ("int32", "int64"):
         raise RuntimeError(f"index_reduce_(): Expected dtype int32/int64 for index but got: "
                            f"{_dtypes.torch_type_name(index.dtype)}")
     if index.ndim > 1:
         raise IndexError(f"index_reduce_(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
                          f"{_dtypes.torch_type_name(index.dtype)} and size: {list(index.shape)}")
-    d = dim + input.ndim if dim < 0 else dim
-    if source.ndim and index.numel() != source.shape[d]:
-        raise RuntimeError(f"index_reduce_(): Number of indices ({index.numel()}) should be equal to "
-                           f"source.size(dim): ({source.shape[d]}), for dim: {dim}")
-    # scatter_reduce's index: index[i] along dim, broadcast over the other dimensions of source
-    shape = [1] * source.ndim
-    shape[d] = index.numel()
-    positions = index.to(_dtypes.int64).reshape(shape).expand(*source.shape)
+    d = _wrap_dim(dim, input.ndim, "index_reduce")
+    n = index.numel()
+    if source.ndim == 0:
+        if n != 1:
+            raise IndexError(f"index_reduce_(): Dimension specified as {dim} but tensor has no dimensions (source is "
+                             f"0-d, so index must hold one position; got {n})")
+    elif d >= source.ndim:
+        raise RuntimeError(f"index_reduce_(): Indexing dim {dim} is out of bounds of the source tensor with dim "
+                           f"{source.ndim} (source shape {list(source.shape)}, self shape {list(input.shape)})")
+    elif source.shape[d] != n:
+        raise RuntimeError(f"index_reduce_(): Number of indices ({n}) should be equal to source.size(dim): "
+                           f"({source.shape[d]}), for dim: {dim}")
+    if source.ndim != input.ndim or any(k != d and a != b for k, (a, b) in enumerate(zip(source.shape, input.shape))):
+        raise RuntimeError(f"index_reduce_(): source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input.shape)} source.shape = "
+                           f"{list(source.shape)} (source needs self's shape with size len(index) = {n} at dim {d})")
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"index_reduce_(): self ({_dtypes.torch_type_name(input.dtype)}) and source "
+                           f"({_dtypes.torch_type_name(source.dtype)}) must have the same scalar type (convert "
+                           "source with .to(self.dtype))")
+    if input.dtype == _dtypes.bool_:
+        raise NotImplementedError(f"\"index_reduce_\" not implemented for 'Bool' (self shape {list(input.shape)}; "
+                                  "PyTorch has no bool index_reduce: convert with .to(numgrad.uint8) first)")
+    if _first_out_of_bounds(index, input.shape[d] if input.ndim else 1) is not None:
+        raise IndexError(f"index out of range in self (index_reduce_: index values must lie in [0, "
+                         f"{input.shape[d] if input.ndim else 1}) for dim {d} of self shape {list(input.shape)})")
+    if source.ndim == 0:
+        positions = index.to(_dtypes.int64).reshape(())
+    else:  # scatter_reduce's index: index[i] along dim, broadcast over the other dimensions of source
+        shape = [1] * source.ndim
+        shape[d] = n
+        positions = index.to(_dtypes.int64).reshape(shape).expand(*source.shape)
     return scatter_reduce(input, d, positions, source, reduce, include_self=include_self)
 
 

@@ -1,4 +1,4 @@
-"""Writes at computed positions: scatter, scatter_reduce (sum, mean), index_add, index_copy, index_fill,
+"""Writes at computed positions: scatter, scatter_reduce, index_add, index_copy, index_fill,
 masked_select, masked_scatter, take, and their in-place forms.
 
 Each builds the full advanced index of the positions it writes (the index along one dim, a
@@ -6,20 +6,23 @@ broadcast ``arange`` along the others) and runs ``index_put``/indexing (``numgra
 so the gradients are PyTorch's: the written values get the incoming gradient gathered at
 their positions, the overwritten entries of the input get zero, accumulated entries pass it on.
 With duplicate positions a non-accumulating write keeps one of the values, which one is
-unspecified, as in PyTorch.
+unspecified, as in PyTorch. ``scatter_reduce`` with ``prod``/``amax``/``amin`` runs one kernel that combines
+the values into their positions in order (``ScatterCombine``).
 """
 from __future__ import annotations
 
 import numbers
 
+from .. import _dtypes
 from ..tensor import Tensor
-from ..creation import arange, full_like, ones_like, scalar_tensor
+from ..creation import arange, full_like, ones_like, scalar_tensor, zeros_like
 from . import elementwise_functions as pw
 from .elementwise import broadcast_shapes
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..kernels import backend as _backend
 from ..kernels.backend import scatter_reduce_kernels
-from .indexing import _wrap_dim, gather, index_put, index_put_, scatter_add
+from .indexing import _first_out_of_bounds, _wrap_dim, gather, index_put, index_put_, masked_fill, scatter_add
 from .autocast_policy import autocast_op
 
 
@@ -52,13 +55,26 @@ def _scatter_positions(op: str, input, dim: int, index, src=None) -> tuple:
     if max(index.ndim, 1) != max(input.ndim, 1):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as self tensor ({op}: index shape "
                            f"{list(index.shape)}, self shape {list(input.shape)})")
+    if src is not None and max(src.ndim, 1) != max(index.ndim, 1):
+        # PyTorch: a RuntimeError, or an IndexError from looking up a dimension that src lacks
+        error = RuntimeError if src.ndim > index.ndim else IndexError
+        raise error(f"Index tensor must have the same number of dimensions as src tensor ({op}: index shape "
+                    f"{list(index.shape)}, src shape {list(src.shape)}; index, src and self need the same "
+                    "number of dimensions)")
     for k, (ni, nx) in enumerate(zip(index.shape, input.shape)):
         if k != d and ni > nx:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to be no "
-                               f"larger than self {list(input.shape)} apart from dimension {d}")
-        if src is not None and ni > src.shape[k]:
+                               f"larger than self {list(input.shape)} apart from dimension {d} ({op}: index is "
+                               "not broadcast; slice it to fit self)")
+        if src is not None and ni > (src.shape or (1,))[k]:
             raise RuntimeError(f"Expected index {list(index.shape)} to be no larger than src {list(src.shape)} "
-                               f"apart from dimension {d} ({op})")
+                               f"apart from dimension {d} ({op}: index and src are not broadcast; give src at "
+                               "least index's size in every dimension)")
+    size = input.shape[d] if input.ndim else 1
+    bad = _first_out_of_bounds(index, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size} ({op}: index values "
+                           f"must lie in [0, {size}), negative indices are not wrapped)")
     if input.ndim == 0:
         return d, ()
     return d, _dim_positions(d, index, index.shape, input.device)
@@ -129,29 +145,35 @@ def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
 
 
 def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
-    """Reduce ``src`` into a copy of ``input`` at the positions of :func:`scatter`: ``reduce='sum'``, ``'mean'``,
-    ``'amax'`` or ``'amin'`` (with ``include_self=False`` the written positions forget their old value).
-    An extreme's gradient is shared equally by every element equal to it, as in PyTorch.
+    """Reduce ``src`` into a copy of ``input`` at the positions of :func:`scatter`: ``reduce='sum'``, ``'prod'``,
+    ``'mean'``, ``'amax'`` or ``'amin'`` (with ``include_self=False`` the written positions forget their old
+    value). Gradients are PyTorch's: an extreme's gradient is shared equally by every element equal to it, and
+    a product's gradient is the product of the other factors (exact when factors are zero).
 
     >>> import numgrad as ng
     >>> ng.scatter_reduce(ng.ones(2), 0, ng.tensor([0, 0, 1]), ng.tensor([1., 3., 5.]), "mean")
     tensor([1.6667, 3.0000])
+    >>> ng.scatter_reduce(ng.full((2,), 2.), 0, ng.tensor([0, 0, 1]), ng.tensor([3., 4., 5.]), "prod")
+    tensor([24., 10.])
     """
     if reduce not in ("sum", "mean", "prod", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
-    if reduce == "prod":
-        raise NotImplementedError("scatter_reduce(reduce='prod'): numgrad implements 'sum', 'mean', 'amax' and 'amin'")
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not {type(src).__name__}")
     d, positions = _scatter_positions("scatter_reduce", input, dim, index, src)
+    if reduce in ("prod", "amax", "amin") and src.dtype != input.dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (got "
+                           f"{input.dtype.name} and {src.dtype.name}; convert src with .to(self.dtype))")
     if index.numel() == 0:
         return input.clone()
     values = _covered(src, index)
-    if reduce in ("amax", "amin"):
-        if src.dtype != input.dtype:
-            raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (got "
-                               f"{input.dtype.name} and {src.dtype.name})")
-        return ScatterExtreme.apply(input, d, index, values, reduce == "amax", bool(include_self))
+    if reduce in ("prod", "amax", "amin"):
+        if input.dtype.is_16bit_float:
+            # the kernel runs in float32 and the result is rounded once: amax/amin are exact, a product can
+            # differ in the last bit from PyTorch's, which rounds after every factor
+            return ScatterCombine.apply(input.float(), d, index, values.float(), reduce,
+                                        bool(include_self)).to(input.dtype)
+        return ScatterCombine.apply(input, d, index, values, reduce, bool(include_self))
     base = input if include_self else index_put(input, positions, scalar_tensor(0, dtype=input.dtype,
                                                                                 device=input.device))
     total = index_put(base, positions, values, accumulate=True)
@@ -166,26 +188,32 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     return pw.floor_divide(total, counts)
 
 
-class ScatterExtreme(Function):
-    """scatter_reduce with amax/amin: the kernel of the data's device computes the running extremes; the
-    backward is PyTorch's (``scatter_reduce_backward``), written with gather/scatter ops."""
+class ScatterCombine(Function):
+    """scatter_reduce with prod/amax/amin: the kernel of the data's device multiplies the values into their
+    positions or keeps the running extremes, in order; the backward is PyTorch's (``scatter_reduce_backward``),
+    written with gather/scatter ops (so it is differentiable again)."""
 
     @staticmethod
-    def forward(ctx, x, dim, index, values, take_max, include_self):
+    def forward(ctx, x, dim, index, values, reduce, include_self):
         ctx.node_name = "ScatterReduceBackward0"
-        ctx.dim, ctx.include_self = dim, include_self
+        ctx.dim, ctx.reduce, ctx.include_self = dim, reduce, include_self
         K = scatter_reduce_kernels(x._data, "scatter_reduce")
         out = _backend.contiguous(x._data).copy() if x._data.flags.c_contiguous else _backend.contiguous(x._data)
-        strides = [1] * x.ndim
-        for k in range(x.ndim - 2, -1, -1):
-            strides[k] = strides[k + 1] * x.shape[k + 1]
-        positions = _dim_positions(dim, index, index.shape, x.device)
-        flat = positions[0] * strides[0]
-        for p, s in zip(positions[1:], strides[1:]):
-            flat = flat + p * s
-        targets = _backend.contiguous(flat.expand(*index.shape)._data).reshape(-1)
+        if x.ndim:
+            strides = [1] * x.ndim
+            for k in range(x.ndim - 2, -1, -1):
+                strides[k] = strides[k + 1] * x.shape[k + 1]
+            positions = _dim_positions(dim, index, index.shape, x.device)
+            flat = positions[0] * strides[0]
+            for p, s in zip(positions[1:], strides[1:]):
+                flat = flat + p * s
+            flat = flat.expand(*index.shape)
+        else:  # a 0-d input: every index is 0 (checked), the flat position itself
+            flat = index
+        targets = _backend.contiguous(flat.to(_dtypes.int64)._data).reshape(-1)
         vals = _backend.contiguous(values._data).reshape(-1)
-        K.scatter_extreme(out.reshape(-1), targets, vals, take_max, include_self)
+        op = {"amax": K.MAX, "amin": K.MIN, "prod": K.PROD}[reduce]
+        K.scatter_combine(out.reshape(-1), targets, vals, op, include_self)
         result = Tensor(out)
         ctx.save_for_backward(x, index, values, result)
         return result
@@ -194,6 +222,11 @@ class ScatterExtreme(Function):
     def backward(ctx, g):
         x, index, values, result = ctx.saved_tensors
         d = ctx.dim
+        if ctx.reduce == "prod":
+            grad_self, grad_src = _prod_backward(g, x, d, index, values, result, ctx.include_self)
+            if not ctx.include_self:
+                grad_self = scatter(grad_self, d, index, 0.0)
+            return grad_self, None, None, grad_src, None, None
         value = gather(result, d, index)
         self_is_result = pw.eq(x, result).to(x.dtype)
         src_is_result = pw.eq(values, value).to(x.dtype)
@@ -204,6 +237,42 @@ class ScatterExtreme(Function):
         if not ctx.include_self:
             grad_self = scatter(grad_self, d, index, 0.0)
         return grad_self, None, None, grad_src, None, None
+
+
+def _prod_backward(g, x, d: int, index, values, result, include_self: bool):
+    """PyTorch's ``scatter_reduce_backward`` for ``prod``: each factor's gradient is the product of the other
+    factors of its position. Dividing the result by the factor fails for zeros, so a zero of ``x`` gets the
+    product of its position's values (``x``'s zeros replaced by 1), and a value that is its position's only zero
+    gets the product of the others (itself replaced by 1); with several zeros at a position every factor
+    there gets 0."""
+    masked_self = masked_fill(x, pw.eq(x, 0), 1)
+    masked_self_result = scatter_reduce(masked_self, d, index, values, "prod", include_self=include_self)
+    grad_self = g * masked_self_result / masked_self
+    src_zero = pw.eq(values, 0)
+    src_num_zeros = gather(scatter_add(zeros_like(x), d, index, src_zero.to(x.dtype)), d, index)
+    src_single_zero = pw.logical_and(src_zero, pw.eq(src_num_zeros, 1))
+    masked_src = masked_fill(values, src_single_zero, 1)
+    masked_src_result = scatter_reduce(x, d, index, masked_src, "prod", include_self=include_self)
+    grad_src = pw.where(src_single_zero, gather(g * masked_src_result, d, index),
+                        gather(g * result, d, index) / masked_fill(values, src_zero, 1))
+    if is_grad_enabled() and bool(pw.gt(src_num_zeros, 1).any().item()):
+        grad_src = _DelayedError.apply(grad_src, "scatter_reduce(): Double backward is unsupported for src when "
+                                       ">1 zeros in src are scattered to the same position in self")
+    return grad_self, grad_src
+
+
+class _DelayedError(Function):
+    """Passes its input through; differentiating it raises ``message`` (PyTorch's ``DelayedError`` node)."""
+
+    @staticmethod
+    def forward(ctx, x, message):
+        ctx.node_name = "DelayedError"
+        ctx.message = message
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(ctx.message)
 
 
 def _index_along(op: str, input, dim: int, index, source=None):
