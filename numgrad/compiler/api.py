@@ -47,7 +47,10 @@ Module hooks (forward, full backward, global) are Python inside the step: they a
 own code (``state``: what they read is guarded; which hooks a reachable module has is part of the key, so a hook
 registered or removed after a capture never replays the other plan).  A step that changes Python state it reads
 (a hook appending to a list) or prints runs eagerly; a compiled module's grad-mode call with a full backward hook
-does too (its captured backward would not call the hook).
+does too (its captured backward would not call the hook).  So does a step that changes an optimizer's Python state
+(an attribute, an entry of ``optimizer.state`` or of a parameter group, a list they hold) anywhere but in the
+``Optimizer._update`` calls a replay makes again (``state.OptimizerStateWatch``, on the recorded calls): an
+optimizer subclass whose ``step()`` keeps the gradients in a list or counts its calls.
 
 Learning rates: an optimizer update reads its group's numbers (``lr``, ``momentum``) on every replay, and a
 learning-rate scheduler's ``step()`` inside the step is called again on replay (``recorder.SchedulerStep``), so
@@ -91,7 +94,8 @@ from . import trees
 from .plan import owner
 from .recorder import GraphBreak, Recording, SchedulerStep, _active
 from .trees import TensorSlot, flatten
-from .state import changed_python_value, holds_tensor, read_python_values, reachable_state, tensor_slot_guards
+from .state import (OptimizerStateWatch, changed_python_value, holds_tensor, read_python_values, reachable_state,
+                    tensor_slot_guards)
 
 _log = logging.getLogger("numgrad")
 
@@ -465,14 +469,26 @@ class CompiledFunction:
             self._module_values_at = writes
         return read_python_values(self._other_values), self._module_values_now, leaves
 
-    def _changes_python_state(self, before: tuple) -> Optional[str]:
-        """After a call: why the step can never replay when it changed a Python value it reads (then also kept as
-        ``_side_effect``: every later call runs eagerly), else None."""
+    def _changes_python_state(self, before: tuple, optimizers: Optional[OptimizerStateWatch] = None
+                              ) -> Optional[str]:
+        """After a call: why the step can never replay when it changed a Python value it reads, or (a recorded call,
+        ``optimizers`` given) its optimizers' Python state other than through the optimizer updates a replay calls
+        again (then also kept as ``_side_effect``: every later call runs eagerly), else None."""
+        reason = None
         changed = changed_python_value(self._python_values, before)
         if changed is not None:
-            self._side_effect = (f"the step changes Python state ({changed}), which a replay would not change (it "
-                                 "runs only the captured kernels): make that change outside the compiled step")
-        return self._side_effect if changed is not None else None
+            reason = (f"the step changes Python state ({changed}), which a replay would not change (it runs only "
+                      "the captured kernels): make that change outside the compiled step")
+        elif optimizers is not None and optimizers.finish() is not None:
+            opt, changed = optimizers.change
+            name = type(opt).__name__
+            reason = (f"the step changes {name}'s Python state outside {name}._update ({changed}), which a replay "
+                      f"would not change (it runs only the captured kernels and the {name}._update calls): keep "
+                      "that bookkeeping out of the compiled step (do it before or after the call, or call "
+                      "optimizer.step() outside the compiled function)")
+        if reason is not None:
+            self._side_effect = reason
+        return reason
 
     def _eager(self, reason: str, args, kwargs):
         if self.fallback_reason != reason:
@@ -703,7 +719,9 @@ class CompiledFunction:
         python_before = read_python_values(self._python_values)
         rates_before = _group_numbers(state.optimizers)
         random_before = _global_random_states()
-        with Recording(state.optimizers, self.fullgraph, state.schedulers) as rec, _OutputWatch() as output:
+        optimizers = OptimizerStateWatch(state.optimizers)
+        with Recording(state.optimizers, self.fullgraph, state.schedulers, optimizers) as rec, \
+                _OutputWatch() as output:
             result = self._fn(*args, **kwargs)
             out_tensors: list = []
             out_structure = flatten(result, out_tensors)
@@ -712,7 +730,10 @@ class CompiledFunction:
         self.eager_calls += 1
         reason = None
         rate_change = _unexplained_rate_change(rates_before, rec)
-        if self._changes_python_state(python_before) is not None:
+        # the optimizers' watch speaks when neither a parameter group's number changed (``_unexplained_rate_change``
+        # says so) nor Python read tensor data (the first thing to change: Adafactor's own step reads norms)
+        watch = optimizers if rate_change is None and not rec.data_reads else None
+        if self._changes_python_state(python_before, watch) is not None:
             reason = self._side_effect
         elif rate_change is not None:
             reason = rate_change

@@ -307,7 +307,7 @@ class Recording:
     ``fullgraph=True`` raises ``GraphBreak`` at the first data read instead of noting it.
     """
 
-    def __init__(self, optimizers=(), fullgraph: bool = False, schedulers=()):
+    def __init__(self, optimizers=(), fullgraph: bool = False, schedulers=(), watch=None):
         self.launches: list = []
         self.data_reads: list = []
         self.device_arrays = False  # a CUDA launch, allocation or transfer was noted
@@ -316,6 +316,9 @@ class Recording:
         self._optimizers = list(optimizers)
         self._schedulers = list(schedulers)
         self._scheduler_depth = 0  # > 0 inside a scheduler's step (a SequentialLR stepping its schedulers)
+        # told when each optimizer update and scheduler step (the Python calls a replay repeats) starts and ends
+        # (``state.OptimizerStateWatch``: what the step changes in the optimizers' Python state outside them)
+        self._watch = watch
         self._fullgraph = fullgraph
         self._thread = threading.get_ident()
         self._depth = 0  # > 0 inside an optimizer update: its kernels belong to the update
@@ -406,11 +409,16 @@ class Recording:
         if self._depth or threading.get_ident() != self._thread:
             return method(*args)
         self.launches.append(OptimizerUpdate(optimizer, method, args, getattr(optimizer, "_param_shape", None)))
+        watch = self._watch
+        if watch is not None:
+            watch.enter_update(optimizer, args)
         self._depth += 1
         try:
             return method(*args)
         finally:
             self._depth -= 1
+            if watch is not None:
+                watch.leave_update(optimizer, args)
 
     def _on_fill(self, array, value):
         if self._depth or threading.get_ident() != self._thread:
@@ -464,11 +472,16 @@ class Recording:
             self._break(f"{type(scheduler).__name__}.step is given a tensor (pass a Python number, or step the "
                         "scheduler outside the compiled step)")
         self.launches.append(SchedulerStep(scheduler, method, args, dict(kwargs)))
+        watch = self._watch
+        if watch is not None:
+            watch.enter_scheduler()
         self._scheduler_depth += 1
         try:
             return method(*args, **kwargs)
         finally:
             self._scheduler_depth -= 1
+            if watch is not None:
+                watch.leave_scheduler()
 
     def _on_collective(self, op, key, start, arrays, reads, work):
         if self._depth or threading.get_ident() != self._thread:

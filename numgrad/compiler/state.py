@@ -16,6 +16,7 @@ module has is one guard (``_walk_hooks``).
 """
 from __future__ import annotations
 
+import collections
 import dis
 import functools
 import os
@@ -29,7 +30,7 @@ import numpy as np
 from ..nn.modules.module import Module
 from ..nn.modules.module_hooks import CALL_HOOK_DICTS, GLOBAL_CALL_HOOK_DICTS
 from ..optim._scheduler_base import LRScheduler
-from ..optim.optimizer import Optimizer
+from ..optim.optimizer import _HOOK_LISTS, Optimizer
 from ..tensor import Tensor
 
 _MAX_DEPTH = 4
@@ -172,13 +173,20 @@ def read_python_values(slots: list) -> tuple:
     return tuple([slot.read() for slot in slots])
 
 
-def changed_python_value(slots: list, before: tuple) -> Optional[str]:
-    """The description of the first slot whose value differs from ``before`` (``read_python_values``), or None."""
+def _first_change(slots: list, before: tuple) -> Optional[tuple]:
+    """(slot, value before, value now) of the first slot whose value differs from ``before``
+    (``read_python_values``), or None.  The same object is no change (a NaN a slot holds is not one)."""
     for slot, old in zip(slots, before):
         new = slot.read()
-        if type(new) is not type(old) or new != old:
-            return slot.description
+        if new is not old and (type(new) is not type(old) or new != old):
+            return slot, old, new
     return None
+
+
+def changed_python_value(slots: list, before: tuple) -> Optional[str]:
+    """The description of the first slot whose value differs from ``before`` (``read_python_values``), or None."""
+    change = _first_change(slots, before)
+    return None if change is None else change[0].description
 
 
 def _note_value(found: ReachableState, container, key, value, description: str, walked: bool,
@@ -526,3 +534,219 @@ def _walk(obj: Any, found: ReachableState, seen: set, depth: int, guard: bool) -
             _note_value(found, obj, _Attribute(name), v, f"{type(obj).__name__}.{name}", False)
         if v is not _MISSING:
             _walk(v, found, seen, depth + 1, user)
+
+
+# ------------------------------------------------------------------ an optimizer's Python state in a recorded call
+# attributes numgrad itself sets on an optimizer while it steps, or that other machinery owns: ``step`` and
+# ``_opt_called`` (a learning-rate scheduler's wrapper of ``step``), ``_in_step_hooks`` (the step hooks' wrapper),
+# ``_param_shape`` (``Optimizer._step_param``, Adagrad, and each replayed update), ``_update`` (the recorder's
+# wrapper), ``_numel_cache`` (LBFGS), the hook lists; ``state`` and ``param_groups`` are watched entry by entry, and
+# ``defaults`` only fills the groups ``add_param_group`` adds
+_OPTIMIZER_BOOKKEEPING = frozenset(("step", "_opt_called", "_in_step_hooks", "_param_shape", "_update",
+                                    "_numel_cache", "state", "param_groups", "defaults") + tuple(_HOOK_LISTS))
+_WATCH_DEPTH = 2  # containers and plain objects held by an optimizer are watched this many levels down
+
+
+class _AttributeNames(PythonValue):
+    """The names of an object's attributes (``container`` is its ``__dict__``), numgrad's bookkeeping left out:
+    an attribute set for the first time is a change.  ``description`` names the object."""
+
+    __slots__ = ()
+
+    def _get(self):
+        return tuple([k for k in self.container if k not in _OPTIMIZER_BOOKKEEPING])
+
+
+def _key_text(key, labels: Optional[dict] = None) -> str:
+    """How a key of an optimizer's ``state`` (a parameter, by its place in ``param_groups``: ``labels``) or of a
+    container reads in a description."""
+    if isinstance(key, Tensor):
+        return (labels or {}).get(id(key)) or f"<a tensor of shape {tuple(key.shape)}>"
+    text = repr(key)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _watch_value(out: list, container, key, value, description: str, depth: int) -> None:
+    """The slots (``PythonValue``s) watching an optimizer's Python value: a plain value by equality, anything
+    else by identity; a list, dict, set or deque also by its length and (up to ``_MAX_ITEMS``) a list's or dict's
+    items, a plain object of the user's by its attributes, down to ``_WATCH_DEPTH`` levels."""
+    plain = _is_plain(value)
+    out.append(PythonValue(container, key, description, plain))
+    if plain or depth >= _WATCH_DEPTH or isinstance(value, Tensor):
+        return
+    if isinstance(value, (list, dict, set, collections.deque)):
+        out.append(PythonValue(value, _LENGTH, f"the length of {description}", True))
+        if len(value) > _MAX_ITEMS:
+            return
+        if isinstance(value, dict):
+            for k, v in list(value.items()):
+                _watch_value(out, value, k, v, f"{description}[{_key_text(k)}]", depth + 1)
+        elif isinstance(value, list):
+            for i, v in enumerate(list(value)):
+                _watch_value(out, value, i, v, f"{description}[{i}]", depth + 1)
+    elif _is_user_object(value) and isinstance(getattr(value, "__dict__", None), dict):
+        attrs = vars(value)
+        out.append(_AttributeNames(attrs, None, description, True))
+        for k, v in list(attrs.items()):
+            _watch_value(out, attrs, k, v, f"{description}.{k}", depth + 1)
+
+
+def _state_dict_slots(per_param: dict, description: str) -> list:
+    """The slots watching one parameter's state dict (``optimizer.state[p]``): its length and its entries."""
+    slots = [PythonValue(per_param, _LENGTH, f"the number of entries of {description}", True)]
+    for k, v in list(per_param.items()):
+        _watch_value(slots, per_param, k, v, f"{description}[{_key_text(k)}]", 1)
+    return slots
+
+
+def _change_text(slot: PythonValue, old, new) -> str:
+    """What changed in ``slot`` (``_first_change``), for a fallback reason."""
+    if type(slot) is _AttributeNames:
+        added = [k for k in new if k not in old]
+        if added:
+            return f"{slot.description}.{added[0]} (an attribute it did not have)"
+        return f"{slot.description}.{[k for k in old if k not in new][0]} (an attribute deleted)"
+    if slot.key is _LENGTH:
+        return f"{slot.description}, from {old} to {new}"
+    if slot.plain:
+        before, now = repr(old), repr(new)
+        if len(before) + len(now) > 60:
+            return slot.description
+        return f"{slot.description}, from {before} to {now}"
+    return f"{slot.description} (set to another object, or removed)"
+
+
+class OptimizerStateWatch:
+    """What the step changes in its optimizers' Python state (the values that are not tensors: attributes of the
+    optimizer object, the entries of ``optimizer.state`` and of each parameter's state dict, the entries of the
+    parameter groups, and the lengths and items of the containers they hold) outside the calls a replay repeats.
+
+    A replay runs the captured kernels and calls each recorded ``Optimizer._update`` (and each learning-rate
+    scheduler's ``step``) again, so what those calls change (Adam's step count, SGD's momentum buffer created on
+    its first update, the learning rate a scheduler sets) changes on replay too.  A change made anywhere else (an
+    optimizer subclass's own ``step()`` appending to a list or counting its calls, a hook, the step's own code)
+    would not be made again.  The recorder (``recorder.Recording``) calls ``enter_update`` and ``leave_update``
+    around each ``_update`` call and ``enter_scheduler``/``leave_scheduler`` around each scheduler step: at each
+    entry the state that call may touch (the optimizer's attributes, its ``state`` dict, the parameter's group and
+    state dict) must be as the last call left it; ``finish`` checks everything after the step.  The first such
+    change is kept in ``change`` as (optimizer, what changed).
+
+    >>> import numgrad as ng
+    >>> w = ng.nn.Parameter(ng.ones(2)); opt = ng.optim.SGD([w], lr=0.1)
+    >>> watch = OptimizerStateWatch([opt])
+    >>> opt.calls = 1
+    >>> watch.finish()
+    'SGD.calls (an attribute it did not have)'
+    """
+
+    def __init__(self, optimizers):
+        # key -> (optimizer, slots, their values as last checked): ("attributes", id(opt)), ("state", id(opt)),
+        # id(group) and id(state dict of one parameter)
+        self._parts: dict = {}
+        self._labels: dict = {}  # id(parameter) -> where it is in its optimizer's param_groups
+        self._new: dict = {}  # id(state dict) -> its description, while its parameter's first update runs
+        self.change: Optional[tuple] = None
+        for opt in optimizers:
+            if ("attributes", id(opt)) not in self._parts:
+                self._watch_optimizer(opt)
+
+    def _watch_optimizer(self, opt) -> None:
+        name = type(opt).__name__
+        attrs = opt.__dict__
+        slots = [_AttributeNames(attrs, None, name, True),
+                 PythonValue(opt.param_groups, _LENGTH, f"the number of {name}.param_groups", True)]
+        for k, v in list(attrs.items()):
+            if k not in _OPTIMIZER_BOOKKEEPING:
+                _watch_value(slots, attrs, k, v, f"{name}.{k}", 0)
+        self._add(("attributes", id(opt)), opt, slots)
+        labels = self._labels
+        for i, group in enumerate(opt.param_groups):
+            slots = [PythonValue(group, _LENGTH, f"the number of entries of {name}.param_groups[{i}]", True)]
+            for k, v in list(group.items()):
+                if k != "params":  # its length is part of the guard key; the tensors are the plan's
+                    _watch_value(slots, group, k, v, f"{name}.param_groups[{i}][{k!r}]", 1)
+            self._add(id(group), opt, slots)
+            for j, p in enumerate(group["params"]):
+                labels[id(p)] = f"param_groups[{i}]['params'][{j}]"
+        state = opt.state
+        # the number of entries first (``_new_state_dict`` counts on that)
+        slots = [PythonValue(state, _LENGTH, f"the number of entries of {name}.state", True)]
+        for key, per_param in list(state.items()):
+            description = f"{name}.state[{_key_text(key, labels)}]"
+            if isinstance(per_param, dict):  # watched as its own part (an update touches one parameter's)
+                self._add(id(per_param), opt, [PythonValue(state, key, description, False)] +
+                          _state_dict_slots(per_param, description))
+            else:
+                _watch_value(slots, state, key, per_param, description, 0)
+        self._add(("state", id(opt)), opt, slots)
+
+    def _add(self, key, opt, slots: list) -> None:
+        self._parts[key] = (opt, slots, read_python_values(slots))
+
+    def _check(self, key) -> None:
+        part = self._parts.get(key)
+        if part is None or self.change is not None:
+            return
+        opt, slots, before = part
+        change = _first_change(slots, before)
+        if change is not None:
+            self.change = (opt, _change_text(*change))
+
+    def _refresh(self, key) -> None:
+        part = self._parts.get(key)
+        if part is not None:
+            self._parts[key] = (part[0], part[1], read_python_values(part[1]))
+
+    def _update_keys(self, opt, args: tuple) -> list:
+        keys = [("attributes", id(opt)), ("state", id(opt))]
+        if len(args) > 3:  # ``_update(group, param, grad, state, parallel)``
+            keys += [id(args[0]), id(args[3])]
+        return keys
+
+    def enter_update(self, opt, args: tuple) -> None:
+        """Before ``opt._update(*args)``: what it may touch is as the last replayed call (or the start) left it."""
+        if len(args) > 3 and isinstance(args[3], dict) and id(args[3]) not in self._parts:
+            self._new_state_dict(opt, args[3])
+        for key in self._update_keys(opt, args):
+            self._check(key)
+
+    def _new_state_dict(self, opt, per_param: dict) -> None:
+        """A parameter's first update (in this call): ``Optimizer._step_param`` has just put its empty state dict
+        into ``opt.state`` (that entry is numgrad's doing, not the step's); what ``_update`` puts in it is watched
+        from ``leave_update`` on."""
+        name = type(opt).__name__
+        key = next((k for k, v in list(opt.state.items()) if v is per_param), None)
+        description = f"{name}.state[{_key_text(key, self._labels)}]"
+        if per_param and self.change is None:
+            self.change = (opt, f"{description}[{_key_text(next(iter(per_param)))}] (set before the "
+                           "parameter's first update)")
+        part = self._parts.get(("state", id(opt)))
+        if key is not None and part is not None:  # one entry more, made by numgrad
+            before = part[2]
+            self._parts[("state", id(opt))] = (part[0], part[1], (before[0] + 1,) + before[1:])
+        self._new[id(per_param)] = description
+
+    def leave_update(self, opt, args: tuple) -> None:
+        """After ``opt._update(*args)``: what it changed is what a replay changes."""
+        if len(args) > 3 and isinstance(args[3], dict):
+            per_param = args[3]
+            description = self._new.pop(id(per_param), None)
+            if description is not None:  # its entries are known now
+                self._add(id(per_param), opt, _state_dict_slots(per_param, description))
+        for key in self._update_keys(opt, args):
+            self._refresh(key)
+
+    def enter_scheduler(self) -> None:
+        """Before a learning-rate scheduler's ``step()`` (replayed): nothing changed since the last replayed call."""
+        for key in list(self._parts):
+            self._check(key)
+
+    def leave_scheduler(self) -> None:
+        for key in list(self._parts):
+            self._refresh(key)
+
+    def finish(self) -> Optional[str]:
+        """After the step: the first change a replay would not make (see the class docstring), or None."""
+        for key in list(self._parts):
+            self._check(key)
+        return None if self.change is None else self.change[1]
