@@ -520,6 +520,7 @@ class Plan:
     def note_own_references(self) -> None:
         """Count the references the plan holds to its arena (call where no caller can hold any: when the plan is
         built or moved, from a frame that holds none of its arrays)."""
+        self.settled_references, self.watched = None, []  # (first: the count must not see ``watched``)
         self.arena_grad_arrays = [self.end_grads[k][1]._buf for k in self.arena_grads]
         self.own_references = None if self.arena is None else self._arena_references()
 
@@ -571,6 +572,8 @@ class Plan:
         holds its memory or its .grad tensors (the tests of ``_separate_from_caller``), note the references that
         the next replay compares."""
         _set_grads(self.end_grads)
+        if self.arena is not None and self.own_references is None:
+            return  # (a replay verifying the plan before ``prepare_fast`` counted its references)
         if ((self.own_references is not None and self._arena_references() != self.own_references)
                 or keep_earlier_grads(self.end_grads, self.arena_grads, separate=False)):
             return  # (something else holds them, as a step's optimizer keeping a .grad: each replay checks)
