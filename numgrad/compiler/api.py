@@ -118,14 +118,6 @@ def _thread_count() -> int:
 
 
 # ------------------------------------------------------------------ arguments as trees of tensors and constants
-def _flush_readers_of(plan) -> None:
-    """Before a replay: a deferred computation outside the step that reads memory the step writes runs first."""
-    pending = _pending_readers._pending
-    for key, arr in plan.persistent_keys:
-        if key in pending:
-            _pending_readers.flush_readers(arr)
-
-
 def _fresh_copy(arr):
     """A copy of a plan's output buffer the caller owns (a NumPy copy, or one CUDA copy kernel)."""
     return arr.copy() if type(arr) is np.ndarray else _copy_array(arr)
@@ -244,8 +236,8 @@ class _HotVariant:
 
     The modules' ``training`` flags, plain attributes and hooks are not read: ``plain_attribute_writes`` counts every
     write of them (``Module.__setattr__``, ``train()``, a hook registered or removed), and a hot call needs it
-    unchanged.  ``replay`` is the whole hot path in as few Python frames as it can be (each costs about as much
-    as a dozen of its lines): what the key and the plan always have is read once, here.
+    unchanged.  ``replay`` checks the key in as few Python frames as it can (each costs about as much as a dozen
+    of its lines): what the key and the plan always have is read once, here.
     """
 
     __slots__ = ("owner", "variant", "tensor_keys", "n_args", "grad", "fusion", "dtype", "threads", "python_key",
@@ -289,20 +281,7 @@ class _HotVariant:
         variant = self.variant
         if not variant.guards_hold():
             return _MISS
-        index = self.output_index
-        if index is None:
-            return owner._run_plan(variant, args, args, {})
-        # ``_run_plan``'s lines for a CPU step returning its loss, inlined: a Python frame is about 1k of the 37k
-        # instructions a W1 replay costs
-        plan = variant.plan
-        if _pending_readers._pending:
-            _flush_readers_of(plan)
-        try:
-            plan.run([t._buf for t in args] if args else [])
-        except _plan.AbandonReplay as exc:
-            return owner._abandoned(exc, args, {})
-        owner.replays += 1
-        return Tensor._new(plan.output_arrays[index].copy(), None, cpu, [0])
+        return owner._run_plan(variant, args, args, {}, self.output_index)
 
 
 class _Observation:
@@ -514,26 +493,29 @@ class CompiledFunction:
                                        (variant, inputs, args, kwargs), {}, self)
         return self._run_plan(variant, inputs, args, kwargs)
 
-    def _run_plan(self, variant: _Variant, inputs, args, kwargs):
+    def _run_plan(self, variant: _Variant, inputs, args, kwargs, output_index: Optional[int] = None):
+        """Replay ``variant`` for a call with tensor arguments ``inputs``; ``output_index``: the step is a CPU step
+        returning one tensor, that output array (``_HotVariant``), whose fresh copy is the result."""
         plan = variant.plan
-        if _pending_readers._pending:
-            _flush_readers_of(plan)
+        pending = _pending_readers._pending
+        if pending:  # a deferred computation outside the step reads memory the step writes: it runs first
+            for key, arr in plan.persistent_keys:
+                if key in pending:
+                    _pending_readers.flush_readers(arr)
         try:
             plan.run([t._buf for t in inputs] if inputs else [])
         except _plan.AbandonReplay as exc:
-            return self._abandoned(exc, args, kwargs)
+            _log.debug("ng.compile: %s: %s; this call runs eagerly", self.__name__, exc)
+            self.eager_calls += 1
+            return self._fn(*args, **kwargs)
         self.replays += 1
+        if output_index is not None:
+            return Tensor._new(plan.output_arrays[output_index].copy(), None, cpu, [0])
         if variant.input_grads:
             n_out = len(plan.output_arrays) - len(variant.input_grads)
             for j, k in enumerate(variant.input_grads):
                 inputs[k].grad = Tensor(_fresh_copy(plan.output_arrays[n_out + j]))
         return _fresh_outputs(plan, inputs)
-
-    def _abandoned(self, exc: Exception, args, kwargs):
-        """A replay a check abandoned (``plan.AbandonReplay``): this call runs eagerly."""
-        _log.debug("ng.compile: %s: %s; this call runs eagerly", self.__name__, exc)
-        self.eager_calls += 1
-        return self._fn(*args, **kwargs)
 
     # ------------------------------------------------------------ a compiled module in grad mode (``aot``)
     def _needs_autograd(self, inputs: list, args, kwargs) -> bool:
