@@ -173,7 +173,7 @@ class Tensor:
     @classmethod
     def _new(cls, buf, lazy, device, version: list) -> "Tensor":
         """A tensor of ``buf`` (an array of ``device``) or ``lazy``, without ``__init__``'s argument checks (a
-        compiled step's replay returns its loss through it: ``compiler.api._HotVariant.replay``)."""
+        compiled step's replay returns its loss through it: ``compiler.api.CompiledFunction._run_plan``)."""
         t = cls.__new__(cls)
         t._buf = buf
         t._lazy = lazy
