@@ -13,6 +13,15 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): one worker per core, at most 4.
+
+    Each worker is a process of its own that imports torch and numba and
+    compiles or loads every kernel it runs; the cap keeps a many-core machine
+    from holding dozens of them in memory."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 @pytest.fixture(scope="module")
 def fast_simulated_barriers():
     """CUDA-simulator threads meet at every syncthreads(); with Python's default 5 ms thread switch

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -578,15 +580,38 @@ def test_gradients_that_arrive_as_views_are_copied_before_accumulating():
     assert x.grad.cpu().tolist() == [2.0, 2.0, 2.0]
 
 
+class _SlowLookups(dict):
+    """A simulated block's shared allocations whose lookup answers 20 ms late: every thread of a block that
+    asks for the same array at once is between the check and the insert together."""
+
+    def get(self, key, default=None):
+        found = super().get(key, default)
+        time.sleep(0.02)
+        return found
+
+
 @pytest.mark.skipif(not ng.cuda.simulator_enabled(), reason="a CUDA-simulator workaround")
 def test_simulated_shared_memory_is_one_array_per_block():
     # numba-cuda's simulator could hand two threads of a block different "shared" arrays (an unlocked
-    # first allocation); numgrad serializes it. Unpatched, about 1 in 30 of these sums came out wrong.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)  # switch threads often: the race window opens
-    try:
-        x = ng.arange(256, dtype=ng.float32, device="cuda")
-        sums = [(x * 1.0).sum().item() for _ in range(100)]
-    finally:
-        sys.setswitchinterval(previous)
-    assert sums == [32640.0] * 100
+    # first allocation); numgrad serializes it. Unpatched, with the slow lookups every thread got its own.
+    from numba.cuda.simulator import kernelapi
+
+    ng.cuda.is_available()  # installs the lock
+    shared = kernelapi.FakeCUDAShared(0)
+    shared._allocations = _SlowLookups()
+    start = threading.Barrier(8)
+    arrays = [None] * 8
+
+    def thread(k):
+        start.wait()
+        arrays[k] = shared.array(16, np.float32)
+
+    threads = [threading.Thread(target=thread, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(a) for a in arrays}) == 1
+    # and a kernel's tree reduction through shared memory (where the race showed: 1 sum in 30 was wrong)
+    x = ng.arange(256, dtype=ng.float32, device="cuda")
+    assert [(x * 1.0).sum().item() for _ in range(3)] == [32640.0] * 3
