@@ -13,6 +13,7 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: unknown, and unused, in a run without it
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (pyproject's addopts): one worker per core, at most 4.
 
