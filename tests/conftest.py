@@ -20,7 +20,11 @@ def pytest_xdist_auto_num_workers(config):
     Each worker is a process of its own that imports torch and numba and
     compiles or loads every kernel it runs; the cap keeps a many-core machine
     from holding dozens of them in memory."""
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))  # the cores this process may use (a container's share)
+    else:
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 @pytest.fixture(scope="module")
