@@ -188,6 +188,7 @@ _CAPTURE_SCRIPT = textwrap.dedent("""
             step(x, y).item()
     print(json.dumps({"import_s": t_import, "capture_s": t_capture, "call_s": call_s,
                       "replays": step.replays, "recaptures": step.recaptures, "captures": step.captures,
+                      "compiled_variants": step.compiled_variants,
                       "fallback": step.fallback_reason,
                       "kernels": ng.kernels.cache_info()}))
 """)
@@ -267,9 +268,13 @@ def run(quick: bool = False, subprocesses: bool = True) -> dict:
                  "s: warm-up call + recorded call + recorded call, verified and generated",
                  f"{r['capture_s']:.2f} ({calls})", f"<= {limit}", "yes" if r["capture_s"] <= limit else "NO"])
         r = cc["warm"]
-        results["targets"].append(["MLP epochs (12 x b128 + b40), 3 epochs after capture", "recaptures, captured variants",
-                                   f"{r['recaptures']}, {r['captures']}", "0, <= 2",
-                                   "yes" if r["recaptures"] == 0 and r["captures"] <= 2 else "NO"])
+        # the issue's "at most one extra variant for the last batch (none with dynamic=True)": the last batch is
+        # captured from its first call (a plan of its own: arena, tables) and replays the first size's generated
+        # step, so no variant compiles code of its own for it (dynamic=None and True take the same path)
+        results["targets"].append(["MLP epochs (12 x b128 + b40), 3 epochs after capture",
+                                   "recaptures, variants compiling a step of their own (batch sizes captured)",
+                                   f"{r['recaptures']}, {r['compiled_variants']} ({r['captures']})", "0, 1",
+                                   "yes" if r["recaptures"] == 0 and r["compiled_variants"] == 1 else "NO"])
     results["rows"] = rows
     results["configuration"] = configuration(results["processes"], quick)
     for title, table_rows, headers in report_tables(results):

@@ -9,6 +9,7 @@ import pytest
 import numgrad as ng
 from numgrad import nn
 from numgrad.compiler import GraphBreak
+from numgrad.compiler import api as compiler_api
 from numgrad.compiler import plan as _plan
 
 RNG = np.random.default_rng(0)
@@ -521,15 +522,70 @@ def test_a_pending_value_reading_a_parameter_sees_it_before_the_replayed_update(
     assert not np.array_equal(w.detach().numpy(), before.numpy())
 
 
-def test_cache_size_limit_bounds_the_variants():
+def test_cache_size_limit_counts_compiled_variants_not_batch_sizes():
     w = ng.ones(1)
     compiled = ng.compile(lambda x: (x * w).sum(), dynamic=True, options={"cache_size_limit": 2})
-    for n in (2, 3, 4):
+    calls = [ng.ones(n) for n in (2, 3, 4, 5)] + [ng.ones(2, dtype=ng.float64), ng.ones(2, dtype=ng.int64)]
+    for x in calls:
         for _ in range(4):
-            assert compiled(ng.ones(n)).item() == float(n)
-    # n=2: warm-up, two recordings, one replay; n=3: captured from its first call, three replays; n=4: eager
-    assert len(compiled._variants) == 2 and compiled.replays == 4
-    assert "cache_size_limit (2)" in compiled.fallback_reason
+            assert compiled(x).item() == float(x.shape[0])
+    # n=2: warm-up, two recordings, one replay; n=3, 4, 5 (past the limit: they share n=2's generated step):
+    # captured from their first call, three replays each; float64: a variant of its own (the second); int64: eager
+    assert compiled.replays == 1 + 3 * 3 + 1
+    assert [v.shares_code for v in compiled._variants.values()] == [False, True, True, True, False]
+    assert "cache_size_limit (2) variants reached; new guard keys run eagerly" == compiled.fallback_reason
+
+
+def test_batch_sizes_past_the_limit_keep_a_bounded_number_of_plans(monkeypatch):
+    monkeypatch.setattr(compiler_api, "SIZES_PER_FAMILY", 2)
+    w = ng.ones(1)
+    compiled = ng.compile(lambda x: (x * w).sum(), options={"cache_size_limit": 1})
+
+    def call(n: int) -> None:
+        assert compiled(ng.ones(n)).item() == float(n)
+
+    for n in (2, 2, 2, 3, 4, 5):
+        call(n)
+    # two sizes sharing the first one's code at most: 5 dropped the least recently used, 3
+    assert [v.shapes for v in compiled._variants.values()] == [((2,),), ((4,),), ((5,),)]
+    replays = compiled.replays
+    call(4)
+    call(3)  # captured again from its first call; 5 is dropped now
+    assert compiled.replays == replays + 1
+    assert [v.shapes for v in compiled._variants.values()] == [((2,),), ((4,),), ((3,),)]
+    call(6)  # two plans dropped already: sizes keep coming back, so a new one runs eagerly
+    assert "batch sizes of this step keep coming back" in compiled.fallback_reason
+    replays = compiled.replays
+    for n in (2, 3, 4):
+        call(n)
+    assert compiled.replays == replays + 3
+
+
+def test_batch_size_whose_eager_code_picks_serial_kernels_shares_the_generated_step():
+    """Eager code runs a map kernel's parallel twin at PARALLEL_THRESHOLD elements and its serial twin below: a
+    size on the other side of the threshold still replays the generated step of the size captured first."""
+    from numgrad.kernels.config import PARALLEL_THRESHOLD
+
+    rng = np.random.default_rng(3)
+    w = ng.tensor(rng.standard_normal(64).astype(np.float32), requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        loss = (ng.tanh(x * w) * ng.sigmoid(x)).sum()
+        loss.backward()
+        return loss
+
+    compiled = ng.compile(step)
+    big, small = PARALLEL_THRESHOLD // 64 + 8, 4
+    for rows in (big, big, big, small, small):
+        x = ng.tensor(rng.standard_normal((rows, 64)).astype(np.float32))
+        expected = step(x).item(), w.grad.numpy().copy()
+        assert compiled(x).item() == expected[0] and np.array_equal(w.grad.numpy(), expected[1])
+    first, second = compiled._variants.values()
+    names = [first.plan.kernel_names, second.plan.kernel_names]
+    assert any(n.endswith(".parallel") for n in names[0]) and not any(n.endswith(".parallel") for n in names[1])
+    assert second.from_one_call and second.shares_code and second.plan.sources == first.plan.sources
+    assert compiled.replays == 1
 
 
 def _epoch_batches(last: int = 3) -> list:
@@ -602,10 +658,12 @@ def test_long_chain_is_one_generated_loop_over_its_kinds_of_launches_and_matches
         assert np.array_equal(out.numpy(), chain(x).numpy())
     plan = next(iter(compiled._variants.values())).plan
     assert len(plan.kernel_names) >= 300 and len(plan.steps) == 1 and len(plan.sources) == 1
-    # the source holds one call per kind of launch (not per launch): the same kernel with the same argument kinds
+    # the source holds one call per kind of launch (not per launch): kernels returning nothing with the same
+    # argument kinds (both of these write into arrays; the address in the table says which one a launch calls)
     source = plan.sources[0]
-    calls = re.findall(r"call_compiled\(_k\d+, ", source)
-    assert len(calls) == len(set(plan.kernel_names)) == 2 and "for pc in range(" in source
+    calls = re.findall(r"call_void\(0x[0-9a-f]+, ", source)
+    assert len(set(plan.kernel_names)) == len(calls) == 2 and "for pc in range(" in source
+    assert "call_compiled(_k" not in source
 
 
 def test_run_with_more_kinds_of_launches_than_a_function_holds_is_split(monkeypatch):

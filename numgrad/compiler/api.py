@@ -29,14 +29,17 @@ Shapes (``dynamic``): a plan binds buffers of one size, so every batch size has 
 With ``dynamic=None`` (the default: PyTorch's automatic dynamic shapes) or ``dynamic=True``, a
 new size of a step that is already captured for another size is captured from its FIRST call -
 no eager warm-up, one recording instead of two - when that call launches the same kernels, fills,
-draws and optimizer updates with arguments of the same kinds (``plan.launch_structure``); the
-captured size's two recordings already showed that the step's numbers do not change from call to
-call.  The plan gets its own arena (allocation by shape) and verification, and its generated
-function is the other size's (offsets, shapes and numbers come from tables, not the source), so no
-compile happens.  An epoch whose last batch is smaller replays every full batch from the first
+draws and optimizer updates with arguments of the same kinds (``plan.launch_structure``; a kernel's
+serial and parallel twins, which eager code picks by size, count as one); the captured size's two
+recordings already showed that the step's numbers do not change from call to call.  The plan gets its
+own arena (allocation by shape) and verification, and its generated function is the other size's
+(offsets, shapes, numbers and the addresses of the kernels called come from tables, not the source), so
+no compile happens.  An epoch whose last batch is smaller replays every full batch from the first
 epoch on, captures the last batch on its first call and replays it from the second epoch on,
 without recapturing either.  ``dynamic=False`` captures every size from scratch.  Numbers that
 depend on the batch size (``mean``'s ``1/N``) are simply the ones the new size's recording saw.
+``cache_size_limit`` counts the variants that compiled code of their own (``_new_variant``): sizes sharing
+another's code do not count, and a family keeps at most ``SIZES_PER_FAMILY`` of their plans.
 
 The ``.grad`` guard: a gradient the plan reads or writes in place (accumulation, ``zero_grad(
 set_to_none=False)``) must be the captured tensor; one the step drops without reading it
@@ -187,7 +190,7 @@ class _Variant:
 
     __slots__ = ("stage", "recording", "plan", "guard_bufs", "guard_slots", "guard_cells", "guard_values",
                  "guard_grads", "reason", "input_grads", "retries", "siblings", "structure", "from_one_call", "shapes",
-                 "aot")
+                 "aot", "key", "family", "shares_code", "past_limit", "used")
 
     def __init__(self):
         self.stage = 0  # 0: eager warm-up, 1: first recording, 2: second recording + plan, 3: replay
@@ -204,6 +207,12 @@ class _Variant:
         self.siblings: list = []  # variants of the same step that differ only in shapes (dynamic shapes)
         self.structure: Optional[tuple] = None  # ``plan.launch_structure`` of the captured recording
         self.from_one_call = False
+        self.key: tuple = ()  # its guard key (``CompiledFunction._variants``)
+        self.family: Optional[_Family] = None
+        # captured from one call, and its generated functions are a sibling's: it compiled nothing (dynamic shapes)
+        self.shares_code = False
+        self.past_limit = False  # admitted past cache_size_limit: it replays only if it shares a sibling's code
+        self.used = 0  # when it was last called (``CompiledFunction._clock``): the least recently used size goes first
         self.shapes: tuple = ()
         self.aot: Optional[_aot.AotPlans] = None  # a compiled module's grad-mode forward + backward (``aot``)
 
@@ -227,6 +236,26 @@ class _Variant:
             if t.grad is not g:
                 return False
         return True
+
+
+class _Family:
+    """The variants of one guard key but for the tensor arguments' shapes (dynamic shapes, ``_new_variant``), and
+    how many of its batch sizes' plans were dropped to keep at most ``SIZES_PER_FAMILY`` of them."""
+
+    __slots__ = ("variants", "evicted")
+
+    def __init__(self):
+        self.variants: list = []
+        self.evicted = 0
+
+    def captured(self) -> bool:
+        return any(v.structure is not None for v in self.variants)
+
+
+# batch sizes one family keeps plans for, past those that compiled code of their own; the least recently used goes
+# first, and a family that has dropped this many takes no new size past cache_size_limit (they come back faster
+# than a one-call capture pays off: pad or bucket the batches)
+SIZES_PER_FAMILY = 32
 
 
 class _HotVariant:
@@ -331,7 +360,8 @@ class CompiledFunction:
         self.verify = verify
         self.fuse = fuse
         self._variants: dict = {}
-        self._families: dict = {}  # guard key without the shapes -> its variants
+        self._families: dict = {}  # guard key without the shapes -> its ``_Family``
+        self._clock = 0  # counts the calls that find a variant by its key (``_Variant.used``)
         self._modules: Optional[list] = None
         self._hook_writes = -1  # ``module_hooks.hook_writes`` when the step's state was walked
         self._python_values: list = []  # ``state.PythonValue``s: the Python values the step reads, in the key
@@ -404,19 +434,11 @@ class CompiledFunction:
             return self._eager("an argument cannot be used in a guard", args, kwargs)
         variant = self._variants.get(key)
         if variant is None:
-            if len(self._variants) >= self.cache_size_limit:
-                return self._eager(f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys "
-                                   "run eagerly", args, kwargs)
-            variant = self._variants[key] = _Variant()
-            variant.shapes = tuple(k[1] if k[0] == "cuda" else k[0] for k in tensor_keys)
-            family = self._families.setdefault((tuple(map(_layout_key, inputs)),) + key[1:], [])
-            if family and self.dynamic is not False:
-                # PyTorch's automatic dynamic shapes: after a shape miss the step is compiled for any size; here
-                # the new size is captured from its first call (no eager warm-up, one recording) when it launches
-                # what a captured size launches (``_capture_from_sibling``)
-                variant.siblings = family
-                variant.stage = 1
-            family.append(variant)
+            variant = self._new_variant(key, inputs)
+            if type(variant) is str:
+                return self._eager(variant, args, kwargs)
+        self._clock += 1
+        variant.used = self._clock
         if variant.reason is not None:
             self.eager_calls += 1
             return self._fn(*args, **kwargs)
@@ -430,9 +452,55 @@ class CompiledFunction:
             # a parameter replaced, or (for a module's grad-mode call) frozen or unfrozen
             self.recaptures += 1
             variant.stage, variant.plan, variant.recording, variant.aot = 0, None, None, None
+            variant.shares_code = False
         if self._module is not None and key[2] and self._needs_autograd(inputs, args, kwargs):
             return self._capture_aot(variant, inputs, constants, args, kwargs)
         return self._capture_step(variant, inputs, args, kwargs)
+
+    def _new_variant(self, key: tuple, inputs) -> Any:
+        """The variant of a new guard key, or why the call runs eagerly (a string).
+
+        ``cache_size_limit`` counts the variants with compiled code of their own, as PyTorch's counts compiled
+        graphs: a batch size captured from one call whose generated functions are another size's
+        (``_capture_from_sibling``) is not one, so past the limit a new size of a captured step is still taken,
+        if it turns out to share that code.  Such sizes keep at most ``SIZES_PER_FAMILY`` plans (arenas) per
+        family, dropping the least recently used.
+        """
+        family = self._families.get((tuple(map(_layout_key, inputs)),) + key[1:])
+        if family is None:
+            family = self._families[(tuple(map(_layout_key, inputs)),) + key[1:]] = _Family()
+        dynamic = self.dynamic is not False and bool(family.variants)
+        compiled = sum(1 for v in self._variants.values() if not v.shares_code)
+        past_limit = compiled >= self.cache_size_limit
+        if past_limit and not (dynamic and family.captured()):
+            return f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys run eagerly"
+        if past_limit and family.evicted >= SIZES_PER_FAMILY:
+            return (f"cache_size_limit ({self.cache_size_limit}) variants reached, and more than {SIZES_PER_FAMILY} "
+                    "batch sizes of this step keep coming back (each new size is captured from its first call): new "
+                    "sizes run eagerly; pad or bucket the batches to a few sizes")
+        variant = self._variants[key] = _Variant()
+        variant.key, variant.family, variant.past_limit = key, family, past_limit
+        variant.shapes = tuple(k[1] if k[0] == "cuda" else k[0] for k in key[0])
+        if dynamic:
+            # PyTorch's automatic dynamic shapes: after a shape miss the step is compiled for any size; here
+            # the new size is captured from its first call (no eager warm-up, one recording) when it launches
+            # what a captured size launches (``_capture_from_sibling``)
+            variant.siblings = family.variants
+            variant.stage = 1
+        family.variants.append(variant)
+        return variant
+
+    def _drop_old_sizes(self, family: _Family) -> None:
+        """Keep at most ``SIZES_PER_FAMILY`` plans of a family's sizes that share code (the least recently used go:
+        a size called again is captured again from its first call)."""
+        sizes = [v for v in family.variants if v.shares_code]
+        sizes.sort(key=lambda v: v.used)
+        for variant in sizes[:max(0, len(sizes) - SIZES_PER_FAMILY)]:
+            family.variants.remove(variant)
+            del self._variants[variant.key]
+            family.evicted += 1
+            _log.debug("ng.compile: %s: dropped the plan of arguments %s (more than %d batch sizes)", self.__name__,
+                       variant.shapes, SIZES_PER_FAMILY)
 
     def _python_key(self) -> tuple:
         """The guarded Python values (``state.PythonValue``) as they are now; the modules' attributes are read
@@ -613,6 +681,12 @@ class CompiledFunction:
         if variant.stage == 1:
             if variant.siblings and self._capture_from_sibling(variant, obs):
                 return result
+            if variant.past_limit:
+                # it would compile code of its own: past cache_size_limit, that size runs eagerly
+                variant.reason = self.fallback_reason = (
+                    f"cache_size_limit ({self.cache_size_limit}) variants reached; this batch size launches other "
+                    "kernels than the captured sizes (it would compile a step of its own), so it runs eagerly")
+                return result
             variant.recording = obs
             variant.stage = 2
             return result
@@ -767,6 +841,12 @@ class CompiledFunction:
         if variant.plan is None and variant.reason is None:  # not captured: record again, as for a first shape
             variant.from_one_call = False
             return False
+        if variant.plan is not None:
+            theirs = {source for v in variant.siblings if v is not variant and v.plan is not None
+                      for source in v.plan.sources}
+            variant.shares_code = theirs.issuperset(variant.plan.sources)
+            if variant.shares_code:
+                self._drop_old_sizes(variant.family)
         return True
 
     def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
@@ -787,16 +867,12 @@ class CompiledFunction:
             self._give_up(variant, str(exc))
             return
         verify = obs.verify and first.verify
-        if verify:
-            reason = self._verify_both(plan, first, obs)
-            if reason is not None:
-                self._give_up(variant, reason)
-                return
-        if self.fuse:
-            reason = self._fuse(plan, verify, first, obs)
-            if reason is not None:
-                self._give_up(variant, reason)
-                return
+        # what will replay is checked: the generated step (``_fuse``), or the launch loop
+        reason = self._fuse(plan, verify, first, obs) if self.fuse else (
+            self._verify_both(plan, first, obs) if verify else None)
+        if reason is not None:
+            self._give_up(variant, reason)
+            return
         referenced = {id(a) for a in plan.persistent_arrays}
         variant.guard_bufs = [(t, t._buf) for t, _ in obs.bufs_before.values()
                               if t._buf is not None and id(owner(t._buf)) in referenced]
@@ -912,8 +988,10 @@ class CompiledFunction:
         """Runs of kernel launches become one generated @njit function each (checked again, as the loop was).
 
         Returns why the step cannot replay at all, or None: when the generated step differs, the launch loop
-        replays instead, but only if it still reproduces the recorded call (the failed check poisoned the
-        temporaries; one that no launch writes would stay poisoned)."""
+        replays instead, but only if it reproduces the recorded calls (the failed check poisoned the
+        temporaries; one that no launch writes would stay poisoned).  With ``verify``, only what will replay is
+        checked: the generated step, or the launch loop when nothing was generated (checking the loop first as
+        well cost a third of a capture from one call)."""
         loop_steps = plan.steps
         try:
             plan.steps, plan.sources, plan.table_addresses = codegen.fuse_steps(loop_steps, plan.arena)
@@ -921,21 +999,36 @@ class CompiledFunction:
             _log.debug("ng.compile: %s: generated step did not compile (%s: %s); replaying launch by launch",
                        self.__name__, type(exc).__name__, exc)
             plan.steps, plan.sources, plan.table_addresses = loop_steps, [], {}
-            return None
-        if not plan.sources or not verify:
+        if not verify:
             return None
         reason = self._verify_both(plan, first, obs)
-        if reason is None:
-            return None
+        if reason is None or not plan.sources:
+            return reason
         _log.debug("ng.compile: %s: the generated step differs from the launch loop (%s); replaying launch by "
                    "launch", self.__name__, reason)
         plan.steps, plan.sources, plan.table_addresses = loop_steps, [], {}
-        again = self._verify(plan, obs)
+        again = self._verify_both(plan, first, obs)
         if again is not None:
             return f"{reason} (and the launch loop, checked again: {again})"
         return None
 
     # ------------------------------------------------------------ inspection
+    @property
+    def compiled_variants(self) -> int:
+        """How many captured variants compiled a step of their own (what ``cache_size_limit`` counts): a batch size
+        replaying another size's generated function is not one.
+
+        >>> import numgrad as ng
+        >>> w = ng.ones(1)
+        >>> step = ng.compile(lambda x: (x * w).sum())
+        >>> for n in (4, 4, 4, 4, 3, 3):
+        ...     _ = step(ng.ones(n))
+        >>> step.captures, step.compiled_variants
+        (2, 1)
+        """
+        return sum(1 for v in self._variants.values() if (v.plan is not None or v.aot is not None)
+                   and not v.shares_code)
+
     def explain(self) -> str:
         """The captured plans (one per guard key), how each was captured, and the reasons of eager fallbacks, as text
         (``ng.explain(compiled)`` shows the same).
@@ -961,7 +1054,8 @@ class CompiledFunction:
                 parts.append("backward " + variant.aot.backward.describe())
             elif variant.plan is not None:
                 how = ("captured from its first call (dynamic shapes: it launches what a captured variant of other "
-                       "shapes launches)" if variant.from_one_call else
+                       "shapes launches" + ("; it replays that variant's generated step" if variant.shares_code else
+                                            "") + ")" if variant.from_one_call else
                        "captured from a warm-up call and two recorded calls")
                 parts.append(f"variant {k}: arguments {shapes}; {how}")
                 parts.append(variant.plan.describe())
@@ -1120,8 +1214,9 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     (the same kernels in the same order).  Used as ``@ng.compile`` or ``@ng.compile(fullgraph=True)``
     too.  ``backend`` may be ``"inductor"`` (PyTorch's default name) or ``"numgrad"`` (both capture) or
     ``"eager"`` (no capture); ``mode`` accepts PyTorch's names (they all capture the same way);
-    ``options`` takes ``cache_size_limit`` (default 8) and ``verify`` (default True: check one replay
-    against the eager step before using the plan).  ``recompile_limit`` is PyTorch's name of
+    ``options`` takes ``cache_size_limit`` (default 8: variants compiling a step of their own, see
+    ``CompiledFunction.compiled_variants``; batch sizes replaying another size's step do not count) and
+    ``verify`` (default True: check one replay against the eager step before using the plan).  ``recompile_limit`` is PyTorch's name of
     ``cache_size_limit``; ``name`` names the step in ``explain`` and the logs; every ``ng.compile`` call
     keeps its own variants (as PyTorch's ``isolate_recompiles=True``, whatever it is given); ``shapes_spec``
     is not supported.

@@ -2,7 +2,8 @@
 
 A run of plan steps (kernel launches, constant fills, scalars read from memory, reduction results written
 into their 0-d arrays) is replayed by one function.  Its body is a loop over the run, one branch per *kind*
-of step (the same kernel with the same Numba argument types: array dtypes, ranks, layouts; number types),
+of step (the same kernel, or any kernel returning nothing, with the same Numba argument types: array dtypes,
+ranks, layouts; number types),
 and every operand comes from a table: one ``int64`` table holds the run's kind codes, each launch's kernel
 address and each array's data address, shape and strides; one table per number dtype holds the numbers::
 
@@ -15,7 +16,7 @@ address and each array's data address, shape and strides; one table per number d
             if op < 1:
                 x0_0 = address_view_c(t_int64, c_int64 + 1, 1, np.float32)
                 x0_1 = address_view_c(t_int64, c_int64 + 4, 1, np.float32)
-                call_compiled(_k0, 0x2d5a..., t_int64[c_int64], (x0_0, x0_1, t_float64[c_float64], ))
+                call_void(0x2d5a..., t_int64[c_int64], (x0_0, x0_1, t_float64[c_float64], ))
                 c_int64 += 7
                 c_float64 += 1
             else:
@@ -26,7 +27,10 @@ The source, and so Numba's typing and LLVM's work, grows with the number of kind
 6 ms of typing per call, and LLVM's SROA pass time growing with the square of the length, since every
 variable lived across all calls: 3.8 s for 100 launches of one kernel, 27 s for 200.)  Kernels are called
 through their compiled code's address (``native_calls.call_compiled``): a direct call of a dispatcher would
-link the kernel into the step and compile it again (most of a step's compile time).  Dispatching a launch
+link the kernel into the step and compile it again (most of a step's compile time).  A kernel returning
+nothing (most: they write into arrays) is called by ``call_void``, typed by its arguments alone, so its
+kind names no kernel: one branch serves every such kernel with those argument types, and a batch size whose
+eager code picked a map's serial twin where another size picked the parallel one has the same source.  Dispatching a launch
 costs a few comparisons (``op``: a binary tree over the kinds) and filling its arrays' structs from the
 table.  The same compiled kernels run with the same arguments in the same order, so results stay
 bit-identical.  Numbers stay out of the source on purpose: written in as constants, LLVM could fold them
@@ -37,8 +41,10 @@ Numba holds a reference while the step runs, the plan's checks (``plan._step_arr
 memory the step touches, and the owners live as long as the step's arguments.  Steps that need Python (an
 optimizer's update, a launch whose returned number is checked) end a run.  The source goes through numgrad's
 kernel cache (``kernels.cache.load_module``), so another process loads the compiled step from disk (the
-kernel addresses come from the table, filled in that process); it names every kernel's module and, for
-numgrad's own kernel files, a hash of their source, so a changed kernel never runs with a stale step.  It
+kernel addresses come from the table, filled in that process, for kernels whose compiled signature was
+checked there: the argument types, in the source as a key, and for ``call_void`` a None return); it names
+the module of every kernel that types a call (one returning a value) and, for numgrad's own kernel files, a
+hash of their source, so a changed kernel never runs with a stale step.  It
 holds no shapes, offsets, numbers or launch counts, so a step of another batch size, or another run with the
 same kinds of steps, reuses it.
 
@@ -59,7 +65,7 @@ from ..kernels import cache
 from . import plan as _plan
 from . import native_calls as _native_calls
 from . import views as _views
-from .native_calls import native_address, signature_key
+from .native_calls import native_address, returns_nothing, signature_key
 
 _file_hashes: dict = {}
 
@@ -194,9 +200,6 @@ class _Builder:
         if unpacked is None:
             return None
         dispatcher, call_args, target, sources = unpacked
-        k = self._kernel(dispatcher)
-        if k is None:
-            return None
         # the types eager code dispatched on (a scalar read from memory as ``_ScalarsFromMemory`` reads it)
         read = dict(sources)
         try:
@@ -207,6 +210,15 @@ class _Builder:
         address = native_address(dispatcher, argtypes)
         if address is None:
             return None
+        # a kernel returning nothing is called by its address alone (``call_void``): one kind serves every such
+        # kernel with these argument types, so a size whose eager code picked a map's serial twin where another
+        # size picked its parallel one generates the same source
+        if target is None and returns_nothing(dispatcher, argtypes):
+            k = None
+        else:
+            k = self._kernel(dispatcher)
+            if k is None:
+                return None
         # the operands in the order ``_kind_lines`` reads them: address, sources, arguments, target
         values.append(("int64", address))
         source_keys = tuple((position, self._operand(src, values)) for position, src in sources)
@@ -305,7 +317,8 @@ class _Builder:
                 lines.append(f"{names[position]} = {self._expr(src, cursor, lines, prefix)}[{index}]")
             args = [names[i] if a == ("source",) else self._expr(a, cursor, lines, prefix)
                     for i, a in enumerate(arg_keys)]
-            call = f"call_compiled({k}, {hex(signature)}, {address}, {_tuple(args)})"
+            call = (f"call_void({hex(signature)}, {address}, {_tuple(args)})" if k is None else
+                    f"call_compiled({k}, {hex(signature)}, {address}, {_tuple(args)})")
             lines.append(f"{self._expr(target_key, cursor, lines, prefix)}[()] = {call}" if target_key is not None
                          else call)
         lines.extend(f"c_{dtype} += {n}" for dtype, n in cursor.items())
@@ -321,7 +334,8 @@ class _Builder:
 
     def source(self) -> str:
         head = ["import numpy as np", "from numba import njit",
-                f"from numgrad.compiler.native_calls import call_compiled  # source {_module_hash(_native_calls)}",
+                "from numgrad.compiler.native_calls import call_compiled, call_void  # source "
+                f"{_module_hash(_native_calls)}",
                 "from numgrad.compiler.views import address_view_a, address_view_a_readonly, address_view_c, "
                 "address_view_c_readonly, address_view_f, address_view_f_readonly  # source "
                 f"{_module_hash(_views)}"]

@@ -23,6 +23,21 @@ address was taken for does not compile, so no call ever goes to a function of an
 ...     call_compiled(double, key, address, (a,))  # a constant (generated sources write it in hex)
 >>> through(a, address); a
 array([4., 4., 4.])
+
+A kernel that returns nothing (most of them: they write into arrays) is called with ``call_void(key,
+address, args)``, typed from the arguments alone: the caller names no kernel, so one call site serves every
+such kernel with those argument types (a map kernel's serial and parallel twins, which eager code picks
+by size, and any other), and the table's address says which runs.  Its callers check that the address
+is a kernel returning nothing (``returns_nothing``): Numba's calling convention then depends on the
+argument types only.
+
+>>> returns_nothing(double, (typeof(a),))
+True
+>>> @njit
+... def through_void(a, address):
+...     call_void(key, address, (a,))
+>>> through_void(a, address); a
+array([8., 8., 8.])
 """
 from __future__ import annotations
 
@@ -48,6 +63,38 @@ def native_address(dispatcher, argtypes: tuple) -> Optional[int]:
     return compiled.library.get_pointer_to_function(compiled.fndesc.mangled_name) or None
 
 
+def returns_nothing(dispatcher, argtypes: tuple) -> bool:
+    """Whether ``dispatcher``'s compiled function for exactly ``argtypes`` returns None (``call_void`` calls it)."""
+    compiled = dispatcher.overloads.get(tuple(argtypes))
+    return compiled is not None and compiled.signature.return_type == types.none
+
+
+def _call_lowering(restype, argtypes: tuple, address_type):
+    """The lowering of a call of the compiled function at an address (the intrinsics' third argument)."""
+    def codegen(context, builder, sig, llargs):
+        address_value, args_value = llargs[-2:]
+        values = cgutils.unpack_tuple(builder, args_value, len(argtypes))
+        fnty = context.call_conv.get_function_type(restype, argtypes)
+        pointer = builder.inttoptr(context.cast(builder, address_value, address_type, types.intp), fnty.as_pointer())
+        status, result = context.call_conv.call_function(builder, pointer, restype, argtypes, values)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return impl_ret_new_ref(context, builder, restype, result)
+
+    return codegen
+
+
+@intrinsic
+def call_void(typingctx, key, address, args):
+    if not (isinstance(key, types.IntegerLiteral) and isinstance(address, types.Integer)
+            and isinstance(args, types.BaseTuple)):
+        return None
+    argtypes = tuple(args)
+    if signature_key(argtypes) != key.literal_value:
+        return None
+    return types.none(key, address, args), _call_lowering(types.none, argtypes, address)
+
+
 @intrinsic
 def call_compiled(typingctx, kernel, key, address, args):
     if not (isinstance(kernel, types.Dispatcher) and isinstance(key, types.IntegerLiteral)
@@ -60,15 +107,4 @@ def call_compiled(typingctx, kernel, key, address, args):
     if signature is None or tuple(signature.args) != argtypes:
         return None
     restype = signature.return_type
-
-    def codegen(context, builder, sig, llargs):
-        _, _, address_value, args_value = llargs
-        values = cgutils.unpack_tuple(builder, args_value, len(argtypes))
-        fnty = context.call_conv.get_function_type(restype, argtypes)
-        pointer = builder.inttoptr(context.cast(builder, address_value, sig.args[2], types.intp), fnty.as_pointer())
-        status, result = context.call_conv.call_function(builder, pointer, restype, argtypes, values)
-        with cgutils.if_unlikely(builder, status.is_error):
-            context.call_conv.return_status_propagate(builder, status)
-        return impl_ret_new_ref(context, builder, restype, result)
-
-    return restype(kernel, key, address, args), codegen
+    return restype(kernel, key, address, args), _call_lowering(restype, argtypes, address)

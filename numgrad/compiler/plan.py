@@ -42,6 +42,7 @@ import numpy as np
 from numba.core.registry import CPUDispatcher
 
 from ..kernels.backend import copy as _copy_array
+from ..kernels.variants import computation_of
 from ..tensor import Tensor
 from .. import _pending_readers, _profiler_hooks, creation
 from .recorder import (Collective, CollectiveWait, Fill, Guard, KernelLaunch, OptimizerUpdate, RandomDraw,
@@ -160,11 +161,12 @@ def _leaf_kind(value) -> tuple:
 def launch_structure(launches: list) -> tuple:
     """What two recordings of different shapes must share for one to be captured like the other: the same
     kernels, draws, fills and optimizer updates in the same order, with arguments of the same kinds (array rank,
-    dtype and order; number types).  Shapes and the numbers passed may differ."""
+    dtype and order; number types).  Shapes and the numbers passed may differ, and so may the choice between a
+    kernel's serial and parallel twin (``kernels.variants.computation_of``), which eager code makes by size."""
     out = []
     for launch in launches:
         if isinstance(launch, KernelLaunch):
-            out.append((id(launch.dispatcher), tuple(map(_leaf_kind, leaves(launch.args))),
+            out.append((id(computation_of(launch.dispatcher)), tuple(map(_leaf_kind, leaves(launch.args))),
                         launch.result_array is not None))
         elif isinstance(launch, RandomDraw):
             out.append(("draw", launch.method, _leaf_kind(launch.array)))

@@ -45,6 +45,7 @@ from numba.core import caching as _numba_caching
 
 from .._version import __version__
 from .. import _profiler_hooks as _profiler  # hook in _GuardedKernel.__call__
+from .variants import register_twins
 
 _lock = threading.Lock()
 class _KernelFinder:
@@ -227,6 +228,9 @@ def load_module(source: str, prefix: str = "k"):
             sys.modules.pop(name, None)
             raise
         _guard_dispatchers(mod)
+        twins = getattr(mod, "serial", None), getattr(mod, "parallel", None)
+        if all(type(k) is _GuardedKernel for k in twins):  # a generated map, reduction or map-sum kernel
+            register_twins(twins[0].dispatcher, twins[1].dispatcher)
         _modules[name] = mod
         return mod
 

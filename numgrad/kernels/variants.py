@@ -14,6 +14,12 @@ parallel variant therefore compiles a copy of the function whose qualname
 carries a suffix (``sgd_step`` -> ``sgd_step_par``), which gives it cache files
 of its own.
 
+Launches of either twin compute the same thing, bit for bit only where the body's iterations are
+independent (a parallel sum adds in another order): ``register_twins`` notes each pair, and
+``computation_of`` names the computation a dispatcher runs, so ``ng.compile`` can tell that a batch
+size whose eager code picked the serial twin where another size picked the parallel one runs the
+same step (``compiler.plan.launch_structure``).
+
 ``rebind`` makes the copies a device needs: the same code object with some of
 its global names bound to other objects (the CUDA ``sqrt`` in place of
 NumPy's, say), so one plain-Python element body compiles for the CPU with
@@ -75,6 +81,29 @@ def rebind(fn: Callable, **names: Any) -> types.FunctionType:
     return copy
 
 
+# id(parallel dispatcher) -> (parallel, serial): the dispatchers are kept alive, so an id is never reused
+_SERIAL_TWIN: dict = {}
+
+
+def register_twins(serial: Any, parallel: Any) -> None:
+    """Note that ``parallel`` is the ``parallel=True`` twin of ``serial`` (the same body, another schedule)."""
+    _SERIAL_TWIN[id(parallel)] = (parallel, serial)
+
+
+def computation_of(dispatcher: Any) -> Any:
+    """The serial twin of a parallel dispatcher registered with ``register_twins``; any other dispatcher itself.
+
+    >>> def double(x, out):
+    ...     for i in range(x.shape[0]):
+    ...         out[i] = 2 * x[i]
+    >>> double, double_par = serial_and_parallel(double)
+    >>> computation_of(double_par) is double and computation_of(double) is double
+    True
+    """
+    pair = _SERIAL_TWIN.get(id(dispatcher))
+    return dispatcher if pair is None else pair[1]
+
+
 def serial_and_parallel(fn: Callable, *, suffix: str = "_par", **options: Any) -> Variants:
     """Compile the ``prange`` body ``fn`` as a serial and a ``parallel=True`` Numba dispatcher.
 
@@ -101,4 +130,5 @@ def serial_and_parallel(fn: Callable, *, suffix: str = "_par", **options: Any) -
         raise TypeError("serial_and_parallel sets parallel= itself")
     serial = njit(**options)(fn)
     parallel = njit(parallel=True, **options)(renamed_copy(fn, suffix))
+    register_twins(serial, parallel)
     return Variants(serial, parallel)
