@@ -697,7 +697,7 @@ def test_call_through_an_address_compiles_only_for_the_signature_the_address_was
     from numba import njit, typeof
     from numba.core.errors import TypingError
 
-    from numgrad.compiler.native_calls import call_compiled, native_address, signature_key
+    from numgrad.compiler.native_calls import call_compiled, call_void, native_address, returns_nothing, signature_key
 
     @njit
     def double(a):
@@ -717,6 +717,24 @@ def test_call_through_an_address_compiles_only_for_the_signature_the_address_was
     assert np.array_equal(a, [4.0, 4.0, 4.0])  # doubled by the call above and through the address
     with pytest.raises(TypingError):  # a float32 array: the address is of the float64 function
         through(np.ones(3, np.float32), address)
+
+    # a kernel returning nothing is called by its address alone; one returning a value is not taken for one
+    @njit
+    def total(a):
+        return a.sum()
+
+    total(a)
+    assert returns_nothing(double, (typeof(a),)) and not returns_nothing(total, (typeof(a),))
+    assert not returns_nothing(double, (typeof(np.ones((2, 2))),))  # no such overload
+
+    @njit
+    def through_void(a, address):
+        call_void(key, address, (a,))
+
+    through_void(a, address)
+    assert np.array_equal(a, [8.0, 8.0, 8.0])
+    with pytest.raises(TypingError):
+        through_void(np.ones(3, np.float32), address)
 
 
 def test_gradient_that_the_step_accumulates_into_is_guarded():

@@ -466,9 +466,10 @@ class CompiledFunction:
         if it turns out to share that code.  Such sizes keep at most ``SIZES_PER_FAMILY`` plans (arenas) per
         family, dropping the least recently used.
         """
-        family = self._families.get((tuple(map(_layout_key, inputs)),) + key[1:])
+        family_key = (tuple(map(_layout_key, inputs)),) + key[1:]
+        family = self._families.get(family_key)
         if family is None:
-            family = self._families[(tuple(map(_layout_key, inputs)),) + key[1:]] = _Family()
+            family = self._families[family_key] = _Family()
         dynamic = self.dynamic is not False and bool(family.variants)
         compiled = sum(1 for v in self._variants.values() if not v.shares_code)
         past_limit = compiled >= self.cache_size_limit
