@@ -554,11 +554,36 @@ def test_batch_sizes_past_the_limit_keep_a_bounded_number_of_plans(monkeypatch):
     assert compiled.replays == replays + 1
     assert [v.shapes for v in compiled._variants.values()] == [((2,),), ((4,),), ((3,),)]
     call(6)  # two plans dropped already: sizes keep coming back, so a new one runs eagerly
-    assert "batch sizes of this step keep coming back" in compiled.fallback_reason
+    assert "shapes of this step's arguments keep coming back" in compiled.fallback_reason
     replays = compiled.replays
     for n in (2, 3, 4):
         call(n)
     assert compiled.replays == replays + 3
+
+
+def test_sequence_lengths_share_the_generated_step_and_do_not_count_against_the_limit():
+    """A Python loop over time steps launches the same kinds of kernels more or fewer times: each length is a
+    variant of its own (two recordings), whose generated function is the first length's (no compile).  (Trained
+    through the loop, a length compiles its own step: the fused kernel summing the weight's gradient over the time
+    steps takes one input per step.)"""
+    rng = np.random.default_rng(4)
+    w = ng.tensor(rng.standard_normal((3, 3)).astype(np.float32) * 0.5)
+
+    def run(xs):
+        with ng.no_grad():
+            h = ng.zeros(2, 3)
+            for t in range(xs.shape[0]):
+                h = ng.tanh(xs[t] + h @ w)
+        return h
+
+    compiled = ng.compile(run, options={"cache_size_limit": 2})  # three lengths, one compiled variant
+    for length in (4, 4, 4, 4, 6, 6, 6, 5, 5, 5, 6, 4):
+        xs = ng.tensor(rng.standard_normal((length, 2, 3)).astype(np.float32))
+        assert np.array_equal(compiled(xs).numpy(), run(xs).numpy())
+    assert compiled.fallback_reason is None and compiled.compiled_variants == 1 and compiled.captures == 3
+    first, *others = compiled._variants.values()
+    assert all(v.plan.sources == first.plan.sources and v.shares_code and not v.from_one_call for v in others)
+    assert compiled.replays == 1 + 1 + 1 + 2
 
 
 def test_batch_size_whose_eager_code_picks_serial_kernels_shares_the_generated_step():

@@ -252,9 +252,9 @@ class _Family:
         return any(v.structure is not None for v in self.variants)
 
 
-# batch sizes one family keeps plans for, past those that compiled code of their own; the least recently used goes
-# first, and a family that has dropped this many takes no new size past cache_size_limit (they come back faster
-# than a one-call capture pays off: pad or bucket the batches)
+# plans one family keeps of shapes that compiled nothing of their own; the least recently used goes first, and a
+# family that has dropped this many takes no new shape (they come back faster than a capture pays off: pad or bucket
+# the batches)
 SIZES_PER_FAMILY = 32
 
 
@@ -461,10 +461,11 @@ class CompiledFunction:
         """The variant of a new guard key, or why the call runs eagerly (a string).
 
         ``cache_size_limit`` counts the variants with compiled code of their own, as PyTorch's counts compiled
-        graphs: a batch size captured from one call whose generated functions are another size's
-        (``_capture_from_sibling``) is not one, so past the limit a new size of a captured step is still taken,
-        if it turns out to share that code.  Such sizes keep at most ``SIZES_PER_FAMILY`` plans (arenas) per
-        family, dropping the least recently used.
+        graphs: a variant whose generated functions are another's (a batch size captured from one call,
+        ``_capture_from_sibling``; a sequence length launching the same kinds of kernels) is not one, and past the
+        limit a new size of a captured step is still taken if it is captured from one call and shares that code.
+        Such shapes keep at most ``SIZES_PER_FAMILY`` plans (arenas) per family, dropping the least recently used;
+        a family that dropped that many takes no new shape (they come back faster than a capture pays off).
         """
         family_key = (tuple(map(_layout_key, inputs)),) + key[1:]
         family = self._families.get(family_key)
@@ -473,12 +474,12 @@ class CompiledFunction:
         dynamic = self.dynamic is not False and bool(family.variants)
         compiled = sum(1 for v in self._variants.values() if not v.shares_code)
         past_limit = compiled >= self.cache_size_limit
+        if family.evicted >= SIZES_PER_FAMILY:
+            return (f"more than {SIZES_PER_FAMILY} shapes of this step's arguments keep coming back (each new one is "
+                    "captured again, and the least recently used plan dropped): new shapes run eagerly; pad or "
+                    "bucket the batches to a few sizes")
         if past_limit and not (dynamic and family.captured()):
             return f"cache_size_limit ({self.cache_size_limit}) variants reached; new guard keys run eagerly"
-        if past_limit and family.evicted >= SIZES_PER_FAMILY:
-            return (f"cache_size_limit ({self.cache_size_limit}) variants reached, and more than {SIZES_PER_FAMILY} "
-                    "batch sizes of this step keep coming back (each new size is captured from its first call): new "
-                    "sizes run eagerly; pad or bucket the batches to a few sizes")
         variant = self._variants[key] = _Variant()
         variant.key, variant.family, variant.past_limit = key, family, past_limit
         variant.shapes = tuple(k[1] if k[0] == "cuda" else k[0] for k in key[0])
@@ -492,8 +493,8 @@ class CompiledFunction:
         return variant
 
     def _drop_old_sizes(self, family: _Family) -> None:
-        """Keep at most ``SIZES_PER_FAMILY`` plans of a family's sizes that share code (the least recently used go:
-        a size called again is captured again from its first call)."""
+        """Keep at most ``SIZES_PER_FAMILY`` plans of a family's shapes that share code (the least recently used go:
+        a shape called again is captured again)."""
         sizes = [v for v in family.variants if v.shares_code]
         sizes.sort(key=lambda v: v.used)
         for variant in sizes[:max(0, len(sizes) - SIZES_PER_FAMILY)]:
@@ -683,7 +684,7 @@ class CompiledFunction:
             if variant.siblings and self._capture_from_sibling(variant, obs):
                 return result
             if variant.past_limit:
-                # it would compile code of its own: past cache_size_limit, that size runs eagerly
+                # it would record twice and may compile code of its own: past cache_size_limit, that size runs eagerly
                 variant.reason = self.fallback_reason = (
                     f"cache_size_limit ({self.cache_size_limit}) variants reached; this batch size launches other "
                     "kernels than the captured sizes (it would compile a step of its own), so it runs eagerly")
@@ -842,12 +843,6 @@ class CompiledFunction:
         if variant.plan is None and variant.reason is None:  # not captured: record again, as for a first shape
             variant.from_one_call = False
             return False
-        if variant.plan is not None:
-            theirs = {source for v in variant.siblings if v is not variant and v.plan is not None
-                      for source in v.plan.sources}
-            variant.shares_code = theirs.issuperset(variant.plan.sources)
-            if variant.shares_code:
-                self._drop_old_sizes(variant.family)
         return True
 
     def _build(self, variant: _Variant, first: "_Observation", obs: "_Observation") -> None:
@@ -892,6 +887,13 @@ class CompiledFunction:
         plan.prepare_fast()
         variant.structure = _plan.launch_structure(rec.launches)
         variant.plan = plan
+        # compiled nothing: its generated functions are another variant's (another batch size, or a sequence length
+        # that launches the same kinds of kernels more often), or it replays as a sibling's launch loop
+        theirs = {source for v in self._variants.values() if v is not variant and v.plan is not None
+                  for source in v.plan.sources}
+        variant.shares_code = (variant.from_one_call or bool(plan.sources)) and theirs.issuperset(plan.sources)
+        if variant.shares_code and variant.family is not None:
+            self._drop_old_sizes(variant.family)
         variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None
         variant.stage = 3
