@@ -234,6 +234,24 @@ class UpdateCountingSGD(ng.optim.SGD):
         super()._update(group, p, g, state, parallel)
 
 
+class DecayingSGD(ng.optim.SGD):
+    """Counts its updates on the object inside ``_update`` and decays its rate by that count: the verifying replays
+    of a capture call ``_update`` too, and once left the count (and so every later rate) ahead of eager's."""
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self.updates = 0
+
+    def _update(self, group, p, g, state, parallel):
+        self.updates += 1
+        rate = group["lr"]
+        group["lr"] = rate / (1 + 0.1 * self.updates)
+        try:
+            super()._update(group, p, g, state, parallel)
+        finally:
+            group["lr"] = rate
+
+
 @pytest.mark.parametrize("make_optimizer", [
     lambda params: ng.optim.SGD(params, lr=0.1, momentum=0.9),
     lambda params: ng.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
@@ -241,11 +259,14 @@ class UpdateCountingSGD(ng.optim.SGD):
     lambda params: ng.optim.AdamW(params, lr=0.05, weight_decay=0.1),
     lambda params: PlainOverrideAdam(params, lr=0.05),
     lambda params: UpdateCountingSGD(params, lr=0.1, momentum=0.5),
-], ids=["SGD-momentum", "SGD-nesterov", "Adam", "AdamW", "Adam-plain-override", "SGD-counting-in-update"])
+    lambda params: DecayingSGD(params, lr=0.1),
+], ids=["SGD-momentum", "SGD-nesterov", "Adam", "AdamW", "Adam-plain-override", "SGD-counting-in-update",
+        "SGD-decaying-by-its-update-count"])
 def test_numgrad_optimizers_still_replay_bit_for_bit(make_optimizer):
     eo, co, compiled = _assert_same_as_eager(make_optimizer)
     assert compiled.replays > 0, compiled.fallback_reason
     assert compiled.fallback_reason is None
+    assert getattr(eo, "updates", None) == getattr(co, "updates", None)
     for pe, pc in zip(eo.param_groups[0]["params"], co.param_groups[0]["params"]):
         se, sc = eo.state[pe], co.state[pc]
         assert sorted(se) == sorted(sc)

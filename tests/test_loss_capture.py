@@ -386,7 +386,10 @@ def test_recurrent_steps_replay_bitwise_eager(kind):
     for _, y in _batches((4,), np.float32, count=5):
         x = ng.tensor(RNG.standard_normal(shape).astype(np.float32))
         assert compiled(x, y).item() == eager(x, y).item()
-    assert compiled.replays == 2 and compiled.fallback_reason is None
+    # captured from a warm-up and two recorded calls, or one more: two independent kernels near the end of the
+    # LSTM's backward were seen to launch in either order from call to call (when other tests had run before in the
+    # same process), which a capture answers by recording once more
+    assert compiled.fallback_reason is None and compiled.replays in (1, 2) and compiled.recaptures == 0
     for p, q in zip(params, eager_params):
         assert p.detach().numpy().tobytes() == q.detach().numpy().tobytes()
 

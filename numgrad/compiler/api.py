@@ -912,6 +912,7 @@ class CompiledFunction:
         (state created on a second call, a cache filled late), so record once more and compare with ``obs``; give
         up after ``_RECORDING_RETRIES`` of those."""
         if variant.retries < _RECORDING_RETRIES:
+            _log.debug("ng.compile: %s: recorded calls differ (%s); recording once more", self.__name__, reason)
             variant.retries += 1
             variant.recording = obs
             return
@@ -1131,6 +1132,9 @@ def _note_bindings(obs: _Observation, state) -> None:
     # the optimizer update that replay calls again
     obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
                             for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
+    # and the optimizers' own attributes: an ``_update`` override may count its calls there (a verifying replay
+    # calls it once more, and must not leave the count one ahead of eager's)
+    obs.opt_state_before += [(vars(opt), dict(vars(opt))) for opt in state.optimizers]
     # and the schedulers' attributes: replay calls their step() again (``recorder.SchedulerStep``)
     obs.opt_state_before += [(vars(s), dict(vars(s))) for s in state.schedulers]
 
