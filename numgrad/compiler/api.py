@@ -864,8 +864,10 @@ class CompiledFunction:
             return
         verify = obs.verify and first.verify
         # what will replay is checked: the generated step (``_fuse``), or the launch loop
-        reason = self._fuse(plan, verify, first, obs) if self.fuse else (
-            self._verify_both(plan, first, obs) if verify else None)
+        if self.fuse:
+            reason = self._fuse(plan, verify, first, obs)
+        else:
+            reason = self._verify_both(plan, first, obs) if verify else None
         if reason is not None:
             self._give_up(variant, reason)
             return
@@ -892,7 +894,7 @@ class CompiledFunction:
         theirs = {source for v in self._variants.values() if v is not variant and v.plan is not None
                   for source in v.plan.sources}
         variant.shares_code = (variant.from_one_call or bool(plan.sources)) and theirs.issuperset(plan.sources)
-        if variant.shares_code and variant.family is not None:
+        if variant.shares_code:
             self._drop_old_sizes(variant.family)
         variant.input_grads = [k for k, _ in obs.input_grads]
         variant.recording = None
@@ -989,7 +991,7 @@ class CompiledFunction:
         return reason
 
     def _fuse(self, plan, verify: bool, first: "_Observation", obs: "_Observation") -> Optional[str]:
-        """Runs of kernel launches become one generated @njit function each (checked again, as the loop was).
+        """Runs of kernel launches become one generated @njit function each, and what will replay is checked.
 
         Returns why the step cannot replay at all, or None: when the generated step differs, the launch loop
         replays instead, but only if it reproduces the recorded calls (the failed check poisoned the
@@ -1019,8 +1021,9 @@ class CompiledFunction:
     # ------------------------------------------------------------ inspection
     @property
     def compiled_variants(self) -> int:
-        """How many captured variants compiled a step of their own (what ``cache_size_limit`` counts): a batch size
-        replaying another size's generated function is not one.
+        """How many captured variants compiled a step of their own: a batch size replaying another size's generated
+        function is not one.  (``cache_size_limit`` counts these, and the variants still being captured or running
+        eagerly.)
 
         >>> import numgrad as ng
         >>> w = ng.ones(1)
@@ -1057,10 +1060,12 @@ class CompiledFunction:
                 parts.append("forward " + variant.aot.forward.describe())
                 parts.append("backward " + variant.aot.backward.describe())
             elif variant.plan is not None:
-                how = ("captured from its first call (dynamic shapes: it launches what a captured variant of other "
-                       "shapes launches" + ("; it replays that variant's generated step" if variant.shares_code else
-                                            "") + ")" if variant.from_one_call else
-                       "captured from a warm-up call and two recorded calls")
+                if variant.from_one_call:
+                    how = ("captured from its first call (dynamic shapes: it launches what a captured variant of "
+                           "other shapes launches")
+                    how += "; it replays that variant's generated step)" if variant.shares_code else ")"
+                else:
+                    how = "captured from a warm-up call and two recorded calls"
                 parts.append(f"variant {k}: arguments {shapes}; {how}")
                 parts.append(variant.plan.describe())
             elif variant.reason is not None:
@@ -1223,10 +1228,10 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False, dynami
     ``"eager"`` (no capture); ``mode`` accepts PyTorch's names (they all capture the same way);
     ``options`` takes ``cache_size_limit`` (default 8: variants compiling a step of their own, see
     ``CompiledFunction.compiled_variants``; batch sizes replaying another size's step do not count) and
-    ``verify`` (default True: check one replay against the eager step before using the plan).  ``recompile_limit`` is PyTorch's name of
-    ``cache_size_limit``; ``name`` names the step in ``explain`` and the logs; every ``ng.compile`` call
-    keeps its own variants (as PyTorch's ``isolate_recompiles=True``, whatever it is given); ``shapes_spec``
-    is not supported.
+    ``verify`` (default True: check one replay against the eager step before using the plan).
+    ``recompile_limit`` is PyTorch's name of ``cache_size_limit``; ``name`` names the step in ``explain``
+    and the logs; every ``ng.compile`` call keeps its own variants (as PyTorch's
+    ``isolate_recompiles=True``, whatever it is given); ``shapes_spec`` is not supported.
 
     >>> import numgrad as ng
     >>> model = ng.nn.Linear(4, 2)

@@ -30,11 +30,12 @@ through their compiled code's address (``native_calls.call_compiled``): a direct
 link the kernel into the step and compile it again (most of a step's compile time).  A kernel returning
 nothing (most: they write into arrays) is called by ``call_void``, typed by its arguments alone, so its
 kind names no kernel: one branch serves every such kernel with those argument types, and a batch size whose
-eager code picked a map's serial twin where another size picked the parallel one has the same source.  Dispatching a launch
-costs a few comparisons (``op``: a binary tree over the kinds) and filling its arrays' structs from the
-table.  The same compiled kernels run with the same arguments in the same order, so results stay
-bit-identical.  Numbers stay out of the source on purpose: written in as constants, LLVM could fold them
-into the code around the calls, and a kernel linked in would be optimized with them.
+eager code picked a map's serial twin where another size picked the parallel one has the same source.
+Dispatching a launch costs a few comparisons (``op``: a binary tree over the kinds) and filling its
+arrays' structs from the table.  The same compiled kernels run with the same arguments in the same
+order, so results stay bit-identical.  Numbers stay out of the source on purpose: written in as
+constants, LLVM could fold them into the code around the calls, and a kernel linked in would be
+optimized with them.
 
 Every array's memory (its owner: the plan's arena, a parameter's buffer) is also passed to the function:
 Numba holds a reference while the step runs, the plan's checks (``plan._step_arrays``) see which persistent
