@@ -441,9 +441,9 @@ def test_arguments_that_require_grad_get_their_grad():
 def test_docstring_examples_of_the_compiler_run():
     import doctest
 
-    from numgrad.compiler import aot, api, codegen, native_calls, plan, recorder, state, trees, views
+    from numgrad.compiler import aot, api, codegen, native_calls, plan, python_state, recorder, state, trees, views
 
-    for module in (aot, api, codegen, native_calls, plan, recorder, state, trees, views):
+    for module in (aot, api, codegen, native_calls, plan, python_state, recorder, state, trees, views):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
 
 

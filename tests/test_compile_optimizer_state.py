@@ -4,8 +4,8 @@ A replay runs the captured kernels and calls each recorded ``Optimizer._update``
 an optimizer subclass whose ``step()`` keeps gradients in a list, counts its calls in ``self.state[p]`` or on the
 object, or writes into its parameter groups would do that only on the recorded calls.  Such a step runs eagerly,
 with a reason naming the optimizer and what changed (``GraphBreak`` under ``fullgraph=True``), while numgrad's own
-optimizers, whose state changes only inside ``_update``, still replay.  Compiled and eager runs must agree to the
-bit.
+optimizers, whose state changes only inside ``_update``, still replay (and the checks of a capture, which call
+``_update`` again, leave what it changes as eager code left it).  Compiled and eager runs must agree to the bit.
 """
 from __future__ import annotations
 
@@ -67,6 +67,18 @@ class LoggingSGD(ng.optim.SGD):
             self.log.append(self.param_groups[0]["lr"])
         else:
             self.counts["steps"] = self.counts.get("steps", 0) + 1
+        return super().step(closure)
+
+
+class ArrayCountingSGD(ng.optim.SGD):
+    """Counts its steps in a NumPy array held by the optimizer object (a change in place, not a rebinding)."""
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self.steps = np.zeros(2, dtype=np.int64)
+
+    def step(self, closure=None):
+        self.steps += 1
         return super().step(closure)
 
 
@@ -165,12 +177,15 @@ def test_the_reproducer_a_step_override_keeping_gradients_runs_eagerly_like_eage
     (_tagged(GroupWritingSGD, write="list"),
      "the length of GroupWritingSGD.param_groups[0]['history'], from 1 to 2",
      lambda opt: opt.param_groups[0]["history"]),
-], ids=["int-in-state", "counter-on-object", "list-on-object", "dict-on-object", "list-in-group"])
+    (lambda params: ArrayCountingSGD(params, lr=0.1),
+     "the contents of ArrayCountingSGD.steps (changed in place)",
+     lambda opt: opt.steps.tolist()),
+], ids=["int-in-state", "counter-on-object", "list-on-object", "dict-on-object", "list-in-group", "numpy-array"])
 def test_a_step_override_changing_python_state_runs_eagerly_with_the_reason(make_optimizer, changed, summary):
     eo, co, compiled = _assert_same_as_eager(make_optimizer)
     assert summary(eo) == summary(co)
     assert compiled.replays == 0
-    name = changed.removeprefix("the length of ").split(".")[0]
+    name = changed.removeprefix("the length of ").removeprefix("the contents of ").split(".")[0]
     assert compiled.fallback_reason.startswith(
         f"the step changes {name}'s Python state outside {name}._update ({changed}), which a replay would not "
         "change")
@@ -250,6 +265,36 @@ class DecayingSGD(ng.optim.SGD):
             super()._update(group, p, g, state, parallel)
         finally:
             group["lr"] = rate
+
+
+class HistorySGD(ng.optim.SGD):
+    """Keeps a history inside ``_update``, which a replay calls again: a list and a dict on the object, a list in the
+    parameter's state and a count in a NumPy array.  The verifying replays of a capture call ``_update`` too, and
+    once left each history longer than eager's."""
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self.history: list = []
+        self.by_shape: dict = {}
+        self.counts = np.zeros(3)
+
+    def _update(self, group, p, g, state, parallel):
+        self.history.append(len(self.history))
+        self.by_shape.setdefault(tuple(p.shape), []).append(len(self.history))
+        state.setdefault("norms", []).append(len(self.history))
+        self.counts += 1
+        super()._update(group, p, g, state, parallel)
+
+
+def test_containers_an_update_appends_to_end_as_eager_left_them():
+    eo, co, compiled = _assert_same_as_eager(lambda params: HistorySGD(params, lr=0.1))
+    assert compiled.replays > 0 and compiled.fallback_reason is None
+    updates = len(BATCHES) * len(eo.param_groups[0]["params"])
+    assert eo.history == co.history == list(range(updates))
+    assert eo.by_shape == co.by_shape
+    assert eo.counts.tolist() == co.counts.tolist() == [updates] * 3
+    for pe, pc in zip(eo.param_groups[0]["params"], co.param_groups[0]["params"]):
+        assert eo.state[pe]["norms"] == co.state[pc]["norms"]
 
 
 @pytest.mark.parametrize("make_optimizer", [

@@ -42,6 +42,7 @@ from ..tensor import Tensor
 from . import plan as _plan
 from . import trees
 from .plan import owner
+from .python_state import OptimizerPythonState
 from .recorder import Recording
 
 _DOUBLE_BACKWARD = (
@@ -325,13 +326,16 @@ def build(first: AotObservation, obs: AotObservation, verify: bool, lock: thread
             return None, "the module's backward checks a number a kernel returns (not captured)"
         persistent_ids = set(obs.persistent)
         if verify:
+            no_optimizers = OptimizerPythonState([], [])  # a module's call runs no optimizer update (checked above)
+            no_optimizers.finish()
             reason = _plan.verify(fwd, obs.before, obs.after, obs.inputs_before, obs.out_values + obs.saved_values,
-                                  [], persistent_ids, [], obs.rng_states)
+                                  [], persistent_ids, no_optimizers, obs.rng_states)
             if reason is None:
                 reason = _plan.checked_guard_positions(fwd)
             if reason is None:
                 reason = _plan.verify(bwd, {}, {}, [p._buf for p in obs.placeholders] + obs.saved_values,
-                                      [v for v in obs.grad_values if v is not None], [], persistent_ids, [])
+                                      [v for v in obs.grad_values if v is not None], [], persistent_ids,
+                                      no_optimizers)
             if reason is not None:
                 return None, reason
         fwd.prepare_fast()

@@ -95,6 +95,7 @@ from . import cuda_plan as _cuda_plan
 from . import plan as _plan
 from . import trees
 from .plan import owner
+from .python_state import OptimizerPythonState
 from .recorder import GraphBreak, Recording, SchedulerStep, _active
 from .trees import TensorSlot, flatten
 from .state import (OptimizerStateWatch, changed_python_value, holds_tensor, read_python_values, reachable_state,
@@ -328,7 +329,7 @@ class _Observation:
         self.grads_before: list = []
         self.slots_before: list = []
         self.opt_state_before: list = []
-        self.python_state: list = []
+        self.python_state: Optional[OptimizerPythonState] = None
         self.rng_states: tuple = (None, None)
         self.out_structure = None
         self.out_tensors: list = []
@@ -727,7 +728,7 @@ class CompiledFunction:
         obs.end_grads = [(t, t.grad) for t, _ in obs.grads_before]
         obs.grad_values = {id(t): (g._buf.copy() if g is not None else None) for t, g in obs.end_grads}
         obs.after = {k: (o, o.copy()) for k, o in persistent.items()} if obs.verify else {}
-        obs.python_state = [(d, old, dict(d)) for d, old in obs.opt_state_before]
+        obs.python_state.finish()
         # the .grad an argument got is returned like an output (a fresh tensor per call)
         obs.input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
         obs.out_tensors = out_tensors + [g for _, g in obs.input_grads]
@@ -768,7 +769,7 @@ class CompiledFunction:
         obs.end_grads = [(t, t.grad) for t, _ in obs.grads_before]
         obs.grad_values = {id(t): (g._buf.to_host() if g is not None else None) for t, g in obs.end_grads}
         obs.after = {k: (a.storage, _cuda_plan.host_copy(a.storage)) for k, a in arrays.items()} if obs.verify else {}
-        obs.python_state = [(d, old, dict(d)) for d, old in obs.opt_state_before]
+        obs.python_state.finish()
         obs.input_grads = [(k, t.grad) for k, t in enumerate(inputs) if t._requires_grad and t.grad is not None]
         obs.out_tensors = out_tensors + [g for _, g in obs.input_grads]
         obs.out_values = [t._buf.to_host() for t in obs.out_tensors]
@@ -1133,15 +1134,10 @@ def _note_bindings(obs: _Observation, state) -> None:
     obs.bufs_before = {id(t): (t, t._buf) for t in state.tensors.values()}
     obs.grads_before = [(t, t.grad) for t in state.tensors.values() if t._requires_grad and t._grad_fn is None]
     obs.slots_before = list(state.module_slots) + state.state_slots
-    # optimizer state dicts and parameter groups: their numbers (Adam's step count, a scheduler's lr) are read by
-    # the optimizer update that replay calls again
-    obs.opt_state_before = [(d, dict(d)) for opt in state.optimizers
-                            for d in list(opt.state.values()) + list(opt.param_groups) if isinstance(d, dict)]
-    # and the optimizers' own attributes: an ``_update`` override may count its calls there (a verifying replay
-    # calls it once more, and must not leave the count one ahead of eager's)
-    obs.opt_state_before += [(vars(opt), dict(vars(opt))) for opt in state.optimizers]
-    # and the schedulers' attributes: replay calls their step() again (``recorder.SchedulerStep``)
-    obs.opt_state_before += [(vars(s), dict(vars(s))) for s in state.schedulers]
+    # the optimizers' and schedulers' Python state, which the updates a replay calls again read and change (Adam's
+    # step count, an ``_update`` override counting its calls or appending to a list): verification puts it back
+    obs.python_state = OptimizerPythonState(state.optimizers, state.schedulers)
+    obs.opt_state_before = obs.python_state.numbers_before
 
 
 def _global_random_states() -> tuple:

@@ -42,7 +42,7 @@ from .. import creation
 from ..kernels.cuda import numba_cuda, simulator_enabled
 from ..kernels.cuda.array import DeviceArray, empty as device_empty
 from ..tensor import Tensor
-from .plan import (_PYTHON_NUMBERS, _PYTHON_STATE_STEPS, AbandonReplay, NotCapturable, _bits_equal, _Draw,
+from .plan import (_PYTHON_STATE_STEPS, AbandonReplay, NotCapturable, _bits_equal, _Draw,
                    _SchedulerCall, _UpdateCall, keep_earlier_grads, results_reason, scheduler_steps_differ)
 from .recorder import (Collective, CollectiveWait, CudaLaunch, DeviceToHost, Fill, Guard, HostToDevice, KernelLaunch,
                        OptimizerUpdate, RandomDraw, SchedulerStep, leaves)
@@ -606,13 +606,12 @@ def _overlaps_host(a: np.ndarray, b: np.ndarray) -> bool:
 
 # ------------------------------------------------------------------ verification
 def verify(plan: CudaPlan, before: dict, after: dict, inputs_before: list, expected_outputs: list,
-           expected_grads: list, eager_grads: list, python_state: list, rng_states: tuple) -> Optional[str]:
+           expected_grads: list, eager_grads: list, python_state, rng_states: tuple) -> Optional[str]:
     """Replay ``plan`` from the state ``before`` (id -> (storage, host copy)) with a poisoned arena and compare with
     ``after``; returns why the replay differs, or None.  Either way the state ends as ``after``.  Also finds the
     persistent memory written before the last device read (``plan.undo``: saved and put back around an abandoned
     replay).  ``eager_grads`` are the (tensor, .grad) pairs the eager call left: put back when the replay differs."""
-    for d, old, _ in python_state:
-        d.update({k: v for k, v in old.items() if isinstance(v, _PYTHON_NUMBERS)})
+    python_state.put_back(after=False)
     if rng_states[0] is not None:
         creation._rng.bit_generator.state = rng_states[0]
     for own, copy in before.values():
@@ -648,14 +647,10 @@ def verify(plan: CudaPlan, before: dict, after: dict, inputs_before: list, expec
                           f"outside numgrad's kernels): a buffer of {own.nbytes} bytes differs")
                 break
     if reason is None:
-        for d, _, new in python_state:
-            for k, v in new.items():
-                if isinstance(v, _PYTHON_NUMBERS) and d.get(k) != v:
-                    reason = f"replaying the optimizer update leaves its state '{k}' at {d.get(k)!r}, not {v!r}"
+        reason = python_state.difference()
     reason = results_reason(reason, plan, expected_outputs, expected_grads, rng_states, DeviceArray.to_host)
     if reason is not None:
-        for d, _, new in python_state:
-            d.update({k: v for k, v in new.items() if isinstance(v, _PYTHON_NUMBERS)})
+        python_state.put_back(after=True)
         for own, copy in after.values():
             own.copy_to_device(copy)
         for t, g in eager_grads:

@@ -970,16 +970,16 @@ def verify(plan: Plan, *args, **kwargs) -> Optional[str]:
 
 
 def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,
-            expected_grads: list, persistent_owner_ids: set, python_state: list,
+            expected_grads: list, persistent_owner_ids: set, python_state,
             rng_states: tuple = (None, None)) -> Optional[str]:
     """Replay ``plan`` from the state ``before`` (owner id -> copy) with NaN temporaries and compare with ``after``.
 
-    ``python_state`` holds (dict, values before, values after) of optimizer state dicts: their Python numbers
-    (Adam's step count) are reset too, since replay runs the optimizer's update again.
+    ``python_state`` (``python_state.OptimizerPythonState``) is the optimizers' Python state around the recorded
+    call (Adam's step count, a list an ``_update`` override appends to): put back too, since replay runs the
+    optimizer's updates again.
     Returns why the replay differs, or None; in both cases the persistent state ends as ``after``.
     """
-    for d, old, _ in python_state:
-        d.update({k: v for k, v in old.items() if isinstance(v, _PYTHON_NUMBERS)})
+    python_state.put_back(after=False)
     if rng_states[0] is not None:  # the replay draws what the recorded call drew
         creation._rng.bit_generator.state = rng_states[0]
     for key, (own, copy) in before.items():
@@ -1017,7 +1017,7 @@ def _verify(plan: Plan, before: dict, after: dict, input_arrays: list, expected_
 
 
 def _replay_and_compare(plan: Plan, before: dict, after: dict, input_arrays: list, expected_outputs: list,
-                        expected_grads: list, persistent_owner_ids: set, python_state: list, rng_states: tuple,
+                        expected_grads: list, persistent_owner_ids: set, python_state, rng_states: tuple,
                         poisoned: set) -> Optional[str]:
     """The rest of ``_verify``, once the temporaries are poisoned."""
     mutated = {k for k, (own, copy) in after.items() if not _bits_equal(before[k][1], copy)} if before else set()
@@ -1041,10 +1041,7 @@ def _replay_and_compare(plan: Plan, before: dict, after: dict, input_arrays: lis
                           f"{own.dtype} differs")
                 break
     if reason is None:
-        for d, _, new in python_state:
-            for k, v in new.items():
-                if isinstance(v, _PYTHON_NUMBERS) and not _same_leaf(d.get(k), v):
-                    reason = f"replaying the optimizer update leaves its state '{k}' at {d.get(k)!r}, not {v!r}"
+        reason = python_state.difference()
     reason = results_reason(reason, plan, expected_outputs, expected_grads, rng_states, _as_is)
     if reason is not None:
         if suspect is not None:
@@ -1053,8 +1050,7 @@ def _replay_and_compare(plan: Plan, before: dict, after: dict, input_arrays: lis
             shapes = ", ".join(f"{a.shape} {a.dtype}" for a in plan.python_data[:3])
             reason += (f"; the step builds tensors from Python data ({shapes}: ng.tensor, arange, from_numpy, ...), "
                        "which replay cannot build again: create them once, outside the step")
-        for d, _, new in python_state:
-            d.update({k: v for k, v in new.items() if isinstance(v, _PYTHON_NUMBERS)})
+        python_state.put_back(after=True)
         for key, (own, copy) in after.items():
             if own.flags.writeable:
                 np.copyto(own, copy)

@@ -66,6 +66,7 @@ _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
 _MAX_ITEMS = 64  # a longer list or dict is walked but its items are not guarded (reading them costs every call)
 _MISSING = object()
 _LENGTH = object()  # the key of a ``PythonValue`` guarding a list's or dict's length (an append is a change)
+_CONTENTS = object()  # the key of a ``PythonValue`` watching a NumPy array's bytes (a change in place)
 # the key of a ``PythonValue`` whose container is a list of hook dicts: it reads their keys, the ids of the handles
 # that registered the hooks (never reused, unlike the id of a freed hook function)
 _HOOK_KEYS = object()
@@ -129,6 +130,8 @@ class PythonValue:
                 return _MISSING
         if self.key is _LENGTH:
             return len(c)
+        if self.key is _CONTENTS:
+            return c.shape, c.dtype.str, c.tobytes()
         if self.key is _HOOK_KEYS:
             return tuple([tuple(hooks) for hooks in c])
         if type(self.key) is _Attribute:
@@ -568,10 +571,14 @@ def _key_text(key, labels: Optional[dict] = None) -> str:
 
 def _watch_value(out: list, container, key, value, description: str, depth: int) -> None:
     """The slots (``PythonValue``s) watching an optimizer's Python value: a plain value by equality, anything
-    else by identity; a list, dict, set or deque also by its length and (up to ``_MAX_ITEMS``) a list's or dict's
-    items, a plain object of the user's by its attributes, down to ``_WATCH_DEPTH`` levels."""
+    else by identity; a NumPy array also by its bytes, a list, dict, set or deque by its length and (up to
+    ``_MAX_ITEMS``) a list's or dict's items, a plain object of the user's by its attributes, down to
+    ``_WATCH_DEPTH`` levels."""
     plain = _is_plain(value)
     out.append(PythonValue(container, key, description, plain))
+    if isinstance(value, np.ndarray):  # a count kept in an array changes in place
+        out.append(PythonValue(value, _CONTENTS, f"the contents of {description}", True))
+        return
     if plain or depth >= _WATCH_DEPTH or isinstance(value, Tensor):
         return
     if isinstance(value, (list, dict, set, collections.deque)):
@@ -608,6 +615,8 @@ def _change_text(slot: PythonValue, old, new) -> str:
         return f"{slot.description}.{[k for k in old if k not in new][0]} (an attribute deleted)"
     if slot.key is _LENGTH:
         return f"{slot.description}, from {old} to {new}"
+    if slot.key is _CONTENTS:
+        return f"{slot.description} (changed in place)"
     if slot.plain:
         before, now = repr(old), repr(new)
         if len(before) + len(now) > 60:
