@@ -1,6 +1,6 @@
 """ng.compile and Python state a step reads: tensors held in Python slots (a global, a closure variable, a list
-item, a plain unregistered module attribute, a user object's attribute), and Python's or NumPy's global random
-generators.
+item, a plain unregistered module attribute, a user object's attribute), NumPy arrays it reads numbers from, and
+Python's or NumPy's global random generators.
 
 A plan binds the memory of the tensor a slot held when the step was captured, so the slot is guarded by identity:
 rebinding it between calls (a new mask, a rescaled weight) is a guard miss (the step is captured again), and a step that rebinds it itself (a
@@ -143,6 +143,79 @@ def test_a_step_carrying_a_hidden_state_in_a_global_runs_eagerly_and_matches_eag
         return losses, state.hidden.numpy().tobytes()
 
     assert run(True) == run(False)
+
+
+SCALES = np.array([2.0, 0.5], dtype=np.float32)
+
+
+class _ArrayScaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.scales = np.array([2.0], dtype=np.float32)  # a NumPy attribute a forward reads a number from
+
+    def forward(self, x):
+        return self.lin(x) * float(self.scales[0])
+
+
+@pytest.mark.parametrize("where", ["global", "closure", "module_attribute"])
+@pytest.mark.parametrize("change", ["in_place", "rebound"])
+def test_a_number_read_from_a_numpy_array_follows_the_array(where, change):
+    """``float(scales[0])`` is baked into a kernel's scalar; the array written into or rebound between calls must
+    not replay the old number (it did: NumPy arrays were not guarded at all)."""
+    global SCALES
+    SCALES = np.array([2.0, 0.5], dtype=np.float32)
+    model = _ArrayScaled()
+    closure_scales = np.array([2.0, 0.5], dtype=np.float32)
+
+    def read():
+        return {"global": SCALES, "closure": closure_scales, "module_attribute": model.scales}[where]
+
+    def write(value):
+        nonlocal closure_scales
+        global SCALES
+        if change == "in_place":
+            read()[0] = value
+        elif where == "global":
+            SCALES = np.array([value, 0.5], dtype=np.float32)
+        elif where == "closure":
+            closure_scales = np.array([value, 0.5], dtype=np.float32)
+        else:
+            model.scales = np.array([value], dtype=np.float32)
+
+    if where == "module_attribute":
+        def step(x):
+            with ng.no_grad():
+                return model(x).sum()
+    elif where == "global":
+        def step(x):
+            return (x * float(SCALES[0])).sum()
+    else:
+        def step(x):
+            return (x * float(closure_scales[0])).sum()
+
+    compiled = ng.compile(step)
+    x = ng.ones(2, 3)
+    for k in range(10):
+        if k == 5:
+            write(3.0)
+        assert compiled(x).item() == step(x).item(), (k, compiled.explain())
+    # calls 3 and 4 replay, call 5 misses the guard: captured again, calls 8 and 9 replay
+    assert (compiled.replays, compiled.fallback_reason) == (4, None), compiled.explain()
+
+
+def test_a_step_writing_into_a_numpy_array_it_reads_runs_eagerly():
+    counts = np.zeros(1)
+
+    def step(x):
+        counts[0] += 1  # a replay would not count
+        return (x * float(counts[0])).sum()
+
+    compiled = ng.compile(step)
+    for _ in range(4):
+        compiled(ng.ones(3))
+    assert counts[0] == 4 and compiled.replays == 0
+    assert compiled.fallback_reason.startswith("the step changes Python state (step's closure variable 'counts')")
 
 
 @pytest.mark.parametrize("draw", ["random", "numpy"])

@@ -145,6 +145,32 @@ class PythonValue:
         return value if self.plain else id(value)
 
 
+# a larger NumPy array the step reaches is guarded by identity only: reading its bytes would cost every call
+_MAX_GUARDED_ARRAY_BYTES = 1 << 16
+
+
+class _ArrayValue(PythonValue):
+    """A slot holding a NumPy array the step may read numbers from (``x * float(scale[0])``: the number is baked
+    into a kernel's scalar).  ``read()`` gives the array's identity and, up to ``_MAX_GUARDED_ARRAY_BYTES``, its
+    shape, dtype and bytes: an array rebound or written into between calls is another variant (before, both
+    replayed the old number).  Read on every call, a module's attribute too (writing into an array does not go
+    through ``Module.__setattr__``).
+
+    >>> scale = {"s": np.array([0.5])}
+    >>> slot = _ArrayValue(scale, "s", "scale['s']", plain=False)
+    >>> before = slot.read(); scale["s"][0] = 2.0; slot.read() == before
+    False
+    """
+
+    __slots__ = ()
+
+    def read(self):
+        value = self._get()
+        if isinstance(value, np.ndarray) and value.nbytes <= _MAX_GUARDED_ARRAY_BYTES:
+            return id(value), value.shape, value.dtype.str, value.tobytes()
+        return id(value)
+
+
 def tensor_slot_guards(slots: list) -> tuple:
     """The slots holding tensors (``PythonValue``s whose value is a ``Tensor``) as identity guards of a captured
     variant, with the tensor each holds now: (dict slots as (dict, key, tensor): a global, a dict item, an object's
@@ -194,11 +220,14 @@ def changed_python_value(slots: list, before: tuple) -> Optional[str]:
 
 def _note_value(found: ReachableState, container, key, value, description: str, walked: bool,
                 in_module: bool = False) -> None:
-    """Guard a slot holding a plain value (by equality), or a tensor or a container the walk goes into (by
-    identity: a plan binds the memory of the tensor the slot held, so a slot rebound to another tensor, a new
-    mask or a carried hidden state, is another variant, and a step that rebinds it runs eagerly)."""
+    """Guard a slot holding a plain value (by equality), a NumPy array (``_ArrayValue``), or a tensor or a
+    container the walk goes into (by identity: a plan binds the memory of the tensor the slot held, so a slot
+    rebound to another tensor, a new mask or a carried hidden state, is another variant, and a step that rebinds
+    it runs eagerly)."""
     if _is_plain(value):
         found.python_values.append(PythonValue(container, key, description, True, in_module))
+    elif isinstance(value, np.ndarray):
+        found.python_values.append(_ArrayValue(container, key, description, False))
     elif walked or isinstance(value, Tensor):
         found.python_values.append(PythonValue(container, key, description, False, in_module))
 
@@ -617,6 +646,8 @@ def _change_text(slot: PythonValue, old, new) -> str:
         return f"{slot.description}, from {old} to {new}"
     if slot.key is _CONTENTS:
         return f"{slot.description} (changed in place)"
+    if type(slot) is _ArrayValue:
+        return f"{slot.description} (a NumPy array rebound, or written into)"
     if slot.plain:
         before, now = repr(old), repr(new)
         if len(before) + len(now) > 60:

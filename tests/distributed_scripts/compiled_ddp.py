@@ -1,6 +1,8 @@
 """Run by tests/test_distributed.py under ``mpiexec -n 2``: training steps with DistributedDataParallel compiled by
 ``ng.compile`` replay their all-reduces (bitwise equal to the eager DDP step, equal to single-process training on
 the global batch); no_sync, a graph break on one rank only and a user-level all_reduce in a compiled step."""
+import collections
+
 import numpy as np
 
 import numgrad as ng
@@ -208,7 +210,9 @@ assert "all_reduce (MPI)" in compiled.explain() and "broadcast (MPI)" in compile
 #    cannot see): rank 0 runs eagerly, the others replay, nobody waits on anybody's verification
 models = [DDP(make(0)) for _ in range(2)]
 opts = [ng.optim.SGD(m.parameters(), lr=0.1) for m in models]
-raw = [m.module[0].bias.detach().numpy() for m in models]  # the parameters' own memory
+# the parameters' own memory, each held in a deque: the guards do not look into one (a NumPy array they reach is
+# guarded by its bytes, and writing into it would make the step run eagerly before any verification)
+raw = [collections.deque([m.module[0].bias.detach().numpy()]) for m in models]
 
 
 def sneaky(k):
@@ -217,7 +221,7 @@ def sneaky(k):
     def run(x, y):
         loss = step(x, y)
         if rank == 0:
-            raw[k] += np.float32(1e-3)  # NumPy behind numgrad's back: only the eager step does it
+            raw[k][0] += np.float32(1e-3)  # NumPy behind numgrad's back: only the eager step does it
         return loss
     return run
 
