@@ -3,9 +3,10 @@ item, a plain unregistered module attribute, a user object's attribute), NumPy a
 Python's or NumPy's global random generators.
 
 A plan binds the memory of the tensor a slot held when the step was captured, so the slot is guarded by identity:
-rebinding it between calls (a new mask, a rescaled weight) is a guard miss (the step is captured again), and a step that rebinds it itself (a
-hidden state carried from call to call) runs eagerly.  A step drawing from ``random`` or ``np.random`` runs
-eagerly too (a replay would not draw).  Compiled and eager runs must agree to the bit.
+rebinding it between calls (a new mask, a rescaled weight) is a guard miss (the step is captured again), and a step
+that rebinds it itself (a hidden state carried from call to call) runs eagerly.  A NumPy array is guarded by its
+bytes as well (a number read from it is baked in).  A step drawing from ``random`` or ``np.random`` runs eagerly
+too (a replay would not draw).  Compiled and eager runs must agree to the bit.
 """
 from __future__ import annotations
 
