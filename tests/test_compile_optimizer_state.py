@@ -269,20 +269,22 @@ class DecayingSGD(ng.optim.SGD):
 
 class HistorySGD(ng.optim.SGD):
     """Keeps a history inside ``_update``, which a replay calls again: a list and a dict on the object, a list in the
-    parameter's state and a count in a NumPy array.  The verifying replays of a capture call ``_update`` too, and
-    once left each history longer than eager's."""
+    parameter's state, a count in a NumPy array and a list rebound to a longer one.  The verifying replays of a
+    capture call ``_update`` too, and once left each history longer than eager's."""
 
     def __init__(self, params, **kwargs):
         super().__init__(params, **kwargs)
         self.history: list = []
         self.by_shape: dict = {}
         self.counts = np.zeros(3)
+        self.rebound: list = []
 
     def _update(self, group, p, g, state, parallel):
         self.history.append(len(self.history))
         self.by_shape.setdefault(tuple(p.shape), []).append(len(self.history))
         state.setdefault("norms", []).append(len(self.history))
         self.counts += 1
+        self.rebound = self.rebound + [len(self.rebound)]
         super()._update(group, p, g, state, parallel)
 
 
@@ -290,7 +292,7 @@ def test_containers_an_update_appends_to_end_as_eager_left_them():
     eo, co, compiled = _assert_same_as_eager(lambda params: HistorySGD(params, lr=0.1))
     assert compiled.replays > 0 and compiled.fallback_reason is None
     updates = len(BATCHES) * len(eo.param_groups[0]["params"])
-    assert eo.history == co.history == list(range(updates))
+    assert eo.history == co.history == eo.rebound == co.rebound == list(range(updates))
     assert eo.by_shape == co.by_shape
     assert eo.counts.tolist() == co.counts.tolist() == [updates] * 3
     for pe, pc in zip(eo.param_groups[0]["params"], co.param_groups[0]["params"]):

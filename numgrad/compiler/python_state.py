@@ -5,12 +5,15 @@ recorded ``Optimizer._update`` and learning-rate scheduler ``step()`` again.  Wh
 Python must therefore start each verifying replay as the recorded call found it, and end as that call left it
 (as if the check never ran):
 
-- the numbers in the optimizers' per-parameter state dicts, parameter groups and attributes, and in the
-  schedulers' attributes (Adam's step count, an ``_update`` override counting its calls, a scheduler's epoch);
+- what the optimizers' per-parameter state dicts, parameter groups and attributes, and the schedulers'
+  attributes, are bound to (Adam's step count, an ``_update`` override counting its calls or rebinding a list,
+  a scheduler's epoch); tensors are the plan's, and rebinding one is refused before (``api._rebinding``);
 - the contents of the lists, dicts, sets, deques and NumPy arrays they hold, and the attributes of plain objects
   they hold (an ``_update`` override appending to a history, counting into an array).
 
-Before, a verifying replay left such a history longer (and such a count higher) than eager code did.
+The replay must end with that state as the recorded call left it, compared by value (``_structure``: a list
+rebound to an equal one is the same).  Before, a verifying replay left such a history longer (and such a count
+higher) than eager code did.
 
 >>> import numgrad as ng
 >>> w = ng.nn.Parameter(ng.ones(2)); opt = ng.optim.SGD([w], lr=0.1)
@@ -25,17 +28,19 @@ Before, a verifying replay left such a history longer (and such a count higher) 
 from __future__ import annotations
 
 import collections
+import itertools
 from typing import Optional
 
 import numpy as np
 
-from .plan import _PYTHON_NUMBERS, _same_leaf
+from ..tensor import Tensor
 from .state import _OPTIMIZER_BOOKKEEPING, _is_user_object
 
 # containers and plain objects held by the state are copied this many levels down; the items of a longer one are
 # copied but not walked into (each recorded call copies them twice)
 _CONTENTS_DEPTH = 3
 _MAX_WALKED_ITEMS = 1024
+_MISSING = object()
 
 
 def _holds_contents(value) -> bool:
@@ -73,26 +78,38 @@ def _put_back(value, copy) -> None:
         attributes.update(copy)
 
 
-def _same_item(a, b) -> bool:
-    """Items of a container are the same: the same object, or equal plain values (tensors and other objects by
-    identity; a NumPy array's contents are compared as its own entry)."""
-    if a is b:
-        return True
-    if isinstance(a, _PYTHON_NUMBERS) and isinstance(b, _PYTHON_NUMBERS):
-        return _same_leaf(a, b)
-    return False
-
-
-def _same_contents(value, copy) -> bool:
+def _structure(value, depth: int = 0):
+    """A comparable description of ``value``: plain values and the bytes of arrays and NumPy scalars, the items of
+    containers and the attributes of plain objects (down to ``_CONTENTS_DEPTH`` levels, ``_MAX_WALKED_ITEMS`` items
+    each, and the length), anything else by identity.  A container rebound to an equal one is the same (an
+    ``_update`` override may build a new list each call, ``self.seen = self.seen + [n]``)."""
+    if value is None or isinstance(value, (bool, int, str, bytes)):
+        return type(value).__name__, value
+    if isinstance(value, (float, complex)):
+        return type(value).__name__, repr(value)  # NaN is itself, and 0.0 is not -0.0
+    if isinstance(value, np.generic):
+        return "scalar", value.dtype.str, value.tobytes()
     if isinstance(value, np.ndarray):
-        return (value.shape == copy.shape and value.dtype == copy.dtype
-                and value.tobytes() == copy.tobytes())
+        return "array", value.shape, value.dtype.str, value.tobytes()
+    if depth >= _CONTENTS_DEPTH:
+        return "id", id(value)
+    if isinstance(value, (list, tuple, collections.deque)):
+        items = itertools.islice(value, _MAX_WALKED_ITEMS)
+        return type(value).__name__, len(value), tuple([_structure(v, depth + 1) for v in items])
+    if isinstance(value, dict):
+        items = itertools.islice(value.items(), _MAX_WALKED_ITEMS)
+        return "dict", len(value), tuple([(_key(k), _structure(v, depth + 1)) for k, v in items])
     if isinstance(value, set):
-        return value == copy
-    if isinstance(value, (list, collections.deque)):
-        return len(value) == len(copy) and all(_same_item(a, b) for a, b in zip(value, copy))
-    now = value if isinstance(value, dict) else vars(value)
-    return now.keys() == copy.keys() and all(_same_item(now[k], copy[k]) for k in copy)
+        return "set", frozenset(_key(k) for k in value)
+    if _is_user_object(value) and isinstance(getattr(value, "__dict__", None), dict):
+        return "object", id(value), _structure(vars(value), depth + 1)
+    return "id", id(value)
+
+
+def _key(key):
+    """A dict key or set item as ``_structure`` compares it: a plain value itself, anything else (a tensor: its
+    ``==`` is elementwise) by identity."""
+    return key if key is None or isinstance(key, (bool, int, float, str, bytes)) else ("id", id(key))
 
 
 def _contents(roots: list) -> list:
@@ -125,45 +142,58 @@ class OptimizerPythonState:
     (``difference``), or is reset to when it does not (``put_back(after=True)``).  See the module docstring."""
 
     def __init__(self, optimizers, schedulers):
-        # the dicts whose numbers are put back; ``_rebinding`` also checks their tensors against ``numbers_before``
         dicts = [d for opt in optimizers for d in list(opt.state.values()) + list(opt.param_groups)
                  if isinstance(d, dict)]
         dicts += [vars(opt) for opt in optimizers] + [vars(s) for s in schedulers]
+        # ``_rebinding`` checks the tensors of these dicts against this
         self.numbers_before = [(d, dict(d)) for d in dicts]
-        self.numbers_after: list = []
-        # the containers they hold; an optimizer's ``state`` and ``param_groups`` are numgrad's (their dicts are
-        # above), and its hook lists and wrappers are not state an update changes
+        # an optimizer's ``state`` and ``param_groups`` are numgrad's (their dicts are above); its hook lists and
+        # the wrappers of its ``step`` and ``_update`` are not state an update changes
         own = {id(vars(opt)) for opt in optimizers}
         self._roots = [(d, id(d) in own) for d in dicts]
-        self._contents_before = _contents(self._values())
-        self._contents_after: list = []
+        self._before = self._snapshot()
+        self._after: tuple = ([], [])
+        self._after_structure: list = []
 
-    def _values(self) -> list:
-        return [v for d, is_optimizer in self._roots for k, v in d.items()
-                if not (is_optimizer and k in _OPTIMIZER_BOOKKEEPING)]
+    def _snapshot(self) -> tuple:
+        """(each dict's values that are put back: not tensors, which the plan binds, nor numgrad's bookkeeping;
+        a copy of what each container, array and plain object reachable from them holds)."""
+        bindings = [(d, {k: v for k, v in d.items() if not (isinstance(v, Tensor) or
+                                                            (is_optimizer and k in _OPTIMIZER_BOOKKEEPING))})
+                    for d, is_optimizer in self._roots]
+        return bindings, _contents([v for _, values in bindings for v in values.values()])
+
+    def _structure(self) -> list:
+        return [(d, {k: _structure(d.get(k, _MISSING)) for k in values}) for d, values in self._after[0]]
 
     def finish(self) -> None:
         """After the recorded call: what it left."""
-        self.numbers_after = [(d, dict(d)) for d, _ in self.numbers_before]
-        self._contents_after = _contents(self._values())
+        self._after = self._snapshot()
+        self._after_structure = self._structure()
 
     def put_back(self, after: bool) -> None:
-        """Set the state as the recorded call found it (or, ``after``, left it)."""
-        numbers = self.numbers_after if after else self.numbers_before
-        for d, copy in numbers:
-            d.update({k: v for k, v in copy.items() if isinstance(v, _PYTHON_NUMBERS)})
-        for value, copy in (self._contents_after if after else self._contents_before):
+        """Set the state as the recorded call found it (or, ``after``, left it): each value bound again, and what
+        each container, array and plain object held."""
+        bindings, contents = self._after if after else self._before
+        for d, values in bindings:
+            d.update(values)
+        for value, copy in contents:
             _put_back(value, copy)
 
     def difference(self) -> Optional[str]:
         """Why the state is not as the recorded call left it (a replay's optimizer updates changed it otherwise),
         or None."""
-        for d, copy in self.numbers_after:
-            for k, v in copy.items():
-                if isinstance(v, _PYTHON_NUMBERS) and not _same_leaf(d.get(k), v):
-                    return f"replaying the optimizer update leaves its state '{k}' at {d.get(k)!r}, not {v!r}"
-        for value, copy in self._contents_after:
-            if not _same_contents(value, copy):
-                return (f"replaying the optimizer update leaves a {type(value).__name__} it holds other than the "
-                        "eager step did")
+        for (d, now), (_, then), (_, values) in zip(self._structure(), self._after_structure, self._after[0]):
+            for k, structure in then.items():
+                if now[k] == structure:
+                    continue
+                got, want = d.get(k, _MISSING), values[k]
+                if _is_number(got) and _is_number(want):
+                    return f"replaying the optimizer update leaves its state '{k}' at {got!r}, not {want!r}"
+                return (f"replaying the optimizer update leaves its state '{k}' (a {type(want).__name__}) other "
+                        "than the eager step did")
         return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (bool, int, float, complex, np.generic))
