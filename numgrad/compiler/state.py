@@ -600,13 +600,14 @@ def _key_text(key, labels: Optional[dict] = None) -> str:
 
 def _watch_value(out: list, container, key, value, description: str, depth: int) -> None:
     """The slots (``PythonValue``s) watching an optimizer's Python value: a plain value by equality, anything
-    else by identity; a NumPy array also by its bytes, a list, dict, set or deque by its length and (up to
-    ``_MAX_ITEMS``) a list's or dict's items, a plain object of the user's by its attributes, down to
-    ``_WATCH_DEPTH`` levels."""
+    else by identity; a NumPy array also by its bytes (up to ``_MAX_GUARDED_ARRAY_BYTES``), a list, dict, set or
+    deque by its length and (up to ``_MAX_ITEMS``) a list's or dict's items, a plain object of the user's by its
+    attributes, down to ``_WATCH_DEPTH`` levels."""
     plain = _is_plain(value)
     out.append(PythonValue(container, key, description, plain))
-    if isinstance(value, np.ndarray):  # a count kept in an array changes in place
-        out.append(PythonValue(value, _CONTENTS, f"the contents of {description}", True))
+    if isinstance(value, np.ndarray):  # a count kept in an array changes in place (a larger one: by identity)
+        if value.nbytes <= _MAX_GUARDED_ARRAY_BYTES:
+            out.append(PythonValue(value, _CONTENTS, f"the contents of {description}", True))
         return
     if plain or depth >= _WATCH_DEPTH or isinstance(value, Tensor):
         return
