@@ -66,7 +66,6 @@ _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
 _MAX_ITEMS = 64  # a longer list or dict is walked but its items are not guarded (reading them costs every call)
 _MISSING = object()
 _LENGTH = object()  # the key of a ``PythonValue`` guarding a list's or dict's length (an append is a change)
-_CONTENTS = object()  # the key of a ``PythonValue`` watching a NumPy array's bytes (a change in place)
 # the key of a ``PythonValue`` whose container is a list of hook dicts: it reads their keys, the ids of the handles
 # that registered the hooks (never reused, unlike the id of a freed hook function)
 _HOOK_KEYS = object()
@@ -130,8 +129,6 @@ class PythonValue:
                 return _MISSING
         if self.key is _LENGTH:
             return len(c)
-        if self.key is _CONTENTS:
-            return c.shape, c.dtype.str, c.tobytes()
         if self.key is _HOOK_KEYS:
             return tuple([tuple(hooks) for hooks in c])
         if type(self.key) is _Attribute:
@@ -169,6 +166,11 @@ class _ArrayValue(PythonValue):
         if isinstance(value, np.ndarray) and value.nbytes <= _MAX_GUARDED_ARRAY_BYTES:
             return id(value), value.shape, value.dtype.str, value.tobytes()
         return id(value)
+
+
+def _array_identity(read) -> int:
+    """The id in what ``_ArrayValue.read`` gave."""
+    return read[0] if type(read) is tuple else read
 
 
 def tensor_slot_guards(slots: list) -> tuple:
@@ -603,12 +605,11 @@ def _watch_value(out: list, container, key, value, description: str, depth: int)
     else by identity; a NumPy array also by its bytes (up to ``_MAX_GUARDED_ARRAY_BYTES``), a list, dict, set or
     deque by its length and (up to ``_MAX_ITEMS``) a list's or dict's items, a plain object of the user's by its
     attributes, down to ``_WATCH_DEPTH`` levels."""
+    if isinstance(value, np.ndarray):  # a count kept in an array changes in place
+        out.append(_ArrayValue(container, key, description, False))
+        return
     plain = _is_plain(value)
     out.append(PythonValue(container, key, description, plain))
-    if isinstance(value, np.ndarray):  # a count kept in an array changes in place (a larger one: by identity)
-        if value.nbytes <= _MAX_GUARDED_ARRAY_BYTES:
-            out.append(PythonValue(value, _CONTENTS, f"the contents of {description}", True))
-        return
     if plain or depth >= _WATCH_DEPTH or isinstance(value, Tensor):
         return
     if isinstance(value, (list, dict, set, collections.deque)):
@@ -645,10 +646,8 @@ def _change_text(slot: PythonValue, old, new) -> str:
         return f"{slot.description}.{[k for k in old if k not in new][0]} (an attribute deleted)"
     if slot.key is _LENGTH:
         return f"{slot.description}, from {old} to {new}"
-    if slot.key is _CONTENTS:
-        return f"{slot.description} (changed in place)"
-    if type(slot) is _ArrayValue:
-        return f"{slot.description} (a NumPy array rebound, or written into)"
+    if type(slot) is _ArrayValue and _array_identity(old) == _array_identity(new):
+        return f"the contents of {slot.description} (changed in place)"
     if slot.plain:
         before, now = repr(old), repr(new)
         if len(before) + len(now) > 60:
