@@ -1137,7 +1137,7 @@ def _note_bindings(obs: _Observation, state) -> None:
     # the optimizers' and schedulers' Python state, which the updates a replay calls again read and change (Adam's
     # step count, an ``_update`` override counting its calls or appending to a list): verification puts it back
     obs.python_state = OptimizerPythonState(state.optimizers, state.schedulers)
-    obs.opt_state_before = obs.python_state.numbers_before
+    obs.opt_state_before = obs.python_state.dicts_before
 
 
 def _global_random_states() -> tuple:

@@ -34,7 +34,7 @@ from typing import Optional
 import numpy as np
 
 from ..tensor import Tensor
-from .state import _OPTIMIZER_BOOKKEEPING, _is_user_object
+from .state import _OPTIMIZER_BOOKKEEPING, _is_plain, _is_user_object
 
 # containers and plain objects held by the state are copied this many levels down; the items of a longer one are
 # copied but not walked into (each recorded call copies them twice)
@@ -109,7 +109,7 @@ def _structure(value, depth: int = 0):
 def _key(key):
     """A dict key or set item as ``_structure`` compares it: a plain value itself, anything else (a tensor: its
     ``==`` is elementwise) by identity."""
-    return key if key is None or isinstance(key, (bool, int, float, str, bytes)) else ("id", id(key))
+    return key if _is_plain(key) else ("id", id(key))
 
 
 def _contents(roots: list) -> list:
@@ -146,14 +146,14 @@ class OptimizerPythonState:
                  if isinstance(d, dict)]
         dicts += [vars(opt) for opt in optimizers] + [vars(s) for s in schedulers]
         # ``_rebinding`` checks the tensors of these dicts against this
-        self.numbers_before = [(d, dict(d)) for d in dicts]
+        self.dicts_before = [(d, dict(d)) for d in dicts]
         # an optimizer's ``state`` and ``param_groups`` are numgrad's (their dicts are above); its hook lists and
         # the wrappers of its ``step`` and ``_update`` are not state an update changes
         own = {id(vars(opt)) for opt in optimizers}
         self._roots = [(d, id(d) in own) for d in dicts]
         self._before = self._snapshot()
         self._after: tuple = ([], [])
-        self._after_structure: list = []
+        self._after_described: list = []
 
     def _snapshot(self) -> tuple:
         """(each dict's values that are put back: not tensors, which the plan binds, nor numgrad's bookkeeping;
@@ -163,13 +163,14 @@ class OptimizerPythonState:
                     for d, is_optimizer in self._roots]
         return bindings, _contents([v for _, values in bindings for v in values.values()])
 
-    def _structure(self) -> list:
+    def _described(self) -> list:
+        """``_structure`` of each value the recorded call left bound, as it is now."""
         return [(d, {k: _structure(d.get(k, _MISSING)) for k in values}) for d, values in self._after[0]]
 
     def finish(self) -> None:
         """After the recorded call: what it left."""
         self._after = self._snapshot()
-        self._after_structure = self._structure()
+        self._after_described = self._described()
 
     def put_back(self, after: bool) -> None:
         """Set the state as the recorded call found it (or, ``after``, left it): each value bound again, and what
@@ -183,17 +184,13 @@ class OptimizerPythonState:
     def difference(self) -> Optional[str]:
         """Why the state is not as the recorded call left it (a replay's optimizer updates changed it otherwise),
         or None."""
-        for (d, now), (_, then), (_, values) in zip(self._structure(), self._after_structure, self._after[0]):
+        for (d, now), (_, then), (_, values) in zip(self._described(), self._after_described, self._after[0]):
             for k, structure in then.items():
                 if now[k] == structure:
                     continue
                 got, want = d.get(k, _MISSING), values[k]
-                if _is_number(got) and _is_number(want):
+                if _is_plain(got) and _is_plain(want):
                     return f"replaying the optimizer update leaves its state '{k}' at {got!r}, not {want!r}"
                 return (f"replaying the optimizer update leaves its state '{k}' (a {type(want).__name__}) other "
                         "than the eager step did")
         return None
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (bool, int, float, complex, np.generic))
