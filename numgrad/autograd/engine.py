@@ -5,12 +5,18 @@
 2. Optionally prune nodes that cannot reach a requested input.
 3. Run nodes from a heap ordered by creation (newest first, like PyTorch), a
    node becoming ready when every edge into it has delivered its gradient.
+   A leaf's ``AccumulateGrad`` runs as soon as it is ready, before any other
+   node, as in PyTorch: its creation time says nothing (it lives as long as
+   something references it, so it may be an old one or one made in this
+   forward pass, depending on when the garbage collector ran), and ordering
+   by it would make the kernels a backward launches depend on that.
 
 A 100 000-node chain needs no Python recursion at all.
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 from typing import Optional, Sequence
 
 from .. import _profiler_hooks
@@ -118,8 +124,10 @@ def run_backward(
         blocked = {n for n, _ in targets}
         if needed is not None:
             blocked |= {n for n in order if n not in needed}
-    heap = [(-n._seq, n._seq, n) for n in root_nodes if deps.get(n, 0) == 0]
-    heapq.heapify(heap)
+    heap = _ReadyQueue()
+    for n in root_nodes:
+        if deps.get(n, 0) == 0:
+            heap.push(n)
     prev_mode = is_grad_enabled()
     _set(create_graph)
     _profiler_hooks.backward_started()
@@ -127,7 +135,7 @@ def run_backward(
     _plain_backwards.append(inputs is None and accumulate_into_grad)
     try:
         while heap:
-            _, _, node = heapq.heappop(heap)
+            node = heap.pop()
             grads = buffers.pop(node, None) or [None] * _n_outputs(node)
             if node._pre_hooks:
                 for nr, hooks in node._pre_hooks.items():
@@ -284,7 +292,33 @@ def _deliver(edge, g, buffers, deps, heap) -> None:
         buf[nr] = _accumulate(buf[nr], g)
     deps[nxt] -= 1
     if deps[nxt] == 0:
-        heapq.heappush(heap, (-nxt._seq, nxt._seq, nxt))
+        heap.push(nxt)
+
+
+class _ReadyQueue:
+    """The nodes whose gradients are complete: leaves' ``AccumulateGrad`` first, in the order they became ready,
+    then the newest node first (PyTorch's ready queue, where ``AccumulateGrad``'s sequence number is the largest)."""
+
+    __slots__ = ("_heap", "_accumulators")
+
+    def __init__(self):
+        self._heap: list = []
+        self._accumulators = itertools.count()
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def push(self, node) -> None:
+        if type(node) is AccumulateGrad:
+            heapq.heappush(self._heap, (_ACCUMULATE_FIRST, next(self._accumulators), node))
+        else:
+            heapq.heappush(self._heap, (-node._seq, node._seq, node))
+
+    def pop(self):
+        return heapq.heappop(self._heap)[2]
+
+
+_ACCUMULATE_FIRST = float("-inf")  # below every -node._seq
 
 
 def _n_outputs(node) -> int:
