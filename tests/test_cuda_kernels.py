@@ -1,7 +1,8 @@
 """CUDA reduction and matmul kernels against NumPy, on Numba's CUDA simulator.
 
-Shapes stay at one or two blocks: the simulator runs each CUDA thread as a
-Python thread.  On a real GPU: ``NUMBA_ENABLE_CUDASIM=0 python -m pytest -m gpu``.
+Shapes stay at one or two blocks: the simulator runs each CUDA thread in Python
+(numgrad's ``kernels/cuda/simulator.py`` runs them one after another, or in
+phases between barriers, where the simulator would start a thread for each).  On a real GPU: ``NUMBA_ENABLE_CUDASIM=0 python -m pytest -m gpu``.
 The PTX test compiles every generated kernel with the real CUDA compiler
 (NVVM), which needs no GPU, in a subprocess without the simulator.
 """

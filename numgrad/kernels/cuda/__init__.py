@@ -3,14 +3,14 @@
 Nothing here imports ``numba.cuda`` until a CUDA tensor is made or
 ``numgrad.cuda.is_available()`` is asked, so CPU-only users pay nothing.
 ``NUMBA_ENABLE_CUDASIM=1`` runs every kernel on Numba's CUDA simulator
-(correct, about 0.1 ms per simulated thread): that is how CI tests this code.
+(correct, and much faster than a thread per CUDA thread where a kernel allows:
+``simulator``): that is how CI tests this code.
 """
 from __future__ import annotations
 
-import sys
-
 from ...device import register_usable_check
 from ..cache import install_cuda_cache_locator
+from . import simulator as _simulator
 
 _state = {"cuda": None}
 
@@ -33,49 +33,9 @@ def numba_cuda():
             "Use device='cpu', or set NUMBA_ENABLE_CUDASIM=1 to run CUDA kernels on Numba's simulator."
         )
     if simulator_enabled():
-        _serialize_simulated_shared_arrays()
+        _simulator.install()
     _state["cuda"] = cuda
     return cuda
-
-
-def _serialize_simulated_shared_arrays() -> None:
-    """Make the simulator's ``cuda.shared.array`` race-free.
-
-    numba-cuda's simulator (0.30) creates a block's shared array the first time a
-    thread asks for it, with an unlocked check-then-insert: two threads of one
-    block could each make their own array and then reduce or multiply through
-    different "shared" memory - a wrong result now and then (seen in numgrad's
-    tree reductions and tiled matmul).  This is the same lookup (allocations keyed
-    by the calling line, as the simulator does) under a lock.
-    """
-    import threading
-
-    import numpy as np
-    from numba.core import types
-    from numba.cuda.simulator import kernelapi
-    from numba.np import numpy_support
-
-    shared_cls = kernelapi.FakeCUDAShared
-    if getattr(shared_cls, "_numgrad_locked", False):
-        return
-    lock = threading.Lock()
-    dynamic = shared_cls.array
-
-    def array(self, shape, dtype, alignment=None):
-        if shape == 0 or alignment is not None:
-            return dynamic(self, shape, dtype, alignment)  # one buffer for all, or the simulator's own error
-        if isinstance(dtype, types.Type):
-            dtype = numpy_support.as_dtype(dtype)
-        caller = sys._getframe(1)
-        key = (caller.f_code.co_filename, caller.f_lineno)
-        with lock:
-            res = self._allocations.get(key)
-            if res is None:
-                res = self._allocations[key] = np.empty(shape, dtype)
-        return res
-
-    shared_cls.array = array
-    shared_cls._numgrad_locked = True
 
 
 def is_available() -> bool:
@@ -101,8 +61,8 @@ def simulator_enabled() -> bool:
 
 
 if simulator_enabled():
-    # kernels launched through numba.cuda directly (not via numba_cuda()) must see the lock too
-    _serialize_simulated_shared_arrays()
+    # kernels launched through numba.cuda directly (not via numba_cuda()) must see the changes too
+    _simulator.install()
 
 
 register_usable_check("cuda", numba_cuda)
