@@ -295,6 +295,9 @@ def _deliver(edge, g, buffers, deps, heap) -> None:
         heap.push(nxt)
 
 
+_ACCUMULATE_FIRST = float("-inf")  # below every -node._seq
+
+
 class _ReadyQueue:
     """The nodes whose gradients are complete: leaves' ``AccumulateGrad`` first, in the order they became ready,
     then the newest node first (PyTorch's ready queue, where ``AccumulateGrad``'s sequence number is the largest)."""
@@ -316,9 +319,6 @@ class _ReadyQueue:
 
     def pop(self):
         return heapq.heappop(self._heap)[2]
-
-
-_ACCUMULATE_FIRST = float("-inf")  # below every -node._seq
 
 
 def _n_outputs(node) -> int:

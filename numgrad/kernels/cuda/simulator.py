@@ -1,6 +1,6 @@
-"""Numba's CUDA simulator, made race-free and faster for the kernels that never synchronize.
+"""Numba's CUDA simulator, made race-free, and faster for the kernels that need no thread per CUDA thread.
 
-Both changes apply only under ``NUMBA_ENABLE_CUDASIM=1`` (how CI and CPU-only
+These changes apply only under ``NUMBA_ENABLE_CUDASIM=1`` (how CI and CPU-only
 machines run numgrad's CUDA code); on a GPU nothing here runs.
 
 1. ``cuda.shared.array`` under a lock.  numba-cuda's simulator (0.30) creates
@@ -55,12 +55,12 @@ _SYNCHRONIZING_NAMES = frozenset({
 
 
 def install() -> None:
-    """Apply both changes to numba-cuda's simulator (once; a simulator of another layout is left as it is).
+    """Apply the changes to numba-cuda's simulator (once; a simulator of another layout is left as it is).
     Imports ``numba.cuda``: call it only once the simulator is in use."""
     from numba.cuda.simulator import kernel, kernelapi  # numba.cuda loads only when CUDA is used (module docstring)
 
     _lock_shared_arrays(kernelapi)
-    _run_independent_threads_in_turn(kernel, kernelapi)
+    _run_blocks_in_the_launching_thread(kernel, kernelapi)
 
 
 def _lock_shared_arrays(kernelapi) -> None:
@@ -191,7 +191,8 @@ def _plan(fn) -> tuple:
     return _THREADS, None
 
 
-def _run_independent_threads_in_turn(kernel, kernelapi) -> None:
+def _run_blocks_in_the_launching_thread(kernel, kernelapi) -> None:
+    """``BlockManager.run`` by ``_plan``: in turn, in phases, or the simulator's own threads."""
     manager_cls = kernel.BlockManager
     if getattr(manager_cls, "_numgrad_in_turn", False) or not hasattr(manager_cls, "run"):
         return
