@@ -6,10 +6,11 @@ module": what another function compiled later in the process links and
 inlines when it calls this one).  Loading an entry parses that bitcode at
 once (``llvmlite.binding.parse_bitcode``) and walks all its functions and
 globals to record their names as defined (``JitEngine._load_defined_symbols``).
-For numgrad's kernels that was about 3 ms of the 4-5 ms an entry takes to load
-here (each module carries numgrad's math and Numba's runtime helpers), paid
-again for every kernel a new process runs: 12 of them in the MLP step's warm
-capture, 40 ms of its 0.15 s.
+For numgrad's kernels (each module carries numgrad's math and Numba's runtime
+helpers) that was most of an entry's load time, paid again for every kernel a
+new process runs: the median load of the MLP step's 14 entries took 3.6-6.3 ms
+before, 1.8-2.5 ms after, and the step's warm capture (second process) went
+from a median 0.172 s to 0.146 s (8 alternating processes each, 2-vCPU host).
 
 Almost every loaded kernel is only ever called (from Python, or from a
 generated step by its address): nothing links it.  So an entry loaded from
