@@ -433,12 +433,13 @@ def _is_numgrad_cache(cache) -> bool:
 
 
 def _load_overload_or_miss(self, sig, target_context):
+    numgrads = _is_numgrad_cache(self)
     try:
         # numgrad's entries load without parsing their linking copy (``lazy_linking``)
-        with lazy_linking.deferred_linking(_DEFER_LINKING and _is_numgrad_cache(self)):
+        with lazy_linking.deferred_linking(numgrads):
             return _numba_load_overload(self, sig, target_context)
     except Exception as exc:  # noqa: BLE001 - only numgrad's own cache entries are handled
-        if not _is_numgrad_cache(self):
+        if not numgrads:
             raise
         _purge_cache_files(self, exc)
         _warn_discarded(exc)
@@ -468,7 +469,7 @@ def _warn_discarded(exc) -> None:
 
 _numba_caching.Cache.load_overload = _load_overload_or_miss
 _numba_caching.Cache.save_overload = _save_overload_or_skip
-_DEFER_LINKING = lazy_linking.install()
+lazy_linking.install()
 
 
 def _disable_numba_cache(dispatcher) -> None:

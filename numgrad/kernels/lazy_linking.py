@@ -31,7 +31,7 @@ Entries of other code in the process (a user's ``@njit(cache=True)``) load as
 Numba loads them.  The patches depend on numba 0.6x's ``CPUCodeLibrary`` and
 ``JitEngine`` internals (``_unserialize``, ``_shared_module``,
 ``_set_compiled_object``, ``_defined_symbols``); ``install`` leaves a Numba
-without them as it is, and ``tests/test_kernel_cache.py`` checks the behaviour.
+without them as it is, and ``tests/test_lazy_linking.py`` checks the behaviour.
 
 >>> with deferred_linking(True):
 ...     deferring()
@@ -68,9 +68,10 @@ def deferring() -> bool:
     return getattr(_scope, "enabled", False)
 
 
-_numba_unserialize = _codegen.CPUCodeLibrary.__dict__["_unserialize"].__func__
-_numba_module_for_linking = _codegen.CPUCodeLibrary._get_module_for_linking
-_numba_is_symbol_defined = _codegen.JitEngine.is_symbol_defined
+# Numba's own methods (None where this Numba has no such method: ``install`` then patches nothing)
+_numba_unserialize = getattr(_codegen.CPUCodeLibrary.__dict__.get("_unserialize"), "__func__", None)
+_numba_module_for_linking = getattr(_codegen.CPUCodeLibrary, "_get_module_for_linking", None)
+_numba_is_symbol_defined = getattr(_codegen.JitEngine, "is_symbol_defined", None)
 
 
 def _unserialize(cls, codegen, state):
@@ -110,7 +111,8 @@ def install() -> bool:
     library, engine = _codegen.CPUCodeLibrary, _codegen.JitEngine
     if getattr(library, "_numgrad_deferred_linking", False):
         return True
-    needed = (hasattr(library, "_set_compiled_object") and hasattr(library, "enable_object_caching")
+    needed = (None not in (_numba_unserialize, _numba_module_for_linking, _numba_is_symbol_defined)
+              and hasattr(library, "_set_compiled_object") and hasattr(library, "enable_object_caching")
               and hasattr(library, "_finalize_final_module") and hasattr(engine, "_load_defined_symbols"))
     if not needed:
         return False
