@@ -111,7 +111,9 @@ def workloads(quick: bool) -> list:
     n_digits = len(digits_batches) // 2
     return [
         ("W1 fwd+bwd 1e4", "w1", w1_inputs(10**4), {}, rounds, repeats),
-        (f"W1 fwd+bwd {big:.0e}", "w1", w1_inputs(big), {}, rounds if quick else 5, 1 if quick else 2),
+        # 9 rounds: the 1.1x target sits a few % above the kernel's ratio, and the medians of 10 calls moved by
+        # +-0.06 between runs on this shared VM (the round is mostly torch eager's 0.35-0.6 s calls)
+        (f"W1 fwd+bwd {big:.0e}", "w1", w1_inputs(big), {}, rounds if quick else 9, 1 if quick else 2),
         ("polynomial fit step", "polynomial", {}, {}, rounds, repeats),
         (MLP, "mlp", mlp_inputs(128), {"batch": 128}, rounds, repeats),
         # --quick: the launch loop (generating the step's Numba function costs seconds in a fresh cache)

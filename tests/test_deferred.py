@@ -170,7 +170,7 @@ def _placed(values: np.ndarray, raw: np.ndarray, offset: int) -> np.ndarray:
     return view
 
 
-@pytest.mark.parametrize("n", [24, 100, 3000])
+@pytest.mark.parametrize("n", [24, 100, 3000, 9000])  # 9000: three blocks of the summing buffer
 def test_joint_kernel_total_does_not_depend_on_where_the_arrays_lie(n):
     """The loss a backward kernel returns is the same to the bit wherever its arrays are.
 
