@@ -32,7 +32,7 @@ import re
 
 import numpy as np
 import pytest
-from numba import njit
+from numba import njit, prange
 
 from numgrad.kernels.cpu import fastmath as fm
 
@@ -305,3 +305,67 @@ if __name__ == "__main__":
             _map2(fm.pow_f32 if d == np.float32 else fm.pow_f64, x, y, out)
             ref = np.power(x.astype(np.float64 if d == np.float32 else LD), y.astype(np.float64 if d == np.float32 else LD))
         print("pow", d.__name__, f"{_ulp_err(out, ref, d):.2f}")
+
+
+@njit(cache=False, parallel=True, fastmath={"contract"})
+def _tanh_mismatches_f32(first, count, step):
+    """How many of the float32 bit patterns ``first + k * step`` (k < count) get other bits from ``tanh_f32``
+    than from the formula it specializes, ``copysign(1 - 2/(exp_f32(2|x|) + 1), x)`` at |x| >= 0.625 (NaN: any
+    NaN)."""
+    chunk = 1 << 14
+    total = 0
+    for c in prange((count + chunk - 1) // chunk):
+        m = min(chunk, count - c * chunk)
+        bits = np.empty(m, np.uint32)
+        for k in range(m):
+            bits[k] = np.uint32(first + (c * chunk + k) * step)
+        x = bits.view(np.float32)
+        got = np.empty(m, np.float32)
+        want = np.empty(m, np.float32)
+        for k in range(m):
+            got[k] = fm.tanh_f32(x[k])
+            ax = abs(x[k])
+            large = np.float32(1.0) - np.float32(2.0) / (fm.exp_f32(ax + ax) + np.float32(1.0))
+            want[k] = np.copysign(large, x[k]) if ax >= np.float32(0.625) else got[k]
+        same = got.view(np.uint32) == want.view(np.uint32)
+        for k in range(m):
+            if not same[k] and not (got[k] != got[k] and want[k] != want[k]):
+                total += 1
+    return total
+
+
+def _f32_bits(v: float) -> int:
+    return int(np.array(v, np.float32).view(np.uint32))
+
+
+@pytest.mark.parametrize("sign", [0, 1 << 31], ids=["+", "-"])
+def test_tanh_large_branch_is_the_exp_formula_for_float32(sign):
+    """``tanh_f32`` evaluates its large branch with an exp specialized to 2|x| <= 44 (one scale factor, no NaN
+    fix-up); it must give the general exp formula's bits: every float32 of [0.625, 22] (where the argument is
+    not clamped), and every 4099th bit pattern above (where both round to +-1; inf and NaN included)."""
+    lo, hi, top = _f32_bits(0.625), _f32_bits(22.0), 0x7FFFFFFF
+    assert _tanh_mismatches_f32(sign + lo, hi - lo + 1, 1) == 0
+    assert _tanh_mismatches_f32(sign + hi, (top - hi) // 4099 + 1, 4099) == 0
+    assert _tanh_mismatches_f32(sign + 0x7F800000, 2, 1) == 0  # inf and the first NaN
+
+
+def test_tanh_large_branch_is_the_exp_formula_in_float64():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0.625, 25.0, 200_000), np.geomspace(0.625, 1e300, 20_000),
+                        np.nextafter(0.625, [0.0, 1.0]), np.nextafter(22.0, [0.0, 50.0]), [22.0, np.inf, np.nan]])
+    x = np.concatenate([x, -x])
+    got = np.empty_like(x)
+    _map1(fm.tanh_f64, x, got)
+    with np.errstate(over="ignore"):
+        want = np.copysign(1.0 - 2.0 / (_exp_f64_array(2.0 * np.abs(x)) + 1.0), x)
+    large = ~(np.abs(x) < 0.625)  # (NaN included)
+    assert large.sum() > 400_000
+    np.testing.assert_array_equal(got[large], want[large])
+
+
+@njit(cache=False, fastmath={"contract"})
+def _exp_f64_array(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = fm.exp_f64(x[i])
+    return out
