@@ -327,7 +327,9 @@ def _targets(results: dict, big: int, chain_n: int) -> list:
     def add(label, what, value, limit, fmt="{:.2f}", workload=None):
         fallback = results["runs"].get(workload or label, {}).get("fallback") and "compiled" in what
         if value is None:
-            out.append([label, what, "-", f"<= {limit}", "not measured"])
+            out.append([label, what, "-", f"<= {limit}" if limit is not None else "-", "not measured"])
+        elif limit is None:  # shown beside a target's row for comparison, not a target itself
+            out.append([label, what, fmt.format(value), "-", "(for comparison)"])
         else:
             met = "yes" if value <= limit else "NO"
             out.append([label, what, fmt.format(value), f"<= {limit}",
@@ -364,8 +366,10 @@ def _targets(results: dict, big: int, chain_n: int) -> list:
     if loop is not None:  # the full run: the default replay is the generated function, the launch loop beside it
         add(f"{chain_n} matmuls 4x4 replayed (one generated function)", "us per op over the kernel's own time",
             over, 0.2)
-        add(f"{chain_n} matmuls 4x4 replayed (launch loop)", "us per op over the kernel's own time",
-            (loop - c["kernel in a Numba loop"]) / chain_n * 1e6, 0.2)
+        # the launch loop is ``options={"fuse": False}`` (or a step whose generated function failed its check):
+        # a Python loop over prepared launches, about 0.4 us each; the default replay is the row above
+        add(f"{chain_n} matmuls 4x4 replayed (launch loop, fuse=False)", "us per op over the kernel's own time",
+            (loop - c["kernel in a Numba loop"]) / chain_n * 1e6, None)
     else:
         add(f"{chain_n} matmuls 4x4 replayed (launch loop)", "us per op over the kernel's own time", over, 0.2)
     return out
