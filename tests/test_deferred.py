@@ -9,6 +9,7 @@ import torch
 
 import numgrad as ng
 from numgrad.fusion.deferred import PendingReduce
+from numgrad.kernels.config import PARALLEL_THRESHOLD
 from tests.helpers import assert_close
 
 RNG = np.random.default_rng(0)
@@ -170,17 +171,23 @@ def _placed(values: np.ndarray, raw: np.ndarray, offset: int) -> np.ndarray:
     return view
 
 
-@pytest.mark.parametrize("n", [24, 100, 3000, 9000])  # 9000: three blocks of the summing buffer
+# 9000: three blocks of the serial kernel's summing buffer; "parallel": just above the parallel threshold (the
+# parallel kernel's one prange loop must have no runtime overlap check: Numba's noalias parfor arguments)
+@pytest.mark.parametrize("n", [24, 100, 3000, 9000, "parallel"])
 def test_joint_kernel_total_does_not_depend_on_where_the_arrays_lie(n):
-    """The loss a backward kernel returns is the same to the bit wherever its arrays are.
+    """The loss a backward kernel returns is the same to the bit wherever its arrays are, and whether its output
+    is an input's own memory (a ``.grad`` accumulated in place) or not.
 
     A loop that stores gradients and sums the loss at once made LLVM choose its vectorized or its scalar sum
     by whether the output lay within a vector's reach of an input: two identically seeded training runs
     reported losses one ulp apart (and ``ng.compile`` refused steps whose replay differed from the eager call).
+    For arrays longer than a vector's reach that happens only where the output is an input.
     """
     from numgrad.ir.expr import Expr, var
     from numgrad.kernels.cpu.elementwise import run_map_sum
 
+    if n == "parallel":
+        n = PARALLEL_THRESHOLD + 1001
     diff = Expr("sub", (var(0), var(1)))
     squared = Expr("square", (diff,))
     rng = np.random.default_rng(n)
@@ -197,4 +204,9 @@ def test_joint_kernel_total_does_not_depend_on_where_the_arrays_lie(n):
             total = run_map_sum((diff,), squared, [xa, xb], (n,), "float32", "float32", [out])
             totals.add(float(total).hex())
             np.testing.assert_array_equal(out, a - b)
+        in_place = _placed(a, raw, base)
+        total = run_map_sum((diff,), squared, [in_place, _placed(b, raw, base + nbytes)], (n,), "float32", "float32",
+                            [in_place])
+        totals.add(float(total).hex())
+        np.testing.assert_array_equal(in_place, a - b)
         assert len(totals) == 1, totals

@@ -459,79 +459,80 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
     return _result_array(fn(size, *call_args), _compute_name(acc))
 
 
-# elements whose reduced values a map-sum kernel buffers before summing them (16-32 KB: in L1 or L2), and
-# blocks per task of the parallel variant (one buffer per task, 16384 elements).  Each block pays for the
-# slices, the element loop's alias checks and constants, and the summing loop: on W1 at 1e7 (float32,
-# 2 threads, alternating rounds) 4096-element blocks ran 2-4% faster than 1024 (2048 and 8192 in between or
-# no better, 512 slower), with no loss on one thread
+# elements whose reduced values a serial map-sum kernel buffers before summing them (16-32 KB: in L1 or L2).
+# Each block pays for the slices, the element loop's overlap checks and constants, and the summing loop: on W1
+# 4096-element blocks ran as fast as 1024 or faster (and 2-4% faster in the blocked parallel variant of before)
 _SUM_BLOCK = 4096
-_SUM_BLOCKS_PER_TASK = 4
 
 
 def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out: int) -> str:
     """A module whose kernels write ``map_roots`` to outputs and return the sum of ``reduce_root``, in one
     pass over a 1-D index space (all expressions share their common subexpressions).
 
-    The sum is taken per block of ``_SUM_BLOCK`` elements, from a small buffer, in a loop of its own.  A loop
-    that both stores outputs and accumulates makes LLVM check at run time whether the outputs overlap the
-    inputs and take its vectorized (reassociated) sum or its scalar one by the arrays' addresses: the same
-    values summed one ulp apart from call to call.  A loop without stores is vectorized by its length alone.
-    Measured on W1's backward: about 10% slower than the single loop, for a total that does not depend on
-    where the arrays lie.
+    The total must not depend on where the arrays lie (``ng.compile`` checks replays bit for bit against eager
+    calls whose buffers are elsewhere).  A serial loop that both stores outputs and accumulates makes LLVM check
+    at run time whether the outputs overlap the inputs and take its vectorized (reassociated) sum or its scalar
+    one by the arrays' addresses: the same values summed one ulp apart from call to call.  So ``serial`` sums per
+    block of ``_SUM_BLOCK`` elements, from a small buffer, in a loop of its own (a loop without stores is
+    vectorized by its length alone); one block is a function of its own (``block``): nested inside the loop over
+    blocks, the element loop kept fewer of its constants (tanh's and exp's coefficients) in vector registers (on
+    an AVX2 host, 147 instructions per 8 elements against 105).
 
-    One block is a function of its own (``block``), which ``serial`` and ``parallel`` call with the block's
-    slices.  Nested inside the loop over blocks, the element loop kept fewer of its constants (tanh's and
-    exp's coefficients) in vector registers than a loop alone: on an AVX2 host (16 ymm registers) W1's
-    vector loop took 147 instructions per 8 elements (25 constant reloads, 6 pointer reloads) against
-    105 in a function of its own (the hand-written W1 kernel: 119).  The call is made once per block.
+    ``parallel`` is one ``prange`` loop with Numba's reduction, as a hand-written kernel would be.  Numba
+    compiles a parfor body whose arrays its alias analysis finds distinct (here: the kernel's own arguments)
+    with LLVM ``noalias`` arguments, so the loop has no runtime overlap check and only its vectorized sum, and
+    the total depends on ``n`` and the thread count alone (``tests/test_deferred.py`` places the arrays within
+    a vector's reach of each other).  The per-block buffer there cost 5-10% on W1 at 1e7 on 2 threads against a
+    hand-written kernel; this loop is within about 4% of it.  numgrad's ops refuse partial overlaps of an
+    output with an input (PyTorch's rule), and an output that is exactly an input (a ``.grad`` accumulated in
+    place) reads each element before writing it, which ``noalias`` code does too.
     """
     lines, names = ex.render(list(map_roots) + [reduce_root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
+    invariant, per_element = _split_invariant(list(map_roots) + [reduce_root], kinds, lines)
+    scalar_loads = [f"v{k} = {_load(kind, k, 'j', array='x')}" for k, kind in enumerate(kinds) if kind == "s"]
+    preamble = _preambles(list(map_roots) + [reduce_root])
     # a block's arrays are slices indexed from 0: LLVM then knows no index is negative and vectorizes (with
-    # ``i = start + j`` inside a prange task it could not, and the kernel ran 3x slower)
+    # ``i = start + j`` inside a loop over blocks it could not, and the kernel ran 3x slower)
     block_args = [f"p{j}" for j in range(n_out)] + [f"a{k}" if kind == "s" else f"x{k}" for k, kind in enumerate(kinds)]
     slices = [f"o{j}[start:start + m]" for j in range(n_out)]
     slices += [f"a{k}" if kind == "s" else f"a{k}[start:start + m]" for k, kind in enumerate(kinds)]
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(kinds))]
-    loads = [f"v{k} = {_load(kind, k, 'j', array='x')}" for k, kind in enumerate(kinds)]
-    stores = [f"p{j}[j] = {name}" for j, name in enumerate(names[:-1])]
-    invariant, per_element = _split_invariant(list(map_roots) + [reduce_root], kinds, lines)
-    before = "\n".join("    " + line for line in [ld for ld, kind in zip(loads, kinds) if kind == "s"] + invariant)
-    body = "\n".join("        " + line for line in
-                     [ld for ld, kind in zip(loads, kinds) if kind != "s"] + per_element + stores)
-    preamble = _preambles(list(map_roots) + [reduce_root])
+    block_loads = [f"v{k} = {_load(kind, k, 'j', array='x')}" for k, kind in enumerate(kinds) if kind != "s"]
+    block_stores = [f"p{j}[j] = {name}" for j, name in enumerate(names[:-1])]
+    block_before = "\n".join("    " + line for line in scalar_loads + invariant)
+    block_body = "\n".join("        " + line for line in block_loads + per_element + block_stores)
     block = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
 def block(m, values, {', '.join(block_args)}):
-{before}
+{block_before}
     for j in range(m):
-{body}
+{block_body}
         values[j] = A({names[-1]})
     part = A(0)
     for j in range(m):
         part += values[j]
     return part
 """
-    call = f"block(m, values, {', '.join(slices)})"
     serial = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
 def serial(n, {', '.join(args)}):
     values = np.empty(BLOCK, dtype=A)
     acc = A(0)
     for start in range(0, n, BLOCK):
         m = min(BLOCK, n - start)
-        acc += {call}
+        acc += block(m, values, {', '.join(slices)})
     return acc
 """
+    loads = [f"v{k} = {_load(kind, k, 'i')}" for k, kind in enumerate(kinds) if kind != "s"]
+    stores = [f"o{j}[i] = {name}" for j, name in enumerate(names[:-1])]
+    before = "\n".join("    " + line for line in [f"v{k} = a{k}" for k, kind in enumerate(kinds) if kind == "s"]
+                       + invariant)
+    body = "\n".join("        " + line for line in loads + per_element + stores)
     parallel = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH, parallel=True)
 def parallel(n, {', '.join(args)}):
-    blocks = (n + BLOCK - 1) // BLOCK
+{before}
     acc = A(0)
-    for task in prange((blocks + TASK - 1) // TASK):
-        values = np.empty(BLOCK, dtype=A)
-        task_total = A(0)
-        for block_index in range(task * TASK, min(task * TASK + TASK, blocks)):
-            start = block_index * BLOCK
-            m = min(BLOCK, n - start)
-            task_total += {call}
-        acc += task_total
+    for i in prange(n):
+{body}
+        acc += A({names[-1]})
     return acc
 """
     return f"""import math
@@ -542,7 +543,6 @@ from numgrad.kernels.cpu import fastmath as fm
 A = np.{_compute_name(acc)}
 FASTMATH = {FASTMATH_LITERAL}
 BLOCK = {_SUM_BLOCK}
-TASK = {_SUM_BLOCKS_PER_TASK}
 
 {preamble}
 
@@ -555,7 +555,7 @@ def run_map_sum(map_roots, reduce_root, inputs, shape, compute: str, acc: str, o
     dtype ``acc``), in one kernel; None when the operands do not collapse to one dimension (nothing is written).
 
     The sum is exact to the bit from call to call: the same values give the same total wherever the arrays
-    lie (the parallel variant, for large inputs, sums its blocks per thread).
+    lie (the parallel variant, for large inputs, sums per thread: the total depends on the thread count too).
     """
     shape = tuple(shape)
     size = 1
