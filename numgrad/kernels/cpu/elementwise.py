@@ -489,7 +489,9 @@ def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out
     """
     lines, names = ex.render(list(map_roots) + [reduce_root], lambda i: f"v{i}", _const_fmt, spell=spell_math)
     invariant, per_element = _split_invariant(list(map_roots) + [reduce_root], kinds, lines)
-    scalar_loads = [f"v{k} = {_load(kind, k, 'j', array='x')}" for k, kind in enumerate(kinds) if kind == "s"]
+    # scalar inputs and what depends only on them, computed once before each kernel's element loop
+    before = "\n".join("    " + line for line in [f"v{k} = a{k}" for k, kind in enumerate(kinds) if kind == "s"]
+                       + invariant)
     preamble = _preambles(list(map_roots) + [reduce_root])
     # a block's arrays are slices indexed from 0: LLVM then knows no index is negative and vectorizes (with
     # ``i = start + j`` inside a loop over blocks it could not, and the kernel ran 3x slower)
@@ -499,11 +501,10 @@ def _map_sum_source(map_roots, reduce_root, kinds, compute: str, acc: str, n_out
     args = [f"o{j}" for j in range(n_out)] + [f"a{k}" for k in range(len(kinds))]
     block_loads = [f"v{k} = {_load(kind, k, 'j', array='x')}" for k, kind in enumerate(kinds) if kind != "s"]
     block_stores = [f"p{j}[j] = {name}" for j, name in enumerate(names[:-1])]
-    block_before = "\n".join("    " + line for line in scalar_loads + invariant)
     block_body = "\n".join("        " + line for line in block_loads + per_element + block_stores)
     block = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH)
 def block(m, values, {', '.join(block_args)}):
-{block_before}
+{before}
     for j in range(m):
 {block_body}
         values[j] = A({names[-1]})
@@ -523,8 +524,6 @@ def serial(n, {', '.join(args)}):
 """
     loads = [f"v{k} = {_load(kind, k, 'i')}" for k, kind in enumerate(kinds) if kind != "s"]
     stores = [f"o{j}[i] = {name}" for j, name in enumerate(names[:-1])]
-    before = "\n".join("    " + line for line in [f"v{k} = a{k}" for k, kind in enumerate(kinds) if kind == "s"]
-                       + invariant)
     body = "\n".join("        " + line for line in loads + per_element + stores)
     parallel = f"""@njit(cache=True, nogil=True, error_model='numpy', fastmath=FASTMATH, parallel=True)
 def parallel(n, {', '.join(args)}):
