@@ -461,7 +461,7 @@ def run_reduce(root, inputs, shape, reducer: str, acc: str):
 
 # elements whose reduced values a serial map-sum kernel buffers before summing them (16-32 KB: in L1 or L2).
 # Each block pays for the slices, the element loop's overlap checks and constants, and the summing loop: on W1
-# 4096-element blocks ran as fast as 1024 or faster (and 2-4% faster in the blocked parallel variant of before)
+# 4096-element blocks ran as fast as 1024 or faster
 _SUM_BLOCK = 4096
 
 
